@@ -1,0 +1,286 @@
+//! Errors: the API's own answers (typed per operation by generated code) and everything else.
+
+use std::fmt;
+use std::time::Duration;
+
+/// What every generated per-operation error enum can tell about itself.
+pub trait OperationError: std::error::Error + Send + Sync + 'static {
+    /// The HTTP status of the answer.
+    fn status(&self) -> u16;
+    /// The API's error code (`item_name_in_use`), if the body had one.
+    fn code(&self) -> Option<&str>;
+    fn message(&self) -> Option<&str>;
+    fn request_id(&self) -> Option<&str>;
+    /// The raw `retry-after` header of the answer, if any.
+    fn retry_after(&self) -> Option<&str>;
+    /// 429 and 5xx: the same request may succeed later.
+    fn is_retryable(&self) -> bool {
+        let status = self.status();
+        status == 429 || status >= 500
+    }
+}
+
+/// The fields every [`ApiError`] has, whatever its body type: lets generated error enums answer
+/// `status()`, `code()`... with one `match` instead of one per accessor.
+pub trait ApiErrorFields: fmt::Display {
+    fn status(&self) -> u16;
+    fn code(&self) -> Option<&str>;
+    fn message(&self) -> Option<&str>;
+    fn request_id(&self) -> Option<&str>;
+    fn retry_after(&self) -> Option<&str>;
+    fn raw(&self) -> &str;
+}
+
+impl<T> ApiErrorFields for ApiError<T> {
+    fn status(&self) -> u16 {
+        self.status
+    }
+    fn code(&self) -> Option<&str> {
+        self.code.as_deref()
+    }
+    fn message(&self) -> Option<&str> {
+        self.message.as_deref()
+    }
+    fn request_id(&self) -> Option<&str> {
+        self.request_id.as_deref()
+    }
+    fn retry_after(&self) -> Option<&str> {
+        self.retry_after.as_deref()
+    }
+    fn raw(&self) -> &str {
+        &self.raw
+    }
+}
+
+/// One error answer of the API: the status, what the body said, and the body itself, decoded as the
+/// schema the spec documents for that status (`body`) and kept raw (`raw`) for anything else.
+#[derive(Clone)]
+pub struct ApiError<T> {
+    pub status: u16,
+    pub code: Option<String>,
+    pub message: Option<String>,
+    pub request_id: Option<String>,
+    pub retry_after: Option<String>,
+    /// The body decoded as the documented schema; `None` when it did not match (see `raw`).
+    pub body: Option<T>,
+    /// The body as received (capped at [`crate::support::MAX_ERROR_BODY`] bytes), lossily UTF-8.
+    pub raw: String,
+}
+
+impl<T: fmt::Debug> fmt::Debug for ApiError<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ApiError")
+            .field("status", &self.status)
+            .field("code", &self.code)
+            .field("message", &self.message)
+            .field("request_id", &self.request_id)
+            .field("retry_after", &self.retry_after)
+            .field("body", &self.body)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<T> fmt::Display for ApiError<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "HTTP {}", self.status)?;
+        if let Some(code) = &self.code {
+            write!(f, " {code}")?;
+        }
+        if let Some(message) = &self.message {
+            write!(f, ": {message}")?;
+        }
+        if let Some(id) = &self.request_id {
+            write!(f, " (request id {id})")?;
+        }
+        Ok(())
+    }
+}
+
+impl<T> ApiError<T> {
+    /// Builds the error from a raw answer, decoding the body as `T` where it fits.
+    pub fn from_raw(raw: crate::support::RawResponse) -> Self
+    where
+        T: serde::de::DeserializeOwned,
+    {
+        let value: Option<serde_json::Value> = serde_json::from_slice(&raw.body).ok();
+        let field = |name: &str| {
+            value
+                .as_ref()
+                .and_then(|v| v.get(name))
+                .and_then(|v| v.as_str())
+                .map(str::to_owned)
+        };
+        let code = field("code");
+        let message = field("message");
+        let request_id = field("request_id").or(raw.request_id);
+        let body = value.and_then(|v| serde_json::from_value(v).ok());
+        ApiError {
+            status: raw.status,
+            code,
+            message,
+            request_id,
+            retry_after: raw.retry_after,
+            body,
+            raw: String::from_utf8_lossy(&raw.body).into_owned(),
+        }
+    }
+
+    /// `retry-after` as a duration from now, when present and valid.
+    pub fn retry_after_duration(&self) -> Option<Duration> {
+        self.retry_after.as_deref().and_then(crate::retry_after::parse)
+    }
+}
+
+/// A failure to exchange a request and response: connecting, timing out, a broken body.
+/// Opaque on purpose: inspect it with the `is_*` predicates, which stay stable across versions.
+#[derive(Debug)]
+pub struct TransportError {
+    inner: reqwest::Error,
+}
+
+impl TransportError {
+    pub fn is_timeout(&self) -> bool {
+        self.inner.is_timeout()
+    }
+
+    pub fn is_connect(&self) -> bool {
+        self.inner.is_connect()
+    }
+
+    /// The request or response body failed mid-way (a reset connection, say).
+    pub fn is_body(&self) -> bool {
+        self.inner.is_body() || self.inner.is_request() || self.inner.is_decode()
+    }
+
+    /// A request that could not even be built (bad URL, bad header): retrying will not help.
+    pub fn is_builder(&self) -> bool {
+        self.inner.is_builder()
+    }
+}
+
+impl From<reqwest::Error> for TransportError {
+    fn from(inner: reqwest::Error) -> Self {
+        // Never keep the URL: session URLs are harmless, but a caller-built URL might carry a token.
+        TransportError { inner: inner.without_url() }
+    }
+}
+
+impl fmt::Display for TransportError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let kind = if self.is_timeout() {
+            "timed out"
+        } else if self.is_connect() {
+            "could not connect"
+        } else if self.is_builder() {
+            "could not build the request"
+        } else {
+            "connection failed"
+        };
+        write!(f, "{kind}: {}", self.inner)?;
+        let mut source = std::error::Error::source(&self.inner);
+        while let Some(cause) = source {
+            write!(f, ": {cause}")?;
+            source = cause.source();
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for TransportError {}
+
+/// A success status whose body does not match the documented schema.
+#[derive(Debug, Clone)]
+pub struct DecodeError {
+    pub status: u16,
+    pub message: String,
+    /// The start of the body that failed to decode.
+    pub body_start: String,
+}
+
+impl fmt::Display for DecodeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "HTTP {} answer did not match the documented schema: {} (body starts {:?})",
+            self.status, self.message, self.body_start
+        )
+    }
+}
+
+impl std::error::Error for DecodeError {}
+
+/// The result of calling one operation: the API's typed error `E`, or a failure around it.
+#[derive(Debug)]
+pub enum Error<E> {
+    /// The API answered with an error status.
+    Api(E),
+    /// No usable answer arrived.
+    Transport(TransportError),
+    /// A success answer could not be decoded.
+    Decode(DecodeError),
+    /// The request was refused before sending (an invalid header value, a bad URL).
+    InvalidRequest(String),
+}
+
+impl<E: OperationError> Error<E> {
+    /// Whether sending the same request again may succeed: 429, 5xx, timeouts and broken
+    /// connections; never another 4xx, a decode failure or an invalid request.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            Error::Api(e) => e.is_retryable(),
+            Error::Transport(t) => !t.is_builder(),
+            Error::Decode(_) | Error::InvalidRequest(_) => false,
+        }
+    }
+
+    /// The API's answer, if there was one.
+    pub fn api(&self) -> Option<&E> {
+        match self {
+            Error::Api(e) => Some(e),
+            _ => None,
+        }
+    }
+
+    pub fn status(&self) -> Option<u16> {
+        self.api().map(OperationError::status)
+    }
+
+    pub fn code(&self) -> Option<&str> {
+        self.api().and_then(OperationError::code)
+    }
+
+    /// How long the server asked us to wait, if it did.
+    pub fn retry_after(&self) -> Option<Duration> {
+        self.api()
+            .and_then(OperationError::retry_after)
+            .and_then(crate::retry_after::parse)
+    }
+}
+
+impl<E: fmt::Display> fmt::Display for Error<E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Api(e) => e.fmt(f),
+            Error::Transport(e) => e.fmt(f),
+            Error::Decode(e) => e.fmt(f),
+            Error::InvalidRequest(why) => write!(f, "invalid request: {why}"),
+        }
+    }
+}
+
+impl<E: std::error::Error + 'static> std::error::Error for Error<E> {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Error::Api(e) => Some(e),
+            Error::Transport(e) => Some(e),
+            Error::Decode(e) => Some(e),
+            Error::InvalidRequest(_) => None,
+        }
+    }
+}
+
+impl<E> From<TransportError> for Error<E> {
+    fn from(e: TransportError) -> Self {
+        Error::Transport(e)
+    }
+}

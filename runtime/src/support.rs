@@ -1,0 +1,257 @@
+//! Helpers called by generated operation code. Stable enough to be used by hand, but meant for
+//! `cargo xtask codegen` output: each function is one step of sending a request or reading an answer.
+
+use bytes::Bytes;
+use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
+use reqwest::header::{HeaderName, HeaderValue, CONTENT_LENGTH, CONTENT_TYPE};
+
+use crate::{Body, DecodeError, Error, FilePart, TransportError};
+
+/// Error bodies are read up to this many bytes; the rest is dropped (a hostile or broken server
+/// must not make the client buffer without bound).
+pub const MAX_ERROR_BODY: usize = 1 << 20;
+
+/// Success bodies decoded as JSON are read up to this many bytes.
+pub const MAX_JSON_BODY: usize = 64 << 20;
+
+/// Characters left as they are in a path segment (RFC 3986 unreserved).
+const PATH_SEGMENT: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
+
+/// Encodes a path parameter so it stays one segment, whatever it contains (`/`, `..`, spaces).
+pub fn encode_path(value: &str) -> String {
+    match value {
+        // `.` and `..` would be normalised away by URL parsing: encode them too.
+        "." => "%2E".to_string(),
+        ".." => "%2E%2E".to_string(),
+        _ => utf8_percent_encode(value, PATH_SEGMENT).to_string(),
+    }
+}
+
+/// The base URL for `key`: the caller's override if set, else the spec's default.
+pub fn base_url<'a>(core: &'a crate::Core, key: &str, default: &'a str) -> &'a str {
+    core.server_override(key).unwrap_or(default)
+}
+
+/// Parses a URL built from a base and an encoded path.
+pub fn parse_url<E>(url: &str) -> Result<reqwest::Url, Error<E>> {
+    reqwest::Url::parse(url).map_err(|e| Error::InvalidRequest(format!("invalid URL {url:?}: {e}")))
+}
+
+/// Parses an absolute URL handed back by the API (such as a session endpoint); only http(s).
+pub fn absolute_url<E>(url: &str) -> Result<reqwest::Url, Error<E>> {
+    let parsed = parse_url(url)?;
+    match parsed.scheme() {
+        "http" | "https" => Ok(parsed),
+        other => Err(Error::InvalidRequest(format!("endpoint URL scheme {other:?} is not http(s)"))),
+    }
+}
+
+/// Appends query parameters (already rendered as strings) to `url`; `None` values are skipped.
+pub fn add_query(url: &mut reqwest::Url, params: &[(&str, Option<String>)]) {
+    if params.iter().all(|(_, v)| v.is_none()) {
+        return;
+    }
+    let mut pairs = url.query_pairs_mut();
+    for (name, value) in params {
+        if let Some(value) = value {
+            pairs.append_pair(name, value);
+        }
+    }
+}
+
+/// Renders a query array with `explode: false` (`a,b,c`).
+pub fn join_csv<T: std::fmt::Display>(values: &[T]) -> String {
+    values.iter().map(ToString::to_string).collect::<Vec<_>>().join(",")
+}
+
+/// Adds a header, refusing a value that is not a valid header value instead of panicking.
+pub fn header<E>(
+    builder: reqwest::RequestBuilder,
+    name: &'static str,
+    value: &str,
+) -> Result<reqwest::RequestBuilder, Error<E>> {
+    let value = HeaderValue::from_str(value)
+        .map_err(|_| Error::InvalidRequest(format!("header {name}: value is not a valid header value")))?;
+    Ok(builder.header(HeaderName::from_static(name), value))
+}
+
+/// Sets an `application/octet-stream` body, with `content-length` when the length is known.
+pub fn octet_stream(builder: reqwest::RequestBuilder, body: Body) -> reqwest::RequestBuilder {
+    let (inner, len) = body.into_parts();
+    let builder = builder.header(CONTENT_TYPE, "application/octet-stream");
+    let builder = match len {
+        Some(len) => builder.header(CONTENT_LENGTH, len),
+        None => builder,
+    };
+    builder.body(inner)
+}
+
+/// Builds a `multipart/form-data` body part by part, in the order the parts are added.
+#[derive(Debug)]
+pub struct Multipart {
+    form: reqwest::multipart::Form,
+}
+
+impl Default for Multipart {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Multipart {
+    pub fn new() -> Self {
+        Multipart { form: reqwest::multipart::Form::new() }
+    }
+
+    /// A non-binary part: the value as JSON text (as `curl -F name='{...}'` sends it).
+    pub fn json_part<T: serde::Serialize, E>(self, name: &'static str, value: &T) -> Result<Self, Error<E>> {
+        let text = serde_json::to_string(value)
+            .map_err(|e| Error::InvalidRequest(format!("part {name}: cannot encode as JSON: {e}")))?;
+        Ok(Multipart { form: self.form.text(name, text) })
+    }
+
+    /// A binary part, streamed.
+    pub fn file_part<E>(self, name: &'static str, file: FilePart) -> Result<Self, Error<E>> {
+        let (inner, len) = file.body.into_parts();
+        let mut part = match len {
+            Some(len) => reqwest::multipart::Part::stream_with_length(inner, len),
+            None => reqwest::multipart::Part::stream(inner),
+        };
+        part = part.file_name(file.file_name.unwrap_or_else(|| name.to_string()));
+        let mime = file.content_type.as_deref().unwrap_or("application/octet-stream");
+        part = part
+            .mime_str(mime)
+            .map_err(|_| Error::InvalidRequest(format!("part {name}: invalid content type {mime:?}")))?;
+        Ok(Multipart { form: self.form.part(name, part) })
+    }
+
+    pub fn apply(self, builder: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+        builder.multipart(self.form)
+    }
+}
+
+/// Sends the request.
+pub async fn send(builder: reqwest::RequestBuilder) -> Result<reqwest::Response, TransportError> {
+    builder.send().await.map_err(TransportError::from)
+}
+
+/// An answer reduced to what error handling needs.
+#[derive(Debug, Clone)]
+pub struct RawResponse {
+    pub status: u16,
+    pub request_id: Option<String>,
+    pub retry_after: Option<String>,
+    pub body: Bytes,
+}
+
+/// A response header as text, looked up without regard to case (as HTTP requires).
+pub fn header_string(response: &reqwest::Response, name: &str) -> Option<String> {
+    response
+        .headers()
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+}
+
+/// The `code` field of a JSON error body, if there is one.
+pub fn error_code(body: &[u8]) -> Option<String> {
+    #[derive(serde::Deserialize)]
+    struct CodeOnly {
+        code: Option<serde_json::Value>,
+    }
+    let parsed: CodeOnly = serde_json::from_slice(body).ok()?;
+    parsed.code.and_then(|c| c.as_str().map(str::to_owned))
+}
+
+/// Reads an answer's status, ids and (capped) body.
+pub async fn raw_response(mut response: reqwest::Response) -> Result<RawResponse, TransportError> {
+    let status = response.status().as_u16();
+    let request_id = ["box-request-id", "x-request-id", "request-id"]
+        .iter()
+        .find_map(|name| header_string(&response, name));
+    let retry_after = header_string(&response, "retry-after");
+    let body = read_capped(&mut response, MAX_ERROR_BODY).await?;
+    Ok(RawResponse { status, request_id, retry_after, body })
+}
+
+async fn read_capped(response: &mut reqwest::Response, cap: usize) -> Result<Bytes, TransportError> {
+    let mut out = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(TransportError::from)? {
+        let room = cap.saturating_sub(out.len());
+        out.extend_from_slice(&chunk[..chunk.len().min(room)]);
+        if out.len() >= cap {
+            break;
+        }
+    }
+    Ok(Bytes::from(out))
+}
+
+/// Decodes a success body as `T`.
+pub async fn decode_json<T: serde::de::DeserializeOwned, E>(mut response: reqwest::Response) -> Result<T, Error<E>> {
+    let status = response.status().as_u16();
+    let body = read_capped(&mut response, MAX_JSON_BODY).await?;
+    decode_bytes(status, &body)
+}
+
+/// Decodes bytes as `T`, reporting where it failed.
+pub fn decode_bytes<T: serde::de::DeserializeOwned, E>(status: u16, body: &[u8]) -> Result<T, Error<E>> {
+    serde_json::from_slice(body).map_err(|e| {
+        let start = &body[..body.len().min(200)];
+        Error::Decode(DecodeError {
+            status,
+            message: e.to_string(),
+            body_start: String::from_utf8_lossy(start).into_owned(),
+        })
+    })
+}
+
+/// Reads and discards a success body that the spec says is empty (so the connection is reused).
+pub async fn discard_body<E>(mut response: reqwest::Response) -> Result<(), Error<E>> {
+    while response.chunk().await.map_err(TransportError::from)?.is_some() {}
+    Ok(())
+}
+
+/// Parses a declared integer response header.
+pub fn header_i64(response: &reqwest::Response, name: &str) -> Option<i64> {
+    header_string(response, name).and_then(|v| v.trim().parse().ok())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn path_parameters_stay_one_segment() {
+        assert_eq!(encode_path("abc-1_2.3~"), "abc-1_2.3~");
+        assert_eq!(encode_path("a/b c"), "a%2Fb%20c");
+        assert_eq!(encode_path(".."), "%2E%2E");
+        let url: reqwest::Url = parse_url::<()>(&format!("http://h/files/{}/content", encode_path(".."))).expect("url");
+        assert_eq!(url.path(), "/files/%2E%2E/content");
+    }
+
+    #[test]
+    fn query_arrays_are_joined_and_none_skipped() {
+        let mut url = reqwest::Url::parse("http://h/x").expect("url");
+        add_query(&mut url, &[("fields", Some(join_csv(&["id", "name"]))), ("limit", None)]);
+        assert_eq!(url.query(), Some("fields=id%2Cname"));
+    }
+
+    #[test]
+    fn absolute_urls_must_be_http() {
+        assert!(absolute_url::<()>("http://127.0.0.1:1/api/2.0/files/upload_sessions/X").is_ok());
+        assert!(matches!(absolute_url::<()>("file:///etc/passwd"), Err(Error::InvalidRequest(_))));
+        assert!(matches!(absolute_url::<()>("not a url"), Err(Error::InvalidRequest(_))));
+    }
+
+    #[test]
+    fn decode_failure_keeps_status_and_body_start() {
+        let err = decode_bytes::<Vec<u8>, ()>(201, b"{\"oops\":1}").expect_err("not an array");
+        match err {
+            Error::Decode(d) => {
+                assert_eq!(d.status, 201);
+                assert!(d.body_start.contains("oops"));
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+}

@@ -1,0 +1,249 @@
+//! `errors.rs`: one error enum per operation, a variant per documented (status, code) and per
+//! documented status, and `Other` for everything else.
+
+use proc_macro2::TokenStream;
+use quote::{format_ident, quote};
+
+use super::{doc, ty_tokens, Scope};
+use crate::ir::{Operation, StatusMatch, Ty};
+use crate::lower::status_name;
+use crate::names::{ident, pascal, Unique};
+
+/// One variant of an error enum and the answers it stands for.
+struct Variant {
+    name: String,
+    payload: Ty,
+    /// (status, code) pairs, tried before any status-only match.
+    codes: Vec<(StatusMatch, String)>,
+    /// Statuses matched whatever the code.
+    statuses: Vec<StatusMatch>,
+    doc: String,
+}
+
+fn status_label(s: StatusMatch) -> String {
+    match s {
+        StatusMatch::Code(c) => c.to_string(),
+        StatusMatch::Range(r) => format!("{r}XX"),
+    }
+}
+
+fn variants(op: &Operation) -> Vec<Variant> {
+    let mut names = Unique::default();
+    let mut out: Vec<Variant> = Vec::new();
+    // Status variants first: they own the plain names (`Conflict`, `BadRequest`).
+    let mut status_index = Vec::new();
+    for es in &op.errors {
+        let base = es.name.clone().unwrap_or_else(|| match es.status {
+            StatusMatch::Code(c) => status_name(c),
+            StatusMatch::Range(r) => format!("Status{r}xx"),
+        });
+        let name = names.take(&base);
+        status_index.push(out.len());
+        out.push(Variant {
+            name,
+            payload: es.payload.clone(),
+            codes: Vec::new(),
+            statuses: vec![es.status],
+            doc: format!(
+                "HTTP {} with any other code{}",
+                status_label(es.status),
+                es.doc.as_deref().map(|d| format!(": {d}")).unwrap_or_default()
+            ),
+        });
+    }
+    for (i, es) in op.errors.iter().enumerate() {
+        for code in &es.codes {
+            let wanted = pascal(&code.code);
+            // A code named like its status (`bad_request` on 400) is that status's variant.
+            let own = status_index[i];
+            if out[own].name == wanted {
+                continue;
+            }
+            // The same code at two statuses with one body type is one variant.
+            if let Some(existing) = out.iter_mut().find(|v| {
+                v.payload == es.payload && v.statuses.is_empty() && v.codes.iter().any(|(_, c)| *c == code.code)
+            }) {
+                existing.codes.push((es.status, code.code.clone()));
+                existing.doc.push_str(&format!(" Also HTTP {}.", status_label(es.status)));
+                continue;
+            }
+            let name = if names_taken(&out, &wanted) {
+                names.take(&format!("{wanted}{}", status_label(es.status)))
+            } else {
+                names.take(&wanted)
+            };
+            out.push(Variant {
+                name,
+                payload: es.payload.clone(),
+                codes: vec![(es.status, code.code.clone())],
+                statuses: Vec::new(),
+                doc: format!(
+                    "HTTP {} `{}`{}",
+                    status_label(es.status),
+                    code.code,
+                    code.description.as_deref().map(|d| format!(": {d}")).unwrap_or_default()
+                ),
+            });
+        }
+    }
+    let fallback = names.take("Other");
+    out.push(Variant {
+        name: fallback,
+        payload: op.default_error.clone().unwrap_or(Ty::Value),
+        codes: Vec::new(),
+        statuses: Vec::new(),
+        doc: "Any other answer: an undocumented status or code.".to_string(),
+    });
+    out
+}
+
+fn names_taken(out: &[Variant], name: &str) -> bool {
+    out.iter().any(|v| v.name == name)
+}
+
+fn status_pattern(s: StatusMatch) -> TokenStream {
+    match s {
+        StatusMatch::Code(c) => quote!(#c),
+        StatusMatch::Range(r) => {
+            let lo = r * 100;
+            let hi = lo + 99;
+            quote!(#lo..=#hi)
+        }
+    }
+}
+
+pub fn emit(ops: &[Operation]) -> TokenStream {
+    let items = ops.iter().map(emit_one);
+    quote! {
+        //! Errors: one enum per operation, with a variant per documented status and error code.
+        #![allow(clippy::doc_lazy_continuation, clippy::doc_overindented_list_items)]
+        use box_uploads_runtime as rt;
+        #(#items)*
+    }
+}
+
+fn emit_one(op: &Operation) -> TokenStream {
+    let enum_name = format_ident!("{}Error", op.type_name);
+    let op_name = &op.name;
+    let vs = variants(op);
+    let decls = vs.iter().map(|v| {
+        let name = ident(&v.name);
+        let payload = ty_tokens(&v.payload, Scope::Sibling);
+        let d = doc(Some(&v.doc));
+        quote!(#d #name(rt::ApiError<#payload>),)
+    });
+    let mut arms = Vec::new();
+    for v in &vs {
+        let name = ident(&v.name);
+        if !v.codes.is_empty() {
+            let pats = v.codes.iter().map(|(s, c)| {
+                let s = status_pattern(*s);
+                quote!((#s, Some(#c)))
+            });
+            arms.push(quote!(#(#pats)|* => Self::#name(rt::ApiError::from_raw(raw)),));
+        }
+    }
+    // Exact statuses before ranges, so `404` wins over `4XX`.
+    for exact in [true, false] {
+        for v in &vs {
+            let name = ident(&v.name);
+            for s in &v.statuses {
+                if matches!(s, StatusMatch::Code(_)) == exact {
+                    let s = status_pattern(*s);
+                    arms.push(quote!((#s, _) => Self::#name(rt::ApiError::from_raw(raw)),));
+                }
+            }
+        }
+    }
+    let other = ident(&vs.last().map(|v| v.name.clone()).unwrap_or_else(|| "Other".into()));
+    let names: Vec<_> = vs.iter().map(|v| ident(&v.name)).collect();
+    let enum_doc = format!(" An error answer of `{op_name}`.");
+    quote! {
+        #[doc = #enum_doc]
+        #[derive(Debug)]
+        #[non_exhaustive]
+        pub enum #enum_name {
+            #(#decls)*
+        }
+
+        impl #enum_name {
+            /// The operation this error belongs to.
+            pub const OPERATION: &'static str = #op_name;
+
+            /// Sorts an answer into its variant by status and error code.
+            pub fn from_raw(raw: rt::support::RawResponse) -> Self {
+                let code = rt::support::error_code(&raw.body);
+                match (raw.status, code.as_deref()) {
+                    #(#arms)*
+                    _ => Self::#other(rt::ApiError::from_raw(raw)),
+                }
+            }
+
+            fn fields(&self) -> &dyn rt::ApiErrorFields {
+                match self {
+                    #(Self::#names(e) => e,)*
+                }
+            }
+
+            /// The HTTP status of the answer.
+            pub fn status(&self) -> u16 {
+                self.fields().status()
+            }
+
+            /// The error code from the body, if any (also for codes the spec does not list).
+            pub fn code(&self) -> Option<&str> {
+                self.fields().code()
+            }
+
+            pub fn message(&self) -> Option<&str> {
+                self.fields().message()
+            }
+
+            pub fn request_id(&self) -> Option<&str> {
+                self.fields().request_id()
+            }
+
+            /// The raw `retry-after` header of the answer, if any.
+            pub fn retry_after(&self) -> Option<&str> {
+                self.fields().retry_after()
+            }
+
+            /// The body as received.
+            pub fn raw_body(&self) -> &str {
+                self.fields().raw()
+            }
+
+            /// 429 and 5xx: the same request may succeed later.
+            pub fn is_retryable(&self) -> bool {
+                let status = self.status();
+                status == 429 || status >= 500
+            }
+        }
+
+        impl std::fmt::Display for #enum_name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                write!(f, "{}: {}", Self::OPERATION, self.fields())
+            }
+        }
+
+        impl std::error::Error for #enum_name {}
+
+        impl rt::OperationError for #enum_name {
+            fn status(&self) -> u16 {
+                self.fields().status()
+            }
+            fn code(&self) -> Option<&str> {
+                self.fields().code()
+            }
+            fn message(&self) -> Option<&str> {
+                self.fields().message()
+            }
+            fn request_id(&self) -> Option<&str> {
+                self.fields().request_id()
+            }
+            fn retry_after(&self) -> Option<&str> {
+                self.fields().retry_after()
+            }
+        }
+    }
+}

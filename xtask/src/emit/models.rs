@@ -1,0 +1,177 @@
+//! `models.rs`: one type per schema.
+
+use proc_macro2::TokenStream;
+use quote::quote;
+
+use super::{doc, ty_tokens, Scope};
+use crate::ir::{Field, TypeDef};
+use crate::names::ident;
+
+pub fn emit(types: &[TypeDef]) -> TokenStream {
+    let items = types.iter().map(emit_type);
+    quote! {
+        //! Models: one type per schema of the spec.
+        #![allow(clippy::large_enum_variant, clippy::doc_lazy_continuation, clippy::doc_overindented_list_items)]
+        use box_uploads_runtime as rt;
+        #(#items)*
+    }
+}
+
+fn emit_type(def: &TypeDef) -> TokenStream {
+    match def {
+        TypeDef::Struct { name, doc: d, fields } => emit_struct(name, d.as_deref(), fields),
+        TypeDef::Enum { name, doc: d, values } => emit_enum(name, d.as_deref(), values),
+        TypeDef::Tagged { name, doc: d, property, variants } => {
+            let name = ident(name);
+            let d = doc(d.as_deref());
+            let names: Vec<_> = variants.iter().map(|v| ident(&v.name)).collect();
+            let tys: Vec<_> = variants.iter().map(|v| ident(&v.ty)).collect();
+            let tags: Vec<_> = variants
+                .iter()
+                .map(|v| {
+                    let tags = &v.tags;
+                    quote!(#(Some(#tags))|*)
+                })
+                .collect();
+            quote! {
+                #d
+                #[derive(Debug, Clone, PartialEq)]
+                #[non_exhaustive]
+                pub enum #name {
+                    #(#names(#tys),)*
+                    /// A variant this client does not know, kept as it came.
+                    Unknown(rt::serde_json::Value),
+                }
+                impl ::serde::Serialize for #name {
+                    fn serialize<S: ::serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                        match self {
+                            #(Self::#names(value) => ::serde::Serialize::serialize(value, serializer),)*
+                            Self::Unknown(value) => ::serde::Serialize::serialize(value, serializer),
+                        }
+                    }
+                }
+                impl<'de> ::serde::Deserialize<'de> for #name {
+                    fn deserialize<D: ::serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                        let value = <rt::serde_json::Value as ::serde::Deserialize>::deserialize(deserializer)?;
+                        let tag = value.get(#property).and_then(|t| t.as_str()).map(str::to_owned);
+                        match tag.as_deref() {
+                            #(#tags => rt::serde_json::from_value(value).map(Self::#names).map_err(::serde::de::Error::custom),)*
+                            _ => Ok(Self::Unknown(value)),
+                        }
+                    }
+                }
+            }
+        }
+        TypeDef::Untagged { name, doc: d, variants } => {
+            let name = ident(name);
+            let d = doc(d.as_deref());
+            let names = variants.iter().map(|(n, _)| ident(n));
+            let tys = variants.iter().map(|(_, t)| ty_tokens(t, Scope::Models));
+            quote! {
+                #d
+                #[derive(Debug, Clone, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+                #[serde(untagged)]
+                pub enum #name {
+                    #(#names(#tys),)*
+                }
+            }
+        }
+        TypeDef::Alias { name, doc: d, ty } => {
+            let name = ident(name);
+            let d = doc(d.as_deref());
+            let ty = ty_tokens(ty, Scope::Models);
+            quote! {
+                #d
+                pub type #name = #ty;
+            }
+        }
+    }
+}
+
+fn emit_struct(name: &str, d: Option<&str>, fields: &[Field]) -> TokenStream {
+    let name = ident(name);
+    let d = doc(d);
+    let all_optional = fields.iter().all(|f| f.optional);
+    let default = if all_optional { quote!(Default,) } else { quote!() };
+    let fields = fields.iter().map(|f| {
+        let fname = ident(&f.rust);
+        let ty = ty_tokens(&f.ty, Scope::Models);
+        let fdoc = doc(f.doc.as_deref());
+        let plain = f.rust.trim_start_matches("r#");
+        let json = &f.json;
+        let mut serde_args = Vec::new();
+        if plain != json {
+            serde_args.push(quote!(rename = #json));
+        }
+        if f.optional {
+            serde_args.push(quote!(default));
+        }
+        if f.skip_none {
+            serde_args.push(quote!(skip_serializing_if = "Option::is_none"));
+        }
+        let serde_attr = if serde_args.is_empty() { quote!() } else { quote!(#[serde(#(#serde_args),*)]) };
+        let ty = if f.optional { quote!(Option<#ty>) } else { ty };
+        quote! {
+            #fdoc
+            #serde_attr
+            pub #fname: #ty,
+        }
+    });
+    quote! {
+        #d
+        #[derive(Debug, Clone, PartialEq, #default ::serde::Serialize, ::serde::Deserialize)]
+        pub struct #name {
+            #(#fields)*
+        }
+    }
+}
+
+fn emit_enum(name: &str, d: Option<&str>, values: &[(String, String)]) -> TokenStream {
+    let name = ident(name);
+    let d = doc(d);
+    let variants: Vec<_> = values.iter().map(|(_, v)| ident(v)).collect();
+    let wire: Vec<_> = values.iter().map(|(w, _)| w).collect();
+    quote! {
+        #d
+        #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+        #[non_exhaustive]
+        pub enum #name {
+            #(#[doc = #wire] #variants,)*
+            /// A value this client does not know, kept as it came.
+            Unknown(String),
+        }
+        impl #name {
+            /// The value as it appears on the wire.
+            pub fn as_str(&self) -> &str {
+                match self {
+                    #(Self::#variants => #wire,)*
+                    Self::Unknown(value) => value,
+                }
+            }
+        }
+        impl From<&str> for #name {
+            fn from(value: &str) -> Self {
+                match value {
+                    #(#wire => Self::#variants,)*
+                    other => Self::Unknown(other.to_owned()),
+                }
+            }
+        }
+        impl std::fmt::Display for #name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+        impl ::serde::Serialize for #name {
+            fn serialize<S: ::serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                serializer.serialize_str(self.as_str())
+            }
+        }
+        impl<'de> ::serde::Deserialize<'de> for #name {
+            fn deserialize<D: ::serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                let value = <String as ::serde::Deserialize>::deserialize(deserializer)?;
+                Ok(Self::from(value.as_str()))
+            }
+        }
+    }
+}

@@ -1,0 +1,187 @@
+//! The intermediate representation: what the emitters need, with every `$ref` resolved, `allOf`
+//! flattened and names chosen. Built by `lower`, read by `emit`.
+
+/// A Rust type as used in a field, parameter or body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Ty {
+    String,
+    I32,
+    I64,
+    F64,
+    Bool,
+    DateTime,
+    /// Any JSON value.
+    Value,
+    /// A free-form JSON object.
+    Map,
+    Vec(Box<Ty>),
+    /// A generated type, by its Rust name.
+    Named(String),
+    /// Binary content (`format: binary`): a streamed body or file part.
+    Binary,
+}
+
+#[derive(Debug, Clone)]
+pub struct Field {
+    /// The name in JSON.
+    pub json: String,
+    /// The Rust field name (may be `r#type`).
+    pub rust: String,
+    pub ty: Ty,
+    /// `Option<ty>`: not required, or nullable.
+    pub optional: bool,
+    /// Absent from the output when `None` (not required).
+    pub skip_none: bool,
+    pub doc: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct TaggedVariant {
+    pub name: String,
+    /// Discriminator values that select this variant.
+    pub tags: Vec<String>,
+    pub ty: String,
+}
+
+#[derive(Debug, Clone)]
+pub enum TypeDef {
+    Struct { name: String, doc: Option<String>, fields: Vec<Field> },
+    /// An open string enum: the values, with their variant names.
+    Enum { name: String, doc: Option<String>, values: Vec<(String, String)> },
+    /// `oneOf` with a discriminator property.
+    Tagged { name: String, doc: Option<String>, property: String, variants: Vec<TaggedVariant> },
+    /// `oneOf`/`anyOf` without a discriminator: tried in order.
+    Untagged { name: String, doc: Option<String>, variants: Vec<(String, Ty)> },
+    Alias { name: String, doc: Option<String>, ty: Ty },
+}
+
+impl TypeDef {
+    pub fn name(&self) -> &str {
+        match self {
+            TypeDef::Struct { name, .. }
+            | TypeDef::Enum { name, .. }
+            | TypeDef::Tagged { name, .. }
+            | TypeDef::Untagged { name, .. }
+            | TypeDef::Alias { name, .. } => name,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ParamIn {
+    Path,
+    Query,
+    Header,
+}
+
+#[derive(Debug, Clone)]
+pub struct Param {
+    /// The name on the wire.
+    pub wire: String,
+    pub rust: String,
+    pub location: ParamIn,
+    pub ty: Ty,
+    pub required: bool,
+    /// Query arrays: repeat the parameter (`true`) or join with `,` (`false`).
+    pub explode: bool,
+    pub doc: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct MultipartPart {
+    pub wire: String,
+    pub rust: String,
+    pub ty: Ty,
+    pub required: bool,
+    pub doc: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub enum RequestBody {
+    Json { ty: Ty },
+    OctetStream,
+    /// Non-binary parts come first (JSON text), binary parts last.
+    Multipart { parts: Vec<MultipartPart> },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SuccessBody {
+    None,
+    Json(Ty),
+    Bytes,
+}
+
+#[derive(Debug, Clone)]
+pub struct ResponseHeader {
+    pub wire: String,
+    pub rust: String,
+    pub ty: Ty,
+    pub doc: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Success {
+    pub status: u16,
+    pub variant: String,
+    pub body: SuccessBody,
+    pub headers: Vec<ResponseHeader>,
+    pub doc: Option<String>,
+}
+
+/// Which statuses an error entry covers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StatusMatch {
+    Code(u16),
+    /// `4XX`: the hundreds digit.
+    Range(u16),
+}
+
+#[derive(Debug, Clone)]
+pub struct ErrorCode {
+    pub code: String,
+    pub description: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ErrorStatus {
+    pub status: StatusMatch,
+    /// The payload type of `ApiError<T>`.
+    pub payload: Ty,
+    pub name: Option<String>,
+    pub codes: Vec<ErrorCode>,
+    pub doc: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Operation {
+    /// snake_case method name.
+    pub name: String,
+    /// PascalCase prefix for the operation's types.
+    pub type_name: String,
+    pub method: String,
+    pub path: String,
+    pub server_key: String,
+    pub server_default: String,
+    pub absolute_url: bool,
+    pub doc: Option<String>,
+    pub params: Vec<Param>,
+    pub body: Option<RequestBody>,
+    pub successes: Vec<Success>,
+    pub errors: Vec<ErrorStatus>,
+    /// The `default` response's payload, if declared.
+    pub default_error: Option<Ty>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Server {
+    pub key: String,
+    pub default_url: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct Api {
+    pub title: String,
+    pub types: Vec<TypeDef>,
+    pub operations: Vec<Operation>,
+    pub servers: Vec<Server>,
+}

@@ -1,0 +1,119 @@
+//! `cargo xtask codegen [--check] [--spec FILE --out DIR]`.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use xtask::codegen::{self, Kind, Target};
+
+const USAGE: &str = "usage: cargo xtask codegen [--check] [--spec FILE --out DIR]
+
+  (no options)        regenerate generated/src/generated/ from spec/box-uploads.yaml, and the
+                      fixture crate tests/fixture-client/ from xtask/tests/fixtures/everything.yaml
+  --check             change nothing; fail naming every stale, missing or orphaned file
+  --spec FILE --out DIR
+                      generate a standalone crate into DIR from another OpenAPI 3.0.x document";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match run(&args) {
+        Ok(code) => code,
+        Err(message) => {
+            eprintln!("{message}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn run(args: &[String]) -> Result<ExitCode, String> {
+    let mut iter = args.iter();
+    match iter.next().map(String::as_str) {
+        Some("codegen") => {}
+        Some("-h" | "--help") | None => {
+            println!("{USAGE}");
+            return Ok(ExitCode::SUCCESS);
+        }
+        Some(other) => return Err(format!("unknown command `{other}`\n{USAGE}")),
+    }
+    let (mut check, mut spec, mut out) = (false, None, None);
+    while let Some(arg) = iter.next() {
+        match arg.as_str() {
+            "--check" => check = true,
+            "--spec" => spec = Some(iter.next().ok_or("--spec needs a file")?.clone()),
+            "--out" => out = Some(iter.next().ok_or("--out needs a directory")?.clone()),
+            "-h" | "--help" => {
+                println!("{USAGE}");
+                return Ok(ExitCode::SUCCESS);
+            }
+            other => return Err(format!("unknown option `{other}`\n{USAGE}")),
+        }
+    }
+    let root = xtask::workspace_root();
+    let targets = match (spec, out) {
+        (None, None) => codegen::default_targets(&root),
+        (Some(spec), Some(out)) => vec![standalone_target(&spec, &out)?],
+        _ => return Err(format!("--spec and --out go together\n{USAGE}")),
+    };
+    let mut failed = false;
+    let mut all_drift = Vec::new();
+    for target in &targets {
+        let spec_label = codegen::label(&root, &target.spec);
+        let result = if check { codegen::check(&root, target) } else { codegen::write(&root, target) };
+        match result {
+            Ok(drift) => all_drift.extend(drift),
+            Err(e) => {
+                eprint!("{}", e.report(&spec_label));
+                failed = true;
+            }
+        }
+    }
+    if failed {
+        return Ok(ExitCode::FAILURE);
+    }
+    if check && !all_drift.is_empty() {
+        eprint!("{}", codegen::drift_report(&root, &all_drift));
+        return Ok(ExitCode::FAILURE);
+    }
+    if !check {
+        for d in &all_drift {
+            let (codegen::Drift::Stale(p) | codegen::Drift::Missing(p) | codegen::Drift::Orphaned(p)) = d;
+            let verb = if matches!(d, codegen::Drift::Orphaned(_)) { "removed" } else { "wrote" };
+            println!("{verb} {}", codegen::label(&root, p));
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn absolute(path: &str) -> Result<PathBuf, String> {
+    let p = Path::new(path);
+    let cwd = std::env::current_dir().map_err(|e| format!("cannot read the current directory: {e}"))?;
+    let joined = if p.is_absolute() { p.to_path_buf() } else { cwd.join(p) };
+    // Lexical normalisation: the output directory may not exist yet.
+    let mut out = PathBuf::new();
+    for c in joined.components() {
+        match c {
+            std::path::Component::ParentDir => {
+                out.pop();
+            }
+            std::path::Component::CurDir => {}
+            other => out.push(other.as_os_str()),
+        }
+    }
+    Ok(out)
+}
+
+fn standalone_target(spec: &str, out: &str) -> Result<Target, String> {
+    let out = absolute(out)?;
+    let name: String = out
+        .file_name()
+        .map(|n| n.to_string_lossy().to_ascii_lowercase())
+        .unwrap_or_default()
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() || c == '_' { c } else { '-' })
+        .collect();
+    let name = if name.is_empty() || name.starts_with(|c: char| c.is_ascii_digit()) {
+        format!("generated-client{name}")
+    } else {
+        name
+    };
+    Ok(Target { spec: absolute(spec)?, out, kind: Kind::Crate { name } })
+}
