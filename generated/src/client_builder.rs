@@ -42,7 +42,10 @@ impl ClientBuilder {
     /// and, unless Box hands back absolute session URLs (it does), for session calls.
     pub fn upload_url(mut self, url: impl Into<String>) -> Self {
         let url = url.into();
-        self.core = self.core.server("upload", url.clone()).server("upload_session", url);
+        self.core = self
+            .core
+            .server("upload", url.clone())
+            .server("upload_session", url);
         self
     }
 

@@ -17,11 +17,15 @@
 //! ```
 
 mod client_builder;
+// Formatted by the generator (prettyplease), so that `cargo fmt` cannot make it drift.
+#[rustfmt::skip]
 mod generated;
 pub mod upload;
 
 pub use box_uploads_runtime as runtime;
-pub use box_uploads_runtime::{ApiError, Body, DecodeError, Error, FilePart, OperationError, TransportError};
+pub use box_uploads_runtime::{
+    ApiError, Body, DecodeError, Error, FilePart, OperationError, TransportError,
+};
 pub use client_builder::ClientBuilder;
-pub use generated::{Client, SERVERS};
 pub use generated::{errors, models, operations};
+pub use generated::{Client, SERVERS};

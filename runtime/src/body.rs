@@ -17,7 +17,10 @@ impl Body {
     pub fn from_bytes(bytes: impl Into<Bytes>) -> Self {
         let bytes = bytes.into();
         let len = bytes.len() as u64;
-        Body { inner: reqwest::Body::from(bytes), len: Some(len) }
+        Body {
+            inner: reqwest::Body::from(bytes),
+            len: Some(len),
+        }
     }
 
     /// A body read from `reader` as it is sent; `len` is the number of bytes it will yield.
@@ -26,7 +29,10 @@ impl Body {
         R: AsyncRead + Send + Sync + 'static,
     {
         let stream = tokio_util::io::ReaderStream::new(reader);
-        Body { inner: reqwest::Body::wrap_stream(stream), len: Some(len) }
+        Body {
+            inner: reqwest::Body::wrap_stream(stream),
+            len: Some(len),
+        }
     }
 
     /// A body from a stream of chunks; `len` is the total if known.
@@ -36,7 +42,10 @@ impl Body {
         S::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
         Bytes: From<S::Ok>,
     {
-        Body { inner: reqwest::Body::wrap_stream(stream), len }
+        Body {
+            inner: reqwest::Body::wrap_stream(stream),
+            len,
+        }
     }
 
     /// The declared length, if known.
@@ -76,7 +85,11 @@ pub struct FilePart {
 
 impl FilePart {
     pub fn new(body: impl Into<Body>) -> Self {
-        FilePart { body: body.into(), file_name: None, content_type: None }
+        FilePart {
+            body: body.into(),
+            file_name: None,
+            content_type: None,
+        }
     }
 
     pub fn with_file_name(mut self, name: impl Into<String>) -> Self {

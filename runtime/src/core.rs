@@ -141,10 +141,9 @@ impl CoreBuilder {
             None => reqwest::Client::builder()
                 .connect_timeout(self.connect_timeout.unwrap_or(Duration::from_secs(30)))
                 .read_timeout(self.read_timeout.unwrap_or(Duration::from_secs(300)))
-                .user_agent(
-                    self.user_agent
-                        .unwrap_or_else(|| concat!("box-uploads/", env!("CARGO_PKG_VERSION")).to_string()),
-                )
+                .user_agent(self.user_agent.unwrap_or_else(|| {
+                    concat!("box-uploads/", env!("CARGO_PKG_VERSION")).to_string()
+                }))
                 .build()
                 .map_err(crate::TransportError::from)?,
         };
@@ -162,14 +161,24 @@ mod tests {
 
     #[test]
     fn debug_output_never_shows_the_token() {
-        let core = Core::builder().bearer_token("s3cr3t-token").build().expect("builds");
-        let shown = format!("{core:?} {:?} {}", Secret::new("s3cr3t-token"), Secret::new("s3cr3t-token"));
+        let core = Core::builder()
+            .bearer_token("s3cr3t-token")
+            .build()
+            .expect("builds");
+        let shown = format!(
+            "{core:?} {:?} {}",
+            Secret::new("s3cr3t-token"),
+            Secret::new("s3cr3t-token")
+        );
         assert!(!shown.contains("s3cr3t"), "{shown}");
     }
 
     #[test]
     fn server_override_drops_trailing_slashes() {
-        let core = Core::builder().server("api", "http://127.0.0.1:1/2.0//").build().expect("builds");
+        let core = Core::builder()
+            .server("api", "http://127.0.0.1:1/2.0//")
+            .build()
+            .expect("builds");
         assert_eq!(core.server_override("api"), Some("http://127.0.0.1:1/2.0"));
         assert_eq!(core.server_override("upload"), None);
     }

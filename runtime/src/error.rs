@@ -127,7 +127,9 @@ impl<T> ApiError<T> {
 
     /// `retry-after` as a duration from now, when present and valid.
     pub fn retry_after_duration(&self) -> Option<Duration> {
-        self.retry_after.as_deref().and_then(crate::retry_after::parse)
+        self.retry_after
+            .as_deref()
+            .and_then(crate::retry_after::parse)
     }
 }
 
@@ -161,7 +163,9 @@ impl TransportError {
 impl From<reqwest::Error> for TransportError {
     fn from(inner: reqwest::Error) -> Self {
         // Never keep the URL: session URLs are harmless, but a caller-built URL might carry a token.
-        TransportError { inner: inner.without_url() }
+        TransportError {
+            inner: inner.without_url(),
+        }
     }
 }
 

@@ -18,7 +18,9 @@ pub mod support;
 
 pub use crate::body::{Body, FilePart};
 pub use crate::core::{Core, CoreBuilder, Secret};
-pub use crate::error::{ApiError, ApiErrorFields, DecodeError, Error, OperationError, TransportError};
+pub use crate::error::{
+    ApiError, ApiErrorFields, DecodeError, Error, OperationError, TransportError,
+};
 
 // Re-exported so that users of a generated crate can name these without extra dependencies.
 pub use bytes::Bytes;

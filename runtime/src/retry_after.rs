@@ -41,9 +41,18 @@ mod tests {
 
     #[test]
     fn http_date_in_the_future_and_past() {
-        let now = chrono::Utc.with_ymd_and_hms(2015, 10, 21, 7, 27, 50).single().expect("valid");
-        assert_eq!(parse_at("Wed, 21 Oct 2015 07:28:00 GMT", now), Some(Duration::from_secs(10)));
-        assert_eq!(parse_at("Wed, 21 Oct 2015 07:00:00 GMT", now), Some(Duration::ZERO));
+        let now = chrono::Utc
+            .with_ymd_and_hms(2015, 10, 21, 7, 27, 50)
+            .single()
+            .expect("valid");
+        assert_eq!(
+            parse_at("Wed, 21 Oct 2015 07:28:00 GMT", now),
+            Some(Duration::from_secs(10))
+        );
+        assert_eq!(
+            parse_at("Wed, 21 Oct 2015 07:00:00 GMT", now),
+            Some(Duration::ZERO)
+        );
     }
 
     #[test]

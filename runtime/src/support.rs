@@ -15,7 +15,11 @@ pub const MAX_ERROR_BODY: usize = 1 << 20;
 pub const MAX_JSON_BODY: usize = 64 << 20;
 
 /// Characters left as they are in a path segment (RFC 3986 unreserved).
-const PATH_SEGMENT: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
+const PATH_SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
 
 /// Encodes a path parameter so it stays one segment, whatever it contains (`/`, `..`, spaces).
 pub fn encode_path(value: &str) -> String {
@@ -42,7 +46,9 @@ pub fn absolute_url<E>(url: &str) -> Result<reqwest::Url, Error<E>> {
     let parsed = parse_url(url)?;
     match parsed.scheme() {
         "http" | "https" => Ok(parsed),
-        other => Err(Error::InvalidRequest(format!("endpoint URL scheme {other:?} is not http(s)"))),
+        other => Err(Error::InvalidRequest(format!(
+            "endpoint URL scheme {other:?} is not http(s)"
+        ))),
     }
 }
 
@@ -61,7 +67,11 @@ pub fn add_query(url: &mut reqwest::Url, params: &[(&str, Option<String>)]) {
 
 /// Renders a query array with `explode: false` (`a,b,c`).
 pub fn join_csv<T: std::fmt::Display>(values: &[T]) -> String {
-    values.iter().map(ToString::to_string).collect::<Vec<_>>().join(",")
+    values
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 /// Adds a header, refusing a value that is not a valid header value instead of panicking.
@@ -70,8 +80,9 @@ pub fn header<E>(
     name: &'static str,
     value: &str,
 ) -> Result<reqwest::RequestBuilder, Error<E>> {
-    let value = HeaderValue::from_str(value)
-        .map_err(|_| Error::InvalidRequest(format!("header {name}: value is not a valid header value")))?;
+    let value = HeaderValue::from_str(value).map_err(|_| {
+        Error::InvalidRequest(format!("header {name}: value is not a valid header value"))
+    })?;
     Ok(builder.header(HeaderName::from_static(name), value))
 }
 
@@ -100,14 +111,23 @@ impl Default for Multipart {
 
 impl Multipart {
     pub fn new() -> Self {
-        Multipart { form: reqwest::multipart::Form::new() }
+        Multipart {
+            form: reqwest::multipart::Form::new(),
+        }
     }
 
     /// A non-binary part: the value as JSON text (as `curl -F name='{...}'` sends it).
-    pub fn json_part<T: serde::Serialize, E>(self, name: &'static str, value: &T) -> Result<Self, Error<E>> {
-        let text = serde_json::to_string(value)
-            .map_err(|e| Error::InvalidRequest(format!("part {name}: cannot encode as JSON: {e}")))?;
-        Ok(Multipart { form: self.form.text(name, text) })
+    pub fn json_part<T: serde::Serialize, E>(
+        self,
+        name: &'static str,
+        value: &T,
+    ) -> Result<Self, Error<E>> {
+        let text = serde_json::to_string(value).map_err(|e| {
+            Error::InvalidRequest(format!("part {name}: cannot encode as JSON: {e}"))
+        })?;
+        Ok(Multipart {
+            form: self.form.text(name, text),
+        })
     }
 
     /// A binary part, streamed.
@@ -118,11 +138,16 @@ impl Multipart {
             None => reqwest::multipart::Part::stream(inner),
         };
         part = part.file_name(file.file_name.unwrap_or_else(|| name.to_string()));
-        let mime = file.content_type.as_deref().unwrap_or("application/octet-stream");
-        part = part
-            .mime_str(mime)
-            .map_err(|_| Error::InvalidRequest(format!("part {name}: invalid content type {mime:?}")))?;
-        Ok(Multipart { form: self.form.part(name, part) })
+        let mime = file
+            .content_type
+            .as_deref()
+            .unwrap_or("application/octet-stream");
+        part = part.mime_str(mime).map_err(|_| {
+            Error::InvalidRequest(format!("part {name}: invalid content type {mime:?}"))
+        })?;
+        Ok(Multipart {
+            form: self.form.part(name, part),
+        })
     }
 
     pub fn apply(self, builder: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
@@ -171,10 +196,18 @@ pub async fn raw_response(mut response: reqwest::Response) -> Result<RawResponse
         .find_map(|name| header_string(&response, name));
     let retry_after = header_string(&response, "retry-after");
     let body = read_capped(&mut response, MAX_ERROR_BODY).await?;
-    Ok(RawResponse { status, request_id, retry_after, body })
+    Ok(RawResponse {
+        status,
+        request_id,
+        retry_after,
+        body,
+    })
 }
 
-async fn read_capped(response: &mut reqwest::Response, cap: usize) -> Result<Bytes, TransportError> {
+async fn read_capped(
+    response: &mut reqwest::Response,
+    cap: usize,
+) -> Result<Bytes, TransportError> {
     let mut out = Vec::new();
     while let Some(chunk) = response.chunk().await.map_err(TransportError::from)? {
         let room = cap.saturating_sub(out.len());
@@ -187,14 +220,19 @@ async fn read_capped(response: &mut reqwest::Response, cap: usize) -> Result<Byt
 }
 
 /// Decodes a success body as `T`.
-pub async fn decode_json<T: serde::de::DeserializeOwned, E>(mut response: reqwest::Response) -> Result<T, Error<E>> {
+pub async fn decode_json<T: serde::de::DeserializeOwned, E>(
+    mut response: reqwest::Response,
+) -> Result<T, Error<E>> {
     let status = response.status().as_u16();
     let body = read_capped(&mut response, MAX_JSON_BODY).await?;
     decode_bytes(status, &body)
 }
 
 /// Decodes bytes as `T`, reporting where it failed.
-pub fn decode_bytes<T: serde::de::DeserializeOwned, E>(status: u16, body: &[u8]) -> Result<T, Error<E>> {
+pub fn decode_bytes<T: serde::de::DeserializeOwned, E>(
+    status: u16,
+    body: &[u8],
+) -> Result<T, Error<E>> {
     serde_json::from_slice(body).map_err(|e| {
         let start = &body[..body.len().min(200)];
         Error::Decode(DecodeError {
@@ -207,7 +245,12 @@ pub fn decode_bytes<T: serde::de::DeserializeOwned, E>(status: u16, body: &[u8])
 
 /// Reads and discards a success body that the spec says is empty (so the connection is reused).
 pub async fn discard_body<E>(mut response: reqwest::Response) -> Result<(), Error<E>> {
-    while response.chunk().await.map_err(TransportError::from)?.is_some() {}
+    while response
+        .chunk()
+        .await
+        .map_err(TransportError::from)?
+        .is_some()
+    {}
     Ok(())
 }
 
@@ -225,22 +268,32 @@ mod tests {
         assert_eq!(encode_path("abc-1_2.3~"), "abc-1_2.3~");
         assert_eq!(encode_path("a/b c"), "a%2Fb%20c");
         assert_eq!(encode_path(".."), "%2E%2E");
-        let url: reqwest::Url = parse_url::<()>(&format!("http://h/files/{}/content", encode_path(".."))).expect("url");
+        let url: reqwest::Url =
+            parse_url::<()>(&format!("http://h/files/{}/content", encode_path(".."))).expect("url");
         assert_eq!(url.path(), "/files/%2E%2E/content");
     }
 
     #[test]
     fn query_arrays_are_joined_and_none_skipped() {
         let mut url = reqwest::Url::parse("http://h/x").expect("url");
-        add_query(&mut url, &[("fields", Some(join_csv(&["id", "name"]))), ("limit", None)]);
+        add_query(
+            &mut url,
+            &[("fields", Some(join_csv(&["id", "name"]))), ("limit", None)],
+        );
         assert_eq!(url.query(), Some("fields=id%2Cname"));
     }
 
     #[test]
     fn absolute_urls_must_be_http() {
         assert!(absolute_url::<()>("http://127.0.0.1:1/api/2.0/files/upload_sessions/X").is_ok());
-        assert!(matches!(absolute_url::<()>("file:///etc/passwd"), Err(Error::InvalidRequest(_))));
-        assert!(matches!(absolute_url::<()>("not a url"), Err(Error::InvalidRequest(_))));
+        assert!(matches!(
+            absolute_url::<()>("file:///etc/passwd"),
+            Err(Error::InvalidRequest(_))
+        ));
+        assert!(matches!(
+            absolute_url::<()>("not a url"),
+            Err(Error::InvalidRequest(_))
+        ));
     }
 
     #[test]

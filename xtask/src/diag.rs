@@ -12,7 +12,11 @@ pub struct Problem {
 
 impl fmt::Display for Problem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let at = if self.pointer.is_empty() { "(document)" } else { &self.pointer };
+        let at = if self.pointer.is_empty() {
+            "(document)"
+        } else {
+            &self.pointer
+        };
         write!(f, "at {at}: {}", self.message)
     }
 }
@@ -25,7 +29,10 @@ pub struct Problems {
 
 impl Problems {
     pub fn push(&mut self, pointer: impl Into<String>, message: impl Into<String>) {
-        self.list.push(Problem { pointer: pointer.into(), message: message.into() });
+        self.list.push(Problem {
+            pointer: pointer.into(),
+            message: message.into(),
+        });
     }
 
     pub fn is_empty(&self) -> bool {

@@ -45,14 +45,35 @@ pub struct TaggedVariant {
 
 #[derive(Debug, Clone)]
 pub enum TypeDef {
-    Struct { name: String, doc: Option<String>, fields: Vec<Field> },
+    Struct {
+        name: String,
+        doc: Option<String>,
+        fields: Vec<Field>,
+    },
     /// An open string enum: the values, with their variant names.
-    Enum { name: String, doc: Option<String>, values: Vec<(String, String)> },
+    Enum {
+        name: String,
+        doc: Option<String>,
+        values: Vec<(String, String)>,
+    },
     /// `oneOf` with a discriminator property.
-    Tagged { name: String, doc: Option<String>, property: String, variants: Vec<TaggedVariant> },
+    Tagged {
+        name: String,
+        doc: Option<String>,
+        property: String,
+        variants: Vec<TaggedVariant>,
+    },
     /// `oneOf`/`anyOf` without a discriminator: tried in order.
-    Untagged { name: String, doc: Option<String>, variants: Vec<(String, Ty)> },
-    Alias { name: String, doc: Option<String>, ty: Ty },
+    Untagged {
+        name: String,
+        doc: Option<String>,
+        variants: Vec<(String, Ty)>,
+    },
+    Alias {
+        name: String,
+        doc: Option<String>,
+        ty: Ty,
+    },
 }
 
 impl TypeDef {
@@ -98,10 +119,14 @@ pub struct MultipartPart {
 
 #[derive(Debug, Clone)]
 pub enum RequestBody {
-    Json { ty: Ty },
+    Json {
+        ty: Ty,
+    },
     OctetStream,
     /// Non-binary parts come first (JSON text), binary parts last.
-    Multipart { parts: Vec<MultipartPart> },
+    Multipart {
+        parts: Vec<MultipartPart>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

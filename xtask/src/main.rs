@@ -57,7 +57,11 @@ fn run(args: &[String]) -> Result<ExitCode, String> {
     let mut all_drift = Vec::new();
     for target in &targets {
         let spec_label = codegen::label(&root, &target.spec);
-        let result = if check { codegen::check(&root, target) } else { codegen::write(&root, target) };
+        let result = if check {
+            codegen::check(&root, target)
+        } else {
+            codegen::write(&root, target)
+        };
         match result {
             Ok(drift) => all_drift.extend(drift),
             Err(e) => {
@@ -75,8 +79,14 @@ fn run(args: &[String]) -> Result<ExitCode, String> {
     }
     if !check {
         for d in &all_drift {
-            let (codegen::Drift::Stale(p) | codegen::Drift::Missing(p) | codegen::Drift::Orphaned(p)) = d;
-            let verb = if matches!(d, codegen::Drift::Orphaned(_)) { "removed" } else { "wrote" };
+            let (codegen::Drift::Stale(p)
+            | codegen::Drift::Missing(p)
+            | codegen::Drift::Orphaned(p)) = d;
+            let verb = if matches!(d, codegen::Drift::Orphaned(_)) {
+                "removed"
+            } else {
+                "wrote"
+            };
             println!("{verb} {}", codegen::label(&root, p));
         }
     }
@@ -85,8 +95,13 @@ fn run(args: &[String]) -> Result<ExitCode, String> {
 
 fn absolute(path: &str) -> Result<PathBuf, String> {
     let p = Path::new(path);
-    let cwd = std::env::current_dir().map_err(|e| format!("cannot read the current directory: {e}"))?;
-    let joined = if p.is_absolute() { p.to_path_buf() } else { cwd.join(p) };
+    let cwd =
+        std::env::current_dir().map_err(|e| format!("cannot read the current directory: {e}"))?;
+    let joined = if p.is_absolute() {
+        p.to_path_buf()
+    } else {
+        cwd.join(p)
+    };
     // Lexical normalisation: the output directory may not exist yet.
     let mut out = PathBuf::new();
     for c in joined.components() {
@@ -108,12 +123,22 @@ fn standalone_target(spec: &str, out: &str) -> Result<Target, String> {
         .map(|n| n.to_string_lossy().to_ascii_lowercase())
         .unwrap_or_default()
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '_' { c } else { '-' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' {
+                c
+            } else {
+                '-'
+            }
+        })
         .collect();
     let name = if name.is_empty() || name.starts_with(|c: char| c.is_ascii_digit()) {
         format!("generated-client{name}")
     } else {
         name
     };
-    Ok(Target { spec: absolute(spec)?, out, kind: Kind::Crate { name } })
+    Ok(Target {
+        spec: absolute(spec)?,
+        out,
+        kind: Kind::Crate { name },
+    })
 }

@@ -17,7 +17,10 @@ fn words(name: &str) -> Vec<String> {
             continue;
         }
         if let Some(p) = prev {
-            if c.is_ascii_uppercase() && (p.is_ascii_lowercase() || p.is_ascii_digit()) && !current.is_empty() {
+            if c.is_ascii_uppercase()
+                && (p.is_ascii_lowercase() || p.is_ascii_digit())
+                && !current.is_empty()
+            {
                 words.push(std::mem::take(&mut current));
             }
         }
@@ -53,10 +56,11 @@ pub fn pascal(name: &str) -> String {
 }
 
 const KEYWORDS: &[&str] = &[
-    "as", "async", "await", "break", "const", "continue", "dyn", "else", "enum", "extern", "false", "fn", "for",
-    "if", "impl", "in", "let", "loop", "match", "mod", "move", "mut", "pub", "ref", "return", "static", "struct",
-    "trait", "true", "type", "unsafe", "use", "where", "while", "abstract", "become", "box", "do", "final", "gen",
-    "macro", "override", "priv", "try", "typeof", "unsized", "virtual", "yield",
+    "as", "async", "await", "break", "const", "continue", "dyn", "else", "enum", "extern", "false",
+    "fn", "for", "if", "impl", "in", "let", "loop", "match", "mod", "move", "mut", "pub", "ref",
+    "return", "static", "struct", "trait", "true", "type", "unsafe", "use", "where", "while",
+    "abstract", "become", "box", "do", "final", "gen", "macro", "override", "priv", "try",
+    "typeof", "unsized", "virtual", "yield",
 ];
 
 /// Keywords that cannot be raw identifiers.
@@ -65,7 +69,11 @@ const NOT_RAW: &[&str] = &["self", "super", "crate", "extern", "_"];
 /// `content-md5` -> `content_md5`, `petType` -> `pet_type`, `1st` -> `n_1st`. Returns the text of
 /// the identifier; raw identifiers come back as `r#type`.
 pub fn snake(name: &str) -> String {
-    let mut out = words(name).iter().map(|w| w.to_ascii_lowercase()).collect::<Vec<_>>().join("_");
+    let mut out = words(name)
+        .iter()
+        .map(|w| w.to_ascii_lowercase())
+        .collect::<Vec<_>>()
+        .join("_");
     if out.is_empty() {
         out.push_str("value");
     }

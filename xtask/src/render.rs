@@ -10,7 +10,12 @@ pub fn header(spec_label: &str) -> String {
 
 /// Formats one file. A failure here is a bug in an emitter, reported with the file's name.
 pub fn render(file_name: &str, tokens: TokenStream, spec_label: &str) -> Result<String, String> {
-    let file: syn::File = syn::parse2(tokens)
-        .map_err(|e| format!("internal error: generated {file_name} does not parse as Rust: {e}"))?;
-    Ok(format!("{}{}", header(spec_label), prettyplease::unparse(&file)))
+    let file: syn::File = syn::parse2(tokens).map_err(|e| {
+        format!("internal error: generated {file_name} does not parse as Rust: {e}")
+    })?;
+    Ok(format!(
+        "{}{}",
+        header(spec_label),
+        prettyplease::unparse(&file)
+    ))
 }

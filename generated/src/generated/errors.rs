@@ -348,6 +348,206 @@ impl rt::OperationError for PreflightUploadError {
         self.fields().retry_after()
     }
 }
+/// An error answer of `upload_file_version`.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum UploadFileVersionError {
+    /// HTTP 400 with any other code: A parameter, the name or the body is not acceptable.
+    BadRequest(rt::ApiError<super::models::ClientError>),
+    /// HTTP 401 with any other code: The access token is missing, expired or revoked.
+    Unauthorized(rt::ApiError<super::models::ClientError>),
+    /// HTTP 403 with any other code: A limit would be exceeded, or the caller may not change this file.
+    Forbidden(rt::ApiError<super::models::ClientError>),
+    /// HTTP 404 with any other code: The file does not exist, is in the trash, or the caller cannot see it.
+    NotFound(rt::ApiError<super::models::ClientError>),
+    /// HTTP 409 with any other code: The new name clashes with another item of the folder.
+    Conflict(rt::ApiError<super::models::ConflictError>),
+    /// HTTP 412 with any other code: The `if-match` header did not match the file's current etag: the file changed
+    /// since it was last read (or it no longer exists).
+    PreconditionFailed(rt::ApiError<super::models::ClientError>),
+    /// HTTP 413 with any other code: The file is larger than any upload may be.
+    PayloadTooLarge(rt::ApiError<super::models::ClientError>),
+    /// HTTP 429 with any other code: The rate limit is exceeded (for uploads about 240 requests a minute per user).
+    /// Wait as long as `retry-after` says.
+    TooManyRequests(rt::ApiError<super::models::ClientError>),
+    /// HTTP 500 with any other code: Box failed; retry with exponential back-off.
+    InternalServerError(rt::ApiError<super::models::ClientError>),
+    /// HTTP 502 with any other code: A gateway in front of Box failed; retry with exponential back-off.
+    BadGateway(rt::ApiError<super::models::ClientError>),
+    /// HTTP 503 with any other code: Box is unavailable; retry after `retry-after` if present. A write may have been
+    /// stored even so: on retry, a 409 whose SHA-1 matches the file means it was.
+    ServiceUnavailable(rt::ApiError<super::models::ClientError>),
+    /// HTTP 400 `item_name_too_long`: The new name is longer than 255 characters.
+    ItemNameTooLong(rt::ApiError<super::models::ClientError>),
+    /// HTTP 400 `item_name_invalid`: The new name has characters or a form Box does not accept.
+    ItemNameInvalid(rt::ApiError<super::models::ClientError>),
+    /// HTTP 400 `metadata_after_file_contents`: The attributes part came after the file part.
+    MetadataAfterFileContents(rt::ApiError<super::models::ClientError>),
+    /// HTTP 400 `bad_digest`: The content-md5 header does not match the SHA-1 of the content received.
+    BadDigest(rt::ApiError<super::models::ClientError>),
+    /// HTTP 403 `storage_limit_exceeded`: The account's storage quota is used up (trash counts too).
+    StorageLimitExceeded(rt::ApiError<super::models::ClientError>),
+    /// HTTP 403 `file_size_limit_exceeded`: The file is larger than the folder owner's maximum file size.
+    FileSizeLimitExceeded(rt::ApiError<super::models::ClientError>),
+    /// HTTP 403 `access_denied_insufficient_permissions`: The caller may not upload to this file.
+    AccessDeniedInsufficientPermissions(rt::ApiError<super::models::ClientError>),
+    /// HTTP 403 `access_denied_item_locked`: The file is locked.
+    AccessDeniedItemLocked(rt::ApiError<super::models::ClientError>),
+    /// HTTP 404 `trashed`: The file is in the trash.
+    Trashed(rt::ApiError<super::models::ClientError>),
+    /// HTTP 409 `item_name_in_use`: The folder already holds another item with the new name.
+    ItemNameInUse(rt::ApiError<super::models::ConflictError>),
+    /// HTTP 409 `name_temporarily_reserved`: A concurrent request is creating an item with this name.
+    NameTemporarilyReserved(rt::ApiError<super::models::ConflictError>),
+    /// HTTP 413 `request_entity_too_large`: The request body exceeds the maximum upload size.
+    RequestEntityTooLarge(rt::ApiError<super::models::ClientError>),
+    /// HTTP 429 `rate_limit_exceeded`: Too many requests; wait for retry-after, then retry.
+    RateLimitExceeded(rt::ApiError<super::models::ClientError>),
+    /// HTTP 503 `unavailable`: Box cannot serve the request for now.
+    Unavailable(rt::ApiError<super::models::ClientError>),
+    /// Any other answer: an undocumented status or code.
+    Other(rt::ApiError<super::models::ClientError>),
+}
+impl UploadFileVersionError {
+    /// The operation this error belongs to.
+    pub const OPERATION: &'static str = "upload_file_version";
+    /// Sorts an answer into its variant by status and error code.
+    pub fn from_raw(raw: rt::support::RawResponse) -> Self {
+        let code = rt::support::error_code(&raw.body);
+        match (raw.status, code.as_deref()) {
+            (400u16, Some("item_name_too_long")) => {
+                Self::ItemNameTooLong(rt::ApiError::from_raw(raw))
+            }
+            (400u16, Some("item_name_invalid")) => {
+                Self::ItemNameInvalid(rt::ApiError::from_raw(raw))
+            }
+            (400u16, Some("metadata_after_file_contents")) => {
+                Self::MetadataAfterFileContents(rt::ApiError::from_raw(raw))
+            }
+            (400u16, Some("bad_digest")) => Self::BadDigest(rt::ApiError::from_raw(raw)),
+            (403u16, Some("storage_limit_exceeded")) => {
+                Self::StorageLimitExceeded(rt::ApiError::from_raw(raw))
+            }
+            (403u16, Some("file_size_limit_exceeded")) => {
+                Self::FileSizeLimitExceeded(rt::ApiError::from_raw(raw))
+            }
+            (403u16, Some("access_denied_insufficient_permissions")) => {
+                Self::AccessDeniedInsufficientPermissions(rt::ApiError::from_raw(raw))
+            }
+            (403u16, Some("access_denied_item_locked")) => {
+                Self::AccessDeniedItemLocked(rt::ApiError::from_raw(raw))
+            }
+            (404u16, Some("trashed")) => Self::Trashed(rt::ApiError::from_raw(raw)),
+            (409u16, Some("item_name_in_use")) => {
+                Self::ItemNameInUse(rt::ApiError::from_raw(raw))
+            }
+            (409u16, Some("name_temporarily_reserved")) => {
+                Self::NameTemporarilyReserved(rt::ApiError::from_raw(raw))
+            }
+            (413u16, Some("request_entity_too_large")) => {
+                Self::RequestEntityTooLarge(rt::ApiError::from_raw(raw))
+            }
+            (429u16, Some("rate_limit_exceeded")) => {
+                Self::RateLimitExceeded(rt::ApiError::from_raw(raw))
+            }
+            (503u16, Some("unavailable")) => {
+                Self::Unavailable(rt::ApiError::from_raw(raw))
+            }
+            (400u16, _) => Self::BadRequest(rt::ApiError::from_raw(raw)),
+            (401u16, _) => Self::Unauthorized(rt::ApiError::from_raw(raw)),
+            (403u16, _) => Self::Forbidden(rt::ApiError::from_raw(raw)),
+            (404u16, _) => Self::NotFound(rt::ApiError::from_raw(raw)),
+            (409u16, _) => Self::Conflict(rt::ApiError::from_raw(raw)),
+            (412u16, _) => Self::PreconditionFailed(rt::ApiError::from_raw(raw)),
+            (413u16, _) => Self::PayloadTooLarge(rt::ApiError::from_raw(raw)),
+            (429u16, _) => Self::TooManyRequests(rt::ApiError::from_raw(raw)),
+            (500u16, _) => Self::InternalServerError(rt::ApiError::from_raw(raw)),
+            (502u16, _) => Self::BadGateway(rt::ApiError::from_raw(raw)),
+            (503u16, _) => Self::ServiceUnavailable(rt::ApiError::from_raw(raw)),
+            _ => Self::Other(rt::ApiError::from_raw(raw)),
+        }
+    }
+    fn fields(&self) -> &dyn rt::ApiErrorFields {
+        match self {
+            Self::BadRequest(e) => e,
+            Self::Unauthorized(e) => e,
+            Self::Forbidden(e) => e,
+            Self::NotFound(e) => e,
+            Self::Conflict(e) => e,
+            Self::PreconditionFailed(e) => e,
+            Self::PayloadTooLarge(e) => e,
+            Self::TooManyRequests(e) => e,
+            Self::InternalServerError(e) => e,
+            Self::BadGateway(e) => e,
+            Self::ServiceUnavailable(e) => e,
+            Self::ItemNameTooLong(e) => e,
+            Self::ItemNameInvalid(e) => e,
+            Self::MetadataAfterFileContents(e) => e,
+            Self::BadDigest(e) => e,
+            Self::StorageLimitExceeded(e) => e,
+            Self::FileSizeLimitExceeded(e) => e,
+            Self::AccessDeniedInsufficientPermissions(e) => e,
+            Self::AccessDeniedItemLocked(e) => e,
+            Self::Trashed(e) => e,
+            Self::ItemNameInUse(e) => e,
+            Self::NameTemporarilyReserved(e) => e,
+            Self::RequestEntityTooLarge(e) => e,
+            Self::RateLimitExceeded(e) => e,
+            Self::Unavailable(e) => e,
+            Self::Other(e) => e,
+        }
+    }
+    /// The HTTP status of the answer.
+    pub fn status(&self) -> u16 {
+        self.fields().status()
+    }
+    /// The error code from the body, if any (also for codes the spec does not list).
+    pub fn code(&self) -> Option<&str> {
+        self.fields().code()
+    }
+    pub fn message(&self) -> Option<&str> {
+        self.fields().message()
+    }
+    pub fn request_id(&self) -> Option<&str> {
+        self.fields().request_id()
+    }
+    /// The raw `retry-after` header of the answer, if any.
+    pub fn retry_after(&self) -> Option<&str> {
+        self.fields().retry_after()
+    }
+    /// The body as received.
+    pub fn raw_body(&self) -> &str {
+        self.fields().raw()
+    }
+    /// 429 and 5xx: the same request may succeed later.
+    pub fn is_retryable(&self) -> bool {
+        let status = self.status();
+        status == 429 || status >= 500
+    }
+}
+impl std::fmt::Display for UploadFileVersionError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", Self::OPERATION, self.fields())
+    }
+}
+impl std::error::Error for UploadFileVersionError {}
+impl rt::OperationError for UploadFileVersionError {
+    fn status(&self) -> u16 {
+        self.fields().status()
+    }
+    fn code(&self) -> Option<&str> {
+        self.fields().code()
+    }
+    fn message(&self) -> Option<&str> {
+        self.fields().message()
+    }
+    fn request_id(&self) -> Option<&str> {
+        self.fields().request_id()
+    }
+    fn retry_after(&self) -> Option<&str> {
+        self.fields().retry_after()
+    }
+}
 /// An error answer of `create_upload_session`.
 #[derive(Debug)]
 #[non_exhaustive]
@@ -527,6 +727,189 @@ impl std::fmt::Display for CreateUploadSessionError {
 }
 impl std::error::Error for CreateUploadSessionError {}
 impl rt::OperationError for CreateUploadSessionError {
+    fn status(&self) -> u16 {
+        self.fields().status()
+    }
+    fn code(&self) -> Option<&str> {
+        self.fields().code()
+    }
+    fn message(&self) -> Option<&str> {
+        self.fields().message()
+    }
+    fn request_id(&self) -> Option<&str> {
+        self.fields().request_id()
+    }
+    fn retry_after(&self) -> Option<&str> {
+        self.fields().retry_after()
+    }
+}
+/// An error answer of `create_upload_session_for_file`.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum CreateUploadSessionForFileError {
+    /// HTTP 400 with any other code: A field is missing or not valid.
+    BadRequest(rt::ApiError<super::models::ClientError>),
+    /// HTTP 401 with any other code: The access token is missing, expired or revoked.
+    Unauthorized(rt::ApiError<super::models::ClientError>),
+    /// HTTP 403 with any other code: A limit would be exceeded, or the caller may not change this file.
+    Forbidden(rt::ApiError<super::models::ClientError>),
+    /// HTTP 404 with any other code: The file does not exist or the caller cannot see it.
+    NotFound(rt::ApiError<super::models::ClientError>),
+    /// HTTP 409 with any other code: The new name clashes with another item of the folder.
+    Conflict(rt::ApiError<super::models::ConflictError>),
+    /// HTTP 429 with any other code: The rate limit is exceeded (for uploads about 240 requests a minute per user).
+    /// Wait as long as `retry-after` says.
+    TooManyRequests(rt::ApiError<super::models::ClientError>),
+    /// HTTP 500 with any other code: Box failed; retry with exponential back-off.
+    InternalServerError(rt::ApiError<super::models::ClientError>),
+    /// HTTP 502 with any other code: A gateway in front of Box failed; retry with exponential back-off.
+    BadGateway(rt::ApiError<super::models::ClientError>),
+    /// HTTP 503 with any other code: Box is unavailable; retry after `retry-after` if present. A write may have been
+    /// stored even so: on retry, a 409 whose SHA-1 matches the file means it was.
+    ServiceUnavailable(rt::ApiError<super::models::ClientError>),
+    /// HTTP 400 `item_name_invalid`: file_name is not an acceptable name.
+    ItemNameInvalid(rt::ApiError<super::models::ClientError>),
+    /// HTTP 400 `missing_file_size`: No file_size was given.
+    MissingFileSize(rt::ApiError<super::models::ClientError>),
+    /// HTTP 400 `invalid_file_size`: file_size is not a valid number.
+    InvalidFileSize(rt::ApiError<super::models::ClientError>),
+    /// HTTP 400 `file_size_too_small`: file_size is below the chunked-upload minimum; use a direct upload.
+    FileSizeTooSmall(rt::ApiError<super::models::ClientError>),
+    /// HTTP 403 `storage_limit_exceeded`: The account's storage quota is used up.
+    StorageLimitExceeded(rt::ApiError<super::models::ClientError>),
+    /// HTTP 403 `file_size_limit_exceeded`: The file is larger than the folder owner's maximum file size.
+    FileSizeLimitExceeded(rt::ApiError<super::models::ClientError>),
+    /// HTTP 403 `access_denied_insufficient_permissions`: The caller may not upload to this file.
+    AccessDeniedInsufficientPermissions(rt::ApiError<super::models::ClientError>),
+    /// HTTP 403 `access_denied_item_locked`: The file is locked.
+    AccessDeniedItemLocked(rt::ApiError<super::models::ClientError>),
+    /// HTTP 409 `item_name_in_use`: The folder already holds another item with the new name.
+    ItemNameInUse(rt::ApiError<super::models::ConflictError>),
+    /// HTTP 409 `name_temporarily_reserved`: A concurrent request is creating an item with this name.
+    NameTemporarilyReserved(rt::ApiError<super::models::ConflictError>),
+    /// HTTP 429 `rate_limit_exceeded`: Too many requests; wait for retry-after, then retry.
+    RateLimitExceeded(rt::ApiError<super::models::ClientError>),
+    /// HTTP 503 `unavailable`: Box cannot serve the request for now.
+    Unavailable(rt::ApiError<super::models::ClientError>),
+    /// Any other answer: an undocumented status or code.
+    Other(rt::ApiError<super::models::ClientError>),
+}
+impl CreateUploadSessionForFileError {
+    /// The operation this error belongs to.
+    pub const OPERATION: &'static str = "create_upload_session_for_file";
+    /// Sorts an answer into its variant by status and error code.
+    pub fn from_raw(raw: rt::support::RawResponse) -> Self {
+        let code = rt::support::error_code(&raw.body);
+        match (raw.status, code.as_deref()) {
+            (400u16, Some("item_name_invalid")) => {
+                Self::ItemNameInvalid(rt::ApiError::from_raw(raw))
+            }
+            (400u16, Some("missing_file_size")) => {
+                Self::MissingFileSize(rt::ApiError::from_raw(raw))
+            }
+            (400u16, Some("invalid_file_size")) => {
+                Self::InvalidFileSize(rt::ApiError::from_raw(raw))
+            }
+            (400u16, Some("file_size_too_small")) => {
+                Self::FileSizeTooSmall(rt::ApiError::from_raw(raw))
+            }
+            (403u16, Some("storage_limit_exceeded")) => {
+                Self::StorageLimitExceeded(rt::ApiError::from_raw(raw))
+            }
+            (403u16, Some("file_size_limit_exceeded")) => {
+                Self::FileSizeLimitExceeded(rt::ApiError::from_raw(raw))
+            }
+            (403u16, Some("access_denied_insufficient_permissions")) => {
+                Self::AccessDeniedInsufficientPermissions(rt::ApiError::from_raw(raw))
+            }
+            (403u16, Some("access_denied_item_locked")) => {
+                Self::AccessDeniedItemLocked(rt::ApiError::from_raw(raw))
+            }
+            (409u16, Some("item_name_in_use")) => {
+                Self::ItemNameInUse(rt::ApiError::from_raw(raw))
+            }
+            (409u16, Some("name_temporarily_reserved")) => {
+                Self::NameTemporarilyReserved(rt::ApiError::from_raw(raw))
+            }
+            (429u16, Some("rate_limit_exceeded")) => {
+                Self::RateLimitExceeded(rt::ApiError::from_raw(raw))
+            }
+            (503u16, Some("unavailable")) => {
+                Self::Unavailable(rt::ApiError::from_raw(raw))
+            }
+            (400u16, _) => Self::BadRequest(rt::ApiError::from_raw(raw)),
+            (401u16, _) => Self::Unauthorized(rt::ApiError::from_raw(raw)),
+            (403u16, _) => Self::Forbidden(rt::ApiError::from_raw(raw)),
+            (404u16, _) => Self::NotFound(rt::ApiError::from_raw(raw)),
+            (409u16, _) => Self::Conflict(rt::ApiError::from_raw(raw)),
+            (429u16, _) => Self::TooManyRequests(rt::ApiError::from_raw(raw)),
+            (500u16, _) => Self::InternalServerError(rt::ApiError::from_raw(raw)),
+            (502u16, _) => Self::BadGateway(rt::ApiError::from_raw(raw)),
+            (503u16, _) => Self::ServiceUnavailable(rt::ApiError::from_raw(raw)),
+            _ => Self::Other(rt::ApiError::from_raw(raw)),
+        }
+    }
+    fn fields(&self) -> &dyn rt::ApiErrorFields {
+        match self {
+            Self::BadRequest(e) => e,
+            Self::Unauthorized(e) => e,
+            Self::Forbidden(e) => e,
+            Self::NotFound(e) => e,
+            Self::Conflict(e) => e,
+            Self::TooManyRequests(e) => e,
+            Self::InternalServerError(e) => e,
+            Self::BadGateway(e) => e,
+            Self::ServiceUnavailable(e) => e,
+            Self::ItemNameInvalid(e) => e,
+            Self::MissingFileSize(e) => e,
+            Self::InvalidFileSize(e) => e,
+            Self::FileSizeTooSmall(e) => e,
+            Self::StorageLimitExceeded(e) => e,
+            Self::FileSizeLimitExceeded(e) => e,
+            Self::AccessDeniedInsufficientPermissions(e) => e,
+            Self::AccessDeniedItemLocked(e) => e,
+            Self::ItemNameInUse(e) => e,
+            Self::NameTemporarilyReserved(e) => e,
+            Self::RateLimitExceeded(e) => e,
+            Self::Unavailable(e) => e,
+            Self::Other(e) => e,
+        }
+    }
+    /// The HTTP status of the answer.
+    pub fn status(&self) -> u16 {
+        self.fields().status()
+    }
+    /// The error code from the body, if any (also for codes the spec does not list).
+    pub fn code(&self) -> Option<&str> {
+        self.fields().code()
+    }
+    pub fn message(&self) -> Option<&str> {
+        self.fields().message()
+    }
+    pub fn request_id(&self) -> Option<&str> {
+        self.fields().request_id()
+    }
+    /// The raw `retry-after` header of the answer, if any.
+    pub fn retry_after(&self) -> Option<&str> {
+        self.fields().retry_after()
+    }
+    /// The body as received.
+    pub fn raw_body(&self) -> &str {
+        self.fields().raw()
+    }
+    /// 429 and 5xx: the same request may succeed later.
+    pub fn is_retryable(&self) -> bool {
+        let status = self.status();
+        status == 429 || status >= 500
+    }
+}
+impl std::fmt::Display for CreateUploadSessionForFileError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", Self::OPERATION, self.fields())
+    }
+}
+impl std::error::Error for CreateUploadSessionForFileError {}
+impl rt::OperationError for CreateUploadSessionForFileError {
     fn status(&self) -> u16 {
         self.fields().status()
     }
@@ -979,6 +1362,137 @@ impl rt::OperationError for AbortUploadSessionError {
         self.fields().retry_after()
     }
 }
+/// An error answer of `list_upload_parts`.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum ListUploadPartsError {
+    /// HTTP 400 with any other code: The session ID or a paging parameter is not acceptable.
+    BadRequest(rt::ApiError<super::models::ClientError>),
+    /// HTTP 401 with any other code: The access token is missing, expired or revoked.
+    Unauthorized(rt::ApiError<super::models::ClientError>),
+    /// HTTP 404 with any other code: No such upload session, or the caller cannot see it.
+    NotFound(rt::ApiError<super::models::ClientError>),
+    /// HTTP 410 with any other code: The session is past its 7-day lifetime.
+    Gone(rt::ApiError<super::models::ClientError>),
+    /// HTTP 429 with any other code: The rate limit is exceeded (for uploads about 240 requests a minute per user).
+    /// Wait as long as `retry-after` says.
+    TooManyRequests(rt::ApiError<super::models::ClientError>),
+    /// HTTP 500 with any other code: Box failed; retry with exponential back-off.
+    InternalServerError(rt::ApiError<super::models::ClientError>),
+    /// HTTP 502 with any other code: A gateway in front of Box failed; retry with exponential back-off.
+    BadGateway(rt::ApiError<super::models::ClientError>),
+    /// HTTP 503 with any other code: Box is unavailable; retry after `retry-after` if present. A write may have been
+    /// stored even so: on retry, a 409 whose SHA-1 matches the file means it was.
+    ServiceUnavailable(rt::ApiError<super::models::ClientError>),
+    /// HTTP 400 `invalid_upload_session_id`: The upload session ID is not well formed.
+    InvalidUploadSessionId(rt::ApiError<super::models::ClientError>),
+    /// HTTP 410 `session_expired`: The session expired; open a new one.
+    SessionExpired(rt::ApiError<super::models::ClientError>),
+    /// HTTP 429 `rate_limit_exceeded`: Too many requests; wait for retry-after, then retry.
+    RateLimitExceeded(rt::ApiError<super::models::ClientError>),
+    /// HTTP 503 `unavailable`: Box cannot serve the request for now.
+    Unavailable(rt::ApiError<super::models::ClientError>),
+    /// Any other answer: an undocumented status or code.
+    Other(rt::ApiError<super::models::ClientError>),
+}
+impl ListUploadPartsError {
+    /// The operation this error belongs to.
+    pub const OPERATION: &'static str = "list_upload_parts";
+    /// Sorts an answer into its variant by status and error code.
+    pub fn from_raw(raw: rt::support::RawResponse) -> Self {
+        let code = rt::support::error_code(&raw.body);
+        match (raw.status, code.as_deref()) {
+            (400u16, Some("invalid_upload_session_id")) => {
+                Self::InvalidUploadSessionId(rt::ApiError::from_raw(raw))
+            }
+            (410u16, Some("session_expired")) => {
+                Self::SessionExpired(rt::ApiError::from_raw(raw))
+            }
+            (429u16, Some("rate_limit_exceeded")) => {
+                Self::RateLimitExceeded(rt::ApiError::from_raw(raw))
+            }
+            (503u16, Some("unavailable")) => {
+                Self::Unavailable(rt::ApiError::from_raw(raw))
+            }
+            (400u16, _) => Self::BadRequest(rt::ApiError::from_raw(raw)),
+            (401u16, _) => Self::Unauthorized(rt::ApiError::from_raw(raw)),
+            (404u16, _) => Self::NotFound(rt::ApiError::from_raw(raw)),
+            (410u16, _) => Self::Gone(rt::ApiError::from_raw(raw)),
+            (429u16, _) => Self::TooManyRequests(rt::ApiError::from_raw(raw)),
+            (500u16, _) => Self::InternalServerError(rt::ApiError::from_raw(raw)),
+            (502u16, _) => Self::BadGateway(rt::ApiError::from_raw(raw)),
+            (503u16, _) => Self::ServiceUnavailable(rt::ApiError::from_raw(raw)),
+            _ => Self::Other(rt::ApiError::from_raw(raw)),
+        }
+    }
+    fn fields(&self) -> &dyn rt::ApiErrorFields {
+        match self {
+            Self::BadRequest(e) => e,
+            Self::Unauthorized(e) => e,
+            Self::NotFound(e) => e,
+            Self::Gone(e) => e,
+            Self::TooManyRequests(e) => e,
+            Self::InternalServerError(e) => e,
+            Self::BadGateway(e) => e,
+            Self::ServiceUnavailable(e) => e,
+            Self::InvalidUploadSessionId(e) => e,
+            Self::SessionExpired(e) => e,
+            Self::RateLimitExceeded(e) => e,
+            Self::Unavailable(e) => e,
+            Self::Other(e) => e,
+        }
+    }
+    /// The HTTP status of the answer.
+    pub fn status(&self) -> u16 {
+        self.fields().status()
+    }
+    /// The error code from the body, if any (also for codes the spec does not list).
+    pub fn code(&self) -> Option<&str> {
+        self.fields().code()
+    }
+    pub fn message(&self) -> Option<&str> {
+        self.fields().message()
+    }
+    pub fn request_id(&self) -> Option<&str> {
+        self.fields().request_id()
+    }
+    /// The raw `retry-after` header of the answer, if any.
+    pub fn retry_after(&self) -> Option<&str> {
+        self.fields().retry_after()
+    }
+    /// The body as received.
+    pub fn raw_body(&self) -> &str {
+        self.fields().raw()
+    }
+    /// 429 and 5xx: the same request may succeed later.
+    pub fn is_retryable(&self) -> bool {
+        let status = self.status();
+        status == 429 || status >= 500
+    }
+}
+impl std::fmt::Display for ListUploadPartsError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", Self::OPERATION, self.fields())
+    }
+}
+impl std::error::Error for ListUploadPartsError {}
+impl rt::OperationError for ListUploadPartsError {
+    fn status(&self) -> u16 {
+        self.fields().status()
+    }
+    fn code(&self) -> Option<&str> {
+        self.fields().code()
+    }
+    fn message(&self) -> Option<&str> {
+        self.fields().message()
+    }
+    fn request_id(&self) -> Option<&str> {
+        self.fields().request_id()
+    }
+    fn retry_after(&self) -> Option<&str> {
+        self.fields().retry_after()
+    }
+}
 /// An error answer of `commit_upload_session`.
 #[derive(Debug)]
 #[non_exhaustive]
@@ -1133,520 +1647,6 @@ impl std::fmt::Display for CommitUploadSessionError {
 }
 impl std::error::Error for CommitUploadSessionError {}
 impl rt::OperationError for CommitUploadSessionError {
-    fn status(&self) -> u16 {
-        self.fields().status()
-    }
-    fn code(&self) -> Option<&str> {
-        self.fields().code()
-    }
-    fn message(&self) -> Option<&str> {
-        self.fields().message()
-    }
-    fn request_id(&self) -> Option<&str> {
-        self.fields().request_id()
-    }
-    fn retry_after(&self) -> Option<&str> {
-        self.fields().retry_after()
-    }
-}
-/// An error answer of `list_upload_parts`.
-#[derive(Debug)]
-#[non_exhaustive]
-pub enum ListUploadPartsError {
-    /// HTTP 400 with any other code: The session ID or a paging parameter is not acceptable.
-    BadRequest(rt::ApiError<super::models::ClientError>),
-    /// HTTP 401 with any other code: The access token is missing, expired or revoked.
-    Unauthorized(rt::ApiError<super::models::ClientError>),
-    /// HTTP 404 with any other code: No such upload session, or the caller cannot see it.
-    NotFound(rt::ApiError<super::models::ClientError>),
-    /// HTTP 410 with any other code: The session is past its 7-day lifetime.
-    Gone(rt::ApiError<super::models::ClientError>),
-    /// HTTP 429 with any other code: The rate limit is exceeded (for uploads about 240 requests a minute per user).
-    /// Wait as long as `retry-after` says.
-    TooManyRequests(rt::ApiError<super::models::ClientError>),
-    /// HTTP 500 with any other code: Box failed; retry with exponential back-off.
-    InternalServerError(rt::ApiError<super::models::ClientError>),
-    /// HTTP 502 with any other code: A gateway in front of Box failed; retry with exponential back-off.
-    BadGateway(rt::ApiError<super::models::ClientError>),
-    /// HTTP 503 with any other code: Box is unavailable; retry after `retry-after` if present. A write may have been
-    /// stored even so: on retry, a 409 whose SHA-1 matches the file means it was.
-    ServiceUnavailable(rt::ApiError<super::models::ClientError>),
-    /// HTTP 400 `invalid_upload_session_id`: The upload session ID is not well formed.
-    InvalidUploadSessionId(rt::ApiError<super::models::ClientError>),
-    /// HTTP 410 `session_expired`: The session expired; open a new one.
-    SessionExpired(rt::ApiError<super::models::ClientError>),
-    /// HTTP 429 `rate_limit_exceeded`: Too many requests; wait for retry-after, then retry.
-    RateLimitExceeded(rt::ApiError<super::models::ClientError>),
-    /// HTTP 503 `unavailable`: Box cannot serve the request for now.
-    Unavailable(rt::ApiError<super::models::ClientError>),
-    /// Any other answer: an undocumented status or code.
-    Other(rt::ApiError<super::models::ClientError>),
-}
-impl ListUploadPartsError {
-    /// The operation this error belongs to.
-    pub const OPERATION: &'static str = "list_upload_parts";
-    /// Sorts an answer into its variant by status and error code.
-    pub fn from_raw(raw: rt::support::RawResponse) -> Self {
-        let code = rt::support::error_code(&raw.body);
-        match (raw.status, code.as_deref()) {
-            (400u16, Some("invalid_upload_session_id")) => {
-                Self::InvalidUploadSessionId(rt::ApiError::from_raw(raw))
-            }
-            (410u16, Some("session_expired")) => {
-                Self::SessionExpired(rt::ApiError::from_raw(raw))
-            }
-            (429u16, Some("rate_limit_exceeded")) => {
-                Self::RateLimitExceeded(rt::ApiError::from_raw(raw))
-            }
-            (503u16, Some("unavailable")) => {
-                Self::Unavailable(rt::ApiError::from_raw(raw))
-            }
-            (400u16, _) => Self::BadRequest(rt::ApiError::from_raw(raw)),
-            (401u16, _) => Self::Unauthorized(rt::ApiError::from_raw(raw)),
-            (404u16, _) => Self::NotFound(rt::ApiError::from_raw(raw)),
-            (410u16, _) => Self::Gone(rt::ApiError::from_raw(raw)),
-            (429u16, _) => Self::TooManyRequests(rt::ApiError::from_raw(raw)),
-            (500u16, _) => Self::InternalServerError(rt::ApiError::from_raw(raw)),
-            (502u16, _) => Self::BadGateway(rt::ApiError::from_raw(raw)),
-            (503u16, _) => Self::ServiceUnavailable(rt::ApiError::from_raw(raw)),
-            _ => Self::Other(rt::ApiError::from_raw(raw)),
-        }
-    }
-    fn fields(&self) -> &dyn rt::ApiErrorFields {
-        match self {
-            Self::BadRequest(e) => e,
-            Self::Unauthorized(e) => e,
-            Self::NotFound(e) => e,
-            Self::Gone(e) => e,
-            Self::TooManyRequests(e) => e,
-            Self::InternalServerError(e) => e,
-            Self::BadGateway(e) => e,
-            Self::ServiceUnavailable(e) => e,
-            Self::InvalidUploadSessionId(e) => e,
-            Self::SessionExpired(e) => e,
-            Self::RateLimitExceeded(e) => e,
-            Self::Unavailable(e) => e,
-            Self::Other(e) => e,
-        }
-    }
-    /// The HTTP status of the answer.
-    pub fn status(&self) -> u16 {
-        self.fields().status()
-    }
-    /// The error code from the body, if any (also for codes the spec does not list).
-    pub fn code(&self) -> Option<&str> {
-        self.fields().code()
-    }
-    pub fn message(&self) -> Option<&str> {
-        self.fields().message()
-    }
-    pub fn request_id(&self) -> Option<&str> {
-        self.fields().request_id()
-    }
-    /// The raw `retry-after` header of the answer, if any.
-    pub fn retry_after(&self) -> Option<&str> {
-        self.fields().retry_after()
-    }
-    /// The body as received.
-    pub fn raw_body(&self) -> &str {
-        self.fields().raw()
-    }
-    /// 429 and 5xx: the same request may succeed later.
-    pub fn is_retryable(&self) -> bool {
-        let status = self.status();
-        status == 429 || status >= 500
-    }
-}
-impl std::fmt::Display for ListUploadPartsError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}: {}", Self::OPERATION, self.fields())
-    }
-}
-impl std::error::Error for ListUploadPartsError {}
-impl rt::OperationError for ListUploadPartsError {
-    fn status(&self) -> u16 {
-        self.fields().status()
-    }
-    fn code(&self) -> Option<&str> {
-        self.fields().code()
-    }
-    fn message(&self) -> Option<&str> {
-        self.fields().message()
-    }
-    fn request_id(&self) -> Option<&str> {
-        self.fields().request_id()
-    }
-    fn retry_after(&self) -> Option<&str> {
-        self.fields().retry_after()
-    }
-}
-/// An error answer of `upload_file_version`.
-#[derive(Debug)]
-#[non_exhaustive]
-pub enum UploadFileVersionError {
-    /// HTTP 400 with any other code: A parameter, the name or the body is not acceptable.
-    BadRequest(rt::ApiError<super::models::ClientError>),
-    /// HTTP 401 with any other code: The access token is missing, expired or revoked.
-    Unauthorized(rt::ApiError<super::models::ClientError>),
-    /// HTTP 403 with any other code: A limit would be exceeded, or the caller may not change this file.
-    Forbidden(rt::ApiError<super::models::ClientError>),
-    /// HTTP 404 with any other code: The file does not exist, is in the trash, or the caller cannot see it.
-    NotFound(rt::ApiError<super::models::ClientError>),
-    /// HTTP 409 with any other code: The new name clashes with another item of the folder.
-    Conflict(rt::ApiError<super::models::ConflictError>),
-    /// HTTP 412 with any other code: The `if-match` header did not match the file's current etag: the file changed
-    /// since it was last read (or it no longer exists).
-    PreconditionFailed(rt::ApiError<super::models::ClientError>),
-    /// HTTP 413 with any other code: The file is larger than any upload may be.
-    PayloadTooLarge(rt::ApiError<super::models::ClientError>),
-    /// HTTP 429 with any other code: The rate limit is exceeded (for uploads about 240 requests a minute per user).
-    /// Wait as long as `retry-after` says.
-    TooManyRequests(rt::ApiError<super::models::ClientError>),
-    /// HTTP 500 with any other code: Box failed; retry with exponential back-off.
-    InternalServerError(rt::ApiError<super::models::ClientError>),
-    /// HTTP 502 with any other code: A gateway in front of Box failed; retry with exponential back-off.
-    BadGateway(rt::ApiError<super::models::ClientError>),
-    /// HTTP 503 with any other code: Box is unavailable; retry after `retry-after` if present. A write may have been
-    /// stored even so: on retry, a 409 whose SHA-1 matches the file means it was.
-    ServiceUnavailable(rt::ApiError<super::models::ClientError>),
-    /// HTTP 400 `item_name_too_long`: The new name is longer than 255 characters.
-    ItemNameTooLong(rt::ApiError<super::models::ClientError>),
-    /// HTTP 400 `item_name_invalid`: The new name has characters or a form Box does not accept.
-    ItemNameInvalid(rt::ApiError<super::models::ClientError>),
-    /// HTTP 400 `metadata_after_file_contents`: The attributes part came after the file part.
-    MetadataAfterFileContents(rt::ApiError<super::models::ClientError>),
-    /// HTTP 400 `bad_digest`: The content-md5 header does not match the SHA-1 of the content received.
-    BadDigest(rt::ApiError<super::models::ClientError>),
-    /// HTTP 403 `storage_limit_exceeded`: The account's storage quota is used up (trash counts too).
-    StorageLimitExceeded(rt::ApiError<super::models::ClientError>),
-    /// HTTP 403 `file_size_limit_exceeded`: The file is larger than the folder owner's maximum file size.
-    FileSizeLimitExceeded(rt::ApiError<super::models::ClientError>),
-    /// HTTP 403 `access_denied_insufficient_permissions`: The caller may not upload to this file.
-    AccessDeniedInsufficientPermissions(rt::ApiError<super::models::ClientError>),
-    /// HTTP 403 `access_denied_item_locked`: The file is locked.
-    AccessDeniedItemLocked(rt::ApiError<super::models::ClientError>),
-    /// HTTP 404 `trashed`: The file is in the trash.
-    Trashed(rt::ApiError<super::models::ClientError>),
-    /// HTTP 409 `item_name_in_use`: The folder already holds another item with the new name.
-    ItemNameInUse(rt::ApiError<super::models::ConflictError>),
-    /// HTTP 409 `name_temporarily_reserved`: A concurrent request is creating an item with this name.
-    NameTemporarilyReserved(rt::ApiError<super::models::ConflictError>),
-    /// HTTP 413 `request_entity_too_large`: The request body exceeds the maximum upload size.
-    RequestEntityTooLarge(rt::ApiError<super::models::ClientError>),
-    /// HTTP 429 `rate_limit_exceeded`: Too many requests; wait for retry-after, then retry.
-    RateLimitExceeded(rt::ApiError<super::models::ClientError>),
-    /// HTTP 503 `unavailable`: Box cannot serve the request for now.
-    Unavailable(rt::ApiError<super::models::ClientError>),
-    /// Any other answer: an undocumented status or code.
-    Other(rt::ApiError<super::models::ClientError>),
-}
-impl UploadFileVersionError {
-    /// The operation this error belongs to.
-    pub const OPERATION: &'static str = "upload_file_version";
-    /// Sorts an answer into its variant by status and error code.
-    pub fn from_raw(raw: rt::support::RawResponse) -> Self {
-        let code = rt::support::error_code(&raw.body);
-        match (raw.status, code.as_deref()) {
-            (400u16, Some("item_name_too_long")) => {
-                Self::ItemNameTooLong(rt::ApiError::from_raw(raw))
-            }
-            (400u16, Some("item_name_invalid")) => {
-                Self::ItemNameInvalid(rt::ApiError::from_raw(raw))
-            }
-            (400u16, Some("metadata_after_file_contents")) => {
-                Self::MetadataAfterFileContents(rt::ApiError::from_raw(raw))
-            }
-            (400u16, Some("bad_digest")) => Self::BadDigest(rt::ApiError::from_raw(raw)),
-            (403u16, Some("storage_limit_exceeded")) => {
-                Self::StorageLimitExceeded(rt::ApiError::from_raw(raw))
-            }
-            (403u16, Some("file_size_limit_exceeded")) => {
-                Self::FileSizeLimitExceeded(rt::ApiError::from_raw(raw))
-            }
-            (403u16, Some("access_denied_insufficient_permissions")) => {
-                Self::AccessDeniedInsufficientPermissions(rt::ApiError::from_raw(raw))
-            }
-            (403u16, Some("access_denied_item_locked")) => {
-                Self::AccessDeniedItemLocked(rt::ApiError::from_raw(raw))
-            }
-            (404u16, Some("trashed")) => Self::Trashed(rt::ApiError::from_raw(raw)),
-            (409u16, Some("item_name_in_use")) => {
-                Self::ItemNameInUse(rt::ApiError::from_raw(raw))
-            }
-            (409u16, Some("name_temporarily_reserved")) => {
-                Self::NameTemporarilyReserved(rt::ApiError::from_raw(raw))
-            }
-            (413u16, Some("request_entity_too_large")) => {
-                Self::RequestEntityTooLarge(rt::ApiError::from_raw(raw))
-            }
-            (429u16, Some("rate_limit_exceeded")) => {
-                Self::RateLimitExceeded(rt::ApiError::from_raw(raw))
-            }
-            (503u16, Some("unavailable")) => {
-                Self::Unavailable(rt::ApiError::from_raw(raw))
-            }
-            (400u16, _) => Self::BadRequest(rt::ApiError::from_raw(raw)),
-            (401u16, _) => Self::Unauthorized(rt::ApiError::from_raw(raw)),
-            (403u16, _) => Self::Forbidden(rt::ApiError::from_raw(raw)),
-            (404u16, _) => Self::NotFound(rt::ApiError::from_raw(raw)),
-            (409u16, _) => Self::Conflict(rt::ApiError::from_raw(raw)),
-            (412u16, _) => Self::PreconditionFailed(rt::ApiError::from_raw(raw)),
-            (413u16, _) => Self::PayloadTooLarge(rt::ApiError::from_raw(raw)),
-            (429u16, _) => Self::TooManyRequests(rt::ApiError::from_raw(raw)),
-            (500u16, _) => Self::InternalServerError(rt::ApiError::from_raw(raw)),
-            (502u16, _) => Self::BadGateway(rt::ApiError::from_raw(raw)),
-            (503u16, _) => Self::ServiceUnavailable(rt::ApiError::from_raw(raw)),
-            _ => Self::Other(rt::ApiError::from_raw(raw)),
-        }
-    }
-    fn fields(&self) -> &dyn rt::ApiErrorFields {
-        match self {
-            Self::BadRequest(e) => e,
-            Self::Unauthorized(e) => e,
-            Self::Forbidden(e) => e,
-            Self::NotFound(e) => e,
-            Self::Conflict(e) => e,
-            Self::PreconditionFailed(e) => e,
-            Self::PayloadTooLarge(e) => e,
-            Self::TooManyRequests(e) => e,
-            Self::InternalServerError(e) => e,
-            Self::BadGateway(e) => e,
-            Self::ServiceUnavailable(e) => e,
-            Self::ItemNameTooLong(e) => e,
-            Self::ItemNameInvalid(e) => e,
-            Self::MetadataAfterFileContents(e) => e,
-            Self::BadDigest(e) => e,
-            Self::StorageLimitExceeded(e) => e,
-            Self::FileSizeLimitExceeded(e) => e,
-            Self::AccessDeniedInsufficientPermissions(e) => e,
-            Self::AccessDeniedItemLocked(e) => e,
-            Self::Trashed(e) => e,
-            Self::ItemNameInUse(e) => e,
-            Self::NameTemporarilyReserved(e) => e,
-            Self::RequestEntityTooLarge(e) => e,
-            Self::RateLimitExceeded(e) => e,
-            Self::Unavailable(e) => e,
-            Self::Other(e) => e,
-        }
-    }
-    /// The HTTP status of the answer.
-    pub fn status(&self) -> u16 {
-        self.fields().status()
-    }
-    /// The error code from the body, if any (also for codes the spec does not list).
-    pub fn code(&self) -> Option<&str> {
-        self.fields().code()
-    }
-    pub fn message(&self) -> Option<&str> {
-        self.fields().message()
-    }
-    pub fn request_id(&self) -> Option<&str> {
-        self.fields().request_id()
-    }
-    /// The raw `retry-after` header of the answer, if any.
-    pub fn retry_after(&self) -> Option<&str> {
-        self.fields().retry_after()
-    }
-    /// The body as received.
-    pub fn raw_body(&self) -> &str {
-        self.fields().raw()
-    }
-    /// 429 and 5xx: the same request may succeed later.
-    pub fn is_retryable(&self) -> bool {
-        let status = self.status();
-        status == 429 || status >= 500
-    }
-}
-impl std::fmt::Display for UploadFileVersionError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}: {}", Self::OPERATION, self.fields())
-    }
-}
-impl std::error::Error for UploadFileVersionError {}
-impl rt::OperationError for UploadFileVersionError {
-    fn status(&self) -> u16 {
-        self.fields().status()
-    }
-    fn code(&self) -> Option<&str> {
-        self.fields().code()
-    }
-    fn message(&self) -> Option<&str> {
-        self.fields().message()
-    }
-    fn request_id(&self) -> Option<&str> {
-        self.fields().request_id()
-    }
-    fn retry_after(&self) -> Option<&str> {
-        self.fields().retry_after()
-    }
-}
-/// An error answer of `create_upload_session_for_file`.
-#[derive(Debug)]
-#[non_exhaustive]
-pub enum CreateUploadSessionForFileError {
-    /// HTTP 400 with any other code: A field is missing or not valid.
-    BadRequest(rt::ApiError<super::models::ClientError>),
-    /// HTTP 401 with any other code: The access token is missing, expired or revoked.
-    Unauthorized(rt::ApiError<super::models::ClientError>),
-    /// HTTP 403 with any other code: A limit would be exceeded, or the caller may not change this file.
-    Forbidden(rt::ApiError<super::models::ClientError>),
-    /// HTTP 404 with any other code: The file does not exist or the caller cannot see it.
-    NotFound(rt::ApiError<super::models::ClientError>),
-    /// HTTP 409 with any other code: The new name clashes with another item of the folder.
-    Conflict(rt::ApiError<super::models::ConflictError>),
-    /// HTTP 429 with any other code: The rate limit is exceeded (for uploads about 240 requests a minute per user).
-    /// Wait as long as `retry-after` says.
-    TooManyRequests(rt::ApiError<super::models::ClientError>),
-    /// HTTP 500 with any other code: Box failed; retry with exponential back-off.
-    InternalServerError(rt::ApiError<super::models::ClientError>),
-    /// HTTP 502 with any other code: A gateway in front of Box failed; retry with exponential back-off.
-    BadGateway(rt::ApiError<super::models::ClientError>),
-    /// HTTP 503 with any other code: Box is unavailable; retry after `retry-after` if present. A write may have been
-    /// stored even so: on retry, a 409 whose SHA-1 matches the file means it was.
-    ServiceUnavailable(rt::ApiError<super::models::ClientError>),
-    /// HTTP 400 `item_name_invalid`: file_name is not an acceptable name.
-    ItemNameInvalid(rt::ApiError<super::models::ClientError>),
-    /// HTTP 400 `missing_file_size`: No file_size was given.
-    MissingFileSize(rt::ApiError<super::models::ClientError>),
-    /// HTTP 400 `invalid_file_size`: file_size is not a valid number.
-    InvalidFileSize(rt::ApiError<super::models::ClientError>),
-    /// HTTP 400 `file_size_too_small`: file_size is below the chunked-upload minimum; use a direct upload.
-    FileSizeTooSmall(rt::ApiError<super::models::ClientError>),
-    /// HTTP 403 `storage_limit_exceeded`: The account's storage quota is used up.
-    StorageLimitExceeded(rt::ApiError<super::models::ClientError>),
-    /// HTTP 403 `file_size_limit_exceeded`: The file is larger than the folder owner's maximum file size.
-    FileSizeLimitExceeded(rt::ApiError<super::models::ClientError>),
-    /// HTTP 403 `access_denied_insufficient_permissions`: The caller may not upload to this file.
-    AccessDeniedInsufficientPermissions(rt::ApiError<super::models::ClientError>),
-    /// HTTP 403 `access_denied_item_locked`: The file is locked.
-    AccessDeniedItemLocked(rt::ApiError<super::models::ClientError>),
-    /// HTTP 409 `item_name_in_use`: The folder already holds another item with the new name.
-    ItemNameInUse(rt::ApiError<super::models::ConflictError>),
-    /// HTTP 409 `name_temporarily_reserved`: A concurrent request is creating an item with this name.
-    NameTemporarilyReserved(rt::ApiError<super::models::ConflictError>),
-    /// HTTP 429 `rate_limit_exceeded`: Too many requests; wait for retry-after, then retry.
-    RateLimitExceeded(rt::ApiError<super::models::ClientError>),
-    /// HTTP 503 `unavailable`: Box cannot serve the request for now.
-    Unavailable(rt::ApiError<super::models::ClientError>),
-    /// Any other answer: an undocumented status or code.
-    Other(rt::ApiError<super::models::ClientError>),
-}
-impl CreateUploadSessionForFileError {
-    /// The operation this error belongs to.
-    pub const OPERATION: &'static str = "create_upload_session_for_file";
-    /// Sorts an answer into its variant by status and error code.
-    pub fn from_raw(raw: rt::support::RawResponse) -> Self {
-        let code = rt::support::error_code(&raw.body);
-        match (raw.status, code.as_deref()) {
-            (400u16, Some("item_name_invalid")) => {
-                Self::ItemNameInvalid(rt::ApiError::from_raw(raw))
-            }
-            (400u16, Some("missing_file_size")) => {
-                Self::MissingFileSize(rt::ApiError::from_raw(raw))
-            }
-            (400u16, Some("invalid_file_size")) => {
-                Self::InvalidFileSize(rt::ApiError::from_raw(raw))
-            }
-            (400u16, Some("file_size_too_small")) => {
-                Self::FileSizeTooSmall(rt::ApiError::from_raw(raw))
-            }
-            (403u16, Some("storage_limit_exceeded")) => {
-                Self::StorageLimitExceeded(rt::ApiError::from_raw(raw))
-            }
-            (403u16, Some("file_size_limit_exceeded")) => {
-                Self::FileSizeLimitExceeded(rt::ApiError::from_raw(raw))
-            }
-            (403u16, Some("access_denied_insufficient_permissions")) => {
-                Self::AccessDeniedInsufficientPermissions(rt::ApiError::from_raw(raw))
-            }
-            (403u16, Some("access_denied_item_locked")) => {
-                Self::AccessDeniedItemLocked(rt::ApiError::from_raw(raw))
-            }
-            (409u16, Some("item_name_in_use")) => {
-                Self::ItemNameInUse(rt::ApiError::from_raw(raw))
-            }
-            (409u16, Some("name_temporarily_reserved")) => {
-                Self::NameTemporarilyReserved(rt::ApiError::from_raw(raw))
-            }
-            (429u16, Some("rate_limit_exceeded")) => {
-                Self::RateLimitExceeded(rt::ApiError::from_raw(raw))
-            }
-            (503u16, Some("unavailable")) => {
-                Self::Unavailable(rt::ApiError::from_raw(raw))
-            }
-            (400u16, _) => Self::BadRequest(rt::ApiError::from_raw(raw)),
-            (401u16, _) => Self::Unauthorized(rt::ApiError::from_raw(raw)),
-            (403u16, _) => Self::Forbidden(rt::ApiError::from_raw(raw)),
-            (404u16, _) => Self::NotFound(rt::ApiError::from_raw(raw)),
-            (409u16, _) => Self::Conflict(rt::ApiError::from_raw(raw)),
-            (429u16, _) => Self::TooManyRequests(rt::ApiError::from_raw(raw)),
-            (500u16, _) => Self::InternalServerError(rt::ApiError::from_raw(raw)),
-            (502u16, _) => Self::BadGateway(rt::ApiError::from_raw(raw)),
-            (503u16, _) => Self::ServiceUnavailable(rt::ApiError::from_raw(raw)),
-            _ => Self::Other(rt::ApiError::from_raw(raw)),
-        }
-    }
-    fn fields(&self) -> &dyn rt::ApiErrorFields {
-        match self {
-            Self::BadRequest(e) => e,
-            Self::Unauthorized(e) => e,
-            Self::Forbidden(e) => e,
-            Self::NotFound(e) => e,
-            Self::Conflict(e) => e,
-            Self::TooManyRequests(e) => e,
-            Self::InternalServerError(e) => e,
-            Self::BadGateway(e) => e,
-            Self::ServiceUnavailable(e) => e,
-            Self::ItemNameInvalid(e) => e,
-            Self::MissingFileSize(e) => e,
-            Self::InvalidFileSize(e) => e,
-            Self::FileSizeTooSmall(e) => e,
-            Self::StorageLimitExceeded(e) => e,
-            Self::FileSizeLimitExceeded(e) => e,
-            Self::AccessDeniedInsufficientPermissions(e) => e,
-            Self::AccessDeniedItemLocked(e) => e,
-            Self::ItemNameInUse(e) => e,
-            Self::NameTemporarilyReserved(e) => e,
-            Self::RateLimitExceeded(e) => e,
-            Self::Unavailable(e) => e,
-            Self::Other(e) => e,
-        }
-    }
-    /// The HTTP status of the answer.
-    pub fn status(&self) -> u16 {
-        self.fields().status()
-    }
-    /// The error code from the body, if any (also for codes the spec does not list).
-    pub fn code(&self) -> Option<&str> {
-        self.fields().code()
-    }
-    pub fn message(&self) -> Option<&str> {
-        self.fields().message()
-    }
-    pub fn request_id(&self) -> Option<&str> {
-        self.fields().request_id()
-    }
-    /// The raw `retry-after` header of the answer, if any.
-    pub fn retry_after(&self) -> Option<&str> {
-        self.fields().retry_after()
-    }
-    /// The body as received.
-    pub fn raw_body(&self) -> &str {
-        self.fields().raw()
-    }
-    /// 429 and 5xx: the same request may succeed later.
-    pub fn is_retryable(&self) -> bool {
-        let status = self.status();
-        status == 429 || status >= 500
-    }
-}
-impl std::fmt::Display for CreateUploadSessionForFileError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}: {}", Self::OPERATION, self.fields())
-    }
-}
-impl std::error::Error for CreateUploadSessionForFileError {}
-impl rt::OperationError for CreateUploadSessionForFileError {
     fn status(&self) -> u16 {
         self.fields().status()
     }

@@ -6,296 +6,355 @@
     clippy::doc_overindented_list_items
 )]
 use box_uploads_runtime as rt;
-/// The body of every Box error.
+/// A chunked-upload session. It lives 7 days. Box's own examples use placeholder
+/// numbers (part_size 1024); the examples here are realistic.
 #[derive(Debug, Clone, PartialEq, Default, ::serde::Serialize, ::serde::Deserialize)]
-pub struct ClientError {
-    /// Box's code for the error, e.g. item_name_in_use.
+pub struct UploadSession {
+    /// ID of the session.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub code: Option<String>,
-    /// More details, which depend on the error.
+    pub id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub context_info: Option<rt::serde_json::Map<String, rt::serde_json::Value>>,
-    /// A page about the error.
+    pub r#type: Option<UploadSessionType>,
+    /// When the session expires.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub help_url: Option<String>,
-    /// A short explanation for people.
+    pub session_expires_at: Option<rt::chrono::DateTime<rt::chrono::FixedOffset>>,
+    /// The size every part must have, chosen by Box; only the last part may be
+    /// smaller. Typically 8 MiB, more for very large files.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub message: Option<String>,
-    /// Quote it to Box support.
+    pub part_size: Option<i64>,
+    /// The number of parts expected, ceil(file_size / part_size).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub request_id: Option<String>,
-    /// The HTTP status, repeated.
+    pub total_parts: Option<i32>,
+    /// Parts received and processed so far; starts at 0.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub status: Option<i32>,
+    pub num_parts_processed: Option<i32>,
+    /// The absolute URLs of the session's operations. Use these, not a built URL.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub r#type: Option<ClientErrorType>,
+    pub session_endpoints: Option<UploadSessionSessionEndpoints>,
 }
-/// An error about a name clash; `context_info.conflicts` is the existing item.
+/// Where a part sits in the file.
 #[derive(Debug, Clone, PartialEq, Default, ::serde::Serialize, ::serde::Deserialize)]
-pub struct ConflictError {
-    /// Box's code for the error, e.g. item_name_in_use.
+pub struct UploadPartMini {
+    /// ID of the part.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub code: Option<String>,
-    /// The items that clash.
+    pub part_id: Option<String>,
+    /// Byte offset of the part's first byte in the file.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub context_info: Option<ConflictErrorContextInfo>,
-    /// A page about the error.
+    pub offset: Option<i64>,
+    /// Length of the part in bytes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub help_url: Option<String>,
-    /// A short explanation for people.
+    pub size: Option<i64>,
+}
+/// A stored part with its hash; the item type of commit's `parts`.
+#[derive(Debug, Clone, PartialEq, Default, ::serde::Serialize, ::serde::Deserialize)]
+pub struct UploadPart {
+    /// ID of the part.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub message: Option<String>,
-    /// Quote it to Box support.
+    pub part_id: Option<String>,
+    /// Byte offset of the part's first byte in the file.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub request_id: Option<String>,
-    /// The HTTP status, repeated.
+    pub offset: Option<i64>,
+    /// Length of the part in bytes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub status: Option<i32>,
+    pub size: Option<i64>,
+    /// SHA-1 of the part's bytes, in hex.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub r#type: Option<ClientErrorType>,
+    pub sha1: Option<String>,
+}
+/// The answer to upload_part, the stored part wrapped in `part`.
+#[derive(Debug, Clone, PartialEq, Default, ::serde::Serialize, ::serde::Deserialize)]
+pub struct UploadedPart {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub part: Option<UploadPart>,
+}
+/// One sort key of a page.
+#[derive(Debug, Clone, PartialEq, Default, ::serde::Serialize, ::serde::Deserialize)]
+pub struct PaginationOrder {
+    /// The field sorted by.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub by: Option<String>,
+    /// The sort direction.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub direction: Option<PaginationOrderDirection>,
+}
+/// The paging fields of an offset-paged list.
+#[derive(Debug, Clone, PartialEq, Default, ::serde::Serialize, ::serde::Deserialize)]
+pub struct OffsetPagination {
+    /// One more than the offset of the last entry of the whole list; for parts, the
+    /// number of parts the session expects.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub total_count: Option<i64>,
+    /// The page size used.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<i64>,
+    /// The index of this page's first entry.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub offset: Option<i64>,
+    /// How the entries are sorted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub order: Option<Vec<PaginationOrder>>,
+}
+/// A page of the parts stored in a session.
+#[derive(Debug, Clone, PartialEq, Default, ::serde::Serialize, ::serde::Deserialize)]
+pub struct UploadParts {
+    /// One more than the offset of the last entry of the whole list; for parts, the
+    /// number of parts the session expects.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub total_count: Option<i64>,
+    /// The page size used.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<i64>,
+    /// The index of this page's first entry.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub offset: Option<i64>,
+    /// How the entries are sorted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub order: Option<Vec<PaginationOrder>>,
+    /// The parts of this page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub entries: Option<Vec<UploadPart>>,
+}
+/// Where to send an upload that passed the preflight check.
+#[derive(Debug, Clone, PartialEq, Default, ::serde::Serialize, ::serde::Deserialize)]
+pub struct UploadUrl {
+    /// URL to upload the file to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upload_url: Option<String>,
+    /// An access token to use for that upload, if Box gives one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upload_token: Option<String>,
+}
+/// A list of files; uploads and commit return the file as the only entry.
+#[derive(Debug, Clone, PartialEq, Default, ::serde::Serialize, ::serde::Deserialize)]
+pub struct Files {
+    /// The number of files.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub total_count: Option<i64>,
+    /// The files.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub entries: Option<Vec<FileFull>>,
+}
+/// The smallest form of a file.
+#[derive(Debug, Clone, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+pub struct FileBase {
+    /// ID of the file.
+    pub id: String,
+    /// Changes whenever the file changes; use it with if-match.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub etag: Option<String>,
+    pub r#type: FileBaseType,
+}
+/// A file with its name, hash and current version.
+#[derive(Debug, Clone, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+pub struct FileMini {
+    /// ID of the file.
+    pub id: String,
+    /// Changes whenever the file changes; use it with if-match.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub etag: Option<String>,
+    pub r#type: FileBaseType,
+    /// A counter of changes to the file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sequence_id: Option<String>,
+    /// The file's name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// SHA-1 of the file's content, in hex.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sha1: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file_version: Option<FileVersionMini>,
 }
 /// The standard form of a file.
 #[derive(Debug, Clone, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 pub struct File {
+    /// ID of the file.
+    pub id: String,
     /// Changes whenever the file changes; use it with if-match.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub etag: Option<String>,
-    /// ID of the file.
-    pub id: String,
     pub r#type: FileBaseType,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub file_version: Option<FileVersionMini>,
-    /// The file's name.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub name: Option<String>,
     /// A counter of changes to the file.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sequence_id: Option<String>,
+    /// The file's name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
     /// SHA-1 of the file's content, in hex.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sha1: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file_version: Option<FileVersionMini>,
+    /// The file's description (Box keeps at most 255 characters).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// The size of the file in bytes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub size: Option<i64>,
+    /// The folders from the root down to the file's folder.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path_collection: Option<FilePathCollection>,
+    /// When the file was created in Box.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_at: Option<rt::chrono::DateTime<rt::chrono::FixedOffset>>,
+    /// When the file last changed in Box.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub modified_at: Option<rt::chrono::DateTime<rt::chrono::FixedOffset>>,
+    /// When the file went to the trash, if it did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trashed_at: Option<rt::chrono::DateTime<rt::chrono::FixedOffset>>,
+    /// When the file will be or was removed from the trash for good.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub purged_at: Option<rt::chrono::DateTime<rt::chrono::FixedOffset>>,
     /// When the content was first created (given at upload).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub content_created_at: Option<rt::chrono::DateTime<rt::chrono::FixedOffset>>,
     /// When the content last changed (given at upload).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub content_modified_at: Option<rt::chrono::DateTime<rt::chrono::FixedOffset>>,
-    /// When the file was created in Box.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub created_at: Option<rt::chrono::DateTime<rt::chrono::FixedOffset>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created_by: Option<UserMini>,
-    /// The file's description (Box keeps at most 255 characters).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub description: Option<String>,
-    /// Whether the file is live, in the trash or gone.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub item_status: Option<FileItemStatus>,
-    /// When the file last changed in Box.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub modified_at: Option<rt::chrono::DateTime<rt::chrono::FixedOffset>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub modified_by: Option<UserMini>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub owned_by: Option<UserMini>,
-    /// The folder holding the file; null for some system items.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub parent: Option<FolderMini>,
-    /// The folders from the root down to the file's folder.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub path_collection: Option<FilePathCollection>,
-    /// When the file will be or was removed from the trash for good.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub purged_at: Option<rt::chrono::DateTime<rt::chrono::FixedOffset>>,
     /// The file's shared link, if it has one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shared_link: Option<FileSharedLink>,
-    /// The size of the file in bytes.
+    /// The folder holding the file; null for some system items.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub size: Option<i64>,
-    /// When the file went to the trash, if it did.
+    pub parent: Option<FolderMini>,
+    /// Whether the file is live, in the trash or gone.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub trashed_at: Option<rt::chrono::DateTime<rt::chrono::FixedOffset>>,
-}
-/// The smallest form of a file.
-#[derive(Debug, Clone, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
-pub struct FileBase {
-    /// Changes whenever the file changes; use it with if-match.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub etag: Option<String>,
-    /// ID of the file.
-    pub id: String,
-    pub r#type: FileBaseType,
+    pub item_status: Option<FileItemStatus>,
 }
 /// The full form of a file, as returned by uploads. Deep objects that uploads do not
 /// need (lock, metadata, representations, expiring_embed_link) are left free-form.
 #[derive(Debug, Clone, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 pub struct FileFull {
+    /// ID of the file.
+    pub id: String,
     /// Changes whenever the file changes; use it with if-match.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub etag: Option<String>,
-    /// ID of the file.
-    pub id: String,
     pub r#type: FileBaseType,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub file_version: Option<FileVersionMini>,
-    /// The file's name.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub name: Option<String>,
     /// A counter of changes to the file.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sequence_id: Option<String>,
+    /// The file's name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
     /// SHA-1 of the file's content, in hex.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sha1: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file_version: Option<FileVersionMini>,
+    /// The file's description (Box keeps at most 255 characters).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// The size of the file in bytes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub size: Option<i64>,
+    /// The folders from the root down to the file's folder.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path_collection: Option<FilePathCollection>,
+    /// When the file was created in Box.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_at: Option<rt::chrono::DateTime<rt::chrono::FixedOffset>>,
+    /// When the file last changed in Box.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub modified_at: Option<rt::chrono::DateTime<rt::chrono::FixedOffset>>,
+    /// When the file went to the trash, if it did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trashed_at: Option<rt::chrono::DateTime<rt::chrono::FixedOffset>>,
+    /// When the file will be or was removed from the trash for good.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub purged_at: Option<rt::chrono::DateTime<rt::chrono::FixedOffset>>,
     /// When the content was first created (given at upload).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub content_created_at: Option<rt::chrono::DateTime<rt::chrono::FixedOffset>>,
     /// When the content last changed (given at upload).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub content_modified_at: Option<rt::chrono::DateTime<rt::chrono::FixedOffset>>,
-    /// When the file was created in Box.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub created_at: Option<rt::chrono::DateTime<rt::chrono::FixedOffset>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created_by: Option<UserMini>,
-    /// The file's description (Box keeps at most 255 characters).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub description: Option<String>,
-    /// Whether the file is live, in the trash or gone.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub item_status: Option<FileItemStatus>,
-    /// When the file last changed in Box.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub modified_at: Option<rt::chrono::DateTime<rt::chrono::FixedOffset>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub modified_by: Option<UserMini>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub owned_by: Option<UserMini>,
-    /// The folder holding the file; null for some system items.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub parent: Option<FolderMini>,
-    /// The folders from the root down to the file's folder.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub path_collection: Option<FilePathCollection>,
-    /// When the file will be or was removed from the trash for good.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub purged_at: Option<rt::chrono::DateTime<rt::chrono::FixedOffset>>,
     /// The file's shared link, if it has one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shared_link: Option<FileSharedLink>,
-    /// The size of the file in bytes.
+    /// The folder holding the file; null for some system items.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub size: Option<i64>,
-    /// When the file went to the trash, if it did.
+    pub parent: Option<FolderMini>,
+    /// Whether the file is live, in the trash or gone.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub trashed_at: Option<rt::chrono::DateTime<rt::chrono::FixedOffset>>,
+    pub item_status: Option<FileItemStatus>,
+    /// The number of the current version.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version_number: Option<String>,
+    /// The number of comments on the file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comment_count: Option<i64>,
+    /// What the caller may do with the file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub permissions: Option<FileFullPermissions>,
+    /// The file's tags (at most 100).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tags: Option<Vec<String>>,
+    /// The lock on the file, if any (kept free-form).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lock: Option<rt::serde_json::Map<String, rt::serde_json::Value>>,
+    /// The file name's extension, without the dot.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub extension: Option<String>,
+    /// Whether the file is a macOS package.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub is_package: Option<bool>,
+    /// A short-lived preview link (kept free-form).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expiring_embed_link: Option<rt::serde_json::Map<String, rt::serde_json::Value>>,
+    /// Watermarking of the file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub watermark_info: Option<FileFullWatermarkInfo>,
+    /// Whether the file can be reached through a shared link.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub is_accessible_via_shared_link: Option<bool>,
     /// The roles a collaborator may be invited with: editor, viewer, previewer,
     /// uploader, previewer uploader, viewer uploader, co-owner.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub allowed_invitee_roles: Option<Vec<String>>,
-    /// The file's security classification, if any.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub classification: Option<FileFullClassification>,
-    /// The number of comments on the file.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub comment_count: Option<i64>,
-    /// When the retention policy disposes of the file, if set.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub disposition_at: Option<rt::chrono::DateTime<rt::chrono::FixedOffset>>,
-    /// When the file will expire, if set.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub expires_at: Option<rt::chrono::DateTime<rt::chrono::FixedOffset>>,
-    /// A short-lived preview link (kept free-form).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub expiring_embed_link: Option<rt::serde_json::Map<String, rt::serde_json::Value>>,
-    /// The file name's extension, without the dot.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub extension: Option<String>,
-    /// Whether the file has collaborators.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub has_collaborations: Option<bool>,
-    /// Whether the file can be reached through a shared link.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub is_accessible_via_shared_link: Option<bool>,
-    /// Whether the file is tied to an app item.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub is_associated_with_app_item: Option<bool>,
     /// Whether the file belongs to another enterprise.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub is_externally_owned: Option<bool>,
-    /// Whether the file is a macOS package.
+    /// Whether the file has collaborators.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub is_package: Option<bool>,
-    /// The lock on the file, if any (kept free-form).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub lock: Option<rt::serde_json::Map<String, rt::serde_json::Value>>,
+    pub has_collaborations: Option<bool>,
     /// Metadata instances by scope and template (kept free-form).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metadata: Option<rt::serde_json::Map<String, rt::serde_json::Value>>,
-    /// What the caller may do with the file.
+    /// When the file will expire, if set.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub permissions: Option<FileFullPermissions>,
+    pub expires_at: Option<rt::chrono::DateTime<rt::chrono::FixedOffset>>,
     /// Available representations (previews, thumbnails; kept free-form).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub representations: Option<rt::serde_json::Map<String, rt::serde_json::Value>>,
-    /// What a shared link may allow; values can_preview, can_download, can_edit.
+    /// The file's security classification, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub shared_link_permission_options: Option<Vec<String>>,
-    /// The file's tags (at most 100).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tags: Option<Vec<String>>,
+    pub classification: Option<FileFullClassification>,
     /// The name shown for the uploader.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uploader_display_name: Option<String>,
-    /// The number of the current version.
+    /// When the retention policy disposes of the file, if set.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub version_number: Option<String>,
-    /// Watermarking of the file.
+    pub disposition_at: Option<rt::chrono::DateTime<rt::chrono::FixedOffset>>,
+    /// What a shared link may allow; values can_preview, can_download, can_edit.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub watermark_info: Option<FileFullWatermarkInfo>,
-}
-/// A file with its name, hash and current version.
-#[derive(Debug, Clone, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
-pub struct FileMini {
-    /// Changes whenever the file changes; use it with if-match.
+    pub shared_link_permission_options: Option<Vec<String>>,
+    /// Whether the file is tied to an app item.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub etag: Option<String>,
-    /// ID of the file.
-    pub id: String,
-    pub r#type: FileBaseType,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub file_version: Option<FileVersionMini>,
-    /// The file's name.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub name: Option<String>,
-    /// A counter of changes to the file.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sequence_id: Option<String>,
-    /// SHA-1 of the file's content, in hex.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sha1: Option<String>,
-}
-/// The existing file that an upload clashed with.
-#[derive(Debug, Clone, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
-pub struct FileConflict {
-    /// Changes whenever the file changes; use it with if-match.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub etag: Option<String>,
-    /// ID of the file.
-    pub id: String,
-    pub r#type: FileBaseType,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub file_version: Option<FileVersionMini>,
-    /// The file's name.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub name: Option<String>,
-    /// A counter of changes to the file.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sequence_id: Option<String>,
-    /// SHA-1 of the existing file; equal to the upload's when the content is the same.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sha1: Option<String>,
+    pub is_associated_with_app_item: Option<bool>,
 }
 /// The smallest form of a file version.
 #[derive(Debug, Clone, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
@@ -314,183 +373,31 @@ pub struct FileVersionMini {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sha1: Option<String>,
 }
-/// A list of files; uploads and commit return the file as the only entry.
-#[derive(Debug, Clone, PartialEq, Default, ::serde::Serialize, ::serde::Deserialize)]
-pub struct Files {
-    /// The files.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub entries: Option<Vec<FileFull>>,
-    /// The number of files.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub total_count: Option<i64>,
-}
 /// The smallest form of a folder.
 #[derive(Debug, Clone, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 pub struct FolderBase {
+    /// ID of the folder; `0` is the root folder.
+    pub id: String,
     /// Changes whenever the folder changes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub etag: Option<String>,
-    /// ID of the folder; `0` is the root folder.
-    pub id: String,
     pub r#type: FolderBaseType,
 }
 /// A folder with its name.
 #[derive(Debug, Clone, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 pub struct FolderMini {
+    /// ID of the folder; `0` is the root folder.
+    pub id: String,
     /// Changes whenever the folder changes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub etag: Option<String>,
-    /// ID of the folder; `0` is the root folder.
-    pub id: String,
     pub r#type: FolderBaseType,
-    /// The folder's name.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub name: Option<String>,
     /// A counter of changes to the folder.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sequence_id: Option<String>,
-}
-/// The paging fields of an offset-paged list.
-#[derive(Debug, Clone, PartialEq, Default, ::serde::Serialize, ::serde::Deserialize)]
-pub struct OffsetPagination {
-    /// The page size used.
+    /// The folder's name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub limit: Option<i64>,
-    /// The index of this page's first entry.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub offset: Option<i64>,
-    /// How the entries are sorted.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub order: Option<Vec<PaginationOrder>>,
-    /// One more than the offset of the last entry of the whole list; for parts, the
-    /// number of parts the session expects.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub total_count: Option<i64>,
-}
-/// One sort key of a page.
-#[derive(Debug, Clone, PartialEq, Default, ::serde::Serialize, ::serde::Deserialize)]
-pub struct PaginationOrder {
-    /// The field sorted by.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub by: Option<String>,
-    /// The sort direction.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub direction: Option<PaginationOrderDirection>,
-}
-/// An error about a part's range; may name the stored part it overlaps.
-#[derive(Debug, Clone, PartialEq, Default, ::serde::Serialize, ::serde::Deserialize)]
-pub struct PartConflictError {
-    /// Box's code for the error, e.g. item_name_in_use.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub code: Option<String>,
-    /// Details of the overlap.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub context_info: Option<PartConflictErrorContextInfo>,
-    /// A page about the error.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub help_url: Option<String>,
-    /// A short explanation for people.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub message: Option<String>,
-    /// Quote it to Box support.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub request_id: Option<String>,
-    /// The HTTP status, repeated.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub status: Option<i32>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub r#type: Option<ClientErrorType>,
-}
-/// A stored part with its hash; the item type of commit's `parts`.
-#[derive(Debug, Clone, PartialEq, Default, ::serde::Serialize, ::serde::Deserialize)]
-pub struct UploadPart {
-    /// Byte offset of the part's first byte in the file.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub offset: Option<i64>,
-    /// ID of the part.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub part_id: Option<String>,
-    /// Length of the part in bytes.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub size: Option<i64>,
-    /// SHA-1 of the part's bytes, in hex.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sha1: Option<String>,
-}
-/// Where a part sits in the file.
-#[derive(Debug, Clone, PartialEq, Default, ::serde::Serialize, ::serde::Deserialize)]
-pub struct UploadPartMini {
-    /// Byte offset of the part's first byte in the file.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub offset: Option<i64>,
-    /// ID of the part.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub part_id: Option<String>,
-    /// Length of the part in bytes.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub size: Option<i64>,
-}
-/// A page of the parts stored in a session.
-#[derive(Debug, Clone, PartialEq, Default, ::serde::Serialize, ::serde::Deserialize)]
-pub struct UploadParts {
-    /// The page size used.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub limit: Option<i64>,
-    /// The index of this page's first entry.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub offset: Option<i64>,
-    /// How the entries are sorted.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub order: Option<Vec<PaginationOrder>>,
-    /// One more than the offset of the last entry of the whole list; for parts, the
-    /// number of parts the session expects.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub total_count: Option<i64>,
-    /// The parts of this page.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub entries: Option<Vec<UploadPart>>,
-}
-/// A chunked-upload session. It lives 7 days. Box's own examples use placeholder
-/// numbers (part_size 1024); the examples here are realistic.
-#[derive(Debug, Clone, PartialEq, Default, ::serde::Serialize, ::serde::Deserialize)]
-pub struct UploadSession {
-    /// ID of the session.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub id: Option<String>,
-    /// Parts received and processed so far; starts at 0.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub num_parts_processed: Option<i32>,
-    /// The size every part must have, chosen by Box; only the last part may be
-    /// smaller. Typically 8 MiB, more for very large files.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub part_size: Option<i64>,
-    /// The absolute URLs of the session's operations. Use these, not a built URL.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub session_endpoints: Option<UploadSessionSessionEndpoints>,
-    /// When the session expires.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub session_expires_at: Option<rt::chrono::DateTime<rt::chrono::FixedOffset>>,
-    /// The number of parts expected, ceil(file_size / part_size).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub total_parts: Option<i32>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub r#type: Option<UploadSessionType>,
-}
-/// Where to send an upload that passed the preflight check.
-#[derive(Debug, Clone, PartialEq, Default, ::serde::Serialize, ::serde::Deserialize)]
-pub struct UploadUrl {
-    /// An access token to use for that upload, if Box gives one.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub upload_token: Option<String>,
-    /// URL to upload the file to.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub upload_url: Option<String>,
-}
-/// The answer to upload_part, the stored part wrapped in `part`.
-#[derive(Debug, Clone, PartialEq, Default, ::serde::Serialize, ::serde::Deserialize)]
-pub struct UploadedPart {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub part: Option<UploadPart>,
+    pub name: Option<String>,
 }
 /// The smallest form of a user.
 #[derive(Debug, Clone, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
@@ -507,44 +414,137 @@ pub struct UserMini {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
     pub r#type: UserBaseType,
-    /// The user's e-mail address.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub login: Option<String>,
     /// The user's display name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
+    /// The user's e-mail address.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub login: Option<String>,
+}
+/// The body of every Box error.
+#[derive(Debug, Clone, PartialEq, Default, ::serde::Serialize, ::serde::Deserialize)]
+pub struct ClientError {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub r#type: Option<ClientErrorType>,
+    /// The HTTP status, repeated.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<i32>,
+    /// Box's code for the error, e.g. item_name_in_use.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
+    /// A short explanation for people.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    /// More details, which depend on the error.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub context_info: Option<rt::serde_json::Map<String, rt::serde_json::Value>>,
+    /// A page about the error.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub help_url: Option<String>,
+    /// Quote it to Box support.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
+}
+/// An error about a name clash; `context_info.conflicts` is the existing item.
+#[derive(Debug, Clone, PartialEq, Default, ::serde::Serialize, ::serde::Deserialize)]
+pub struct ConflictError {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub r#type: Option<ClientErrorType>,
+    /// The HTTP status, repeated.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<i32>,
+    /// Box's code for the error, e.g. item_name_in_use.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
+    /// A short explanation for people.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    /// The items that clash.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub context_info: Option<ConflictErrorContextInfo>,
+    /// A page about the error.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub help_url: Option<String>,
+    /// Quote it to Box support.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
+}
+/// The existing file that an upload clashed with.
+#[derive(Debug, Clone, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+pub struct FileConflict {
+    /// ID of the file.
+    pub id: String,
+    /// Changes whenever the file changes; use it with if-match.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub etag: Option<String>,
+    pub r#type: FileBaseType,
+    /// A counter of changes to the file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sequence_id: Option<String>,
+    /// The file's name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// SHA-1 of the existing file; equal to the upload's when the content is the same.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sha1: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file_version: Option<FileVersionMini>,
+}
+/// An error about a part's range; may name the stored part it overlaps.
+#[derive(Debug, Clone, PartialEq, Default, ::serde::Serialize, ::serde::Deserialize)]
+pub struct PartConflictError {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub r#type: Option<ClientErrorType>,
+    /// The HTTP status, repeated.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<i32>,
+    /// Box's code for the error, e.g. item_name_in_use.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
+    /// A short explanation for people.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    /// Details of the overlap.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub context_info: Option<PartConflictErrorContextInfo>,
+    /// A page about the error.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub help_url: Option<String>,
+    /// Quote it to Box support.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
 }
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 #[non_exhaustive]
-pub enum ClientErrorType {
-    ///error
-    Error,
+pub enum UploadSessionType {
+    ///upload_session
+    UploadSession,
     /// A value this client does not know, kept as it came.
     Unknown(String),
 }
-impl ClientErrorType {
+impl UploadSessionType {
     /// The value as it appears on the wire.
     pub fn as_str(&self) -> &str {
         match self {
-            Self::Error => "error",
+            Self::UploadSession => "upload_session",
             Self::Unknown(value) => value,
         }
     }
 }
-impl From<&str> for ClientErrorType {
+impl From<&str> for UploadSessionType {
     fn from(value: &str) -> Self {
         match value {
-            "error" => Self::Error,
+            "upload_session" => Self::UploadSession,
             other => Self::Unknown(other.to_owned()),
         }
     }
 }
-impl std::fmt::Display for ClientErrorType {
+impl std::fmt::Display for UploadSessionType {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
-impl ::serde::Serialize for ClientErrorType {
+impl ::serde::Serialize for UploadSessionType {
     fn serialize<S: ::serde::Serializer>(
         &self,
         serializer: S,
@@ -552,7 +552,7 @@ impl ::serde::Serialize for ClientErrorType {
         serializer.serialize_str(self.as_str())
     }
 }
-impl<'de> ::serde::Deserialize<'de> for ClientErrorType {
+impl<'de> ::serde::Deserialize<'de> for UploadSessionType {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> Result<Self, D::Error> {
@@ -560,19 +560,78 @@ impl<'de> ::serde::Deserialize<'de> for ClientErrorType {
         Ok(Self::from(value.as_str()))
     }
 }
-/// The items that clash.
+/// The absolute URLs of the session's operations. Use these, not a built URL.
 #[derive(Debug, Clone, PartialEq, Default, ::serde::Serialize, ::serde::Deserialize)]
-pub struct ConflictErrorContextInfo {
-    /// The existing item or items; one object on file uploads, an array elsewhere.
+pub struct UploadSessionSessionEndpoints {
+    /// URL for upload_part.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub conflicts: Option<ConflictErrorContextInfoConflicts>,
+    pub upload_part: Option<String>,
+    /// URL for commit_upload_session.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub commit: Option<String>,
+    /// URL for abort_upload_session.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub abort: Option<String>,
+    /// URL for list_upload_parts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub list_parts: Option<String>,
+    /// URL for get_upload_session.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
+    /// URL of a logging endpoint that Box does not document.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log_event: Option<String>,
 }
-/// The existing item or items; one object on file uploads, an array elsewhere.
-#[derive(Debug, Clone, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
-#[serde(untagged)]
-pub enum ConflictErrorContextInfoConflicts {
-    FileConflict(FileConflict),
-    FileConflictList(Vec<FileConflict>),
+/// The sort direction.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum PaginationOrderDirection {
+    ///ASC
+    Asc,
+    ///DESC
+    Desc,
+    /// A value this client does not know, kept as it came.
+    Unknown(String),
+}
+impl PaginationOrderDirection {
+    /// The value as it appears on the wire.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::Asc => "ASC",
+            Self::Desc => "DESC",
+            Self::Unknown(value) => value,
+        }
+    }
+}
+impl From<&str> for PaginationOrderDirection {
+    fn from(value: &str) -> Self {
+        match value {
+            "ASC" => Self::Asc,
+            "DESC" => Self::Desc,
+            other => Self::Unknown(other.to_owned()),
+        }
+    }
+}
+impl std::fmt::Display for PaginationOrderDirection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+impl ::serde::Serialize for PaginationOrderDirection {
+    fn serialize<S: ::serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for PaginationOrderDirection {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        let value = <String as ::serde::Deserialize>::deserialize(deserializer)?;
+        Ok(Self::from(value.as_str()))
+    }
 }
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 #[non_exhaustive]
@@ -620,110 +679,55 @@ impl<'de> ::serde::Deserialize<'de> for FileBaseType {
         Ok(Self::from(value.as_str()))
     }
 }
-/// Whether the file is live, in the trash or gone.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum FileItemStatus {
-    ///active
-    Active,
-    ///trashed
-    Trashed,
-    ///deleted
-    Deleted,
-    /// A value this client does not know, kept as it came.
-    Unknown(String),
-}
-impl FileItemStatus {
-    /// The value as it appears on the wire.
-    pub fn as_str(&self) -> &str {
-        match self {
-            Self::Active => "active",
-            Self::Trashed => "trashed",
-            Self::Deleted => "deleted",
-            Self::Unknown(value) => value,
-        }
-    }
-}
-impl From<&str> for FileItemStatus {
-    fn from(value: &str) -> Self {
-        match value {
-            "active" => Self::Active,
-            "trashed" => Self::Trashed,
-            "deleted" => Self::Deleted,
-            other => Self::Unknown(other.to_owned()),
-        }
-    }
-}
-impl std::fmt::Display for FileItemStatus {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-impl ::serde::Serialize for FileItemStatus {
-    fn serialize<S: ::serde::Serializer>(
-        &self,
-        serializer: S,
-    ) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(self.as_str())
-    }
-}
-impl<'de> ::serde::Deserialize<'de> for FileItemStatus {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> Result<Self, D::Error> {
-        let value = <String as ::serde::Deserialize>::deserialize(deserializer)?;
-        Ok(Self::from(value.as_str()))
-    }
-}
 /// The folders from the root down to the file's folder.
 #[derive(Debug, Clone, PartialEq, Default, ::serde::Serialize, ::serde::Deserialize)]
 pub struct FilePathCollection {
-    /// The folders, root first.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub entries: Option<Vec<FolderMini>>,
     /// The number of folders.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub total_count: Option<i64>,
+    /// The folders, root first.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub entries: Option<Vec<FolderMini>>,
 }
 /// The file's shared link, if it has one.
 #[derive(Debug, Clone, PartialEq, Default, ::serde::Serialize, ::serde::Deserialize)]
 pub struct FileSharedLink {
-    /// Who the link was set up for.
+    /// The shared link's address.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub access: Option<FileSharedLinkAccess>,
-    /// Downloads through the link.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub download_count: Option<i64>,
+    pub url: Option<String>,
     /// A direct download address, for paid accounts.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub download_url: Option<String>,
+    /// The custom address, if one is set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vanity_url: Option<String>,
+    /// The custom part of the vanity address.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vanity_name: Option<String>,
+    /// Who the link was set up for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub access: Option<FileSharedLinkAccess>,
     /// Who can actually use the link, after enterprise policy.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub effective_access: Option<FileSharedLinkEffectiveAccess>,
     /// What the link actually allows.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub effective_permission: Option<FileSharedLinkEffectivePermission>,
+    /// When the link stops working, if set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unshared_at: Option<rt::chrono::DateTime<rt::chrono::FixedOffset>>,
     /// Whether the link asks for a password.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub is_password_enabled: Option<bool>,
     /// What the link permits.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub permissions: Option<FileSharedLinkPermissions>,
+    /// Downloads through the link.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub download_count: Option<i64>,
     /// Previews through the link.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub preview_count: Option<i64>,
-    /// When the link stops working, if set.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub unshared_at: Option<rt::chrono::DateTime<rt::chrono::FixedOffset>>,
-    /// The shared link's address.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub url: Option<String>,
-    /// The custom part of the vanity address.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub vanity_name: Option<String>,
-    /// The custom address, if one is set.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub vanity_url: Option<String>,
 }
 /// Who the link was set up for.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -900,27 +904,68 @@ pub struct FileSharedLinkPermissions {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub can_download: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub can_edit: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub can_preview: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub can_edit: Option<bool>,
 }
-/// The file's security classification, if any.
-#[derive(Debug, Clone, PartialEq, Default, ::serde::Serialize, ::serde::Deserialize)]
-pub struct FileFullClassification {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub color: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub definition: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub name: Option<String>,
+/// Whether the file is live, in the trash or gone.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum FileItemStatus {
+    ///active
+    Active,
+    ///trashed
+    Trashed,
+    ///deleted
+    Deleted,
+    /// A value this client does not know, kept as it came.
+    Unknown(String),
+}
+impl FileItemStatus {
+    /// The value as it appears on the wire.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::Active => "active",
+            Self::Trashed => "trashed",
+            Self::Deleted => "deleted",
+            Self::Unknown(value) => value,
+        }
+    }
+}
+impl From<&str> for FileItemStatus {
+    fn from(value: &str) -> Self {
+        match value {
+            "active" => Self::Active,
+            "trashed" => Self::Trashed,
+            "deleted" => Self::Deleted,
+            other => Self::Unknown(other.to_owned()),
+        }
+    }
+}
+impl std::fmt::Display for FileItemStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+impl ::serde::Serialize for FileItemStatus {
+    fn serialize<S: ::serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for FileItemStatus {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        let value = <String as ::serde::Deserialize>::deserialize(deserializer)?;
+        Ok(Self::from(value.as_str()))
+    }
 }
 /// What the caller may do with the file.
 #[derive(Debug, Clone, PartialEq, Default, ::serde::Serialize, ::serde::Deserialize)]
 pub struct FileFullPermissions {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub can_annotate: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub can_comment: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub can_delete: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -928,13 +973,17 @@ pub struct FileFullPermissions {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub can_invite_collaborator: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub can_preview: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub can_rename: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub can_set_share_access: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub can_share: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub can_annotate: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub can_comment: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub can_preview: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub can_upload: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -947,6 +996,16 @@ pub struct FileFullPermissions {
 pub struct FileFullWatermarkInfo {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub is_watermarked: Option<bool>,
+}
+/// The file's security classification, if any.
+#[derive(Debug, Clone, PartialEq, Default, ::serde::Serialize, ::serde::Deserialize)]
+pub struct FileFullClassification {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub definition: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub color: Option<String>,
 }
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 #[non_exhaustive]
@@ -1040,131 +1099,6 @@ impl<'de> ::serde::Deserialize<'de> for FolderBaseType {
         Ok(Self::from(value.as_str()))
     }
 }
-/// The sort direction.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum PaginationOrderDirection {
-    ///ASC
-    Asc,
-    ///DESC
-    Desc,
-    /// A value this client does not know, kept as it came.
-    Unknown(String),
-}
-impl PaginationOrderDirection {
-    /// The value as it appears on the wire.
-    pub fn as_str(&self) -> &str {
-        match self {
-            Self::Asc => "ASC",
-            Self::Desc => "DESC",
-            Self::Unknown(value) => value,
-        }
-    }
-}
-impl From<&str> for PaginationOrderDirection {
-    fn from(value: &str) -> Self {
-        match value {
-            "ASC" => Self::Asc,
-            "DESC" => Self::Desc,
-            other => Self::Unknown(other.to_owned()),
-        }
-    }
-}
-impl std::fmt::Display for PaginationOrderDirection {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-impl ::serde::Serialize for PaginationOrderDirection {
-    fn serialize<S: ::serde::Serializer>(
-        &self,
-        serializer: S,
-    ) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(self.as_str())
-    }
-}
-impl<'de> ::serde::Deserialize<'de> for PaginationOrderDirection {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> Result<Self, D::Error> {
-        let value = <String as ::serde::Deserialize>::deserialize(deserializer)?;
-        Ok(Self::from(value.as_str()))
-    }
-}
-/// Details of the overlap.
-#[derive(Debug, Clone, PartialEq, Default, ::serde::Serialize, ::serde::Deserialize)]
-pub struct PartConflictErrorContextInfo {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub conflicting_part: Option<UploadPart>,
-}
-/// The absolute URLs of the session's operations. Use these, not a built URL.
-#[derive(Debug, Clone, PartialEq, Default, ::serde::Serialize, ::serde::Deserialize)]
-pub struct UploadSessionSessionEndpoints {
-    /// URL for abort_upload_session.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub abort: Option<String>,
-    /// URL for commit_upload_session.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub commit: Option<String>,
-    /// URL for list_upload_parts.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub list_parts: Option<String>,
-    /// URL of a logging endpoint that Box does not document.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub log_event: Option<String>,
-    /// URL for get_upload_session.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub status: Option<String>,
-    /// URL for upload_part.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub upload_part: Option<String>,
-}
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum UploadSessionType {
-    ///upload_session
-    UploadSession,
-    /// A value this client does not know, kept as it came.
-    Unknown(String),
-}
-impl UploadSessionType {
-    /// The value as it appears on the wire.
-    pub fn as_str(&self) -> &str {
-        match self {
-            Self::UploadSession => "upload_session",
-            Self::Unknown(value) => value,
-        }
-    }
-}
-impl From<&str> for UploadSessionType {
-    fn from(value: &str) -> Self {
-        match value {
-            "upload_session" => Self::UploadSession,
-            other => Self::Unknown(other.to_owned()),
-        }
-    }
-}
-impl std::fmt::Display for UploadSessionType {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-impl ::serde::Serialize for UploadSessionType {
-    fn serialize<S: ::serde::Serializer>(
-        &self,
-        serializer: S,
-    ) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(self.as_str())
-    }
-}
-impl<'de> ::serde::Deserialize<'de> for UploadSessionType {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> Result<Self, D::Error> {
-        let value = <String as ::serde::Deserialize>::deserialize(deserializer)?;
-        Ok(Self::from(value.as_str()))
-    }
-}
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum UserBaseType {
@@ -1211,22 +1145,88 @@ impl<'de> ::serde::Deserialize<'de> for UserBaseType {
         Ok(Self::from(value.as_str()))
     }
 }
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ClientErrorType {
+    ///error
+    Error,
+    /// A value this client does not know, kept as it came.
+    Unknown(String),
+}
+impl ClientErrorType {
+    /// The value as it appears on the wire.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::Error => "error",
+            Self::Unknown(value) => value,
+        }
+    }
+}
+impl From<&str> for ClientErrorType {
+    fn from(value: &str) -> Self {
+        match value {
+            "error" => Self::Error,
+            other => Self::Unknown(other.to_owned()),
+        }
+    }
+}
+impl std::fmt::Display for ClientErrorType {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+impl ::serde::Serialize for ClientErrorType {
+    fn serialize<S: ::serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for ClientErrorType {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        let value = <String as ::serde::Deserialize>::deserialize(deserializer)?;
+        Ok(Self::from(value.as_str()))
+    }
+}
+/// The items that clash.
+#[derive(Debug, Clone, PartialEq, Default, ::serde::Serialize, ::serde::Deserialize)]
+pub struct ConflictErrorContextInfo {
+    /// The existing item or items; one object on file uploads, an array elsewhere.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub conflicts: Option<ConflictErrorContextInfoConflicts>,
+}
+/// The existing item or items; one object on file uploads, an array elsewhere.
+#[derive(Debug, Clone, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[serde(untagged)]
+pub enum ConflictErrorContextInfoConflicts {
+    FileConflict(FileConflict),
+    FileConflictList(Vec<FileConflict>),
+}
+/// Details of the overlap.
+#[derive(Debug, Clone, PartialEq, Default, ::serde::Serialize, ::serde::Deserialize)]
+pub struct PartConflictErrorContextInfo {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub conflicting_part: Option<UploadPart>,
+}
 /// The new file's name, folder and timestamps, sent as a JSON document in
 /// the form field `attributes`. Must come before the `file` part, or Box
 /// answers 400 metadata_after_file_contents.
 #[derive(Debug, Clone, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 pub struct UploadFileAttributes {
+    /// The file's name. It must not clash with another item of the
+    /// folder; the comparison ignores case.
+    pub name: String,
+    /// The folder to put the file in.
+    pub parent: UploadFileAttributesParent,
     /// When the content was first created; the upload time if absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub content_created_at: Option<rt::chrono::DateTime<rt::chrono::FixedOffset>>,
     /// When the content last changed; the upload time if absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub content_modified_at: Option<rt::chrono::DateTime<rt::chrono::FixedOffset>>,
-    /// The file's name. It must not clash with another item of the
-    /// folder; the comparison ignores case.
-    pub name: String,
-    /// The folder to put the file in.
-    pub parent: UploadFileAttributesParent,
 }
 /// The folder to put the file in.
 #[derive(Debug, Clone, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
@@ -1239,12 +1239,12 @@ pub struct PreflightUploadBody {
     /// The name the file would get.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
-    /// The folder the file would be uploaded to.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub parent: Option<PreflightUploadBodyParent>,
     /// The size of the file in bytes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub size: Option<i64>,
+    /// The folder the file would be uploaded to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent: Option<PreflightUploadBodyParent>,
 }
 /// The folder the file would be uploaded to.
 #[derive(Debug, Clone, PartialEq, Default, ::serde::Serialize, ::serde::Deserialize)]
@@ -1253,62 +1253,62 @@ pub struct PreflightUploadBodyParent {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
 }
+/// Optional changes to the file's name and modification time, sent as a
+/// JSON document in the form field `attributes` (send `{}` for none). Must
+/// come before the `file` part.
+#[derive(Debug, Clone, PartialEq, Default, ::serde::Serialize, ::serde::Deserialize)]
+pub struct UploadFileVersionAttributes {
+    /// A new name for the file; leave it out to keep the current one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// When the content last changed; the upload time if absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content_modified_at: Option<rt::chrono::DateTime<rt::chrono::FixedOffset>>,
+}
 #[derive(Debug, Clone, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 pub struct CreateUploadSessionBody {
-    /// The name of the new file.
-    pub file_name: String,
-    /// The size of the whole file in bytes.
-    pub file_size: i64,
     /// ID of the folder the file goes into; `0` is the root folder.
     pub folder_id: String,
+    /// The size of the whole file in bytes.
+    pub file_size: i64,
+    /// The name of the new file.
+    pub file_name: String,
+}
+#[derive(Debug, Clone, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+pub struct CreateUploadSessionForFileBody {
+    /// The size of the whole new version in bytes.
+    pub file_size: i64,
+    /// A new name for the file; leave it out to keep the current one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file_name: Option<String>,
 }
 #[derive(Debug, Clone, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 pub struct CommitUploadSessionBody {
+    /// Every part of the file, as returned by upload_part, ordered by offset.
+    pub parts: Vec<UploadPart>,
     /// Optional attributes of the file being created, as in upload_file.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub attributes: Option<CommitUploadSessionBodyAttributes>,
-    /// Every part of the file, as returned by upload_part, ordered by offset.
-    pub parts: Vec<UploadPart>,
 }
 /// Optional attributes of the file being created, as in upload_file.
 #[derive(Debug, Clone, PartialEq, Default, ::serde::Serialize, ::serde::Deserialize)]
 pub struct CommitUploadSessionBodyAttributes {
-    /// When the content was first created; the upload time if absent.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub content_created_at: Option<rt::chrono::DateTime<rt::chrono::FixedOffset>>,
-    /// When the content last changed; the upload time if absent.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub content_modified_at: Option<rt::chrono::DateTime<rt::chrono::FixedOffset>>,
     /// A name for the file, replacing the session's file_name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
     /// The folder to put the file in.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parent: Option<CommitUploadSessionBodyAttributesParent>,
+    /// When the content was first created; the upload time if absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content_created_at: Option<rt::chrono::DateTime<rt::chrono::FixedOffset>>,
+    /// When the content last changed; the upload time if absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content_modified_at: Option<rt::chrono::DateTime<rt::chrono::FixedOffset>>,
 }
 /// The folder to put the file in.
 #[derive(Debug, Clone, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 pub struct CommitUploadSessionBodyAttributesParent {
     /// ID of the folder; `0` is the user's root folder.
     pub id: String,
-}
-/// Optional changes to the file's name and modification time, sent as a
-/// JSON document in the form field `attributes` (send `{}` for none). Must
-/// come before the `file` part.
-#[derive(Debug, Clone, PartialEq, Default, ::serde::Serialize, ::serde::Deserialize)]
-pub struct UploadFileVersionAttributes {
-    /// When the content last changed; the upload time if absent.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub content_modified_at: Option<rt::chrono::DateTime<rt::chrono::FixedOffset>>,
-    /// A new name for the file; leave it out to keep the current one.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub name: Option<String>,
-}
-#[derive(Debug, Clone, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
-pub struct CreateUploadSessionForFileBody {
-    /// A new name for the file; leave it out to keep the current one.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub file_name: Option<String>,
-    /// The size of the whole new version in bytes.
-    pub file_size: i64,
 }

@@ -155,6 +155,116 @@ impl Client {
         }
     }
 }
+/// The request of `upload_file_version` (`POST /files/{file_id}/content`).
+#[derive(Debug)]
+pub struct UploadFileVersionRequest {
+    /// ID of the file; it is the number in the file's web address
+    /// (`https://*.app.box.com/files/123` has ID `123`).
+    pub file_id: String,
+    /// The etag last seen for the file. If the file changed since (or no longer
+    /// exists), Box answers 412 instead of writing.
+    pub if_match: Option<String>,
+    /// Attributes to include in the answer, sent comma-separated. When given, only these
+    /// and the mini representation's fields are returned, not the standard set.
+    pub fields: Option<Vec<String>>,
+    /// Despite its name, the hex SHA-1 of the file's content (40 characters). Box
+    /// compares it with what it received and answers 400 bad_digest on a mismatch.
+    pub content_md5: Option<String>,
+    /// Optional changes to the file's name and modification time, sent as a
+    /// JSON document in the form field `attributes` (send `{}` for none). Must
+    /// come before the `file` part.
+    pub attributes: super::models::UploadFileVersionAttributes,
+    /// The new content. Must be the last part.
+    pub file: rt::FilePart,
+}
+impl UploadFileVersionRequest {
+    /// A request with the required fields; optional ones are set with `with_*`.
+    pub fn new(
+        file_id: impl Into<String>,
+        attributes: super::models::UploadFileVersionAttributes,
+        file: impl Into<rt::FilePart>,
+    ) -> Self {
+        Self {
+            file_id: file_id.into(),
+            if_match: None,
+            fields: None,
+            content_md5: None,
+            attributes,
+            file: file.into(),
+        }
+    }
+    /// Sets `if_match`.
+    pub fn with_if_match(mut self, value: impl Into<String>) -> Self {
+        self.if_match = Some(value.into());
+        self
+    }
+    /// Sets `fields`.
+    pub fn with_fields(mut self, value: Vec<String>) -> Self {
+        self.fields = Some(value);
+        self
+    }
+    /// Sets `content_md5`.
+    pub fn with_content_md5(mut self, value: impl Into<String>) -> Self {
+        self.content_md5 = Some(value.into());
+        self
+    }
+}
+impl Client {
+    /// Upload a new version of a file in one request
+    ///
+    /// Replaces the content of an existing file from a single multipart request, and
+    /// renames it if `attributes.name` is given. The `attributes` part must be sent before
+    /// the `file` part. Answers 200, not 201.
+    pub async fn upload_file_version(
+        &self,
+        request: UploadFileVersionRequest,
+    ) -> Result<super::models::Files, rt::Error<super::errors::UploadFileVersionError>> {
+        let mut url = rt::support::parse_url(
+            &format!(
+                "{}/files/{}/content", rt::support::base_url(& self.core, "upload",
+                "https://upload.box.com/api/2.0"), rt::support::encode_path(request
+                .file_id.as_str())
+            ),
+        )?;
+        if let Some(value) = &request.fields {
+            url.query_pairs_mut()
+                .append_pair("fields", rt::support::join_csv(value).as_str());
+        }
+        let mut builder = self.core.request(rt::reqwest::Method::POST, url);
+        if let Some(value) = &request.if_match {
+            builder = rt::support::header(builder, "if-match", value.as_str())?;
+        }
+        if let Some(value) = &request.content_md5 {
+            builder = rt::support::header(builder, "content-md5", value.as_str())?;
+        }
+        let mut form = rt::support::Multipart::new();
+        {
+            let value = request.attributes;
+            form = form.json_part("attributes", &value)?;
+        }
+        {
+            let value = request.file;
+            form = form.file_part("file", value)?;
+        }
+        builder = form.apply(builder);
+        let response = rt::support::send(builder).await?;
+        match response.status().as_u16() {
+            200u16 => {
+                let body = rt::support::decode_json(response).await?;
+                Ok(body)
+            }
+            _ => {
+                Err(
+                    rt::Error::Api(
+                        super::errors::UploadFileVersionError::from_raw(
+                            rt::support::raw_response(response).await?,
+                        ),
+                    ),
+                )
+            }
+        }
+    }
+}
 /// The request of `create_upload_session` (`POST /files/upload_sessions`).
 #[derive(Debug, Clone)]
 pub struct CreateUploadSessionRequest {
@@ -199,6 +309,66 @@ impl Client {
                 Err(
                     rt::Error::Api(
                         super::errors::CreateUploadSessionError::from_raw(
+                            rt::support::raw_response(response).await?,
+                        ),
+                    ),
+                )
+            }
+        }
+    }
+}
+/// The request of `create_upload_session_for_file` (`POST /files/{file_id}/upload_sessions`).
+#[derive(Debug, Clone)]
+pub struct CreateUploadSessionForFileRequest {
+    /// ID of the file; it is the number in the file's web address
+    /// (`https://*.app.box.com/files/123` has ID `123`).
+    pub file_id: String,
+    /// The JSON body.
+    pub body: super::models::CreateUploadSessionForFileBody,
+}
+impl CreateUploadSessionForFileRequest {
+    /// A request with the required fields; optional ones are set with `with_*`.
+    pub fn new(
+        file_id: impl Into<String>,
+        body: super::models::CreateUploadSessionForFileBody,
+    ) -> Self {
+        Self {
+            file_id: file_id.into(),
+            body,
+        }
+    }
+}
+impl Client {
+    /// Start a chunked upload of a new version of a file
+    ///
+    /// Opens an upload session whose commit stores a new version of an existing file,
+    /// renamed if `file_name` is given. Otherwise as create_upload_session.
+    pub async fn create_upload_session_for_file(
+        &self,
+        request: CreateUploadSessionForFileRequest,
+    ) -> Result<
+        super::models::UploadSession,
+        rt::Error<super::errors::CreateUploadSessionForFileError>,
+    > {
+        let url = rt::support::parse_url(
+            &format!(
+                "{}/files/{}/upload_sessions", rt::support::base_url(& self.core,
+                "upload", "https://upload.box.com/api/2.0"),
+                rt::support::encode_path(request.file_id.as_str())
+            ),
+        )?;
+        let mut builder = self.core.request(rt::reqwest::Method::POST, url);
+        builder = builder.json(&request.body);
+        let response = rt::support::send(builder).await?;
+        match response.status().as_u16() {
+            201u16 => {
+                let body = rt::support::decode_json(response).await?;
+                Ok(body)
+            }
+            _ => {
+                Err(
+                    rt::Error::Api(
+                        super::errors::CreateUploadSessionForFileError::from_raw(
                             rt::support::raw_response(response).await?,
                         ),
                     ),
@@ -425,6 +595,94 @@ impl Client {
         }
     }
 }
+/// The request of `list_upload_parts` (`GET /files/upload_sessions/{upload_session_id}/parts`).
+#[derive(Debug, Clone)]
+pub struct ListUploadPartsRequest {
+    /// ID of the upload session.
+    pub upload_session_id: String,
+    /// Index of the first part to return. Box rejects values above 10000 with 400.
+    pub offset: Option<i64>,
+    /// Largest number of parts per page; at most 1000.
+    pub limit: Option<i64>,
+    /// The whole URL to call, as returned by the API (it replaces the server and path).
+    pub endpoint: Option<String>,
+}
+impl ListUploadPartsRequest {
+    /// A request with the required fields; optional ones are set with `with_*`.
+    pub fn new(upload_session_id: impl Into<String>) -> Self {
+        Self {
+            upload_session_id: upload_session_id.into(),
+            offset: None,
+            limit: None,
+            endpoint: None,
+        }
+    }
+    /// Sets `offset`.
+    pub fn with_offset(mut self, value: i64) -> Self {
+        self.offset = Some(value);
+        self
+    }
+    /// Sets `limit`.
+    pub fn with_limit(mut self, value: i64) -> Self {
+        self.limit = Some(value);
+        self
+    }
+    /// Sets `endpoint`.
+    pub fn with_endpoint(mut self, value: impl Into<String>) -> Self {
+        self.endpoint = Some(value.into());
+        self
+    }
+}
+impl Client {
+    /// List the parts stored so far
+    ///
+    /// Pages through the parts the session holds, by offset. Useful to resume an upload
+    /// or to check whether a part whose answer was lost arrived. Call it at
+    /// `session_endpoints.list_parts`.
+    pub async fn list_upload_parts(
+        &self,
+        request: ListUploadPartsRequest,
+    ) -> Result<
+        super::models::UploadParts,
+        rt::Error<super::errors::ListUploadPartsError>,
+    > {
+        let mut url = match request.endpoint.as_deref() {
+            Some(endpoint) => rt::support::absolute_url(endpoint)?,
+            None => {
+                rt::support::parse_url(
+                    &format!(
+                        "{}/files/upload_sessions/{}/parts", rt::support::base_url(& self
+                        .core, "upload_session", "https://upload.box.com/api/2.0"),
+                        rt::support::encode_path(request.upload_session_id.as_str())
+                    ),
+                )?
+            }
+        };
+        if let Some(value) = &request.offset {
+            url.query_pairs_mut().append_pair("offset", value.to_string().as_str());
+        }
+        if let Some(value) = &request.limit {
+            url.query_pairs_mut().append_pair("limit", value.to_string().as_str());
+        }
+        let builder = self.core.request(rt::reqwest::Method::GET, url);
+        let response = rt::support::send(builder).await?;
+        match response.status().as_u16() {
+            200u16 => {
+                let body = rt::support::decode_json(response).await?;
+                Ok(body)
+            }
+            _ => {
+                Err(
+                    rt::Error::Api(
+                        super::errors::ListUploadPartsError::from_raw(
+                            rt::support::raw_response(response).await?,
+                        ),
+                    ),
+                )
+            }
+        }
+    }
+}
 /// The request of `commit_upload_session` (`POST /files/upload_sessions/{upload_session_id}/commit`).
 #[derive(Debug, Clone)]
 pub struct CommitUploadSessionRequest {
@@ -542,264 +800,6 @@ impl Client {
                 Err(
                     rt::Error::Api(
                         super::errors::CommitUploadSessionError::from_raw(
-                            rt::support::raw_response(response).await?,
-                        ),
-                    ),
-                )
-            }
-        }
-    }
-}
-/// The request of `list_upload_parts` (`GET /files/upload_sessions/{upload_session_id}/parts`).
-#[derive(Debug, Clone)]
-pub struct ListUploadPartsRequest {
-    /// ID of the upload session.
-    pub upload_session_id: String,
-    /// Index of the first part to return. Box rejects values above 10000 with 400.
-    pub offset: Option<i64>,
-    /// Largest number of parts per page; at most 1000.
-    pub limit: Option<i64>,
-    /// The whole URL to call, as returned by the API (it replaces the server and path).
-    pub endpoint: Option<String>,
-}
-impl ListUploadPartsRequest {
-    /// A request with the required fields; optional ones are set with `with_*`.
-    pub fn new(upload_session_id: impl Into<String>) -> Self {
-        Self {
-            upload_session_id: upload_session_id.into(),
-            offset: None,
-            limit: None,
-            endpoint: None,
-        }
-    }
-    /// Sets `offset`.
-    pub fn with_offset(mut self, value: i64) -> Self {
-        self.offset = Some(value);
-        self
-    }
-    /// Sets `limit`.
-    pub fn with_limit(mut self, value: i64) -> Self {
-        self.limit = Some(value);
-        self
-    }
-    /// Sets `endpoint`.
-    pub fn with_endpoint(mut self, value: impl Into<String>) -> Self {
-        self.endpoint = Some(value.into());
-        self
-    }
-}
-impl Client {
-    /// List the parts stored so far
-    ///
-    /// Pages through the parts the session holds, by offset. Useful to resume an upload
-    /// or to check whether a part whose answer was lost arrived. Call it at
-    /// `session_endpoints.list_parts`.
-    pub async fn list_upload_parts(
-        &self,
-        request: ListUploadPartsRequest,
-    ) -> Result<
-        super::models::UploadParts,
-        rt::Error<super::errors::ListUploadPartsError>,
-    > {
-        let mut url = match request.endpoint.as_deref() {
-            Some(endpoint) => rt::support::absolute_url(endpoint)?,
-            None => {
-                rt::support::parse_url(
-                    &format!(
-                        "{}/files/upload_sessions/{}/parts", rt::support::base_url(& self
-                        .core, "upload_session", "https://upload.box.com/api/2.0"),
-                        rt::support::encode_path(request.upload_session_id.as_str())
-                    ),
-                )?
-            }
-        };
-        if let Some(value) = &request.offset {
-            url.query_pairs_mut().append_pair("offset", value.to_string().as_str());
-        }
-        if let Some(value) = &request.limit {
-            url.query_pairs_mut().append_pair("limit", value.to_string().as_str());
-        }
-        let builder = self.core.request(rt::reqwest::Method::GET, url);
-        let response = rt::support::send(builder).await?;
-        match response.status().as_u16() {
-            200u16 => {
-                let body = rt::support::decode_json(response).await?;
-                Ok(body)
-            }
-            _ => {
-                Err(
-                    rt::Error::Api(
-                        super::errors::ListUploadPartsError::from_raw(
-                            rt::support::raw_response(response).await?,
-                        ),
-                    ),
-                )
-            }
-        }
-    }
-}
-/// The request of `upload_file_version` (`POST /files/{file_id}/content`).
-#[derive(Debug)]
-pub struct UploadFileVersionRequest {
-    /// ID of the file; it is the number in the file's web address
-    /// (`https://*.app.box.com/files/123` has ID `123`).
-    pub file_id: String,
-    /// The etag last seen for the file. If the file changed since (or no longer
-    /// exists), Box answers 412 instead of writing.
-    pub if_match: Option<String>,
-    /// Attributes to include in the answer, sent comma-separated. When given, only these
-    /// and the mini representation's fields are returned, not the standard set.
-    pub fields: Option<Vec<String>>,
-    /// Despite its name, the hex SHA-1 of the file's content (40 characters). Box
-    /// compares it with what it received and answers 400 bad_digest on a mismatch.
-    pub content_md5: Option<String>,
-    /// Optional changes to the file's name and modification time, sent as a
-    /// JSON document in the form field `attributes` (send `{}` for none). Must
-    /// come before the `file` part.
-    pub attributes: super::models::UploadFileVersionAttributes,
-    /// The new content. Must be the last part.
-    pub file: rt::FilePart,
-}
-impl UploadFileVersionRequest {
-    /// A request with the required fields; optional ones are set with `with_*`.
-    pub fn new(
-        file_id: impl Into<String>,
-        attributes: super::models::UploadFileVersionAttributes,
-        file: impl Into<rt::FilePart>,
-    ) -> Self {
-        Self {
-            file_id: file_id.into(),
-            if_match: None,
-            fields: None,
-            content_md5: None,
-            attributes,
-            file: file.into(),
-        }
-    }
-    /// Sets `if_match`.
-    pub fn with_if_match(mut self, value: impl Into<String>) -> Self {
-        self.if_match = Some(value.into());
-        self
-    }
-    /// Sets `fields`.
-    pub fn with_fields(mut self, value: Vec<String>) -> Self {
-        self.fields = Some(value);
-        self
-    }
-    /// Sets `content_md5`.
-    pub fn with_content_md5(mut self, value: impl Into<String>) -> Self {
-        self.content_md5 = Some(value.into());
-        self
-    }
-}
-impl Client {
-    /// Upload a new version of a file in one request
-    ///
-    /// Replaces the content of an existing file from a single multipart request, and
-    /// renames it if `attributes.name` is given. The `attributes` part must be sent before
-    /// the `file` part. Answers 200, not 201.
-    pub async fn upload_file_version(
-        &self,
-        request: UploadFileVersionRequest,
-    ) -> Result<super::models::Files, rt::Error<super::errors::UploadFileVersionError>> {
-        let mut url = rt::support::parse_url(
-            &format!(
-                "{}/files/{}/content", rt::support::base_url(& self.core, "upload",
-                "https://upload.box.com/api/2.0"), rt::support::encode_path(request
-                .file_id.as_str())
-            ),
-        )?;
-        if let Some(value) = &request.fields {
-            url.query_pairs_mut()
-                .append_pair("fields", rt::support::join_csv(value).as_str());
-        }
-        let mut builder = self.core.request(rt::reqwest::Method::POST, url);
-        if let Some(value) = &request.if_match {
-            builder = rt::support::header(builder, "if-match", value.as_str())?;
-        }
-        if let Some(value) = &request.content_md5 {
-            builder = rt::support::header(builder, "content-md5", value.as_str())?;
-        }
-        let mut form = rt::support::Multipart::new();
-        {
-            let value = request.attributes;
-            form = form.json_part("attributes", &value)?;
-        }
-        {
-            let value = request.file;
-            form = form.file_part("file", value)?;
-        }
-        builder = form.apply(builder);
-        let response = rt::support::send(builder).await?;
-        match response.status().as_u16() {
-            200u16 => {
-                let body = rt::support::decode_json(response).await?;
-                Ok(body)
-            }
-            _ => {
-                Err(
-                    rt::Error::Api(
-                        super::errors::UploadFileVersionError::from_raw(
-                            rt::support::raw_response(response).await?,
-                        ),
-                    ),
-                )
-            }
-        }
-    }
-}
-/// The request of `create_upload_session_for_file` (`POST /files/{file_id}/upload_sessions`).
-#[derive(Debug, Clone)]
-pub struct CreateUploadSessionForFileRequest {
-    /// ID of the file; it is the number in the file's web address
-    /// (`https://*.app.box.com/files/123` has ID `123`).
-    pub file_id: String,
-    /// The JSON body.
-    pub body: super::models::CreateUploadSessionForFileBody,
-}
-impl CreateUploadSessionForFileRequest {
-    /// A request with the required fields; optional ones are set with `with_*`.
-    pub fn new(
-        file_id: impl Into<String>,
-        body: super::models::CreateUploadSessionForFileBody,
-    ) -> Self {
-        Self {
-            file_id: file_id.into(),
-            body,
-        }
-    }
-}
-impl Client {
-    /// Start a chunked upload of a new version of a file
-    ///
-    /// Opens an upload session whose commit stores a new version of an existing file,
-    /// renamed if `file_name` is given. Otherwise as create_upload_session.
-    pub async fn create_upload_session_for_file(
-        &self,
-        request: CreateUploadSessionForFileRequest,
-    ) -> Result<
-        super::models::UploadSession,
-        rt::Error<super::errors::CreateUploadSessionForFileError>,
-    > {
-        let url = rt::support::parse_url(
-            &format!(
-                "{}/files/{}/upload_sessions", rt::support::base_url(& self.core,
-                "upload", "https://upload.box.com/api/2.0"),
-                rt::support::encode_path(request.file_id.as_str())
-            ),
-        )?;
-        let mut builder = self.core.request(rt::reqwest::Method::POST, url);
-        builder = builder.json(&request.body);
-        let response = rt::support::send(builder).await?;
-        match response.status().as_u16() {
-            201u16 => {
-                let body = rt::support::decode_json(response).await?;
-                Ok(body)
-            }
-            _ => {
-                Err(
-                    rt::Error::Api(
-                        super::errors::CreateUploadSessionForFileError::from_raw(
                             rt::support::raw_response(response).await?,
                         ),
                     ),

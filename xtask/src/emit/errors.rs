@@ -47,7 +47,10 @@ fn variants(op: &Operation) -> Vec<Variant> {
             doc: format!(
                 "HTTP {} with any other code{}",
                 status_label(es.status),
-                es.doc.as_deref().map(|d| format!(": {d}")).unwrap_or_default()
+                es.doc
+                    .as_deref()
+                    .map(|d| format!(": {d}"))
+                    .unwrap_or_default()
             ),
         });
     }
@@ -61,10 +64,14 @@ fn variants(op: &Operation) -> Vec<Variant> {
             }
             // The same code at two statuses with one body type is one variant.
             if let Some(existing) = out.iter_mut().find(|v| {
-                v.payload == es.payload && v.statuses.is_empty() && v.codes.iter().any(|(_, c)| *c == code.code)
+                v.payload == es.payload
+                    && v.statuses.is_empty()
+                    && v.codes.iter().any(|(_, c)| *c == code.code)
             }) {
                 existing.codes.push((es.status, code.code.clone()));
-                existing.doc.push_str(&format!(" Also HTTP {}.", status_label(es.status)));
+                existing
+                    .doc
+                    .push_str(&format!(" Also HTTP {}.", status_label(es.status)));
                 continue;
             }
             let name = if names_taken(&out, &wanted) {
@@ -81,7 +88,10 @@ fn variants(op: &Operation) -> Vec<Variant> {
                     "HTTP {} `{}`{}",
                     status_label(es.status),
                     code.code,
-                    code.description.as_deref().map(|d| format!(": {d}")).unwrap_or_default()
+                    code.description
+                        .as_deref()
+                        .map(|d| format!(": {d}"))
+                        .unwrap_or_default()
                 ),
             });
         }
@@ -155,8 +165,23 @@ fn emit_one(op: &Operation) -> TokenStream {
             }
         }
     }
-    let other = ident(&vs.last().map(|v| v.name.clone()).unwrap_or_else(|| "Other".into()));
+    let other = ident(
+        &vs.last()
+            .map(|v| v.name.clone())
+            .unwrap_or_else(|| "Other".into()),
+    );
     let names: Vec<_> = vs.iter().map(|v| ident(&v.name)).collect();
+    let sort = if arms.is_empty() {
+        quote!(Self::#other(rt::ApiError::from_raw(raw)))
+    } else {
+        quote! {
+            let code = rt::support::error_code(&raw.body);
+            match (raw.status, code.as_deref()) {
+                #(#arms)*
+                _ => Self::#other(rt::ApiError::from_raw(raw)),
+            }
+        }
+    };
     let enum_doc = format!(" An error answer of `{op_name}`.");
     quote! {
         #[doc = #enum_doc]
@@ -172,11 +197,7 @@ fn emit_one(op: &Operation) -> TokenStream {
 
             /// Sorts an answer into its variant by status and error code.
             pub fn from_raw(raw: rt::support::RawResponse) -> Self {
-                let code = rt::support::error_code(&raw.body);
-                match (raw.status, code.as_deref()) {
-                    #(#arms)*
-                    _ => Self::#other(rt::ApiError::from_raw(raw)),
-                }
+                #sort
             }
 
             fn fields(&self) -> &dyn rt::ApiErrorFields {

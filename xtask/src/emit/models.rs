@@ -19,9 +19,22 @@ pub fn emit(types: &[TypeDef]) -> TokenStream {
 
 fn emit_type(def: &TypeDef) -> TokenStream {
     match def {
-        TypeDef::Struct { name, doc: d, fields } => emit_struct(name, d.as_deref(), fields),
-        TypeDef::Enum { name, doc: d, values } => emit_enum(name, d.as_deref(), values),
-        TypeDef::Tagged { name, doc: d, property, variants } => {
+        TypeDef::Struct {
+            name,
+            doc: d,
+            fields,
+        } => emit_struct(name, d.as_deref(), fields),
+        TypeDef::Enum {
+            name,
+            doc: d,
+            values,
+        } => emit_enum(name, d.as_deref(), values),
+        TypeDef::Tagged {
+            name,
+            doc: d,
+            property,
+            variants,
+        } => {
             let name = ident(name);
             let d = doc(d.as_deref());
             let names: Vec<_> = variants.iter().map(|v| ident(&v.name)).collect();
@@ -62,7 +75,11 @@ fn emit_type(def: &TypeDef) -> TokenStream {
                 }
             }
         }
-        TypeDef::Untagged { name, doc: d, variants } => {
+        TypeDef::Untagged {
+            name,
+            doc: d,
+            variants,
+        } => {
             let name = ident(name);
             let d = doc(d.as_deref());
             let names = variants.iter().map(|(n, _)| ident(n));
@@ -92,7 +109,11 @@ fn emit_struct(name: &str, d: Option<&str>, fields: &[Field]) -> TokenStream {
     let name = ident(name);
     let d = doc(d);
     let all_optional = fields.iter().all(|f| f.optional);
-    let default = if all_optional { quote!(Default,) } else { quote!() };
+    let default = if all_optional {
+        quote!(Default,)
+    } else {
+        quote!()
+    };
     let fields = fields.iter().map(|f| {
         let fname = ident(&f.rust);
         let ty = ty_tokens(&f.ty, Scope::Models);
@@ -109,7 +130,11 @@ fn emit_struct(name: &str, d: Option<&str>, fields: &[Field]) -> TokenStream {
         if f.skip_none {
             serde_args.push(quote!(skip_serializing_if = "Option::is_none"));
         }
-        let serde_attr = if serde_args.is_empty() { quote!() } else { quote!(#[serde(#(#serde_args),*)]) };
+        let serde_attr = if serde_args.is_empty() {
+            quote!()
+        } else {
+            quote!(#[serde(#(#serde_args),*)])
+        };
         let ty = if f.optional { quote!(Option<#ty>) } else { ty };
         quote! {
             #fdoc

@@ -30,7 +30,13 @@ struct ReqField {
     doc: Option<String>,
 }
 
-fn field(rust: &str, ty: &Ty, required: bool, doc: Option<String>, binary_as: Option<TokenStream>) -> ReqField {
+fn field(
+    rust: &str,
+    ty: &Ty,
+    required: bool,
+    doc: Option<String>,
+    binary_as: Option<TokenStream>,
+) -> ReqField {
     let (base, arg, into) = match (ty, binary_as) {
         (Ty::Binary, Some(t)) => (t.clone(), quote!(impl Into<#t>), true),
         (Ty::String, _) => (quote!(String), quote!(impl Into<String>), true),
@@ -39,8 +45,19 @@ fn field(rust: &str, ty: &Ty, required: bool, doc: Option<String>, binary_as: Op
             (t.clone(), t, false)
         }
     };
-    let ty = if required { base } else { quote!(Option<#base>) };
-    ReqField { rust: rust.to_string(), ty, arg, into, required, doc }
+    let ty = if required {
+        base
+    } else {
+        quote!(Option<#base>)
+    };
+    ReqField {
+        rust: rust.to_string(),
+        ty,
+        arg,
+        into,
+        required,
+        doc,
+    }
 }
 
 fn success_type(op: &Operation) -> (TokenStream, TokenStream) {
@@ -56,7 +73,11 @@ fn success_type(op: &Operation) -> (TokenStream, TokenStream) {
             let name = format_ident!("{}Response", op.type_name);
             let variants = many.iter().map(|s| {
                 let v = ident(&s.variant);
-                let d = doc(Some(&format!("HTTP {}: {}", s.status, s.doc.as_deref().unwrap_or(""))));
+                let d = doc(Some(&format!(
+                    "HTTP {}: {}",
+                    s.status,
+                    s.doc.as_deref().unwrap_or("")
+                )));
                 let body = body_ty(&s.body);
                 if s.headers.is_empty() {
                     match body {
@@ -105,7 +126,11 @@ fn success_arm(op: &Operation, s: &Success) -> TokenStream {
     let enum_name = format_ident!("{}Response", op.type_name);
     let v = ident(&s.variant);
     if s.headers.is_empty() {
-        let value = if has_body { quote!(#enum_name::#v(body)) } else { quote!(#enum_name::#v) };
+        let value = if has_body {
+            quote!(#enum_name::#v(body))
+        } else {
+            quote!(#enum_name::#v)
+        };
         return quote!(#status => { #read_body Ok(#value) });
     }
     let header_reads = s.headers.iter().map(|h| {
@@ -141,18 +166,36 @@ fn emit_one(op: &Operation) -> TokenStream {
     let method_doc = doc(op.doc.as_deref());
 
     // The request type's fields, in order: parameters, body, endpoint.
-    let mut fields: Vec<ReqField> = op.params.iter().map(|p| field(&p.rust, &p.ty, p.required, p.doc.clone(), None)).collect();
+    let mut fields: Vec<ReqField> = op
+        .params
+        .iter()
+        .map(|p| field(&p.rust, &p.ty, p.required, p.doc.clone(), None))
+        .collect();
     let mut has_binary = false;
     match &op.body {
-        Some(RequestBody::Json { ty }) => fields.push(field("body", ty, true, Some("The JSON body.".into()), None)),
+        Some(RequestBody::Json { ty }) => {
+            fields.push(field("body", ty, true, Some("The JSON body.".into()), None))
+        }
         Some(RequestBody::OctetStream) => {
             has_binary = true;
-            fields.push(field("body", &Ty::Binary, true, Some("The body, streamed.".into()), Some(quote!(rt::Body))));
+            fields.push(field(
+                "body",
+                &Ty::Binary,
+                true,
+                Some("The body, streamed.".into()),
+                Some(quote!(rt::Body)),
+            ));
         }
         Some(RequestBody::Multipart { parts }) => {
             for part in parts {
                 has_binary |= part.ty == Ty::Binary;
-                fields.push(field(&part.rust, &part.ty, part.required, part.doc.clone(), Some(quote!(rt::FilePart))));
+                fields.push(field(
+                    &part.rust,
+                    &part.ty,
+                    part.required,
+                    part.doc.clone(),
+                    Some(quote!(rt::FilePart)),
+                ));
             }
         }
         None => {}
@@ -162,7 +205,10 @@ fn emit_one(op: &Operation) -> TokenStream {
             "endpoint",
             &Ty::String,
             false,
-            Some("The whole URL to call, as returned by the API (it replaces the server and path).".into()),
+            Some(
+                "The whole URL to call, as returned by the API (it replaces the server and path)."
+                    .into(),
+            ),
             None,
         ));
     }
@@ -193,7 +239,11 @@ fn emit_one(op: &Operation) -> TokenStream {
         let n = ident(&f.rust);
         let setter = format_ident!("with_{}", f.rust.trim_start_matches("r#"));
         let a = &f.arg;
-        let convert = if f.into { quote!(value.into()) } else { quote!(value) };
+        let convert = if f.into {
+            quote!(value.into())
+        } else {
+            quote!(value)
+        };
         let d = format!(" Sets `{}`.", f.rust.trim_start_matches("r#"));
         quote! {
             #[doc = #d]
@@ -203,9 +253,20 @@ fn emit_one(op: &Operation) -> TokenStream {
             }
         }
     });
-    let default = if required.is_empty() { quote!(Default,) } else { quote!() };
-    let derives = if has_binary { quote!(#[derive(Debug, #default)]) } else { quote!(#[derive(Debug, Clone, #default)]) };
-    let req_doc = format!(" The request of `{}` (`{} {}`).", op.name, op.method, op.path);
+    let default = if required.is_empty() {
+        quote!(Default,)
+    } else {
+        quote!()
+    };
+    let derives = if has_binary {
+        quote!(#[derive(Debug, #default)])
+    } else {
+        quote!(#[derive(Debug, Clone, #default)])
+    };
+    let req_doc = format!(
+        " The request of `{}` (`{} {}`).",
+        op.name, op.method, op.path
+    );
 
     // URL: the caller's absolute endpoint, or the server's base URL and the path template.
     let mut fmt = String::from("{}");
@@ -213,10 +274,17 @@ fn emit_one(op: &Operation) -> TokenStream {
     let mut rest = op.path.as_str();
     while let Some(start) = rest.find('{') {
         fmt.push_str(&rest[..start].replace('}', "}}"));
-        let end = rest[start..].find('}').map(|e| start + e).unwrap_or(rest.len() - 1);
+        let end = rest[start..]
+            .find('}')
+            .map(|e| start + e)
+            .unwrap_or(rest.len() - 1);
         let name = &rest[start + 1..end];
         fmt.push_str("{}");
-        match op.params.iter().find(|p| p.location == ParamIn::Path && p.wire == name) {
+        match op
+            .params
+            .iter()
+            .find(|p| p.location == ParamIn::Path && p.wire == name)
+        {
             Some(p) => {
                 let n = ident(&p.rust);
                 let value = param_to_string(p, quote!(request.#n));
@@ -233,7 +301,11 @@ fn emit_one(op: &Operation) -> TokenStream {
         rt::support::parse_url(&format!(#fmt, rt::support::base_url(&self.core, #key, #default), #(#path_args),*))?
     };
     // The URL changes after it is built only to add query parameters.
-    let url_mut = if op.params.iter().any(|p| p.location == ParamIn::Query) { quote!(mut) } else { quote!() };
+    let url_mut = if op.params.iter().any(|p| p.location == ParamIn::Query) {
+        quote!(mut)
+    } else {
+        quote!()
+    };
     let url = if op.absolute_url {
         quote! {
             let #url_mut url = match request.endpoint.as_deref() {
@@ -245,29 +317,33 @@ fn emit_one(op: &Operation) -> TokenStream {
         quote!(let #url_mut url = #built_url;)
     };
 
-    let query = op.params.iter().filter(|p| p.location == ParamIn::Query).map(|p| {
-        let n = ident(&p.rust);
-        let wire = &p.wire;
-        let append = |value: TokenStream| -> TokenStream {
-            if p.explode {
-                if let Ty::Vec(_) = p.ty {
-                    return quote! {
-                        for item in #value.iter() {
-                            url.query_pairs_mut().append_pair(#wire, &item.to_string());
-                        }
-                    };
+    let query = op
+        .params
+        .iter()
+        .filter(|p| p.location == ParamIn::Query)
+        .map(|p| {
+            let n = ident(&p.rust);
+            let wire = &p.wire;
+            let append = |value: TokenStream| -> TokenStream {
+                if p.explode {
+                    if let Ty::Vec(_) = p.ty {
+                        return quote! {
+                            for item in #value.iter() {
+                                url.query_pairs_mut().append_pair(#wire, &item.to_string());
+                            }
+                        };
+                    }
                 }
+                let s = param_to_string(p, value);
+                quote!(url.query_pairs_mut().append_pair(#wire, #s);)
+            };
+            if p.required {
+                append(quote!(request.#n))
+            } else {
+                let inner = append(quote!(value));
+                quote!(if let Some(value) = &request.#n { #inner })
             }
-            let s = param_to_string(p, value);
-            quote!(url.query_pairs_mut().append_pair(#wire, #s);)
-        };
-        if p.required {
-            append(quote!(request.#n))
-        } else {
-            let inner = append(quote!(value));
-            quote!(if let Some(value) = &request.#n { #inner })
-        }
-    });
+        });
     let headers = op.params.iter().filter(|p| p.location == ParamIn::Header).map(|p| {
         let n = ident(&p.rust);
         let wire = &p.wire;
@@ -282,7 +358,9 @@ fn emit_one(op: &Operation) -> TokenStream {
     let body = match &op.body {
         None => quote!(),
         Some(RequestBody::Json { .. }) => quote!(builder = builder.json(&request.body);),
-        Some(RequestBody::OctetStream) => quote!(builder = rt::support::octet_stream(builder, request.body);),
+        Some(RequestBody::OctetStream) => {
+            quote!(builder = rt::support::octet_stream(builder, request.body);)
+        }
         Some(RequestBody::Multipart { parts }) => {
             let adds = parts.iter().map(|part| {
                 let n = ident(&part.rust);
@@ -313,11 +391,12 @@ fn emit_one(op: &Operation) -> TokenStream {
     } else {
         quote!()
     };
-    let mutable_builder = if op.params.iter().any(|p| p.location == ParamIn::Header) || op.body.is_some() {
-        quote!(mut)
-    } else {
-        quote!()
-    };
+    let mutable_builder =
+        if op.params.iter().any(|p| p.location == ParamIn::Header) || op.body.is_some() {
+            quote!(mut)
+        } else {
+            quote!()
+        };
 
     quote! {
         #[doc = #req_doc]

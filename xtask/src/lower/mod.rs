@@ -22,5 +22,10 @@ pub fn lower(api: &openapiv3::OpenAPI) -> Result<Api, Problems> {
     if !problems.is_empty() {
         return Err(problems);
     }
-    Ok(Api { title: api.info.title.clone(), types: type_defs, operations, servers })
+    Ok(Api {
+        title: api.info.title.clone(),
+        types: type_defs,
+        operations,
+        servers,
+    })
 }

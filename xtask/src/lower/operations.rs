@@ -4,15 +4,15 @@ use std::collections::HashMap;
 
 use indexmap::IndexMap;
 use openapiv3::{
-    OpenAPI, Operation as OaOperation, Parameter, ParameterSchemaOrContent, PathItem, ReferenceOr, Response,
-    StatusCode,
+    OpenAPI, Operation as OaOperation, Parameter, ParameterSchemaOrContent, PathItem, ReferenceOr,
+    Response, StatusCode,
 };
 
 use super::types::{SRef, TypeLower};
 use crate::diag::{join, Problems};
 use crate::ir::{
-    ErrorCode, ErrorStatus, MultipartPart, Operation, Param, ParamIn, RequestBody, ResponseHeader, Server, StatusMatch,
-    Success, SuccessBody, Ty,
+    ErrorCode, ErrorStatus, MultipartPart, Operation, Param, ParamIn, RequestBody, ResponseHeader,
+    Server, StatusMatch, Success, SuccessBody, Ty,
 };
 use crate::names::{pascal, snake, Unique};
 
@@ -24,8 +24,17 @@ struct Ctx<'a, 't> {
     server_keys: Unique,
 }
 
-pub fn lower_operations<'a>(api: &'a OpenAPI, types: &mut TypeLower<'a>) -> (Vec<Operation>, Vec<Server>, Problems) {
-    let mut ctx = Ctx { api, types, problems: Problems::default(), servers: IndexMap::new(), server_keys: Unique::default() };
+pub fn lower_operations<'a>(
+    api: &'a OpenAPI,
+    types: &mut TypeLower<'a>,
+) -> (Vec<Operation>, Vec<Server>, Problems) {
+    let mut ctx = Ctx {
+        api,
+        types,
+        problems: Problems::default(),
+        servers: IndexMap::new(),
+        server_keys: Unique::default(),
+    };
     // The document's first server is the default; register it first so it keeps its key.
     if let Some(first) = api.servers.first() {
         ctx.server(first, "/servers/0", true);
@@ -37,7 +46,8 @@ pub fn lower_operations<'a>(api: &'a OpenAPI, types: &mut TypeLower<'a>) -> (Vec
         let item = match item {
             ReferenceOr::Item(item) => item,
             ReferenceOr::Reference { .. } => {
-                ctx.problems.push(&path_pointer, "path items given by $ref are not supported");
+                ctx.problems
+                    .push(&path_pointer, "path items given by $ref are not supported");
                 continue;
             }
         };
@@ -45,9 +55,17 @@ pub fn lower_operations<'a>(api: &'a OpenAPI, types: &mut TypeLower<'a>) -> (Vec
             let pointer = format!("{path_pointer}/{method}");
             if let Some(lowered) = ctx.operation(path, item, method, op, &pointer) {
                 if let Some(first) = seen.get(&lowered.name) {
+                    let field = if op.extensions.contains_key("x-rust-name") {
+                        "x-rust-name"
+                    } else {
+                        "operationId"
+                    };
                     ctx.problems.push(
-                        &pointer,
-                        format!("duplicate operation name `{}`: {first} already uses it", lowered.name),
+                        format!("{pointer}/{field}"),
+                        format!(
+                            "duplicate operation name `{}`: {first} already uses it",
+                            lowered.name
+                        ),
                     );
                     continue;
                 }
@@ -123,7 +141,12 @@ enum Media {
 }
 
 fn media_kind(media: &str) -> Option<Media> {
-    let base = media.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    let base = media
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
     if base == "application/json" || (base.starts_with("application/") && base.ends_with("+json")) {
         Some(Media::Json)
     } else if base == "application/octet-stream" {
@@ -136,12 +159,19 @@ fn media_kind(media: &str) -> Option<Media> {
 }
 
 impl<'a> Ctx<'a, '_> {
-    fn server(&mut self, server: &openapiv3::Server, pointer: &str, document_default: bool) -> (String, String) {
+    fn server(
+        &mut self,
+        server: &openapiv3::Server,
+        pointer: &str,
+        document_default: bool,
+    ) -> (String, String) {
         let mut url = server.url.clone();
         let mut missing = Vec::new();
         let mut rest = server.url.as_str();
         while let Some(start) = rest.find('{') {
-            let Some(end) = rest[start..].find('}') else { break };
+            let Some(end) = rest[start..].find('}') else {
+                break;
+            };
             let var = &rest[start + 1..start + end];
             match server.variables.as_ref().and_then(|v| v.get(var)) {
                 Some(v) => url = url.replace(&format!("{{{var}}}"), &v.default),
@@ -150,7 +180,10 @@ impl<'a> Ctx<'a, '_> {
             rest = &rest[start + end + 1..];
         }
         for var in missing {
-            self.problems.push(pointer, format!("server URL uses variable `{var}` that `variables` does not define"));
+            self.problems.push(
+                pointer,
+                format!("server URL uses variable `{var}` that `variables` does not define"),
+            );
         }
         while url.ends_with('/') {
             url.pop();
@@ -166,7 +199,13 @@ impl<'a> Ctx<'a, '_> {
                 self.server_keys.take(&format!("server_{n}"))
             }
         };
-        self.servers.insert(server.url.clone(), Server { key: key.clone(), default_url: url.clone() });
+        self.servers.insert(
+            server.url.clone(),
+            Server {
+                key: key.clone(),
+                default_url: url.clone(),
+            },
+        );
         (key, url)
     }
 
@@ -203,7 +242,11 @@ impl<'a> Ctx<'a, '_> {
         } else {
             ("default".to_string(), String::new())
         };
-        let absolute_url = op.extensions.get("x-accepts-absolute-url").and_then(|v| v.as_bool()).unwrap_or(false);
+        let absolute_url = op
+            .extensions
+            .get("x-accepts-absolute-url")
+            .and_then(|v| v.as_bool())
+            .unwrap_or(false);
         let doc = match (&op.summary, &op.description) {
             (Some(s), Some(d)) => Some(format!("{s}\n\n{d}")),
             (Some(s), None) => Some(s.clone()),
@@ -215,8 +258,16 @@ impl<'a> Ctx<'a, '_> {
             field_names.reserve(reserved);
         }
         let params = self.params(item, op, pointer, &type_name, &mut field_names);
-        let body = op.request_body.as_ref().and_then(|b| self.body(b, &format!("{pointer}/requestBody"), &type_name, &mut field_names));
-        let (successes, errors, default_error) = self.responses(op, &format!("{pointer}/responses"), &type_name);
+        let body = op.request_body.as_ref().and_then(|b| {
+            self.body(
+                b,
+                &format!("{pointer}/requestBody"),
+                &type_name,
+                &mut field_names,
+            )
+        });
+        let (successes, errors, default_error) =
+            self.responses(op, &format!("{pointer}/responses"), &type_name);
         Some(Operation {
             name,
             type_name,
@@ -242,19 +293,28 @@ impl<'a> Ctx<'a, '_> {
         type_name: &str,
         names: &mut Unique,
     ) -> Vec<Param> {
-        let path_pointer = pointer.rsplit_once('/').map(|(p, _)| p.to_string()).unwrap_or_default();
+        let path_pointer = pointer
+            .rsplit_once('/')
+            .map(|(p, _)| p.to_string())
+            .unwrap_or_default();
         let mut by_key: IndexMap<(String, &'static str), Param> = IndexMap::new();
-        let lists = [(&item.parameters, format!("{path_pointer}/parameters")), (&op.parameters, format!("{pointer}/parameters"))];
+        let lists = [
+            (&item.parameters, format!("{path_pointer}/parameters")),
+            (&op.parameters, format!("{pointer}/parameters")),
+        ];
         for (list, list_pointer) in lists {
             for (i, param) in list.iter().enumerate() {
                 let at = format!("{list_pointer}/{i}");
-                let Some((param, at)) = self.resolve_param(param, &at) else { continue };
+                let Some((param, at)) = self.resolve_param(param, &at) else {
+                    continue;
+                };
                 let (location, explode_default) = match param {
                     Parameter::Path { .. } => (ParamIn::Path, false),
                     Parameter::Query { .. } => (ParamIn::Query, true),
                     Parameter::Header { .. } => (ParamIn::Header, false),
                     Parameter::Cookie { .. } => {
-                        self.problems.push(&at, "cookie parameters are not supported");
+                        self.problems
+                            .push(&at, "cookie parameters are not supported");
                         continue;
                     }
                 };
@@ -262,11 +322,16 @@ impl<'a> Ctx<'a, '_> {
                 let ty = match &data.format {
                     ParameterSchemaOrContent::Schema(schema) => {
                         let hint = format!("{type_name}{}", pascal(&data.name));
-                        let (ty, _) = self.types.ty(SRef::from(schema), &format!("{at}/schema"), &hint);
+                        let (ty, _) =
+                            self.types
+                                .ty(SRef::from(schema), &format!("{at}/schema"), &hint);
                         ty
                     }
                     ParameterSchemaOrContent::Content(_) => {
-                        self.problems.push(&at, "parameters described by `content` are not supported; use `schema`");
+                        self.problems.push(
+                            &at,
+                            "parameters described by `content` are not supported; use `schema`",
+                        );
                         continue;
                     }
                 };
@@ -280,7 +345,11 @@ impl<'a> Ctx<'a, '_> {
                     Some(existing) => existing.rust.clone(),
                     None => names.take(&snake(&data.name)),
                 };
-                let wire = if location == ParamIn::Header { data.name.to_ascii_lowercase() } else { data.name.clone() };
+                let wire = if location == ParamIn::Header {
+                    data.name.to_ascii_lowercase()
+                } else {
+                    data.name.clone()
+                };
                 by_key.insert(
                     key,
                     Param {
@@ -298,17 +367,33 @@ impl<'a> Ctx<'a, '_> {
         by_key.into_values().collect()
     }
 
-    fn resolve_param(&mut self, param: &'a ReferenceOr<Parameter>, at: &str) -> Option<(&'a Parameter, String)> {
+    fn resolve_param(
+        &mut self,
+        param: &'a ReferenceOr<Parameter>,
+        at: &str,
+    ) -> Option<(&'a Parameter, String)> {
         match param {
             ReferenceOr::Item(p) => Some((p, at.to_string())),
             ReferenceOr::Reference { reference } => {
                 let found = reference
                     .strip_prefix("#/components/parameters/")
-                    .and_then(|name| self.api.components.as_ref()?.parameters.get(name).map(|p| (name, p)));
+                    .and_then(|name| {
+                        self.api
+                            .components
+                            .as_ref()?
+                            .parameters
+                            .get(name)
+                            .map(|p| (name, p))
+                    });
                 match found {
-                    Some((name, ReferenceOr::Item(p))) => Some((p, join("/components/parameters", name))),
+                    Some((name, ReferenceOr::Item(p))) => {
+                        Some((p, join("/components/parameters", name)))
+                    }
                     Some((_, ReferenceOr::Reference { .. })) => {
-                        self.problems.push(format!("{at}/$ref"), "a parameter $ref must point at a parameter, not at another $ref");
+                        self.problems.push(
+                            format!("{at}/$ref"),
+                            "a parameter $ref must point at a parameter, not at another $ref",
+                        );
                         None
                     }
                     None => {
@@ -335,9 +420,18 @@ impl<'a> Ctx<'a, '_> {
             ReferenceOr::Reference { reference } => {
                 let found = reference
                     .strip_prefix("#/components/requestBodies/")
-                    .and_then(|name| self.api.components.as_ref()?.request_bodies.get(name).map(|b| (name, b)));
+                    .and_then(|name| {
+                        self.api
+                            .components
+                            .as_ref()?
+                            .request_bodies
+                            .get(name)
+                            .map(|b| (name, b))
+                    });
                 match found {
-                    Some((name, ReferenceOr::Item(b))) => (b, join("/components/requestBodies", name)),
+                    Some((name, ReferenceOr::Item(b))) => {
+                        (b, join("/components/requestBodies", name))
+                    }
                     _ => {
                         self.problems.push(
                             format!("{pointer}/$ref"),
@@ -370,28 +464,51 @@ impl<'a> Ctx<'a, '_> {
                 let Some(schema) = &content.schema else {
                     return Some(RequestBody::Json { ty: Ty::Value });
                 };
-                let (ty, _) = self.types.ty(SRef::from(schema), &format!("{at}/schema"), &format!("{type_name}Body"));
+                let (ty, _) = self.types.ty(
+                    SRef::from(schema),
+                    &format!("{at}/schema"),
+                    &format!("{type_name}Body"),
+                );
                 Some(RequestBody::Json { ty })
             }
             Media::Multipart => {
                 let Some(schema) = &content.schema else {
-                    self.problems.push(&at, "a multipart/form-data body needs a schema listing its parts");
+                    self.problems.push(
+                        &at,
+                        "a multipart/form-data body needs a schema listing its parts",
+                    );
                     return None;
                 };
-                self.multipart(SRef::from(schema), &format!("{at}/schema"), type_name, names)
+                self.multipart(
+                    SRef::from(schema),
+                    &format!("{at}/schema"),
+                    type_name,
+                    names,
+                )
             }
         }
     }
 
-    fn multipart(&mut self, schema: SRef<'a>, pointer: &str, type_name: &str, names: &mut Unique) -> Option<RequestBody> {
+    fn multipart(
+        &mut self,
+        schema: SRef<'a>,
+        pointer: &str,
+        type_name: &str,
+        names: &mut Unique,
+    ) -> Option<RequestBody> {
         let (schema, pointer) = match schema {
             SRef::Item(s) => (s, pointer.to_string()),
             SRef::Ref(reference) => {
                 let name = reference.strip_prefix("#/components/schemas/");
-                match name.and_then(|n| self.api.components.as_ref()?.schemas.get(n).map(|s| (n, s))) {
+                match name
+                    .and_then(|n| self.api.components.as_ref()?.schemas.get(n).map(|s| (n, s)))
+                {
                     Some((n, ReferenceOr::Item(s))) => (s, join("/components/schemas", n)),
                     _ => {
-                        self.problems.push(format!("{pointer}/$ref"), format!("dangling $ref `{reference}`"));
+                        self.problems.push(
+                            format!("{pointer}/$ref"),
+                            format!("dangling $ref `{reference}`"),
+                        );
                         return None;
                     }
                 }
@@ -399,9 +516,14 @@ impl<'a> Ctx<'a, '_> {
         };
         let (props, required) = match &schema.schema_kind {
             openapiv3::SchemaKind::Type(openapiv3::Type::Object(o)) => (&o.properties, &o.required),
-            openapiv3::SchemaKind::Any(a) if !a.properties.is_empty() => (&a.properties, &a.required),
+            openapiv3::SchemaKind::Any(a) if !a.properties.is_empty() => {
+                (&a.properties, &a.required)
+            }
             _ => {
-                self.problems.push(&pointer, "a multipart/form-data schema must be an object with properties");
+                self.problems.push(
+                    &pointer,
+                    "a multipart/form-data schema must be an object with properties",
+                );
                 return None;
             }
         };
@@ -414,7 +536,13 @@ impl<'a> Ctx<'a, '_> {
                 ReferenceOr::Item(s) => s.schema_data.description.clone(),
                 ReferenceOr::Reference { .. } => None,
             };
-            parts.push(MultipartPart { wire: prop.clone(), rust: names.take(&snake(prop)), ty, required: required.contains(prop), doc });
+            parts.push(MultipartPart {
+                wire: prop.clone(),
+                rust: names.take(&snake(prop)),
+                ty,
+                required: required.contains(prop),
+                doc,
+            });
         }
         // Non-binary parts (metadata) first, binary parts last: servers such as Box require the
         // metadata before the content, and a streamed file part must not be followed by more.
@@ -422,15 +550,28 @@ impl<'a> Ctx<'a, '_> {
         Some(RequestBody::Multipart { parts })
     }
 
-    fn resolve_response(&mut self, r: &'a ReferenceOr<Response>, at: &str) -> Option<(&'a Response, String)> {
+    fn resolve_response(
+        &mut self,
+        r: &'a ReferenceOr<Response>,
+        at: &str,
+    ) -> Option<(&'a Response, String)> {
         match r {
             ReferenceOr::Item(resp) => Some((resp, at.to_string())),
             ReferenceOr::Reference { reference } => {
                 let found = reference
                     .strip_prefix("#/components/responses/")
-                    .and_then(|name| self.api.components.as_ref()?.responses.get(name).map(|r| (name, r)));
+                    .and_then(|name| {
+                        self.api
+                            .components
+                            .as_ref()?
+                            .responses
+                            .get(name)
+                            .map(|r| (name, r))
+                    });
                 match found {
-                    Some((name, ReferenceOr::Item(resp))) => Some((resp, join("/components/responses", name))),
+                    Some((name, ReferenceOr::Item(resp))) => {
+                        Some((resp, join("/components/responses", name)))
+                    }
                     _ => {
                         self.problems.push(
                             format!("{at}/$ref"),
@@ -443,50 +584,76 @@ impl<'a> Ctx<'a, '_> {
         }
     }
 
-    /// The JSON schema type of a response, if it has a JSON body.
+    /// The JSON schema type of a response, if it has a JSON body (the first media type decides).
     fn response_body(&mut self, resp: &'a Response, at: &str, hint: &str) -> SuccessBody {
-        for (media, content) in &resp.content {
-            let media_at = join(&format!("{at}/content"), media);
-            match media_kind(media) {
-                Some(Media::Json) => {
-                    return match &content.schema {
-                        Some(schema) => {
-                            let (ty, _) = self.types.ty(SRef::from(schema), &format!("{media_at}/schema"), hint);
-                            SuccessBody::Json(ty)
-                        }
-                        None => SuccessBody::Json(Ty::Value),
-                    };
-                }
-                _ => return SuccessBody::Bytes,
-            }
+        let Some((media, content)) = resp.content.first() else {
+            return SuccessBody::None;
+        };
+        if !matches!(media_kind(media), Some(Media::Json)) {
+            return SuccessBody::Bytes;
         }
-        SuccessBody::None
+        match &content.schema {
+            Some(schema) => {
+                let media_at = join(&format!("{at}/content"), media);
+                let (ty, _) =
+                    self.types
+                        .ty(SRef::from(schema), &format!("{media_at}/schema"), hint);
+                SuccessBody::Json(ty)
+            }
+            None => SuccessBody::Json(Ty::Value),
+        }
     }
 
     #[allow(clippy::type_complexity)]
-    fn responses(&mut self, op: &'a OaOperation, pointer: &str, type_name: &str) -> (Vec<Success>, Vec<ErrorStatus>, Option<Ty>) {
+    fn responses(
+        &mut self,
+        op: &'a OaOperation,
+        pointer: &str,
+        type_name: &str,
+    ) -> (Vec<Success>, Vec<ErrorStatus>, Option<Ty>) {
         let mut successes = Vec::new();
         let mut errors = Vec::new();
         let mut success_names = Unique::default();
-        let two_xx = op.responses.responses.keys().filter(|s| matches!(s, StatusCode::Code(c) if (200..300).contains(c))).count();
+        let two_xx = op
+            .responses
+            .responses
+            .keys()
+            .filter(|s| matches!(s, StatusCode::Code(c) if (200..300).contains(c)))
+            .count();
         for (status, response) in &op.responses.responses {
             let key = match status {
                 StatusCode::Code(c) => c.to_string(),
                 StatusCode::Range(r) => format!("{r}XX"),
             };
             let at = join(pointer, &key);
-            let Some((resp, resp_at)) = self.resolve_response(response, &at) else { continue };
+            let Some((resp, resp_at)) = self.resolve_response(response, &at) else {
+                continue;
+            };
             let rust_name = ext_str(&resp.extensions, "x-rust-name").map(pascal);
             match *status {
                 StatusCode::Code(code) if (200..300).contains(&code) => {
-                    let variant = success_names.take(&rust_name.unwrap_or_else(|| status_name(code)));
-                    let hint = if two_xx > 1 { format!("{type_name}{variant}") } else { format!("{type_name}Response") };
+                    let variant =
+                        success_names.take(&rust_name.unwrap_or_else(|| status_name(code)));
+                    let hint = if two_xx > 1 {
+                        format!("{type_name}{variant}")
+                    } else {
+                        format!("{type_name}Response")
+                    };
                     let body = self.response_body(resp, &resp_at, &hint);
                     let headers = self.response_headers(resp, &resp_at, &hint);
-                    successes.push(Success { status: code, variant, body, headers, doc: Some(resp.description.clone()) });
+                    successes.push(Success {
+                        status: code,
+                        variant,
+                        body,
+                        headers,
+                        doc: Some(resp.description.clone()),
+                    });
                 }
                 StatusCode::Range(2) => {
-                    self.problems.push(&at, "a 2XX range response is not supported: list the success statuses");
+                    self.problems.push(
+                        &at,
+                        "a 2XX range response is not supported: list the success statuses",
+                    );
                 }
                 StatusCode::Code(code) if code < 200 => {
                     self.problems.push(&at, "1xx responses are not supported");
@@ -502,7 +669,13 @@ impl<'a> Ctx<'a, '_> {
                         _ => Ty::Value,
                     };
                     let codes = self.error_codes(resp, &resp_at);
-                    errors.push(ErrorStatus { status: status_match, payload, name: rust_name, codes, doc: Some(resp.description.clone()) });
+                    errors.push(ErrorStatus {
+                        status: status_match,
+                        payload,
+                        name: rust_name,
+                        codes,
+                        doc: Some(resp.description.clone()),
+                    });
                 }
             }
         }
@@ -517,7 +690,12 @@ impl<'a> Ctx<'a, '_> {
         (successes, errors, default_error)
     }
 
-    fn response_headers(&mut self, resp: &'a Response, at: &str, hint: &str) -> Vec<ResponseHeader> {
+    fn response_headers(
+        &mut self,
+        resp: &'a Response,
+        at: &str,
+        hint: &str,
+    ) -> Vec<ResponseHeader> {
         let mut out = Vec::new();
         let mut names = Unique::default();
         for (name, header) in &resp.headers {
@@ -531,7 +709,10 @@ impl<'a> Ctx<'a, '_> {
                     match found {
                         Some(ReferenceOr::Item(h)) => h,
                         _ => {
-                            self.problems.push(format!("{header_at}/$ref"), format!("dangling $ref `{reference}`"));
+                            self.problems.push(
+                                format!("{header_at}/$ref"),
+                                format!("dangling $ref `{reference}`"),
+                            );
                             continue;
                         }
                     }
@@ -539,7 +720,11 @@ impl<'a> Ctx<'a, '_> {
             };
             let ty = match &header.format {
                 ParameterSchemaOrContent::Schema(schema) => {
-                    let (ty, _) = self.types.ty(SRef::from(schema), &format!("{header_at}/schema"), &format!("{hint}{}", pascal(name)));
+                    let (ty, _) = self.types.ty(
+                        SRef::from(schema),
+                        &format!("{header_at}/schema"),
+                        &format!("{hint}{}", pascal(name)),
+                    );
                     match ty {
                         Ty::I32 | Ty::I64 => Ty::I64,
                         Ty::Bool => Ty::Bool,
@@ -548,16 +733,24 @@ impl<'a> Ctx<'a, '_> {
                 }
                 ParameterSchemaOrContent::Content(_) => Ty::String,
             };
-            out.push(ResponseHeader { wire: name.to_ascii_lowercase(), rust: names.take(&snake(name)), ty, doc: header.description.clone() });
+            out.push(ResponseHeader {
+                wire: name.to_ascii_lowercase(),
+                rust: names.take(&snake(name)),
+                ty,
+                doc: header.description.clone(),
+            });
         }
         out
     }
 
     fn error_codes(&mut self, resp: &Response, at: &str) -> Vec<ErrorCode> {
-        let Some(value) = resp.extensions.get("x-error-codes") else { return Vec::new() };
+        let Some(value) = resp.extensions.get("x-error-codes") else {
+            return Vec::new();
+        };
         let at = format!("{at}/x-error-codes");
         let Some(list) = value.as_array() else {
-            self.problems.push(&at, "x-error-codes must be a list of {code, description}");
+            self.problems
+                .push(&at, "x-error-codes must be a list of {code, description}");
             return Vec::new();
         };
         let mut codes = Vec::new();
@@ -565,9 +758,15 @@ impl<'a> Ctx<'a, '_> {
             match entry.get("code").and_then(|c| c.as_str()) {
                 Some(code) if !code.is_empty() => codes.push(ErrorCode {
                     code: code.to_string(),
-                    description: entry.get("description").and_then(|d| d.as_str()).map(str::to_owned),
+                    description: entry
+                        .get("description")
+                        .and_then(|d| d.as_str())
+                        .map(str::to_owned),
                 }),
-                _ => self.problems.push(format!("{at}/{i}"), "each x-error-codes entry needs a non-empty string `code`"),
+                _ => self.problems.push(
+                    format!("{at}/{i}"),
+                    "each x-error-codes entry needs a non-empty string `code`",
+                ),
             }
         }
         codes

@@ -5,7 +5,10 @@
 use std::collections::{BTreeSet, HashMap, HashSet};
 
 use indexmap::IndexMap;
-use openapiv3::{AdditionalProperties, ReferenceOr, Schema, SchemaKind, StringFormat, Type, VariantOrUnknownOrEmpty};
+use openapiv3::{
+    AdditionalProperties, ReferenceOr, Schema, SchemaKind, StringFormat, Type,
+    VariantOrUnknownOrEmpty,
+};
 
 use crate::diag::{join, Problems};
 use crate::ir::{Field, TaggedVariant, Ty, TypeDef};
@@ -40,11 +43,23 @@ type Props = IndexMap<String, ReferenceOr<Box<Schema>>>;
 
 /// The parts of a schema the generator cares about, whatever way the document spelled it.
 enum Shape<'a> {
-    Object { props: &'a Props, required: &'a [String], free_form: bool },
-    AllOf { parts: &'a [ReferenceOr<Schema>], props: Option<(&'a Props, &'a [String])> },
+    Object {
+        props: &'a Props,
+        required: &'a [String],
+        free_form: bool,
+    },
+    AllOf {
+        parts: &'a [ReferenceOr<Schema>],
+        props: Option<(&'a Props, &'a [String])>,
+    },
     OneOf(&'a [ReferenceOr<Schema>]),
-    Str { format: Option<&'a str>, values: Vec<String> },
-    Int { format: Option<&'a str> },
+    Str {
+        format: Option<&'a str>,
+        values: Vec<String>,
+    },
+    Int {
+        format: Option<&'a str>,
+    },
     Num,
     Bool,
     Array(Option<&'a ReferenceOr<Box<Schema>>>),
@@ -52,7 +67,10 @@ enum Shape<'a> {
     Not,
 }
 
-fn format_str<T: Copy>(f: &VariantOrUnknownOrEmpty<T>, known: impl Fn(T) -> &'static str) -> Option<&str> {
+fn format_str<T: Copy>(
+    f: &VariantOrUnknownOrEmpty<T>,
+    known: impl Fn(T) -> &'static str,
+) -> Option<&str> {
     match f {
         VariantOrUnknownOrEmpty::Item(v) => Some(known(*v)),
         VariantOrUnknownOrEmpty::Unknown(s) => Some(s.as_str()),
@@ -88,16 +106,27 @@ fn shape(schema: &Schema) -> Shape<'_> {
         SchemaKind::Type(Type::Object(o)) => Shape::Object {
             props: &o.properties,
             required: &o.required,
-            free_form: o.properties.is_empty() || !matches!(o.additional_properties, None | Some(AdditionalProperties::Any(false))),
+            free_form: o.properties.is_empty()
+                || !matches!(
+                    o.additional_properties,
+                    None | Some(AdditionalProperties::Any(false))
+                ),
         },
         SchemaKind::OneOf { one_of } => Shape::OneOf(one_of),
         SchemaKind::AnyOf { any_of } => Shape::OneOf(any_of),
-        SchemaKind::AllOf { all_of } => Shape::AllOf { parts: all_of, props: None },
+        SchemaKind::AllOf { all_of } => Shape::AllOf {
+            parts: all_of,
+            props: None,
+        },
         SchemaKind::Not { .. } => Shape::Not,
         SchemaKind::Any(any) => {
             if !any.all_of.is_empty() {
-                let props = (!any.properties.is_empty()).then_some((&any.properties, any.required.as_slice()));
-                Shape::AllOf { parts: &any.all_of, props }
+                let props = (!any.properties.is_empty())
+                    .then_some((&any.properties, any.required.as_slice()));
+                Shape::AllOf {
+                    parts: &any.all_of,
+                    props,
+                }
             } else if !any.one_of.is_empty() {
                 Shape::OneOf(&any.one_of)
             } else if !any.any_of.is_empty() {
@@ -108,9 +137,15 @@ fn shape(schema: &Schema) -> Shape<'_> {
                 match any.typ.as_deref() {
                     Some("string") => Shape::Str {
                         format: any.format.as_deref(),
-                        values: any.enumeration.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect(),
+                        values: any
+                            .enumeration
+                            .iter()
+                            .filter_map(|v| v.as_str().map(str::to_owned))
+                            .collect(),
                     },
-                    Some("integer") => Shape::Int { format: any.format.as_deref() },
+                    Some("integer") => Shape::Int {
+                        format: any.format.as_deref(),
+                    },
                     Some("number") => Shape::Num,
                     Some("boolean") => Shape::Bool,
                     Some("array") => Shape::Array(any.items.as_ref()),
@@ -119,7 +154,11 @@ fn shape(schema: &Schema) -> Shape<'_> {
                         required: &any.required,
                         free_form: false,
                     },
-                    Some("object") => Shape::Object { props: &any.properties, required: &any.required, free_form: true },
+                    Some("object") => Shape::Object {
+                        props: &any.properties,
+                        required: &any.required,
+                        free_form: true,
+                    },
                     _ => Shape::Free,
                 }
             }
@@ -136,7 +175,10 @@ fn is_trivial(s: SRef<'_>) -> bool {
 /// `allOf` whose only structural member is a `$ref`: an annotated reference, not a new type.
 fn is_single_ref(parts: &[ReferenceOr<Schema>]) -> bool {
     let mut structural = parts.iter().filter(|p| !is_trivial(SRef::from(*p)));
-    matches!((structural.next(), structural.next()), (Some(ReferenceOr::Reference { .. }), None))
+    matches!(
+        (structural.next(), structural.next()),
+        (Some(ReferenceOr::Reference { .. }), None)
+    )
 }
 
 fn nullable(s: SRef<'_>) -> bool {
@@ -173,7 +215,9 @@ impl<'a> TypeLower<'a> {
             in_progress: HashSet::new(),
         };
         // Hand-written and runtime names the generated code also uses.
-        for reserved in ["Client", "Error", "Body", "FilePart", "ApiError", "Option", "Result", "String", "Vec"] {
+        for reserved in [
+            "Client", "Error", "Body", "FilePart", "ApiError", "Option", "Result", "String", "Vec",
+        ] {
             lower.names.reserve(reserved);
         }
         // Components are named first, so that their names win over inline types' names.
@@ -190,14 +234,23 @@ impl<'a> TypeLower<'a> {
 
     /// Defines every component schema's type.
     pub fn lower_components(&mut self) {
-        let Some(schemas) = self.components else { return };
+        let Some(schemas) = self.components else {
+            return;
+        };
         for (name, schema) in schemas {
             let pointer = join("/components/schemas", name);
             let rust = self.names_by_pointer[&pointer].clone();
             match schema {
                 ReferenceOr::Reference { reference } => {
                     let (ty, _) = self.ty(SRef::Ref(reference), &pointer, &rust);
-                    self.fill(&pointer, TypeDef::Alias { name: rust, doc: None, ty });
+                    self.fill(
+                        &pointer,
+                        TypeDef::Alias {
+                            name: rust,
+                            doc: None,
+                            ty,
+                        },
+                    );
                 }
                 ReferenceOr::Item(item) => self.define_named(item, &pointer, &rust),
             }
@@ -216,11 +269,13 @@ impl<'a> TypeLower<'a> {
     /// The name for the type defined at `pointer`, choosing one from `hint` the first time.
     fn name_for(&mut self, pointer: &str, hint: &str) -> (String, bool) {
         if let Some(name) = self.names_by_pointer.get(pointer) {
-            let defined = matches!(self.slots.get(pointer), Some(Some(_))) || self.in_progress.contains(pointer);
+            let defined = matches!(self.slots.get(pointer), Some(Some(_)))
+                || self.in_progress.contains(pointer);
             return (name.clone(), defined);
         }
         let name = self.names.take(&pascal(hint));
-        self.names_by_pointer.insert(pointer.to_string(), name.clone());
+        self.names_by_pointer
+            .insert(pointer.to_string(), name.clone());
         self.slots.insert(pointer.to_string(), None);
         (name, false)
     }
@@ -244,7 +299,14 @@ impl<'a> TypeLower<'a> {
                 self.in_progress.insert(pointer.to_string());
                 let (ty, _) = self.ty_of_item(schema, pointer, &format!("{name}Value"));
                 self.in_progress.remove(pointer);
-                self.fill(pointer, TypeDef::Alias { name: name.to_string(), doc, ty });
+                self.fill(
+                    pointer,
+                    TypeDef::Alias {
+                        name: name.to_string(),
+                        doc,
+                        ty,
+                    },
+                );
             }
         }
     }
@@ -266,33 +328,56 @@ impl<'a> TypeLower<'a> {
     fn ty_of_item(&mut self, schema: &'a Schema, pointer: &str, hint: &str) -> (Ty, bool) {
         let mut is_nullable = schema.schema_data.nullable;
         let ty = match shape(schema) {
-            Shape::Str { values, .. } if !values.is_empty() => {
-                Ty::Named(self.define_enum(pointer, hint, &values, schema.schema_data.description.clone()))
-            }
-            Shape::Str { format: Some("date-time"), .. } => Ty::DateTime,
-            Shape::Str { format: Some("binary"), .. } => Ty::Binary,
+            Shape::Str { values, .. } if !values.is_empty() => Ty::Named(self.define_enum(
+                pointer,
+                hint,
+                &values,
+                schema.schema_data.description.clone(),
+            )),
+            Shape::Str {
+                format: Some("date-time"),
+                ..
+            } => Ty::DateTime,
+            Shape::Str {
+                format: Some("binary"),
+                ..
+            } => Ty::Binary,
             Shape::Str { .. } => Ty::String,
-            Shape::Int { format: Some("int32") } => Ty::I32,
+            Shape::Int {
+                format: Some("int32"),
+            } => Ty::I32,
             Shape::Int { .. } => Ty::I64,
             Shape::Num => Ty::F64,
             Shape::Bool => Ty::Bool,
             Shape::Array(items) => match items {
                 Some(items) => {
-                    let (item, _) = self.ty(SRef::from(items), &format!("{pointer}/items"), &format!("{hint}Item"));
+                    let (item, _) = self.ty(
+                        SRef::from(items),
+                        &format!("{pointer}/items"),
+                        &format!("{hint}Item"),
+                    );
                     Ty::Vec(Box::new(item))
                 }
                 None => Ty::Vec(Box::new(Ty::Value)),
             },
-            Shape::Object { props, free_form: true, .. } if props.is_empty() => Ty::Map,
+            Shape::Object {
+                props,
+                free_form: true,
+                ..
+            } if props.is_empty() => Ty::Map,
             Shape::Object { .. } => Ty::Named(self.define_struct(schema, pointer, hint)),
             Shape::AllOf { parts, props } => {
-                let structural: Vec<(usize, &ReferenceOr<Schema>)> =
-                    parts.iter().enumerate().filter(|(_, p)| !is_trivial(SRef::from(*p))).collect();
+                let structural: Vec<(usize, &ReferenceOr<Schema>)> = parts
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, p)| !is_trivial(SRef::from(*p)))
+                    .collect();
                 is_nullable |= parts.iter().any(|p| nullable(SRef::from(p)));
                 match (structural.as_slice(), props) {
                     ([], None) => Ty::Value,
                     ([(i, only)], None) => {
-                        let (ty, inner_nullable) = self.ty(SRef::from(*only), &format!("{pointer}/allOf/{i}"), hint);
+                        let (ty, inner_nullable) =
+                            self.ty(SRef::from(*only), &format!("{pointer}/allOf/{i}"), hint);
                         is_nullable |= inner_nullable;
                         ty
                     }
@@ -302,7 +387,10 @@ impl<'a> TypeLower<'a> {
             Shape::OneOf(_) => Ty::Named(self.define_union(schema, pointer, hint)),
             Shape::Free => Ty::Value,
             Shape::Not => {
-                self.problems.push(pointer, "`not` schemas are not supported: describe the accepted shape instead");
+                self.problems.push(
+                    pointer,
+                    "`not` schemas are not supported: describe the accepted shape instead",
+                );
                 Ty::Value
             }
         };
@@ -311,7 +399,11 @@ impl<'a> TypeLower<'a> {
 
     /// Resolves `#/components/schemas/X` (following component aliases); reports a dangling or
     /// unsupported reference at `pointer`.
-    fn resolve(&mut self, reference: &str, pointer: &str) -> Option<(String, &'a ReferenceOr<Schema>)> {
+    fn resolve(
+        &mut self,
+        reference: &str,
+        pointer: &str,
+    ) -> Option<(String, &'a ReferenceOr<Schema>)> {
         let at = format!("{pointer}/$ref");
         let Some(name) = reference.strip_prefix("#/components/schemas/") else {
             self.problems.push(
@@ -324,7 +416,12 @@ impl<'a> TypeLower<'a> {
         match self.components.and_then(|c| c.get(&name)) {
             Some(schema) => Some((join("/components/schemas", &name), schema)),
             None => {
-                self.problems.push(at, format!("dangling $ref `{reference}`: there is no schema `{name}` in components"));
+                self.problems.push(
+                    at,
+                    format!(
+                        "dangling $ref `{reference}`: there is no schema `{name}` in components"
+                    ),
+                );
                 None
             }
         }
@@ -356,30 +453,61 @@ impl<'a> TypeLower<'a> {
             })
             .collect();
         let doc = schema.schema_data.description.clone();
-        self.fill(pointer, TypeDef::Struct { name: name.clone(), doc, fields });
+        self.fill(
+            pointer,
+            TypeDef::Struct {
+                name: name.clone(),
+                doc,
+                fields,
+            },
+        );
         name
     }
 
-    fn collect_fields(&mut self, s: SRef<'a>, pointer: &str, owner: &str, acc: &mut FieldAcc, depth: usize) {
+    fn collect_fields(
+        &mut self,
+        s: SRef<'a>,
+        pointer: &str,
+        owner: &str,
+        acc: &mut FieldAcc,
+        depth: usize,
+    ) {
         if depth > MAX_DEPTH {
-            self.problems.push(pointer, "allOf chain is circular or deeper than 64 levels");
+            self.problems
+                .push(pointer, "allOf chain is circular or deeper than 64 levels");
             return;
         }
         let schema = match s {
             SRef::Ref(reference) => {
-                let Some((component_pointer, component)) = self.resolve(reference, pointer) else { return };
+                let Some((component_pointer, component)) = self.resolve(reference, pointer) else {
+                    return;
+                };
                 let component_name = self.names_by_pointer[&component_pointer].clone();
                 // Inline types of the parent are named after the parent and defined once.
-                self.collect_fields(SRef::from(component), &component_pointer, &component_name, acc, depth + 1);
+                self.collect_fields(
+                    SRef::from(component),
+                    &component_pointer,
+                    &component_name,
+                    acc,
+                    depth + 1,
+                );
                 return;
             }
             SRef::Item(schema) => schema,
         };
         match shape(schema) {
-            Shape::Object { props, required, .. } => self.collect_props(props, required, pointer, owner, acc),
+            Shape::Object {
+                props, required, ..
+            } => self.collect_props(props, required, pointer, owner, acc),
             Shape::AllOf { parts, props } => {
                 for (i, part) in parts.iter().enumerate() {
-                    self.collect_fields(SRef::from(part), &format!("{pointer}/allOf/{i}"), owner, acc, depth + 1);
+                    self.collect_fields(
+                        SRef::from(part),
+                        &format!("{pointer}/allOf/{i}"),
+                        owner,
+                        acc,
+                        depth + 1,
+                    );
                 }
                 if let Some((props, required)) = props {
                     self.collect_props(props, required, pointer, owner, acc);
@@ -393,7 +521,14 @@ impl<'a> TypeLower<'a> {
         }
     }
 
-    fn collect_props(&mut self, props: &'a Props, required: &[String], pointer: &str, owner: &str, acc: &mut FieldAcc) {
+    fn collect_props(
+        &mut self,
+        props: &'a Props,
+        required: &[String],
+        pointer: &str,
+        owner: &str,
+        acc: &mut FieldAcc,
+    ) {
         for (prop, schema) in props {
             let at = join(&format!("{pointer}/properties"), prop);
             let s = SRef::from(schema);
@@ -407,15 +542,31 @@ impl<'a> TypeLower<'a> {
         acc.required.extend(required.iter().cloned());
     }
 
-    fn define_enum(&mut self, pointer: &str, hint: &str, values: &[String], doc: Option<String>) -> String {
+    fn define_enum(
+        &mut self,
+        pointer: &str,
+        hint: &str,
+        values: &[String],
+        doc: Option<String>,
+    ) -> String {
         let (name, defined) = self.name_for(pointer, hint);
         if defined {
             return name;
         }
         let mut unique = Unique::default();
         unique.reserve("Unknown");
-        let values = values.iter().map(|v| (v.clone(), unique.take(&pascal(v)))).collect();
-        self.fill(pointer, TypeDef::Enum { name: name.clone(), doc, values });
+        let values = values
+            .iter()
+            .map(|v| (v.clone(), unique.take(&pascal(v))))
+            .collect();
+        self.fill(
+            pointer,
+            TypeDef::Enum {
+                name: name.clone(),
+                doc,
+                values,
+            },
+        );
         name
     }
 
@@ -443,12 +594,21 @@ impl<'a> TypeLower<'a> {
                 for (i, part) in parts.iter().enumerate() {
                     let at = format!("{pointer}/{keyword}/{i}");
                     let ReferenceOr::Reference { reference } = part else {
-                        self.problems.push(at, "a oneOf with a discriminator must list $refs to component schemas");
+                        self.problems.push(
+                            at,
+                            "a oneOf with a discriminator must list $refs to component schemas",
+                        );
                         continue;
                     };
-                    let Some((component_pointer, _)) = self.resolve(reference, &at) else { continue };
+                    let Some((component_pointer, _)) = self.resolve(reference, &at) else {
+                        continue;
+                    };
                     let ty = self.names_by_pointer[&component_pointer].clone();
-                    let schema_name = reference.rsplit('/').next().unwrap_or(reference).to_string();
+                    let schema_name = reference
+                        .rsplit('/')
+                        .next()
+                        .unwrap_or(reference)
+                        .to_string();
                     let mut tags: Vec<String> = discriminator
                         .mapping
                         .iter()
@@ -458,9 +618,18 @@ impl<'a> TypeLower<'a> {
                     if tags.is_empty() {
                         tags.push(schema_name);
                     }
-                    variants.push(TaggedVariant { name: unique.take(&ty), tags, ty });
+                    variants.push(TaggedVariant {
+                        name: unique.take(&ty),
+                        tags,
+                        ty,
+                    });
                 }
-                TypeDef::Tagged { name: name.clone(), doc, property: discriminator.property_name.clone(), variants }
+                TypeDef::Tagged {
+                    name: name.clone(),
+                    doc,
+                    property: discriminator.property_name.clone(),
+                    variants,
+                }
             }
             None => {
                 let mut variants = Vec::new();
@@ -469,7 +638,11 @@ impl<'a> TypeLower<'a> {
                     let (ty, _) = self.ty(SRef::from(part), &at, &format!("{name}Variant{i}"));
                     variants.push((unique.take(&variant_name(&ty)), ty));
                 }
-                TypeDef::Untagged { name: name.clone(), doc, variants }
+                TypeDef::Untagged {
+                    name: name.clone(),
+                    doc,
+                    variants,
+                }
             }
         };
         self.in_progress.remove(pointer);

@@ -465,79 +465,6 @@ impl rt::OperationError for UploadPhotoError {
         self.fields().retry_after()
     }
 }
-/// An error answer of `list_events`.
-#[derive(Debug)]
-#[non_exhaustive]
-pub enum ListEventsError {
-    /// Any other answer: an undocumented status or code.
-    Other(rt::ApiError<super::models::Error2>),
-}
-impl ListEventsError {
-    /// The operation this error belongs to.
-    pub const OPERATION: &'static str = "list_events";
-    /// Sorts an answer into its variant by status and error code.
-    pub fn from_raw(raw: rt::support::RawResponse) -> Self {
-        let code = rt::support::error_code(&raw.body);
-        match (raw.status, code.as_deref()) {
-            _ => Self::Other(rt::ApiError::from_raw(raw)),
-        }
-    }
-    fn fields(&self) -> &dyn rt::ApiErrorFields {
-        match self {
-            Self::Other(e) => e,
-        }
-    }
-    /// The HTTP status of the answer.
-    pub fn status(&self) -> u16 {
-        self.fields().status()
-    }
-    /// The error code from the body, if any (also for codes the spec does not list).
-    pub fn code(&self) -> Option<&str> {
-        self.fields().code()
-    }
-    pub fn message(&self) -> Option<&str> {
-        self.fields().message()
-    }
-    pub fn request_id(&self) -> Option<&str> {
-        self.fields().request_id()
-    }
-    /// The raw `retry-after` header of the answer, if any.
-    pub fn retry_after(&self) -> Option<&str> {
-        self.fields().retry_after()
-    }
-    /// The body as received.
-    pub fn raw_body(&self) -> &str {
-        self.fields().raw()
-    }
-    /// 429 and 5xx: the same request may succeed later.
-    pub fn is_retryable(&self) -> bool {
-        let status = self.status();
-        status == 429 || status >= 500
-    }
-}
-impl std::fmt::Display for ListEventsError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}: {}", Self::OPERATION, self.fields())
-    }
-}
-impl std::error::Error for ListEventsError {}
-impl rt::OperationError for ListEventsError {
-    fn status(&self) -> u16 {
-        self.fields().status()
-    }
-    fn code(&self) -> Option<&str> {
-        self.fields().code()
-    }
-    fn message(&self) -> Option<&str> {
-        self.fields().message()
-    }
-    fn request_id(&self) -> Option<&str> {
-        self.fields().request_id()
-    }
-    fn retry_after(&self) -> Option<&str> {
-        self.fields().retry_after()
-    }
-}
 /// An error answer of `start_upload`.
 #[derive(Debug)]
 #[non_exhaustive]
@@ -801,6 +728,76 @@ impl std::fmt::Display for FinishUploadError {
 }
 impl std::error::Error for FinishUploadError {}
 impl rt::OperationError for FinishUploadError {
+    fn status(&self) -> u16 {
+        self.fields().status()
+    }
+    fn code(&self) -> Option<&str> {
+        self.fields().code()
+    }
+    fn message(&self) -> Option<&str> {
+        self.fields().message()
+    }
+    fn request_id(&self) -> Option<&str> {
+        self.fields().request_id()
+    }
+    fn retry_after(&self) -> Option<&str> {
+        self.fields().retry_after()
+    }
+}
+/// An error answer of `list_events`.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum ListEventsError {
+    /// Any other answer: an undocumented status or code.
+    Other(rt::ApiError<super::models::Error2>),
+}
+impl ListEventsError {
+    /// The operation this error belongs to.
+    pub const OPERATION: &'static str = "list_events";
+    /// Sorts an answer into its variant by status and error code.
+    pub fn from_raw(raw: rt::support::RawResponse) -> Self {
+        Self::Other(rt::ApiError::from_raw(raw))
+    }
+    fn fields(&self) -> &dyn rt::ApiErrorFields {
+        match self {
+            Self::Other(e) => e,
+        }
+    }
+    /// The HTTP status of the answer.
+    pub fn status(&self) -> u16 {
+        self.fields().status()
+    }
+    /// The error code from the body, if any (also for codes the spec does not list).
+    pub fn code(&self) -> Option<&str> {
+        self.fields().code()
+    }
+    pub fn message(&self) -> Option<&str> {
+        self.fields().message()
+    }
+    pub fn request_id(&self) -> Option<&str> {
+        self.fields().request_id()
+    }
+    /// The raw `retry-after` header of the answer, if any.
+    pub fn retry_after(&self) -> Option<&str> {
+        self.fields().retry_after()
+    }
+    /// The body as received.
+    pub fn raw_body(&self) -> &str {
+        self.fields().raw()
+    }
+    /// 429 and 5xx: the same request may succeed later.
+    pub fn is_retryable(&self) -> bool {
+        let status = self.status();
+        status == 429 || status >= 500
+    }
+}
+impl std::fmt::Display for ListEventsError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", Self::OPERATION, self.fields())
+    }
+}
+impl std::error::Error for ListEventsError {}
+impl rt::OperationError for ListEventsError {
     fn status(&self) -> u16 {
         self.fields().status()
     }

@@ -315,68 +315,6 @@ impl Client {
         }
     }
 }
-/// The request of `list_events` (`GET /events`).
-#[derive(Debug, Clone, Default)]
-pub struct ListEventsRequest {
-    pub kinds: Option<Vec<super::models::EventKind>>,
-    pub since: Option<rt::chrono::DateTime<rt::chrono::FixedOffset>>,
-}
-impl ListEventsRequest {
-    /// A request with the required fields; optional ones are set with `with_*`.
-    pub fn new() -> Self {
-        Self { kinds: None, since: None }
-    }
-    /// Sets `kinds`.
-    pub fn with_kinds(mut self, value: Vec<super::models::EventKind>) -> Self {
-        self.kinds = Some(value);
-        self
-    }
-    /// Sets `since`.
-    pub fn with_since(
-        mut self,
-        value: rt::chrono::DateTime<rt::chrono::FixedOffset>,
-    ) -> Self {
-        self.since = Some(value);
-        self
-    }
-}
-impl Client {
-    pub async fn list_events(
-        &self,
-        request: ListEventsRequest,
-    ) -> Result<super::models::EventPage, rt::Error<super::errors::ListEventsError>> {
-        let mut url = rt::support::parse_url(
-            &format!(
-                "{}/events", rt::support::base_url(& self.core, "api",
-                "https://api.pictura.example.test/v1"),
-            ),
-        )?;
-        if let Some(value) = &request.kinds {
-            url.query_pairs_mut()
-                .append_pair("kinds", rt::support::join_csv(value).as_str());
-        }
-        if let Some(value) = &request.since {
-            url.query_pairs_mut().append_pair("since", value.to_string().as_str());
-        }
-        let builder = self.core.request(rt::reqwest::Method::GET, url);
-        let response = rt::support::send(builder).await?;
-        match response.status().as_u16() {
-            200u16 => {
-                let body = rt::support::decode_json(response).await?;
-                Ok(body)
-            }
-            _ => {
-                Err(
-                    rt::Error::Api(
-                        super::errors::ListEventsError::from_raw(
-                            rt::support::raw_response(response).await?,
-                        ),
-                    ),
-                )
-            }
-        }
-    }
-}
 /// The request of `start_upload` (`POST /upload_sessions`).
 #[derive(Debug, Clone)]
 pub struct StartUploadRequest {
@@ -597,6 +535,68 @@ impl Client {
                 Err(
                     rt::Error::Api(
                         super::errors::FinishUploadError::from_raw(
+                            rt::support::raw_response(response).await?,
+                        ),
+                    ),
+                )
+            }
+        }
+    }
+}
+/// The request of `list_events` (`GET /events`).
+#[derive(Debug, Clone, Default)]
+pub struct ListEventsRequest {
+    pub kinds: Option<Vec<super::models::EventKind>>,
+    pub since: Option<rt::chrono::DateTime<rt::chrono::FixedOffset>>,
+}
+impl ListEventsRequest {
+    /// A request with the required fields; optional ones are set with `with_*`.
+    pub fn new() -> Self {
+        Self { kinds: None, since: None }
+    }
+    /// Sets `kinds`.
+    pub fn with_kinds(mut self, value: Vec<super::models::EventKind>) -> Self {
+        self.kinds = Some(value);
+        self
+    }
+    /// Sets `since`.
+    pub fn with_since(
+        mut self,
+        value: rt::chrono::DateTime<rt::chrono::FixedOffset>,
+    ) -> Self {
+        self.since = Some(value);
+        self
+    }
+}
+impl Client {
+    pub async fn list_events(
+        &self,
+        request: ListEventsRequest,
+    ) -> Result<super::models::EventPage, rt::Error<super::errors::ListEventsError>> {
+        let mut url = rt::support::parse_url(
+            &format!(
+                "{}/events", rt::support::base_url(& self.core, "api",
+                "https://api.pictura.example.test/v1"),
+            ),
+        )?;
+        if let Some(value) = &request.kinds {
+            url.query_pairs_mut()
+                .append_pair("kinds", rt::support::join_csv(value).as_str());
+        }
+        if let Some(value) = &request.since {
+            url.query_pairs_mut().append_pair("since", value.to_string().as_str());
+        }
+        let builder = self.core.request(rt::reqwest::Method::GET, url);
+        let response = rt::support::send(builder).await?;
+        match response.status().as_u16() {
+            200u16 => {
+                let body = rt::support::decode_json(response).await?;
+                Ok(body)
+            }
+            _ => {
+                Err(
+                    rt::Error::Api(
+                        super::errors::ListEventsError::from_raw(
                             rt::support::raw_response(response).await?,
                         ),
                     ),

@@ -1,0 +1,753 @@
+//! Preflight, direct uploads (multipart), and reading files back.
+
+use super::{
+    body_error, fields_param, finish, header_str, json_response, query_get, query_pairs, query_u64,
+    read_json_object, ApiResult, AppState, JSON_LIMIT,
+};
+use crate::body::BodyStream;
+use crate::counters::Operation;
+use crate::error::ApiError;
+use crate::multipart::{boundary_from_content_type, Multipart, MultipartError};
+use crate::state::{
+    file_size_limit_error, io_err, storage_limit_error, Catalog, FileRecord, NewContent, Shared,
+};
+use crate::util::{self, NameProblem};
+use axum::body::Body;
+use axum::extract::{Path, Request};
+use axum::http::{header, request::Parts, StatusCode};
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use chrono::{DateTime, Utc};
+use serde_json::{json, Map, Value};
+use sha1::{Digest as _, Sha1};
+use tokio::io::{AsyncReadExt as _, AsyncSeekExt as _, AsyncWriteExt as _};
+
+/// Largest `attributes` part accepted.
+const ATTRIBUTES_LIMIT: usize = 1024 * 1024;
+
+pub(crate) fn name_error(p: NameProblem) -> ApiError {
+    match p {
+        NameProblem::TooLong => ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "item_name_too_long",
+            "Item name exceeds the 255 character limit",
+        ),
+        NameProblem::Invalid(why) => ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "item_name_invalid",
+            format!("Item name invalid: {why}"),
+        ),
+    }
+}
+
+pub(crate) fn check_name(name: &str) -> Result<(), ApiError> {
+    util::check_file_name(name).map_err(name_error)
+}
+
+fn file_not_found() -> ApiError {
+    ApiError::not_found("Could not find the specified resource")
+}
+
+fn precondition_failed() -> ApiError {
+    ApiError::new(
+        StatusCode::PRECONDITION_FAILED,
+        "precondition_failed",
+        "The resource has been modified. Please retrieve the resource again and retry",
+    )
+}
+
+/// A folder or file id taken from JSON: a string of digits (a JSON number is accepted too).
+fn json_id(v: &Value) -> Option<String> {
+    match v {
+        Value::String(s) if util::is_numeric_id(s) => Some(s.clone()),
+        Value::Number(n) => n.as_u64().map(|n| n.to_string()),
+        _ => None,
+    }
+}
+
+/// `if-match` semantics (facts doc §3, ensure-consistency guide): found + match -> ok;
+/// found + mismatch -> 412; not found + if-match -> 412; not found, no if-match -> 404.
+pub(crate) fn check_if_match(
+    catalog: &Catalog,
+    file_id: &str,
+    if_match: Option<&str>,
+) -> Result<(), ApiError> {
+    match (catalog.files.get(file_id), if_match) {
+        (Some(f), Some(m)) if !util::etag_matches(m, &f.etag_str()) => Err(precondition_failed()),
+        (Some(_), _) => Ok(()),
+        (None, Some(_)) => Err(precondition_failed()),
+        (None, None) => Err(file_not_found()),
+    }
+}
+
+fn lookup_file(catalog: &Catalog, file_id: &str) -> Result<FileRecord, ApiError> {
+    if !util::is_numeric_id(file_id) {
+        return Err(file_not_found());
+    }
+    catalog
+        .files
+        .get(file_id)
+        .cloned()
+        .ok_or_else(file_not_found)
+}
+
+// ---------------------------------------------------------------------------------------
+// Preflight
+
+pub(crate) async fn preflight(axum::extract::State(st): AppState, req: Request) -> Response {
+    let (parts, body) = req.into_parts();
+    let mut body = BodyStream::new(body);
+    let r = preflight_inner(&st, &parts, &mut body, None).await;
+    finish(r, &mut body).await
+}
+
+pub(crate) async fn preflight_version(
+    axum::extract::State(st): AppState,
+    Path(file_id): Path<String>,
+    req: Request,
+) -> Response {
+    let (parts, body) = req.into_parts();
+    let mut body = BodyStream::new(body);
+    let r = preflight_inner(&st, &parts, &mut body, Some(&file_id)).await;
+    finish(r, &mut body).await
+}
+
+/// `OPTIONS /files/content`: runs the checks an upload would (facts doc §1). No field is
+/// required by the spec; the checks run on what is given (a missing parent means the root).
+/// Failures use the same statuses and codes as the upload itself would.
+async fn preflight_inner(
+    st: &Shared,
+    parts: &Parts,
+    body: &mut BodyStream,
+    file_id: Option<&str>,
+) -> ApiResult {
+    st.begin(Operation::Preflight, &parts.headers, false)
+        .await?;
+    let req = read_json_object(body, JSON_LIMIT).await?;
+    let name = match req.get("name") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) => {
+            check_name(s)?;
+            Some(s.clone())
+        }
+        Some(_) => return Err(ApiError::bad_request("'name' must be a string")),
+    };
+    let size = match req.get("size") {
+        None | Some(Value::Null) => None,
+        Some(v) => Some(
+            v.as_u64()
+                .filter(|n| *n <= i64::MAX as u64)
+                .ok_or_else(|| ApiError::bad_request("'size' must be a non-negative integer"))?,
+        ),
+    };
+    let catalog = st.catalog.lock().await;
+    let upload_url = match file_id {
+        None => {
+            let folder_id = match req.get("parent") {
+                None | Some(Value::Null) => "0".to_string(),
+                Some(Value::Object(p)) => p
+                    .get("id")
+                    .and_then(json_id)
+                    .ok_or_else(|| ApiError::not_found("The parent folder was not found"))?,
+                Some(_) => return Err(ApiError::bad_request("'parent' must be an object")),
+            };
+            if st.folder_name(&folder_id).is_none() {
+                return Err(ApiError::not_found("The parent folder was not found"));
+            }
+            if let Some(n) = &name {
+                Shared::check_name_free(&catalog, &folder_id, n, None)?;
+            }
+            format!(
+                "{}/files/content?upload_session_id={}",
+                st.upload_base(),
+                crate::error::new_request_id()
+            )
+        }
+        Some(id) => {
+            let f = lookup_file(&catalog, id)?;
+            if let Some(n) = &name {
+                Shared::check_name_free(&catalog, &f.folder_id, n, Some(&f.id))?;
+            }
+            format!("{}/files/{}/content", st.upload_base(), f.id)
+        }
+    };
+    if let Some(size) = size {
+        st.check_size_limits(&catalog, size)?;
+    }
+    drop(catalog);
+    Ok(json_response(
+        StatusCode::OK,
+        json!({"upload_url": upload_url, "upload_token": st.new_upload_token()}),
+    ))
+}
+
+// ---------------------------------------------------------------------------------------
+// Direct upload
+
+pub(crate) async fn upload_file(axum::extract::State(st): AppState, req: Request) -> Response {
+    let (parts, body) = req.into_parts();
+    let mut body = BodyStream::new(body);
+    let r = upload_inner(&st, &parts, &mut body, None).await;
+    finish(r, &mut body).await
+}
+
+pub(crate) async fn upload_file_version(
+    axum::extract::State(st): AppState,
+    Path(file_id): Path<String>,
+    req: Request,
+) -> Response {
+    let (parts, body) = req.into_parts();
+    let mut body = BodyStream::new(body);
+    let r = upload_inner(&st, &parts, &mut body, Some(&file_id)).await;
+    finish(r, &mut body).await
+}
+
+/// The validated `attributes` part.
+struct Attributes {
+    name: Option<String>,
+    folder_id: Option<String>,
+    content_created_at: Option<DateTime<Utc>>,
+    content_modified_at: Option<DateTime<Utc>>,
+}
+
+fn parse_time(m: &Map<String, Value>, key: &str) -> Result<Option<DateTime<Utc>>, ApiError> {
+    match m.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => util::parse_rfc3339(s)
+            .map(Some)
+            .ok_or_else(|| ApiError::bad_request(format!("'{key}' must be an RFC 3339 date-time"))),
+        Some(_) => Err(ApiError::bad_request(format!(
+            "'{key}' must be an RFC 3339 date-time"
+        ))),
+    }
+}
+
+fn parse_attributes(data: &[u8], for_version: bool) -> Result<Attributes, ApiError> {
+    let m = match serde_json::from_slice::<Value>(data) {
+        Ok(Value::Object(m)) => m,
+        _ => {
+            return Err(ApiError::bad_request(
+                "The 'attributes' part must be a JSON object",
+            ))
+        }
+    };
+    let name = match m.get("name") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) => {
+            check_name(s)?;
+            Some(s.clone())
+        }
+        Some(_) => return Err(ApiError::bad_request("'name' must be a string")),
+    };
+    let mut folder_id = None;
+    if !for_version {
+        if name.is_none() {
+            return Err(ApiError::bad_request("'attributes.name' is required"));
+        }
+        let parent = m
+            .get("parent")
+            .and_then(Value::as_object)
+            .ok_or_else(|| ApiError::bad_request("'attributes.parent' is required"))?;
+        let id = parent
+            .get("id")
+            .ok_or_else(|| ApiError::bad_request("'attributes.parent.id' is required"))?;
+        // A malformed id cannot name an existing folder: Box answers 404 for both.
+        folder_id = Some(
+            json_id(id).ok_or_else(|| ApiError::not_found("The parent folder was not found"))?,
+        );
+    }
+    Ok(Attributes {
+        name,
+        folder_id,
+        content_created_at: if for_version {
+            None
+        } else {
+            parse_time(&m, "content_created_at")?
+        },
+        content_modified_at: parse_time(&m, "content_modified_at")?,
+    })
+}
+
+fn multipart_error(e: MultipartError) -> ApiError {
+    match e {
+        MultipartError::Body(b) => body_error(b),
+        MultipartError::Malformed(why) => {
+            ApiError::bad_request(format!("Malformed multipart body: {why}"))
+        }
+    }
+}
+
+/// Checks the parts of the request that concern the catalog (folder, name, etag).
+fn check_upload_target(
+    st: &Shared,
+    catalog: &Catalog,
+    attrs: &Attributes,
+    file_id: Option<&str>,
+    if_match: Option<&str>,
+) -> Result<(), ApiError> {
+    match file_id {
+        None => {
+            let folder = attrs.folder_id.as_deref().unwrap_or("0");
+            if st.folder_name(folder).is_none() {
+                return Err(ApiError::not_found("The parent folder was not found"));
+            }
+            if let Some(n) = &attrs.name {
+                Shared::check_name_free(catalog, folder, n, None)?;
+            }
+        }
+        Some(id) => {
+            check_if_match(catalog, id, if_match)?;
+            if let (Some(n), Some(f)) = (&attrs.name, catalog.files.get(id)) {
+                Shared::check_name_free(catalog, &f.folder_id, n, Some(id))?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `POST /files/content` and `POST /files/{id}/content` (facts doc §2, §3).
+async fn upload_inner(
+    st: &Shared,
+    parts: &Parts,
+    body: &mut BodyStream,
+    file_id: Option<&str>,
+) -> ApiResult {
+    let op = if file_id.is_some() {
+        Operation::UploadFileVersion
+    } else {
+        Operation::UploadFile
+    };
+    st.begin(op, &parts.headers, true).await?;
+    let if_match = header_str(&parts.headers, "if-match");
+    if let Some(id) = file_id {
+        if !util::is_numeric_id(id) {
+            return Err(if if_match.is_some() {
+                precondition_failed()
+            } else {
+                file_not_found()
+            });
+        }
+        check_if_match(&*st.catalog.lock().await, id, if_match)?;
+    }
+    // `content-md5` carries the hex SHA-1 of the file despite its name.
+    let content_sha1 = match header_str(&parts.headers, "content-md5") {
+        None => None,
+        Some(v) => Some(util::parse_hex_sha1(v).ok_or_else(bad_digest)?),
+    };
+    let boundary = header_str(&parts.headers, "content-type")
+        .and_then(boundary_from_content_type)
+        .ok_or_else(|| {
+            ApiError::bad_request("Expected a multipart/form-data body with a boundary")
+        })?;
+
+    let mut mp = Multipart::new(body, &boundary);
+    let mut attrs: Option<Attributes> = None;
+    let mut file: Option<(crate::state::TempPath, [u8; 20], u64)> = None;
+    while let Some(info) = mp.next_part().await.map_err(multipart_error)? {
+        match info.name.as_deref() {
+            Some("attributes") => {
+                if file.is_some() {
+                    return Err(ApiError::new(
+                        StatusCode::BAD_REQUEST,
+                        "metadata_after_file_contents",
+                        "Metadata (the attributes part) must be sent before the file contents",
+                    ));
+                }
+                if attrs.is_some() {
+                    return Err(ApiError::bad_request(
+                        "Only one 'attributes' part is allowed",
+                    ));
+                }
+                let data = mp
+                    .read_part_limited(ATTRIBUTES_LIMIT)
+                    .await
+                    .map_err(multipart_error)?
+                    .ok_or_else(|| ApiError::bad_request("The 'attributes' part is too large"))?;
+                let a = parse_attributes(&data, file_id.is_some())?;
+                check_upload_target(st, &*st.catalog.lock().await, &a, file_id, if_match)?;
+                attrs = Some(a);
+            }
+            Some("file") => {
+                if file.is_some() {
+                    return Err(ApiError::bad_request("Only one 'file' part is allowed"));
+                }
+                file = Some(receive_file_part(st, &mut mp).await?);
+            }
+            // Other form fields are read and ignored.
+            _ => {}
+        }
+    }
+    let attrs = attrs.ok_or_else(|| ApiError::bad_request("The 'attributes' part is required"))?;
+    let (tmp, sha1, size) =
+        file.ok_or_else(|| ApiError::bad_request("The 'file' part is required"))?;
+    if let Some(expected) = content_sha1 {
+        if expected != sha1 {
+            return Err(bad_digest());
+        }
+    }
+    let sha1_hex = util::hex(&sha1);
+
+    let mut catalog = st.catalog.lock().await;
+    check_upload_target(st, &catalog, &attrs, file_id, if_match)?;
+    st.check_size_limits(&catalog, size)?;
+    let fields = fields_param(&query_pairs(&parts.uri));
+    let (status, f) = match file_id {
+        None => {
+            let folder = attrs.folder_id.as_deref().unwrap_or("0");
+            let name = attrs.name.as_deref().unwrap_or_default();
+            let f = st
+                .create_file(
+                    &mut catalog,
+                    folder,
+                    name,
+                    NewContent {
+                        tmp,
+                        sha1: sha1_hex,
+                        size,
+                    },
+                    attrs.content_created_at,
+                    attrs.content_modified_at,
+                )
+                .await?;
+            (StatusCode::CREATED, f)
+        }
+        Some(id) => {
+            let f = st
+                .add_version(
+                    &mut catalog,
+                    id,
+                    attrs.name.as_deref(),
+                    NewContent {
+                        tmp,
+                        sha1: sha1_hex,
+                        size,
+                    },
+                    attrs.content_modified_at,
+                )
+                .await?;
+            // Box answers 200 (not 201) for a new version.
+            (StatusCode::OK, f)
+        }
+    };
+    drop(catalog);
+    {
+        let mut c = st.counters();
+        c.direct_uploads += 1;
+        c.direct_upload_bytes += size;
+        c.bytes_stored += size;
+    }
+    Ok(json_response(status, st.files_json(&f, fields.as_deref())))
+}
+
+fn bad_digest() -> ApiError {
+    ApiError::new(
+        StatusCode::BAD_REQUEST,
+        "bad_digest",
+        "The specified content-md5 did not match what we received",
+    )
+}
+
+/// Streams the `file` part to a temporary file, hashing it and enforcing the size limits.
+async fn receive_file_part(
+    st: &Shared,
+    mp: &mut Multipart<'_>,
+) -> Result<(crate::state::TempPath, [u8; 20], u64), ApiError> {
+    let room = match st.config.storage_limit {
+        Some(limit) => limit.saturating_sub(st.catalog.lock().await.used_bytes),
+        None => u64::MAX,
+    };
+    let max_file = st.config.max_file_size.unwrap_or(u64::MAX);
+    let max_direct = st.config.max_direct_upload_size.unwrap_or(u64::MAX);
+    let tmp = st.temp_path();
+    let f = tokio::fs::File::create(tmp.path())
+        .await
+        .map_err(io_err("creating temporary file"))?;
+    let mut w = tokio::io::BufWriter::with_capacity(256 * 1024, f);
+    let mut hasher = Sha1::new();
+    let mut size = 0u64;
+    while let Some(chunk) = mp.next_chunk().await.map_err(multipart_error)? {
+        size += chunk.len() as u64;
+        if size > max_file {
+            return Err(file_size_limit_error());
+        }
+        if size > max_direct {
+            return Err(ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "request_entity_too_large",
+                "File is too large for a direct upload; use a chunked upload session",
+            ));
+        }
+        if size > room {
+            return Err(storage_limit_error());
+        }
+        hasher.update(&chunk);
+        w.write_all(&chunk)
+            .await
+            .map_err(io_err("writing temporary file"))?;
+    }
+    w.flush().await.map_err(io_err("writing temporary file"))?;
+    Ok((tmp, util::sha1_finish(hasher), size))
+}
+
+// ---------------------------------------------------------------------------------------
+// Reading back
+
+pub(crate) async fn get_file(
+    axum::extract::State(st): AppState,
+    Path(file_id): Path<String>,
+    parts: Parts,
+) -> Response {
+    let r = async {
+        st.begin(Operation::GetFile, &parts.headers, false).await?;
+        let f = lookup_file(&*st.catalog.lock().await, &file_id)?;
+        let fields = fields_param(&query_pairs(&parts.uri));
+        Ok(json_response(
+            StatusCode::OK,
+            st.file_json(&f, fields.as_deref()),
+        ))
+    }
+    .await;
+    r.unwrap_or_else(|e: ApiError| e.into_response())
+}
+
+pub(crate) async fn list_versions(
+    axum::extract::State(st): AppState,
+    Path(file_id): Path<String>,
+    parts: Parts,
+) -> Response {
+    let r = async {
+        st.begin(Operation::ListFileVersions, &parts.headers, false)
+            .await?;
+        let f = lookup_file(&*st.catalog.lock().await, &file_id)?;
+        let q = query_pairs(&parts.uri);
+        let offset = query_u64(&q, "offset", 0)?;
+        let limit = query_u64(&q, "limit", 1000)?.min(1000);
+        // Box lists the previous versions (not the current one), newest first.
+        let older: Vec<Value> = f
+            .versions
+            .iter()
+            .rev()
+            .skip(1)
+            .map(|v| {
+                json!({
+                    "type": "file_version",
+                    "id": v.id,
+                    "sha1": v.sha1,
+                    "name": v.name,
+                    "size": v.size,
+                    "created_at": util::rfc3339(v.created_at),
+                    "modified_at": util::rfc3339(v.created_at),
+                    "trashed_at": null,
+                    "purged_at": null,
+                })
+            })
+            .collect();
+        let total = older.len();
+        let entries: Vec<Value> = older
+            .into_iter()
+            .skip(usize::try_from(offset).unwrap_or(usize::MAX))
+            .take(usize::try_from(limit).unwrap_or(1000))
+            .collect();
+        Ok(json_response(
+            StatusCode::OK,
+            json!({"total_count": total, "entries": entries, "offset": offset, "limit": limit}),
+        ))
+    }
+    .await;
+    r.unwrap_or_else(|e: ApiError| e.into_response())
+}
+
+pub(crate) async fn list_folder_items(
+    axum::extract::State(st): AppState,
+    Path(folder_id): Path<String>,
+    parts: Parts,
+) -> Response {
+    let r = async {
+        st.begin(Operation::ListFolderItems, &parts.headers, false)
+            .await?;
+        if st.folder_name(&folder_id).is_none() {
+            return Err(ApiError::not_found("Could not find the specified resource"));
+        }
+        let q = query_pairs(&parts.uri);
+        let offset = query_u64(&q, "offset", 0)?;
+        let limit = query_u64(&q, "limit", 100)?.min(1000);
+        let catalog = st.catalog.lock().await;
+        let mut files: Vec<&FileRecord> = catalog
+            .files
+            .values()
+            .filter(|f| f.folder_id == folder_id)
+            .collect();
+        files.sort_by(|a, b| {
+            util::name_key(&a.name)
+                .cmp(&util::name_key(&b.name))
+                .then(a.id.cmp(&b.id))
+        });
+        let total = files.len();
+        let entries: Vec<Value> = files
+            .into_iter()
+            .skip(usize::try_from(offset).unwrap_or(usize::MAX))
+            .take(usize::try_from(limit).unwrap_or(1000))
+            .map(|f| {
+                let mut v = f.mini_json();
+                if let Value::Object(m) = &mut v {
+                    m.insert("size".into(), json!(f.size()));
+                }
+                v
+            })
+            .collect();
+        Ok(json_response(
+            StatusCode::OK,
+            json!({
+                "total_count": total,
+                "entries": entries,
+                "offset": offset,
+                "limit": limit,
+                "order": [{"by": "name", "direction": "ASC"}],
+            }),
+        ))
+    }
+    .await;
+    r.unwrap_or_else(|e: ApiError| e.into_response())
+}
+
+/// `GET /files/{id}/content[?version=ID]`. Box answers with a redirect to a download host;
+/// the emulator serves the bytes itself (200, or 206 for a single `range: bytes=a-b`).
+pub(crate) async fn download(
+    axum::extract::State(st): AppState,
+    Path(file_id): Path<String>,
+    parts: Parts,
+) -> Response {
+    let r = async {
+        st.begin(Operation::DownloadFile, &parts.headers, false)
+            .await?;
+        let f = lookup_file(&*st.catalog.lock().await, &file_id)?;
+        let q = query_pairs(&parts.uri);
+        let version = match query_get(&q, "version") {
+            None => f.current(),
+            Some(v) => f.versions.iter().find(|x| x.id == v),
+        }
+        .cloned()
+        .ok_or_else(file_not_found)?;
+        let path = st.blob_path(&version.id);
+        let mut file = tokio::fs::File::open(&path)
+            .await
+            .map_err(io_err("opening file content"))?;
+        let len = version.size;
+        let range = header_str(&parts.headers, "range").and_then(|r| parse_range(r, len));
+        let (status, start, count) = match range {
+            None => (StatusCode::OK, 0, len),
+            Some(Err(())) => {
+                return Err(ApiError::new(
+                    StatusCode::RANGE_NOT_SATISFIABLE,
+                    "requested_range_not_satisfiable",
+                    "The requested range is not satisfiable",
+                )
+                .with_header(header::CONTENT_RANGE, &format!("bytes */{len}")))
+            }
+            Some(Ok((a, b))) => (StatusCode::PARTIAL_CONTENT, a, b - a + 1),
+        };
+        if start > 0 {
+            file.seek(std::io::SeekFrom::Start(start))
+                .await
+                .map_err(io_err("reading file content"))?;
+        }
+        let mut resp = Response::new(file_body(file, count));
+        *resp.status_mut() = status;
+        let h = resp.headers_mut();
+        h.insert(
+            header::CONTENT_TYPE,
+            header::HeaderValue::from_static("application/octet-stream"),
+        );
+        h.insert(header::CONTENT_LENGTH, count.into());
+        h.insert(
+            header::ACCEPT_RANGES,
+            header::HeaderValue::from_static("bytes"),
+        );
+        if status == StatusCode::PARTIAL_CONTENT {
+            if let Ok(v) =
+                header::HeaderValue::from_str(&format!("bytes {start}-{}/{len}", start + count - 1))
+            {
+                h.insert(header::CONTENT_RANGE, v);
+            }
+        }
+        if let Ok(v) = header::HeaderValue::from_str(&format!("\"{}\"", f.etag_str())) {
+            h.insert(header::ETAG, v);
+        }
+        Ok::<_, ApiError>(resp)
+    }
+    .await;
+    r.unwrap_or_else(|e| e.into_response())
+}
+
+/// Parses a single `bytes=` range against a length: `None` to ignore the header,
+/// `Some(Err)` if unsatisfiable, `Some(Ok((first, last)))` otherwise.
+fn parse_range(h: &str, len: u64) -> Option<Result<(u64, u64), ()>> {
+    let spec = h.trim().strip_prefix("bytes=")?;
+    if spec.contains(',') {
+        return None;
+    }
+    let (a, b) = spec.split_once('-')?;
+    let (a, b) = (a.trim(), b.trim());
+    let r = if a.is_empty() {
+        let n = util::parse_u64_digits(b)?;
+        if n == 0 || len == 0 {
+            Err(())
+        } else {
+            Ok((len.saturating_sub(n), len - 1))
+        }
+    } else {
+        let first = util::parse_u64_digits(a)?;
+        let last = if b.is_empty() {
+            len.saturating_sub(1)
+        } else {
+            util::parse_u64_digits(b)?.min(len.saturating_sub(1))
+        };
+        if first >= len || first > last {
+            Err(())
+        } else {
+            Ok((first, last))
+        }
+    };
+    Some(r)
+}
+
+fn file_body(file: tokio::fs::File, len: u64) -> Body {
+    let stream = futures_util::stream::unfold((file, len), |(mut f, remaining)| async move {
+        if remaining == 0 {
+            return None;
+        }
+        let want = remaining.min(256 * 1024) as usize;
+        let mut buf = vec![0u8; want];
+        match f.read(&mut buf).await {
+            Ok(0) => Some((
+                Err(std::io::Error::new(
+                    std::io::ErrorKind::UnexpectedEof,
+                    "file content is shorter than recorded",
+                )),
+                (f, 0),
+            )),
+            Ok(n) => {
+                buf.truncate(n);
+                Some((Ok(Bytes::from(buf)), (f, remaining - n as u64)))
+            }
+            Err(e) => Some((Err(e), (f, 0))),
+        }
+    });
+    Body::from_stream(stream)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_range;
+
+    #[test]
+    fn ranges() {
+        assert_eq!(parse_range("bytes=0-9", 100), Some(Ok((0, 9))));
+        assert_eq!(parse_range("bytes=90-", 100), Some(Ok((90, 99))));
+        assert_eq!(parse_range("bytes=-10", 100), Some(Ok((90, 99))));
+        assert_eq!(parse_range("bytes=95-200", 100), Some(Ok((95, 99))));
+        assert_eq!(parse_range("bytes=100-", 100), Some(Err(())));
+        assert_eq!(parse_range("bytes=0-1,3-4", 100), None);
+        assert_eq!(parse_range("items=0-1", 100), None);
+    }
+}

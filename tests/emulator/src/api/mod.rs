@@ -1,0 +1,305 @@
+//! HTTP handlers: routing, and what every handler does first (count, latency, auth, rate).
+
+mod files;
+mod internal;
+mod sessions;
+
+use crate::body::{BodyError, BodyStream, DRAIN_CAP};
+use crate::config::FaultConfig;
+use crate::counters::Operation;
+use crate::error::ApiError;
+use crate::state::{lock, Shared};
+use axum::http::{header, HeaderMap, HeaderName, HeaderValue, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, options, post};
+use axum::Router;
+use serde_json::Value;
+use std::sync::Arc;
+use std::time::Duration;
+
+pub(crate) type ApiResult = Result<Response, ApiError>;
+pub(crate) type AppState = axum::extract::State<Arc<Shared>>;
+
+/// Largest JSON body accepted (create session, preflight).
+pub(crate) const JSON_LIMIT: u64 = 1024 * 1024;
+/// Largest commit body (a parts list of 10000 parts is about 1 MiB).
+pub(crate) const COMMIT_JSON_LIMIT: u64 = 16 * 1024 * 1024;
+/// How many preflight upload tokens are remembered.
+const MAX_UPLOAD_TOKENS: usize = 1024;
+
+pub(crate) fn router(shared: Arc<Shared>) -> Router {
+    let mut r = Router::new()
+        // API base (api.box.com/2.0).
+        .route(
+            "/2.0/files/content",
+            options(files::preflight).post(files::upload_file),
+        )
+        .route("/2.0/files/{file_id}", get(files::get_file))
+        .route(
+            "/2.0/files/{file_id}/content",
+            get(files::download)
+                .options(files::preflight_version)
+                .post(files::upload_file_version),
+        )
+        .route("/2.0/files/{file_id}/versions", get(files::list_versions))
+        .route(
+            "/2.0/folders/{folder_id}/items",
+            get(files::list_folder_items),
+        )
+        // Upload base (upload.box.com/api/2.0).
+        .route("/api/2.0/files/content", post(files::upload_file))
+        .route(
+            "/api/2.0/files/{file_id}/content",
+            post(files::upload_file_version),
+        );
+    // Session operations live on the upload base; they are also accepted on the API base.
+    for prefix in ["/api/2.0", "/2.0"] {
+        r = r
+            .route(
+                &format!("{prefix}/files/upload_sessions"),
+                post(sessions::create_session),
+            )
+            .route(
+                &format!("{prefix}/files/{{file_id}}/upload_sessions"),
+                post(sessions::create_session_for_file),
+            )
+            .route(
+                &format!("{prefix}/files/upload_sessions/{{session_id}}"),
+                get(sessions::get_session)
+                    .put(sessions::upload_part)
+                    .delete(sessions::abort_session),
+            )
+            .route(
+                &format!("{prefix}/files/upload_sessions/{{session_id}}/parts"),
+                get(sessions::list_parts),
+            )
+            .route(
+                &format!("{prefix}/files/upload_sessions/{{session_id}}/commit"),
+                post(sessions::commit),
+            )
+            .route(
+                &format!("{prefix}/files/upload_sessions/{{session_id}}/log"),
+                post(sessions::log_event),
+            );
+    }
+    r.route("/_emulator/counters", get(internal::counters))
+        .route("/_emulator/counters/reset", post(internal::reset_counters))
+        .route(
+            "/_emulator/faults",
+            get(internal::get_faults).put(internal::put_faults),
+        )
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .with_state(shared)
+}
+
+async fn not_found() -> ApiError {
+    ApiError::not_found("Not Found")
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        "Method Not Allowed",
+    )
+}
+
+impl Shared {
+    /// What every API request goes through first: counted, delayed by injected latency,
+    /// authenticated, rate limited.
+    pub(crate) async fn begin(
+        &self,
+        op: Operation,
+        headers: &HeaderMap,
+        allow_upload_token: bool,
+    ) -> Result<FaultConfig, ApiError> {
+        *self
+            .counters()
+            .requests
+            .entry(op.as_str().to_string())
+            .or_default() += 1;
+        let faults = self.faults();
+        if faults.latency_ms > 0 {
+            self.counters().injected.delayed_requests += 1;
+            tokio::time::sleep(Duration::from_millis(faults.latency_ms)).await;
+        }
+        self.check_auth(headers, allow_upload_token)?;
+        self.check_rate(&faults)?;
+        Ok(faults)
+    }
+
+    fn check_auth(&self, headers: &HeaderMap, allow_upload_token: bool) -> Result<(), ApiError> {
+        let token = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| {
+                let (scheme, token) = v.trim().split_once(' ')?;
+                scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+            });
+        if let Some(t) = token {
+            if constant_time_eq(t.as_bytes(), self.config.token.as_bytes()) {
+                return Ok(());
+            }
+            if allow_upload_token && lock(&self.upload_tokens).iter().any(|u| u == t) {
+                return Ok(());
+            }
+        }
+        let challenge = if token.is_some() {
+            "Bearer realm=\"Service\", error=\"invalid_token\", error_description=\"The access token provided is invalid.\""
+        } else {
+            "Bearer realm=\"Service\""
+        };
+        Err(
+            ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", "Unauthorized")
+                .with_header(header::WWW_AUTHENTICATE, challenge),
+        )
+    }
+
+    fn check_rate(&self, faults: &FaultConfig) -> Result<(), ApiError> {
+        let Some(rl) = faults.rate_limit else {
+            return Ok(());
+        };
+        let window = Duration::from_millis(rl.window_ms.max(1));
+        let now = tokio::time::Instant::now();
+        let retry_after = {
+            let mut w = lock(&self.rate);
+            if now.duration_since(w.start) >= window {
+                w.start = now;
+                w.count = 0;
+            }
+            w.count += 1;
+            if w.count <= u64::from(rl.max_requests) {
+                return Ok(());
+            }
+            let remaining = window.saturating_sub(now.duration_since(w.start));
+            (remaining.as_secs_f64().ceil() as u64).max(1)
+        };
+        self.counters().injected.rate_limited += 1;
+        Err(ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limit_exceeded",
+            "Request rate limit exceeded, please try again later",
+        )
+        .with_header(header::RETRY_AFTER, &retry_after.to_string()))
+    }
+
+    pub(crate) fn new_upload_token(&self) -> String {
+        let token = format!("UT{}", crate::error::new_request_id());
+        let mut tokens = lock(&self.upload_tokens);
+        if tokens.len() >= MAX_UPLOAD_TOKENS {
+            tokens.pop_front();
+        }
+        tokens.push_back(token.clone());
+        token
+    }
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// Answers `r`; on an error, first reads what is left of the request body (up to a cap) so
+/// that a client still sending sees the error instead of a reset, unless the error asks
+/// for the connection to be closed.
+pub(crate) async fn finish(r: ApiResult, body: &mut BodyStream) -> Response {
+    match r {
+        Ok(resp) => resp,
+        Err(mut e) => {
+            if !e.close && !body.is_done() && !body.drain(DRAIN_CAP).await {
+                e.close = true;
+            }
+            e.into_response()
+        }
+    }
+}
+
+pub(crate) fn json_response(status: StatusCode, v: Value) -> Response {
+    (status, axum::Json(v)).into_response()
+}
+
+pub(crate) fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers.get(name).map(|v| v.to_str().unwrap_or("\u{fffd}"))
+}
+
+pub(crate) fn body_error(e: BodyError) -> ApiError {
+    match e {
+        BodyError::TooLarge(limit) => ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "request_entity_too_large",
+            format!("Request body is larger than {limit} bytes"),
+        ),
+        BodyError::Timeout => ApiError::new(
+            StatusCode::REQUEST_TIMEOUT,
+            "request_timeout",
+            e.to_string(),
+        )
+        .closing(),
+        BodyError::Transport(_) => ApiError::bad_request(e.to_string()).closing(),
+    }
+}
+
+/// Reads a JSON object body of at most `limit` bytes. An empty body reads as `{}`.
+pub(crate) async fn read_json_object(
+    body: &mut BodyStream,
+    limit: u64,
+) -> Result<serde_json::Map<String, Value>, ApiError> {
+    let data = body.read_limited(limit).await.map_err(body_error)?;
+    if data.iter().all(|b| b.is_ascii_whitespace()) {
+        return Ok(serde_json::Map::new());
+    }
+    match serde_json::from_slice::<Value>(&data) {
+        Ok(Value::Object(m)) => Ok(m),
+        Ok(_) => Err(ApiError::bad_request(
+            "The request body must be a JSON object",
+        )),
+        Err(e) => Err(ApiError::bad_request(format!("Invalid JSON body: {e}"))),
+    }
+}
+
+/// Decoded query pairs (an unparsable query reads as empty).
+pub(crate) fn query_pairs(uri: &Uri) -> Vec<(String, String)> {
+    uri.query()
+        .and_then(|q| serde_urlencoded::from_str::<Vec<(String, String)>>(q).ok())
+        .unwrap_or_default()
+}
+
+pub(crate) fn query_get<'a>(pairs: &'a [(String, String)], key: &str) -> Option<&'a str> {
+    pairs
+        .iter()
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v.as_str())
+}
+
+/// The `fields` query parameter (`fields=id,type,name`).
+pub(crate) fn fields_param(pairs: &[(String, String)]) -> Option<Vec<String>> {
+    query_get(pairs, "fields").map(|v| {
+        v.split(',')
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty())
+            .collect()
+    })
+}
+
+/// Parses an `offset`/`limit` style query value.
+pub(crate) fn query_u64(
+    pairs: &[(String, String)],
+    key: &str,
+    default: u64,
+) -> Result<u64, ApiError> {
+    match query_get(pairs, key) {
+        None => Ok(default),
+        Some(v) => crate::util::parse_u64_digits(v.trim())
+            .ok_or_else(|| ApiError::bad_request(format!("Invalid value for '{key}': {v:?}"))),
+    }
+}
+
+pub(crate) fn with_header(mut resp: Response, name: HeaderName, value: &str) -> Response {
+    if let Ok(v) = HeaderValue::from_str(value) {
+        resp.headers_mut().insert(name, v);
+    }
+    resp
+}

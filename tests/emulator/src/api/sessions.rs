@@ -1,0 +1,1049 @@
+//! Chunked uploads: sessions, parts, commit (facts doc §4–§10).
+
+use super::files::{check_if_match, check_name};
+use super::{
+    body_error, fields_param, finish, header_str, json_response, query_pairs, query_u64,
+    read_json_object, with_header, ApiResult, AppState, COMMIT_JSON_LIMIT, JSON_LIMIT,
+};
+use crate::body::BodyStream;
+use crate::config::FaultConfig;
+use crate::counters::Operation;
+use crate::error::ApiError;
+use crate::server::kill_connection;
+use crate::state::{
+    io_err, lock, session_not_found, write_json_atomic, Catalog, CommittedInfo, NewContent,
+    PartRecord, Session, SessionInner, SessionMeta, SessionTarget, Shared,
+};
+use crate::util::{self, DigestError};
+use axum::extract::{Path, Request};
+use axum::http::{header, request::Parts, StatusCode};
+use axum::response::{IntoResponse, Response};
+use chrono::Utc;
+use serde_json::{json, Map, Value};
+use sha1::{Digest as _, Sha1};
+use std::collections::{HashMap, HashSet};
+use std::io::{Read as _, Write as _};
+use std::path::PathBuf;
+use tokio::io::AsyncWriteExt as _;
+
+// ---------------------------------------------------------------------------------------
+// Shared checks
+
+/// 404 if the session was aborted or committed, 410 session_expired if it expired.
+fn check_live(inner: &SessionInner) -> Result<(), ApiError> {
+    if inner.gone || inner.meta.committed.is_some() {
+        return Err(session_not_found());
+    }
+    if Utc::now() >= inner.meta.expires_at {
+        return Err(ApiError::new(
+            StatusCode::GONE,
+            "session_expired",
+            "The upload session has expired",
+        ));
+    }
+    Ok(())
+}
+
+/// A 416 for a `content-range` that does not fit the session.
+///
+/// Box's reference says PUT answers 416 when the "content range does not match a range
+/// expected for the session" but names no code (facts doc §7); `range_not_satisfiable`
+/// is the emulator's choice, used for syntax, alignment, size and total errors alike.
+fn range_error(message: impl Into<String>) -> ApiError {
+    ApiError::new(
+        StatusCode::RANGE_NOT_SATISFIABLE,
+        "range_not_satisfiable",
+        message,
+    )
+}
+
+fn size_mismatch(message: impl Into<String>) -> ApiError {
+    ApiError::new(StatusCode::BAD_REQUEST, "request_size_mismatch", message)
+}
+
+fn parts_mismatch(message: impl Into<String>) -> ApiError {
+    ApiError::new(StatusCode::BAD_REQUEST, "parts_mismatch", message)
+}
+
+/// Parses a required `digest: sha=<base64>` header.
+fn required_digest(parts: &Parts, what: &str) -> Result<[u8; 20], ApiError> {
+    let v = header_str(&parts.headers, "digest").ok_or_else(|| {
+        ApiError::bad_request(format!(
+            "Missing required header 'digest' (sha=<base64 SHA-1 of the {what}>)"
+        ))
+    })?;
+    util::parse_digest_header(v).map_err(|e| {
+        ApiError::bad_request(match e {
+            DigestError::NoSha => {
+                format!("The digest header must carry a SHA-1: sha=<base64 SHA-1 of the {what}>")
+            }
+            DigestError::BadBase64 => {
+                "The digest header's sha value is not the base64 of a 20-byte SHA-1".to_string()
+            }
+        })
+    })
+}
+
+/// Parses `file_size` of a create-session body.
+fn file_size_field(st: &Shared, m: &Map<String, Value>) -> Result<u64, ApiError> {
+    let size = match m.get("file_size") {
+        None | Some(Value::Null) => {
+            return Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "missing_file_size",
+                "The file_size field is required",
+            ))
+        }
+        Some(v) => v
+            .as_u64()
+            .filter(|n| *n <= i64::MAX as u64)
+            .ok_or_else(|| {
+                ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_file_size",
+                    "The file_size field must be a non-negative integer",
+                )
+            })?,
+    };
+    if size < st.config.min_chunked_size {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "file_size_too_small",
+            format!(
+                "File size {size} is less than the minimum of {} bytes for a chunked upload",
+                st.config.min_chunked_size
+            ),
+        ));
+    }
+    Ok(size)
+}
+
+fn file_name_field(m: &Map<String, Value>, required: bool) -> Result<Option<String>, ApiError> {
+    match m.get("file_name") {
+        None | Some(Value::Null) if required => Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "missing_file_name",
+            "The file_name field is required",
+        )),
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => {
+            check_name(s)?;
+            Ok(Some(s.clone()))
+        }
+        Some(_) => Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "item_name_invalid",
+            "The file_name field must be a string",
+        )),
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Create
+
+pub(crate) async fn create_session(axum::extract::State(st): AppState, req: Request) -> Response {
+    let (parts, body) = req.into_parts();
+    let mut body = BodyStream::new(body);
+    let r = create_inner(&st, &parts, &mut body, None).await;
+    finish(r, &mut body).await
+}
+
+pub(crate) async fn create_session_for_file(
+    axum::extract::State(st): AppState,
+    Path(file_id): Path<String>,
+    req: Request,
+) -> Response {
+    let (parts, body) = req.into_parts();
+    let mut body = BodyStream::new(body);
+    let r = create_inner(&st, &parts, &mut body, Some(&file_id)).await;
+    finish(r, &mut body).await
+}
+
+async fn create_inner(
+    st: &Shared,
+    parts: &Parts,
+    body: &mut BodyStream,
+    file_id: Option<&str>,
+) -> ApiResult {
+    let op = if file_id.is_some() {
+        Operation::CreateUploadSessionForFile
+    } else {
+        Operation::CreateUploadSession
+    };
+    st.begin(op, &parts.headers, false).await?;
+    let m = read_json_object(body, JSON_LIMIT).await?;
+    let session = match file_id {
+        None => {
+            let folder_id = match m.get("folder_id") {
+                None | Some(Value::Null) => {
+                    return Err(ApiError::new(
+                        StatusCode::BAD_REQUEST,
+                        "missing_destination",
+                        "The folder_id field is required",
+                    ))
+                }
+                Some(Value::String(s)) if util::is_numeric_id(s) => s.clone(),
+                Some(Value::Number(n)) if n.as_u64().is_some() => n.to_string(),
+                Some(_) => {
+                    return Err(ApiError::new(
+                        StatusCode::BAD_REQUEST,
+                        "invalid_folder_id",
+                        "The folder_id field is not a valid folder id",
+                    ))
+                }
+            };
+            let name = file_name_field(&m, true)?.unwrap_or_default();
+            let size = file_size_field(st, &m)?;
+            if st.folder_name(&folder_id).is_none() {
+                return Err(ApiError::new(
+                    StatusCode::NOT_FOUND,
+                    "invalid_parameter",
+                    "The folder_id refers to a folder that does not exist or cannot be accessed",
+                ));
+            }
+            let mut catalog = st.catalog.lock().await;
+            st.check_size_limits(&catalog, size)?;
+            Shared::check_name_free(&catalog, &folder_id, &name, None)?;
+            st.create_session(
+                &mut catalog,
+                SessionTarget::NewFile { folder_id, name },
+                size,
+            )
+            .await?
+        }
+        Some(id) => {
+            if !util::is_numeric_id(id) {
+                return Err(ApiError::not_found("Could not find the specified resource"));
+            }
+            let size = file_size_field(st, &m)?;
+            let name = file_name_field(&m, false)?;
+            let mut catalog = st.catalog.lock().await;
+            let folder = catalog
+                .files
+                .get(id)
+                .map(|f| f.folder_id.clone())
+                .ok_or_else(|| ApiError::not_found("Could not find the specified resource"))?;
+            st.check_size_limits(&catalog, size)?;
+            if let Some(n) = &name {
+                Shared::check_name_free(&catalog, &folder, n, Some(id))?;
+            }
+            st.create_session(
+                &mut catalog,
+                SessionTarget::NewVersion {
+                    file_id: id.to_string(),
+                    name,
+                },
+                size,
+            )
+            .await?
+        }
+    };
+    let meta = lock(&session.inner).meta.clone();
+    Ok(json_response(
+        StatusCode::CREATED,
+        st.session_json(&meta, 0),
+    ))
+}
+
+// ---------------------------------------------------------------------------------------
+// Status, abort, list parts, log
+
+pub(crate) async fn get_session(
+    axum::extract::State(st): AppState,
+    Path(sid): Path<String>,
+    parts: Parts,
+) -> Response {
+    let r = async {
+        st.begin(Operation::GetUploadSession, &parts.headers, false)
+            .await?;
+        let session = st.session(&sid)?;
+        let (meta, processed) = {
+            let inner = lock(&session.inner);
+            check_live(&inner)?;
+            (inner.meta.clone(), inner.parts.len() as u64)
+        };
+        Ok(json_response(
+            StatusCode::OK,
+            st.session_json(&meta, processed),
+        ))
+    }
+    .await;
+    r.unwrap_or_else(|e: ApiError| e.into_response())
+}
+
+/// `DELETE`: discards the session and its parts. Works on an expired session too (there is
+/// nothing else a client can do with it); a later use answers 404.
+pub(crate) async fn abort_session(
+    axum::extract::State(st): AppState,
+    Path(sid): Path<String>,
+    parts: Parts,
+) -> Response {
+    let r = async {
+        st.begin(Operation::AbortUploadSession, &parts.headers, false)
+            .await?;
+        let session = st.session(&sid)?;
+        {
+            let mut inner = lock(&session.inner);
+            if inner.gone || inner.meta.committed.is_some() {
+                return Err(session_not_found());
+            }
+            inner.gone = true;
+        }
+        st.remove_session(&sid);
+        if let Err(e) = tokio::fs::remove_dir_all(&session.dir).await {
+            tracing::warn!("removing aborted session {}: {e}", session.dir.display());
+        }
+        st.counters().sessions_aborted += 1;
+        Ok(StatusCode::NO_CONTENT.into_response())
+    }
+    .await;
+    r.unwrap_or_else(|e: ApiError| e.into_response())
+}
+
+pub(crate) async fn list_parts(
+    axum::extract::State(st): AppState,
+    Path(sid): Path<String>,
+    parts: Parts,
+) -> Response {
+    let r = async {
+        st.begin(Operation::ListParts, &parts.headers, false)
+            .await?;
+        let session = st.session(&sid)?;
+        let q = query_pairs(&parts.uri);
+        let offset = query_u64(&q, "offset", 0)?;
+        if offset > 10_000 {
+            return Err(ApiError::bad_request(
+                "The offset must not be greater than 10000",
+            ));
+        }
+        // The spec caps limit at 1000; larger values are clamped.
+        let limit = query_u64(&q, "limit", 1000)?.min(1000);
+        let (entries, total) = {
+            let inner = lock(&session.inner);
+            check_live(&inner)?;
+            let entries: Vec<Value> = inner
+                .parts
+                .values()
+                .skip(offset as usize)
+                .take(limit as usize)
+                .map(PartRecord::json)
+                .collect();
+            (entries, inner.parts.len())
+        };
+        Ok(json_response(
+            StatusCode::OK,
+            json!({
+                "entries": entries,
+                "total_count": total,
+                "offset": offset,
+                "limit": limit,
+                "order": [{"by": "offset", "direction": "ASC"}],
+            }),
+        ))
+    }
+    .await;
+    r.unwrap_or_else(|e: ApiError| e.into_response())
+}
+
+/// `session_endpoints.log_event` has no operation in Box's spec; it is accepted and ignored.
+pub(crate) async fn log_event(
+    axum::extract::State(st): AppState,
+    Path(sid): Path<String>,
+    req: Request,
+) -> Response {
+    let (parts, body) = req.into_parts();
+    let mut body = BodyStream::new(body);
+    let r = async {
+        st.begin(Operation::LogEvent, &parts.headers, false).await?;
+        let session = st.session(&sid)?;
+        check_live(&lock(&session.inner))?;
+        body.drain(JSON_LIMIT).await;
+        Ok(StatusCode::NO_CONTENT.into_response())
+    }
+    .await;
+    finish(r, &mut body).await
+}
+
+// ---------------------------------------------------------------------------------------
+// Upload part
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum PartFault {
+    None,
+    ResetMidBody,
+    Fail500Before,
+    Fail500After,
+    DropAfter,
+}
+
+/// Draws the fault for one attempt at one part. Keyed by (seed, session sequence number,
+/// part index, attempt number), so the outcome does not depend on arrival order.
+fn part_fault(seed: u64, f: &FaultConfig, seq: u64, index: u64, attempt: u32) -> PartFault {
+    let draw =
+        |kind: u64| util::unit_float(util::mix(&[seed, kind, seq, index, u64::from(attempt)]));
+    if f.part_reset_mid_body > 0.0 && draw(1) < f.part_reset_mid_body {
+        PartFault::ResetMidBody
+    } else if f.part_500_before_store > 0.0 && draw(2) < f.part_500_before_store {
+        PartFault::Fail500Before
+    } else if f.part_500_after_store > 0.0 && draw(3) < f.part_500_after_store {
+        PartFault::Fail500After
+    } else if f.part_drop_after_store > 0.0 && draw(4) < f.part_drop_after_store {
+        PartFault::DropAfter
+    } else {
+        PartFault::None
+    }
+}
+
+fn overlap_error(existing: &PartRecord) -> ApiError {
+    ApiError::new(
+        StatusCode::RANGE_NOT_SATISFIABLE,
+        "range_overlaps_existing_part",
+        "Part range overlaps with a previously uploaded part",
+    )
+    .with_context(json!({"conflicting_part": existing.json()}))
+}
+
+/// Removes a reservation if the request ends before the part is recorded.
+struct Reservation<'a> {
+    session: &'a Session,
+    index: u64,
+    armed: bool,
+}
+
+impl Drop for Reservation<'_> {
+    fn drop(&mut self) {
+        if self.armed {
+            lock(&self.session.inner).reserved.remove(&self.index);
+        }
+    }
+}
+
+pub(crate) async fn upload_part(
+    axum::extract::State(st): AppState,
+    Path(sid): Path<String>,
+    req: Request,
+) -> Response {
+    let (parts, body) = req.into_parts();
+    let mut body = BodyStream::new(body);
+    let r = upload_part_inner(&st, &parts, &sid, &mut body).await;
+    finish(r, &mut body).await
+}
+
+async fn upload_part_inner(
+    st: &Shared,
+    parts: &Parts,
+    sid: &str,
+    body: &mut BodyStream,
+) -> ApiResult {
+    let faults = st
+        .begin(Operation::UploadPart, &parts.headers, false)
+        .await?;
+    let session = st.session(sid)?;
+    let (file_size, part_size, seq) = {
+        let inner = lock(&session.inner);
+        check_live(&inner)?;
+        (inner.meta.file_size, inner.meta.part_size, inner.meta.seq)
+    };
+    let expected_sha = required_digest(parts, "part")?;
+    let range_h = header_str(&parts.headers, "content-range").ok_or_else(|| {
+        ApiError::bad_request(
+            "Missing required header 'content-range' (bytes <first>-<last>/<total>)",
+        )
+    })?;
+    let range = util::parse_content_range(range_h).ok_or_else(|| {
+        range_error(format!(
+            "Invalid content-range {range_h:?}: expected bytes <first>-<last>/<total> with first <= last < total"
+        ))
+    })?;
+    if range.total != file_size {
+        return Err(range_error(format!(
+            "The content-range total {} does not match the session's file size {file_size}",
+            range.total
+        )));
+    }
+    if range.first % part_size != 0 {
+        return Err(range_error(format!(
+            "The range must start at a multiple of the part size {part_size}"
+        )));
+    }
+    let size = range.last - range.first + 1;
+    let index = range.first / part_size;
+    let expected_size = part_size.min(file_size - range.first);
+    if size != expected_size {
+        return Err(range_error(format!(
+            "Every part must be exactly {part_size} bytes except the last; this part must be {expected_size} bytes"
+        )));
+    }
+    if let Some(cl) = header_str(&parts.headers, "content-length") {
+        if cl.trim().parse::<u64>().ok() != Some(size) {
+            return Err(size_mismatch(format!(
+                "The content-length {cl} does not match the content-range size {size}"
+            )));
+        }
+    }
+    // Parts are immutable: refuse a range that is already stored before reading the body.
+    let attempt = {
+        let mut inner = lock(&session.inner);
+        check_live(&inner)?;
+        if let Some(existing) = inner.parts.get(&index).or(inner.reserved.get(&index)) {
+            return Err(overlap_error(existing));
+        }
+        let a = inner.attempts.entry(index).or_default();
+        *a = a.saturating_add(1);
+        *a
+    };
+    let fault = part_fault(st.config.seed, &faults, seq, index, attempt);
+
+    if fault == PartFault::ResetMidBody {
+        st.counters().injected.part_reset_mid_body += 1;
+        let half = size / 2;
+        while body.bytes_read() < half {
+            match body.next_chunk().await {
+                Ok(Some(_)) => {}
+                _ => break,
+            }
+        }
+        return Err(kill_connection(&parts.extensions).await);
+    }
+
+    // Stream the body to a temporary file, hashing as it goes.
+    let tmp = st.temp_path();
+    let mut writer = if fault == PartFault::Fail500Before {
+        None
+    } else {
+        let f = tokio::fs::File::create(tmp.path())
+            .await
+            .map_err(io_err("creating temporary file"))?;
+        Some(tokio::io::BufWriter::with_capacity(256 * 1024, f))
+    };
+    let mut hasher = Sha1::new();
+    let mut received = 0u64;
+    while let Some(chunk) = body.next_chunk().await.map_err(body_error)? {
+        received += chunk.len() as u64;
+        if received > size {
+            // Cut off: the rest is neither read nor buffered; the connection is closed.
+            return Err(size_mismatch(format!(
+                "The body is longer than the {size} bytes given by content-range"
+            ))
+            .closing());
+        }
+        hasher.update(&chunk);
+        if let Some(w) = writer.as_mut() {
+            w.write_all(&chunk)
+                .await
+                .map_err(io_err("writing temporary file"))?;
+        }
+    }
+    if received < size {
+        return Err(size_mismatch(format!(
+            "The body has {received} bytes but content-range says {size}"
+        )));
+    }
+    if fault == PartFault::Fail500Before {
+        st.counters().injected.part_500_before_store += 1;
+        return Err(ApiError::internal("Internal Server Error"));
+    }
+    if let Some(mut w) = writer {
+        w.flush().await.map_err(io_err("writing temporary file"))?;
+    }
+    let actual = util::sha1_finish(hasher);
+    if actual != expected_sha {
+        // PUT's 412 is documented only as "a precondition was not met" and the facts doc
+        // (§7) calls it "the likely bucket for a bad digest, unconfirmed": a part whose
+        // bytes do not match its `digest` header is answered 412 precondition_failed.
+        return Err(ApiError::new(
+            StatusCode::PRECONDITION_FAILED,
+            "precondition_failed",
+            format!(
+                "The digest header (sha={}) does not match the part received (sha={})",
+                util::b64(&expected_sha),
+                util::b64(&actual)
+            ),
+        ));
+    }
+
+    let rec = PartRecord {
+        part_id: st.part_id(seq, index),
+        offset: range.first,
+        size,
+        sha1: util::hex(&actual),
+    };
+    {
+        let mut inner = lock(&session.inner);
+        if inner.gone || inner.meta.committed.is_some() {
+            return Err(session_not_found());
+        }
+        if let Some(existing) = inner.parts.get(&index).or(inner.reserved.get(&index)) {
+            return Err(overlap_error(existing));
+        }
+        inner.reserved.insert(index, rec.clone());
+    }
+    let mut reservation = Reservation {
+        session: &session,
+        index,
+        armed: true,
+    };
+    let data_path = session.part_data_path(index);
+    let stored = match tokio::fs::rename(tmp.path(), &data_path).await {
+        Ok(()) => {
+            tmp.keep();
+            write_json_atomic(&session.part_meta_path(index), &rec).await
+        }
+        Err(e) => Err(e),
+    };
+    if let Err(e) = stored {
+        let _ = tokio::fs::remove_file(&data_path).await;
+        if lock(&session.inner).gone {
+            return Err(session_not_found());
+        }
+        return Err(ApiError::io("storing part", e));
+    }
+    {
+        let mut inner = lock(&session.inner);
+        inner.reserved.remove(&index);
+        reservation.armed = false;
+        if inner.gone {
+            return Err(session_not_found());
+        }
+        inner.parts.insert(index, rec.clone());
+    }
+    {
+        let mut c = st.counters();
+        c.parts_stored += 1;
+        c.part_bytes_stored += size;
+        c.bytes_stored += size;
+    }
+    match fault {
+        PartFault::Fail500After => {
+            st.counters().injected.part_500_after_store += 1;
+            Err(ApiError::internal("Internal Server Error"))
+        }
+        PartFault::DropAfter => {
+            st.counters().injected.part_drop_after_store += 1;
+            Err(kill_connection(&parts.extensions).await)
+        }
+        _ => Ok(json_response(StatusCode::OK, json!({"part": rec.json()}))),
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Commit
+
+pub(crate) async fn commit(
+    axum::extract::State(st): AppState,
+    Path(sid): Path<String>,
+    req: Request,
+) -> Response {
+    let (parts, body) = req.into_parts();
+    let mut body = BodyStream::new(body);
+    let r = commit_inner(&st, &parts, &sid, &mut body).await;
+    finish(r, &mut body).await
+}
+
+/// What a commit will do once the content is assembled.
+enum CommitAction {
+    Create {
+        folder_id: String,
+        name: String,
+    },
+    Version {
+        file_id: String,
+        name: Option<String>,
+    },
+}
+
+struct CommitRequest {
+    parts: Vec<Value>,
+    name: Option<String>,
+    content_created_at: Option<chrono::DateTime<Utc>>,
+    content_modified_at: Option<chrono::DateTime<Utc>>,
+    if_match: Option<String>,
+    if_none_match: Option<String>,
+}
+
+fn parse_commit_body(m: Map<String, Value>, parts: &Parts) -> Result<CommitRequest, ApiError> {
+    let list = match m.get("parts") {
+        Some(Value::Array(a)) => a.clone(),
+        None | Some(Value::Null) => {
+            return Err(ApiError::bad_request("The parts field is required"))
+        }
+        Some(_) => return Err(ApiError::bad_request("The parts field must be an array")),
+    };
+    let mut name = None;
+    let mut content_created_at = None;
+    let mut content_modified_at = None;
+    match m.get("attributes") {
+        None | Some(Value::Null) => {}
+        Some(Value::Object(a)) => {
+            match a.get("name") {
+                None | Some(Value::Null) => {}
+                Some(Value::String(s)) => {
+                    check_name(s)?;
+                    name = Some(s.clone());
+                }
+                Some(_) => return Err(ApiError::bad_request("'attributes.name' must be a string")),
+            }
+            let time = |key: &str| match a.get(key) {
+                None | Some(Value::Null) => Ok(None),
+                Some(Value::String(s)) => util::parse_rfc3339(s).map(Some).ok_or_else(|| {
+                    ApiError::bad_request(format!(
+                        "'attributes.{key}' must be an RFC 3339 date-time"
+                    ))
+                }),
+                Some(_) => Err(ApiError::bad_request(format!(
+                    "'attributes.{key}' must be an RFC 3339 date-time"
+                ))),
+            };
+            content_created_at = time("content_created_at")?;
+            content_modified_at = time("content_modified_at")?;
+        }
+        Some(_) => return Err(ApiError::bad_request("'attributes' must be an object")),
+    }
+    Ok(CommitRequest {
+        parts: list,
+        name,
+        content_created_at,
+        content_modified_at,
+        if_match: header_str(&parts.headers, "if-match").map(str::to_string),
+        if_none_match: header_str(&parts.headers, "if-none-match").map(str::to_string),
+    })
+}
+
+/// Checks the client's parts list against the parts received: same parts (by `part_id`,
+/// with matching `offset`, `size` and `sha1` when given), each once, in offset order, and
+/// all of the file's parts present.
+fn check_parts_list(inner: &SessionInner, list: &[Value]) -> Result<(), ApiError> {
+    let by_id: HashMap<&str, &PartRecord> = inner
+        .parts
+        .values()
+        .map(|r| (r.part_id.as_str(), r))
+        .collect();
+    let mut seen = HashSet::new();
+    let mut last_offset: Option<u64> = None;
+    for (i, p) in list.iter().enumerate() {
+        let obj = p
+            .as_object()
+            .ok_or_else(|| parts_mismatch(format!("parts[{i}] is not an object")))?;
+        let part_id = obj
+            .get("part_id")
+            .and_then(Value::as_str)
+            .ok_or_else(|| parts_mismatch(format!("parts[{i}] has no part_id")))?;
+        let stored = by_id.get(part_id).copied().ok_or_else(|| {
+            parts_mismatch(format!(
+                "parts[{i}] (part_id {part_id}) was not uploaded to this session"
+            ))
+        })?;
+        if let Some(o) = obj.get("offset") {
+            if o.as_u64() != Some(stored.offset) {
+                return Err(parts_mismatch(format!(
+                    "parts[{i}] offset {o} does not match the uploaded part's offset {}",
+                    stored.offset
+                )));
+            }
+        }
+        if let Some(s) = obj.get("size") {
+            if s.as_u64() != Some(stored.size) {
+                return Err(parts_mismatch(format!(
+                    "parts[{i}] size {s} does not match the uploaded part's size {}",
+                    stored.size
+                )));
+            }
+        }
+        if let Some(h) = obj.get("sha1") {
+            let ok = h
+                .as_str()
+                .and_then(util::parse_hex_sha1)
+                .map(|d| util::hex(&d) == stored.sha1)
+                .unwrap_or(false);
+            if !ok {
+                return Err(parts_mismatch(format!(
+                    "parts[{i}] sha1 {h} does not match the uploaded part's sha1 {}",
+                    stored.sha1
+                )));
+            }
+        }
+        if !seen.insert(part_id) {
+            return Err(parts_mismatch(format!(
+                "parts[{i}] (part_id {part_id}) is listed twice"
+            )));
+        }
+        if last_offset.is_some_and(|l| l >= stored.offset) {
+            return Err(parts_mismatch(
+                "The parts must be listed in order of offset",
+            ));
+        }
+        last_offset = Some(stored.offset);
+    }
+    if (inner.parts.len() as u64) < inner.meta.total_parts {
+        return Err(parts_mismatch(format!(
+            "Only {} of {} parts have been uploaded",
+            inner.parts.len(),
+            inner.meta.total_parts
+        )));
+    }
+    if seen.len() != inner.parts.len() {
+        return Err(parts_mismatch(format!(
+            "The parts list names {} parts but {} were uploaded",
+            seen.len(),
+            inner.parts.len()
+        )));
+    }
+    Ok(())
+}
+
+/// Checks everything that depends on the catalog (etags, name, folder, limits).
+fn check_commit_target(
+    st: &Shared,
+    catalog: &Catalog,
+    meta: &SessionMeta,
+    req: &CommitRequest,
+) -> Result<CommitAction, ApiError> {
+    let action = match &meta.target {
+        SessionTarget::NewFile { folder_id, name } => {
+            // No file exists yet: an if-match cannot match (ensure-consistency guide).
+            if req.if_match.is_some() {
+                return Err(ApiError::new(
+                    StatusCode::PRECONDITION_FAILED,
+                    "precondition_failed",
+                    "The resource has been modified. Please retrieve the resource again and retry",
+                ));
+            }
+            if st.folder_name(folder_id).is_none() {
+                return Err(ApiError::not_found("The parent folder was not found"));
+            }
+            let name = req.name.clone().unwrap_or_else(|| name.clone());
+            Shared::check_name_free(catalog, folder_id, &name, None)?;
+            CommitAction::Create {
+                folder_id: folder_id.clone(),
+                name,
+            }
+        }
+        SessionTarget::NewVersion { file_id, name } => {
+            check_if_match(catalog, file_id, req.if_match.as_deref())?;
+            if let (Some(inm), Some(f)) = (&req.if_none_match, catalog.files.get(file_id)) {
+                if util::etag_matches(inm, &f.etag_str()) {
+                    return Err(ApiError::new(
+                        StatusCode::PRECONDITION_FAILED,
+                        "precondition_failed",
+                        "The resource matches the if-none-match etag",
+                    ));
+                }
+            }
+            let name = req.name.clone().or_else(|| name.clone());
+            if let (Some(n), Some(f)) = (&name, catalog.files.get(file_id)) {
+                Shared::check_name_free(catalog, &f.folder_id, n, Some(file_id))?;
+            }
+            CommitAction::Version {
+                file_id: file_id.clone(),
+                name,
+            }
+        }
+    };
+    st.check_size_limits(catalog, meta.file_size)?;
+    Ok(action)
+}
+
+/// Clears the session's `committing` flag when the commit ends, however it ends.
+struct CommittingGuard<'a>(&'a Session);
+
+impl Drop for CommittingGuard<'_> {
+    fn drop(&mut self) {
+        lock(&self.0.inner).committing = false;
+    }
+}
+
+fn accepted(retry_after: u64) -> Response {
+    with_header(
+        StatusCode::ACCEPTED.into_response(),
+        header::RETRY_AFTER,
+        &retry_after.to_string(),
+    )
+}
+
+async fn commit_inner(st: &Shared, parts: &Parts, sid: &str, body: &mut BodyStream) -> ApiResult {
+    let faults = st
+        .begin(Operation::CommitUploadSession, &parts.headers, false)
+        .await?;
+    let session = st.session(sid)?;
+    let digest = required_digest(parts, "whole file")?;
+    // Room for the session's parts list (about 100 bytes a part) and attributes, no more.
+    let limit = {
+        let inner = lock(&session.inner);
+        inner
+            .meta
+            .total_parts
+            .saturating_mul(512)
+            .saturating_add(JSON_LIMIT)
+            .min(COMMIT_JSON_LIMIT)
+    };
+    let req = parse_commit_body(read_json_object(body, limit).await?, parts)?;
+    let fields = fields_param(&query_pairs(&parts.uri));
+
+    // Phase 1: checks, under the catalog lock and then the session lock (always that order).
+    let catalog = st.catalog.lock().await;
+    let (meta, plan) = {
+        let mut inner = lock(&session.inner);
+        if inner.gone {
+            return Err(session_not_found());
+        }
+        if let Some(done) = &inner.meta.committed {
+            // A repeated commit (say, after a lost response) gets the file it made.
+            if done.sha1 == util::hex(&digest) {
+                if let Some(f) = catalog.files.get(&done.file_id) {
+                    return Ok(json_response(
+                        StatusCode::CREATED,
+                        st.files_json(f, fields.as_deref()),
+                    ));
+                }
+            }
+            return Err(session_not_found());
+        }
+        check_live(&inner)?;
+        if inner.committing {
+            return Ok(accepted(faults.commit_retry_after_secs));
+        }
+        let complete = inner.parts.len() as u64 == inner.meta.total_parts;
+        if faults.commit_parts_mismatch_once && complete && !inner.mismatch_fired {
+            inner.mismatch_fired = true;
+            st.counters().injected.commit_parts_mismatch += 1;
+            return Err(parts_mismatch(
+                "The parts list does not match the parts uploaded (injected fault)",
+            ));
+        }
+        check_parts_list(&inner, &req.parts)?;
+        if inner.commit_attempts < faults.commit_202 {
+            inner.commit_attempts += 1;
+            st.counters().injected.commit_202 += 1;
+            return Ok(accepted(faults.commit_retry_after_secs));
+        }
+        check_commit_target(st, &catalog, &inner.meta, &req)?;
+        inner.committing = true;
+        let plan: Vec<(PathBuf, u64)> = inner
+            .parts
+            .iter()
+            .map(|(i, r)| (session.part_data_path(*i), r.size))
+            .collect();
+        (inner.meta.clone(), plan)
+    };
+    drop(catalog);
+    let _guard = CommittingGuard(&session);
+
+    // Phase 2: assemble the file by streaming copies (blocking I/O on a blocking thread).
+    let tmp = st.temp_path();
+    let dest = tmp.path().to_path_buf();
+    let (actual, size) = tokio::task::spawn_blocking(move || assemble(&dest, &plan))
+        .await
+        .map_err(|e| ApiError::internal(format!("Internal Server Error ({e})")))?
+        .map_err(io_err("assembling parts"))?;
+    if actual != digest || size != meta.file_size {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "digest_mismatch",
+            format!(
+                "File digest was incorrect. Actual: {} Expected: {}",
+                util::b64(&actual),
+                util::b64(&digest)
+            ),
+        ));
+    }
+
+    // Phase 3: store, re-checking what may have changed meanwhile.
+    let mut catalog = st.catalog.lock().await;
+    if lock(&session.inner).gone {
+        return Err(session_not_found());
+    }
+    let action = check_commit_target(st, &catalog, &meta, &req)?;
+    let sha1_hex = util::hex(&actual);
+    let f = match action {
+        CommitAction::Create { folder_id, name } => {
+            st.create_file(
+                &mut catalog,
+                &folder_id,
+                &name,
+                NewContent {
+                    tmp,
+                    sha1: sha1_hex.clone(),
+                    size,
+                },
+                req.content_created_at,
+                req.content_modified_at,
+            )
+            .await?
+        }
+        CommitAction::Version { file_id, name } => {
+            st.add_version(
+                &mut catalog,
+                &file_id,
+                name.as_deref(),
+                NewContent {
+                    tmp,
+                    sha1: sha1_hex.clone(),
+                    size,
+                },
+                req.content_modified_at,
+            )
+            .await?
+        }
+    };
+    let version_id = f.current().map(|v| v.id.clone()).unwrap_or_default();
+    let mut done_meta = meta.clone();
+    done_meta.committed = Some(CommittedInfo {
+        file_id: f.id.clone(),
+        version_id,
+        sha1: sha1_hex,
+    });
+    if let Err(e) = write_json_atomic(&session.dir.join("session.json"), &done_meta).await {
+        tracing::warn!("saving committed session {}: {e}", session.id);
+    }
+    {
+        let mut inner = lock(&session.inner);
+        inner.meta.committed = done_meta.committed.clone();
+        inner.parts.clear();
+    }
+    drop(catalog);
+    if let Err(e) = tokio::fs::remove_dir_all(session.parts_dir()).await {
+        tracing::warn!("removing parts of committed session {}: {e}", session.id);
+    }
+    {
+        let mut c = st.counters();
+        c.sessions_committed += 1;
+        c.committed_bytes += size;
+    }
+    Ok(json_response(
+        StatusCode::CREATED,
+        st.files_json(&f, fields.as_deref()),
+    ))
+}
+
+/// Concatenates the part files into `dest`, returning the SHA-1 and size of the result.
+fn assemble(dest: &std::path::Path, plan: &[(PathBuf, u64)]) -> std::io::Result<([u8; 20], u64)> {
+    let mut out = std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(dest)?);
+    let mut hasher = Sha1::new();
+    let mut buf = vec![0u8; 1 << 20];
+    let mut total = 0u64;
+    for (path, size) in plan {
+        let mut f = std::fs::File::open(path)?;
+        let mut copied = 0u64;
+        loop {
+            let n = f.read(&mut buf)?;
+            if n == 0 {
+                break;
+            }
+            hasher.update(&buf[..n]);
+            out.write_all(&buf[..n])?;
+            copied += n as u64;
+        }
+        if copied != *size {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!(
+                    "part file {} has {copied} bytes, expected {size}",
+                    path.display()
+                ),
+            ));
+        }
+        total += copied;
+    }
+    out.flush()?;
+    Ok((util::sha1_finish(hasher), total))
+}

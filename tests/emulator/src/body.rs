@@ -1,0 +1,104 @@
+//! Request bodies read as a stream of chunks, never buffered whole.
+
+use axum::body::{Body, BodyDataStream};
+use bytes::Bytes;
+use futures_util::StreamExt as _;
+use std::time::Duration;
+
+/// How long a body may stall between two chunks before the request is given up.
+const IDLE_TIMEOUT: Duration = Duration::from_secs(120);
+/// At most this many bytes of an unwanted body are read and discarded before an error is
+/// answered (so the client sees the error rather than a reset while it is still sending).
+pub(crate) const DRAIN_CAP: u64 = 256 * 1024 * 1024;
+const DRAIN_TIME: Duration = Duration::from_secs(30);
+
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum BodyError {
+    #[error("reading the request body failed: {0}")]
+    Transport(String),
+    #[error("the request body stalled")]
+    Timeout,
+    #[error("the request body is too large (limit {0} bytes)")]
+    TooLarge(u64),
+}
+
+pub(crate) struct BodyStream {
+    inner: BodyDataStream,
+    done: bool,
+    read: u64,
+}
+
+impl BodyStream {
+    pub fn new(body: Body) -> Self {
+        BodyStream {
+            inner: body.into_data_stream(),
+            done: false,
+            read: 0,
+        }
+    }
+
+    /// Next chunk, `None` at the end of the body.
+    pub async fn next_chunk(&mut self) -> Result<Option<Bytes>, BodyError> {
+        if self.done {
+            return Ok(None);
+        }
+        loop {
+            match tokio::time::timeout(IDLE_TIMEOUT, self.inner.next()).await {
+                Err(_) => return Err(BodyError::Timeout),
+                Ok(None) => {
+                    self.done = true;
+                    return Ok(None);
+                }
+                Ok(Some(Err(e))) => {
+                    self.done = true;
+                    return Err(BodyError::Transport(e.to_string()));
+                }
+                Ok(Some(Ok(b))) => {
+                    if b.is_empty() {
+                        continue;
+                    }
+                    self.read += b.len() as u64;
+                    return Ok(Some(b));
+                }
+            }
+        }
+    }
+
+    /// Bytes read so far.
+    pub fn bytes_read(&self) -> u64 {
+        self.read
+    }
+
+    pub fn is_done(&self) -> bool {
+        self.done
+    }
+
+    /// Reads the whole body into memory, refusing more than `limit` bytes.
+    pub async fn read_limited(&mut self, limit: u64) -> Result<Vec<u8>, BodyError> {
+        let mut out = Vec::new();
+        while let Some(chunk) = self.next_chunk().await? {
+            if out.len() as u64 + chunk.len() as u64 > limit {
+                return Err(BodyError::TooLarge(limit));
+            }
+            out.extend_from_slice(&chunk);
+        }
+        Ok(out)
+    }
+
+    /// Reads and discards the rest of the body, up to `cap` bytes and a few seconds.
+    /// Returns true if the body was read to its end.
+    pub async fn drain(&mut self, cap: u64) -> bool {
+        let start = self.read;
+        let deadline = tokio::time::Instant::now() + DRAIN_TIME;
+        while !self.done {
+            if self.read - start > cap || tokio::time::Instant::now() > deadline {
+                return false;
+            }
+            match tokio::time::timeout_at(deadline, self.next_chunk()).await {
+                Ok(Ok(_)) => {}
+                _ => return false,
+            }
+        }
+        true
+    }
+}

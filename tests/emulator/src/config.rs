@@ -1,0 +1,373 @@
+//! Emulator configuration and fault injection settings.
+
+use serde::{Deserialize, Serialize};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Box's observed chunked-upload minimum (facts doc §0: `CHUNKED_UPLOAD_MINIMUM = 20000000`).
+pub const DEFAULT_MIN_CHUNKED_SIZE: u64 = 20_000_000;
+/// The part size Box hands out for ordinary files (8 MiB).
+pub const DEFAULT_PART_SIZE: u64 = 8 * 1024 * 1024;
+/// The larger part size observed for larger files (32 MiB).
+pub const LARGE_PART_SIZE: u64 = 32 * 1024 * 1024;
+/// Files of at least this size get [`LARGE_PART_SIZE`] parts when no part size is configured.
+pub const LARGE_FILE_THRESHOLD: u64 = 512 * 1024 * 1024;
+/// The most parts one session may have. Box publishes no limit; list-parts refuses offsets
+/// above 10000, which suggests about this many. Automatic part sizes grow to stay below it.
+pub const MAX_PARTS: u64 = 10_000;
+/// Box's session lifetime (7 days).
+pub const DEFAULT_SESSION_LIFETIME: Duration = Duration::from_secs(7 * 24 * 3600);
+
+/// How the emulator is set up. Build one with struct-update syntax so that fields added in
+/// later versions keep your code compiling:
+///
+/// ```
+/// let config = box_emulator::Config {
+///     part_size: Some(1024 * 1024),
+///     min_chunked_size: 1,
+///     ..Default::default()
+/// };
+/// assert_eq!(config.token, "test-token");
+/// ```
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Address to listen on; port 0 picks a free port. Default `127.0.0.1:0`.
+    pub listen: SocketAddr,
+    /// Where files, sessions and parts are kept. `None` (the default) makes a fresh
+    /// temporary directory that is deleted when the [`crate::Emulator`] is shut down or
+    /// dropped; a directory you pass is kept, so a later emulator can reopen it.
+    pub data_dir: Option<PathBuf>,
+    /// The bearer token every API call must carry. Default `"test-token"`.
+    pub token: String,
+    /// Folder ids (digits) that exist besides the root folder `"0"`, which always exists.
+    pub folders: Vec<String>,
+    /// The part size every session gets. `None` (default): 8 MiB, or 32 MiB for files of
+    /// 512 MiB and more (doubled further if a file would need more than 10000 parts), as
+    /// Box does. A configured size always wins.
+    pub part_size: Option<u64>,
+    /// Smallest file size a chunked session accepts (`400 file_size_too_small` below it).
+    /// Default 20,000,000 bytes.
+    pub min_chunked_size: u64,
+    /// Largest file accepted anywhere (`403 file_size_limit_exceeded`). Default unlimited.
+    pub max_file_size: Option<u64>,
+    /// Largest file accepted by direct upload (`413 request_entity_too_large`). Box's guide
+    /// says 50 MB; the default here is unlimited so tests can use direct uploads freely.
+    pub max_direct_upload_size: Option<u64>,
+    /// Total bytes of all stored file versions (`403 storage_limit_exceeded`). Default
+    /// unlimited.
+    pub storage_limit: Option<u64>,
+    /// How long an upload session lives. Default 7 days.
+    pub session_lifetime: Duration,
+    /// Seed for ids and fault decisions. The same seed, config and request sequence give
+    /// the same session ids and the same injected faults.
+    pub seed: u64,
+    /// Faults to inject from the start (changeable later with
+    /// [`crate::Emulator::set_faults`]).
+    pub faults: FaultConfig,
+    /// Base URL put into `session_endpoints` and the preflight `upload_url`, e.g.
+    /// `http://emulator.test:8080`. Default: `http://` + the address the server listens on.
+    pub public_url: Option<String>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            data_dir: None,
+            token: "test-token".to_string(),
+            folders: Vec::new(),
+            part_size: None,
+            min_chunked_size: DEFAULT_MIN_CHUNKED_SIZE,
+            max_file_size: None,
+            max_direct_upload_size: None,
+            storage_limit: None,
+            session_lifetime: DEFAULT_SESSION_LIFETIME,
+            seed: 0,
+            faults: FaultConfig::default(),
+            public_url: None,
+        }
+    }
+}
+
+impl Config {
+    /// The part size a session for a file of `file_size` bytes gets.
+    pub fn part_size_for(&self, file_size: u64) -> u64 {
+        if let Some(p) = self.part_size {
+            return p.max(1);
+        }
+        let mut p = if file_size >= LARGE_FILE_THRESHOLD {
+            LARGE_PART_SIZE
+        } else {
+            DEFAULT_PART_SIZE
+        };
+        while file_size.div_ceil(p) > MAX_PARTS {
+            p = p.saturating_mul(2);
+        }
+        p
+    }
+}
+
+/// Faults to inject. All probabilities are fractions in `[0, 1]`; decisions are drawn from
+/// the emulator's seed, the session's sequence number, the part's index and how many times
+/// that part was tried, so a run is reproducible whatever order parts arrive in.
+///
+/// Construct with `..Default::default()`: fields may be added in later versions.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct FaultConfig {
+    /// Fraction of part uploads answered `500 internal_server_error` without storing the
+    /// part (the body is read and discarded first).
+    pub part_500_before_store: f64,
+    /// Fraction of part uploads that store the part, then answer `500`.
+    pub part_500_after_store: f64,
+    /// Fraction of part uploads that store the part, then drop the connection without
+    /// answering.
+    pub part_drop_after_store: f64,
+    /// Fraction of part uploads whose connection is reset half-way through the body (the
+    /// server stops reading and closes the socket; nothing is stored).
+    pub part_reset_mid_body: f64,
+    /// Number of commit attempts per session answered `202 Accepted` with `retry-after`
+    /// before the commit succeeds.
+    pub commit_202: u32,
+    /// `retry-after` seconds sent with those 202s (and with the 202 answered while another
+    /// commit of the same session is still assembling the file).
+    pub commit_retry_after_secs: u64,
+    /// The first commit of each session that arrives once all parts are in answers
+    /// `400 parts_mismatch` (as if the last part were not yet visible), once.
+    pub commit_parts_mismatch_once: bool,
+    /// Answer `429 rate_limit_exceeded` with `retry-after` above this request rate.
+    pub rate_limit: Option<RateLimit>,
+    /// Added to every API request before it is handled, in milliseconds.
+    pub latency_ms: u64,
+}
+
+/// A fixed-window request rate: at most `max_requests` API requests per `window_ms`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RateLimit {
+    /// Requests allowed per window; the rest of the window answers 429.
+    pub max_requests: u32,
+    /// Window length in milliseconds.
+    pub window_ms: u64,
+}
+
+/// An invalid `--fault` spec.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid fault spec {spec:?}: {reason}")]
+pub struct FaultSpecError {
+    /// The spec as given.
+    pub spec: String,
+    /// What is wrong with it.
+    pub reason: String,
+}
+
+impl FaultConfig {
+    /// Applies one `--fault` spec (see the crate docs / `--help` for the syntax):
+    ///
+    /// | spec | field |
+    /// | --- | --- |
+    /// | `part-500=P` | [`part_500_before_store`](Self::part_500_before_store) |
+    /// | `part-500-after-store=P` | [`part_500_after_store`](Self::part_500_after_store) |
+    /// | `part-drop-after-store=P` | [`part_drop_after_store`](Self::part_drop_after_store) |
+    /// | `part-reset=P` | [`part_reset_mid_body`](Self::part_reset_mid_body) |
+    /// | `commit-202=N` or `commit-202=N@SECS` | [`commit_202`](Self::commit_202), [`commit_retry_after_secs`](Self::commit_retry_after_secs) |
+    /// | `commit-parts-mismatch-once` | [`commit_parts_mismatch_once`](Self::commit_parts_mismatch_once) |
+    /// | `rate-limit=N/DURATION` (e.g. `100/1s`, `5/500ms`) | [`rate_limit`](Self::rate_limit) |
+    /// | `latency=DURATION` (e.g. `50ms`, `1s`) | [`latency_ms`](Self::latency_ms) |
+    ///
+    /// `P` is a fraction (`0.1`) or a percentage (`10%`).
+    pub fn apply_spec(&mut self, spec: &str) -> Result<(), FaultSpecError> {
+        let err = |reason: &str| FaultSpecError {
+            spec: spec.to_string(),
+            reason: reason.to_string(),
+        };
+        let (key, value) = match spec.split_once('=') {
+            Some((k, v)) => (k.trim(), Some(v.trim())),
+            None => (spec.trim(), None),
+        };
+        let need = || value.ok_or_else(|| err("a value is required (KIND=VALUE)"));
+        match key {
+            "part-500" => self.part_500_before_store = parse_fraction(need()?).map_err(err)?,
+            "part-500-after-store" => {
+                self.part_500_after_store = parse_fraction(need()?).map_err(err)?
+            }
+            "part-drop-after-store" => {
+                self.part_drop_after_store = parse_fraction(need()?).map_err(err)?
+            }
+            "part-reset" => self.part_reset_mid_body = parse_fraction(need()?).map_err(err)?,
+            "commit-202" => {
+                let v = need()?;
+                let (n, secs) = match v.split_once('@') {
+                    Some((n, s)) => (n, Some(s)),
+                    None => (v, None),
+                };
+                self.commit_202 = n.parse().map_err(|_| err("expected a count"))?;
+                self.commit_retry_after_secs = match secs {
+                    Some(s) => parse_duration(s).map_err(err)?.as_secs(),
+                    None => 1,
+                };
+            }
+            "commit-parts-mismatch-once" => {
+                self.commit_parts_mismatch_once = match value {
+                    None | Some("true") | Some("1") => true,
+                    Some("false") | Some("0") => false,
+                    Some(_) => return Err(err("expected true or false")),
+                }
+            }
+            "rate-limit" => {
+                let v = need()?;
+                let (n, per) = v.split_once('/').unwrap_or((v, "1s"));
+                let max_requests: u32 = n.parse().map_err(|_| err("expected N/DURATION"))?;
+                let window = parse_duration(per).map_err(err)?;
+                if max_requests == 0 || window.is_zero() {
+                    return Err(err("rate and window must be positive"));
+                }
+                self.rate_limit = Some(RateLimit {
+                    max_requests,
+                    window_ms: window.as_millis().min(u128::from(u64::MAX)) as u64,
+                });
+            }
+            "latency" => {
+                self.latency_ms = parse_duration(need()?)
+                    .map_err(err)?
+                    .as_millis()
+                    .min(3_600_000) as u64
+            }
+            _ => return Err(err("unknown fault kind")),
+        }
+        Ok(())
+    }
+
+    /// The same config with every probability clamped into `[0, 1]` (NaN reads as 0).
+    pub fn clamped(mut self) -> FaultConfig {
+        for p in self.probabilities_mut() {
+            *p = if p.is_nan() { 0.0 } else { p.clamp(0.0, 1.0) };
+        }
+        self
+    }
+
+    /// The same config if every probability is within `[0, 1]`, an error naming the first
+    /// one that is not otherwise.
+    pub fn validated(mut self) -> Result<FaultConfig, String> {
+        for p in self.probabilities_mut() {
+            if !(0.0..=1.0).contains(p) {
+                return Err(format!("probability {p} is not between 0 and 1"));
+            }
+        }
+        Ok(self)
+    }
+
+    fn probabilities_mut(&mut self) -> [&mut f64; 4] {
+        [
+            &mut self.part_500_before_store,
+            &mut self.part_500_after_store,
+            &mut self.part_drop_after_store,
+            &mut self.part_reset_mid_body,
+        ]
+    }
+
+    /// Parses a list of specs into a fresh config.
+    pub fn from_specs<'a>(
+        specs: impl IntoIterator<Item = &'a str>,
+    ) -> Result<FaultConfig, FaultSpecError> {
+        let mut f = FaultConfig::default();
+        for s in specs {
+            f.apply_spec(s)?;
+        }
+        Ok(f)
+    }
+}
+
+fn parse_fraction(s: &str) -> Result<f64, &'static str> {
+    let (num, scale) = match s.strip_suffix('%') {
+        Some(n) => (n, 100.0),
+        None => (s, 1.0),
+    };
+    let v: f64 = num
+        .trim()
+        .parse()
+        .map_err(|_| "expected a fraction such as 0.1 or 10%")?;
+    let v = v / scale;
+    if !(0.0..=1.0).contains(&v) {
+        return Err("fraction must be between 0 and 1");
+    }
+    Ok(v)
+}
+
+/// Parses `250ms`, `2s`, `1m` or a bare number of seconds.
+pub(crate) fn parse_duration(s: &str) -> Result<Duration, &'static str> {
+    let s = s.trim();
+    let (num, unit_ms) = if let Some(n) = s.strip_suffix("ms") {
+        (n, 1u64)
+    } else if let Some(n) = s.strip_suffix('s') {
+        (n, 1000)
+    } else if let Some(n) = s.strip_suffix('m') {
+        (n, 60_000)
+    } else {
+        (s, 1000)
+    };
+    let n: u64 = num
+        .trim()
+        .parse()
+        .map_err(|_| "expected a duration such as 500ms, 2s or 1m")?;
+    Ok(Duration::from_millis(n.saturating_mul(unit_ms)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fault_specs() {
+        let f = FaultConfig::from_specs([
+            "part-500=0.1",
+            "part-500-after-store=5%",
+            "part-drop-after-store=0.25",
+            "part-reset=1",
+            "commit-202=3@2s",
+            "commit-parts-mismatch-once",
+            "rate-limit=100/2s",
+            "latency=25ms",
+        ])
+        .unwrap();
+        assert_eq!(f.part_500_before_store, 0.1);
+        assert!((f.part_500_after_store - 0.05).abs() < 1e-12);
+        assert_eq!(f.part_drop_after_store, 0.25);
+        assert_eq!(f.part_reset_mid_body, 1.0);
+        assert_eq!(f.commit_202, 3);
+        assert_eq!(f.commit_retry_after_secs, 2);
+        assert!(f.commit_parts_mismatch_once);
+        assert_eq!(
+            f.rate_limit,
+            Some(RateLimit {
+                max_requests: 100,
+                window_ms: 2000
+            })
+        );
+        assert_eq!(f.latency_ms, 25);
+        for bad in [
+            "part-500=2",
+            "nope=1",
+            "commit-202=x",
+            "rate-limit=0/1s",
+            "latency",
+        ] {
+            assert!(FaultConfig::from_specs([bad]).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn automatic_part_sizes() {
+        let c = Config::default();
+        assert_eq!(c.part_size_for(160_000_000), DEFAULT_PART_SIZE);
+        assert_eq!(c.part_size_for(1_000_000_000), LARGE_PART_SIZE);
+        let huge = 1_000_000_000_000;
+        assert!(huge / c.part_size_for(huge) <= MAX_PARTS);
+        let c = Config {
+            part_size: Some(1000),
+            ..Default::default()
+        };
+        assert_eq!(c.part_size_for(1_000_000_000), 1000);
+    }
+}

@@ -1,0 +1,184 @@
+//! Counters of normal traffic and of injected faults.
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// The operations the emulator serves; [`Operation::as_str`] is the key used in
+/// [`Counters::requests`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Operation {
+    /// `OPTIONS /2.0/files/content` (and `OPTIONS /2.0/files/{id}/content`).
+    Preflight,
+    /// `POST /api/2.0/files/content`.
+    UploadFile,
+    /// `POST /api/2.0/files/{file_id}/content`.
+    UploadFileVersion,
+    /// `POST /api/2.0/files/upload_sessions`.
+    CreateUploadSession,
+    /// `POST /api/2.0/files/{file_id}/upload_sessions`.
+    CreateUploadSessionForFile,
+    /// `GET /api/2.0/files/upload_sessions/{id}`.
+    GetUploadSession,
+    /// `PUT /api/2.0/files/upload_sessions/{id}`.
+    UploadPart,
+    /// `DELETE /api/2.0/files/upload_sessions/{id}`.
+    AbortUploadSession,
+    /// `GET /api/2.0/files/upload_sessions/{id}/parts`.
+    ListParts,
+    /// `POST /api/2.0/files/upload_sessions/{id}/commit`.
+    CommitUploadSession,
+    /// `POST /api/2.0/files/upload_sessions/{id}/log` (accepted and ignored).
+    LogEvent,
+    /// `GET /2.0/files/{id}`.
+    GetFile,
+    /// `GET /2.0/files/{id}/content`.
+    DownloadFile,
+    /// `GET /2.0/files/{id}/versions`.
+    ListFileVersions,
+    /// `GET /2.0/folders/{id}/items`.
+    ListFolderItems,
+}
+
+impl Operation {
+    /// Every operation, in a fixed order.
+    pub const ALL: [Operation; 15] = [
+        Operation::Preflight,
+        Operation::UploadFile,
+        Operation::UploadFileVersion,
+        Operation::CreateUploadSession,
+        Operation::CreateUploadSessionForFile,
+        Operation::GetUploadSession,
+        Operation::UploadPart,
+        Operation::AbortUploadSession,
+        Operation::ListParts,
+        Operation::CommitUploadSession,
+        Operation::LogEvent,
+        Operation::GetFile,
+        Operation::DownloadFile,
+        Operation::ListFileVersions,
+        Operation::ListFolderItems,
+    ];
+
+    /// The counter key: `preflight`, `upload_file`, `upload_file_version`,
+    /// `create_upload_session`, `create_upload_session_for_file`, `get_upload_session`,
+    /// `upload_part`, `abort_upload_session`, `list_parts`, `commit_upload_session`,
+    /// `log_event`, `get_file`, `download_file`, `list_file_versions`, `list_folder_items`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Operation::Preflight => "preflight",
+            Operation::UploadFile => "upload_file",
+            Operation::UploadFileVersion => "upload_file_version",
+            Operation::CreateUploadSession => "create_upload_session",
+            Operation::CreateUploadSessionForFile => "create_upload_session_for_file",
+            Operation::GetUploadSession => "get_upload_session",
+            Operation::UploadPart => "upload_part",
+            Operation::AbortUploadSession => "abort_upload_session",
+            Operation::ListParts => "list_parts",
+            Operation::CommitUploadSession => "commit_upload_session",
+            Operation::LogEvent => "log_event",
+            Operation::GetFile => "get_file",
+            Operation::DownloadFile => "download_file",
+            Operation::ListFileVersions => "list_file_versions",
+            Operation::ListFolderItems => "list_folder_items",
+        }
+    }
+}
+
+/// A snapshot of the emulator's counters (also served as JSON by
+/// `GET /_emulator/counters`).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+#[non_exhaustive]
+pub struct Counters {
+    /// Every HTTP request received, including `/_emulator/*` and unknown paths.
+    pub requests_total: u64,
+    /// API requests by operation ([`Operation::as_str`]), counted on arrival, before
+    /// authentication and fault injection.
+    pub requests: BTreeMap<String, u64>,
+    /// Responses by HTTP status (`"201"`, `"416"`, ...), excluding `/_emulator/*`.
+    pub responses: BTreeMap<String, u64>,
+    /// Error responses by Box error code (`"range_overlaps_existing_part"`, ...), including
+    /// injected ones.
+    pub errors: BTreeMap<String, u64>,
+    /// Parts stored (each accepted part upload, including those later answered with an
+    /// injected 500 or dropped connection).
+    pub parts_stored: u64,
+    /// Bytes of stored parts.
+    pub part_bytes_stored: u64,
+    /// Files created (direct upload or commit of a new-file session).
+    pub files_created: u64,
+    /// New versions of existing files (direct or chunked).
+    pub file_versions_created: u64,
+    /// Files or versions stored by direct upload.
+    pub direct_uploads: u64,
+    /// Bytes of file content stored by direct upload.
+    pub direct_upload_bytes: u64,
+    /// Bytes of file content stored by commits.
+    pub committed_bytes: u64,
+    /// All content bytes received and kept: part bytes plus direct-upload bytes.
+    pub bytes_stored: u64,
+    /// Upload sessions created.
+    pub sessions_created: u64,
+    /// Upload sessions committed (first successful commit only).
+    pub sessions_committed: u64,
+    /// Upload sessions aborted.
+    pub sessions_aborted: u64,
+    /// What fault injection did.
+    pub injected: InjectedCounters,
+}
+
+/// Counters of injected faults.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+#[non_exhaustive]
+pub struct InjectedCounters {
+    /// Part uploads answered 500 without storing.
+    pub part_500_before_store: u64,
+    /// Part uploads stored, then answered 500.
+    pub part_500_after_store: u64,
+    /// Part uploads stored, then the connection dropped.
+    pub part_drop_after_store: u64,
+    /// Part uploads whose connection was reset mid-body.
+    pub part_reset_mid_body: u64,
+    /// Commits answered 202 by `commit_202`.
+    pub commit_202: u64,
+    /// Commits answered 400 parts_mismatch by `commit_parts_mismatch_once`.
+    pub commit_parts_mismatch: u64,
+    /// Requests answered 429.
+    pub rate_limited: u64,
+    /// Requests delayed by `latency_ms`.
+    pub delayed_requests: u64,
+}
+
+impl Counters {
+    /// Requests received for one operation.
+    pub fn requests_for(&self, op: Operation) -> u64 {
+        self.requests.get(op.as_str()).copied().unwrap_or(0)
+    }
+
+    /// Error responses with one Box error code.
+    pub fn errors_for(&self, code: &str) -> u64 {
+        self.errors.get(code).copied().unwrap_or(0)
+    }
+
+    /// Responses with one HTTP status.
+    pub fn responses_for(&self, status: u16) -> u64 {
+        self.responses
+            .get(&status.to_string())
+            .copied()
+            .unwrap_or(0)
+    }
+
+    /// Total faults injected (not counting added latency).
+    pub fn injected_total(&self) -> u64 {
+        let i = &self.injected;
+        i.part_500_before_store
+            + i.part_500_after_store
+            + i.part_drop_after_store
+            + i.part_reset_mid_body
+            + i.commit_202
+            + i.commit_parts_mismatch
+            + i.rate_limited
+    }
+}

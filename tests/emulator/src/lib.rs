@@ -1,0 +1,321 @@
+//! A Box-compatible file-upload server for offline tests, benchmarks and demos.
+//!
+//! `box-emulator` serves the ten upload operations of Box's API (preflight, direct upload
+//! of a file and of a new version, chunked upload sessions with their parts, listing,
+//! abort and commit), plus `GET /2.0/files/{id}`, `GET /2.0/files/{id}/content`
+//! (`?version=ID` for an old version), `GET /2.0/files/{id}/versions` and
+//! `GET /2.0/folders/{id}/items` so tests can read back what was stored. It enforces Box's
+//! rules with Box's status codes and error bodies, keeps everything under a data
+//! directory (a restarted emulator still has every file and open session), streams
+//! bodies to disk so memory stays bounded, and can inject faults reproducibly from a seed.
+//!
+//! It is an independent reading of Box's documentation (the project's facts doc,
+//! `box-upload-api.md`), written without the generated client so it can check it.
+//!
+//! URL layout, as Box's: API base `http://HOST:PORT/2.0`, upload base
+//! `http://HOST:PORT/api/2.0`. `session_endpoints` and the preflight `upload_url` are
+//! absolute URLs back to the emulator.
+//!
+//! # Example
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! use box_emulator::{Config, Emulator, FaultConfig};
+//!
+//! let emu = Emulator::start(Config {
+//!     // Small parts and a small chunked minimum keep tests fast.
+//!     part_size: Some(1024 * 1024),
+//!     min_chunked_size: 1,
+//!     ..Default::default()
+//! })
+//! .await?;
+//! println!("API at {}, uploads at {}", emu.api_url(), emu.upload_url());
+//! // Point a client at emu.api_url() / emu.upload_url() with token emu.token().
+//!
+//! // Inject faults at run time.
+//! emu.set_faults(FaultConfig { part_500_before_store: 0.2, commit_202: 1, ..Default::default() });
+//!
+//! // ... run the client ...
+//!
+//! let c = emu.counters();
+//! println!("{} parts stored, {} faults injected", c.parts_stored, c.injected_total());
+//! emu.shutdown().await;
+//! # Ok(()) }
+//! ```
+//!
+//! A test driving the `box-emulator` binary reads the same counters with
+//! `GET /_emulator/counters` (no authentication), and can change faults with
+//! `PUT /_emulator/faults`.
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+mod api;
+mod body;
+mod config;
+mod counters;
+mod error;
+mod multipart;
+mod server;
+mod state;
+mod util;
+
+pub use config::{
+    Config, FaultConfig, FaultSpecError, RateLimit, DEFAULT_MIN_CHUNKED_SIZE, DEFAULT_PART_SIZE,
+    DEFAULT_SESSION_LIFETIME, LARGE_FILE_THRESHOLD, LARGE_PART_SIZE, MAX_PARTS,
+};
+pub use counters::{Counters, InjectedCounters, Operation};
+
+use state::{lock, Shared};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+/// Why [`Emulator::start`] failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StartError {
+    /// The configuration is not usable.
+    #[error("invalid emulator configuration: {0}")]
+    Config(String),
+    /// Binding the listener or preparing the data directory failed.
+    #[error("{context}: {source}")]
+    Io {
+        /// What was being done.
+        context: String,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// A running emulator. Dropping it stops the server (and removes a temporary data
+/// directory); [`Emulator::shutdown`] does the same and waits for the server to stop.
+pub struct Emulator {
+    shared: Arc<Shared>,
+    addr: SocketAddr,
+    shutdown_tx: Option<watch::Sender<bool>>,
+    task: Option<JoinHandle<()>>,
+    temp_dir: Option<PathBuf>,
+}
+
+impl std::fmt::Debug for Emulator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Emulator")
+            .field("addr", &self.addr)
+            .field("data_dir", &self.shared.data_dir)
+            .finish_non_exhaustive()
+    }
+}
+
+fn io(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> StartError {
+    let context = context.into();
+    move |source| StartError::Io { context, source }
+}
+
+impl Emulator {
+    /// Starts an emulator on the current tokio runtime and returns once it accepts
+    /// connections.
+    pub async fn start(config: Config) -> Result<Emulator, StartError> {
+        if config.token.is_empty() || config.token.chars().any(char::is_whitespace) {
+            return Err(StartError::Config(
+                "the token must be non-empty and contain no whitespace".into(),
+            ));
+        }
+        if let Some(bad) = config.folders.iter().find(|f| !util::is_numeric_id(f)) {
+            return Err(StartError::Config(format!(
+                "folder id {bad:?} is not a string of digits"
+            )));
+        }
+        if config.part_size == Some(0) {
+            return Err(StartError::Config("the part size must be positive".into()));
+        }
+        let (data_dir, temp_dir) = match &config.data_dir {
+            Some(d) => (d.clone(), None),
+            None => {
+                let d = std::env::temp_dir().join(format!(
+                    "box-emulator-{}-{}",
+                    std::process::id(),
+                    error::new_request_id()
+                ));
+                (d.clone(), Some(d))
+            }
+        };
+        tokio::fs::create_dir_all(&data_dir)
+            .await
+            .map_err(io(format!(
+                "creating data directory {}",
+                data_dir.display()
+            )))?;
+        let listener = tokio::net::TcpListener::bind(config.listen)
+            .await
+            .map_err(io(format!("binding {}", config.listen)))?;
+        let addr = listener.local_addr().map_err(io("reading local address"))?;
+        let base_url = match &config.public_url {
+            Some(u) => u.trim_end_matches('/').to_string(),
+            None => {
+                let mut a = addr;
+                if a.ip().is_unspecified() {
+                    a.set_ip(if a.is_ipv4() {
+                        std::net::Ipv4Addr::LOCALHOST.into()
+                    } else {
+                        std::net::Ipv6Addr::LOCALHOST.into()
+                    });
+                }
+                format!("http://{a}")
+            }
+        };
+        let mut shared = Shared::open(config.clone(), data_dir.clone())
+            .await
+            .map_err(io(format!("opening data directory {}", data_dir.display())))?;
+        shared.base_url = base_url;
+        let shared = Arc::new(shared);
+        let router = api::router(shared.clone());
+        let (shutdown_tx, shutdown_rx) = watch::channel(false);
+        let task = tokio::spawn(server::serve(listener, router, shared.clone(), shutdown_rx));
+        Ok(Emulator {
+            shared,
+            addr,
+            shutdown_tx: Some(shutdown_tx),
+            task: Some(task),
+            temp_dir,
+        })
+    }
+
+    /// The address the server listens on.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `http://HOST:PORT` (or the configured `public_url`).
+    pub fn base_url(&self) -> String {
+        self.shared.base_url.clone()
+    }
+
+    /// The API base, `http://HOST:PORT/2.0` (Box: `https://api.box.com/2.0`).
+    pub fn api_url(&self) -> String {
+        format!("{}/2.0", self.shared.base_url)
+    }
+
+    /// The upload base, `http://HOST:PORT/api/2.0` (Box: `https://upload.box.com/api/2.0`).
+    pub fn upload_url(&self) -> String {
+        self.shared.upload_base()
+    }
+
+    /// The bearer token the emulator accepts.
+    pub fn token(&self) -> &str {
+        &self.shared.config.token
+    }
+
+    /// The data directory in use.
+    pub fn data_dir(&self) -> &Path {
+        &self.shared.data_dir
+    }
+
+    /// The configuration the emulator was started with.
+    pub fn config(&self) -> &Config {
+        &self.shared.config
+    }
+
+    /// A snapshot of the counters.
+    pub fn counters(&self) -> Counters {
+        self.shared.counters().clone()
+    }
+
+    /// Sets every counter back to zero.
+    pub fn reset_counters(&self) {
+        *self.shared.counters() = Counters::default();
+    }
+
+    /// The fault settings in force.
+    pub fn faults(&self) -> FaultConfig {
+        self.shared.faults()
+    }
+
+    /// Replaces the fault settings; takes effect for requests that arrive from now on.
+    /// Probabilities are clamped into `[0, 1]`.
+    pub fn set_faults(&self, faults: FaultConfig) {
+        *self
+            .shared
+            .faults
+            .write()
+            .unwrap_or_else(|e| e.into_inner()) = faults.clamped();
+    }
+
+    /// Makes a folder exist (ids are strings of digits; the root `"0"` always exists).
+    /// Returns false if the id is not valid.
+    pub fn add_folder(&self, id: &str) -> bool {
+        if !util::is_numeric_id(id) {
+            return false;
+        }
+        self.shared
+            .folders
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(id.to_string())
+            .or_insert_with(|| format!("Folder {id}"));
+        true
+    }
+
+    /// Makes an open upload session expire now (later requests get `410 session_expired`).
+    /// Returns false if there is no such open session. The change is not persisted.
+    pub fn expire_session(&self, session_id: &str) -> bool {
+        let Ok(s) = self.shared.session(session_id) else {
+            return false;
+        };
+        let mut inner = lock(&s.inner);
+        if inner.gone || inner.meta.committed.is_some() {
+            return false;
+        }
+        inner.meta.expires_at = chrono::Utc::now() - chrono::Duration::seconds(1);
+        true
+    }
+
+    /// Ids of the upload sessions that are neither committed nor aborted (expired ones
+    /// included), sorted.
+    pub fn open_sessions(&self) -> Vec<String> {
+        let sessions = self
+            .shared
+            .sessions
+            .read()
+            .unwrap_or_else(|e| e.into_inner());
+        let mut ids: Vec<String> = sessions
+            .values()
+            .filter(|s| {
+                let inner = lock(&s.inner);
+                !inner.gone && inner.meta.committed.is_none()
+            })
+            .map(|s| s.id.clone())
+            .collect();
+        ids.sort();
+        ids
+    }
+
+    /// Stops accepting connections, drops open ones, and waits for the server task. A
+    /// temporary data directory is removed; a configured one is kept.
+    pub async fn shutdown(mut self) {
+        if let Some(tx) = self.shutdown_tx.take() {
+            let _ = tx.send(true);
+        }
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+        // Drop removes the temporary directory.
+    }
+}
+
+impl Drop for Emulator {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown_tx.take() {
+            let _ = tx.send(true);
+        }
+        if let Some(task) = self.task.take() {
+            task.abort();
+        }
+        if let Some(dir) = self.temp_dir.take() {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+    }
+}

@@ -1,0 +1,269 @@
+//! `box-emulator`: run the Box-compatible upload server from the command line.
+
+use box_emulator::{Config, Emulator, FaultConfig};
+use std::io::Write as _;
+use std::process::ExitCode;
+
+const HELP: &str = "\
+box-emulator: a Box-compatible file-upload server for offline tests
+
+USAGE:
+    box-emulator [OPTIONS]
+
+OPTIONS:
+    --listen ADDR            address to listen on [default: 127.0.0.1:0, a free port]
+    --data-dir DIR           where files and sessions are kept [default: a temporary
+                             directory, deleted on exit]
+    --token TOKEN            bearer token to accept [default: test-token]
+    --part-size BYTES        part size of every upload session [default: 8 MiB, or
+                             32 MiB for files of 512 MiB and more, as Box]
+    --min-chunked-size BYTES smallest file a chunked session accepts [default: 20000000]
+    --max-file-size BYTES    largest file accepted (403 file_size_limit_exceeded)
+    --max-direct-size BYTES  largest direct upload (413 request_entity_too_large)
+    --storage-limit BYTES    total bytes of stored versions (403 storage_limit_exceeded)
+    --session-lifetime DUR   upload session lifetime, e.g. 7d, 1h, 30s [default: 7d]
+    --folder ID              make folder ID exist besides the root \"0\" (repeatable)
+    --fault SPEC             inject a fault (repeatable; see below)
+    --seed N                 seed for session ids and fault decisions [default: 0]
+    --public-url URL         base URL to put in session_endpoints and upload_url
+                             [default: http://ADDR]
+    -h, --help               print this help
+
+BYTES accept a KiB, MiB, GiB, KB, MB or GB suffix (--part-size 8MiB).
+
+The first line on stdout is `listening on http://HOST:PORT` (the address bound).
+The server runs until interrupted (Ctrl-C or SIGTERM).
+
+FAULT SPECS (P is a fraction such as 0.1, or a percentage such as 10%):
+    part-500=P               part uploads answer 500 without storing the part
+    part-500-after-store=P   part uploads store the part, then answer 500
+    part-drop-after-store=P  part uploads store the part, then drop the connection
+    part-reset=P             part uploads are reset half-way through the body
+    commit-202=N[@SECS]      the first N commits of each session answer 202 with
+                             retry-after SECS [default 1]
+    commit-parts-mismatch-once
+                             the first commit of each session after its last part
+                             arrives answers 400 parts_mismatch
+    rate-limit=N/DUR         answer 429 rate_limit_exceeded above N requests per DUR
+                             (e.g. 100/1s, 5/500ms)
+    latency=DUR              add DUR (e.g. 50ms) to every API request
+Part faults are drawn from (seed, session, part index, attempt), so a run is reproducible.
+
+COUNTERS:
+    GET /_emulator/counters        JSON counters of traffic and injected faults
+    POST /_emulator/counters/reset set them back to zero
+    GET|PUT /_emulator/faults      read or replace the fault settings (JSON)
+";
+
+fn parse_bytes(s: &str) -> Result<u64, String> {
+    let s = s.trim();
+    let (num, mult) = [
+        ("GiB", 1u64 << 30),
+        ("MiB", 1 << 20),
+        ("KiB", 1 << 10),
+        ("GB", 1_000_000_000),
+        ("MB", 1_000_000),
+        ("KB", 1_000),
+        ("B", 1),
+    ]
+    .iter()
+    .find_map(|(suffix, m)| s.strip_suffix(suffix).map(|n| (n, *m)))
+    .unwrap_or((s, 1));
+    let n: u64 = num
+        .trim()
+        .replace('_', "")
+        .parse()
+        .map_err(|_| format!("invalid byte count {s:?}"))?;
+    n.checked_mul(mult)
+        .ok_or_else(|| format!("byte count {s:?} is too large"))
+}
+
+fn parse_lifetime(s: &str) -> Result<std::time::Duration, String> {
+    let s = s.trim();
+    let (num, secs) = if let Some(n) = s.strip_suffix('d') {
+        (n, 86_400)
+    } else if let Some(n) = s.strip_suffix('h') {
+        (n, 3_600)
+    } else if let Some(n) = s.strip_suffix('m') {
+        (n, 60)
+    } else if let Some(n) = s.strip_suffix('s') {
+        (n, 1)
+    } else {
+        (s, 1)
+    };
+    let n: u64 = num
+        .trim()
+        .parse()
+        .map_err(|_| format!("invalid duration {s:?}"))?;
+    Ok(std::time::Duration::from_secs(n.saturating_mul(secs)))
+}
+
+fn parse_args(args: Vec<String>) -> Result<Option<Config>, String> {
+    let mut config = Config::default();
+    let mut faults = FaultConfig::default();
+    let mut it = args.into_iter();
+    while let Some(arg) = it.next() {
+        let (flag, inline) = match arg.split_once('=') {
+            Some((f, v)) if f.starts_with("--") => (f.to_string(), Some(v.to_string())),
+            _ => (arg.clone(), None),
+        };
+        if flag == "-h" || flag == "--help" {
+            return Ok(None);
+        }
+        let mut value = || {
+            inline
+                .clone()
+                .or_else(|| it.next())
+                .ok_or_else(|| format!("{flag} needs a value"))
+        };
+        match flag.as_str() {
+            "--listen" => {
+                let v = value()?;
+                config.listen = v
+                    .parse()
+                    .map_err(|_| format!("invalid --listen address {v:?}"))?;
+            }
+            "--data-dir" => config.data_dir = Some(value()?.into()),
+            "--token" => config.token = value()?,
+            "--part-size" => config.part_size = Some(parse_bytes(&value()?)?),
+            "--min-chunked-size" => config.min_chunked_size = parse_bytes(&value()?)?,
+            "--max-file-size" => config.max_file_size = Some(parse_bytes(&value()?)?),
+            "--max-direct-size" => config.max_direct_upload_size = Some(parse_bytes(&value()?)?),
+            "--storage-limit" => config.storage_limit = Some(parse_bytes(&value()?)?),
+            "--session-lifetime" => config.session_lifetime = parse_lifetime(&value()?)?,
+            "--folder" => config.folders.push(value()?),
+            "--fault" => faults.apply_spec(&value()?).map_err(|e| e.to_string())?,
+            "--seed" => {
+                let v = value()?;
+                config.seed = v.parse().map_err(|_| format!("invalid --seed {v:?}"))?;
+            }
+            "--public-url" => config.public_url = Some(value()?),
+            other => return Err(format!("unknown argument {other:?} (see --help)")),
+        }
+    }
+    config.faults = faults;
+    Ok(Some(config))
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
+}
+
+fn main() -> ExitCode {
+    let config = match parse_args(std::env::args().skip(1).collect()) {
+        Ok(Some(c)) => c,
+        Ok(None) => {
+            print!("{HELP}");
+            return ExitCode::SUCCESS;
+        }
+        Err(e) => {
+            eprintln!("box-emulator: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("box-emulator: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    rt.block_on(async move {
+        let emu = match Emulator::start(config).await {
+            Ok(e) => e,
+            Err(e) => {
+                eprintln!("box-emulator: {e}");
+                return ExitCode::FAILURE;
+            }
+        };
+        {
+            let mut out = std::io::stdout().lock();
+            let mut addr = emu.local_addr();
+            if addr.ip().is_unspecified() {
+                addr.set_ip(if addr.is_ipv4() {
+                    std::net::Ipv4Addr::LOCALHOST.into()
+                } else {
+                    std::net::Ipv6Addr::LOCALHOST.into()
+                });
+            }
+            let _ = writeln!(out, "listening on http://{addr}");
+            let _ = out.flush();
+        }
+        eprintln!(
+            "box-emulator: API {} uploads {} data {} token {}",
+            emu.api_url(),
+            emu.upload_url(),
+            emu.data_dir().display(),
+            if emu.token() == "test-token" {
+                "test-token"
+            } else {
+                "(as given)"
+            }
+        );
+        wait_for_signal().await;
+        emu.shutdown().await;
+        ExitCode::SUCCESS
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(s: &[&str]) -> Vec<String> {
+        s.iter().map(|x| x.to_string()).collect()
+    }
+
+    #[test]
+    fn parses_flags() {
+        let c = parse_args(args(&[
+            "--listen",
+            "127.0.0.1:0",
+            "--data-dir=/tmp/x",
+            "--token",
+            "t",
+            "--part-size",
+            "1MiB",
+            "--min-chunked-size",
+            "1",
+            "--folder",
+            "12",
+            "--folder",
+            "13",
+            "--fault",
+            "part-500=0.5",
+            "--fault",
+            "latency=5ms",
+            "--seed",
+            "7",
+            "--session-lifetime",
+            "2h",
+        ]))
+        .unwrap()
+        .unwrap();
+        assert_eq!(c.part_size, Some(1 << 20));
+        assert_eq!(c.min_chunked_size, 1);
+        assert_eq!(c.folders, vec!["12", "13"]);
+        assert_eq!(c.faults.part_500_before_store, 0.5);
+        assert_eq!(c.faults.latency_ms, 5);
+        assert_eq!(c.seed, 7);
+        assert_eq!(c.session_lifetime.as_secs(), 7200);
+        assert!(parse_args(args(&["--help"])).unwrap().is_none());
+        assert!(parse_args(args(&["--bogus"])).is_err());
+        assert!(parse_args(args(&["--part-size"])).is_err());
+    }
+}

@@ -1,0 +1,116 @@
+//! The accept loop: plain hyper HTTP/1 connections serving the axum router.
+//!
+//! axum's own `serve` gives handlers no way to drop their connection, which fault
+//! injection needs (a reset mid-body, a part stored and then no answer). Here each
+//! connection gets a [`ConnControl`] in the request extensions; a handler that calls
+//! [`kill_connection`] makes the connection task drop the socket at once.
+
+use crate::error::{ApiError, ErrorCode, REQUEST_ID_HEADER};
+use crate::state::Shared;
+use axum::http::{Extensions, HeaderName, HeaderValue, Request};
+use axum::Router;
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio::sync::{watch, Notify};
+use tokio::task::JoinSet;
+
+/// Lets a handler drop the connection its request came on.
+#[derive(Clone, Default)]
+pub(crate) struct ConnControl {
+    kill: Arc<Notify>,
+}
+
+/// Drops the connection of the request whose extensions are given: the client sees the
+/// socket close (a reset if it was still sending) and never gets an answer. Never returns
+/// when the request came through [`serve`]; otherwise answers a plain 500.
+pub(crate) async fn kill_connection(ext: &Extensions) -> ApiError {
+    if let Some(c) = ext.get::<ConnControl>() {
+        c.kill.notify_one();
+        std::future::pending::<()>().await;
+    }
+    ApiError::internal("Internal Server Error")
+}
+
+pub(crate) async fn serve(
+    listener: TcpListener,
+    router: Router,
+    shared: Arc<Shared>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let mut conns = JoinSet::new();
+    loop {
+        tokio::select! {
+            _ = shutdown.changed() => break,
+            accepted = listener.accept() => {
+                let stream = match accepted {
+                    Ok((stream, _)) => stream,
+                    Err(e) => {
+                        // E.g. out of file descriptors: back off instead of spinning.
+                        tracing::warn!("accept failed: {e}");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                };
+                let _ = stream.set_nodelay(true);
+                conns.spawn(serve_connection(stream, router.clone(), shared.clone(), shutdown.clone()));
+                while conns.try_join_next().is_some() {}
+            }
+        }
+    }
+    drop(listener);
+    conns.shutdown().await;
+}
+
+async fn serve_connection(
+    stream: tokio::net::TcpStream,
+    router: Router,
+    shared: Arc<Shared>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let ctl = ConnControl::default();
+    let ctl_for_requests = ctl.clone();
+    let svc = hyper::service::service_fn(move |mut req: Request<Incoming>| {
+        req.extensions_mut().insert(ctl_for_requests.clone());
+        let mut router = router.clone();
+        let shared = shared.clone();
+        async move {
+            let internal = req.uri().path().starts_with("/_emulator");
+            shared.counters().requests_total += 1;
+            let mut resp = match tower_service::Service::call(&mut router, req).await {
+                Ok(r) => r,
+                Err(never) => match never {},
+            };
+            if !resp.headers().contains_key(REQUEST_ID_HEADER) {
+                if let Ok(v) = HeaderValue::from_str(&crate::error::new_request_id()) {
+                    resp.headers_mut()
+                        .insert(HeaderName::from_static(REQUEST_ID_HEADER), v);
+                }
+            }
+            if !internal {
+                let code = resp.extensions().get::<ErrorCode>().map(|c| c.0.clone());
+                let mut c = shared.counters();
+                *c.responses
+                    .entry(resp.status().as_u16().to_string())
+                    .or_default() += 1;
+                if let Some(code) = code {
+                    *c.errors.entry(code).or_default() += 1;
+                }
+            }
+            Ok::<_, Infallible>(resp)
+        }
+    });
+    let conn = hyper::server::conn::http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(Duration::from_secs(30))
+        .serve_connection(TokioIo::new(stream), svc);
+    tokio::select! {
+        biased;
+        _ = ctl.kill.notified() => {}
+        _ = shutdown.changed() => {}
+        _ = conn => {}
+    }
+}

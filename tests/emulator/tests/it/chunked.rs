@@ -1,0 +1,262 @@
+//! Chunked uploads: the happy paths.
+
+use crate::common::*;
+use reqwest::Method;
+use serde_json::{json, Value};
+
+#[tokio::test]
+async fn chunked_upload_end_to_end() {
+    let ctx = Ctx::small().await;
+    let d = data(3500, 10);
+    let s = ctx.new_session("0", "big.bin", d.len() as u64).await;
+    assert_eq!(s["type"], "upload_session");
+    assert_eq!(s["part_size"], 1024);
+    assert_eq!(s["total_parts"], 4);
+    assert_eq!(s["num_parts_processed"], 0);
+    let sid = s["id"].as_str().unwrap();
+    let exp =
+        chrono::DateTime::parse_from_rfc3339(s["session_expires_at"].as_str().unwrap()).unwrap();
+    let days = (exp.with_timezone(&chrono::Utc) - chrono::Utc::now()).num_hours();
+    assert!((167..=168).contains(&days), "{days}");
+    let ep = &s["session_endpoints"];
+    let base = format!("{}/files/upload_sessions/{sid}", ctx.emu.upload_url());
+    assert_eq!(ep["upload_part"], base);
+    assert_eq!(ep["status"], base);
+    assert_eq!(ep["abort"], base);
+    assert_eq!(ep["commit"], format!("{base}/commit"));
+    assert_eq!(ep["list_parts"], format!("{base}/parts"));
+    assert_eq!(ep["log_event"], format!("{base}/log"));
+
+    // Parts in any order.
+    let mut parts = vec![Value::Null; 4];
+    for i in [2usize, 0, 3, 1] {
+        let chunk = &d[i * 1024..((i + 1) * 1024).min(d.len())];
+        let v = expect_status(
+            ctx.put_part(&s, (i * 1024) as u64, chunk, d.len() as u64)
+                .await,
+            200,
+        )
+        .await;
+        let p = &v["part"];
+        assert_eq!(p["offset"], i * 1024);
+        assert_eq!(p["size"], chunk.len());
+        assert_eq!(p["sha1"], sha1_hex(chunk));
+        assert!(p["part_id"].as_str().unwrap().len() >= 8);
+        parts[i] = p.clone();
+    }
+    let st = body_json(ctx.get_json(ep["status"].as_str().unwrap()).await).await;
+    assert_eq!(st["num_parts_processed"], 4);
+    assert_eq!(st["id"], sid);
+
+    let list = body_json(
+        ctx.get_json(&format!(
+            "{}?offset=1&limit=2",
+            ep["list_parts"].as_str().unwrap()
+        ))
+        .await,
+    )
+    .await;
+    assert_eq!(list["total_count"], 4);
+    assert_eq!(list["offset"], 1);
+    assert_eq!(list["limit"], 2);
+    assert_eq!(list["entries"].as_array().unwrap(), &parts[1..3].to_vec());
+    let list = body_json(ctx.get_json(ep["list_parts"].as_str().unwrap()).await).await;
+    assert_eq!(list["entries"].as_array().unwrap(), &parts);
+
+    let v = expect_status(ctx.commit(&s, &parts, &d).await, 201).await;
+    assert_eq!(v["total_count"], 1);
+    let f = &v["entries"][0];
+    assert_eq!(f["name"], "big.bin");
+    assert_eq!(f["size"], 3500);
+    assert_eq!(f["sha1"], sha1_hex(&d));
+    assert_eq!(f["version_number"], "1");
+    let id = f["id"].as_str().unwrap();
+    assert_eq!(ctx.download(id, None).await, d);
+
+    // The session is done: its status is gone, a repeated commit returns the same file.
+    expect_error(
+        ctx.get_json(ep["status"].as_str().unwrap()).await,
+        404,
+        "not_found",
+    )
+    .await;
+    let again = expect_status(ctx.commit(&s, &parts, &d).await, 201).await;
+    assert_eq!(again["entries"][0]["id"], id);
+    assert!(ctx.emu.open_sessions().is_empty());
+
+    let c = ctx.emu.counters();
+    assert_eq!(c.sessions_created, 1);
+    assert_eq!(c.sessions_committed, 1);
+    assert_eq!(c.parts_stored, 4);
+    assert_eq!(c.part_bytes_stored, 3500);
+    assert_eq!(c.committed_bytes, 3500);
+    assert_eq!(c.files_created, 1);
+}
+
+#[tokio::test]
+async fn chunked_new_version_with_if_match() {
+    let ctx = Ctx::small().await;
+    let v1 = data(500, 1);
+    let v2 = data(2100, 2);
+    let f = ctx.put_file("0", "x.bin", &v1).await;
+    let id = f["id"].as_str().unwrap();
+    let s = expect_status(
+        ctx.req(
+            Method::POST,
+            &ctx.upload(&format!("/files/{id}/upload_sessions")),
+        )
+        .json(&json!({"file_size": v2.len(), "file_name": "renamed.bin"}))
+        .send()
+        .await
+        .unwrap(),
+        201,
+    )
+    .await;
+    let parts = ctx.put_all_parts(&s, &v2).await;
+    let resp = ctx
+        .commit_with(
+            &s,
+            json!({"parts": parts}),
+            &digest(&v2),
+            &[("if-match", "7")],
+        )
+        .await;
+    expect_error(resp, 412, "precondition_failed").await;
+    let resp = ctx
+        .commit_with(
+            &s,
+            json!({"parts": parts}),
+            &digest(&v2),
+            &[("if-match", "0")],
+        )
+        .await;
+    let v = expect_status(resp, 201).await;
+    let f2 = &v["entries"][0];
+    assert_eq!(f2["id"], id);
+    assert_eq!(f2["name"], "renamed.bin");
+    assert_eq!(f2["version_number"], "2");
+    assert_eq!(f2["etag"], "1");
+    assert_ne!(f2["file_version"]["id"], f["file_version"]["id"]);
+    assert_eq!(ctx.download(id, None).await, v2);
+    assert_eq!(ctx.download(id, f["file_version"]["id"].as_str()).await, v1);
+    assert_eq!(ctx.emu.counters().file_versions_created, 1);
+}
+
+#[tokio::test]
+async fn commit_attributes_rename_the_file() {
+    let ctx = Ctx::small().await;
+    let d = data(1500, 3);
+    let s = ctx.new_session("0", "tmp.bin", d.len() as u64).await;
+    let parts = ctx.put_all_parts(&s, &d).await;
+    let resp = ctx
+        .commit_with(
+            &s,
+            json!({"parts": parts, "attributes": {"name": "final.bin", "content_modified_at": "2021-05-06T07:08:09Z"}}),
+            &digest(&d),
+            &[],
+        )
+        .await;
+    let v = expect_status(resp, 201).await;
+    assert_eq!(v["entries"][0]["name"], "final.bin");
+    assert_eq!(
+        v["entries"][0]["content_modified_at"],
+        "2021-05-06T07:08:09+00:00"
+    );
+}
+
+#[tokio::test]
+async fn abort_discards_the_session() {
+    let ctx = Ctx::small().await;
+    let d = data(2048, 4);
+    let s = ctx.new_session("0", "a", 2048).await;
+    expect_status(ctx.put_part(&s, 0, &d[..1024], 2048).await, 200).await;
+    assert_eq!(ctx.emu.open_sessions().len(), 1);
+    let abort = s["session_endpoints"]["abort"].as_str().unwrap();
+    let resp = ctx.req(Method::DELETE, abort).send().await.unwrap();
+    assert_eq!(resp.status(), 204);
+    expect_error(
+        ctx.req(Method::DELETE, abort).send().await.unwrap(),
+        404,
+        "not_found",
+    )
+    .await;
+    expect_error(ctx.get_json(abort).await, 404, "not_found").await;
+    expect_error(
+        ctx.put_part(&s, 1024, &d[1024..], 2048).await,
+        404,
+        "not_found",
+    )
+    .await;
+    assert!(ctx.emu.open_sessions().is_empty());
+    assert_eq!(ctx.emu.counters().sessions_aborted, 1);
+    let sid = s["id"].as_str().unwrap();
+    assert!(!ctx.emu.data_dir().join("sessions").join(sid).exists());
+}
+
+#[tokio::test]
+async fn digest_algorithm_is_case_insensitive_and_bodies_may_be_chunked() {
+    let ctx = Ctx::small().await;
+    let d = data(2000, 5);
+    let s = ctx.new_session("0", "c", 2000).await;
+    let url = s["session_endpoints"]["upload_part"].as_str().unwrap();
+    // `SHA=` and a body sent with transfer-encoding: chunked (no content-length).
+    let chunks: Vec<Result<bytes::Bytes, std::io::Error>> = d[..1024]
+        .chunks(100)
+        .map(|c| Ok(bytes::Bytes::copy_from_slice(c)))
+        .collect();
+    let resp = ctx
+        .req(Method::PUT, url)
+        .header("digest", format!("SHA={}", sha1_b64(&d[..1024])))
+        .header("content-range", "bytes 0-1023/2000")
+        .body(reqwest::Body::wrap_stream(futures_util::stream::iter(
+            chunks,
+        )))
+        .send()
+        .await
+        .unwrap();
+    let p0 = expect_status(resp, 200).await["part"].clone();
+    let p1 =
+        expect_status(ctx.put_part(&s, 1024, &d[1024..], 2000).await, 200).await["part"].clone();
+    expect_status(ctx.commit(&s, &[p0, p1], &d).await, 201).await;
+}
+
+#[tokio::test]
+async fn sessions_work_on_the_api_base_too() {
+    let ctx = Ctx::small().await;
+    let resp = ctx
+        .req(Method::POST, &ctx.api("/files/upload_sessions"))
+        .json(&json!({"folder_id": "0", "file_name": "q", "file_size": 10}))
+        .send()
+        .await
+        .unwrap();
+    let s = expect_status(resp, 201).await;
+    // Endpoints still point at the upload base.
+    assert!(s["session_endpoints"]["upload_part"]
+        .as_str()
+        .unwrap()
+        .starts_with(&ctx.emu.upload_url()));
+    let sid = s["id"].as_str().unwrap();
+    let st = ctx
+        .get_json(&ctx.api(&format!("/files/upload_sessions/{sid}")))
+        .await;
+    expect_status(st, 200).await;
+}
+
+#[tokio::test]
+async fn default_part_sizes_follow_box() {
+    let ctx = Ctx::new(box_emulator::Config::default()).await;
+    let s = ctx.new_session("0", "a", 160_000_000).await;
+    assert_eq!(s["part_size"], 8_388_608);
+    assert_eq!(s["total_parts"], 20);
+    let s = ctx.new_session("0", "b", 1_000_000_000).await;
+    assert_eq!(s["part_size"], 33_554_432);
+    assert_eq!(s["total_parts"], 30);
+    let s = ctx.new_session("0", "c", 20_000_000).await;
+    assert_eq!(s["total_parts"], 3);
+    expect_error(
+        ctx.create_session("0", "d", 19_999_999).await,
+        400,
+        "file_size_too_small",
+    )
+    .await;
+}
