@@ -258,6 +258,7 @@ impl<'a> Ctx<'a, '_> {
             field_names.reserve(reserved);
         }
         let params = self.params(item, op, pointer, &type_name, &mut field_names);
+        self.check_path_template(path, &params, pointer);
         let body = op.request_body.as_ref().and_then(|b| {
             self.body(
                 b,
@@ -283,6 +284,30 @@ impl<'a> Ctx<'a, '_> {
             errors,
             default_error,
         })
+    }
+
+    /// Every `{name}` in the path needs a path parameter, and every path parameter a `{name}`.
+    fn check_path_template(&mut self, path: &str, params: &[Param], pointer: &str) {
+        let mut in_template = Vec::new();
+        let mut rest = path;
+        while let Some(start) = rest.find('{') {
+            let Some(len) = rest[start..].find('}') else {
+                self.problems.push(pointer, format!("path `{path}` has an unclosed `{{`"));
+                return;
+            };
+            in_template.push(&rest[start + 1..start + len]);
+            rest = &rest[start + len + 1..];
+        }
+        for name in &in_template {
+            if !params.iter().any(|p| p.location == ParamIn::Path && p.wire == *name) {
+                self.problems.push(pointer, format!("path `{path}` uses `{{{name}}}` but no path parameter declares it"));
+            }
+        }
+        for p in params.iter().filter(|p| p.location == ParamIn::Path) {
+            if !in_template.contains(&p.wire.as_str()) {
+                self.problems.push(pointer, format!("path parameter `{}` does not appear in the path `{path}`", p.wire));
+            }
+        }
     }
 
     fn params(
