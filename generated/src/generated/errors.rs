@@ -62,50 +62,48 @@ impl UploadFileError {
     pub fn from_raw(raw: rt::support::RawResponse) -> Self {
         let code = rt::support::error_code(&raw.body);
         match (raw.status, code.as_deref()) {
-            (400u16, Some("item_name_too_long")) => {
+            (400, Some("item_name_too_long")) => {
                 Self::ItemNameTooLong(rt::ApiError::from_raw(raw))
             }
-            (400u16, Some("item_name_invalid")) => {
+            (400, Some("item_name_invalid")) => {
                 Self::ItemNameInvalid(rt::ApiError::from_raw(raw))
             }
-            (400u16, Some("metadata_after_file_contents")) => {
+            (400, Some("metadata_after_file_contents")) => {
                 Self::MetadataAfterFileContents(rt::ApiError::from_raw(raw))
             }
-            (400u16, Some("bad_digest")) => Self::BadDigest(rt::ApiError::from_raw(raw)),
-            (403u16, Some("storage_limit_exceeded")) => {
+            (400, Some("bad_digest")) => Self::BadDigest(rt::ApiError::from_raw(raw)),
+            (403, Some("storage_limit_exceeded")) => {
                 Self::StorageLimitExceeded(rt::ApiError::from_raw(raw))
             }
-            (403u16, Some("file_size_limit_exceeded")) => {
+            (403, Some("file_size_limit_exceeded")) => {
                 Self::FileSizeLimitExceeded(rt::ApiError::from_raw(raw))
             }
-            (403u16, Some("access_denied_insufficient_permissions")) => {
+            (403, Some("access_denied_insufficient_permissions")) => {
                 Self::AccessDeniedInsufficientPermissions(rt::ApiError::from_raw(raw))
             }
-            (409u16, Some("item_name_in_use")) => {
+            (409, Some("item_name_in_use")) => {
                 Self::ItemNameInUse(rt::ApiError::from_raw(raw))
             }
-            (409u16, Some("name_temporarily_reserved")) => {
+            (409, Some("name_temporarily_reserved")) => {
                 Self::NameTemporarilyReserved(rt::ApiError::from_raw(raw))
             }
-            (413u16, Some("request_entity_too_large")) => {
+            (413, Some("request_entity_too_large")) => {
                 Self::RequestEntityTooLarge(rt::ApiError::from_raw(raw))
             }
-            (429u16, Some("rate_limit_exceeded")) => {
+            (429, Some("rate_limit_exceeded")) => {
                 Self::RateLimitExceeded(rt::ApiError::from_raw(raw))
             }
-            (503u16, Some("unavailable")) => {
-                Self::Unavailable(rt::ApiError::from_raw(raw))
-            }
-            (400u16, _) => Self::BadRequest(rt::ApiError::from_raw(raw)),
-            (401u16, _) => Self::Unauthorized(rt::ApiError::from_raw(raw)),
-            (403u16, _) => Self::Forbidden(rt::ApiError::from_raw(raw)),
-            (404u16, _) => Self::NotFound(rt::ApiError::from_raw(raw)),
-            (409u16, _) => Self::Conflict(rt::ApiError::from_raw(raw)),
-            (413u16, _) => Self::PayloadTooLarge(rt::ApiError::from_raw(raw)),
-            (429u16, _) => Self::TooManyRequests(rt::ApiError::from_raw(raw)),
-            (500u16, _) => Self::InternalServerError(rt::ApiError::from_raw(raw)),
-            (502u16, _) => Self::BadGateway(rt::ApiError::from_raw(raw)),
-            (503u16, _) => Self::ServiceUnavailable(rt::ApiError::from_raw(raw)),
+            (503, Some("unavailable")) => Self::Unavailable(rt::ApiError::from_raw(raw)),
+            (400, _) => Self::BadRequest(rt::ApiError::from_raw(raw)),
+            (401, _) => Self::Unauthorized(rt::ApiError::from_raw(raw)),
+            (403, _) => Self::Forbidden(rt::ApiError::from_raw(raw)),
+            (404, _) => Self::NotFound(rt::ApiError::from_raw(raw)),
+            (409, _) => Self::Conflict(rt::ApiError::from_raw(raw)),
+            (413, _) => Self::PayloadTooLarge(rt::ApiError::from_raw(raw)),
+            (429, _) => Self::TooManyRequests(rt::ApiError::from_raw(raw)),
+            (500, _) => Self::InternalServerError(rt::ApiError::from_raw(raw)),
+            (502, _) => Self::BadGateway(rt::ApiError::from_raw(raw)),
+            (503, _) => Self::ServiceUnavailable(rt::ApiError::from_raw(raw)),
             _ => Self::Other(rt::ApiError::from_raw(raw)),
         }
     }
@@ -239,39 +237,37 @@ impl PreflightUploadError {
     pub fn from_raw(raw: rt::support::RawResponse) -> Self {
         let code = rt::support::error_code(&raw.body);
         match (raw.status, code.as_deref()) {
-            (400u16, Some("item_name_too_long")) => {
+            (400, Some("item_name_too_long")) => {
                 Self::ItemNameTooLong(rt::ApiError::from_raw(raw))
             }
-            (400u16, Some("item_name_invalid")) => {
+            (400, Some("item_name_invalid")) => {
                 Self::ItemNameInvalid(rt::ApiError::from_raw(raw))
             }
-            (403u16, Some("storage_limit_exceeded")) => {
+            (403, Some("storage_limit_exceeded")) => {
                 Self::StorageLimitExceeded(rt::ApiError::from_raw(raw))
             }
-            (403u16, Some("file_size_limit_exceeded")) => {
+            (403, Some("file_size_limit_exceeded")) => {
                 Self::FileSizeLimitExceeded(rt::ApiError::from_raw(raw))
             }
-            (403u16, Some("access_denied_insufficient_permissions")) => {
+            (403, Some("access_denied_insufficient_permissions")) => {
                 Self::AccessDeniedInsufficientPermissions(rt::ApiError::from_raw(raw))
             }
-            (409u16, Some("item_name_in_use")) => {
+            (409, Some("item_name_in_use")) => {
                 Self::ItemNameInUse(rt::ApiError::from_raw(raw))
             }
-            (429u16, Some("rate_limit_exceeded")) => {
+            (429, Some("rate_limit_exceeded")) => {
                 Self::RateLimitExceeded(rt::ApiError::from_raw(raw))
             }
-            (503u16, Some("unavailable")) => {
-                Self::Unavailable(rt::ApiError::from_raw(raw))
-            }
-            (400u16, _) => Self::BadRequest(rt::ApiError::from_raw(raw)),
-            (401u16, _) => Self::Unauthorized(rt::ApiError::from_raw(raw)),
-            (403u16, _) => Self::Forbidden(rt::ApiError::from_raw(raw)),
-            (404u16, _) => Self::NotFound(rt::ApiError::from_raw(raw)),
-            (409u16, _) => Self::Conflict(rt::ApiError::from_raw(raw)),
-            (429u16, _) => Self::TooManyRequests(rt::ApiError::from_raw(raw)),
-            (500u16, _) => Self::InternalServerError(rt::ApiError::from_raw(raw)),
-            (502u16, _) => Self::BadGateway(rt::ApiError::from_raw(raw)),
-            (503u16, _) => Self::ServiceUnavailable(rt::ApiError::from_raw(raw)),
+            (503, Some("unavailable")) => Self::Unavailable(rt::ApiError::from_raw(raw)),
+            (400, _) => Self::BadRequest(rt::ApiError::from_raw(raw)),
+            (401, _) => Self::Unauthorized(rt::ApiError::from_raw(raw)),
+            (403, _) => Self::Forbidden(rt::ApiError::from_raw(raw)),
+            (404, _) => Self::NotFound(rt::ApiError::from_raw(raw)),
+            (409, _) => Self::Conflict(rt::ApiError::from_raw(raw)),
+            (429, _) => Self::TooManyRequests(rt::ApiError::from_raw(raw)),
+            (500, _) => Self::InternalServerError(rt::ApiError::from_raw(raw)),
+            (502, _) => Self::BadGateway(rt::ApiError::from_raw(raw)),
+            (503, _) => Self::ServiceUnavailable(rt::ApiError::from_raw(raw)),
             _ => Self::Other(rt::ApiError::from_raw(raw)),
         }
     }
@@ -415,55 +411,53 @@ impl UploadFileVersionError {
     pub fn from_raw(raw: rt::support::RawResponse) -> Self {
         let code = rt::support::error_code(&raw.body);
         match (raw.status, code.as_deref()) {
-            (400u16, Some("item_name_too_long")) => {
+            (400, Some("item_name_too_long")) => {
                 Self::ItemNameTooLong(rt::ApiError::from_raw(raw))
             }
-            (400u16, Some("item_name_invalid")) => {
+            (400, Some("item_name_invalid")) => {
                 Self::ItemNameInvalid(rt::ApiError::from_raw(raw))
             }
-            (400u16, Some("metadata_after_file_contents")) => {
+            (400, Some("metadata_after_file_contents")) => {
                 Self::MetadataAfterFileContents(rt::ApiError::from_raw(raw))
             }
-            (400u16, Some("bad_digest")) => Self::BadDigest(rt::ApiError::from_raw(raw)),
-            (403u16, Some("storage_limit_exceeded")) => {
+            (400, Some("bad_digest")) => Self::BadDigest(rt::ApiError::from_raw(raw)),
+            (403, Some("storage_limit_exceeded")) => {
                 Self::StorageLimitExceeded(rt::ApiError::from_raw(raw))
             }
-            (403u16, Some("file_size_limit_exceeded")) => {
+            (403, Some("file_size_limit_exceeded")) => {
                 Self::FileSizeLimitExceeded(rt::ApiError::from_raw(raw))
             }
-            (403u16, Some("access_denied_insufficient_permissions")) => {
+            (403, Some("access_denied_insufficient_permissions")) => {
                 Self::AccessDeniedInsufficientPermissions(rt::ApiError::from_raw(raw))
             }
-            (403u16, Some("access_denied_item_locked")) => {
+            (403, Some("access_denied_item_locked")) => {
                 Self::AccessDeniedItemLocked(rt::ApiError::from_raw(raw))
             }
-            (404u16, Some("trashed")) => Self::Trashed(rt::ApiError::from_raw(raw)),
-            (409u16, Some("item_name_in_use")) => {
+            (404, Some("trashed")) => Self::Trashed(rt::ApiError::from_raw(raw)),
+            (409, Some("item_name_in_use")) => {
                 Self::ItemNameInUse(rt::ApiError::from_raw(raw))
             }
-            (409u16, Some("name_temporarily_reserved")) => {
+            (409, Some("name_temporarily_reserved")) => {
                 Self::NameTemporarilyReserved(rt::ApiError::from_raw(raw))
             }
-            (413u16, Some("request_entity_too_large")) => {
+            (413, Some("request_entity_too_large")) => {
                 Self::RequestEntityTooLarge(rt::ApiError::from_raw(raw))
             }
-            (429u16, Some("rate_limit_exceeded")) => {
+            (429, Some("rate_limit_exceeded")) => {
                 Self::RateLimitExceeded(rt::ApiError::from_raw(raw))
             }
-            (503u16, Some("unavailable")) => {
-                Self::Unavailable(rt::ApiError::from_raw(raw))
-            }
-            (400u16, _) => Self::BadRequest(rt::ApiError::from_raw(raw)),
-            (401u16, _) => Self::Unauthorized(rt::ApiError::from_raw(raw)),
-            (403u16, _) => Self::Forbidden(rt::ApiError::from_raw(raw)),
-            (404u16, _) => Self::NotFound(rt::ApiError::from_raw(raw)),
-            (409u16, _) => Self::Conflict(rt::ApiError::from_raw(raw)),
-            (412u16, _) => Self::PreconditionFailed(rt::ApiError::from_raw(raw)),
-            (413u16, _) => Self::PayloadTooLarge(rt::ApiError::from_raw(raw)),
-            (429u16, _) => Self::TooManyRequests(rt::ApiError::from_raw(raw)),
-            (500u16, _) => Self::InternalServerError(rt::ApiError::from_raw(raw)),
-            (502u16, _) => Self::BadGateway(rt::ApiError::from_raw(raw)),
-            (503u16, _) => Self::ServiceUnavailable(rt::ApiError::from_raw(raw)),
+            (503, Some("unavailable")) => Self::Unavailable(rt::ApiError::from_raw(raw)),
+            (400, _) => Self::BadRequest(rt::ApiError::from_raw(raw)),
+            (401, _) => Self::Unauthorized(rt::ApiError::from_raw(raw)),
+            (403, _) => Self::Forbidden(rt::ApiError::from_raw(raw)),
+            (404, _) => Self::NotFound(rt::ApiError::from_raw(raw)),
+            (409, _) => Self::Conflict(rt::ApiError::from_raw(raw)),
+            (412, _) => Self::PreconditionFailed(rt::ApiError::from_raw(raw)),
+            (413, _) => Self::PayloadTooLarge(rt::ApiError::from_raw(raw)),
+            (429, _) => Self::TooManyRequests(rt::ApiError::from_raw(raw)),
+            (500, _) => Self::InternalServerError(rt::ApiError::from_raw(raw)),
+            (502, _) => Self::BadGateway(rt::ApiError::from_raw(raw)),
+            (503, _) => Self::ServiceUnavailable(rt::ApiError::from_raw(raw)),
             _ => Self::Other(rt::ApiError::from_raw(raw)),
         }
     }
@@ -610,57 +604,55 @@ impl CreateUploadSessionError {
     pub fn from_raw(raw: rt::support::RawResponse) -> Self {
         let code = rt::support::error_code(&raw.body);
         match (raw.status, code.as_deref()) {
-            (400u16, Some("missing_destination")) => {
+            (400, Some("missing_destination")) => {
                 Self::MissingDestination(rt::ApiError::from_raw(raw))
             }
-            (400u16, Some("invalid_folder_id")) => {
+            (400, Some("invalid_folder_id")) => {
                 Self::InvalidFolderId(rt::ApiError::from_raw(raw))
             }
-            (400u16, Some("item_name_invalid")) => {
+            (400, Some("item_name_invalid")) => {
                 Self::ItemNameInvalid(rt::ApiError::from_raw(raw))
             }
-            (400u16, Some("missing_file_size")) => {
+            (400, Some("missing_file_size")) => {
                 Self::MissingFileSize(rt::ApiError::from_raw(raw))
             }
-            (400u16, Some("invalid_file_size")) => {
+            (400, Some("invalid_file_size")) => {
                 Self::InvalidFileSize(rt::ApiError::from_raw(raw))
             }
-            (400u16, Some("file_size_too_small")) => {
+            (400, Some("file_size_too_small")) => {
                 Self::FileSizeTooSmall(rt::ApiError::from_raw(raw))
             }
-            (400u16, Some("missing_file_name")) => {
+            (400, Some("missing_file_name")) => {
                 Self::MissingFileName(rt::ApiError::from_raw(raw))
             }
-            (403u16, Some("storage_limit_exceeded")) => {
+            (403, Some("storage_limit_exceeded")) => {
                 Self::StorageLimitExceeded(rt::ApiError::from_raw(raw))
             }
-            (403u16, Some("file_size_limit_exceeded")) => {
+            (403, Some("file_size_limit_exceeded")) => {
                 Self::FileSizeLimitExceeded(rt::ApiError::from_raw(raw))
             }
-            (404u16, Some("invalid_parameter")) => {
+            (404, Some("invalid_parameter")) => {
                 Self::InvalidParameter(rt::ApiError::from_raw(raw))
             }
-            (409u16, Some("item_name_in_use")) => {
+            (409, Some("item_name_in_use")) => {
                 Self::ItemNameInUse(rt::ApiError::from_raw(raw))
             }
-            (409u16, Some("name_temporarily_reserved")) => {
+            (409, Some("name_temporarily_reserved")) => {
                 Self::NameTemporarilyReserved(rt::ApiError::from_raw(raw))
             }
-            (429u16, Some("rate_limit_exceeded")) => {
+            (429, Some("rate_limit_exceeded")) => {
                 Self::RateLimitExceeded(rt::ApiError::from_raw(raw))
             }
-            (503u16, Some("unavailable")) => {
-                Self::Unavailable(rt::ApiError::from_raw(raw))
-            }
-            (400u16, _) => Self::BadRequest(rt::ApiError::from_raw(raw)),
-            (401u16, _) => Self::Unauthorized(rt::ApiError::from_raw(raw)),
-            (403u16, _) => Self::Forbidden(rt::ApiError::from_raw(raw)),
-            (404u16, _) => Self::NotFound(rt::ApiError::from_raw(raw)),
-            (409u16, _) => Self::Conflict(rt::ApiError::from_raw(raw)),
-            (429u16, _) => Self::TooManyRequests(rt::ApiError::from_raw(raw)),
-            (500u16, _) => Self::InternalServerError(rt::ApiError::from_raw(raw)),
-            (502u16, _) => Self::BadGateway(rt::ApiError::from_raw(raw)),
-            (503u16, _) => Self::ServiceUnavailable(rt::ApiError::from_raw(raw)),
+            (503, Some("unavailable")) => Self::Unavailable(rt::ApiError::from_raw(raw)),
+            (400, _) => Self::BadRequest(rt::ApiError::from_raw(raw)),
+            (401, _) => Self::Unauthorized(rt::ApiError::from_raw(raw)),
+            (403, _) => Self::Forbidden(rt::ApiError::from_raw(raw)),
+            (404, _) => Self::NotFound(rt::ApiError::from_raw(raw)),
+            (409, _) => Self::Conflict(rt::ApiError::from_raw(raw)),
+            (429, _) => Self::TooManyRequests(rt::ApiError::from_raw(raw)),
+            (500, _) => Self::InternalServerError(rt::ApiError::from_raw(raw)),
+            (502, _) => Self::BadGateway(rt::ApiError::from_raw(raw)),
+            (503, _) => Self::ServiceUnavailable(rt::ApiError::from_raw(raw)),
             _ => Self::Other(rt::ApiError::from_raw(raw)),
         }
     }
@@ -801,51 +793,49 @@ impl CreateUploadSessionForFileError {
     pub fn from_raw(raw: rt::support::RawResponse) -> Self {
         let code = rt::support::error_code(&raw.body);
         match (raw.status, code.as_deref()) {
-            (400u16, Some("item_name_invalid")) => {
+            (400, Some("item_name_invalid")) => {
                 Self::ItemNameInvalid(rt::ApiError::from_raw(raw))
             }
-            (400u16, Some("missing_file_size")) => {
+            (400, Some("missing_file_size")) => {
                 Self::MissingFileSize(rt::ApiError::from_raw(raw))
             }
-            (400u16, Some("invalid_file_size")) => {
+            (400, Some("invalid_file_size")) => {
                 Self::InvalidFileSize(rt::ApiError::from_raw(raw))
             }
-            (400u16, Some("file_size_too_small")) => {
+            (400, Some("file_size_too_small")) => {
                 Self::FileSizeTooSmall(rt::ApiError::from_raw(raw))
             }
-            (403u16, Some("storage_limit_exceeded")) => {
+            (403, Some("storage_limit_exceeded")) => {
                 Self::StorageLimitExceeded(rt::ApiError::from_raw(raw))
             }
-            (403u16, Some("file_size_limit_exceeded")) => {
+            (403, Some("file_size_limit_exceeded")) => {
                 Self::FileSizeLimitExceeded(rt::ApiError::from_raw(raw))
             }
-            (403u16, Some("access_denied_insufficient_permissions")) => {
+            (403, Some("access_denied_insufficient_permissions")) => {
                 Self::AccessDeniedInsufficientPermissions(rt::ApiError::from_raw(raw))
             }
-            (403u16, Some("access_denied_item_locked")) => {
+            (403, Some("access_denied_item_locked")) => {
                 Self::AccessDeniedItemLocked(rt::ApiError::from_raw(raw))
             }
-            (409u16, Some("item_name_in_use")) => {
+            (409, Some("item_name_in_use")) => {
                 Self::ItemNameInUse(rt::ApiError::from_raw(raw))
             }
-            (409u16, Some("name_temporarily_reserved")) => {
+            (409, Some("name_temporarily_reserved")) => {
                 Self::NameTemporarilyReserved(rt::ApiError::from_raw(raw))
             }
-            (429u16, Some("rate_limit_exceeded")) => {
+            (429, Some("rate_limit_exceeded")) => {
                 Self::RateLimitExceeded(rt::ApiError::from_raw(raw))
             }
-            (503u16, Some("unavailable")) => {
-                Self::Unavailable(rt::ApiError::from_raw(raw))
-            }
-            (400u16, _) => Self::BadRequest(rt::ApiError::from_raw(raw)),
-            (401u16, _) => Self::Unauthorized(rt::ApiError::from_raw(raw)),
-            (403u16, _) => Self::Forbidden(rt::ApiError::from_raw(raw)),
-            (404u16, _) => Self::NotFound(rt::ApiError::from_raw(raw)),
-            (409u16, _) => Self::Conflict(rt::ApiError::from_raw(raw)),
-            (429u16, _) => Self::TooManyRequests(rt::ApiError::from_raw(raw)),
-            (500u16, _) => Self::InternalServerError(rt::ApiError::from_raw(raw)),
-            (502u16, _) => Self::BadGateway(rt::ApiError::from_raw(raw)),
-            (503u16, _) => Self::ServiceUnavailable(rt::ApiError::from_raw(raw)),
+            (503, Some("unavailable")) => Self::Unavailable(rt::ApiError::from_raw(raw)),
+            (400, _) => Self::BadRequest(rt::ApiError::from_raw(raw)),
+            (401, _) => Self::Unauthorized(rt::ApiError::from_raw(raw)),
+            (403, _) => Self::Forbidden(rt::ApiError::from_raw(raw)),
+            (404, _) => Self::NotFound(rt::ApiError::from_raw(raw)),
+            (409, _) => Self::Conflict(rt::ApiError::from_raw(raw)),
+            (429, _) => Self::TooManyRequests(rt::ApiError::from_raw(raw)),
+            (500, _) => Self::InternalServerError(rt::ApiError::from_raw(raw)),
+            (502, _) => Self::BadGateway(rt::ApiError::from_raw(raw)),
+            (503, _) => Self::ServiceUnavailable(rt::ApiError::from_raw(raw)),
             _ => Self::Other(rt::ApiError::from_raw(raw)),
         }
     }
@@ -966,26 +956,24 @@ impl GetUploadSessionError {
     pub fn from_raw(raw: rt::support::RawResponse) -> Self {
         let code = rt::support::error_code(&raw.body);
         match (raw.status, code.as_deref()) {
-            (400u16, Some("invalid_upload_session_id")) => {
+            (400, Some("invalid_upload_session_id")) => {
                 Self::InvalidUploadSessionId(rt::ApiError::from_raw(raw))
             }
-            (410u16, Some("session_expired")) => {
+            (410, Some("session_expired")) => {
                 Self::SessionExpired(rt::ApiError::from_raw(raw))
             }
-            (429u16, Some("rate_limit_exceeded")) => {
+            (429, Some("rate_limit_exceeded")) => {
                 Self::RateLimitExceeded(rt::ApiError::from_raw(raw))
             }
-            (503u16, Some("unavailable")) => {
-                Self::Unavailable(rt::ApiError::from_raw(raw))
-            }
-            (400u16, _) => Self::BadRequest(rt::ApiError::from_raw(raw)),
-            (401u16, _) => Self::Unauthorized(rt::ApiError::from_raw(raw)),
-            (404u16, _) => Self::NotFound(rt::ApiError::from_raw(raw)),
-            (410u16, _) => Self::Gone(rt::ApiError::from_raw(raw)),
-            (429u16, _) => Self::TooManyRequests(rt::ApiError::from_raw(raw)),
-            (500u16, _) => Self::InternalServerError(rt::ApiError::from_raw(raw)),
-            (502u16, _) => Self::BadGateway(rt::ApiError::from_raw(raw)),
-            (503u16, _) => Self::ServiceUnavailable(rt::ApiError::from_raw(raw)),
+            (503, Some("unavailable")) => Self::Unavailable(rt::ApiError::from_raw(raw)),
+            (400, _) => Self::BadRequest(rt::ApiError::from_raw(raw)),
+            (401, _) => Self::Unauthorized(rt::ApiError::from_raw(raw)),
+            (404, _) => Self::NotFound(rt::ApiError::from_raw(raw)),
+            (410, _) => Self::Gone(rt::ApiError::from_raw(raw)),
+            (429, _) => Self::TooManyRequests(rt::ApiError::from_raw(raw)),
+            (500, _) => Self::InternalServerError(rt::ApiError::from_raw(raw)),
+            (502, _) => Self::BadGateway(rt::ApiError::from_raw(raw)),
+            (503, _) => Self::ServiceUnavailable(rt::ApiError::from_raw(raw)),
             _ => Self::Other(rt::ApiError::from_raw(raw)),
         }
     }
@@ -1117,41 +1105,39 @@ impl UploadPartError {
     pub fn from_raw(raw: rt::support::RawResponse) -> Self {
         let code = rt::support::error_code(&raw.body);
         match (raw.status, code.as_deref()) {
-            (400u16, Some("invalid_upload_session_id")) => {
+            (400, Some("invalid_upload_session_id")) => {
                 Self::InvalidUploadSessionId(rt::ApiError::from_raw(raw))
             }
-            (400u16, Some("request_size_mismatch")) => {
+            (400, Some("request_size_mismatch")) => {
                 Self::RequestSizeMismatch(rt::ApiError::from_raw(raw))
             }
-            (409u16, Some("range_overlaps_existing_part"))
-            | (416u16, Some("range_overlaps_existing_part")) => {
+            (409, Some("range_overlaps_existing_part"))
+            | (416, Some("range_overlaps_existing_part")) => {
                 Self::RangeOverlapsExistingPart(rt::ApiError::from_raw(raw))
             }
-            (410u16, Some("session_expired")) => {
+            (410, Some("session_expired")) => {
                 Self::SessionExpired(rt::ApiError::from_raw(raw))
             }
-            (410u16, Some("upload_failed")) => {
+            (410, Some("upload_failed")) => {
                 Self::UploadFailed(rt::ApiError::from_raw(raw))
             }
-            (429u16, Some("rate_limit_exceeded")) => {
+            (429, Some("rate_limit_exceeded")) => {
                 Self::RateLimitExceeded(rt::ApiError::from_raw(raw))
             }
-            (503u16, Some("unavailable")) => {
-                Self::Unavailable(rt::ApiError::from_raw(raw))
-            }
-            (400u16, _) => Self::BadRequest(rt::ApiError::from_raw(raw)),
-            (401u16, _) => Self::Unauthorized(rt::ApiError::from_raw(raw)),
-            (403u16, _) => Self::Forbidden(rt::ApiError::from_raw(raw)),
-            (404u16, _) => Self::NotFound(rt::ApiError::from_raw(raw)),
-            (409u16, _) => Self::Conflict(rt::ApiError::from_raw(raw)),
-            (410u16, _) => Self::Gone(rt::ApiError::from_raw(raw)),
-            (411u16, _) => Self::LengthRequired(rt::ApiError::from_raw(raw)),
-            (412u16, _) => Self::PreconditionFailed(rt::ApiError::from_raw(raw)),
-            (416u16, _) => Self::RangeNotSatisfiable(rt::ApiError::from_raw(raw)),
-            (429u16, _) => Self::TooManyRequests(rt::ApiError::from_raw(raw)),
-            (500u16, _) => Self::InternalServerError(rt::ApiError::from_raw(raw)),
-            (502u16, _) => Self::BadGateway(rt::ApiError::from_raw(raw)),
-            (503u16, _) => Self::ServiceUnavailable(rt::ApiError::from_raw(raw)),
+            (503, Some("unavailable")) => Self::Unavailable(rt::ApiError::from_raw(raw)),
+            (400, _) => Self::BadRequest(rt::ApiError::from_raw(raw)),
+            (401, _) => Self::Unauthorized(rt::ApiError::from_raw(raw)),
+            (403, _) => Self::Forbidden(rt::ApiError::from_raw(raw)),
+            (404, _) => Self::NotFound(rt::ApiError::from_raw(raw)),
+            (409, _) => Self::Conflict(rt::ApiError::from_raw(raw)),
+            (410, _) => Self::Gone(rt::ApiError::from_raw(raw)),
+            (411, _) => Self::LengthRequired(rt::ApiError::from_raw(raw)),
+            (412, _) => Self::PreconditionFailed(rt::ApiError::from_raw(raw)),
+            (416, _) => Self::RangeNotSatisfiable(rt::ApiError::from_raw(raw)),
+            (429, _) => Self::TooManyRequests(rt::ApiError::from_raw(raw)),
+            (500, _) => Self::InternalServerError(rt::ApiError::from_raw(raw)),
+            (502, _) => Self::BadGateway(rt::ApiError::from_raw(raw)),
+            (503, _) => Self::ServiceUnavailable(rt::ApiError::from_raw(raw)),
             _ => Self::Other(rt::ApiError::from_raw(raw)),
         }
     }
@@ -1271,26 +1257,24 @@ impl AbortUploadSessionError {
     pub fn from_raw(raw: rt::support::RawResponse) -> Self {
         let code = rt::support::error_code(&raw.body);
         match (raw.status, code.as_deref()) {
-            (400u16, Some("invalid_upload_session_id")) => {
+            (400, Some("invalid_upload_session_id")) => {
                 Self::InvalidUploadSessionId(rt::ApiError::from_raw(raw))
             }
-            (410u16, Some("session_expired")) => {
+            (410, Some("session_expired")) => {
                 Self::SessionExpired(rt::ApiError::from_raw(raw))
             }
-            (429u16, Some("rate_limit_exceeded")) => {
+            (429, Some("rate_limit_exceeded")) => {
                 Self::RateLimitExceeded(rt::ApiError::from_raw(raw))
             }
-            (503u16, Some("unavailable")) => {
-                Self::Unavailable(rt::ApiError::from_raw(raw))
-            }
-            (400u16, _) => Self::BadRequest(rt::ApiError::from_raw(raw)),
-            (401u16, _) => Self::Unauthorized(rt::ApiError::from_raw(raw)),
-            (404u16, _) => Self::NotFound(rt::ApiError::from_raw(raw)),
-            (410u16, _) => Self::Gone(rt::ApiError::from_raw(raw)),
-            (429u16, _) => Self::TooManyRequests(rt::ApiError::from_raw(raw)),
-            (500u16, _) => Self::InternalServerError(rt::ApiError::from_raw(raw)),
-            (502u16, _) => Self::BadGateway(rt::ApiError::from_raw(raw)),
-            (503u16, _) => Self::ServiceUnavailable(rt::ApiError::from_raw(raw)),
+            (503, Some("unavailable")) => Self::Unavailable(rt::ApiError::from_raw(raw)),
+            (400, _) => Self::BadRequest(rt::ApiError::from_raw(raw)),
+            (401, _) => Self::Unauthorized(rt::ApiError::from_raw(raw)),
+            (404, _) => Self::NotFound(rt::ApiError::from_raw(raw)),
+            (410, _) => Self::Gone(rt::ApiError::from_raw(raw)),
+            (429, _) => Self::TooManyRequests(rt::ApiError::from_raw(raw)),
+            (500, _) => Self::InternalServerError(rt::ApiError::from_raw(raw)),
+            (502, _) => Self::BadGateway(rt::ApiError::from_raw(raw)),
+            (503, _) => Self::ServiceUnavailable(rt::ApiError::from_raw(raw)),
             _ => Self::Other(rt::ApiError::from_raw(raw)),
         }
     }
@@ -1402,26 +1386,24 @@ impl ListUploadPartsError {
     pub fn from_raw(raw: rt::support::RawResponse) -> Self {
         let code = rt::support::error_code(&raw.body);
         match (raw.status, code.as_deref()) {
-            (400u16, Some("invalid_upload_session_id")) => {
+            (400, Some("invalid_upload_session_id")) => {
                 Self::InvalidUploadSessionId(rt::ApiError::from_raw(raw))
             }
-            (410u16, Some("session_expired")) => {
+            (410, Some("session_expired")) => {
                 Self::SessionExpired(rt::ApiError::from_raw(raw))
             }
-            (429u16, Some("rate_limit_exceeded")) => {
+            (429, Some("rate_limit_exceeded")) => {
                 Self::RateLimitExceeded(rt::ApiError::from_raw(raw))
             }
-            (503u16, Some("unavailable")) => {
-                Self::Unavailable(rt::ApiError::from_raw(raw))
-            }
-            (400u16, _) => Self::BadRequest(rt::ApiError::from_raw(raw)),
-            (401u16, _) => Self::Unauthorized(rt::ApiError::from_raw(raw)),
-            (404u16, _) => Self::NotFound(rt::ApiError::from_raw(raw)),
-            (410u16, _) => Self::Gone(rt::ApiError::from_raw(raw)),
-            (429u16, _) => Self::TooManyRequests(rt::ApiError::from_raw(raw)),
-            (500u16, _) => Self::InternalServerError(rt::ApiError::from_raw(raw)),
-            (502u16, _) => Self::BadGateway(rt::ApiError::from_raw(raw)),
-            (503u16, _) => Self::ServiceUnavailable(rt::ApiError::from_raw(raw)),
+            (503, Some("unavailable")) => Self::Unavailable(rt::ApiError::from_raw(raw)),
+            (400, _) => Self::BadRequest(rt::ApiError::from_raw(raw)),
+            (401, _) => Self::Unauthorized(rt::ApiError::from_raw(raw)),
+            (404, _) => Self::NotFound(rt::ApiError::from_raw(raw)),
+            (410, _) => Self::Gone(rt::ApiError::from_raw(raw)),
+            (429, _) => Self::TooManyRequests(rt::ApiError::from_raw(raw)),
+            (500, _) => Self::InternalServerError(rt::ApiError::from_raw(raw)),
+            (502, _) => Self::BadGateway(rt::ApiError::from_raw(raw)),
+            (503, _) => Self::ServiceUnavailable(rt::ApiError::from_raw(raw)),
             _ => Self::Other(rt::ApiError::from_raw(raw)),
         }
     }
@@ -1548,43 +1530,41 @@ impl CommitUploadSessionError {
     pub fn from_raw(raw: rt::support::RawResponse) -> Self {
         let code = rt::support::error_code(&raw.body);
         match (raw.status, code.as_deref()) {
-            (400u16, Some("digest_mismatch")) => {
+            (400, Some("digest_mismatch")) => {
                 Self::DigestMismatch(rt::ApiError::from_raw(raw))
             }
-            (400u16, Some("parts_mismatch")) => {
+            (400, Some("parts_mismatch")) => {
                 Self::PartsMismatch(rt::ApiError::from_raw(raw))
             }
-            (400u16, Some("invalid_upload_session_id")) => {
+            (400, Some("invalid_upload_session_id")) => {
                 Self::InvalidUploadSessionId(rt::ApiError::from_raw(raw))
             }
-            (409u16, Some("item_name_in_use")) => {
+            (409, Some("item_name_in_use")) => {
                 Self::ItemNameInUse(rt::ApiError::from_raw(raw))
             }
-            (409u16, Some("name_temporarily_reserved")) => {
+            (409, Some("name_temporarily_reserved")) => {
                 Self::NameTemporarilyReserved(rt::ApiError::from_raw(raw))
             }
-            (410u16, Some("session_expired")) => {
+            (410, Some("session_expired")) => {
                 Self::SessionExpired(rt::ApiError::from_raw(raw))
             }
-            (410u16, Some("upload_failed")) => {
+            (410, Some("upload_failed")) => {
                 Self::UploadFailed(rt::ApiError::from_raw(raw))
             }
-            (429u16, Some("rate_limit_exceeded")) => {
+            (429, Some("rate_limit_exceeded")) => {
                 Self::RateLimitExceeded(rt::ApiError::from_raw(raw))
             }
-            (503u16, Some("unavailable")) => {
-                Self::Unavailable(rt::ApiError::from_raw(raw))
-            }
-            (400u16, _) => Self::BadRequest(rt::ApiError::from_raw(raw)),
-            (401u16, _) => Self::Unauthorized(rt::ApiError::from_raw(raw)),
-            (404u16, _) => Self::NotFound(rt::ApiError::from_raw(raw)),
-            (409u16, _) => Self::Conflict(rt::ApiError::from_raw(raw)),
-            (410u16, _) => Self::Gone(rt::ApiError::from_raw(raw)),
-            (412u16, _) => Self::PreconditionFailed(rt::ApiError::from_raw(raw)),
-            (429u16, _) => Self::TooManyRequests(rt::ApiError::from_raw(raw)),
-            (500u16, _) => Self::InternalServerError(rt::ApiError::from_raw(raw)),
-            (502u16, _) => Self::BadGateway(rt::ApiError::from_raw(raw)),
-            (503u16, _) => Self::ServiceUnavailable(rt::ApiError::from_raw(raw)),
+            (503, Some("unavailable")) => Self::Unavailable(rt::ApiError::from_raw(raw)),
+            (400, _) => Self::BadRequest(rt::ApiError::from_raw(raw)),
+            (401, _) => Self::Unauthorized(rt::ApiError::from_raw(raw)),
+            (404, _) => Self::NotFound(rt::ApiError::from_raw(raw)),
+            (409, _) => Self::Conflict(rt::ApiError::from_raw(raw)),
+            (410, _) => Self::Gone(rt::ApiError::from_raw(raw)),
+            (412, _) => Self::PreconditionFailed(rt::ApiError::from_raw(raw)),
+            (429, _) => Self::TooManyRequests(rt::ApiError::from_raw(raw)),
+            (500, _) => Self::InternalServerError(rt::ApiError::from_raw(raw)),
+            (502, _) => Self::BadGateway(rt::ApiError::from_raw(raw)),
+            (503, _) => Self::ServiceUnavailable(rt::ApiError::from_raw(raw)),
             _ => Self::Other(rt::ApiError::from_raw(raw)),
         }
     }

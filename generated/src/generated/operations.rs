@@ -84,7 +84,7 @@ impl Client {
         builder = form.apply(builder);
         let response = rt::support::send(builder).await?;
         match response.status().as_u16() {
-            201u16 => {
+            201 => {
                 let body = rt::support::decode_json(response).await?;
                 Ok(body)
             }
@@ -139,7 +139,7 @@ impl Client {
         builder = builder.json(&request.body);
         let response = rt::support::send(builder).await?;
         match response.status().as_u16() {
-            200u16 => {
+            200 => {
                 let body = rt::support::decode_json(response).await?;
                 Ok(body)
             }
@@ -249,7 +249,7 @@ impl Client {
         builder = form.apply(builder);
         let response = rt::support::send(builder).await?;
         match response.status().as_u16() {
-            200u16 => {
+            200 => {
                 let body = rt::support::decode_json(response).await?;
                 Ok(body)
             }
@@ -301,7 +301,7 @@ impl Client {
         builder = builder.json(&request.body);
         let response = rt::support::send(builder).await?;
         match response.status().as_u16() {
-            201u16 => {
+            201 => {
                 let body = rt::support::decode_json(response).await?;
                 Ok(body)
             }
@@ -361,7 +361,7 @@ impl Client {
         builder = builder.json(&request.body);
         let response = rt::support::send(builder).await?;
         match response.status().as_u16() {
-            201u16 => {
+            201 => {
                 let body = rt::support::decode_json(response).await?;
                 Ok(body)
             }
@@ -427,7 +427,7 @@ impl Client {
         let builder = self.core.request(rt::reqwest::Method::GET, url);
         let response = rt::support::send(builder).await?;
         match response.status().as_u16() {
-            200u16 => {
+            200 => {
                 let body = rt::support::decode_json(response).await?;
                 Ok(body)
             }
@@ -517,7 +517,7 @@ impl Client {
         builder = rt::support::octet_stream(builder, request.body);
         let response = rt::support::send(builder).await?;
         match response.status().as_u16() {
-            200u16 => {
+            200 => {
                 let body = rt::support::decode_json(response).await?;
                 Ok(body)
             }
@@ -579,7 +579,7 @@ impl Client {
         let builder = self.core.request(rt::reqwest::Method::DELETE, url);
         let response = rt::support::send(builder).await?;
         match response.status().as_u16() {
-            204u16 => {
+            204 => {
                 rt::support::discard_body(response).await?;
                 Ok(())
             }
@@ -667,7 +667,7 @@ impl Client {
         let builder = self.core.request(rt::reqwest::Method::GET, url);
         let response = rt::support::send(builder).await?;
         match response.status().as_u16() {
-            200u16 => {
+            200 => {
                 let body = rt::support::decode_json(response).await?;
                 Ok(body)
             }
@@ -785,11 +785,11 @@ impl Client {
         builder = builder.json(&request.body);
         let response = rt::support::send(builder).await?;
         match response.status().as_u16() {
-            201u16 => {
+            201 => {
                 let body = rt::support::decode_json(response).await?;
                 Ok(CommitUploadSessionResponse::Committed(body))
             }
-            202u16 => {
+            202 => {
                 let retry_after = rt::support::header_string(&response, "retry-after");
                 rt::support::discard_body(response).await?;
                 Ok(CommitUploadSessionResponse::Pending {

@@ -113,10 +113,13 @@ fn names_taken(out: &[Variant], name: &str) -> bool {
 
 fn status_pattern(s: StatusMatch) -> TokenStream {
     match s {
-        StatusMatch::Code(c) => quote!(#c),
+        StatusMatch::Code(c) => {
+            let c = proc_macro2::Literal::u16_unsuffixed(c);
+            quote!(#c)
+        }
         StatusMatch::Range(r) => {
-            let lo = r * 100;
-            let hi = lo + 99;
+            let lo = proc_macro2::Literal::u16_unsuffixed(r * 100);
+            let hi = proc_macro2::Literal::u16_unsuffixed(r * 100 + 99);
             quote!(#lo..=#hi)
         }
     }

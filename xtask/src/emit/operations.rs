@@ -110,7 +110,7 @@ fn success_type(op: &Operation) -> (TokenStream, TokenStream) {
 
 /// Reads one success answer into the success type.
 fn success_arm(op: &Operation, s: &Success) -> TokenStream {
-    let status = s.status;
+    let status = proc_macro2::Literal::u16_unsuffixed(s.status);
     let read_body = match &s.body {
         SuccessBody::None => quote!(rt::support::discard_body(response).await?;),
         SuccessBody::Json(_) => quote!(let body = rt::support::decode_json(response).await?;),

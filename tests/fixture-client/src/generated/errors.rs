@@ -20,10 +20,10 @@ impl ListAlbumsError {
     pub fn from_raw(raw: rt::support::RawResponse) -> Self {
         let code = rt::support::error_code(&raw.body);
         match (raw.status, code.as_deref()) {
-            (429u16, Some("rate_limit_exceeded")) => {
+            (429, Some("rate_limit_exceeded")) => {
                 Self::RateLimitExceeded(rt::ApiError::from_raw(raw))
             }
-            (429u16, _) => Self::TooManyRequests(rt::ApiError::from_raw(raw)),
+            (429, _) => Self::TooManyRequests(rt::ApiError::from_raw(raw)),
             _ => Self::Other(rt::ApiError::from_raw(raw)),
         }
     }
@@ -113,21 +113,21 @@ impl CreateAlbumError {
     pub fn from_raw(raw: rt::support::RawResponse) -> Self {
         let code = rt::support::error_code(&raw.body);
         match (raw.status, code.as_deref()) {
-            (400u16, Some("missing_title")) => {
+            (400, Some("missing_title")) => {
                 Self::MissingTitle(rt::ApiError::from_raw(raw))
             }
-            (400u16, Some("title_too_long")) => {
+            (400, Some("title_too_long")) => {
                 Self::TitleTooLong(rt::ApiError::from_raw(raw))
             }
-            (409u16, Some("album_title_in_use")) => {
+            (409, Some("album_title_in_use")) => {
                 Self::AlbumTitleInUse(rt::ApiError::from_raw(raw))
             }
-            (429u16, Some("rate_limit_exceeded")) => {
+            (429, Some("rate_limit_exceeded")) => {
                 Self::RateLimitExceeded(rt::ApiError::from_raw(raw))
             }
-            (400u16, _) => Self::BadRequest(rt::ApiError::from_raw(raw)),
-            (409u16, _) => Self::Conflict(rt::ApiError::from_raw(raw)),
-            (429u16, _) => Self::TooManyRequests(rt::ApiError::from_raw(raw)),
+            (400, _) => Self::BadRequest(rt::ApiError::from_raw(raw)),
+            (409, _) => Self::Conflict(rt::ApiError::from_raw(raw)),
+            (429, _) => Self::TooManyRequests(rt::ApiError::from_raw(raw)),
             _ => Self::Other(rt::ApiError::from_raw(raw)),
         }
     }
@@ -210,7 +210,7 @@ impl GetAlbumError {
     pub fn from_raw(raw: rt::support::RawResponse) -> Self {
         let code = rt::support::error_code(&raw.body);
         match (raw.status, code.as_deref()) {
-            (404u16, _) => Self::NotFound(rt::ApiError::from_raw(raw)),
+            (404, _) => Self::NotFound(rt::ApiError::from_raw(raw)),
             _ => Self::Other(rt::ApiError::from_raw(raw)),
         }
     }
@@ -289,8 +289,8 @@ impl DeleteAlbumError {
     pub fn from_raw(raw: rt::support::RawResponse) -> Self {
         let code = rt::support::error_code(&raw.body);
         match (raw.status, code.as_deref()) {
-            (404u16, _) => Self::NotFound(rt::ApiError::from_raw(raw)),
-            (412u16, _) => Self::PreconditionFailed(rt::ApiError::from_raw(raw)),
+            (404, _) => Self::NotFound(rt::ApiError::from_raw(raw)),
+            (412, _) => Self::PreconditionFailed(rt::ApiError::from_raw(raw)),
             _ => Self::Other(rt::ApiError::from_raw(raw)),
         }
     }
@@ -382,22 +382,22 @@ impl UploadPhotoError {
     pub fn from_raw(raw: rt::support::RawResponse) -> Self {
         let code = rt::support::error_code(&raw.body);
         match (raw.status, code.as_deref()) {
-            (400u16, Some("metadata_after_image")) => {
+            (400, Some("metadata_after_image")) => {
                 Self::MetadataAfterImage(rt::ApiError::from_raw(raw))
             }
-            (400u16, Some("checksum_mismatch")) => {
+            (400, Some("checksum_mismatch")) => {
                 Self::ChecksumMismatch(rt::ApiError::from_raw(raw))
             }
-            (413u16, Some("image_too_large")) => {
+            (413, Some("image_too_large")) => {
                 Self::ImageTooLarge(rt::ApiError::from_raw(raw))
             }
-            (429u16, Some("rate_limit_exceeded")) => {
+            (429, Some("rate_limit_exceeded")) => {
                 Self::RateLimitExceeded(rt::ApiError::from_raw(raw))
             }
-            (400u16, _) => Self::BadRequest(rt::ApiError::from_raw(raw)),
-            (404u16, _) => Self::NotFound(rt::ApiError::from_raw(raw)),
-            (413u16, _) => Self::PayloadTooLarge(rt::ApiError::from_raw(raw)),
-            (429u16, _) => Self::TooManyRequests(rt::ApiError::from_raw(raw)),
+            (400, _) => Self::BadRequest(rt::ApiError::from_raw(raw)),
+            (404, _) => Self::NotFound(rt::ApiError::from_raw(raw)),
+            (413, _) => Self::PayloadTooLarge(rt::ApiError::from_raw(raw)),
+            (429, _) => Self::TooManyRequests(rt::ApiError::from_raw(raw)),
             _ => Self::Other(rt::ApiError::from_raw(raw)),
         }
     }
@@ -483,10 +483,10 @@ impl StartUploadError {
     pub fn from_raw(raw: rt::support::RawResponse) -> Self {
         let code = rt::support::error_code(&raw.body);
         match (raw.status, code.as_deref()) {
-            (400u16, Some("file_too_small")) => {
+            (400, Some("file_too_small")) => {
                 Self::FileTooSmall(rt::ApiError::from_raw(raw))
             }
-            (400u16, _) => Self::BadRequest(rt::ApiError::from_raw(raw)),
+            (400, _) => Self::BadRequest(rt::ApiError::from_raw(raw)),
             _ => Self::Other(rt::ApiError::from_raw(raw)),
         }
     }
@@ -572,15 +572,15 @@ impl UploadChunkError {
     pub fn from_raw(raw: rt::support::RawResponse) -> Self {
         let code = rt::support::error_code(&raw.body);
         match (raw.status, code.as_deref()) {
-            (409u16, Some("chunk_overlaps")) | (416u16, Some("chunk_overlaps")) => {
+            (409, Some("chunk_overlaps")) | (416, Some("chunk_overlaps")) => {
                 Self::ChunkOverlaps(rt::ApiError::from_raw(raw))
             }
-            (410u16, Some("session_expired")) => {
+            (410, Some("session_expired")) => {
                 Self::SessionExpired(rt::ApiError::from_raw(raw))
             }
-            (409u16, _) => Self::Conflict(rt::ApiError::from_raw(raw)),
-            (410u16, _) => Self::SessionGone(rt::ApiError::from_raw(raw)),
-            (416u16, _) => Self::RangeNotSatisfiable(rt::ApiError::from_raw(raw)),
+            (409, _) => Self::Conflict(rt::ApiError::from_raw(raw)),
+            (410, _) => Self::SessionGone(rt::ApiError::from_raw(raw)),
+            (416, _) => Self::RangeNotSatisfiable(rt::ApiError::from_raw(raw)),
             _ => Self::Other(rt::ApiError::from_raw(raw)),
         }
     }
@@ -669,17 +669,17 @@ impl FinishUploadError {
     pub fn from_raw(raw: rt::support::RawResponse) -> Self {
         let code = rt::support::error_code(&raw.body);
         match (raw.status, code.as_deref()) {
-            (400u16, Some("digest_mismatch")) => {
+            (400, Some("digest_mismatch")) => {
                 Self::DigestMismatch(rt::ApiError::from_raw(raw))
             }
-            (400u16, Some("chunks_mismatch")) => {
+            (400, Some("chunks_mismatch")) => {
                 Self::ChunksMismatch(rt::ApiError::from_raw(raw))
             }
-            (429u16, Some("rate_limit_exceeded")) => {
+            (429, Some("rate_limit_exceeded")) => {
                 Self::RateLimitExceeded(rt::ApiError::from_raw(raw))
             }
-            (400u16, _) => Self::BadRequest(rt::ApiError::from_raw(raw)),
-            (429u16, _) => Self::TooManyRequests(rt::ApiError::from_raw(raw)),
+            (400, _) => Self::BadRequest(rt::ApiError::from_raw(raw)),
+            (429, _) => Self::TooManyRequests(rt::ApiError::from_raw(raw)),
             _ => Self::Other(rt::ApiError::from_raw(raw)),
         }
     }

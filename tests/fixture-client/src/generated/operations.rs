@@ -74,7 +74,7 @@ impl Client {
         let builder = self.core.request(rt::reqwest::Method::GET, url);
         let response = rt::support::send(builder).await?;
         match response.status().as_u16() {
-            200u16 => {
+            200 => {
                 let body = rt::support::decode_json(response).await?;
                 Ok(body)
             }
@@ -117,7 +117,7 @@ impl Client {
         builder = builder.json(&request.body);
         let response = rt::support::send(builder).await?;
         match response.status().as_u16() {
-            201u16 => {
+            201 => {
                 let body = rt::support::decode_json(response).await?;
                 Ok(body)
             }
@@ -172,7 +172,7 @@ impl Client {
         let builder = self.core.request(rt::reqwest::Method::GET, url);
         let response = rt::support::send(builder).await?;
         match response.status().as_u16() {
-            200u16 => {
+            200 => {
                 let body = rt::support::decode_json(response).await?;
                 Ok(body)
             }
@@ -226,7 +226,7 @@ impl Client {
         }
         let response = rt::support::send(builder).await?;
         match response.status().as_u16() {
-            204u16 => {
+            204 => {
                 rt::support::discard_body(response).await?;
                 Ok(())
             }
@@ -299,7 +299,7 @@ impl Client {
         builder = form.apply(builder);
         let response = rt::support::send(builder).await?;
         match response.status().as_u16() {
-            201u16 => {
+            201 => {
                 let body = rt::support::decode_json(response).await?;
                 Ok(body)
             }
@@ -345,7 +345,7 @@ impl Client {
         builder = builder.json(&request.body);
         let response = rt::support::send(builder).await?;
         match response.status().as_u16() {
-            201u16 => {
+            201 => {
                 let body = rt::support::decode_json(response).await?;
                 Ok(body)
             }
@@ -424,7 +424,7 @@ impl Client {
         builder = rt::support::octet_stream(builder, request.body);
         let response = rt::support::send(builder).await?;
         match response.status().as_u16() {
-            200u16 => {
+            200 => {
                 let body = rt::support::decode_json(response).await?;
                 Ok(body)
             }
@@ -515,11 +515,11 @@ impl Client {
         builder = builder.json(&request.body);
         let response = rt::support::send(builder).await?;
         match response.status().as_u16() {
-            201u16 => {
+            201 => {
                 let body = rt::support::decode_json(response).await?;
                 Ok(FinishUploadResponse::Finished(body))
             }
-            202u16 => {
+            202 => {
                 let retry_after = rt::support::header_string(&response, "retry-after");
                 let x_chunks_processed = rt::support::header_i64(
                     &response,
@@ -589,7 +589,7 @@ impl Client {
         let builder = self.core.request(rt::reqwest::Method::GET, url);
         let response = rt::support::send(builder).await?;
         match response.status().as_u16() {
-            200u16 => {
+            200 => {
                 let body = rt::support::decode_json(response).await?;
                 Ok(body)
             }
