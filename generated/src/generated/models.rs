@@ -81,7 +81,8 @@ pub struct PaginationOrder {
 #[derive(Debug, Clone, PartialEq, Default, ::serde::Serialize, ::serde::Deserialize)]
 pub struct OffsetPagination {
     /// One more than the offset of the last entry of the whole list; for parts, the
-    /// number of parts the session expects.
+    /// number of parts received so far (it equals the session's `total_parts` once
+    /// every part is in).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub total_count: Option<i64>,
     /// The page size used.
@@ -98,7 +99,8 @@ pub struct OffsetPagination {
 #[derive(Debug, Clone, PartialEq, Default, ::serde::Serialize, ::serde::Deserialize)]
 pub struct UploadParts {
     /// One more than the offset of the last entry of the whole list; for parts, the
-    /// number of parts the session expects.
+    /// number of parts received so far (it equals the session's `total_parts` once
+    /// every part is in).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub total_count: Option<i64>,
     /// The page size used.

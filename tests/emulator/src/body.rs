@@ -1,6 +1,6 @@
 //! Request bodies read as a stream of chunks, never buffered whole.
 
-use axum::body::{Body, BodyDataStream};
+use axum::body::{Body, BodyDataStream, HttpBody as _};
 use bytes::Bytes;
 use futures_util::StreamExt as _;
 use std::time::Duration;
@@ -26,15 +26,24 @@ pub(crate) struct BodyStream {
     inner: BodyDataStream,
     done: bool,
     read: u64,
+    /// The length the client declared (`content-length`), if it did.
+    declared: Option<u64>,
 }
 
 impl BodyStream {
     pub fn new(body: Body) -> Self {
+        let declared = body.size_hint().exact();
         BodyStream {
             inner: body.into_data_stream(),
             done: false,
             read: 0,
+            declared,
         }
+    }
+
+    /// Bytes the client declared it would still send (`None` for a chunked body).
+    fn declared_remaining(&self) -> Option<u64> {
+        self.declared.map(|d| d.saturating_sub(self.read))
     }
 
     /// Next chunk, `None` at the end of the body.
@@ -74,7 +83,11 @@ impl BodyStream {
     }
 
     /// Reads the whole body into memory, refusing more than `limit` bytes.
+    /// A body whose declared length is over the limit is refused before any of it is read.
     pub async fn read_limited(&mut self, limit: u64) -> Result<Vec<u8>, BodyError> {
+        if self.declared.is_some_and(|d| d > limit) {
+            return Err(BodyError::TooLarge(limit));
+        }
         let mut out = Vec::new();
         while let Some(chunk) = self.next_chunk().await? {
             if out.len() as u64 + chunk.len() as u64 > limit {
@@ -86,8 +99,15 @@ impl BodyStream {
     }
 
     /// Reads and discards the rest of the body, up to `cap` bytes and a few seconds.
-    /// Returns true if the body was read to its end.
+    /// Returns true if the body was read to its end; false at once (nothing read) if the
+    /// client declared more than `cap` bytes still to come.
     pub async fn drain(&mut self, cap: u64) -> bool {
+        if self.done {
+            return true;
+        }
+        if self.declared_remaining().is_some_and(|r| r > cap) {
+            return false;
+        }
         let start = self.read;
         let deadline = tokio::time::Instant::now() + DRAIN_TIME;
         while !self.done {

@@ -138,9 +138,12 @@ pub struct FaultConfig {
     pub commit_parts_mismatch_once: bool,
     /// Answer `429 rate_limit_exceeded` with `retry-after` above this request rate.
     pub rate_limit: Option<RateLimit>,
-    /// Added to every API request before it is handled, in milliseconds.
+    /// Added to every API request before it is handled, in milliseconds (at most an hour).
     pub latency_ms: u64,
 }
+
+/// The longest injected latency: one hour.
+const MAX_LATENCY_MS: u64 = 3_600_000;
 
 /// A fixed-window request rate: at most `max_requests` API requests per `window_ms`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -232,28 +235,36 @@ impl FaultConfig {
                 self.latency_ms = parse_duration(need()?)
                     .map_err(err)?
                     .as_millis()
-                    .min(3_600_000) as u64
+                    .min(u128::from(MAX_LATENCY_MS)) as u64
             }
             _ => return Err(err("unknown fault kind")),
         }
         Ok(())
     }
 
-    /// The same config with every probability clamped into `[0, 1]` (NaN reads as 0).
+    /// The same config with every probability clamped into `[0, 1]` (NaN reads as 0) and
+    /// the latency to at most an hour.
     pub fn clamped(mut self) -> FaultConfig {
         for p in self.probabilities_mut() {
             *p = if p.is_nan() { 0.0 } else { p.clamp(0.0, 1.0) };
         }
+        self.latency_ms = self.latency_ms.min(MAX_LATENCY_MS);
         self
     }
 
-    /// The same config if every probability is within `[0, 1]`, an error naming the first
-    /// one that is not otherwise.
+    /// The same config if every probability is within `[0, 1]` and the latency is at most an
+    /// hour, an error naming the first value that is not otherwise.
     pub fn validated(mut self) -> Result<FaultConfig, String> {
         for p in self.probabilities_mut() {
             if !(0.0..=1.0).contains(p) {
                 return Err(format!("probability {p} is not between 0 and 1"));
             }
+        }
+        if self.latency_ms > MAX_LATENCY_MS {
+            return Err(format!(
+                "latency_ms {} is more than an hour ({MAX_LATENCY_MS})",
+                self.latency_ms
+            ));
         }
         Ok(self)
     }

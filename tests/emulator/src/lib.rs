@@ -56,6 +56,8 @@ mod config;
 mod counters;
 mod error;
 mod multipart;
+#[cfg(test)]
+mod proptests;
 mod server;
 mod state;
 mod util;

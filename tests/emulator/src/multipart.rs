@@ -240,7 +240,7 @@ fn parse_part_headers(block: &[u8]) -> Result<PartInfo, MultipartError> {
 }
 
 /// Returns the `name` and `filename` parameters of `form-data; name="x"; filename="y"`.
-fn parse_content_disposition(value: &str) -> (Option<String>, Option<String>) {
+pub(crate) fn parse_content_disposition(value: &str) -> (Option<String>, Option<String>) {
     let mut name = None;
     let mut filename = None;
     let mut rest = value;

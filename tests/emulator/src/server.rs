@@ -18,6 +18,9 @@ use tokio::net::TcpListener;
 use tokio::sync::{watch, Notify};
 use tokio::task::JoinSet;
 
+/// Largest request head (request line and headers) accepted, in bytes.
+pub(crate) const MAX_REQUEST_HEAD: usize = 64 * 1024;
+
 /// Lets a handler drop the connection its request came on.
 #[derive(Clone, Default)]
 pub(crate) struct ConnControl {
@@ -106,6 +109,9 @@ async fn serve_connection(
     let conn = hyper::server::conn::http1::Builder::new()
         .timer(TokioTimer::new())
         .header_read_timeout(Duration::from_secs(30))
+        // A request head (request line and headers) over 64 KiB is answered 431 instead of
+        // being buffered (hyper's default lets a head grow to about 400 KiB per connection).
+        .max_header_size(MAX_REQUEST_HEAD)
         .serve_connection(TokioIo::new(stream), svc);
     tokio::select! {
         biased;

@@ -1,7 +1,7 @@
 //! Small helpers: a seeded PRNG, hashing, header parsing, name rules, time formatting.
 
 use base64::Engine as _;
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Datelike as _, SecondsFormat, Utc};
 use sha1::{Digest as _, Sha1};
 
 /// One step of splitmix64: a fast, well-mixed 64-bit hash/PRNG (public domain, Vigna).
@@ -172,10 +172,13 @@ pub(crate) fn rfc3339(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Secs, false)
 }
 
+/// Parses an RFC 3339 date-time from a client. One whose UTC year falls outside 0000 to
+/// 9999 (`9999-12-31T23:59:59-01:00`) is refused: it could not be answered as RFC 3339.
 pub(crate) fn parse_rfc3339(s: &str) -> Option<DateTime<Utc>> {
     DateTime::parse_from_rfc3339(s)
         .ok()
         .map(|t| t.with_timezone(&Utc))
+        .filter(|t| (0..=9999).contains(&t.year()))
 }
 
 /// Strips quotes and a weak marker from an etag as sent in `if-match` (`"1"`, `W/"1"`).

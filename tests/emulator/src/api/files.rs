@@ -1,8 +1,8 @@
 //! Preflight, direct uploads (multipart), and reading files back.
 
 use super::{
-    body_error, fields_param, finish, header_str, json_response, query_get, query_pairs, query_u64,
-    read_json_object, ApiResult, AppState, JSON_LIMIT,
+    body_error, fields_param, finish, header_str, json_response, json_value_count, query_get,
+    query_pairs, query_u64, read_json_object, ApiResult, AppState, JSON_LIMIT, JSON_MAX_VALUES,
 };
 use crate::body::BodyStream;
 use crate::counters::Operation;
@@ -123,7 +123,7 @@ async fn preflight_inner(
 ) -> ApiResult {
     st.begin(Operation::Preflight, &parts.headers, false)
         .await?;
-    let req = read_json_object(body, JSON_LIMIT).await?;
+    let req = read_json_object(body, JSON_LIMIT, JSON_MAX_VALUES).await?;
     let name = match req.get("name") {
         None | Some(Value::Null) => None,
         Some(Value::String(s)) => {
@@ -203,11 +203,11 @@ pub(crate) async fn upload_file_version(
 }
 
 /// The validated `attributes` part.
-struct Attributes {
-    name: Option<String>,
-    folder_id: Option<String>,
-    content_created_at: Option<DateTime<Utc>>,
-    content_modified_at: Option<DateTime<Utc>>,
+pub(crate) struct Attributes {
+    pub(crate) name: Option<String>,
+    pub(crate) folder_id: Option<String>,
+    pub(crate) content_created_at: Option<DateTime<Utc>>,
+    pub(crate) content_modified_at: Option<DateTime<Utc>>,
 }
 
 fn parse_time(m: &Map<String, Value>, key: &str) -> Result<Option<DateTime<Utc>>, ApiError> {
@@ -222,7 +222,12 @@ fn parse_time(m: &Map<String, Value>, key: &str) -> Result<Option<DateTime<Utc>>
     }
 }
 
-fn parse_attributes(data: &[u8], for_version: bool) -> Result<Attributes, ApiError> {
+pub(crate) fn parse_attributes(data: &[u8], for_version: bool) -> Result<Attributes, ApiError> {
+    if json_value_count(data) > JSON_MAX_VALUES {
+        return Err(ApiError::bad_request(format!(
+            "The 'attributes' part holds too many values (more than {JSON_MAX_VALUES})"
+        )));
+    }
     let m = match serde_json::from_slice::<Value>(data) {
         Ok(Value::Object(m)) => m,
         _ => {
@@ -268,7 +273,7 @@ fn parse_attributes(data: &[u8], for_version: bool) -> Result<Attributes, ApiErr
     })
 }
 
-fn multipart_error(e: MultipartError) -> ApiError {
+pub(crate) fn multipart_error(e: MultipartError) -> ApiError {
     match e {
         MultipartError::Body(b) => body_error(b),
         MultipartError::Malformed(why) => {
@@ -681,7 +686,7 @@ pub(crate) async fn download(
 
 /// Parses a single `bytes=` range against a length: `None` to ignore the header,
 /// `Some(Err)` if unsatisfiable, `Some(Ok((first, last)))` otherwise.
-fn parse_range(h: &str, len: u64) -> Option<Result<(u64, u64), ()>> {
+pub(crate) fn parse_range(h: &str, len: u64) -> Option<Result<(u64, u64), ()>> {
     let spec = h.trim().strip_prefix("bytes=")?;
     if spec.contains(',') {
         return None;

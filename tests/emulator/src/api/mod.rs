@@ -1,8 +1,8 @@
 //! HTTP handlers: routing, and what every handler does first (count, latency, auth, rate).
 
-mod files;
+pub(crate) mod files;
 mod internal;
-mod sessions;
+pub(crate) mod sessions;
 
 use crate::body::{BodyError, BodyStream, DRAIN_CAP};
 use crate::config::FaultConfig;
@@ -24,6 +24,12 @@ pub(crate) type AppState = axum::extract::State<Arc<Shared>>;
 pub(crate) const JSON_LIMIT: u64 = 1024 * 1024;
 /// Largest commit body (a parts list of 10000 parts is about 1 MiB).
 pub(crate) const COMMIT_JSON_LIMIT: u64 = 16 * 1024 * 1024;
+/// Most values a JSON body (or the `attributes` part) may hold. A body is parsed into a tree
+/// that costs 30 to 100 bytes a value, so a 1 MiB body of `[0,0,0,...]` would otherwise take
+/// tens of MiB; this keeps the memory a request can cost bounded whatever the body's shape.
+pub(crate) const JSON_MAX_VALUES: usize = 10_000;
+/// Values allowed per part in a commit body (a part entry has 5), beyond [`JSON_MAX_VALUES`].
+pub(crate) const COMMIT_VALUES_PER_PART: u64 = 8;
 /// How many preflight upload tokens are remembered.
 const MAX_UPLOAD_TOKENS: usize = 1024;
 
@@ -242,22 +248,66 @@ pub(crate) fn body_error(e: BodyError) -> ApiError {
     }
 }
 
-/// Reads a JSON object body of at most `limit` bytes. An empty body reads as `{}`.
+/// Reads a JSON object body of at most `limit` bytes and `max_values` values (see
+/// [`json_value_count`]). An empty body reads as `{}`.
 pub(crate) async fn read_json_object(
     body: &mut BodyStream,
     limit: u64,
+    max_values: usize,
 ) -> Result<serde_json::Map<String, Value>, ApiError> {
     let data = body.read_limited(limit).await.map_err(body_error)?;
+    parse_json_object(&data, max_values)
+}
+
+/// Parses a JSON object body: `400 bad_request` if it is not JSON, not an object, nested
+/// too deeply (serde_json's limit of 128 levels) or holds more than `max_values` values.
+/// Blank input reads as `{}`.
+pub(crate) fn parse_json_object(
+    data: &[u8],
+    max_values: usize,
+) -> Result<serde_json::Map<String, Value>, ApiError> {
     if data.iter().all(|b| b.is_ascii_whitespace()) {
         return Ok(serde_json::Map::new());
     }
-    match serde_json::from_slice::<Value>(&data) {
+    if json_value_count(data) > max_values {
+        return Err(ApiError::bad_request(format!(
+            "The JSON body holds too many values (more than {max_values})"
+        )));
+    }
+    match serde_json::from_slice::<Value>(data) {
         Ok(Value::Object(m)) => Ok(m),
         Ok(_) => Err(ApiError::bad_request(
             "The request body must be a JSON object",
         )),
         Err(e) => Err(ApiError::bad_request(format!("Invalid JSON body: {e}"))),
     }
+}
+
+/// The number of values in a JSON text plus one per empty array or object (so never less
+/// than the values serde_json would build), found without parsing it: one, plus one per
+/// `[`, `{` and `,` outside strings.
+pub(crate) fn json_value_count(data: &[u8]) -> usize {
+    let mut count = 1usize;
+    let mut in_string = false;
+    let mut escaped = false;
+    for &b in data {
+        if in_string {
+            if escaped {
+                escaped = false;
+            } else if b == b'\\' {
+                escaped = true;
+            } else if b == b'"' {
+                in_string = false;
+            }
+        } else {
+            match b {
+                b'"' => in_string = true,
+                b'[' | b'{' | b',' => count += 1,
+                _ => {}
+            }
+        }
+    }
+    count
 }
 
 /// Decoded query pairs (an unparsable query reads as empty).

@@ -3,7 +3,8 @@
 use super::files::{check_if_match, check_name};
 use super::{
     body_error, fields_param, finish, header_str, json_response, query_pairs, query_u64,
-    read_json_object, with_header, ApiResult, AppState, COMMIT_JSON_LIMIT, JSON_LIMIT,
+    read_json_object, with_header, ApiResult, AppState, COMMIT_JSON_LIMIT, COMMIT_VALUES_PER_PART,
+    JSON_LIMIT, JSON_MAX_VALUES,
 };
 use crate::body::BodyStream;
 use crate::config::FaultConfig;
@@ -67,7 +68,13 @@ fn parts_mismatch(message: impl Into<String>) -> ApiError {
 
 /// Parses a required `digest: sha=<base64>` header.
 fn required_digest(parts: &Parts, what: &str) -> Result<[u8; 20], ApiError> {
-    let v = header_str(&parts.headers, "digest").ok_or_else(|| {
+    digest_header(header_str(&parts.headers, "digest"), what)
+}
+
+/// Parses the value of a required `digest` header (`sha=<base64 SHA-1 of the {what}>`):
+/// `400 bad_request` if it is missing, carries no SHA-1 or is not the base64 of 20 bytes.
+pub(crate) fn digest_header(value: Option<&str>, what: &str) -> Result<[u8; 20], ApiError> {
+    let v = value.ok_or_else(|| {
         ApiError::bad_request(format!(
             "Missing required header 'digest' (sha=<base64 SHA-1 of the {what}>)"
         ))
@@ -85,7 +92,10 @@ fn required_digest(parts: &Parts, what: &str) -> Result<[u8; 20], ApiError> {
 }
 
 /// Parses `file_size` of a create-session body.
-fn file_size_field(st: &Shared, m: &Map<String, Value>) -> Result<u64, ApiError> {
+pub(crate) fn file_size_field(
+    min_chunked_size: u64,
+    m: &Map<String, Value>,
+) -> Result<u64, ApiError> {
     let size = match m.get("file_size") {
         None | Some(Value::Null) => {
             return Err(ApiError::new(
@@ -105,20 +115,22 @@ fn file_size_field(st: &Shared, m: &Map<String, Value>) -> Result<u64, ApiError>
                 )
             })?,
     };
-    if size < st.config.min_chunked_size {
+    if size < min_chunked_size {
         return Err(ApiError::new(
             StatusCode::BAD_REQUEST,
             "file_size_too_small",
             format!(
-                "File size {size} is less than the minimum of {} bytes for a chunked upload",
-                st.config.min_chunked_size
+                "File size {size} is less than the minimum of {min_chunked_size} bytes for a chunked upload"
             ),
         ));
     }
     Ok(size)
 }
 
-fn file_name_field(m: &Map<String, Value>, required: bool) -> Result<Option<String>, ApiError> {
+pub(crate) fn file_name_field(
+    m: &Map<String, Value>,
+    required: bool,
+) -> Result<Option<String>, ApiError> {
     match m.get("file_name") {
         None | Some(Value::Null) if required => Err(ApiError::new(
             StatusCode::BAD_REQUEST,
@@ -136,6 +148,71 @@ fn file_name_field(m: &Map<String, Value>, required: bool) -> Result<Option<Stri
             "The file_name field must be a string",
         )),
     }
+}
+
+/// Where a part goes in its session, from its `content-range`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct PartSlot {
+    /// Offset of the first byte.
+    pub first: u64,
+    /// Length in bytes (the last part of a file may be short).
+    pub size: u64,
+    /// Part index (`first / part_size`).
+    pub index: u64,
+}
+
+/// Checks a part's `content-range` (and `content-length`, when sent) against its session:
+/// `400 bad_request` if the range is missing; `416 range_not_satisfiable` if it is not
+/// `bytes <first>-<last>/<total>`, its total is not the file size, it does not start at a
+/// multiple of the part size or is not exactly one part long; `400 request_size_mismatch`
+/// if the `content-length` differs from the range's length.
+pub(crate) fn part_slot(
+    content_range: Option<&str>,
+    content_length: Option<&str>,
+    file_size: u64,
+    part_size: u64,
+) -> Result<PartSlot, ApiError> {
+    let range_h = content_range.ok_or_else(|| {
+        ApiError::bad_request(
+            "Missing required header 'content-range' (bytes <first>-<last>/<total>)",
+        )
+    })?;
+    let range = util::parse_content_range(range_h).ok_or_else(|| {
+        range_error(format!(
+            "Invalid content-range {range_h:?}: expected bytes <first>-<last>/<total> with first <= last < total"
+        ))
+    })?;
+    if range.total != file_size {
+        return Err(range_error(format!(
+            "The content-range total {} does not match the session's file size {file_size}",
+            range.total
+        )));
+    }
+    let part_size = part_size.max(1);
+    if range.first % part_size != 0 {
+        return Err(range_error(format!(
+            "The range must start at a multiple of the part size {part_size}"
+        )));
+    }
+    let size = range.last - range.first + 1;
+    let expected_size = part_size.min(file_size - range.first);
+    if size != expected_size {
+        return Err(range_error(format!(
+            "Every part must be exactly {part_size} bytes except the last; this part must be {expected_size} bytes"
+        )));
+    }
+    if let Some(cl) = content_length {
+        if cl.trim().parse::<u64>().ok() != Some(size) {
+            return Err(size_mismatch(format!(
+                "The content-length {cl} does not match the content-range size {size}"
+            )));
+        }
+    }
+    Ok(PartSlot {
+        first: range.first,
+        size,
+        index: range.first / part_size,
+    })
 }
 
 // ---------------------------------------------------------------------------------------
@@ -171,7 +248,7 @@ async fn create_inner(
         Operation::CreateUploadSession
     };
     st.begin(op, &parts.headers, false).await?;
-    let m = read_json_object(body, JSON_LIMIT).await?;
+    let m = read_json_object(body, JSON_LIMIT, JSON_MAX_VALUES).await?;
     let session = match file_id {
         None => {
             let folder_id = match m.get("folder_id") {
@@ -193,7 +270,7 @@ async fn create_inner(
                 }
             };
             let name = file_name_field(&m, true)?.unwrap_or_default();
-            let size = file_size_field(st, &m)?;
+            let size = file_size_field(st.config.min_chunked_size, &m)?;
             if st.folder_name(&folder_id).is_none() {
                 return Err(ApiError::new(
                     StatusCode::NOT_FOUND,
@@ -215,7 +292,7 @@ async fn create_inner(
             if !util::is_numeric_id(id) {
                 return Err(ApiError::not_found("Could not find the specified resource"));
             }
-            let size = file_size_field(st, &m)?;
+            let size = file_size_field(st.config.min_chunked_size, &m)?;
             let name = file_name_field(&m, false)?;
             let mut catalog = st.catalog.lock().await;
             let folder = catalog
@@ -445,42 +522,12 @@ async fn upload_part_inner(
         (inner.meta.file_size, inner.meta.part_size, inner.meta.seq)
     };
     let expected_sha = required_digest(parts, "part")?;
-    let range_h = header_str(&parts.headers, "content-range").ok_or_else(|| {
-        ApiError::bad_request(
-            "Missing required header 'content-range' (bytes <first>-<last>/<total>)",
-        )
-    })?;
-    let range = util::parse_content_range(range_h).ok_or_else(|| {
-        range_error(format!(
-            "Invalid content-range {range_h:?}: expected bytes <first>-<last>/<total> with first <= last < total"
-        ))
-    })?;
-    if range.total != file_size {
-        return Err(range_error(format!(
-            "The content-range total {} does not match the session's file size {file_size}",
-            range.total
-        )));
-    }
-    if range.first % part_size != 0 {
-        return Err(range_error(format!(
-            "The range must start at a multiple of the part size {part_size}"
-        )));
-    }
-    let size = range.last - range.first + 1;
-    let index = range.first / part_size;
-    let expected_size = part_size.min(file_size - range.first);
-    if size != expected_size {
-        return Err(range_error(format!(
-            "Every part must be exactly {part_size} bytes except the last; this part must be {expected_size} bytes"
-        )));
-    }
-    if let Some(cl) = header_str(&parts.headers, "content-length") {
-        if cl.trim().parse::<u64>().ok() != Some(size) {
-            return Err(size_mismatch(format!(
-                "The content-length {cl} does not match the content-range size {size}"
-            )));
-        }
-    }
+    let PartSlot { first, size, index } = part_slot(
+        header_str(&parts.headers, "content-range"),
+        header_str(&parts.headers, "content-length"),
+        file_size,
+        part_size,
+    )?;
     // Parts are immutable: refuse a range that is already stored before reading the body.
     let attempt = {
         let mut inner = lock(&session.inner);
@@ -564,7 +611,7 @@ async fn upload_part_inner(
 
     let rec = PartRecord {
         part_id: st.part_id(seq, index),
-        offset: range.first,
+        offset: first,
         size,
         sha1: util::hex(&actual),
     };
@@ -655,21 +702,24 @@ enum CommitAction {
 struct CommitRequest {
     parts: Vec<Value>,
     name: Option<String>,
+    /// `attributes.parent.id`: the folder a new file goes into instead of the session's.
+    parent_id: Option<String>,
     content_created_at: Option<chrono::DateTime<Utc>>,
     content_modified_at: Option<chrono::DateTime<Utc>>,
     if_match: Option<String>,
     if_none_match: Option<String>,
 }
 
-fn parse_commit_body(m: Map<String, Value>, parts: &Parts) -> Result<CommitRequest, ApiError> {
-    let list = match m.get("parts") {
-        Some(Value::Array(a)) => a.clone(),
+fn parse_commit_body(mut m: Map<String, Value>, parts: &Parts) -> Result<CommitRequest, ApiError> {
+    let list = match m.remove("parts") {
+        Some(Value::Array(a)) => a,
         None | Some(Value::Null) => {
             return Err(ApiError::bad_request("The parts field is required"))
         }
         Some(_) => return Err(ApiError::bad_request("The parts field must be an array")),
     };
     let mut name = None;
+    let mut parent_id = None;
     let mut content_created_at = None;
     let mut content_modified_at = None;
     match m.get("attributes") {
@@ -682,6 +732,14 @@ fn parse_commit_body(m: Map<String, Value>, parts: &Parts) -> Result<CommitReque
                     name = Some(s.clone());
                 }
                 Some(_) => return Err(ApiError::bad_request("'attributes.name' must be a string")),
+            }
+            match a.get("parent") {
+                None | Some(Value::Null) => {}
+                Some(Value::Object(p)) => match p.get("id") {
+                    Some(Value::String(id)) => parent_id = Some(id.clone()),
+                    _ => return Err(ApiError::bad_request("'attributes.parent.id' must be a string")),
+                },
+                Some(_) => return Err(ApiError::bad_request("'attributes.parent' must be an object")),
             }
             let time = |key: &str| match a.get(key) {
                 None | Some(Value::Null) => Ok(None),
@@ -702,6 +760,7 @@ fn parse_commit_body(m: Map<String, Value>, parts: &Parts) -> Result<CommitReque
     Ok(CommitRequest {
         parts: list,
         name,
+        parent_id,
         content_created_at,
         content_modified_at,
         if_match: header_str(&parts.headers, "if-match").map(str::to_string),
@@ -808,6 +867,7 @@ fn check_commit_target(
                     "The resource has been modified. Please retrieve the resource again and retry",
                 ));
             }
+            let folder_id = req.parent_id.as_ref().unwrap_or(folder_id);
             if st.folder_name(folder_id).is_none() {
                 return Err(ApiError::not_found("The parent folder was not found"));
             }
@@ -867,16 +927,19 @@ async fn commit_inner(st: &Shared, parts: &Parts, sid: &str, body: &mut BodyStre
     let session = st.session(sid)?;
     let digest = required_digest(parts, "whole file")?;
     // Room for the session's parts list (about 100 bytes a part) and attributes, no more.
-    let limit = {
+    let (limit, max_values) = {
         let inner = lock(&session.inner);
-        inner
-            .meta
-            .total_parts
+        let total_parts = inner.meta.total_parts;
+        let limit = total_parts
             .saturating_mul(512)
             .saturating_add(JSON_LIMIT)
-            .min(COMMIT_JSON_LIMIT)
+            .min(COMMIT_JSON_LIMIT);
+        let max_values = total_parts
+            .saturating_mul(COMMIT_VALUES_PER_PART)
+            .saturating_add(JSON_MAX_VALUES as u64);
+        (limit, usize::try_from(max_values).unwrap_or(usize::MAX))
     };
-    let req = parse_commit_body(read_json_object(body, limit).await?, parts)?;
+    let req = parse_commit_body(read_json_object(body, limit, max_values).await?, parts)?;
     let fields = fields_param(&query_pairs(&parts.uri));
 
     // Phase 1: checks, under the catalog lock and then the session lock (always that order).
