@@ -21,14 +21,14 @@ const PATH_SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'_')
     .remove(b'~');
 
-/// Encodes a path parameter so it stays one segment, whatever it contains (`/`, `..`, spaces).
-pub fn encode_path(value: &str) -> String {
-    match value {
-        // `.` and `..` would be normalised away by URL parsing: encode them too.
-        "." => "%2E".to_string(),
-        ".." => "%2E%2E".to_string(),
-        _ => utf8_percent_encode(value, PATH_SEGMENT).to_string(),
+/// Encodes a path parameter so it stays one segment, whatever it contains (`/`, spaces, `?`).
+/// `.` and `..` are refused: URL parsing treats them (even percent-encoded) as dot segments and
+/// would send the request to another path.
+pub fn encode_path<E>(value: &str) -> Result<String, Error<E>> {
+    if value == "." || value == ".." || value.is_empty() {
+        return Err(Error::InvalidRequest(format!("path parameter {value:?} cannot be sent as a URL segment")));
     }
+    Ok(utf8_percent_encode(value, PATH_SEGMENT).to_string())
 }
 
 /// The base URL for `key`: the caller's override if set, else the spec's default.
@@ -265,12 +265,14 @@ mod tests {
 
     #[test]
     fn path_parameters_stay_one_segment() {
-        assert_eq!(encode_path("abc-1_2.3~"), "abc-1_2.3~");
-        assert_eq!(encode_path("a/b c"), "a%2Fb%20c");
-        assert_eq!(encode_path(".."), "%2E%2E");
-        let url: reqwest::Url =
-            parse_url::<()>(&format!("http://h/files/{}/content", encode_path(".."))).expect("url");
-        assert_eq!(url.path(), "/files/%2E%2E/content");
+        assert_eq!(encode_path::<()>("abc-1_2.3~").ok().as_deref(), Some("abc-1_2.3~"));
+        assert_eq!(encode_path::<()>("a/b c?d").ok().as_deref(), Some("a%2Fb%20c%3Fd"));
+        let url = parse_url::<()>(&format!("http://h/files/{}/content", encode_path::<()>("../x").expect("encodes")))
+            .expect("url");
+        assert_eq!(url.path(), "/files/..%2Fx/content");
+        for bad in [".", "..", ""] {
+            assert!(matches!(encode_path::<()>(bad), Err(Error::InvalidRequest(_))), "{bad:?}");
+        }
     }
 
     #[test]

@@ -6,12 +6,16 @@ use std::process::ExitCode;
 use xtask::codegen::{self, Kind, Target};
 
 const USAGE: &str = "usage: cargo xtask codegen [--check] [--spec FILE --out DIR]
+       cargo xtask bench [--quick] [OPTIONS]
 
   (no options)        regenerate generated/src/generated/ from spec/box-uploads.yaml, and the
                       fixture crate tests/fixture-client/ from xtask/tests/fixtures/everything.yaml
   --check             change nothing; fail naming every stale, missing or orphaned file
   --spec FILE --out DIR
-                      generate a standalone crate into DIR from another OpenAPI 3.0.x document";
+                      generate a standalone crate into DIR from another OpenAPI 3.0.x document
+
+  bench [ARGS]        the upload benchmark (BENCHMARKS.md): runs
+                      cargo run --release -p box-uploads-bench -- ARGS (--help for its options)";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -28,6 +32,17 @@ fn run(args: &[String]) -> Result<ExitCode, String> {
     let mut iter = args.iter();
     match iter.next().map(String::as_str) {
         Some("codegen") => {}
+        // A separate crate, so that the generator never depends on the generated code.
+        Some("bench") => {
+            let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+            let status = std::process::Command::new(cargo)
+                .args(["run", "--release", "-p", "box-uploads-bench", "--"])
+                .args(iter.as_slice())
+                .current_dir(xtask::workspace_root())
+                .status()
+                .map_err(|e| format!("cannot run cargo: {e}"))?;
+            return Ok(ExitCode::from(u8::from(!status.success())));
+        }
         Some("-h" | "--help") | None => {
             println!("{USAGE}");
             return Ok(ExitCode::SUCCESS);

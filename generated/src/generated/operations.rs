@@ -223,7 +223,7 @@ impl Client {
             &format!(
                 "{}/files/{}/content", rt::support::base_url(& self.core, "upload",
                 "https://upload.box.com/api/2.0"), rt::support::encode_path(request
-                .file_id.as_str())
+                .file_id.as_str()) ?
             ),
         )?;
         if let Some(value) = &request.fields {
@@ -354,7 +354,7 @@ impl Client {
             &format!(
                 "{}/files/{}/upload_sessions", rt::support::base_url(& self.core,
                 "upload", "https://upload.box.com/api/2.0"),
-                rt::support::encode_path(request.file_id.as_str())
+                rt::support::encode_path(request.file_id.as_str()) ?
             ),
         )?;
         let mut builder = self.core.request(rt::reqwest::Method::POST, url);
@@ -419,7 +419,7 @@ impl Client {
                     &format!(
                         "{}/files/upload_sessions/{}", rt::support::base_url(& self.core,
                         "upload_session", "https://upload.box.com/api/2.0"),
-                        rt::support::encode_path(request.upload_session_id.as_str())
+                        rt::support::encode_path(request.upload_session_id.as_str()) ?
                     ),
                 )?
             }
@@ -502,7 +502,7 @@ impl Client {
                     &format!(
                         "{}/files/upload_sessions/{}", rt::support::base_url(& self.core,
                         "upload_session", "https://upload.box.com/api/2.0"),
-                        rt::support::encode_path(request.upload_session_id.as_str())
+                        rt::support::encode_path(request.upload_session_id.as_str()) ?
                     ),
                 )?
             }
@@ -571,7 +571,7 @@ impl Client {
                     &format!(
                         "{}/files/upload_sessions/{}", rt::support::base_url(& self.core,
                         "upload_session", "https://upload.box.com/api/2.0"),
-                        rt::support::encode_path(request.upload_session_id.as_str())
+                        rt::support::encode_path(request.upload_session_id.as_str()) ?
                     ),
                 )?
             }
@@ -653,7 +653,7 @@ impl Client {
                     &format!(
                         "{}/files/upload_sessions/{}/parts", rt::support::base_url(& self
                         .core, "upload_session", "https://upload.box.com/api/2.0"),
-                        rt::support::encode_path(request.upload_session_id.as_str())
+                        rt::support::encode_path(request.upload_session_id.as_str()) ?
                     ),
                 )?
             }
@@ -769,7 +769,7 @@ impl Client {
                     &format!(
                         "{}/files/upload_sessions/{}/commit", rt::support::base_url(&
                         self.core, "upload_session", "https://upload.box.com/api/2.0"),
-                        rt::support::encode_path(request.upload_session_id.as_str())
+                        rt::support::encode_path(request.upload_session_id.as_str()) ?
                     ),
                 )?
             }

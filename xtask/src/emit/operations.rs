@@ -288,7 +288,7 @@ fn emit_one(op: &Operation) -> TokenStream {
             Some(p) => {
                 let n = ident(&p.rust);
                 let value = param_to_string(p, quote!(request.#n));
-                path_args.push(quote!(rt::support::encode_path(#value)));
+                path_args.push(quote!(rt::support::encode_path(#value)?));
             }
             None => path_args.push(quote!("")),
         }

@@ -162,7 +162,7 @@ impl Client {
             &format!(
                 "{}/albums/{}", rt::support::base_url(& self.core, "api",
                 "https://api.pictura.example.test/v1"), rt::support::encode_path(request
-                .album_id.as_str())
+                .album_id.as_str()) ?
             ),
         )?;
         if let Some(value) = &request.fields {
@@ -217,7 +217,7 @@ impl Client {
             &format!(
                 "{}/albums/{}", rt::support::base_url(& self.core, "api",
                 "https://api.pictura.example.test/v1"), rt::support::encode_path(request
-                .album_id.as_str())
+                .album_id.as_str()) ?
             ),
         )?;
         let mut builder = self.core.request(rt::reqwest::Method::DELETE, url);
@@ -280,7 +280,7 @@ impl Client {
             &format!(
                 "{}/albums/{}/photos", rt::support::base_url(& self.core, "upload",
                 "https://eu.upload.pictura.example.test/v1"),
-                rt::support::encode_path(request.album_id.as_str())
+                rt::support::encode_path(request.album_id.as_str()) ?
             ),
         )?;
         let mut builder = self.core.request(rt::reqwest::Method::POST, url);
@@ -409,7 +409,7 @@ impl Client {
                     &format!(
                         "{}/upload_sessions/{}", rt::support::base_url(& self.core,
                         "upload_session", "https://eu.upload.pictura.example.test/v1"),
-                        rt::support::encode_path(request.session_id.as_str())
+                        rt::support::encode_path(request.session_id.as_str()) ?
                     ),
                 )?
             }
@@ -502,7 +502,7 @@ impl Client {
                         "{}/upload_sessions/{}/finish", rt::support::base_url(& self
                         .core, "upload_session",
                         "https://eu.upload.pictura.example.test/v1"),
-                        rt::support::encode_path(request.session_id.as_str())
+                        rt::support::encode_path(request.session_id.as_str()) ?
                     ),
                 )?
             }

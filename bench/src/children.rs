@@ -1,0 +1,187 @@
+//! The measured child processes the bench starts from its own binary: `upload-one` (this
+//! project's engine as a library) and `hash-floor` (two SHA-1 passes over a file). Each prints
+//! one JSON line on stdout; the parent measures the process's CPU time and peak RSS.
+
+use std::io::Read as _;
+use std::path::PathBuf;
+use std::time::Instant;
+
+use box_uploads::upload::{ProgressEvent, Upload, UploadConfig, Uploader};
+use box_uploads::Client;
+use serde_json::json;
+use sha1::{Digest as _, Sha1};
+
+/// `upload-one --api URL --upload URL --token T --file PATH --name NAME [--concurrency N]
+/// [--memory-cap BYTES]`: one upload with [`Uploader`], with the engine's defaults except
+/// for the options given.
+pub fn upload_one(args: &[String]) -> Result<(), String> {
+    let opts = Opts::parse(args)?;
+    let api = opts.required("--api")?;
+    let upload = opts.required("--upload")?;
+    let token = opts.required("--token")?;
+    let file = PathBuf::from(opts.required("--file")?);
+    let name = opts.required("--name")?;
+    let mut config = UploadConfig::default();
+    if let Some(n) = opts.get("--concurrency") {
+        config.concurrency = n.parse().map_err(|_| format!("bad --concurrency {n}"))?;
+    }
+    if let Some(n) = opts.get("--memory-cap") {
+        config.memory_cap = n.parse().map_err(|_| format!("bad --memory-cap {n}"))?;
+    }
+
+    // What a user would write: `#[tokio::main]`, a multi-threaded runtime of one worker per
+    // core.
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start a runtime: {e}"))?;
+    let out = runtime.block_on(async move {
+        let client = Client::builder()
+            .token(token)
+            .api_url(api)
+            .upload_url(upload)
+            .build()
+            .map_err(|e| format!("cannot build the client: {e}"))?;
+        let uploader = Uploader::with_config(client, config);
+        let start = Instant::now();
+        let handle = uploader.start_upload(Upload::new_file("0", name).from_path(&file));
+        let mut events = handle.events();
+        let progress = handle.progress();
+        let session = tokio::spawn(async move {
+            loop {
+                match events.recv().await {
+                    Ok(ProgressEvent::SessionOpened {
+                        part_size,
+                        total_parts,
+                        concurrency,
+                        ..
+                    }) => return Some((part_size, total_parts, concurrency)),
+                    Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+                    Err(tokio::sync::broadcast::error::RecvError::Closed) => return None,
+                }
+            }
+        });
+        let stored = handle
+            .join()
+            .await
+            .map_err(|e| format!("upload failed: {e}"))?;
+        let upload_s = start.elapsed().as_secs_f64();
+        let retries = progress.borrow().retries;
+        session.abort();
+        let session = session.await.ok().flatten();
+        Ok::<_, String>(json!({
+            "upload_s": upload_s,
+            "file_id": stored.id,
+            "sha1": stored.sha1,
+            "size": stored.size,
+            "part_size": session.map(|s| s.0),
+            "total_parts": session.map(|s| s.1),
+            "concurrency": session.map(|s| s.2),
+            "retries": retries,
+        }))
+    })?;
+    let mut out = out;
+    out["self_max_rss_kib"] = json!(vm_hwm_kib());
+    println!("{out}");
+    Ok(())
+}
+
+/// `hash-floor --file PATH --part-size BYTES`: the least work of a chunked upload: read the
+/// file once, in order, and hash every byte twice with the `sha1` crate the engine uses
+/// (whole-file SHA-1 and part SHA-1, which cannot be derived from each other).
+pub fn hash_floor(args: &[String]) -> Result<(), String> {
+    let opts = Opts::parse(args)?;
+    let path = PathBuf::from(opts.required("--file")?);
+    let part_size: usize = opts
+        .required("--part-size")?
+        .parse()
+        .map_err(|_| "bad --part-size".to_string())?;
+    let start = Instant::now();
+    let mut file =
+        std::fs::File::open(&path).map_err(|e| format!("cannot open {}: {e}", path.display()))?;
+    // Read in 8 MiB blocks (or the part size, if smaller), like a part-sized buffer filled
+    // by reads.
+    let block = part_size.clamp(1, 8 << 20);
+    let mut buf = vec![0u8; block];
+    let mut whole = Sha1::new();
+    let mut part = Sha1::new();
+    let mut in_part = 0usize;
+    let mut parts = Vec::new();
+    let mut total = 0u64;
+    loop {
+        let want = block.min(part_size - in_part);
+        let n = file
+            .read(&mut buf[..want])
+            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        if n == 0 {
+            break;
+        }
+        whole.update(&buf[..n]);
+        part.update(&buf[..n]);
+        in_part += n;
+        total += n as u64;
+        if in_part == part_size {
+            parts.push(part.finalize_reset());
+            in_part = 0;
+        }
+    }
+    if in_part > 0 {
+        parts.push(part.finalize_reset());
+    }
+    let sha1 = hex(&whole.finalize());
+    let secs = start.elapsed().as_secs_f64();
+    let out = json!({
+        "secs": secs,
+        "bytes": total,
+        "sha1": sha1,
+        "parts": parts.len(),
+        "self_max_rss_kib": vm_hwm_kib(),
+    });
+    println!("{out}");
+    Ok(())
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// This process's peak resident set (VmHWM), in KiB, from /proc/self/status.
+fn vm_hwm_kib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+}
+
+/// `--key value` pairs.
+struct Opts(Vec<(String, String)>);
+
+impl Opts {
+    fn parse(args: &[String]) -> Result<Self, String> {
+        let mut pairs = Vec::new();
+        let mut iter = args.iter();
+        while let Some(key) = iter.next() {
+            if !key.starts_with("--") {
+                return Err(format!("unexpected argument {key}"));
+            }
+            let value = iter.next().ok_or_else(|| format!("{key} needs a value"))?;
+            pairs.push((key.clone(), value.clone()));
+        }
+        Ok(Opts(pairs))
+    }
+
+    fn get(&self, key: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .rev()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+
+    fn required(&self, key: &str) -> Result<String, String> {
+        self.get(key)
+            .map(str::to_string)
+            .ok_or_else(|| format!("{key} is required"))
+    }
+}

@@ -1,0 +1,1119 @@
+//! The benchmark run: options, the plan of cases, running them against fresh emulators, and
+//! handing the figures to the report.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use serde::Serialize;
+
+use crate::emulator::{self, Emulator};
+use crate::files::{self, human_size, parse_size, GIB, MIB};
+use crate::measure::{self, Cmd, Method};
+use crate::report;
+use crate::setup::{self, CodegenTiming, Machine, NodeSdk, Paths, PythonSdk};
+use crate::stats::Spread;
+
+const USAGE: &str = "usage: cargo xtask bench [OPTIONS]
+       (= cargo run --release -p box-uploads-bench -- [OPTIONS])
+
+Starts box-emulator on 127.0.0.1, generates test files under target/bench/files (once), and
+measures this project's engine (library and box-upload CLI), Box's Python SDK (boxsdk 10.x
+upload_big_file, installed into target/bench/venv), Box's Node SDK (box-node-sdk 10.x
+uploadBigFile, into target/bench/node) and a two-pass SHA-1 floor. Writes results.json and
+SVG plots into bench/results/ and the report BENCHMARKS.md at the workspace root.
+
+  --quick               small files (64 and 128 MiB), one run each, output under
+                        target/bench/quick/ (a smoke test, about a minute)
+  --runs N              runs of each case (default 3; --quick: 1)
+  --big-runs N          runs of each case on files over 1 GiB (default: as --runs)
+  --headline-size SIZE  the file of the side-by-side comparison (default 1GiB)
+  --sizes LIST          file sizes of the size sweep (default 64MiB,256MiB,1GiB,4GiB)
+  --concurrency LIST    concurrency sweep of the engine (default 1,2,4,8)
+  --part-sizes LIST     part-size sweep of the engine (default 8MiB,32MiB,64MiB)
+  --sdk-max-size SIZE   largest file given to Box's SDKs in the size sweep (default 4GiB)
+  --skip-cli            do not measure the box-upload CLI
+  --skip-boxsdk         do not measure Box's Python SDK
+  --skip-node           do not measure Box's Node SDK
+  --skip-codegen        do not time `cargo xtask codegen --check`
+  --out DIR             where results.json and the SVGs go (default bench/results)
+  --report FILE         the Markdown report (default BENCHMARKS.md)
+  --emulator-data DIR   the emulator's data directory, emptied before every run (default: a
+                        directory in /dev/shm when it has room for the largest upload twice,
+                        else target/bench/emulator-data)
+  -h, --help            this help
+
+Needs: python3 with venv and pip (PyPI), npm and node (npm registry; else the Node column is
+skipped), and preferably GNU time (`apt-get install time`) for exact CPU and peak-RSS figures
+(without it the bench polls /proc).";
+
+/// Which client a case measures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Client {
+    Floor,
+    Engine,
+    Cli,
+    Boxsdk,
+    Node,
+}
+
+impl Client {
+    pub fn label(self) -> &'static str {
+        match self {
+            Client::Floor => "SHA-1 x2 floor",
+            Client::Engine => "box-uploads (library)",
+            Client::Cli => "box-upload CLI",
+            Client::Boxsdk => "boxsdk (Python)",
+            Client::Node => "box-node-sdk",
+        }
+    }
+
+    pub fn short(self) -> &'static str {
+        match self {
+            Client::Floor => "floor",
+            Client::Engine => "engine",
+            Client::Cli => "cli",
+            Client::Boxsdk => "boxsdk",
+            Client::Node => "node",
+        }
+    }
+
+    /// Uploads parts in parallel (the SDKs upload one part at a time).
+    pub fn parallel(self) -> bool {
+        matches!(self, Client::Engine | Client::Cli)
+    }
+}
+
+/// One case: a client, a file, and the settings.
+#[derive(Debug, Clone)]
+pub struct CaseSpec {
+    pub client: Client,
+    pub size: u64,
+    /// Part size forced on the emulator (`--part-size`); `None`: the emulator's default.
+    pub part_size: Option<u64>,
+    /// Engine concurrency; `None`: the engine's default.
+    pub concurrency: Option<usize>,
+    /// Engine memory cap; `None`: the engine's default.
+    pub memory_cap: Option<u64>,
+    pub runs: usize,
+}
+
+/// The engine's defaults (`UploadConfig::default()`), to work out the effective settings.
+pub const ENGINE_DEFAULT_CONCURRENCY: usize = 4;
+pub const ENGINE_DEFAULT_MEMORY_CAP: u64 = 256 * MIB;
+
+/// The emulator's part size: `--part-size` if set, else 8 MiB, 32 MiB from 512 MiB, doubled
+/// while a file would need more than 10,000 parts.
+pub fn emulator_part_size(size: u64, fixed: Option<u64>) -> u64 {
+    if let Some(p) = fixed {
+        return p;
+    }
+    let mut p = if size >= 512 * MIB { 32 * MIB } else { 8 * MIB };
+    while size.div_ceil(p) > 10_000 {
+        p *= 2;
+    }
+    p
+}
+
+impl CaseSpec {
+    pub fn effective_part_size(&self) -> u64 {
+        emulator_part_size(self.size, self.part_size)
+    }
+
+    /// Parts in flight: the engine lowers its concurrency so that `(c + 1) x part` fits its
+    /// memory cap, and never above the number of parts.
+    pub fn effective_concurrency(&self) -> Option<usize> {
+        if !self.client.parallel() {
+            return None;
+        }
+        let part = self.effective_part_size();
+        let cap = self.memory_cap.unwrap_or(ENGINE_DEFAULT_MEMORY_CAP);
+        let fit = (cap / part).saturating_sub(1).max(1) as usize;
+        let parts = self.size.div_ceil(part).max(1) as usize;
+        Some(
+            self.concurrency
+                .unwrap_or(ENGINE_DEFAULT_CONCURRENCY)
+                .max(1)
+                .min(fit)
+                .min(parts),
+        )
+    }
+
+    /// The issue's RSS bound: `(concurrency + 1) x part_size + 32 MiB`.
+    pub fn rss_bound(&self) -> Option<u64> {
+        self.effective_concurrency()
+            .map(|c| (c as u64 + 1) * self.effective_part_size() + 32 * MIB)
+    }
+
+    /// Cases with the same key measure the same thing; a sweep reuses earlier figures.
+    pub fn key(&self) -> String {
+        let conc = self
+            .effective_concurrency()
+            .map_or("-".to_string(), |c| c.to_string());
+        format!(
+            "{}/{}/part={}/conc={}",
+            self.client.short(),
+            self.size,
+            self.effective_part_size(),
+            conc
+        )
+    }
+
+    pub fn describe(&self) -> String {
+        let mut s = format!(
+            "{} {} part {}",
+            self.client.short(),
+            human_size(self.size),
+            human_size(self.effective_part_size())
+        );
+        if let Some(c) = self.effective_concurrency() {
+            s.push_str(&format!(" conc {c}"));
+        }
+        s
+    }
+}
+
+/// One measured run.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunRecord {
+    pub ok: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// Wall time of the client process, start to exit.
+    pub process_wall_s: f64,
+    /// Time of the upload (or hashing) itself, measured inside the client around the call
+    /// (the CLI: its process wall time).
+    pub upload_s: f64,
+    pub user_s: f64,
+    pub sys_s: f64,
+    /// user + sys of the client process.
+    pub cpu_s: f64,
+    pub cpu_s_per_gib: f64,
+    /// Peak RSS of the client process (GNU time's ru_maxrss, or VmHWM).
+    pub max_rss_mib: f64,
+    /// Peak RSS as the client saw it itself (VmHWM or getrusage), a cross-check.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub self_max_rss_mib: Option<f64>,
+    pub throughput_mib_s: f64,
+    /// 1-minute load average when the run started (other work on the machine).
+    pub load_avg_1m: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub parts_stored: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub part_requests: Option<u64>,
+    /// Part size and concurrency the engine reported it used.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reported_part_size: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reported_concurrency: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retries: Option<u64>,
+    /// The SDKs: CPU time spent inside the upload call, and the time to import the SDK.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub in_call_cpu_s: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub import_s: Option<f64>,
+    /// CPU seconds the emulator spent serving this run (it shares the machine's CPUs).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub server_cpu_s: Option<f64>,
+}
+
+/// A case with its runs and their median and spread (over successful runs).
+#[derive(Debug, Clone, Serialize)]
+pub struct CaseResult {
+    pub key: String,
+    pub client: Client,
+    pub client_label: &'static str,
+    pub size: u64,
+    pub part_size: u64,
+    pub part_size_forced: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub concurrency: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub memory_cap: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rss_bound_mib: Option<f64>,
+    pub runs: Vec<RunRecord>,
+    pub failures: usize,
+    pub throughput_mib_s: Option<Spread>,
+    pub upload_s: Option<Spread>,
+    pub cpu_s: Option<Spread>,
+    pub cpu_s_per_gib: Option<Spread>,
+    pub max_rss_mib: Option<Spread>,
+    pub server_cpu_s_per_gib: Option<Spread>,
+}
+
+impl CaseResult {
+    fn new(spec: &CaseSpec) -> Self {
+        CaseResult {
+            key: spec.key(),
+            client: spec.client,
+            client_label: spec.client.label(),
+            size: spec.size,
+            part_size: spec.effective_part_size(),
+            part_size_forced: spec.part_size.is_some(),
+            concurrency: spec.effective_concurrency(),
+            memory_cap: spec
+                .client
+                .parallel()
+                .then(|| spec.memory_cap.unwrap_or(ENGINE_DEFAULT_MEMORY_CAP)),
+            rss_bound_mib: spec.rss_bound().map(|b| b as f64 / MIB as f64),
+            runs: Vec::new(),
+            failures: 0,
+            throughput_mib_s: None,
+            upload_s: None,
+            cpu_s: None,
+            cpu_s_per_gib: None,
+            max_rss_mib: None,
+            server_cpu_s_per_gib: None,
+        }
+    }
+
+    fn summarise(&mut self) {
+        let ok: Vec<&RunRecord> = self.runs.iter().filter(|r| r.ok).collect();
+        self.failures = self.runs.len() - ok.len();
+        let of =
+            |f: fn(&RunRecord) -> f64| Spread::of(&ok.iter().map(|r| f(r)).collect::<Vec<_>>());
+        self.throughput_mib_s = of(|r| r.throughput_mib_s);
+        self.upload_s = of(|r| r.upload_s);
+        self.cpu_s = of(|r| r.cpu_s);
+        self.cpu_s_per_gib = of(|r| r.cpu_s_per_gib);
+        self.max_rss_mib = of(|r| r.max_rss_mib);
+        let gib = self.size as f64 / GIB as f64;
+        self.server_cpu_s_per_gib = Spread::of(
+            &ok.iter()
+                .filter_map(|r| r.server_cpu_s.map(|c| c / gib))
+                .collect::<Vec<_>>(),
+        );
+    }
+}
+
+/// Everything the report needs.
+#[derive(Debug, Serialize)]
+pub struct Results {
+    pub command: String,
+    pub quick: bool,
+    pub runs: usize,
+    pub big_runs: usize,
+    pub machine: Machine,
+    pub load_average_at_end: String,
+    pub measurement: String,
+    pub emulator_data_dir: String,
+    pub duration_s: f64,
+    pub versions: BTreeMap<String, String>,
+    pub headline_size: u64,
+    pub sweep_part_size: u64,
+    pub sweep_concurrency: usize,
+    /// Case keys of each group, in order.
+    pub groups: BTreeMap<String, Vec<String>>,
+    pub cases: Vec<CaseResult>,
+    pub codegen_check: Option<CodegenTiming>,
+    pub notes: Vec<String>,
+    pub targets: Vec<report::Target>,
+}
+
+impl Results {
+    pub fn case(&self, key: &str) -> Option<&CaseResult> {
+        self.cases.iter().find(|c| c.key == key)
+    }
+
+    pub fn group(&self, name: &str) -> Vec<&CaseResult> {
+        self.groups
+            .get(name)
+            .map(|keys| keys.iter().filter_map(|k| self.case(k)).collect())
+            .unwrap_or_default()
+    }
+
+    /// The floor case of a file size.
+    pub fn floor(&self, size: u64) -> Option<&CaseResult> {
+        self.cases
+            .iter()
+            .find(|c| c.client == Client::Floor && c.size == size)
+    }
+}
+
+struct Options {
+    quick: bool,
+    runs: Option<usize>,
+    big_runs: Option<usize>,
+    headline: Option<u64>,
+    sizes: Option<Vec<u64>>,
+    concurrencies: Option<Vec<usize>>,
+    part_sizes: Option<Vec<u64>>,
+    sdk_max_size: u64,
+    skip_cli: bool,
+    skip_boxsdk: bool,
+    skip_node: bool,
+    skip_codegen: bool,
+    out: Option<PathBuf>,
+    report: Option<PathBuf>,
+    emulator_data: Option<PathBuf>,
+}
+
+fn list<T>(s: &str, parse: impl Fn(&str) -> Result<T, String>) -> Result<Vec<T>, String> {
+    s.split(',')
+        .filter(|p| !p.trim().is_empty())
+        .map(|p| parse(p.trim()))
+        .collect()
+}
+
+impl Options {
+    /// `None` for `--help`.
+    fn parse(args: &[String]) -> Result<Option<Options>, String> {
+        let mut o = Options {
+            quick: false,
+            runs: None,
+            big_runs: None,
+            headline: None,
+            sizes: None,
+            concurrencies: None,
+            part_sizes: None,
+            sdk_max_size: 4 * GIB,
+            skip_cli: false,
+            skip_boxsdk: false,
+            skip_node: false,
+            skip_codegen: false,
+            out: None,
+            report: None,
+            emulator_data: None,
+        };
+        let mut iter = args.iter();
+        let count = |v: &str| -> Result<usize, String> {
+            v.parse::<usize>()
+                .ok()
+                .filter(|n| *n > 0)
+                .ok_or_else(|| format!("expected a positive number, got {v:?}"))
+        };
+        while let Some(arg) = iter.next() {
+            let mut value = || {
+                iter.next()
+                    .cloned()
+                    .ok_or_else(|| format!("{arg} needs a value\n\n{USAGE}"))
+            };
+            match arg.as_str() {
+                "-h" | "--help" => {
+                    println!("{USAGE}");
+                    return Ok(None);
+                }
+                "--quick" => o.quick = true,
+                "--runs" => o.runs = Some(count(&value()?)?),
+                "--big-runs" => o.big_runs = Some(count(&value()?)?),
+                "--headline-size" => o.headline = Some(parse_size(&value()?)?),
+                "--sizes" => o.sizes = Some(list(&value()?, parse_size)?),
+                "--concurrency" => o.concurrencies = Some(list(&value()?, count)?),
+                "--part-sizes" => o.part_sizes = Some(list(&value()?, parse_size)?),
+                "--sdk-max-size" => o.sdk_max_size = parse_size(&value()?)?,
+                "--skip-cli" => o.skip_cli = true,
+                "--skip-boxsdk" => o.skip_boxsdk = true,
+                "--skip-node" => o.skip_node = true,
+                "--skip-codegen" => o.skip_codegen = true,
+                "--out" => o.out = Some(PathBuf::from(value()?)),
+                "--report" => o.report = Some(PathBuf::from(value()?)),
+                "--emulator-data" => o.emulator_data = Some(PathBuf::from(value()?)),
+                other => return Err(format!("unknown option {other:?}\n\n{USAGE}")),
+            }
+        }
+        Ok(Some(o))
+    }
+}
+
+/// What to run.
+struct Plan {
+    headline: u64,
+    sizes: Vec<u64>,
+    concurrencies: Vec<usize>,
+    part_sizes: Vec<u64>,
+    sweep_part: u64,
+    sweep_conc: usize,
+    runs: usize,
+    big_runs: usize,
+    sdk_max_size: u64,
+}
+
+impl Plan {
+    fn new(o: &Options) -> Plan {
+        let (headline, sizes, concurrencies, part_sizes, sweep_part) = if o.quick {
+            (
+                128 * MIB,
+                vec![64 * MIB, 128 * MIB],
+                vec![1, 4],
+                vec![8 * MIB, 32 * MIB],
+                8 * MIB,
+            )
+        } else {
+            (
+                GIB,
+                vec![64 * MIB, 256 * MIB, GIB, 4 * GIB],
+                vec![1, 2, 4, 8],
+                vec![8 * MIB, 32 * MIB, 64 * MIB],
+                32 * MIB,
+            )
+        };
+        let headline = o.headline.unwrap_or(headline);
+        let runs = o.runs.unwrap_or(if o.quick { 1 } else { 3 });
+        Plan {
+            headline,
+            sizes: o.sizes.clone().unwrap_or(sizes),
+            concurrencies: o.concurrencies.clone().unwrap_or(concurrencies),
+            part_sizes: o.part_sizes.clone().unwrap_or(part_sizes),
+            sweep_part: if o.headline.is_some() {
+                emulator_part_size(headline, None)
+            } else {
+                sweep_part
+            },
+            sweep_conc: ENGINE_DEFAULT_CONCURRENCY,
+            runs,
+            big_runs: o.big_runs.unwrap_or(runs),
+            sdk_max_size: o.sdk_max_size,
+        }
+    }
+
+    fn runs_for(&self, size: u64) -> usize {
+        if size > GIB {
+            self.big_runs
+        } else {
+            self.runs
+        }
+    }
+
+    fn all_sizes(&self) -> Vec<u64> {
+        let mut s = self.sizes.clone();
+        s.push(self.headline);
+        s.sort_unstable();
+        s.dedup();
+        s
+    }
+
+    fn case(&self, client: Client, size: u64) -> CaseSpec {
+        CaseSpec {
+            client,
+            size,
+            part_size: None,
+            concurrency: None,
+            memory_cap: None,
+            runs: self.runs_for(size),
+        }
+    }
+}
+
+/// The tools the run found.
+struct Tools {
+    method: Method,
+    exe: PathBuf,
+    emulator: PathBuf,
+    cli: Option<PathBuf>,
+    python: Option<PythonSdk>,
+    node: Option<NodeSdk>,
+}
+
+struct Runner {
+    paths: Paths,
+    emulator_data: PathBuf,
+    tools: Tools,
+    files: BTreeMap<u64, PathBuf>,
+    expected_sha1: BTreeMap<u64, String>,
+    results: BTreeMap<String, CaseResult>,
+    order: Vec<String>,
+    counter: usize,
+    total: usize,
+}
+
+pub fn main(args: &[String]) -> Result<(), String> {
+    let Some(opts) = Options::parse(args)? else {
+        return Ok(());
+    };
+    let started = Instant::now();
+    let paths = Paths::discover();
+    let plan = Plan::new(&opts);
+    std::fs::create_dir_all(&paths.work)
+        .map_err(|e| format!("cannot create {}: {e}", paths.work.display()))?;
+    let (out_dir, report_path) = if opts.quick {
+        let q = paths.work.join("quick");
+        (
+            opts.out.clone().unwrap_or_else(|| q.join("results")),
+            opts.report
+                .clone()
+                .unwrap_or_else(|| q.join("BENCHMARKS.md")),
+        )
+    } else {
+        (
+            opts.out
+                .clone()
+                .unwrap_or_else(|| paths.root.join("bench").join("results")),
+            opts.report
+                .clone()
+                .unwrap_or_else(|| paths.root.join("BENCHMARKS.md")),
+        )
+    };
+    let machine = setup::machine(&paths);
+    let method = Method::detect();
+    let mut notes = Vec::new();
+    if !matches!(method, Method::GnuTime) {
+        notes.push(
+            "GNU time was not found (`apt-get install time`): CPU and peak RSS were read by \
+             polling /proc."
+                .to_string(),
+        );
+    }
+    let mut versions = BTreeMap::new();
+    let emulator = setup::build_emulator(&paths)?;
+    let cli = if opts.skip_cli {
+        notes.push("The box-upload CLI was not measured (--skip-cli).".into());
+        None
+    } else {
+        match setup::build_cli(&paths) {
+            Ok(p) => Some(p),
+            Err(e) => {
+                eprintln!("warning: {e}");
+                notes.push(format!(
+                    "The box-upload CLI could not be built, so it was not measured: {}",
+                    first_line(&e)
+                ));
+                None
+            }
+        }
+    };
+    let python = if opts.skip_boxsdk {
+        notes.push("Box's Python SDK was not measured (--skip-boxsdk).".into());
+        None
+    } else {
+        match setup::python_sdk(&paths) {
+            Ok(p) => {
+                versions.insert("boxsdk".into(), p.version.clone());
+                versions.insert("python".into(), p.python_version.clone());
+                Some(p)
+            }
+            Err(e) => {
+                eprintln!("warning: {e}");
+                notes.push(format!(
+                    "Box's Python SDK could not be installed, so it was not measured: {}",
+                    first_line(&e)
+                ));
+                None
+            }
+        }
+    };
+    let node = if opts.skip_node {
+        notes.push("Box's Node SDK was not measured (--skip-node).".into());
+        None
+    } else {
+        match setup::node_sdk(&paths) {
+            Ok(n) => {
+                versions.insert("box-node-sdk".into(), n.version.clone());
+                versions.insert("node".into(), n.node_version.clone());
+                Some(n)
+            }
+            Err(e) => {
+                eprintln!("warning: {e}");
+                notes.push(format!(
+                    "Box's Node SDK could not be installed, so it was not measured: {}",
+                    first_line(&e)
+                ));
+                None
+            }
+        }
+    };
+    let exe = std::env::current_exe().map_err(|e| format!("cannot find the bench binary: {e}"))?;
+    let tools = Tools {
+        method,
+        exe,
+        emulator,
+        cli,
+        python,
+        node,
+    };
+
+    eprintln!("test files under {}:", paths.work.join("files").display());
+    let mut file_paths = BTreeMap::new();
+    for size in plan.all_sizes() {
+        file_paths.insert(size, files::ensure(&paths.work.join("files"), size)?);
+    }
+    let _ = std::fs::write(paths.work.join("emulator.log"), "");
+    std::fs::create_dir_all(paths.work.join("scratch")).map_err(|e| e.to_string())?;
+
+    let available = |c: Client| match c {
+        Client::Floor | Client::Engine => true,
+        Client::Cli => tools.cli.is_some(),
+        Client::Boxsdk => tools.python.is_some(),
+        Client::Node => tools.node.is_some(),
+    };
+    let uploaders: Vec<Client> = [Client::Engine, Client::Cli, Client::Boxsdk, Client::Node]
+        .into_iter()
+        .filter(|c| available(*c))
+        .collect();
+
+    // The groups of cases.
+    let mut groups: Vec<(&str, Vec<CaseSpec>)> = Vec::new();
+    // The floor is cheap and, being a floor, worth a steadier median: two more runs.
+    let floor_case = |size: u64| {
+        let mut c = plan.case(Client::Floor, size);
+        c.runs += 2;
+        c
+    };
+    groups.push((
+        "floor",
+        plan.all_sizes().into_iter().map(floor_case).collect(),
+    ));
+    groups.push((
+        "headline",
+        std::iter::once(floor_case(plan.headline))
+            .chain(uploaders.iter().map(|&c| plan.case(c, plan.headline)))
+            .collect(),
+    ));
+    let mut size_cases = Vec::new();
+    for &size in &plan.sizes {
+        size_cases.push(floor_case(size));
+        for &c in &uploaders {
+            if c.parallel() || size <= plan.sdk_max_size {
+                size_cases.push(plan.case(c, size));
+            }
+        }
+    }
+    groups.push(("size", size_cases));
+    groups.push((
+        "concurrency",
+        plan.concurrencies
+            .iter()
+            .map(|&c| CaseSpec {
+                part_size: Some(plan.sweep_part),
+                concurrency: Some(c),
+                memory_cap: Some(ENGINE_DEFAULT_MEMORY_CAP.max((c as u64 + 1) * plan.sweep_part)),
+                ..plan.case(Client::Engine, plan.headline)
+            })
+            .collect(),
+    ));
+    groups.push((
+        "part_size",
+        plan.part_sizes
+            .iter()
+            .map(|&p| CaseSpec {
+                part_size: Some(p),
+                concurrency: Some(plan.sweep_conc),
+                memory_cap: Some(ENGINE_DEFAULT_MEMORY_CAP.max((plan.sweep_conc as u64 + 1) * p)),
+                ..plan.case(Client::Engine, plan.headline)
+            })
+            .collect(),
+    ));
+
+    let max_size = plan.all_sizes().last().copied().unwrap_or(GIB);
+    let emulator_data = opts
+        .emulator_data
+        .clone()
+        .unwrap_or_else(|| default_emulator_data(&paths, max_size));
+    eprintln!("emulator data directory: {}", emulator_data.display());
+    let mut runner = Runner {
+        emulator_data: emulator_data.clone(),
+        paths,
+        tools,
+        files: file_paths,
+        expected_sha1: BTreeMap::new(),
+        results: BTreeMap::new(),
+        order: Vec::new(),
+        counter: 0,
+        total: 0,
+    };
+    {
+        let mut seen = std::collections::BTreeSet::new();
+        for (_, cases) in &groups {
+            for c in cases {
+                if seen.insert(c.key()) {
+                    runner.total += c.runs;
+                }
+            }
+        }
+    }
+    eprintln!(
+        "{} measured runs; CPU and RSS by {}",
+        runner.total,
+        runner.tools.method.describe()
+    );
+    runner.warm_up(&uploaders, plan.all_sizes()[0]);
+    let mut group_keys = BTreeMap::new();
+    for (name, cases) in &groups {
+        eprintln!("== {name}");
+        runner.run_group(cases);
+        group_keys.insert(name.to_string(), cases.iter().map(CaseSpec::key).collect());
+    }
+
+    let codegen_check = if opts.skip_codegen {
+        None
+    } else {
+        Some(setup::codegen_timing(
+            &runner.paths,
+            if opts.quick { 2 } else { 5 },
+        ))
+    };
+
+    let cases: Vec<CaseResult> = runner
+        .order
+        .iter()
+        .filter_map(|k| runner.results.get(k).cloned())
+        .collect();
+    let mut command = String::from("cargo xtask bench");
+    for a in args {
+        command.push(' ');
+        command.push_str(a);
+    }
+    let mut results = Results {
+        command,
+        quick: opts.quick,
+        runs: plan.runs,
+        big_runs: plan.runs_for(u64::MAX),
+        machine,
+        load_average_at_end: setup::load_average(),
+        measurement: runner.tools.method.describe(),
+        emulator_data_dir: emulator_data.display().to_string(),
+        duration_s: started.elapsed().as_secs_f64(),
+        versions,
+        headline_size: plan.headline,
+        sweep_part_size: plan.sweep_part,
+        sweep_concurrency: plan.sweep_conc,
+        groups: group_keys,
+        cases,
+        codegen_check,
+        notes,
+        targets: Vec::new(),
+    };
+    results.targets = report::targets(&results);
+    report::write(&results, &out_dir, &report_path)?;
+    eprintln!(
+        "done in {:.0} s: {} and {}",
+        results.duration_s,
+        report_path.display(),
+        out_dir.join("results.json").display()
+    );
+    for t in &results.targets {
+        eprintln!("  {:<8} {}: {}", t.status.word(), t.name, t.measured);
+    }
+    Ok(())
+}
+
+/// A RAM-backed directory when there is room for the largest upload twice (its parts, then the
+/// assembled file) with 4 GiB to spare: on a virtual disk the emulator's writes, not the
+/// clients, would set the pace. Otherwise `target/bench/emulator-data`.
+fn default_emulator_data(paths: &Paths, max_size: u64) -> PathBuf {
+    let available_kib = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|m| {
+            m.lines()
+                .find_map(|l| l.strip_prefix("MemAvailable:"))?
+                .trim()
+                .trim_end_matches("kB")
+                .trim()
+                .parse::<u64>()
+                .ok()
+        })
+        .unwrap_or(0);
+    let shm = Path::new("/dev/shm");
+    if shm.is_dir() && available_kib * 1024 > 2 * max_size + 4 * GIB {
+        shm.join(format!("box-uploads-bench-{}", std::process::id()))
+    } else {
+        paths.work.join("emulator-data")
+    }
+}
+
+fn first_line(s: &str) -> &str {
+    s.lines().next().unwrap_or(s)
+}
+
+impl Runner {
+    /// One untimed upload per client on the smallest file: warms the page cache, Python's
+    /// bytecode cache and the binaries.
+    fn warm_up(&mut self, uploaders: &[Client], size: u64) {
+        eprintln!("== warm-up (not measured)");
+        for &c in uploaders {
+            let spec = CaseSpec {
+                client: c,
+                size,
+                part_size: None,
+                concurrency: None,
+                memory_cap: None,
+                runs: 1,
+            };
+            let record = self.run_once(&spec, "warmup");
+            if !record.ok {
+                eprintln!(
+                    "  warm-up of {} failed: {}",
+                    c.label(),
+                    record.error.unwrap_or_default()
+                );
+            }
+        }
+    }
+
+    /// Runs the group's new cases in rounds (run 1 of every case, then run 2...), so that
+    /// whatever else loads the machine spreads over the clients alike.
+    fn run_group(&mut self, cases: &[CaseSpec]) {
+        let mut fresh: Vec<&CaseSpec> = Vec::new();
+        for c in cases {
+            let key = c.key();
+            if !self.results.contains_key(&key) && !fresh.iter().any(|f| f.key() == key) {
+                fresh.push(c);
+            }
+        }
+        for c in &fresh {
+            self.results.insert(c.key(), CaseResult::new(c));
+            self.order.push(c.key());
+        }
+        let rounds = fresh.iter().map(|c| c.runs).max().unwrap_or(0);
+        for round in 0..rounds {
+            for c in &fresh {
+                if round >= c.runs {
+                    continue;
+                }
+                self.counter += 1;
+                let name = format!("bench-{}-{}-{}.bin", c.client.short(), c.size, self.counter);
+                let record = self.run_once(c, &name);
+                eprintln!(
+                    "  [{}/{}] {} run {}/{}: {}",
+                    self.counter,
+                    self.total,
+                    c.describe(),
+                    round + 1,
+                    c.runs,
+                    summary_line(&record)
+                );
+                if let Some(r) = self.results.get_mut(&c.key()) {
+                    r.runs.push(record);
+                    r.summarise();
+                }
+            }
+        }
+    }
+
+    fn run_once(&mut self, spec: &CaseSpec, name: &str) -> RunRecord {
+        match self.try_run_once(spec, name) {
+            Ok(r) => r,
+            Err(e) => RunRecord {
+                ok: false,
+                error: Some(e),
+                process_wall_s: f64::NAN,
+                upload_s: f64::NAN,
+                user_s: f64::NAN,
+                sys_s: f64::NAN,
+                cpu_s: f64::NAN,
+                cpu_s_per_gib: f64::NAN,
+                max_rss_mib: f64::NAN,
+                self_max_rss_mib: None,
+                throughput_mib_s: f64::NAN,
+                load_avg_1m: setup::load_average_1m(),
+                parts_stored: None,
+                part_requests: None,
+                reported_part_size: None,
+                reported_concurrency: None,
+                retries: None,
+                in_call_cpu_s: None,
+                import_s: None,
+                server_cpu_s: None,
+            },
+        }
+    }
+
+    fn try_run_once(&mut self, spec: &CaseSpec, name: &str) -> Result<RunRecord, String> {
+        let file = self
+            .files
+            .get(&spec.size)
+            .cloned()
+            .ok_or_else(|| format!("no test file of {} bytes", spec.size))?;
+        let scratch = self.paths.work.join("scratch");
+        let load = setup::load_average_1m();
+        if spec.client == Client::Floor {
+            let cmd = Cmd::new(&self.tools.exe)
+                .arg("hash-floor")
+                .arg("--file")
+                .arg(&file)
+                .arg("--part-size")
+                .arg(spec.effective_part_size().to_string());
+            let m = measure::run(self.tools.method, &cmd, &scratch)?;
+            let json = checked_json(&m)?;
+            let sha1 = json["sha1"].as_str().unwrap_or_default().to_string();
+            self.expected_sha1.entry(spec.size).or_insert(sha1);
+            let secs = json["secs"].as_f64().unwrap_or(m.wall_s);
+            return Ok(record(spec, &m, secs, &json, load, None));
+        }
+
+        let emu = Emulator::start(
+            &self.tools.emulator,
+            &self.emulator_data,
+            spec.part_size,
+            &self.paths.work.join("emulator.log"),
+        )?;
+        let cmd = self.upload_command(spec, &emu, &file, name)?;
+        let m = measure::run(self.tools.method, &cmd, &scratch);
+        let counters = emu.counters();
+        let server_cpu_s = emu.cpu_s();
+        emu.stop();
+        let m = m?;
+        let json = checked_json(&m).or_else(|e| {
+            // The CLI need not print JSON: its success and the emulator's counters decide.
+            if spec.client == Client::Cli && m.success {
+                Ok(serde_json::Value::Null)
+            } else {
+                Err(e)
+            }
+        })?;
+        let counters = counters?;
+        let committed = counters["sessions_committed"].as_u64().unwrap_or(0);
+        let committed_bytes = counters["committed_bytes"].as_u64().unwrap_or(0);
+        if committed != 1 || committed_bytes != spec.size {
+            return Err(format!(
+                "the emulator committed {committed} sessions and {committed_bytes} bytes, \
+                 expected 1 session of {} bytes",
+                spec.size
+            ));
+        }
+        if let (Some(got), Some(want)) = (json["sha1"].as_str(), self.expected_sha1.get(&spec.size))
+        {
+            if !got.eq_ignore_ascii_case(want) {
+                return Err(format!("stored SHA-1 {got}, the file's is {want}"));
+            }
+        }
+        let upload_s = match spec.client {
+            Client::Cli => m.wall_s,
+            _ => json["upload_s"].as_f64().unwrap_or(m.wall_s),
+        };
+        let mut r = record(spec, &m, upload_s, &json, load, Some(&counters));
+        r.server_cpu_s = server_cpu_s;
+        Ok(r)
+    }
+
+    fn upload_command(
+        &self,
+        spec: &CaseSpec,
+        emu: &Emulator,
+        file: &Path,
+        name: &str,
+    ) -> Result<Cmd, String> {
+        Ok(match spec.client {
+            Client::Floor => unreachable!("the floor uploads nothing"),
+            Client::Engine => {
+                let mut cmd = Cmd::new(&self.tools.exe)
+                    .arg("upload-one")
+                    .arg("--api")
+                    .arg(emu.api_url())
+                    .arg("--upload")
+                    .arg(emu.upload_url())
+                    .arg("--token")
+                    .arg(emulator::TOKEN)
+                    .arg("--file")
+                    .arg(file)
+                    .arg("--name")
+                    .arg(name);
+                if let Some(c) = spec.concurrency {
+                    cmd = cmd.arg("--concurrency").arg(c.to_string());
+                }
+                if let Some(m) = spec.memory_cap {
+                    cmd = cmd.arg("--memory-cap").arg(m.to_string());
+                }
+                cmd
+            }
+            Client::Cli => {
+                let cli = self.tools.cli.as_ref().ok_or("the CLI is not built")?;
+                // The CLI takes its token from BOX_TOKEN (never from the command line).
+                let mut cmd = Cmd::new(cli)
+                    .arg("put")
+                    .arg(file)
+                    .arg("--folder")
+                    .arg("0")
+                    .arg("--name")
+                    .arg(name)
+                    .arg("--api-url")
+                    .arg(emu.api_url())
+                    .arg("--upload-url")
+                    .arg(emu.upload_url())
+                    .arg("--json")
+                    .env("BOX_TOKEN", emulator::TOKEN);
+                if let Some(c) = spec.concurrency {
+                    cmd = cmd.arg("--concurrency").arg(c.to_string());
+                }
+                cmd
+            }
+            Client::Boxsdk => {
+                let py = self
+                    .tools
+                    .python
+                    .as_ref()
+                    .ok_or("boxsdk is not installed")?;
+                Cmd::new(&py.python)
+                    .arg(&py.script)
+                    .arg(&emu.base)
+                    .arg(emu.sdk_upload_url())
+                    .arg(emulator::TOKEN)
+                    .arg(file)
+                    .arg(name)
+            }
+            Client::Node => {
+                let node = self
+                    .tools
+                    .node
+                    .as_ref()
+                    .ok_or("box-node-sdk is not installed")?;
+                let dir = node.script.parent().unwrap_or(Path::new("."));
+                Cmd::new("node")
+                    .arg(&node.script)
+                    .arg(&emu.base)
+                    .arg(emu.sdk_upload_url())
+                    .arg(emulator::TOKEN)
+                    .arg(file)
+                    .arg(name)
+                    .cwd(dir)
+            }
+        })
+    }
+}
+
+/// The child's JSON line, or why the run failed.
+fn checked_json(m: &measure::Measured) -> Result<serde_json::Value, String> {
+    if !m.success {
+        let tail: Vec<&str> = m.stderr.lines().rev().take(12).collect();
+        let tail: Vec<&str> = tail.into_iter().rev().collect();
+        return Err(format!("the client failed: {}", tail.join(" | ")));
+    }
+    m.json()
+        .ok_or_else(|| format!("the client printed no JSON line: {}", m.stdout.trim()))
+}
+
+fn record(
+    spec: &CaseSpec,
+    m: &measure::Measured,
+    upload_s: f64,
+    json: &serde_json::Value,
+    load: f64,
+    counters: Option<&serde_json::Value>,
+) -> RunRecord {
+    let cpu_s = m.user_s + m.sys_s;
+    let gib = spec.size as f64 / GIB as f64;
+    RunRecord {
+        ok: true,
+        error: None,
+        process_wall_s: m.wall_s,
+        upload_s,
+        user_s: m.user_s,
+        sys_s: m.sys_s,
+        cpu_s,
+        cpu_s_per_gib: cpu_s / gib,
+        max_rss_mib: m.max_rss_kib as f64 / 1024.0,
+        self_max_rss_mib: json["self_max_rss_kib"].as_f64().map(|k| k / 1024.0),
+        throughput_mib_s: spec.size as f64 / MIB as f64 / upload_s,
+        load_avg_1m: load,
+        parts_stored: counters.and_then(|c| c["parts_stored"].as_u64()),
+        part_requests: counters.and_then(|c| c["requests"]["upload_part"].as_u64()),
+        reported_part_size: json["part_size"].as_u64(),
+        reported_concurrency: json["concurrency"].as_u64(),
+        retries: json["retries"].as_u64(),
+        in_call_cpu_s: json["upload_cpu_s"].as_f64(),
+        import_s: json["import_s"].as_f64(),
+        server_cpu_s: None,
+    }
+}
+
+fn summary_line(r: &RunRecord) -> String {
+    if !r.ok {
+        return format!("FAILED: {}", r.error.as_deref().unwrap_or("?"));
+    }
+    format!(
+        "{:.0} MiB/s, {:.2} s, CPU {:.2} s/GiB, RSS {:.0} MiB (load {:.1})",
+        r.throughput_mib_s, r.upload_s, r.cpu_s_per_gib, r.max_rss_mib, r.load_avg_1m
+    )
+}

@@ -1,0 +1,137 @@
+//! SHA-1 digests as Box wants them: `sha=<base64 of the 20 raw bytes>` in the `digest` header,
+//! hex in answers (`sha1` fields) and in `content-md5`.
+
+use base64::Engine as _;
+use sha1::{Digest as _, Sha1};
+
+/// A SHA-1 value.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Sha1Digest(pub [u8; 20]);
+
+impl std::fmt::Debug for Sha1Digest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Sha1Digest({})", self.hex())
+    }
+}
+
+impl std::fmt::Display for Sha1Digest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.hex())
+    }
+}
+
+impl Sha1Digest {
+    /// The SHA-1 of `data`.
+    pub fn of(data: &[u8]) -> Self {
+        Sha1Digest(Sha1::digest(data).into())
+    }
+
+    /// Lower-case hex, as Box returns it.
+    pub fn hex(&self) -> String {
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        let mut out = String::with_capacity(40);
+        for b in self.0 {
+            out.push(HEX[usize::from(b >> 4)] as char);
+            out.push(HEX[usize::from(b & 15)] as char);
+        }
+        out
+    }
+
+    /// The `digest` header value: `sha=` and the base64 of the raw bytes.
+    pub fn header(&self) -> String {
+        format!(
+            "sha={}",
+            base64::engine::general_purpose::STANDARD.encode(self.0)
+        )
+    }
+
+    /// Whether `hex` (any case, surrounding spaces ignored) is this digest.
+    pub fn matches_hex(&self, hex: &str) -> bool {
+        let hex = hex.trim();
+        hex.len() == 40 && hex.eq_ignore_ascii_case(&self.hex())
+    }
+}
+
+/// Hashes a file in offset order and each of its parts, reading every byte once: the same
+/// slice feeds both hashers, a cache-sized block at a time.
+pub(crate) struct OrderedHasher {
+    whole: Sha1,
+    bytes: u64,
+}
+
+/// Blocks this large stay in L2 while both hashers read them.
+const BLOCK: usize = 64 * 1024;
+
+impl OrderedHasher {
+    pub(crate) fn new() -> Self {
+        OrderedHasher {
+            whole: Sha1::new(),
+            bytes: 0,
+        }
+    }
+
+    /// Feeds the next part (which must follow the previous one in the file) and returns its own
+    /// SHA-1.
+    pub(crate) fn part(&mut self, data: &[u8]) -> Sha1Digest {
+        let mut part = Sha1::new();
+        for block in data.chunks(BLOCK) {
+            self.whole.update(block);
+            part.update(block);
+        }
+        self.bytes += data.len() as u64;
+        Sha1Digest(part.finalize().into())
+    }
+
+    /// Bytes hashed so far.
+    #[cfg(test)]
+    pub(crate) fn bytes(&self) -> u64 {
+        self.bytes
+    }
+
+    /// The SHA-1 of everything fed.
+    pub(crate) fn finish(self) -> Sha1Digest {
+        Sha1Digest(self.whole.finalize().into())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn header_is_base64_of_raw_bytes() {
+        // `printf abc | openssl sha1 -binary | base64`
+        let d = Sha1Digest::of(b"abc");
+        assert_eq!(d.hex(), "a9993e364706816aba3e25717850c26c9cd0d89d");
+        assert_eq!(d.header(), "sha=qZk+NkcGgWq6PiVxeFDCbJzQ2J0=");
+    }
+
+    #[test]
+    fn hex_comparison_ignores_case_and_rejects_prefixes() {
+        let d = Sha1Digest::of(b"abc");
+        assert!(d.matches_hex("A9993E364706816ABA3E25717850C26C9CD0D89D"));
+        assert!(!d.matches_hex("a9993e36"));
+        assert!(!d.matches_hex(""));
+    }
+
+    #[test]
+    fn ordered_hasher_matches_one_shot_hashes() {
+        let data: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
+        let mut h = OrderedHasher::new();
+        let mut parts = Vec::new();
+        for chunk in data.chunks(100_003) {
+            parts.push((h.part(chunk), Sha1Digest::of(chunk)));
+        }
+        assert!(parts.iter().all(|(a, b)| a == b));
+        assert_eq!(h.bytes(), 300_000);
+        assert_eq!(h.finish(), Sha1Digest::of(&data));
+    }
+
+    #[test]
+    fn empty_input_has_the_empty_sha1() {
+        assert_eq!(
+            OrderedHasher::new().finish().hex(),
+            "da39a3ee5e6b4b0d3255bfef95601890afd80709"
+        );
+    }
+}

@@ -1,0 +1,242 @@
+//! The engine-level client: shared concurrency, configuration, and the task that runs one upload
+//! (choosing a direct or chunked upload).
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::{watch, Semaphore};
+
+use super::api::{CallError, FileFacts, Target, UploadApi};
+use super::digest::Sha1Digest;
+use super::error::UploadError;
+use super::handle::UploadHandle;
+use super::progress::{Phase, Reporter};
+use super::retry::RetryPolicy;
+use super::{chunked, direct, Upload, UploadConfig};
+
+/// Runs uploads against one API: holds the configuration and the concurrency shared by every
+/// upload started from it.
+pub(crate) struct Engine<A> {
+    pub(crate) api: A,
+    pub(crate) config: Arc<UploadConfig>,
+    pub(crate) permits: Arc<Semaphore>,
+}
+
+impl<A: Clone> Clone for Engine<A> {
+    fn clone(&self) -> Self {
+        Engine {
+            api: self.api.clone(),
+            config: self.config.clone(),
+            permits: self.permits.clone(),
+        }
+    }
+}
+
+/// Everything one upload needs, resolved from the [`Upload`] and the engine's defaults.
+pub(crate) struct Job {
+    pub target: Target,
+    pub if_match: Option<String>,
+    pub state_file: Option<PathBuf>,
+    pub keep_session_on_failure: bool,
+    pub retry: RetryPolicy,
+    pub commit_deadline: Duration,
+}
+
+/// What the running upload shares with its parts.
+pub(crate) struct Ctx<A> {
+    pub api: A,
+    pub config: Arc<UploadConfig>,
+    pub permits: Arc<Semaphore>,
+    pub reporter: Reporter,
+    pub cancel: watch::Receiver<bool>,
+}
+
+impl<A: Clone> Clone for Ctx<A> {
+    fn clone(&self) -> Self {
+        Ctx {
+            api: self.api.clone(),
+            config: self.config.clone(),
+            permits: self.permits.clone(),
+            reporter: self.reporter.clone(),
+            cancel: self.cancel.clone(),
+        }
+    }
+}
+
+impl<A: UploadApi> Engine<A> {
+    pub(crate) fn new(api: A, config: UploadConfig) -> Self {
+        let permits = Arc::new(Semaphore::new(config.concurrency.max(1)));
+        Engine {
+            api,
+            config: Arc::new(config),
+            permits,
+        }
+    }
+
+    /// Starts `upload` on a task of its own.
+    pub(crate) fn start(&self, upload: Upload) -> UploadHandle<A::File> {
+        let reporter = Reporter::new();
+        let (cancel_tx, cancel_rx) = watch::channel(false);
+        let ctx = Ctx {
+            api: self.api.clone(),
+            config: self.config.clone(),
+            permits: self.permits.clone(),
+            reporter: reporter.clone(),
+            cancel: cancel_rx,
+        };
+        let task = tokio::spawn(async move {
+            let reporter = ctx.reporter.clone();
+            let result = run(ctx, upload).await;
+            reporter.update(|p| {
+                p.phase = if result.is_ok() {
+                    Phase::Done
+                } else {
+                    Phase::Failed
+                }
+            });
+            result
+        });
+        UploadHandle::new(task, reporter, cancel_tx)
+    }
+}
+
+async fn run<A: UploadApi>(ctx: Ctx<A>, upload: Upload) -> Result<A::File, UploadError> {
+    let Upload {
+        target,
+        source,
+        if_match,
+        chunked_cutoff,
+        state_file,
+        keep_session_on_failure,
+        retry,
+        commit_deadline,
+    } = upload;
+    match &target {
+        Target::NewFile { folder_id, name } => {
+            if folder_id.is_empty() {
+                return Err(UploadError::InvalidInput("the folder id is empty".into()));
+            }
+            if name.is_empty() {
+                return Err(UploadError::InvalidInput("the file name is empty".into()));
+            }
+        }
+        Target::NewVersion { file_id, name } => {
+            if file_id.is_empty() {
+                return Err(UploadError::InvalidInput("the file id is empty".into()));
+            }
+            if name.as_deref() == Some("") {
+                return Err(UploadError::InvalidInput(
+                    "the new file name is empty".into(),
+                ));
+            }
+        }
+    }
+    let source = source.ok_or_else(|| {
+        UploadError::InvalidInput("no content: call from_path, from_reader or from_bytes".into())
+    })?;
+    let opened = source.open().await?;
+    let size = opened.size;
+    ctx.reporter.update(|p| p.total_bytes = size);
+    let job = Job {
+        target,
+        if_match,
+        state_file,
+        keep_session_on_failure,
+        retry: retry.unwrap_or_else(|| ctx.config.retry.clone()),
+        commit_deadline: commit_deadline.unwrap_or(ctx.config.commit_deadline),
+    };
+    let cutoff = chunked_cutoff.unwrap_or(ctx.config.chunked_cutoff);
+    if size > cutoff && size >= ctx.config.min_chunked_size {
+        chunked::run(&ctx, &job, opened).await
+    } else {
+        direct::run(&ctx, &job, opened).await
+    }
+}
+
+impl<A> Ctx<A> {
+    /// Resolves when the upload is cancelled through its handle.
+    pub(crate) async fn cancelled(&self) {
+        let mut rx = self.cancel.clone();
+        if rx.wait_for(|c| *c).await.is_err() {
+            // The handle is gone: the task is being aborted, and the session guard decides
+            // what happens to the session. Never resolve here, or a dropped handle would race
+            // its own cancellation.
+            std::future::pending::<()>().await;
+        }
+    }
+
+    pub(crate) fn is_cancelled(&self) -> bool {
+        *self.cancel.borrow()
+    }
+
+    /// The time allowed for one attempt at sending `len` bytes.
+    pub(crate) fn transfer_timeout(&self, len: u64) -> Duration {
+        let per_byte = self.config.min_throughput.max(1);
+        self.config.request_timeout_base + Duration::from_secs(len / per_byte)
+    }
+}
+
+/// Checks the file the server says it stored against what was sent.
+pub(crate) fn verify_file(
+    operation: &'static str,
+    facts: &FileFacts,
+    size: u64,
+    sha1: &Sha1Digest,
+) -> Result<(), UploadError> {
+    if let Some(stored) = facts.size {
+        if stored != size {
+            return Err(UploadError::Verification {
+                operation,
+                detail: format!("file {} has {stored} bytes, {size} were sent", facts.id),
+                session_id: None,
+            });
+        }
+    } else {
+        tracing::warn!(file_id = %facts.id, "the server did not say the stored file's size");
+    }
+    match &facts.sha1 {
+        Some(stored) if !sha1.matches_hex(stored) => Err(UploadError::Verification {
+            operation,
+            detail: format!(
+                "file {} has SHA-1 {stored}, the content sent has {sha1}",
+                facts.id
+            ),
+            session_id: None,
+        }),
+        Some(_) => Ok(()),
+        None => {
+            tracing::warn!(file_id = %facts.id, "the server did not say the stored file's SHA-1");
+            Ok(())
+        }
+    }
+}
+
+/// The SHA-1 of the item an `item_name_in_use` error names (object or first of an array).
+pub(crate) fn conflict_sha1(conflict: &serde_json::Value) -> Option<&str> {
+    let item = match conflict {
+        serde_json::Value::Array(items) => items.first()?,
+        other => other,
+    };
+    item.get("sha1").and_then(|v| v.as_str())
+}
+
+/// After a failure that may have stored the upload, an `item_name_in_use` answer naming a file
+/// with our SHA-1 means the earlier attempt worked.
+pub(crate) fn stored_by_earlier_attempt<A: UploadApi>(
+    err: &CallError,
+    sha1: &Sha1Digest,
+) -> Option<A::File> {
+    if !err.is_code("item_name_in_use") {
+        return None;
+    }
+    let conflict = err.conflict()?;
+    if !sha1.matches_hex(conflict_sha1(conflict)?) {
+        return None;
+    }
+    let item = match conflict {
+        serde_json::Value::Array(items) => items.first()?,
+        other => other,
+    };
+    A::file_from_conflict(item)
+}

@@ -1,0 +1,175 @@
+//! The ordered reader: one task that goes through the source in offset order, fills a pool
+//! buffer per part (in place, looping on short reads), feeds the same bytes to the whole-file
+//! SHA-1 and to the part's own SHA-1, and hands the part on. It waits for a free buffer, so it is
+//! never more than the pool's capacity ahead of the uploads.
+
+use bytes::Bytes;
+use tokio::sync::mpsc;
+
+use super::digest::{OrderedHasher, Sha1Digest};
+use super::error::UploadError;
+use super::layout::{PartLayout, PartSpan};
+use super::pool::BufferPool;
+use super::source::PartReader;
+
+/// What the reader hands on.
+pub(crate) enum ReadMsg {
+    /// The next part, read and hashed.
+    Part {
+        span: PartSpan,
+        data: Bytes,
+        sha1: Sha1Digest,
+    },
+    /// Every part was read, the source ended exactly at its declared size, and this is the
+    /// SHA-1 of the whole file.
+    Finished { whole: Sha1Digest },
+    /// Reading failed; nothing more comes.
+    Failed(UploadError),
+}
+
+/// Reads every part of `layout` from `reader` in order and sends it on `tx`.
+pub(crate) async fn read_parts(
+    mut reader: PartReader,
+    layout: PartLayout,
+    pool: BufferPool,
+    tx: mpsc::Sender<ReadMsg>,
+) {
+    let msg = match read_all(&mut reader, layout, &pool, &tx).await {
+        Ok(Some(whole)) => ReadMsg::Finished { whole },
+        Ok(None) => return, // the receiver is gone: the upload stopped
+        Err(e) => ReadMsg::Failed(e),
+    };
+    let _ = tx.send(msg).await;
+}
+
+async fn read_all(
+    reader: &mut PartReader,
+    layout: PartLayout,
+    pool: &BufferPool,
+    tx: &mpsc::Sender<ReadMsg>,
+) -> Result<Option<Sha1Digest>, UploadError> {
+    let declared = layout.file_size();
+    let mut hasher = OrderedHasher::new();
+    for span in layout.parts() {
+        let len = usize::try_from(span.len).map_err(|_| {
+            UploadError::InvalidInput(format!("part of {} bytes does not fit in memory", span.len))
+        })?;
+        let Some(mut buf) = pool.acquire().await else {
+            return Err(UploadError::Internal {
+                detail: "buffer pool closed".into(),
+                session_id: None,
+            });
+        };
+        if buf.storage_len() < len {
+            return Err(UploadError::Internal {
+                detail: format!(
+                    "pool buffer of {} bytes for a part of {len}",
+                    buf.storage_len()
+                ),
+                session_id: None,
+            });
+        }
+        let storage = buf.take();
+        let (storage, read) = reader.fill(storage, len).await;
+        buf.put(storage);
+        let got =
+            read.map_err(|e| UploadError::source_io(format!("at byte {}", span.offset), e))?;
+        if got < len {
+            return Err(UploadError::SourceTooShort {
+                declared,
+                got: span.offset + got as u64,
+                session_id: None,
+            });
+        }
+        // Hash on the blocking pool: a 64 MiB part is tens of milliseconds of CPU.
+        let hashed = tokio::task::spawn_blocking(move || {
+            let sha1 = hasher.part(buf.filled(len));
+            (buf, hasher, sha1)
+        })
+        .await;
+        let (buf, back, sha1) = hashed.map_err(|e| UploadError::Internal {
+            detail: format!("hashing task failed: {e}"),
+            session_id: None,
+        })?;
+        hasher = back;
+        let data = buf.freeze(len);
+        if tx.send(ReadMsg::Part { span, data, sha1 }).await.is_err() {
+            return Ok(None);
+        }
+    }
+    match reader.has_more().await {
+        Ok(false) => Ok(Some(hasher.finish())),
+        Ok(true) => Err(UploadError::SourceTooLong {
+            declared,
+            session_id: None,
+        }),
+        Err(e) => Err(UploadError::source_io(format!("after byte {declared}"), e)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Cursor;
+
+    /// Runs the reader, copying each part out (so its buffer goes back to the pool at once).
+    async fn run(
+        data: Vec<u8>,
+        declared: u64,
+        part: u64,
+    ) -> (Vec<(PartSpan, Vec<u8>, Sha1Digest)>, ReadMsg, usize) {
+        let layout = PartLayout::new(declared, part).expect("layout");
+        let pool = BufferPool::new(part as usize, 3);
+        let (tx, mut rx) = mpsc::channel(1);
+        let reader = PartReader::Async(Box::new(Cursor::new(data)));
+        tokio::spawn(read_parts(reader, layout, pool.clone(), tx));
+        let mut parts = Vec::new();
+        loop {
+            match rx.recv().await.expect("a final message") {
+                ReadMsg::Part { span, data, sha1 } => parts.push((span, data.to_vec(), sha1)),
+                other => return (parts, other, pool.allocations()),
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn parts_and_whole_file_hashes_match_the_data() {
+        let data: Vec<u8> = (0..10_000u32).map(|i| (i * 7 % 256) as u8).collect();
+        let (parts, last, allocations) = run(data.clone(), 10_000, 3_000).await;
+        assert_eq!(parts.len(), 4);
+        for (span, bytes, sha1) in &parts {
+            let expected = &data[span.offset as usize..(span.offset + span.len) as usize];
+            assert_eq!(&bytes[..], expected);
+            assert_eq!(*sha1, Sha1Digest::of(expected));
+        }
+        match last {
+            ReadMsg::Finished { whole } => assert_eq!(whole, Sha1Digest::of(&data)),
+            _ => panic!("expected Finished"),
+        }
+        assert!(allocations <= 3);
+    }
+
+    #[tokio::test]
+    async fn a_short_source_fails_with_the_count() {
+        let (_, last, _) = run(vec![1; 2_500], 3_000, 1_000).await;
+        match last {
+            ReadMsg::Failed(UploadError::SourceTooShort { declared, got, .. }) => {
+                assert_eq!((declared, got), (3_000, 2_500))
+            }
+            _ => panic!("expected SourceTooShort"),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_long_source_fails() {
+        let (parts, last, _) = run(vec![1; 3_001], 3_000, 1_000).await;
+        assert_eq!(parts.len(), 3);
+        assert!(matches!(
+            last,
+            ReadMsg::Failed(UploadError::SourceTooLong {
+                declared: 3_000,
+                ..
+            })
+        ));
+    }
+}

@@ -1,0 +1,349 @@
+//! Where the bytes of an upload come from: a file path, any `AsyncRead` with a declared size, or
+//! bytes in memory. Every source yields exactly its declared size; fewer or more bytes is an error,
+//! found before anything is committed.
+
+use std::fmt;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::time::UNIX_EPOCH;
+
+use bytes::Bytes;
+use serde::{Deserialize, Serialize};
+use tokio::io::{AsyncRead, AsyncReadExt};
+
+use super::error::UploadError;
+
+/// The content of an upload.
+pub struct Source {
+    kind: SourceKind,
+}
+
+enum SourceKind {
+    Path(PathBuf),
+    Reader {
+        reader: Box<dyn AsyncRead + Send + Unpin>,
+        size: u64,
+    },
+    Bytes(Bytes),
+}
+
+impl fmt::Debug for Source {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.kind {
+            SourceKind::Path(p) => f.debug_tuple("Source::Path").field(p).finish(),
+            SourceKind::Reader { size, .. } => f
+                .debug_struct("Source::Reader")
+                .field("size", size)
+                .finish(),
+            SourceKind::Bytes(b) => f
+                .debug_struct("Source::Bytes")
+                .field("len", &b.len())
+                .finish(),
+        }
+    }
+}
+
+impl Source {
+    /// A file on disk. Its size is taken when the upload starts; the file must not change during
+    /// the upload (a change is detected through the hashes, and on resume through size and mtime).
+    pub fn path(path: impl Into<PathBuf>) -> Self {
+        Source {
+            kind: SourceKind::Path(path.into()),
+        }
+    }
+
+    /// Any reader that yields exactly `size` bytes. Fewer or more is an error, and nothing is
+    /// committed.
+    pub fn reader<R>(reader: R, size: u64) -> Self
+    where
+        R: AsyncRead + Send + Unpin + 'static,
+    {
+        Source {
+            kind: SourceKind::Reader {
+                reader: Box::new(reader),
+                size,
+            },
+        }
+    }
+
+    /// Bytes already in memory.
+    pub fn bytes(bytes: impl Into<Bytes>) -> Self {
+        Source {
+            kind: SourceKind::Bytes(bytes.into()),
+        }
+    }
+
+    /// The path, for a file source.
+    pub fn as_path(&self) -> Option<&Path> {
+        match &self.kind {
+            SourceKind::Path(p) => Some(p),
+            _ => None,
+        }
+    }
+
+    /// Opens the source: for a file, opens it and reads its size and identity.
+    pub(crate) async fn open(self) -> Result<OpenedSource, UploadError> {
+        match self.kind {
+            SourceKind::Path(path) => {
+                let opened = {
+                    let path = path.clone();
+                    tokio::task::spawn_blocking(
+                        move || -> io::Result<(std::fs::File, std::fs::Metadata)> {
+                            let file = std::fs::File::open(&path)?;
+                            let meta = file.metadata()?;
+                            Ok((file, meta))
+                        },
+                    )
+                    .await
+                };
+                let (file, meta) = match opened {
+                    Ok(Ok(pair)) => pair,
+                    Ok(Err(e)) => {
+                        return Err(UploadError::source_io(
+                            format!("cannot open {}", path.display()),
+                            e,
+                        ))
+                    }
+                    Err(join) => {
+                        return Err(UploadError::source_io(
+                            format!("cannot open {}", path.display()),
+                            io::Error::other(join.to_string()),
+                        ))
+                    }
+                };
+                if !meta.is_file() {
+                    return Err(UploadError::InvalidInput(format!(
+                        "{} is not a regular file",
+                        path.display()
+                    )));
+                }
+                let identity = SourceIdentity::from_metadata(&path, &meta);
+                Ok(OpenedSource {
+                    size: meta.len(),
+                    identity: Some(identity),
+                    reader: PartReader::File(Some(file)),
+                })
+            }
+            SourceKind::Reader { reader, size } => Ok(OpenedSource {
+                size,
+                identity: None,
+                reader: PartReader::Async(reader),
+            }),
+            SourceKind::Bytes(bytes) => Ok(OpenedSource {
+                size: bytes.len() as u64,
+                identity: None,
+                reader: PartReader::Async(Box::new(io::Cursor::new(bytes))),
+            }),
+        }
+    }
+}
+
+/// What identifies a file on disk between an interrupted upload and its resumption.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SourceIdentity {
+    /// The path as given (made absolute when possible).
+    pub path: PathBuf,
+    pub size: u64,
+    /// Modification time in nanoseconds since the Unix epoch, when the platform has it.
+    pub mtime_ns: Option<u128>,
+}
+
+impl SourceIdentity {
+    pub(crate) fn from_metadata(path: &Path, meta: &std::fs::Metadata) -> Self {
+        let path = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+        let mtime_ns = meta
+            .modified()
+            .ok()
+            .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+            .map(|d| d.as_nanos());
+        SourceIdentity {
+            path,
+            size: meta.len(),
+            mtime_ns,
+        }
+    }
+
+    /// Why `now` is not the same file as `self`, if it is not.
+    pub(crate) fn difference(&self, now: &SourceIdentity) -> Option<String> {
+        if self.path != now.path {
+            return Some(format!(
+                "the state file is for {}, not {}",
+                self.path.display(),
+                now.path.display()
+            ));
+        }
+        if self.size != now.size {
+            return Some(format!(
+                "{} was {} bytes, it is now {} bytes",
+                now.path.display(),
+                self.size,
+                now.size
+            ));
+        }
+        if self.mtime_ns != now.mtime_ns {
+            return Some(format!(
+                "{} was modified since the interrupted upload",
+                now.path.display()
+            ));
+        }
+        None
+    }
+}
+
+/// An opened source: its declared size, its identity (files only) and the reader.
+pub(crate) struct OpenedSource {
+    pub size: u64,
+    pub identity: Option<SourceIdentity>,
+    pub reader: PartReader,
+}
+
+/// Reads a source in order into caller-provided buffers, filling each one completely (looping on
+/// short reads) unless the source ends. Never appends to a growing buffer.
+pub(crate) enum PartReader {
+    /// A file, read with blocking reads on the blocking pool: one hop per part, not per 2 MiB.
+    File(Option<std::fs::File>),
+    Async(Box<dyn AsyncRead + Send + Unpin>),
+}
+
+impl PartReader {
+    /// Fills `buf[..len]` from the source. Returns the buffer and how many bytes were read: fewer
+    /// than `len` only when the source ended.
+    pub(crate) async fn fill(
+        &mut self,
+        mut buf: Vec<u8>,
+        len: usize,
+    ) -> (Vec<u8>, io::Result<usize>) {
+        let len = len.min(buf.len());
+        match self {
+            PartReader::Async(reader) => {
+                let result = fill_async(reader, &mut buf[..len]).await;
+                (buf, result)
+            }
+            PartReader::File(slot) => {
+                let Some(mut file) = slot.take() else {
+                    return (
+                        buf,
+                        Err(io::Error::other("file reader used after a failure")),
+                    );
+                };
+                let joined = tokio::task::spawn_blocking(move || {
+                    let result = fill_sync(&mut file, &mut buf[..len]);
+                    (file, buf, result)
+                })
+                .await;
+                match joined {
+                    Ok((file, buf, result)) => {
+                        *slot = Some(file);
+                        (buf, result)
+                    }
+                    Err(e) => (
+                        Vec::new(),
+                        Err(io::Error::other(format!("reader task failed: {e}"))),
+                    ),
+                }
+            }
+        }
+    }
+
+    /// True when the source has at least one more byte (it is longer than declared).
+    pub(crate) async fn has_more(&mut self) -> io::Result<bool> {
+        let (buf, read) = self.fill(vec![0u8; 1], 1).await;
+        drop(buf);
+        Ok(read? > 0)
+    }
+}
+
+async fn fill_async<R: AsyncRead + Unpin + ?Sized>(
+    reader: &mut R,
+    buf: &mut [u8],
+) -> io::Result<usize> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        match reader.read(&mut buf[filled..]).await {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(filled)
+}
+
+fn fill_sync<R: io::Read>(reader: &mut R, buf: &mut [u8]) -> io::Result<usize> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        match reader.read(&mut buf[filled..]) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(filled)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A reader that hands out at most 3 bytes per read, to exercise the fill loop.
+    struct Trickle(io::Cursor<Vec<u8>>);
+
+    impl AsyncRead for Trickle {
+        fn poll_read(
+            mut self: std::pin::Pin<&mut Self>,
+            _cx: &mut std::task::Context<'_>,
+            buf: &mut tokio::io::ReadBuf<'_>,
+        ) -> std::task::Poll<io::Result<()>> {
+            let mut small = [0u8; 3];
+            let want = buf.remaining().min(3);
+            let n = io::Read::read(&mut self.0, &mut small[..want])?;
+            buf.put_slice(&small[..n]);
+            std::task::Poll::Ready(Ok(()))
+        }
+    }
+
+    #[tokio::test]
+    async fn fill_loops_on_short_reads_until_full() {
+        let data: Vec<u8> = (0..100u8).collect();
+        let mut reader = PartReader::Async(Box::new(Trickle(io::Cursor::new(data.clone()))));
+        let (buf, n) = reader.fill(vec![0; 64], 64).await;
+        assert_eq!(n.expect("reads"), 64);
+        assert_eq!(&buf[..64], &data[..64]);
+        let (buf, n) = reader.fill(buf, 64).await;
+        assert_eq!(n.expect("reads"), 36, "short only at the end");
+        assert_eq!(&buf[..36], &data[64..]);
+        assert!(!reader.has_more().await.expect("eof"));
+    }
+
+    #[tokio::test]
+    async fn file_source_reports_size_and_identity() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("f.bin");
+        std::fs::write(&path, b"hello world").expect("write");
+        let opened = Source::path(&path).open().await.expect("opens");
+        assert_eq!(opened.size, 11);
+        let id = opened.identity.clone().expect("identity");
+        assert_eq!(id.size, 11);
+        assert!(id.difference(&id).is_none());
+        let mut other = id.clone();
+        other.size = 12;
+        assert!(id.difference(&other).expect("differs").contains("12 bytes"));
+        let mut reader = opened.reader;
+        let (buf, n) = reader.fill(vec![0; 8], 8).await;
+        assert_eq!(n.expect("read"), 8);
+        assert_eq!(&buf[..8], b"hello wo");
+        assert!(reader.has_more().await.expect("more"));
+    }
+
+    #[tokio::test]
+    async fn missing_file_is_a_clear_error() {
+        let Err(err) = Source::path("/nonexistent/really/not.bin").open().await else {
+            panic!("opening a missing file succeeded");
+        };
+        assert!(
+            err.to_string().contains("/nonexistent/really/not.bin"),
+            "{err}"
+        );
+    }
+}

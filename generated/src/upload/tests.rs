@@ -1,0 +1,647 @@
+//! Engine tests against an in-memory fake of the API with fault injection. (The end-to-end tests
+//! against box-emulator live in tests/e2e.)
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+
+use super::api::*;
+use super::digest::Sha1Digest;
+use super::engine::Engine;
+use super::progress::{CountedBody, ProgressEvent};
+use super::{RetryPolicy, Upload, UploadConfig, UploadError};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct FakeFile {
+    id: String,
+    size: u64,
+    sha1: String,
+}
+
+#[derive(Default)]
+struct FakeSession {
+    file_size: u64,
+    target: Option<Target>,
+    parts: BTreeMap<u64, (PartRecord, Bytes)>,
+}
+
+#[derive(Default)]
+struct Faults {
+    part_500_before_storing: u32,
+    part_500_after_storing: u32,
+    part_429: u32,
+    commit_202: u32,
+    commit_parts_mismatch: u32,
+    direct_500_after_storing: u32,
+    /// Fail every commit with 412 (stale etag).
+    commit_412: bool,
+}
+
+#[derive(Default)]
+struct Counters {
+    part_puts: u32,
+    list_calls: u32,
+    commits: u32,
+    aborts: u32,
+    creates: u32,
+}
+
+#[derive(Default)]
+struct FakeState {
+    part_size: u64,
+    sessions: HashMap<String, FakeSession>,
+    files: HashMap<String, (String, Bytes)>,
+    next_id: u32,
+    faults: Faults,
+    counters: Counters,
+}
+
+#[derive(Clone, Default)]
+struct Fake(Arc<Mutex<FakeState>>);
+
+fn endpoints(id: &str) -> SessionEndpoints {
+    SessionEndpoints {
+        upload_part: format!("{id}|put"),
+        commit: format!("{id}|commit"),
+        abort: format!("{id}|abort"),
+        list_parts: format!("{id}|list"),
+        status: format!("{id}|status"),
+    }
+}
+
+fn sid(url: &str) -> String {
+    url.split('|').next().unwrap_or_default().to_string()
+}
+
+impl Fake {
+    fn new(part_size: u64) -> Self {
+        let fake = Fake::default();
+        fake.with(|s| s.part_size = part_size);
+        fake
+    }
+
+    fn with<T>(&self, f: impl FnOnce(&mut FakeState) -> T) -> T {
+        let mut guard = self.0.lock().expect("fake state lock");
+        f(&mut guard)
+    }
+
+    fn file(&self, id: &str) -> Option<Bytes> {
+        self.with(|s| s.files.get(id).map(|(_, b)| b.clone()))
+    }
+
+    fn store_file(s: &mut FakeState, name: &str, data: Bytes) -> FakeFile {
+        s.next_id += 1;
+        let id = format!("F{}", s.next_id);
+        let file = FakeFile {
+            id: id.clone(),
+            size: data.len() as u64,
+            sha1: Sha1Digest::of(&data).hex(),
+        };
+        s.files.insert(id, (name.to_string(), data));
+        file
+    }
+
+    fn conflict_for(s: &FakeState, name: &str) -> Option<serde_json::Value> {
+        s.files.iter().find(|(_, (n, _))| n == name).map(|(id, (_, data))| {
+            serde_json::json!({"type": "file", "id": id, "sha1": Sha1Digest::of(data).hex(), "size": data.len()})
+        })
+    }
+}
+
+fn session_info(id: &str, part_size: u64, file_size: u64) -> SessionInfo {
+    SessionInfo {
+        id: id.to_string(),
+        part_size,
+        total_parts: Some(file_size.div_ceil(part_size)),
+        expires_at: None,
+        endpoints: endpoints(id),
+    }
+}
+
+impl UploadApi for Fake {
+    type File = FakeFile;
+
+    async fn create_session(
+        &self,
+        target: &Target,
+        file_size: u64,
+    ) -> Result<SessionInfo, CallError> {
+        self.with(|s| {
+            s.counters.creates += 1;
+            s.next_id += 1;
+            let id = format!("S{}", s.next_id);
+            s.sessions.insert(
+                id.clone(),
+                FakeSession {
+                    file_size,
+                    target: Some(target.clone()),
+                    parts: BTreeMap::new(),
+                },
+            );
+            Ok(session_info(&id, s.part_size, file_size))
+        })
+    }
+
+    async fn get_session(&self, status_url: &str) -> Result<SessionInfo, CallError> {
+        let id = sid(status_url);
+        self.with(|s| match s.sessions.get(&id) {
+            Some(sess) => Ok(session_info(&id, s.part_size, sess.file_size)),
+            None => Err(CallError::api(404, Some("not_found"), "HTTP 404")),
+        })
+    }
+
+    async fn upload_part(
+        &self,
+        url: &str,
+        body: CountedBody,
+        content_range: String,
+        digest: String,
+    ) -> Result<PartRecord, CallError> {
+        let data = Bytes::copy_from_slice(body.bytes());
+        tokio::task::yield_now().await;
+        let id = sid(url);
+        self.with(|s| {
+            s.counters.part_puts += 1;
+            if s.faults.part_429 > 0 {
+                s.faults.part_429 -= 1;
+                let e = CallError::api(429, Some("rate_limit_exceeded"), "HTTP 429")
+                    .with_retry_after(Some(Duration::from_millis(1)));
+                return Err(e);
+            }
+            if s.faults.part_500_before_storing > 0 {
+                s.faults.part_500_before_storing -= 1;
+                return Err(CallError::api(500, None, "HTTP 500"));
+            }
+            let (first, rest) = content_range
+                .trim_start_matches("bytes ")
+                .split_once('-')
+                .expect("range");
+            let offset: u64 = first.parse().expect("offset");
+            let _ = rest;
+            let sha1 = Sha1Digest::of(&data);
+            assert_eq!(digest, sha1.header(), "digest header is the part's SHA-1");
+            let part_size = s.part_size;
+            let sess = s
+                .sessions
+                .get_mut(&id)
+                .ok_or_else(|| CallError::api(404, Some("not_found"), "no session"))?;
+            if let Some((existing, _)) = sess.parts.get(&offset) {
+                let e = CallError::api(416, Some("range_overlaps_existing_part"), "HTTP 416")
+                    .with_conflict(Some(serde_json::to_value(existing).expect("json")));
+                return Err(e);
+            }
+            let record = PartRecord {
+                part_id: format!("P{}", offset / part_size),
+                offset,
+                size: data.len() as u64,
+                sha1: sha1.hex().to_uppercase(),
+            };
+            sess.parts.insert(offset, (record.clone(), data));
+            if s.faults.part_500_after_storing > 0 {
+                s.faults.part_500_after_storing -= 1;
+                return Err(CallError::api(500, None, "HTTP 500 after storing"));
+            }
+            Ok(record)
+        })
+    }
+
+    async fn list_parts(&self, url: &str, offset: u64, limit: u64) -> Result<PartsPage, CallError> {
+        let id = sid(url);
+        self.with(|s| {
+            s.counters.list_calls += 1;
+            let sess = s
+                .sessions
+                .get(&id)
+                .ok_or_else(|| CallError::api(404, Some("not_found"), "no session"))?;
+            // Small pages, to exercise pagination.
+            let limit = limit.min(2);
+            let entries: Vec<PartRecord> = sess
+                .parts
+                .values()
+                .map(|(r, _)| r.clone())
+                .skip(offset as usize)
+                .take(limit as usize)
+                .collect();
+            Ok(PartsPage {
+                entries,
+                total_count: Some(sess.parts.len() as u64),
+            })
+        })
+    }
+
+    async fn commit(
+        &self,
+        url: &str,
+        parts: Vec<PartRecord>,
+        digest: String,
+        _if_match: Option<String>,
+    ) -> Result<CommitOutcome<FakeFile>, CallError> {
+        let id = sid(url);
+        self.with(|s| {
+            s.counters.commits += 1;
+            if s.faults.commit_412 {
+                return Err(CallError::api(412, Some("precondition_failed"), "HTTP 412"));
+            }
+            if s.faults.commit_202 > 0 {
+                s.faults.commit_202 -= 1;
+                return Ok(CommitOutcome::Pending {
+                    retry_after: Some(Duration::from_millis(1)),
+                });
+            }
+            if s.faults.commit_parts_mismatch > 0 {
+                s.faults.commit_parts_mismatch -= 1;
+                return Err(CallError::api(
+                    400,
+                    Some("parts_mismatch"),
+                    "HTTP 400 parts_mismatch",
+                ));
+            }
+            let sess = s
+                .sessions
+                .remove(&id)
+                .ok_or_else(|| CallError::api(404, Some("not_found"), "no session"))?;
+            let offsets: Vec<u64> = parts.iter().map(|p| p.offset).collect();
+            let mut sorted = offsets.clone();
+            sorted.sort_unstable();
+            assert_eq!(offsets, sorted, "parts in offset order");
+            assert_eq!(parts.len(), sess.parts.len(), "every part listed");
+            let mut data = Vec::with_capacity(sess.file_size as usize);
+            for (_, bytes) in sess.parts.values() {
+                data.extend_from_slice(bytes);
+            }
+            assert_eq!(digest, Sha1Digest::of(&data).header(), "whole-file digest");
+            let name = match sess.target {
+                Some(Target::NewFile { name, .. }) => name,
+                _ => "version".into(),
+            };
+            Ok(CommitOutcome::Committed(Fake::store_file(
+                s,
+                &name,
+                Bytes::from(data),
+            )))
+        })
+    }
+
+    async fn abort(&self, url: &str) -> Result<(), CallError> {
+        let id = sid(url);
+        self.with(|s| {
+            s.counters.aborts += 1;
+            s.sessions.remove(&id);
+            Ok(())
+        })
+    }
+
+    async fn upload_direct(
+        &self,
+        target: &Target,
+        body: CountedBody,
+        sha1: Sha1Digest,
+        _if_match: Option<String>,
+    ) -> Result<FakeFile, CallError> {
+        let data = Bytes::copy_from_slice(body.bytes());
+        assert_eq!(sha1, Sha1Digest::of(&data));
+        let name = match target {
+            Target::NewFile { name, .. } => name.clone(),
+            Target::NewVersion { file_id, .. } => file_id.clone(),
+        };
+        self.with(|s| {
+            if let Some(conflict) = Fake::conflict_for(s, &name) {
+                let e = CallError::api(409, Some("item_name_in_use"), "HTTP 409")
+                    .with_conflict(Some(conflict));
+                return Err(e);
+            }
+            let file = Fake::store_file(s, &name, data);
+            if s.faults.direct_500_after_storing > 0 {
+                s.faults.direct_500_after_storing -= 1;
+                return Err(CallError::api(503, Some("unavailable"), "HTTP 503"));
+            }
+            Ok(file)
+        })
+    }
+
+    fn file_facts(file: &FakeFile) -> FileFacts {
+        FileFacts {
+            id: file.id.clone(),
+            size: Some(file.size),
+            sha1: Some(file.sha1.clone()),
+        }
+    }
+
+    fn file_from_conflict(conflict: &serde_json::Value) -> Option<FakeFile> {
+        Some(FakeFile {
+            id: conflict.get("id")?.as_str()?.to_string(),
+            size: conflict.get("size")?.as_u64()?,
+            sha1: conflict.get("sha1")?.as_str()?.to_string(),
+        })
+    }
+}
+
+fn engine(fake: &Fake) -> Engine<Fake> {
+    let config = UploadConfig {
+        chunked_cutoff: 1000,
+        min_chunked_size: 1,
+        concurrency: 3,
+        retry: RetryPolicy {
+            max_attempts: 5,
+            initial_backoff: Duration::from_millis(1),
+            max_backoff: Duration::from_millis(5),
+            deadline: Duration::from_secs(30),
+        },
+        ..UploadConfig::default()
+    };
+    Engine::new(fake.clone(), config)
+}
+
+fn data(len: usize) -> Vec<u8> {
+    (0..len).map(|i| (i.wrapping_mul(31) % 253) as u8).collect()
+}
+
+#[tokio::test]
+async fn chunked_upload_stores_exact_bytes_for_awkward_sizes() {
+    for len in [1001usize, 1024, 3 * 1024, 3 * 1024 + 1, 10_000] {
+        let fake = Fake::new(1024);
+        let content = data(len);
+        let file = engine(&fake)
+            .start(Upload::new_file("0", format!("f{len}")).from_bytes(content.clone()))
+            .join()
+            .await
+            .expect("uploads");
+        assert_eq!(
+            fake.file(&file.id).as_deref(),
+            Some(&content[..]),
+            "len {len}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn small_and_empty_files_go_direct() {
+    for len in [0usize, 1, 1000] {
+        let fake = Fake::new(1024);
+        let content = data(len);
+        let file = engine(&fake)
+            .start(Upload::new_file("0", format!("d{len}")).from_bytes(content.clone()))
+            .join()
+            .await
+            .expect("uploads");
+        assert_eq!(fake.file(&file.id).as_deref(), Some(&content[..]));
+        assert_eq!(
+            fake.with(|s| s.counters.creates),
+            0,
+            "no session below the cutoff"
+        );
+    }
+}
+
+#[tokio::test]
+async fn ambiguous_part_failure_is_checked_in_list_parts_not_resent() {
+    let fake = Fake::new(1024);
+    fake.with(|s| s.faults.part_500_after_storing = 2);
+    let content = data(5 * 1024);
+    let handle = engine(&fake).start(Upload::new_file("0", "a").from_bytes(content.clone()));
+    let progress = handle.progress();
+    let file = handle.join().await.expect("uploads");
+    assert_eq!(fake.file(&file.id).as_deref(), Some(&content[..]));
+    assert_eq!(fake.with(|s| s.counters.part_puts), 5, "no part sent twice");
+    assert!(fake.with(|s| s.counters.list_calls) >= 2);
+    assert_eq!(progress.borrow().retries, 2);
+}
+
+#[tokio::test]
+async fn transient_faults_are_retried_and_commit_waits_out_202_and_parts_mismatch() {
+    let fake = Fake::new(1024);
+    fake.with(|s| {
+        s.faults.part_500_before_storing = 2;
+        s.faults.part_429 = 2;
+        s.faults.commit_202 = 5;
+        s.faults.commit_parts_mismatch = 1;
+    });
+    let content = data(4 * 1024 + 7);
+    let handle = engine(&fake).start(Upload::new_file("0", "b").from_bytes(content.clone()));
+    let mut events = handle.events();
+    let file = handle.join().await.expect("uploads");
+    assert_eq!(fake.file(&file.id).as_deref(), Some(&content[..]));
+    let mut pending = 0;
+    let mut retries = 0;
+    while let Ok(e) = events.try_recv() {
+        match e {
+            ProgressEvent::CommitPending { .. } => pending += 1,
+            ProgressEvent::Retry { .. } => retries += 1,
+            _ => {}
+        }
+    }
+    assert_eq!(pending, 5);
+    assert_eq!(retries, 5, "2 x 500, 2 x 429, 1 x parts_mismatch");
+}
+
+#[tokio::test]
+async fn wrong_source_length_fails_and_aborts_the_session() {
+    let fake = Fake::new(1024);
+    let err = engine(&fake)
+        .start(Upload::new_file("0", "short").from_reader(std::io::Cursor::new(data(3000)), 4000))
+        .join()
+        .await
+        .expect_err("short source");
+    assert!(
+        matches!(
+            err,
+            UploadError::SourceTooShort {
+                declared: 4000,
+                got: 3000,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert!(err.session_id().is_some());
+    assert_eq!(
+        fake.with(|s| (s.files.len(), s.counters.aborts, s.sessions.len())),
+        (0, 1, 0)
+    );
+
+    let err = engine(&fake)
+        .start(Upload::new_file("0", "long").from_reader(std::io::Cursor::new(data(4001)), 4000))
+        .join()
+        .await
+        .expect_err("long source");
+    assert!(matches!(err, UploadError::SourceTooLong { .. }), "{err}");
+    let err = engine(&fake)
+        .start(Upload::new_file("0", "long-direct").from_reader(std::io::Cursor::new(data(11)), 10))
+        .join()
+        .await
+        .expect_err("long direct source");
+    assert!(matches!(err, UploadError::SourceTooLong { .. }), "{err}");
+    assert_eq!(fake.with(|s| s.files.len()), 0, "nothing committed");
+}
+
+#[tokio::test]
+async fn stale_etag_fails_with_412_and_no_file() {
+    let fake = Fake::new(1024);
+    fake.with(|s| s.faults.commit_412 = true);
+    let err = engine(&fake)
+        .start(
+            Upload::new_version("F9")
+                .if_match("1")
+                .from_bytes(data(3000)),
+        )
+        .join()
+        .await
+        .expect_err("412");
+    assert!(err.is_precondition_failed(), "{err}");
+    assert_eq!(fake.with(|s| s.counters.commits), 1, "412 is not retried");
+}
+
+#[tokio::test]
+async fn direct_upload_answered_5xx_after_storing_is_recognised_by_sha1() {
+    let fake = Fake::new(1024);
+    fake.with(|s| s.faults.direct_500_after_storing = 1);
+    let content = data(500);
+    let file = engine(&fake)
+        .start(Upload::new_file("0", "same").from_bytes(content.clone()))
+        .join()
+        .await
+        .expect("uploads");
+    assert_eq!(fake.file(&file.id).as_deref(), Some(&content[..]));
+    assert_eq!(fake.with(|s| s.files.len()), 1);
+
+    // Without an earlier ambiguous failure, a name clash stays an error even with equal content.
+    let err = engine(&fake)
+        .start(Upload::new_file("0", "same").from_bytes(content))
+        .join()
+        .await
+        .expect_err("name in use");
+    assert_eq!(err.code(), Some("item_name_in_use"));
+}
+
+#[tokio::test]
+async fn resume_uploads_only_missing_parts_and_refuses_a_changed_file() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("src.bin");
+    let state = dir.path().join("state.json");
+    let content = data(6 * 1024);
+    std::fs::write(&path, &content).expect("write");
+    let fake = Fake::new(1024);
+
+    // First run: fail for good after some parts (a 400 on part puts is fatal).
+    fake.with(|s| s.faults.part_500_before_storing = 0);
+    let eng = engine(&fake);
+    // Simulate an interrupted upload: create a session and store 3 parts by hand.
+    let session = fake
+        .create_session(
+            &Target::NewFile {
+                folder_id: "0".into(),
+                name: "r".into(),
+            },
+            6 * 1024,
+        )
+        .await
+        .expect("session");
+    for i in 0..3u64 {
+        let part = Bytes::copy_from_slice(&content[(i * 1024) as usize..((i + 1) * 1024) as usize]);
+        let sha = Sha1Digest::of(&part);
+        let body = CountedBody::new(part, None, Arc::default());
+        fake.upload_part(
+            &session.endpoints.upload_part,
+            body,
+            format!("bytes {}-{}/6144", i * 1024, i * 1024 + 1023),
+            sha.header(),
+        )
+        .await
+        .expect("part");
+    }
+    let meta = std::fs::metadata(&path).expect("meta");
+    let st = super::resume::UploadState {
+        version: super::resume::FORMAT_VERSION,
+        target: Target::NewFile {
+            folder_id: "0".into(),
+            name: "r".into(),
+        },
+        session_id: session.id.clone(),
+        endpoints: session.endpoints.clone(),
+        part_size: 1024,
+        file_size: 6 * 1024,
+        session_expires_at: None,
+        source: Some(super::source::SourceIdentity::from_metadata(&path, &meta)),
+        parts: vec![],
+    };
+    super::resume::save(&state, &st).expect("state");
+    let puts_before = fake.with(|s| s.counters.part_puts);
+    let file = eng
+        .start(
+            Upload::new_file("0", "r")
+                .from_path(&path)
+                .state_file(&state),
+        )
+        .join()
+        .await
+        .expect("resumes");
+    assert_eq!(fake.file(&file.id).as_deref(), Some(&content[..]));
+    assert_eq!(
+        fake.with(|s| s.counters.part_puts) - puts_before,
+        3,
+        "only the 3 missing parts"
+    );
+    assert!(!state.exists(), "state file removed after commit");
+
+    // A changed source is refused.
+    super::resume::save(&state, &st).expect("state");
+    std::fs::write(&path, data(6 * 1024 + 1)).expect("rewrite");
+    let err = eng
+        .start(
+            Upload::new_file("0", "r")
+                .from_path(&path)
+                .state_file(&state),
+        )
+        .join()
+        .await
+        .expect_err("changed");
+    assert!(matches!(err, UploadError::SourceChanged { .. }), "{err}");
+}
+
+#[tokio::test]
+async fn abort_discards_the_session() {
+    let fake = Fake::new(1024);
+    fake.with(|s| s.faults.commit_202 = 1_000_000);
+    let handle = engine(&fake).start(
+        Upload::new_file("0", "x")
+            .from_bytes(data(4096))
+            .commit_deadline(Duration::from_secs(60))
+            .retry_policy(RetryPolicy::default()),
+    );
+    let mut progress = handle.progress();
+    let _ = progress.wait_for(|p| p.commit_waits > 2).await;
+    let outcome = handle.abort().await.expect("aborts");
+    assert!(outcome.is_none());
+    assert_eq!(
+        fake.with(|s| (s.counters.aborts, s.sessions.len(), s.files.len())),
+        (1, 0, 0)
+    );
+}
+
+#[tokio::test]
+async fn commit_retries_on_202_until_its_deadline_then_fails_with_the_session() {
+    let fake = Fake::new(1024);
+    fake.with(|s| s.faults.commit_202 = u32::MAX);
+    let handle = engine(&fake).start(
+        Upload::new_file("0", "slow")
+            .from_bytes(data(3000))
+            .commit_deadline(Duration::from_millis(300)),
+    );
+    let progress = handle.progress();
+    let err = handle.join().await.expect_err("deadline");
+    match &err {
+        UploadError::CommitTimeout {
+            pending,
+            session_id,
+            ..
+        } => {
+            assert!(*pending >= 2, "waited out several 202s");
+            assert!(!session_id.is_empty());
+        }
+        other => panic!("expected CommitTimeout, got {other}"),
+    }
+    assert!(progress.borrow().commit_waits >= 2);
+    assert_eq!(fake.with(|s| (s.files.len(), s.counters.aborts)), (0, 1));
+}
