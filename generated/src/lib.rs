@@ -29,3 +29,8 @@ pub use box_uploads_runtime::{
 pub use client_builder::ClientBuilder;
 pub use generated::{errors, models, operations};
 pub use generated::{Client, SERVERS};
+
+/// The README's Rust examples, compiled as doctests so that they stay true.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+pub struct ReadmeDoctests;
