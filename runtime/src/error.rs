@@ -3,16 +3,33 @@
 use std::fmt;
 use std::time::Duration;
 
-/// What every generated per-operation error enum can tell about itself.
+/// What every generated per-operation error enum can tell about itself. Generated enums
+/// implement [`OperationError::fields`]; everything else follows from it.
 pub trait OperationError: std::error::Error + Send + Sync + 'static {
+    /// The answer's fields, whatever the variant.
+    fn fields(&self) -> &dyn ApiErrorFields;
     /// The HTTP status of the answer.
-    fn status(&self) -> u16;
+    fn status(&self) -> u16 {
+        self.fields().status()
+    }
     /// The API's error code (`item_name_in_use`), if the body had one.
-    fn code(&self) -> Option<&str>;
-    fn message(&self) -> Option<&str>;
-    fn request_id(&self) -> Option<&str>;
+    fn code(&self) -> Option<&str> {
+        self.fields().code()
+    }
+    fn message(&self) -> Option<&str> {
+        self.fields().message()
+    }
+    fn request_id(&self) -> Option<&str> {
+        self.fields().request_id()
+    }
     /// The raw `retry-after` header of the answer, if any.
-    fn retry_after(&self) -> Option<&str>;
+    fn retry_after(&self) -> Option<&str> {
+        self.fields().retry_after()
+    }
+    /// The body as received.
+    fn raw_body(&self) -> &str {
+        self.fields().raw()
+    }
     /// 429 and 5xx: the same request may succeed later.
     fn is_retryable(&self) -> bool {
         let status = self.status();

@@ -158,8 +158,7 @@ impl UploadFileError {
     }
     /// 429 and 5xx: the same request may succeed later.
     pub fn is_retryable(&self) -> bool {
-        let status = self.status();
-        status == 429 || status >= 500
+        rt::OperationError::is_retryable(self)
     }
 }
 impl std::fmt::Display for UploadFileError {
@@ -169,20 +168,8 @@ impl std::fmt::Display for UploadFileError {
 }
 impl std::error::Error for UploadFileError {}
 impl rt::OperationError for UploadFileError {
-    fn status(&self) -> u16 {
-        self.fields().status()
-    }
-    fn code(&self) -> Option<&str> {
-        self.fields().code()
-    }
-    fn message(&self) -> Option<&str> {
-        self.fields().message()
-    }
-    fn request_id(&self) -> Option<&str> {
-        self.fields().request_id()
-    }
-    fn retry_after(&self) -> Option<&str> {
-        self.fields().retry_after()
+    fn fields(&self) -> &dyn rt::ApiErrorFields {
+        UploadFileError::fields(self)
     }
 }
 /// An error answer of `preflight_upload`.
@@ -317,8 +304,7 @@ impl PreflightUploadError {
     }
     /// 429 and 5xx: the same request may succeed later.
     pub fn is_retryable(&self) -> bool {
-        let status = self.status();
-        status == 429 || status >= 500
+        rt::OperationError::is_retryable(self)
     }
 }
 impl std::fmt::Display for PreflightUploadError {
@@ -328,20 +314,8 @@ impl std::fmt::Display for PreflightUploadError {
 }
 impl std::error::Error for PreflightUploadError {}
 impl rt::OperationError for PreflightUploadError {
-    fn status(&self) -> u16 {
-        self.fields().status()
-    }
-    fn code(&self) -> Option<&str> {
-        self.fields().code()
-    }
-    fn message(&self) -> Option<&str> {
-        self.fields().message()
-    }
-    fn request_id(&self) -> Option<&str> {
-        self.fields().request_id()
-    }
-    fn retry_after(&self) -> Option<&str> {
-        self.fields().retry_after()
+    fn fields(&self) -> &dyn rt::ApiErrorFields {
+        PreflightUploadError::fields(self)
     }
 }
 /// An error answer of `upload_file_version`.
@@ -515,8 +489,7 @@ impl UploadFileVersionError {
     }
     /// 429 and 5xx: the same request may succeed later.
     pub fn is_retryable(&self) -> bool {
-        let status = self.status();
-        status == 429 || status >= 500
+        rt::OperationError::is_retryable(self)
     }
 }
 impl std::fmt::Display for UploadFileVersionError {
@@ -526,20 +499,8 @@ impl std::fmt::Display for UploadFileVersionError {
 }
 impl std::error::Error for UploadFileVersionError {}
 impl rt::OperationError for UploadFileVersionError {
-    fn status(&self) -> u16 {
-        self.fields().status()
-    }
-    fn code(&self) -> Option<&str> {
-        self.fields().code()
-    }
-    fn message(&self) -> Option<&str> {
-        self.fields().message()
-    }
-    fn request_id(&self) -> Option<&str> {
-        self.fields().request_id()
-    }
-    fn retry_after(&self) -> Option<&str> {
-        self.fields().retry_after()
+    fn fields(&self) -> &dyn rt::ApiErrorFields {
+        UploadFileVersionError::fields(self)
     }
 }
 /// An error answer of `create_upload_session`.
@@ -708,8 +669,7 @@ impl CreateUploadSessionError {
     }
     /// 429 and 5xx: the same request may succeed later.
     pub fn is_retryable(&self) -> bool {
-        let status = self.status();
-        status == 429 || status >= 500
+        rt::OperationError::is_retryable(self)
     }
 }
 impl std::fmt::Display for CreateUploadSessionError {
@@ -719,20 +679,8 @@ impl std::fmt::Display for CreateUploadSessionError {
 }
 impl std::error::Error for CreateUploadSessionError {}
 impl rt::OperationError for CreateUploadSessionError {
-    fn status(&self) -> u16 {
-        self.fields().status()
-    }
-    fn code(&self) -> Option<&str> {
-        self.fields().code()
-    }
-    fn message(&self) -> Option<&str> {
-        self.fields().message()
-    }
-    fn request_id(&self) -> Option<&str> {
-        self.fields().request_id()
-    }
-    fn retry_after(&self) -> Option<&str> {
-        self.fields().retry_after()
+    fn fields(&self) -> &dyn rt::ApiErrorFields {
+        CreateUploadSessionError::fields(self)
     }
 }
 /// An error answer of `create_upload_session_for_file`.
@@ -889,8 +837,7 @@ impl CreateUploadSessionForFileError {
     }
     /// 429 and 5xx: the same request may succeed later.
     pub fn is_retryable(&self) -> bool {
-        let status = self.status();
-        status == 429 || status >= 500
+        rt::OperationError::is_retryable(self)
     }
 }
 impl std::fmt::Display for CreateUploadSessionForFileError {
@@ -900,20 +847,8 @@ impl std::fmt::Display for CreateUploadSessionForFileError {
 }
 impl std::error::Error for CreateUploadSessionForFileError {}
 impl rt::OperationError for CreateUploadSessionForFileError {
-    fn status(&self) -> u16 {
-        self.fields().status()
-    }
-    fn code(&self) -> Option<&str> {
-        self.fields().code()
-    }
-    fn message(&self) -> Option<&str> {
-        self.fields().message()
-    }
-    fn request_id(&self) -> Option<&str> {
-        self.fields().request_id()
-    }
-    fn retry_after(&self) -> Option<&str> {
-        self.fields().retry_after()
+    fn fields(&self) -> &dyn rt::ApiErrorFields {
+        CreateUploadSessionForFileError::fields(self)
     }
 }
 /// An error answer of `get_upload_session`.
@@ -1018,8 +953,7 @@ impl GetUploadSessionError {
     }
     /// 429 and 5xx: the same request may succeed later.
     pub fn is_retryable(&self) -> bool {
-        let status = self.status();
-        status == 429 || status >= 500
+        rt::OperationError::is_retryable(self)
     }
 }
 impl std::fmt::Display for GetUploadSessionError {
@@ -1029,20 +963,8 @@ impl std::fmt::Display for GetUploadSessionError {
 }
 impl std::error::Error for GetUploadSessionError {}
 impl rt::OperationError for GetUploadSessionError {
-    fn status(&self) -> u16 {
-        self.fields().status()
-    }
-    fn code(&self) -> Option<&str> {
-        self.fields().code()
-    }
-    fn message(&self) -> Option<&str> {
-        self.fields().message()
-    }
-    fn request_id(&self) -> Option<&str> {
-        self.fields().request_id()
-    }
-    fn retry_after(&self) -> Option<&str> {
-        self.fields().retry_after()
+    fn fields(&self) -> &dyn rt::ApiErrorFields {
+        GetUploadSessionError::fields(self)
     }
 }
 /// An error answer of `upload_part`.
@@ -1190,8 +1112,7 @@ impl UploadPartError {
     }
     /// 429 and 5xx: the same request may succeed later.
     pub fn is_retryable(&self) -> bool {
-        let status = self.status();
-        status == 429 || status >= 500
+        rt::OperationError::is_retryable(self)
     }
 }
 impl std::fmt::Display for UploadPartError {
@@ -1201,20 +1122,8 @@ impl std::fmt::Display for UploadPartError {
 }
 impl std::error::Error for UploadPartError {}
 impl rt::OperationError for UploadPartError {
-    fn status(&self) -> u16 {
-        self.fields().status()
-    }
-    fn code(&self) -> Option<&str> {
-        self.fields().code()
-    }
-    fn message(&self) -> Option<&str> {
-        self.fields().message()
-    }
-    fn request_id(&self) -> Option<&str> {
-        self.fields().request_id()
-    }
-    fn retry_after(&self) -> Option<&str> {
-        self.fields().retry_after()
+    fn fields(&self) -> &dyn rt::ApiErrorFields {
+        UploadPartError::fields(self)
     }
 }
 /// An error answer of `abort_upload_session`.
@@ -1319,8 +1228,7 @@ impl AbortUploadSessionError {
     }
     /// 429 and 5xx: the same request may succeed later.
     pub fn is_retryable(&self) -> bool {
-        let status = self.status();
-        status == 429 || status >= 500
+        rt::OperationError::is_retryable(self)
     }
 }
 impl std::fmt::Display for AbortUploadSessionError {
@@ -1330,20 +1238,8 @@ impl std::fmt::Display for AbortUploadSessionError {
 }
 impl std::error::Error for AbortUploadSessionError {}
 impl rt::OperationError for AbortUploadSessionError {
-    fn status(&self) -> u16 {
-        self.fields().status()
-    }
-    fn code(&self) -> Option<&str> {
-        self.fields().code()
-    }
-    fn message(&self) -> Option<&str> {
-        self.fields().message()
-    }
-    fn request_id(&self) -> Option<&str> {
-        self.fields().request_id()
-    }
-    fn retry_after(&self) -> Option<&str> {
-        self.fields().retry_after()
+    fn fields(&self) -> &dyn rt::ApiErrorFields {
+        AbortUploadSessionError::fields(self)
     }
 }
 /// An error answer of `list_upload_parts`.
@@ -1448,8 +1344,7 @@ impl ListUploadPartsError {
     }
     /// 429 and 5xx: the same request may succeed later.
     pub fn is_retryable(&self) -> bool {
-        let status = self.status();
-        status == 429 || status >= 500
+        rt::OperationError::is_retryable(self)
     }
 }
 impl std::fmt::Display for ListUploadPartsError {
@@ -1459,20 +1354,8 @@ impl std::fmt::Display for ListUploadPartsError {
 }
 impl std::error::Error for ListUploadPartsError {}
 impl rt::OperationError for ListUploadPartsError {
-    fn status(&self) -> u16 {
-        self.fields().status()
-    }
-    fn code(&self) -> Option<&str> {
-        self.fields().code()
-    }
-    fn message(&self) -> Option<&str> {
-        self.fields().message()
-    }
-    fn request_id(&self) -> Option<&str> {
-        self.fields().request_id()
-    }
-    fn retry_after(&self) -> Option<&str> {
-        self.fields().retry_after()
+    fn fields(&self) -> &dyn rt::ApiErrorFields {
+        ListUploadPartsError::fields(self)
     }
 }
 /// An error answer of `commit_upload_session`.
@@ -1616,8 +1499,7 @@ impl CommitUploadSessionError {
     }
     /// 429 and 5xx: the same request may succeed later.
     pub fn is_retryable(&self) -> bool {
-        let status = self.status();
-        status == 429 || status >= 500
+        rt::OperationError::is_retryable(self)
     }
 }
 impl std::fmt::Display for CommitUploadSessionError {
@@ -1627,19 +1509,7 @@ impl std::fmt::Display for CommitUploadSessionError {
 }
 impl std::error::Error for CommitUploadSessionError {}
 impl rt::OperationError for CommitUploadSessionError {
-    fn status(&self) -> u16 {
-        self.fields().status()
-    }
-    fn code(&self) -> Option<&str> {
-        self.fields().code()
-    }
-    fn message(&self) -> Option<&str> {
-        self.fields().message()
-    }
-    fn request_id(&self) -> Option<&str> {
-        self.fields().request_id()
-    }
-    fn retry_after(&self) -> Option<&str> {
-        self.fields().retry_after()
+    fn fields(&self) -> &dyn rt::ApiErrorFields {
+        CommitUploadSessionError::fields(self)
     }
 }

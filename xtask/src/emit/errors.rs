@@ -239,8 +239,7 @@ fn emit_one(op: &Operation) -> TokenStream {
 
             /// 429 and 5xx: the same request may succeed later.
             pub fn is_retryable(&self) -> bool {
-                let status = self.status();
-                status == 429 || status >= 500
+                rt::OperationError::is_retryable(self)
             }
         }
 
@@ -253,20 +252,8 @@ fn emit_one(op: &Operation) -> TokenStream {
         impl std::error::Error for #enum_name {}
 
         impl rt::OperationError for #enum_name {
-            fn status(&self) -> u16 {
-                self.fields().status()
-            }
-            fn code(&self) -> Option<&str> {
-                self.fields().code()
-            }
-            fn message(&self) -> Option<&str> {
-                self.fields().message()
-            }
-            fn request_id(&self) -> Option<&str> {
-                self.fields().request_id()
-            }
-            fn retry_after(&self) -> Option<&str> {
-                self.fields().retry_after()
+            fn fields(&self) -> &dyn rt::ApiErrorFields {
+                #enum_name::fields(self)
             }
         }
     }

@@ -58,8 +58,7 @@ impl ListAlbumsError {
     }
     /// 429 and 5xx: the same request may succeed later.
     pub fn is_retryable(&self) -> bool {
-        let status = self.status();
-        status == 429 || status >= 500
+        rt::OperationError::is_retryable(self)
     }
 }
 impl std::fmt::Display for ListAlbumsError {
@@ -69,20 +68,8 @@ impl std::fmt::Display for ListAlbumsError {
 }
 impl std::error::Error for ListAlbumsError {}
 impl rt::OperationError for ListAlbumsError {
-    fn status(&self) -> u16 {
-        self.fields().status()
-    }
-    fn code(&self) -> Option<&str> {
-        self.fields().code()
-    }
-    fn message(&self) -> Option<&str> {
-        self.fields().message()
-    }
-    fn request_id(&self) -> Option<&str> {
-        self.fields().request_id()
-    }
-    fn retry_after(&self) -> Option<&str> {
-        self.fields().retry_after()
+    fn fields(&self) -> &dyn rt::ApiErrorFields {
+        ListAlbumsError::fields(self)
     }
 }
 /// An error answer of `create_album`.
@@ -167,8 +154,7 @@ impl CreateAlbumError {
     }
     /// 429 and 5xx: the same request may succeed later.
     pub fn is_retryable(&self) -> bool {
-        let status = self.status();
-        status == 429 || status >= 500
+        rt::OperationError::is_retryable(self)
     }
 }
 impl std::fmt::Display for CreateAlbumError {
@@ -178,20 +164,8 @@ impl std::fmt::Display for CreateAlbumError {
 }
 impl std::error::Error for CreateAlbumError {}
 impl rt::OperationError for CreateAlbumError {
-    fn status(&self) -> u16 {
-        self.fields().status()
-    }
-    fn code(&self) -> Option<&str> {
-        self.fields().code()
-    }
-    fn message(&self) -> Option<&str> {
-        self.fields().message()
-    }
-    fn request_id(&self) -> Option<&str> {
-        self.fields().request_id()
-    }
-    fn retry_after(&self) -> Option<&str> {
-        self.fields().retry_after()
+    fn fields(&self) -> &dyn rt::ApiErrorFields {
+        CreateAlbumError::fields(self)
     }
 }
 /// An error answer of `get_album`.
@@ -244,8 +218,7 @@ impl GetAlbumError {
     }
     /// 429 and 5xx: the same request may succeed later.
     pub fn is_retryable(&self) -> bool {
-        let status = self.status();
-        status == 429 || status >= 500
+        rt::OperationError::is_retryable(self)
     }
 }
 impl std::fmt::Display for GetAlbumError {
@@ -255,20 +228,8 @@ impl std::fmt::Display for GetAlbumError {
 }
 impl std::error::Error for GetAlbumError {}
 impl rt::OperationError for GetAlbumError {
-    fn status(&self) -> u16 {
-        self.fields().status()
-    }
-    fn code(&self) -> Option<&str> {
-        self.fields().code()
-    }
-    fn message(&self) -> Option<&str> {
-        self.fields().message()
-    }
-    fn request_id(&self) -> Option<&str> {
-        self.fields().request_id()
-    }
-    fn retry_after(&self) -> Option<&str> {
-        self.fields().retry_after()
+    fn fields(&self) -> &dyn rt::ApiErrorFields {
+        GetAlbumError::fields(self)
     }
 }
 /// An error answer of `delete_album`.
@@ -325,8 +286,7 @@ impl DeleteAlbumError {
     }
     /// 429 and 5xx: the same request may succeed later.
     pub fn is_retryable(&self) -> bool {
-        let status = self.status();
-        status == 429 || status >= 500
+        rt::OperationError::is_retryable(self)
     }
 }
 impl std::fmt::Display for DeleteAlbumError {
@@ -336,20 +296,8 @@ impl std::fmt::Display for DeleteAlbumError {
 }
 impl std::error::Error for DeleteAlbumError {}
 impl rt::OperationError for DeleteAlbumError {
-    fn status(&self) -> u16 {
-        self.fields().status()
-    }
-    fn code(&self) -> Option<&str> {
-        self.fields().code()
-    }
-    fn message(&self) -> Option<&str> {
-        self.fields().message()
-    }
-    fn request_id(&self) -> Option<&str> {
-        self.fields().request_id()
-    }
-    fn retry_after(&self) -> Option<&str> {
-        self.fields().retry_after()
+    fn fields(&self) -> &dyn rt::ApiErrorFields {
+        DeleteAlbumError::fields(self)
     }
 }
 /// An error answer of `upload_photo`.
@@ -438,8 +386,7 @@ impl UploadPhotoError {
     }
     /// 429 and 5xx: the same request may succeed later.
     pub fn is_retryable(&self) -> bool {
-        let status = self.status();
-        status == 429 || status >= 500
+        rt::OperationError::is_retryable(self)
     }
 }
 impl std::fmt::Display for UploadPhotoError {
@@ -449,20 +396,8 @@ impl std::fmt::Display for UploadPhotoError {
 }
 impl std::error::Error for UploadPhotoError {}
 impl rt::OperationError for UploadPhotoError {
-    fn status(&self) -> u16 {
-        self.fields().status()
-    }
-    fn code(&self) -> Option<&str> {
-        self.fields().code()
-    }
-    fn message(&self) -> Option<&str> {
-        self.fields().message()
-    }
-    fn request_id(&self) -> Option<&str> {
-        self.fields().request_id()
-    }
-    fn retry_after(&self) -> Option<&str> {
-        self.fields().retry_after()
+    fn fields(&self) -> &dyn rt::ApiErrorFields {
+        UploadPhotoError::fields(self)
     }
 }
 /// An error answer of `start_upload`.
@@ -521,8 +456,7 @@ impl StartUploadError {
     }
     /// 429 and 5xx: the same request may succeed later.
     pub fn is_retryable(&self) -> bool {
-        let status = self.status();
-        status == 429 || status >= 500
+        rt::OperationError::is_retryable(self)
     }
 }
 impl std::fmt::Display for StartUploadError {
@@ -532,20 +466,8 @@ impl std::fmt::Display for StartUploadError {
 }
 impl std::error::Error for StartUploadError {}
 impl rt::OperationError for StartUploadError {
-    fn status(&self) -> u16 {
-        self.fields().status()
-    }
-    fn code(&self) -> Option<&str> {
-        self.fields().code()
-    }
-    fn message(&self) -> Option<&str> {
-        self.fields().message()
-    }
-    fn request_id(&self) -> Option<&str> {
-        self.fields().request_id()
-    }
-    fn retry_after(&self) -> Option<&str> {
-        self.fields().retry_after()
+    fn fields(&self) -> &dyn rt::ApiErrorFields {
+        StartUploadError::fields(self)
     }
 }
 /// An error answer of `upload_chunk`.
@@ -618,8 +540,7 @@ impl UploadChunkError {
     }
     /// 429 and 5xx: the same request may succeed later.
     pub fn is_retryable(&self) -> bool {
-        let status = self.status();
-        status == 429 || status >= 500
+        rt::OperationError::is_retryable(self)
     }
 }
 impl std::fmt::Display for UploadChunkError {
@@ -629,20 +550,8 @@ impl std::fmt::Display for UploadChunkError {
 }
 impl std::error::Error for UploadChunkError {}
 impl rt::OperationError for UploadChunkError {
-    fn status(&self) -> u16 {
-        self.fields().status()
-    }
-    fn code(&self) -> Option<&str> {
-        self.fields().code()
-    }
-    fn message(&self) -> Option<&str> {
-        self.fields().message()
-    }
-    fn request_id(&self) -> Option<&str> {
-        self.fields().request_id()
-    }
-    fn retry_after(&self) -> Option<&str> {
-        self.fields().retry_after()
+    fn fields(&self) -> &dyn rt::ApiErrorFields {
+        UploadChunkError::fields(self)
     }
 }
 /// An error answer of `finish_upload`.
@@ -717,8 +626,7 @@ impl FinishUploadError {
     }
     /// 429 and 5xx: the same request may succeed later.
     pub fn is_retryable(&self) -> bool {
-        let status = self.status();
-        status == 429 || status >= 500
+        rt::OperationError::is_retryable(self)
     }
 }
 impl std::fmt::Display for FinishUploadError {
@@ -728,20 +636,8 @@ impl std::fmt::Display for FinishUploadError {
 }
 impl std::error::Error for FinishUploadError {}
 impl rt::OperationError for FinishUploadError {
-    fn status(&self) -> u16 {
-        self.fields().status()
-    }
-    fn code(&self) -> Option<&str> {
-        self.fields().code()
-    }
-    fn message(&self) -> Option<&str> {
-        self.fields().message()
-    }
-    fn request_id(&self) -> Option<&str> {
-        self.fields().request_id()
-    }
-    fn retry_after(&self) -> Option<&str> {
-        self.fields().retry_after()
+    fn fields(&self) -> &dyn rt::ApiErrorFields {
+        FinishUploadError::fields(self)
     }
 }
 /// An error answer of `list_events`.
@@ -787,8 +683,7 @@ impl ListEventsError {
     }
     /// 429 and 5xx: the same request may succeed later.
     pub fn is_retryable(&self) -> bool {
-        let status = self.status();
-        status == 429 || status >= 500
+        rt::OperationError::is_retryable(self)
     }
 }
 impl std::fmt::Display for ListEventsError {
@@ -798,19 +693,7 @@ impl std::fmt::Display for ListEventsError {
 }
 impl std::error::Error for ListEventsError {}
 impl rt::OperationError for ListEventsError {
-    fn status(&self) -> u16 {
-        self.fields().status()
-    }
-    fn code(&self) -> Option<&str> {
-        self.fields().code()
-    }
-    fn message(&self) -> Option<&str> {
-        self.fields().message()
-    }
-    fn request_id(&self) -> Option<&str> {
-        self.fields().request_id()
-    }
-    fn retry_after(&self) -> Option<&str> {
-        self.fields().retry_after()
+    fn fields(&self) -> &dyn rt::ApiErrorFields {
+        ListEventsError::fields(self)
     }
 }
