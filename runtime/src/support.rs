@@ -26,7 +26,9 @@ const PATH_SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
 /// would send the request to another path.
 pub fn encode_path<E>(value: &str) -> Result<String, Error<E>> {
     if value == "." || value == ".." || value.is_empty() {
-        return Err(Error::InvalidRequest(format!("path parameter {value:?} cannot be sent as a URL segment")));
+        return Err(Error::InvalidRequest(format!(
+            "path parameter {value:?} cannot be sent as a URL segment"
+        )));
     }
     Ok(utf8_percent_encode(value, PATH_SEGMENT).to_string())
 }
@@ -265,13 +267,25 @@ mod tests {
 
     #[test]
     fn path_parameters_stay_one_segment() {
-        assert_eq!(encode_path::<()>("abc-1_2.3~").ok().as_deref(), Some("abc-1_2.3~"));
-        assert_eq!(encode_path::<()>("a/b c?d").ok().as_deref(), Some("a%2Fb%20c%3Fd"));
-        let url = parse_url::<()>(&format!("http://h/files/{}/content", encode_path::<()>("../x").expect("encodes")))
-            .expect("url");
+        assert_eq!(
+            encode_path::<()>("abc-1_2.3~").ok().as_deref(),
+            Some("abc-1_2.3~")
+        );
+        assert_eq!(
+            encode_path::<()>("a/b c?d").ok().as_deref(),
+            Some("a%2Fb%20c%3Fd")
+        );
+        let url = parse_url::<()>(&format!(
+            "http://h/files/{}/content",
+            encode_path::<()>("../x").expect("encodes")
+        ))
+        .expect("url");
         assert_eq!(url.path(), "/files/..%2Fx/content");
         for bad in [".", "..", ""] {
-            assert!(matches!(encode_path::<()>(bad), Err(Error::InvalidRequest(_))), "{bad:?}");
+            assert!(
+                matches!(encode_path::<()>(bad), Err(Error::InvalidRequest(_))),
+                "{bad:?}"
+            );
         }
     }
 

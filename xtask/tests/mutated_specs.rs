@@ -19,8 +19,22 @@ enum Edit {
 
 fn edit() -> impl Strategy<Value = Edit> {
     let noise = prop_oneof![
-        Just(':'), Just('{'), Just('}'), Just('['), Just('-'), Just(' '), Just('#'), Just('$'), Just('\''),
-        Just('"'), Just('\t'), Just('/'), Just('~'), Just('\u{0}'), Just('é'), any::<char>()
+        Just(':'),
+        Just('{'),
+        Just('}'),
+        Just('['),
+        Just('-'),
+        Just(' '),
+        Just('#'),
+        Just('$'),
+        Just('\''),
+        Just('"'),
+        Just('\t'),
+        Just('/'),
+        Just('~'),
+        Just('\u{0}'),
+        Just('é'),
+        any::<char>()
     ];
     prop_oneof![
         any::<usize>().prop_map(Edit::Remove),
@@ -50,7 +64,11 @@ fn apply(text: &str, edits: &[Edit]) -> String {
                 let line = &mut lines[l % n];
                 let chars: Vec<char> = line.chars().collect();
                 let at = c % (chars.len() + 1);
-                *line = chars[..at].iter().chain(std::iter::once(&ch)).chain(&chars[at..]).collect();
+                *line = chars[..at]
+                    .iter()
+                    .chain(std::iter::once(&ch))
+                    .chain(&chars[at..])
+                    .collect();
             }
             Edit::Truncate(l, c) => {
                 let line = &mut lines[l % n];
@@ -70,7 +88,11 @@ fn assert_never_panics_and_locates(text: &str) -> Result<(), TestCaseError> {
             prop_assert!(!problems.is_empty());
             for p in problems.list() {
                 prop_assert!(!p.message.is_empty());
-                prop_assert!(p.pointer.is_empty() || p.pointer.starts_with('/'), "pointer {:?}", p.pointer);
+                prop_assert!(
+                    p.pointer.is_empty() || p.pointer.starts_with('/'),
+                    "pointer {:?}",
+                    p.pointer
+                );
             }
         }
         Err(other) => prop_assert!(false, "not a located spec problem: {other:?}"),

@@ -292,20 +292,33 @@ impl<'a> Ctx<'a, '_> {
         let mut rest = path;
         while let Some(start) = rest.find('{') {
             let Some(len) = rest[start..].find('}') else {
-                self.problems.push(pointer, format!("path `{path}` has an unclosed `{{`"));
+                self.problems
+                    .push(pointer, format!("path `{path}` has an unclosed `{{`"));
                 return;
             };
             in_template.push(&rest[start + 1..start + len]);
             rest = &rest[start + len + 1..];
         }
         for name in &in_template {
-            if !params.iter().any(|p| p.location == ParamIn::Path && p.wire == *name) {
-                self.problems.push(pointer, format!("path `{path}` uses `{{{name}}}` but no path parameter declares it"));
+            if !params
+                .iter()
+                .any(|p| p.location == ParamIn::Path && p.wire == *name)
+            {
+                self.problems.push(
+                    pointer,
+                    format!("path `{path}` uses `{{{name}}}` but no path parameter declares it"),
+                );
             }
         }
         for p in params.iter().filter(|p| p.location == ParamIn::Path) {
             if !in_template.contains(&p.wire.as_str()) {
-                self.problems.push(pointer, format!("path parameter `{}` does not appear in the path `{path}`", p.wire));
+                self.problems.push(
+                    pointer,
+                    format!(
+                        "path parameter `{}` does not appear in the path `{path}`",
+                        p.wire
+                    ),
+                );
             }
         }
     }

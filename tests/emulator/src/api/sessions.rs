@@ -737,9 +737,17 @@ fn parse_commit_body(mut m: Map<String, Value>, parts: &Parts) -> Result<CommitR
                 None | Some(Value::Null) => {}
                 Some(Value::Object(p)) => match p.get("id") {
                     Some(Value::String(id)) => parent_id = Some(id.clone()),
-                    _ => return Err(ApiError::bad_request("'attributes.parent.id' must be a string")),
+                    _ => {
+                        return Err(ApiError::bad_request(
+                            "'attributes.parent.id' must be a string",
+                        ))
+                    }
                 },
-                Some(_) => return Err(ApiError::bad_request("'attributes.parent' must be an object")),
+                Some(_) => {
+                    return Err(ApiError::bad_request(
+                        "'attributes.parent' must be an object",
+                    ))
+                }
             }
             let time = |key: &str| match a.get(key) {
                 None | Some(Value::Null) => Ok(None),
