@@ -124,11 +124,13 @@ async fn abort_session<A: UploadApi>(ctx: &Ctx<A>, session: &SessionInfo) {
 /// Aborts a session, retrying transient failures a few times (a pooled connection may have
 /// been broken by the cancelled part uploads). True when the session is gone.
 async fn abort_with_retries<A: UploadApi>(api: &A, url: &str, session_id: &str) -> bool {
+    // Patient on purpose: a session left behind holds storage until it expires (7 days), and
+    // the call that failed may have failed from a rate limit that also answers this one.
     let mut retrier = Retrier::new(&RetryPolicy {
-        max_attempts: 4,
+        max_attempts: 10,
         initial_backoff: Duration::from_millis(200),
-        max_backoff: Duration::from_secs(2),
-        deadline: Duration::from_secs(30),
+        max_backoff: Duration::from_secs(5),
+        deadline: Duration::from_secs(60),
     });
     loop {
         retrier.attempt();
