@@ -6,7 +6,7 @@ use std::io::Read as _;
 use std::path::PathBuf;
 use std::time::Instant;
 
-use box_uploads::upload::{ProgressEvent, Upload, UploadConfig, Uploader};
+use box_uploads::upload::{Phase, ProgressEvent, Upload, UploadConfig, Uploader};
 use box_uploads::Client;
 use serde_json::json;
 use sha1::{Digest as _, Sha1};
@@ -47,6 +47,16 @@ pub fn upload_one(args: &[String]) -> Result<(), String> {
         let handle = uploader.start_upload(Upload::new_file("0", name).from_path(&file));
         let mut events = handle.events();
         let progress = handle.progress();
+        // When the commit starts: the rest of the upload time is the server assembling the file.
+        let mut phases = handle.progress();
+        let committing = tokio::spawn(async move {
+            while phases.changed().await.is_ok() {
+                if phases.borrow().phase == Phase::Committing {
+                    return Some(start.elapsed());
+                }
+            }
+            None
+        });
         let session = tokio::spawn(async move {
             loop {
                 match events.recv().await {
@@ -65,10 +75,17 @@ pub fn upload_one(args: &[String]) -> Result<(), String> {
             .join()
             .await
             .map_err(|e| format!("upload failed: {e}"))?;
-        let upload_s = start.elapsed().as_secs_f64();
+        let elapsed = start.elapsed();
+        let upload_s = elapsed.as_secs_f64();
         let retries = progress.borrow().retries;
         session.abort();
+        committing.abort();
         let session = session.await.ok().flatten();
+        let commit_s = committing
+            .await
+            .ok()
+            .flatten()
+            .map(|at| elapsed.saturating_sub(at).as_secs_f64());
         Ok::<_, String>(json!({
             "upload_s": upload_s,
             "file_id": stored.id,
@@ -78,6 +95,7 @@ pub fn upload_one(args: &[String]) -> Result<(), String> {
             "total_parts": session.map(|s| s.1),
             "concurrency": session.map(|s| s.2),
             "retries": retries,
+            "commit_s": commit_s,
         }))
     })?;
     let mut out = out;

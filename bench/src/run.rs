@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::emulator::{self, Emulator};
 use crate::files::{self, human_size, parse_size, GIB, MIB};
@@ -41,6 +41,8 @@ SVG plots into bench/results/ and the report BENCHMARKS.md at the workspace root
   --emulator-data DIR   the emulator's data directory, emptied before every run (default: a
                         directory in /dev/shm when it has room for the largest upload twice,
                         else target/bench/emulator-data)
+  --from-json FILE      measure nothing: rewrite the report and plots from an earlier
+                        results.json (into its directory, unless --out)
   -h, --help            this help
 
 Needs: python3 with venv and pip (PyPI), npm and node (npm registry; else the Node column is
@@ -48,7 +50,7 @@ skipped), and preferably GNU time (`apt-get install time`) for exact CPU and pea
 (without it the bench polls /proc).";
 
 /// Which client a case measures.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Client {
     Floor,
@@ -175,28 +177,37 @@ impl CaseSpec {
 }
 
 /// One measured run.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RunRecord {
     pub ok: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
     /// Wall time of the client process, start to exit.
+    #[serde(deserialize_with = "f64_or_nan")]
     pub process_wall_s: f64,
     /// Time of the upload (or hashing) itself, measured inside the client around the call
     /// (the CLI: its process wall time).
+    #[serde(deserialize_with = "f64_or_nan")]
     pub upload_s: f64,
+    #[serde(deserialize_with = "f64_or_nan")]
     pub user_s: f64,
+    #[serde(deserialize_with = "f64_or_nan")]
     pub sys_s: f64,
     /// user + sys of the client process.
+    #[serde(deserialize_with = "f64_or_nan")]
     pub cpu_s: f64,
+    #[serde(deserialize_with = "f64_or_nan")]
     pub cpu_s_per_gib: f64,
     /// Peak RSS of the client process (GNU time's ru_maxrss, or VmHWM).
+    #[serde(deserialize_with = "f64_or_nan")]
     pub max_rss_mib: f64,
     /// Peak RSS as the client saw it itself (VmHWM or getrusage), a cross-check.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub self_max_rss_mib: Option<f64>,
+    #[serde(deserialize_with = "f64_or_nan")]
     pub throughput_mib_s: f64,
     /// 1-minute load average when the run started (other work on the machine).
+    #[serde(deserialize_with = "f64_or_nan")]
     pub load_avg_1m: f64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub parts_stored: Option<u64>,
@@ -214,17 +225,26 @@ pub struct RunRecord {
     pub in_call_cpu_s: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub import_s: Option<f64>,
+    /// The engine: seconds from the start of the commit to the committed file (the server
+    /// assembling the file from its parts).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub commit_s: Option<f64>,
     /// CPU seconds the emulator spent serving this run (it shares the machine's CPUs).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub server_cpu_s: Option<f64>,
 }
 
+/// NaN (a failed run's figures) is written to JSON as null; read it back as NaN.
+fn f64_or_nan<'de, D: serde::Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+    Ok(Option::<f64>::deserialize(d)?.unwrap_or(f64::NAN))
+}
+
 /// A case with its runs and their median and spread (over successful runs).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct CaseResult {
     pub key: String,
     pub client: Client,
-    pub client_label: &'static str,
+    pub client_label: String,
     pub size: u64,
     pub part_size: u64,
     pub part_size_forced: bool,
@@ -249,7 +269,7 @@ impl CaseResult {
         CaseResult {
             key: spec.key(),
             client: spec.client,
-            client_label: spec.client.label(),
+            client_label: spec.client.label().to_string(),
             size: spec.size,
             part_size: spec.effective_part_size(),
             part_size_forced: spec.part_size.is_some(),
@@ -290,7 +310,7 @@ impl CaseResult {
 }
 
 /// Everything the report needs.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, Deserialize)]
 pub struct Results {
     pub command: String,
     pub quick: bool,
@@ -349,6 +369,7 @@ struct Options {
     out: Option<PathBuf>,
     report: Option<PathBuf>,
     emulator_data: Option<PathBuf>,
+    from_json: Option<PathBuf>,
 }
 
 fn list<T>(s: &str, parse: impl Fn(&str) -> Result<T, String>) -> Result<Vec<T>, String> {
@@ -377,6 +398,7 @@ impl Options {
             out: None,
             report: None,
             emulator_data: None,
+            from_json: None,
         };
         let mut iter = args.iter();
         let count = |v: &str| -> Result<usize, String> {
@@ -411,6 +433,7 @@ impl Options {
                 "--out" => o.out = Some(PathBuf::from(value()?)),
                 "--report" => o.report = Some(PathBuf::from(value()?)),
                 "--emulator-data" => o.emulator_data = Some(PathBuf::from(value()?)),
+                "--from-json" => o.from_json = Some(PathBuf::from(value()?)),
                 other => return Err(format!("unknown option {other:?}\n\n{USAGE}")),
             }
         }
@@ -525,6 +548,9 @@ pub fn main(args: &[String]) -> Result<(), String> {
     };
     let started = Instant::now();
     let paths = Paths::discover();
+    if let Some(json) = &opts.from_json {
+        return rewrite_report(&paths, &opts, json);
+    }
     let plan = Plan::new(&opts);
     std::fs::create_dir_all(&paths.work)
         .map_err(|e| format!("cannot create {}: {e}", paths.work.display()))?;
@@ -789,6 +815,30 @@ pub fn main(args: &[String]) -> Result<(), String> {
     Ok(())
 }
 
+/// `--from-json`: the report and plots again from saved figures (the targets are judged anew).
+fn rewrite_report(paths: &Paths, opts: &Options, json: &Path) -> Result<(), String> {
+    let text = std::fs::read_to_string(json)
+        .map_err(|e| format!("cannot read {}: {e}", json.display()))?;
+    let mut results: Results =
+        serde_json::from_str(&text).map_err(|e| format!("cannot read {}: {e}", json.display()))?;
+    results.targets = report::targets(&results);
+    let out_dir = opts.out.clone().unwrap_or_else(|| {
+        json.parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| PathBuf::from("."))
+    });
+    let report_path = opts.report.clone().unwrap_or_else(|| {
+        if results.quick {
+            paths.work.join("quick").join("BENCHMARKS.md")
+        } else {
+            paths.root.join("BENCHMARKS.md")
+        }
+    });
+    report::write(&results, &out_dir, &report_path)?;
+    eprintln!("rewrote {} from {}", report_path.display(), json.display());
+    Ok(())
+}
+
 /// A RAM-backed directory when there is room for the largest upload twice (its parts, then the
 /// assembled file) with 4 GiB to spare: on a virtual disk the emulator's writes, not the
 /// clients, would set the pace. Otherwise `target/bench/emulator-data`.
@@ -905,6 +955,7 @@ impl Runner {
                 retries: None,
                 in_call_cpu_s: None,
                 import_s: None,
+                commit_s: None,
                 server_cpu_s: None,
             },
         }
@@ -1104,6 +1155,7 @@ fn record(
         retries: json["retries"].as_u64(),
         in_call_cpu_s: json["upload_cpu_s"].as_f64(),
         import_s: json["import_s"].as_f64(),
+        commit_s: json["commit_s"].as_f64(),
         server_cpu_s: None,
     }
 }

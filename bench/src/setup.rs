@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Instant;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::stats::Spread;
 
@@ -217,7 +217,7 @@ pub fn node_sdk(paths: &Paths) -> Result<NodeSdk, String> {
     })
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Machine {
     pub nproc: String,
     pub cpu_model: String,
@@ -303,7 +303,7 @@ pub fn machine(paths: &Paths) -> Machine {
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct CodegenTiming {
     /// `cargo xtask codegen --check`, as a user types it (cargo's freshness check included).
     pub cargo_xtask_s: Option<Spread>,
