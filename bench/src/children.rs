@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use box_uploads::upload::{Phase, ProgressEvent, Upload, UploadConfig, Uploader};
-use box_uploads::Client;
+use box_uploads::ClientBuilder;
 use serde_json::json;
 use sha1::{Digest as _, Sha1};
 
@@ -36,7 +36,7 @@ pub fn upload_one(args: &[String]) -> Result<(), String> {
         .build()
         .map_err(|e| format!("cannot start a runtime: {e}"))?;
     let out = runtime.block_on(async move {
-        let client = Client::builder()
+        let client = ClientBuilder::new()
             .token(token)
             .api_url(api)
             .upload_url(upload)

@@ -640,7 +640,7 @@ fn markdown(r: &Results, img: &dyn Fn(&str) -> String) -> String {
     );
     let _ = writeln!(
         md,
-        "cargo bench -p box-uploads --bench pipeline   # Criterion micro-benchmarks of the pipeline pieces"
+        "cargo bench -p box-uploads-bench --bench hashing   # Criterion micro-benchmark: one-pass vs two-pass hashing"
     );
     let _ = writeln!(md, "```\n");
     let _ = writeln!(md, "This report: `{}`.\n", r.command);
@@ -963,10 +963,9 @@ fn markdown(r: &Results, img: &dyn Fn(&str) -> String) -> String {
     let _ = writeln!(md, "## Micro-benchmarks\n");
     let _ = writeln!(
         md,
-        "The pieces of the pipeline (hashing each byte once for the whole file and its part \
-         versus twice, the ordered reader going through the buffer pool) have Criterion \
-         benchmarks in `generated/benches/pipeline.rs`: `cargo bench -p box-uploads --bench \
-         pipeline` (reports in `target/criterion/`). They are not part of this run.\n"
+        "Hashing each byte once for the whole file and its part versus twice has a Criterion \
+         benchmark in `bench/benches/hashing.rs`: `cargo bench -p box-uploads-bench --bench \
+         hashing` (reports in `target/criterion/`). It is not part of this run.\n"
     );
 
     let failures: Vec<String> =

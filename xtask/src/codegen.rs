@@ -86,8 +86,10 @@ pub fn default_targets(root: &Path) -> Vec<Target> {
     vec![
         Target {
             spec: root.join("spec/box-uploads.yaml"),
-            out: root.join("generated/src/generated"),
-            kind: Kind::Module,
+            out: root.join("generated"),
+            kind: Kind::Crate {
+                name: "box-uploads-api".to_string(),
+            },
         },
         Target {
             spec: root.join("xtask/tests/fixtures/everything.yaml"),
@@ -192,12 +194,10 @@ pub fn expected_files(
     Ok(files)
 }
 
-/// The directory whose every file the target owns (anything else there is an orphan).
+/// The directory whose every file, at any depth, the target owns (anything else there is an
+/// orphan): a generated crate's folder holds nothing written by hand.
 fn owned_dir(target: &Target) -> PathBuf {
-    match target.kind {
-        Kind::Module => target.out.clone(),
-        Kind::Crate { .. } => target.out.join("src/generated"),
-    }
+    target.out.clone()
 }
 
 /// One generated file that does not match the spec.
@@ -248,15 +248,23 @@ pub fn write(root: &Path, target: &Target) -> Result<Vec<Drift>, GenerateError> 
     Ok(drift)
 }
 
+/// Every file under `dir`, recursively, sorted. Symlinks are listed, not followed.
 fn existing_files(dir: &Path) -> Vec<PathBuf> {
-    let Ok(entries) = fs::read_dir(dir) else {
-        return Vec::new();
-    };
-    let mut out: Vec<PathBuf> = entries
-        .filter_map(Result::ok)
-        .map(|e| e.path())
-        .filter(|p| p.is_file())
-        .collect();
+    let mut out = Vec::new();
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(dir) = pending.pop() {
+        let Ok(entries) = fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries.filter_map(Result::ok) {
+            let path = entry.path();
+            match entry.file_type() {
+                Ok(t) if t.is_dir() => pending.push(path),
+                Ok(_) => out.push(path),
+                Err(_) => {}
+            }
+        }
+    }
     out.sort();
     out
 }

@@ -16,7 +16,7 @@ fn generated_code_is_up_to_date_with_the_specs() {
     }
 }
 
-/// A scratch copy of the spec and its generated module, laid out like the workspace.
+/// A scratch copy of the spec and its generated crate, laid out like the workspace.
 fn scratch_copy(name: &str) -> (PathBuf, Target) {
     let root = xtask::workspace_root();
     let scratch = root.join("target").join("drift-test").join(name);
@@ -27,21 +27,30 @@ fn scratch_copy(name: &str) -> (PathBuf, Target) {
         scratch.join("spec/box-uploads.yaml"),
     )
     .expect("copy spec");
-    let out = scratch.join("generated/src/generated");
-    fs::create_dir_all(&out).expect("mkdir");
-    for name in codegen::module_file_names() {
-        fs::copy(
-            root.join("generated/src/generated").join(name),
-            out.join(name),
-        )
-        .expect("copy generated");
-    }
+    copy_dir(&root.join("generated"), &scratch.join("generated"));
+    // The generated Cargo.toml points at the runtime by a relative path.
+    fs::create_dir_all(scratch.join("runtime")).expect("mkdir");
     let target = Target {
         spec: scratch.join("spec/box-uploads.yaml"),
-        out,
-        kind: Kind::Module,
+        out: scratch.join("generated"),
+        kind: Kind::Crate {
+            name: "box-uploads-api".to_string(),
+        },
     };
     (scratch, target)
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    fs::create_dir_all(to).expect("mkdir");
+    for entry in fs::read_dir(from).expect("read_dir") {
+        let entry = entry.expect("entry");
+        let path = entry.path();
+        if path.is_dir() {
+            copy_dir(&path, &to.join(entry.file_name()));
+        } else {
+            fs::copy(&path, to.join(entry.file_name())).expect("copy generated");
+        }
+    }
 }
 
 fn file_name(d: &Drift) -> String {
@@ -80,7 +89,7 @@ fn a_new_property_in_the_spec_makes_the_check_fail_until_regenerated() {
     let drift = check(&scratch, &target).expect("checks");
     assert_eq!(
         drift,
-        vec![Drift::Stale(target.out.join("models.rs"))],
+        vec![Drift::Stale(target.out.join("src/generated/models.rs"))],
         "only the models change"
     );
     let report = codegen::drift_report(&scratch, &drift);
@@ -95,15 +104,22 @@ fn a_new_property_in_the_spec_makes_the_check_fail_until_regenerated() {
         check(&scratch, &target).expect("checks").is_empty(),
         "clean after regenerating"
     );
-    let models = fs::read_to_string(target.out.join("models.rs")).expect("read");
+    let models = fs::read_to_string(target.out.join("src/generated/models.rs")).expect("read");
     assert!(models.contains("pub drift_probe: Option<String>"));
 }
 
 #[test]
 fn missing_and_orphaned_files_are_named() {
     let (scratch, target) = scratch_copy("orphan");
-    fs::remove_file(target.out.join("errors.rs")).expect("remove");
-    fs::write(target.out.join("old_module.rs"), "// left over\n").expect("write");
+    fs::remove_file(target.out.join("src/generated/errors.rs")).expect("remove");
+    fs::write(
+        target.out.join("src/generated/old_module.rs"),
+        "// left over\n",
+    )
+    .expect("write");
+    // A hand-written file anywhere in the generated crate is an orphan too.
+    fs::create_dir_all(target.out.join("src/upload")).expect("mkdir");
+    fs::write(target.out.join("src/upload/engine.rs"), "// by hand\n").expect("write");
     let drift = check(&scratch, &target).expect("checks");
     let names: Vec<(bool, String)> = drift
         .iter()
@@ -119,9 +135,15 @@ fn missing_and_orphaned_files_are_named() {
             .any(|d| matches!(d, Drift::Orphaned(p) if p.ends_with("old_module.rs"))),
         "{drift:?}"
     );
+    assert!(
+        drift
+            .iter()
+            .any(|d| matches!(d, Drift::Orphaned(p) if p.ends_with("src/upload/engine.rs"))),
+        "{drift:?}"
+    );
     codegen::write(&scratch, &target).expect("regenerates");
     assert!(
-        !Path::new(&target.out.join("old_module.rs")).exists(),
+        !Path::new(&target.out.join("src/generated/old_module.rs")).exists(),
         "orphan removed"
     );
     assert!(check(&scratch, &target).expect("checks").is_empty());

@@ -1680,7 +1680,7 @@ async fn every_operation_answers_401_unauthorized() {
             assert_eq!(api.message.as_deref(), Some("Unauthorized"));
         }
     );
-    let anonymous = Client::builder()
+    let anonymous = ClientBuilder::new()
         .api_url(emu.api_url())
         .upload_url(emu.upload_url())
         .build()

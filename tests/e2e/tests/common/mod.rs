@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use box_emulator::{Config, Emulator};
 use box_uploads::upload::{RetryPolicy, UploadConfig, Uploader};
-use box_uploads::Client;
+use box_uploads::{Client, ClientBuilder};
 use sha1::{Digest, Sha1};
 
 pub const KIB: u64 = 1024;
@@ -30,7 +30,7 @@ pub async fn emulator_with(config: Config) -> Emulator {
 }
 
 pub fn client(emu: &Emulator) -> Client {
-    Client::builder()
+    ClientBuilder::new()
         .token(emu.token())
         .api_url(emu.api_url())
         .upload_url(emu.upload_url())

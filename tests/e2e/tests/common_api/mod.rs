@@ -16,7 +16,7 @@ pub use box_uploads::errors::*;
 pub use box_uploads::models::*;
 pub use box_uploads::operations::*;
 pub use box_uploads::runtime::support::{raw_response, RawResponse};
-pub use box_uploads::{ApiError, Body, Client, Error, FilePart};
+pub use box_uploads::{ApiError, Body, Client, ClientBuilder, Error, FilePart};
 
 pub const KIB: u64 = 1024;
 pub const MIB: u64 = 1024 * 1024;
@@ -43,7 +43,7 @@ pub fn client(emu: &Emulator) -> Client {
 }
 
 pub fn client_with_token(emu: &Emulator, token: &str) -> Client {
-    Client::builder()
+    ClientBuilder::new()
         .token(token)
         .api_url(emu.api_url())
         .upload_url(emu.upload_url())
@@ -53,7 +53,7 @@ pub fn client_with_token(emu: &Emulator, token: &str) -> Client {
 
 /// A plain reqwest client for reading back what the emulator stored.
 pub fn http() -> reqwest::Client {
-    reqwest::Client::builder()
+    reqwest::ClientBuilder::new()
         .no_proxy()
         .build()
         .expect("reqwest client")

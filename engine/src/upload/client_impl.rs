@@ -405,7 +405,7 @@ mod tests {
 
     #[test]
     fn a_session_without_endpoints_gets_them_built() {
-        let client = Client::builder()
+        let client = crate::ClientBuilder::new()
             .upload_url("http://127.0.0.1:9/api/2.0")
             .build()
             .expect("client");

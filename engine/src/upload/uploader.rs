@@ -11,9 +11,9 @@ use crate::Client;
 /// ```no_run
 /// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
 /// use box_uploads::upload::{Upload, UploadConfig, Uploader};
-/// use box_uploads::Client;
+/// use box_uploads::ClientBuilder;
 ///
-/// let client = Client::builder().token("ACCESS_TOKEN").build()?;
+/// let client = ClientBuilder::new().token("ACCESS_TOKEN").build()?;
 /// let mut config = UploadConfig::default();
 /// config.concurrency = 6;
 /// let uploader = Uploader::with_config(client, config);
@@ -72,20 +72,5 @@ impl Uploader {
     /// Uploads and waits for the committed file.
     pub async fn upload(&self, upload: Upload) -> Result<FileFull, UploadError> {
         self.start_upload(upload).join().await
-    }
-}
-
-impl Client {
-    /// Uploads one file with the default [`UploadConfig`]; see [`Uploader`] to share the
-    /// concurrency between uploads or change the settings.
-    ///
-    /// ```no_run
-    /// # async fn demo(client: box_uploads::Client) -> Result<(), box_uploads::upload::UploadError> {
-    /// use box_uploads::upload::Upload;
-    /// let file = client.upload(Upload::new_file("0", "report.pdf").from_path("report.pdf")).await?;
-    /// # let _ = file; Ok(()) }
-    /// ```
-    pub async fn upload(&self, upload: Upload) -> Result<FileFull, UploadError> {
-        Uploader::new(self.clone()).upload(upload).await
     }
 }

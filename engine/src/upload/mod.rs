@@ -34,11 +34,7 @@
 //! ```
 
 mod api;
-#[doc(hidden)]
-pub mod bench;
 mod chunked;
-#[cfg(feature = "cli")]
-pub mod cli;
 mod client_impl;
 mod digest;
 mod direct;

@@ -16,12 +16,12 @@ use std::time::{Duration, Instant};
 
 use box_emulator::{Emulator, FaultConfig};
 use box_uploads::upload::{RetryPolicy, Upload, UploadConfig, Uploader};
-use box_uploads::Client;
+use box_uploads::ClientBuilder;
 use common::*;
 use tokio::io::AsyncWriteExt as _;
 
 fn put(emu: &Emulator, file: &Path, state: &Path) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_box-upload-e2e"));
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_box-upload"));
     cmd.arg("put")
         .arg(file)
         .args(["--folder", "0", "--concurrency", "3", "--json"])
@@ -146,7 +146,7 @@ impl EmulatorProcess {
     fn start(listen: &str, data_dir: &Path) -> EmulatorProcess {
         let started = Instant::now();
         loop {
-            let mut child = Command::new(env!("CARGO_BIN_EXE_box-upload-e2e"))
+            let mut child = Command::new(env!("CARGO_BIN_EXE_box-upload"))
                 .args(["emulator", "--listen", listen, "--token", EMU_TOKEN])
                 .args(["--part-size", "1048576", "--data-dir"])
                 .arg(data_dir)
@@ -220,7 +220,7 @@ async fn emulator_killed_and_restarted_mid_upload_the_upload_completes() {
     let addr = emu.addr();
     let data = content(SIZE, SEED);
 
-    let client = Client::builder()
+    let client = ClientBuilder::new()
         .token(EMU_TOKEN)
         .api_url(format!("{}/2.0", emu.base))
         .upload_url(format!("{}/api/2.0", emu.base))

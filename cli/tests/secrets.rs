@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use box_emulator::{Config, Emulator, FaultConfig};
 use box_uploads::upload::{RetryPolicy, Upload, UploadConfig, UploadError, UploadHandle, Uploader};
-use box_uploads::Client;
+use box_uploads::{Client, ClientBuilder};
 use common::*;
 
 const TOKEN: &str = "tok-SECRET-7f3a9";
@@ -168,7 +168,7 @@ async fn secret_emulator() -> Emulator {
 }
 
 fn secret_client(api: &str, upload: &str) -> Client {
-    Client::builder()
+    ClientBuilder::new()
         .token(TOKEN)
         .api_url(api)
         .upload_url(upload)
@@ -201,7 +201,7 @@ async fn the_token_never_appears_in_debug_display_errors_logs_or_state() {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut seen = Seen::default();
 
-    let builder = Client::builder().token(TOKEN);
+    let builder = ClientBuilder::new().token(TOKEN);
     seen.add("client builder", format!("{builder:?} {builder:#?}"));
     let client = secret_client(&emu.api_url(), &emu.upload_url());
     seen.add("client", format!("{client:?} {client:#?}"));
@@ -345,7 +345,7 @@ async fn the_token_never_appears_in_debug_display_errors_logs_or_state() {
 }
 
 fn cli(args: &[&str], envs: &[(&str, &str)]) -> (bool, String, String) {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_box-upload-e2e"));
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_box-upload"));
     cmd.args(args)
         .env_remove("BOX_TOKEN")
         .env("RUST_LOG", "trace")

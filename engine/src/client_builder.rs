@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use box_uploads_runtime::{Core, TransportError};
+use box_uploads_runtime::TransportError;
 
 use crate::Client;
 
@@ -11,9 +11,9 @@ use crate::Client;
 /// ```no_run
 /// # fn main() -> Result<(), box_uploads::TransportError> {
 /// // Real Box: only a token.
-/// let box_client = box_uploads::Client::builder().token("ACCESS_TOKEN").build()?;
+/// let box_client = box_uploads::ClientBuilder::new().token("ACCESS_TOKEN").build()?;
 /// // A local emulator: both base URLs.
-/// let local = box_uploads::Client::builder()
+/// let local = box_uploads::ClientBuilder::new()
 ///     .token("test-token")
 ///     .api_url("http://127.0.0.1:8080/2.0")
 ///     .upload_url("http://127.0.0.1:8080/api/2.0")
@@ -26,6 +26,11 @@ pub struct ClientBuilder {
 }
 
 impl ClientBuilder {
+    /// A builder for real Box (`api.box.com`, `upload.box.com`); give it at least a token.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
     /// The OAuth access token (sent as `authorization: Bearer ...`; never logged or displayed).
     pub fn token(mut self, token: impl Into<String>) -> Self {
         self.core = self.core.bearer_token(token);
@@ -68,19 +73,5 @@ impl ClientBuilder {
 
     pub fn build(self) -> Result<Client, TransportError> {
         Ok(Client::new(self.core.build()?))
-    }
-}
-
-impl Client {
-    /// Starts building a client; see [`ClientBuilder`].
-    pub fn builder() -> ClientBuilder {
-        ClientBuilder::default()
-    }
-}
-
-/// Builds a client from a prepared [`Core`].
-impl From<Core> for Client {
-    fn from(core: Core) -> Self {
-        Client::new(core)
     }
 }

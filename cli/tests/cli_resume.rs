@@ -14,7 +14,7 @@ const PART: u64 = 512 * KIB;
 const PARTS: u64 = 16;
 
 fn put(emu: &Emulator, file: &Path, state: &Path) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_box-upload-e2e"));
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_box-upload"));
     cmd.arg("put")
         .arg(file)
         .args(["--folder", "0", "--concurrency", "2", "--json"])

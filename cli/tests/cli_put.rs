@@ -7,7 +7,7 @@ use std::process::{Command, Stdio};
 use common::*;
 
 fn box_upload() -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_box-upload-e2e"));
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_box-upload"));
     cmd.stdin(Stdio::null()).env_remove("BOX_TOKEN");
     cmd
 }

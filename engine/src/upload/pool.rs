@@ -66,6 +66,7 @@ impl BufferPool {
     }
 
     /// How many buffers were ever allocated (at most the capacity while buffers come back whole).
+    #[cfg(test)]
     pub(crate) fn allocations(&self) -> usize {
         self.inner.allocations.load(Ordering::Relaxed)
     }

@@ -1,4 +1,4 @@
-//! The `box-upload` command line (feature `cli`).
+//! `box-upload`: upload files to Box from the command line.
 //!
 //! ```text
 //! box-upload put FILE --folder ID [--name NAME] [--version-of FILE_ID] [--if-match ETAG]
@@ -18,8 +18,8 @@ use std::time::Duration;
 use anyhow::{bail, Context as _};
 use clap::{Args, Parser, Subcommand};
 
-use super::{Upload, UploadConfig, UploadError, Uploader};
-use crate::Client;
+use box_uploads::upload::{Upload, UploadConfig, UploadError, UploadHandle, Uploader};
+use box_uploads::ClientBuilder;
 
 /// Exit code of an upload interrupted by Ctrl-C (128 + SIGINT).
 const EXIT_INTERRUPTED: u8 = 130;
@@ -103,7 +103,7 @@ struct EmulatorArgs {
 }
 
 /// Runs the command line; the `box-upload` binary's `main`.
-pub fn main() -> ExitCode {
+fn main() -> ExitCode {
     let cli = Cli::parse();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -152,19 +152,20 @@ fn read_token(token_file: Option<&Path>) -> anyhow::Result<String> {
 
 async fn put(args: PutArgs) -> anyhow::Result<ExitCode> {
     let token = read_token(args.token_file.as_deref())?;
-    let mut builder = Client::builder().token(token);
+    let mut builder = ClientBuilder::new().token(token);
     if let (Some(api), Some(upload)) = (&args.api_url, &args.upload_url) {
         builder = builder.api_url(api.clone()).upload_url(upload.clone());
     }
     let client = builder.build().context("cannot build the HTTP client")?;
 
-    let defaults = UploadConfig::default();
-    let config = UploadConfig {
-        concurrency: usize::from(args.concurrency),
-        chunked_cutoff: args.chunked_cutoff.unwrap_or(defaults.chunked_cutoff),
-        min_chunked_size: args.min_chunked_size.unwrap_or(defaults.min_chunked_size),
-        ..defaults
-    };
+    let mut config = UploadConfig::default();
+    config.concurrency = usize::from(args.concurrency);
+    if let Some(cutoff) = args.chunked_cutoff {
+        config.chunked_cutoff = cutoff;
+    }
+    if let Some(min) = args.min_chunked_size {
+        config.min_chunked_size = min;
+    }
     let uploader = Uploader::with_config(client, config);
 
     let default_name = || {
@@ -250,7 +251,7 @@ async fn put(args: PutArgs) -> anyhow::Result<ExitCode> {
 }
 
 /// A byte progress bar on stderr, only when stderr is a terminal.
-fn progress_bar(handle: &super::UploadHandle) -> Option<indicatif::ProgressBar> {
+fn progress_bar(handle: &UploadHandle) -> Option<indicatif::ProgressBar> {
     if !std::io::stderr().is_terminal() {
         return None;
     }
