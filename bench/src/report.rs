@@ -647,8 +647,8 @@ fn markdown(r: &Results, img: &dyn Fn(&str) -> String) -> String {
     let _ = writeln!(md, "The bench builds and runs, in this order:\n");
     let _ = writeln!(
         md,
-        "- `cargo build --release -p box-emulator` and `cargo build --release -p box-uploads \
-         --features cli --bin box-upload`;\n\
+        "- `cargo build --release -p box-emulator` and `cargo build --release -p box-upload-cli \
+         --bin box-upload`;\n\
          - a virtual environment `target/bench/venv` with `pip install '{}'` (Box's official \
          Python SDK, module `box_sdk_gen`), and `npm install --prefix target/bench/node {}`;\n\
          - test files of pseudo-random bytes in `target/bench/files` (generated once, reused);\n\

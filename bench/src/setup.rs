@@ -74,23 +74,21 @@ pub fn build_emulator(paths: &Paths) -> Result<PathBuf, String> {
     Ok(paths.target.join("release").join("box-emulator"))
 }
 
-/// `cargo build --release -p box-uploads --features cli --bin box-upload`; the binary's path.
+/// `cargo build --release -p box-upload-cli --bin box-upload`; the binary's path.
 pub fn build_cli(paths: &Paths) -> Result<PathBuf, String> {
-    eprintln!("building box-upload (release, --features cli)...");
+    eprintln!("building box-upload (release)...");
     run_quiet(
         Command::new(cargo())
             .args([
                 "build",
                 "--release",
                 "-p",
-                "box-uploads",
-                "--features",
-                "cli",
+                "box-upload-cli",
                 "--bin",
                 "box-upload",
             ])
             .current_dir(&paths.root),
-        "cargo build --release -p box-uploads --features cli --bin box-upload",
+        "cargo build --release -p box-upload-cli --bin box-upload",
     )?;
     Ok(paths.target.join("release").join("box-upload"))
 }

@@ -3,22 +3,32 @@
 //! ```text
 //! box-upload put FILE --folder ID [--name NAME] [--version-of FILE_ID] [--if-match ETAG]
 //!                     [--concurrency N] [--state PATH] [--api-url URL --upload-url URL]
-//!                     [--token-file PATH] [--json]
+//!                     [--token-file PATH | --jwt-config PATH] [--token-url URL]
+//!                     [--as-user ID] [--json]
 //! box-upload emulator [--listen ADDR] [--data-dir DIR] [--token T] [--part-size BYTES]
 //! ```
 //!
-//! The token comes from the environment variable `BOX_TOKEN` or from `--token-file`; it is
-//! never a command-line argument (other users of the machine could read it in `ps`).
+//! Credentials come from the environment or from files, never from command-line arguments
+//! (other users of the machine could read those in `ps`). Exactly one kind:
+//!
+//! - a fixed access token: `BOX_TOKEN`, or `--token-file PATH`;
+//! - client credentials (a server app): `BOX_CLIENT_ID`, `BOX_CLIENT_SECRET` and
+//!   `BOX_ENTERPRISE_ID` (the service account) or `BOX_USER_ID` (a user);
+//! - JWT (a server app with a key pair): Box's app config JSON, `--jwt-config PATH` or
+//!   `BOX_JWT_CONFIG=PATH`.
+//!
+//! Client credentials and JWT tokens are renewed as they expire, during the upload too.
 
 use std::io::IsTerminal as _;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{bail, Context as _};
 use clap::{Args, Parser, Subcommand};
 
-use box_uploads::upload::{Upload, UploadConfig, UploadError, UploadHandle, Uploader};
+use box_uploads::auth::{JwtConfig, Secret, Subject};
+use box_uploads::upload::{Upload, UploadConfig, UploadHandle, Uploader};
 use box_uploads::ClientBuilder;
 
 /// Exit code of an upload interrupted by Ctrl-C (128 + SIGINT).
@@ -38,7 +48,7 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Upload FILE as a new file in a folder, or as a new version of a file.
-    Put(PutArgs),
+    Put(Box<PutArgs>),
     /// Run the embedded Box emulator, to try box-upload without a Box account.
     Emulator(EmulatorArgs),
 }
@@ -71,9 +81,8 @@ struct PutArgs {
     /// Upload base URL (default https://upload.box.com/api/2.0).
     #[arg(long, value_name = "URL", requires = "api_url")]
     upload_url: Option<String>,
-    /// Read the access token from this file instead of the BOX_TOKEN variable.
-    #[arg(long, value_name = "PATH")]
-    token_file: Option<PathBuf>,
+    #[command(flatten)]
+    auth: AuthArgs,
     /// Print the committed file as JSON.
     #[arg(long)]
     json: bool,
@@ -84,6 +93,200 @@ struct PutArgs {
     /// emulator configured so).
     #[arg(long, value_name = "BYTES")]
     min_chunked_size: Option<u64>,
+}
+
+/// Credential options. Secrets themselves are never arguments: only paths to files.
+#[derive(Debug, Args)]
+struct AuthArgs {
+    /// Read a fixed access token from this file (instead of the BOX_TOKEN variable).
+    #[arg(long, value_name = "PATH", conflicts_with = "jwt_config")]
+    token_file: Option<PathBuf>,
+    /// Box's JWT app config JSON (instead of the BOX_JWT_CONFIG variable): tokens are made
+    /// from its key and renewed as they expire.
+    #[arg(long, value_name = "PATH")]
+    jwt_config: Option<PathBuf>,
+    /// Token endpoint of client credentials and JWT (default https://api.box.com/oauth2/token,
+    /// or /oauth2/token on the --api-url host).
+    #[arg(long, value_name = "URL")]
+    token_url: Option<String>,
+    /// Act as this user (sends `as-user`; the credentials must be allowed to).
+    #[arg(long, value_name = "ID")]
+    as_user: Option<String>,
+}
+
+/// The environment variables read for credentials.
+const ENV_TOKEN: &str = "BOX_TOKEN";
+const ENV_CLIENT_ID: &str = "BOX_CLIENT_ID";
+const ENV_CLIENT_SECRET: &str = "BOX_CLIENT_SECRET";
+const ENV_ENTERPRISE_ID: &str = "BOX_ENTERPRISE_ID";
+const ENV_USER_ID: &str = "BOX_USER_ID";
+const ENV_JWT_CONFIG: &str = "BOX_JWT_CONFIG";
+
+/// The credentials chosen from the environment and the options. No `Debug`: it holds secrets.
+enum CredentialChoice {
+    Token {
+        token: Secret,
+    },
+    ClientCredentials {
+        client_id: String,
+        client_secret: Secret,
+        subject: Subject,
+    },
+    Jwt {
+        config: PathBuf,
+    },
+}
+
+/// The kinds of credentials the command line takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Token,
+    ClientCredentials,
+    Jwt,
+}
+
+impl Kind {
+    fn name(self) -> &'static str {
+        match self {
+            Kind::Token => "a fixed token",
+            Kind::ClientCredentials => "client credentials",
+            Kind::Jwt => "JWT",
+        }
+    }
+}
+
+/// Picks the one kind of credentials given. `env` reads a variable (empty counts as unset).
+fn choose_credentials(
+    auth: &AuthArgs,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> anyhow::Result<CredentialChoice> {
+    let var = |name: &str| {
+        env(name)
+            .map(|v| v.trim().to_string())
+            .filter(|v| !v.is_empty())
+    };
+    // Which kinds were given, and by what (names only, never values).
+    let mut given: Vec<(Kind, String)> = Vec::new();
+    if let Some(path) = &auth.token_file {
+        given.push((Kind::Token, format!("--token-file {}", path.display())));
+    } else if var(ENV_TOKEN).is_some() {
+        given.push((Kind::Token, ENV_TOKEN.to_string()));
+    }
+    let ccg_vars: Vec<&str> = [ENV_CLIENT_ID, ENV_CLIENT_SECRET]
+        .into_iter()
+        .filter(|name| var(name).is_some())
+        .collect();
+    if !ccg_vars.is_empty() {
+        given.push((Kind::ClientCredentials, ccg_vars.join(" and ")));
+    }
+    if let Some(path) = &auth.jwt_config {
+        given.push((Kind::Jwt, format!("--jwt-config {}", path.display())));
+    } else if var(ENV_JWT_CONFIG).is_some() {
+        given.push((Kind::Jwt, ENV_JWT_CONFIG.to_string()));
+    }
+    let kind = match given.as_slice() {
+        [] => bail!(
+            "no credentials: set {ENV_TOKEN} (or pass --token-file PATH) for a fixed token; \
+             {ENV_CLIENT_ID}, {ENV_CLIENT_SECRET} and {ENV_ENTERPRISE_ID} or {ENV_USER_ID} for \
+             client credentials; or {ENV_JWT_CONFIG} (or --jwt-config PATH) for JWT"
+        ),
+        [(kind, _)] => *kind,
+        several => {
+            let listed: Vec<String> = several
+                .iter()
+                .map(|(kind, by)| format!("{} ({by})", kind.name()))
+                .collect();
+            bail!(
+                "conflicting credentials: {}; give only one kind",
+                listed.join(", ")
+            )
+        }
+    };
+    match kind {
+        Kind::Token => {
+            let token = match &auth.token_file {
+                Some(path) => std::fs::read_to_string(path)
+                    .with_context(|| format!("cannot read the token file {}", path.display()))?,
+                None => var(ENV_TOKEN).unwrap_or_default(),
+            };
+            let token = token.trim();
+            if token.is_empty() {
+                bail!("the access token is empty");
+            }
+            Ok(CredentialChoice::Token {
+                token: Secret::new(token),
+            })
+        }
+        Kind::ClientCredentials => {
+            let (Some(client_id), Some(client_secret)) =
+                (var(ENV_CLIENT_ID), var(ENV_CLIENT_SECRET))
+            else {
+                let missing = if var(ENV_CLIENT_ID).is_none() {
+                    ENV_CLIENT_ID
+                } else {
+                    ENV_CLIENT_SECRET
+                };
+                bail!(
+                    "client credentials need {ENV_CLIENT_ID} and {ENV_CLIENT_SECRET}: {missing} is not set"
+                );
+            };
+            let subject = match (var(ENV_ENTERPRISE_ID), var(ENV_USER_ID)) {
+                (Some(enterprise), None) => Subject::enterprise(enterprise),
+                (None, Some(user)) => Subject::user(user),
+                (Some(_), Some(_)) => bail!(
+                    "client credentials act for one subject: set {ENV_ENTERPRISE_ID} (the \
+                     service account) or {ENV_USER_ID} (a user), not both"
+                ),
+                (None, None) => bail!(
+                    "client credentials need a subject: set {ENV_ENTERPRISE_ID} (the service \
+                     account) or {ENV_USER_ID} (a user)"
+                ),
+            };
+            Ok(CredentialChoice::ClientCredentials {
+                client_id,
+                client_secret: Secret::new(client_secret),
+                subject,
+            })
+        }
+        Kind::Jwt => {
+            let config = match &auth.jwt_config {
+                Some(path) => path.clone(),
+                None => PathBuf::from(var(ENV_JWT_CONFIG).unwrap_or_default()),
+            };
+            Ok(CredentialChoice::Jwt { config })
+        }
+    }
+}
+
+/// Sets the chosen credentials, the token URL and the user to act as on `builder`.
+fn with_credentials(
+    mut builder: ClientBuilder,
+    auth: &AuthArgs,
+    choice: CredentialChoice,
+) -> anyhow::Result<ClientBuilder> {
+    if auth.token_url.is_some() && matches!(choice, CredentialChoice::Token { .. }) {
+        bail!("--token-url is for client credentials or JWT, not a fixed token");
+    }
+    builder = match choice {
+        CredentialChoice::Token { token } => builder.token(token.expose()),
+        CredentialChoice::ClientCredentials {
+            client_id,
+            client_secret,
+            subject,
+        } => builder.client_credentials(client_id, client_secret.expose(), subject),
+        CredentialChoice::Jwt { config } => {
+            let config = JwtConfig::from_file(&config)
+                .with_context(|| format!("cannot use the JWT app config {}", config.display()))?;
+            builder.jwt(config)
+        }
+    };
+    if let Some(url) = &auth.token_url {
+        builder = builder.token_url(url.clone());
+    }
+    if let Some(user) = &auth.as_user {
+        builder = builder.as_user(user.clone());
+    }
+    Ok(builder)
 }
 
 #[derive(Debug, Args)]
@@ -117,46 +320,40 @@ fn main() -> ExitCode {
     };
     let result = runtime.block_on(async {
         match cli.command {
-            Command::Put(args) => put(args).await,
+            Command::Put(args) => put(*args).await,
             Command::Emulator(args) => emulator(args).await.map(|()| ExitCode::SUCCESS),
         }
     });
     match result {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("box-upload: {}", one_line(&format!("{e:#}")));
+            eprintln!("box-upload: {}", failure_line(&e));
             ExitCode::FAILURE
         }
     }
+}
+
+/// The failure and its causes, outermost first, on one line. Every error of the engine and the
+/// runtime says only its own sentence and leaves its cause to `source()`, so each is printed once.
+fn failure_line(e: &anyhow::Error) -> String {
+    let chain: Vec<String> = e
+        .chain()
+        .map(|cause| one_line(&cause.to_string()))
+        .collect();
+    chain.join(": ")
 }
 
 fn one_line(text: &str) -> String {
     text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
-fn read_token(token_file: Option<&Path>) -> anyhow::Result<String> {
-    let token = match token_file {
-        Some(path) => std::fs::read_to_string(path)
-            .with_context(|| format!("cannot read the token file {}", path.display()))?,
-        None => match std::env::var("BOX_TOKEN") {
-            Ok(t) => t,
-            Err(_) => bail!("no access token: set BOX_TOKEN or pass --token-file PATH"),
-        },
-    };
-    let token = token.trim().to_string();
-    if token.is_empty() {
-        bail!("the access token is empty");
-    }
-    Ok(token)
-}
-
 async fn put(args: PutArgs) -> anyhow::Result<ExitCode> {
-    let token = read_token(args.token_file.as_deref())?;
-    let mut builder = ClientBuilder::new().token(token);
+    let choice = choose_credentials(&args.auth, &|name| std::env::var(name).ok())?;
+    let mut builder = with_credentials(ClientBuilder::new(), &args.auth, choice)?;
     if let (Some(api), Some(upload)) = (&args.api_url, &args.upload_url) {
         builder = builder.api_url(api.clone()).upload_url(upload.clone());
     }
-    let client = builder.build().context("cannot build the HTTP client")?;
+    let client = builder.build().context("cannot build the client")?;
 
     let mut config = UploadConfig::default();
     config.concurrency = usize::from(args.concurrency);
@@ -232,7 +429,7 @@ async fn put(args: PutArgs) -> anyhow::Result<ExitCode> {
     if let Some(bar) = &bar {
         bar.finish_and_clear();
     }
-    let file = result.map_err(|e: UploadError| anyhow::anyhow!(e))?;
+    let file = result.map_err(anyhow::Error::new)?;
     if args.json {
         println!(
             "{}",
@@ -355,8 +552,229 @@ mod tests {
         .is_err());
     }
 
+    fn auth(args: &[&str]) -> AuthArgs {
+        let mut argv = vec!["box-upload", "put", "f.bin", "--folder", "0"];
+        argv.extend_from_slice(args);
+        let Command::Put(put) = Cli::try_parse_from(argv).expect("parses").command else {
+            panic!("a put command")
+        };
+        put.auth
+    }
+
+    fn env_of<'a>(vars: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {
+        move |name| {
+            vars.iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, v)| v.to_string())
+        }
+    }
+
+    /// The error of `choose_credentials`, checked to hold none of the values given.
+    fn refusal(args: &[&str], vars: &[(&str, &str)]) -> String {
+        let Err(err) = choose_credentials(&auth(args), &env_of(vars)) else {
+            panic!(
+                "{args:?} {:?} should be refused",
+                vars.iter().map(|v| v.0).collect::<Vec<_>>()
+            )
+        };
+        let text = failure_line(&err);
+        for (_, value) in vars {
+            assert!(!text.contains(value), "{value} in {text}");
+        }
+        text
+    }
+
+    #[test]
+    fn no_credentials_is_an_error_that_lists_the_ways_to_give_them() {
+        let text = refusal(&[], &[("BOX_TOKEN", "  ")]);
+        for name in [
+            "BOX_TOKEN",
+            "--token-file",
+            "BOX_CLIENT_ID",
+            "BOX_CLIENT_SECRET",
+            "BOX_ENTERPRISE_ID",
+            "BOX_USER_ID",
+            "BOX_JWT_CONFIG",
+            "--jwt-config",
+        ] {
+            assert!(text.contains(name), "{name} missing from {text}");
+        }
+    }
+
+    #[test]
+    fn two_kinds_of_credentials_conflict() {
+        let text = refusal(
+            &[],
+            &[
+                ("BOX_TOKEN", "tok-VALUE"),
+                ("BOX_CLIENT_ID", "id-VALUE"),
+                ("BOX_CLIENT_SECRET", "secret-VALUE"),
+                ("BOX_ENTERPRISE_ID", "ent-VALUE"),
+            ],
+        );
+        assert!(text.starts_with("conflicting credentials"), "{text}");
+        assert!(
+            text.contains("BOX_TOKEN") && text.contains("BOX_CLIENT_SECRET"),
+            "{text}"
+        );
+        let text = refusal(&["--jwt-config", "app.json"], &[("BOX_TOKEN", "tok-VALUE")]);
+        assert!(text.contains("JWT (--jwt-config app.json)"), "{text}");
+        assert!(
+            Cli::try_parse_from([
+                "box-upload",
+                "put",
+                "f",
+                "--folder",
+                "0",
+                "--token-file",
+                "t",
+                "--jwt-config",
+                "j"
+            ])
+            .is_err(),
+            "--token-file and --jwt-config exclude each other"
+        );
+    }
+
+    #[test]
+    fn client_credentials_need_id_secret_and_one_subject() {
+        let text = refusal(&[], &[("BOX_CLIENT_ID", "id-VALUE"), ("BOX_USER_ID", "7")]);
+        assert!(text.contains("BOX_CLIENT_SECRET is not set"), "{text}");
+        let text = refusal(
+            &[],
+            &[
+                ("BOX_CLIENT_ID", "id-VALUE"),
+                ("BOX_CLIENT_SECRET", "secret-VALUE"),
+            ],
+        );
+        assert!(text.contains("need a subject"), "{text}");
+        let text = refusal(
+            &[],
+            &[
+                ("BOX_CLIENT_ID", "id-VALUE"),
+                ("BOX_CLIENT_SECRET", "secret-VALUE"),
+                ("BOX_ENTERPRISE_ID", "ent-VALUE"),
+                ("BOX_USER_ID", "user-VALUE"),
+            ],
+        );
+        assert!(text.contains("not both"), "{text}");
+
+        for (var, expected) in [
+            ("BOX_ENTERPRISE_ID", Subject::enterprise("42")),
+            ("BOX_USER_ID", Subject::user("42")),
+        ] {
+            let vars = [
+                ("BOX_CLIENT_ID", "cid"),
+                ("BOX_CLIENT_SECRET", "csecret"),
+                (var, " 42 "),
+            ];
+            let chosen = choose_credentials(&auth(&[]), &env_of(&vars)).expect("chosen");
+            match chosen {
+                CredentialChoice::ClientCredentials {
+                    client_id,
+                    client_secret,
+                    subject,
+                } => {
+                    assert_eq!(client_id, "cid");
+                    assert_eq!(client_secret.expose(), "csecret");
+                    assert_eq!(subject, expected);
+                }
+                _ => panic!("client credentials expected"),
+            }
+        }
+    }
+
+    #[test]
+    fn a_token_file_or_a_jwt_option_wins_over_its_own_variable() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("token");
+        std::fs::write(&file, "from-file\n").expect("write");
+        let path = file.to_str().expect("utf-8");
+        match choose_credentials(
+            &auth(&["--token-file", path]),
+            &env_of(&[("BOX_TOKEN", "from-env")]),
+        )
+        .expect("chosen")
+        {
+            CredentialChoice::Token { token } => assert_eq!(token.expose(), "from-file"),
+            _ => panic!("a token expected"),
+        }
+        match choose_credentials(
+            &auth(&["--jwt-config", "flag.json"]),
+            &env_of(&[("BOX_JWT_CONFIG", "env.json")]),
+        )
+        .expect("chosen")
+        {
+            CredentialChoice::Jwt { config } => assert_eq!(config, PathBuf::from("flag.json")),
+            _ => panic!("JWT expected"),
+        }
+    }
+
+    #[test]
+    fn a_token_url_needs_renewable_credentials_and_a_bad_jwt_config_says_which_file() {
+        let args = auth(&["--token-url", "http://127.0.0.1:1/oauth2/token"]);
+        let choice = CredentialChoice::Token {
+            token: Secret::new("t"),
+        };
+        let err = with_credentials(ClientBuilder::new(), &args, choice).expect_err("refused");
+        assert!(err.to_string().contains("--token-url"), "{err}");
+
+        let dir = tempfile::tempdir().expect("tempdir");
+        let config = dir.path().join("app.json");
+        std::fs::write(&config, "{\"boxAppSettings\": 1}").expect("write");
+        let choice = CredentialChoice::Jwt {
+            config: config.clone(),
+        };
+        let err =
+            with_credentials(ClientBuilder::new(), &auth(&[]), choice).expect_err("bad config");
+        let text = failure_line(&err);
+        assert!(text.contains("app.json"), "{text}");
+    }
+
     #[test]
     fn failure_reasons_are_one_line() {
         assert_eq!(one_line("a\n  b\tc"), "a b c");
+        let e = anyhow::anyhow!("inner\ncause").context("outer");
+        assert_eq!(failure_line(&e), "outer: inner cause");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_missing_folder_is_reported_once() {
+        let emu = box_emulator::Emulator::start(box_emulator::Config::default())
+            .await
+            .expect("the emulator starts");
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("a.txt");
+        std::fs::write(&file, b"hello").expect("write");
+        let token = dir.path().join("token");
+        std::fs::write(&token, emu.token()).expect("token");
+        let (api, upload) = (emu.api_url(), emu.upload_url());
+        let cli = Cli::try_parse_from([
+            "box-upload".as_ref(),
+            "put".as_ref(),
+            file.as_os_str(),
+            "--folder".as_ref(),
+            "999".as_ref(),
+            "--token-file".as_ref(),
+            token.as_os_str(),
+            "--api-url".as_ref(),
+            api.as_ref(),
+            "--upload-url".as_ref(),
+            upload.as_ref(),
+        ] as [&std::ffi::OsStr; 11])
+        .expect("arguments parse");
+        let Command::Put(args) = cli.command else {
+            panic!("a put command")
+        };
+        let err = put(*args).await.expect_err("folder 999 does not exist");
+        let line = failure_line(&err);
+        assert!(
+            line.starts_with("upload_file failed after 1 attempt(s): HTTP 404 not_found"),
+            "{line}"
+        );
+        assert_eq!(line.matches("HTTP 404").count(), 1, "{line}");
+        assert_eq!(line.matches("not_found").count(), 1, "{line}");
+        assert_eq!(emu.counters().files_created, 0);
+        emu.shutdown().await;
     }
 }

@@ -1,8 +1,17 @@
-//! Request bodies read as a stream of chunks, never buffered whole.
+//! Request bodies read as a stream of chunks, never buffered whole, and what happens to the
+//! unread rest of a body when a handler answers an error.
 
+use crate::error::ErrorCode;
+use crate::state::lock;
 use axum::body::{Body, BodyDataStream, HttpBody as _};
+use axum::extract::{FromRequest, Request};
+use axum::http::{header, HeaderValue};
+use axum::middleware::Next;
+use axum::response::Response;
 use bytes::Bytes;
 use futures_util::StreamExt as _;
+use std::convert::Infallible;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// How long a body may stall between two chunks before the request is given up.
@@ -22,12 +31,17 @@ pub(crate) enum BodyError {
     TooLarge(u64),
 }
 
+/// A request body read chunk by chunk. As a handler argument (the last one) it is taken from
+/// the request; when the handler is done with it, a body not read to its end goes back to
+/// [`drain_after_error`].
 pub(crate) struct BodyStream {
     inner: BodyDataStream,
     done: bool,
     read: u64,
     /// The length the client declared (`content-length`), if it did.
     declared: Option<u64>,
+    /// Where the unread rest goes when this is dropped.
+    unread: Option<Unread>,
 }
 
 impl BodyStream {
@@ -38,6 +52,7 @@ impl BodyStream {
             done: false,
             read: 0,
             declared,
+            unread: None,
         }
     }
 
@@ -76,10 +91,6 @@ impl BodyStream {
     /// Bytes read so far.
     pub fn bytes_read(&self) -> u64 {
         self.read
-    }
-
-    pub fn is_done(&self) -> bool {
-        self.done
     }
 
     /// Reads the whole body into memory, refusing more than `limit` bytes.
@@ -121,4 +132,63 @@ impl BodyStream {
         }
         true
     }
+}
+
+impl<S: Send + Sync> FromRequest<S> for BodyStream {
+    type Rejection = Infallible;
+
+    async fn from_request(req: Request, _state: &S) -> Result<Self, Infallible> {
+        let unread = req.extensions().get::<Unread>().cloned();
+        let mut body = BodyStream::new(req.into_body());
+        body.unread = unread;
+        Ok(body)
+    }
+}
+
+impl Drop for BodyStream {
+    fn drop(&mut self) {
+        let Some(unread) = self.unread.take() else {
+            return;
+        };
+        if !self.done {
+            let inner = std::mem::replace(&mut self.inner, Body::empty().into_data_stream());
+            *lock(&unread.0) = Some(BodyStream {
+                inner,
+                done: false,
+                read: self.read,
+                declared: self.declared,
+                unread: None,
+            });
+        }
+    }
+}
+
+/// The rest of a request body that its handler did not read, handed back by [`BodyStream`].
+#[derive(Clone, Default)]
+struct Unread(Arc<Mutex<Option<BodyStream>>>);
+
+/// Middleware: when a handler answers an error without having read all of its request body,
+/// reads and discards the rest (up to [`DRAIN_CAP`]) before the answer goes out, so that a
+/// client still sending sees the error instead of a reset. If the rest cannot be read (too
+/// long, too slow, broken), the answer closes the connection instead. An error that already
+/// closes the connection (a body cut off on purpose) is sent as it is, and so is any answer
+/// of a handler that never took the body.
+pub(crate) async fn drain_after_error(mut req: Request, next: Next) -> Response {
+    let unread = Unread::default();
+    req.extensions_mut().insert(unread.clone());
+    let mut resp = next.run(req).await;
+    let rest = lock(&unread.0).take();
+    let Some(mut rest) = rest else {
+        return resp;
+    };
+    let is_error = resp.extensions().get::<ErrorCode>().is_some();
+    let closing = resp
+        .headers()
+        .get(header::CONNECTION)
+        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"close"));
+    if is_error && !closing && !rest.drain(DRAIN_CAP).await {
+        resp.headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
+    resp
 }

@@ -1,11 +1,14 @@
 //! Emulator configuration and fault injection settings.
 
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-/// Box's observed chunked-upload minimum (facts doc §0: `CHUNKED_UPLOAD_MINIMUM = 20000000`).
+/// Box's chunked-upload minimum: the chunked-upload guide gives 20 MB
+/// (<https://developer.box.com/guides/uploads/chunked/>) and Box's own SDK samples use
+/// `CHUNKED_UPLOAD_MINIMUM = 20000000` bytes.
 pub const DEFAULT_MIN_CHUNKED_SIZE: u64 = 20_000_000;
 /// The part size Box hands out for ordinary files (8 MiB).
 pub const DEFAULT_PART_SIZE: u64 = 8 * 1024 * 1024;
@@ -18,6 +21,12 @@ pub const LARGE_FILE_THRESHOLD: u64 = 512 * 1024 * 1024;
 pub const MAX_PARTS: u64 = 10_000;
 /// Box's session lifetime (7 days).
 pub const DEFAULT_SESSION_LIFETIME: Duration = Duration::from_secs(7 * 24 * 3600);
+/// Box's access-token lifetime (60 minutes).
+pub const DEFAULT_TOKEN_TTL: Duration = Duration::from_secs(3600);
+/// The user id of the enterprise's service account: the user that client-credentials and JWT
+/// tokens for the enterprise (and the static [`Config::token`]) act as. Configured users
+/// ([`Config::users`]) must have other ids.
+pub const SERVICE_ACCOUNT_ID: &str = "900000001";
 
 /// How the emulator is set up. Build one with struct-update syntax so that fields added in
 /// later versions keep your code compiling:
@@ -68,6 +77,37 @@ pub struct Config {
     /// Base URL put into `session_endpoints` and the preflight `upload_url`, e.g.
     /// `http://emulator.test:8080`. Default: `http://` + the address the server listens on.
     pub public_url: Option<String>,
+
+    // --- Service authentication (`POST /oauth2/token`) ---
+    /// The app's client id. With [`client_secret`](Self::client_secret) it enables the token
+    /// endpoint; without it every token request is refused `400 invalid_client`. Default none.
+    pub client_id: Option<String>,
+    /// The app's client secret (set with [`client_id`](Self::client_id)).
+    pub client_secret: Option<String>,
+    /// The enterprise: client-credentials (`box_subject_type=enterprise`) and JWT
+    /// (`box_sub_type=enterprise`) requests name it to get a token for its service account
+    /// ([`SERVICE_ACCOUNT_ID`]). Digits. Default `"1"`.
+    pub enterprise_id: String,
+    /// Users (ids of digits) that tokens may be issued for (client credentials with
+    /// `box_subject_type=user`, JWT with `box_sub_type=user`, refresh tokens) and that the
+    /// service account may act as with an `as-user` header. Default none.
+    pub users: Vec<String>,
+    /// The app's JWT public key: a PEM `PUBLIC KEY` (SPKI) or `RSA PUBLIC KEY` (PKCS#1), the
+    /// text itself. With [`jwt_key_id`](Self::jwt_key_id) it enables the JWT grant. Default none.
+    pub jwt_public_key: Option<String>,
+    /// The id of [`jwt_public_key`](Self::jwt_public_key): assertions must carry it as `kid`.
+    pub jwt_key_id: Option<String>,
+    /// Lifetime of every issued access token (`expires_in`); after it the token gets Box's
+    /// 401 (an empty body and `www-authenticate: Bearer ... error="invalid_token"`). The static
+    /// [`token`](Self::token) never expires. Default 60 minutes.
+    pub token_ttl: Duration,
+    /// Refresh tokens that exist from the start: token -> user id (one of
+    /// [`users`](Self::users)). Each is single use, as Box's. More can be minted at run time
+    /// ([`crate::Emulator::mint_refresh_token`], `POST /_emulator/refresh-tokens`).
+    pub refresh_tokens: BTreeMap<String, String>,
+    /// Whether the enterprise admin has authorized the app. `false` makes every token request
+    /// with the right client id and secret answer `400 unauthorized_client`. Default `true`.
+    pub app_authorized: bool,
 }
 
 impl Default for Config {
@@ -86,6 +126,15 @@ impl Default for Config {
             seed: 0,
             faults: FaultConfig::default(),
             public_url: None,
+            client_id: None,
+            client_secret: None,
+            enterprise_id: "1".to_string(),
+            users: Vec::new(),
+            jwt_public_key: None,
+            jwt_key_id: None,
+            token_ttl: DEFAULT_TOKEN_TTL,
+            refresh_tokens: BTreeMap::new(),
+            app_authorized: true,
         }
     }
 }
@@ -140,6 +189,14 @@ pub struct FaultConfig {
     pub rate_limit: Option<RateLimit>,
     /// Added to every API request before it is handled, in milliseconds (at most an hour).
     pub latency_ms: u64,
+    /// A one-shot action, not a lasting fault: invalidate every access token issued so far
+    /// (tokens issued afterwards work; the static token, refresh tokens and preflight upload
+    /// tokens are not touched), so a client meets the expired-token 401 in the middle of an
+    /// upload. `Some(0)` does it at once (when the faults are set); `Some(N)` lets N more API
+    /// requests through first and does it when the next one arrives (token requests and
+    /// `/_emulator/*` do not count). Once done the field reads `None` again.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expire_tokens: Option<u64>,
 }
 
 /// The longest injected latency: one hour.
@@ -178,6 +235,7 @@ impl FaultConfig {
     /// | `commit-parts-mismatch-once` | [`commit_parts_mismatch_once`](Self::commit_parts_mismatch_once) |
     /// | `rate-limit=N/DURATION` (e.g. `100/1s`, `5/500ms`) | [`rate_limit`](Self::rate_limit) |
     /// | `latency=DURATION` (e.g. `50ms`, `1s`) | [`latency_ms`](Self::latency_ms) |
+    /// | `expire-tokens` or `expire-tokens=N` | [`expire_tokens`](Self::expire_tokens) (`Some(0)` or `Some(N)`) |
     ///
     /// `P` is a fraction (`0.1`) or a percentage (`10%`).
     pub fn apply_spec(&mut self, spec: &str) -> Result<(), FaultSpecError> {
@@ -236,6 +294,14 @@ impl FaultConfig {
                     .map_err(err)?
                     .as_millis()
                     .min(u128::from(MAX_LATENCY_MS)) as u64
+            }
+            "expire-tokens" => {
+                self.expire_tokens = Some(match value {
+                    None => 0,
+                    Some(n) => n
+                        .parse()
+                        .map_err(|_| err("expected a number of requests"))?,
+                })
             }
             _ => return Err(err("unknown fault kind")),
         }
@@ -340,6 +406,7 @@ mod tests {
             "commit-parts-mismatch-once",
             "rate-limit=100/2s",
             "latency=25ms",
+            "expire-tokens=3",
         ])
         .unwrap();
         assert_eq!(f.part_500_before_store, 0.1);
@@ -357,7 +424,15 @@ mod tests {
             })
         );
         assert_eq!(f.latency_ms, 25);
+        assert_eq!(f.expire_tokens, Some(3));
+        assert_eq!(
+            FaultConfig::from_specs(["expire-tokens"])
+                .unwrap()
+                .expire_tokens,
+            Some(0)
+        );
         for bad in [
+            "expire-tokens=x",
             "part-500=2",
             "nope=1",
             "commit-202=x",

@@ -38,11 +38,15 @@ pub enum Operation {
     ListFileVersions,
     /// `GET /2.0/folders/{id}/items`.
     ListFolderItems,
+    /// `POST /oauth2/token`.
+    RequestToken,
+    /// `POST /oauth2/revoke`.
+    RevokeToken,
 }
 
 impl Operation {
     /// Every operation, in a fixed order.
-    pub const ALL: [Operation; 15] = [
+    pub const ALL: [Operation; 17] = [
         Operation::Preflight,
         Operation::UploadFile,
         Operation::UploadFileVersion,
@@ -58,12 +62,15 @@ impl Operation {
         Operation::DownloadFile,
         Operation::ListFileVersions,
         Operation::ListFolderItems,
+        Operation::RequestToken,
+        Operation::RevokeToken,
     ];
 
     /// The counter key: `preflight`, `upload_file`, `upload_file_version`,
     /// `create_upload_session`, `create_upload_session_for_file`, `get_upload_session`,
     /// `upload_part`, `abort_upload_session`, `list_parts`, `commit_upload_session`,
-    /// `log_event`, `get_file`, `download_file`, `list_file_versions`, `list_folder_items`.
+    /// `log_event`, `get_file`, `download_file`, `list_file_versions`, `list_folder_items`,
+    /// `request_token`, `revoke_token`.
     pub fn as_str(self) -> &'static str {
         match self {
             Operation::Preflight => "preflight",
@@ -81,6 +88,8 @@ impl Operation {
             Operation::DownloadFile => "download_file",
             Operation::ListFileVersions => "list_file_versions",
             Operation::ListFolderItems => "list_folder_items",
+            Operation::RequestToken => "request_token",
+            Operation::RevokeToken => "revoke_token",
         }
     }
 }
@@ -126,6 +135,55 @@ pub struct Counters {
     pub sessions_aborted: u64,
     /// What fault injection did.
     pub injected: InjectedCounters,
+    /// Tokens issued and refused.
+    pub auth: AuthCounters,
+}
+
+/// Counters of the token endpoint and of authentication.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+#[non_exhaustive]
+pub struct AuthCounters {
+    /// Access tokens issued by grant type.
+    pub tokens_issued: TokensIssued,
+    /// Refresh tokens created: issued with a `refresh_token` grant or minted by a test
+    /// (configured ones not included).
+    pub refresh_tokens_issued: u64,
+    /// Token requests refused (400 with `error`/`error_description`; by code in
+    /// [`Counters::errors`]).
+    pub token_errors: u64,
+    /// Tokens revoked by `POST /oauth2/revoke` (access and refresh tokens).
+    pub tokens_revoked: u64,
+    /// Access tokens invalidated by the `expire-tokens` action.
+    pub tokens_invalidated: u64,
+    /// 401s answered by the API, for any reason (no token, an unknown token, an issued token
+    /// that expired, was revoked or invalidated).
+    pub unauthorized: u64,
+    /// Of [`unauthorized`](Self::unauthorized): 401s for an issued token that expired, was
+    /// revoked or invalidated (answered with an empty body, as Box does).
+    pub expired_token_401: u64,
+    /// API requests made as another user (`as-user` honoured).
+    pub as_user: u64,
+}
+
+/// Access tokens issued, by grant type.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+#[non_exhaustive]
+pub struct TokensIssued {
+    /// `grant_type=client_credentials`.
+    pub client_credentials: u64,
+    /// `grant_type=urn:ietf:params:oauth:grant-type:jwt-bearer`.
+    pub jwt_bearer: u64,
+    /// `grant_type=refresh_token`.
+    pub refresh_token: u64,
+}
+
+impl TokensIssued {
+    /// All access tokens issued.
+    pub fn total(&self) -> u64 {
+        self.client_credentials + self.jwt_bearer + self.refresh_token
+    }
 }
 
 /// Counters of injected faults.
@@ -149,6 +207,8 @@ pub struct InjectedCounters {
     pub rate_limited: u64,
     /// Requests delayed by `latency_ms`.
     pub delayed_requests: u64,
+    /// Times the `expire-tokens` action ran.
+    pub expire_tokens: u64,
 }
 
 impl Counters {
@@ -180,5 +240,6 @@ impl Counters {
             + i.commit_202
             + i.commit_parts_mismatch
             + i.rate_limited
+            + i.expire_tokens
     }
 }

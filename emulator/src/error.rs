@@ -1,4 +1,5 @@
-//! Box's error body (`ClientError`, facts doc §11) and the request-id header.
+//! Box's error body (`ClientError`,
+//! <https://developer.box.com/reference/resources/client-error/>) and the request-id header.
 
 use axum::http::{HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -36,6 +37,17 @@ pub(crate) fn new_request_id() -> String {
 #[derive(Clone, Debug)]
 pub(crate) struct ErrorCode(pub String);
 
+/// The body an [`ApiError`] is answered with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum ErrorShape {
+    /// Box's `ClientError` JSON (the API).
+    Box,
+    /// The token endpoint's `{"error": code, "error_description": message}`.
+    OAuth,
+    /// No body at all (Box's 401 for an expired or revoked access token).
+    Empty,
+}
+
 /// An error answered in Box's shape:
 /// `{"type":"error","status":N,"code":"...","message":"...","context_info":...,"help_url":...,"request_id":...}`.
 #[derive(Debug)]
@@ -47,6 +59,8 @@ pub(crate) struct ApiError {
     pub headers: Vec<(HeaderName, HeaderValue)>,
     /// Close the connection after answering (the rest of the request body is not read).
     pub close: bool,
+    /// The body's shape (Box's error JSON unless set otherwise).
+    pub shape: ErrorShape,
 }
 
 impl ApiError {
@@ -58,7 +72,21 @@ impl ApiError {
             context_info: None,
             headers: Vec::new(),
             close: false,
+            shape: ErrorShape::Box,
         }
+    }
+
+    /// A token-endpoint error: `400 {"error": code, "error_description": description}`.
+    pub fn oauth(code: &str, description: impl Into<String>) -> Self {
+        let mut e = Self::new(StatusCode::BAD_REQUEST, code, description);
+        e.shape = ErrorShape::OAuth;
+        e
+    }
+
+    /// The error answered with an empty body (its code still counts in the counters).
+    pub fn empty_body(mut self) -> Self {
+        self.shape = ErrorShape::Empty;
+        self
     }
 
     /// Marks the error as one after which the connection is closed instead of the rest of
@@ -118,8 +146,17 @@ impl ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let request_id = new_request_id();
-        let body = self.body_json(&request_id);
-        let mut resp = (self.status, axum::Json(body)).into_response();
+        let mut resp = match self.shape {
+            ErrorShape::Box => {
+                (self.status, axum::Json(self.body_json(&request_id))).into_response()
+            }
+            ErrorShape::OAuth => (
+                self.status,
+                axum::Json(json!({"error": self.code, "error_description": self.message})),
+            )
+                .into_response(),
+            ErrorShape::Empty => self.status.into_response(),
+        };
         let h = resp.headers_mut();
         if let Ok(v) = HeaderValue::from_str(&request_id) {
             h.insert(HeaderName::from_static(REQUEST_ID_HEADER), v);

@@ -9,8 +9,10 @@
 //! directory (a restarted emulator still has every file and open session), streams
 //! bodies to disk so memory stays bounded, and can inject faults reproducibly from a seed.
 //!
-//! It is an independent reading of Box's documentation (the project's facts doc,
-//! `box-upload-api.md`), written without the generated client so it can check it.
+//! It is an independent reading of Box's documentation (the API reference at
+//! <https://developer.box.com/reference/> and the upload guides at
+//! <https://developer.box.com/guides/uploads/>), written without the generated client so it
+//! can check it.
 //!
 //! URL layout, as Box's: API base `http://HOST:PORT/2.0`, upload base
 //! `http://HOST:PORT/api/2.0`. `session_endpoints` and the preflight `upload_url` are
@@ -46,11 +48,29 @@
 //! A test driving the `box-emulator` binary reads the same counters with
 //! `GET /_emulator/counters` (no authentication), and can change faults with
 //! `PUT /_emulator/faults`.
+//!
+//! # Service authentication
+//!
+//! With [`Config::client_id`] and [`Config::client_secret`] the emulator also serves Box's
+//! token endpoint on its base URL ([`Emulator::token_url`]): `POST /oauth2/token` with client
+//! credentials, JWT assertions ([`Config::jwt_public_key`]) and single-use refresh tokens
+//! ([`Emulator::mint_refresh_token`]), and `POST /oauth2/revoke`. Issued tokens live
+//! [`Config::token_ttl`] and belong to a user (the enterprise's service account,
+//! [`SERVICE_ACCOUNT_ID`], or one of [`Config::users`]); an upload session belongs to the user
+//! who created it, and the service account may act as a user with `as-user`. A test provokes
+//! the expired-token 401 in the middle of an upload with [`Emulator::expire_tokens`] (or the
+//! `expire-tokens` fault) and ages tokens with [`Emulator::advance_token_clock`]. The static
+//! [`Config::token`] keeps working and never expires.
+//!
+//! The [`testing`] module has what tests of a client usually need around the emulator:
+//! small-part configurations, deterministic test data, the values of Box's digest and range
+//! headers, checks of Box's error bodies and of what was stored.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 mod api;
+mod auth;
 mod body;
 mod config;
 mod counters;
@@ -60,13 +80,15 @@ mod multipart;
 mod proptests;
 mod server;
 mod state;
+pub mod testing;
 mod util;
 
 pub use config::{
     Config, FaultConfig, FaultSpecError, RateLimit, DEFAULT_MIN_CHUNKED_SIZE, DEFAULT_PART_SIZE,
-    DEFAULT_SESSION_LIFETIME, LARGE_FILE_THRESHOLD, LARGE_PART_SIZE, MAX_PARTS,
+    DEFAULT_SESSION_LIFETIME, DEFAULT_TOKEN_TTL, LARGE_FILE_THRESHOLD, LARGE_PART_SIZE, MAX_PARTS,
+    SERVICE_ACCOUNT_ID,
 };
-pub use counters::{Counters, InjectedCounters, Operation};
+pub use counters::{AuthCounters, Counters, InjectedCounters, Operation, TokensIssued};
 
 use state::{lock, Shared};
 use std::net::SocketAddr;
@@ -134,6 +156,7 @@ impl Emulator {
         if config.part_size == Some(0) {
             return Err(StartError::Config("the part size must be positive".into()));
         }
+        let jwt_key = check_auth_config(&config).map_err(StartError::Config)?;
         let (data_dir, temp_dir) = match &config.data_dir {
             Some(d) => (d.clone(), None),
             None => {
@@ -173,6 +196,8 @@ impl Emulator {
             .await
             .map_err(io(format!("opening data directory {}", data_dir.display())))?;
         shared.base_url = base_url;
+        shared.jwt_key = jwt_key;
+        shared.set_faults(config.faults.clone().clamped());
         let shared = Arc::new(shared);
         let router = api::router(shared.clone());
         let (shutdown_tx, shutdown_rx) = watch::channel(false);
@@ -206,7 +231,8 @@ impl Emulator {
         self.shared.upload_base()
     }
 
-    /// The bearer token the emulator accepts.
+    /// The static bearer token the emulator accepts ([`Config::token`]): it never expires and
+    /// acts as the enterprise's service account.
     pub fn token(&self) -> &str {
         &self.shared.config.token
     }
@@ -226,6 +252,28 @@ impl Emulator {
         self.shared.counters().clone()
     }
 
+    /// Waits until `until` holds for the counters (checked every 10 ms), for at most
+    /// `timeout`. Returns the counters that satisfied it, or, if time ran out, the last
+    /// counters seen. Counters change as requests are handled, so this is how a test waits for
+    /// traffic it does not drive itself (a client in the background, another process).
+    pub async fn wait_for_counters(
+        &self,
+        timeout: std::time::Duration,
+        mut until: impl FnMut(&Counters) -> bool,
+    ) -> Result<Counters, Counters> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let counters = self.counters();
+            if until(&counters) {
+                return Ok(counters);
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return Err(counters);
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+    }
+
     /// Sets every counter back to zero.
     pub fn reset_counters(&self) {
         *self.shared.counters() = Counters::default();
@@ -238,12 +286,45 @@ impl Emulator {
 
     /// Replaces the fault settings; takes effect for requests that arrive from now on.
     /// Probabilities are clamped into `[0, 1]`.
+    ///
+    /// [`FaultConfig::expire_tokens`] is an action: `Some(0)` invalidates every issued access
+    /// token at once (see [`expire_tokens`](Self::expire_tokens)), `Some(N)` after N more API
+    /// requests.
     pub fn set_faults(&self, faults: FaultConfig) {
-        *self
-            .shared
-            .faults
-            .write()
-            .unwrap_or_else(|e| e.into_inner()) = faults.clamped();
+        self.shared.set_faults(faults.clamped());
+    }
+
+    /// Invalidates every access token issued so far, at once: a request carrying one gets
+    /// Box's 401 (empty body, `www-authenticate: Bearer realm="Service",
+    /// error="invalid_token", ...`), so a client must get a new token. Tokens issued afterwards
+    /// work. The static [`token`](Self::token), preflight upload tokens and refresh tokens are
+    /// not touched. Returns how many tokens were in force. The same as
+    /// `set_faults(FaultConfig { expire_tokens: Some(0), .. })` (which also replaces the other
+    /// faults) or `POST /_emulator/expire-tokens`.
+    pub fn expire_tokens(&self) -> u64 {
+        self.shared.expire_tokens()
+    }
+
+    /// Moves the clock that access- and refresh-token lifetimes are measured on `by` forward,
+    /// so a test can make tokens outlive [`Config::token_ttl`] without sleeping (JWT `exp`
+    /// claims are still checked against the real clock). Returns how far ahead of the real
+    /// clock it now is. Also `POST /_emulator/token-clock` with `{"advance_secs": N}`.
+    pub fn advance_token_clock(&self, by: std::time::Duration) -> std::time::Duration {
+        self.shared.advance_token_clock(by)
+    }
+
+    /// A new refresh token for configured user `user_id` ([`Config::users`]), to exchange
+    /// with `grant_type=refresh_token` (single use: the answer carries the next one). `None`
+    /// if there is no such user. Also `POST /_emulator/refresh-tokens` with
+    /// `{"user_id": "ID"}`.
+    pub fn mint_refresh_token(&self, user_id: &str) -> Option<String> {
+        self.shared.mint_refresh_token(user_id)
+    }
+
+    /// The token endpoint, `http://HOST:PORT/oauth2/token` (Box:
+    /// `https://api.box.com/oauth2/token`). JWT assertions may name it or Box's URL as `aud`.
+    pub fn token_url(&self) -> String {
+        format!("{}/oauth2/token", self.shared.base_url)
     }
 
     /// Makes a folder exist (ids are strings of digits; the root `"0"` always exists).
@@ -273,6 +354,32 @@ impl Emulator {
         }
         inner.meta.expires_at = chrono::Utc::now() - chrono::Duration::seconds(1);
         true
+    }
+
+    /// The content of file `file_id` as stored: its current version, or with `version_id` that
+    /// version. An unknown file or version is an error of kind
+    /// [`NotFound`](std::io::ErrorKind::NotFound). Reading back this way neither counts as a
+    /// request nor meets injected faults.
+    pub async fn file_content(
+        &self,
+        file_id: &str,
+        version_id: Option<&str>,
+    ) -> std::io::Result<Vec<u8>> {
+        let blob = {
+            let catalog = self.shared.catalog.lock().await;
+            let not_found = |what: String| std::io::Error::new(std::io::ErrorKind::NotFound, what);
+            let file = catalog
+                .files
+                .get(file_id)
+                .ok_or_else(|| not_found(format!("no file {file_id}")))?;
+            let version = match version_id {
+                None => file.current(),
+                Some(v) => file.versions.iter().find(|x| x.id == v),
+            }
+            .ok_or_else(|| not_found(format!("file {file_id} has no version {version_id:?}")))?;
+            self.shared.blob_path(&version.id)
+        };
+        tokio::fs::read(blob).await
     }
 
     /// Ids of the upload sessions that are neither committed nor aborted (expired ones
@@ -305,6 +412,70 @@ impl Emulator {
             let _ = task.await;
         }
         // Drop removes the temporary directory.
+    }
+}
+
+/// Checks the authentication settings; returns the JWT key, parsed, when one is configured.
+fn check_auth_config(config: &Config) -> Result<Option<auth::JwtKey>, String> {
+    let bad_secret =
+        |s: &str| s.is_empty() || s.chars().any(|c| c.is_whitespace() || c.is_control());
+    match (&config.client_id, &config.client_secret) {
+        (None, None) => {}
+        (Some(id), Some(secret)) => {
+            if bad_secret(id) || bad_secret(secret) {
+                return Err(
+                    "the client id and secret must be non-empty and contain no whitespace".into(),
+                );
+            }
+        }
+        _ => return Err("the client id and the client secret go together".into()),
+    }
+    if !util::is_numeric_id(&config.enterprise_id) {
+        return Err(format!(
+            "enterprise id {:?} is not a string of digits",
+            config.enterprise_id
+        ));
+    }
+    for u in &config.users {
+        if !util::is_numeric_id(u) {
+            return Err(format!("user id {u:?} is not a string of digits"));
+        }
+        if u == SERVICE_ACCOUNT_ID {
+            return Err(format!(
+                "user id {u} is the service account's ({SERVICE_ACCOUNT_ID})"
+            ));
+        }
+    }
+    for (token, user) in &config.refresh_tokens {
+        if bad_secret(token) {
+            return Err("a refresh token must be non-empty and contain no whitespace".into());
+        }
+        if !config.users.contains(user) {
+            return Err(format!(
+                "refresh token for {user:?}, which is not a configured user"
+            ));
+        }
+    }
+    if config.token_ttl.is_zero() {
+        return Err("the token lifetime must be positive".into());
+    }
+    match (&config.jwt_public_key, &config.jwt_key_id) {
+        (None, None) => Ok(None),
+        (Some(pem), Some(kid)) => {
+            if config.client_id.is_none() {
+                return Err("the JWT grant needs a client id and secret".into());
+            }
+            if kid.is_empty() {
+                return Err("the JWT key id must not be empty".into());
+            }
+            let public_key =
+                auth::rsa_public_key_from_pem(pem).map_err(|e| format!("JWT public key: {e}"))?;
+            Ok(Some(auth::JwtKey {
+                key_id: kid.clone(),
+                public_key,
+            }))
+        }
+        _ => Err("the JWT public key and its key id go together".into()),
     }
 }
 

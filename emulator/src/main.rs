@@ -29,6 +29,24 @@ OPTIONS:
                              [default: http://ADDR]
     -h, --help               print this help
 
+SERVICE AUTHENTICATION (POST /oauth2/token, POST /oauth2/revoke on the base URL):
+    --client-id ID           the app's client id (with --client-secret: enables the
+                             token endpoint)
+    --client-secret SECRET   the app's client secret
+    --enterprise-id ID       the enterprise: client credentials with
+                             box_subject_type=enterprise and JWT box_sub_type=enterprise
+                             get the service account [default: 1]
+    --user ID                a user tokens may be issued for, and the service account
+                             may act as with as-user (digits; repeatable)
+    --jwt-public-key PEM     the JWT public key: a PEM file, or the PEM text itself
+                             (PUBLIC KEY or RSA PUBLIC KEY); enables the JWT grant
+    --jwt-key-id KID         the key's id (the assertions' kid)
+    --token-ttl DUR          lifetime of issued access tokens, e.g. 60m, 30s [default: 60m]
+    --refresh-token TOKEN:USER
+                             a single-use refresh token for USER (repeatable)
+    --app-not-authorized     token requests answer 400 unauthorized_client
+The static --token never expires and acts as the enterprise's service account.
+
 BYTES accept a KiB, MiB, GiB, KB, MB or GB suffix (--part-size 8MiB).
 
 The first line on stdout is `listening on http://HOST:PORT` (the address bound).
@@ -47,12 +65,17 @@ FAULT SPECS (P is a fraction such as 0.1, or a percentage such as 10%):
     rate-limit=N/DUR         answer 429 rate_limit_exceeded above N requests per DUR
                              (e.g. 100/1s, 5/500ms)
     latency=DUR              add DUR (e.g. 50ms) to every API request
+    expire-tokens[=N]        one-shot: invalidate every access token issued so far
+                             (after N more API requests; at once without N)
 Part faults are drawn from (seed, session, part index, attempt), so a run is reproducible.
 
-COUNTERS:
+COUNTERS AND CONTROLS (no authentication):
     GET /_emulator/counters        JSON counters of traffic and injected faults
     POST /_emulator/counters/reset set them back to zero
     GET|PUT /_emulator/faults      read or replace the fault settings (JSON)
+    POST /_emulator/expire-tokens  invalidate every issued access token now
+    POST /_emulator/refresh-tokens {\"user_id\": \"ID\"}: mint a refresh token
+    POST /_emulator/token-clock    {\"advance_secs\": N}: age issued tokens N seconds
 ";
 
 fn parse_bytes(s: &str) -> Result<u64, String> {
@@ -138,6 +161,36 @@ fn parse_args(args: Vec<String>) -> Result<Option<Config>, String> {
                 config.seed = v.parse().map_err(|_| format!("invalid --seed {v:?}"))?;
             }
             "--public-url" => config.public_url = Some(value()?),
+            "--client-id" => config.client_id = Some(value()?),
+            "--client-secret" => config.client_secret = Some(value()?),
+            "--enterprise-id" => config.enterprise_id = value()?,
+            "--user" => config.users.push(value()?),
+            "--jwt-public-key" => {
+                let v = value()?;
+                config.jwt_public_key = Some(if v.trim_start().starts_with("-----BEGIN") {
+                    v
+                } else {
+                    std::fs::read_to_string(&v)
+                        .map_err(|e| format!("cannot read --jwt-public-key {v:?}: {e}"))?
+                });
+            }
+            "--jwt-key-id" => config.jwt_key_id = Some(value()?),
+            "--token-ttl" => config.token_ttl = parse_lifetime(&value()?)?,
+            "--refresh-token" => {
+                let v = value()?;
+                let (token, user) = v
+                    .rsplit_once(':')
+                    .ok_or_else(|| format!("--refresh-token {v:?}: expected TOKEN:USER"))?;
+                config
+                    .refresh_tokens
+                    .insert(token.to_string(), user.to_string());
+            }
+            "--app-not-authorized" => {
+                if inline.is_some() {
+                    return Err("--app-not-authorized takes no value".into());
+                }
+                config.app_authorized = false;
+            }
             other => return Err(format!("unknown argument {other:?} (see --help)")),
         }
     }
@@ -214,6 +267,9 @@ fn main() -> ExitCode {
                 "(as given)"
             }
         );
+        if emu.config().client_id.is_some() {
+            eprintln!("box-emulator: token endpoint {}", emu.token_url());
+        }
         wait_for_signal().await;
         emu.shutdown().await;
         ExitCode::SUCCESS
@@ -252,6 +308,26 @@ mod tests {
             "7",
             "--session-lifetime",
             "2h",
+            "--client-id",
+            "cid",
+            "--client-secret=sec",
+            "--enterprise-id",
+            "77",
+            "--user",
+            "5",
+            "--user",
+            "6",
+            "--token-ttl",
+            "30s",
+            "--refresh-token",
+            "rt1:5",
+            "--jwt-key-id",
+            "k1",
+            "--jwt-public-key",
+            "-----BEGIN PUBLIC KEY-----\nAA==\n-----END PUBLIC KEY-----",
+            "--app-not-authorized",
+            "--fault",
+            "expire-tokens=4",
         ]))
         .unwrap()
         .unwrap();
@@ -262,6 +338,18 @@ mod tests {
         assert_eq!(c.faults.latency_ms, 5);
         assert_eq!(c.seed, 7);
         assert_eq!(c.session_lifetime.as_secs(), 7200);
+        assert_eq!(c.client_id.as_deref(), Some("cid"));
+        assert_eq!(c.client_secret.as_deref(), Some("sec"));
+        assert_eq!(c.enterprise_id, "77");
+        assert_eq!(c.users, vec!["5", "6"]);
+        assert_eq!(c.token_ttl.as_secs(), 30);
+        assert_eq!(c.refresh_tokens.get("rt1").map(String::as_str), Some("5"));
+        assert_eq!(c.jwt_key_id.as_deref(), Some("k1"));
+        assert!(c.jwt_public_key.unwrap().contains("BEGIN PUBLIC KEY"));
+        assert!(!c.app_authorized);
+        assert_eq!(c.faults.expire_tokens, Some(4));
+        assert!(parse_args(args(&["--refresh-token", "nouser"])).is_err());
+        assert!(parse_args(args(&["--jwt-public-key", "/nonexistent/key.pem"])).is_err());
         assert!(parse_args(args(&["--help"])).unwrap().is_none());
         assert!(parse_args(args(&["--bogus"])).is_err());
         assert!(parse_args(args(&["--part-size"])).is_err());

@@ -17,6 +17,7 @@
 //! JSON files are written to a temporary name and renamed into place, so a crash leaves
 //! either the old or the new version.
 
+use crate::auth::{AuthState, JwtKey};
 use crate::config::{Config, FaultConfig};
 use crate::counters::Counters;
 use crate::error::ApiError;
@@ -129,6 +130,14 @@ pub(crate) struct SessionMeta {
     pub expires_at: DateTime<Utc>,
     #[serde(default)]
     pub committed: Option<CommittedInfo>,
+    /// The user who created the session; only that user may use it. Sessions saved before
+    /// users existed belong to the service account.
+    #[serde(default = "service_account_id")]
+    pub owner: String,
+}
+
+fn service_account_id() -> String {
+    crate::config::SERVICE_ACCOUNT_ID.to_string()
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -219,6 +228,12 @@ pub(crate) struct Shared {
     pub faults: RwLock<FaultConfig>,
     pub rate: Mutex<RateWindow>,
     pub upload_tokens: Mutex<VecDeque<String>>,
+    /// Issued access and refresh tokens, used JWT ids.
+    pub auth: Mutex<AuthState>,
+    /// The JWT grant's key, when configured (set by `Emulator::start`, like `base_url`).
+    pub jwt_key: Option<JwtKey>,
+    /// API requests still to let through before `expire-tokens` fires.
+    pub expire_countdown: Mutex<Option<u64>>,
     tmp_seq: AtomicU64,
 }
 
@@ -364,6 +379,9 @@ impl Shared {
         }
         let faults = config.faults.clone();
         Ok(Shared {
+            auth: Mutex::new(AuthState::new(&config)),
+            jwt_key: None,
+            expire_countdown: Mutex::new(None),
             config,
             data_dir,
             base_url: String::new(),
@@ -591,6 +609,7 @@ impl Shared {
         catalog: &mut Catalog,
         target: SessionTarget,
         file_size: u64,
+        owner: &str,
     ) -> Result<Arc<Session>, ApiError> {
         let part_size = self.config.part_size_for(file_size);
         let total_parts = file_size.div_ceil(part_size);
@@ -627,6 +646,7 @@ impl Shared {
             created_at: now,
             expires_at: now.checked_add_signed(lifetime).unwrap_or(now),
             committed: None,
+            owner: owner.to_string(),
         };
         let dir = self.data_dir.join("sessions").join(&id);
         tokio::fs::create_dir_all(dir.join("parts"))

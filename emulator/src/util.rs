@@ -126,7 +126,10 @@ pub(crate) fn parse_u64_digits(s: &str) -> Option<u64> {
     s.parse().ok()
 }
 
-/// Box's file-name rules (facts doc §12 "File-name rules").
+/// Why a file name breaks Box's rules: at most 255 characters (`item_name_too_long`); no
+/// non-printable characters, no `/` or `\`, no leading or trailing spaces, and not `.` or
+/// `..` (`item_name_invalid`).
+/// <https://developer.box.com/guides/api-calls/permissions-and-errors/common-errors/>
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum NameProblem {
     TooLong,
@@ -156,10 +159,10 @@ pub(crate) fn check_file_name(name: &str) -> Result<(), NameProblem> {
             "Names must not contain non-printable characters",
         ));
     }
-    // The 2020 common-errors guide also lists `<`, `>`, `:`, `|`, `?`, `*` and `-`. The facts
-    // doc flags `-` as a documentation error (hyphens are normal in Box names), and the
-    // spec's own rule (non-printable, `/`, `\`, leading/trailing spaces, `.`, `..`) does not
-    // include the others, so they are accepted here too.
+    // Since 2020 the common-errors guide also lists `<`, `>`, `:`, `|`, `?`, `*` and `-`.
+    // Hyphens are normal in Box names (that entry looks like a documentation error), and the
+    // rule in Box's API reference (non-printable, `/`, `\`, leading/trailing spaces, `.`,
+    // `..`) does not include the others, so they are accepted here too.
     Ok(())
 }
 

@@ -5,7 +5,9 @@
 //!   (crate `box-uploads-api`, re-exported here): the [`models`], one request type and one async
 //!   method per operation in [`operations`], and one error enum per operation in [`errors`] (a
 //!   variant per documented status and Box error code);
-//! - hand-written in this crate: [`ClientBuilder`] and the upload engine in [`upload`].
+//! - hand-written in this crate: [`ClientBuilder`], the credentials in [`auth`] (a fixed token,
+//!   client credentials, JWT, OAuth 2.0 refresh tokens; renewed ahead of expiry and after a
+//!   401, one renewal at a time) and the upload engine in [`upload`].
 //!
 //! ```no_run
 //! use box_uploads::{operations::CreateUploadSessionRequest, models::CreateUploadSessionBody, ClientBuilder};
@@ -17,6 +19,7 @@
 //! # Ok(()) }
 //! ```
 
+pub mod auth;
 mod client_builder;
 pub mod upload;
 
@@ -27,13 +30,13 @@ pub use box_uploads_runtime as runtime;
 pub use box_uploads_runtime::{
     ApiError, Body, DecodeError, Error, FilePart, OperationError, TransportError,
 };
-pub use client_builder::ClientBuilder;
+pub use client_builder::{BuildError, ClientBuilder};
 
 /// The traits that give every error its accessors (`status()`, `code()`, `message()`,
 /// `request_id()`, `retry_after()`, `is_retryable()`), and the types most code names:
 /// `use box_uploads::prelude::*;`.
 pub mod prelude {
-    pub use crate::upload::{Upload, UploadError, Uploader};
+    pub use crate::upload::{Upload, UploadError, UploadErrorKind, Uploader};
     pub use crate::{Client, ClientBuilder, OperationError};
 }
 

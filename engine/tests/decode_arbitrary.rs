@@ -6,6 +6,7 @@ use box_uploads::errors::{CommitUploadSessionError, UploadFileError, UploadPartE
 use box_uploads::models::{ConflictError, Files, UploadParts, UploadSession, UploadedPart};
 use box_uploads::runtime::support::RawResponse;
 use box_uploads::runtime::Bytes;
+use box_uploads::OperationError as _;
 use proptest::prelude::*;
 use serde_json::Value;
 

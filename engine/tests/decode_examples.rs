@@ -8,6 +8,7 @@ use box_uploads::models::{
     UploadedPart,
 };
 use box_uploads::runtime::support::RawResponse;
+use box_uploads::OperationError as _;
 
 fn example(name: &str) -> Vec<u8> {
     let path = format!("{}/tests/examples/{name}", env!("CARGO_MANIFEST_DIR"));

@@ -1,50 +1,35 @@
-//! The HTTP core shared by every operation of a generated client.
+//! The HTTP core shared by every operation of a generated client: the connection pool, the
+//! credentials, the headers sent on every request and the base-URL overrides. Sending lives in
+//! `send.rs`.
 
 use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-/// A credential that never appears in `Debug` or `Display` output.
-#[derive(Clone)]
-pub struct Secret(Arc<str>);
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 
-impl Secret {
-    pub fn new(value: impl Into<String>) -> Self {
-        Secret(Arc::from(value.into()))
-    }
+use crate::{Credentials, StaticToken};
 
-    /// The secret itself. Call sites are few and deliberate: building the `authorization` header.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Secret(<redacted>)")
-    }
-}
-
-impl fmt::Display for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("<redacted>")
-    }
-}
-
-/// Connection settings for a generated client: the `reqwest` client, the bearer token, and
-/// base-URL overrides per server key (`api`, `upload`, ... as named in the spec).
+/// Connection settings for a generated client. Cheap to clone: clones share the connection
+/// pool and the credentials.
 #[derive(Clone)]
 pub struct Core {
     http: reqwest::Client,
-    token: Option<Secret>,
+    pub(crate) credentials: Option<Arc<dyn Credentials>>,
+    default_headers: Arc<HeaderMap>,
     servers: Arc<BTreeMap<String, String>>,
 }
 
 impl fmt::Debug for Core {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Core")
-            .field("token", &self.token)
+            .field("credentials", &self.credentials)
+            // Names only: a value might be a key.
+            .field(
+                "default_headers",
+                &self.default_headers.keys().collect::<Vec<_>>(),
+            )
             .field("servers", &self.servers)
             .finish_non_exhaustive()
     }
@@ -60,17 +45,26 @@ impl Core {
         &self.http
     }
 
+    /// The credentials [`send`](Self::send) takes tokens from, if any: a caller whose request
+    /// came back 401 with a streamed body asks [`Credentials::can_refresh`] whether a retry
+    /// can succeed.
+    pub fn credentials(&self) -> Option<&Arc<dyn Credentials>> {
+        self.credentials.as_ref()
+    }
+
     /// The base URL configured for `key`, if the caller overrode the spec's default.
     pub fn server_override(&self, key: &str) -> Option<&str> {
         self.servers.get(key).map(String::as_str)
     }
 
-    /// Starts a request with the credentials attached.
+    /// Starts a request with the default headers. The token is added when it is sent
+    /// ([`send`](Self::send)), not here: getting one may take a round trip.
     pub fn request(&self, method: reqwest::Method, url: reqwest::Url) -> reqwest::RequestBuilder {
         let builder = self.http.request(method, url);
-        match &self.token {
-            Some(token) => builder.bearer_auth(token.expose()),
-            None => builder,
+        if self.default_headers.is_empty() {
+            builder
+        } else {
+            builder.headers(HeaderMap::clone(&self.default_headers))
         }
     }
 }
@@ -79,7 +73,8 @@ impl Core {
 #[derive(Default)]
 pub struct CoreBuilder {
     http: Option<reqwest::Client>,
-    token: Option<Secret>,
+    credentials: Option<Arc<dyn Credentials>>,
+    default_headers: HeaderMap,
     servers: BTreeMap<String, String>,
     connect_timeout: Option<Duration>,
     read_timeout: Option<Duration>,
@@ -89,16 +84,34 @@ pub struct CoreBuilder {
 impl fmt::Debug for CoreBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("CoreBuilder")
-            .field("token", &self.token)
+            .field("credentials", &self.credentials)
+            .field(
+                "default_headers",
+                &self.default_headers.keys().collect::<Vec<_>>(),
+            )
             .field("servers", &self.servers)
             .finish_non_exhaustive()
     }
 }
 
 impl CoreBuilder {
-    /// The bearer token sent as `authorization: Bearer ...` on every request.
-    pub fn bearer_token(mut self, token: impl Into<String>) -> Self {
-        self.token = Some(Secret::new(token));
+    /// A fixed bearer token ([`StaticToken`]): sent as `authorization: Bearer ...` on every
+    /// request that needs one; a 401 is final.
+    pub fn bearer_token(self, token: impl Into<String>) -> Self {
+        self.credentials(Arc::new(StaticToken::new(token.into())))
+    }
+
+    /// Where tokens come from (replaces a [`bearer_token`](Self::bearer_token)).
+    pub fn credentials(mut self, credentials: Arc<dyn Credentials>) -> Self {
+        self.credentials = Some(credentials);
+        self
+    }
+
+    /// A header sent on every request (an acting-user header, say), replacing an earlier value
+    /// of the same name. Values stay out of `Debug`; mark a secret one with
+    /// [`HeaderValue::set_sensitive`] so that the HTTP stack hides it too.
+    pub fn default_header(mut self, name: HeaderName, value: HeaderValue) -> Self {
+        self.default_headers.insert(name, value);
         self
     }
 
@@ -149,7 +162,8 @@ impl CoreBuilder {
         };
         Ok(Core {
             http,
-            token: self.token,
+            credentials: self.credentials,
+            default_headers: Arc::new(self.default_headers),
             servers: Arc::new(self.servers),
         })
     }
@@ -160,17 +174,16 @@ mod tests {
     use super::*;
 
     #[test]
-    fn debug_output_never_shows_the_token() {
-        let core = Core::builder()
-            .bearer_token("s3cr3t-token")
-            .build()
-            .expect("builds");
-        let shown = format!(
-            "{core:?} {:?} {}",
-            Secret::new("s3cr3t-token"),
-            Secret::new("s3cr3t-token")
+    fn debug_output_never_shows_the_token_or_header_values() {
+        let builder = Core::builder().bearer_token("s3cr3t-token").default_header(
+            HeaderName::from_static("x-api-key"),
+            HeaderValue::from_static("s3cr3t-key"),
         );
+        let shown_builder = format!("{builder:?}");
+        let core = builder.build().expect("builds");
+        let shown = format!("{shown_builder} {core:?}");
         assert!(!shown.contains("s3cr3t"), "{shown}");
+        assert!(shown.contains("x-api-key"), "{shown}");
     }
 
     #[test]
@@ -181,5 +194,17 @@ mod tests {
             .expect("builds");
         assert_eq!(core.server_override("api"), Some("http://127.0.0.1:1/2.0"));
         assert_eq!(core.server_override("upload"), None);
+    }
+
+    #[test]
+    fn a_bearer_token_is_fixed_credentials() {
+        let core = Core::builder().bearer_token("t").build().expect("builds");
+        let credentials = core.credentials().expect("set");
+        assert!(!credentials.can_refresh());
+        assert!(Core::builder()
+            .build()
+            .expect("builds")
+            .credentials()
+            .is_none());
     }
 }

@@ -3,6 +3,8 @@
 use std::fmt;
 use std::time::Duration;
 
+use crate::CredentialsError;
+
 /// What every generated per-operation error enum can tell about itself. Generated enums
 /// implement [`OperationError::fields`]; everything else follows from it.
 pub trait OperationError: std::error::Error + Send + Sync + 'static {
@@ -127,8 +129,9 @@ impl<T> ApiError<T> {
                 .and_then(|v| v.as_str())
                 .map(str::to_owned)
         };
-        let code = field("code");
-        let message = field("message");
+        // OAuth 2.0 errors (RFC 6749 section 5.2) say `error` and `error_description` instead.
+        let code = field("code").or_else(|| field("error"));
+        let message = field("message").or_else(|| field("error_description"));
         let request_id = field("request_id").or(raw.request_id);
         let body = value.and_then(|v| serde_json::from_value(v).ok());
         ApiError {
@@ -152,6 +155,7 @@ impl<T> ApiError<T> {
 
 /// A failure to exchange a request and response: connecting, timing out, a broken body.
 /// Opaque on purpose: inspect it with the `is_*` predicates, which stay stable across versions.
+/// `Display` says which kind of failure; the HTTP library's error is its `source()`.
 #[derive(Debug)]
 pub struct TransportError {
     inner: reqwest::Error,
@@ -197,17 +201,15 @@ impl fmt::Display for TransportError {
         } else {
             "connection failed"
         };
-        write!(f, "{kind}: {}", self.inner)?;
-        let mut source = std::error::Error::source(&self.inner);
-        while let Some(cause) = source {
-            write!(f, ": {cause}")?;
-            source = cause.source();
-        }
-        Ok(())
+        f.write_str(kind)
     }
 }
 
-impl std::error::Error for TransportError {}
+impl std::error::Error for TransportError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.inner)
+    }
+}
 
 /// A success status whose body does not match the documented schema.
 #[derive(Debug, Clone)]
@@ -241,15 +243,20 @@ pub enum Error<E> {
     Decode(DecodeError),
     /// The request was refused before sending (an invalid header value, a bad URL).
     InvalidRequest(String),
+    /// No usable token: the credentials failed to give one, or the server refused the one they
+    /// renewed after a 401.
+    Credentials(CredentialsError),
 }
 
 impl<E: OperationError> Error<E> {
-    /// Whether sending the same request again may succeed: 429, 5xx, timeouts and broken
-    /// connections; never another 4xx, a decode failure or an invalid request.
+    /// Whether sending the same request again may succeed: 429, 5xx, timeouts, broken
+    /// connections and an unreachable token endpoint; never another 4xx, a decode failure, an
+    /// invalid request or refused credentials.
     pub fn is_retryable(&self) -> bool {
         match self {
             Error::Api(e) => e.is_retryable(),
             Error::Transport(t) => !t.is_builder(),
+            Error::Credentials(c) => c.is_retryable(),
             Error::Decode(_) | Error::InvalidRequest(_) => false,
         }
     }
@@ -278,13 +285,16 @@ impl<E: OperationError> Error<E> {
     }
 }
 
-impl<E: fmt::Display> fmt::Display for Error<E> {
+/// One sentence per kind; the details are in `source()`, so that printing the chain (`{:#}` with
+/// anyhow, say) shows each text once.
+impl<E> fmt::Display for Error<E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Error::Api(e) => e.fmt(f),
-            Error::Transport(e) => e.fmt(f),
-            Error::Decode(e) => e.fmt(f),
+            Error::Api(_) => f.write_str("the API answered with an error"),
+            Error::Transport(_) => f.write_str("the HTTP exchange failed"),
+            Error::Decode(_) => f.write_str("the answer could not be decoded"),
             Error::InvalidRequest(why) => write!(f, "invalid request: {why}"),
+            Error::Credentials(_) => f.write_str("authentication failed"),
         }
     }
 }
@@ -295,6 +305,7 @@ impl<E: std::error::Error + 'static> std::error::Error for Error<E> {
             Error::Api(e) => Some(e),
             Error::Transport(e) => Some(e),
             Error::Decode(e) => Some(e),
+            Error::Credentials(e) => Some(e),
             Error::InvalidRequest(_) => None,
         }
     }
@@ -303,5 +314,145 @@ impl<E: std::error::Error + 'static> std::error::Error for Error<E> {
 impl<E> From<TransportError> for Error<E> {
     fn from(e: TransportError) -> Self {
         Error::Transport(e)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::error::Error as _;
+
+    /// Every text of the chain, outermost first.
+    fn chain(e: &(dyn std::error::Error + 'static)) -> Vec<String> {
+        let mut out = vec![e.to_string()];
+        let mut source = e.source();
+        while let Some(cause) = source {
+            out.push(cause.to_string());
+            source = cause.source();
+        }
+        out
+    }
+
+    /// No text in the chain contains the next one.
+    fn assert_no_repeats(e: &(dyn std::error::Error + 'static)) {
+        let texts = chain(e);
+        for pair in texts.windows(2) {
+            assert!(!pair[0].contains(&pair[1]), "repeated: {texts:?}");
+        }
+    }
+
+    #[derive(Debug)]
+    struct Answer;
+
+    impl fmt::Display for Answer {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("op: HTTP 409 conflict")
+        }
+    }
+
+    impl std::error::Error for Answer {}
+
+    #[test]
+    fn an_api_error_is_the_source_not_the_message() {
+        let e: Error<Answer> = Error::Api(Answer);
+        assert_eq!(
+            chain(&e),
+            ["the API answered with an error", "op: HTTP 409 conflict"]
+        );
+    }
+
+    #[test]
+    fn a_decode_error_is_the_source_not_the_message() {
+        let e: Error<Answer> = Error::Decode(DecodeError {
+            status: 200,
+            message: "missing field `id`".into(),
+            body_start: "{}".into(),
+        });
+        assert_no_repeats(&e);
+        assert_eq!(chain(&e).len(), 2);
+        assert!(chain(&e)[1].contains("missing field `id`"));
+    }
+
+    #[test]
+    fn a_transport_error_keeps_the_http_error_as_its_source() {
+        let built = reqwest::Client::new().get("not a url").build();
+        let Err(inner) = built else {
+            panic!("a relative URL must not build")
+        };
+        let t = TransportError::from(inner);
+        assert_eq!(t.to_string(), "could not build the request");
+        assert!(t.source().is_some());
+        let e: Error<Answer> = Error::Transport(t);
+        assert_no_repeats(&e);
+        assert!(chain(&e).len() >= 3, "{:?}", chain(&e));
+    }
+
+    fn raw(status: u16, body: &'static [u8]) -> crate::support::RawResponse {
+        crate::support::RawResponse {
+            status,
+            request_id: None,
+            retry_after: None,
+            body: bytes::Bytes::from_static(body),
+        }
+    }
+
+    #[test]
+    fn an_oauth_error_body_gives_the_code_and_message() {
+        let body: &[u8] =
+            br#"{"error":"invalid_grant","error_description":"Grant credentials are invalid"}"#;
+        let e: ApiError<serde_json::Value> = ApiError::from_raw(raw(400, body));
+        assert_eq!(e.code.as_deref(), Some("invalid_grant"));
+        assert_eq!(e.message.as_deref(), Some("Grant credentials are invalid"));
+        assert_eq!(
+            crate::support::error_code(body).as_deref(),
+            Some("invalid_grant")
+        );
+    }
+
+    #[test]
+    fn a_code_field_wins_over_an_error_field() {
+        let body: &[u8] = br#"{"code":"item_name_in_use","error":"x","message":"taken"}"#;
+        let e: ApiError<serde_json::Value> = ApiError::from_raw(raw(409, body));
+        assert_eq!(e.code.as_deref(), Some("item_name_in_use"));
+        assert_eq!(e.message.as_deref(), Some("taken"));
+        // A non-string `error` (some APIs nest an object there) is no code.
+        assert_eq!(crate::support::error_code(br#"{"error":{"code":1}}"#), None);
+    }
+
+    #[derive(Debug)]
+    struct Op(ApiError<serde_json::Value>);
+
+    impl fmt::Display for Op {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            self.0.fmt(f)
+        }
+    }
+
+    impl std::error::Error for Op {}
+
+    impl OperationError for Op {
+        fn fields(&self) -> &dyn ApiErrorFields {
+            &self.0
+        }
+    }
+
+    #[test]
+    fn a_credentials_error_is_the_source_and_retryable_only_when_unavailable() {
+        use crate::CredentialsErrorKind as Kind;
+        let e: Error<Op> = Error::Credentials(CredentialsError::new(
+            Kind::Refused,
+            "the token endpoint refused the grant",
+        ));
+        assert_eq!(
+            chain(&e),
+            [
+                "authentication failed",
+                "the token endpoint refused the grant"
+            ]
+        );
+        assert!(!e.is_retryable());
+        let e: Error<Op> =
+            Error::Credentials(CredentialsError::new(Kind::Unavailable, "no answer"));
+        assert!(e.is_retryable());
     }
 }

@@ -99,6 +99,21 @@ pub fn octet_stream(builder: reqwest::RequestBuilder, body: Body) -> reqwest::Re
     builder.body(inner)
 }
 
+/// Sets an `application/x-www-form-urlencoded` body: the struct's fields as `name=value` pairs,
+/// `None` fields left out (generated form types skip them). Kept in memory, so a request with it
+/// can be sent again after a renewed token.
+pub fn form<T: serde::Serialize, E>(
+    builder: reqwest::RequestBuilder,
+    body: &T,
+) -> Result<reqwest::RequestBuilder, Error<E>> {
+    // The encoder's message names the unsupported shape, never a value.
+    let text = serde_urlencoded::to_string(body)
+        .map_err(|e| Error::InvalidRequest(format!("cannot encode the form body: {e}")))?;
+    Ok(builder
+        .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body(text))
+}
+
 /// Builds a `multipart/form-data` body part by part, in the order the parts are added.
 #[derive(Debug)]
 pub struct Multipart {
@@ -157,11 +172,6 @@ impl Multipart {
     }
 }
 
-/// Sends the request.
-pub async fn send(builder: reqwest::RequestBuilder) -> Result<reqwest::Response, TransportError> {
-    builder.send().await.map_err(TransportError::from)
-}
-
 /// An answer reduced to what error handling needs.
 #[derive(Debug, Clone)]
 pub struct RawResponse {
@@ -180,14 +190,13 @@ pub fn header_string(response: &reqwest::Response, name: &str) -> Option<String>
         .map(str::to_owned)
 }
 
-/// The `code` field of a JSON error body, if there is one.
+/// The error code of a JSON error body: its `code` field, else OAuth 2.0's `error` field
+/// (RFC 6749 section 5.2: `{"error": "invalid_grant", "error_description": "..."}`), if either
+/// is a string.
 pub fn error_code(body: &[u8]) -> Option<String> {
-    #[derive(serde::Deserialize)]
-    struct CodeOnly {
-        code: Option<serde_json::Value>,
-    }
-    let parsed: CodeOnly = serde_json::from_slice(body).ok()?;
-    parsed.code.and_then(|c| c.as_str().map(str::to_owned))
+    let value: serde_json::Value = serde_json::from_slice(body).ok()?;
+    let text = |name: &str| value.get(name).and_then(|v| v.as_str()).map(str::to_owned);
+    text("code").or_else(|| text("error"))
 }
 
 /// Reads an answer's status, ids and (capped) body.
@@ -204,6 +213,12 @@ pub async fn raw_response(mut response: reqwest::Response) -> Result<RawResponse
         retry_after,
         body,
     })
+}
+
+/// Reads and drops up to [`MAX_ERROR_BODY`] bytes of an answer nobody needs, so that its
+/// connection can be reused; a failure only costs that connection.
+pub(crate) async fn discard_capped(mut response: reqwest::Response) {
+    let _ = read_capped(&mut response, MAX_ERROR_BODY).await;
 }
 
 async fn read_capped(
@@ -230,11 +245,20 @@ pub async fn decode_json<T: serde::de::DeserializeOwned, E>(
     decode_bytes(status, &body)
 }
 
-/// Decodes bytes as `T`, reporting where it failed.
+/// Decodes bytes as `T`, reporting where it failed. An empty body (a 204, or any 2xx without
+/// content, where the spec documents a JSON body) is a decode error that says so, with the status
+/// that came back.
 pub fn decode_bytes<T: serde::de::DeserializeOwned, E>(
     status: u16,
     body: &[u8],
 ) -> Result<T, Error<E>> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Err(Error::Decode(DecodeError {
+            status,
+            message: "the body is empty, but the documented success answer has a JSON body".into(),
+            body_start: String::new(),
+        }));
+    }
     serde_json::from_slice(body).map_err(|e| {
         let start = &body[..body.len().min(200)];
         Error::Decode(DecodeError {
@@ -310,6 +334,20 @@ mod tests {
             absolute_url::<()>("not a url"),
             Err(Error::InvalidRequest(_))
         ));
+    }
+
+    #[test]
+    fn an_empty_body_is_a_decode_error_naming_the_status() {
+        for body in [&b""[..], b"  \r\n"] {
+            match decode_bytes::<serde_json::Value, ()>(204, body) {
+                Err(Error::Decode(d)) => {
+                    assert_eq!(d.status, 204);
+                    assert!(d.message.contains("body is empty"), "{}", d.message);
+                    assert!(d.to_string().starts_with("HTTP 204 "), "{d}");
+                }
+                other => panic!("unexpected {other:?}"),
+            }
+        }
     }
 
     #[test]

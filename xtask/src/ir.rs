@@ -1,6 +1,9 @@
 //! The intermediate representation: what the emitters need, with every `$ref` resolved, `allOf`
 //! flattened and names chosen. Built by `lower`, read by `emit`.
 
+pub use crate::names::{RustIdent, TypeName};
+pub use crate::template::{PathTemplate, Segment};
+
 /// A Rust type as used in a field, parameter or body.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Ty {
@@ -16,17 +19,19 @@ pub enum Ty {
     Map,
     Vec(Box<Ty>),
     /// A generated type, by its Rust name.
-    Named(String),
+    Named(TypeName),
     /// Binary content (`format: binary`): a streamed body or file part.
     Binary,
+    /// A credential (`format: password`): a string kept out of `Debug` and `Display`.
+    Secret,
 }
 
 #[derive(Debug, Clone)]
 pub struct Field {
     /// The name in JSON.
     pub json: String,
-    /// The Rust field name (may be `r#type`).
-    pub rust: String,
+    /// The Rust field name (`type` is emitted as `r#type`).
+    pub rust: RustIdent,
     pub ty: Ty,
     /// `Option<ty>`: not required, or nullable.
     pub optional: bool,
@@ -37,47 +42,47 @@ pub struct Field {
 
 #[derive(Debug, Clone)]
 pub struct TaggedVariant {
-    pub name: String,
+    pub name: TypeName,
     /// Discriminator values that select this variant.
     pub tags: Vec<String>,
-    pub ty: String,
+    pub ty: TypeName,
 }
 
 #[derive(Debug, Clone)]
 pub enum TypeDef {
     Struct {
-        name: String,
+        name: TypeName,
         doc: Option<String>,
         fields: Vec<Field>,
     },
     /// An open string enum: the values, with their variant names.
     Enum {
-        name: String,
+        name: TypeName,
         doc: Option<String>,
-        values: Vec<(String, String)>,
+        values: Vec<(String, TypeName)>,
     },
     /// `oneOf` with a discriminator property.
     Tagged {
-        name: String,
+        name: TypeName,
         doc: Option<String>,
         property: String,
         variants: Vec<TaggedVariant>,
     },
     /// `oneOf`/`anyOf` without a discriminator: tried in order.
     Untagged {
-        name: String,
+        name: TypeName,
         doc: Option<String>,
-        variants: Vec<(String, Ty)>,
+        variants: Vec<(TypeName, Ty)>,
     },
     Alias {
-        name: String,
+        name: TypeName,
         doc: Option<String>,
         ty: Ty,
     },
 }
 
 impl TypeDef {
-    pub fn name(&self) -> &str {
+    pub fn name(&self) -> &TypeName {
         match self {
             TypeDef::Struct { name, .. }
             | TypeDef::Enum { name, .. }
@@ -99,7 +104,7 @@ pub enum ParamIn {
 pub struct Param {
     /// The name on the wire.
     pub wire: String,
-    pub rust: String,
+    pub rust: RustIdent,
     pub location: ParamIn,
     pub ty: Ty,
     pub required: bool,
@@ -111,7 +116,7 @@ pub struct Param {
 #[derive(Debug, Clone)]
 pub struct MultipartPart {
     pub wire: String,
-    pub rust: String,
+    pub rust: RustIdent,
     pub ty: Ty,
     pub required: bool,
     pub doc: Option<String>,
@@ -127,6 +132,10 @@ pub enum RequestBody {
     Multipart {
         parts: Vec<MultipartPart>,
     },
+    /// `application/x-www-form-urlencoded`: a struct whose fields are all scalars.
+    Form {
+        ty: Ty,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -139,26 +148,37 @@ pub enum SuccessBody {
 #[derive(Debug, Clone)]
 pub struct ResponseHeader {
     pub wire: String,
-    pub rust: String,
+    pub rust: RustIdent,
     pub ty: Ty,
     pub doc: Option<String>,
 }
 
 #[derive(Debug, Clone)]
 pub struct Success {
-    pub status: u16,
-    pub variant: String,
+    /// The documented status; `Range(2)` only for a `2XX` key, which is then the only success.
+    pub status: StatusMatch,
+    pub variant: TypeName,
     pub body: SuccessBody,
     pub headers: Vec<ResponseHeader>,
     pub doc: Option<String>,
 }
 
-/// Which statuses an error entry covers.
+/// Which statuses a response entry covers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StatusMatch {
     Code(u16),
     /// `4XX`: the hundreds digit.
     Range(u16),
+}
+
+impl std::fmt::Display for StatusMatch {
+    /// As the spec writes it: `201`, `2XX`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StatusMatch::Code(c) => write!(f, "{c}"),
+            StatusMatch::Range(r) => write!(f, "{r}XX"),
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -172,7 +192,7 @@ pub struct ErrorStatus {
     pub status: StatusMatch,
     /// The payload type of `ApiError<T>`.
     pub payload: Ty,
-    pub name: Option<String>,
+    pub name: Option<TypeName>,
     pub codes: Vec<ErrorCode>,
     pub doc: Option<String>,
 }
@@ -180,17 +200,21 @@ pub struct ErrorStatus {
 #[derive(Debug, Clone)]
 pub struct Operation {
     /// snake_case method name.
-    pub name: String,
+    pub name: RustIdent,
     /// PascalCase prefix for the operation's types.
-    pub type_name: String,
+    pub type_name: TypeName,
     pub method: String,
-    pub path: String,
+    /// Parsed once by `lower`, which checks it against the path parameters.
+    pub path: PathTemplate,
     pub server_key: String,
     pub server_default: String,
     pub absolute_url: bool,
     pub doc: Option<String>,
     pub params: Vec<Param>,
     pub body: Option<RequestBody>,
+    /// Whether the request carries the client's credentials: false when the spec says
+    /// `security: []` (a token endpoint, say).
+    pub credentials: bool,
     pub successes: Vec<Success>,
     pub errors: Vec<ErrorStatus>,
     /// The `default` response's payload, if declared.

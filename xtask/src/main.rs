@@ -154,6 +154,9 @@ fn standalone_target(spec: &str, out: &str) -> Result<Target, String> {
     Ok(Target {
         spec: absolute(spec)?,
         out,
-        kind: Kind::Crate { name },
+        kind: Kind::Crate {
+            name,
+            used_by: None,
+        },
     })
 }

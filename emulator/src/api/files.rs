@@ -1,8 +1,9 @@
 //! Preflight, direct uploads (multipart), and reading files back.
 
 use super::{
-    body_error, fields_param, finish, header_str, json_response, json_value_count, query_get,
-    query_pairs, query_u64, read_json_object, ApiResult, AppState, JSON_LIMIT, JSON_MAX_VALUES,
+    body_error, fields_param, header_str, json_response, json_value_count, page_response,
+    query_get, query_pairs, query_u64, read_json_object, ApiResult, AppState, JSON_LIMIT,
+    JSON_MAX_VALUES,
 };
 use crate::body::BodyStream;
 use crate::counters::Operation;
@@ -13,9 +14,9 @@ use crate::state::{
 };
 use crate::util::{self, NameProblem};
 use axum::body::Body;
-use axum::extract::{Path, Request};
+use axum::extract::Path;
 use axum::http::{header, request::Parts, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use serde_json::{json, Map, Value};
@@ -65,8 +66,10 @@ fn json_id(v: &Value) -> Option<String> {
     }
 }
 
-/// `if-match` semantics (facts doc §3, ensure-consistency guide): found + match -> ok;
-/// found + mismatch -> 412; not found + if-match -> 412; not found, no if-match -> 404.
+/// `if-match` on a file: the request goes ahead only if the file's current etag matches,
+/// otherwise Box answers `412 precondition_failed`; a file that does not exist cannot match,
+/// so an `if-match` for it is 412 too, and without one it is `404 not_found`.
+/// <https://developer.box.com/guides/api-calls/ensure-consistency/>
 pub(crate) fn check_if_match(
     catalog: &Catalog,
     file_id: &str,
@@ -94,36 +97,21 @@ fn lookup_file(catalog: &Catalog, file_id: &str) -> Result<FileRecord, ApiError>
 // ---------------------------------------------------------------------------------------
 // Preflight
 
-pub(crate) async fn preflight(axum::extract::State(st): AppState, req: Request) -> Response {
-    let (parts, body) = req.into_parts();
-    let mut body = BodyStream::new(body);
-    let r = preflight_inner(&st, &parts, &mut body, None).await;
-    finish(r, &mut body).await
-}
-
-pub(crate) async fn preflight_version(
+/// `OPTIONS /files/content` and `OPTIONS /files/{id}/content`: run the checks an upload of a
+/// new file or of a new version would, without the content. Box's preflight reference
+/// (<https://developer.box.com/reference/options-files-content/>) requires no field, so the
+/// checks run on what is given (a missing parent means the root folder). Failures have the
+/// statuses and codes the upload itself would answer.
+pub(crate) async fn preflight(
     axum::extract::State(st): AppState,
-    Path(file_id): Path<String>,
-    req: Request,
-) -> Response {
-    let (parts, body) = req.into_parts();
-    let mut body = BodyStream::new(body);
-    let r = preflight_inner(&st, &parts, &mut body, Some(&file_id)).await;
-    finish(r, &mut body).await
-}
-
-/// `OPTIONS /files/content`: runs the checks an upload would (facts doc §1). No field is
-/// required by the spec; the checks run on what is given (a missing parent means the root).
-/// Failures use the same statuses and codes as the upload itself would.
-async fn preflight_inner(
-    st: &Shared,
-    parts: &Parts,
-    body: &mut BodyStream,
-    file_id: Option<&str>,
+    file_id: Option<Path<String>>,
+    parts: Parts,
+    mut body: BodyStream,
 ) -> ApiResult {
+    let file_id = file_id.as_ref().map(|Path(id)| id.as_str());
     st.begin(Operation::Preflight, &parts.headers, false)
         .await?;
-    let req = read_json_object(body, JSON_LIMIT, JSON_MAX_VALUES).await?;
+    let req = read_json_object(&mut body, JSON_LIMIT, JSON_MAX_VALUES).await?;
     let name = match req.get("name") {
         None | Some(Value::Null) => None,
         Some(Value::String(s)) => {
@@ -183,24 +171,6 @@ async fn preflight_inner(
 
 // ---------------------------------------------------------------------------------------
 // Direct upload
-
-pub(crate) async fn upload_file(axum::extract::State(st): AppState, req: Request) -> Response {
-    let (parts, body) = req.into_parts();
-    let mut body = BodyStream::new(body);
-    let r = upload_inner(&st, &parts, &mut body, None).await;
-    finish(r, &mut body).await
-}
-
-pub(crate) async fn upload_file_version(
-    axum::extract::State(st): AppState,
-    Path(file_id): Path<String>,
-    req: Request,
-) -> Response {
-    let (parts, body) = req.into_parts();
-    let mut body = BodyStream::new(body);
-    let r = upload_inner(&st, &parts, &mut body, Some(&file_id)).await;
-    finish(r, &mut body).await
-}
 
 /// The validated `attributes` part.
 pub(crate) struct Attributes {
@@ -310,13 +280,17 @@ fn check_upload_target(
     Ok(())
 }
 
-/// `POST /files/content` and `POST /files/{id}/content` (facts doc §2, §3).
-async fn upload_inner(
-    st: &Shared,
-    parts: &Parts,
-    body: &mut BodyStream,
-    file_id: Option<&str>,
+/// `POST /files/content` (a new file, answered 201) and `POST /files/{id}/content` (a new
+/// version, answered 200): a multipart body, the `attributes` part before the `file` part.
+/// <https://developer.box.com/reference/post-files-content/> and
+/// <https://developer.box.com/reference/post-files-id-content/>
+pub(crate) async fn upload_file(
+    axum::extract::State(st): AppState,
+    file_id: Option<Path<String>>,
+    parts: Parts,
+    mut body: BodyStream,
 ) -> ApiResult {
+    let file_id = file_id.as_ref().map(|Path(id)| id.as_str());
     let op = if file_id.is_some() {
         Operation::UploadFileVersion
     } else {
@@ -345,7 +319,7 @@ async fn upload_inner(
             ApiError::bad_request("Expected a multipart/form-data body with a boundary")
         })?;
 
-    let mut mp = Multipart::new(body, &boundary);
+    let mut mp = Multipart::new(&mut body, &boundary);
     let mut attrs: Option<Attributes> = None;
     let mut file: Option<(crate::state::TempPath, [u8; 20], u64)> = None;
     while let Some(info) = mp.next_part().await.map_err(multipart_error)? {
@@ -369,14 +343,14 @@ async fn upload_inner(
                     .map_err(multipart_error)?
                     .ok_or_else(|| ApiError::bad_request("The 'attributes' part is too large"))?;
                 let a = parse_attributes(&data, file_id.is_some())?;
-                check_upload_target(st, &*st.catalog.lock().await, &a, file_id, if_match)?;
+                check_upload_target(&st, &*st.catalog.lock().await, &a, file_id, if_match)?;
                 attrs = Some(a);
             }
             Some("file") => {
                 if file.is_some() {
                     return Err(ApiError::bad_request("Only one 'file' part is allowed"));
                 }
-                file = Some(receive_file_part(st, &mut mp).await?);
+                file = Some(receive_file_part(&st, &mut mp).await?);
             }
             // Other form fields are read and ignored.
             _ => {}
@@ -393,7 +367,7 @@ async fn upload_inner(
     let sha1_hex = util::hex(&sha1);
 
     let mut catalog = st.catalog.lock().await;
-    check_upload_target(st, &catalog, &attrs, file_id, if_match)?;
+    check_upload_target(&st, &catalog, &attrs, file_id, if_match)?;
     st.check_size_limits(&catalog, size)?;
     let fields = fields_param(&query_pairs(&parts.uri));
     let (status, f) = match file_id {
@@ -501,118 +475,94 @@ pub(crate) async fn get_file(
     axum::extract::State(st): AppState,
     Path(file_id): Path<String>,
     parts: Parts,
-) -> Response {
-    let r = async {
-        st.begin(Operation::GetFile, &parts.headers, false).await?;
-        let f = lookup_file(&*st.catalog.lock().await, &file_id)?;
-        let fields = fields_param(&query_pairs(&parts.uri));
-        Ok(json_response(
-            StatusCode::OK,
-            st.file_json(&f, fields.as_deref()),
-        ))
-    }
-    .await;
-    r.unwrap_or_else(|e: ApiError| e.into_response())
+) -> ApiResult {
+    st.begin(Operation::GetFile, &parts.headers, false).await?;
+    let f = lookup_file(&*st.catalog.lock().await, &file_id)?;
+    let fields = fields_param(&query_pairs(&parts.uri));
+    Ok(json_response(
+        StatusCode::OK,
+        st.file_json(&f, fields.as_deref()),
+    ))
 }
 
 pub(crate) async fn list_versions(
     axum::extract::State(st): AppState,
     Path(file_id): Path<String>,
     parts: Parts,
-) -> Response {
-    let r = async {
-        st.begin(Operation::ListFileVersions, &parts.headers, false)
-            .await?;
-        let f = lookup_file(&*st.catalog.lock().await, &file_id)?;
-        let q = query_pairs(&parts.uri);
-        let offset = query_u64(&q, "offset", 0)?;
-        let limit = query_u64(&q, "limit", 1000)?.min(1000);
-        // Box lists the previous versions (not the current one), newest first.
-        let older: Vec<Value> = f
-            .versions
-            .iter()
-            .rev()
-            .skip(1)
-            .map(|v| {
-                json!({
-                    "type": "file_version",
-                    "id": v.id,
-                    "sha1": v.sha1,
-                    "name": v.name,
-                    "size": v.size,
-                    "created_at": util::rfc3339(v.created_at),
-                    "modified_at": util::rfc3339(v.created_at),
-                    "trashed_at": null,
-                    "purged_at": null,
-                })
+) -> ApiResult {
+    st.begin(Operation::ListFileVersions, &parts.headers, false)
+        .await?;
+    let f = lookup_file(&*st.catalog.lock().await, &file_id)?;
+    let q = query_pairs(&parts.uri);
+    let offset = query_u64(&q, "offset", 0)?;
+    let limit = query_u64(&q, "limit", 1000)?.min(1000);
+    // Box lists the previous versions (not the current one), newest first.
+    let older: Vec<Value> = f
+        .versions
+        .iter()
+        .rev()
+        .skip(1)
+        .map(|v| {
+            json!({
+                "type": "file_version",
+                "id": v.id,
+                "sha1": v.sha1,
+                "name": v.name,
+                "size": v.size,
+                "created_at": util::rfc3339(v.created_at),
+                "modified_at": util::rfc3339(v.created_at),
+                "trashed_at": null,
+                "purged_at": null,
             })
-            .collect();
-        let total = older.len();
-        let entries: Vec<Value> = older
-            .into_iter()
-            .skip(usize::try_from(offset).unwrap_or(usize::MAX))
-            .take(usize::try_from(limit).unwrap_or(1000))
-            .collect();
-        Ok(json_response(
-            StatusCode::OK,
-            json!({"total_count": total, "entries": entries, "offset": offset, "limit": limit}),
-        ))
-    }
-    .await;
-    r.unwrap_or_else(|e: ApiError| e.into_response())
+        })
+        .collect();
+    let total = older.len();
+    let entries: Vec<Value> = older
+        .into_iter()
+        .skip(usize::try_from(offset).unwrap_or(usize::MAX))
+        .take(usize::try_from(limit).unwrap_or(1000))
+        .collect();
+    Ok(page_response(entries, total, offset, limit, None))
 }
 
 pub(crate) async fn list_folder_items(
     axum::extract::State(st): AppState,
     Path(folder_id): Path<String>,
     parts: Parts,
-) -> Response {
-    let r = async {
-        st.begin(Operation::ListFolderItems, &parts.headers, false)
-            .await?;
-        if st.folder_name(&folder_id).is_none() {
-            return Err(ApiError::not_found("Could not find the specified resource"));
-        }
-        let q = query_pairs(&parts.uri);
-        let offset = query_u64(&q, "offset", 0)?;
-        let limit = query_u64(&q, "limit", 100)?.min(1000);
-        let catalog = st.catalog.lock().await;
-        let mut files: Vec<&FileRecord> = catalog
-            .files
-            .values()
-            .filter(|f| f.folder_id == folder_id)
-            .collect();
-        files.sort_by(|a, b| {
-            util::name_key(&a.name)
-                .cmp(&util::name_key(&b.name))
-                .then(a.id.cmp(&b.id))
-        });
-        let total = files.len();
-        let entries: Vec<Value> = files
-            .into_iter()
-            .skip(usize::try_from(offset).unwrap_or(usize::MAX))
-            .take(usize::try_from(limit).unwrap_or(1000))
-            .map(|f| {
-                let mut v = f.mini_json();
-                if let Value::Object(m) = &mut v {
-                    m.insert("size".into(), json!(f.size()));
-                }
-                v
-            })
-            .collect();
-        Ok(json_response(
-            StatusCode::OK,
-            json!({
-                "total_count": total,
-                "entries": entries,
-                "offset": offset,
-                "limit": limit,
-                "order": [{"by": "name", "direction": "ASC"}],
-            }),
-        ))
+) -> ApiResult {
+    st.begin(Operation::ListFolderItems, &parts.headers, false)
+        .await?;
+    if st.folder_name(&folder_id).is_none() {
+        return Err(ApiError::not_found("Could not find the specified resource"));
     }
-    .await;
-    r.unwrap_or_else(|e: ApiError| e.into_response())
+    let q = query_pairs(&parts.uri);
+    let offset = query_u64(&q, "offset", 0)?;
+    let limit = query_u64(&q, "limit", 100)?.min(1000);
+    let catalog = st.catalog.lock().await;
+    let mut files: Vec<&FileRecord> = catalog
+        .files
+        .values()
+        .filter(|f| f.folder_id == folder_id)
+        .collect();
+    files.sort_by(|a, b| {
+        util::name_key(&a.name)
+            .cmp(&util::name_key(&b.name))
+            .then(a.id.cmp(&b.id))
+    });
+    let total = files.len();
+    let entries: Vec<Value> = files
+        .into_iter()
+        .skip(usize::try_from(offset).unwrap_or(usize::MAX))
+        .take(usize::try_from(limit).unwrap_or(1000))
+        .map(|f| {
+            let mut v = f.mini_json();
+            if let Value::Object(m) = &mut v {
+                m.insert("size".into(), json!(f.size()));
+            }
+            v
+        })
+        .collect();
+    Ok(page_response(entries, total, offset, limit, Some("name")))
 }
 
 /// `GET /files/{id}/content[?version=ID]`. Box answers with a redirect to a download host;
@@ -621,67 +571,63 @@ pub(crate) async fn download(
     axum::extract::State(st): AppState,
     Path(file_id): Path<String>,
     parts: Parts,
-) -> Response {
-    let r = async {
-        st.begin(Operation::DownloadFile, &parts.headers, false)
-            .await?;
-        let f = lookup_file(&*st.catalog.lock().await, &file_id)?;
-        let q = query_pairs(&parts.uri);
-        let version = match query_get(&q, "version") {
-            None => f.current(),
-            Some(v) => f.versions.iter().find(|x| x.id == v),
-        }
-        .cloned()
-        .ok_or_else(file_not_found)?;
-        let path = st.blob_path(&version.id);
-        let mut file = tokio::fs::File::open(&path)
-            .await
-            .map_err(io_err("opening file content"))?;
-        let len = version.size;
-        let range = header_str(&parts.headers, "range").and_then(|r| parse_range(r, len));
-        let (status, start, count) = match range {
-            None => (StatusCode::OK, 0, len),
-            Some(Err(())) => {
-                return Err(ApiError::new(
-                    StatusCode::RANGE_NOT_SATISFIABLE,
-                    "requested_range_not_satisfiable",
-                    "The requested range is not satisfiable",
-                )
-                .with_header(header::CONTENT_RANGE, &format!("bytes */{len}")))
-            }
-            Some(Ok((a, b))) => (StatusCode::PARTIAL_CONTENT, a, b - a + 1),
-        };
-        if start > 0 {
-            file.seek(std::io::SeekFrom::Start(start))
-                .await
-                .map_err(io_err("reading file content"))?;
-        }
-        let mut resp = Response::new(file_body(file, count));
-        *resp.status_mut() = status;
-        let h = resp.headers_mut();
-        h.insert(
-            header::CONTENT_TYPE,
-            header::HeaderValue::from_static("application/octet-stream"),
-        );
-        h.insert(header::CONTENT_LENGTH, count.into());
-        h.insert(
-            header::ACCEPT_RANGES,
-            header::HeaderValue::from_static("bytes"),
-        );
-        if status == StatusCode::PARTIAL_CONTENT {
-            if let Ok(v) =
-                header::HeaderValue::from_str(&format!("bytes {start}-{}/{len}", start + count - 1))
-            {
-                h.insert(header::CONTENT_RANGE, v);
-            }
-        }
-        if let Ok(v) = header::HeaderValue::from_str(&format!("\"{}\"", f.etag_str())) {
-            h.insert(header::ETAG, v);
-        }
-        Ok::<_, ApiError>(resp)
+) -> ApiResult {
+    st.begin(Operation::DownloadFile, &parts.headers, false)
+        .await?;
+    let f = lookup_file(&*st.catalog.lock().await, &file_id)?;
+    let q = query_pairs(&parts.uri);
+    let version = match query_get(&q, "version") {
+        None => f.current(),
+        Some(v) => f.versions.iter().find(|x| x.id == v),
     }
-    .await;
-    r.unwrap_or_else(|e| e.into_response())
+    .cloned()
+    .ok_or_else(file_not_found)?;
+    let path = st.blob_path(&version.id);
+    let mut file = tokio::fs::File::open(&path)
+        .await
+        .map_err(io_err("opening file content"))?;
+    let len = version.size;
+    let range = header_str(&parts.headers, "range").and_then(|r| parse_range(r, len));
+    let (status, start, count) = match range {
+        None => (StatusCode::OK, 0, len),
+        Some(Err(())) => {
+            return Err(ApiError::new(
+                StatusCode::RANGE_NOT_SATISFIABLE,
+                "requested_range_not_satisfiable",
+                "The requested range is not satisfiable",
+            )
+            .with_header(header::CONTENT_RANGE, &format!("bytes */{len}")))
+        }
+        Some(Ok((a, b))) => (StatusCode::PARTIAL_CONTENT, a, b - a + 1),
+    };
+    if start > 0 {
+        file.seek(std::io::SeekFrom::Start(start))
+            .await
+            .map_err(io_err("reading file content"))?;
+    }
+    let mut resp = Response::new(file_body(file, count));
+    *resp.status_mut() = status;
+    let h = resp.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        header::HeaderValue::from_static("application/octet-stream"),
+    );
+    h.insert(header::CONTENT_LENGTH, count.into());
+    h.insert(
+        header::ACCEPT_RANGES,
+        header::HeaderValue::from_static("bytes"),
+    );
+    if status == StatusCode::PARTIAL_CONTENT {
+        if let Ok(v) =
+            header::HeaderValue::from_str(&format!("bytes {start}-{}/{len}", start + count - 1))
+        {
+            h.insert(header::CONTENT_RANGE, v);
+        }
+    }
+    if let Ok(v) = header::HeaderValue::from_str(&format!("\"{}\"", f.etag_str())) {
+        h.insert(header::ETAG, v);
+    }
+    Ok(resp)
 }
 
 /// Parses a single `bytes=` range against a length: `None` to ignore the header,

@@ -1,13 +1,14 @@
-//! `/_emulator/*`: counters and faults for tests that drive the binary. No authentication.
+//! `/_emulator/*`: counters, faults and token controls for tests that drive the binary. No
+//! authentication.
 
-use super::{body_error, finish, json_response, AppState};
+use super::{body_error, json_response, parse_json_object, ApiResult, AppState, JSON_MAX_VALUES};
 use crate::body::BodyStream;
 use crate::config::FaultConfig;
 use crate::counters::Counters;
 use crate::error::ApiError;
-use axum::extract::Request;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use serde_json::{json, Value};
 
 pub(crate) async fn counters(axum::extract::State(st): AppState) -> Response {
     let c = st.counters().clone();
@@ -28,21 +29,68 @@ pub(crate) async fn get_faults(axum::extract::State(st): AppState) -> Response {
 
 /// `PUT /_emulator/faults` with a JSON [`FaultConfig`] (missing fields take their
 /// defaults, i.e. no fault) replaces the fault settings.
-pub(crate) async fn put_faults(axum::extract::State(st): AppState, req: Request) -> Response {
-    let mut body = BodyStream::new(req.into_body());
-    let r = async {
-        let data = body.read_limited(64 * 1024).await.map_err(body_error)?;
-        let f: FaultConfig = serde_json::from_slice(&data)
-            .map_err(|e| ApiError::bad_request(format!("Invalid fault config: {e}")))?;
-        let f = f
-            .validated()
-            .map_err(|e| ApiError::bad_request(format!("Invalid fault config: {e}")))?;
-        *st.faults.write().unwrap_or_else(|e| e.into_inner()) = f.clone();
-        Ok(json_response(
-            StatusCode::OK,
-            serde_json::to_value(f).unwrap_or_default(),
-        ))
-    }
-    .await;
-    finish(r, &mut body).await
+pub(crate) async fn put_faults(
+    axum::extract::State(st): AppState,
+    mut body: BodyStream,
+) -> ApiResult {
+    let data = body.read_limited(64 * 1024).await.map_err(body_error)?;
+    let f: FaultConfig = serde_json::from_slice(&data)
+        .map_err(|e| ApiError::bad_request(format!("Invalid fault config: {e}")))?;
+    let f = f
+        .validated()
+        .map_err(|e| ApiError::bad_request(format!("Invalid fault config: {e}")))?;
+    st.set_faults(f);
+    Ok(json_response(
+        StatusCode::OK,
+        serde_json::to_value(st.faults()).unwrap_or_default(),
+    ))
+}
+
+/// `POST /_emulator/expire-tokens`: invalidates every access token issued so far (the
+/// `expire-tokens` action, at once). Answers `{"invalidated": N}`, the number that were in
+/// force.
+pub(crate) async fn expire_tokens(axum::extract::State(st): AppState) -> Response {
+    let n = st.expire_tokens();
+    json_response(StatusCode::OK, json!({ "invalidated": n }))
+}
+
+/// `POST /_emulator/refresh-tokens` with `{"user_id": "ID"}`: mints a refresh token for a
+/// configured user and answers 201 `{"refresh_token": "...", "user_id": "ID"}`.
+pub(crate) async fn mint_refresh_token(
+    axum::extract::State(st): AppState,
+    mut body: BodyStream,
+) -> ApiResult {
+    let data = body.read_limited(64 * 1024).await.map_err(body_error)?;
+    let m = parse_json_object(&data, JSON_MAX_VALUES)?;
+    let user = m
+        .get("user_id")
+        .and_then(Value::as_str)
+        .ok_or_else(|| ApiError::bad_request("Expected {\"user_id\": \"ID\"}"))?;
+    let token = st.mint_refresh_token(user).ok_or_else(|| {
+        ApiError::bad_request(format!("{user:?} is not a configured user (--user)"))
+    })?;
+    Ok(json_response(
+        StatusCode::CREATED,
+        json!({ "refresh_token": token, "user_id": user }),
+    ))
+}
+
+/// `POST /_emulator/token-clock` with `{"advance_secs": N}`: moves the clock that access and
+/// refresh token lifetimes are measured on N seconds forward. Answers
+/// `{"offset_secs": TOTAL}`.
+pub(crate) async fn advance_token_clock(
+    axum::extract::State(st): AppState,
+    mut body: BodyStream,
+) -> ApiResult {
+    let data = body.read_limited(64 * 1024).await.map_err(body_error)?;
+    let m = parse_json_object(&data, JSON_MAX_VALUES)?;
+    let secs = m
+        .get("advance_secs")
+        .and_then(Value::as_u64)
+        .ok_or_else(|| ApiError::bad_request("Expected {\"advance_secs\": N}"))?;
+    let total = st.advance_token_clock(std::time::Duration::from_secs(secs));
+    Ok(json_response(
+        StatusCode::OK,
+        json!({ "offset_secs": total.as_secs() }),
+    ))
 }

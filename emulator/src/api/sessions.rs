@@ -1,8 +1,9 @@
-//! Chunked uploads: sessions, parts, commit (facts doc §4–§10).
+//! Chunked uploads: sessions, parts, commit.
+//! <https://developer.box.com/guides/uploads/chunked/>
 
 use super::files::{check_if_match, check_name};
 use super::{
-    body_error, fields_param, finish, header_str, json_response, query_pairs, query_u64,
+    body_error, fields_param, header_str, json_response, page_response, query_pairs, query_u64,
     read_json_object, with_header, ApiResult, AppState, COMMIT_JSON_LIMIT, COMMIT_VALUES_PER_PART,
     JSON_LIMIT, JSON_MAX_VALUES,
 };
@@ -16,7 +17,7 @@ use crate::state::{
     PartRecord, Session, SessionInner, SessionMeta, SessionTarget, Shared,
 };
 use crate::util::{self, DigestError};
-use axum::extract::{Path, Request};
+use axum::extract::Path;
 use axum::http::{header, request::Parts, StatusCode};
 use axum::response::{IntoResponse, Response};
 use chrono::Utc;
@@ -47,9 +48,11 @@ fn check_live(inner: &SessionInner) -> Result<(), ApiError> {
 
 /// A 416 for a `content-range` that does not fit the session.
 ///
-/// Box's reference says PUT answers 416 when the "content range does not match a range
-/// expected for the session" but names no code (facts doc §7); `range_not_satisfiable`
-/// is the emulator's choice, used for syntax, alignment, size and total errors alike.
+/// Box's reference for a part upload documents a 416 for a content range that does not match
+/// a range the session expects, without naming an error code
+/// (<https://developer.box.com/reference/put-files-upload-sessions-id/>);
+/// `range_not_satisfiable` is the emulator's choice, used for syntax, alignment, size and
+/// total errors alike.
 fn range_error(message: impl Into<String>) -> ApiError {
     ApiError::new(
         StatusCode::RANGE_NOT_SATISFIABLE,
@@ -215,40 +218,51 @@ pub(crate) fn part_slot(
     })
 }
 
+impl Shared {
+    /// A session that `caller` may use: looked up as [`Shared::session`] does, then
+    /// `403 forbidden` if another user created it. Box: "Only the user who initiated the upload
+    /// session may upload to it" (common errors, `forbidden`, which has no documented message).
+    /// Box documents this for part uploads; the emulator applies it to every operation on the
+    /// session (status, parts, list, commit, abort, log), the stricter reading. It is checked
+    /// before whether the session is still open, so another user learns nothing of its state.
+    pub(crate) fn owned_session(
+        &self,
+        id: &str,
+        caller: &crate::auth::Caller,
+    ) -> Result<std::sync::Arc<Session>, ApiError> {
+        let session = self.session(id)?;
+        if lock(&session.inner).meta.owner != caller.user {
+            return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                "Only the user who created the upload session may use it",
+            ));
+        }
+        Ok(session)
+    }
+}
+
 // ---------------------------------------------------------------------------------------
 // Create
 
-pub(crate) async fn create_session(axum::extract::State(st): AppState, req: Request) -> Response {
-    let (parts, body) = req.into_parts();
-    let mut body = BodyStream::new(body);
-    let r = create_inner(&st, &parts, &mut body, None).await;
-    finish(r, &mut body).await
-}
-
-pub(crate) async fn create_session_for_file(
+/// `POST /files/upload_sessions` (a session for a new file) and
+/// `POST /files/{id}/upload_sessions` (for a new version of file `id`), answered 201 with the
+/// session. <https://developer.box.com/reference/post-files-upload-sessions/> and
+/// <https://developer.box.com/reference/post-files-id-upload-sessions/>
+pub(crate) async fn create_session(
     axum::extract::State(st): AppState,
-    Path(file_id): Path<String>,
-    req: Request,
-) -> Response {
-    let (parts, body) = req.into_parts();
-    let mut body = BodyStream::new(body);
-    let r = create_inner(&st, &parts, &mut body, Some(&file_id)).await;
-    finish(r, &mut body).await
-}
-
-async fn create_inner(
-    st: &Shared,
-    parts: &Parts,
-    body: &mut BodyStream,
-    file_id: Option<&str>,
+    file_id: Option<Path<String>>,
+    parts: Parts,
+    mut body: BodyStream,
 ) -> ApiResult {
+    let file_id = file_id.as_ref().map(|Path(id)| id.as_str());
     let op = if file_id.is_some() {
         Operation::CreateUploadSessionForFile
     } else {
         Operation::CreateUploadSession
     };
-    st.begin(op, &parts.headers, false).await?;
-    let m = read_json_object(body, JSON_LIMIT, JSON_MAX_VALUES).await?;
+    let (_, caller) = st.begin_as(op, &parts.headers, false).await?;
+    let m = read_json_object(&mut body, JSON_LIMIT, JSON_MAX_VALUES).await?;
     let session = match file_id {
         None => {
             let folder_id = match m.get("folder_id") {
@@ -285,6 +299,7 @@ async fn create_inner(
                 &mut catalog,
                 SessionTarget::NewFile { folder_id, name },
                 size,
+                &caller.user,
             )
             .await?
         }
@@ -311,6 +326,7 @@ async fn create_inner(
                     name,
                 },
                 size,
+                &caller.user,
             )
             .await?
         }
@@ -329,23 +345,20 @@ pub(crate) async fn get_session(
     axum::extract::State(st): AppState,
     Path(sid): Path<String>,
     parts: Parts,
-) -> Response {
-    let r = async {
-        st.begin(Operation::GetUploadSession, &parts.headers, false)
-            .await?;
-        let session = st.session(&sid)?;
-        let (meta, processed) = {
-            let inner = lock(&session.inner);
-            check_live(&inner)?;
-            (inner.meta.clone(), inner.parts.len() as u64)
-        };
-        Ok(json_response(
-            StatusCode::OK,
-            st.session_json(&meta, processed),
-        ))
-    }
-    .await;
-    r.unwrap_or_else(|e: ApiError| e.into_response())
+) -> ApiResult {
+    let (_, caller) = st
+        .begin_as(Operation::GetUploadSession, &parts.headers, false)
+        .await?;
+    let session = st.owned_session(&sid, &caller)?;
+    let (meta, processed) = {
+        let inner = lock(&session.inner);
+        check_live(&inner)?;
+        (inner.meta.clone(), inner.parts.len() as u64)
+    };
+    Ok(json_response(
+        StatusCode::OK,
+        st.session_json(&meta, processed),
+    ))
 }
 
 /// `DELETE`: discards the session and its parts. Works on an expired session too (there is
@@ -354,91 +367,73 @@ pub(crate) async fn abort_session(
     axum::extract::State(st): AppState,
     Path(sid): Path<String>,
     parts: Parts,
-) -> Response {
-    let r = async {
-        st.begin(Operation::AbortUploadSession, &parts.headers, false)
-            .await?;
-        let session = st.session(&sid)?;
-        {
-            let mut inner = lock(&session.inner);
-            if inner.gone || inner.meta.committed.is_some() {
-                return Err(session_not_found());
-            }
-            inner.gone = true;
+) -> ApiResult {
+    let (_, caller) = st
+        .begin_as(Operation::AbortUploadSession, &parts.headers, false)
+        .await?;
+    let session = st.owned_session(&sid, &caller)?;
+    {
+        let mut inner = lock(&session.inner);
+        if inner.gone || inner.meta.committed.is_some() {
+            return Err(session_not_found());
         }
-        st.remove_session(&sid);
-        if let Err(e) = tokio::fs::remove_dir_all(&session.dir).await {
-            tracing::warn!("removing aborted session {}: {e}", session.dir.display());
-        }
-        st.counters().sessions_aborted += 1;
-        Ok(StatusCode::NO_CONTENT.into_response())
+        inner.gone = true;
     }
-    .await;
-    r.unwrap_or_else(|e: ApiError| e.into_response())
+    st.remove_session(&sid);
+    if let Err(e) = tokio::fs::remove_dir_all(&session.dir).await {
+        tracing::warn!("removing aborted session {}: {e}", session.dir.display());
+    }
+    st.counters().sessions_aborted += 1;
+    Ok(StatusCode::NO_CONTENT.into_response())
 }
 
 pub(crate) async fn list_parts(
     axum::extract::State(st): AppState,
     Path(sid): Path<String>,
     parts: Parts,
-) -> Response {
-    let r = async {
-        st.begin(Operation::ListParts, &parts.headers, false)
-            .await?;
-        let session = st.session(&sid)?;
-        let q = query_pairs(&parts.uri);
-        let offset = query_u64(&q, "offset", 0)?;
-        if offset > 10_000 {
-            return Err(ApiError::bad_request(
-                "The offset must not be greater than 10000",
-            ));
-        }
-        // The spec caps limit at 1000; larger values are clamped.
-        let limit = query_u64(&q, "limit", 1000)?.min(1000);
-        let (entries, total) = {
-            let inner = lock(&session.inner);
-            check_live(&inner)?;
-            let entries: Vec<Value> = inner
-                .parts
-                .values()
-                .skip(offset as usize)
-                .take(limit as usize)
-                .map(PartRecord::json)
-                .collect();
-            (entries, inner.parts.len())
-        };
-        Ok(json_response(
-            StatusCode::OK,
-            json!({
-                "entries": entries,
-                "total_count": total,
-                "offset": offset,
-                "limit": limit,
-                "order": [{"by": "offset", "direction": "ASC"}],
-            }),
-        ))
+) -> ApiResult {
+    let (_, caller) = st
+        .begin_as(Operation::ListParts, &parts.headers, false)
+        .await?;
+    let session = st.owned_session(&sid, &caller)?;
+    let q = query_pairs(&parts.uri);
+    let offset = query_u64(&q, "offset", 0)?;
+    if offset > 10_000 {
+        return Err(ApiError::bad_request(
+            "The offset must not be greater than 10000",
+        ));
     }
-    .await;
-    r.unwrap_or_else(|e: ApiError| e.into_response())
+    // The spec caps limit at 1000; larger values are clamped.
+    let limit = query_u64(&q, "limit", 1000)?.min(1000);
+    let (entries, total) = {
+        let inner = lock(&session.inner);
+        check_live(&inner)?;
+        let entries: Vec<Value> = inner
+            .parts
+            .values()
+            .skip(offset as usize)
+            .take(limit as usize)
+            .map(PartRecord::json)
+            .collect();
+        (entries, inner.parts.len())
+    };
+    Ok(page_response(entries, total, offset, limit, Some("offset")))
 }
 
 /// `session_endpoints.log_event` has no operation in Box's spec; it is accepted and ignored.
 pub(crate) async fn log_event(
     axum::extract::State(st): AppState,
     Path(sid): Path<String>,
-    req: Request,
-) -> Response {
-    let (parts, body) = req.into_parts();
-    let mut body = BodyStream::new(body);
-    let r = async {
-        st.begin(Operation::LogEvent, &parts.headers, false).await?;
-        let session = st.session(&sid)?;
-        check_live(&lock(&session.inner))?;
-        body.drain(JSON_LIMIT).await;
-        Ok(StatusCode::NO_CONTENT.into_response())
-    }
-    .await;
-    finish(r, &mut body).await
+    parts: Parts,
+    mut body: BodyStream,
+) -> ApiResult {
+    let (_, caller) = st
+        .begin_as(Operation::LogEvent, &parts.headers, false)
+        .await?;
+    let session = st.owned_session(&sid, &caller)?;
+    check_live(&lock(&session.inner))?;
+    body.drain(JSON_LIMIT).await;
+    Ok(StatusCode::NO_CONTENT.into_response())
 }
 
 // ---------------------------------------------------------------------------------------
@@ -495,33 +490,24 @@ impl Drop for Reservation<'_> {
     }
 }
 
+/// `PUT /files/upload_sessions/{id}`: one part, streamed to disk and hashed as it arrives.
+/// <https://developer.box.com/reference/put-files-upload-sessions-id/>
 pub(crate) async fn upload_part(
     axum::extract::State(st): AppState,
     Path(sid): Path<String>,
-    req: Request,
-) -> Response {
-    let (parts, body) = req.into_parts();
-    let mut body = BodyStream::new(body);
-    let r = upload_part_inner(&st, &parts, &sid, &mut body).await;
-    finish(r, &mut body).await
-}
-
-async fn upload_part_inner(
-    st: &Shared,
-    parts: &Parts,
-    sid: &str,
-    body: &mut BodyStream,
+    parts: Parts,
+    mut body: BodyStream,
 ) -> ApiResult {
-    let faults = st
-        .begin(Operation::UploadPart, &parts.headers, false)
+    let (faults, caller) = st
+        .begin_as(Operation::UploadPart, &parts.headers, false)
         .await?;
-    let session = st.session(sid)?;
+    let session = st.owned_session(&sid, &caller)?;
     let (file_size, part_size, seq) = {
         let inner = lock(&session.inner);
         check_live(&inner)?;
         (inner.meta.file_size, inner.meta.part_size, inner.meta.seq)
     };
-    let expected_sha = required_digest(parts, "part")?;
+    let expected_sha = required_digest(&parts, "part")?;
     let PartSlot { first, size, index } = part_slot(
         header_str(&parts.headers, "content-range"),
         header_str(&parts.headers, "content-length"),
@@ -595,9 +581,10 @@ async fn upload_part_inner(
     }
     let actual = util::sha1_finish(hasher);
     if actual != expected_sha {
-        // PUT's 412 is documented only as "a precondition was not met" and the facts doc
-        // (§7) calls it "the likely bucket for a bad digest, unconfirmed": a part whose
-        // bytes do not match its `digest` header is answered 412 precondition_failed.
+        // Box documents a 412 for a part upload only as "a precondition was not met", and
+        // names no status for a part whose bytes do not match its `digest` header; the
+        // emulator answers such a part with 412 precondition_failed, the closest documented
+        // status (https://developer.box.com/reference/put-files-upload-sessions-id/).
         return Err(ApiError::new(
             StatusCode::PRECONDITION_FAILED,
             "precondition_failed",
@@ -675,17 +662,6 @@ async fn upload_part_inner(
 
 // ---------------------------------------------------------------------------------------
 // Commit
-
-pub(crate) async fn commit(
-    axum::extract::State(st): AppState,
-    Path(sid): Path<String>,
-    req: Request,
-) -> Response {
-    let (parts, body) = req.into_parts();
-    let mut body = BodyStream::new(body);
-    let r = commit_inner(&st, &parts, &sid, &mut body).await;
-    finish(r, &mut body).await
-}
 
 /// What a commit will do once the content is assembled.
 enum CommitAction {
@@ -928,12 +904,21 @@ fn accepted(retry_after: u64) -> Response {
     )
 }
 
-async fn commit_inner(st: &Shared, parts: &Parts, sid: &str, body: &mut BodyStream) -> ApiResult {
-    let faults = st
-        .begin(Operation::CommitUploadSession, &parts.headers, false)
+/// `POST /files/upload_sessions/{id}/commit`: checks the parts list and the whole-file digest,
+/// assembles the parts into the file and answers 201 with it (or 202 with `retry-after` while
+/// another commit of the session is still assembling it).
+/// <https://developer.box.com/reference/post-files-upload-sessions-id-commit/>
+pub(crate) async fn commit(
+    axum::extract::State(st): AppState,
+    Path(sid): Path<String>,
+    parts: Parts,
+    mut body: BodyStream,
+) -> ApiResult {
+    let (faults, caller) = st
+        .begin_as(Operation::CommitUploadSession, &parts.headers, false)
         .await?;
-    let session = st.session(sid)?;
-    let digest = required_digest(parts, "whole file")?;
+    let session = st.owned_session(&sid, &caller)?;
+    let digest = required_digest(&parts, "whole file")?;
     // Room for the session's parts list (about 100 bytes a part) and attributes, no more.
     let (limit, max_values) = {
         let inner = lock(&session.inner);
@@ -947,7 +932,10 @@ async fn commit_inner(st: &Shared, parts: &Parts, sid: &str, body: &mut BodyStre
             .saturating_add(JSON_MAX_VALUES as u64);
         (limit, usize::try_from(max_values).unwrap_or(usize::MAX))
     };
-    let req = parse_commit_body(read_json_object(body, limit, max_values).await?, parts)?;
+    let req = parse_commit_body(
+        read_json_object(&mut body, limit, max_values).await?,
+        &parts,
+    )?;
     let fields = fields_param(&query_pairs(&parts.uri));
 
     // Phase 1: checks, under the catalog lock and then the session lock (always that order).
@@ -987,7 +975,7 @@ async fn commit_inner(st: &Shared, parts: &Parts, sid: &str, body: &mut BodyStre
             st.counters().injected.commit_202 += 1;
             return Ok(accepted(faults.commit_retry_after_secs));
         }
-        check_commit_target(st, &catalog, &inner.meta, &req)?;
+        check_commit_target(&st, &catalog, &inner.meta, &req)?;
         inner.committing = true;
         let plan: Vec<(PathBuf, u64)> = inner
             .parts
@@ -1023,7 +1011,7 @@ async fn commit_inner(st: &Shared, parts: &Parts, sid: &str, body: &mut BodyStre
     if lock(&session.inner).gone {
         return Err(session_not_found());
     }
-    let action = check_commit_target(st, &catalog, &meta, &req)?;
+    let action = check_commit_target(&st, &catalog, &meta, &req)?;
     let sha1_hex = util::hex(&actual);
     let f = match action {
         CommitAction::Create { folder_id, name } => {

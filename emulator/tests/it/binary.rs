@@ -2,88 +2,26 @@
 
 use crate::common::*;
 use serde_json::{json, Value};
-use std::io::BufRead as _;
-use std::process::{Child, Command, Stdio};
-
-struct Running {
-    child: Child,
-    base: String,
-    dir: std::path::PathBuf,
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-fn spawn(extra: &[&str]) -> Running {
-    let dir = std::env::temp_dir().join(format!(
-        "box-emulator-bin-{}-{}",
-        std::process::id(),
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos()
-    ));
-    let mut child = Command::new(env!("CARGO_BIN_EXE_box-emulator"))
-        .args(["--listen", "127.0.0.1:0", "--data-dir"])
-        .arg(&dir)
-        .args(["--token", "bin-token"])
-        .args(extra)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn box-emulator");
-    let stdout = child.stdout.take().unwrap();
-    let mut line = String::new();
-    std::io::BufReader::new(stdout)
-        .read_line(&mut line)
-        .unwrap();
-    let base = line
-        .trim_end()
-        .strip_prefix("listening on ")
-        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-        .to_string();
-    assert!(base.starts_with("http://127.0.0.1:"), "{base}");
-    Running { child, base, dir }
-}
-
-fn peak_rss_kib(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap_or(0)
-}
+use std::process::Command;
 
 #[tokio::test]
 async fn binary_serves_uploads_and_counters() {
-    let bin = spawn(&[
-        "--part-size",
-        "1024",
-        "--min-chunked-size",
-        "1",
-        "--folder",
-        "5",
-        "--fault",
-        "commit-202=1@0s",
-    ]);
-    let http = reqwest::Client::builder().no_proxy().build().unwrap();
-    let d = data(2500, 1);
-    let s: Value = http
-        .post(format!("{}/api/2.0/files/upload_sessions", bin.base))
-        .bearer_auth("bin-token")
-        .json(&json!({"folder_id": "5", "file_name": "x", "file_size": 2500}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let bin = Process::spawn(
+        "bin-token",
+        &[
+            "--part-size",
+            "1024",
+            "--min-chunked-size",
+            "1",
+            "--folder",
+            "5",
+            "--fault",
+            "commit-202=1@0s",
+        ],
+    );
+    let http = http();
+    let d = test_data(2500, 1);
+    let s = bin.create_session("5", "x", 2500).await;
     assert_eq!(s["part_size"], 1024);
     let url = s["session_endpoints"]["upload_part"].as_str().unwrap();
     assert!(url.starts_with(&format!("{}/api/2.0/", bin.base)));
@@ -116,14 +54,7 @@ async fn binary_serves_uploads_and_counters() {
     };
     assert_eq!(send().await.unwrap().status(), 202);
     assert_eq!(send().await.unwrap().status(), 201);
-    let c: Value = http
-        .get(format!("{}/_emulator/counters", bin.base))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let c = bin.counters().await;
     assert_eq!(c["parts_stored"], 3);
     assert_eq!(c["sessions_committed"], 1);
     assert_eq!(c["injected"]["commit_202"], 1);
@@ -165,23 +96,13 @@ fn pieces(b: bytes::Bytes, piece: usize) -> reqwest::Body {
 #[tokio::test]
 async fn memory_stays_bounded() {
     const MIB: usize = 1 << 20;
-    let bin = spawn(&["--min-chunked-size", "1"]);
-    let pid = bin.child.id();
-    let http = reqwest::Client::builder().no_proxy().build().unwrap();
-    let part = bytes::Bytes::from(data(8 * MIB, 3));
+    let bin = Process::spawn("bin-token", &["--min-chunked-size", "1"]);
+    let http = http();
+    let part = bytes::Bytes::from(test_data(8 * MIB as u64, 3));
     let parts_n = 12usize;
     let total = (parts_n * 8 * MIB) as u64;
 
-    let s: Value = http
-        .post(format!("{}/api/2.0/files/upload_sessions", bin.base))
-        .bearer_auth("bin-token")
-        .json(&json!({"folder_id": "0", "file_name": "big", "file_size": total}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let s = bin.create_session("0", "big", total).await;
     assert_eq!(s["part_size"], 8 * MIB);
     let url = s["session_endpoints"]["upload_part"].as_str().unwrap();
     let part_digest = digest(&part);
@@ -209,10 +130,7 @@ async fn memory_stays_bounded() {
         parts.push(v["part"].clone());
     }
     use sha1::Digest as _;
-    let whole_digest = format!(
-        "sha={}",
-        base64::Engine::encode(&base64::engine::general_purpose::STANDARD, whole.finalize())
-    );
+    let whole_digest = digest_of(&whole.finalize().into());
     let resp = http
         .post(s["session_endpoints"]["commit"].as_str().unwrap())
         .bearer_auth("bin-token")
@@ -224,7 +142,7 @@ async fn memory_stays_bounded() {
     assert_eq!(resp.status(), 201);
 
     // Direct upload of 32 MiB, streamed.
-    let block = bytes::Bytes::from(data(MIB, 4));
+    let block = bytes::Bytes::from(test_data(MIB as u64, 4));
     let form = reqwest::multipart::Form::new()
         .text(
             "attributes",
@@ -244,9 +162,9 @@ async fn memory_stays_bounded() {
         .unwrap();
     assert_eq!(resp.status(), 201);
 
-    let peak = peak_rss_kib(pid);
-    eprintln!("emulator peak RSS: {peak} KiB");
-    if peak > 0 {
+    let peak = bin.peak_rss_kib();
+    eprintln!("emulator peak RSS: {peak:?} KiB");
+    if let Some(peak) = peak {
         // 128 MiB went through; allow for the runtime, buffers and the debug build.
         assert!(peak < 48 * 1024, "peak RSS {peak} KiB");
     }

@@ -7,7 +7,7 @@ use serde_json::{json, Value};
 #[tokio::test]
 async fn chunked_upload_end_to_end() {
     let ctx = Ctx::small().await;
-    let d = data(3500, 10);
+    let d = test_data(3500, 10);
     let s = ctx.new_session("0", "big.bin", d.len() as u64).await;
     assert_eq!(s["type"], "upload_session");
     assert_eq!(s["part_size"], 1024);
@@ -96,8 +96,8 @@ async fn chunked_upload_end_to_end() {
 #[tokio::test]
 async fn chunked_new_version_with_if_match() {
     let ctx = Ctx::small().await;
-    let v1 = data(500, 1);
-    let v2 = data(2100, 2);
+    let v1 = test_data(500, 1);
+    let v2 = test_data(2100, 2);
     let f = ctx.put_file("0", "x.bin", &v1).await;
     let id = f["id"].as_str().unwrap();
     let s = expect_status(
@@ -145,7 +145,7 @@ async fn chunked_new_version_with_if_match() {
 #[tokio::test]
 async fn commit_attributes_rename_the_file() {
     let ctx = Ctx::small().await;
-    let d = data(1500, 3);
+    let d = test_data(1500, 3);
     let s = ctx.new_session("0", "tmp.bin", d.len() as u64).await;
     let parts = ctx.put_all_parts(&s, &d).await;
     let resp = ctx
@@ -167,7 +167,7 @@ async fn commit_attributes_rename_the_file() {
 #[tokio::test]
 async fn abort_discards_the_session() {
     let ctx = Ctx::small().await;
-    let d = data(2048, 4);
+    let d = test_data(2048, 4);
     let s = ctx.new_session("0", "a", 2048).await;
     expect_status(ctx.put_part(&s, 0, &d[..1024], 2048).await, 200).await;
     assert_eq!(ctx.emu.open_sessions().len(), 1);
@@ -196,7 +196,7 @@ async fn abort_discards_the_session() {
 #[tokio::test]
 async fn digest_algorithm_is_case_insensitive_and_bodies_may_be_chunked() {
     let ctx = Ctx::small().await;
-    let d = data(2000, 5);
+    let d = test_data(2000, 5);
     let s = ctx.new_session("0", "c", 2000).await;
     let url = s["session_endpoints"]["upload_part"].as_str().unwrap();
     // `SHA=` and a body sent with transfer-encoding: chunked (no content-length).
@@ -206,7 +206,7 @@ async fn digest_algorithm_is_case_insensitive_and_bodies_may_be_chunked() {
         .collect();
     let resp = ctx
         .req(Method::PUT, url)
-        .header("digest", format!("SHA={}", sha1_b64(&d[..1024])))
+        .header("digest", format!("SHA={}", base64(&sha1(&d[..1024]))))
         .header("content-range", "bytes 0-1023/2000")
         .body(reqwest::Body::wrap_stream(futures_util::stream::iter(
             chunks,

@@ -1,46 +1,17 @@
 //! Helpers shared by the integration tests: a reqwest client wired to an in-process
-//! emulator, and small builders for Box requests.
+//! emulator, small builders for Box requests, and the `box-emulator` binary run as a child
+//! process. Test data, digests and Box's error-body checks come from `box_emulator::testing`.
 
-#![allow(dead_code)]
-
-use base64::Engine as _;
+pub use box_emulator::testing::*;
 use box_emulator::{Config, Emulator};
 use reqwest::{Method, Response, StatusCode};
 use serde_json::{json, Value};
-use sha1::{Digest as _, Sha1};
+use std::io::BufRead as _;
+use std::process::{Child, Command, Stdio};
 
 pub struct Ctx {
     pub emu: Emulator,
     pub http: reqwest::Client,
-}
-
-/// Deterministic test data.
-pub fn data(len: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            (x >> 24) as u8
-        })
-        .collect()
-}
-
-pub fn sha1_raw(d: &[u8]) -> [u8; 20] {
-    Sha1::digest(d).into()
-}
-
-pub fn sha1_hex(d: &[u8]) -> String {
-    sha1_raw(d).iter().map(|b| format!("{b:02x}")).collect()
-}
-
-pub fn sha1_b64(d: &[u8]) -> String {
-    base64::engine::general_purpose::STANDARD.encode(sha1_raw(d))
-}
-
-pub fn digest(d: &[u8]) -> String {
-    format!("sha={}", sha1_b64(d))
 }
 
 pub async fn body_json(resp: Response) -> Value {
@@ -59,22 +30,7 @@ pub async fn expect_error(resp: Response, status: u16, code: &str) -> Value {
         .map(str::to_string);
     let v = body_json(resp).await;
     assert_eq!(got.as_u16(), status, "unexpected status, body {v}");
-    assert_eq!(v["type"], "error", "{v}");
-    assert_eq!(v["status"], status, "{v}");
-    assert_eq!(v["code"], code, "{v}");
-    assert!(v["message"].is_string(), "{v}");
-    assert!(v.get("context_info").is_some(), "{v}");
-    assert_eq!(
-        v["help_url"],
-        "https://developer.box.com/guides/api-calls/permissions-and-errors/common-errors/"
-    );
-    let rid = v["request_id"].as_str().expect("request_id");
-    assert!(!rid.is_empty());
-    assert_eq!(
-        header_id.as_deref(),
-        Some(rid),
-        "request id header and body differ"
-    );
+    assert_error_body(&v, status, code, header_id.as_deref());
     v
 }
 
@@ -91,21 +47,23 @@ pub async fn expect_status(resp: Response, status: u16) -> Value {
 
 /// Config with 1 KiB parts and no chunked minimum, for fast tests.
 pub fn small_config() -> Config {
-    Config {
-        part_size: Some(1024),
-        min_chunked_size: 1,
-        ..Default::default()
-    }
+    config(1024)
+}
+
+/// A reqwest client that never goes through a proxy.
+pub fn http() -> reqwest::Client {
+    reqwest::Client::builder()
+        .no_proxy()
+        .build()
+        .expect("client")
 }
 
 impl Ctx {
     pub async fn new(config: Config) -> Ctx {
-        let emu = Emulator::start(config).await.expect("emulator starts");
-        let http = reqwest::Client::builder()
-            .no_proxy()
-            .build()
-            .expect("client");
-        Ctx { emu, http }
+        Ctx {
+            emu: start(config).await,
+            http: http(),
+        }
     }
 
     pub async fn small() -> Ctx {
@@ -197,12 +155,7 @@ impl Ctx {
             .header("digest", digest(part))
             .header(
                 "content-range",
-                format!(
-                    "bytes {}-{}/{}",
-                    offset,
-                    offset + part.len() as u64 - 1,
-                    total
-                ),
+                content_range(offset, part.len() as u64, total),
             )
             .header("content-type", "application/octet-stream")
             .body(part.to_vec())
@@ -273,5 +226,103 @@ impl Ctx {
 
     pub async fn get_json(&self, url: &str) -> Response {
         self.req(Method::GET, url).send().await.expect("send")
+    }
+}
+
+/// The `box-emulator` binary, run as a child process with a temporary data directory and
+/// killed on drop.
+pub struct Process {
+    pub child: Child,
+    /// `http://127.0.0.1:PORT`, from the binary's first line.
+    pub base: String,
+    token: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Process {
+    /// Starts the binary on a free port with `--token token` and the `extra` flags, and waits
+    /// for its first line (`listening on http://127.0.0.1:PORT`).
+    pub fn spawn(token: &str, extra: &[&str]) -> Process {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let mut child = Command::new(env!("CARGO_BIN_EXE_box-emulator"))
+            .args(["--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(dir.path().join("data"))
+            .args(["--token", token])
+            .args(extra)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn box-emulator");
+        let mut stdout = std::io::BufReader::new(child.stdout.take().expect("stdout"));
+        let mut line = String::new();
+        stdout.read_line(&mut line).expect("first line");
+        // Keep draining stdout so the child never blocks on a full pipe.
+        std::thread::spawn(move || {
+            let mut sink = String::new();
+            while stdout.read_line(&mut sink).map(|n| n > 0).unwrap_or(false) {
+                sink.clear();
+            }
+        });
+        let base = line
+            .trim_end()
+            .strip_prefix("listening on ")
+            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+            .to_string();
+        assert!(base.starts_with("http://127.0.0.1:"), "{base}");
+        Process {
+            child,
+            base,
+            token: token.to_string(),
+            _dir: dir,
+        }
+    }
+
+    /// The address the binary listens on.
+    pub fn addr(&self) -> std::net::SocketAddr {
+        self.base
+            .trim_start_matches("http://")
+            .parse()
+            .expect("address")
+    }
+
+    /// Creates an upload session for a new file; returns the session.
+    pub async fn create_session(&self, folder: &str, name: &str, size: u64) -> Value {
+        let resp = http()
+            .post(format!("{}/api/2.0/files/upload_sessions", self.base))
+            .bearer_auth(&self.token)
+            .json(&json!({"folder_id": folder, "file_name": name, "file_size": size}))
+            .send()
+            .await
+            .expect("create session");
+        assert_eq!(resp.status(), StatusCode::CREATED);
+        resp.json().await.expect("session JSON")
+    }
+
+    /// `GET /_emulator/counters` (no authentication), as JSON.
+    pub async fn counters(&self) -> Value {
+        let resp = http()
+            .get(format!("{}/_emulator/counters", self.base))
+            .send()
+            .await
+            .expect("counters");
+        assert_eq!(resp.status(), StatusCode::OK);
+        resp.json().await.expect("counters JSON")
+    }
+
+    /// The peak resident memory of the process so far (VmHWM in /proc/PID/status), in KiB;
+    /// `None` where /proc does not tell.
+    pub fn peak_rss_kib(&self) -> Option<u64> {
+        std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+            .ok()?
+            .lines()
+            .find_map(|l| l.strip_prefix("VmHWM:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }

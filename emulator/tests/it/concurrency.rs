@@ -10,7 +10,7 @@ async fn concurrent_parts_and_sessions() {
     for n in 0..4u64 {
         let ctx = ctx.clone();
         sessions.push(tokio::spawn(async move {
-            let d = data(16 * 1024 + 100 * n as usize, n);
+            let d = test_data(16 * 1024 + 100 * n, n);
             let s = ctx
                 .new_session("0", &format!("file-{n}"), d.len() as u64)
                 .await;
@@ -51,7 +51,7 @@ async fn concurrent_parts_and_sessions() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn racing_uploads_of_one_range_store_it_once() {
     let ctx = Arc::new(Ctx::small().await);
-    let d = Arc::new(data(2048, 7));
+    let d = Arc::new(test_data(2048, 7));
     let s = Arc::new(ctx.new_session("0", "race", 2048).await);
     let mut tasks = Vec::new();
     for _ in 0..8 {
@@ -83,7 +83,7 @@ async fn racing_uploads_of_one_range_store_it_once() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn racing_commits_make_one_file() {
     let ctx = Arc::new(Ctx::small().await);
-    let d = Arc::new(data(3000, 8));
+    let d = Arc::new(test_data(3000, 8));
     let s = Arc::new(ctx.new_session("0", "rc", 3000).await);
     let parts = Arc::new(ctx.put_all_parts(&s, &d).await);
     let mut tasks = Vec::new();

@@ -7,7 +7,7 @@ use serde_json::json;
 #[tokio::test]
 async fn direct_upload_creates_file_and_reads_back() {
     let ctx = Ctx::small().await;
-    let d = data(5000, 1);
+    let d = test_data(5000, 1);
     let resp = ctx
         .req(Method::POST, &ctx.upload("/files/content"))
         .header("content-md5", sha1_hex(&d))
@@ -99,8 +99,8 @@ async fn fields_query_limits_the_answer() {
 #[tokio::test]
 async fn new_version_bumps_version_and_keeps_the_old_one() {
     let ctx = Ctx::small().await;
-    let v1 = data(100, 2);
-    let v2 = data(300, 3);
+    let v1 = test_data(100, 2);
+    let v2 = test_data(300, 3);
     let f1 = ctx.put_file("0", "doc.txt", &v1).await;
     let id = f1["id"].as_str().unwrap();
 
@@ -161,7 +161,7 @@ async fn version_of_missing_file() {
 #[tokio::test]
 async fn content_md5_is_checked_as_sha1() {
     let ctx = Ctx::small().await;
-    let d = data(2000, 4);
+    let d = test_data(2000, 4);
     let resp = ctx
         .req(Method::POST, &ctx.upload("/files/content"))
         .header("content-md5", sha1_hex(b"something else"))
@@ -185,7 +185,7 @@ async fn attributes_after_file_is_refused() {
     let form = reqwest::multipart::Form::new()
         .part(
             "file",
-            reqwest::multipart::Part::bytes(data(3000, 5)).file_name("x"),
+            reqwest::multipart::Part::bytes(test_data(3000, 5)).file_name("x"),
         )
         .text(
             "attributes",
@@ -257,7 +257,7 @@ async fn file_name_rules() {
 #[tokio::test]
 async fn names_are_unique_case_insensitively() {
     let ctx = Ctx::small().await;
-    let d = data(10, 6);
+    let d = test_data(10, 6);
     let f = ctx.put_file("0", "New File.txt", &d).await;
     let v = expect_error(
         ctx.direct_upload("0", "new file.TXT", b"y").await,
@@ -395,23 +395,23 @@ async fn direct_upload_size_limits() {
     })
     .await;
     expect_error(
-        ctx.direct_upload("0", "a", &data(1001, 1)).await,
+        ctx.direct_upload("0", "a", &test_data(1001, 1)).await,
         403,
         "file_size_limit_exceeded",
     )
     .await;
     expect_error(
-        ctx.direct_upload("0", "a", &data(901, 1)).await,
+        ctx.direct_upload("0", "a", &test_data(901, 1)).await,
         413,
         "request_entity_too_large",
     )
     .await;
-    ctx.put_file("0", "a", &data(800, 1)).await;
+    ctx.put_file("0", "a", &test_data(800, 1)).await;
     expect_error(
-        ctx.direct_upload("0", "b", &data(800, 1)).await,
+        ctx.direct_upload("0", "b", &test_data(800, 1)).await,
         403,
         "storage_limit_exceeded",
     )
     .await;
-    ctx.put_file("0", "b", &data(700, 1)).await;
+    ctx.put_file("0", "b", &test_data(700, 1)).await;
 }

@@ -116,7 +116,7 @@ async fn create_session_validation() {
     expect_error(resp, 413, "request_entity_too_large").await;
 
     // Name in use, and storage.
-    let f = ctx.put_file("0", "taken.txt", &data(9000, 1)).await;
+    let f = ctx.put_file("0", "taken.txt", &test_data(9000, 1)).await;
     let v = expect_error(
         create(
             &ctx,
@@ -128,7 +128,7 @@ async fn create_session_validation() {
     )
     .await;
     assert_eq!(v["context_info"]["conflicts"]["id"], f["id"]);
-    ctx.put_file("0", "more.txt", &data(9000, 2)).await;
+    ctx.put_file("0", "more.txt", &test_data(9000, 2)).await;
     expect_error(
         create(
             &ctx,
@@ -153,7 +153,7 @@ async fn create_session_validation() {
 async fn part_header_and_range_rules() {
     let ctx = Ctx::small().await;
     let total = 2500u64;
-    let d = data(total as usize, 3);
+    let d = test_data(total, 3);
     let s = ctx.new_session("0", "p", total).await;
     let url = s["session_endpoints"]["upload_part"]
         .as_str()
@@ -267,11 +267,11 @@ async fn part_header_and_range_rules() {
 #[tokio::test]
 async fn parts_are_immutable() {
     let ctx = Ctx::small().await;
-    let d = data(2048, 4);
+    let d = test_data(2048, 4);
     let s = ctx.new_session("0", "imm", 2048).await;
     let first =
         expect_status(ctx.put_part(&s, 0, &d[..1024], 2048).await, 200).await["part"].clone();
-    let other = data(1024, 99);
+    let other = test_data(1024, 99);
     for body in [&d[..1024], &other[..]] {
         let v = expect_error(
             ctx.put_part(&s, 0, body, 2048).await,
@@ -321,7 +321,7 @@ async fn unknown_malformed_and_expired_sessions() {
     )
     .await;
 
-    let d = data(2048, 5);
+    let d = test_data(2048, 5);
     let s = ctx.new_session("0", "exp", 2048).await;
     let p0 = expect_status(ctx.put_part(&s, 0, &d[..1024], 2048).await, 200).await["part"].clone();
     assert!(ctx.emu.expire_session(s["id"].as_str().unwrap()));
@@ -388,7 +388,7 @@ async fn list_parts_paging_limits() {
 #[tokio::test]
 async fn commit_checks_parts_and_digest() {
     let ctx = Ctx::small().await;
-    let d = data(3000, 6);
+    let d = test_data(3000, 6);
     let s = ctx.new_session("0", "c.bin", 3000).await;
     let mut parts = Vec::new();
     for i in 0..2 {
@@ -442,8 +442,8 @@ async fn commit_checks_parts_and_digest() {
         v["message"],
         format!(
             "File digest was incorrect. Actual: {} Expected: {}",
-            sha1_b64(&d),
-            sha1_b64(b"not the file")
+            base64(&sha1(&d)),
+            base64(&sha1(b"not the file"))
         )
     );
     // Somebody else took the name meanwhile.

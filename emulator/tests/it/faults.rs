@@ -28,7 +28,7 @@ async fn part_500_before_store_stores_nothing() {
         ..Default::default()
     }))
     .await;
-    let d = data(2048, 1);
+    let d = test_data(2048, 1);
     let s = ctx.new_session("0", "f", 2048).await;
     expect_error(
         ctx.put_part(&s, 0, &d[..1024], 2048).await,
@@ -53,7 +53,7 @@ async fn part_500_after_store_keeps_the_part() {
         ..Default::default()
     }))
     .await;
-    let d = data(2048, 2);
+    let d = test_data(2048, 2);
     let s = ctx.new_session("0", "f", 2048).await;
     expect_error(
         ctx.put_part(&s, 0, &d[..1024], 2048).await,
@@ -84,7 +84,7 @@ async fn dropped_and_reset_connections() {
         ..Default::default()
     }))
     .await;
-    let d = data(4096, 3);
+    let d = test_data(4096, 3);
     let s = ctx.new_session("0", "f", 4096).await;
     let url = s["session_endpoints"]["upload_part"].as_str().unwrap();
     let put = |i: usize| {
@@ -123,7 +123,7 @@ async fn commit_202_then_success() {
         ..Default::default()
     }))
     .await;
-    let d = data(2000, 4);
+    let d = test_data(2000, 4);
     let s = ctx.new_session("0", "f", 2000).await;
     let parts = ctx.put_all_parts(&s, &d).await;
     for _ in 0..2 {
@@ -142,7 +142,7 @@ async fn commit_parts_mismatch_once_after_last_part() {
         ..Default::default()
     }))
     .await;
-    let d = data(2000, 5);
+    let d = test_data(2000, 5);
     let s = ctx.new_session("0", "f", 2000).await;
     let parts = ctx.put_all_parts(&s, &d).await;
     expect_error(ctx.commit(&s, &parts, &d).await, 400, "parts_mismatch").await;
@@ -198,7 +198,7 @@ async fn failures_with_seed(seed: u64) -> Vec<(usize, u32)> {
         ..small_config()
     })
     .await;
-    let d = data(16 * 1024, 6);
+    let d = test_data(16 * 1024, 6);
     let s = ctx.new_session("0", "f", d.len() as u64).await;
     let mut failed = Vec::new();
     for i in 0..16 {

@@ -24,9 +24,9 @@ async fn restart_keeps_files_versions_and_open_sessions() {
         folders: vec!["77".into()],
         ..small_config()
     };
-    let v1 = data(700, 1);
-    let v2 = data(900, 2);
-    let big = data(4000, 3);
+    let v1 = test_data(700, 1);
+    let v2 = test_data(900, 2);
+    let big = test_data(4000, 3);
     let (direct, chunked, session, first_parts) = {
         let ctx = Ctx::new(config.clone()).await;
         let direct = ctx.put_file("77", "direct.txt", &v1).await;
@@ -135,7 +135,7 @@ async fn torn_writes_are_ignored_on_restart() {
         data_dir: Some(dir.clone()),
         ..small_config()
     };
-    let big = data(3000, 9);
+    let big = test_data(3000, 9);
     let sid = {
         let ctx = Ctx::new(config.clone()).await;
         let s = ctx.new_session("0", "t", 3000).await;

@@ -6,6 +6,8 @@ use std::fmt;
 use std::future::Future;
 use std::time::Duration;
 
+use box_uploads_runtime::OperationError;
+
 use super::digest::Sha1Digest;
 
 /// What the upload creates: a new file in a folder, or a new version of a file.
@@ -89,51 +91,75 @@ pub enum CallErrorKind {
     Decode,
     /// The request could not be built or was refused before sending.
     InvalidRequest,
+    /// No usable token (see [`CallError::credentials_error`]): the token endpoint refused the
+    /// grant or could not be reached, or the server refused a token renewed after a 401.
+    Credentials,
 }
 
-/// A failed API call: the status and Box's code when the API answered, or the transport failure.
-/// Carried by [`crate::upload::UploadError`] as its source.
+/// A failed API call: the API's answer, kept as the operation's typed error (see
+/// [`CallError::api_error`]), or the transport failure. Carried by
+/// [`crate::upload::UploadError`] as its source.
+///
+/// Transparent: it displays its cause's sentence and hands on its cause's own source, so an
+/// error chain says each thing once.
+#[derive(Debug)]
 pub struct CallError {
-    inner: Box<Inner>,
+    kind: CallErrorKind,
+    cause: Cause,
 }
 
-struct Inner {
-    kind: CallErrorKind,
-    status: Option<u16>,
-    code: Option<String>,
-    message: Option<String>,
-    request_id: Option<String>,
-    retry_after: Option<Duration>,
-    /// The item or part an error says it clashed with (`context_info.conflicts` or
-    /// `context_info.conflicting_part`), as JSON.
-    conflict: Option<serde_json::Value>,
-    detail: String,
-    source: Option<Box<dyn std::error::Error + Send + Sync>>,
+#[derive(Debug)]
+enum Cause {
+    /// The API's answer, as the generated per-operation error.
+    Answer(Box<dyn Answer>),
+    /// A transport or decode failure of the runtime.
+    Failure(Box<dyn std::error::Error + Send + Sync>),
+    /// A failure the engine found itself (a timeout, an answer without a field it needs).
+    Message(String),
+}
+
+/// An [`OperationError`] viewed both as itself and as a plain error (to downcast it to its
+/// generated type without trait upcasting, which the crate's minimum Rust lacks).
+trait Answer: OperationError {
+    fn as_operation_error(&self) -> &dyn OperationError;
+    fn as_error(&self) -> &(dyn std::error::Error + 'static);
+}
+
+impl<E: OperationError> Answer for E {
+    fn as_operation_error(&self) -> &dyn OperationError {
+        self
+    }
+    fn as_error(&self) -> &(dyn std::error::Error + 'static) {
+        self
+    }
 }
 
 impl CallError {
-    pub(crate) fn new(kind: CallErrorKind, detail: impl Into<String>) -> Self {
+    /// The API answered `err`.
+    pub(crate) fn answer(err: impl OperationError) -> Self {
         CallError {
-            inner: Box::new(Inner {
-                kind,
-                status: None,
-                code: None,
-                message: None,
-                request_id: None,
-                retry_after: None,
-                conflict: None,
-                detail: detail.into(),
-                source: None,
-            }),
+            kind: CallErrorKind::Api,
+            cause: Cause::Answer(Box::new(err)),
         }
     }
 
-    /// An API answer with `status` and optional `code`.
-    pub(crate) fn api(status: u16, code: Option<&str>, detail: impl Into<String>) -> Self {
-        let mut e = CallError::new(CallErrorKind::Api, detail);
-        e.inner.status = Some(status);
-        e.inner.code = code.map(str::to_owned);
-        e
+    /// The call failed around the API (transport, decode).
+    pub(crate) fn failure(
+        kind: CallErrorKind,
+        err: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
+        CallError {
+            kind,
+            cause: Cause::Failure(Box::new(err)),
+        }
+    }
+
+    /// A failure described by the engine.
+    pub(crate) fn new(kind: CallErrorKind, message: impl Into<String>) -> Self {
+        CallError {
+            kind,
+            cause: Cause::Message(message.into()),
+        }
     }
 
     pub(crate) fn timeout(after: Duration) -> Self {
@@ -143,69 +169,49 @@ impl CallError {
         )
     }
 
-    pub(crate) fn with_message(mut self, message: Option<&str>) -> Self {
-        self.inner.message = message.map(str::to_owned);
-        self
-    }
-
-    pub(crate) fn with_request_id(mut self, id: Option<&str>) -> Self {
-        self.inner.request_id = id.map(str::to_owned);
-        self
-    }
-
-    pub(crate) fn with_retry_after(mut self, wait: Option<Duration>) -> Self {
-        self.inner.retry_after = wait;
-        self
-    }
-
-    pub(crate) fn with_conflict(mut self, conflict: Option<serde_json::Value>) -> Self {
-        self.inner.conflict = conflict;
-        self
-    }
-
-    pub(crate) fn with_source(mut self, source: Box<dyn std::error::Error + Send + Sync>) -> Self {
-        self.inner.source = Some(source);
-        self
-    }
-
-    /// The item or part the error says it clashed with, as JSON.
-    pub(crate) fn conflict(&self) -> Option<&serde_json::Value> {
-        self.inner.conflict.as_ref()
-    }
-
     pub fn kind(&self) -> CallErrorKind {
-        self.inner.kind
+        self.kind
     }
 
-    /// The HTTP status, when the API answered.
-    pub fn status(&self) -> Option<u16> {
-        self.inner.status
+    /// The API's answer, when there was one: its status, Box's code, message, request id,
+    /// `retry-after` and raw body through the [`OperationError`] accessors.
+    pub fn api_error(&self) -> Option<&dyn OperationError> {
+        match &self.cause {
+            Cause::Answer(e) => Some(e.as_operation_error()),
+            _ => None,
+        }
     }
 
-    /// Box's error code (`item_name_in_use`), when the answer had one.
-    pub fn code(&self) -> Option<&str> {
-        self.inner.code.as_deref()
+    /// The API's answer as the operation's generated error enum (such as
+    /// [`crate::errors::UploadFileError`]), to match on its variants; `None` when there was no
+    /// answer or it belongs to another operation.
+    pub fn downcast_api_error<E: OperationError>(&self) -> Option<&E> {
+        match &self.cause {
+            Cause::Answer(e) => e.as_error().downcast_ref::<E>(),
+            _ => None,
+        }
     }
 
-    pub fn message(&self) -> Option<&str> {
-        self.inner.message.as_deref()
+    /// The credentials failure that stopped the call, when that is what happened.
+    pub fn credentials_error(&self) -> Option<&box_uploads_runtime::CredentialsError> {
+        match &self.cause {
+            Cause::Failure(e) => e.downcast_ref(),
+            _ => None,
+        }
     }
 
-    pub fn request_id(&self) -> Option<&str> {
-        self.inner.request_id.as_deref()
-    }
-
-    /// How long the server asked to wait, if it did.
-    pub fn retry_after(&self) -> Option<Duration> {
-        self.inner.retry_after
-    }
-
-    /// 429, 5xx, timeouts and broken connections: the same request may succeed later.
+    /// 429, 5xx, timeouts, broken connections and an unreachable token endpoint: the same
+    /// request may succeed later.
     pub fn is_retryable(&self) -> bool {
-        match self.inner.kind {
-            CallErrorKind::Api => matches!(self.inner.status, Some(s) if s == 429 || s >= 500),
-            CallErrorKind::Timeout | CallErrorKind::Connect | CallErrorKind::Connection => true,
-            CallErrorKind::Decode | CallErrorKind::InvalidRequest => false,
+        match (&self.cause, self.kind) {
+            (Cause::Answer(e), _) => e.is_retryable(),
+            (_, CallErrorKind::Credentials) => {
+                self.credentials_error().is_some_and(|c| c.is_retryable())
+            }
+            (_, CallErrorKind::Timeout | CallErrorKind::Connect | CallErrorKind::Connection) => {
+                true
+            }
+            _ => false,
         }
     }
 
@@ -213,60 +219,79 @@ impl CallError {
     /// warns that even a 503 may have stored the write), a timeout or a broken connection. Never
     /// a 429 (refused before any work) or a connect failure (nothing was sent).
     pub fn may_have_taken_effect(&self) -> bool {
-        match self.inner.kind {
-            CallErrorKind::Api => matches!(self.inner.status, Some(s) if s >= 500),
-            CallErrorKind::Timeout | CallErrorKind::Connection => true,
+        match (&self.cause, self.kind) {
+            (Cause::Answer(e), _) => e.status() >= 500,
+            (_, CallErrorKind::Timeout | CallErrorKind::Connection) => true,
             _ => false,
         }
     }
 
+    /// The HTTP status, when the API answered.
+    pub(crate) fn status(&self) -> Option<u16> {
+        self.api_error().map(|e| e.status())
+    }
+
     pub(crate) fn is_code(&self, code: &str) -> bool {
-        self.inner.code.as_deref() == Some(code)
+        self.api_error().and_then(|e| e.code()) == Some(code)
+    }
+
+    /// How long the server asked to wait, if it did.
+    pub(crate) fn retry_after(&self) -> Option<Duration> {
+        self.api_error()
+            .and_then(|e| e.retry_after())
+            .and_then(box_uploads_runtime::retry_after::parse)
+    }
+
+    /// The item or part the answer says it clashed with (`context_info.conflicting_part` or
+    /// `context_info.conflicts`), as JSON. Read from the raw body: its shape varies by operation.
+    pub(crate) fn conflict(&self) -> Option<serde_json::Value> {
+        let body: serde_json::Value = serde_json::from_str(self.api_error()?.raw_body()).ok()?;
+        let info = body.get("context_info")?;
+        info.get("conflicting_part")
+            .or_else(|| info.get("conflicts"))
+            .cloned()
     }
 
     /// A short reason for progress events and logs.
     pub(crate) fn reason(&self) -> String {
-        match (self.inner.status, &self.inner.code) {
-            (Some(s), Some(c)) => format!("HTTP {s} {c}"),
-            (Some(s), None) => format!("HTTP {s}"),
-            _ => match self.inner.kind {
-                CallErrorKind::Timeout => "timeout".to_string(),
-                CallErrorKind::Connect => "connect failed".to_string(),
-                CallErrorKind::Connection => "connection broken".to_string(),
-                CallErrorKind::Decode => "undecodable answer".to_string(),
-                CallErrorKind::InvalidRequest => "invalid request".to_string(),
-                CallErrorKind::Api => "API error".to_string(),
-            },
+        if let Some(e) = self.api_error() {
+            return match e.code() {
+                Some(code) => format!("HTTP {} {code}", e.status()),
+                None => format!("HTTP {}", e.status()),
+            };
         }
-    }
-}
-
-impl fmt::Debug for CallError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let i = &self.inner;
-        f.debug_struct("CallError")
-            .field("kind", &i.kind)
-            .field("status", &i.status)
-            .field("code", &i.code)
-            .field("message", &i.message)
-            .field("request_id", &i.request_id)
-            .field("detail", &i.detail)
-            .finish_non_exhaustive()
+        match self.kind {
+            CallErrorKind::Timeout => "timeout",
+            CallErrorKind::Connect => "connect failed",
+            CallErrorKind::Connection => "connection broken",
+            CallErrorKind::Decode => "undecodable answer",
+            CallErrorKind::InvalidRequest => "invalid request",
+            CallErrorKind::Credentials => "no usable token",
+            CallErrorKind::Api => "API error",
+        }
+        .to_string()
     }
 }
 
 impl fmt::Display for CallError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.inner.detail)
+        match &self.cause {
+            // The answer's fields, without the operation's name the generated error adds: the
+            // upload error this one is the source of names the operation already.
+            Cause::Answer(e) => e.fields().fmt(f),
+            Cause::Failure(e) => e.fmt(f),
+            Cause::Message(m) => f.write_str(m),
+        }
     }
 }
 
 impl std::error::Error for CallError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        self.inner
-            .source
-            .as_deref()
-            .map(|e| e as &(dyn std::error::Error + 'static))
+        match &self.cause {
+            Cause::Answer(e) => e.as_error().source(),
+            Cause::Failure(e) => e.source(),
+            Cause::Message(_) => None,
+        }
     }
 }
 
@@ -322,6 +347,66 @@ pub(crate) trait UploadApi: Clone + Send + Sync + 'static {
 
     fn file_facts(file: &Self::File) -> FileFacts;
 
+    /// Whether the credentials can renew a token the server refused (a 401): then a call whose
+    /// streamed body could not be replayed is tried once more, with the renewed token.
+    fn can_refresh_credentials(&self) -> bool {
+        false
+    }
+
     /// The file an error said already exists (`context_info.conflicts`), if it can be read as one.
     fn file_from_conflict(conflict: &serde_json::Value) -> Option<Self::File>;
+}
+
+/// API answers made up for unit tests, as the generated errors would carry them.
+#[cfg(test)]
+pub(crate) mod fake_answers {
+    use box_uploads_runtime::{ApiError, ApiErrorFields, OperationError};
+
+    use super::CallError;
+
+    #[derive(Debug)]
+    pub(crate) struct FakeAnswer(ApiError<serde_json::Value>);
+
+    impl std::fmt::Display for FakeAnswer {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            write!(f, "fake_operation: {}", self.0)
+        }
+    }
+
+    impl std::error::Error for FakeAnswer {}
+
+    impl OperationError for FakeAnswer {
+        fn fields(&self) -> &dyn ApiErrorFields {
+            &self.0
+        }
+    }
+
+    /// An answer with `status` and Box's `code`.
+    pub(crate) fn answer(status: u16, code: Option<&str>) -> CallError {
+        answer_with(status, code, None, None)
+    }
+
+    /// An answer with a `retry-after` header and a `context_info` in its body.
+    pub(crate) fn answer_with(
+        status: u16,
+        code: Option<&str>,
+        retry_after: Option<&str>,
+        context_info: Option<serde_json::Value>,
+    ) -> CallError {
+        let body = serde_json::json!({
+            "type": "error",
+            "status": status,
+            "code": code,
+            "context_info": context_info,
+        });
+        CallError::answer(FakeAnswer(ApiError {
+            status,
+            code: code.map(str::to_owned),
+            message: None,
+            request_id: None,
+            retry_after: retry_after.map(str::to_owned),
+            raw: body.to_string(),
+            body: Some(body),
+        }))
+    }
 }

@@ -9,11 +9,6 @@ use super::api::{
 };
 use super::digest::Sha1Digest;
 use super::progress::CountedBody;
-use crate::errors::{
-    AbortUploadSessionError, CommitUploadSessionError, CreateUploadSessionError,
-    CreateUploadSessionForFileError, GetUploadSessionError, ListUploadPartsError, UploadFileError,
-    UploadFileVersionError, UploadPartError,
-};
 use crate::models::{
     CommitUploadSessionBody, CreateUploadSessionBody, CreateUploadSessionForFileBody, FileFull,
     Files, UploadFileAttributes, UploadFileAttributesParent, UploadFileVersionAttributes,
@@ -26,53 +21,10 @@ use crate::operations::{
 };
 use crate::Client;
 
-/// The raw body of an error answer (to read `context_info`, whose shape varies).
-trait RawBody {
-    fn raw_text(&self) -> &str;
-}
-
-macro_rules! raw_body {
-    ($($t:ty),* $(,)?) => {
-        $(impl RawBody for $t {
-            fn raw_text(&self) -> &str {
-                self.raw_body()
-            }
-        })*
-    };
-}
-
-raw_body!(
-    AbortUploadSessionError,
-    CommitUploadSessionError,
-    CreateUploadSessionError,
-    CreateUploadSessionForFileError,
-    GetUploadSessionError,
-    ListUploadPartsError,
-    UploadFileError,
-    UploadFileVersionError,
-    UploadPartError,
-);
-
-fn call_error<E: OperationError + RawBody>(
-    operation: &'static str,
-    err: rt::Error<E>,
-) -> CallError {
+/// Reduces a call's failure to a [`CallError`], keeping the API's typed answer.
+fn call_error<E: OperationError>(err: rt::Error<E>) -> CallError {
     match err {
-        rt::Error::Api(e) => {
-            let body: Option<serde_json::Value> = serde_json::from_str(e.raw_text()).ok();
-            let conflict = body.and_then(|v| {
-                let info = v.get("context_info")?;
-                info.get("conflicting_part")
-                    .or_else(|| info.get("conflicts"))
-                    .cloned()
-            });
-            CallError::api(e.status(), e.code(), e.to_string())
-                .with_message(e.message())
-                .with_request_id(e.request_id())
-                .with_retry_after(e.retry_after().and_then(rt::retry_after::parse))
-                .with_conflict(conflict)
-                .with_source(Box::new(e))
-        }
+        rt::Error::Api(e) => CallError::answer(e),
         rt::Error::Transport(t) => {
             let kind = if t.is_timeout() {
                 CallErrorKind::Timeout
@@ -83,43 +35,37 @@ fn call_error<E: OperationError + RawBody>(
             } else {
                 CallErrorKind::Connection
             };
-            CallError::new(kind, format!("{operation}: {t}")).with_source(Box::new(t))
+            CallError::failure(kind, t)
         }
-        rt::Error::Decode(d) => CallError::new(CallErrorKind::Decode, format!("{operation}: {d}"))
-            .with_source(Box::new(d)),
-        rt::Error::InvalidRequest(why) => {
-            CallError::new(CallErrorKind::InvalidRequest, format!("{operation}: {why}"))
-        }
+        rt::Error::Decode(d) => CallError::failure(CallErrorKind::Decode, d),
+        rt::Error::InvalidRequest(why) => CallError::new(
+            CallErrorKind::InvalidRequest,
+            format!("invalid request: {why}"),
+        ),
+        rt::Error::Credentials(c) => CallError::failure(CallErrorKind::Credentials, c),
     }
 }
 
-fn bad_answer(operation: &'static str, what: &str) -> CallError {
-    CallError::new(
-        CallErrorKind::Decode,
-        format!("{operation}: the answer has no {what}"),
-    )
+fn bad_answer(what: &str) -> CallError {
+    CallError::new(CallErrorKind::Decode, format!("the answer has no {what}"))
 }
 
-fn session_info(
-    client: &Client,
-    operation: &'static str,
-    s: UploadSession,
-) -> Result<SessionInfo, CallError> {
+fn session_info(client: &Client, s: UploadSession) -> Result<SessionInfo, CallError> {
     let id =
         s.id.filter(|id| !id.is_empty())
-            .ok_or_else(|| bad_answer(operation, "session id"))?;
+            .ok_or_else(|| bad_answer("session id"))?;
     let part_size = s
         .part_size
         .and_then(|n| u64::try_from(n).ok())
         .filter(|n| *n > 0)
-        .ok_or_else(|| bad_answer(operation, "valid part_size"))?;
+        .ok_or_else(|| bad_answer("valid part_size"))?;
     // Box returns absolute endpoints; should one be missing, build it as the spec's path would.
     let base = client
         .base_url("upload_session")
         .unwrap_or("https://upload.box.com/api/2.0")
         .trim_end_matches('/');
-    let encoded = rt::support::encode_path::<()>(&id)
-        .map_err(|_| bad_answer(operation, "usable session id"))?;
+    let encoded =
+        rt::support::encode_path::<()>(&id).map_err(|_| bad_answer("usable session id"))?;
     let session_url = format!("{base}/files/upload_sessions/{encoded}");
     let e = s.session_endpoints.unwrap_or_default();
     let endpoints = SessionEndpoints {
@@ -140,35 +86,35 @@ fn session_info(
     })
 }
 
-fn part_record(operation: &'static str, p: UploadPart) -> Result<PartRecord, CallError> {
+fn part_record(p: UploadPart) -> Result<PartRecord, CallError> {
     Ok(PartRecord {
         part_id: p.part_id.unwrap_or_default(),
         offset: p
             .offset
             .and_then(|n| u64::try_from(n).ok())
-            .ok_or_else(|| bad_answer(operation, "part offset"))?,
+            .ok_or_else(|| bad_answer("part offset"))?,
         size: p
             .size
             .and_then(|n| u64::try_from(n).ok())
-            .ok_or_else(|| bad_answer(operation, "part size"))?,
-        sha1: p.sha1.ok_or_else(|| bad_answer(operation, "part sha1"))?,
+            .ok_or_else(|| bad_answer("part size"))?,
+        sha1: p.sha1.ok_or_else(|| bad_answer("part sha1"))?,
     })
 }
 
-fn to_i64(operation: &'static str, n: u64) -> Result<i64, CallError> {
+fn to_i64(n: u64) -> Result<i64, CallError> {
     i64::try_from(n).map_err(|_| {
         CallError::new(
             CallErrorKind::InvalidRequest,
-            format!("{operation}: {n} is too large"),
+            format!("{n} is too large for the API"),
         )
     })
 }
 
-fn only_file(operation: &'static str, files: Files) -> Result<FileFull, CallError> {
+fn only_file(files: Files) -> Result<FileFull, CallError> {
     files
         .entries
         .and_then(|e| e.into_iter().next())
-        .ok_or_else(|| bad_answer(operation, "file entry"))
+        .ok_or_else(|| bad_answer("file entry"))
 }
 
 /// The last URL path segment, used as the session id for requests that also carry an endpoint.
@@ -192,22 +138,20 @@ impl UploadApi for Client {
     ) -> Result<SessionInfo, CallError> {
         match target {
             Target::NewFile { folder_id, name } => {
-                const OP: &str = "create_upload_session";
                 let body = CreateUploadSessionBody {
                     folder_id: folder_id.clone(),
-                    file_size: to_i64(OP, file_size)?,
+                    file_size: to_i64(file_size)?,
                     file_name: name.clone(),
                 };
                 let session = self
                     .create_upload_session(CreateUploadSessionRequest::new(body))
                     .await
-                    .map_err(|e| call_error(OP, e))?;
-                session_info(self, OP, session)
+                    .map_err(call_error)?;
+                session_info(self, session)
             }
             Target::NewVersion { file_id, name } => {
-                const OP: &str = "create_upload_session_for_file";
                 let body = CreateUploadSessionForFileBody {
-                    file_size: to_i64(OP, file_size)?,
+                    file_size: to_i64(file_size)?,
                     file_name: name.clone(),
                 };
                 let session = self
@@ -216,21 +160,17 @@ impl UploadApi for Client {
                         body,
                     ))
                     .await
-                    .map_err(|e| call_error(OP, e))?;
-                session_info(self, OP, session)
+                    .map_err(call_error)?;
+                session_info(self, session)
             }
         }
     }
 
     async fn get_session(&self, status_url: &str) -> Result<SessionInfo, CallError> {
-        const OP: &str = "get_upload_session";
         let request =
             GetUploadSessionRequest::new(session_id_of(status_url)).with_endpoint(status_url);
-        let session = self
-            .get_upload_session(request)
-            .await
-            .map_err(|e| call_error(OP, e))?;
-        session_info(self, OP, session)
+        let session = self.get_upload_session(request).await.map_err(call_error)?;
+        session_info(self, session)
     }
 
     async fn upload_part(
@@ -240,31 +180,26 @@ impl UploadApi for Client {
         content_range: String,
         digest: String,
     ) -> Result<PartRecord, CallError> {
-        const OP: &str = "upload_part";
         let request =
             UploadPartRequest::new(session_id_of(url), digest, content_range, body.into_body())
                 .with_endpoint(url);
         let uploaded = Client::upload_part(self, request)
             .await
-            .map_err(|e| call_error(OP, e))?;
-        part_record(OP, uploaded.part.ok_or_else(|| bad_answer(OP, "part"))?)
+            .map_err(call_error)?;
+        part_record(uploaded.part.ok_or_else(|| bad_answer("part"))?)
     }
 
     async fn list_parts(&self, url: &str, offset: u64, limit: u64) -> Result<PartsPage, CallError> {
-        const OP: &str = "list_upload_parts";
         let request = ListUploadPartsRequest::new(session_id_of(url))
-            .with_offset(to_i64(OP, offset)?)
-            .with_limit(to_i64(OP, limit)?)
+            .with_offset(to_i64(offset)?)
+            .with_limit(to_i64(limit)?)
             .with_endpoint(url);
-        let page = self
-            .list_upload_parts(request)
-            .await
-            .map_err(|e| call_error(OP, e))?;
+        let page = self.list_upload_parts(request).await.map_err(call_error)?;
         let entries = page
             .entries
             .unwrap_or_default()
             .into_iter()
-            .map(|p| part_record(OP, p))
+            .map(part_record)
             .collect::<Result<Vec<_>, _>>()?;
         Ok(PartsPage {
             entries,
@@ -279,14 +214,13 @@ impl UploadApi for Client {
         digest: String,
         if_match: Option<String>,
     ) -> Result<CommitOutcome<FileFull>, CallError> {
-        const OP: &str = "commit_upload_session";
         let parts = parts
             .into_iter()
             .map(|p| {
                 Ok(UploadPart {
                     part_id: Some(p.part_id),
-                    offset: Some(to_i64(OP, p.offset)?),
-                    size: Some(to_i64(OP, p.size)?),
+                    offset: Some(to_i64(p.offset)?),
+                    size: Some(to_i64(p.size)?),
                     sha1: Some(p.sha1),
                 })
             })
@@ -303,10 +237,10 @@ impl UploadApi for Client {
         match self
             .commit_upload_session(request)
             .await
-            .map_err(|e| call_error(OP, e))?
+            .map_err(call_error)?
         {
             CommitUploadSessionResponse::Committed(files) => {
-                Ok(CommitOutcome::Committed(only_file(OP, files)?))
+                Ok(CommitOutcome::Committed(only_file(files)?))
             }
             CommitUploadSessionResponse::Pending { retry_after } => Ok(CommitOutcome::Pending {
                 retry_after: retry_after.as_deref().and_then(rt::retry_after::parse),
@@ -315,11 +249,8 @@ impl UploadApi for Client {
     }
 
     async fn abort(&self, url: &str) -> Result<(), CallError> {
-        const OP: &str = "abort_upload_session";
         let request = AbortUploadSessionRequest::new(session_id_of(url)).with_endpoint(url);
-        self.abort_upload_session(request)
-            .await
-            .map_err(|e| call_error(OP, e))
+        self.abort_upload_session(request).await.map_err(call_error)
     }
 
     async fn upload_direct(
@@ -331,7 +262,6 @@ impl UploadApi for Client {
     ) -> Result<FileFull, CallError> {
         match target {
             Target::NewFile { folder_id, name } => {
-                const OP: &str = "upload_file";
                 let attributes = UploadFileAttributes {
                     name: name.clone(),
                     parent: UploadFileAttributesParent {
@@ -342,14 +272,10 @@ impl UploadApi for Client {
                 };
                 let file = rt::FilePart::new(body.into_body()).with_file_name(name.clone());
                 let request = UploadFileRequest::new(attributes, file).with_content_md5(sha1.hex());
-                let files = self
-                    .upload_file(request)
-                    .await
-                    .map_err(|e| call_error(OP, e))?;
-                only_file(OP, files)
+                let files = self.upload_file(request).await.map_err(call_error)?;
+                only_file(files)
             }
             Target::NewVersion { file_id, name } => {
-                const OP: &str = "upload_file_version";
                 let attributes = UploadFileVersionAttributes {
                     name: name.clone(),
                     content_modified_at: None,
@@ -364,8 +290,8 @@ impl UploadApi for Client {
                 let files = self
                     .upload_file_version(request)
                     .await
-                    .map_err(|e| call_error(OP, e))?;
-                only_file(OP, files)
+                    .map_err(call_error)?;
+                only_file(files)
             }
         }
     }
@@ -380,6 +306,10 @@ impl UploadApi for Client {
 
     fn file_from_conflict(conflict: &serde_json::Value) -> Option<FileFull> {
         serde_json::from_value(conflict.clone()).ok()
+    }
+
+    fn can_refresh_credentials(&self) -> bool {
+        self.core().credentials().is_some_and(|c| c.can_refresh())
     }
 }
 
@@ -414,7 +344,7 @@ mod tests {
             part_size: Some(8),
             ..Default::default()
         };
-        let info = session_info(&client, "t", session).expect("info");
+        let info = session_info(&client, session).expect("info");
         assert_eq!(
             info.endpoints.commit,
             "http://127.0.0.1:9/api/2.0/files/upload_sessions/S/commit"
@@ -423,6 +353,6 @@ mod tests {
             part_size: Some(8),
             ..Default::default()
         };
-        assert!(session_info(&client, "t", missing).is_err());
+        assert!(session_info(&client, missing).is_err());
     }
 }

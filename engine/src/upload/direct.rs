@@ -2,18 +2,20 @@
 //! exactly the declared size, hashed, and sent with its SHA-1 in `content-md5`, so the server
 //! refuses corrupted bytes. Retried on 429, 5xx and transport failures; after a failure that may
 //! have stored the file, an `item_name_in_use` answer naming a file with our SHA-1 is success.
+//! A 401 (an expired token) is sent again once from the same bytes when the credentials can
+//! renew: the HTTP core renewed the token but could not replay the streamed body.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use bytes::Bytes;
 
-use super::api::{Target, UploadApi};
+use super::api::{CallError, Target, UploadApi};
 use super::digest::Sha1Digest;
 use super::engine::{stored_by_earlier_attempt, verify_file, Ctx, Job};
-use super::error::UploadError;
+use super::error::{UploadError, UploadErrorKind};
 use super::progress::{CountedBody, Phase, ProgressEvent};
-use super::retry::Retrier;
+use super::retry::Step;
 use super::source::OpenedSource;
 
 pub(crate) async fn run<A: UploadApi>(
@@ -23,7 +25,7 @@ pub(crate) async fn run<A: UploadApi>(
 ) -> Result<A::File, UploadError> {
     let size = opened.size;
     let len = usize::try_from(size).map_err(|_| {
-        UploadError::InvalidInput(format!(
+        UploadError::invalid_input(format!(
             "{size} bytes do not fit in memory for a direct upload"
         ))
     })?;
@@ -31,20 +33,15 @@ pub(crate) async fn run<A: UploadApi>(
     let (buf, read) = reader.fill(vec![0u8; len], len).await;
     let got = read.map_err(|e| UploadError::source_io("reading the content", e))?;
     if got < len {
-        return Err(UploadError::SourceTooShort {
+        return Err(UploadErrorKind::SourceTooShort {
             declared: size,
             got: got as u64,
-            session_id: None,
-        });
+        }
+        .into());
     }
     match reader.has_more().await {
         Ok(false) => {}
-        Ok(true) => {
-            return Err(UploadError::SourceTooLong {
-                declared: size,
-                session_id: None,
-            })
-        }
+        Ok(true) => return Err(UploadErrorKind::SourceTooLong { declared: size }.into()),
         Err(e) => return Err(UploadError::source_io(format!("after byte {size}"), e)),
     }
     let (bytes, sha1) = tokio::task::spawn_blocking(move || {
@@ -52,10 +49,7 @@ pub(crate) async fn run<A: UploadApi>(
         (Bytes::from(buf), sha1)
     })
     .await
-    .map_err(|e| UploadError::Internal {
-        detail: format!("hashing task failed: {e}"),
-        session_id: None,
-    })?;
+    .map_err(|e| UploadError::internal("hashing task failed").with_source(e))?;
 
     ctx.reporter.event(ProgressEvent::DirectStarted { size });
     ctx.reporter.update(|p| {
@@ -67,78 +61,52 @@ pub(crate) async fn run<A: UploadApi>(
         Target::NewFile { .. } => "upload_file",
         Target::NewVersion { .. } => "upload_file_version",
     };
-    let mut retrier = Retrier::new(&job.retry);
-    let mut maybe_stored = false;
-    loop {
-        if ctx.is_cancelled() {
-            return Err(UploadError::Cancelled { session_id: None });
-        }
-        let attempt = retrier.attempt();
-        let counted = Arc::new(AtomicU64::new(0));
-        let body = CountedBody::new(bytes.clone(), Some(ctx.reporter.clone()), counted.clone());
-        let timeout = ctx.transfer_timeout(size);
-        let result = {
-            let _permit = ctx.permits.acquire().await;
-            let call = ctx
-                .api
-                .upload_direct(&job.target, body, sha1, job.if_match.clone());
-            tokio::select! {
-                r = tokio::time::timeout(timeout, call) => r.unwrap_or_else(|_| Err(super::api::CallError::timeout(timeout))),
-                _ = ctx.cancelled() => return Err(UploadError::Cancelled { session_id: None }),
-            }
-        };
-        let err = match result {
-            Ok(file) => {
-                verify_file(operation, &A::file_facts(&file), size, &sha1)?;
-                finish(ctx, &A::file_facts(&file).id, size);
-                return Ok(file);
-            }
-            Err(err) => err,
-        };
-        ctx.reporter.take_back_sent(counted.load(Ordering::Relaxed));
-        if maybe_stored {
-            if let Some(file) = stored_by_earlier_attempt::<A>(&err, &sha1) {
-                tracing::info!(
-                    "an earlier attempt stored the file (name in use with the same SHA-1)"
-                );
-                let id = A::file_facts(&file).id;
-                finish(ctx, &id, size);
-                return Ok(file);
-            }
-        }
-        match retrier.next_wait(&err) {
-            Ok(wait) => {
-                maybe_stored |= err.may_have_taken_effect();
-                ctx.reporter.event(ProgressEvent::Retry {
-                    operation,
-                    attempt,
-                    reason: err.reason(),
-                    wait,
-                });
-                tokio::select! {
-                    _ = tokio::time::sleep(wait) => {}
-                    _ = ctx.cancelled() => return Err(UploadError::Cancelled { session_id: None }),
+    let file = ctx
+        .retry(&job.retry)
+        .run(operation, |attempt| {
+            let bytes = bytes.clone();
+            async move {
+                let counted = Arc::new(AtomicU64::new(0));
+                let body = CountedBody::new(bytes, Some(ctx.reporter.clone()), counted.clone());
+                let timeout = ctx.transfer_timeout(size);
+                let result = {
+                    let _permit = ctx.permits.acquire().await;
+                    let call = ctx
+                        .api
+                        .upload_direct(&job.target, body, sha1, job.if_match.clone());
+                    tokio::time::timeout(timeout, call)
+                        .await
+                        .unwrap_or_else(|_| Err(CallError::timeout(timeout)))
+                };
+                let err = match result {
+                    Ok(file) => {
+                        return match verify_file(operation, &A::file_facts(&file), size, &sha1) {
+                            Ok(()) => Step::Done(file),
+                            Err(e) => Step::Stop(e),
+                        }
+                    }
+                    Err(err) => err,
+                };
+                ctx.reporter.take_back_sent(counted.load(Ordering::Relaxed));
+                if attempt.after_ambiguous_failure() {
+                    if let Some(file) = stored_by_earlier_attempt::<A>(&err, &sha1) {
+                        tracing::info!(
+                            "an earlier attempt stored the file (name in use with the same SHA-1)"
+                        );
+                        return Step::Done(file);
+                    }
                 }
+                Step::Failed(err)
             }
-            Err(_) => {
-                return Err(UploadError::Api {
-                    operation,
-                    attempts: attempt,
-                    session_id: None,
-                    source: err,
-                })
-            }
-        }
-    }
-}
-
-fn finish<A>(ctx: &Ctx<A>, file_id: &str, size: u64) {
+        })
+        .await?;
     ctx.reporter.event(ProgressEvent::PartDone {
         index: 0,
         offset: 0,
         size,
     });
     ctx.reporter.event(ProgressEvent::Committed {
-        file_id: file_id.to_string(),
+        file_id: A::file_facts(&file).id,
     });
+    Ok(file)
 }

@@ -10,9 +10,9 @@ use tokio::sync::{watch, Semaphore};
 use super::api::{CallError, FileFacts, Target, UploadApi};
 use super::digest::Sha1Digest;
 use super::error::UploadError;
-use super::handle::UploadHandle;
+use super::handle::{Cancellation, UploadHandle};
 use super::progress::{Phase, Reporter};
-use super::retry::RetryPolicy;
+use super::retry::{RetryContext, RetryPolicy};
 use super::{chunked, direct, Upload, UploadConfig};
 
 /// Runs uploads against one API: holds the configuration and the concurrency shared by every
@@ -49,7 +49,7 @@ pub(crate) struct Ctx<A> {
     pub config: Arc<UploadConfig>,
     pub permits: Arc<Semaphore>,
     pub reporter: Reporter,
-    pub cancel: watch::Receiver<bool>,
+    pub cancel: Cancellation,
 }
 
 impl<A: Clone> Clone for Ctx<A> {
@@ -83,7 +83,7 @@ impl<A: UploadApi> Engine<A> {
             config: self.config.clone(),
             permits: self.permits.clone(),
             reporter: reporter.clone(),
-            cancel: cancel_rx,
+            cancel: Cancellation::new(cancel_rx),
         };
         let task = tokio::spawn(async move {
             let reporter = ctx.reporter.clone();
@@ -115,25 +115,23 @@ async fn run<A: UploadApi>(ctx: Ctx<A>, upload: Upload) -> Result<A::File, Uploa
     match &target {
         Target::NewFile { folder_id, name } => {
             if folder_id.is_empty() {
-                return Err(UploadError::InvalidInput("the folder id is empty".into()));
+                return Err(UploadError::invalid_input("the folder id is empty"));
             }
             if name.is_empty() {
-                return Err(UploadError::InvalidInput("the file name is empty".into()));
+                return Err(UploadError::invalid_input("the file name is empty"));
             }
         }
         Target::NewVersion { file_id, name } => {
             if file_id.is_empty() {
-                return Err(UploadError::InvalidInput("the file id is empty".into()));
+                return Err(UploadError::invalid_input("the file id is empty"));
             }
             if name.as_deref() == Some("") {
-                return Err(UploadError::InvalidInput(
-                    "the new file name is empty".into(),
-                ));
+                return Err(UploadError::invalid_input("the new file name is empty"));
             }
         }
     }
     let source = source.ok_or_else(|| {
-        UploadError::InvalidInput("no content: call from_path, from_reader or from_bytes".into())
+        UploadError::invalid_input("no content: call from_path, from_reader or from_bytes")
     })?;
     let opened = source.open().await?;
     let size = opened.size;
@@ -154,22 +152,18 @@ async fn run<A: UploadApi>(ctx: Ctx<A>, upload: Upload) -> Result<A::File, Uploa
     }
 }
 
+impl<A: UploadApi> Ctx<A> {
+    /// How the calls of the upload are retried: reported as progress, stopped by a cancel, and
+    /// tried once more after a 401 when the credentials could renew the token.
+    pub(crate) fn retry<'a>(&'a self, policy: &'a RetryPolicy) -> RetryContext<'a> {
+        RetryContext::new(policy)
+            .reporting(&self.reporter)
+            .cancellable(&self.cancel)
+            .renewing_credentials(self.api.can_refresh_credentials())
+    }
+}
+
 impl<A> Ctx<A> {
-    /// Resolves when the upload is cancelled through its handle.
-    pub(crate) async fn cancelled(&self) {
-        let mut rx = self.cancel.clone();
-        if rx.wait_for(|c| *c).await.is_err() {
-            // The handle is gone: the task is being aborted, and the session guard decides
-            // what happens to the session. Never resolve here, or a dropped handle would race
-            // its own cancellation.
-            std::future::pending::<()>().await;
-        }
-    }
-
-    pub(crate) fn is_cancelled(&self) -> bool {
-        *self.cancel.borrow()
-    }
-
     /// The time allowed for one attempt at sending `len` bytes.
     pub(crate) fn transfer_timeout(&self, len: u64) -> Duration {
         let per_byte = self.config.min_throughput.max(1);
@@ -186,24 +180,22 @@ pub(crate) fn verify_file(
 ) -> Result<(), UploadError> {
     if let Some(stored) = facts.size {
         if stored != size {
-            return Err(UploadError::Verification {
+            return Err(UploadError::verification(
                 operation,
-                detail: format!("file {} has {stored} bytes, {size} were sent", facts.id),
-                session_id: None,
-            });
+                format!("file {} has {stored} bytes, {size} were sent", facts.id),
+            ));
         }
     } else {
         tracing::warn!(file_id = %facts.id, "the server did not say the stored file's size");
     }
     match &facts.sha1 {
-        Some(stored) if !sha1.matches_hex(stored) => Err(UploadError::Verification {
+        Some(stored) if !sha1.matches_hex(stored) => Err(UploadError::verification(
             operation,
-            detail: format!(
+            format!(
                 "file {} has SHA-1 {stored}, the content sent has {sha1}",
                 facts.id
             ),
-            session_id: None,
-        }),
+        )),
         Some(_) => Ok(()),
         None => {
             tracing::warn!(file_id = %facts.id, "the server did not say the stored file's SHA-1");
@@ -231,10 +223,10 @@ pub(crate) fn stored_by_earlier_attempt<A: UploadApi>(
         return None;
     }
     let conflict = err.conflict()?;
-    if !sha1.matches_hex(conflict_sha1(conflict)?) {
+    if !sha1.matches_hex(conflict_sha1(&conflict)?) {
         return None;
     }
-    let item = match conflict {
+    let item = match &conflict {
         serde_json::Value::Array(items) => items.first()?,
         other => other,
     };

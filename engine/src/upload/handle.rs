@@ -54,7 +54,8 @@ impl<F> UploadHandle<F> {
 
     /// A cheap, cloneable way to abort the upload from elsewhere (a signal handler, another
     /// task) while this handle is being joined. The upload then ends with
-    /// [`UploadError::Cancelled`] after discarding its session and state file.
+    /// [`UploadErrorKind::Cancelled`](super::UploadErrorKind::Cancelled) after discarding its
+    /// session and state file.
     pub fn aborter(&self) -> Aborter {
         Aborter {
             cancel: self.cancel.clone(),
@@ -65,10 +66,7 @@ impl<F> UploadHandle<F> {
     pub async fn join(mut self) -> Result<F, UploadError> {
         match self.task.take() {
             Some(task) => flatten(task.await),
-            None => Err(UploadError::Internal {
-                detail: "upload already joined".into(),
-                session_id: None,
-            }),
+            None => Err(UploadError::internal("upload already joined")),
         }
     }
 
@@ -79,7 +77,7 @@ impl<F> UploadHandle<F> {
         match self.task.take() {
             Some(task) => match flatten(task.await) {
                 Ok(file) => Ok(Some(file)),
-                Err(UploadError::Cancelled { .. }) => Ok(None),
+                Err(e) if e.is_cancelled() => Ok(None),
                 Err(e) => Err(e),
             },
             None => Ok(None),
@@ -100,16 +98,38 @@ impl Aborter {
     }
 }
 
+/// The upload's side of [`Aborter`]: whether, and when, the upload was asked to stop.
+#[derive(Debug, Clone)]
+pub(crate) struct Cancellation(watch::Receiver<bool>);
+
+impl Cancellation {
+    pub(crate) fn new(rx: watch::Receiver<bool>) -> Self {
+        Cancellation(rx)
+    }
+
+    /// Resolves when the upload is cancelled through its handle.
+    pub(crate) async fn cancelled(&self) {
+        let mut rx = self.0.clone();
+        if rx.wait_for(|c| *c).await.is_err() {
+            // The handle is gone: the task is being aborted, and the session guard decides
+            // what happens to the session. Never resolve here, or a dropped handle would race
+            // its own cancellation.
+            std::future::pending::<()>().await;
+        }
+    }
+
+    pub(crate) fn is_cancelled(&self) -> bool {
+        *self.0.borrow()
+    }
+}
+
 fn flatten<F>(
     joined: Result<Result<F, UploadError>, tokio::task::JoinError>,
 ) -> Result<F, UploadError> {
     match joined {
         Ok(result) => result,
-        Err(e) if e.is_cancelled() => Err(UploadError::Cancelled { session_id: None }),
-        Err(e) => Err(UploadError::Internal {
-            detail: format!("upload task failed: {e}"),
-            session_id: None,
-        }),
+        Err(e) if e.is_cancelled() => Err(UploadError::cancelled()),
+        Err(e) => Err(UploadError::internal("upload task failed").with_source(e)),
     }
 }
 

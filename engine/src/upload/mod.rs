@@ -60,10 +60,11 @@ use tokio::io::AsyncRead;
 
 pub use api::{CallError, CallErrorKind, PartRecord, SessionEndpoints};
 pub use digest::Sha1Digest;
-pub use error::UploadError;
+pub use error::{UploadError, UploadErrorKind};
 pub use handle::{Aborter, UploadHandle};
 pub use layout::{PartLayout, PartSpan};
 pub use progress::{Phase, Progress, ProgressEvent};
+pub(crate) use retry::jittered;
 pub use retry::RetryPolicy;
 pub use source::{Source, SourceIdentity};
 pub use uploader::Uploader;

@@ -7,7 +7,7 @@ use bytes::Bytes;
 use tokio::sync::mpsc;
 
 use super::digest::{OrderedHasher, Sha1Digest};
-use super::error::UploadError;
+use super::error::{UploadError, UploadErrorKind};
 use super::layout::{PartLayout, PartSpan};
 use super::pool::BufferPool;
 use super::source::PartReader;
@@ -52,22 +52,16 @@ async fn read_all(
     let mut hasher = OrderedHasher::new();
     for span in layout.parts() {
         let len = usize::try_from(span.len).map_err(|_| {
-            UploadError::InvalidInput(format!("part of {} bytes does not fit in memory", span.len))
+            UploadError::invalid_input(format!("part of {} bytes does not fit in memory", span.len))
         })?;
         let Some(mut buf) = pool.acquire().await else {
-            return Err(UploadError::Internal {
-                detail: "buffer pool closed".into(),
-                session_id: None,
-            });
+            return Err(UploadError::internal("buffer pool closed"));
         };
         if buf.storage_len() < len {
-            return Err(UploadError::Internal {
-                detail: format!(
-                    "pool buffer of {} bytes for a part of {len}",
-                    buf.storage_len()
-                ),
-                session_id: None,
-            });
+            return Err(UploadError::internal(format!(
+                "pool buffer of {} bytes for a part of {len}",
+                buf.storage_len()
+            )));
         }
         let storage = buf.take();
         let (storage, read) = reader.fill(storage, len).await;
@@ -75,11 +69,11 @@ async fn read_all(
         let got =
             read.map_err(|e| UploadError::source_io(format!("at byte {}", span.offset), e))?;
         if got < len {
-            return Err(UploadError::SourceTooShort {
+            return Err(UploadErrorKind::SourceTooShort {
                 declared,
                 got: span.offset + got as u64,
-                session_id: None,
-            });
+            }
+            .into());
         }
         // Hash on the blocking pool: a 64 MiB part is tens of milliseconds of CPU.
         let hashed = tokio::task::spawn_blocking(move || {
@@ -87,10 +81,8 @@ async fn read_all(
             (buf, hasher, sha1)
         })
         .await;
-        let (buf, back, sha1) = hashed.map_err(|e| UploadError::Internal {
-            detail: format!("hashing task failed: {e}"),
-            session_id: None,
-        })?;
+        let (buf, back, sha1) =
+            hashed.map_err(|e| UploadError::internal("hashing task failed").with_source(e))?;
         hasher = back;
         let data = buf.freeze(len);
         if tx.send(ReadMsg::Part { span, data, sha1 }).await.is_err() {
@@ -99,10 +91,7 @@ async fn read_all(
     }
     match reader.has_more().await {
         Ok(false) => Ok(Some(hasher.finish())),
-        Ok(true) => Err(UploadError::SourceTooLong {
-            declared,
-            session_id: None,
-        }),
+        Ok(true) => Err(UploadErrorKind::SourceTooLong { declared }.into()),
         Err(e) => Err(UploadError::source_io(format!("after byte {declared}"), e)),
     }
 }
@@ -153,9 +142,13 @@ mod tests {
     async fn a_short_source_fails_with_the_count() {
         let (_, last, _) = run(vec![1; 2_500], 3_000, 1_000).await;
         match last {
-            ReadMsg::Failed(UploadError::SourceTooShort { declared, got, .. }) => {
-                assert_eq!((declared, got), (3_000, 2_500))
-            }
+            ReadMsg::Failed(e) => assert_eq!(
+                e.kind(),
+                &UploadErrorKind::SourceTooShort {
+                    declared: 3_000,
+                    got: 2_500
+                }
+            ),
             _ => panic!("expected SourceTooShort"),
         }
     }
@@ -166,10 +159,7 @@ mod tests {
         assert_eq!(parts.len(), 3);
         assert!(matches!(
             last,
-            ReadMsg::Failed(UploadError::SourceTooLong {
-                declared: 3_000,
-                ..
-            })
+            ReadMsg::Failed(e) if e.kind() == &UploadErrorKind::SourceTooLong { declared: 3_000 }
         ));
     }
 }

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use super::api::{PartRecord, SessionEndpoints, Target};
-use super::error::UploadError;
+use super::error::{UploadError, UploadErrorKind};
 use super::source::SourceIdentity;
 
 /// Version of the format; a file of another version is refused with a clear error.
@@ -34,10 +34,13 @@ pub(crate) struct UploadState {
 }
 
 fn state_error(path: &Path, detail: impl Into<String>, source: Option<io::Error>) -> UploadError {
-    UploadError::StateFile {
+    let err = UploadError::from(UploadErrorKind::StateFile {
         path: path.to_path_buf(),
         detail: detail.into(),
-        source,
+    });
+    match source {
+        Some(source) => err.with_source(source),
+        None => err,
     }
 }
 

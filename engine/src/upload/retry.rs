@@ -1,13 +1,24 @@
-//! When to try a call again, and how long to wait first.
+//! When to try a call again, how long to wait first, and the one loop that does it
+//! ([`RetryContext::run`]), modelled on object_store's `client/retry.rs`.
 //!
-//! Retried: 429, 5xx, timeouts, connection failures. Never another 4xx. The wait is the
+//! Retried: 429, 5xx, timeouts, connection failures, an unreachable token endpoint. Never
+//! another 4xx, except a 401 when the credentials can renew the token: the HTTP core renews it
+//! on the 401 but cannot replay a streamed body (a part, a direct upload), so the call is made
+//! again at once with a new body from the same bytes, outside the attempt budget; a 401 right
+//! after such a retry is final (the renewed token was refused too). The wait is the
 //! server's `retry-after` when it sent one (parsed without regard to header case, seconds or
 //! HTTP-date, by `box_uploads_runtime::retry_after`), else a capped exponential back-off with
 //! jitter. A call stops being retried when its attempt budget OR its total deadline is used up.
 
+use std::future::Future;
 use std::time::{Duration, Instant};
 
+use futures_util::FutureExt as _;
+
 use super::api::CallError;
+use super::error::UploadError;
+use super::handle::Cancellation;
+use super::progress::{ProgressEvent, Reporter};
 
 /// Retry settings for one API call (one part, one commit answer, one session creation).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -61,7 +72,7 @@ pub(crate) fn jittered(base: Duration) -> Duration {
     half + Duration::from_nanos(fastrand::u64(0..=nanos))
 }
 
-/// The retry state of one call.
+/// The budget of one call: the attempts made and the time spent, against the policy.
 #[derive(Debug)]
 pub(crate) struct Retrier {
     policy: RetryPolicy,
@@ -86,10 +97,9 @@ impl Retrier {
         }
     }
 
-    /// Counts an attempt about to be made.
-    pub(crate) fn attempt(&mut self) -> u32 {
+    /// Counts an attempt made.
+    pub(crate) fn attempt(&mut self) {
         self.attempts += 1;
-        self.attempts
     }
 
     /// How long to wait before trying again after `err`, or why not to.
@@ -97,16 +107,10 @@ impl Retrier {
         if !err.is_retryable() {
             return Err(GiveUp::NotRetryable);
         }
-        self.wait_for(err.retry_after())
-    }
-
-    /// As [`Retrier::next_wait`] for a failure known to be transient (`retry_after` if the
-    /// server gave one).
-    pub(crate) fn wait_for(&self, retry_after: Option<Duration>) -> Result<Duration, GiveUp> {
         if self.attempts >= self.policy.max_attempts {
             return Err(GiveUp::AttemptsUsed);
         }
-        let wait = match retry_after {
+        let wait = match err.retry_after() {
             Some(wait) => wait,
             None => jittered(self.policy.backoff(self.attempts.max(1))),
         };
@@ -117,9 +121,218 @@ impl Retrier {
     }
 }
 
+/// How the calls of one step of an upload are retried: under which policy, where retries are
+/// reported, and what cancels the waiting. Cheap to copy; each [`RetryContext::run`] is one call
+/// with a budget of its own.
+#[derive(Clone, Copy)]
+pub(crate) struct RetryContext<'a> {
+    policy: &'a RetryPolicy,
+    reporter: Option<&'a Reporter>,
+    cancel: Option<&'a Cancellation>,
+    /// The credentials can renew a refused token: a 401 is worth one more attempt.
+    renewing: bool,
+}
+
+/// One attempt at a call, as [`RetryContext::run`] hands it to the caller.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Attempt {
+    /// 1 for the first call, counting every call made (waits included).
+    pub number: u32,
+    started: Instant,
+    /// The last attempt whose failure may have taken effect (see
+    /// [`CallError::may_have_taken_effect`]).
+    last_ambiguous: Option<u32>,
+}
+
+impl Attempt {
+    /// Time since the first attempt started.
+    pub(crate) fn elapsed(&self) -> Duration {
+        self.started.elapsed()
+    }
+
+    /// Some earlier attempt failed in a way that may have done what was asked: a success may
+    /// already be stored.
+    pub(crate) fn after_ambiguous_failure(&self) -> bool {
+        self.last_ambiguous.is_some()
+    }
+
+    /// The attempt just before this one failed in a way that may have done what was asked.
+    pub(crate) fn right_after_ambiguous_failure(&self) -> bool {
+        self.last_ambiguous.is_some_and(|n| n + 1 == self.number)
+    }
+}
+
+/// What an attempt came to.
+pub(crate) enum Step<T> {
+    /// Done: the call succeeded, or its effect was found.
+    Done(T),
+    /// The call failed: tried again if the failure is transient and the budget allows.
+    Failed(CallError),
+    /// Not done, but not a failure either (a commit answered 202): tried again after `wait`,
+    /// outside the attempt budget, once `event` is reported.
+    Wait {
+        wait: Duration,
+        event: ProgressEvent,
+    },
+    /// Failed for good, whatever the budget.
+    Stop(UploadError),
+}
+
+impl<T> From<Result<T, CallError>> for Step<T> {
+    fn from(result: Result<T, CallError>) -> Self {
+        match result {
+            Ok(v) => Step::Done(v),
+            Err(e) => Step::Failed(e),
+        }
+    }
+}
+
+impl<'a> RetryContext<'a> {
+    /// Retries under `policy`, silently, and never cancelled.
+    pub(crate) fn new(policy: &'a RetryPolicy) -> Self {
+        RetryContext {
+            policy,
+            reporter: None,
+            cancel: None,
+            renewing: false,
+        }
+    }
+
+    /// Tries a call that was answered 401 once more (the core renewed the token meanwhile), when
+    /// `renewing`: the credentials can renew tokens.
+    pub(crate) fn renewing_credentials(self, renewing: bool) -> Self {
+        RetryContext { renewing, ..self }
+    }
+
+    /// Reports every retry as a [`ProgressEvent`].
+    pub(crate) fn reporting(self, reporter: &'a Reporter) -> Self {
+        RetryContext {
+            reporter: Some(reporter),
+            ..self
+        }
+    }
+
+    /// Stops with [`UploadErrorKind::Cancelled`](super::UploadErrorKind::Cancelled) as soon as
+    /// `cancel` fires, during an attempt or a wait.
+    pub(crate) fn cancellable(self, cancel: &'a Cancellation) -> Self {
+        RetryContext {
+            cancel: Some(cancel),
+            ..self
+        }
+    }
+
+    /// Makes a plain call to `operation` until it succeeds, is not retryable, or the budget is
+    /// used.
+    pub(crate) async fn call<T, F, Fut>(
+        self,
+        operation: &'static str,
+        mut call: F,
+    ) -> Result<T, UploadError>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T, CallError>>,
+    {
+        self.run(operation, |_| call().map(Step::from)).await
+    }
+
+    /// The retry loop: an attempt; on a transient failure, the wait (the server's `retry-after`
+    /// or the back-off), a [`ProgressEvent::Retry`], and a sleep; again. Gives up with
+    /// [`UploadErrorKind::Api`](super::UploadErrorKind::Api) naming `operation` and the calls
+    /// made.
+    ///
+    /// Each attempt is a future of its own, owning what it needs (not borrowing from `attempt`):
+    /// futures borrowing from an async closure cannot yet be proven `Send` when spawned.
+    pub(crate) async fn run<T, F, Fut>(
+        self,
+        operation: &'static str,
+        mut attempt: F,
+    ) -> Result<T, UploadError>
+    where
+        F: FnMut(Attempt) -> Fut,
+        Fut: Future<Output = Step<T>>,
+    {
+        let mut budget = Retrier::new(self.policy);
+        let mut this = Attempt {
+            number: 0,
+            started: budget.started,
+            last_ambiguous: None,
+        };
+        // The previous attempt was the retry of a 401: another 401 now is final.
+        let mut retried_unauthorized = false;
+        loop {
+            this.number += 1;
+            let step = match self.cancel {
+                Some(cancel) => tokio::select! {
+                    biased;
+                    _ = cancel.cancelled() => return Err(UploadError::cancelled()),
+                    step = attempt(this) => step,
+                },
+                None => attempt(this).await,
+            };
+            let (wait, event) = match step {
+                Step::Done(v) => return Ok(v),
+                Step::Stop(e) => return Err(e),
+                Step::Wait { wait, event } => {
+                    retried_unauthorized = false;
+                    (wait, event)
+                }
+                Step::Failed(err) if self.renewing && err.status() == Some(401) => {
+                    if retried_unauthorized {
+                        return Err(UploadError::api(operation, this.number, err));
+                    }
+                    retried_unauthorized = true;
+                    tracing::debug!(
+                        operation,
+                        attempt = this.number,
+                        "HTTP 401: the token was renewed; sending again"
+                    );
+                    let event = ProgressEvent::Retry {
+                        operation,
+                        attempt: this.number,
+                        reason: err.reason(),
+                        wait: Duration::ZERO,
+                    };
+                    (Duration::ZERO, event)
+                }
+                Step::Failed(err) => {
+                    retried_unauthorized = false;
+                    budget.attempt();
+                    let Ok(wait) = budget.next_wait(&err) else {
+                        return Err(UploadError::api(operation, this.number, err));
+                    };
+                    if err.may_have_taken_effect() {
+                        this.last_ambiguous = Some(this.number);
+                    }
+                    let event = ProgressEvent::Retry {
+                        operation,
+                        attempt: this.number,
+                        reason: err.reason(),
+                        wait,
+                    };
+                    (wait, event)
+                }
+            };
+            if let Some(reporter) = self.reporter {
+                reporter.event(event);
+            }
+            if wait.is_zero() {
+                continue;
+            }
+            match self.cancel {
+                Some(cancel) => tokio::select! {
+                    _ = tokio::time::sleep(wait) => {}
+                    _ = cancel.cancelled() => return Err(UploadError::cancelled()),
+                },
+                None => tokio::time::sleep(wait).await,
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::upload::api::fake_answers::{answer, answer_with};
     use crate::upload::api::CallErrorKind;
 
     fn policy() -> RetryPolicy {
@@ -158,9 +371,9 @@ mod tests {
         let mut r = Retrier::new(&policy());
         r.attempt();
         for retryable in [
-            CallError::api(429, Some("rate_limit_exceeded"), "x"),
-            CallError::api(500, None, "x"),
-            CallError::api(503, None, "x"),
+            answer(429, Some("rate_limit_exceeded")),
+            answer(500, None),
+            answer(503, None),
             CallError::timeout(Duration::from_secs(1)),
             CallError::new(CallErrorKind::Connection, "reset"),
             CallError::new(CallErrorKind::Connect, "refused"),
@@ -168,10 +381,7 @@ mod tests {
             assert!(r.next_wait(&retryable).is_ok(), "{retryable:?}");
         }
         for fatal in [400, 401, 403, 404, 409, 412, 416] {
-            assert_eq!(
-                r.next_wait(&CallError::api(fatal, None, "x")),
-                Err(GiveUp::NotRetryable)
-            );
+            assert_eq!(r.next_wait(&answer(fatal, None)), Err(GiveUp::NotRetryable));
         }
         assert_eq!(
             r.next_wait(&CallError::new(CallErrorKind::Decode, "bad json")),
@@ -183,14 +393,14 @@ mod tests {
     fn retry_after_is_honoured_exactly() {
         let mut r = Retrier::new(&policy());
         r.attempt();
-        let e = CallError::api(429, None, "x").with_retry_after(Some(Duration::from_secs(7)));
+        let e = answer_with(429, None, Some("7"), None);
         assert_eq!(r.next_wait(&e), Ok(Duration::from_secs(7)));
     }
 
     #[test]
     fn attempt_budget_and_deadline_both_stop_retries() {
         let mut r = Retrier::new(&policy());
-        let e = CallError::api(500, None, "x");
+        let e = answer(500, None);
         for _ in 0..4 {
             r.attempt();
         }
@@ -201,7 +411,249 @@ mod tests {
             ..policy()
         });
         r.attempt();
-        let slow = CallError::api(503, None, "x").with_retry_after(Some(Duration::from_secs(10)));
+        let slow = answer_with(503, None, Some("10"), None);
         assert_eq!(r.next_wait(&slow), Err(GiveUp::DeadlinePassed));
+    }
+
+    fn quick() -> RetryPolicy {
+        RetryPolicy {
+            max_attempts: 3,
+            initial_backoff: Duration::from_millis(1),
+            max_backoff: Duration::from_millis(2),
+            deadline: Duration::from_secs(30),
+        }
+    }
+
+    fn retries_reported(events: &mut tokio::sync::broadcast::Receiver<ProgressEvent>) -> Vec<u32> {
+        let mut attempts = Vec::new();
+        while let Ok(e) = events.try_recv() {
+            if let ProgressEvent::Retry { attempt, .. } = e {
+                attempts.push(attempt);
+            }
+        }
+        attempts
+    }
+
+    #[tokio::test]
+    async fn run_reports_each_retry_and_gives_up_naming_the_calls_made() {
+        let reporter = Reporter::new();
+        let mut events = reporter.events();
+        let policy = quick();
+        let err = RetryContext::new(&policy)
+            .reporting(&reporter)
+            .call("op", || async { Err::<(), _>(answer(500, None)) })
+            .await
+            .expect_err("always 500");
+        assert_eq!(
+            err.kind(),
+            &crate::upload::UploadErrorKind::Api {
+                operation: "op",
+                attempts: 3
+            }
+        );
+        assert_eq!(err.status(), Some(500));
+        assert_eq!(retries_reported(&mut events), [1, 2]);
+    }
+
+    #[tokio::test]
+    async fn a_fatal_answer_is_not_retried() {
+        let policy = quick();
+        let mut calls = 0;
+        let err = RetryContext::new(&policy)
+            .call("op", || {
+                calls += 1;
+                async { Err::<(), _>(answer(404, Some("not_found"))) }
+            })
+            .await
+            .expect_err("404");
+        assert_eq!((calls, err.code()), (1, Some("not_found")));
+    }
+
+    #[tokio::test]
+    async fn waits_are_reported_but_do_not_spend_the_budget() {
+        let reporter = Reporter::new();
+        let mut events = reporter.events();
+        let policy = RetryPolicy {
+            max_attempts: 1,
+            ..quick()
+        };
+        let mut calls = 0;
+        let done = RetryContext::new(&policy)
+            .reporting(&reporter)
+            .run("op", |attempt| {
+                calls += 1;
+                let step = if attempt.number < 4 {
+                    Step::Wait {
+                        wait: Duration::from_millis(1),
+                        event: ProgressEvent::CommitPending {
+                            attempt: attempt.number,
+                            wait: Duration::from_millis(1),
+                        },
+                    }
+                } else {
+                    Step::Done(attempt.number)
+                };
+                async move { step }
+            })
+            .await
+            .expect("done after the waits");
+        assert_eq!((done, calls), (4, 4));
+        let mut pending = 0;
+        while let Ok(e) = events.try_recv() {
+            pending += u32::from(matches!(e, ProgressEvent::CommitPending { .. }));
+        }
+        assert_eq!(pending, 3);
+    }
+
+    #[tokio::test]
+    async fn attempts_learn_whether_an_earlier_failure_may_have_taken_effect() {
+        let policy = quick();
+        let mut seen = Vec::new();
+        RetryContext::new(&policy)
+            .run("op", |attempt| {
+                seen.push((
+                    attempt.after_ambiguous_failure(),
+                    attempt.right_after_ambiguous_failure(),
+                ));
+                let step = match attempt.number {
+                    1 => Step::Failed(answer(503, None)),
+                    2 => Step::Failed(answer(429, None)),
+                    _ => Step::Done(()),
+                };
+                async move { step }
+            })
+            .await
+            .expect("third time lucky");
+        assert_eq!(seen, [(false, false), (true, true), (true, false)]);
+    }
+
+    #[tokio::test]
+    async fn a_401_is_tried_once_more_when_the_token_can_be_renewed() {
+        let reporter = Reporter::new();
+        let mut events = reporter.events();
+        let policy = RetryPolicy {
+            max_attempts: 1,
+            ..quick()
+        };
+        let mut calls = 0;
+        let done = RetryContext::new(&policy)
+            .reporting(&reporter)
+            .renewing_credentials(true)
+            .run("upload_part", |attempt| {
+                calls += 1;
+                let step = match attempt.number {
+                    1 => Step::Failed(answer(401, None)),
+                    _ => Step::Done("stored"),
+                };
+                async move { step }
+            })
+            .await
+            .expect("the second attempt, with the renewed token, works");
+        assert_eq!((done, calls), ("stored", 2));
+        assert_eq!(
+            retries_reported(&mut events),
+            [1],
+            "outside the budget of 1"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_401_right_after_a_401_retry_is_final() {
+        let policy = quick();
+        let mut calls = 0;
+        let err = RetryContext::new(&policy)
+            .renewing_credentials(true)
+            .call("upload_file", || {
+                calls += 1;
+                async { Err::<(), _>(answer(401, Some("unauthorized"))) }
+            })
+            .await
+            .expect_err("refused twice");
+        assert_eq!((calls, err.status()), (2, Some(401)));
+    }
+
+    #[tokio::test]
+    async fn a_401_after_other_failures_is_tried_again() {
+        let policy = RetryPolicy {
+            max_attempts: 5,
+            ..quick()
+        };
+        let mut calls = 0;
+        RetryContext::new(&policy)
+            .renewing_credentials(true)
+            .run("upload_part", |attempt| {
+                calls += 1;
+                let step = match attempt.number {
+                    1 | 3 => Step::Failed(answer(401, None)),
+                    2 => Step::Failed(answer(503, None)),
+                    _ => Step::Done(()),
+                };
+                async move { step }
+            })
+            .await
+            .expect("each 401 follows something else");
+        assert_eq!(calls, 4);
+    }
+
+    #[tokio::test]
+    async fn a_401_is_final_when_the_token_cannot_be_renewed() {
+        let policy = quick();
+        let mut calls = 0;
+        let err = RetryContext::new(&policy)
+            .call("upload_file", || {
+                calls += 1;
+                async { Err::<(), _>(answer(401, None)) }
+            })
+            .await
+            .expect_err("a fixed token");
+        assert_eq!((calls, err.status()), (1, Some(401)));
+    }
+
+    #[tokio::test]
+    async fn an_unreachable_token_endpoint_is_retried_a_refused_grant_is_not() {
+        use box_uploads_runtime::{CredentialsError, CredentialsErrorKind};
+        let policy = quick();
+        for (kind, expected_calls) in [
+            (CredentialsErrorKind::Unavailable, 3),
+            (CredentialsErrorKind::Refused, 1),
+            (CredentialsErrorKind::Rejected, 1),
+        ] {
+            let mut calls = 0;
+            let err = RetryContext::new(&policy)
+                .renewing_credentials(true)
+                .call("upload_part", || {
+                    calls += 1;
+                    let e = CallError::failure(
+                        CallErrorKind::Credentials,
+                        CredentialsError::new(kind, "no token"),
+                    );
+                    async { Err::<(), _>(e) }
+                })
+                .await
+                .expect_err("never a token");
+            assert_eq!(calls, expected_calls, "{kind:?}");
+            let call = err.call_error().expect("the call error");
+            assert_eq!(call.credentials_error().map(|c| c.kind()), Some(kind));
+        }
+    }
+
+    #[tokio::test]
+    async fn a_cancel_cuts_the_wait_short() {
+        let (tx, rx) = tokio::sync::watch::channel(false);
+        let cancel = Cancellation::new(rx);
+        let policy = quick();
+        let started = Instant::now();
+        let run = RetryContext::new(&policy)
+            .cancellable(&cancel)
+            .call("op", || async {
+                Err::<(), _>(answer_with(429, None, Some("10"), None))
+            });
+        let cancel_soon = async {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            let _ = tx.send(true);
+        };
+        let (result, ()) = tokio::join!(run, cancel_soon);
+        assert!(result.expect_err("cancelled").is_cancelled());
+        assert!(started.elapsed() < Duration::from_secs(10));
     }
 }

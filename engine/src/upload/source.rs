@@ -112,7 +112,7 @@ impl Source {
                     }
                 };
                 if !meta.is_file() {
-                    return Err(UploadError::InvalidInput(format!(
+                    return Err(UploadError::invalid_input(format!(
                         "{} is not a regular file",
                         path.display()
                     )));

@@ -7,11 +7,12 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
+use super::api::fake_answers::{answer, answer_with};
 use super::api::*;
 use super::digest::Sha1Digest;
 use super::engine::Engine;
 use super::progress::{CountedBody, ProgressEvent};
-use super::{RetryPolicy, Upload, UploadConfig, UploadError};
+use super::{RetryPolicy, Upload, UploadConfig, UploadErrorKind};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct FakeFile {
@@ -37,6 +38,10 @@ struct Faults {
     direct_500_after_storing: u32,
     /// Fail every commit with 412 (stale etag).
     commit_412: bool,
+    /// Offsets of parts whose next upload is answered 401 (an expired token), once each.
+    part_401: std::collections::BTreeSet<u64>,
+    /// Direct uploads answered 401 before storing.
+    direct_401: u32,
 }
 
 #[derive(Default)]
@@ -56,6 +61,8 @@ struct FakeState {
     next_id: u32,
     faults: Faults,
     counters: Counters,
+    /// What `can_refresh_credentials` answers.
+    renewable_credentials: bool,
 }
 
 #[derive(Clone, Default)]
@@ -148,7 +155,7 @@ impl UploadApi for Fake {
         let id = sid(status_url);
         self.with(|s| match s.sessions.get(&id) {
             Some(sess) => Ok(session_info(&id, s.part_size, sess.file_size)),
-            None => Err(CallError::api(404, Some("not_found"), "HTTP 404")),
+            None => Err(answer(404, Some("not_found"))),
         })
     }
 
@@ -166,13 +173,16 @@ impl UploadApi for Fake {
             s.counters.part_puts += 1;
             if s.faults.part_429 > 0 {
                 s.faults.part_429 -= 1;
-                let e = CallError::api(429, Some("rate_limit_exceeded"), "HTTP 429")
-                    .with_retry_after(Some(Duration::from_millis(1)));
-                return Err(e);
+                return Err(answer_with(
+                    429,
+                    Some("rate_limit_exceeded"),
+                    Some("0"),
+                    None,
+                ));
             }
             if s.faults.part_500_before_storing > 0 {
                 s.faults.part_500_before_storing -= 1;
-                return Err(CallError::api(500, None, "HTTP 500"));
+                return Err(answer(500, None));
             }
             let (first, rest) = content_range
                 .trim_start_matches("bytes ")
@@ -180,17 +190,23 @@ impl UploadApi for Fake {
                 .expect("range");
             let offset: u64 = first.parse().expect("offset");
             let _ = rest;
+            if s.faults.part_401.remove(&offset) {
+                return Err(answer(401, None));
+            }
             let sha1 = Sha1Digest::of(&data);
             assert_eq!(digest, sha1.header(), "digest header is the part's SHA-1");
             let part_size = s.part_size;
             let sess = s
                 .sessions
                 .get_mut(&id)
-                .ok_or_else(|| CallError::api(404, Some("not_found"), "no session"))?;
+                .ok_or_else(|| answer(404, Some("not_found")))?;
             if let Some((existing, _)) = sess.parts.get(&offset) {
-                let e = CallError::api(416, Some("range_overlaps_existing_part"), "HTTP 416")
-                    .with_conflict(Some(serde_json::to_value(existing).expect("json")));
-                return Err(e);
+                return Err(answer_with(
+                    416,
+                    Some("range_overlaps_existing_part"),
+                    None,
+                    Some(serde_json::json!({ "conflicting_part": existing })),
+                ));
             }
             let record = PartRecord {
                 part_id: format!("P{}", offset / part_size),
@@ -201,7 +217,7 @@ impl UploadApi for Fake {
             sess.parts.insert(offset, (record.clone(), data));
             if s.faults.part_500_after_storing > 0 {
                 s.faults.part_500_after_storing -= 1;
-                return Err(CallError::api(500, None, "HTTP 500 after storing"));
+                return Err(answer(500, None));
             }
             Ok(record)
         })
@@ -214,7 +230,7 @@ impl UploadApi for Fake {
             let sess = s
                 .sessions
                 .get(&id)
-                .ok_or_else(|| CallError::api(404, Some("not_found"), "no session"))?;
+                .ok_or_else(|| answer(404, Some("not_found")))?;
             // Small pages, to exercise pagination.
             let limit = limit.min(2);
             let entries: Vec<PartRecord> = sess
@@ -242,7 +258,7 @@ impl UploadApi for Fake {
         self.with(|s| {
             s.counters.commits += 1;
             if s.faults.commit_412 {
-                return Err(CallError::api(412, Some("precondition_failed"), "HTTP 412"));
+                return Err(answer(412, Some("precondition_failed")));
             }
             if s.faults.commit_202 > 0 {
                 s.faults.commit_202 -= 1;
@@ -252,16 +268,12 @@ impl UploadApi for Fake {
             }
             if s.faults.commit_parts_mismatch > 0 {
                 s.faults.commit_parts_mismatch -= 1;
-                return Err(CallError::api(
-                    400,
-                    Some("parts_mismatch"),
-                    "HTTP 400 parts_mismatch",
-                ));
+                return Err(answer(400, Some("parts_mismatch")));
             }
             let sess = s
                 .sessions
                 .remove(&id)
-                .ok_or_else(|| CallError::api(404, Some("not_found"), "no session"))?;
+                .ok_or_else(|| answer(404, Some("not_found")))?;
             let offsets: Vec<u64> = parts.iter().map(|p| p.offset).collect();
             let mut sorted = offsets.clone();
             sorted.sort_unstable();
@@ -307,15 +319,22 @@ impl UploadApi for Fake {
             Target::NewVersion { file_id, .. } => file_id.clone(),
         };
         self.with(|s| {
+            if s.faults.direct_401 > 0 {
+                s.faults.direct_401 -= 1;
+                return Err(answer(401, None));
+            }
             if let Some(conflict) = Fake::conflict_for(s, &name) {
-                let e = CallError::api(409, Some("item_name_in_use"), "HTTP 409")
-                    .with_conflict(Some(conflict));
-                return Err(e);
+                return Err(answer_with(
+                    409,
+                    Some("item_name_in_use"),
+                    None,
+                    Some(serde_json::json!({ "conflicts": conflict })),
+                ));
             }
             let file = Fake::store_file(s, &name, data);
             if s.faults.direct_500_after_storing > 0 {
                 s.faults.direct_500_after_storing -= 1;
-                return Err(CallError::api(503, Some("unavailable"), "HTTP 503"));
+                return Err(answer(503, Some("unavailable")));
             }
             Ok(file)
         })
@@ -335,6 +354,10 @@ impl UploadApi for Fake {
             size: conflict.get("size")?.as_u64()?,
             sha1: conflict.get("sha1")?.as_str()?.to_string(),
         })
+    }
+
+    fn can_refresh_credentials(&self) -> bool {
+        self.with(|s| s.renewable_credentials)
     }
 }
 
@@ -437,6 +460,63 @@ async fn transient_faults_are_retried_and_commit_waits_out_202_and_parts_mismatc
 }
 
 #[tokio::test]
+async fn parts_answered_401_are_sent_again_when_the_token_was_renewed() {
+    let fake = Fake::new(1024);
+    // Every part in flight (3) meets the expired token once; the retry budget is 5 attempts,
+    // so 401 retries must not spend it either.
+    fake.with(|s| {
+        s.renewable_credentials = true;
+        s.faults.part_401 = [0, 1024, 2048].into();
+    });
+    let content = data(6 * 1024);
+    let file = engine(&fake)
+        .start(Upload::new_file("0", "p401").from_bytes(content.clone()))
+        .join()
+        .await
+        .expect("uploads");
+    assert_eq!(fake.file(&file.id).as_deref(), Some(&content[..]));
+    assert_eq!(fake.with(|s| s.counters.part_puts), 6 + 3);
+    assert_eq!(fake.with(|s| s.counters.aborts), 0);
+}
+
+#[tokio::test]
+async fn a_direct_upload_answered_401_is_sent_again_from_its_bytes() {
+    let fake = Fake::new(1024);
+    fake.with(|s| {
+        s.renewable_credentials = true;
+        s.faults.direct_401 = 1;
+    });
+    let content = data(700);
+    let file = engine(&fake)
+        .start(Upload::new_file("0", "d401").from_bytes(content.clone()))
+        .join()
+        .await
+        .expect("uploads");
+    assert_eq!(fake.file(&file.id).as_deref(), Some(&content[..]));
+}
+
+#[tokio::test]
+async fn a_401_with_credentials_that_cannot_renew_fails_at_once() {
+    let fake = Fake::new(1024);
+    fake.with(|s| s.faults.part_401 = [1024].into());
+    let err = engine(&fake)
+        .start(Upload::new_file("0", "fixed").from_bytes(data(3 * 1024)))
+        .join()
+        .await
+        .expect_err("a fixed token was refused");
+    assert_eq!(err.status(), Some(401));
+    assert!(
+        matches!(err.kind(), UploadErrorKind::Api { attempts: 1, .. }),
+        "{err:?}"
+    );
+    assert_eq!(
+        fake.with(|s| s.counters.aborts),
+        1,
+        "the session is discarded"
+    );
+}
+
+#[tokio::test]
 async fn wrong_source_length_fails_and_aborts_the_session() {
     let fake = Fake::new(1024);
     let err = engine(&fake)
@@ -444,15 +524,12 @@ async fn wrong_source_length_fails_and_aborts_the_session() {
         .join()
         .await
         .expect_err("short source");
-    assert!(
-        matches!(
-            err,
-            UploadError::SourceTooShort {
-                declared: 4000,
-                got: 3000,
-                ..
-            }
-        ),
+    assert_eq!(
+        err.kind(),
+        &UploadErrorKind::SourceTooShort {
+            declared: 4000,
+            got: 3000,
+        },
         "{err}"
     );
     assert!(err.session_id().is_some());
@@ -466,13 +543,19 @@ async fn wrong_source_length_fails_and_aborts_the_session() {
         .join()
         .await
         .expect_err("long source");
-    assert!(matches!(err, UploadError::SourceTooLong { .. }), "{err}");
+    assert!(
+        matches!(err.kind(), UploadErrorKind::SourceTooLong { .. }),
+        "{err}"
+    );
     let err = engine(&fake)
         .start(Upload::new_file("0", "long-direct").from_reader(std::io::Cursor::new(data(11)), 10))
         .join()
         .await
         .expect_err("long direct source");
-    assert!(matches!(err, UploadError::SourceTooLong { .. }), "{err}");
+    assert!(
+        matches!(err.kind(), UploadErrorKind::SourceTooLong { .. }),
+        "{err}"
+    );
     assert_eq!(fake.with(|s| s.files.len()), 0, "nothing committed");
 }
 
@@ -597,7 +680,10 @@ async fn resume_uploads_only_missing_parts_and_refuses_a_changed_file() {
         .join()
         .await
         .expect_err("changed");
-    assert!(matches!(err, UploadError::SourceChanged { .. }), "{err}");
+    assert!(
+        matches!(err.kind(), UploadErrorKind::SourceChanged { .. }),
+        "{err}"
+    );
 }
 
 #[tokio::test]
@@ -631,16 +717,12 @@ async fn commit_retries_on_202_until_its_deadline_then_fails_with_the_session() 
     );
     let progress = handle.progress();
     let err = handle.join().await.expect_err("deadline");
-    match &err {
-        UploadError::CommitTimeout {
-            pending,
-            session_id,
-            ..
-        } => {
+    match err.kind() {
+        UploadErrorKind::CommitTimeout { pending, .. } => {
             assert!(*pending >= 2, "waited out several 202s");
-            assert!(!session_id.is_empty());
+            assert!(err.session_id().is_some_and(|id| !id.is_empty()));
         }
-        other => panic!("expected CommitTimeout, got {other}"),
+        _ => panic!("expected CommitTimeout, got {err}"),
     }
     assert!(progress.borrow().commit_waits >= 2);
     assert_eq!(fake.with(|s| (s.files.len(), s.counters.aborts)), (0, 1));

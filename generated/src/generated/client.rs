@@ -7,6 +7,7 @@ pub const SERVERS: &[(&str, &str)] = &[
     ("api", "https://api.box.com/2.0"),
     ("upload", "https://upload.box.com/api/2.0"),
     ("upload_session", "https://upload.box.com/api/2.0"),
+    ("auth", "https://api.box.com"),
 ];
 /// A client for Box Uploads API.
 ///

@@ -3,6 +3,9 @@
 #![allow(clippy::doc_lazy_continuation, clippy::doc_overindented_list_items)]
 use box_uploads_runtime as rt;
 /// An error answer of `upload_file`.
+///
+/// Its accessors (`status()`, `code()`, `message()`...) are those of
+/// [`rt::OperationError`], which `prelude` re-exports.
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum UploadFileError {
@@ -107,6 +110,14 @@ impl UploadFileError {
             _ => Self::Other(rt::ApiError::from_raw(raw)),
         }
     }
+}
+impl std::fmt::Display for UploadFileError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", Self::OPERATION, rt::OperationError::fields(self))
+    }
+}
+impl std::error::Error for UploadFileError {}
+impl rt::OperationError for UploadFileError {
     fn fields(&self) -> &dyn rt::ApiErrorFields {
         match self {
             Self::BadRequest(e) => e,
@@ -134,45 +145,11 @@ impl UploadFileError {
             Self::Other(e) => e,
         }
     }
-    /// The HTTP status of the answer.
-    pub fn status(&self) -> u16 {
-        self.fields().status()
-    }
-    /// The error code from the body, if any (also for codes the spec does not list).
-    pub fn code(&self) -> Option<&str> {
-        self.fields().code()
-    }
-    pub fn message(&self) -> Option<&str> {
-        self.fields().message()
-    }
-    pub fn request_id(&self) -> Option<&str> {
-        self.fields().request_id()
-    }
-    /// The raw `retry-after` header of the answer, if any.
-    pub fn retry_after(&self) -> Option<&str> {
-        self.fields().retry_after()
-    }
-    /// The body as received.
-    pub fn raw_body(&self) -> &str {
-        self.fields().raw()
-    }
-    /// 429 and 5xx: the same request may succeed later.
-    pub fn is_retryable(&self) -> bool {
-        rt::OperationError::is_retryable(self)
-    }
-}
-impl std::fmt::Display for UploadFileError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}: {}", Self::OPERATION, self.fields())
-    }
-}
-impl std::error::Error for UploadFileError {}
-impl rt::OperationError for UploadFileError {
-    fn fields(&self) -> &dyn rt::ApiErrorFields {
-        UploadFileError::fields(self)
-    }
 }
 /// An error answer of `preflight_upload`.
+///
+/// Its accessors (`status()`, `code()`, `message()`...) are those of
+/// [`rt::OperationError`], which `prelude` re-exports.
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum PreflightUploadError {
@@ -258,6 +235,14 @@ impl PreflightUploadError {
             _ => Self::Other(rt::ApiError::from_raw(raw)),
         }
     }
+}
+impl std::fmt::Display for PreflightUploadError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", Self::OPERATION, rt::OperationError::fields(self))
+    }
+}
+impl std::error::Error for PreflightUploadError {}
+impl rt::OperationError for PreflightUploadError {
     fn fields(&self) -> &dyn rt::ApiErrorFields {
         match self {
             Self::BadRequest(e) => e,
@@ -280,45 +265,11 @@ impl PreflightUploadError {
             Self::Other(e) => e,
         }
     }
-    /// The HTTP status of the answer.
-    pub fn status(&self) -> u16 {
-        self.fields().status()
-    }
-    /// The error code from the body, if any (also for codes the spec does not list).
-    pub fn code(&self) -> Option<&str> {
-        self.fields().code()
-    }
-    pub fn message(&self) -> Option<&str> {
-        self.fields().message()
-    }
-    pub fn request_id(&self) -> Option<&str> {
-        self.fields().request_id()
-    }
-    /// The raw `retry-after` header of the answer, if any.
-    pub fn retry_after(&self) -> Option<&str> {
-        self.fields().retry_after()
-    }
-    /// The body as received.
-    pub fn raw_body(&self) -> &str {
-        self.fields().raw()
-    }
-    /// 429 and 5xx: the same request may succeed later.
-    pub fn is_retryable(&self) -> bool {
-        rt::OperationError::is_retryable(self)
-    }
-}
-impl std::fmt::Display for PreflightUploadError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}: {}", Self::OPERATION, self.fields())
-    }
-}
-impl std::error::Error for PreflightUploadError {}
-impl rt::OperationError for PreflightUploadError {
-    fn fields(&self) -> &dyn rt::ApiErrorFields {
-        PreflightUploadError::fields(self)
-    }
 }
 /// An error answer of `upload_file_version`.
+///
+/// Its accessors (`status()`, `code()`, `message()`...) are those of
+/// [`rt::OperationError`], which `prelude` re-exports.
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum UploadFileVersionError {
@@ -435,6 +386,14 @@ impl UploadFileVersionError {
             _ => Self::Other(rt::ApiError::from_raw(raw)),
         }
     }
+}
+impl std::fmt::Display for UploadFileVersionError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", Self::OPERATION, rt::OperationError::fields(self))
+    }
+}
+impl std::error::Error for UploadFileVersionError {}
+impl rt::OperationError for UploadFileVersionError {
     fn fields(&self) -> &dyn rt::ApiErrorFields {
         match self {
             Self::BadRequest(e) => e,
@@ -465,45 +424,11 @@ impl UploadFileVersionError {
             Self::Other(e) => e,
         }
     }
-    /// The HTTP status of the answer.
-    pub fn status(&self) -> u16 {
-        self.fields().status()
-    }
-    /// The error code from the body, if any (also for codes the spec does not list).
-    pub fn code(&self) -> Option<&str> {
-        self.fields().code()
-    }
-    pub fn message(&self) -> Option<&str> {
-        self.fields().message()
-    }
-    pub fn request_id(&self) -> Option<&str> {
-        self.fields().request_id()
-    }
-    /// The raw `retry-after` header of the answer, if any.
-    pub fn retry_after(&self) -> Option<&str> {
-        self.fields().retry_after()
-    }
-    /// The body as received.
-    pub fn raw_body(&self) -> &str {
-        self.fields().raw()
-    }
-    /// 429 and 5xx: the same request may succeed later.
-    pub fn is_retryable(&self) -> bool {
-        rt::OperationError::is_retryable(self)
-    }
-}
-impl std::fmt::Display for UploadFileVersionError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}: {}", Self::OPERATION, self.fields())
-    }
-}
-impl std::error::Error for UploadFileVersionError {}
-impl rt::OperationError for UploadFileVersionError {
-    fn fields(&self) -> &dyn rt::ApiErrorFields {
-        UploadFileVersionError::fields(self)
-    }
 }
 /// An error answer of `create_upload_session`.
+///
+/// Its accessors (`status()`, `code()`, `message()`...) are those of
+/// [`rt::OperationError`], which `prelude` re-exports.
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum CreateUploadSessionError {
@@ -617,6 +542,14 @@ impl CreateUploadSessionError {
             _ => Self::Other(rt::ApiError::from_raw(raw)),
         }
     }
+}
+impl std::fmt::Display for CreateUploadSessionError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", Self::OPERATION, rt::OperationError::fields(self))
+    }
+}
+impl std::error::Error for CreateUploadSessionError {}
+impl rt::OperationError for CreateUploadSessionError {
     fn fields(&self) -> &dyn rt::ApiErrorFields {
         match self {
             Self::BadRequest(e) => e,
@@ -645,45 +578,11 @@ impl CreateUploadSessionError {
             Self::Other(e) => e,
         }
     }
-    /// The HTTP status of the answer.
-    pub fn status(&self) -> u16 {
-        self.fields().status()
-    }
-    /// The error code from the body, if any (also for codes the spec does not list).
-    pub fn code(&self) -> Option<&str> {
-        self.fields().code()
-    }
-    pub fn message(&self) -> Option<&str> {
-        self.fields().message()
-    }
-    pub fn request_id(&self) -> Option<&str> {
-        self.fields().request_id()
-    }
-    /// The raw `retry-after` header of the answer, if any.
-    pub fn retry_after(&self) -> Option<&str> {
-        self.fields().retry_after()
-    }
-    /// The body as received.
-    pub fn raw_body(&self) -> &str {
-        self.fields().raw()
-    }
-    /// 429 and 5xx: the same request may succeed later.
-    pub fn is_retryable(&self) -> bool {
-        rt::OperationError::is_retryable(self)
-    }
-}
-impl std::fmt::Display for CreateUploadSessionError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}: {}", Self::OPERATION, self.fields())
-    }
-}
-impl std::error::Error for CreateUploadSessionError {}
-impl rt::OperationError for CreateUploadSessionError {
-    fn fields(&self) -> &dyn rt::ApiErrorFields {
-        CreateUploadSessionError::fields(self)
-    }
 }
 /// An error answer of `create_upload_session_for_file`.
+///
+/// Its accessors (`status()`, `code()`, `message()`...) are those of
+/// [`rt::OperationError`], which `prelude` re-exports.
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum CreateUploadSessionForFileError {
@@ -787,6 +686,14 @@ impl CreateUploadSessionForFileError {
             _ => Self::Other(rt::ApiError::from_raw(raw)),
         }
     }
+}
+impl std::fmt::Display for CreateUploadSessionForFileError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", Self::OPERATION, rt::OperationError::fields(self))
+    }
+}
+impl std::error::Error for CreateUploadSessionForFileError {}
+impl rt::OperationError for CreateUploadSessionForFileError {
     fn fields(&self) -> &dyn rt::ApiErrorFields {
         match self {
             Self::BadRequest(e) => e,
@@ -813,45 +720,11 @@ impl CreateUploadSessionForFileError {
             Self::Other(e) => e,
         }
     }
-    /// The HTTP status of the answer.
-    pub fn status(&self) -> u16 {
-        self.fields().status()
-    }
-    /// The error code from the body, if any (also for codes the spec does not list).
-    pub fn code(&self) -> Option<&str> {
-        self.fields().code()
-    }
-    pub fn message(&self) -> Option<&str> {
-        self.fields().message()
-    }
-    pub fn request_id(&self) -> Option<&str> {
-        self.fields().request_id()
-    }
-    /// The raw `retry-after` header of the answer, if any.
-    pub fn retry_after(&self) -> Option<&str> {
-        self.fields().retry_after()
-    }
-    /// The body as received.
-    pub fn raw_body(&self) -> &str {
-        self.fields().raw()
-    }
-    /// 429 and 5xx: the same request may succeed later.
-    pub fn is_retryable(&self) -> bool {
-        rt::OperationError::is_retryable(self)
-    }
-}
-impl std::fmt::Display for CreateUploadSessionForFileError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}: {}", Self::OPERATION, self.fields())
-    }
-}
-impl std::error::Error for CreateUploadSessionForFileError {}
-impl rt::OperationError for CreateUploadSessionForFileError {
-    fn fields(&self) -> &dyn rt::ApiErrorFields {
-        CreateUploadSessionForFileError::fields(self)
-    }
 }
 /// An error answer of `get_upload_session`.
+///
+/// Its accessors (`status()`, `code()`, `message()`...) are those of
+/// [`rt::OperationError`], which `prelude` re-exports.
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum GetUploadSessionError {
@@ -912,6 +785,14 @@ impl GetUploadSessionError {
             _ => Self::Other(rt::ApiError::from_raw(raw)),
         }
     }
+}
+impl std::fmt::Display for GetUploadSessionError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", Self::OPERATION, rt::OperationError::fields(self))
+    }
+}
+impl std::error::Error for GetUploadSessionError {}
+impl rt::OperationError for GetUploadSessionError {
     fn fields(&self) -> &dyn rt::ApiErrorFields {
         match self {
             Self::BadRequest(e) => e,
@@ -929,45 +810,11 @@ impl GetUploadSessionError {
             Self::Other(e) => e,
         }
     }
-    /// The HTTP status of the answer.
-    pub fn status(&self) -> u16 {
-        self.fields().status()
-    }
-    /// The error code from the body, if any (also for codes the spec does not list).
-    pub fn code(&self) -> Option<&str> {
-        self.fields().code()
-    }
-    pub fn message(&self) -> Option<&str> {
-        self.fields().message()
-    }
-    pub fn request_id(&self) -> Option<&str> {
-        self.fields().request_id()
-    }
-    /// The raw `retry-after` header of the answer, if any.
-    pub fn retry_after(&self) -> Option<&str> {
-        self.fields().retry_after()
-    }
-    /// The body as received.
-    pub fn raw_body(&self) -> &str {
-        self.fields().raw()
-    }
-    /// 429 and 5xx: the same request may succeed later.
-    pub fn is_retryable(&self) -> bool {
-        rt::OperationError::is_retryable(self)
-    }
-}
-impl std::fmt::Display for GetUploadSessionError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}: {}", Self::OPERATION, self.fields())
-    }
-}
-impl std::error::Error for GetUploadSessionError {}
-impl rt::OperationError for GetUploadSessionError {
-    fn fields(&self) -> &dyn rt::ApiErrorFields {
-        GetUploadSessionError::fields(self)
-    }
 }
 /// An error answer of `upload_part`.
+///
+/// Its accessors (`status()`, `code()`, `message()`...) are those of
+/// [`rt::OperationError`], which `prelude` re-exports.
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum UploadPartError {
@@ -1063,6 +910,14 @@ impl UploadPartError {
             _ => Self::Other(rt::ApiError::from_raw(raw)),
         }
     }
+}
+impl std::fmt::Display for UploadPartError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", Self::OPERATION, rt::OperationError::fields(self))
+    }
+}
+impl std::error::Error for UploadPartError {}
+impl rt::OperationError for UploadPartError {
     fn fields(&self) -> &dyn rt::ApiErrorFields {
         match self {
             Self::BadRequest(e) => e,
@@ -1088,45 +943,11 @@ impl UploadPartError {
             Self::Other(e) => e,
         }
     }
-    /// The HTTP status of the answer.
-    pub fn status(&self) -> u16 {
-        self.fields().status()
-    }
-    /// The error code from the body, if any (also for codes the spec does not list).
-    pub fn code(&self) -> Option<&str> {
-        self.fields().code()
-    }
-    pub fn message(&self) -> Option<&str> {
-        self.fields().message()
-    }
-    pub fn request_id(&self) -> Option<&str> {
-        self.fields().request_id()
-    }
-    /// The raw `retry-after` header of the answer, if any.
-    pub fn retry_after(&self) -> Option<&str> {
-        self.fields().retry_after()
-    }
-    /// The body as received.
-    pub fn raw_body(&self) -> &str {
-        self.fields().raw()
-    }
-    /// 429 and 5xx: the same request may succeed later.
-    pub fn is_retryable(&self) -> bool {
-        rt::OperationError::is_retryable(self)
-    }
-}
-impl std::fmt::Display for UploadPartError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}: {}", Self::OPERATION, self.fields())
-    }
-}
-impl std::error::Error for UploadPartError {}
-impl rt::OperationError for UploadPartError {
-    fn fields(&self) -> &dyn rt::ApiErrorFields {
-        UploadPartError::fields(self)
-    }
 }
 /// An error answer of `abort_upload_session`.
+///
+/// Its accessors (`status()`, `code()`, `message()`...) are those of
+/// [`rt::OperationError`], which `prelude` re-exports.
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum AbortUploadSessionError {
@@ -1187,6 +1008,14 @@ impl AbortUploadSessionError {
             _ => Self::Other(rt::ApiError::from_raw(raw)),
         }
     }
+}
+impl std::fmt::Display for AbortUploadSessionError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", Self::OPERATION, rt::OperationError::fields(self))
+    }
+}
+impl std::error::Error for AbortUploadSessionError {}
+impl rt::OperationError for AbortUploadSessionError {
     fn fields(&self) -> &dyn rt::ApiErrorFields {
         match self {
             Self::BadRequest(e) => e,
@@ -1204,45 +1033,11 @@ impl AbortUploadSessionError {
             Self::Other(e) => e,
         }
     }
-    /// The HTTP status of the answer.
-    pub fn status(&self) -> u16 {
-        self.fields().status()
-    }
-    /// The error code from the body, if any (also for codes the spec does not list).
-    pub fn code(&self) -> Option<&str> {
-        self.fields().code()
-    }
-    pub fn message(&self) -> Option<&str> {
-        self.fields().message()
-    }
-    pub fn request_id(&self) -> Option<&str> {
-        self.fields().request_id()
-    }
-    /// The raw `retry-after` header of the answer, if any.
-    pub fn retry_after(&self) -> Option<&str> {
-        self.fields().retry_after()
-    }
-    /// The body as received.
-    pub fn raw_body(&self) -> &str {
-        self.fields().raw()
-    }
-    /// 429 and 5xx: the same request may succeed later.
-    pub fn is_retryable(&self) -> bool {
-        rt::OperationError::is_retryable(self)
-    }
-}
-impl std::fmt::Display for AbortUploadSessionError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}: {}", Self::OPERATION, self.fields())
-    }
-}
-impl std::error::Error for AbortUploadSessionError {}
-impl rt::OperationError for AbortUploadSessionError {
-    fn fields(&self) -> &dyn rt::ApiErrorFields {
-        AbortUploadSessionError::fields(self)
-    }
 }
 /// An error answer of `list_upload_parts`.
+///
+/// Its accessors (`status()`, `code()`, `message()`...) are those of
+/// [`rt::OperationError`], which `prelude` re-exports.
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum ListUploadPartsError {
@@ -1303,6 +1098,14 @@ impl ListUploadPartsError {
             _ => Self::Other(rt::ApiError::from_raw(raw)),
         }
     }
+}
+impl std::fmt::Display for ListUploadPartsError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", Self::OPERATION, rt::OperationError::fields(self))
+    }
+}
+impl std::error::Error for ListUploadPartsError {}
+impl rt::OperationError for ListUploadPartsError {
     fn fields(&self) -> &dyn rt::ApiErrorFields {
         match self {
             Self::BadRequest(e) => e,
@@ -1320,45 +1123,11 @@ impl ListUploadPartsError {
             Self::Other(e) => e,
         }
     }
-    /// The HTTP status of the answer.
-    pub fn status(&self) -> u16 {
-        self.fields().status()
-    }
-    /// The error code from the body, if any (also for codes the spec does not list).
-    pub fn code(&self) -> Option<&str> {
-        self.fields().code()
-    }
-    pub fn message(&self) -> Option<&str> {
-        self.fields().message()
-    }
-    pub fn request_id(&self) -> Option<&str> {
-        self.fields().request_id()
-    }
-    /// The raw `retry-after` header of the answer, if any.
-    pub fn retry_after(&self) -> Option<&str> {
-        self.fields().retry_after()
-    }
-    /// The body as received.
-    pub fn raw_body(&self) -> &str {
-        self.fields().raw()
-    }
-    /// 429 and 5xx: the same request may succeed later.
-    pub fn is_retryable(&self) -> bool {
-        rt::OperationError::is_retryable(self)
-    }
-}
-impl std::fmt::Display for ListUploadPartsError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}: {}", Self::OPERATION, self.fields())
-    }
-}
-impl std::error::Error for ListUploadPartsError {}
-impl rt::OperationError for ListUploadPartsError {
-    fn fields(&self) -> &dyn rt::ApiErrorFields {
-        ListUploadPartsError::fields(self)
-    }
 }
 /// An error answer of `commit_upload_session`.
+///
+/// Its accessors (`status()`, `code()`, `message()`...) are those of
+/// [`rt::OperationError`], which `prelude` re-exports.
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum CommitUploadSessionError {
@@ -1451,6 +1220,14 @@ impl CommitUploadSessionError {
             _ => Self::Other(rt::ApiError::from_raw(raw)),
         }
     }
+}
+impl std::fmt::Display for CommitUploadSessionError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", Self::OPERATION, rt::OperationError::fields(self))
+    }
+}
+impl std::error::Error for CommitUploadSessionError {}
+impl rt::OperationError for CommitUploadSessionError {
     fn fields(&self) -> &dyn rt::ApiErrorFields {
         match self {
             Self::BadRequest(e) => e,
@@ -1475,41 +1252,192 @@ impl CommitUploadSessionError {
             Self::Other(e) => e,
         }
     }
-    /// The HTTP status of the answer.
-    pub fn status(&self) -> u16 {
-        self.fields().status()
-    }
-    /// The error code from the body, if any (also for codes the spec does not list).
-    pub fn code(&self) -> Option<&str> {
-        self.fields().code()
-    }
-    pub fn message(&self) -> Option<&str> {
-        self.fields().message()
-    }
-    pub fn request_id(&self) -> Option<&str> {
-        self.fields().request_id()
-    }
-    /// The raw `retry-after` header of the answer, if any.
-    pub fn retry_after(&self) -> Option<&str> {
-        self.fields().retry_after()
-    }
-    /// The body as received.
-    pub fn raw_body(&self) -> &str {
-        self.fields().raw()
-    }
-    /// 429 and 5xx: the same request may succeed later.
-    pub fn is_retryable(&self) -> bool {
-        rt::OperationError::is_retryable(self)
+}
+/// An error answer of `request_access_token`.
+///
+/// Its accessors (`status()`, `code()`, `message()`...) are those of
+/// [`rt::OperationError`], which `prelude` re-exports.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum RequestAccessTokenError {
+    /// HTTP 400 with any other code: The token endpoint refused the request.
+    BadRequest(rt::ApiError<super::models::Oauth2Error>),
+    /// HTTP 429 with any other code: The rate limit is exceeded (for uploads about 240 requests a minute per user).
+    /// Wait as long as `retry-after` says.
+    TooManyRequests(rt::ApiError<super::models::ClientError>),
+    /// HTTP 500 with any other code: Box failed; retry with exponential back-off.
+    InternalServerError(rt::ApiError<super::models::ClientError>),
+    /// HTTP 502 with any other code: A gateway in front of Box failed; retry with exponential back-off.
+    BadGateway(rt::ApiError<super::models::ClientError>),
+    /// HTTP 503 with any other code: Box is unavailable; retry after `retry-after` if present. A write may have been
+    /// stored even so: on retry, a 409 whose SHA-1 matches the file means it was.
+    ServiceUnavailable(rt::ApiError<super::models::ClientError>),
+    /// HTTP 400 `invalid_client`: The client ID or secret is wrong. Do not retry.
+    InvalidClient(rt::ApiError<super::models::Oauth2Error>),
+    /// HTTP 400 `unauthorized_client`: The app is not authorized in the enterprise by its admin. Do not retry.
+    UnauthorizedClient(rt::ApiError<super::models::Oauth2Error>),
+    /// HTTP 400 `invalid_request`: The grant type is missing or not allowed for this app, or the request went
+    /// to the wrong host ("Invalid grant_type parameter or parameter missing").
+    InvalidRequest(rt::ApiError<super::models::Oauth2Error>),
+    /// HTTP 400 `invalid_grant`: The grant itself is refused: a bad or already used refresh token, a bad
+    /// subject, issuer, key ID or signature, a reused `jti`, an `exp` in the past or
+    /// more than 60 seconds ahead (a clock out of sync), or "Grant credentials are
+    /// invalid" for client credentials.
+    InvalidGrant(rt::ApiError<super::models::Oauth2Error>),
+    /// HTTP 429 `rate_limit_exceeded`: Too many requests; wait for retry-after, then retry.
+    RateLimitExceeded(rt::ApiError<super::models::ClientError>),
+    /// HTTP 503 `unavailable`: Box cannot serve the request for now.
+    Unavailable(rt::ApiError<super::models::ClientError>),
+    /// Any other answer: an undocumented status or code.
+    Other(rt::ApiError<super::models::ClientError>),
+}
+impl RequestAccessTokenError {
+    /// The operation this error belongs to.
+    pub const OPERATION: &'static str = "request_access_token";
+    /// Sorts an answer into its variant by status and error code.
+    pub fn from_raw(raw: rt::support::RawResponse) -> Self {
+        let code = rt::support::error_code(&raw.body);
+        match (raw.status, code.as_deref()) {
+            (400, Some("invalid_client")) => {
+                Self::InvalidClient(rt::ApiError::from_raw(raw))
+            }
+            (400, Some("unauthorized_client")) => {
+                Self::UnauthorizedClient(rt::ApiError::from_raw(raw))
+            }
+            (400, Some("invalid_request")) => {
+                Self::InvalidRequest(rt::ApiError::from_raw(raw))
+            }
+            (400, Some("invalid_grant")) => {
+                Self::InvalidGrant(rt::ApiError::from_raw(raw))
+            }
+            (429, Some("rate_limit_exceeded")) => {
+                Self::RateLimitExceeded(rt::ApiError::from_raw(raw))
+            }
+            (503, Some("unavailable")) => Self::Unavailable(rt::ApiError::from_raw(raw)),
+            (400, _) => Self::BadRequest(rt::ApiError::from_raw(raw)),
+            (429, _) => Self::TooManyRequests(rt::ApiError::from_raw(raw)),
+            (500, _) => Self::InternalServerError(rt::ApiError::from_raw(raw)),
+            (502, _) => Self::BadGateway(rt::ApiError::from_raw(raw)),
+            (503, _) => Self::ServiceUnavailable(rt::ApiError::from_raw(raw)),
+            _ => Self::Other(rt::ApiError::from_raw(raw)),
+        }
     }
 }
-impl std::fmt::Display for CommitUploadSessionError {
+impl std::fmt::Display for RequestAccessTokenError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}: {}", Self::OPERATION, self.fields())
+        write!(f, "{}: {}", Self::OPERATION, rt::OperationError::fields(self))
     }
 }
-impl std::error::Error for CommitUploadSessionError {}
-impl rt::OperationError for CommitUploadSessionError {
+impl std::error::Error for RequestAccessTokenError {}
+impl rt::OperationError for RequestAccessTokenError {
     fn fields(&self) -> &dyn rt::ApiErrorFields {
-        CommitUploadSessionError::fields(self)
+        match self {
+            Self::BadRequest(e) => e,
+            Self::TooManyRequests(e) => e,
+            Self::InternalServerError(e) => e,
+            Self::BadGateway(e) => e,
+            Self::ServiceUnavailable(e) => e,
+            Self::InvalidClient(e) => e,
+            Self::UnauthorizedClient(e) => e,
+            Self::InvalidRequest(e) => e,
+            Self::InvalidGrant(e) => e,
+            Self::RateLimitExceeded(e) => e,
+            Self::Unavailable(e) => e,
+            Self::Other(e) => e,
+        }
+    }
+}
+/// An error answer of `revoke_access_token`.
+///
+/// Its accessors (`status()`, `code()`, `message()`...) are those of
+/// [`rt::OperationError`], which `prelude` re-exports.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum RevokeAccessTokenError {
+    /// HTTP 400 with any other code: The token endpoint refused the request.
+    BadRequest(rt::ApiError<super::models::Oauth2Error>),
+    /// HTTP 429 with any other code: The rate limit is exceeded (for uploads about 240 requests a minute per user).
+    /// Wait as long as `retry-after` says.
+    TooManyRequests(rt::ApiError<super::models::ClientError>),
+    /// HTTP 500 with any other code: Box failed; retry with exponential back-off.
+    InternalServerError(rt::ApiError<super::models::ClientError>),
+    /// HTTP 502 with any other code: A gateway in front of Box failed; retry with exponential back-off.
+    BadGateway(rt::ApiError<super::models::ClientError>),
+    /// HTTP 503 with any other code: Box is unavailable; retry after `retry-after` if present. A write may have been
+    /// stored even so: on retry, a 409 whose SHA-1 matches the file means it was.
+    ServiceUnavailable(rt::ApiError<super::models::ClientError>),
+    /// HTTP 400 `invalid_client`: The client ID or secret is wrong. Do not retry.
+    InvalidClient(rt::ApiError<super::models::Oauth2Error>),
+    /// HTTP 400 `unauthorized_client`: The app is not authorized in the enterprise by its admin. Do not retry.
+    UnauthorizedClient(rt::ApiError<super::models::Oauth2Error>),
+    /// HTTP 400 `invalid_request`: The grant type is missing or not allowed for this app, or the request went
+    /// to the wrong host ("Invalid grant_type parameter or parameter missing").
+    InvalidRequest(rt::ApiError<super::models::Oauth2Error>),
+    /// HTTP 400 `invalid_grant`: The grant itself is refused: a bad or already used refresh token, a bad
+    /// subject, issuer, key ID or signature, a reused `jti`, an `exp` in the past or
+    /// more than 60 seconds ahead (a clock out of sync), or "Grant credentials are
+    /// invalid" for client credentials.
+    InvalidGrant(rt::ApiError<super::models::Oauth2Error>),
+    /// HTTP 429 `rate_limit_exceeded`: Too many requests; wait for retry-after, then retry.
+    RateLimitExceeded(rt::ApiError<super::models::ClientError>),
+    /// HTTP 503 `unavailable`: Box cannot serve the request for now.
+    Unavailable(rt::ApiError<super::models::ClientError>),
+    /// Any other answer: an undocumented status or code.
+    Other(rt::ApiError<super::models::ClientError>),
+}
+impl RevokeAccessTokenError {
+    /// The operation this error belongs to.
+    pub const OPERATION: &'static str = "revoke_access_token";
+    /// Sorts an answer into its variant by status and error code.
+    pub fn from_raw(raw: rt::support::RawResponse) -> Self {
+        let code = rt::support::error_code(&raw.body);
+        match (raw.status, code.as_deref()) {
+            (400, Some("invalid_client")) => {
+                Self::InvalidClient(rt::ApiError::from_raw(raw))
+            }
+            (400, Some("unauthorized_client")) => {
+                Self::UnauthorizedClient(rt::ApiError::from_raw(raw))
+            }
+            (400, Some("invalid_request")) => {
+                Self::InvalidRequest(rt::ApiError::from_raw(raw))
+            }
+            (400, Some("invalid_grant")) => {
+                Self::InvalidGrant(rt::ApiError::from_raw(raw))
+            }
+            (429, Some("rate_limit_exceeded")) => {
+                Self::RateLimitExceeded(rt::ApiError::from_raw(raw))
+            }
+            (503, Some("unavailable")) => Self::Unavailable(rt::ApiError::from_raw(raw)),
+            (400, _) => Self::BadRequest(rt::ApiError::from_raw(raw)),
+            (429, _) => Self::TooManyRequests(rt::ApiError::from_raw(raw)),
+            (500, _) => Self::InternalServerError(rt::ApiError::from_raw(raw)),
+            (502, _) => Self::BadGateway(rt::ApiError::from_raw(raw)),
+            (503, _) => Self::ServiceUnavailable(rt::ApiError::from_raw(raw)),
+            _ => Self::Other(rt::ApiError::from_raw(raw)),
+        }
+    }
+}
+impl std::fmt::Display for RevokeAccessTokenError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", Self::OPERATION, rt::OperationError::fields(self))
+    }
+}
+impl std::error::Error for RevokeAccessTokenError {}
+impl rt::OperationError for RevokeAccessTokenError {
+    fn fields(&self) -> &dyn rt::ApiErrorFields {
+        match self {
+            Self::BadRequest(e) => e,
+            Self::TooManyRequests(e) => e,
+            Self::InternalServerError(e) => e,
+            Self::BadGateway(e) => e,
+            Self::ServiceUnavailable(e) => e,
+            Self::InvalidClient(e) => e,
+            Self::UnauthorizedClient(e) => e,
+            Self::InvalidRequest(e) => e,
+            Self::InvalidGrant(e) => e,
+            Self::RateLimitExceeded(e) => e,
+            Self::Unavailable(e) => e,
+            Self::Other(e) => e,
+        }
     }
 }

@@ -516,6 +516,110 @@ pub struct PartConflictError {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub request_id: Option<String>,
 }
+/// A request for a new access token; which fields apply depends on `grant_type`.
+#[derive(Debug, Clone, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+pub struct PostOauth2Token {
+    /// The kind of grant exchanged for the token.
+    pub grant_type: PostOauth2TokenGrantType,
+    /// The app's client ID (every grant but token exchange).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
+    /// The app's client secret (every grant but token exchange).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_secret: Option<rt::Secret>,
+    /// The authorization code of an OAuth 2.0 redirect (`authorization_code`); valid 30 seconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<rt::Secret>,
+    /// The refresh token to exchange (`refresh_token`); single use.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refresh_token: Option<rt::Secret>,
+    /// The signed JWT (`urn:ietf:params:oauth:grant-type:jwt-bearer`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub assertion: Option<rt::Secret>,
+    /// The token to downscope (token exchange).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subject_token: Option<rt::Secret>,
+    /// The type of `subject_token`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subject_token_type: Option<PostOauth2TokenSubjectTokenType>,
+    /// A token of the user on whose behalf a downscoped token is requested.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub actor_token: Option<rt::Secret>,
+    /// The type of `actor_token`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub actor_token_type: Option<PostOauth2TokenActorTokenType>,
+    /// Space-separated scopes of a downscoped token, e.g. `item_upload item_preview`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
+    /// The URL of a file or folder a downscoped token is restricted to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resource: Option<String>,
+    /// Whose token a client-credentials grant asks for: the enterprise's service
+    /// account, or a user (which needs "Generate User Access Tokens").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub box_subject_type: Option<PostOauth2TokenBoxSubjectType>,
+    /// The enterprise ID or user ID that `box_subject_type` names.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub box_subject_id: Option<String>,
+    /// A shared link that a downscoped token is restricted to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub box_shared_link: Option<String>,
+}
+/// A request to revoke a token.
+#[derive(Debug, Clone, PartialEq, Default, ::serde::Serialize, ::serde::Deserialize)]
+pub struct PostOauth2Revoke {
+    /// The app's client ID.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
+    /// The app's client secret.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_secret: Option<rt::Secret>,
+    /// The access token or refresh token to revoke.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token: Option<rt::Secret>,
+}
+/// An access token, as the token endpoint issues it.
+#[derive(Debug, Clone, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+pub struct AccessToken {
+    /// The access token, sent as `authorization: Bearer <token>`.
+    pub access_token: rt::Secret,
+    /// Seconds the token stays valid from now: about an hour (Box's own example says
+    /// 4123), so read it rather than assume 3600.
+    pub expires_in: i64,
+    /// The type of the token.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_type: Option<AccessTokenTokenType>,
+    /// For a downscoped token, the items and scopes it is limited to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restricted_to: Option<Vec<FileOrFolderScope>>,
+    /// The token that gets the next access token (OAuth 2.0 grants only); single use,
+    /// valid 60 days.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refresh_token: Option<rt::Secret>,
+    /// The type of token issued by a token exchange.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub issued_token_type: Option<AccessTokenIssuedTokenType>,
+}
+/// A scope of a downscoped token, and the file or folder it applies to.
+#[derive(Debug, Clone, PartialEq, Default, ::serde::Serialize, ::serde::Deserialize)]
+pub struct FileOrFolderScope {
+    /// What the token may do with the item.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<FileOrFolderScopeScope>,
+    /// The file or folder.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub object: Option<FileOrFolderScopeObject>,
+}
+/// The body of an OAuth 2.0 error (RFC 6749, section 5.2).
+#[derive(Debug, Clone, PartialEq, Default, ::serde::Serialize, ::serde::Deserialize)]
+pub struct Oauth2Error {
+    /// The error code, e.g. invalid_grant.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// A short explanation for people.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error_description: Option<String>,
+}
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum UploadSessionType {
@@ -1212,6 +1316,472 @@ pub enum ConflictErrorContextInfoConflicts {
 pub struct PartConflictErrorContextInfo {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub conflicting_part: Option<UploadPart>,
+}
+/// The kind of grant exchanged for the token.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum PostOauth2TokenGrantType {
+    ///authorization_code
+    AuthorizationCode,
+    ///refresh_token
+    RefreshToken,
+    ///client_credentials
+    ClientCredentials,
+    ///urn:ietf:params:oauth:grant-type:jwt-bearer
+    UrnIetfParamsOauthGrantTypeJwtBearer,
+    ///urn:ietf:params:oauth:grant-type:token-exchange
+    UrnIetfParamsOauthGrantTypeTokenExchange,
+    /// A value this client does not know, kept as it came.
+    Unknown(String),
+}
+impl PostOauth2TokenGrantType {
+    /// The value as it appears on the wire.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::AuthorizationCode => "authorization_code",
+            Self::RefreshToken => "refresh_token",
+            Self::ClientCredentials => "client_credentials",
+            Self::UrnIetfParamsOauthGrantTypeJwtBearer => {
+                "urn:ietf:params:oauth:grant-type:jwt-bearer"
+            }
+            Self::UrnIetfParamsOauthGrantTypeTokenExchange => {
+                "urn:ietf:params:oauth:grant-type:token-exchange"
+            }
+            Self::Unknown(value) => value,
+        }
+    }
+}
+impl From<&str> for PostOauth2TokenGrantType {
+    fn from(value: &str) -> Self {
+        match value {
+            "authorization_code" => Self::AuthorizationCode,
+            "refresh_token" => Self::RefreshToken,
+            "client_credentials" => Self::ClientCredentials,
+            "urn:ietf:params:oauth:grant-type:jwt-bearer" => {
+                Self::UrnIetfParamsOauthGrantTypeJwtBearer
+            }
+            "urn:ietf:params:oauth:grant-type:token-exchange" => {
+                Self::UrnIetfParamsOauthGrantTypeTokenExchange
+            }
+            other => Self::Unknown(other.to_owned()),
+        }
+    }
+}
+impl std::fmt::Display for PostOauth2TokenGrantType {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+impl ::serde::Serialize for PostOauth2TokenGrantType {
+    fn serialize<S: ::serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for PostOauth2TokenGrantType {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        let value = <String as ::serde::Deserialize>::deserialize(deserializer)?;
+        Ok(Self::from(value.as_str()))
+    }
+}
+/// The type of `subject_token`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum PostOauth2TokenSubjectTokenType {
+    ///urn:ietf:params:oauth:token-type:access_token
+    UrnIetfParamsOauthTokenTypeAccessToken,
+    /// A value this client does not know, kept as it came.
+    Unknown(String),
+}
+impl PostOauth2TokenSubjectTokenType {
+    /// The value as it appears on the wire.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::UrnIetfParamsOauthTokenTypeAccessToken => {
+                "urn:ietf:params:oauth:token-type:access_token"
+            }
+            Self::Unknown(value) => value,
+        }
+    }
+}
+impl From<&str> for PostOauth2TokenSubjectTokenType {
+    fn from(value: &str) -> Self {
+        match value {
+            "urn:ietf:params:oauth:token-type:access_token" => {
+                Self::UrnIetfParamsOauthTokenTypeAccessToken
+            }
+            other => Self::Unknown(other.to_owned()),
+        }
+    }
+}
+impl std::fmt::Display for PostOauth2TokenSubjectTokenType {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+impl ::serde::Serialize for PostOauth2TokenSubjectTokenType {
+    fn serialize<S: ::serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for PostOauth2TokenSubjectTokenType {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        let value = <String as ::serde::Deserialize>::deserialize(deserializer)?;
+        Ok(Self::from(value.as_str()))
+    }
+}
+/// The type of `actor_token`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum PostOauth2TokenActorTokenType {
+    ///urn:ietf:params:oauth:token-type:id_token
+    UrnIetfParamsOauthTokenTypeIdToken,
+    /// A value this client does not know, kept as it came.
+    Unknown(String),
+}
+impl PostOauth2TokenActorTokenType {
+    /// The value as it appears on the wire.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::UrnIetfParamsOauthTokenTypeIdToken => {
+                "urn:ietf:params:oauth:token-type:id_token"
+            }
+            Self::Unknown(value) => value,
+        }
+    }
+}
+impl From<&str> for PostOauth2TokenActorTokenType {
+    fn from(value: &str) -> Self {
+        match value {
+            "urn:ietf:params:oauth:token-type:id_token" => {
+                Self::UrnIetfParamsOauthTokenTypeIdToken
+            }
+            other => Self::Unknown(other.to_owned()),
+        }
+    }
+}
+impl std::fmt::Display for PostOauth2TokenActorTokenType {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+impl ::serde::Serialize for PostOauth2TokenActorTokenType {
+    fn serialize<S: ::serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for PostOauth2TokenActorTokenType {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        let value = <String as ::serde::Deserialize>::deserialize(deserializer)?;
+        Ok(Self::from(value.as_str()))
+    }
+}
+/// Whose token a client-credentials grant asks for: the enterprise's service
+/// account, or a user (which needs "Generate User Access Tokens").
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum PostOauth2TokenBoxSubjectType {
+    ///enterprise
+    Enterprise,
+    ///user
+    User,
+    /// A value this client does not know, kept as it came.
+    Unknown(String),
+}
+impl PostOauth2TokenBoxSubjectType {
+    /// The value as it appears on the wire.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::Enterprise => "enterprise",
+            Self::User => "user",
+            Self::Unknown(value) => value,
+        }
+    }
+}
+impl From<&str> for PostOauth2TokenBoxSubjectType {
+    fn from(value: &str) -> Self {
+        match value {
+            "enterprise" => Self::Enterprise,
+            "user" => Self::User,
+            other => Self::Unknown(other.to_owned()),
+        }
+    }
+}
+impl std::fmt::Display for PostOauth2TokenBoxSubjectType {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+impl ::serde::Serialize for PostOauth2TokenBoxSubjectType {
+    fn serialize<S: ::serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for PostOauth2TokenBoxSubjectType {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        let value = <String as ::serde::Deserialize>::deserialize(deserializer)?;
+        Ok(Self::from(value.as_str()))
+    }
+}
+/// The type of the token.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum AccessTokenTokenType {
+    ///bearer
+    Bearer,
+    /// A value this client does not know, kept as it came.
+    Unknown(String),
+}
+impl AccessTokenTokenType {
+    /// The value as it appears on the wire.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::Bearer => "bearer",
+            Self::Unknown(value) => value,
+        }
+    }
+}
+impl From<&str> for AccessTokenTokenType {
+    fn from(value: &str) -> Self {
+        match value {
+            "bearer" => Self::Bearer,
+            other => Self::Unknown(other.to_owned()),
+        }
+    }
+}
+impl std::fmt::Display for AccessTokenTokenType {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+impl ::serde::Serialize for AccessTokenTokenType {
+    fn serialize<S: ::serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for AccessTokenTokenType {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        let value = <String as ::serde::Deserialize>::deserialize(deserializer)?;
+        Ok(Self::from(value.as_str()))
+    }
+}
+/// The type of token issued by a token exchange.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum AccessTokenIssuedTokenType {
+    ///urn:ietf:params:oauth:token-type:access_token
+    UrnIetfParamsOauthTokenTypeAccessToken,
+    /// A value this client does not know, kept as it came.
+    Unknown(String),
+}
+impl AccessTokenIssuedTokenType {
+    /// The value as it appears on the wire.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::UrnIetfParamsOauthTokenTypeAccessToken => {
+                "urn:ietf:params:oauth:token-type:access_token"
+            }
+            Self::Unknown(value) => value,
+        }
+    }
+}
+impl From<&str> for AccessTokenIssuedTokenType {
+    fn from(value: &str) -> Self {
+        match value {
+            "urn:ietf:params:oauth:token-type:access_token" => {
+                Self::UrnIetfParamsOauthTokenTypeAccessToken
+            }
+            other => Self::Unknown(other.to_owned()),
+        }
+    }
+}
+impl std::fmt::Display for AccessTokenIssuedTokenType {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+impl ::serde::Serialize for AccessTokenIssuedTokenType {
+    fn serialize<S: ::serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for AccessTokenIssuedTokenType {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        let value = <String as ::serde::Deserialize>::deserialize(deserializer)?;
+        Ok(Self::from(value.as_str()))
+    }
+}
+/// What the token may do with the item.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum FileOrFolderScopeScope {
+    ///annotation_edit
+    AnnotationEdit,
+    ///annotation_view_all
+    AnnotationViewAll,
+    ///annotation_view_self
+    AnnotationViewSelf,
+    ///base_explorer
+    BaseExplorer,
+    ///base_picker
+    BasePicker,
+    ///base_preview
+    BasePreview,
+    ///base_upload
+    BaseUpload,
+    ///item_delete
+    ItemDelete,
+    ///item_download
+    ItemDownload,
+    ///item_preview
+    ItemPreview,
+    ///item_rename
+    ItemRename,
+    ///item_share
+    ItemShare,
+    ///item_upload
+    ItemUpload,
+    ///item_read
+    ItemRead,
+    /// A value this client does not know, kept as it came.
+    Unknown(String),
+}
+impl FileOrFolderScopeScope {
+    /// The value as it appears on the wire.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::AnnotationEdit => "annotation_edit",
+            Self::AnnotationViewAll => "annotation_view_all",
+            Self::AnnotationViewSelf => "annotation_view_self",
+            Self::BaseExplorer => "base_explorer",
+            Self::BasePicker => "base_picker",
+            Self::BasePreview => "base_preview",
+            Self::BaseUpload => "base_upload",
+            Self::ItemDelete => "item_delete",
+            Self::ItemDownload => "item_download",
+            Self::ItemPreview => "item_preview",
+            Self::ItemRename => "item_rename",
+            Self::ItemShare => "item_share",
+            Self::ItemUpload => "item_upload",
+            Self::ItemRead => "item_read",
+            Self::Unknown(value) => value,
+        }
+    }
+}
+impl From<&str> for FileOrFolderScopeScope {
+    fn from(value: &str) -> Self {
+        match value {
+            "annotation_edit" => Self::AnnotationEdit,
+            "annotation_view_all" => Self::AnnotationViewAll,
+            "annotation_view_self" => Self::AnnotationViewSelf,
+            "base_explorer" => Self::BaseExplorer,
+            "base_picker" => Self::BasePicker,
+            "base_preview" => Self::BasePreview,
+            "base_upload" => Self::BaseUpload,
+            "item_delete" => Self::ItemDelete,
+            "item_download" => Self::ItemDownload,
+            "item_preview" => Self::ItemPreview,
+            "item_rename" => Self::ItemRename,
+            "item_share" => Self::ItemShare,
+            "item_upload" => Self::ItemUpload,
+            "item_read" => Self::ItemRead,
+            other => Self::Unknown(other.to_owned()),
+        }
+    }
+}
+impl std::fmt::Display for FileOrFolderScopeScope {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+impl ::serde::Serialize for FileOrFolderScopeScope {
+    fn serialize<S: ::serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for FileOrFolderScopeScope {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        let value = <String as ::serde::Deserialize>::deserialize(deserializer)?;
+        Ok(Self::from(value.as_str()))
+    }
+}
+/// The file or folder.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum FileOrFolderScopeObject {
+    FileMini(FileMini),
+    FolderMini(FolderMini),
+    /// A variant this client does not know, kept as it came.
+    Unknown(rt::serde_json::Value),
+}
+impl ::serde::Serialize for FileOrFolderScopeObject {
+    fn serialize<S: ::serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        match self {
+            Self::FileMini(value) => ::serde::Serialize::serialize(value, serializer),
+            Self::FolderMini(value) => ::serde::Serialize::serialize(value, serializer),
+            Self::Unknown(value) => ::serde::Serialize::serialize(value, serializer),
+        }
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for FileOrFolderScopeObject {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        let value = <rt::serde_json::Value as ::serde::Deserialize>::deserialize(
+            deserializer,
+        )?;
+        let tag = value.get("type").and_then(|t| t.as_str()).map(str::to_owned);
+        match tag.as_deref() {
+            Some("file") => {
+                rt::serde_json::from_value(value)
+                    .map(Self::FileMini)
+                    .map_err(::serde::de::Error::custom)
+            }
+            Some("folder") => {
+                rt::serde_json::from_value(value)
+                    .map(Self::FolderMini)
+                    .map_err(::serde::de::Error::custom)
+            }
+            _ => Ok(Self::Unknown(value)),
+        }
+    }
 }
 /// The new file's name, folder and timestamps, sent as a JSON document in
 /// the form field `attributes`. Must come before the `file` part, or Box

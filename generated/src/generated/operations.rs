@@ -82,9 +82,9 @@ impl Client {
             form = form.file_part("file", value)?;
         }
         builder = form.apply(builder);
-        let response = rt::support::send(builder).await?;
+        let response = self.core.send::<super::errors::UploadFileError>(builder).await?;
         match response.status().as_u16() {
-            201 => {
+            200..=299 => {
                 let body = rt::support::decode_json(response).await?;
                 Ok(body)
             }
@@ -137,9 +137,12 @@ impl Client {
         )?;
         let mut builder = self.core.request(rt::reqwest::Method::OPTIONS, url);
         builder = builder.json(&request.body);
-        let response = rt::support::send(builder).await?;
+        let response = self
+            .core
+            .send::<super::errors::PreflightUploadError>(builder)
+            .await?;
         match response.status().as_u16() {
-            200 => {
+            200..=299 => {
                 let body = rt::support::decode_json(response).await?;
                 Ok(body)
             }
@@ -247,9 +250,12 @@ impl Client {
             form = form.file_part("file", value)?;
         }
         builder = form.apply(builder);
-        let response = rt::support::send(builder).await?;
+        let response = self
+            .core
+            .send::<super::errors::UploadFileVersionError>(builder)
+            .await?;
         match response.status().as_u16() {
-            200 => {
+            200..=299 => {
                 let body = rt::support::decode_json(response).await?;
                 Ok(body)
             }
@@ -299,9 +305,12 @@ impl Client {
         )?;
         let mut builder = self.core.request(rt::reqwest::Method::POST, url);
         builder = builder.json(&request.body);
-        let response = rt::support::send(builder).await?;
+        let response = self
+            .core
+            .send::<super::errors::CreateUploadSessionError>(builder)
+            .await?;
         match response.status().as_u16() {
-            201 => {
+            200..=299 => {
                 let body = rt::support::decode_json(response).await?;
                 Ok(body)
             }
@@ -359,9 +368,12 @@ impl Client {
         )?;
         let mut builder = self.core.request(rt::reqwest::Method::POST, url);
         builder = builder.json(&request.body);
-        let response = rt::support::send(builder).await?;
+        let response = self
+            .core
+            .send::<super::errors::CreateUploadSessionForFileError>(builder)
+            .await?;
         match response.status().as_u16() {
-            201 => {
+            200..=299 => {
                 let body = rt::support::decode_json(response).await?;
                 Ok(body)
             }
@@ -425,9 +437,12 @@ impl Client {
             }
         };
         let builder = self.core.request(rt::reqwest::Method::GET, url);
-        let response = rt::support::send(builder).await?;
+        let response = self
+            .core
+            .send::<super::errors::GetUploadSessionError>(builder)
+            .await?;
         match response.status().as_u16() {
-            200 => {
+            200..=299 => {
                 let body = rt::support::decode_json(response).await?;
                 Ok(body)
             }
@@ -515,9 +530,9 @@ impl Client {
             request.content_range.as_str(),
         )?;
         builder = rt::support::octet_stream(builder, request.body);
-        let response = rt::support::send(builder).await?;
+        let response = self.core.send::<super::errors::UploadPartError>(builder).await?;
         match response.status().as_u16() {
-            200 => {
+            200..=299 => {
                 let body = rt::support::decode_json(response).await?;
                 Ok(body)
             }
@@ -577,9 +592,12 @@ impl Client {
             }
         };
         let builder = self.core.request(rt::reqwest::Method::DELETE, url);
-        let response = rt::support::send(builder).await?;
+        let response = self
+            .core
+            .send::<super::errors::AbortUploadSessionError>(builder)
+            .await?;
         match response.status().as_u16() {
-            204 => {
+            200..=299 => {
                 rt::support::discard_body(response).await?;
                 Ok(())
             }
@@ -665,9 +683,12 @@ impl Client {
             url.query_pairs_mut().append_pair("limit", value.to_string().as_str());
         }
         let builder = self.core.request(rt::reqwest::Method::GET, url);
-        let response = rt::support::send(builder).await?;
+        let response = self
+            .core
+            .send::<super::errors::ListUploadPartsError>(builder)
+            .await?;
         match response.status().as_u16() {
-            200 => {
+            200..=299 => {
                 let body = rt::support::decode_json(response).await?;
                 Ok(body)
             }
@@ -735,7 +756,7 @@ impl CommitUploadSessionRequest {
         self
     }
 }
-/// The success answers of `commit_upload_session`.
+/// The success answers of `commit_upload_session`. Any other 2xx answer is read as `Committed`.
 #[derive(Debug, Clone, PartialEq)]
 pub enum CommitUploadSessionResponse {
     /// HTTP 201: The file (or version) exists now; it is the only entry of the list.
@@ -783,7 +804,10 @@ impl Client {
             builder = rt::support::header(builder, "if-none-match", value.as_str())?;
         }
         builder = builder.json(&request.body);
-        let response = rt::support::send(builder).await?;
+        let response = self
+            .core
+            .send::<super::errors::CommitUploadSessionError>(builder)
+            .await?;
         match response.status().as_u16() {
             201 => {
                 let body = rt::support::decode_json(response).await?;
@@ -796,10 +820,123 @@ impl Client {
                     retry_after,
                 })
             }
+            200..=299 => {
+                let body = rt::support::decode_json(response).await?;
+                Ok(CommitUploadSessionResponse::Committed(body))
+            }
             _ => {
                 Err(
                     rt::Error::Api(
                         super::errors::CommitUploadSessionError::from_raw(
+                            rt::support::raw_response(response).await?,
+                        ),
+                    ),
+                )
+            }
+        }
+    }
+}
+/// The request of `request_access_token` (`POST /oauth2/token`).
+#[derive(Debug, Clone)]
+pub struct RequestAccessTokenRequest {
+    /// The form body (`application/x-www-form-urlencoded`).
+    pub body: super::models::PostOauth2Token,
+}
+impl RequestAccessTokenRequest {
+    /// A request with the required fields; optional ones are set with `with_*`.
+    pub fn new(body: super::models::PostOauth2Token) -> Self {
+        Self { body }
+    }
+}
+impl Client {
+    /// Request an access token
+    ///
+    /// Exchanges a grant for an access token. The grant is chosen by `grant_type`:
+    /// `client_credentials` (client ID and secret, plus `box_subject_type` and
+    /// `box_subject_id`), the JWT bearer grant (a signed `assertion`, plus client ID and
+    /// secret), `refresh_token` (a refresh token, which is single use: the answer carries
+    /// its successor), `authorization_code` (the code of an OAuth 2.0 redirect), or
+    /// token exchange (downscoping `subject_token` to `scope`).
+    ///
+    /// Access tokens live about an hour: read `expires_in` rather than assume it.
+    pub async fn request_access_token(
+        &self,
+        request: RequestAccessTokenRequest,
+    ) -> Result<
+        super::models::AccessToken,
+        rt::Error<super::errors::RequestAccessTokenError>,
+    > {
+        let url = rt::support::parse_url(
+            &format!(
+                "{}/oauth2/token", rt::support::base_url(& self.core, "auth",
+                "https://api.box.com"),
+            ),
+        )?;
+        let mut builder = self.core.request(rt::reqwest::Method::POST, url);
+        builder = rt::support::form(builder, &request.body)?;
+        let response = self
+            .core
+            .send_without_credentials::<super::errors::RequestAccessTokenError>(builder)
+            .await?;
+        match response.status().as_u16() {
+            200..=299 => {
+                let body = rt::support::decode_json(response).await?;
+                Ok(body)
+            }
+            _ => {
+                Err(
+                    rt::Error::Api(
+                        super::errors::RequestAccessTokenError::from_raw(
+                            rt::support::raw_response(response).await?,
+                        ),
+                    ),
+                )
+            }
+        }
+    }
+}
+/// The request of `revoke_access_token` (`POST /oauth2/revoke`).
+#[derive(Debug, Clone)]
+pub struct RevokeAccessTokenRequest {
+    /// The form body (`application/x-www-form-urlencoded`).
+    pub body: super::models::PostOauth2Revoke,
+}
+impl RevokeAccessTokenRequest {
+    /// A request with the required fields; optional ones are set with `with_*`.
+    pub fn new(body: super::models::PostOauth2Revoke) -> Self {
+        Self { body }
+    }
+}
+impl Client {
+    /// Revoke an access token
+    ///
+    /// Revokes an access token, or a refresh token and the access tokens issued with it,
+    /// so that it can no longer be used.
+    pub async fn revoke_access_token(
+        &self,
+        request: RevokeAccessTokenRequest,
+    ) -> Result<(), rt::Error<super::errors::RevokeAccessTokenError>> {
+        let url = rt::support::parse_url(
+            &format!(
+                "{}/oauth2/revoke", rt::support::base_url(& self.core, "auth",
+                "https://api.box.com"),
+            ),
+        )?;
+        let mut builder = self.core.request(rt::reqwest::Method::POST, url);
+        builder = rt::support::form(builder, &request.body)?;
+        let response = self
+            .core
+            .send_without_credentials::<super::errors::RevokeAccessTokenError>(builder)
+            .await?;
+        match response.status().as_u16() {
+            200..=299 => {
+                rt::support::discard_body(response).await?;
+                Ok(())
+            }
+            _ => {
+                Err(
+                    rt::Error::Api(
+                        super::errors::RevokeAccessTokenError::from_raw(
                             rt::support::raw_response(response).await?,
                         ),
                     ),

@@ -53,5 +53,11 @@ pub fn emit_mod() -> TokenStream {
         pub mod operations;
 
         pub use client::{Client, SERVERS};
+
+        /// The traits whose methods callers use on the generated errors (`status()`, `code()`,
+        /// `is_retryable()`...): `use` this module's contents with a glob.
+        pub mod prelude {
+            pub use box_uploads_runtime::{ApiErrorFields, OperationError};
+        }
     }
 }

@@ -2,16 +2,16 @@
 //! documented status, and `Other` for everything else.
 
 use proc_macro2::TokenStream;
-use quote::{format_ident, quote};
+use quote::quote;
 
 use super::{doc, ty_tokens, Scope};
-use crate::ir::{Operation, StatusMatch, Ty};
+use crate::ir::{Operation, StatusMatch, Ty, TypeName};
 use crate::lower::status_name;
-use crate::names::{ident, pascal, Unique};
+use crate::names::{pascal, Unique};
 
 /// One variant of an error enum and the answers it stands for.
 struct Variant {
-    name: String,
+    name: TypeName,
     payload: Ty,
     /// (status, code) pairs, tried before any status-only match.
     codes: Vec<(StatusMatch, String)>,
@@ -33,11 +33,12 @@ fn variants(op: &Operation) -> Vec<Variant> {
     // Status variants first: they own the plain names (`Conflict`, `BadRequest`).
     let mut status_index = Vec::new();
     for es in &op.errors {
-        let base = es.name.clone().unwrap_or_else(|| match es.status {
-            StatusMatch::Code(c) => status_name(c),
-            StatusMatch::Range(r) => format!("Status{r}xx"),
-        });
-        let name = names.take(&base);
+        let base = match (&es.name, es.status) {
+            (Some(name), _) => name.to_string(),
+            (None, StatusMatch::Code(c)) => status_name(c),
+            (None, StatusMatch::Range(r)) => format!("Status{r}xx"),
+        };
+        let name = TypeName::new(names.take(&base));
         status_index.push(out.len());
         out.push(Variant {
             name,
@@ -59,7 +60,7 @@ fn variants(op: &Operation) -> Vec<Variant> {
             let wanted = pascal(&code.code);
             // A code named like its status (`bad_request` on 400) is that status's variant.
             let own = status_index[i];
-            if out[own].name == wanted {
+            if out[own].name.as_str() == wanted {
                 continue;
             }
             // The same code at two statuses with one body type is one variant.
@@ -74,11 +75,11 @@ fn variants(op: &Operation) -> Vec<Variant> {
                     .push_str(&format!(" Also HTTP {}.", status_label(es.status)));
                 continue;
             }
-            let name = if names_taken(&out, &wanted) {
+            let name = TypeName::new(if names_taken(&out, &wanted) {
                 names.take(&format!("{wanted}{}", status_label(es.status)))
             } else {
                 names.take(&wanted)
-            };
+            });
             out.push(Variant {
                 name,
                 payload: es.payload.clone(),
@@ -96,7 +97,7 @@ fn variants(op: &Operation) -> Vec<Variant> {
             });
         }
     }
-    let fallback = names.take("Other");
+    let fallback = TypeName::new(names.take("Other"));
     out.push(Variant {
         name: fallback,
         payload: op.default_error.clone().unwrap_or(Ty::Value),
@@ -108,7 +109,7 @@ fn variants(op: &Operation) -> Vec<Variant> {
 }
 
 fn names_taken(out: &[Variant], name: &str) -> bool {
-    out.iter().any(|v| v.name == name)
+    out.iter().any(|v| v.name.as_str() == name)
 }
 
 fn status_pattern(s: StatusMatch) -> TokenStream {
@@ -136,18 +137,18 @@ pub fn emit(ops: &[Operation]) -> TokenStream {
 }
 
 fn emit_one(op: &Operation) -> TokenStream {
-    let enum_name = format_ident!("{}Error", op.type_name);
-    let op_name = &op.name;
+    let enum_name = op.type_name.suffixed("Error");
+    let op_name = op.name.as_str();
     let vs = variants(op);
     let decls = vs.iter().map(|v| {
-        let name = ident(&v.name);
+        let name = &v.name;
         let payload = ty_tokens(&v.payload, Scope::Sibling);
         let d = doc(Some(&v.doc));
         quote!(#d #name(rt::ApiError<#payload>),)
     });
     let mut arms = Vec::new();
     for v in &vs {
-        let name = ident(&v.name);
+        let name = &v.name;
         if !v.codes.is_empty() {
             let pats = v.codes.iter().map(|(s, c)| {
                 let s = status_pattern(*s);
@@ -159,7 +160,7 @@ fn emit_one(op: &Operation) -> TokenStream {
     // Exact statuses before ranges, so `404` wins over `4XX`.
     for exact in [true, false] {
         for v in &vs {
-            let name = ident(&v.name);
+            let name = &v.name;
             for s in &v.statuses {
                 if matches!(s, StatusMatch::Code(_)) == exact {
                     let s = status_pattern(*s);
@@ -168,12 +169,12 @@ fn emit_one(op: &Operation) -> TokenStream {
             }
         }
     }
-    let other = ident(
-        &vs.last()
-            .map(|v| v.name.clone())
-            .unwrap_or_else(|| "Other".into()),
-    );
-    let names: Vec<_> = vs.iter().map(|v| ident(&v.name)).collect();
+    // `variants` always ends with the fallback.
+    let other = vs
+        .last()
+        .map(|v| v.name.clone())
+        .unwrap_or_else(|| TypeName::new("Other"));
+    let names: Vec<_> = vs.iter().map(|v| &v.name).collect();
     let sort = if arms.is_empty() {
         quote!(Self::#other(rt::ApiError::from_raw(raw)))
     } else {
@@ -185,9 +186,13 @@ fn emit_one(op: &Operation) -> TokenStream {
             }
         }
     };
-    let enum_doc = format!(" An error answer of `{op_name}`.");
+    let enum_doc = doc(Some(&format!(
+        "An error answer of `{op_name}`.\n\n\
+         Its accessors (`status()`, `code()`, `message()`...) are those of\n\
+         [`rt::OperationError`], which `prelude` re-exports."
+    )));
     quote! {
-        #[doc = #enum_doc]
+        #enum_doc
         #[derive(Debug)]
         #[non_exhaustive]
         pub enum #enum_name {
@@ -202,58 +207,22 @@ fn emit_one(op: &Operation) -> TokenStream {
             pub fn from_raw(raw: rt::support::RawResponse) -> Self {
                 #sort
             }
-
-            fn fields(&self) -> &dyn rt::ApiErrorFields {
-                match self {
-                    #(Self::#names(e) => e,)*
-                }
-            }
-
-            /// The HTTP status of the answer.
-            pub fn status(&self) -> u16 {
-                self.fields().status()
-            }
-
-            /// The error code from the body, if any (also for codes the spec does not list).
-            pub fn code(&self) -> Option<&str> {
-                self.fields().code()
-            }
-
-            pub fn message(&self) -> Option<&str> {
-                self.fields().message()
-            }
-
-            pub fn request_id(&self) -> Option<&str> {
-                self.fields().request_id()
-            }
-
-            /// The raw `retry-after` header of the answer, if any.
-            pub fn retry_after(&self) -> Option<&str> {
-                self.fields().retry_after()
-            }
-
-            /// The body as received.
-            pub fn raw_body(&self) -> &str {
-                self.fields().raw()
-            }
-
-            /// 429 and 5xx: the same request may succeed later.
-            pub fn is_retryable(&self) -> bool {
-                rt::OperationError::is_retryable(self)
-            }
         }
 
         impl std::fmt::Display for #enum_name {
             fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                write!(f, "{}: {}", Self::OPERATION, self.fields())
+                write!(f, "{}: {}", Self::OPERATION, rt::OperationError::fields(self))
             }
         }
 
         impl std::error::Error for #enum_name {}
 
+        // The one accessor generated per enum; the trait derives the others from it.
         impl rt::OperationError for #enum_name {
             fn fields(&self) -> &dyn rt::ApiErrorFields {
-                #enum_name::fields(self)
+                match self {
+                    #(Self::#names(e) => e,)*
+                }
             }
         }
     }

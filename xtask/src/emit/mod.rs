@@ -34,14 +34,12 @@ pub fn ty_tokens(ty: &Ty, scope: Scope) -> TokenStream {
             let inner = ty_tokens(inner, scope);
             quote!(Vec<#inner>)
         }
-        Ty::Named(name) => {
-            let ident = crate::names::ident(name);
-            match scope {
-                Scope::Models => quote!(#ident),
-                Scope::Sibling => quote!(super::models::#ident),
-            }
-        }
+        Ty::Named(name) => match scope {
+            Scope::Models => quote!(#name),
+            Scope::Sibling => quote!(super::models::#name),
+        },
         Ty::Binary => quote!(rt::Body),
+        Ty::Secret => quote!(rt::Secret),
     }
 }
 

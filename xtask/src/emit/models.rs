@@ -4,8 +4,7 @@ use proc_macro2::TokenStream;
 use quote::quote;
 
 use super::{doc, ty_tokens, Scope};
-use crate::ir::{Field, TypeDef};
-use crate::names::ident;
+use crate::ir::{Field, TypeDef, TypeName};
 
 pub fn emit(types: &[TypeDef]) -> TokenStream {
     let items = types.iter().map(emit_type);
@@ -35,10 +34,9 @@ fn emit_type(def: &TypeDef) -> TokenStream {
             property,
             variants,
         } => {
-            let name = ident(name);
             let d = doc(d.as_deref());
-            let names: Vec<_> = variants.iter().map(|v| ident(&v.name)).collect();
-            let tys: Vec<_> = variants.iter().map(|v| ident(&v.ty)).collect();
+            let names: Vec<_> = variants.iter().map(|v| &v.name).collect();
+            let tys: Vec<_> = variants.iter().map(|v| &v.ty).collect();
             let tags: Vec<_> = variants
                 .iter()
                 .map(|v| {
@@ -80,9 +78,8 @@ fn emit_type(def: &TypeDef) -> TokenStream {
             doc: d,
             variants,
         } => {
-            let name = ident(name);
             let d = doc(d.as_deref());
-            let names = variants.iter().map(|(n, _)| ident(n));
+            let names = variants.iter().map(|(n, _)| n);
             let tys = variants.iter().map(|(_, t)| ty_tokens(t, Scope::Models));
             quote! {
                 #d
@@ -94,7 +91,6 @@ fn emit_type(def: &TypeDef) -> TokenStream {
             }
         }
         TypeDef::Alias { name, doc: d, ty } => {
-            let name = ident(name);
             let d = doc(d.as_deref());
             let ty = ty_tokens(ty, Scope::Models);
             quote! {
@@ -105,8 +101,7 @@ fn emit_type(def: &TypeDef) -> TokenStream {
     }
 }
 
-fn emit_struct(name: &str, d: Option<&str>, fields: &[Field]) -> TokenStream {
-    let name = ident(name);
+fn emit_struct(name: &TypeName, d: Option<&str>, fields: &[Field]) -> TokenStream {
     let d = doc(d);
     let all_optional = fields.iter().all(|f| f.optional);
     let default = if all_optional {
@@ -115,13 +110,12 @@ fn emit_struct(name: &str, d: Option<&str>, fields: &[Field]) -> TokenStream {
         quote!()
     };
     let fields = fields.iter().map(|f| {
-        let fname = ident(&f.rust);
+        let fname = &f.rust;
         let ty = ty_tokens(&f.ty, Scope::Models);
         let fdoc = doc(f.doc.as_deref());
-        let plain = f.rust.trim_start_matches("r#");
         let json = &f.json;
         let mut serde_args = Vec::new();
-        if plain != json {
+        if f.rust.as_str() != json {
             serde_args.push(quote!(rename = #json));
         }
         if f.optional {
@@ -151,10 +145,9 @@ fn emit_struct(name: &str, d: Option<&str>, fields: &[Field]) -> TokenStream {
     }
 }
 
-fn emit_enum(name: &str, d: Option<&str>, values: &[(String, String)]) -> TokenStream {
-    let name = ident(name);
+fn emit_enum(name: &TypeName, d: Option<&str>, values: &[(String, TypeName)]) -> TokenStream {
     let d = doc(d);
-    let variants: Vec<_> = values.iter().map(|(_, v)| ident(v)).collect();
+    let variants: Vec<_> = values.iter().map(|(_, v)| v).collect();
     let wire: Vec<_> = values.iter().map(|(w, _)| w).collect();
     quote! {
         #d

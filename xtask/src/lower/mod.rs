@@ -1,6 +1,7 @@
 //! Stage 2: `openapiv3::OpenAPI` -> [`crate::ir::Api`]. Every problem found is collected; the IR
 //! is returned only for a document with none.
 
+mod form;
 mod operations;
 pub use operations::status_name;
 mod types;

@@ -11,8 +11,8 @@ use openapiv3::{
 use super::types::{SRef, TypeLower};
 use crate::diag::{join, Problems};
 use crate::ir::{
-    ErrorCode, ErrorStatus, MultipartPart, Operation, Param, ParamIn, RequestBody, ResponseHeader,
-    Server, StatusMatch, Success, SuccessBody, Ty,
+    ErrorCode, ErrorStatus, MultipartPart, Operation, Param, ParamIn, PathTemplate, RequestBody,
+    ResponseHeader, RustIdent, Server, StatusMatch, Success, SuccessBody, Ty, TypeName,
 };
 use crate::names::{pascal, snake, Unique};
 
@@ -40,7 +40,7 @@ pub fn lower_operations<'a>(
         ctx.server(first, "/servers/0", true);
     }
     let mut operations = Vec::new();
-    let mut seen: HashMap<String, String> = HashMap::new();
+    let mut seen: HashMap<RustIdent, String> = HashMap::new();
     for (path, item) in api.paths.paths.iter() {
         let path_pointer = join("/paths", path);
         let item = match item {
@@ -53,25 +53,24 @@ pub fn lower_operations<'a>(
         };
         for (method, op) in methods(item) {
             let pointer = format!("{path_pointer}/{method}");
-            if let Some(lowered) = ctx.operation(path, item, method, op, &pointer) {
-                if let Some(first) = seen.get(&lowered.name) {
-                    let field = if op.extensions.contains_key("x-rust-name") {
-                        "x-rust-name"
-                    } else {
-                        "operationId"
-                    };
-                    ctx.problems.push(
-                        format!("{pointer}/{field}"),
-                        format!(
-                            "duplicate operation name `{}`: {first} already uses it",
-                            lowered.name
-                        ),
-                    );
-                    continue;
-                }
-                seen.insert(lowered.name.clone(), pointer);
-                operations.push(lowered);
+            let lowered = ctx.operation(path, item, method, op, &pointer);
+            if let Some(first) = seen.get(&lowered.name) {
+                let field = if op.extensions.contains_key("x-rust-name") {
+                    "x-rust-name"
+                } else {
+                    "operationId"
+                };
+                ctx.problems.push(
+                    format!("{pointer}/{field}"),
+                    format!(
+                        "duplicate operation name `{}`: {first} already uses it",
+                        lowered.name
+                    ),
+                );
+                continue;
             }
+            seen.insert(lowered.name.clone(), pointer);
+            operations.push(lowered);
         }
     }
     let servers = ctx.servers.into_values().collect();
@@ -138,6 +137,7 @@ enum Media {
     Json,
     OctetStream,
     Multipart,
+    Form,
 }
 
 fn media_kind(media: &str) -> Option<Media> {
@@ -153,6 +153,8 @@ fn media_kind(media: &str) -> Option<Media> {
         Some(Media::OctetStream)
     } else if base == "multipart/form-data" {
         Some(Media::Multipart)
+    } else if base == "application/x-www-form-urlencoded" {
+        Some(Media::Form)
     } else {
         None
     }
@@ -192,7 +194,7 @@ impl<'a> Ctx<'a, '_> {
             return (existing.key.clone(), existing.default_url.clone());
         }
         let key = match ext_str(&server.extensions, "x-rust-name") {
-            Some(name) => self.server_keys.take(&snake(name).replace("r#", "")),
+            Some(name) => self.server_keys.take(&snake(name)),
             None if document_default => self.server_keys.take("default"),
             None => {
                 let n = self.servers.len();
@@ -209,6 +211,8 @@ impl<'a> Ctx<'a, '_> {
         (key, url)
     }
 
+    /// Lowers one operation. Its problems go to `self.problems`; the operation is returned even
+    /// then, so that the caller can check its name against the others.
     fn operation(
         &mut self,
         path: &str,
@@ -216,9 +220,9 @@ impl<'a> Ctx<'a, '_> {
         method: &str,
         op: &'a OaOperation,
         pointer: &str,
-    ) -> Option<Operation> {
+    ) -> Operation {
         let name = match ext_str(&op.extensions, "x-rust-name").or(op.operation_id.as_deref()) {
-            Some(name) if !name.trim().is_empty() => snake(name).replace("r#", ""),
+            Some(name) if !name.trim().is_empty() => RustIdent::new(snake(name)),
             _ => {
                 self.problems.push(
                     pointer,
@@ -228,10 +232,10 @@ impl<'a> Ctx<'a, '_> {
                     ),
                 );
                 // Keep going so that the rest of this operation is checked too.
-                format!("unnamed_{}_{}", method, snake(path).replace("r#", ""))
+                RustIdent::new(format!("unnamed_{}_{}", method, snake(path)))
             }
         };
-        let type_name = pascal(&name);
+        let type_name = TypeName::new(pascal(name.as_str()));
         let (server_key, server_default) = if let Some(s) = op.servers.first() {
             self.server(s, &format!("{pointer}/servers/0"), false)
         } else if let Some(s) = item.servers.first() {
@@ -242,6 +246,13 @@ impl<'a> Ctx<'a, '_> {
         } else {
             ("default".to_string(), String::new())
         };
+        // `security: []` (or only empty requirements) means "no credentials"; no `security`
+        // anywhere means the client's credentials, if it has any, are sent.
+        let credentials = !op
+            .security
+            .as_ref()
+            .or(self.api.security.as_ref())
+            .is_some_and(|requirements| requirements.iter().all(|r| r.is_empty()));
         let absolute_url = op
             .extensions
             .get("x-accepts-absolute-url")
@@ -258,7 +269,18 @@ impl<'a> Ctx<'a, '_> {
             field_names.reserve(reserved);
         }
         let params = self.params(item, op, pointer, &type_name, &mut field_names);
-        self.check_path_template(path, &params, pointer);
+        let template = match PathTemplate::parse(path) {
+            Ok(template) => {
+                self.check_path_template(&template, &params, pointer);
+                template
+            }
+            Err(e) => {
+                self.problems.push(pointer, format!("path `{path}` {e}"));
+                // Never emitted (the IR is dropped when there are problems): the rest of the
+                // operation is still checked.
+                PathTemplate::default()
+            }
+        };
         let body = op.request_body.as_ref().and_then(|b| {
             self.body(
                 b,
@@ -269,36 +291,27 @@ impl<'a> Ctx<'a, '_> {
         });
         let (successes, errors, default_error) =
             self.responses(op, &format!("{pointer}/responses"), &type_name);
-        Some(Operation {
+        Operation {
             name,
             type_name,
             method: method.to_uppercase(),
-            path: path.to_string(),
+            path: template,
             server_key,
             server_default,
             absolute_url,
             doc,
             params,
             body,
+            credentials,
             successes,
             errors,
             default_error,
-        })
+        }
     }
 
     /// Every `{name}` in the path needs a path parameter, and every path parameter a `{name}`.
-    fn check_path_template(&mut self, path: &str, params: &[Param], pointer: &str) {
-        let mut in_template = Vec::new();
-        let mut rest = path;
-        while let Some(start) = rest.find('{') {
-            let Some(len) = rest[start..].find('}') else {
-                self.problems
-                    .push(pointer, format!("path `{path}` has an unclosed `{{`"));
-                return;
-            };
-            in_template.push(&rest[start + 1..start + len]);
-            rest = &rest[start + len + 1..];
-        }
+    fn check_path_template(&mut self, path: &PathTemplate, params: &[Param], pointer: &str) {
+        let in_template: Vec<&str> = path.params().collect();
         for name in &in_template {
             if !params
                 .iter()
@@ -328,7 +341,7 @@ impl<'a> Ctx<'a, '_> {
         item: &'a PathItem,
         op: &'a OaOperation,
         pointer: &str,
-        type_name: &str,
+        type_name: &TypeName,
         names: &mut Unique,
     ) -> Vec<Param> {
         let path_pointer = pointer
@@ -381,7 +394,7 @@ impl<'a> Ctx<'a, '_> {
                 let key = (data.name.to_ascii_lowercase(), kind);
                 let rust = match by_key.get(&key) {
                     Some(existing) => existing.rust.clone(),
-                    None => names.take(&snake(&data.name)),
+                    None => RustIdent::new(names.take(&snake(&data.name))),
                 };
                 let wire = if location == ParamIn::Header {
                     data.name.to_ascii_lowercase()
@@ -450,7 +463,7 @@ impl<'a> Ctx<'a, '_> {
         &mut self,
         body: &'a ReferenceOr<openapiv3::RequestBody>,
         pointer: &str,
-        type_name: &str,
+        type_name: &TypeName,
         names: &mut Unique,
     ) -> Option<RequestBody> {
         let (body, pointer) = match body {
@@ -490,7 +503,8 @@ impl<'a> Ctx<'a, '_> {
                     at,
                     format!(
                         "unsupported media type `{media}`: request bodies may be application/json, \
-                         application/octet-stream or multipart/form-data"
+                         application/octet-stream, multipart/form-data or \
+                         application/x-www-form-urlencoded"
                     ),
                 ),
             }
@@ -508,6 +522,21 @@ impl<'a> Ctx<'a, '_> {
                     &format!("{type_name}Body"),
                 );
                 Some(RequestBody::Json { ty })
+            }
+            Media::Form => {
+                let Some(schema) = &content.schema else {
+                    self.problems.push(
+                        &at,
+                        "an application/x-www-form-urlencoded body needs a schema listing its fields",
+                    );
+                    return None;
+                };
+                let schema_at = format!("{at}/schema");
+                let (ty, _) =
+                    self.types
+                        .ty(SRef::from(schema), &schema_at, &format!("{type_name}Body"));
+                super::form::check(self.types, &ty, &schema_at, &mut self.problems);
+                Some(RequestBody::Form { ty })
             }
             Media::Multipart => {
                 let Some(schema) = &content.schema else {
@@ -531,7 +560,7 @@ impl<'a> Ctx<'a, '_> {
         &mut self,
         schema: SRef<'a>,
         pointer: &str,
-        type_name: &str,
+        type_name: &TypeName,
         names: &mut Unique,
     ) -> Option<RequestBody> {
         let (schema, pointer) = match schema {
@@ -576,7 +605,7 @@ impl<'a> Ctx<'a, '_> {
             };
             parts.push(MultipartPart {
                 wire: prop.clone(),
-                rust: names.take(&snake(prop)),
+                rust: RustIdent::new(names.take(&snake(prop))),
                 ty,
                 required: required.contains(prop),
                 doc,
@@ -647,7 +676,7 @@ impl<'a> Ctx<'a, '_> {
         &mut self,
         op: &'a OaOperation,
         pointer: &str,
-        type_name: &str,
+        type_name: &TypeName,
     ) -> (Vec<Success>, Vec<ErrorStatus>, Option<Ty>) {
         let mut successes = Vec::new();
         let mut errors = Vec::new();
@@ -658,6 +687,16 @@ impl<'a> Ctx<'a, '_> {
             .keys()
             .filter(|s| matches!(s, StatusCode::Code(c) if (200..300).contains(c)))
             .count();
+        // The explicit 2xx statuses, for a `2XX` key beside them.
+        let two_xx_listed: Vec<String> = op
+            .responses
+            .responses
+            .keys()
+            .filter_map(|s| match s {
+                StatusCode::Code(c) if (200..300).contains(c) => Some(c.to_string()),
+                _ => None,
+            })
+            .collect();
         for (status, response) in &op.responses.responses {
             let key = match status {
                 StatusCode::Code(c) => c.to_string(),
@@ -670,8 +709,9 @@ impl<'a> Ctx<'a, '_> {
             let rust_name = ext_str(&resp.extensions, "x-rust-name").map(pascal);
             match *status {
                 StatusCode::Code(code) if (200..300).contains(&code) => {
-                    let variant =
-                        success_names.take(&rust_name.unwrap_or_else(|| status_name(code)));
+                    let variant = TypeName::new(
+                        success_names.take(&rust_name.unwrap_or_else(|| status_name(code))),
+                    );
                     let hint = if two_xx > 1 {
                         format!("{type_name}{variant}")
                     } else {
@@ -680,7 +720,24 @@ impl<'a> Ctx<'a, '_> {
                     let body = self.response_body(resp, &resp_at, &hint);
                     let headers = self.response_headers(resp, &resp_at, &hint);
                     successes.push(Success {
-                        status: code,
+                        status: StatusMatch::Code(code),
+                        variant,
+                        body,
+                        headers,
+                        doc: Some(resp.description.clone()),
+                    });
+                }
+                // `2XX` alone is the operation's one success status: every 2xx answer is read
+                // as it, as it would be for a single listed status.
+                StatusCode::Range(2) if two_xx_listed.is_empty() => {
+                    let variant = TypeName::new(
+                        success_names.take(&rust_name.unwrap_or_else(|| "Success".to_string())),
+                    );
+                    let hint = format!("{type_name}Response");
+                    let body = self.response_body(resp, &resp_at, &hint);
+                    let headers = self.response_headers(resp, &resp_at, &hint);
+                    successes.push(Success {
+                        status: StatusMatch::Range(2),
                         variant,
                         body,
                         headers,
@@ -690,7 +747,11 @@ impl<'a> Ctx<'a, '_> {
                 StatusCode::Range(2) => {
                     self.problems.push(
                         &at,
-                        "a 2XX range response is not supported: list the success statuses",
+                        format!(
+                            "a 2XX range beside listed success statuses ({}) is not supported: \
+                             keep either the range or the list",
+                            two_xx_listed.join(", ")
+                        ),
                     );
                 }
                 StatusCode::Code(code) if code < 200 => {
@@ -710,7 +771,7 @@ impl<'a> Ctx<'a, '_> {
                     errors.push(ErrorStatus {
                         status: status_match,
                         payload,
-                        name: rust_name,
+                        name: rust_name.map(TypeName::new),
                         codes,
                         doc: Some(resp.description.clone()),
                     });
@@ -773,7 +834,7 @@ impl<'a> Ctx<'a, '_> {
             };
             out.push(ResponseHeader {
                 wire: name.to_ascii_lowercase(),
-                rust: names.take(&snake(name)),
+                rust: RustIdent::new(names.take(&snake(name))),
                 ty,
                 doc: header.description.clone(),
             });

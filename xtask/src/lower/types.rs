@@ -11,7 +11,7 @@ use openapiv3::{
 };
 
 use crate::diag::{join, Problems};
-use crate::ir::{Field, TaggedVariant, Ty, TypeDef};
+use crate::ir::{Field, RustIdent, TaggedVariant, Ty, TypeDef, TypeName};
 use crate::names::{pascal, snake, Unique};
 
 /// A schema or a reference to one, whatever box it came in.
@@ -197,7 +197,7 @@ pub struct TypeLower<'a> {
     pub problems: Problems,
     /// Generated types by the pointer that defines them, in the order they were first named.
     slots: IndexMap<String, Option<TypeDef>>,
-    names_by_pointer: HashMap<String, String>,
+    names_by_pointer: HashMap<String, TypeName>,
     names: Unique,
     in_progress: HashSet<String>,
 }
@@ -224,7 +224,7 @@ impl<'a> TypeLower<'a> {
         if let Some(schemas) = lower.components {
             for name in schemas.keys() {
                 let pointer = join("/components/schemas", name);
-                let rust = lower.names.take(&pascal(name));
+                let rust = TypeName::new(lower.names.take(&pascal(name)));
                 lower.names_by_pointer.insert(pointer.clone(), rust);
                 lower.slots.insert(pointer, None);
             }
@@ -242,7 +242,7 @@ impl<'a> TypeLower<'a> {
             let rust = self.names_by_pointer[&pointer].clone();
             match schema {
                 ReferenceOr::Reference { reference } => {
-                    let (ty, _) = self.ty(SRef::Ref(reference), &pointer, &rust);
+                    let (ty, _) = self.ty(SRef::Ref(reference), &pointer, rust.as_str());
                     self.fill(
                         &pointer,
                         TypeDef::Alias {
@@ -257,6 +257,12 @@ impl<'a> TypeLower<'a> {
         }
     }
 
+    /// The type defined under `name` so far (components are all defined before operations
+    /// are lowered; an inline type as soon as its use site is).
+    pub fn def(&self, name: &TypeName) -> Option<&TypeDef> {
+        self.slots.values().flatten().find(|def| def.name() == name)
+    }
+
     /// The generated types, in a stable order.
     pub fn finish(self) -> (Vec<TypeDef>, Problems) {
         (self.slots.into_values().flatten().collect(), self.problems)
@@ -267,33 +273,33 @@ impl<'a> TypeLower<'a> {
     }
 
     /// The name for the type defined at `pointer`, choosing one from `hint` the first time.
-    fn name_for(&mut self, pointer: &str, hint: &str) -> (String, bool) {
+    fn name_for(&mut self, pointer: &str, hint: &str) -> (TypeName, bool) {
         if let Some(name) = self.names_by_pointer.get(pointer) {
             let defined = matches!(self.slots.get(pointer), Some(Some(_)))
                 || self.in_progress.contains(pointer);
             return (name.clone(), defined);
         }
-        let name = self.names.take(&pascal(hint));
+        let name = TypeName::new(self.names.take(&pascal(hint)));
         self.names_by_pointer
             .insert(pointer.to_string(), name.clone());
         self.slots.insert(pointer.to_string(), None);
         (name, false)
     }
 
-    fn define_named(&mut self, schema: &'a Schema, pointer: &str, name: &str) {
+    fn define_named(&mut self, schema: &'a Schema, pointer: &str, name: &TypeName) {
         let doc = schema.schema_data.description.clone();
         match shape(schema) {
             Shape::Object { props, .. } if !props.is_empty() => {
-                self.define_struct(schema, pointer, name);
+                self.define_struct(schema, pointer, name.as_str());
             }
             Shape::AllOf { parts, props } if props.is_some() || !is_single_ref(parts) => {
-                self.define_struct(schema, pointer, name);
+                self.define_struct(schema, pointer, name.as_str());
             }
             Shape::Str { values, .. } if !values.is_empty() => {
-                self.define_enum(pointer, name, &values, doc);
+                self.define_enum(pointer, name.as_str(), &values, doc);
             }
             Shape::OneOf(_) => {
-                self.define_union(schema, pointer, name);
+                self.define_union(schema, pointer, name.as_str());
             }
             _ => {
                 self.in_progress.insert(pointer.to_string());
@@ -302,7 +308,7 @@ impl<'a> TypeLower<'a> {
                 self.fill(
                     pointer,
                     TypeDef::Alias {
-                        name: name.to_string(),
+                        name: name.clone(),
                         doc,
                         ty,
                     },
@@ -342,6 +348,10 @@ impl<'a> TypeLower<'a> {
                 format: Some("binary"),
                 ..
             } => Ty::Binary,
+            Shape::Str {
+                format: Some("password"),
+                ..
+            } => Ty::Secret,
             Shape::Str { .. } => Ty::String,
             Shape::Int {
                 format: Some("int32"),
@@ -427,14 +437,14 @@ impl<'a> TypeLower<'a> {
         }
     }
 
-    fn define_struct(&mut self, schema: &'a Schema, pointer: &str, hint: &str) -> String {
+    fn define_struct(&mut self, schema: &'a Schema, pointer: &str, hint: &str) -> TypeName {
         let (name, defined) = self.name_for(pointer, hint);
         if defined {
             return name;
         }
         self.in_progress.insert(pointer.to_string());
         let mut acc = FieldAcc::default();
-        self.collect_fields(SRef::Item(schema), pointer, &name, &mut acc, 0);
+        self.collect_fields(SRef::Item(schema), pointer, name.as_str(), &mut acc, 0);
         self.in_progress.remove(pointer);
         let mut unique = Unique::default();
         let fields = acc
@@ -443,7 +453,7 @@ impl<'a> TypeLower<'a> {
             .map(|(json, (ty, is_nullable, doc))| {
                 let required = acc.required.contains(&json);
                 Field {
-                    rust: unique.take(&snake(&json)),
+                    rust: RustIdent::new(unique.take(&snake(&json))),
                     json,
                     ty,
                     optional: !required || is_nullable,
@@ -487,7 +497,7 @@ impl<'a> TypeLower<'a> {
                 self.collect_fields(
                     SRef::from(component),
                     &component_pointer,
-                    &component_name,
+                    component_name.as_str(),
                     acc,
                     depth + 1,
                 );
@@ -548,7 +558,7 @@ impl<'a> TypeLower<'a> {
         hint: &str,
         values: &[String],
         doc: Option<String>,
-    ) -> String {
+    ) -> TypeName {
         let (name, defined) = self.name_for(pointer, hint);
         if defined {
             return name;
@@ -557,7 +567,7 @@ impl<'a> TypeLower<'a> {
         unique.reserve("Unknown");
         let values = values
             .iter()
-            .map(|v| (v.clone(), unique.take(&pascal(v))))
+            .map(|v| (v.clone(), TypeName::new(unique.take(&pascal(v)))))
             .collect();
         self.fill(
             pointer,
@@ -570,7 +580,7 @@ impl<'a> TypeLower<'a> {
         name
     }
 
-    fn define_union(&mut self, schema: &'a Schema, pointer: &str, hint: &str) -> String {
+    fn define_union(&mut self, schema: &'a Schema, pointer: &str, hint: &str) -> TypeName {
         let (name, defined) = self.name_for(pointer, hint);
         if defined {
             return name;
@@ -619,7 +629,7 @@ impl<'a> TypeLower<'a> {
                         tags.push(schema_name);
                     }
                     variants.push(TaggedVariant {
-                        name: unique.take(&ty),
+                        name: TypeName::new(unique.take(ty.as_str())),
                         tags,
                         ty,
                     });
@@ -636,7 +646,7 @@ impl<'a> TypeLower<'a> {
                 for (i, part) in parts.iter().enumerate() {
                     let at = format!("{pointer}/{keyword}/{i}");
                     let (ty, _) = self.ty(SRef::from(part), &at, &format!("{name}Variant{i}"));
-                    variants.push((unique.take(&variant_name(&ty)), ty));
+                    variants.push((TypeName::new(unique.take(&variant_name(&ty))), ty));
                 }
                 TypeDef::Untagged {
                     name: name.clone(),
@@ -654,7 +664,7 @@ impl<'a> TypeLower<'a> {
 /// A variant name for an untagged union member, from its type.
 fn variant_name(ty: &Ty) -> String {
     match ty {
-        Ty::Named(n) => n.clone(),
+        Ty::Named(n) => n.to_string(),
         Ty::Vec(inner) => format!("{}List", variant_name(inner)),
         Ty::String => "String".into(),
         Ty::I32 | Ty::I64 => "Integer".into(),
@@ -664,5 +674,6 @@ fn variant_name(ty: &Ty) -> String {
         Ty::Value => "Value".into(),
         Ty::Map => "Object".into(),
         Ty::Binary => "Binary".into(),
+        Ty::Secret => "Secret".into(),
     }
 }

@@ -7,6 +7,7 @@ pub const SERVERS: &[(&str, &str)] = &[
     ("api", "https://api.pictura.example.test/v1"),
     ("upload", "https://eu.upload.pictura.example.test/v1"),
     ("upload_session", "https://eu.upload.pictura.example.test/v1"),
+    ("login", "https://login.pictura.example.test"),
 ];
 /// A client for Pictura photo albums.
 ///

@@ -3,6 +3,9 @@
 #![allow(clippy::doc_lazy_continuation, clippy::doc_overindented_list_items)]
 use box_uploads_runtime as rt;
 /// An error answer of `list_albums`.
+///
+/// Its accessors (`status()`, `code()`, `message()`...) are those of
+/// [`rt::OperationError`], which `prelude` re-exports.
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum ListAlbumsError {
@@ -27,6 +30,14 @@ impl ListAlbumsError {
             _ => Self::Other(rt::ApiError::from_raw(raw)),
         }
     }
+}
+impl std::fmt::Display for ListAlbumsError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", Self::OPERATION, rt::OperationError::fields(self))
+    }
+}
+impl std::error::Error for ListAlbumsError {}
+impl rt::OperationError for ListAlbumsError {
     fn fields(&self) -> &dyn rt::ApiErrorFields {
         match self {
             Self::TooManyRequests(e) => e,
@@ -34,45 +45,11 @@ impl ListAlbumsError {
             Self::Other(e) => e,
         }
     }
-    /// The HTTP status of the answer.
-    pub fn status(&self) -> u16 {
-        self.fields().status()
-    }
-    /// The error code from the body, if any (also for codes the spec does not list).
-    pub fn code(&self) -> Option<&str> {
-        self.fields().code()
-    }
-    pub fn message(&self) -> Option<&str> {
-        self.fields().message()
-    }
-    pub fn request_id(&self) -> Option<&str> {
-        self.fields().request_id()
-    }
-    /// The raw `retry-after` header of the answer, if any.
-    pub fn retry_after(&self) -> Option<&str> {
-        self.fields().retry_after()
-    }
-    /// The body as received.
-    pub fn raw_body(&self) -> &str {
-        self.fields().raw()
-    }
-    /// 429 and 5xx: the same request may succeed later.
-    pub fn is_retryable(&self) -> bool {
-        rt::OperationError::is_retryable(self)
-    }
-}
-impl std::fmt::Display for ListAlbumsError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}: {}", Self::OPERATION, self.fields())
-    }
-}
-impl std::error::Error for ListAlbumsError {}
-impl rt::OperationError for ListAlbumsError {
-    fn fields(&self) -> &dyn rt::ApiErrorFields {
-        ListAlbumsError::fields(self)
-    }
 }
 /// An error answer of `create_album`.
+///
+/// Its accessors (`status()`, `code()`, `message()`...) are those of
+/// [`rt::OperationError`], which `prelude` re-exports.
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum CreateAlbumError {
@@ -118,6 +95,14 @@ impl CreateAlbumError {
             _ => Self::Other(rt::ApiError::from_raw(raw)),
         }
     }
+}
+impl std::fmt::Display for CreateAlbumError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", Self::OPERATION, rt::OperationError::fields(self))
+    }
+}
+impl std::error::Error for CreateAlbumError {}
+impl rt::OperationError for CreateAlbumError {
     fn fields(&self) -> &dyn rt::ApiErrorFields {
         match self {
             Self::BadRequest(e) => e,
@@ -130,45 +115,11 @@ impl CreateAlbumError {
             Self::Other(e) => e,
         }
     }
-    /// The HTTP status of the answer.
-    pub fn status(&self) -> u16 {
-        self.fields().status()
-    }
-    /// The error code from the body, if any (also for codes the spec does not list).
-    pub fn code(&self) -> Option<&str> {
-        self.fields().code()
-    }
-    pub fn message(&self) -> Option<&str> {
-        self.fields().message()
-    }
-    pub fn request_id(&self) -> Option<&str> {
-        self.fields().request_id()
-    }
-    /// The raw `retry-after` header of the answer, if any.
-    pub fn retry_after(&self) -> Option<&str> {
-        self.fields().retry_after()
-    }
-    /// The body as received.
-    pub fn raw_body(&self) -> &str {
-        self.fields().raw()
-    }
-    /// 429 and 5xx: the same request may succeed later.
-    pub fn is_retryable(&self) -> bool {
-        rt::OperationError::is_retryable(self)
-    }
-}
-impl std::fmt::Display for CreateAlbumError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}: {}", Self::OPERATION, self.fields())
-    }
-}
-impl std::error::Error for CreateAlbumError {}
-impl rt::OperationError for CreateAlbumError {
-    fn fields(&self) -> &dyn rt::ApiErrorFields {
-        CreateAlbumError::fields(self)
-    }
 }
 /// An error answer of `get_album`.
+///
+/// Its accessors (`status()`, `code()`, `message()`...) are those of
+/// [`rt::OperationError`], which `prelude` re-exports.
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum GetAlbumError {
@@ -188,51 +139,25 @@ impl GetAlbumError {
             _ => Self::Other(rt::ApiError::from_raw(raw)),
         }
     }
+}
+impl std::fmt::Display for GetAlbumError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", Self::OPERATION, rt::OperationError::fields(self))
+    }
+}
+impl std::error::Error for GetAlbumError {}
+impl rt::OperationError for GetAlbumError {
     fn fields(&self) -> &dyn rt::ApiErrorFields {
         match self {
             Self::NotFound(e) => e,
             Self::Other(e) => e,
         }
     }
-    /// The HTTP status of the answer.
-    pub fn status(&self) -> u16 {
-        self.fields().status()
-    }
-    /// The error code from the body, if any (also for codes the spec does not list).
-    pub fn code(&self) -> Option<&str> {
-        self.fields().code()
-    }
-    pub fn message(&self) -> Option<&str> {
-        self.fields().message()
-    }
-    pub fn request_id(&self) -> Option<&str> {
-        self.fields().request_id()
-    }
-    /// The raw `retry-after` header of the answer, if any.
-    pub fn retry_after(&self) -> Option<&str> {
-        self.fields().retry_after()
-    }
-    /// The body as received.
-    pub fn raw_body(&self) -> &str {
-        self.fields().raw()
-    }
-    /// 429 and 5xx: the same request may succeed later.
-    pub fn is_retryable(&self) -> bool {
-        rt::OperationError::is_retryable(self)
-    }
-}
-impl std::fmt::Display for GetAlbumError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}: {}", Self::OPERATION, self.fields())
-    }
-}
-impl std::error::Error for GetAlbumError {}
-impl rt::OperationError for GetAlbumError {
-    fn fields(&self) -> &dyn rt::ApiErrorFields {
-        GetAlbumError::fields(self)
-    }
 }
 /// An error answer of `delete_album`.
+///
+/// Its accessors (`status()`, `code()`, `message()`...) are those of
+/// [`rt::OperationError`], which `prelude` re-exports.
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum DeleteAlbumError {
@@ -255,6 +180,14 @@ impl DeleteAlbumError {
             _ => Self::Other(rt::ApiError::from_raw(raw)),
         }
     }
+}
+impl std::fmt::Display for DeleteAlbumError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", Self::OPERATION, rt::OperationError::fields(self))
+    }
+}
+impl std::error::Error for DeleteAlbumError {}
+impl rt::OperationError for DeleteAlbumError {
     fn fields(&self) -> &dyn rt::ApiErrorFields {
         match self {
             Self::NotFound(e) => e,
@@ -262,45 +195,11 @@ impl DeleteAlbumError {
             Self::Other(e) => e,
         }
     }
-    /// The HTTP status of the answer.
-    pub fn status(&self) -> u16 {
-        self.fields().status()
-    }
-    /// The error code from the body, if any (also for codes the spec does not list).
-    pub fn code(&self) -> Option<&str> {
-        self.fields().code()
-    }
-    pub fn message(&self) -> Option<&str> {
-        self.fields().message()
-    }
-    pub fn request_id(&self) -> Option<&str> {
-        self.fields().request_id()
-    }
-    /// The raw `retry-after` header of the answer, if any.
-    pub fn retry_after(&self) -> Option<&str> {
-        self.fields().retry_after()
-    }
-    /// The body as received.
-    pub fn raw_body(&self) -> &str {
-        self.fields().raw()
-    }
-    /// 429 and 5xx: the same request may succeed later.
-    pub fn is_retryable(&self) -> bool {
-        rt::OperationError::is_retryable(self)
-    }
-}
-impl std::fmt::Display for DeleteAlbumError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}: {}", Self::OPERATION, self.fields())
-    }
-}
-impl std::error::Error for DeleteAlbumError {}
-impl rt::OperationError for DeleteAlbumError {
-    fn fields(&self) -> &dyn rt::ApiErrorFields {
-        DeleteAlbumError::fields(self)
-    }
 }
 /// An error answer of `upload_photo`.
+///
+/// Its accessors (`status()`, `code()`, `message()`...) are those of
+/// [`rt::OperationError`], which `prelude` re-exports.
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum UploadPhotoError {
@@ -349,6 +248,14 @@ impl UploadPhotoError {
             _ => Self::Other(rt::ApiError::from_raw(raw)),
         }
     }
+}
+impl std::fmt::Display for UploadPhotoError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", Self::OPERATION, rt::OperationError::fields(self))
+    }
+}
+impl std::error::Error for UploadPhotoError {}
+impl rt::OperationError for UploadPhotoError {
     fn fields(&self) -> &dyn rt::ApiErrorFields {
         match self {
             Self::BadRequest(e) => e,
@@ -362,45 +269,11 @@ impl UploadPhotoError {
             Self::Other(e) => e,
         }
     }
-    /// The HTTP status of the answer.
-    pub fn status(&self) -> u16 {
-        self.fields().status()
-    }
-    /// The error code from the body, if any (also for codes the spec does not list).
-    pub fn code(&self) -> Option<&str> {
-        self.fields().code()
-    }
-    pub fn message(&self) -> Option<&str> {
-        self.fields().message()
-    }
-    pub fn request_id(&self) -> Option<&str> {
-        self.fields().request_id()
-    }
-    /// The raw `retry-after` header of the answer, if any.
-    pub fn retry_after(&self) -> Option<&str> {
-        self.fields().retry_after()
-    }
-    /// The body as received.
-    pub fn raw_body(&self) -> &str {
-        self.fields().raw()
-    }
-    /// 429 and 5xx: the same request may succeed later.
-    pub fn is_retryable(&self) -> bool {
-        rt::OperationError::is_retryable(self)
-    }
-}
-impl std::fmt::Display for UploadPhotoError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}: {}", Self::OPERATION, self.fields())
-    }
-}
-impl std::error::Error for UploadPhotoError {}
-impl rt::OperationError for UploadPhotoError {
-    fn fields(&self) -> &dyn rt::ApiErrorFields {
-        UploadPhotoError::fields(self)
-    }
 }
 /// An error answer of `start_upload`.
+///
+/// Its accessors (`status()`, `code()`, `message()`...) are those of
+/// [`rt::OperationError`], which `prelude` re-exports.
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum StartUploadError {
@@ -425,6 +298,14 @@ impl StartUploadError {
             _ => Self::Other(rt::ApiError::from_raw(raw)),
         }
     }
+}
+impl std::fmt::Display for StartUploadError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", Self::OPERATION, rt::OperationError::fields(self))
+    }
+}
+impl std::error::Error for StartUploadError {}
+impl rt::OperationError for StartUploadError {
     fn fields(&self) -> &dyn rt::ApiErrorFields {
         match self {
             Self::BadRequest(e) => e,
@@ -432,45 +313,11 @@ impl StartUploadError {
             Self::Other(e) => e,
         }
     }
-    /// The HTTP status of the answer.
-    pub fn status(&self) -> u16 {
-        self.fields().status()
-    }
-    /// The error code from the body, if any (also for codes the spec does not list).
-    pub fn code(&self) -> Option<&str> {
-        self.fields().code()
-    }
-    pub fn message(&self) -> Option<&str> {
-        self.fields().message()
-    }
-    pub fn request_id(&self) -> Option<&str> {
-        self.fields().request_id()
-    }
-    /// The raw `retry-after` header of the answer, if any.
-    pub fn retry_after(&self) -> Option<&str> {
-        self.fields().retry_after()
-    }
-    /// The body as received.
-    pub fn raw_body(&self) -> &str {
-        self.fields().raw()
-    }
-    /// 429 and 5xx: the same request may succeed later.
-    pub fn is_retryable(&self) -> bool {
-        rt::OperationError::is_retryable(self)
-    }
-}
-impl std::fmt::Display for StartUploadError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}: {}", Self::OPERATION, self.fields())
-    }
-}
-impl std::error::Error for StartUploadError {}
-impl rt::OperationError for StartUploadError {
-    fn fields(&self) -> &dyn rt::ApiErrorFields {
-        StartUploadError::fields(self)
-    }
 }
 /// An error answer of `upload_chunk`.
+///
+/// Its accessors (`status()`, `code()`, `message()`...) are those of
+/// [`rt::OperationError`], which `prelude` re-exports.
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum UploadChunkError {
@@ -506,6 +353,14 @@ impl UploadChunkError {
             _ => Self::Other(rt::ApiError::from_raw(raw)),
         }
     }
+}
+impl std::fmt::Display for UploadChunkError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", Self::OPERATION, rt::OperationError::fields(self))
+    }
+}
+impl std::error::Error for UploadChunkError {}
+impl rt::OperationError for UploadChunkError {
     fn fields(&self) -> &dyn rt::ApiErrorFields {
         match self {
             Self::Conflict(e) => e,
@@ -516,45 +371,11 @@ impl UploadChunkError {
             Self::Other(e) => e,
         }
     }
-    /// The HTTP status of the answer.
-    pub fn status(&self) -> u16 {
-        self.fields().status()
-    }
-    /// The error code from the body, if any (also for codes the spec does not list).
-    pub fn code(&self) -> Option<&str> {
-        self.fields().code()
-    }
-    pub fn message(&self) -> Option<&str> {
-        self.fields().message()
-    }
-    pub fn request_id(&self) -> Option<&str> {
-        self.fields().request_id()
-    }
-    /// The raw `retry-after` header of the answer, if any.
-    pub fn retry_after(&self) -> Option<&str> {
-        self.fields().retry_after()
-    }
-    /// The body as received.
-    pub fn raw_body(&self) -> &str {
-        self.fields().raw()
-    }
-    /// 429 and 5xx: the same request may succeed later.
-    pub fn is_retryable(&self) -> bool {
-        rt::OperationError::is_retryable(self)
-    }
-}
-impl std::fmt::Display for UploadChunkError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}: {}", Self::OPERATION, self.fields())
-    }
-}
-impl std::error::Error for UploadChunkError {}
-impl rt::OperationError for UploadChunkError {
-    fn fields(&self) -> &dyn rt::ApiErrorFields {
-        UploadChunkError::fields(self)
-    }
 }
 /// An error answer of `finish_upload`.
+///
+/// Its accessors (`status()`, `code()`, `message()`...) are those of
+/// [`rt::OperationError`], which `prelude` re-exports.
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum FinishUploadError {
@@ -592,6 +413,14 @@ impl FinishUploadError {
             _ => Self::Other(rt::ApiError::from_raw(raw)),
         }
     }
+}
+impl std::fmt::Display for FinishUploadError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", Self::OPERATION, rt::OperationError::fields(self))
+    }
+}
+impl std::error::Error for FinishUploadError {}
+impl rt::OperationError for FinishUploadError {
     fn fields(&self) -> &dyn rt::ApiErrorFields {
         match self {
             Self::BadRequest(e) => e,
@@ -602,45 +431,11 @@ impl FinishUploadError {
             Self::Other(e) => e,
         }
     }
-    /// The HTTP status of the answer.
-    pub fn status(&self) -> u16 {
-        self.fields().status()
-    }
-    /// The error code from the body, if any (also for codes the spec does not list).
-    pub fn code(&self) -> Option<&str> {
-        self.fields().code()
-    }
-    pub fn message(&self) -> Option<&str> {
-        self.fields().message()
-    }
-    pub fn request_id(&self) -> Option<&str> {
-        self.fields().request_id()
-    }
-    /// The raw `retry-after` header of the answer, if any.
-    pub fn retry_after(&self) -> Option<&str> {
-        self.fields().retry_after()
-    }
-    /// The body as received.
-    pub fn raw_body(&self) -> &str {
-        self.fields().raw()
-    }
-    /// 429 and 5xx: the same request may succeed later.
-    pub fn is_retryable(&self) -> bool {
-        rt::OperationError::is_retryable(self)
-    }
-}
-impl std::fmt::Display for FinishUploadError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}: {}", Self::OPERATION, self.fields())
-    }
-}
-impl std::error::Error for FinishUploadError {}
-impl rt::OperationError for FinishUploadError {
-    fn fields(&self) -> &dyn rt::ApiErrorFields {
-        FinishUploadError::fields(self)
-    }
 }
 /// An error answer of `list_events`.
+///
+/// Its accessors (`status()`, `code()`, `message()`...) are those of
+/// [`rt::OperationError`], which `prelude` re-exports.
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum ListEventsError {
@@ -654,46 +449,77 @@ impl ListEventsError {
     pub fn from_raw(raw: rt::support::RawResponse) -> Self {
         Self::Other(rt::ApiError::from_raw(raw))
     }
-    fn fields(&self) -> &dyn rt::ApiErrorFields {
-        match self {
-            Self::Other(e) => e,
-        }
-    }
-    /// The HTTP status of the answer.
-    pub fn status(&self) -> u16 {
-        self.fields().status()
-    }
-    /// The error code from the body, if any (also for codes the spec does not list).
-    pub fn code(&self) -> Option<&str> {
-        self.fields().code()
-    }
-    pub fn message(&self) -> Option<&str> {
-        self.fields().message()
-    }
-    pub fn request_id(&self) -> Option<&str> {
-        self.fields().request_id()
-    }
-    /// The raw `retry-after` header of the answer, if any.
-    pub fn retry_after(&self) -> Option<&str> {
-        self.fields().retry_after()
-    }
-    /// The body as received.
-    pub fn raw_body(&self) -> &str {
-        self.fields().raw()
-    }
-    /// 429 and 5xx: the same request may succeed later.
-    pub fn is_retryable(&self) -> bool {
-        rt::OperationError::is_retryable(self)
-    }
 }
 impl std::fmt::Display for ListEventsError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}: {}", Self::OPERATION, self.fields())
+        write!(f, "{}: {}", Self::OPERATION, rt::OperationError::fields(self))
     }
 }
 impl std::error::Error for ListEventsError {}
 impl rt::OperationError for ListEventsError {
     fn fields(&self) -> &dyn rt::ApiErrorFields {
-        ListEventsError::fields(self)
+        match self {
+            Self::Other(e) => e,
+        }
+    }
+}
+/// An error answer of `sign_in`.
+///
+/// Its accessors (`status()`, `code()`, `message()`...) are those of
+/// [`rt::OperationError`], which `prelude` re-exports.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum SignInError {
+    /// HTTP 400 with any other code: The sign-in was refused.
+    BadRequest(rt::ApiError<super::models::OauthError>),
+    /// HTTP 429 with any other code: Slow down.
+    TooManyRequests(rt::ApiError<super::models::Error2>),
+    /// HTTP 400 `invalid_grant`: Wrong password or expired code.
+    InvalidGrant(rt::ApiError<super::models::OauthError>),
+    /// HTTP 400 `invalid_client`: Unknown app.
+    InvalidClient(rt::ApiError<super::models::OauthError>),
+    /// HTTP 429 `rate_limit_exceeded`: Wait for retry-after.
+    RateLimitExceeded(rt::ApiError<super::models::Error2>),
+    /// Any other answer: an undocumented status or code.
+    Other(rt::ApiError<super::models::Error2>),
+}
+impl SignInError {
+    /// The operation this error belongs to.
+    pub const OPERATION: &'static str = "sign_in";
+    /// Sorts an answer into its variant by status and error code.
+    pub fn from_raw(raw: rt::support::RawResponse) -> Self {
+        let code = rt::support::error_code(&raw.body);
+        match (raw.status, code.as_deref()) {
+            (400, Some("invalid_grant")) => {
+                Self::InvalidGrant(rt::ApiError::from_raw(raw))
+            }
+            (400, Some("invalid_client")) => {
+                Self::InvalidClient(rt::ApiError::from_raw(raw))
+            }
+            (429, Some("rate_limit_exceeded")) => {
+                Self::RateLimitExceeded(rt::ApiError::from_raw(raw))
+            }
+            (400, _) => Self::BadRequest(rt::ApiError::from_raw(raw)),
+            (429, _) => Self::TooManyRequests(rt::ApiError::from_raw(raw)),
+            _ => Self::Other(rt::ApiError::from_raw(raw)),
+        }
+    }
+}
+impl std::fmt::Display for SignInError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", Self::OPERATION, rt::OperationError::fields(self))
+    }
+}
+impl std::error::Error for SignInError {}
+impl rt::OperationError for SignInError {
+    fn fields(&self) -> &dyn rt::ApiErrorFields {
+        match self {
+            Self::BadRequest(e) => e,
+            Self::TooManyRequests(e) => e,
+            Self::InvalidGrant(e) => e,
+            Self::InvalidClient(e) => e,
+            Self::RateLimitExceeded(e) => e,
+            Self::Other(e) => e,
+        }
     }
 }

@@ -5,3 +5,8 @@ pub mod errors;
 pub mod models;
 pub mod operations;
 pub use client::{Client, SERVERS};
+/// The traits whose methods callers use on the generated errors (`status()`, `code()`,
+/// `is_retryable()`...): `use` this module's contents with a glob.
+pub mod prelude {
+    pub use box_uploads_runtime::{ApiErrorFields, OperationError};
+}

@@ -642,6 +642,33 @@ pub struct ChunkConflict {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub context_info: Option<ChunkConflictContextInfo>,
 }
+#[derive(Debug, Clone, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+pub struct SignInForm {
+    pub grant_type: SignInFormGrantType,
+    pub username: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password: Option<rt::Secret>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remember_days: Option<i32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trusted_device: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub visibility: Option<Visibility>,
+}
+#[derive(Debug, Clone, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+pub struct Session {
+    pub token: rt::Secret,
+    pub expires_in: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refresh: Option<rt::Secret>,
+}
+#[derive(Debug, Clone, PartialEq, Default, ::serde::Serialize, ::serde::Deserialize)]
+pub struct OauthError {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error_description: Option<String>,
+}
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum AlbumBaseType {
@@ -857,6 +884,56 @@ pub enum AlbumConflictContextInfoConflicts {
 pub struct ChunkConflictContextInfo {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub conflicting_chunk: Option<Chunk>,
+}
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum SignInFormGrantType {
+    ///password
+    Password,
+    ///urn:pictura:grant:one-time-code
+    UrnPicturaGrantOneTimeCode,
+    /// A value this client does not know, kept as it came.
+    Unknown(String),
+}
+impl SignInFormGrantType {
+    /// The value as it appears on the wire.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::Password => "password",
+            Self::UrnPicturaGrantOneTimeCode => "urn:pictura:grant:one-time-code",
+            Self::Unknown(value) => value,
+        }
+    }
+}
+impl From<&str> for SignInFormGrantType {
+    fn from(value: &str) -> Self {
+        match value {
+            "password" => Self::Password,
+            "urn:pictura:grant:one-time-code" => Self::UrnPicturaGrantOneTimeCode,
+            other => Self::Unknown(other.to_owned()),
+        }
+    }
+}
+impl std::fmt::Display for SignInFormGrantType {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+impl ::serde::Serialize for SignInFormGrantType {
+    fn serialize<S: ::serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for SignInFormGrantType {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        let value = <String as ::serde::Deserialize>::deserialize(deserializer)?;
+        Ok(Self::from(value.as_str()))
+    }
 }
 #[derive(Debug, Clone, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 pub struct UploadPhotoMetadata {

@@ -72,9 +72,9 @@ impl Client {
             url.query_pairs_mut().append_pair("order", value.to_string().as_str());
         }
         let builder = self.core.request(rt::reqwest::Method::GET, url);
-        let response = rt::support::send(builder).await?;
+        let response = self.core.send::<super::errors::ListAlbumsError>(builder).await?;
         match response.status().as_u16() {
-            200 => {
+            200..=299 => {
                 let body = rt::support::decode_json(response).await?;
                 Ok(body)
             }
@@ -115,9 +115,9 @@ impl Client {
         )?;
         let mut builder = self.core.request(rt::reqwest::Method::POST, url);
         builder = builder.json(&request.body);
-        let response = rt::support::send(builder).await?;
+        let response = self.core.send::<super::errors::CreateAlbumError>(builder).await?;
         match response.status().as_u16() {
-            201 => {
+            200..=299 => {
                 let body = rt::support::decode_json(response).await?;
                 Ok(body)
             }
@@ -170,9 +170,9 @@ impl Client {
                 .append_pair("fields", rt::support::join_csv(value).as_str());
         }
         let builder = self.core.request(rt::reqwest::Method::GET, url);
-        let response = rt::support::send(builder).await?;
+        let response = self.core.send::<super::errors::GetAlbumError>(builder).await?;
         match response.status().as_u16() {
-            200 => {
+            200..=299 => {
                 let body = rt::support::decode_json(response).await?;
                 Ok(body)
             }
@@ -224,9 +224,9 @@ impl Client {
         if let Some(value) = &request.if_match {
             builder = rt::support::header(builder, "if-match", value.as_str())?;
         }
-        let response = rt::support::send(builder).await?;
+        let response = self.core.send::<super::errors::DeleteAlbumError>(builder).await?;
         match response.status().as_u16() {
-            204 => {
+            200..=299 => {
                 rt::support::discard_body(response).await?;
                 Ok(())
             }
@@ -297,9 +297,9 @@ impl Client {
             form = form.file_part("image", value)?;
         }
         builder = form.apply(builder);
-        let response = rt::support::send(builder).await?;
+        let response = self.core.send::<super::errors::UploadPhotoError>(builder).await?;
         match response.status().as_u16() {
-            201 => {
+            200..=299 => {
                 let body = rt::support::decode_json(response).await?;
                 Ok(body)
             }
@@ -343,9 +343,9 @@ impl Client {
         )?;
         let mut builder = self.core.request(rt::reqwest::Method::POST, url);
         builder = builder.json(&request.body);
-        let response = rt::support::send(builder).await?;
+        let response = self.core.send::<super::errors::StartUploadError>(builder).await?;
         match response.status().as_u16() {
-            201 => {
+            200..=299 => {
                 let body = rt::support::decode_json(response).await?;
                 Ok(body)
             }
@@ -422,9 +422,9 @@ impl Client {
             request.content_range.as_str(),
         )?;
         builder = rt::support::octet_stream(builder, request.body);
-        let response = rt::support::send(builder).await?;
+        let response = self.core.send::<super::errors::UploadChunkError>(builder).await?;
         match response.status().as_u16() {
-            200 => {
+            200..=299 => {
                 let body = rt::support::decode_json(response).await?;
                 Ok(body)
             }
@@ -477,7 +477,7 @@ impl FinishUploadRequest {
         self
     }
 }
-/// The success answers of `finish_upload`.
+/// The success answers of `finish_upload`. Any other 2xx answer is read as `Finished`.
 #[derive(Debug, Clone, PartialEq)]
 pub enum FinishUploadResponse {
     /// HTTP 201: The photo exists.
@@ -513,7 +513,10 @@ impl Client {
             builder = rt::support::header(builder, "if-match", value.as_str())?;
         }
         builder = builder.json(&request.body);
-        let response = rt::support::send(builder).await?;
+        let response = self
+            .core
+            .send::<super::errors::FinishUploadError>(builder)
+            .await?;
         match response.status().as_u16() {
             201 => {
                 let body = rt::support::decode_json(response).await?;
@@ -530,6 +533,10 @@ impl Client {
                     retry_after,
                     x_chunks_processed,
                 })
+            }
+            200..=299 => {
+                let body = rt::support::decode_json(response).await?;
+                Ok(FinishUploadResponse::Finished(body))
             }
             _ => {
                 Err(
@@ -587,9 +594,9 @@ impl Client {
             url.query_pairs_mut().append_pair("since", value.to_string().as_str());
         }
         let builder = self.core.request(rt::reqwest::Method::GET, url);
-        let response = rt::support::send(builder).await?;
+        let response = self.core.send::<super::errors::ListEventsError>(builder).await?;
         match response.status().as_u16() {
-            200 => {
+            200..=299 => {
                 let body = rt::support::decode_json(response).await?;
                 Ok(body)
             }
@@ -597,6 +604,52 @@ impl Client {
                 Err(
                     rt::Error::Api(
                         super::errors::ListEventsError::from_raw(
+                            rt::support::raw_response(response).await?,
+                        ),
+                    ),
+                )
+            }
+        }
+    }
+}
+/// The request of `sign_in` (`POST /oauth/token`).
+#[derive(Debug, Clone)]
+pub struct SignInRequest {
+    /// The form body (`application/x-www-form-urlencoded`).
+    pub body: super::models::SignInForm,
+}
+impl SignInRequest {
+    /// A request with the required fields; optional ones are set with `with_*`.
+    pub fn new(body: super::models::SignInForm) -> Self {
+        Self { body }
+    }
+}
+impl Client {
+    pub async fn sign_in(
+        &self,
+        request: SignInRequest,
+    ) -> Result<super::models::Session, rt::Error<super::errors::SignInError>> {
+        let url = rt::support::parse_url(
+            &format!(
+                "{}/oauth/token", rt::support::base_url(& self.core, "login",
+                "https://login.pictura.example.test"),
+            ),
+        )?;
+        let mut builder = self.core.request(rt::reqwest::Method::POST, url);
+        builder = rt::support::form(builder, &request.body)?;
+        let response = self
+            .core
+            .send_without_credentials::<super::errors::SignInError>(builder)
+            .await?;
+        match response.status().as_u16() {
+            200..=299 => {
+                let body = rt::support::decode_json(response).await?;
+                Ok(body)
+            }
+            _ => {
+                Err(
+                    rt::Error::Api(
+                        super::errors::SignInError::from_raw(
                             rt::support::raw_response(response).await?,
                         ),
                     ),

@@ -1,0 +1,291 @@
+//! `box-upload put` credentials: a fixed token, client credentials from the environment, or a
+//! JWT app config file; never a secret on the command line or in the output; one clear line
+//! when none or several kinds are given.
+
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+use crate::common::*;
+
+const CLIENT_ID: &str = "cli-client-id";
+const CLIENT_SECRET: &str = "cli-client-secret-VALUE";
+const USER: &str = "555";
+
+/// Every variable `box-upload` reads credentials from.
+const CREDENTIAL_VARS: [&str; 6] = [
+    "BOX_TOKEN",
+    "BOX_CLIENT_ID",
+    "BOX_CLIENT_SECRET",
+    "BOX_ENTERPRISE_ID",
+    "BOX_USER_ID",
+    "BOX_JWT_CONFIG",
+];
+
+/// `box-upload put FILE --folder 0 --name NAME --json` against `emu`, with no credentials
+/// from the environment of the test run.
+fn put(emu: &Emulator, file: &Path, name: &str) -> Command {
+    let mut cmd = box_upload();
+    for var in CREDENTIAL_VARS {
+        cmd.env_remove(var);
+    }
+    cmd.arg("put")
+        .arg(file)
+        .args(["--folder", "0", "--name", name, "--json"])
+        .args([
+            "--api-url",
+            &emu.api_url(),
+            "--upload-url",
+            &emu.upload_url(),
+        ])
+        .args(["--chunked-cutoff", "65536", "--min-chunked-size", "1"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    cmd
+}
+
+async fn run(mut cmd: Command) -> Output {
+    tokio::task::spawn_blocking(move || cmd.output().expect("box-upload runs"))
+        .await
+        .expect("join")
+}
+
+/// Both outputs, checked to hold none of `secrets`.
+fn outputs(out: &Output, secrets: &[&str]) -> (String, String) {
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    for secret in secrets {
+        assert!(!stdout.contains(secret), "{secret} in stdout: {stdout}");
+        assert!(!stderr.contains(secret), "{secret} in stderr: {stderr}");
+    }
+    (stdout, stderr)
+}
+
+fn auth_config() -> Config {
+    Config {
+        client_id: Some(CLIENT_ID.into()),
+        client_secret: Some(CLIENT_SECRET.into()),
+        users: vec![USER.into()],
+        ..config(64 * KIB)
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn none_or_conflicting_credentials_are_one_clear_line() {
+    let emu = start(config(64 * KIB)).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("a.bin");
+    std::fs::write(&file, b"hello").expect("write");
+
+    let out = run(put(&emu, &file, "upload-1")).await;
+    assert_eq!(out.status.code(), Some(1));
+    let (_, stderr) = outputs(&out, &[]);
+    assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
+    for name in [
+        "BOX_TOKEN",
+        "BOX_CLIENT_ID",
+        "BOX_JWT_CONFIG",
+        "--jwt-config",
+    ] {
+        assert!(stderr.contains(name), "{name} not in {stderr}");
+    }
+
+    let mut cmd = put(&emu, &file, "upload-2");
+    cmd.env("BOX_TOKEN", "token-VALUE")
+        .env("BOX_CLIENT_ID", CLIENT_ID)
+        .env("BOX_CLIENT_SECRET", CLIENT_SECRET)
+        .env("BOX_ENTERPRISE_ID", "1");
+    let out = run(cmd).await;
+    assert_eq!(out.status.code(), Some(1));
+    let (_, stderr) = outputs(&out, &["token-VALUE", CLIENT_SECRET]);
+    assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("conflicting credentials"), "{stderr}");
+
+    let mut cmd = put(&emu, &file, "upload-3");
+    cmd.env("BOX_CLIENT_ID", CLIENT_ID)
+        .env("BOX_CLIENT_SECRET", CLIENT_SECRET);
+    let out = run(cmd).await;
+    let (_, stderr) = outputs(&out, &[CLIENT_SECRET]);
+    assert!(stderr.contains("BOX_ENTERPRISE_ID"), "{stderr}");
+
+    // No secret is ever an argument.
+    let mut cmd = put(&emu, &file, "upload-4");
+    cmd.args(["--client-secret", "x"]);
+    assert!(!run(cmd).await.status.success());
+    assert_eq!(emu.counters().requests_total, 0, "nothing was sent");
+    emu.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn client_credentials_from_the_environment_upload_as_the_service_account_or_a_user() {
+    let emu = start(auth_config()).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("ccg.bin");
+    let data = test_data(300 * KIB, 8);
+    std::fs::write(&file, &data).expect("write");
+
+    let mut cmd = put(&emu, &file, "upload-5");
+    cmd.env("BOX_CLIENT_ID", CLIENT_ID)
+        .env("BOX_CLIENT_SECRET", CLIENT_SECRET)
+        .env("BOX_ENTERPRISE_ID", Config::default().enterprise_id)
+        .args(["--as-user", USER])
+        .args(["--token-url", &format!("{}/oauth2/token", emu.base_url())]);
+    let out = run(cmd).await;
+    let (stdout, stderr) = outputs(&out, &[CLIENT_SECRET]);
+    assert!(out.status.success(), "{stderr}");
+    let json: serde_json::Value = serde_json::from_str(&stdout).expect("json");
+    assert_stored(&emu, json["id"].as_str().expect("id"), &data).await;
+    let c = emu.counters();
+    assert_eq!(c.auth.tokens_issued.client_credentials, 1, "{:?}", c.auth);
+    assert!(c.auth.as_user >= 1, "{:?}", c.auth);
+
+    // A user's own token; the token URL follows --api-url.
+    let mut cmd = put(&emu, &file, "upload-6");
+    cmd.env("BOX_CLIENT_ID", CLIENT_ID)
+        .env("BOX_CLIENT_SECRET", CLIENT_SECRET)
+        .env("BOX_USER_ID", USER);
+    let out = run(cmd).await;
+    let (stdout, stderr) = outputs(&out, &[CLIENT_SECRET]);
+    assert!(out.status.success(), "{stderr}");
+    let json: serde_json::Value = serde_json::from_str(&stdout).expect("json");
+    assert_stored(&emu, json["id"].as_str().expect("id"), &data).await;
+    assert_eq!(emu.counters().auth.tokens_issued.client_credentials, 2);
+
+    // A wrong secret: one line naming the refusal, not the secret.
+    let mut cmd = put(&emu, &file, "upload-7");
+    cmd.env("BOX_CLIENT_ID", CLIENT_ID)
+        .env("BOX_CLIENT_SECRET", "wrong-secret-VALUE")
+        .env("BOX_USER_ID", USER);
+    let out = run(cmd).await;
+    assert_eq!(out.status.code(), Some(1));
+    let (_, stderr) = outputs(&out, &["wrong-secret-VALUE"]);
+    assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("invalid_client"), "{stderr}");
+    emu.shutdown().await;
+}
+
+/// An RSA key pair from `openssl`: the encrypted PKCS#8 PEM and the public key PEM; `None`
+/// (the test says it is skipped) without `openssl`.
+fn openssl_key_pair(dir: &Path, passphrase: &str) -> Option<(String, String)> {
+    let installed = Command::new("openssl")
+        .arg("version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !installed {
+        eprintln!("SKIPPED: `openssl` is not installed; the JWT test needs it to make a key pair");
+        return None;
+    }
+    let plain = dir.join("plain.pem");
+    let encrypted = dir.join("encrypted.pem");
+    let public = dir.join("public.pem");
+    let p = |path: &Path| path.to_str().expect("utf-8 path").to_string();
+    let pass = format!("pass:{passphrase}");
+    for args in [
+        vec![
+            "genpkey",
+            "-algorithm",
+            "RSA",
+            "-pkeyopt",
+            "rsa_keygen_bits:2048",
+            "-out",
+            &p(&plain),
+        ],
+        vec![
+            "pkcs8",
+            "-topk8",
+            "-v2",
+            "aes-256-cbc",
+            "-in",
+            &p(&plain),
+            "-passout",
+            &pass,
+            "-out",
+            &p(&encrypted),
+        ],
+        vec!["pkey", "-in", &p(&plain), "-pubout", "-out", &p(&public)],
+    ] {
+        let out = Command::new("openssl")
+            .args(&args)
+            .output()
+            .expect("openssl runs");
+        assert!(
+            out.status.success(),
+            "openssl {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    Some((
+        std::fs::read_to_string(&encrypted).expect("encrypted key"),
+        std::fs::read_to_string(&public).expect("public key"),
+    ))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_jwt_app_config_file_uploads_and_shows_no_secret() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let passphrase = "cli-passphrase-VALUE";
+    let Some((private_pem, public_pem)) = openssl_key_pair(dir.path(), passphrase) else {
+        return;
+    };
+    let emu = start(Config {
+        jwt_public_key: Some(public_pem),
+        jwt_key_id: Some("cli-key".into()),
+        ..auth_config()
+    })
+    .await;
+    let config_path = dir.path().join("config.json");
+    let app_config = serde_json::json!({
+        "boxAppSettings": {
+            "clientID": CLIENT_ID,
+            "clientSecret": CLIENT_SECRET,
+            "appAuth": {
+                "publicKeyID": "cli-key",
+                "privateKey": private_pem,
+                "passphrase": passphrase,
+            }
+        },
+        "enterpriseID": Config::default().enterprise_id,
+    });
+    std::fs::write(&config_path, app_config.to_string()).expect("write config");
+    let file = dir.path().join("jwt.bin");
+    let data = test_data(200 * KIB, 9);
+    std::fs::write(&file, &data).expect("write");
+    let key_line = private_pem
+        .lines()
+        .nth(1)
+        .expect("a base64 line")
+        .to_string();
+    let secrets = [CLIENT_SECRET, passphrase, key_line.as_str()];
+
+    for by_env in [false, true] {
+        let mut cmd = put(&emu, &file, &format!("jwt-{by_env}"));
+        if by_env {
+            cmd.env("BOX_JWT_CONFIG", &config_path);
+        } else {
+            cmd.arg("--jwt-config").arg(&config_path);
+        }
+        let out = run(cmd).await;
+        let (stdout, stderr) = outputs(&out, &secrets);
+        assert!(out.status.success(), "{stderr}");
+        let json: serde_json::Value = serde_json::from_str(&stdout).expect("json");
+        assert_stored(&emu, json["id"].as_str().expect("id"), &data).await;
+    }
+    assert_eq!(emu.counters().auth.tokens_issued.jwt_bearer, 2);
+
+    // A wrong passphrase: the config file is named, its secrets are not.
+    let bad = dir.path().join("bad.json");
+    std::fs::write(
+        &bad,
+        app_config.to_string().replace(passphrase, "bad-pass-VALUE"),
+    )
+    .expect("write");
+    let mut cmd = put(&emu, &file, "upload-9");
+    cmd.arg("--jwt-config").arg(&bad);
+    let out = run(cmd).await;
+    assert_eq!(out.status.code(), Some(1));
+    let (_, stderr) = outputs(&out, &[CLIENT_SECRET, "bad-pass-VALUE", key_line.as_str()]);
+    assert!(stderr.contains("bad.json"), "{stderr}");
+    assert!(stderr.contains("passphrase"), "{stderr}");
+    emu.shutdown().await;
+}

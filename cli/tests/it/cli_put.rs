@@ -1,0 +1,164 @@
+//! `box-upload put` uploads and prints the file; failures exit non-zero with one line.
+
+use std::process::Stdio;
+
+use crate::common::*;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn put_prints_the_committed_file_as_json() {
+    let emu = start(config(MIB)).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("hello.txt");
+    let data = test_data(3 * MIB + 5, 3);
+    std::fs::write(&file, &data).expect("write");
+    let token_file = dir.path().join("token");
+    std::fs::write(&token_file, format!("{}\n", emu.token())).expect("token");
+
+    let mut cmd = box_upload();
+    cmd.arg("put")
+        .arg(&file)
+        .args([
+            "--folder",
+            "0",
+            "--json",
+            "--chunked-cutoff",
+            "1048576",
+            "--min-chunked-size",
+            "1",
+        ])
+        .arg("--token-file")
+        .arg(&token_file)
+        .args([
+            "--api-url",
+            &emu.api_url(),
+            "--upload-url",
+            &emu.upload_url(),
+        ]);
+    let out = tokio::task::spawn_blocking(move || cmd.output().expect("run"))
+        .await
+        .expect("join");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(json["name"], "hello.txt");
+    assert_eq!(json["sha1"].as_str(), Some(sha1_hex(&data).as_str()));
+    assert_stored(&emu, json["id"].as_str().expect("id"), &data).await;
+    assert_eq!(emu.counters().sessions_committed, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failures_exit_non_zero_with_one_line() {
+    let emu = start(config(MIB)).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("a.txt");
+    std::fs::write(&file, b"hello").expect("write");
+
+    // No token.
+    let mut cmd = box_upload();
+    cmd.arg("put").arg(&file).args([
+        "--folder",
+        "0",
+        "--api-url",
+        &emu.api_url(),
+        "--upload-url",
+        &emu.upload_url(),
+    ]);
+    let out = cmd.output().expect("run");
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("BOX_TOKEN"), "{stderr}");
+
+    // A folder that does not exist: the API's answer, on one line.
+    let mut cmd = box_upload();
+    cmd.arg("put")
+        .arg(&file)
+        .args([
+            "--folder",
+            "999",
+            "--api-url",
+            &emu.api_url(),
+            "--upload-url",
+            &emu.upload_url(),
+        ])
+        .env("BOX_TOKEN", emu.token());
+    let out = tokio::task::spawn_blocking(move || cmd.output().expect("run"))
+        .await
+        .expect("join");
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("404"), "{stderr}");
+
+    // A missing file.
+    let mut cmd = box_upload();
+    cmd.arg("put")
+        .arg(dir.path().join("missing"))
+        .args(["--folder", "0"])
+        .env("BOX_TOKEN", "t");
+    let out = cmd.output().expect("run");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("missing"));
+    assert_eq!(emu.counters().files_created, 0);
+}
+
+#[test]
+fn the_embedded_emulator_prints_a_ready_to_paste_command_that_works() {
+    use std::io::{BufRead as _, BufReader};
+
+    let mut emulator = box_upload()
+        .args([
+            "emulator",
+            "--listen",
+            "127.0.0.1:0",
+            "--token",
+            "demo-token",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start the emulator");
+    let stdout = emulator.stdout.take().expect("stdout");
+    let mut lines = BufReader::new(stdout).lines();
+    let mut paste = None;
+    for line in lines.by_ref() {
+        let line = line.expect("line");
+        if line.trim_start().starts_with("BOX_TOKEN=") {
+            paste = Some(line.trim().to_string());
+            break;
+        }
+    }
+    let paste = paste.expect("a BOX_TOKEN=... box-upload put line");
+    // BOX_TOKEN=demo-token box-upload put FILE --folder 0 --api-url URL --upload-url URL
+    let words: Vec<&str> = paste.split_whitespace().collect();
+    assert_eq!(words[0], "BOX_TOKEN=demo-token", "{paste}");
+    assert_eq!(&words[1..4], ["box-upload", "put", "FILE"], "{paste}");
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("try.txt");
+    std::fs::write(&file, b"hello from the emulator").expect("write");
+    let out = box_upload()
+        .arg("put")
+        .arg(&file)
+        .args(&words[4..])
+        .arg("--json")
+        .env("BOX_TOKEN", "demo-token")
+        .output()
+        .expect("put");
+    let _ = emulator.kill();
+    let _ = emulator.wait();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(json["size"], 23);
+    assert_eq!(
+        json["sha1"].as_str(),
+        Some(sha1_hex(b"hello from the emulator").as_str())
+    );
+}

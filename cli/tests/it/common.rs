@@ -1,0 +1,64 @@
+//! Helpers shared by the command-line tests: the `box-upload` binary as a command, and a
+//! killed `put` waited out. What concerns the emulator alone (starting one, test data, reading
+//! back what was stored) is `box_emulator::testing`, re-exported here.
+
+use std::io::Read as _;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+pub use box_emulator::testing::*;
+pub use box_emulator::{Config, Emulator, FaultConfig, Operation};
+
+/// The `box-upload` binary with no input and no `BOX_TOKEN` from the environment.
+pub fn box_upload() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_box-upload"));
+    cmd.stdin(Stdio::null()).env_remove("BOX_TOKEN");
+    cmd
+}
+
+/// `box-upload put FILE --state STATE --json` into the root folder of `emu` with `concurrency`
+/// parts at a time, chunked above 1 MiB, the token in `BOX_TOKEN`, stdout and stderr piped.
+pub fn put(emu: &Emulator, file: &Path, state: &Path, concurrency: u32) -> Command {
+    let mut cmd = box_upload();
+    cmd.arg("put")
+        .arg(file)
+        .args(["--folder", "0", "--json"])
+        .args(["--concurrency", &concurrency.to_string()])
+        .arg("--state")
+        .arg(state)
+        .args([
+            "--api-url",
+            &emu.api_url(),
+            "--upload-url",
+            &emu.upload_url(),
+        ])
+        .args(["--chunked-cutoff", "1048576", "--min-chunked-size", "1"])
+        .env("BOX_TOKEN", emu.token())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    cmd
+}
+
+/// Waits (for at most two minutes) until `emu` has stored `parts` parts while `child` runs.
+///
+/// # Panics
+///
+/// If `child` ends first, or time runs out; `what` says which run it was.
+pub async fn wait_for_parts(emu: &Emulator, child: &mut Child, parts: u64, what: &str) {
+    let waited = emu
+        .wait_for_counters(Duration::from_secs(120), |c| {
+            if let Ok(Some(status)) = child.try_wait() {
+                let mut stderr = String::new();
+                if let Some(mut e) = child.stderr.take() {
+                    let _ = e.read_to_string(&mut stderr);
+                }
+                panic!("{what}: box-upload ended ({status}) before it was killed: {stderr}");
+            }
+            c.parts_stored >= parts
+        })
+        .await;
+    if let Err(c) = waited {
+        panic!("{what}: no progress: {c:?}");
+    }
+}

@@ -1,0 +1,11 @@
+//! Integration tests of the `box-upload` command line (and, in `secrets` and `crash`, of the
+//! engine it drives) against `box-emulator`, in process or as a child process. One test
+//! binary, so everything compiles and links once and the helpers in `common` are shared.
+
+mod common;
+
+mod auth;
+mod cli_put;
+mod cli_resume;
+mod crash;
+mod secrets;

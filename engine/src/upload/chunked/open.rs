@@ -1,0 +1,215 @@
+//! Opening the upload session: a new one, or the one a state file names (resumed only if it is
+//! still there, for the same target and the same unchanged source, with parts that fit its
+//! layout).
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use futures_util::TryStreamExt as _;
+
+use super::{abort_session, parts};
+use crate::upload::api::{PartRecord, SessionInfo, UploadApi};
+use crate::upload::engine::{Ctx, Job};
+use crate::upload::error::{UploadError, UploadErrorKind};
+use crate::upload::layout::PartLayout;
+use crate::upload::progress::ProgressEvent;
+use crate::upload::resume::{self, UploadState};
+use crate::upload::retry::RetryContext;
+use crate::upload::source::SourceIdentity;
+
+/// An open session and the parts it already holds, by offset.
+pub(super) type Opened = (SessionInfo, BTreeMap<u64, PartRecord>);
+
+/// Retries while opening are reported but not cut short by a cancel: the session being opened is
+/// not the upload's yet, so a cancel takes effect just after, when the upload can discard it.
+fn opening<'a, A: UploadApi>(ctx: &'a Ctx<A>, job: &'a Job) -> RetryContext<'a> {
+    RetryContext::new(&job.retry)
+        .reporting(&ctx.reporter)
+        .renewing_credentials(ctx.api.can_refresh_credentials())
+}
+
+/// Opens a new session, or resumes the one named by the state file.
+pub(super) async fn open_or_resume<A: UploadApi>(
+    ctx: &Ctx<A>,
+    job: &Job,
+    size: u64,
+    identity: Option<&SourceIdentity>,
+) -> Result<Opened, UploadError> {
+    if let Some(path) = &job.state_file {
+        let p2 = path.clone();
+        if let Some(state) = resume::blocking(path, move || resume::load(&p2)).await? {
+            if let Some(resumed) = resume_session(ctx, job, size, identity, path, state).await? {
+                return Ok(resumed);
+            }
+        }
+    }
+    let session = opening(ctx, job)
+        .call("create_upload_session", || {
+            ctx.api.create_session(&job.target, size)
+        })
+        .await?;
+    let mut checked = check_session(&session, size);
+    if let (Ok(()), Some(path)) = (&checked, &job.state_file) {
+        checked = save_state(path, job, (size, identity), &session, &BTreeMap::new()).await;
+    }
+    if let Err(e) = checked {
+        // An unusable session, or one that could not be recorded for resume: discard it.
+        abort_session(ctx, &session).await;
+        return Err(e.with_session(&session.id));
+    }
+    Ok((session, BTreeMap::new()))
+}
+
+/// Resumes the session of `state`; `Ok(None)` when it is gone and a new one must be opened.
+async fn resume_session<A: UploadApi>(
+    ctx: &Ctx<A>,
+    job: &Job,
+    size: u64,
+    identity: Option<&SourceIdentity>,
+    path: &Path,
+    state: UploadState,
+) -> Result<Option<Opened>, UploadError> {
+    if state.target != job.target {
+        return Err(UploadErrorKind::StateFile {
+            path: path.to_path_buf(),
+            detail: format!(
+                "it records an upload to {:?}, not {:?}; use another state file or delete this one",
+                state.target, job.target
+            ),
+        }
+        .into());
+    }
+    let changed = |detail: String| {
+        UploadError::from(UploadErrorKind::SourceChanged { detail }).with_session(&state.session_id)
+    };
+    if state.file_size != size {
+        return Err(changed(format!(
+            "the source was {} bytes, it is now {} bytes",
+            state.file_size, size
+        )));
+    }
+    if let (Some(then), Some(now)) = (&state.source, identity) {
+        if let Some(detail) = then.difference(now) {
+            return Err(changed(detail));
+        }
+    }
+    let restart = |reason: String| {
+        ctx.reporter.event(ProgressEvent::SessionRestarted {
+            old_session_id: state.session_id.clone(),
+            reason,
+        });
+        Ok(None)
+    };
+    if let Some(expires) = state.session_expires_at {
+        if expires <= chrono::Utc::now() {
+            return restart("the session expired".into());
+        }
+    }
+    let fetched = opening(ctx, job)
+        .call("get_upload_session", || {
+            ctx.api.get_session(&state.endpoints.status)
+        })
+        .await;
+    let mut session = match fetched {
+        Ok(s) => s,
+        Err(e) if matches!(e.status(), Some(404) | Some(410)) => {
+            let reason = e.call_error().map(|c| c.reason()).unwrap_or_default();
+            return restart(format!("the session is gone ({reason})"));
+        }
+        Err(e) => return Err(e.with_session(&state.session_id)),
+    };
+    if session.id.is_empty() {
+        session.id = state.session_id.clone();
+    }
+    if let Some(expires) = session.expires_at {
+        if expires <= chrono::Utc::now() {
+            return restart("the session expired".into());
+        }
+    }
+    if session.part_size != state.part_size {
+        return restart(format!(
+            "the session's part size is {}, the state file says {}",
+            session.part_size, state.part_size
+        ));
+    }
+    check_session(&session, size).map_err(|e| e.with_session(&session.id))?;
+    let layout = layout_of(&session, size)?;
+    let listed: Vec<PartRecord> =
+        parts::stored_parts(opening(ctx, job), &ctx.api, &session.endpoints.list_parts)
+            .try_collect()
+            .await
+            .map_err(|e| e.with_session(&session.id))?;
+    let mut stored = BTreeMap::new();
+    for part in listed {
+        match layout.part_at(part.offset) {
+            Some(span) if span.len == part.size => {
+                stored.insert(part.offset, part);
+            }
+            _ => {
+                return Err(UploadError::verification(
+                    "list_upload_parts",
+                    format!(
+                        "stored part at offset {} of {} bytes is not a part of this layout",
+                        part.offset, part.size
+                    ),
+                )
+                .with_session(&session.id))
+            }
+        }
+    }
+    ctx.reporter.event(ProgressEvent::SessionResumed {
+        session_id: session.id.clone(),
+        parts_stored: stored.len() as u64,
+    });
+    Ok(Some((session, stored)))
+}
+
+/// The session's layout of `size` bytes.
+pub(super) fn layout_of(session: &SessionInfo, size: u64) -> Result<PartLayout, UploadError> {
+    PartLayout::new(size, session.part_size).ok_or_else(|| {
+        UploadError::verification("create_upload_session", "the session's part size is 0")
+            .with_session(&session.id)
+    })
+}
+
+/// The session's part size and part count agree with the size to upload.
+fn check_session(session: &SessionInfo, size: u64) -> Result<(), UploadError> {
+    let layout = layout_of(session, size)?;
+    if let Some(total) = session.total_parts {
+        if total != layout.total_parts() {
+            return Err(UploadError::verification(
+                "create_upload_session",
+                format!(
+                    "the session expects {total} parts, but {size} bytes in parts of {} make {}",
+                    session.part_size,
+                    layout.total_parts()
+                ),
+            )
+            .with_session(&session.id));
+        }
+    }
+    Ok(())
+}
+
+/// Records the session and the parts stored so far in the state file.
+pub(super) async fn save_state(
+    path: &Path,
+    job: &Job,
+    source: (u64, Option<&SourceIdentity>),
+    session: &SessionInfo,
+    parts: &BTreeMap<u64, PartRecord>,
+) -> Result<(), UploadError> {
+    let state = UploadState {
+        version: resume::FORMAT_VERSION,
+        target: job.target.clone(),
+        session_id: session.id.clone(),
+        endpoints: session.endpoints.clone(),
+        part_size: session.part_size,
+        file_size: source.0,
+        session_expires_at: session.expires_at,
+        source: source.1.cloned(),
+        parts: parts.values().cloned().collect(),
+    };
+    let p2 = path.to_path_buf();
+    resume::blocking(path, move || resume::save(&p2, &state)).await
+}

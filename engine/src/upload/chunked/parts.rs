@@ -1,0 +1,319 @@
+//! The parts: one ordered reader fills part buffers from a fixed pool and hashes them; parts
+//! upload in parallel, each answer checked against what was sent; parts the session already
+//! holds (on resume, or after an ambiguous failure) are looked up with list parts instead of
+//! being sent again.
+
+use std::collections::BTreeMap;
+use std::pin::pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use bytes::Bytes;
+use futures_util::{stream, Stream, TryStreamExt as _};
+use tokio::sync::mpsc;
+use tokio::task::{JoinHandle, JoinSet};
+
+use super::open::{layout_of, save_state};
+use crate::upload::api::{CallError, PartRecord, SessionEndpoints, SessionInfo, UploadApi};
+use crate::upload::digest::Sha1Digest;
+use crate::upload::engine::{Ctx, Job};
+use crate::upload::error::{Chain, UploadError, UploadErrorKind};
+use crate::upload::layout::PartSpan;
+use crate::upload::pool::BufferPool;
+use crate::upload::progress::{CountedBody, Phase, ProgressEvent};
+use crate::upload::reader::{read_parts, ReadMsg};
+use crate::upload::retry::{RetryContext, RetryPolicy, Step};
+use crate::upload::source::OpenedSource;
+
+/// Parts per list-parts page (Box's maximum).
+const LIST_PAGE: u64 = 1000;
+/// Box refuses list-parts offsets above this.
+const LIST_MAX_OFFSET: u64 = 10_000;
+
+/// Aborts a spawned task when dropped.
+struct AbortOnDrop<T>(JoinHandle<T>);
+
+impl<T> Drop for AbortOnDrop<T> {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Reads and uploads every part not in `stored`; returns all the parts in offset order, and the
+/// whole file's SHA-1.
+pub(super) async fn upload_all<A: UploadApi>(
+    ctx: &Ctx<A>,
+    job: &Job,
+    opened: OpenedSource,
+    session: &SessionInfo,
+    stored: BTreeMap<u64, PartRecord>,
+) -> Result<(Vec<PartRecord>, Sha1Digest), UploadError> {
+    let size = opened.size;
+    let layout = layout_of(session, size)?;
+    let part_size = usize::try_from(session.part_size).map_err(|_| {
+        UploadError::invalid_input(format!(
+            "part size {} does not fit in memory",
+            session.part_size
+        ))
+    })?;
+    let concurrency = effective_concurrency(
+        ctx.config.concurrency,
+        ctx.config.memory_cap,
+        session.part_size,
+        layout.total_parts(),
+    );
+    ctx.reporter.event(ProgressEvent::SessionOpened {
+        session_id: session.id.clone(),
+        part_size: session.part_size,
+        total_parts: layout.total_parts(),
+        concurrency,
+    });
+    ctx.reporter.update(|p| p.phase = Phase::Uploading);
+
+    let pool = BufferPool::new(part_size, concurrency + 1);
+    let (tx, mut rx) = mpsc::channel(1);
+    let identity = opened.identity.clone();
+    let _reader = AbortOnDrop(tokio::spawn(read_parts(opened.reader, layout, pool, tx)));
+
+    let mut inflight: JoinSet<Result<(PartSpan, PartRecord), UploadError>> = JoinSet::new();
+    let mut done: BTreeMap<u64, PartRecord> = BTreeMap::new();
+    let mut whole: Option<Sha1Digest> = None;
+    let mut reading = true;
+    while reading || !inflight.is_empty() {
+        tokio::select! {
+            biased;
+            _ = ctx.cancel.cancelled() => return Err(UploadError::cancelled()),
+            Some(joined) = inflight.join_next(), if !inflight.is_empty() => {
+                let (span, record) = joined
+                    .map_err(|e| UploadError::internal("part upload task failed").with_source(e))??;
+                done.insert(span.offset, record);
+                ctx.reporter.event(ProgressEvent::PartDone { index: span.index, offset: span.offset, size: span.len });
+                if let Some(path) = &job.state_file {
+                    save_state(path, job, (size, identity.as_ref()), session, &done).await?;
+                }
+            }
+            msg = rx.recv(), if reading && inflight.len() < concurrency => match msg {
+                Some(ReadMsg::Part { span, data, sha1 }) => {
+                    if let Some(record) = stored.get(&span.offset) {
+                        if !matches(record, &span, &sha1) {
+                            return Err(UploadErrorKind::SourceChanged {
+                                detail: format!(
+                                    "the stored part at offset {} has SHA-1 {}, the local data has {sha1}",
+                                    span.offset, record.sha1
+                                ),
+                            }.into());
+                        }
+                        done.insert(span.offset, record.clone());
+                        ctx.reporter.add_sent(span.len);
+                        ctx.reporter.event(ProgressEvent::PartAlreadyStored { index: span.index, offset: span.offset, size: span.len });
+                    } else {
+                        inflight.spawn(upload_part(ctx.clone(), job.retry.clone(), session.endpoints.clone(), span, size, data, sha1));
+                    }
+                }
+                Some(ReadMsg::Finished { whole: digest }) => whole = Some(digest),
+                Some(ReadMsg::Failed(e)) => return Err(e),
+                None => reading = false,
+            },
+        }
+    }
+    let Some(whole) = whole else {
+        return Err(UploadError::internal("the reader stopped without a digest"));
+    };
+    // Every part of the layout, in offset order, and nothing else.
+    let expected: Vec<u64> = layout.parts().map(|p| p.offset).collect();
+    let have: Vec<u64> = done.keys().copied().collect();
+    if expected != have {
+        return Err(UploadError::internal(format!(
+            "{} parts expected, {} done",
+            expected.len(),
+            have.len()
+        )));
+    }
+    Ok((done.into_values().collect(), whole))
+}
+
+/// The parts in flight at once: the configured concurrency, lowered so that the pool's
+/// `concurrency + 1` buffers fit the memory cap, never above the number of parts, never 0.
+fn effective_concurrency(
+    ctx_concurrency: usize,
+    memory_cap: u64,
+    part_size: u64,
+    total_parts: u64,
+) -> usize {
+    let fit = (memory_cap / part_size.max(1)).saturating_sub(1).max(1);
+    let fit = usize::try_from(fit).unwrap_or(usize::MAX);
+    let parts = usize::try_from(total_parts.max(1)).unwrap_or(usize::MAX);
+    ctx_concurrency.max(1).min(fit).min(parts)
+}
+
+/// Uploads one part, retrying; after an ambiguous failure, looks the part up before resending.
+async fn upload_part<A: UploadApi>(
+    ctx: Ctx<A>,
+    retry: RetryPolicy,
+    endpoints: SessionEndpoints,
+    span: PartSpan,
+    total: u64,
+    data: Bytes,
+    sha1: Sha1Digest,
+) -> Result<(PartSpan, PartRecord), UploadError> {
+    let range = span.content_range(total);
+    let digest = sha1.header();
+    let (ctx, endpoints, data, range, digest) = (&ctx, &endpoints, &data, &range, &digest);
+    let calls = ctx.retry(&retry);
+    let lookup = move |offset| find_part(calls, &ctx.api, &endpoints.list_parts, offset);
+    calls
+        .run("upload_part", move |attempt| async move {
+            if attempt.right_after_ambiguous_failure() {
+                // The last attempt may have stored the part: look before sending it again (a
+                // second copy would be refused as an overlap anyway, but this saves the bytes).
+                match lookup(span.offset).await {
+                    Ok(Some(found)) if matches(&found, &span, &sha1) => {
+                        tracing::debug!(
+                            offset = span.offset,
+                            "part found stored after an ambiguous failure"
+                        );
+                        ctx.reporter.add_sent(span.len);
+                        return Step::Done((span, found));
+                    }
+                    Ok(Some(found)) => return Step::Stop(different_part(&found, &span, &sha1)),
+                    Ok(None) => {}
+                    Err(e) => {
+                        tracing::debug!(error = %Chain(&e), "list parts failed; sending the part again")
+                    }
+                }
+            }
+            let counted = Arc::new(AtomicU64::new(0));
+            let body = CountedBody::new(data.clone(), Some(ctx.reporter.clone()), counted.clone());
+            let timeout = ctx.transfer_timeout(span.len);
+            let result = {
+                let _permit = ctx.permits.acquire().await;
+                let call = ctx.api.upload_part(
+                    &endpoints.upload_part,
+                    body,
+                    range.clone(),
+                    digest.clone(),
+                );
+                tokio::time::timeout(timeout, call)
+                    .await
+                    .unwrap_or_else(|_| Err(CallError::timeout(timeout)))
+            };
+            let err = match result {
+                Ok(record) if matches(&record, &span, &sha1) => return Step::Done((span, record)),
+                Ok(record) => {
+                    return Step::Stop(UploadError::verification(
+                        "upload_part",
+                        format!(
+                            "sent offset {} size {} SHA-1 {sha1}, the server stored offset {} size {} SHA-1 {}",
+                            span.offset, span.len, record.offset, record.size, record.sha1
+                        ),
+                    ))
+                }
+                Err(err) => err,
+            };
+            ctx.reporter.take_back_sent(counted.load(Ordering::Relaxed));
+            if err.is_code("range_overlaps_existing_part") || err.status() == Some(409) {
+                // A part is already stored over this range: ours (an earlier attempt or a
+                // hedge) if offset, size and SHA-1 match.
+                let named = err
+                    .conflict()
+                    .and_then(|v| serde_json::from_value::<PartRecord>(v).ok());
+                let found = match named {
+                    Some(part) if part.offset == span.offset => Some(part),
+                    _ => match lookup(span.offset).await {
+                        Ok(found) => found,
+                        Err(e) => return Step::Stop(e),
+                    },
+                };
+                return match found {
+                    Some(part) if matches(&part, &span, &sha1) => {
+                        ctx.reporter.add_sent(span.len);
+                        Step::Done((span, part))
+                    }
+                    Some(part) => Step::Stop(different_part(&part, &span, &sha1)),
+                    None => Step::Stop(UploadError::api("upload_part", attempt.number, err)),
+                };
+            }
+            Step::Failed(err)
+        })
+        .await
+}
+
+/// Pairs up local data and a stored part: same offset, size and SHA-1.
+fn matches(record: &PartRecord, span: &PartSpan, sha1: &Sha1Digest) -> bool {
+    record.offset == span.offset && record.size == span.len && sha1.matches_hex(&record.sha1)
+}
+
+fn different_part(found: &PartRecord, span: &PartSpan, sha1: &Sha1Digest) -> UploadError {
+    UploadError::verification(
+        "upload_part",
+        format!(
+            "the session already holds a different part at offset {} (size {}, SHA-1 {}); ours has size {} and SHA-1 {sha1}",
+            found.offset, found.size, found.sha1, span.len
+        ),
+    )
+}
+
+/// Every part the session holds, page after page of list parts
+/// (<https://developer.box.com/reference/get-files-upload-sessions-id-parts/>), each page
+/// fetched only when the one before is used up.
+pub(super) fn stored_parts<'a, A: UploadApi>(
+    calls: RetryContext<'a>,
+    api: &'a A,
+    list_url: &'a str,
+) -> impl Stream<Item = Result<PartRecord, UploadError>> + Send + 'a {
+    let pages = stream::try_unfold(Some(0u64), move |next| async move {
+        let Some(offset) = next else {
+            return Ok::<_, UploadError>(None);
+        };
+        let page = calls
+            .call("list_upload_parts", || {
+                api.list_parts(list_url, offset, LIST_PAGE)
+            })
+            .await?;
+        let n = page.entries.len() as u64;
+        let offset = offset + n;
+        let more = match page.total_count {
+            Some(total) => offset < total,
+            None => n == LIST_PAGE,
+        };
+        let next = (n > 0 && more && offset <= LIST_MAX_OFFSET).then_some(offset);
+        let parts = stream::iter(page.entries.into_iter().map(Ok));
+        Ok(Some((parts, next)))
+    });
+    pages.try_flatten()
+}
+
+/// The part the session holds at `offset`, if any (reading pages only until it is found).
+async fn find_part<A: UploadApi>(
+    calls: RetryContext<'_>,
+    api: &A,
+    list_url: &str,
+    offset: u64,
+) -> Result<Option<PartRecord>, UploadError> {
+    let mut parts = pin!(stored_parts(calls, api, list_url));
+    while let Some(part) = parts.try_next().await? {
+        if part.offset == offset {
+            return Ok(Some(part));
+        }
+    }
+    Ok(None)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn memory_cap_lowers_concurrency_but_never_below_one() {
+        const MIB: u64 = 1 << 20;
+        assert_eq!(effective_concurrency(4, 256 * MIB, 8 * MIB, 100), 4);
+        assert_eq!(effective_concurrency(4, 256 * MIB, 64 * MIB, 100), 3);
+        assert_eq!(effective_concurrency(4, 100 * MIB, 64 * MIB, 100), 1);
+        assert_eq!(
+            effective_concurrency(8, 256 * MIB, 8 * MIB, 2),
+            2,
+            "no more workers than parts"
+        );
+        assert_eq!(effective_concurrency(0, 256 * MIB, 8 * MIB, 5), 1);
+    }
+}

@@ -1,0 +1,66 @@
+//! `application/x-www-form-urlencoded` bodies: one level of `name=value` pairs, so the schema
+//! must be an object whose properties are scalars. Anything deeper has no standard encoding
+//! (and `serde_urlencoded` refuses it at run time): it is a spec problem, found here.
+
+use super::types::TypeLower;
+use crate::diag::Problems;
+use crate::ir::{Ty, TypeDef};
+
+/// Alias chains are short; a longer one is a cycle, which `types` reports.
+const MAX_ALIASES: usize = 16;
+
+/// Checks that `ty`, the body type lowered from the schema at `at`, can be sent as a form.
+pub fn check(types: &TypeLower<'_>, ty: &Ty, at: &str, problems: &mut Problems) {
+    let fields = match resolve(types, ty) {
+        Some(Ty::Named(name)) => match types.def(&name) {
+            Some(TypeDef::Struct { fields, .. }) => fields,
+            _ => return not_an_object(at, problems),
+        },
+        _ => return not_an_object(at, problems),
+    };
+    for field in fields {
+        if !is_scalar(types, &field.ty) {
+            problems.push(
+                at,
+                format!(
+                    "form field `{}` is not a scalar: an application/x-www-form-urlencoded body \
+                     holds only strings, numbers, booleans and string enums",
+                    field.json
+                ),
+            );
+        }
+    }
+}
+
+fn not_an_object(at: &str, problems: &mut Problems) {
+    problems.push(
+        at,
+        "an application/x-www-form-urlencoded body must be an object with properties \
+         (one `name=value` pair each)",
+    );
+}
+
+/// `ty` with component aliases followed.
+fn resolve(types: &TypeLower<'_>, ty: &Ty) -> Option<Ty> {
+    let mut ty = ty.clone();
+    for _ in 0..MAX_ALIASES {
+        match &ty {
+            Ty::Named(name) => match types.def(name) {
+                Some(TypeDef::Alias { ty: target, .. }) => ty = target.clone(),
+                _ => return Some(ty),
+            },
+            _ => return Some(ty),
+        }
+    }
+    None
+}
+
+fn is_scalar(types: &TypeLower<'_>, ty: &Ty) -> bool {
+    match resolve(types, ty) {
+        Some(Ty::String | Ty::Secret | Ty::I32 | Ty::I64 | Ty::F64 | Ty::Bool | Ty::DateTime) => {
+            true
+        }
+        Some(Ty::Named(name)) => matches!(types.def(&name), Some(TypeDef::Enum { .. })),
+        _ => false,
+    }
+}
