@@ -4,7 +4,7 @@
 //! box-upload put FILE --folder ID [--name NAME] [--version-of FILE_ID] [--if-match ETAG]
 //!                     [--concurrency N] [--state PATH] [--api-url URL --upload-url URL]
 //!                     [--token-file PATH | --jwt-config PATH] [--token-url URL]
-//!                     [--as-user ID] [--json]
+//!                     [--as-user ID] [--no-preserve-dates] [--json]
 //! box-upload emulator [--listen ADDR] [--data-dir DIR] [--token T] [--part-size BYTES]
 //! ```
 //!
@@ -93,6 +93,10 @@ struct PutArgs {
     /// emulator configured so).
     #[arg(long, value_name = "BYTES")]
     min_chunked_size: Option<u64>,
+    /// Do not send the file's modification and creation times: Box then dates the content
+    /// at the upload.
+    #[arg(long)]
+    no_preserve_dates: bool,
 }
 
 /// Credential options. Secrets themselves are never arguments: only paths to files.
@@ -393,7 +397,9 @@ async fn put(args: PutArgs) -> anyhow::Result<ExitCode> {
         }
         (None, None) => bail!("pass --folder ID or --version-of FILE_ID"),
     };
-    upload = upload.from_path(&args.file);
+    upload = upload
+        .from_path(&args.file)
+        .preserve_dates(!args.no_preserve_dates);
     if let Some(state) = &args.state {
         upload = upload.state_file(state.clone());
     }

@@ -448,7 +448,8 @@ fn grant_error(description: &str) -> ApiError {
 /// Checks a JWT assertion's form, signature and claims (everything but whether its subject
 /// exists and its `jti` was used before, which need the emulator's state).
 ///
-/// Box's messages are used where known (box-auth.md §1 and Box's common-errors guide: the
+/// Box's messages are used where known (https://developer.box.com/reference/post-oauth2-token/ and Box's common-errors guide,
+/// https://developer.box.com/guides/api-calls/permissions-and-errors/common-errors/: the
 /// `kid`, signature, `iss`, `sub`, `jti` and both `exp` messages, "Algorithm not allowed").
 /// Box publishes no message for a malformed assertion, a wrong `aud` or `box_sub_type`; the
 /// emulator's own wording is used for those, with the same `invalid_grant` code. The order of

@@ -47,7 +47,9 @@ pub struct Config {
     /// temporary directory that is deleted when the [`crate::Emulator`] is shut down or
     /// dropped; a directory you pass is kept, so a later emulator can reopen it.
     pub data_dir: Option<PathBuf>,
-    /// The bearer token every API call must carry. Default `"test-token"`.
+    /// The static bearer token: it never expires and acts as the enterprise's service account
+    /// ([`SERVICE_ACCOUNT_ID`]). API calls carry it or a token issued by `POST /oauth2/token`.
+    /// Default `"test-token"`.
     pub token: String,
     /// Folder ids (digits) that exist besides the root folder `"0"`, which always exists.
     pub folders: Vec<String>,
@@ -185,6 +187,33 @@ pub struct FaultConfig {
     /// The first commit of each session that arrives once all parts are in answers
     /// `400 parts_mismatch` (as if the last part were not yet visible), once.
     pub commit_parts_mismatch_once: bool,
+    /// Fraction of commits that are applied (the file or version is stored and the session
+    /// committed) and then get no answer: the connection is dropped. A retry of the commit
+    /// then meets the committed session (404), so the client has to look for the file.
+    pub commit_drop_after_store: f64,
+    /// Fraction of direct uploads (new file or new version) that store the file, then answer
+    /// `500 internal_server_error`.
+    pub direct_500_after_store: f64,
+    /// Fraction of API requests answered `503 unavailable` with `retry-after`
+    /// ([`retry_after_503_secs`](Self::retry_after_503_secs)) before being handled: nothing
+    /// is done. Box: "retry per Retry-After".
+    pub request_503: f64,
+    /// Fraction of writes (direct uploads and commits) that are applied, then answered
+    /// `503 unavailable` with `retry-after`: Box warns that a write may persist despite a 503.
+    pub write_503_after_store: f64,
+    /// `retry-after` seconds sent with the injected 503s (`503=P@SECS`; default 0 in the
+    /// library, 1 from `--fault 503=P`).
+    pub retry_after_503_secs: u64,
+    /// Fraction of API requests answered `502 bad_gateway` before being handled.
+    pub request_502: f64,
+    /// Fraction of direct uploads (new file or version) and session creations (new file or
+    /// version) answered `409 name_temporarily_reserved` before anything is stored (Box: a
+    /// duplicate request for the name is in flight; wait and retry).
+    pub name_temporarily_reserved: f64,
+    /// Fraction of direct uploads, session creations and commits answered
+    /// `409 operation_blocked_temporary` before anything is stored (Box: a move or copy holds
+    /// the folder; retry later).
+    pub operation_blocked: f64,
     /// Answer `429 rate_limit_exceeded` with `retry-after` above this request rate.
     pub rate_limit: Option<RateLimit>,
     /// Added to every API request before it is handled, in milliseconds (at most an hour).
@@ -233,6 +262,13 @@ impl FaultConfig {
     /// | `part-reset=P` | [`part_reset_mid_body`](Self::part_reset_mid_body) |
     /// | `commit-202=N` or `commit-202=N@SECS` | [`commit_202`](Self::commit_202), [`commit_retry_after_secs`](Self::commit_retry_after_secs) |
     /// | `commit-parts-mismatch-once` | [`commit_parts_mismatch_once`](Self::commit_parts_mismatch_once) |
+    /// | `commit-drop-after-store=P` | [`commit_drop_after_store`](Self::commit_drop_after_store) |
+    /// | `direct-500-after-store=P` | [`direct_500_after_store`](Self::direct_500_after_store) |
+    /// | `503=P` or `503=P@SECS` | [`request_503`](Self::request_503), [`retry_after_503_secs`](Self::retry_after_503_secs) |
+    /// | `503-after-store=P` or `503-after-store=P@SECS` | [`write_503_after_store`](Self::write_503_after_store), [`retry_after_503_secs`](Self::retry_after_503_secs) |
+    /// | `502=P` | [`request_502`](Self::request_502) |
+    /// | `name-temporarily-reserved=P` | [`name_temporarily_reserved`](Self::name_temporarily_reserved) |
+    /// | `operation-blocked=P` | [`operation_blocked`](Self::operation_blocked) |
     /// | `rate-limit=N/DURATION` (e.g. `100/1s`, `5/500ms`) | [`rate_limit`](Self::rate_limit) |
     /// | `latency=DURATION` (e.g. `50ms`, `1s`) | [`latency_ms`](Self::latency_ms) |
     /// | `expire-tokens` or `expire-tokens=N` | [`expire_tokens`](Self::expire_tokens) (`Some(0)` or `Some(N)`) |
@@ -276,6 +312,36 @@ impl FaultConfig {
                     Some(_) => return Err(err("expected true or false")),
                 }
             }
+            "commit-drop-after-store" => {
+                self.commit_drop_after_store = parse_fraction(need()?).map_err(err)?
+            }
+            "direct-500-after-store" => {
+                self.direct_500_after_store = parse_fraction(need()?).map_err(err)?
+            }
+            "503" | "503-after-store" => {
+                let v = need()?;
+                let (p, secs) = match v.split_once('@') {
+                    Some((p, s)) => (p, Some(s)),
+                    None => (v, None),
+                };
+                let p = parse_fraction(p).map_err(err)?;
+                if key == "503" {
+                    self.request_503 = p;
+                } else {
+                    self.write_503_after_store = p;
+                }
+                // Both specs set the one retry-after; without @SECS a value set by the
+                // other spec is kept (1 otherwise).
+                self.retry_after_503_secs = match secs {
+                    Some(s) => parse_duration(s).map_err(err)?.as_secs(),
+                    None => self.retry_after_503_secs.max(1),
+                };
+            }
+            "502" => self.request_502 = parse_fraction(need()?).map_err(err)?,
+            "name-temporarily-reserved" => {
+                self.name_temporarily_reserved = parse_fraction(need()?).map_err(err)?
+            }
+            "operation-blocked" => self.operation_blocked = parse_fraction(need()?).map_err(err)?,
             "rate-limit" => {
                 let v = need()?;
                 let (n, per) = v.split_once('/').unwrap_or((v, "1s"));
@@ -335,12 +401,19 @@ impl FaultConfig {
         Ok(self)
     }
 
-    fn probabilities_mut(&mut self) -> [&mut f64; 4] {
+    fn probabilities_mut(&mut self) -> [&mut f64; 11] {
         [
             &mut self.part_500_before_store,
             &mut self.part_500_after_store,
             &mut self.part_drop_after_store,
             &mut self.part_reset_mid_body,
+            &mut self.commit_drop_after_store,
+            &mut self.direct_500_after_store,
+            &mut self.request_503,
+            &mut self.write_503_after_store,
+            &mut self.request_502,
+            &mut self.name_temporarily_reserved,
+            &mut self.operation_blocked,
         ]
     }
 
@@ -407,8 +480,29 @@ mod tests {
             "rate-limit=100/2s",
             "latency=25ms",
             "expire-tokens=3",
+            "commit-drop-after-store=0.5",
+            "direct-500-after-store=10%",
+            "503=0.2@3s",
+            "503-after-store=0.3@3s",
+            "502=1",
+            "name-temporarily-reserved=0.4",
+            "operation-blocked=0.6",
         ])
         .unwrap();
+        assert_eq!(f.commit_drop_after_store, 0.5);
+        assert!((f.direct_500_after_store - 0.1).abs() < 1e-12);
+        assert_eq!(f.request_503, 0.2);
+        assert_eq!(f.write_503_after_store, 0.3);
+        assert_eq!(f.retry_after_503_secs, 3);
+        assert_eq!(f.request_502, 1.0);
+        assert_eq!(f.name_temporarily_reserved, 0.4);
+        assert_eq!(f.operation_blocked, 0.6);
+        assert_eq!(
+            FaultConfig::from_specs(["503=1"])
+                .unwrap()
+                .retry_after_503_secs,
+            1
+        );
         assert_eq!(f.part_500_before_store, 0.1);
         assert!((f.part_500_after_store - 0.05).abs() < 1e-12);
         assert_eq!(f.part_drop_after_store, 0.25);
@@ -438,6 +532,11 @@ mod tests {
             "commit-202=x",
             "rate-limit=0/1s",
             "latency",
+            "503=2",
+            "503",
+            "502=x",
+            "operation-blocked",
+            "name-temporarily-reserved=-1",
         ] {
             assert!(FaultConfig::from_specs([bad]).is_err(), "{bad}");
         }

@@ -203,6 +203,20 @@ pub struct InjectedCounters {
     pub commit_202: u64,
     /// Commits answered 400 parts_mismatch by `commit_parts_mismatch_once`.
     pub commit_parts_mismatch: u64,
+    /// Commits applied, then answered by dropping the connection (`commit_drop_after_store`).
+    pub commit_drop_after_store: u64,
+    /// Direct uploads stored, then answered 500 (`direct_500_after_store`).
+    pub direct_500_after_store: u64,
+    /// Requests answered 503 before being handled (`request_503`).
+    pub request_503: u64,
+    /// Writes applied, then answered 503 (`write_503_after_store`).
+    pub write_503_after_store: u64,
+    /// Requests answered 502 (`request_502`).
+    pub request_502: u64,
+    /// Requests answered 409 name_temporarily_reserved (`name_temporarily_reserved`).
+    pub name_temporarily_reserved: u64,
+    /// Requests answered 409 operation_blocked_temporary (`operation_blocked`).
+    pub operation_blocked: u64,
     /// Requests answered 429.
     pub rate_limited: u64,
     /// Requests delayed by `latency_ms`.
@@ -239,6 +253,13 @@ impl Counters {
             + i.part_reset_mid_body
             + i.commit_202
             + i.commit_parts_mismatch
+            + i.commit_drop_after_store
+            + i.direct_500_after_store
+            + i.request_503
+            + i.write_503_after_store
+            + i.request_502
+            + i.name_temporarily_reserved
+            + i.operation_blocked
             + i.rate_limited
             + i.expire_tokens
     }

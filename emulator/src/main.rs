@@ -62,12 +62,28 @@ FAULT SPECS (P is a fraction such as 0.1, or a percentage such as 10%):
     commit-parts-mismatch-once
                              the first commit of each session after its last part
                              arrives answers 400 parts_mismatch
+    commit-drop-after-store=P
+                             commits are applied (file stored, session committed),
+                             then the connection is dropped without an answer
+    direct-500-after-store=P direct uploads (file or version) are stored, then
+                             answered 500
+    503=P[@SECS]             API requests answer 503 unavailable with retry-after
+                             SECS [default 1] without doing anything
+    503-after-store=P[@SECS] direct uploads and commits are applied, then answered
+                             503 with retry-after SECS [default 1]
+    502=P                    API requests answer 502 bad_gateway
+    name-temporarily-reserved=P
+                             direct uploads and session creations answer
+                             409 name_temporarily_reserved
+    operation-blocked=P      direct uploads, session creations and commits answer
+                             409 operation_blocked_temporary
     rate-limit=N/DUR         answer 429 rate_limit_exceeded above N requests per DUR
                              (e.g. 100/1s, 5/500ms)
     latency=DUR              add DUR (e.g. 50ms) to every API request
     expire-tokens[=N]        one-shot: invalidate every access token issued so far
                              (after N more API requests; at once without N)
-Part faults are drawn from (seed, session, part index, attempt), so a run is reproducible.
+Part faults are drawn from (seed, session, part index, attempt), the others from
+(seed, fault, how many times it was drawn), so a run is reproducible.
 
 COUNTERS AND CONTROLS (no authentication):
     GET /_emulator/counters        JSON counters of traffic and injected faults
@@ -328,6 +344,10 @@ mod tests {
             "--app-not-authorized",
             "--fault",
             "expire-tokens=4",
+            "--fault",
+            "503=0.25@2s",
+            "--fault",
+            "operation-blocked=1",
         ]))
         .unwrap()
         .unwrap();
@@ -348,6 +368,9 @@ mod tests {
         assert!(c.jwt_public_key.unwrap().contains("BEGIN PUBLIC KEY"));
         assert!(!c.app_authorized);
         assert_eq!(c.faults.expire_tokens, Some(4));
+        assert_eq!(c.faults.request_503, 0.25);
+        assert_eq!(c.faults.retry_after_503_secs, 2);
+        assert_eq!(c.faults.operation_blocked, 1.0);
         assert!(parse_args(args(&["--refresh-token", "nouser"])).is_err());
         assert!(parse_args(args(&["--jwt-public-key", "/nonexistent/key.pem"])).is_err());
         assert!(parse_args(args(&["--help"])).unwrap().is_none());

@@ -68,6 +68,29 @@ pub(crate) async fn serve(
     conns.shutdown().await;
 }
 
+/// Box accepts an operation's path with one trailing slash (`/2.0/files/upload_sessions/`)
+/// as well as without; so does the emulator, by routing the path without it. Only one slash
+/// is dropped: `//` at the end still names no route.
+fn strip_trailing_slash<B>(req: &mut Request<B>) {
+    let path = req.uri().path();
+    if path.len() <= 1 || !path.ends_with('/') {
+        return;
+    }
+    let trimmed = &path[..path.len() - 1];
+    let pq = match req.uri().query() {
+        Some(q) => format!("{trimmed}?{q}"),
+        None => trimmed.to_string(),
+    };
+    let mut parts = req.uri().clone().into_parts();
+    match pq.parse() {
+        Ok(pq) => parts.path_and_query = Some(pq),
+        Err(_) => return,
+    }
+    if let Ok(uri) = axum::http::Uri::from_parts(parts) {
+        *req.uri_mut() = uri;
+    }
+}
+
 async fn serve_connection(
     stream: tokio::net::TcpStream,
     router: Router,
@@ -78,6 +101,7 @@ async fn serve_connection(
     let ctl_for_requests = ctl.clone();
     let svc = hyper::service::service_fn(move |mut req: Request<Incoming>| {
         req.extensions_mut().insert(ctl_for_requests.clone());
+        strip_trailing_slash(&mut req);
         let mut router = router.clone();
         let shared = shared.clone();
         async move {

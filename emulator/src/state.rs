@@ -235,6 +235,8 @@ pub(crate) struct Shared {
     /// API requests still to let through before `expire-tokens` fires.
     pub expire_countdown: Mutex<Option<u64>>,
     tmp_seq: AtomicU64,
+    /// How many times each request-level fault was drawn ([`crate::api::RequestFault`]).
+    pub fault_draws: [AtomicU64; crate::api::REQUEST_FAULT_KINDS],
 }
 
 /// Received content waiting in `tmp/`, with its SHA-1 (hex) and size.
@@ -396,6 +398,7 @@ impl Shared {
             }),
             upload_tokens: Mutex::new(VecDeque::new()),
             tmp_seq: AtomicU64::new(0),
+            fault_draws: Default::default(),
         })
     }
 

@@ -72,7 +72,7 @@ proptest! {
             map.insert("code".into(), Value::String(code.clone()));
         }
         let body = serde_json::to_vec(&value).expect("encodes");
-        let raw = RawResponse { status, request_id: None, retry_after: None, body: Bytes::from(body.clone()) };
+        let raw = RawResponse { status, request_id: None, retry_after: None, date: None, body: Bytes::from(body.clone()) };
         let expected_code = value.get("code").and_then(Value::as_str).map(str::to_owned);
 
         let upload = UploadFileError::from_raw(raw.clone());
@@ -90,7 +90,7 @@ proptest! {
 
     #[test]
     fn arbitrary_bytes_never_panic_error_decoding(status in 0u16..1000, body in prop::collection::vec(any::<u8>(), 0..256)) {
-        let raw = RawResponse { status, request_id: Some("r".into()), retry_after: Some("x".into()), body: Bytes::from(body) };
+        let raw = RawResponse { status, request_id: Some("r".into()), retry_after: Some("x".into()), date: None, body: Bytes::from(body) };
         let err = UploadFileError::from_raw(raw);
         prop_assert_eq!(err.status(), status);
         let _ = err.to_string();

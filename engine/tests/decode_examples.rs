@@ -20,6 +20,7 @@ fn raw(status: u16, name: &str, retry_after: Option<&str>) -> RawResponse {
         status,
         request_id: Some("header-request-id".into()),
         retry_after: retry_after.map(str::to_owned),
+        date: None,
         body: example(name).into(),
     }
 }
@@ -159,6 +160,7 @@ fn an_undocumented_status_falls_back_to_other_with_everything_kept() {
         status: 418,
         request_id: Some("rid-418".into()),
         retry_after: None,
+        date: None,
         body: bytes_of("<html>teapot</html>"),
     });
     let UploadFileError::Other(api) = &err else {
@@ -209,6 +211,7 @@ fn range_overlap_is_one_variant_at_409_and_416() {
             status,
             request_id: None,
             retry_after: None,
+            date: None,
             body: bytes_of(body),
         });
         let UploadPartError::RangeOverlapsExistingPart(api) = &err else {

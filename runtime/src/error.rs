@@ -28,6 +28,10 @@ pub trait OperationError: std::error::Error + Send + Sync + 'static {
     fn retry_after(&self) -> Option<&str> {
         self.fields().retry_after()
     }
+    /// The raw `Date` header of the answer (the server's clock), if any.
+    fn date(&self) -> Option<&str> {
+        self.fields().date()
+    }
     /// The body as received.
     fn raw_body(&self) -> &str {
         self.fields().raw()
@@ -47,6 +51,10 @@ pub trait ApiErrorFields: fmt::Display {
     fn message(&self) -> Option<&str>;
     fn request_id(&self) -> Option<&str>;
     fn retry_after(&self) -> Option<&str>;
+    /// The raw `Date` header; `None` by default for implementations that do not keep it.
+    fn date(&self) -> Option<&str> {
+        None
+    }
     fn raw(&self) -> &str;
 }
 
@@ -66,6 +74,9 @@ impl<T> ApiErrorFields for ApiError<T> {
     fn retry_after(&self) -> Option<&str> {
         self.retry_after.as_deref()
     }
+    fn date(&self) -> Option<&str> {
+        self.date.as_deref()
+    }
     fn raw(&self) -> &str {
         &self.raw
     }
@@ -80,6 +91,9 @@ pub struct ApiError<T> {
     pub message: Option<String>,
     pub request_id: Option<String>,
     pub retry_after: Option<String>,
+    /// The answer's `Date` header as sent (an HTTP-date): the server's clock, which a JWT
+    /// assertion refused for clock skew is re-signed from.
+    pub date: Option<String>,
     /// The body decoded as the documented schema; `None` when it did not match (see `raw`).
     pub body: Option<T>,
     /// The body as received (capped at [`crate::support::MAX_ERROR_BODY`] bytes), lossily UTF-8.
@@ -94,6 +108,7 @@ impl<T: fmt::Debug> fmt::Debug for ApiError<T> {
             .field("message", &self.message)
             .field("request_id", &self.request_id)
             .field("retry_after", &self.retry_after)
+            .field("date", &self.date)
             .field("body", &self.body)
             .finish_non_exhaustive()
     }
@@ -140,9 +155,15 @@ impl<T> ApiError<T> {
             message,
             request_id,
             retry_after: raw.retry_after,
+            date: raw.date,
             body,
             raw: String::from_utf8_lossy(&raw.body).into_owned(),
         }
+    }
+
+    /// The `Date` header of the answer, when present.
+    pub fn date(&self) -> Option<&str> {
+        self.date.as_deref()
     }
 
     /// `retry-after` as a duration from now, when present and valid.
@@ -392,6 +413,7 @@ mod tests {
             status,
             request_id: None,
             retry_after: None,
+            date: None,
             body: bytes::Bytes::from_static(body),
         }
     }

@@ -178,6 +178,8 @@ pub struct RawResponse {
     pub status: u16,
     pub request_id: Option<String>,
     pub retry_after: Option<String>,
+    /// The `Date` header as sent, if any.
+    pub date: Option<String>,
     pub body: Bytes,
 }
 
@@ -206,11 +208,13 @@ pub async fn raw_response(mut response: reqwest::Response) -> Result<RawResponse
         .iter()
         .find_map(|name| header_string(&response, name));
     let retry_after = header_string(&response, "retry-after");
+    let date = header_string(&response, "date");
     let body = read_capped(&mut response, MAX_ERROR_BODY).await?;
     Ok(RawResponse {
         status,
         request_id,
         retry_after,
+        date,
         body,
     })
 }

@@ -11,23 +11,10 @@ const CLIENT_ID: &str = "cli-client-id";
 const CLIENT_SECRET: &str = "cli-client-secret-VALUE";
 const USER: &str = "555";
 
-/// Every variable `box-upload` reads credentials from.
-const CREDENTIAL_VARS: [&str; 6] = [
-    "BOX_TOKEN",
-    "BOX_CLIENT_ID",
-    "BOX_CLIENT_SECRET",
-    "BOX_ENTERPRISE_ID",
-    "BOX_USER_ID",
-    "BOX_JWT_CONFIG",
-];
-
 /// `box-upload put FILE --folder 0 --name NAME --json` against `emu`, with no credentials
 /// from the environment of the test run.
 fn put(emu: &Emulator, file: &Path, name: &str) -> Command {
     let mut cmd = box_upload();
-    for var in CREDENTIAL_VARS {
-        cmd.env_remove(var);
-    }
     cmd.arg("put")
         .arg(file)
         .args(["--folder", "0", "--name", name, "--json"])
@@ -288,4 +275,81 @@ async fn a_jwt_app_config_file_uploads_and_shows_no_secret() {
     assert!(stderr.contains("bad.json"), "{stderr}");
     assert!(stderr.contains("passphrase"), "{stderr}");
     emu.shutdown().await;
+}
+
+/// The acceptance run: a large `box-upload put` through client credentials with
+/// 3-second tokens renews its token many times and never meets a 401. 64 MiB in `cargo test`;
+/// `AUTH_LONG_MIB=1024 cargo test -p box-upload-cli --release --test it long_upload -- --nocapture`
+/// runs the 1 GiB form (figures in the README).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn long_upload_through_client_credentials_with_3s_tokens_never_meets_a_401() {
+    let mib: u64 = std::env::var("AUTH_LONG_MIB")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(64);
+    let size = mib * MIB + 12_345;
+    let emu = start(Config {
+        token_ttl: std::time::Duration::from_secs(3),
+        min_chunked_size: 1,
+        ..auth_config_with_part(if mib >= 512 { 8 * MIB } else { MIB })
+    })
+    .await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("long.bin");
+    let data = TestData::new(77);
+    {
+        use std::io::Write as _;
+        let mut out = std::io::BufWriter::new(std::fs::File::create(&file).expect("create"));
+        let mut offset = 0;
+        while offset < size {
+            let len = (8 * MIB).min(size - offset);
+            out.write_all(&data.bytes(offset, len)).expect("write");
+            offset += len;
+        }
+        out.flush().expect("flush");
+    }
+
+    let started = std::time::Instant::now();
+    let mut cmd = put(&emu, &file, "long.bin");
+    cmd.env("BOX_CLIENT_ID", CLIENT_ID)
+        .env("BOX_CLIENT_SECRET", CLIENT_SECRET)
+        .env("BOX_ENTERPRISE_ID", Config::default().enterprise_id);
+    let out = run(cmd).await;
+    let elapsed = started.elapsed();
+    let (stdout, stderr) = outputs(&out, &[CLIENT_SECRET]);
+    assert!(out.status.success(), "{stderr}");
+    let json: serde_json::Value = serde_json::from_str(&stdout).expect("json");
+    assert_eq!(json["size"].as_u64(), Some(size), "{json}");
+    assert_eq!(
+        json["sha1"].as_str(),
+        Some(hex(&data.sha1(0, size)).as_str()),
+        "the stored file is the source"
+    );
+    let c = emu.counters();
+    let renewals = c.auth.tokens_issued.client_credentials;
+    println!(
+        "{mib} MiB through client credentials with 3 s tokens: {:.1} s, {renewals} tokens issued, {} 401s",
+        elapsed.as_secs_f64(),
+        c.auth.unauthorized
+    );
+    assert_eq!(
+        c.auth.unauthorized, 0,
+        "no request met an expired token: {:?}",
+        c.auth
+    );
+    // Every token lives 3 s and is renewed 0.3 s early: a run of t seconds needs about t/2.7.
+    let expected = (elapsed.as_secs_f64() / 3.0).floor() as u64;
+    assert!(
+        renewals >= expected.max(1),
+        "{renewals} tokens for a {:.1} s run",
+        elapsed.as_secs_f64()
+    );
+    emu.shutdown().await;
+}
+
+fn auth_config_with_part(part_size: u64) -> Config {
+    Config {
+        part_size: Some(part_size),
+        ..auth_config()
+    }
 }

@@ -162,3 +162,55 @@ fn the_embedded_emulator_prints_a_ready_to_paste_command_that_works() {
         Some(sha1_hex(b"hello from the emulator").as_str())
     );
 }
+
+/// The file's modification time goes to Box as `content_modified_at`, on a direct and on a
+/// chunked upload, unless `--no-preserve-dates`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn put_keeps_the_file_dates_unless_told_not_to() {
+    let emu = start(config(MIB)).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mtime = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_500_000_000);
+    for (i, len) in [1000u64, 3 * MIB].into_iter().enumerate() {
+        let file = dir.path().join(format!("dated{i}.bin"));
+        std::fs::write(&file, test_data(len, 9)).expect("write");
+        std::fs::File::options()
+            .write(true)
+            .open(&file)
+            .and_then(|f| f.set_modified(mtime))
+            .expect("mtime");
+        for (no_dates, name) in [(false, "kept"), (true, "dropped")] {
+            let mut cmd = box_upload();
+            cmd.arg("put")
+                .arg(&file)
+                .args(["--folder", "0", "--json", "--name", &format!("{name}{i}")])
+                .args(["--chunked-cutoff", "1048576", "--min-chunked-size", "1"])
+                .args([
+                    "--api-url",
+                    &emu.api_url(),
+                    "--upload-url",
+                    &emu.upload_url(),
+                ])
+                .env("BOX_TOKEN", emu.token());
+            if no_dates {
+                cmd.arg("--no-preserve-dates");
+            }
+            let out = tokio::task::spawn_blocking(move || cmd.output().expect("run"))
+                .await
+                .expect("join");
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+            let modified = json["content_modified_at"].as_str().expect("a date");
+            let modified = box_uploads::runtime::chrono::DateTime::parse_from_rfc3339(modified)
+                .expect("rfc 3339");
+            assert_eq!(
+                modified.timestamp() == 1_500_000_000,
+                !no_dates,
+                "len {len}, --no-preserve-dates {no_dates}: {modified}"
+            );
+        }
+    }
+}

@@ -10,10 +10,24 @@ use std::time::Duration;
 pub use box_emulator::testing::*;
 pub use box_emulator::{Config, Emulator, FaultConfig, Operation};
 
-/// The `box-upload` binary with no input and no `BOX_TOKEN` from the environment.
+/// Every environment variable `box-upload` reads credentials from.
+pub const CREDENTIAL_VARS: [&str; 6] = [
+    "BOX_TOKEN",
+    "BOX_CLIENT_ID",
+    "BOX_CLIENT_SECRET",
+    "BOX_ENTERPRISE_ID",
+    "BOX_USER_ID",
+    "BOX_JWT_CONFIG",
+];
+
+/// The `box-upload` binary with no input and no credentials from the test run's environment
+/// (a developer's own `BOX_CLIENT_ID` would otherwise conflict with the test's token).
 pub fn box_upload() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_box-upload"));
-    cmd.stdin(Stdio::null()).env_remove("BOX_TOKEN");
+    cmd.stdin(Stdio::null());
+    for var in CREDENTIAL_VARS {
+        cmd.env_remove(var);
+    }
     cmd
 }
 

@@ -2,8 +2,8 @@
 
 use super::{
     body_error, fields_param, header_str, json_response, json_value_count, page_response,
-    query_get, query_pairs, query_u64, read_json_object, ApiResult, AppState, JSON_LIMIT,
-    JSON_MAX_VALUES,
+    query_get, query_pairs, query_u64, read_json_object, ApiResult, AppState, RequestFault,
+    JSON_LIMIT, JSON_MAX_VALUES,
 };
 use crate::body::BodyStream;
 use crate::counters::Operation;
@@ -296,7 +296,8 @@ pub(crate) async fn upload_file(
     } else {
         Operation::UploadFile
     };
-    st.begin(op, &parts.headers, true).await?;
+    let faults = st.begin(op, &parts.headers, true).await?;
+    st.check_folder_faults(&faults, true)?;
     let if_match = header_str(&parts.headers, "if-match");
     if let Some(id) = file_id {
         if !util::is_numeric_id(id) {
@@ -346,19 +347,25 @@ pub(crate) async fn upload_file(
                 check_upload_target(&st, &*st.catalog.lock().await, &a, file_id, if_match)?;
                 attrs = Some(a);
             }
-            Some("file") => {
+            // Box takes the file part whatever its field name (its guide and SDKs call it
+            // `file`; other clients send `content` and the like): every part but `attributes`
+            // is the file, so a part before `attributes` makes it arrive after the file
+            // (`metadata_after_file_contents` above). A second file part is refused: what Box
+            // does with one is not documented, and this is the stricter answer.
+            _ => {
                 if file.is_some() {
-                    return Err(ApiError::bad_request("Only one 'file' part is allowed"));
+                    return Err(ApiError::bad_request(
+                        "Only one file part is allowed (after the 'attributes' part)",
+                    ));
                 }
                 file = Some(receive_file_part(&st, &mut mp).await?);
             }
-            // Other form fields are read and ignored.
-            _ => {}
         }
     }
     let attrs = attrs.ok_or_else(|| ApiError::bad_request("The 'attributes' part is required"))?;
-    let (tmp, sha1, size) =
-        file.ok_or_else(|| ApiError::bad_request("The 'file' part is required"))?;
+    let (tmp, sha1, size) = file.ok_or_else(|| {
+        ApiError::bad_request("The 'file' part (the file contents, after 'attributes') is required")
+    })?;
     if let Some(expected) = content_sha1 {
         if expected != sha1 {
             return Err(bad_digest());
@@ -415,6 +422,20 @@ pub(crate) async fn upload_file(
         c.direct_upload_bytes += size;
         c.bytes_stored += size;
     }
+    if st.draw(
+        RequestFault::Direct500AfterStore,
+        faults.direct_500_after_store,
+    ) {
+        st.counters().injected.direct_500_after_store += 1;
+        return Err(ApiError::internal("Internal Server Error"));
+    }
+    if st.draw(
+        RequestFault::Write503AfterStore,
+        faults.write_503_after_store,
+    ) {
+        st.counters().injected.write_503_after_store += 1;
+        return Err(super::unavailable(faults.retry_after_503_secs));
+    }
     Ok(json_response(status, st.files_json(&f, fields.as_deref())))
 }
 
@@ -424,6 +445,18 @@ fn bad_digest() -> ApiError {
         "bad_digest",
         "The specified content-md5 did not match what we received",
     )
+}
+
+/// `POST /2.0/files/content` and `POST /2.0/files/{id}/content` on the API base: Box serves
+/// direct uploads on the upload host only (`upload.box.com/api/2.0`; every upload guide says
+/// so, and the reference's cURL examples were corrected to it in box/box-openapi#417 and
+/// #420). What `api.box.com` answers to an upload is not documented; the one report found
+/// (box/box-node-sdk#794, uploads sent to the API host) saw `404 Not Found`, so the emulator
+/// answers as it does for any path it does not serve: `404 not_found`, before authentication,
+/// and nothing is stored. (A 405 would suggest another method works there.) The body is taken
+/// so that the rest of it is drained and the client sees the answer.
+pub(crate) async fn upload_on_api_base(_body: BodyStream) -> ApiResult {
+    Err(ApiError::not_found("Not Found"))
 }
 
 /// Streams the `file` part to a temporary file, hashing it and enforcing the size limits.

@@ -39,19 +39,46 @@ pub(crate) const COMMIT_VALUES_PER_PART: u64 = 8;
 /// How many preflight upload tokens are remembered.
 const MAX_UPLOAD_TOKENS: usize = 1024;
 
+/// The request-level faults: each is drawn from (seed, its kind, how many times it was drawn
+/// before), so the same requests in the same order meet the same faults.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum RequestFault {
+    Request503 = 0,
+    Request502 = 1,
+    NameTemporarilyReserved = 2,
+    OperationBlocked = 3,
+    Direct500AfterStore = 4,
+    Write503AfterStore = 5,
+    CommitDropAfterStore = 6,
+}
+
+/// The number of [`RequestFault`] kinds.
+pub(crate) const REQUEST_FAULT_KINDS: usize = 7;
+
+/// Box's `503 unavailable` (common errors): retry after `retry-after` seconds.
+pub(crate) fn unavailable(retry_after_secs: u64) -> ApiError {
+    ApiError::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "unavailable",
+        "Unavailable",
+    )
+    .with_header(header::RETRY_AFTER, &retry_after_secs.to_string())
+}
+
 pub(crate) fn router(shared: Arc<Shared>) -> Router {
     let mut r = Router::new()
-        // API base (api.box.com/2.0).
+        // API base (api.box.com/2.0). Box serves the preflight here, not the direct uploads:
+        // those are on the upload base only (see `files::upload_on_api_base`).
         .route(
             "/2.0/files/content",
-            options(files::preflight).post(files::upload_file),
+            options(files::preflight).post(files::upload_on_api_base),
         )
         .route("/2.0/files/{file_id}", get(files::get_file))
         .route(
             "/2.0/files/{file_id}/content",
             get(files::download)
                 .options(files::preflight)
-                .post(files::upload_file),
+                .post(files::upload_on_api_base),
         )
         .route("/2.0/files/{file_id}/versions", get(files::list_versions))
         .route(
@@ -164,7 +191,73 @@ impl Shared {
             })?;
         let caller = self.check_as_user(headers, caller)?;
         self.check_rate(&faults)?;
+        self.check_gateway_faults(&faults)?;
         Ok((faults, caller))
+    }
+
+    /// Whether a request-level fault of probability `p` fires this time (see
+    /// [`RequestFault`]). A probability of 0 draws nothing.
+    pub(crate) fn draw(&self, kind: RequestFault, p: f64) -> bool {
+        if p <= 0.0 {
+            return false;
+        }
+        let n = self.fault_draws[kind as usize].fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        p >= 1.0
+            || crate::util::unit_float(crate::util::mix(&[self.config.seed, 100 + kind as u64, n]))
+                < p
+    }
+
+    /// The injected `502`/`503` answered to any API request (after authentication and the rate
+    /// limit, before the request does anything). On Box these come from its front end;
+    /// whether they precede authentication there is unknown, and it makes no difference to a
+    /// client that has a valid token.
+    fn check_gateway_faults(&self, faults: &FaultConfig) -> Result<(), ApiError> {
+        if self.draw(RequestFault::Request503, faults.request_503) {
+            self.counters().injected.request_503 += 1;
+            return Err(unavailable(faults.retry_after_503_secs));
+        }
+        if self.draw(RequestFault::Request502, faults.request_502) {
+            self.counters().injected.request_502 += 1;
+            return Err(ApiError::new(
+                StatusCode::BAD_GATEWAY,
+                "bad_gateway",
+                "Bad Gateway",
+            ));
+        }
+        Ok(())
+    }
+
+    /// The injected `409`s (with the messages of Box's common-errors guide) of a request that writes into a folder: `name_temporarily_reserved`
+    /// (direct uploads and session creations: Box's answer while a duplicate request for the
+    /// name is in flight) when `name_reserved` is set, and `operation_blocked_temporary`
+    /// (those and commits: a move or copy holds the folder). Nothing has been stored.
+    pub(crate) fn check_folder_faults(
+        &self,
+        faults: &FaultConfig,
+        name_reserved: bool,
+    ) -> Result<(), ApiError> {
+        if name_reserved
+            && self.draw(
+                RequestFault::NameTemporarilyReserved,
+                faults.name_temporarily_reserved,
+            )
+        {
+            self.counters().injected.name_temporarily_reserved += 1;
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                "name_temporarily_reserved",
+                "The item name is reserved by another processing item. Wait and then retry the request, or wait and check the parent folder to see if the name is in use.",
+            ));
+        }
+        if self.draw(RequestFault::OperationBlocked, faults.operation_blocked) {
+            self.counters().injected.operation_blocked += 1;
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                "operation_blocked_temporary",
+                "The operation is blocked by another ongoing operation",
+            ));
+        }
+        Ok(())
     }
 
     /// Who the bearer token acts as, or Box's 401.
@@ -224,7 +317,7 @@ impl Shared {
     }
 
     /// Applies an `as-user: ID` header: honoured when the caller is the service account and
-    /// ID a configured user (G/authentication/oauth2/as-user: an admin, co-admin or service
+    /// ID a configured user (https://developer.box.com/guides/authentication/oauth2/as-user/: an admin, co-admin or service
     /// account may act as a user; the service account's own id is refused). Anything else is
     /// `403 access_denied_insufficient_permissions`: Box's code for a caller without the
     /// rights to act as that user is not documented, and this is its generic code for a

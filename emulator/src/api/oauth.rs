@@ -1,8 +1,8 @@
 //! The token endpoint, beside the API on the base URL as Box's (`https://api.box.com/oauth2/…`):
 //! `POST /oauth2/token` (client credentials, JWT bearer, refresh token) and
 //! `POST /oauth2/revoke`. Form-encoded bodies, the client id and secret in the body; errors are
-//! `400 {"error", "error_description"}` with Box's codes and messages (box-auth.md §1, Box's
-//! common-errors guide). Injected faults (latency, rate limit) do not apply here.
+//! `400 {"error", "error_description"}` with Box's codes and messages (https://developer.box.com/reference/post-oauth2-token/,
+//! https://developer.box.com/guides/api-calls/permissions-and-errors/common-errors/). Injected faults (latency, rate limit) do not apply here.
 
 use super::{body_error, json_response, ApiResult, AppState};
 use crate::auth::{self, Caller, Grant};
@@ -171,7 +171,7 @@ async fn token_inner(st: &Shared, parts: &Parts, body: &mut BodyStream) -> ApiRe
     let (caller, grant) = match grant_type {
         GRANT_CLIENT_CREDENTIALS => {
             // A missing, unknown or mismatched subject: Box's "Grant credentials are invalid"
-            // (G/authentication/client-credentials).
+            // (https://developer.box.com/guides/authentication/client-credentials/).
             let kind = form.get("box_subject_type").unwrap_or("");
             let id = form.get("box_subject_id").unwrap_or("");
             let caller = st

@@ -4,8 +4,8 @@
 use super::files::{check_if_match, check_name};
 use super::{
     body_error, fields_param, header_str, json_response, page_response, query_pairs, query_u64,
-    read_json_object, with_header, ApiResult, AppState, COMMIT_JSON_LIMIT, COMMIT_VALUES_PER_PART,
-    JSON_LIMIT, JSON_MAX_VALUES,
+    read_json_object, with_header, ApiResult, AppState, RequestFault, COMMIT_JSON_LIMIT,
+    COMMIT_VALUES_PER_PART, JSON_LIMIT, JSON_MAX_VALUES,
 };
 use crate::body::BodyStream;
 use crate::config::FaultConfig;
@@ -261,7 +261,8 @@ pub(crate) async fn create_session(
     } else {
         Operation::CreateUploadSession
     };
-    let (_, caller) = st.begin_as(op, &parts.headers, false).await?;
+    let (faults, caller) = st.begin_as(op, &parts.headers, false).await?;
+    st.check_folder_faults(&faults, true)?;
     let m = read_json_object(&mut body, JSON_LIMIT, JSON_MAX_VALUES).await?;
     let session = match file_id {
         None => {
@@ -363,6 +364,12 @@ pub(crate) async fn get_session(
 
 /// `DELETE`: discards the session and its parts. Works on an expired session too (there is
 /// nothing else a client can do with it); a later use answers 404.
+///
+/// On a committed session it answers 204 and changes nothing (the file stays; the session
+/// stays committed, so other calls still answer 404): Box's own SDK integration tests
+/// (box-node-sdk `testChunkedManualProcessById` and its siblings in the other generated SDKs,
+/// run against Box) delete the session right after committing it and expect success. An
+/// aborted session stays 404 (what Box answers a second abort is not documented).
 pub(crate) async fn abort_session(
     axum::extract::State(st): AppState,
     Path(sid): Path<String>,
@@ -374,8 +381,11 @@ pub(crate) async fn abort_session(
     let session = st.owned_session(&sid, &caller)?;
     {
         let mut inner = lock(&session.inner);
-        if inner.gone || inner.meta.committed.is_some() {
+        if inner.gone {
             return Err(session_not_found());
+        }
+        if inner.meta.committed.is_some() {
+            return Ok(StatusCode::NO_CONTENT.into_response());
         }
         inner.gone = true;
     }
@@ -501,6 +511,23 @@ pub(crate) async fn upload_part(
     let (faults, caller) = st
         .begin_as(Operation::UploadPart, &parts.headers, false)
         .await?;
+    // Box's common errors: `411 length_required`, "content-length header was required, but
+    // not provided." That is a part with no body framing at all: neither `content-length` nor
+    // `transfer-encoding` (so, to HTTP/1.1, an empty body). A chunked part
+    // (`transfer-encoding: chunked`, no content-length) is accepted, as Box accepts it: Box's
+    // own Node SDK (box-node-sdk 10, `uploadFilePart` and `uploadBigFile`, run against Box in
+    // its integration tests) sends every part as a Node stream, which fetch sends chunked.
+    // Box documents no order between this and the session checks; it is checked first, as a
+    // front end would.
+    if parts.headers.get(header::CONTENT_LENGTH).is_none()
+        && parts.headers.get(header::TRANSFER_ENCODING).is_none()
+    {
+        return Err(ApiError::new(
+            StatusCode::LENGTH_REQUIRED,
+            "length_required",
+            "content-length header was required, but not provided.",
+        ));
+    }
     let session = st.owned_session(&sid, &caller)?;
     let (file_size, part_size, seq) = {
         let inner = lock(&session.inner);
@@ -918,6 +945,14 @@ pub(crate) async fn commit(
         .begin_as(Operation::CommitUploadSession, &parts.headers, false)
         .await?;
     let session = st.owned_session(&sid, &caller)?;
+    // A committed session is closed (Box: commit "closes the session"): a repeated commit (say,
+    // after the answer to the first was lost) is `404 not_found`, as status, parts and list
+    // calls on it are, not the file again. What Box answers a second commit is not
+    // documented; 404 is the stricter answer: a client that lost the answer must look for the
+    // file (the folder, or the file's versions), as it must after a 5xx on commit. (An abort
+    // of a committed session answers 204: see `abort_session`.)
+    check_live(&lock(&session.inner))?;
+    st.check_folder_faults(&faults, false)?;
     let digest = required_digest(&parts, "whole file")?;
     // Room for the session's parts list (about 100 bytes a part) and attributes, no more.
     let (limit, max_values) = {
@@ -942,21 +977,6 @@ pub(crate) async fn commit(
     let catalog = st.catalog.lock().await;
     let (meta, plan) = {
         let mut inner = lock(&session.inner);
-        if inner.gone {
-            return Err(session_not_found());
-        }
-        if let Some(done) = &inner.meta.committed {
-            // A repeated commit (say, after a lost response) gets the file it made.
-            if done.sha1 == util::hex(&digest) {
-                if let Some(f) = catalog.files.get(&done.file_id) {
-                    return Ok(json_response(
-                        StatusCode::CREATED,
-                        st.files_json(f, fields.as_deref()),
-                    ));
-                }
-            }
-            return Err(session_not_found());
-        }
         check_live(&inner)?;
         if inner.committing {
             return Ok(accepted(faults.commit_retry_after_secs));
@@ -1067,6 +1087,20 @@ pub(crate) async fn commit(
         let mut c = st.counters();
         c.sessions_committed += 1;
         c.committed_bytes += size;
+    }
+    if st.draw(
+        RequestFault::CommitDropAfterStore,
+        faults.commit_drop_after_store,
+    ) {
+        st.counters().injected.commit_drop_after_store += 1;
+        return Err(kill_connection(&parts.extensions).await);
+    }
+    if st.draw(
+        RequestFault::Write503AfterStore,
+        faults.write_503_after_store,
+    ) {
+        st.counters().injected.write_503_after_store += 1;
+        return Err(super::unavailable(faults.retry_after_503_secs));
     }
     Ok(json_response(
         StatusCode::CREATED,

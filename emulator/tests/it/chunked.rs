@@ -73,15 +73,15 @@ async fn chunked_upload_end_to_end() {
     let id = f["id"].as_str().unwrap();
     assert_eq!(ctx.download(id, None).await, d);
 
-    // The session is done: its status is gone, a repeated commit returns the same file.
+    // The session is done: its status is gone, and so is a repeated commit (Box deletes a
+    // session when it commits it; the emulator no longer replays the 201).
     expect_error(
         ctx.get_json(ep["status"].as_str().unwrap()).await,
         404,
         "not_found",
     )
     .await;
-    let again = expect_status(ctx.commit(&s, &parts, &d).await, 201).await;
-    assert_eq!(again["entries"][0]["id"], id);
+    expect_error(ctx.commit(&s, &parts, &d).await, 404, "not_found").await;
     assert!(ctx.emu.open_sessions().is_empty());
 
     let c = ctx.emu.counters();
@@ -259,4 +259,123 @@ async fn default_part_sizes_follow_box() {
         "file_size_too_small",
     )
     .await;
+}
+
+/// Box accepts an operation's path with a trailing slash as well as without.
+#[tokio::test]
+async fn trailing_slash_is_accepted() {
+    let ctx = Ctx::small().await;
+    let d = test_data(2100, 31);
+    let resp = ctx
+        .req(Method::POST, &ctx.upload("/files/upload_sessions/"))
+        .json(&json!({"folder_id": "0", "file_name": "slash.bin", "file_size": 2100}))
+        .send()
+        .await
+        .unwrap();
+    let s = expect_status(resp, 201).await;
+    let ep = &s["session_endpoints"];
+    let slash = |k: &str| format!("{}/", ep[k].as_str().unwrap());
+    expect_status(ctx.get_json(&slash("status")).await, 200).await;
+    let mut parts = Vec::new();
+    for (i, chunk) in d.chunks(1024).enumerate() {
+        let first = i * 1024;
+        let resp = ctx
+            .req(Method::PUT, &slash("upload_part"))
+            .header("digest", digest(chunk))
+            .header(
+                "content-range",
+                content_range(first as u64, chunk.len() as u64, 2100),
+            )
+            .body(chunk.to_vec())
+            .send()
+            .await
+            .unwrap();
+        parts.push(expect_status(resp, 200).await["part"].clone());
+    }
+    let list = expect_status(
+        ctx.get_json(&format!("{}?limit=10", slash("list_parts")))
+            .await,
+        200,
+    )
+    .await;
+    assert_eq!(list["total_count"], 3);
+    let resp = ctx
+        .req(Method::POST, &slash("commit"))
+        .header("digest", digest(&d))
+        .json(&json!({ "parts": parts }))
+        .send()
+        .await
+        .unwrap();
+    let v = expect_status(resp, 201).await;
+    let id = v["entries"][0]["id"].as_str().unwrap().to_string();
+    // Direct uploads, reading back, and a session for a version, with the slash.
+    let resp = ctx
+        .req(Method::POST, &ctx.upload("/files/content/"))
+        .multipart(Ctx::form(
+            json!({"name": "d.txt", "parent": {"id": "0"}}),
+            "d.txt",
+            b"d",
+        ))
+        .send()
+        .await
+        .unwrap();
+    expect_status(resp, 201).await;
+    expect_status(ctx.get_json(&ctx.api(&format!("/files/{id}/"))).await, 200).await;
+    expect_status(ctx.get_json(&ctx.api("/folders/0/items/")).await, 200).await;
+    let resp = ctx
+        .req(
+            Method::POST,
+            &ctx.upload(&format!("/files/{id}/upload_sessions/")),
+        )
+        .json(&json!({"file_size": 2100}))
+        .send()
+        .await
+        .unwrap();
+    let s2 = expect_status(resp, 201).await;
+    let resp = ctx
+        .req(
+            Method::DELETE,
+            &format!("{}/", s2["session_endpoints"]["abort"].as_str().unwrap()),
+        )
+        .send()
+        .await
+        .unwrap();
+    expect_status(resp, 204).await;
+    // Only one slash: two still name nothing.
+    expect_error(
+        ctx.get_json(&ctx.api(&format!("/files/{id}//"))).await,
+        404,
+        "not_found",
+    )
+    .await;
+}
+
+/// Box's SDK integration tests delete a session right after committing it and expect
+/// success: the abort answers 204 and the file stays.
+#[tokio::test]
+async fn abort_after_commit_is_204_and_keeps_the_file() {
+    let ctx = Ctx::small().await;
+    let d = test_data(2100, 32);
+    let s = ctx.new_session("0", "kept.bin", 2100).await;
+    let parts = ctx.put_all_parts(&s, &d).await;
+    let v = expect_status(ctx.commit(&s, &parts, &d).await, 201).await;
+    let id = v["entries"][0]["id"].as_str().unwrap().to_string();
+    let abort = s["session_endpoints"]["abort"].as_str().unwrap();
+    for _ in 0..2 {
+        let resp = ctx.req(Method::DELETE, abort).send().await.unwrap();
+        expect_status(resp, 204).await;
+    }
+    assert_stored(&ctx.emu, &id, &d).await;
+    // Still committed: a commit or a status call finds nothing.
+    expect_error(ctx.commit(&s, &parts, &d).await, 404, "not_found").await;
+    expect_error(
+        ctx.get_json(s["session_endpoints"]["status"].as_str().unwrap())
+            .await,
+        404,
+        "not_found",
+    )
+    .await;
+    let c = ctx.emu.counters();
+    assert_eq!(c.sessions_aborted, 0);
+    assert_eq!(c.sessions_committed, 1);
 }

@@ -415,3 +415,133 @@ async fn direct_upload_size_limits() {
     .await;
     ctx.put_file("0", "b", &test_data(700, 1)).await;
 }
+
+/// Box serves direct uploads on the upload base only (`upload.box.com/api/2.0`); on the API
+/// base (`api.box.com/2.0`) the emulator answers 404 not_found, before authentication, and
+/// stores nothing. The preflight stays on the API base.
+#[tokio::test]
+async fn uploads_only_on_the_upload_base() {
+    let ctx = Ctx::small().await;
+    let f = ctx.put_file("0", "a.txt", b"one").await;
+    let id = f["id"].as_str().unwrap();
+    let form = || {
+        Ctx::form(
+            json!({"name": "b.txt", "parent": {"id": "0"}}),
+            "b.txt",
+            b"two",
+        )
+    };
+    for url in [
+        ctx.api("/files/content"),
+        ctx.api(&format!("/files/{id}/content")),
+    ] {
+        let resp = ctx
+            .req(Method::POST, &url)
+            .multipart(form())
+            .send()
+            .await
+            .unwrap();
+        expect_error(resp, 404, "not_found").await;
+        // Without a token too: the path is not served at all.
+        let resp = ctx.http.post(&url).multipart(form()).send().await.unwrap();
+        expect_error(resp, 404, "not_found").await;
+    }
+    let c = ctx.emu.counters();
+    assert_eq!(c.files_created, 1);
+    assert_eq!(c.file_versions_created, 0);
+    assert_eq!(c.requests_for(box_emulator::Operation::UploadFile), 1);
+    // The preflight is on the API base (and not on the upload base).
+    let resp = ctx
+        .req(Method::OPTIONS, &ctx.api("/files/content"))
+        .json(&json!({"name": "c.txt", "parent": {"id": "0"}}))
+        .send()
+        .await
+        .unwrap();
+    expect_status(resp, 200).await;
+    let resp = ctx
+        .req(Method::OPTIONS, &ctx.upload("/files/content"))
+        .json(&json!({"name": "c.txt", "parent": {"id": "0"}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 405);
+    // Uploads on the upload base work.
+    ctx.put_file("0", "b.txt", b"two").await;
+}
+
+/// Box takes the file part of a direct upload whatever its field name, as long as
+/// `attributes` comes first.
+#[tokio::test]
+async fn file_part_is_taken_whatever_its_name() {
+    let ctx = Ctx::small().await;
+    for (i, field) in ["content", "upload", "file1", "attributes_file"]
+        .into_iter()
+        .enumerate()
+    {
+        let name = format!("f{i}.bin");
+        let data = test_data(1500 + i as u64, 30 + i as u64);
+        let form = reqwest::multipart::Form::new()
+            .text(
+                "attributes",
+                json!({"name": name, "parent": {"id": "0"}}).to_string(),
+            )
+            .part(
+                field,
+                reqwest::multipart::Part::bytes(data.clone()).file_name(name.clone()),
+            );
+        let resp = ctx
+            .req(Method::POST, &ctx.upload("/files/content"))
+            .multipart(form)
+            .send()
+            .await
+            .unwrap();
+        let v = expect_status(resp, 201).await;
+        let id = v["entries"][0]["id"].as_str().unwrap().to_string();
+        assert_eq!(v["entries"][0]["name"], name.as_str());
+        assert_stored(&ctx.emu, &id, &data).await;
+        // And a new version.
+        let v2 = test_data(700, 40 + i as u64);
+        let form = reqwest::multipart::Form::new()
+            .text("attributes", json!({}).to_string())
+            .part(field, reqwest::multipart::Part::bytes(v2.clone()));
+        let resp = ctx
+            .req(Method::POST, &ctx.upload(&format!("/files/{id}/content")))
+            .multipart(form)
+            .send()
+            .await
+            .unwrap();
+        expect_status(resp, 200).await;
+        assert_stored(&ctx.emu, &id, &v2).await;
+    }
+    // A part of another name before `attributes` is the file, so the attributes come after
+    // it.
+    let form = reqwest::multipart::Form::new()
+        .text("content", "early bytes")
+        .text(
+            "attributes",
+            json!({"name": "late.txt", "parent": {"id": "0"}}).to_string(),
+        );
+    let resp = ctx
+        .req(Method::POST, &ctx.upload("/files/content"))
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    expect_error(resp, 400, "metadata_after_file_contents").await;
+    // Two file parts: refused.
+    let form = reqwest::multipart::Form::new()
+        .text(
+            "attributes",
+            json!({"name": "two.txt", "parent": {"id": "0"}}).to_string(),
+        )
+        .text("file", "one")
+        .text("content", "two");
+    let resp = ctx
+        .req(Method::POST, &ctx.upload("/files/content"))
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    expect_error(resp, 400, "bad_request").await;
+    assert_eq!(ctx.emu.counters().files_created, 4);
+}

@@ -593,3 +593,115 @@ async fn hostile_inputs_get_box_errors_and_the_server_keeps_working() {
     // Still healthy.
     ctx.put_file("0", "after.txt", b"ok").await;
 }
+
+/// Box's common errors: `411 length_required` "content-length header was required, but not
+/// provided.": a part with neither `content-length` nor `transfer-encoding` is refused and
+/// nothing is stored. A chunked part is accepted (Box's own Node SDK sends parts chunked).
+#[tokio::test]
+async fn part_without_content_length_is_411() {
+    let ctx = Ctx::small().await;
+    let d = test_data(3072, 21);
+    let s = ctx.new_session("0", "len", 3072).await;
+    let url = s["session_endpoints"]["upload_part"].as_str().unwrap();
+    let path = url.strip_prefix(&ctx.emu.base_url()).unwrap().to_string();
+    let addr = ctx.emu.local_addr();
+    let token = ctx.emu.token().to_string();
+    let dg = digest(&d[..1024]);
+    let range = ("content-range", "bytes 0-1023/3072");
+    // No framing at all: the body (sent anyway) is not the request's.
+    for body in [&b""[..], &d[..1024]] {
+        let r = crate::raw::exchange(
+            addr,
+            &crate::raw::head(
+                "PUT",
+                &path,
+                Some(&token),
+                &[("digest", dg.as_str()), range],
+            ),
+            body,
+        )
+        .await
+        .expect("an answer");
+        let v = r.box_error(411, "length_required");
+        assert_eq!(
+            v["message"],
+            "content-length header was required, but not provided."
+        );
+    }
+    assert_eq!(ctx.emu.counters().parts_stored, 0);
+    assert_eq!(ctx.emu.counters().errors_for("length_required"), 2);
+    // Chunked: accepted, as Box accepts it.
+    let mut body = format!("{:x}\r\n", 1024).into_bytes();
+    body.extend_from_slice(&d[..1024]);
+    body.extend_from_slice(b"\r\n0\r\n\r\n");
+    let r = crate::raw::exchange(
+        addr,
+        &crate::raw::head(
+            "PUT",
+            &path,
+            Some(&token),
+            &[
+                ("digest", dg.as_str()),
+                range,
+                ("transfer-encoding", "chunked"),
+            ],
+        ),
+        &body,
+    )
+    .await
+    .expect("an answer");
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    // With a content-length.
+    expect_status(ctx.put_part(&s, 1024, &d[1024..2048], 3072).await, 200).await;
+    assert_eq!(ctx.emu.counters().parts_stored, 2);
+}
+
+/// Box deletes an upload session when it commits it: a second commit (with the same digest,
+/// as after a lost answer, or another) finds no session, like every other call on it.
+#[tokio::test]
+async fn repeated_commit_is_404_not_a_replayed_201() {
+    let ctx = Ctx::small().await;
+    let d = test_data(2100, 22);
+    let s = ctx.new_session("0", "twice.bin", 2100).await;
+    let parts = ctx.put_all_parts(&s, &d).await;
+    let v = expect_status(ctx.commit(&s, &parts, &d).await, 201).await;
+    let id = v["entries"][0]["id"].as_str().unwrap().to_string();
+    expect_error(ctx.commit(&s, &parts, &d).await, 404, "not_found").await;
+    expect_error(
+        ctx.commit_with(&s, json!({"parts": parts}), &digest(b"other"), &[])
+            .await,
+        404,
+        "not_found",
+    )
+    .await;
+    // Even without a digest header: the session is looked up first.
+    let resp = ctx
+        .req(
+            Method::POST,
+            s["session_endpoints"]["commit"].as_str().unwrap(),
+        )
+        .json(&json!({"parts": parts}))
+        .send()
+        .await
+        .unwrap();
+    expect_error(resp, 404, "not_found").await;
+    // A session for a new version too.
+    let d2 = test_data(2100, 23);
+    let resp = ctx
+        .req(
+            Method::POST,
+            &ctx.upload(&format!("/files/{id}/upload_sessions")),
+        )
+        .json(&json!({"file_size": 2100}))
+        .send()
+        .await
+        .unwrap();
+    let s2 = expect_status(resp, 201).await;
+    let parts2 = ctx.put_all_parts(&s2, &d2).await;
+    expect_status(ctx.commit(&s2, &parts2, &d2).await, 201).await;
+    expect_error(ctx.commit(&s2, &parts2, &d2).await, 404, "not_found").await;
+    let c = ctx.emu.counters();
+    assert_eq!(c.sessions_committed, 2);
+    assert_eq!(c.file_versions_created, 1);
+    assert_eq!(c.files_created, 1);
+}

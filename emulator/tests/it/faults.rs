@@ -293,3 +293,279 @@ async fn counters_and_faults_over_http() {
     assert_eq!(resp.status(), 204);
     assert_eq!(ctx.emu.counters().files_created, 0);
 }
+
+async fn folder_items(ctx: &Ctx, folder: &str) -> Value {
+    body_json(
+        ctx.get_json(&ctx.api(&format!("/folders/{folder}/items")))
+            .await,
+    )
+    .await
+}
+
+#[tokio::test]
+async fn commit_drop_after_store_commits_and_gives_no_answer() {
+    let ctx = Ctx::new(faulty(FaultConfig {
+        commit_drop_after_store: 1.0,
+        ..Default::default()
+    }))
+    .await;
+    let d = test_data(2500, 11);
+    let s = ctx.new_session("0", "dropped.bin", 2500).await;
+    let parts = ctx.put_all_parts(&s, &d).await;
+    let url = s["session_endpoints"]["commit"].as_str().unwrap();
+    let sent = ctx
+        .req(Method::POST, url)
+        .header("digest", digest(&d))
+        .json(&json!({ "parts": parts }))
+        .send()
+        .await;
+    assert!(sent.is_err(), "the connection is dropped: {sent:?}");
+    // The commit was applied: the file is there with the content, the session is gone.
+    let items = folder_items(&ctx, "0").await;
+    assert_eq!(items["total_count"], 1, "{items}");
+    let id = items["entries"][0]["id"].as_str().unwrap().to_string();
+    assert_stored(&ctx.emu, &id, &d).await;
+    let c = ctx.emu.counters();
+    assert_eq!(c.injected.commit_drop_after_store, 1);
+    assert_eq!(c.sessions_committed, 1);
+    assert_eq!(c.files_created, 1);
+    assert!(ctx.emu.open_sessions().is_empty());
+    // The retried commit finds the session gone: the client must look for the file.
+    expect_error(ctx.commit(&s, &parts, &d).await, 404, "not_found").await;
+    assert_eq!(ctx.emu.counters().sessions_committed, 1);
+}
+
+#[tokio::test]
+async fn direct_500_after_store_keeps_the_file() {
+    let ctx = Ctx::new(faulty(FaultConfig {
+        direct_500_after_store: 1.0,
+        ..Default::default()
+    }))
+    .await;
+    let d = test_data(3000, 12);
+    expect_error(
+        ctx.direct_upload("0", "five-hundred.bin", &d).await,
+        500,
+        "internal_server_error",
+    )
+    .await;
+    let items = folder_items(&ctx, "0").await;
+    assert_eq!(items["total_count"], 1, "{items}");
+    let id = items["entries"][0]["id"].as_str().unwrap().to_string();
+    assert_stored(&ctx.emu, &id, &d).await;
+    // The client's retry learns the file is there, with its own sha1.
+    ctx.emu.set_faults(FaultConfig::default());
+    let v = expect_error(
+        ctx.direct_upload("0", "five-hundred.bin", &d).await,
+        409,
+        "item_name_in_use",
+    )
+    .await;
+    assert_eq!(v["context_info"]["conflicts"]["sha1"], sha1_hex(&d));
+
+    // A new version too.
+    ctx.emu.set_faults(FaultConfig {
+        direct_500_after_store: 1.0,
+        ..Default::default()
+    });
+    let d2 = test_data(1000, 13);
+    expect_error(
+        ctx.upload_version(&id, json!({}), &d2, None).await,
+        500,
+        "internal_server_error",
+    )
+    .await;
+    assert_stored(&ctx.emu, &id, &d2).await;
+    let c = ctx.emu.counters();
+    assert_eq!(c.injected.direct_500_after_store, 2);
+    assert_eq!(c.files_created, 1);
+    assert_eq!(c.file_versions_created, 1);
+}
+
+#[tokio::test]
+async fn request_503_and_502_do_nothing() {
+    let ctx = Ctx::new(faulty(FaultConfig {
+        request_503: 1.0,
+        retry_after_503_secs: 7,
+        ..Default::default()
+    }))
+    .await;
+    let resp = ctx.direct_upload("0", "a.txt", b"abc").await;
+    assert_eq!(resp.headers()["retry-after"], "7");
+    let v = expect_error(resp, 503, "unavailable").await;
+    assert_eq!(v["status"], 503);
+    let resp = ctx.create_session("0", "big", 5000).await;
+    assert_eq!(resp.headers()["retry-after"], "7");
+    expect_error(resp, 503, "unavailable").await;
+    expect_error(ctx.get_json(&ctx.api("/files/1")).await, 503, "unavailable").await;
+    // Unauthenticated requests still get their 401; the controls are not affected.
+    let resp = ctx
+        .http
+        .get(ctx.api("/files/1"))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(resp.status(), 401);
+
+    ctx.emu.set_faults(FaultConfig {
+        request_502: 1.0,
+        ..Default::default()
+    });
+    expect_error(
+        ctx.direct_upload("0", "a.txt", b"abc").await,
+        502,
+        "bad_gateway",
+    )
+    .await;
+    expect_error(ctx.get_json(&ctx.api("/files/1")).await, 502, "bad_gateway").await;
+
+    let c = ctx.emu.counters();
+    assert_eq!(c.injected.request_503, 3);
+    assert_eq!(c.injected.request_502, 2);
+    assert_eq!(c.errors_for("unavailable"), 3);
+    assert_eq!(c.errors_for("bad_gateway"), 2);
+    assert_eq!(c.files_created, 0);
+    assert_eq!(c.sessions_created, 0);
+    ctx.emu.set_faults(FaultConfig::default());
+    ctx.put_file("0", "a.txt", b"abc").await;
+}
+
+#[tokio::test]
+async fn write_503_after_store_keeps_the_write() {
+    let ctx = Ctx::new(faulty(FaultConfig {
+        write_503_after_store: 1.0,
+        retry_after_503_secs: 2,
+        ..Default::default()
+    }))
+    .await;
+    let resp = ctx.direct_upload("0", "a.txt", b"abc").await;
+    assert_eq!(resp.headers()["retry-after"], "2");
+    expect_error(resp, 503, "unavailable").await;
+    let d = test_data(2100, 14);
+    let s = ctx.new_session("0", "b.bin", 2100).await;
+    let parts = ctx.put_all_parts(&s, &d).await;
+    expect_error(ctx.commit(&s, &parts, &d).await, 503, "unavailable").await;
+    let items = folder_items(&ctx, "0").await;
+    assert_eq!(items["total_count"], 2, "{items}");
+    let c = ctx.emu.counters();
+    assert_eq!(c.injected.write_503_after_store, 2);
+    assert_eq!(c.files_created, 2);
+    assert_eq!(c.sessions_committed, 1);
+}
+
+#[tokio::test]
+async fn name_temporarily_reserved_and_operation_blocked() {
+    let ctx = Ctx::new(faulty(FaultConfig {
+        name_temporarily_reserved: 1.0,
+        ..Default::default()
+    }))
+    .await;
+    for resp in [
+        ctx.direct_upload("0", "a.txt", b"abc").await,
+        ctx.create_session("0", "big", 5000).await,
+    ] {
+        let v = expect_error(resp, 409, "name_temporarily_reserved").await;
+        assert_eq!(v["status"], 409);
+    }
+    // Box's 409s for the same name are not drawn for a commit.
+    ctx.emu.set_faults(FaultConfig::default());
+    let f = ctx.put_file("0", "a.txt", b"abc").await;
+    let d = test_data(2100, 15);
+    let s = ctx.new_session("0", "b.bin", 2100).await;
+    let parts = ctx.put_all_parts(&s, &d).await;
+    ctx.emu.set_faults(FaultConfig {
+        name_temporarily_reserved: 1.0,
+        ..Default::default()
+    });
+    expect_error(
+        ctx.upload_version(f["id"].as_str().unwrap(), json!({}), b"v2", None)
+            .await,
+        409,
+        "name_temporarily_reserved",
+    )
+    .await;
+
+    ctx.emu.set_faults(FaultConfig {
+        operation_blocked: 1.0,
+        ..Default::default()
+    });
+    for resp in [
+        ctx.direct_upload("0", "c.txt", b"abc").await,
+        ctx.create_session("0", "big", 5000).await,
+        ctx.commit(&s, &parts, &d).await,
+    ] {
+        expect_error(resp, 409, "operation_blocked_temporary").await;
+    }
+    let c = ctx.emu.counters();
+    assert_eq!(c.injected.name_temporarily_reserved, 3);
+    assert_eq!(c.injected.operation_blocked, 3);
+    assert_eq!(c.files_created, 1);
+    assert_eq!(c.sessions_committed, 0);
+    // Retried once the fault is gone, the commit goes through.
+    ctx.emu.set_faults(FaultConfig::default());
+    expect_status(ctx.commit(&s, &parts, &d).await, 201).await;
+}
+
+#[tokio::test]
+async fn new_faults_over_http_and_reproducible() {
+    let ctx = Ctx::small().await;
+    let base = ctx.emu.base_url();
+    let resp = ctx
+        .http
+        .put(format!("{base}/_emulator/faults"))
+        .json(&json!({
+            "commit_drop_after_store": 0.1,
+            "direct_500_after_store": 0.2,
+            "request_503": 0.5,
+            "write_503_after_store": 0.3,
+            "retry_after_503_secs": 4,
+            "request_502": 0.05,
+            "name_temporarily_reserved": 0.6,
+            "operation_blocked": 0.7,
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let f = ctx.emu.faults();
+    assert_eq!(f.commit_drop_after_store, 0.1);
+    assert_eq!(f.direct_500_after_store, 0.2);
+    assert_eq!(f.request_503, 0.5);
+    assert_eq!(f.write_503_after_store, 0.3);
+    assert_eq!(f.retry_after_503_secs, 4);
+    assert_eq!(f.request_502, 0.05);
+    assert_eq!(f.name_temporarily_reserved, 0.6);
+    assert_eq!(f.operation_blocked, 0.7);
+    for bad in ["request_503", "operation_blocked"] {
+        let resp = ctx
+            .http
+            .put(format!("{base}/_emulator/faults"))
+            .json(&json!({ bad: 1.5 }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 400, "{bad}");
+    }
+
+    // The same seed and requests meet the same 503s.
+    async fn statuses(seed: u64) -> Vec<u16> {
+        let ctx = Ctx::new(Config {
+            seed,
+            faults: FaultConfig {
+                request_503: 0.5,
+                ..Default::default()
+            },
+            ..small_config()
+        })
+        .await;
+        let mut out = Vec::new();
+        for _ in 0..32 {
+            out.push(ctx.get_json(&ctx.api("/files/1")).await.status().as_u16());
+        }
+        out
+    }
+    let a = statuses(7).await;
+    assert_eq!(a, statuses(7).await);
+    assert!(a.contains(&503) && a.contains(&404), "{a:?}");
+    assert_ne!(a, statuses(8).await);
+}

@@ -149,7 +149,8 @@ async fn hostile_bodies_keep_the_binary_small() {
     .expect("answer to an overlong part");
     r.box_error(400, "request_size_mismatch");
 
-    // 6. A 64 MiB form field the emulator ignores, then a real upload in the same body.
+    // 6. A 64 MiB form field before the attributes: any part but `attributes` is the file (as
+    // on Box), so it is streamed to disk as the file and the attributes after it are refused.
     let mut body = b"--mem\r\ncontent-disposition: form-data; name=\"ignored\"\r\n\r\n".to_vec();
     body.resize(body.len() + 64 * MIB, b'i');
     body.extend_from_slice(b"\r\n");
@@ -159,13 +160,28 @@ async fn hostile_bodies_keep_the_binary_small() {
         "f",
         b"kept",
     ));
-    let r = request(
+    request(
         addr,
         "POST",
         "/api/2.0/files/content",
         Some(TOKEN),
         &[mp],
         &body,
+    )
+    .await
+    .box_error(400, "metadata_after_file_contents");
+    let r = request(
+        addr,
+        "POST",
+        "/api/2.0/files/content",
+        Some(TOKEN),
+        &[mp],
+        &multipart(
+            "mem",
+            r#"{"name":"after-ignored.txt","parent":{"id":"0"}}"#,
+            "f",
+            b"kept",
+        ),
     )
     .await;
     assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));

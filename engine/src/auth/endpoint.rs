@@ -1,7 +1,8 @@
 //! The token endpoint (`POST /oauth2/token`): one form-encoded request per grant, the client id
-//! and secret in the body, no bearer (box-auth.md §1, rule 1). Transient failures (429, 5xx,
+//! and secret in the body, no bearer
+//! (https://developer.box.com/reference/post-oauth2-token/). Transient failures (429, 5xx,
 //! transport) are retried a few times with back-off; refusals are not. Only `access_token` and
-//! `expires_in` are required of an answer (rule 2).
+//! `expires_in` are required of an answer: Box's examples disagree on the other fields.
 
 use std::fmt;
 use std::future::Future;
@@ -228,11 +229,11 @@ pub(crate) trait Transport: Send + Sync + 'static {
 
 /// Form-encoded POST with `reqwest`: the one place the token endpoint is called.
 ///
-/// Not (yet) the generated `request_access_token`: its errors do not carry the answer's
-/// `Date` header, which JWT needs to re-sign after a clock-skew refusal (box-auth.md rule 6).
-/// Once the runtime keeps `Date` in its raw answers, this function is the one to switch (and
-/// the switch must map a decode failure of a 200 to an error that does not quote the body: it
-/// holds the token).
+/// Not the generated `request_access_token`, although the runtime now keeps `Date` in its error
+/// answers (`ApiError::date`): that operation takes a typed body (one field per grant, where
+/// these forms are built field by field with secrets kept apart), needs a generated `Client`
+/// per token URL, decodes the 200 itself (its decode error may quote the body, which holds the
+/// token) and does not cap the answer's size as [`MAX_ANSWER`] does here. Not a simple switch.
 struct HttpTransport {
     http: reqwest::Client,
 }
@@ -422,12 +423,14 @@ impl Refusal {
     }
 
     /// 429 and 5xx may succeed later; `invalid_client`, `unauthorized_client` and every other
-    /// 4xx are refusals (rule 8).
+    /// 4xx are refusals: the same grant would be refused again.
     fn is_retryable(&self) -> bool {
         self.error.kind() == CredentialsErrorKind::Unavailable
     }
 
-    /// Box's JWT clock-skew answers: `invalid_grant` about the `exp` claim (box-auth.md §1).
+    /// Box's JWT clock-skew answers: `invalid_grant` about the `exp` claim ("Current date/time MUST be before the
+    /// expiration date/time listed in the 'exp' claim", "The 'exp' value exceeds the maximum value
+    /// of 60 seconds beyond the issue time").
     pub(crate) fn is_clock_skew(&self) -> bool {
         self.error.code() == Some("invalid_grant")
             && self.description.as_deref().is_some_and(|d| {

@@ -1,6 +1,6 @@
 //! Where an OAuth 2.0 refresh token lives between renewals. Box's refresh tokens are single
 //! use: each renewal returns the next one and kills the one sent, so the store is written
-//! before the new access token is used (box-auth.md rule 5), and a store shared by several
+//! before the new access token is used (a crash in between must not lose the only valid refresh token), and a store shared by several
 //! processes is locked from load to save.
 
 use std::fmt;

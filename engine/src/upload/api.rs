@@ -68,6 +68,24 @@ pub(crate) enum CommitOutcome<F> {
     Pending { retry_after: Option<Duration> },
 }
 
+/// The source file's dates, sent to Box as the content's dates (`content_modified_at`,
+/// `content_created_at`) so the file keeps them
+/// (<https://developer.box.com/reference/post-files-content/>).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) struct FileDates {
+    pub modified: Option<chrono::DateTime<chrono::FixedOffset>>,
+    /// Only where the platform records a creation time, and never for a new version (Box takes
+    /// no creation time for one).
+    pub created: Option<chrono::DateTime<chrono::FixedOffset>>,
+}
+
+/// Box's 409s that mean "not now" rather than "no": another request for the same name is in
+/// flight (`name_temporarily_reserved`), or a move or copy holds the folder
+/// (`operation_blocked_temporary`). Both are waited out and retried
+/// (<https://developer.box.com/guides/api-calls/permissions-and-errors/common-errors/>).
+pub(crate) const TEMPORARY_CONFLICTS: [&str; 2] =
+    ["name_temporarily_reserved", "operation_blocked_temporary"];
+
 /// What the engine checks on the file an upload produced.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct FileFacts {
@@ -204,7 +222,7 @@ impl CallError {
     /// request may succeed later.
     pub fn is_retryable(&self) -> bool {
         match (&self.cause, self.kind) {
-            (Cause::Answer(e), _) => e.is_retryable(),
+            (Cause::Answer(e), _) => e.is_retryable() || self.is_temporary_conflict(),
             (_, CallErrorKind::Credentials) => {
                 self.credentials_error().is_some_and(|c| c.is_retryable())
             }
@@ -215,12 +233,19 @@ impl CallError {
         }
     }
 
+    /// A 409 that Box means as "retry later" ([`TEMPORARY_CONFLICTS`]).
+    pub(crate) fn is_temporary_conflict(&self) -> bool {
+        self.status() == Some(409) && TEMPORARY_CONFLICTS.iter().any(|c| self.is_code(c))
+    }
+
     /// The request may have taken effect although no success answer arrived: a 5xx (Box's guide
-    /// warns that even a 503 may have stored the write), a timeout or a broken connection. Never
-    /// a 429 (refused before any work) or a connect failure (nothing was sent).
+    /// warns that even a 503 may have stored the write), a timeout or a broken connection, or a
+    /// `name_temporarily_reserved` (the request holding the name may be an earlier attempt of
+    /// ours whose answer was lost). Never a 429 (refused before any work) or a connect failure
+    /// (nothing was sent).
     pub fn may_have_taken_effect(&self) -> bool {
         match (&self.cause, self.kind) {
-            (Cause::Answer(e), _) => e.status() >= 500,
+            (Cause::Answer(e), _) => e.status() >= 500 || self.is_code("name_temporarily_reserved"),
             (_, CallErrorKind::Timeout | CallErrorKind::Connection) => true,
             _ => false,
         }
@@ -332,6 +357,7 @@ pub(crate) trait UploadApi: Clone + Send + Sync + 'static {
         parts: Vec<PartRecord>,
         digest: String,
         if_match: Option<String>,
+        dates: Option<FileDates>,
     ) -> impl Future<Output = Result<CommitOutcome<Self::File>, CallError>> + Send;
 
     fn abort(&self, url: &str) -> impl Future<Output = Result<(), CallError>> + Send;
@@ -343,7 +369,18 @@ pub(crate) trait UploadApi: Clone + Send + Sync + 'static {
         body: crate::upload::progress::CountedBody,
         sha1: Sha1Digest,
         if_match: Option<String>,
+        dates: Option<FileDates>,
     ) -> impl Future<Output = Result<Self::File, CallError>> + Send;
+
+    /// The item that already holds the target's name, as Box's preflight check names it
+    /// (`409 item_name_in_use` with `context_info.conflicts`), to learn whether an upload whose
+    /// answer was lost was stored. `None` when the name is free or the target cannot be looked up
+    /// (a new version: the spec has neither a version preflight nor get-file-info).
+    fn existing_item(
+        &self,
+        target: &Target,
+        size: u64,
+    ) -> impl Future<Output = Result<Option<serde_json::Value>, CallError>> + Send;
 
     fn file_facts(file: &Self::File) -> FileFacts;
 
@@ -353,8 +390,10 @@ pub(crate) trait UploadApi: Clone + Send + Sync + 'static {
         false
     }
 
-    /// The file an error said already exists (`context_info.conflicts`), if it can be read as one.
-    fn file_from_conflict(conflict: &serde_json::Value) -> Option<Self::File>;
+    /// The file an error said already exists (`context_info.conflicts`), if it can be read as one,
+    /// once its SHA-1 was found to be that of our `size` bytes: the same content, so the same
+    /// size, which Box's conflict does not say.
+    fn file_from_conflict(conflict: &serde_json::Value, size: u64) -> Option<Self::File>;
 }
 
 /// API answers made up for unit tests, as the generated errors would carry them.
@@ -405,6 +444,7 @@ pub(crate) mod fake_answers {
             message: None,
             request_id: None,
             retry_after: retry_after.map(str::to_owned),
+            date: None,
             raw: body.to_string(),
             body: Some(body),
         }))

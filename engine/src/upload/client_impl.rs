@@ -4,20 +4,22 @@
 use box_uploads_runtime::{self as rt, OperationError};
 
 use super::api::{
-    CallError, CallErrorKind, CommitOutcome, FileFacts, PartRecord, PartsPage, SessionEndpoints,
-    SessionInfo, Target, UploadApi,
+    CallError, CallErrorKind, CommitOutcome, FileDates, FileFacts, PartRecord, PartsPage,
+    SessionEndpoints, SessionInfo, Target, UploadApi,
 };
 use super::digest::Sha1Digest;
 use super::progress::CountedBody;
 use crate::models::{
-    CommitUploadSessionBody, CreateUploadSessionBody, CreateUploadSessionForFileBody, FileFull,
-    Files, UploadFileAttributes, UploadFileAttributesParent, UploadFileVersionAttributes,
-    UploadPart, UploadSession,
+    CommitUploadSessionBody, CommitUploadSessionBodyAttributes, CreateUploadSessionBody,
+    CreateUploadSessionForFileBody, FileFull, Files, PreflightUploadBody,
+    PreflightUploadBodyParent, UploadFileAttributes, UploadFileAttributesParent,
+    UploadFileVersionAttributes, UploadPart, UploadSession,
 };
 use crate::operations::{
     AbortUploadSessionRequest, CommitUploadSessionRequest, CommitUploadSessionResponse,
     CreateUploadSessionForFileRequest, CreateUploadSessionRequest, GetUploadSessionRequest,
-    ListUploadPartsRequest, UploadFileRequest, UploadFileVersionRequest, UploadPartRequest,
+    ListUploadPartsRequest, PreflightUploadRequest, UploadFileRequest, UploadFileVersionRequest,
+    UploadPartRequest,
 };
 use crate::Client;
 
@@ -213,6 +215,7 @@ impl UploadApi for Client {
         parts: Vec<PartRecord>,
         digest: String,
         if_match: Option<String>,
+        dates: Option<FileDates>,
     ) -> Result<CommitOutcome<FileFull>, CallError> {
         let parts = parts
             .into_iter()
@@ -225,10 +228,14 @@ impl UploadApi for Client {
                 })
             })
             .collect::<Result<Vec<_>, CallError>>()?;
-        let body = CommitUploadSessionBody {
-            parts,
-            attributes: None,
-        };
+        let attributes = dates
+            .filter(|d| d.modified.is_some() || d.created.is_some())
+            .map(|d| CommitUploadSessionBodyAttributes {
+                content_created_at: d.created,
+                content_modified_at: d.modified,
+                ..Default::default()
+            });
+        let body = CommitUploadSessionBody { parts, attributes };
         let mut request =
             CommitUploadSessionRequest::new(session_id_of(url), digest, body).with_endpoint(url);
         if let Some(etag) = if_match {
@@ -259,7 +266,9 @@ impl UploadApi for Client {
         body: CountedBody,
         sha1: Sha1Digest,
         if_match: Option<String>,
+        dates: Option<FileDates>,
     ) -> Result<FileFull, CallError> {
+        let dates = dates.unwrap_or_default();
         match target {
             Target::NewFile { folder_id, name } => {
                 let attributes = UploadFileAttributes {
@@ -267,10 +276,11 @@ impl UploadApi for Client {
                     parent: UploadFileAttributesParent {
                         id: folder_id.clone(),
                     },
-                    content_created_at: None,
-                    content_modified_at: None,
+                    content_created_at: dates.created,
+                    content_modified_at: dates.modified,
                 };
                 let file = rt::FilePart::new(body.into_body()).with_file_name(name.clone());
+                // `if_match` has no meaning for a new file; the engine refuses it before this.
                 let request = UploadFileRequest::new(attributes, file).with_content_md5(sha1.hex());
                 let files = self.upload_file(request).await.map_err(call_error)?;
                 only_file(files)
@@ -278,7 +288,7 @@ impl UploadApi for Client {
             Target::NewVersion { file_id, name } => {
                 let attributes = UploadFileVersionAttributes {
                     name: name.clone(),
-                    content_modified_at: None,
+                    content_modified_at: dates.modified,
                 };
                 let file = rt::FilePart::new(body.into_body())
                     .with_file_name(name.clone().unwrap_or_else(|| "file".into()));
@@ -296,6 +306,34 @@ impl UploadApi for Client {
         }
     }
 
+    async fn existing_item(
+        &self,
+        target: &Target,
+        size: u64,
+    ) -> Result<Option<serde_json::Value>, CallError> {
+        // Box's `conflicts` names the file's id and SHA-1 but not its size (the spec's
+        // FileConflict), and the spec has no get-file-info: the SHA-1 alone identifies it.
+        let Target::NewFile { folder_id, name } = target else {
+            return Ok(None);
+        };
+        let body = PreflightUploadBody {
+            name: Some(name.clone()),
+            size: Some(to_i64(size)?),
+            parent: Some(PreflightUploadBodyParent {
+                id: Some(folder_id.clone()),
+            }),
+        };
+        match self
+            .preflight_upload(PreflightUploadRequest::new(body))
+            .await
+            .map_err(call_error)
+        {
+            Ok(_) => Ok(None),
+            Err(e) if e.is_code("item_name_in_use") => Ok(e.conflict()),
+            Err(e) => Err(e),
+        }
+    }
+
     fn file_facts(file: &FileFull) -> FileFacts {
         FileFacts {
             id: file.id.clone(),
@@ -304,8 +342,10 @@ impl UploadApi for Client {
         }
     }
 
-    fn file_from_conflict(conflict: &serde_json::Value) -> Option<FileFull> {
-        serde_json::from_value(conflict.clone()).ok()
+    fn file_from_conflict(conflict: &serde_json::Value, size: u64) -> Option<FileFull> {
+        let mut file: FileFull = serde_json::from_value(conflict.clone()).ok()?;
+        file.size = file.size.or(Some(to_i64(size).ok()?));
+        Some(file)
     }
 
     fn can_refresh_credentials(&self) -> bool {

@@ -45,6 +45,20 @@ impl Sha1Digest {
         )
     }
 
+    /// The digest written as 40 hex digits (any case), if `hex` is one.
+    pub(crate) fn from_hex(hex: &str) -> Option<Self> {
+        let hex = hex.trim().as_bytes();
+        if hex.len() != 40 {
+            return None;
+        }
+        let digit = |c: u8| (c as char).to_digit(16).map(|d| d as u8);
+        let mut out = [0u8; 20];
+        for (i, pair) in hex.chunks(2).enumerate() {
+            out[i] = (digit(pair[0])? << 4) | digit(pair[1])?;
+        }
+        Some(Sha1Digest(out))
+    }
+
     /// Whether `hex` (any case, surrounding spaces ignored) is this digest.
     pub fn matches_hex(&self, hex: &str) -> bool {
         let hex = hex.trim();

@@ -12,7 +12,7 @@ use bytes::Bytes;
 
 use super::api::{CallError, Target, UploadApi};
 use super::digest::Sha1Digest;
-use super::engine::{stored_by_earlier_attempt, verify_file, Ctx, Job};
+use super::engine::{find_stored, stored_by_earlier_attempt, verify_file, Ctx, Job};
 use super::error::{UploadError, UploadErrorKind};
 use super::progress::{CountedBody, Phase, ProgressEvent};
 use super::retry::Step;
@@ -61,19 +61,29 @@ pub(crate) async fn run<A: UploadApi>(
         Target::NewFile { .. } => "upload_file",
         Target::NewVersion { .. } => "upload_file_version",
     };
-    let file = ctx
+    let result = ctx
         .retry(&job.retry)
         .run(operation, |attempt| {
             let bytes = bytes.clone();
             async move {
+                // The last answer was lost: the upload may be stored; look before sending again.
+                if attempt.right_after_ambiguous_failure() {
+                    if let Some(file) = find_stored(ctx, job, size, &sha1).await {
+                        return Step::Done(file);
+                    }
+                }
                 let counted = Arc::new(AtomicU64::new(0));
                 let body = CountedBody::new(bytes, Some(ctx.reporter.clone()), counted.clone());
                 let timeout = ctx.transfer_timeout(size);
                 let result = {
                     let _permit = ctx.permits.acquire().await;
-                    let call = ctx
-                        .api
-                        .upload_direct(&job.target, body, sha1, job.if_match.clone());
+                    let call = ctx.api.upload_direct(
+                        &job.target,
+                        body,
+                        sha1,
+                        job.if_match.clone(),
+                        job.dates,
+                    );
                     tokio::time::timeout(timeout, call)
                         .await
                         .unwrap_or_else(|_| Err(CallError::timeout(timeout)))
@@ -89,17 +99,35 @@ pub(crate) async fn run<A: UploadApi>(
                 };
                 ctx.reporter.take_back_sent(counted.load(Ordering::Relaxed));
                 if attempt.after_ambiguous_failure() {
-                    if let Some(file) = stored_by_earlier_attempt::<A>(&err, &sha1) {
+                    if let Some(file) = stored_by_earlier_attempt::<A>(&err, size, &sha1) {
                         tracing::info!(
                             "an earlier attempt stored the file (name in use with the same SHA-1)"
                         );
                         return Step::Done(file);
                     }
                 }
+                if err.status() == Some(412) && attempt.after_ambiguous_failure() {
+                    // Maybe our own lost write changed the etag. Telling needs the current
+                    // version's SHA-1, and the spec has no get-file-info: reported as the 412.
+                    tracing::warn!(
+                        "412 after an attempt whose answer was lost: that attempt may have stored the version"
+                    );
+                }
                 Step::Failed(err)
             }
         })
-        .await?;
+        .await;
+    let file = match result {
+        Ok(file) => file,
+        // Giving up after a failure that may have stored the file: one last look.
+        Err(e) if e.call_error().is_some_and(|c| c.may_have_taken_effect()) => {
+            match find_stored(ctx, job, size, &sha1).await {
+                Some(file) => file,
+                None => return Err(e),
+            }
+        }
+        Err(e) => return Err(e),
+    };
     ctx.reporter.event(ProgressEvent::PartDone {
         index: 0,
         offset: 0,

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use tokio::sync::{watch, Semaphore};
 
-use super::api::{CallError, FileFacts, Target, UploadApi};
+use super::api::{CallError, FileDates, FileFacts, Target, UploadApi};
 use super::digest::Sha1Digest;
 use super::error::UploadError;
 use super::handle::{Cancellation, UploadHandle};
@@ -41,6 +41,8 @@ pub(crate) struct Job {
     pub keep_session_on_failure: bool,
     pub retry: RetryPolicy,
     pub commit_deadline: Duration,
+    /// The content's dates sent with the upload, if any.
+    pub dates: Option<FileDates>,
 }
 
 /// What the running upload shares with its parts.
@@ -111,9 +113,18 @@ async fn run<A: UploadApi>(ctx: Ctx<A>, upload: Upload) -> Result<A::File, Uploa
         keep_session_on_failure,
         retry,
         commit_deadline,
+        preserve_dates,
     } = upload;
     match &target {
         Target::NewFile { folder_id, name } => {
+            // An etag belongs to an existing file. Box answers a chunked commit of a new file
+            // carrying if-match 412, while its direct upload of a new file takes no if-match:
+            // refused here, so both paths answer alike.
+            if if_match.is_some() {
+                return Err(UploadError::invalid_input(
+                    "if_match applies to a new version, not to a new file",
+                ));
+            }
             if folder_id.is_empty() {
                 return Err(UploadError::invalid_input("the folder id is empty"));
             }
@@ -135,6 +146,13 @@ async fn run<A: UploadApi>(ctx: Ctx<A>, upload: Upload) -> Result<A::File, Uploa
     })?;
     let opened = source.open().await?;
     let size = opened.size;
+    let dates = opened.dates.filter(|_| preserve_dates).map(|mut d| {
+        // Box takes no creation time for a new version.
+        if matches!(target, Target::NewVersion { .. }) {
+            d.created = None;
+        }
+        d
+    });
     ctx.reporter.update(|p| p.total_bytes = size);
     let job = Job {
         target,
@@ -143,6 +161,7 @@ async fn run<A: UploadApi>(ctx: Ctx<A>, upload: Upload) -> Result<A::File, Uploa
         keep_session_on_failure,
         retry: retry.unwrap_or_else(|| ctx.config.retry.clone()),
         commit_deadline: commit_deadline.unwrap_or(ctx.config.commit_deadline),
+        dates,
     };
     let cutoff = chunked_cutoff.unwrap_or(ctx.config.chunked_cutoff);
     if size > cutoff && size >= ctx.config.min_chunked_size {
@@ -204,31 +223,68 @@ pub(crate) fn verify_file(
     }
 }
 
-/// The SHA-1 of the item an `item_name_in_use` error names (object or first of an array).
-pub(crate) fn conflict_sha1(conflict: &serde_json::Value) -> Option<&str> {
-    let item = match conflict {
-        serde_json::Value::Array(items) => items.first()?,
-        other => other,
+/// The item of `conflict` (`context_info.conflicts`: one object on file uploads, an array
+/// elsewhere) whose SHA-1 is `sha1`, as a file.
+pub(crate) fn same_content<A: UploadApi>(
+    conflict: &serde_json::Value,
+    size: u64,
+    sha1: &Sha1Digest,
+) -> Option<A::File> {
+    let items = match conflict {
+        serde_json::Value::Array(items) => items.iter().collect(),
+        other => vec![other],
     };
-    item.get("sha1").and_then(|v| v.as_str())
+    items.into_iter().find_map(|item| {
+        let theirs = item.get("sha1").and_then(|v| v.as_str())?;
+        sha1.matches_hex(theirs)
+            .then(|| A::file_from_conflict(item, size))
+            .flatten()
+    })
 }
 
 /// After a failure that may have stored the upload, an `item_name_in_use` answer naming a file
 /// with our SHA-1 means the earlier attempt worked.
 pub(crate) fn stored_by_earlier_attempt<A: UploadApi>(
     err: &CallError,
+    size: u64,
     sha1: &Sha1Digest,
 ) -> Option<A::File> {
     if !err.is_code("item_name_in_use") {
         return None;
     }
-    let conflict = err.conflict()?;
-    if !sha1.matches_hex(conflict_sha1(&conflict)?) {
-        return None;
+    same_content::<A>(&err.conflict()?, size, sha1)
+}
+
+/// After an answer was lost (a timeout, a reset, a 5xx that may have come after the write was
+/// stored): the file now at the target's name, if its SHA-1 is ours, found with Box's preflight
+/// check. Box's guide says a 5xx write may still have been persisted
+/// (<https://developer.box.com/guides/api-calls/permissions-and-errors/common-errors/>). A
+/// lookup that fails (after the upload's retries) counts as "not found": the caller goes on as it
+/// would have.
+pub(crate) async fn find_stored<A: UploadApi>(
+    ctx: &Ctx<A>,
+    job: &Job,
+    size: u64,
+    sha1: &Sha1Digest,
+) -> Option<A::File> {
+    let found = ctx
+        .retry(&job.retry)
+        .call("preflight_upload", || {
+            ctx.api.existing_item(&job.target, size)
+        })
+        .await;
+    match found {
+        Ok(Some(item)) => {
+            let found = same_content::<A>(&item, size, sha1);
+            if found.is_some() {
+                tracing::info!("the upload whose answer was lost is stored (same name and SHA-1)");
+            }
+            found
+        }
+        Ok(None) => None,
+        Err(e) => {
+            tracing::debug!(error = %super::error::Chain(&e), "could not look for the stored file");
+            None
+        }
     }
-    let item = match &conflict {
-        serde_json::Value::Array(items) => items.first()?,
-        other => other,
-    };
-    A::file_from_conflict(item)
 }

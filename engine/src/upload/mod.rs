@@ -103,6 +103,7 @@ pub struct Upload {
     pub(crate) keep_session_on_failure: bool,
     pub(crate) retry: Option<RetryPolicy>,
     pub(crate) commit_deadline: Option<Duration>,
+    pub(crate) preserve_dates: bool,
 }
 
 impl Upload {
@@ -116,6 +117,7 @@ impl Upload {
             keep_session_on_failure: false,
             retry: None,
             commit_deadline: None,
+            preserve_dates: true,
         }
     }
 
@@ -145,7 +147,8 @@ impl Upload {
     }
 
     /// For a new version: only if the file's etag is still `etag` (else HTTP 412,
-    /// [`UploadError::is_precondition_failed`]).
+    /// [`UploadError::is_precondition_failed`], on the direct and the chunked path alike). A new
+    /// file has no etag: an upload of one with `if_match` is refused as invalid input.
     pub fn if_match(mut self, etag: impl Into<String>) -> Self {
         self.if_match = Some(etag.into());
         self
@@ -212,6 +215,14 @@ impl Upload {
         self.commit_deadline = Some(deadline);
         self
     }
+
+    /// For a [`from_path`](Upload::from_path) source: send the file's modification time (and
+    /// its creation time, where the platform records one; never for a new version) as the
+    /// content's dates, so the file keeps them in Box. Default on; other sources have no dates.
+    pub fn preserve_dates(mut self, preserve: bool) -> Self {
+        self.preserve_dates = preserve;
+        self
+    }
 }
 
 /// Settings of an [`Uploader`], shared by all its uploads.
@@ -238,6 +249,12 @@ pub struct UploadConfig {
     /// Slowest acceptable throughput, in bytes per second: an attempt at sending `n` bytes
     /// times out after `request_timeout_base + n / min_throughput`. Default 32 KiB/s.
     pub min_throughput: u64,
+    /// Commits answered `400 parts_mismatch` (Box not listing the last parts yet) that are
+    /// tried again, within the commit deadline. Default 100, as rclone's `commit_retries`.
+    pub parts_mismatch_retries: u32,
+    /// Longest wait between two commits answered `parts_mismatch`: the waits grow from the
+    /// retry policy's first back-off to this. Default 10 s (rclone's wait).
+    pub parts_mismatch_max_wait: Duration,
 }
 
 impl Default for UploadConfig {
@@ -251,6 +268,8 @@ impl Default for UploadConfig {
             commit_deadline: Duration::from_secs(600),
             request_timeout_base: Duration::from_secs(60),
             min_throughput: 32 * 1024,
+            parts_mismatch_retries: 100,
+            parts_mismatch_max_wait: Duration::from_secs(10),
         }
     }
 }

@@ -31,6 +31,11 @@ pub(crate) struct UploadState {
     pub source: Option<SourceIdentity>,
     /// Parts stored and verified, by offset.
     pub parts: Vec<PartRecord>,
+    /// The whole file's hex SHA-1, recorded once every part was read, before the commit: after
+    /// a crash between the commit and the removal of this file, the next run finds the
+    /// committed file by it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sha1: Option<String>,
 }
 
 fn state_error(path: &Path, detail: impl Into<String>, source: Option<io::Error>) -> UploadError {
@@ -171,6 +176,7 @@ mod tests {
                 size: 1024,
                 sha1: "00".repeat(20),
             }],
+            sha1: None,
         }
     }
 

@@ -1,7 +1,8 @@
 //! When to try a call again, how long to wait first, and the one loop that does it
 //! ([`RetryContext::run`]), modelled on object_store's `client/retry.rs`.
 //!
-//! Retried: 429, 5xx, timeouts, connection failures, an unreachable token endpoint. Never
+//! Retried: 429, 5xx, timeouts, connection failures, an unreachable token endpoint, and Box's
+//! "try later" 409s (`name_temporarily_reserved`, `operation_blocked_temporary`). Never
 //! another 4xx, except a 401 when the credentials can renew the token: the HTTP core renews it
 //! on the 401 but cannot replay a streamed body (a part, a direct upload), so the call is made
 //! again at once with a new body from the same bytes, outside the attempt budget; a 401 right
@@ -387,6 +388,21 @@ mod tests {
             r.next_wait(&CallError::new(CallErrorKind::Decode, "bad json")),
             Err(GiveUp::NotRetryable)
         );
+    }
+
+    #[test]
+    fn box_409s_that_mean_later_are_retried_other_409s_are_not() {
+        let mut r = Retrier::new(&policy());
+        r.attempt();
+        for later in ["name_temporarily_reserved", "operation_blocked_temporary"] {
+            assert!(r.next_wait(&answer(409, Some(later))).is_ok(), "{later}");
+        }
+        assert_eq!(
+            r.next_wait(&answer(409, Some("item_name_in_use"))),
+            Err(GiveUp::NotRetryable)
+        );
+        assert!(answer(409, Some("name_temporarily_reserved")).may_have_taken_effect());
+        assert!(!answer(409, Some("operation_blocked_temporary")).may_have_taken_effect());
     }
 
     #[test]

@@ -11,7 +11,22 @@ use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncRead, AsyncReadExt};
 
+use super::api::FileDates;
 use super::error::UploadError;
+
+/// A file's dates as Box takes them: RFC 3339, to the second (Box's own examples carry no
+/// fractions). The creation time only where the platform records one.
+pub(crate) fn file_dates(meta: &std::fs::Metadata) -> FileDates {
+    let at = |t: io::Result<std::time::SystemTime>| {
+        let t: chrono::DateTime<chrono::Utc> = t.ok()?.into();
+        let whole = chrono::DateTime::from_timestamp(t.timestamp(), 0)?;
+        Some(whole.fixed_offset())
+    };
+    FileDates {
+        modified: at(meta.modified()),
+        created: at(meta.created()),
+    }
+}
 
 /// The content of an upload.
 pub struct Source {
@@ -121,17 +136,20 @@ impl Source {
                 Ok(OpenedSource {
                     size: meta.len(),
                     identity: Some(identity),
+                    dates: Some(file_dates(&meta)),
                     reader: PartReader::File(Some(file)),
                 })
             }
             SourceKind::Reader { reader, size } => Ok(OpenedSource {
                 size,
                 identity: None,
+                dates: None,
                 reader: PartReader::Async(reader),
             }),
             SourceKind::Bytes(bytes) => Ok(OpenedSource {
                 size: bytes.len() as u64,
                 identity: None,
+                dates: None,
                 reader: PartReader::Async(Box::new(io::Cursor::new(bytes))),
             }),
         }
@@ -194,6 +212,8 @@ impl SourceIdentity {
 pub(crate) struct OpenedSource {
     pub size: u64,
     pub identity: Option<SourceIdentity>,
+    /// The file's modification and (where the platform has one) creation time.
+    pub dates: Option<FileDates>,
     pub reader: PartReader,
 }
 

@@ -42,10 +42,21 @@ struct Faults {
     part_401: std::collections::BTreeSet<u64>,
     /// Direct uploads answered 401 before storing.
     direct_401: u32,
+    /// Direct uploads answered `409 name_temporarily_reserved` before storing.
+    direct_409_reserved: u32,
+    /// Commits answered `409 operation_blocked_temporary` before committing.
+    commit_409_blocked: u32,
+    /// Commits that store the file, then lose the answer (a broken connection).
+    commit_drop_after_store: u32,
+    /// Commits that store the file, then fail for good (as a crash after the commit would).
+    commit_store_then_fatal: u32,
+    /// `get_session` answers `410 upload_failed` (a broken session).
+    session_upload_failed: bool,
 }
 
 #[derive(Default)]
 struct Counters {
+    lookups: u32,
     part_puts: u32,
     list_calls: u32,
     commits: u32,
@@ -63,6 +74,10 @@ struct FakeState {
     counters: Counters,
     /// What `can_refresh_credentials` answers.
     renewable_credentials: bool,
+    /// The etag every existing file has: an `if_match` other than it is answered 412.
+    etag: String,
+    /// The dates the last commit or direct upload carried.
+    last_dates: Option<Option<FileDates>>,
 }
 
 #[derive(Clone, Default)]
@@ -85,7 +100,10 @@ fn sid(url: &str) -> String {
 impl Fake {
     fn new(part_size: u64) -> Self {
         let fake = Fake::default();
-        fake.with(|s| s.part_size = part_size);
+        fake.with(|s| {
+            s.part_size = part_size;
+            s.etag = "2".into();
+        });
         fake
     }
 
@@ -154,6 +172,7 @@ impl UploadApi for Fake {
     async fn get_session(&self, status_url: &str) -> Result<SessionInfo, CallError> {
         let id = sid(status_url);
         self.with(|s| match s.sessions.get(&id) {
+            Some(_) if s.faults.session_upload_failed => Err(answer(410, Some("upload_failed"))),
             Some(sess) => Ok(session_info(&id, s.part_size, sess.file_size)),
             None => Err(answer(404, Some("not_found"))),
         })
@@ -252,13 +271,19 @@ impl UploadApi for Fake {
         url: &str,
         parts: Vec<PartRecord>,
         digest: String,
-        _if_match: Option<String>,
+        if_match: Option<String>,
+        dates: Option<FileDates>,
     ) -> Result<CommitOutcome<FakeFile>, CallError> {
         let id = sid(url);
         self.with(|s| {
             s.counters.commits += 1;
-            if s.faults.commit_412 {
+            s.last_dates = Some(dates);
+            if s.faults.commit_412 || if_match.is_some_and(|e| e != s.etag) {
                 return Err(answer(412, Some("precondition_failed")));
+            }
+            if s.faults.commit_409_blocked > 0 {
+                s.faults.commit_409_blocked -= 1;
+                return Err(answer(409, Some("operation_blocked_temporary")));
             }
             if s.faults.commit_202 > 0 {
                 s.faults.commit_202 -= 1;
@@ -288,11 +313,24 @@ impl UploadApi for Fake {
                 Some(Target::NewFile { name, .. }) => name,
                 _ => "version".into(),
             };
-            Ok(CommitOutcome::Committed(Fake::store_file(
-                s,
-                &name,
-                Bytes::from(data),
-            )))
+            if let Some(conflict) = Fake::conflict_for(s, &name) {
+                return Err(answer_with(
+                    409,
+                    Some("item_name_in_use"),
+                    None,
+                    Some(serde_json::json!({ "conflicts": conflict })),
+                ));
+            }
+            let file = Fake::store_file(s, &name, Bytes::from(data));
+            if s.faults.commit_drop_after_store > 0 {
+                s.faults.commit_drop_after_store -= 1;
+                return Err(CallError::new(CallErrorKind::Connection, "reset"));
+            }
+            if s.faults.commit_store_then_fatal > 0 {
+                s.faults.commit_store_then_fatal -= 1;
+                return Err(answer(400, Some("crashed")));
+            }
+            Ok(CommitOutcome::Committed(file))
         })
     }
 
@@ -310,7 +348,8 @@ impl UploadApi for Fake {
         target: &Target,
         body: CountedBody,
         sha1: Sha1Digest,
-        _if_match: Option<String>,
+        if_match: Option<String>,
+        dates: Option<FileDates>,
     ) -> Result<FakeFile, CallError> {
         let data = Bytes::copy_from_slice(body.bytes());
         assert_eq!(sha1, Sha1Digest::of(&data));
@@ -319,9 +358,17 @@ impl UploadApi for Fake {
             Target::NewVersion { file_id, .. } => file_id.clone(),
         };
         self.with(|s| {
+            s.last_dates = Some(dates);
             if s.faults.direct_401 > 0 {
                 s.faults.direct_401 -= 1;
                 return Err(answer(401, None));
+            }
+            if if_match.is_some_and(|e| e != s.etag) {
+                return Err(answer(412, Some("precondition_failed")));
+            }
+            if s.faults.direct_409_reserved > 0 {
+                s.faults.direct_409_reserved -= 1;
+                return Err(answer(409, Some("name_temporarily_reserved")));
             }
             if let Some(conflict) = Fake::conflict_for(s, &name) {
                 return Err(answer_with(
@@ -340,6 +387,20 @@ impl UploadApi for Fake {
         })
     }
 
+    async fn existing_item(
+        &self,
+        target: &Target,
+        _size: u64,
+    ) -> Result<Option<serde_json::Value>, CallError> {
+        let Target::NewFile { name, .. } = target else {
+            return Ok(None);
+        };
+        self.with(|s| {
+            s.counters.lookups += 1;
+            Ok(Fake::conflict_for(s, name))
+        })
+    }
+
     fn file_facts(file: &FakeFile) -> FileFacts {
         FileFacts {
             id: file.id.clone(),
@@ -348,7 +409,7 @@ impl UploadApi for Fake {
         }
     }
 
-    fn file_from_conflict(conflict: &serde_json::Value) -> Option<FakeFile> {
+    fn file_from_conflict(conflict: &serde_json::Value, _size: u64) -> Option<FakeFile> {
         Some(FakeFile {
             id: conflict.get("id")?.as_str()?.to_string(),
             size: conflict.get("size")?.as_u64()?,
@@ -372,6 +433,7 @@ fn engine(fake: &Fake) -> Engine<Fake> {
             max_backoff: Duration::from_millis(5),
             deadline: Duration::from_secs(30),
         },
+        parts_mismatch_max_wait: Duration::from_millis(5),
         ..UploadConfig::default()
     };
     Engine::new(fake.clone(), config)
@@ -648,6 +710,7 @@ async fn resume_uploads_only_missing_parts_and_refuses_a_changed_file() {
         session_expires_at: None,
         source: Some(super::source::SourceIdentity::from_metadata(&path, &meta)),
         parts: vec![],
+        sha1: None,
     };
     super::resume::save(&state, &st).expect("state");
     let puts_before = fake.with(|s| s.counters.part_puts);
@@ -726,4 +789,313 @@ async fn commit_retries_on_202_until_its_deadline_then_fails_with_the_session() 
     }
     assert!(progress.borrow().commit_waits >= 2);
     assert_eq!(fake.with(|s| (s.files.len(), s.counters.aborts)), (0, 1));
+}
+
+#[tokio::test]
+async fn temporary_409s_are_waited_out_on_direct_and_commit() {
+    let fake = Fake::new(1024);
+    fake.with(|s| {
+        s.faults.direct_409_reserved = 2;
+        s.faults.commit_409_blocked = 2;
+    });
+    let direct = engine(&fake)
+        .start(Upload::new_file("0", "d").from_bytes(data(500)))
+        .join()
+        .await
+        .expect("name_temporarily_reserved is waited out");
+    assert_eq!(fake.file(&direct.id).as_deref(), Some(&data(500)[..]));
+    let chunked = engine(&fake)
+        .start(Upload::new_file("0", "c").from_bytes(data(3000)))
+        .join()
+        .await
+        .expect("operation_blocked_temporary is waited out");
+    assert_eq!(fake.file(&chunked.id).as_deref(), Some(&data(3000)[..]));
+    assert_eq!(fake.with(|s| s.counters.commits), 3);
+}
+
+#[tokio::test]
+async fn temporary_409s_stay_inside_the_retry_budget() {
+    let fake = Fake::new(1024);
+    fake.with(|s| s.faults.direct_409_reserved = 100);
+    let err = engine(&fake)
+        .start(Upload::new_file("0", "d").from_bytes(data(500)))
+        .join()
+        .await
+        .expect_err("the budget is 5 attempts");
+    assert_eq!(err.code(), Some("name_temporarily_reserved"));
+    assert_eq!(fake.with(|s| s.faults.direct_409_reserved), 95);
+}
+
+#[tokio::test]
+async fn a_commit_whose_answer_was_lost_is_found_by_the_session_status_and_the_name() {
+    let fake = Fake::new(1024);
+    fake.with(|s| s.faults.commit_drop_after_store = 1);
+    let content = data(3000);
+    let file = engine(&fake)
+        .start(Upload::new_file("0", "lost").from_bytes(content.clone()))
+        .join()
+        .await
+        .expect("the stored file is the upload's");
+    assert_eq!(fake.file(&file.id).as_deref(), Some(&content[..]));
+    assert_eq!(
+        fake.with(|s| (s.files.len(), s.counters.commits, s.counters.lookups)),
+        (1, 1, 1),
+        "found by name and SHA-1, not committed again"
+    );
+}
+
+#[tokio::test]
+async fn a_direct_upload_whose_last_answer_was_lost_is_looked_up_before_giving_up() {
+    let fake = Fake::new(1024);
+    fake.with(|s| s.faults.direct_500_after_storing = 1);
+    let content = data(500);
+    let file = engine(&fake)
+        .start(
+            Upload::new_file("0", "once")
+                .from_bytes(content.clone())
+                .retry_policy(RetryPolicy::none()),
+        )
+        .join()
+        .await
+        .expect("found although no attempt is left");
+    assert_eq!(fake.file(&file.id).as_deref(), Some(&content[..]));
+    assert_eq!(fake.with(|s| s.files.len()), 1);
+}
+
+#[tokio::test]
+async fn parts_mismatch_is_retried_patiently_and_the_patience_is_configurable() {
+    let fake = Fake::new(1024);
+    fake.with(|s| s.faults.commit_parts_mismatch = 12);
+    engine(&fake)
+        .start(Upload::new_file("0", "pm").from_bytes(data(3000)))
+        .join()
+        .await
+        .expect("12 parts_mismatch answers are waited out");
+    assert_eq!(fake.with(|s| s.counters.commits), 13);
+
+    let fake = Fake::new(1024);
+    fake.with(|s| s.faults.commit_parts_mismatch = 3);
+    let config = UploadConfig {
+        parts_mismatch_retries: 2,
+        ..engine(&fake).config.as_ref().clone()
+    };
+    let err = Engine::new(fake.clone(), config)
+        .start(Upload::new_file("0", "pm").from_bytes(data(3000)))
+        .join()
+        .await
+        .expect_err("only 2 tolerated");
+    assert_eq!(err.code(), Some("parts_mismatch"));
+    assert_eq!(fake.with(|s| s.counters.commits), 3);
+}
+
+#[tokio::test]
+async fn file_dates_go_with_direct_and_chunked_uploads_unless_turned_off() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mtime = std::time::UNIX_EPOCH + Duration::from_secs(1_600_000_000);
+    let expected: chrono::DateTime<chrono::FixedOffset> =
+        chrono::DateTime::<chrono::Utc>::from(mtime).fixed_offset();
+    for len in [500usize, 3000] {
+        let path = dir.path().join(format!("dated{len}"));
+        std::fs::write(&path, data(len)).expect("write");
+        std::fs::File::options()
+            .write(true)
+            .open(&path)
+            .and_then(|f| f.set_modified(mtime))
+            .expect("set mtime");
+        let fake = Fake::new(1024);
+        engine(&fake)
+            .start(Upload::new_file("0", "a").from_path(&path))
+            .join()
+            .await
+            .expect("uploads");
+        let sent = fake.with(|s| s.last_dates).expect("called").expect("dates");
+        assert_eq!(sent.modified, Some(expected), "len {len}");
+        let created = std::fs::metadata(&path).and_then(|m| m.created()).ok();
+        assert_eq!(sent.created.is_some(), created.is_some(), "len {len}");
+
+        // A new version carries no creation time.
+        engine(&fake)
+            .start(Upload::new_version("F9").from_path(&path))
+            .join()
+            .await
+            .expect("uploads");
+        let sent = fake.with(|s| s.last_dates).expect("called").expect("dates");
+        assert_eq!((sent.modified, sent.created), (Some(expected), None));
+
+        engine(&fake)
+            .start(
+                Upload::new_file("0", "b")
+                    .from_path(&path)
+                    .preserve_dates(false),
+            )
+            .join()
+            .await
+            .expect("uploads");
+        assert_eq!(fake.with(|s| s.last_dates), Some(None), "turned off");
+        engine(&fake)
+            .start(Upload::new_file("0", "c").from_bytes(data(len)))
+            .join()
+            .await
+            .expect("uploads");
+        assert_eq!(
+            fake.with(|s| s.last_dates),
+            Some(None),
+            "bytes have no dates"
+        );
+    }
+}
+
+#[tokio::test]
+async fn if_match_is_answered_alike_on_direct_and_chunked_uploads() {
+    for len in [500usize, 3000] {
+        let fake = Fake::new(1024);
+        let err = engine(&fake)
+            .start(
+                Upload::new_version("F9")
+                    .if_match("1")
+                    .from_bytes(data(len)),
+            )
+            .join()
+            .await
+            .expect_err("stale etag");
+        assert!(err.is_precondition_failed(), "len {len}: {err}");
+        assert_eq!(err.code(), Some("precondition_failed"), "len {len}");
+        assert!(fake.with(|s| s.files.is_empty()), "len {len}");
+
+        engine(&fake)
+            .start(
+                Upload::new_version("F9")
+                    .if_match("2")
+                    .from_bytes(data(len)),
+            )
+            .join()
+            .await
+            .expect("current etag");
+
+        let err = engine(&fake)
+            .start(
+                Upload::new_file("0", "n")
+                    .if_match("2")
+                    .from_bytes(data(len)),
+            )
+            .join()
+            .await
+            .expect_err("no etag for a new file");
+        assert!(
+            matches!(err.kind(), UploadErrorKind::InvalidInput { .. }),
+            "len {len}: {err}"
+        );
+    }
+}
+
+/// A state file for `content` at `path`, naming `session` with no parts.
+fn state_for(
+    path: &std::path::Path,
+    session: &SessionInfo,
+    name: &str,
+) -> super::resume::UploadState {
+    let meta = std::fs::metadata(path).expect("meta");
+    super::resume::UploadState {
+        version: super::resume::FORMAT_VERSION,
+        target: Target::NewFile {
+            folder_id: "0".into(),
+            name: name.into(),
+        },
+        session_id: session.id.clone(),
+        endpoints: session.endpoints.clone(),
+        part_size: session.part_size,
+        file_size: meta.len(),
+        session_expires_at: None,
+        source: Some(super::source::SourceIdentity::from_metadata(path, &meta)),
+        parts: vec![],
+        sha1: None,
+    }
+}
+
+#[tokio::test]
+async fn a_broken_session_is_restarted_and_a_restart_aborts_the_old_session() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("src.bin");
+    let state = dir.path().join("state.json");
+    let content = data(3000);
+    std::fs::write(&path, &content).expect("write");
+    let target = Target::NewFile {
+        folder_id: "0".into(),
+        name: "r".into(),
+    };
+
+    // 410 upload_failed: a new session.
+    let fake = Fake::new(1024);
+    let old = fake.create_session(&target, 3000).await.expect("session");
+    super::resume::save(&state, &state_for(&path, &old, "r")).expect("state");
+    fake.with(|s| s.faults.session_upload_failed = true);
+    let file = engine(&fake)
+        .start(
+            Upload::new_file("0", "r")
+                .from_path(&path)
+                .state_file(&state),
+        )
+        .join()
+        .await
+        .expect("a new session");
+    assert_eq!(fake.file(&file.id).as_deref(), Some(&content[..]));
+    assert_eq!(fake.with(|s| s.counters.creates), 2);
+
+    // A session that cannot be resumed (another part size) is aborted before the new one.
+    let fake = Fake::new(1024);
+    let old = fake.create_session(&target, 3000).await.expect("session");
+    super::resume::save(&state, &state_for(&path, &old, "r")).expect("state");
+    fake.with(|s| s.part_size = 2048);
+    let file = engine(&fake)
+        .start(
+            Upload::new_file("0", "r")
+                .from_path(&path)
+                .state_file(&state),
+        )
+        .join()
+        .await
+        .expect("a new session");
+    assert_eq!(fake.file(&file.id).as_deref(), Some(&content[..]));
+    assert_eq!(
+        fake.with(|s| (s.counters.creates, s.counters.aborts, s.sessions.len())),
+        (2, 1, 0),
+        "the old session aborted"
+    );
+}
+
+#[tokio::test]
+async fn a_crash_after_the_commit_is_recovered_by_the_recorded_sha1() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("src.bin");
+    let state = dir.path().join("state.json");
+    let content = data(3000);
+    std::fs::write(&path, &content).expect("write");
+    let fake = Fake::new(1024);
+    fake.with(|s| s.faults.commit_store_then_fatal = 1);
+    let upload = || {
+        Upload::new_file("0", "c")
+            .from_path(&path)
+            .state_file(&state)
+    };
+    engine(&fake)
+        .start(upload())
+        .join()
+        .await
+        .expect_err("the commit's answer is an error although the file is stored");
+    assert!(state.exists(), "the state file is kept");
+    let recorded = super::resume::load(&state).expect("loads").expect("state");
+    assert_eq!(recorded.sha1, Some(Sha1Digest::of(&content).hex()));
+
+    let file = engine(&fake)
+        .start(upload())
+        .join()
+        .await
+        .expect("the committed file");
+    assert_eq!(fake.file(&file.id).as_deref(), Some(&content[..]));
+    assert_eq!(
+        fake.with(|s| (s.files.len(), s.counters.creates)),
+        (1, 1),
+        "no new session"
+    );
+    assert!(!state.exists(), "state file removed");
 }

@@ -266,6 +266,110 @@ impl rt::OperationError for PreflightUploadError {
         }
     }
 }
+/// An error answer of `get_file_info`.
+///
+/// Its accessors (`status()`, `code()`, `message()`...) are those of
+/// [`rt::OperationError`], which `prelude` re-exports.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum GetFileInfoError {
+    /// HTTP 304 with any other code: The `if-none-match` header matches the file's current etag: the file has not
+    /// changed since it was last read. No body.
+    NotModified(rt::ApiError<rt::serde_json::Value>),
+    /// HTTP 401 with any other code: The access token is missing, expired or revoked.
+    Unauthorized(rt::ApiError<super::models::ClientError>),
+    /// HTTP 403 with any other code: The token or the caller may not read this file.
+    Forbidden(rt::ApiError<super::models::ClientError>),
+    /// HTTP 404 with any other code: The file does not exist, is in the trash, or the caller cannot see it.
+    NotFound(rt::ApiError<super::models::ClientError>),
+    /// HTTP 405 with any other code: The `file_id` is not in a recognized format.
+    MethodNotAllowed(rt::ApiError<super::models::ClientError>),
+    /// HTTP 415 with any other code: An `expiring_embed_link` was asked for in `fields`, for a file Box Embed does
+    /// not support.
+    UnsupportedMediaType(rt::ApiError<super::models::ClientError>),
+    /// HTTP 429 with any other code: The rate limit is exceeded (for uploads about 240 requests a minute per user).
+    /// Wait as long as `retry-after` says.
+    TooManyRequests(rt::ApiError<super::models::ClientError>),
+    /// HTTP 500 with any other code: Box failed; retry with exponential back-off.
+    InternalServerError(rt::ApiError<super::models::ClientError>),
+    /// HTTP 502 with any other code: A gateway in front of Box failed; retry with exponential back-off.
+    BadGateway(rt::ApiError<super::models::ClientError>),
+    /// HTTP 503 with any other code: Box is unavailable; retry after `retry-after` if present. A write may have been
+    /// stored even so: on retry, a 409 whose SHA-1 matches the file means it was.
+    ServiceUnavailable(rt::ApiError<super::models::ClientError>),
+    /// HTTP 403 `access_denied_insufficient_permissions`: The caller may not read this file.
+    AccessDeniedInsufficientPermissions(rt::ApiError<super::models::ClientError>),
+    /// HTTP 403 `insufficient_scope`: The access token lacks the scope needed to read files.
+    InsufficientScope(rt::ApiError<super::models::ClientError>),
+    /// HTTP 404 `trashed`: The file is in the trash.
+    Trashed(rt::ApiError<super::models::ClientError>),
+    /// HTTP 429 `rate_limit_exceeded`: Too many requests; wait for retry-after, then retry.
+    RateLimitExceeded(rt::ApiError<super::models::ClientError>),
+    /// HTTP 503 `unavailable`: Box cannot serve the request for now.
+    Unavailable(rt::ApiError<super::models::ClientError>),
+    /// Any other answer: an undocumented status or code.
+    Other(rt::ApiError<super::models::ClientError>),
+}
+impl GetFileInfoError {
+    /// The operation this error belongs to.
+    pub const OPERATION: &'static str = "get_file_info";
+    /// Sorts an answer into its variant by status and error code.
+    pub fn from_raw(raw: rt::support::RawResponse) -> Self {
+        let code = rt::support::error_code(&raw.body);
+        match (raw.status, code.as_deref()) {
+            (403, Some("access_denied_insufficient_permissions")) => {
+                Self::AccessDeniedInsufficientPermissions(rt::ApiError::from_raw(raw))
+            }
+            (403, Some("insufficient_scope")) => {
+                Self::InsufficientScope(rt::ApiError::from_raw(raw))
+            }
+            (404, Some("trashed")) => Self::Trashed(rt::ApiError::from_raw(raw)),
+            (429, Some("rate_limit_exceeded")) => {
+                Self::RateLimitExceeded(rt::ApiError::from_raw(raw))
+            }
+            (503, Some("unavailable")) => Self::Unavailable(rt::ApiError::from_raw(raw)),
+            (304, _) => Self::NotModified(rt::ApiError::from_raw(raw)),
+            (401, _) => Self::Unauthorized(rt::ApiError::from_raw(raw)),
+            (403, _) => Self::Forbidden(rt::ApiError::from_raw(raw)),
+            (404, _) => Self::NotFound(rt::ApiError::from_raw(raw)),
+            (405, _) => Self::MethodNotAllowed(rt::ApiError::from_raw(raw)),
+            (415, _) => Self::UnsupportedMediaType(rt::ApiError::from_raw(raw)),
+            (429, _) => Self::TooManyRequests(rt::ApiError::from_raw(raw)),
+            (500, _) => Self::InternalServerError(rt::ApiError::from_raw(raw)),
+            (502, _) => Self::BadGateway(rt::ApiError::from_raw(raw)),
+            (503, _) => Self::ServiceUnavailable(rt::ApiError::from_raw(raw)),
+            _ => Self::Other(rt::ApiError::from_raw(raw)),
+        }
+    }
+}
+impl std::fmt::Display for GetFileInfoError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", Self::OPERATION, rt::OperationError::fields(self))
+    }
+}
+impl std::error::Error for GetFileInfoError {}
+impl rt::OperationError for GetFileInfoError {
+    fn fields(&self) -> &dyn rt::ApiErrorFields {
+        match self {
+            Self::NotModified(e) => e,
+            Self::Unauthorized(e) => e,
+            Self::Forbidden(e) => e,
+            Self::NotFound(e) => e,
+            Self::MethodNotAllowed(e) => e,
+            Self::UnsupportedMediaType(e) => e,
+            Self::TooManyRequests(e) => e,
+            Self::InternalServerError(e) => e,
+            Self::BadGateway(e) => e,
+            Self::ServiceUnavailable(e) => e,
+            Self::AccessDeniedInsufficientPermissions(e) => e,
+            Self::InsufficientScope(e) => e,
+            Self::Trashed(e) => e,
+            Self::RateLimitExceeded(e) => e,
+            Self::Unavailable(e) => e,
+            Self::Other(e) => e,
+        }
+    }
+}
 /// An error answer of `upload_file_version`.
 ///
 /// Its accessors (`status()`, `code()`, `message()`...) are those of

@@ -158,6 +158,86 @@ impl Client {
         }
     }
 }
+/// The request of `get_file_info` (`GET /files/{file_id}`).
+#[derive(Debug, Clone)]
+pub struct GetFileInfoRequest {
+    /// ID of the file; it is the number in the file's web address
+    /// (`https://*.app.box.com/files/123` has ID `123`).
+    pub file_id: String,
+    /// Attributes to include in the answer, sent comma-separated. When given, only these
+    /// and the mini representation's fields are returned, not the standard set.
+    pub fields: Option<Vec<String>>,
+    /// The etag last seen for the file. If the file has not changed since, Box answers
+    /// 304 with no body instead of the file.
+    pub if_none_match: Option<String>,
+}
+impl GetFileInfoRequest {
+    /// A request with the required fields; optional ones are set with `with_*`.
+    pub fn new(file_id: impl Into<String>) -> Self {
+        Self {
+            file_id: file_id.into(),
+            fields: None,
+            if_none_match: None,
+        }
+    }
+    /// Sets `fields`.
+    pub fn with_fields(mut self, value: Vec<String>) -> Self {
+        self.fields = Some(value);
+        self
+    }
+    /// Sets `if_none_match`.
+    pub fn with_if_none_match(mut self, value: impl Into<String>) -> Self {
+        self.if_none_match = Some(value.into());
+        self
+    }
+}
+impl Client {
+    /// Get file information
+    ///
+    /// Returns the file: its name, size, SHA-1, etag and current version
+    /// (<https://developer.box.com/reference/get-files-id/>). Not every field comes by
+    /// default: name the ones wanted in `fields`.
+    ///
+    /// An upload of a new version whose answer was lost (a timeout, a broken connection,
+    /// a 5xx after the write was stored) can be told apart by it: if the file's current
+    /// SHA-1 and size are those of the content sent, the version is stored.
+    pub async fn get_file_info(
+        &self,
+        request: GetFileInfoRequest,
+    ) -> Result<super::models::FileFull, rt::Error<super::errors::GetFileInfoError>> {
+        let mut url = rt::support::parse_url(
+            &format!(
+                "{}/files/{}", rt::support::base_url(& self.core, "api",
+                "https://api.box.com/2.0"), rt::support::encode_path(request.file_id
+                .as_str()) ?
+            ),
+        )?;
+        if let Some(value) = &request.fields {
+            url.query_pairs_mut()
+                .append_pair("fields", rt::support::join_csv(value).as_str());
+        }
+        let mut builder = self.core.request(rt::reqwest::Method::GET, url);
+        if let Some(value) = &request.if_none_match {
+            builder = rt::support::header(builder, "if-none-match", value.as_str())?;
+        }
+        let response = self.core.send::<super::errors::GetFileInfoError>(builder).await?;
+        match response.status().as_u16() {
+            200..=299 => {
+                let body = rt::support::decode_json(response).await?;
+                Ok(body)
+            }
+            _ => {
+                Err(
+                    rt::Error::Api(
+                        super::errors::GetFileInfoError::from_raw(
+                            rt::support::raw_response(response).await?,
+                        ),
+                    ),
+                )
+            }
+        }
+    }
+}
 /// The request of `upload_file_version` (`POST /files/{file_id}/content`).
 #[derive(Debug)]
 pub struct UploadFileVersionRequest {

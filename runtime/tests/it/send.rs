@@ -263,3 +263,22 @@ fn secrets_never_reach_debug() {
     );
     assert!(!shown.contains("s3cr3t"), "{shown}");
 }
+
+/// An error answer keeps the server's `Date` header (JWT re-signs from it after a clock-skew
+/// refusal).
+#[tokio::test]
+async fn an_error_answer_keeps_its_date_header() {
+    use box_uploads_runtime::{ApiError, ApiErrorFields};
+    let server = Server::start(|_| (400, r#"{"error":"invalid_grant"}"#.to_string())).await;
+    let core = Core::builder().build().expect("builds");
+    let response = core
+        .send_without_credentials::<NoApiError>(post(&core, &server))
+        .await
+        .expect("sent");
+    let raw = support::raw_response(response).await.expect("read");
+    assert_eq!(raw.date.as_deref(), Some(crate::server::DATE));
+    let err = ApiError::<serde_json::Value>::from_raw(raw);
+    assert_eq!(err.date(), Some(crate::server::DATE));
+    assert_eq!(ApiErrorFields::date(&err), Some(crate::server::DATE));
+    assert_eq!(err.code.as_deref(), Some("invalid_grant"));
+}

@@ -25,6 +25,9 @@ impl Seen {
     }
 }
 
+/// The `Date` header of every answer.
+pub const DATE: &str = "Wed, 25 Nov 2026 17:00:00 GMT";
+
 type Answer = dyn Fn(&Seen) -> (u16, String) + Send + Sync;
 
 pub struct Server {
@@ -86,7 +89,7 @@ async fn serve(mut stream: TcpStream, answer: Arc<Answer>, log: Arc<Mutex<Vec<Se
     log.lock().expect("not poisoned").push(seen);
     let reply = format!(
         "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\
-         connection: close\r\n\r\n{body}",
+         date: {DATE}\r\nconnection: close\r\n\r\n{body}",
         body.len()
     );
     let _ = stream.write_all(reply.as_bytes()).await;

@@ -1,27 +1,27 @@
 //! The commit: the parts in offset order with the whole file's SHA-1, waiting out Box's 202
 //! ("not ready yet", <https://developer.box.com/reference/post-files-upload-sessions-id-commit/>)
-//! until the commit deadline, then the stored file checked against what was sent.
+//! until the commit deadline, then the stored file checked against what was sent. After an
+//! answer was lost, it first finds out whether the commit went through: the session's status,
+//! then the file at the target's name with our SHA-1.
 
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use crate::upload::api::{CommitOutcome, PartRecord, SessionInfo, UploadApi};
 use crate::upload::digest::Sha1Digest;
-use crate::upload::engine::{stored_by_earlier_attempt, verify_file, Ctx, Job};
+use crate::upload::engine::{find_stored, stored_by_earlier_attempt, verify_file, Ctx, Job};
 use crate::upload::error::{UploadError, UploadErrorKind};
 use crate::upload::progress::{Phase, ProgressEvent};
 use crate::upload::retry::{jittered, RetryPolicy, Step};
 
-/// `parts_mismatch` answers tolerated: right after the last part is stored, Box may not list it
-/// yet.
-const PARTS_MISMATCH_RETRIES: u32 = 5;
-
 /// Shortest wait between two commits answered 202.
 const COMMIT_POLL_FLOOR: Duration = Duration::from_millis(50);
 
-/// Commits `parts` and checks the file: waits out 202s until the commit deadline, tolerates a
-/// few `parts_mismatch`, retries other transient failures, and takes an `item_name_in_use`
-/// naming a file with our SHA-1, after an ambiguous failure, as the earlier commit's success.
+/// Commits `parts` and checks the file: waits out 202s until the commit deadline, tolerates
+/// `parts_mismatch` (right after the last part Box may not list it yet;
+/// [`UploadConfig::parts_mismatch_retries`](crate::upload::UploadConfig)), retries other
+/// transient failures, and after an ambiguous failure takes a file at the target's name with our
+/// SHA-1 as the earlier commit's success.
 pub(super) async fn commit<A: UploadApi>(
     ctx: &Ctx<A>,
     job: &Job,
@@ -42,6 +42,11 @@ pub(super) async fn commit<A: UploadApi>(
     let file = ctx
         .retry(policy)
         .run(OPERATION, move |attempt| async move {
+            if attempt.right_after_ambiguous_failure() {
+                if let Some(file) = committed_already(ctx, job, session, size, &whole).await {
+                    return Step::Done(file);
+                }
+            }
             let answer = ctx
                 .api
                 .commit(
@@ -49,6 +54,7 @@ pub(super) async fn commit<A: UploadApi>(
                     parts.clone(),
                     whole.header(),
                     job.if_match.clone(),
+                    job.dates,
                 )
                 .await;
             let err = match answer {
@@ -78,18 +84,29 @@ pub(super) async fn commit<A: UploadApi>(
                 Err(err) => err,
             };
             if attempt.after_ambiguous_failure() {
-                if let Some(file) = stored_by_earlier_attempt::<A>(&err, &whole) {
+                if let Some(file) = stored_by_earlier_attempt::<A>(&err, size, &whole) {
                     tracing::info!(
                         "an earlier commit stored the file (name in use with the same SHA-1)"
                     );
                     return Step::Done(file);
                 }
+                // The session is gone: the lost commit may have made the file.
+                if matches!(err.status(), Some(404) | Some(410)) {
+                    if let Some(file) = find_stored(ctx, job, size, &whole).await {
+                        return Step::Done(file);
+                    }
+                }
             }
             if err.is_code("parts_mismatch")
-                && mismatches.load(Ordering::Relaxed) < PARTS_MISMATCH_RETRIES
+                && mismatches.load(Ordering::Relaxed) < ctx.config.parts_mismatch_retries
             {
                 let mismatches = mismatches.fetch_add(1, Ordering::Relaxed) + 1;
-                let wait = jittered(policy.backoff(mismatches));
+                let wait = jittered(
+                    policy
+                        .initial_backoff
+                        .saturating_mul(1 << (mismatches - 1).min(20))
+                        .min(ctx.config.parts_mismatch_max_wait),
+                );
                 if attempt.elapsed().saturating_add(wait) > job.commit_deadline {
                     return Step::Stop(UploadError::api(OPERATION, attempt.number, err));
                 }
@@ -103,10 +120,39 @@ pub(super) async fn commit<A: UploadApi>(
             }
             Step::Failed(err)
         })
-        .await?;
+        .await;
+    let file = match file {
+        Ok(file) => file,
+        // Giving up after a failure that may have committed: one last look.
+        Err(e) if e.call_error().is_some_and(|c| c.may_have_taken_effect()) => {
+            match find_stored(ctx, job, size, &whole).await {
+                Some(file) => file,
+                None => return Err(e),
+            }
+        }
+        Err(e) => return Err(e),
+    };
     let facts = A::file_facts(&file);
     verify_file(OPERATION, &facts, size, &whole)?;
     ctx.reporter
         .event(ProgressEvent::Committed { file_id: facts.id });
     Ok(file)
+}
+
+/// Whether a commit whose answer was lost went through: the session still open means no (commit
+/// again); a session Box no longer has (404, or 410) means it was committed or is gone, and the
+/// file at the target's name tells which.
+async fn committed_already<A: UploadApi>(
+    ctx: &Ctx<A>,
+    job: &Job,
+    session: &SessionInfo,
+    size: u64,
+    whole: &Sha1Digest,
+) -> Option<A::File> {
+    match ctx.api.get_session(&session.endpoints.status).await {
+        Err(e) if matches!(e.status(), Some(404) | Some(410)) => {
+            find_stored(ctx, job, size, whole).await
+        }
+        _ => None,
+    }
 }

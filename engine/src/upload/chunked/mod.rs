@@ -47,8 +47,18 @@ pub(crate) async fn run<A: UploadApi>(
     job: &Job,
     opened: OpenedSource,
 ) -> Result<A::File, UploadError> {
+    let identity = opened.identity.clone();
     let (session, stored) =
-        open::open_or_resume(ctx, job, opened.size, opened.identity.as_ref()).await?;
+        match open::open_or_resume(ctx, job, opened.size, identity.as_ref()).await? {
+            open::OpenOutcome::Session(opened) => *opened,
+            open::OpenOutcome::Committed(file) => {
+                let facts = A::file_facts(&file);
+                ctx.reporter
+                    .event(ProgressEvent::Committed { file_id: facts.id });
+                remove_state(job).await;
+                return Ok(file);
+            }
+        };
     let keep = job.keep_session_on_failure || job.state_file.is_some();
     // Until told otherwise, a dropped upload discards its session (unless it is to be kept).
     let mut guard = SessionGuard {
@@ -59,19 +69,28 @@ pub(crate) async fn run<A: UploadApi>(
     };
     let size = opened.size;
     let result = match parts::upload_all(ctx, job, opened, &session, stored).await {
-        Ok((parts, whole)) => commit::commit(ctx, job, &session, parts, whole, size).await,
+        Ok((parts, whole)) => {
+            // Recorded before the commit, so that a run after a crash between the commit and
+            // the removal of the state file can find the committed file by it.
+            let recorded = match &job.state_file {
+                Some(path) => {
+                    let done = parts.iter().map(|p| (p.offset, p.clone())).collect();
+                    let source = (size, identity.as_ref());
+                    open::save_state(path, job, source, &session, &done, Some(&whole)).await
+                }
+                None => Ok(()),
+            };
+            match recorded {
+                Ok(()) => commit::commit(ctx, job, &session, parts, whole, size).await,
+                Err(e) => Err(e),
+            }
+        }
         Err(e) => Err(e),
     };
     match result {
         Ok(file) => {
             guard.armed = false;
-            if let Some(path) = &job.state_file {
-                let path = path.clone();
-                let p2 = path.clone();
-                if let Err(e) = resume::blocking(&path, move || resume::remove(&p2)).await {
-                    tracing::warn!(error = %Chain(&e), "the upload is committed but its state file could not be removed");
-                }
-            }
+            remove_state(job).await;
             Ok(file)
         }
         Err(err) => {
@@ -89,6 +108,16 @@ pub(crate) async fn run<A: UploadApi>(
                 }
             }
             Err(err.with_session(&session.id))
+        }
+    }
+}
+
+/// Removes the state file of a committed upload.
+async fn remove_state(job: &Job) {
+    if let Some(path) = &job.state_file {
+        let p2 = path.clone();
+        if let Err(e) = resume::blocking(path, move || resume::remove(&p2)).await {
+            tracing::warn!(error = %Chain(&e), "the upload is committed but its state file could not be removed");
         }
     }
 }

@@ -7,9 +7,10 @@ use std::path::Path;
 
 use futures_util::TryStreamExt as _;
 
-use super::{abort_session, parts};
+use super::{abort_session, abort_with_retries, parts};
 use crate::upload::api::{PartRecord, SessionInfo, UploadApi};
-use crate::upload::engine::{Ctx, Job};
+use crate::upload::digest::Sha1Digest;
+use crate::upload::engine::{find_stored, Ctx, Job};
 use crate::upload::error::{UploadError, UploadErrorKind};
 use crate::upload::layout::PartLayout;
 use crate::upload::progress::ProgressEvent;
@@ -19,6 +20,15 @@ use crate::upload::source::SourceIdentity;
 
 /// An open session and the parts it already holds, by offset.
 pub(super) type Opened = (SessionInfo, BTreeMap<u64, PartRecord>);
+
+/// What opening found.
+pub(super) enum OpenOutcome<F> {
+    /// A session to upload the missing parts to, then commit.
+    Session(Box<Opened>),
+    /// The state file's upload was committed already (a crash came before the state file was
+    /// removed): this is its file.
+    Committed(F),
+}
 
 /// Retries while opening are reported but not cut short by a cancel: the session being opened is
 /// not the upload's yet, so a cancel takes effect just after, when the upload can discard it.
@@ -34,7 +44,7 @@ pub(super) async fn open_or_resume<A: UploadApi>(
     job: &Job,
     size: u64,
     identity: Option<&SourceIdentity>,
-) -> Result<Opened, UploadError> {
+) -> Result<OpenOutcome<A::File>, UploadError> {
     if let Some(path) = &job.state_file {
         let p2 = path.clone();
         if let Some(state) = resume::blocking(path, move || resume::load(&p2)).await? {
@@ -50,14 +60,42 @@ pub(super) async fn open_or_resume<A: UploadApi>(
         .await?;
     let mut checked = check_session(&session, size);
     if let (Ok(()), Some(path)) = (&checked, &job.state_file) {
-        checked = save_state(path, job, (size, identity), &session, &BTreeMap::new()).await;
+        checked = save_state(
+            path,
+            job,
+            (size, identity),
+            &session,
+            &BTreeMap::new(),
+            None,
+        )
+        .await;
     }
     if let Err(e) = checked {
         // An unusable session, or one that could not be recorded for resume: discard it.
         abort_session(ctx, &session).await;
         return Err(e.with_session(&session.id));
     }
-    Ok((session, BTreeMap::new()))
+    Ok(OpenOutcome::Session(Box::new((session, BTreeMap::new()))))
+}
+
+/// Gives up the state file's session for a new one: reported, and the old session aborted
+/// unless Box no longer has it (`gone`), so it holds no storage until it expires.
+async fn restart<A: UploadApi>(
+    ctx: &Ctx<A>,
+    state: &UploadState,
+    reason: String,
+    gone: bool,
+) -> Result<Option<OpenOutcome<A::File>>, UploadError> {
+    ctx.reporter.event(ProgressEvent::SessionRestarted {
+        old_session_id: state.session_id.clone(),
+        reason,
+    });
+    if !gone && abort_with_retries(&ctx.api, &state.endpoints.abort, &state.session_id).await {
+        ctx.reporter.event(ProgressEvent::SessionAborted {
+            session_id: state.session_id.clone(),
+        });
+    }
+    Ok(None)
 }
 
 /// Resumes the session of `state`; `Ok(None)` when it is gone and a new one must be opened.
@@ -68,7 +106,7 @@ async fn resume_session<A: UploadApi>(
     identity: Option<&SourceIdentity>,
     path: &Path,
     state: UploadState,
-) -> Result<Option<Opened>, UploadError> {
+) -> Result<Option<OpenOutcome<A::File>>, UploadError> {
     if state.target != job.target {
         return Err(UploadErrorKind::StateFile {
             path: path.to_path_buf(),
@@ -93,16 +131,18 @@ async fn resume_session<A: UploadApi>(
             return Err(changed(detail));
         }
     }
-    let restart = |reason: String| {
-        ctx.reporter.event(ProgressEvent::SessionRestarted {
-            old_session_id: state.session_id.clone(),
-            reason,
-        });
-        Ok(None)
-    };
+    // Every part was read and the commit was under way when the last run stopped: if Box no
+    // longer has the session, the commit may have gone through; the file at the target's name
+    // with the recorded SHA-1 is the upload's.
+    let recorded_sha1 = state.sha1.as_deref().and_then(Sha1Digest::from_hex);
     if let Some(expires) = state.session_expires_at {
         if expires <= chrono::Utc::now() {
-            return restart("the session expired".into());
+            if let Some(sha1) = &recorded_sha1 {
+                if let Some(file) = find_stored(ctx, job, size, sha1).await {
+                    return Ok(Some(OpenOutcome::Committed(file)));
+                }
+            }
+            return restart(ctx, &state, "the session expired".into(), true).await;
         }
     }
     let fetched = opening(ctx, job)
@@ -112,9 +152,17 @@ async fn resume_session<A: UploadApi>(
         .await;
     let mut session = match fetched {
         Ok(s) => s,
+        // Gone (404), expired (`410 session_expired`) or broken (`410 upload_failed`): Box
+        // will not take this session's commit
+        // (<https://developer.box.com/guides/uploads/chunked/>).
         Err(e) if matches!(e.status(), Some(404) | Some(410)) => {
+            if let Some(sha1) = &recorded_sha1 {
+                if let Some(file) = find_stored(ctx, job, size, sha1).await {
+                    return Ok(Some(OpenOutcome::Committed(file)));
+                }
+            }
             let reason = e.call_error().map(|c| c.reason()).unwrap_or_default();
-            return restart(format!("the session is gone ({reason})"));
+            return restart(ctx, &state, format!("the session is gone ({reason})"), true).await;
         }
         Err(e) => return Err(e.with_session(&state.session_id)),
     };
@@ -123,14 +171,15 @@ async fn resume_session<A: UploadApi>(
     }
     if let Some(expires) = session.expires_at {
         if expires <= chrono::Utc::now() {
-            return restart("the session expired".into());
+            return restart(ctx, &state, "the session expired".into(), false).await;
         }
     }
     if session.part_size != state.part_size {
-        return restart(format!(
+        let reason = format!(
             "the session's part size is {}, the state file says {}",
             session.part_size, state.part_size
-        ));
+        );
+        return restart(ctx, &state, reason, false).await;
     }
     check_session(&session, size).map_err(|e| e.with_session(&session.id))?;
     let layout = layout_of(&session, size)?;
@@ -161,7 +210,7 @@ async fn resume_session<A: UploadApi>(
         session_id: session.id.clone(),
         parts_stored: stored.len() as u64,
     });
-    Ok(Some((session, stored)))
+    Ok(Some(OpenOutcome::Session(Box::new((session, stored)))))
 }
 
 /// The session's layout of `size` bytes.
@@ -198,6 +247,7 @@ pub(super) async fn save_state(
     source: (u64, Option<&SourceIdentity>),
     session: &SessionInfo,
     parts: &BTreeMap<u64, PartRecord>,
+    sha1: Option<&Sha1Digest>,
 ) -> Result<(), UploadError> {
     let state = UploadState {
         version: resume::FORMAT_VERSION,
@@ -209,6 +259,7 @@ pub(super) async fn save_state(
         session_expires_at: session.expires_at,
         source: source.1.cloned(),
         parts: parts.values().cloned().collect(),
+        sha1: sha1.map(Sha1Digest::hex),
     };
     let p2 = path.to_path_buf();
     resume::blocking(path, move || resume::save(&p2, &state)).await

@@ -89,7 +89,7 @@ pub(super) async fn upload_all<A: UploadApi>(
                 done.insert(span.offset, record);
                 ctx.reporter.event(ProgressEvent::PartDone { index: span.index, offset: span.offset, size: span.len });
                 if let Some(path) = &job.state_file {
-                    save_state(path, job, (size, identity.as_ref()), session, &done).await?;
+                    save_state(path, job, (size, identity.as_ref()), session, &done, None).await?;
                 }
             }
             msg = rx.recv(), if reading && inflight.len() < concurrency => match msg {

@@ -30,7 +30,6 @@
 //! tested on all ten.
 
 use crate::common::*;
-use box_uploads::OperationError as _;
 use reqwest::Method;
 use serde_json::json;
 
@@ -1759,6 +1758,7 @@ fn conflicts_as_an_array_also_decode() {
         status: 409,
         request_id: Some("r1".into()),
         retry_after: None,
+        date: None,
         body: bytes::Bytes::from(body.to_string()),
     };
     match UploadFileError::from_raw(raw) {

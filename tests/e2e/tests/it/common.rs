@@ -17,7 +17,7 @@ pub use box_uploads::models::*;
 pub use box_uploads::operations::*;
 pub use box_uploads::runtime::support::{raw_response, RawResponse};
 pub use box_uploads::upload::{RetryPolicy, UploadConfig, Uploader};
-pub use box_uploads::{ApiError, Body, Client, ClientBuilder, Error, FilePart};
+pub use box_uploads::{ApiError, Body, Client, ClientBuilder, Error, FilePart, OperationError};
 
 // ---------------------------------------------------------------------------------------
 // Emulator and client

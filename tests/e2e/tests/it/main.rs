@@ -22,4 +22,5 @@ mod engine_handle;
 mod engine_sizes;
 mod engine_source_errors;
 mod engine_versions;
+mod rare_answers;
 mod soak;

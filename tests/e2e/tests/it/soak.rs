@@ -1,9 +1,13 @@
 //! Fault soak: many uploads at once through one `Uploader`, sizes around the chunked cutoff and
 //! the part size, random concurrency and random fault schedules drawn from a recorded seed.
 //! Every upload either commits content identical to its source (downloaded and compared, bytes
-//! and SHA-1) or fails with a typed `UploadError` and leaves no committed file with its name;
-//! no upload session stays open unless the upload asked to keep it; the emulator's counters
-//! prove the faults were injected.
+//! and SHA-1) or fails with a typed `UploadError` and leaves no committed file with its name
+//! (unless its last answer was lost after the write, when Box may have stored it: then the file
+//! holds exactly its content); no upload session stays open unless the upload asked to keep it;
+//! the emulator's counters prove the faults were injected. Besides part faults, 202s and rate
+//! limits, the schedules draw Box's rarer answers: commits and direct uploads stored but
+//! answered by a dropped connection, a 500 or a 503, requests answered 503 (with retry-after)
+//! or 502, and the 409s `name_temporarily_reserved` and `operation_blocked_temporary`.
 //!
 //! The short form runs in `cargo test`. The long form is run by hand:
 //!
@@ -45,10 +49,19 @@ struct Job {
     keep_session: bool,
 }
 
+/// An upload that failed.
+struct Failure {
+    job: Job,
+    error: String,
+    /// Its last failure may have stored the write (a lost answer): a file may exist.
+    ambiguous: bool,
+    session_id: Option<String>,
+}
+
 #[derive(Default)]
 struct Outcome {
     committed: BTreeMap<String, (String, Job)>,
-    failed: Vec<(Job, String)>,
+    failed: Vec<Failure>,
     kept_sessions: BTreeSet<String>,
 }
 
@@ -106,6 +119,14 @@ fn fault_schedule(rng: &mut fastrand::Rng, max_latency_ms: u64) -> FaultConfig {
             })
         },
         latency_ms: rng.u64(0..=max_latency_ms),
+        commit_drop_after_store: rng.f64() * 0.15,
+        direct_500_after_store: 0.05 + rng.f64() * 0.2,
+        write_503_after_store: rng.f64() * 0.1,
+        request_503: rng.f64() * 0.03,
+        retry_after_503_secs: rng.u64(0..=1),
+        request_502: rng.f64() * 0.03,
+        name_temporarily_reserved: rng.f64() * 0.1,
+        operation_blocked: rng.f64() * 0.1,
         ..Default::default()
     }
 }
@@ -291,12 +312,19 @@ async fn soak(plan: Plan) -> Report {
                         "{} failed with generous retries under {faults:?}: {e}",
                         job.name
                     );
+                    let session_id = e.session_id().map(str::to_string);
                     if job.keep_session {
-                        if let Some(id) = e.session_id() {
-                            outcome.kept_sessions.insert(id.to_string());
+                        if let Some(id) = &session_id {
+                            outcome.kept_sessions.insert(id.clone());
                         }
                     }
-                    outcome.failed.push((job, e.to_string()));
+                    let ambiguous = e.call_error().is_some_and(|c| c.may_have_taken_effect());
+                    outcome.failed.push(Failure {
+                        job,
+                        error: e.to_string(),
+                        ambiguous,
+                        session_id,
+                    });
                 }
             }
         }
@@ -311,28 +339,45 @@ async fn soak(plan: Plan) -> Report {
         injected.commit_parts_mismatch += i.commit_parts_mismatch;
         injected.rate_limited += i.rate_limited;
         injected.delayed_requests += i.delayed_requests;
+        injected.commit_drop_after_store += i.commit_drop_after_store;
+        injected.direct_500_after_store += i.direct_500_after_store;
+        injected.write_503_after_store += i.write_503_after_store;
+        injected.request_503 += i.request_503;
+        injected.request_502 += i.request_502;
+        injected.name_temporarily_reserved += i.name_temporarily_reserved;
+        injected.operation_blocked += i.operation_blocked;
         emu.set_faults(FaultConfig::default());
         emu.reset_counters();
     }
     let elapsed = started.elapsed();
+    let items = root_items(&emu).await;
 
+    // A kept session whose commit went through although its answer was lost is not open.
+    let mut expected_open = outcome.kept_sessions.clone();
+    for f in &outcome.failed {
+        if f.ambiguous && items.contains_key(&f.job.name) {
+            if let Some(id) = &f.session_id {
+                expected_open.remove(id);
+            }
+        }
+    }
     // Aborts of failed uploads run before their error is returned; give stragglers (a guard's
     // abort spawned on drop) a moment, then check that only the kept sessions remain.
     let mut open: BTreeSet<String> = emu.open_sessions().into_iter().collect();
     for _ in 0..50 {
-        if open == outcome.kept_sessions {
+        if open == expected_open {
             break;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
         open = emu.open_sessions().into_iter().collect();
     }
     assert_eq!(
-        open, outcome.kept_sessions,
+        open, expected_open,
         "open sessions are exactly those kept on failure"
     );
 
-    // Content: every committed file is its source; every failed upload left no file.
-    let items = root_items(&emu).await;
+    // Content: every committed file is its source; every failed upload left no file, unless
+    // its answer was lost after the write, when the file is its source.
     let mut lost = 0;
     for (id, (name, job)) in &outcome.committed {
         assert_eq!(items.get(name), Some(id), "{name} is in the folder");
@@ -346,16 +391,35 @@ async fn soak(plan: Plan) -> Report {
             eprintln!("{name} (file {id}): stored content differs from the source");
         }
     }
-    for (job, error) in &outcome.failed {
-        assert!(
-            !items.contains_key(&job.name),
-            "{} failed ({error}) but a file with its name was committed",
-            job.name
-        );
+    let mut stored_unanswered = 0;
+    for Failure {
+        job,
+        error,
+        ambiguous,
+        ..
+    } in &outcome.failed
+    {
+        let Some(id) = items.get(&job.name).filter(|_| *ambiguous) else {
+            assert!(
+                !items.contains_key(&job.name),
+                "{} failed ({error}) but a file with its name was committed",
+                job.name
+            );
+            continue;
+        };
+        stored_unanswered += 1;
+        let stored = emu.file_content(id, None).await.expect("stored file");
+        if stored != test_data(job.size, job.content_seed) {
+            lost += 1;
+            eprintln!(
+                "{} (file {id}, stored without an answer): content differs from the source",
+                job.name
+            );
+        }
     }
     assert_eq!(
         items.len(),
-        outcome.committed.len(),
+        outcome.committed.len() + stored_unanswered,
         "no file besides the committed ones"
     );
     assert_eq!(lost, 0, "data lost");
@@ -372,7 +436,10 @@ async fn soak(plan: Plan) -> Report {
          failures {} (typed, nothing committed, {} sessions kept on request), \
          faults injected: part-500 {}, part-500-after-store {}, part-drop-after-store {}, \
          part-reset {}, commit-202 {}, commit-parts-mismatch {}, rate-limited {}, \
-         delayed requests {}; data lost: {lost}; {:.1} s",
+         delayed requests {}, commit-drop-after-store {}, direct-500-after-store {}, \
+         503-after-store {}, 503 {}, 502 {}, name-temporarily-reserved {}, \
+         operation-blocked {}; stored without an answer and failed {stored_unanswered}; \
+         data lost: {lost}; {:.1} s",
         plan.seed,
         report.uploads,
         report.bytes,
@@ -389,9 +456,16 @@ async fn soak(plan: Plan) -> Report {
         injected.commit_parts_mismatch,
         injected.rate_limited,
         injected.delayed_requests,
+        injected.commit_drop_after_store,
+        injected.direct_500_after_store,
+        injected.write_503_after_store,
+        injected.request_503,
+        injected.request_502,
+        injected.name_temporarily_reserved,
+        injected.operation_blocked,
         elapsed.as_secs_f64(),
     );
-    for (job, error) in &outcome.failed {
+    for Failure { job, error, .. } in &outcome.failed {
         println!(
             "  failed as expected: {} ({} bytes): {error}",
             job.name, job.size
@@ -415,6 +489,28 @@ async fn soak(plan: Plan) -> Report {
     assert!(injected.commit_202 > 0, "{injected:?}");
     assert!(injected.commit_parts_mismatch > 0, "{injected:?}");
     assert!(injected.delayed_requests > 0, "{injected:?}");
+    // Box's rarer answers: lost answers after a write, 5xx before one, and the "later" 409s.
+    let lost_answers = injected.commit_drop_after_store
+        + injected.direct_500_after_store
+        + injected.write_503_after_store;
+    assert!(lost_answers > 0, "{injected:?}");
+    assert!(
+        injected.request_503 + injected.request_502 > 0,
+        "{injected:?}"
+    );
+    assert!(
+        injected.name_temporarily_reserved + injected.operation_blocked > 0,
+        "{injected:?}"
+    );
+    if plan.uploads >= 100 {
+        assert!(injected.commit_drop_after_store > 0, "{injected:?}");
+        assert!(injected.direct_500_after_store > 0, "{injected:?}");
+        assert!(injected.write_503_after_store > 0, "{injected:?}");
+        assert!(injected.request_503 > 0, "{injected:?}");
+        assert!(injected.request_502 > 0, "{injected:?}");
+        assert!(injected.name_temporarily_reserved > 0, "{injected:?}");
+        assert!(injected.operation_blocked > 0, "{injected:?}");
+    }
     assert!(report.committed > 0 && report.chunked > 0);
     emu.shutdown().await;
     report
