@@ -214,8 +214,16 @@ pub struct FaultConfig {
     /// `409 operation_blocked_temporary` before anything is stored (Box: a move or copy holds
     /// the folder; retry later).
     pub operation_blocked: f64,
-    /// Answer `429 rate_limit_exceeded` with `retry-after` above this request rate.
+    /// Answer `429 rate_limit_exceeded` with `retry-after` above this request rate (every
+    /// API request counts; Box: about 1000 requests a minute per user).
     pub rate_limit: Option<RateLimit>,
+    /// Answer uploads `429 rate_limit_exceeded` with `retry-after` above this rate, counted
+    /// apart from [`rate_limit`](Self::rate_limit): direct uploads (new file and new version)
+    /// and session creations (new file and new version) count; parts, commits and preflights
+    /// do not (Box: 240 file uploads a minute per user; whether parts count there is
+    /// unconfirmed). An upload counts toward both limits.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rate_limit_uploads: Option<RateLimit>,
     /// Added to every API request before it is handled, in milliseconds (at most an hour).
     pub latency_ms: u64,
     /// A one-shot action, not a lasting fault: invalidate every access token issued so far
@@ -270,6 +278,7 @@ impl FaultConfig {
     /// | `name-temporarily-reserved=P` | [`name_temporarily_reserved`](Self::name_temporarily_reserved) |
     /// | `operation-blocked=P` | [`operation_blocked`](Self::operation_blocked) |
     /// | `rate-limit=N/DURATION` (e.g. `100/1s`, `5/500ms`) | [`rate_limit`](Self::rate_limit) |
+    /// | `rate-limit-uploads=N/DURATION` (e.g. `240/1m`) | [`rate_limit_uploads`](Self::rate_limit_uploads) |
     /// | `latency=DURATION` (e.g. `50ms`, `1s`) | [`latency_ms`](Self::latency_ms) |
     /// | `expire-tokens` or `expire-tokens=N` | [`expire_tokens`](Self::expire_tokens) (`Some(0)` or `Some(N)`) |
     ///
@@ -342,7 +351,7 @@ impl FaultConfig {
                 self.name_temporarily_reserved = parse_fraction(need()?).map_err(err)?
             }
             "operation-blocked" => self.operation_blocked = parse_fraction(need()?).map_err(err)?,
-            "rate-limit" => {
+            "rate-limit" | "rate-limit-uploads" => {
                 let v = need()?;
                 let (n, per) = v.split_once('/').unwrap_or((v, "1s"));
                 let max_requests: u32 = n.parse().map_err(|_| err("expected N/DURATION"))?;
@@ -350,10 +359,15 @@ impl FaultConfig {
                 if max_requests == 0 || window.is_zero() {
                     return Err(err("rate and window must be positive"));
                 }
-                self.rate_limit = Some(RateLimit {
+                let rl = Some(RateLimit {
                     max_requests,
                     window_ms: window.as_millis().min(u128::from(u64::MAX)) as u64,
                 });
+                if key == "rate-limit" {
+                    self.rate_limit = rl;
+                } else {
+                    self.rate_limit_uploads = rl;
+                }
             }
             "latency" => {
                 self.latency_ms = parse_duration(need()?)
@@ -478,6 +492,7 @@ mod tests {
             "commit-202=3@2s",
             "commit-parts-mismatch-once",
             "rate-limit=100/2s",
+            "rate-limit-uploads=4/1m",
             "latency=25ms",
             "expire-tokens=3",
             "commit-drop-after-store=0.5",
@@ -517,6 +532,13 @@ mod tests {
                 window_ms: 2000
             })
         );
+        assert_eq!(
+            f.rate_limit_uploads,
+            Some(RateLimit {
+                max_requests: 4,
+                window_ms: 60_000
+            })
+        );
         assert_eq!(f.latency_ms, 25);
         assert_eq!(f.expire_tokens, Some(3));
         assert_eq!(
@@ -531,6 +553,8 @@ mod tests {
             "nope=1",
             "commit-202=x",
             "rate-limit=0/1s",
+            "rate-limit-uploads=x/1s",
+            "rate-limit-uploads=0/1s",
             "latency",
             "503=2",
             "503",

@@ -38,6 +38,10 @@ pub enum Operation {
     ListFileVersions,
     /// `GET /2.0/folders/{id}/items`.
     ListFolderItems,
+    /// `POST /2.0/folders`.
+    CreateFolder,
+    /// `GET /2.0/folders/{id}`.
+    GetFolder,
     /// `POST /oauth2/token`.
     RequestToken,
     /// `POST /oauth2/revoke`.
@@ -46,7 +50,7 @@ pub enum Operation {
 
 impl Operation {
     /// Every operation, in a fixed order.
-    pub const ALL: [Operation; 17] = [
+    pub const ALL: [Operation; 19] = [
         Operation::Preflight,
         Operation::UploadFile,
         Operation::UploadFileVersion,
@@ -62,6 +66,8 @@ impl Operation {
         Operation::DownloadFile,
         Operation::ListFileVersions,
         Operation::ListFolderItems,
+        Operation::CreateFolder,
+        Operation::GetFolder,
         Operation::RequestToken,
         Operation::RevokeToken,
     ];
@@ -70,7 +76,7 @@ impl Operation {
     /// `create_upload_session`, `create_upload_session_for_file`, `get_upload_session`,
     /// `upload_part`, `abort_upload_session`, `list_parts`, `commit_upload_session`,
     /// `log_event`, `get_file`, `download_file`, `list_file_versions`, `list_folder_items`,
-    /// `request_token`, `revoke_token`.
+    /// `create_folder`, `get_folder`, `request_token`, `revoke_token`.
     pub fn as_str(self) -> &'static str {
         match self {
             Operation::Preflight => "preflight",
@@ -88,6 +94,8 @@ impl Operation {
             Operation::DownloadFile => "download_file",
             Operation::ListFileVersions => "list_file_versions",
             Operation::ListFolderItems => "list_folder_items",
+            Operation::CreateFolder => "create_folder",
+            Operation::GetFolder => "get_folder",
             Operation::RequestToken => "request_token",
             Operation::RevokeToken => "revoke_token",
         }
@@ -127,6 +135,13 @@ pub struct Counters {
     pub committed_bytes: u64,
     /// All content bytes received and kept: part bytes plus direct-upload bytes.
     pub bytes_stored: u64,
+    /// File content bytes read from requests, kept or not: the `file` part of direct uploads
+    /// (new files and versions) and part bodies, counted as they arrive (so also bodies
+    /// refused half-way, or read and then answered with an injected fault). A run that
+    /// uploads nothing leaves it unchanged.
+    pub file_bytes_received: u64,
+    /// Folders made by `POST /2.0/folders`.
+    pub folders_created: u64,
     /// Upload sessions created.
     pub sessions_created: u64,
     /// Upload sessions committed (first successful commit only).
@@ -217,8 +232,13 @@ pub struct InjectedCounters {
     pub name_temporarily_reserved: u64,
     /// Requests answered 409 operation_blocked_temporary (`operation_blocked`).
     pub operation_blocked: u64,
-    /// Requests answered 429.
+    /// Requests answered 429 by either limit: [`rate_limited_requests`](Self::rate_limited_requests)
+    /// plus [`rate_limited_uploads`](Self::rate_limited_uploads).
     pub rate_limited: u64,
+    /// Requests answered 429 by `rate_limit` (all API requests).
+    pub rate_limited_requests: u64,
+    /// Uploads (direct uploads and session creations) answered 429 by `rate_limit_uploads`.
+    pub rate_limited_uploads: u64,
     /// Requests delayed by `latency_ms`.
     pub delayed_requests: u64,
     /// Times the `expire-tokens` action ran.

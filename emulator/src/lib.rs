@@ -4,7 +4,10 @@
 //! of a file and of a new version, chunked upload sessions with their parts, listing,
 //! abort and commit), plus `GET /2.0/files/{id}`, `GET /2.0/files/{id}/content`
 //! (`?version=ID` for an old version), `GET /2.0/files/{id}/versions` and
-//! `GET /2.0/folders/{id}/items` so tests can read back what was stored. It enforces Box's
+//! `GET /2.0/folders/{id}/items` (offset or marker paging) so tests can read back what was
+//! stored, and folders: `POST /2.0/folders` and `GET /2.0/folders/{id}`. Files go into any
+//! folder; names are unique per folder across files and folders, case-insensitively.
+//! [`Emulator::tree`] reads a folder tree back as path -> (size, SHA-1). It enforces Box's
 //! rules with Box's status codes and error bodies, keeps everything under a data
 //! directory (a restarted emulator still has every file and open session), streams
 //! bodies to disk so memory stays bounded, and can inject faults reproducibly from a seed.
@@ -327,18 +330,15 @@ impl Emulator {
         format!("{}/oauth2/token", self.shared.base_url)
     }
 
-    /// Makes a folder exist (ids are strings of digits; the root `"0"` always exists).
-    /// Returns false if the id is not valid.
+    /// Makes a folder exist under the root, named `Folder <id>` (ids are strings of digits;
+    /// the root `"0"` always exists), like [`Config::folders`]: it is not persisted. Returns
+    /// false if the id is not valid. Folders made over the API (`POST /2.0/folders`) are
+    /// persisted.
     pub fn add_folder(&self, id: &str) -> bool {
         if !util::is_numeric_id(id) {
             return false;
         }
-        self.shared
-            .folders
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
-            .entry(id.to_string())
-            .or_insert_with(|| format!("Folder {id}"));
+        self.shared.add_configured_folder(id);
         true
     }
 
@@ -382,6 +382,59 @@ impl Emulator {
         tokio::fs::read(blob).await
     }
 
+    /// What folder `folder_id` holds, down its whole tree: each file's path relative to the
+    /// folder (names joined with `/`, e.g. `docs/a.txt`) -> (size, hex SHA-1) of its current
+    /// version. `None` if there is no such folder. Folders themselves are in
+    /// [`tree_folders`](Self::tree_folders). Reading this way neither counts as a request nor
+    /// meets injected faults; compare with [`testing::local_tree`] of a local directory.
+    pub async fn tree(
+        &self,
+        folder_id: &str,
+    ) -> Option<std::collections::BTreeMap<String, (u64, String)>> {
+        let catalog = self.shared.catalog.lock().await;
+        let dirs = self.folder_paths(folder_id)?;
+        Some(
+            catalog
+                .files
+                .values()
+                .filter_map(|f| {
+                    let dir = dirs.get(&f.folder_id)?;
+                    let v = f.current()?;
+                    Some((join_path(dir, &f.name), (v.size, v.sha1.clone())))
+                })
+                .collect(),
+        )
+    }
+
+    /// The folders below folder `folder_id` (not itself), as paths relative to it (`docs`,
+    /// `docs/old`). `None` if there is no such folder.
+    pub fn tree_folders(&self, folder_id: &str) -> Option<std::collections::BTreeSet<String>> {
+        let dirs = self.folder_paths(folder_id)?;
+        Some(dirs.into_values().filter(|p| !p.is_empty()).collect())
+    }
+
+    /// Folder id -> path relative to `folder_id` ("" for itself), for its whole tree.
+    fn folder_paths(&self, folder_id: &str) -> Option<std::collections::HashMap<String, String>> {
+        let folders = self.shared.folders();
+        folders.by_id.get(folder_id)?;
+        let mut paths = std::collections::HashMap::new();
+        paths.insert(folder_id.to_string(), String::new());
+        let mut queue = vec![folder_id.to_string()];
+        while let Some(id) = queue.pop() {
+            let base = paths[&id].clone();
+            for f in folders.by_id.values() {
+                if !f.configured
+                    && f.parent_id.as_deref() == Some(id.as_str())
+                    && !paths.contains_key(&f.id)
+                {
+                    paths.insert(f.id.clone(), join_path(&base, &f.name));
+                    queue.push(f.id.clone());
+                }
+            }
+        }
+        Some(paths)
+    }
+
     /// Ids of the upload sessions that are neither committed nor aborted (expired ones
     /// included), sorted.
     pub fn open_sessions(&self) -> Vec<String> {
@@ -412,6 +465,14 @@ impl Emulator {
             let _ = task.await;
         }
         // Drop removes the temporary directory.
+    }
+}
+
+fn join_path(dir: &str, name: &str) -> String {
+    if dir.is_empty() {
+        name.to_string()
+    } else {
+        format!("{dir}/{name}")
     }
 }
 

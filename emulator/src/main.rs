@@ -78,7 +78,10 @@ FAULT SPECS (P is a fraction such as 0.1, or a percentage such as 10%):
     operation-blocked=P      direct uploads, session creations and commits answer
                              409 operation_blocked_temporary
     rate-limit=N/DUR         answer 429 rate_limit_exceeded above N requests per DUR
-                             (e.g. 100/1s, 5/500ms)
+                             (e.g. 100/1s, 5/500ms); every API request counts
+    rate-limit-uploads=N/DUR answer 429 rate_limit_exceeded above N uploads per DUR
+                             (direct uploads and session creations; e.g. 240/1m),
+                             counted apart from rate-limit
     latency=DUR              add DUR (e.g. 50ms) to every API request
     expire-tokens[=N]        one-shot: invalidate every access token issued so far
                              (after N more API requests; at once without N)

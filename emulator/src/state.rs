@@ -7,6 +7,7 @@
 //! ```text
 //! state.json                     id counters
 //! files/<file_id>.json           a file and all its versions (FileRecord)
+//! folders/<folder_id>.json       a folder made by `POST /2.0/folders` (FolderRecord)
 //! blobs/<version_id>             content of one file version
 //! sessions/<session_id>/session.json    SessionMeta
 //! sessions/<session_id>/parts/<index>.bin   part data
@@ -89,6 +90,115 @@ impl FileRecord {
             "sha1": sha1,
             "name": self.name,
         })
+    }
+}
+
+/// A folder. The root (`"0"`, "All Files") and the folders of [`Config::folders`] are made
+/// at start-up and not persisted; folders made by `POST /2.0/folders` are saved under
+/// `folders/`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub(crate) struct FolderRecord {
+    pub id: String,
+    pub name: String,
+    /// `None` for the root only.
+    pub parent_id: Option<String>,
+    /// `etag` and `sequence_id` are its decimal form (nothing changes a folder yet: 0).
+    pub etag: u64,
+    /// `None` for the root, as Box answers for "All Files".
+    pub created_at: Option<DateTime<Utc>>,
+    pub modified_at: Option<DateTime<Utc>>,
+    /// Made from [`Config::folders`] or `Emulator::add_folder`: not persisted, and not an
+    /// item of the root (it holds no name there and is not listed). These stand for folders
+    /// the caller reaches by id, as before folders could be made; their `parent` reads as
+    /// the root.
+    #[serde(skip)]
+    pub configured: bool,
+}
+
+impl FolderRecord {
+    /// Folder--Mini: `type`, `id`, `sequence_id`, `etag`, `name` (the root's `sequence_id`
+    /// and `etag` are null, as Box's).
+    pub fn mini_json(&self) -> Value {
+        if self.id == "0" {
+            json!({"type": "folder", "id": "0", "sequence_id": null, "etag": null, "name": self.name})
+        } else {
+            json!({"type": "folder", "id": self.id, "sequence_id": self.etag.to_string(),
+                   "etag": self.etag.to_string(), "name": self.name})
+        }
+    }
+}
+
+/// Every folder, and the folder names by parent.
+pub(crate) struct Folders {
+    pub by_id: BTreeMap<String, FolderRecord>,
+    /// (parent id, lower-cased name) -> folder id.
+    pub names: HashMap<(String, String), String>,
+}
+
+impl Folders {
+    fn insert(&mut self, f: FolderRecord) {
+        if let (Some(p), false) = (&f.parent_id, f.configured) {
+            self.names
+                .entry((p.clone(), util::name_key(&f.name)))
+                .or_insert_with(|| f.id.clone());
+        }
+        self.by_id.insert(f.id.clone(), f);
+    }
+
+    pub fn find_by_name(&self, parent_id: &str, name: &str) -> Option<&FolderRecord> {
+        self.names
+            .get(&(parent_id.to_string(), util::name_key(name)))
+            .and_then(|id| self.by_id.get(id))
+    }
+
+    /// The folder and its ancestors, root first (empty if there is no such folder).
+    pub fn chain(&self, id: &str) -> Vec<&FolderRecord> {
+        let mut out = Vec::new();
+        let mut cur = self.by_id.get(id);
+        while let Some(f) = cur {
+            out.push(f);
+            if out.len() > self.by_id.len() {
+                break; // a cycle in hand-edited data
+            }
+            cur = f.parent_id.as_ref().and_then(|p| self.by_id.get(p));
+        }
+        out.reverse();
+        out
+    }
+
+    /// The ids of the folder and every folder below it.
+    pub fn subtree(&self, id: &str) -> HashSet<String> {
+        let mut out = HashSet::new();
+        out.insert(id.to_string());
+        let mut grew = true;
+        while grew {
+            grew = false;
+            for f in self.by_id.values() {
+                if let (Some(p), false) = (&f.parent_id, f.configured) {
+                    if out.contains(p) && !out.contains(&f.id) {
+                        out.insert(f.id.clone());
+                        grew = true;
+                    }
+                }
+            }
+        }
+        out
+    }
+}
+
+/// A folder entry or a file entry of a listing.
+pub(crate) enum Item {
+    Folder(FolderRecord),
+    File(FileRecord),
+}
+
+impl Item {
+    /// Listing order: folders before files, then by name (case-insensitively), then id.
+    pub fn sort_key(&self) -> (u8, String, u64) {
+        match self {
+            Item::Folder(f) => (0, util::name_key(&f.name), f.id.parse().unwrap_or(0)),
+            Item::File(f) => (1, util::name_key(&f.name), f.id.parse().unwrap_or(0)),
+        }
     }
 }
 
@@ -221,12 +331,14 @@ pub(crate) struct Shared {
     pub config: Config,
     pub data_dir: PathBuf,
     pub base_url: String,
-    pub folders: RwLock<BTreeMap<String, String>>,
+    pub folders: RwLock<Folders>,
     pub catalog: tokio::sync::Mutex<Catalog>,
     pub sessions: RwLock<HashMap<String, Arc<Session>>>,
     pub counters: Mutex<Counters>,
     pub faults: RwLock<FaultConfig>,
     pub rate: Mutex<RateWindow>,
+    /// The window of `rate_limit_uploads` (direct uploads and session creations).
+    pub upload_rate: Mutex<RateWindow>,
     pub upload_tokens: Mutex<VecDeque<String>>,
     /// Issued access and refresh tokens, used JWT ids.
     pub auth: Mutex<AuthState>,
@@ -299,7 +411,7 @@ pub(crate) async fn write_json_atomic<T: Serialize>(path: &Path, value: &T) -> s
 impl Shared {
     /// Opens (or creates) the data directory and loads what it holds.
     pub(crate) async fn open(config: Config, data_dir: PathBuf) -> std::io::Result<Shared> {
-        for sub in ["files", "blobs", "sessions", "tmp"] {
+        for sub in ["files", "folders", "blobs", "sessions", "tmp"] {
             tokio::fs::create_dir_all(data_dir.join(sub)).await?;
         }
         // Leftovers of requests interrupted by a crash or shutdown.
@@ -374,10 +486,57 @@ impl Shared {
             }
         }
 
-        let mut folders = BTreeMap::new();
-        folders.insert("0".to_string(), "All Files".to_string());
+        // Folders: the root, the saved ones, then the configured ones.
+        let mut folders = Folders {
+            by_id: BTreeMap::new(),
+            names: HashMap::new(),
+        };
+        folders.insert(FolderRecord {
+            id: "0".to_string(),
+            name: "All Files".to_string(),
+            parent_id: None,
+            etag: 0,
+            created_at: None,
+            modified_at: None,
+            configured: true,
+        });
+        let mut rd = tokio::fs::read_dir(data_dir.join("folders")).await?;
+        while let Some(e) = rd.next_entry().await? {
+            let p = e.path();
+            if p.extension().and_then(|x| x.to_str()) != Some("json") {
+                let _ = tokio::fs::remove_file(&p).await; // stale temporary
+                continue;
+            }
+            let Ok(data) = tokio::fs::read(&p).await else {
+                continue;
+            };
+            match serde_json::from_slice::<FolderRecord>(&data) {
+                Ok(f)
+                    if util::is_numeric_id(&f.id)
+                        && f.id != "0"
+                        && f.parent_id.as_deref().is_some_and(util::is_numeric_id) =>
+                {
+                    if let Ok(n) = f.id.parse::<u64>() {
+                        catalog.ids.next_id = catalog.ids.next_id.max(n + 1);
+                    }
+                    folders.insert(f);
+                }
+                _ => tracing::warn!("ignoring unreadable folder record {}", p.display()),
+            }
+        }
+        let started = Utc::now();
         for f in &config.folders {
-            folders.insert(f.clone(), format!("Folder {f}"));
+            if !folders.by_id.contains_key(f) {
+                folders.insert(FolderRecord {
+                    id: f.clone(),
+                    name: format!("Folder {f}"),
+                    parent_id: Some("0".to_string()),
+                    etag: 0,
+                    created_at: Some(started),
+                    modified_at: Some(started),
+                    configured: true,
+                });
+            }
         }
         let faults = config.faults.clone();
         Ok(Shared {
@@ -393,6 +552,10 @@ impl Shared {
             counters: Mutex::new(Counters::default()),
             faults: RwLock::new(faults),
             rate: Mutex::new(RateWindow {
+                start: tokio::time::Instant::now(),
+                count: 0,
+            }),
+            upload_rate: Mutex::new(RateWindow {
                 start: tokio::time::Instant::now(),
                 count: 0,
             }),
@@ -417,22 +580,255 @@ impl Shared {
         lock(&self.counters)
     }
 
-    pub fn folder_name(&self, id: &str) -> Option<String> {
-        self.folders
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(id)
-            .cloned()
+    pub fn folders(&self) -> std::sync::RwLockReadGuard<'_, Folders> {
+        self.folders.read().unwrap_or_else(|e| e.into_inner())
     }
 
+    pub fn folder_name(&self, id: &str) -> Option<String> {
+        self.folders().by_id.get(id).map(|f| f.name.clone())
+    }
+
+    pub fn folder(&self, id: &str) -> Option<FolderRecord> {
+        self.folders().by_id.get(id).cloned()
+    }
+
+    /// Folder--Mini of folder `id` (a placeholder if it does not exist).
     pub fn folder_json(&self, id: &str) -> Value {
-        let name = self
-            .folder_name(id)
-            .unwrap_or_else(|| format!("Folder {id}"));
-        if id == "0" {
-            json!({"type": "folder", "id": "0", "sequence_id": null, "etag": null, "name": name})
-        } else {
-            json!({"type": "folder", "id": id, "sequence_id": "0", "etag": "0", "name": name})
+        match self.folders().by_id.get(id) {
+            Some(f) => f.mini_json(),
+            None => json!({"type": "folder", "id": id, "sequence_id": "0", "etag": "0",
+                           "name": format!("Folder {id}")}),
+        }
+    }
+
+    /// `path_collection` of an item in folder `parent_id`: the folder and its ancestors,
+    /// root first, as Folder--Mini.
+    pub fn path_collection(&self, parent_id: &str) -> Value {
+        let folders = self.folders();
+        let entries: Vec<Value> = folders
+            .chain(parent_id)
+            .into_iter()
+            .map(FolderRecord::mini_json)
+            .collect();
+        json!({"total_count": entries.len(), "entries": entries})
+    }
+
+    /// What holds `name` in folder `folder_id` (case-insensitively): a file (other than
+    /// `except`) or a folder.
+    pub fn name_holder(
+        &self,
+        catalog: &Catalog,
+        folder_id: &str,
+        name: &str,
+        except: Option<&str>,
+    ) -> Option<Value> {
+        if let Some(existing) = catalog.find_by_name(folder_id, name) {
+            if Some(existing.id.as_str()) != except {
+                return Some(existing.mini_json());
+            }
+        }
+        self.folders()
+            .find_by_name(folder_id, name)
+            .map(FolderRecord::mini_json)
+    }
+
+    /// The items of folder `id` in listing order (folders first, then by name).
+    pub fn folder_items(&self, catalog: &Catalog, id: &str) -> Vec<Item> {
+        let mut items: Vec<Item> = self
+            .folders()
+            .by_id
+            .values()
+            .filter(|f| !f.configured && f.parent_id.as_deref() == Some(id))
+            .cloned()
+            .map(Item::Folder)
+            .collect();
+        items.extend(
+            catalog
+                .files
+                .values()
+                .filter(|f| f.folder_id == id)
+                .cloned()
+                .map(Item::File),
+        );
+        items.sort_by_cached_key(Item::sort_key);
+        items
+    }
+
+    /// Total size of the current versions of the files in folder `id` and below.
+    pub fn folder_size(&self, catalog: &Catalog, id: &str) -> u64 {
+        let ids = self.folders().subtree(id);
+        catalog
+            .files
+            .values()
+            .filter(|f| ids.contains(&f.folder_id))
+            .map(FileRecord::size)
+            .sum()
+    }
+
+    /// Makes a folder named `name` in `parent_id` and persists it. The caller holds the
+    /// catalog (which serializes every change of names) and has checked the name's syntax.
+    pub async fn create_folder(
+        &self,
+        catalog: &mut Catalog,
+        parent_id: &str,
+        name: &str,
+    ) -> Result<FolderRecord, ApiError> {
+        if self.folder_name(parent_id).is_none() {
+            return Err(ApiError::not_found("Could not find the specified resource"));
+        }
+        if let Some(holder) = self.name_holder(catalog, parent_id, name, None) {
+            // Box's create-folder conflict lists the item in an array (ConflictError), where
+            // its file uploads give one object.
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                "item_name_in_use",
+                "Item with the same name already exists",
+            )
+            .with_context(json!({"conflicts": [holder]})));
+        }
+        let id = loop {
+            let id = self.alloc_id(catalog).await?;
+            if !self.folders().by_id.contains_key(&id) {
+                break id;
+            }
+        };
+        let now = Utc::now();
+        let f = FolderRecord {
+            id: id.clone(),
+            name: name.to_string(),
+            parent_id: Some(parent_id.to_string()),
+            etag: 0,
+            created_at: Some(now),
+            modified_at: Some(now),
+            configured: false,
+        };
+        write_json_atomic(
+            &self.data_dir.join("folders").join(format!("{id}.json")),
+            &f,
+        )
+        .await
+        .map_err(io_err("saving folder"))?;
+        self.folders
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(f.clone());
+        self.counters().folders_created += 1;
+        Ok(f)
+    }
+
+    /// Adds a folder that is not persisted (configuration, `Emulator::add_folder`) under the
+    /// root, named `Folder <id>`, if there is none with that id.
+    pub fn add_configured_folder(&self, id: &str) {
+        let mut folders = self.folders.write().unwrap_or_else(|e| e.into_inner());
+        if !folders.by_id.contains_key(id) {
+            let now = Utc::now();
+            folders.insert(FolderRecord {
+                id: id.to_string(),
+                name: format!("Folder {id}"),
+                parent_id: Some("0".to_string()),
+                etag: 0,
+                created_at: Some(now),
+                modified_at: Some(now),
+                configured: true,
+            });
+        }
+    }
+
+    /// Standard Folder JSON (with the first 100 items as `item_collection`), or with `fields`
+    /// Folder--Mini plus the requested fields.
+    pub fn folder_full_json(
+        &self,
+        catalog: &Catalog,
+        f: &FolderRecord,
+        fields: Option<&[String]>,
+    ) -> Value {
+        let user = json!({"type": "user", "id": "1", "name": "Emulator User", "login": "emulator@example.com"});
+        let (parent, path) = match &f.parent_id {
+            Some(p) => (self.folder_json(p), self.path_collection(p)),
+            None => (Value::Null, json!({"total_count": 0, "entries": []})),
+        };
+        let items = self.folder_items(catalog, &f.id);
+        let total = items.len();
+        let entries: Vec<Value> = items
+            .iter()
+            .take(100)
+            .map(|i| self.item_json(i, None))
+            .collect();
+        let time = |t: Option<DateTime<Utc>>| t.map(util::rfc3339);
+        let full = json!({
+            "type": "folder",
+            "id": f.id,
+            "sequence_id": f.mini_json()["sequence_id"],
+            "etag": f.mini_json()["etag"],
+            "name": f.name,
+            "created_at": time(f.created_at),
+            "modified_at": time(f.modified_at),
+            "description": "",
+            "size": self.folder_size(catalog, &f.id),
+            "path_collection": path,
+            "created_by": user,
+            "modified_by": user,
+            "trashed_at": null,
+            "purged_at": null,
+            "content_created_at": time(f.created_at),
+            "content_modified_at": time(f.modified_at),
+            "owned_by": user,
+            "shared_link": null,
+            "folder_upload_email": null,
+            "parent": parent,
+            "item_status": "active",
+            "item_collection": {
+                "total_count": total,
+                "entries": entries,
+                "offset": 0,
+                "limit": 100,
+                "order": [{"by": "type", "direction": "ASC"}, {"by": "name", "direction": "ASC"}],
+            },
+        });
+        select_fields(full, fields, &["type", "id", "sequence_id", "etag", "name"])
+    }
+
+    /// A listing entry: Folder--Mini or File--Mini, plus the requested `fields`.
+    pub fn item_json(&self, item: &Item, fields: Option<&[String]>) -> Value {
+        match (item, fields) {
+            (Item::File(f), None) => f.mini_json(),
+            (Item::File(f), Some(_)) => self.file_json(f, fields),
+            (Item::Folder(f), None) => f.mini_json(),
+            (Item::Folder(f), Some(fields)) => {
+                let time = |t: Option<DateTime<Utc>>| t.map(util::rfc3339);
+                // Only what a listing can afford per entry; `size` sums the folder's files.
+                let mut v = f.mini_json();
+                let extra = [
+                    ("created_at", json!(time(f.created_at))),
+                    ("modified_at", json!(time(f.modified_at))),
+                    ("content_created_at", json!(time(f.created_at))),
+                    ("content_modified_at", json!(time(f.modified_at))),
+                    ("item_status", json!("active")),
+                    ("description", json!("")),
+                    ("trashed_at", Value::Null),
+                    ("purged_at", Value::Null),
+                    ("shared_link", Value::Null),
+                    (
+                        "parent",
+                        f.parent_id
+                            .as_deref()
+                            .map(|p| self.folder_json(p))
+                            .unwrap_or(Value::Null),
+                    ),
+                ];
+                for (k, val) in extra {
+                    if fields.iter().any(|x| x == k) {
+                        v[k] = val;
+                    }
+                }
+                if fields.iter().any(|x| x == "path_collection") {
+                    v["path_collection"] = match &f.parent_id {
+                        Some(p) => self.path_collection(p),
+                        None => json!({"total_count": 0, "entries": []}),
+                    };
+                }
+                v
+            }
         }
     }
 
@@ -571,22 +967,24 @@ impl Shared {
         Ok(f)
     }
 
-    /// 409 item_name_in_use if `name` is taken in `folder_id` by a file other than `except`.
+    /// 409 item_name_in_use if `name` is taken in `folder_id` by a file other than `except`
+    /// or by a folder (names are unique per folder across files and folders,
+    /// case-insensitively). `context_info.conflicts` is the item, one object, as Box's file
+    /// uploads answer.
     pub fn check_name_free(
+        &self,
         catalog: &Catalog,
         folder_id: &str,
         name: &str,
         except: Option<&str>,
     ) -> Result<(), ApiError> {
-        if let Some(existing) = catalog.find_by_name(folder_id, name) {
-            if Some(existing.id.as_str()) != except {
-                return Err(ApiError::new(
-                    StatusCode::CONFLICT,
-                    "item_name_in_use",
-                    "Item with the same name already exists",
-                )
-                .with_context(json!({"conflicts": existing.mini_json()})));
-            }
+        if let Some(holder) = self.name_holder(catalog, folder_id, name, except) {
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                "item_name_in_use",
+                "Item with the same name already exists",
+            )
+            .with_context(json!({ "conflicts": holder })));
         }
         Ok(())
     }
@@ -739,10 +1137,7 @@ impl Shared {
             .map(|v| (v.id.clone(), v.sha1.clone()))
             .unwrap_or_default();
         let parent = self.folder_json(&f.folder_id);
-        let mut path = vec![self.folder_json("0")];
-        if f.folder_id != "0" {
-            path.push(parent.clone());
-        }
+        let path = self.path_collection(&f.folder_id);
         let user = json!({"type": "user", "id": "1", "name": "Emulator User", "login": "emulator@example.com"});
         let extension = match f.name.rsplit_once('.') {
             Some((stem, ext)) if !stem.is_empty() => ext.to_string(),
@@ -758,7 +1153,7 @@ impl Shared {
             "file_version": {"type": "file_version", "id": vid, "sha1": sha1},
             "description": "",
             "size": f.size(),
-            "path_collection": {"total_count": path.len(), "entries": path},
+            "path_collection": path,
             "created_at": util::rfc3339(f.created_at),
             "modified_at": util::rfc3339(f.modified_at),
             "trashed_at": null,
@@ -777,37 +1172,38 @@ impl Shared {
             "is_package": false,
             "tags": [],
         });
-        match fields {
-            None => full,
-            Some(fields) => {
-                let mut out = serde_json::Map::new();
-                let Value::Object(full) = full else {
-                    return Value::Null;
-                };
-                let base: HashSet<&str> = [
-                    "type",
-                    "id",
-                    "etag",
-                    "sequence_id",
-                    "name",
-                    "sha1",
-                    "file_version",
-                ]
-                .into_iter()
-                .collect();
-                for (k, v) in full {
-                    if base.contains(k.as_str()) || fields.iter().any(|f| f == &k) {
-                        out.insert(k, v);
-                    }
-                }
-                Value::Object(out)
-            }
-        }
+        select_fields(
+            full,
+            fields,
+            &[
+                "type",
+                "id",
+                "etag",
+                "sequence_id",
+                "name",
+                "sha1",
+                "file_version",
+            ],
+        )
     }
 
     pub fn files_json(&self, f: &FileRecord, fields: Option<&[String]>) -> Value {
         json!({"total_count": 1, "entries": [self.file_json(f, fields)]})
     }
+}
+
+/// With `fields`, the `base` (mini) fields of `full` plus the requested ones, in `full`'s
+/// order; without, `full`.
+fn select_fields(full: Value, fields: Option<&[String]>, base: &[&str]) -> Value {
+    let (Some(fields), Value::Object(full)) = (fields, &full) else {
+        return full;
+    };
+    let out: serde_json::Map<String, Value> = full
+        .iter()
+        .filter(|(k, _)| base.contains(&k.as_str()) || fields.iter().any(|f| f == *k))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    Value::Object(out)
 }
 
 pub(crate) fn session_not_found() -> ApiError {

@@ -25,6 +25,7 @@
 use crate::{util, Config, Emulator};
 use serde_json::Value;
 use sha1::{Digest as _, Sha1};
+use std::collections::BTreeMap;
 
 /// 1024 bytes.
 pub const KIB: u64 = 1024;
@@ -185,6 +186,69 @@ pub fn assert_error_body(body: &Value, status: u16, code: &str, request_id_heade
         request_id_header,
         Some(id),
         "the box-request-id header and the body's request_id differ: {body}"
+    );
+}
+
+/// A local directory read the way [`Emulator::tree`] reads a Box folder: each regular file's
+/// path relative to `dir` (names joined with `/`) -> (size, hex SHA-1). Symbolic links and
+/// other special files are skipped; names that are not UTF-8 are converted lossily.
+///
+/// # Panics
+///
+/// If the directory cannot be read.
+pub fn local_tree(dir: &std::path::Path) -> BTreeMap<String, (u64, String)> {
+    fn walk(dir: &std::path::Path, prefix: &str, out: &mut BTreeMap<String, (u64, String)>) {
+        let entries = std::fs::read_dir(dir)
+            .unwrap_or_else(|e| panic!("reading directory {}: {e}", dir.display()));
+        for e in entries {
+            let e = e.unwrap_or_else(|e| panic!("reading directory {}: {e}", dir.display()));
+            let name = e.file_name().to_string_lossy().into_owned();
+            let path = if prefix.is_empty() {
+                name
+            } else {
+                format!("{prefix}/{name}")
+            };
+            let kind = e
+                .file_type()
+                .unwrap_or_else(|err| panic!("{}: {err}", e.path().display()));
+            if kind.is_dir() {
+                walk(&e.path(), &path, out);
+            } else if kind.is_file() {
+                let data = std::fs::read(e.path())
+                    .unwrap_or_else(|err| panic!("reading {}: {err}", e.path().display()));
+                out.insert(path, (data.len() as u64, sha1_hex(&data)));
+            }
+        }
+    }
+    let mut out = BTreeMap::new();
+    walk(dir, "", &mut out);
+    out
+}
+
+/// Asserts that Box folder `folder_id` holds exactly the files of local directory `dir`, by
+/// path, size and SHA-1 ([`Emulator::tree`] against [`local_tree`]).
+///
+/// # Panics
+///
+/// If the folder does not exist, or a file is missing, extra or different.
+pub async fn assert_tree_matches(emu: &Emulator, folder_id: &str, dir: &std::path::Path) {
+    let remote = emu
+        .tree(folder_id)
+        .await
+        .unwrap_or_else(|| panic!("there is no folder {folder_id}"));
+    let local = local_tree(dir);
+    let missing: Vec<&String> = local.keys().filter(|k| !remote.contains_key(*k)).collect();
+    let extra: Vec<&String> = remote.keys().filter(|k| !local.contains_key(*k)).collect();
+    let differ: Vec<&String> = local
+        .iter()
+        .filter(|(k, v)| remote.get(*k).is_some_and(|r| r != *v))
+        .map(|(k, _)| k)
+        .collect();
+    assert!(
+        missing.is_empty() && extra.is_empty() && differ.is_empty(),
+        "folder {folder_id} and {}: missing on Box {missing:?}, only on Box {extra:?}, \
+         different {differ:?}",
+        dir.display()
     );
 }
 

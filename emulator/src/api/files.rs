@@ -58,7 +58,7 @@ fn precondition_failed() -> ApiError {
 }
 
 /// A folder or file id taken from JSON: a string of digits (a JSON number is accepted too).
-fn json_id(v: &Value) -> Option<String> {
+pub(crate) fn json_id(v: &Value) -> Option<String> {
     match v {
         Value::String(s) if util::is_numeric_id(s) => Some(s.clone()),
         Value::Number(n) => n.as_u64().map(|n| n.to_string()),
@@ -143,7 +143,7 @@ pub(crate) async fn preflight(
                 return Err(ApiError::not_found("The parent folder was not found"));
             }
             if let Some(n) = &name {
-                Shared::check_name_free(&catalog, &folder_id, n, None)?;
+                st.check_name_free(&catalog, &folder_id, n, None)?;
             }
             format!(
                 "{}/files/content?upload_session_id={}",
@@ -154,7 +154,7 @@ pub(crate) async fn preflight(
         Some(id) => {
             let f = lookup_file(&catalog, id)?;
             if let Some(n) = &name {
-                Shared::check_name_free(&catalog, &f.folder_id, n, Some(&f.id))?;
+                st.check_name_free(&catalog, &f.folder_id, n, Some(&f.id))?;
             }
             format!("{}/files/{}/content", st.upload_base(), f.id)
         }
@@ -267,13 +267,13 @@ fn check_upload_target(
                 return Err(ApiError::not_found("The parent folder was not found"));
             }
             if let Some(n) = &attrs.name {
-                Shared::check_name_free(catalog, folder, n, None)?;
+                st.check_name_free(catalog, folder, n, None)?;
             }
         }
         Some(id) => {
             check_if_match(catalog, id, if_match)?;
             if let (Some(n), Some(f)) = (&attrs.name, catalog.files.get(id)) {
-                Shared::check_name_free(catalog, &f.folder_id, n, Some(id))?;
+                st.check_name_free(catalog, &f.folder_id, n, Some(id))?;
             }
         }
     }
@@ -297,6 +297,7 @@ pub(crate) async fn upload_file(
         Operation::UploadFile
     };
     let faults = st.begin(op, &parts.headers, true).await?;
+    st.check_upload_rate(&faults)?;
     st.check_folder_faults(&faults, true)?;
     let if_match = header_str(&parts.headers, "if-match");
     if let Some(id) = file_id {
@@ -479,6 +480,7 @@ async fn receive_file_part(
     let mut size = 0u64;
     while let Some(chunk) = mp.next_chunk().await.map_err(multipart_error)? {
         size += chunk.len() as u64;
+        st.counters().file_bytes_received += chunk.len() as u64;
         if size > max_file {
             return Err(file_size_limit_error());
         }
@@ -556,46 +558,6 @@ pub(crate) async fn list_versions(
         .take(usize::try_from(limit).unwrap_or(1000))
         .collect();
     Ok(page_response(entries, total, offset, limit, None))
-}
-
-pub(crate) async fn list_folder_items(
-    axum::extract::State(st): AppState,
-    Path(folder_id): Path<String>,
-    parts: Parts,
-) -> ApiResult {
-    st.begin(Operation::ListFolderItems, &parts.headers, false)
-        .await?;
-    if st.folder_name(&folder_id).is_none() {
-        return Err(ApiError::not_found("Could not find the specified resource"));
-    }
-    let q = query_pairs(&parts.uri);
-    let offset = query_u64(&q, "offset", 0)?;
-    let limit = query_u64(&q, "limit", 100)?.min(1000);
-    let catalog = st.catalog.lock().await;
-    let mut files: Vec<&FileRecord> = catalog
-        .files
-        .values()
-        .filter(|f| f.folder_id == folder_id)
-        .collect();
-    files.sort_by(|a, b| {
-        util::name_key(&a.name)
-            .cmp(&util::name_key(&b.name))
-            .then(a.id.cmp(&b.id))
-    });
-    let total = files.len();
-    let entries: Vec<Value> = files
-        .into_iter()
-        .skip(usize::try_from(offset).unwrap_or(usize::MAX))
-        .take(usize::try_from(limit).unwrap_or(1000))
-        .map(|f| {
-            let mut v = f.mini_json();
-            if let Value::Object(m) = &mut v {
-                m.insert("size".into(), json!(f.size()));
-            }
-            v
-        })
-        .collect();
-    Ok(page_response(entries, total, offset, limit, Some("name")))
 }
 
 /// `GET /files/{id}/content[?version=ID]`. Box answers with a redirect to a download host;

@@ -5,6 +5,7 @@
 //! what it leaves unread when it answers an error is drained by [`drain_after_error`].
 
 pub(crate) mod files;
+mod folders;
 mod internal;
 mod oauth;
 pub(crate) mod sessions;
@@ -81,9 +82,11 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
                 .post(files::upload_on_api_base),
         )
         .route("/2.0/files/{file_id}/versions", get(files::list_versions))
+        .route("/2.0/folders", post(folders::create_folder))
+        .route("/2.0/folders/{folder_id}", get(folders::get_folder))
         .route(
             "/2.0/folders/{folder_id}/items",
-            get(files::list_folder_items),
+            get(folders::list_folder_items),
         )
         // Upload base (upload.box.com/api/2.0).
         .route("/api/2.0/files/content", post(files::upload_file))
@@ -345,8 +348,13 @@ impl Shared {
     }
 
     /// Replaces the fault settings. `expire_tokens: Some(0)` runs at once and is cleared;
-    /// `Some(N)` starts its countdown.
+    /// `Some(N)` starts its countdown. Both rate-limit windows start afresh.
     pub(crate) fn set_faults(&self, mut faults: FaultConfig) {
+        for window in [&self.rate, &self.upload_rate] {
+            let mut w = lock(window);
+            w.start = tokio::time::Instant::now();
+            w.count = 0;
+        }
         let mut countdown = lock(&self.expire_countdown);
         *countdown = faults.expire_tokens;
         if faults.expire_tokens == Some(0) {
@@ -400,32 +408,33 @@ impl Shared {
         n
     }
 
+    /// The request limit (`rate_limit`): every API request counts.
     fn check_rate(&self, faults: &FaultConfig) -> Result<(), ApiError> {
         let Some(rl) = faults.rate_limit else {
             return Ok(());
         };
-        let window = Duration::from_millis(rl.window_ms.max(1));
-        let now = tokio::time::Instant::now();
-        let retry_after = {
-            let mut w = lock(&self.rate);
-            if now.duration_since(w.start) >= window {
-                w.start = now;
-                w.count = 0;
-            }
-            w.count += 1;
-            if w.count <= u64::from(rl.max_requests) {
-                return Ok(());
-            }
-            let remaining = window.saturating_sub(now.duration_since(w.start));
-            (remaining.as_secs_f64().ceil() as u64).max(1)
+        take_from_window(&self.rate, rl).inspect_err(|_| {
+            let mut c = self.counters();
+            c.injected.rate_limited += 1;
+            c.injected.rate_limited_requests += 1;
+        })
+    }
+
+    /// The upload limit (`rate_limit_uploads`), checked by direct uploads and session
+    /// creations after [`begin`](Self::begin) (so an upload also counts toward the request
+    /// limit, and a request refused by that one does not count here). Box's rate-limit guide:
+    /// "240 file upload requests per minute per user"; which requests it counts is not
+    /// documented beyond that (whether parts do is unconfirmed), and the emulator counts the
+    /// requests that start an upload.
+    pub(crate) fn check_upload_rate(&self, faults: &FaultConfig) -> Result<(), ApiError> {
+        let Some(rl) = faults.rate_limit_uploads else {
+            return Ok(());
         };
-        self.counters().injected.rate_limited += 1;
-        Err(ApiError::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "rate_limit_exceeded",
-            "Request rate limit exceeded, please try again later",
-        )
-        .with_header(header::RETRY_AFTER, &retry_after.to_string()))
+        take_from_window(&self.upload_rate, rl).inspect_err(|_| {
+            let mut c = self.counters();
+            c.injected.rate_limited += 1;
+            c.injected.rate_limited_uploads += 1;
+        })
     }
 
     pub(crate) fn new_upload_token(&self) -> String {
@@ -437,6 +446,36 @@ impl Shared {
         tokens.push_back(token.clone());
         token
     }
+}
+
+/// Counts one request in a fixed window of `rl`: Box's `429 rate_limit_exceeded` (its
+/// rate-limit guide's body) with `retry-after` in whole seconds, rounded up, until the window
+/// ends, when the limit is reached.
+fn take_from_window(
+    window: &std::sync::Mutex<crate::state::RateWindow>,
+    rl: crate::config::RateLimit,
+) -> Result<(), ApiError> {
+    let length = Duration::from_millis(rl.window_ms.max(1));
+    let now = tokio::time::Instant::now();
+    let retry_after = {
+        let mut w = lock(window);
+        if now.duration_since(w.start) >= length {
+            w.start = now;
+            w.count = 0;
+        }
+        w.count += 1;
+        if w.count <= u64::from(rl.max_requests) {
+            return Ok(());
+        }
+        let remaining = length.saturating_sub(now.duration_since(w.start));
+        (remaining.as_secs_f64().ceil() as u64).max(1)
+    };
+    Err(ApiError::new(
+        StatusCode::TOO_MANY_REQUESTS,
+        "rate_limit_exceeded",
+        "Request rate limit exceeded, please try again later",
+    )
+    .with_header(header::RETRY_AFTER, &retry_after.to_string()))
 }
 
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {

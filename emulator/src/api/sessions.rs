@@ -262,6 +262,7 @@ pub(crate) async fn create_session(
         Operation::CreateUploadSession
     };
     let (faults, caller) = st.begin_as(op, &parts.headers, false).await?;
+    st.check_upload_rate(&faults)?;
     st.check_folder_faults(&faults, true)?;
     let m = read_json_object(&mut body, JSON_LIMIT, JSON_MAX_VALUES).await?;
     let session = match file_id {
@@ -295,7 +296,7 @@ pub(crate) async fn create_session(
             }
             let mut catalog = st.catalog.lock().await;
             st.check_size_limits(&catalog, size)?;
-            Shared::check_name_free(&catalog, &folder_id, &name, None)?;
+            st.check_name_free(&catalog, &folder_id, &name, None)?;
             st.create_session(
                 &mut catalog,
                 SessionTarget::NewFile { folder_id, name },
@@ -318,7 +319,7 @@ pub(crate) async fn create_session(
                 .ok_or_else(|| ApiError::not_found("Could not find the specified resource"))?;
             st.check_size_limits(&catalog, size)?;
             if let Some(n) = &name {
-                Shared::check_name_free(&catalog, &folder, n, Some(id))?;
+                st.check_name_free(&catalog, &folder, n, Some(id))?;
             }
             st.create_session(
                 &mut catalog,
@@ -559,7 +560,7 @@ pub(crate) async fn upload_part(
         let half = size / 2;
         while body.bytes_read() < half {
             match body.next_chunk().await {
-                Ok(Some(_)) => {}
+                Ok(Some(chunk)) => st.counters().file_bytes_received += chunk.len() as u64,
                 _ => break,
             }
         }
@@ -580,6 +581,7 @@ pub(crate) async fn upload_part(
     let mut received = 0u64;
     while let Some(chunk) = body.next_chunk().await.map_err(body_error)? {
         received += chunk.len() as u64;
+        st.counters().file_bytes_received += chunk.len() as u64;
         if received > size {
             // Cut off: the rest is neither read nor buffered; the connection is closed.
             return Err(size_mismatch(format!(
@@ -883,7 +885,7 @@ fn check_commit_target(
                 return Err(ApiError::not_found("The parent folder was not found"));
             }
             let name = req.name.clone().unwrap_or_else(|| name.clone());
-            Shared::check_name_free(catalog, folder_id, &name, None)?;
+            st.check_name_free(catalog, folder_id, &name, None)?;
             CommitAction::Create {
                 folder_id: folder_id.clone(),
                 name,
@@ -902,7 +904,7 @@ fn check_commit_target(
             }
             let name = req.name.clone().or_else(|| name.clone());
             if let (Some(n), Some(f)) = (&name, catalog.files.get(file_id)) {
-                Shared::check_name_free(catalog, &f.folder_id, n, Some(file_id))?;
+                st.check_name_free(catalog, &f.folder_id, n, Some(file_id))?;
             }
             CommitAction::Version {
                 file_id: file_id.clone(),

@@ -569,3 +569,178 @@ async fn new_faults_over_http_and_reproducible() {
     assert!(a.contains(&503) && a.contains(&404), "{a:?}");
     assert_ne!(a, statuses(8).await);
 }
+
+/// The upload limit counts direct uploads (new files and versions) and session creations,
+/// apart from the request limit; both answer Box's 429 with `retry-after`.
+#[tokio::test]
+async fn upload_rate_limit_is_counted_apart_from_requests() {
+    let ctx = Ctx::new(faulty(FaultConfig {
+        rate_limit_uploads: Some(RateLimit {
+            max_requests: 3,
+            window_ms: 60_000,
+        }),
+        ..Default::default()
+    }))
+    .await;
+    // Listings, reads and folder creations do not count as uploads.
+    for i in 0..5 {
+        expect_status(ctx.get_json(&ctx.api("/folders/0/items")).await, 200).await;
+        let r = ctx
+            .req(Method::POST, &ctx.api("/folders"))
+            .json(&json!({"name": format!("d{i}"), "parent": {"id": "0"}}))
+            .send()
+            .await
+            .unwrap();
+        expect_status(r, 201).await;
+    }
+    let f = ctx.put_file("0", "a", b"1").await;
+    expect_status(
+        ctx.upload_version(f["id"].as_str().unwrap(), json!({}), b"2", None)
+            .await,
+        200,
+    )
+    .await;
+    let s = ctx.new_session("0", "big", 2048).await;
+    // Parts and commits of a session already made do not count.
+    let d = test_data(2048, 3);
+    let parts = ctx.put_all_parts(&s, &d).await;
+    expect_status(ctx.commit(&s, &parts, &d).await, 201).await;
+    // The fourth upload of the window is refused, whatever its kind, before its body is used.
+    let resp = ctx.direct_upload("0", "b", b"3").await;
+    let ra: u64 = resp.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=60).contains(&ra), "{ra}");
+    let v = expect_error(resp, 429, "rate_limit_exceeded").await;
+    assert_eq!(
+        v["message"],
+        "Request rate limit exceeded, please try again later"
+    );
+    expect_error(
+        ctx.create_session("0", "c", 2048).await,
+        429,
+        "rate_limit_exceeded",
+    )
+    .await;
+    expect_error(
+        ctx.upload_version(f["id"].as_str().unwrap(), json!({}), b"4", None)
+            .await,
+        429,
+        "rate_limit_exceeded",
+    )
+    .await;
+    // Other requests still go through.
+    expect_status(ctx.get_json(&ctx.api("/folders/0/items")).await, 200).await;
+    let c = ctx.emu.counters();
+    assert_eq!(c.injected.rate_limited_uploads, 3);
+    assert_eq!(c.injected.rate_limited_requests, 0);
+    assert_eq!(c.injected.rate_limited, 3);
+    assert_eq!(c.errors_for("rate_limit_exceeded"), 3);
+    assert_eq!(c.files_created, 2);
+    assert_eq!(c.file_versions_created, 1);
+    assert_eq!(c.file_bytes_received, 2 + 2048);
+
+    // Both limits at once (Box's 1000 requests and 240 uploads a minute, scaled down): each
+    // counts its own 429s.
+    ctx.emu.reset_counters();
+    ctx.emu.set_faults(FaultConfig {
+        rate_limit: Some(RateLimit {
+            max_requests: 4,
+            window_ms: 60_000,
+        }),
+        rate_limit_uploads: Some(RateLimit {
+            max_requests: 1,
+            window_ms: 60_000,
+        }),
+        ..Default::default()
+    });
+    // New settings start both windows afresh.
+    ctx.put_file("0", "e", b"5").await;
+    expect_error(
+        ctx.direct_upload("0", "f", b"6").await,
+        429,
+        "rate_limit_exceeded",
+    )
+    .await;
+    for _ in 0..2 {
+        expect_status(ctx.get_json(&ctx.api("/folders/0/items")).await, 200).await;
+    }
+    expect_error(
+        ctx.get_json(&ctx.api("/folders/0/items")).await,
+        429,
+        "rate_limit_exceeded",
+    )
+    .await;
+    let c = ctx.emu.counters();
+    assert_eq!(c.injected.rate_limited_uploads, 1);
+    assert_eq!(c.injected.rate_limited_requests, 1);
+    assert_eq!(c.injected.rate_limited, 2);
+}
+
+/// A short upload window opens again: the 429's `retry-after` is honest.
+#[tokio::test]
+async fn upload_rate_limit_window_reopens() {
+    let ctx = Ctx::new(faulty(
+        FaultConfig::from_specs(["rate-limit-uploads=2/300ms"]).unwrap(),
+    ))
+    .await;
+    ctx.put_file("0", "a", b"1").await;
+    ctx.new_session("0", "b", 100).await;
+    let resp = ctx.direct_upload("0", "c", b"3").await;
+    assert_eq!(resp.headers()["retry-after"], "1");
+    expect_error(resp, 429, "rate_limit_exceeded").await;
+    tokio::time::sleep(Duration::from_millis(350)).await;
+    ctx.put_file("0", "c", b"3").await;
+    assert_eq!(ctx.emu.counters().injected.rate_limited_uploads, 1);
+}
+
+/// `rate_limit_uploads` over HTTP (`PUT /_emulator/faults`) and as a `--fault` of the binary.
+#[tokio::test]
+async fn upload_rate_limit_over_http_and_flag() {
+    let p = Process::spawn("tok", &["--fault", "rate-limit-uploads=1/1m"]);
+    let http = http();
+    let faults: Value = http
+        .get(format!("{}/_emulator/faults", p.base))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        faults["rate_limit_uploads"],
+        json!({"max_requests": 1, "window_ms": 60000})
+    );
+    p.create_session("0", "a", 30_000_000).await;
+    let resp = http
+        .post(format!("{}/api/2.0/files/upload_sessions", p.base))
+        .bearer_auth("tok")
+        .json(&json!({"folder_id": "0", "file_name": "b", "file_size": 30_000_000}))
+        .send()
+        .await
+        .unwrap();
+    expect_error(resp, 429, "rate_limit_exceeded").await;
+    let c = p.counters().await;
+    assert_eq!(c["injected"]["rate_limited_uploads"], 1);
+    assert_eq!(c["injected"]["rate_limited_requests"], 0);
+
+    // Replaced at run time: no upload limit, a request limit instead.
+    let resp = http
+        .put(format!("{}/_emulator/faults", p.base))
+        .json(&json!({"rate_limit": {"max_requests": 1, "window_ms": 60000}}))
+        .send()
+        .await
+        .unwrap();
+    let v = expect_status(resp, 200).await;
+    assert!(v.get("rate_limit_uploads").is_none(), "{v}");
+    let resp = http
+        .put(format!("{}/_emulator/faults", p.base))
+        .json(&json!({"rate_limit_uploads": {"max_requests": 5, "window_ms": 1000}}))
+        .send()
+        .await
+        .unwrap();
+    let v = expect_status(resp, 200).await;
+    assert_eq!(v["rate_limit_uploads"]["max_requests"], 5);
+}

@@ -11,6 +11,7 @@ mod concurrency;
 mod direct;
 mod errors;
 mod faults;
+mod folders;
 mod hostile_input;
 mod hostile_memory;
 mod memory_1gib;

@@ -92,6 +92,10 @@ pub(crate) struct FileFacts {
     pub id: String,
     pub size: Option<u64>,
     pub sha1: Option<String>,
+    /// Changes with every write: an `if_match` etag still current means the write did not
+    /// happen.
+    pub etag: Option<String>,
+    pub name: Option<String>,
 }
 
 /// What kind of failure a call ended in.
@@ -374,13 +378,21 @@ pub(crate) trait UploadApi: Clone + Send + Sync + 'static {
 
     /// The item that already holds the target's name, as Box's preflight check names it
     /// (`409 item_name_in_use` with `context_info.conflicts`), to learn whether an upload whose
-    /// answer was lost was stored. `None` when the name is free or the target cannot be looked up
-    /// (a new version: the spec has neither a version preflight nor get-file-info).
+    /// answer was lost was stored. `None` when the name is free or the target is not a new file
+    /// (a new version is looked up with [`file_info`](Self::file_info)).
     fn existing_item(
         &self,
         target: &Target,
         size: u64,
     ) -> impl Future<Output = Result<Option<serde_json::Value>, CallError>> + Send;
+
+    /// The file as it is now (Box's get-file-info), with at least its SHA-1, size, etag and
+    /// name: to learn whether a new version whose answer was lost was stored, and to read the
+    /// whole file a conflict names.
+    fn file_info(
+        &self,
+        file_id: &str,
+    ) -> impl Future<Output = Result<Self::File, CallError>> + Send;
 
     fn file_facts(file: &Self::File) -> FileFacts;
 
@@ -392,7 +404,8 @@ pub(crate) trait UploadApi: Clone + Send + Sync + 'static {
 
     /// The file an error said already exists (`context_info.conflicts`), if it can be read as one,
     /// once its SHA-1 was found to be that of our `size` bytes: the same content, so the same
-    /// size, which Box's conflict does not say.
+    /// size, which Box's conflict does not say. Used only when get-file-info could not be
+    /// asked for the whole file.
     fn file_from_conflict(conflict: &serde_json::Value, size: u64) -> Option<Self::File>;
 }
 

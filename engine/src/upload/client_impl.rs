@@ -17,11 +17,36 @@ use crate::models::{
 };
 use crate::operations::{
     AbortUploadSessionRequest, CommitUploadSessionRequest, CommitUploadSessionResponse,
-    CreateUploadSessionForFileRequest, CreateUploadSessionRequest, GetUploadSessionRequest,
-    ListUploadPartsRequest, PreflightUploadRequest, UploadFileRequest, UploadFileVersionRequest,
-    UploadPartRequest,
+    CreateUploadSessionForFileRequest, CreateUploadSessionRequest, GetFileInfoRequest,
+    GetUploadSessionRequest, ListUploadPartsRequest, PreflightUploadRequest, UploadFileRequest,
+    UploadFileVersionRequest, UploadPartRequest,
 };
 use crate::Client;
+
+/// The fields get-file-info is asked for: what the engine checks (SHA-1, size, etag, name,
+/// version) and the rest of what an upload's answer carries, so a file found that way reads
+/// like one an upload returned.
+const FILE_INFO_FIELDS: &[&str] = &[
+    "type",
+    "id",
+    "etag",
+    "sequence_id",
+    "name",
+    "sha1",
+    "size",
+    "file_version",
+    "description",
+    "parent",
+    "path_collection",
+    "created_at",
+    "modified_at",
+    "content_created_at",
+    "content_modified_at",
+    "created_by",
+    "modified_by",
+    "owned_by",
+    "item_status",
+];
 
 /// Reduces a call's failure to a [`CallError`], keeping the API's typed answer.
 fn call_error<E: OperationError>(err: rt::Error<E>) -> CallError {
@@ -312,7 +337,7 @@ impl UploadApi for Client {
         size: u64,
     ) -> Result<Option<serde_json::Value>, CallError> {
         // Box's `conflicts` names the file's id and SHA-1 but not its size (the spec's
-        // FileConflict), and the spec has no get-file-info: the SHA-1 alone identifies it.
+        // FileConflict): the engine reads the rest with get-file-info.
         let Target::NewFile { folder_id, name } = target else {
             return Ok(None);
         };
@@ -334,11 +359,19 @@ impl UploadApi for Client {
         }
     }
 
+    async fn file_info(&self, file_id: &str) -> Result<FileFull, CallError> {
+        let fields = FILE_INFO_FIELDS.iter().map(|f| f.to_string()).collect();
+        let request = GetFileInfoRequest::new(file_id).with_fields(fields);
+        self.get_file_info(request).await.map_err(call_error)
+    }
+
     fn file_facts(file: &FileFull) -> FileFacts {
         FileFacts {
             id: file.id.clone(),
             size: file.size.and_then(|n| u64::try_from(n).ok()),
             sha1: file.sha1.clone(),
+            etag: file.etag.clone(),
+            name: file.name.clone(),
         }
     }
 

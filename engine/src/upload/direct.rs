@@ -1,7 +1,9 @@
 //! Single-request uploads (below the chunked cutoff): the content is read once into one buffer of
 //! exactly the declared size, hashed, and sent with its SHA-1 in `content-md5`, so the server
 //! refuses corrupted bytes. Retried on 429, 5xx and transport failures; after a failure that may
-//! have stored the file, an `item_name_in_use` answer naming a file with our SHA-1 is success.
+//! have stored the file, an `item_name_in_use` answer naming a file with our SHA-1 is success,
+//! and so is a `412` to a new version whose file now holds our content (our own lost write
+//! changed its etag).
 //! A 401 (an expired token) is sent again once from the same bytes when the credentials can
 //! renew: the HTTP core renewed the token but could not replay the streamed body.
 
@@ -99,7 +101,8 @@ pub(crate) async fn run<A: UploadApi>(
                 };
                 ctx.reporter.take_back_sent(counted.load(Ordering::Relaxed));
                 if attempt.after_ambiguous_failure() {
-                    if let Some(file) = stored_by_earlier_attempt::<A>(&err, size, &sha1) {
+                    if let Some(file) = stored_by_earlier_attempt(ctx, job, &err, size, &sha1).await
+                    {
                         tracing::info!(
                             "an earlier attempt stored the file (name in use with the same SHA-1)"
                         );
@@ -107,11 +110,15 @@ pub(crate) async fn run<A: UploadApi>(
                     }
                 }
                 if err.status() == Some(412) && attempt.after_ambiguous_failure() {
-                    // Maybe our own lost write changed the etag. Telling needs the current
-                    // version's SHA-1, and the spec has no get-file-info: reported as the 412.
-                    tracing::warn!(
-                        "412 after an attempt whose answer was lost: that attempt may have stored the version"
-                    );
+                    // Maybe our own lost write changed the etag: then the file holds our
+                    // content now. Box: a new version whose write went through is a success,
+                    // not "someone else changed it".
+                    if let Some(file) = find_stored(ctx, job, size, &sha1).await {
+                        tracing::info!(
+                            "412 after a lost answer: the earlier attempt stored the version"
+                        );
+                        return Step::Done(file);
+                    }
                 }
                 Step::Failed(err)
             }

@@ -147,8 +147,10 @@ impl Upload {
     }
 
     /// For a new version: only if the file's etag is still `etag` (else HTTP 412,
-    /// [`UploadError::is_precondition_failed`], on the direct and the chunked path alike). A new
-    /// file has no etag: an upload of one with `if_match` is refused as invalid input.
+    /// [`UploadError::is_precondition_failed`], on the direct and the chunked path alike). A 412
+    /// to a retry after a lost answer is no failure when the file now holds this content (the
+    /// lost attempt stored the version and so changed the etag): the upload returns the file. A
+    /// new file has no etag: an upload of one with `if_match` is refused as invalid input.
     pub fn if_match(mut self, etag: impl Into<String>) -> Self {
         self.if_match = Some(etag.into());
         self

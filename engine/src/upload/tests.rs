@@ -19,6 +19,8 @@ struct FakeFile {
     id: String,
     size: u64,
     sha1: String,
+    etag: String,
+    name: String,
 }
 
 #[derive(Default)]
@@ -52,6 +54,13 @@ struct Faults {
     commit_store_then_fatal: u32,
     /// `get_session` answers `410 upload_failed` (a broken session).
     session_upload_failed: bool,
+    /// Direct uploads answered `500` without storing anything.
+    direct_500_before_storing: u32,
+    /// get-file-info calls answered `500` before answering.
+    info_500: u32,
+    /// Direct uploads where, before ours arrives, someone else stores a new version of the
+    /// file (other content, a new etag); ours is then answered `500` without being stored.
+    other_writer_then_500: u32,
 }
 
 #[derive(Default)]
@@ -62,6 +71,10 @@ struct Counters {
     commits: u32,
     aborts: u32,
     creates: u32,
+    /// New versions stored (direct or committed).
+    versions: u32,
+    /// get-file-info calls.
+    infos: u32,
 }
 
 #[derive(Default)]
@@ -119,13 +132,37 @@ impl Fake {
     fn store_file(s: &mut FakeState, name: &str, data: Bytes) -> FakeFile {
         s.next_id += 1;
         let id = format!("F{}", s.next_id);
-        let file = FakeFile {
-            id: id.clone(),
+        s.files.insert(id.clone(), (name.to_string(), data));
+        Fake::file_of(s, &id).expect("just stored")
+    }
+
+    /// Stores `data` as the new version of `file_id` (made if missing), renamed to `name` if
+    /// given; the etag changes.
+    fn store_version(
+        s: &mut FakeState,
+        file_id: &str,
+        name: Option<&str>,
+        data: Bytes,
+    ) -> FakeFile {
+        let name = name
+            .map(str::to_owned)
+            .or_else(|| s.files.get(file_id).map(|(n, _)| n.clone()))
+            .unwrap_or_else(|| file_id.to_string());
+        s.files.insert(file_id.to_string(), (name, data));
+        s.counters.versions += 1;
+        s.etag = (s.etag.parse::<u32>().unwrap_or(0) + 1).to_string();
+        Fake::file_of(s, file_id).expect("just stored")
+    }
+
+    fn file_of(s: &FakeState, id: &str) -> Option<FakeFile> {
+        let (name, data) = s.files.get(id)?;
+        Some(FakeFile {
+            id: id.to_string(),
             size: data.len() as u64,
-            sha1: Sha1Digest::of(&data).hex(),
-        };
-        s.files.insert(id, (name.to_string(), data));
-        file
+            sha1: Sha1Digest::of(data).hex(),
+            etag: s.etag.clone(),
+            name: name.clone(),
+        })
     }
 
     fn conflict_for(s: &FakeState, name: &str) -> Option<serde_json::Value> {
@@ -311,7 +348,15 @@ impl UploadApi for Fake {
             assert_eq!(digest, Sha1Digest::of(&data).header(), "whole-file digest");
             let name = match sess.target {
                 Some(Target::NewFile { name, .. }) => name,
-                _ => "version".into(),
+                Some(Target::NewVersion { file_id, name }) => {
+                    let file = Fake::store_version(s, &file_id, name.as_deref(), Bytes::from(data));
+                    if s.faults.commit_drop_after_store > 0 {
+                        s.faults.commit_drop_after_store -= 1;
+                        return Err(CallError::new(CallErrorKind::Connection, "reset"));
+                    }
+                    return Ok(CommitOutcome::Committed(file));
+                }
+                None => "file".into(),
             };
             if let Some(conflict) = Fake::conflict_for(s, &name) {
                 return Err(answer_with(
@@ -353,15 +398,22 @@ impl UploadApi for Fake {
     ) -> Result<FakeFile, CallError> {
         let data = Bytes::copy_from_slice(body.bytes());
         assert_eq!(sha1, Sha1Digest::of(&data));
-        let name = match target {
-            Target::NewFile { name, .. } => name.clone(),
-            Target::NewVersion { file_id, .. } => file_id.clone(),
-        };
         self.with(|s| {
             s.last_dates = Some(dates);
             if s.faults.direct_401 > 0 {
                 s.faults.direct_401 -= 1;
                 return Err(answer(401, None));
+            }
+            if s.faults.direct_500_before_storing > 0 {
+                s.faults.direct_500_before_storing -= 1;
+                return Err(answer(500, None));
+            }
+            if let (Target::NewVersion { file_id, .. }, true) =
+                (target, s.faults.other_writer_then_500 > 0)
+            {
+                s.faults.other_writer_then_500 -= 1;
+                Fake::store_version(s, file_id, None, Bytes::from_static(b"someone else's"));
+                return Err(answer(500, None));
             }
             if if_match.is_some_and(|e| e != s.etag) {
                 return Err(answer(412, Some("precondition_failed")));
@@ -370,15 +422,22 @@ impl UploadApi for Fake {
                 s.faults.direct_409_reserved -= 1;
                 return Err(answer(409, Some("name_temporarily_reserved")));
             }
-            if let Some(conflict) = Fake::conflict_for(s, &name) {
-                return Err(answer_with(
-                    409,
-                    Some("item_name_in_use"),
-                    None,
-                    Some(serde_json::json!({ "conflicts": conflict })),
-                ));
-            }
-            let file = Fake::store_file(s, &name, data);
+            let file = match target {
+                Target::NewFile { name, .. } => {
+                    if let Some(conflict) = Fake::conflict_for(s, name) {
+                        return Err(answer_with(
+                            409,
+                            Some("item_name_in_use"),
+                            None,
+                            Some(serde_json::json!({ "conflicts": conflict })),
+                        ));
+                    }
+                    Fake::store_file(s, name, data)
+                }
+                Target::NewVersion { file_id, name } => {
+                    Fake::store_version(s, file_id, name.as_deref(), data)
+                }
+            };
             if s.faults.direct_500_after_storing > 0 {
                 s.faults.direct_500_after_storing -= 1;
                 return Err(answer(503, Some("unavailable")));
@@ -401,11 +460,24 @@ impl UploadApi for Fake {
         })
     }
 
+    async fn file_info(&self, file_id: &str) -> Result<FakeFile, CallError> {
+        self.with(|s| {
+            s.counters.infos += 1;
+            if s.faults.info_500 > 0 {
+                s.faults.info_500 -= 1;
+                return Err(answer(500, None));
+            }
+            Fake::file_of(s, file_id).ok_or_else(|| answer(404, Some("not_found")))
+        })
+    }
+
     fn file_facts(file: &FakeFile) -> FileFacts {
         FileFacts {
             id: file.id.clone(),
             size: Some(file.size),
             sha1: Some(file.sha1.clone()),
+            etag: Some(file.etag.clone()),
+            name: Some(file.name.clone()),
         }
     }
 
@@ -414,6 +486,8 @@ impl UploadApi for Fake {
             id: conflict.get("id")?.as_str()?.to_string(),
             size: conflict.get("size")?.as_u64()?,
             sha1: conflict.get("sha1")?.as_str()?.to_string(),
+            etag: String::new(),
+            name: String::new(),
         })
     }
 
@@ -858,6 +932,154 @@ async fn a_direct_upload_whose_last_answer_was_lost_is_looked_up_before_giving_u
         .join()
         .await
         .expect("found although no attempt is left");
+    assert_eq!(fake.file(&file.id).as_deref(), Some(&content[..]));
+    assert_eq!(fake.with(|s| s.files.len()), 1);
+}
+
+/// A fake holding file `F9` ("v.bin", etag "2").
+fn fake_with_f9() -> Fake {
+    let fake = Fake::new(1024);
+    fake.with(|s| {
+        s.files.insert(
+            "F9".into(),
+            ("v.bin".into(), Bytes::from_static(b"old content")),
+        )
+    });
+    fake
+}
+
+#[tokio::test]
+async fn a_new_version_whose_answer_was_lost_is_found_by_get_file_info_not_sent_again() {
+    // Direct (500 after storing) and chunked (commit dropped after storing), with and without
+    // if_match: the retry must neither answer 412 (our own write changed the etag) nor store a
+    // second version.
+    for (len, if_match) in [(500usize, true), (500, false), (3000, true), (3000, false)] {
+        let fake = fake_with_f9();
+        fake.with(|s| {
+            s.faults.direct_500_after_storing = 1;
+            s.faults.commit_drop_after_store = 1;
+        });
+        let content = data(len);
+        let mut upload = Upload::new_version("F9").from_bytes(content.clone());
+        if if_match {
+            upload = upload.if_match("2");
+        }
+        let file = engine(&fake)
+            .start(upload)
+            .join()
+            .await
+            .unwrap_or_else(|e| panic!("len {len}, if_match {if_match}: {e}"));
+        assert_eq!(file.id, "F9");
+        assert_eq!(file.sha1, Sha1Digest::of(&content).hex());
+        assert_eq!(fake.file("F9").as_deref(), Some(&content[..]));
+        assert_eq!(
+            fake.with(|s| s.counters.versions),
+            1,
+            "len {len}, if_match {if_match}: one version"
+        );
+        assert!(fake.with(|s| s.counters.infos) >= 1);
+    }
+}
+
+#[tokio::test]
+async fn a_412_after_a_lost_answer_is_success_when_the_file_holds_our_version() {
+    // The look before the retry fails (get-file-info answers 500 until the upload's retries
+    // are spent), so the retry is sent and answered 412: our lost write changed the etag.
+    for len in [500usize, 3000] {
+        let fake = fake_with_f9();
+        fake.with(|s| {
+            s.faults.direct_500_after_storing = 1;
+            s.faults.commit_drop_after_store = 1;
+            s.faults.info_500 = 5;
+        });
+        let content = data(len);
+        let file = engine(&fake)
+            .start(
+                Upload::new_version("F9")
+                    .if_match("2")
+                    .from_bytes(content.clone()),
+            )
+            .join()
+            .await
+            .unwrap_or_else(|e| panic!("len {len}: {e}"));
+        assert_eq!(file.sha1, Sha1Digest::of(&content).hex(), "len {len}");
+        assert_eq!(fake.with(|s| s.counters.versions), 1, "len {len}");
+    }
+}
+
+#[tokio::test]
+async fn a_412_after_a_lost_answer_stays_a_412_when_someone_else_changed_the_file() {
+    let fake = fake_with_f9();
+    fake.with(|s| s.faults.other_writer_then_500 = 1);
+    let err = engine(&fake)
+        .start(
+            Upload::new_version("F9")
+                .if_match("2")
+                .from_bytes(data(500)),
+        )
+        .join()
+        .await
+        .expect_err("someone else's version is not ours");
+    assert!(err.is_precondition_failed(), "{err}");
+    assert_eq!(fake.file("F9").as_deref(), Some(&b"someone else's"[..]));
+    assert!(
+        fake.with(|s| s.counters.infos) >= 1,
+        "looked before giving up"
+    );
+}
+
+#[tokio::test]
+async fn a_version_renamed_elsewhere_is_not_taken_for_ours() {
+    // The first answer is lost (nothing was stored), and the file already holds our content
+    // under another name than the one our upload gives it: not our write (which would have
+    // renamed it), so the upload is sent again.
+    let content = data(500);
+    let fake = fake_with_f9();
+    fake.with(|s| {
+        s.files
+            .insert("F9".into(), ("v.bin".into(), Bytes::from(content.clone())));
+        s.faults.direct_500_before_storing = 1;
+    });
+    let file = engine(&fake)
+        .start(
+            Upload::new_version("F9")
+                .rename("w.bin")
+                .from_bytes(content.clone()),
+        )
+        .join()
+        .await
+        .expect("uploads");
+    assert_eq!(file.name, "w.bin");
+    assert_eq!(
+        fake.with(|s| (s.counters.versions, s.counters.infos)),
+        (1, 1)
+    );
+}
+
+#[tokio::test]
+async fn a_new_file_found_by_its_conflict_is_read_whole_with_get_file_info() {
+    let fake = Fake::new(1024);
+    fake.with(|s| s.faults.direct_500_after_storing = 1);
+    let content = data(500);
+    let file = engine(&fake)
+        .start(Upload::new_file("0", "whole").from_bytes(content.clone()))
+        .join()
+        .await
+        .expect("uploads");
+    assert_eq!(file.name, "whole", "the file as get-file-info gives it");
+    assert_eq!(fake.with(|s| (s.files.len(), s.counters.infos)), (1, 1));
+
+    // Without get-file-info, the conflict itself.
+    let fake = Fake::new(1024);
+    fake.with(|s| {
+        s.faults.direct_500_after_storing = 1;
+        s.faults.info_500 = 5;
+    });
+    let file = engine(&fake)
+        .start(Upload::new_file("0", "whole").from_bytes(content.clone()))
+        .join()
+        .await
+        .expect("uploads");
     assert_eq!(fake.file(&file.id).as_deref(), Some(&content[..]));
     assert_eq!(fake.with(|s| s.files.len()), 1);
 }

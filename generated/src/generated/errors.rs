@@ -1357,6 +1357,215 @@ impl rt::OperationError for CommitUploadSessionError {
         }
     }
 }
+/// An error answer of `create_folder`.
+///
+/// Its accessors (`status()`, `code()`, `message()`...) are those of
+/// [`rt::OperationError`], which `prelude` re-exports.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum CreateFolderError {
+    /// HTTP 400 with any other code: The name is invalid or the body is malformed.
+    BadRequest(rt::ApiError<super::models::ClientError>),
+    /// HTTP 401 with any other code: The access token is missing, expired or revoked.
+    Unauthorized(rt::ApiError<super::models::ClientError>),
+    /// HTTP 403 with any other code: The caller may not create a folder here.
+    Forbidden(rt::ApiError<super::models::ClientError>),
+    /// HTTP 404 with any other code: The parent folder does not exist or the caller cannot see it.
+    NotFound(rt::ApiError<super::models::ClientError>),
+    /// HTTP 409 with any other code: The parent already holds an item of this name (compared without regard to
+    /// case); `context_info.conflicts` is that item (an array of one), with its ID.
+    Conflict(rt::ApiError<super::models::ConflictError>),
+    /// HTTP 429 with any other code: The rate limit is exceeded (for uploads about 240 requests a minute per user).
+    /// Wait as long as `retry-after` says.
+    TooManyRequests(rt::ApiError<super::models::ClientError>),
+    /// HTTP 500 with any other code: Box failed; retry with exponential back-off.
+    InternalServerError(rt::ApiError<super::models::ClientError>),
+    /// HTTP 502 with any other code: A gateway in front of Box failed; retry with exponential back-off.
+    BadGateway(rt::ApiError<super::models::ClientError>),
+    /// HTTP 503 with any other code: Box is unavailable; retry after `retry-after` if present. A write may have been
+    /// stored even so: on retry, a 409 whose SHA-1 matches the file means it was.
+    ServiceUnavailable(rt::ApiError<super::models::ClientError>),
+    /// HTTP 400 `item_name_invalid`: The name holds a forbidden character or is `.` or `..`.
+    ItemNameInvalid(rt::ApiError<super::models::ClientError>),
+    /// HTTP 400 `item_name_too_long`: The name is longer than 255 characters.
+    ItemNameTooLong(rt::ApiError<super::models::ClientError>),
+    /// HTTP 403 `access_denied_insufficient_permissions`: The caller may not write to the parent folder.
+    AccessDeniedInsufficientPermissions(rt::ApiError<super::models::ClientError>),
+    /// HTTP 403 `insufficient_scope`: The access token lacks the scope needed to write.
+    InsufficientScope(rt::ApiError<super::models::ClientError>),
+    /// HTTP 409 `item_name_in_use`: The parent already holds an item with this name.
+    ItemNameInUse(rt::ApiError<super::models::ConflictError>),
+    /// HTTP 409 `operation_blocked_temporary`: Another operation holds the parent folder; retry later.
+    OperationBlockedTemporary(rt::ApiError<super::models::ConflictError>),
+    /// HTTP 429 `rate_limit_exceeded`: Too many requests; wait for retry-after, then retry.
+    RateLimitExceeded(rt::ApiError<super::models::ClientError>),
+    /// HTTP 503 `unavailable`: Box cannot serve the request for now.
+    Unavailable(rt::ApiError<super::models::ClientError>),
+    /// Any other answer: an undocumented status or code.
+    Other(rt::ApiError<super::models::ClientError>),
+}
+impl CreateFolderError {
+    /// The operation this error belongs to.
+    pub const OPERATION: &'static str = "create_folder";
+    /// Sorts an answer into its variant by status and error code.
+    pub fn from_raw(raw: rt::support::RawResponse) -> Self {
+        let code = rt::support::error_code(&raw.body);
+        match (raw.status, code.as_deref()) {
+            (400, Some("item_name_invalid")) => {
+                Self::ItemNameInvalid(rt::ApiError::from_raw(raw))
+            }
+            (400, Some("item_name_too_long")) => {
+                Self::ItemNameTooLong(rt::ApiError::from_raw(raw))
+            }
+            (403, Some("access_denied_insufficient_permissions")) => {
+                Self::AccessDeniedInsufficientPermissions(rt::ApiError::from_raw(raw))
+            }
+            (403, Some("insufficient_scope")) => {
+                Self::InsufficientScope(rt::ApiError::from_raw(raw))
+            }
+            (409, Some("item_name_in_use")) => {
+                Self::ItemNameInUse(rt::ApiError::from_raw(raw))
+            }
+            (409, Some("operation_blocked_temporary")) => {
+                Self::OperationBlockedTemporary(rt::ApiError::from_raw(raw))
+            }
+            (429, Some("rate_limit_exceeded")) => {
+                Self::RateLimitExceeded(rt::ApiError::from_raw(raw))
+            }
+            (503, Some("unavailable")) => Self::Unavailable(rt::ApiError::from_raw(raw)),
+            (400, _) => Self::BadRequest(rt::ApiError::from_raw(raw)),
+            (401, _) => Self::Unauthorized(rt::ApiError::from_raw(raw)),
+            (403, _) => Self::Forbidden(rt::ApiError::from_raw(raw)),
+            (404, _) => Self::NotFound(rt::ApiError::from_raw(raw)),
+            (409, _) => Self::Conflict(rt::ApiError::from_raw(raw)),
+            (429, _) => Self::TooManyRequests(rt::ApiError::from_raw(raw)),
+            (500, _) => Self::InternalServerError(rt::ApiError::from_raw(raw)),
+            (502, _) => Self::BadGateway(rt::ApiError::from_raw(raw)),
+            (503, _) => Self::ServiceUnavailable(rt::ApiError::from_raw(raw)),
+            _ => Self::Other(rt::ApiError::from_raw(raw)),
+        }
+    }
+}
+impl std::fmt::Display for CreateFolderError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", Self::OPERATION, rt::OperationError::fields(self))
+    }
+}
+impl std::error::Error for CreateFolderError {}
+impl rt::OperationError for CreateFolderError {
+    fn fields(&self) -> &dyn rt::ApiErrorFields {
+        match self {
+            Self::BadRequest(e) => e,
+            Self::Unauthorized(e) => e,
+            Self::Forbidden(e) => e,
+            Self::NotFound(e) => e,
+            Self::Conflict(e) => e,
+            Self::TooManyRequests(e) => e,
+            Self::InternalServerError(e) => e,
+            Self::BadGateway(e) => e,
+            Self::ServiceUnavailable(e) => e,
+            Self::ItemNameInvalid(e) => e,
+            Self::ItemNameTooLong(e) => e,
+            Self::AccessDeniedInsufficientPermissions(e) => e,
+            Self::InsufficientScope(e) => e,
+            Self::ItemNameInUse(e) => e,
+            Self::OperationBlockedTemporary(e) => e,
+            Self::RateLimitExceeded(e) => e,
+            Self::Unavailable(e) => e,
+            Self::Other(e) => e,
+        }
+    }
+}
+/// An error answer of `list_folder_items`.
+///
+/// Its accessors (`status()`, `code()`, `message()`...) are those of
+/// [`rt::OperationError`], which `prelude` re-exports.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum ListFolderItemsError {
+    /// HTTP 400 with any other code: A query parameter is invalid (an offset above 10000, an unknown marker...).
+    BadRequest(rt::ApiError<super::models::ClientError>),
+    /// HTTP 401 with any other code: The access token is missing, expired or revoked.
+    Unauthorized(rt::ApiError<super::models::ClientError>),
+    /// HTTP 403 with any other code: The caller may not read this folder.
+    Forbidden(rt::ApiError<super::models::ClientError>),
+    /// HTTP 404 with any other code: The folder does not exist or the caller cannot see it.
+    NotFound(rt::ApiError<super::models::ClientError>),
+    /// HTTP 429 with any other code: The rate limit is exceeded (for uploads about 240 requests a minute per user).
+    /// Wait as long as `retry-after` says.
+    TooManyRequests(rt::ApiError<super::models::ClientError>),
+    /// HTTP 500 with any other code: Box failed; retry with exponential back-off.
+    InternalServerError(rt::ApiError<super::models::ClientError>),
+    /// HTTP 502 with any other code: A gateway in front of Box failed; retry with exponential back-off.
+    BadGateway(rt::ApiError<super::models::ClientError>),
+    /// HTTP 503 with any other code: Box is unavailable; retry after `retry-after` if present. A write may have been
+    /// stored even so: on retry, a 409 whose SHA-1 matches the file means it was.
+    ServiceUnavailable(rt::ApiError<super::models::ClientError>),
+    /// HTTP 403 `access_denied_insufficient_permissions`: The caller may not read this folder.
+    AccessDeniedInsufficientPermissions(rt::ApiError<super::models::ClientError>),
+    /// HTTP 403 `insufficient_scope`: The access token lacks the scope needed to read.
+    InsufficientScope(rt::ApiError<super::models::ClientError>),
+    /// HTTP 429 `rate_limit_exceeded`: Too many requests; wait for retry-after, then retry.
+    RateLimitExceeded(rt::ApiError<super::models::ClientError>),
+    /// HTTP 503 `unavailable`: Box cannot serve the request for now.
+    Unavailable(rt::ApiError<super::models::ClientError>),
+    /// Any other answer: an undocumented status or code.
+    Other(rt::ApiError<super::models::ClientError>),
+}
+impl ListFolderItemsError {
+    /// The operation this error belongs to.
+    pub const OPERATION: &'static str = "list_folder_items";
+    /// Sorts an answer into its variant by status and error code.
+    pub fn from_raw(raw: rt::support::RawResponse) -> Self {
+        let code = rt::support::error_code(&raw.body);
+        match (raw.status, code.as_deref()) {
+            (403, Some("access_denied_insufficient_permissions")) => {
+                Self::AccessDeniedInsufficientPermissions(rt::ApiError::from_raw(raw))
+            }
+            (403, Some("insufficient_scope")) => {
+                Self::InsufficientScope(rt::ApiError::from_raw(raw))
+            }
+            (429, Some("rate_limit_exceeded")) => {
+                Self::RateLimitExceeded(rt::ApiError::from_raw(raw))
+            }
+            (503, Some("unavailable")) => Self::Unavailable(rt::ApiError::from_raw(raw)),
+            (400, _) => Self::BadRequest(rt::ApiError::from_raw(raw)),
+            (401, _) => Self::Unauthorized(rt::ApiError::from_raw(raw)),
+            (403, _) => Self::Forbidden(rt::ApiError::from_raw(raw)),
+            (404, _) => Self::NotFound(rt::ApiError::from_raw(raw)),
+            (429, _) => Self::TooManyRequests(rt::ApiError::from_raw(raw)),
+            (500, _) => Self::InternalServerError(rt::ApiError::from_raw(raw)),
+            (502, _) => Self::BadGateway(rt::ApiError::from_raw(raw)),
+            (503, _) => Self::ServiceUnavailable(rt::ApiError::from_raw(raw)),
+            _ => Self::Other(rt::ApiError::from_raw(raw)),
+        }
+    }
+}
+impl std::fmt::Display for ListFolderItemsError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", Self::OPERATION, rt::OperationError::fields(self))
+    }
+}
+impl std::error::Error for ListFolderItemsError {}
+impl rt::OperationError for ListFolderItemsError {
+    fn fields(&self) -> &dyn rt::ApiErrorFields {
+        match self {
+            Self::BadRequest(e) => e,
+            Self::Unauthorized(e) => e,
+            Self::Forbidden(e) => e,
+            Self::NotFound(e) => e,
+            Self::TooManyRequests(e) => e,
+            Self::InternalServerError(e) => e,
+            Self::BadGateway(e) => e,
+            Self::ServiceUnavailable(e) => e,
+            Self::AccessDeniedInsufficientPermissions(e) => e,
+            Self::InsufficientScope(e) => e,
+            Self::RateLimitExceeded(e) => e,
+            Self::Unavailable(e) => e,
+            Self::Other(e) => e,
+        }
+    }
+}
 /// An error answer of `request_access_token`.
 ///
 /// Its accessors (`status()`, `code()`, `message()`...) are those of

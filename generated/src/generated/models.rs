@@ -401,6 +401,87 @@ pub struct FolderMini {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
 }
+/// The standard form of a folder.
+#[derive(Debug, Clone, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+pub struct Folder {
+    /// ID of the folder; `0` is the root folder.
+    pub id: String,
+    /// Changes whenever the folder changes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub etag: Option<String>,
+    pub r#type: FolderBaseType,
+    /// A counter of changes to the folder.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sequence_id: Option<String>,
+    /// The folder's name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Bytes of every file in the folder and its subfolders.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub size: Option<i64>,
+    /// When the folder was created.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_at: Option<rt::chrono::DateTime<rt::chrono::FixedOffset>>,
+    /// When the folder last changed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub modified_at: Option<rt::chrono::DateTime<rt::chrono::FixedOffset>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent: Option<FolderMini>,
+}
+/// A file, folder or web link in a folder listing.
+#[derive(Debug, Clone, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+pub struct Item {
+    /// ID of the item.
+    pub id: String,
+    /// The kind of item.
+    pub r#type: ItemType,
+    /// Changes whenever the item changes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub etag: Option<String>,
+    /// A counter of changes to the item.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sequence_id: Option<String>,
+    /// The item's name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// For a file, SHA-1 of its content, in hex.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sha1: Option<String>,
+    /// For a file, its size in bytes (with `fields=size`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub size: Option<i64>,
+    /// When the item last changed (with `fields=modified_at`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub modified_at: Option<rt::chrono::DateTime<rt::chrono::FixedOffset>>,
+    /// When the content last changed on the client's side (with `fields=content_modified_at`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content_modified_at: Option<rt::chrono::DateTime<rt::chrono::FixedOffset>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file_version: Option<FileVersionMini>,
+}
+/// A page of a folder's items. Offset paging fills `total_count`, `offset` and `order`;
+/// marker paging fills `next_marker` (null on the last page).
+#[derive(Debug, Clone, PartialEq, Default, ::serde::Serialize, ::serde::Deserialize)]
+pub struct Items {
+    /// The number of items in the folder (offset paging).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub total_count: Option<i64>,
+    /// The page size used.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<i64>,
+    /// The index of this page's first item (offset paging).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub offset: Option<i64>,
+    /// The `marker` of the next page; null or absent on the last one (marker paging).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_marker: Option<String>,
+    /// How the entries are sorted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub order: Option<Vec<PaginationOrder>>,
+    /// The items of this page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub entries: Option<Vec<Item>>,
+}
 /// The smallest form of a user.
 #[derive(Debug, Clone, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 pub struct UserBase {
@@ -1205,6 +1286,61 @@ impl<'de> ::serde::Deserialize<'de> for FolderBaseType {
         Ok(Self::from(value.as_str()))
     }
 }
+/// The kind of item.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ItemType {
+    ///file
+    File,
+    ///folder
+    Folder,
+    ///web_link
+    WebLink,
+    /// A value this client does not know, kept as it came.
+    Unknown(String),
+}
+impl ItemType {
+    /// The value as it appears on the wire.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::File => "file",
+            Self::Folder => "folder",
+            Self::WebLink => "web_link",
+            Self::Unknown(value) => value,
+        }
+    }
+}
+impl From<&str> for ItemType {
+    fn from(value: &str) -> Self {
+        match value {
+            "file" => Self::File,
+            "folder" => Self::Folder,
+            "web_link" => Self::WebLink,
+            other => Self::Unknown(other.to_owned()),
+        }
+    }
+}
+impl std::fmt::Display for ItemType {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+impl ::serde::Serialize for ItemType {
+    fn serialize<S: ::serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for ItemType {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        let value = <String as ::serde::Deserialize>::deserialize(deserializer)?;
+        Ok(Self::from(value.as_str()))
+    }
+}
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum UserBaseType {
@@ -1883,4 +2019,127 @@ pub struct CommitUploadSessionBodyAttributes {
 pub struct CommitUploadSessionBodyAttributesParent {
     /// ID of the folder; `0` is the user's root folder.
     pub id: String,
+}
+#[derive(Debug, Clone, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+pub struct CreateFolderBody {
+    /// The folder's name: 1 to 255 characters, no `/` or `\`, not `.` or `..`,
+    /// no trailing spaces. It must not clash (ignoring case) with an item of
+    /// the parent folder.
+    pub name: String,
+    /// The folder to create the new folder in.
+    pub parent: CreateFolderBodyParent,
+}
+/// The folder to create the new folder in.
+#[derive(Debug, Clone, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+pub struct CreateFolderBodyParent {
+    /// ID of the parent folder; `0` is the user's root folder.
+    pub id: String,
+}
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ListFolderItemsSort {
+    ///id
+    Id,
+    ///name
+    Name,
+    ///date
+    Date,
+    ///size
+    Size,
+    /// A value this client does not know, kept as it came.
+    Unknown(String),
+}
+impl ListFolderItemsSort {
+    /// The value as it appears on the wire.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::Id => "id",
+            Self::Name => "name",
+            Self::Date => "date",
+            Self::Size => "size",
+            Self::Unknown(value) => value,
+        }
+    }
+}
+impl From<&str> for ListFolderItemsSort {
+    fn from(value: &str) -> Self {
+        match value {
+            "id" => Self::Id,
+            "name" => Self::Name,
+            "date" => Self::Date,
+            "size" => Self::Size,
+            other => Self::Unknown(other.to_owned()),
+        }
+    }
+}
+impl std::fmt::Display for ListFolderItemsSort {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+impl ::serde::Serialize for ListFolderItemsSort {
+    fn serialize<S: ::serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for ListFolderItemsSort {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        let value = <String as ::serde::Deserialize>::deserialize(deserializer)?;
+        Ok(Self::from(value.as_str()))
+    }
+}
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ListFolderItemsDirection {
+    ///ASC
+    Asc,
+    ///DESC
+    Desc,
+    /// A value this client does not know, kept as it came.
+    Unknown(String),
+}
+impl ListFolderItemsDirection {
+    /// The value as it appears on the wire.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::Asc => "ASC",
+            Self::Desc => "DESC",
+            Self::Unknown(value) => value,
+        }
+    }
+}
+impl From<&str> for ListFolderItemsDirection {
+    fn from(value: &str) -> Self {
+        match value {
+            "ASC" => Self::Asc,
+            "DESC" => Self::Desc,
+            other => Self::Unknown(other.to_owned()),
+        }
+    }
+}
+impl std::fmt::Display for ListFolderItemsDirection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+impl ::serde::Serialize for ListFolderItemsDirection {
+    fn serialize<S: ::serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for ListFolderItemsDirection {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        let value = <String as ::serde::Deserialize>::deserialize(deserializer)?;
+        Ok(Self::from(value.as_str()))
+    }
 }

@@ -916,6 +916,208 @@ impl Client {
         }
     }
 }
+/// The request of `create_folder` (`POST /folders`).
+#[derive(Debug, Clone)]
+pub struct CreateFolderRequest {
+    /// Attributes to include in the answer, sent comma-separated. When given, only these
+    /// and the mini representation's fields are returned, not the standard set.
+    pub fields: Option<Vec<String>>,
+    /// The JSON body.
+    pub body: super::models::CreateFolderBody,
+}
+impl CreateFolderRequest {
+    /// A request with the required fields; optional ones are set with `with_*`.
+    pub fn new(body: super::models::CreateFolderBody) -> Self {
+        Self { fields: None, body }
+    }
+    /// Sets `fields`.
+    pub fn with_fields(mut self, value: Vec<String>) -> Self {
+        self.fields = Some(value);
+        self
+    }
+}
+impl Client {
+    /// Create a folder
+    ///
+    /// Creates a folder called `name` inside folder `parent.id`
+    /// (<https://developer.box.com/reference/post-folders/>). A folder tree upload creates
+    /// each missing folder with it; a 409 `item_name_in_use` means the folder is already
+    /// there, and `context_info.conflicts` names it (with its ID).
+    pub async fn create_folder(
+        &self,
+        request: CreateFolderRequest,
+    ) -> Result<super::models::Folder, rt::Error<super::errors::CreateFolderError>> {
+        let mut url = rt::support::parse_url(
+            &format!(
+                "{}/folders", rt::support::base_url(& self.core, "api",
+                "https://api.box.com/2.0"),
+            ),
+        )?;
+        if let Some(value) = &request.fields {
+            url.query_pairs_mut()
+                .append_pair("fields", rt::support::join_csv(value).as_str());
+        }
+        let mut builder = self.core.request(rt::reqwest::Method::POST, url);
+        builder = builder.json(&request.body);
+        let response = self
+            .core
+            .send::<super::errors::CreateFolderError>(builder)
+            .await?;
+        match response.status().as_u16() {
+            200..=299 => {
+                let body = rt::support::decode_json(response).await?;
+                Ok(body)
+            }
+            _ => {
+                Err(
+                    rt::Error::Api(
+                        super::errors::CreateFolderError::from_raw(
+                            rt::support::raw_response(response).await?,
+                        ),
+                    ),
+                )
+            }
+        }
+    }
+}
+/// The request of `list_folder_items` (`GET /folders/{folder_id}/items`).
+#[derive(Debug, Clone)]
+pub struct ListFolderItemsRequest {
+    /// ID of the folder; `0` is the user's root folder.
+    pub folder_id: String,
+    /// Attributes to include in the answer, sent comma-separated. When given, only these
+    /// and the mini representation's fields are returned, not the standard set.
+    pub fields: Option<Vec<String>>,
+    /// Use marker paging instead of offset paging.
+    pub usemarker: Option<bool>,
+    /// With `usemarker`, where the page starts (a previous page's `next_marker`).
+    pub marker: Option<String>,
+    /// With offset paging, the index of the page's first item (at most 10000).
+    pub offset: Option<i64>,
+    /// Items per page; default 100, at most 1000.
+    pub limit: Option<i64>,
+    /// Sort by `id`, `name` or `date` (offset paging only).
+    pub sort: Option<super::models::ListFolderItemsSort>,
+    /// Sort direction.
+    pub direction: Option<super::models::ListFolderItemsDirection>,
+}
+impl ListFolderItemsRequest {
+    /// A request with the required fields; optional ones are set with `with_*`.
+    pub fn new(folder_id: impl Into<String>) -> Self {
+        Self {
+            folder_id: folder_id.into(),
+            fields: None,
+            usemarker: None,
+            marker: None,
+            offset: None,
+            limit: None,
+            sort: None,
+            direction: None,
+        }
+    }
+    /// Sets `fields`.
+    pub fn with_fields(mut self, value: Vec<String>) -> Self {
+        self.fields = Some(value);
+        self
+    }
+    /// Sets `usemarker`.
+    pub fn with_usemarker(mut self, value: bool) -> Self {
+        self.usemarker = Some(value);
+        self
+    }
+    /// Sets `marker`.
+    pub fn with_marker(mut self, value: impl Into<String>) -> Self {
+        self.marker = Some(value.into());
+        self
+    }
+    /// Sets `offset`.
+    pub fn with_offset(mut self, value: i64) -> Self {
+        self.offset = Some(value);
+        self
+    }
+    /// Sets `limit`.
+    pub fn with_limit(mut self, value: i64) -> Self {
+        self.limit = Some(value);
+        self
+    }
+    /// Sets `sort`.
+    pub fn with_sort(mut self, value: super::models::ListFolderItemsSort) -> Self {
+        self.sort = Some(value);
+        self
+    }
+    /// Sets `direction`.
+    pub fn with_direction(
+        mut self,
+        value: super::models::ListFolderItemsDirection,
+    ) -> Self {
+        self.direction = Some(value);
+        self
+    }
+}
+impl Client {
+    /// List the items in a folder
+    ///
+    /// One page of the files and folders directly inside a folder
+    /// (<https://developer.box.com/reference/get-folders-id-items/>). Offset paging by
+    /// default (`offset` at most 10000); with `usemarker=true` marker paging, where
+    /// `next_marker` (null or absent on the last page) is the next page's `marker`. Entries
+    /// carry their mini form; name more fields (`sha1`, `size`, `modified_at`...) in
+    /// `fields`.
+    pub async fn list_folder_items(
+        &self,
+        request: ListFolderItemsRequest,
+    ) -> Result<super::models::Items, rt::Error<super::errors::ListFolderItemsError>> {
+        let mut url = rt::support::parse_url(
+            &format!(
+                "{}/folders/{}/items", rt::support::base_url(& self.core, "api",
+                "https://api.box.com/2.0"), rt::support::encode_path(request.folder_id
+                .as_str()) ?
+            ),
+        )?;
+        if let Some(value) = &request.fields {
+            url.query_pairs_mut()
+                .append_pair("fields", rt::support::join_csv(value).as_str());
+        }
+        if let Some(value) = &request.usemarker {
+            url.query_pairs_mut().append_pair("usemarker", value.to_string().as_str());
+        }
+        if let Some(value) = &request.marker {
+            url.query_pairs_mut().append_pair("marker", value.as_str());
+        }
+        if let Some(value) = &request.offset {
+            url.query_pairs_mut().append_pair("offset", value.to_string().as_str());
+        }
+        if let Some(value) = &request.limit {
+            url.query_pairs_mut().append_pair("limit", value.to_string().as_str());
+        }
+        if let Some(value) = &request.sort {
+            url.query_pairs_mut().append_pair("sort", value.to_string().as_str());
+        }
+        if let Some(value) = &request.direction {
+            url.query_pairs_mut().append_pair("direction", value.to_string().as_str());
+        }
+        let builder = self.core.request(rt::reqwest::Method::GET, url);
+        let response = self
+            .core
+            .send::<super::errors::ListFolderItemsError>(builder)
+            .await?;
+        match response.status().as_u16() {
+            200..=299 => {
+                let body = rt::support::decode_json(response).await?;
+                Ok(body)
+            }
+            _ => {
+                Err(
+                    rt::Error::Api(
+                        super::errors::ListFolderItemsError::from_raw(
+                            rt::support::raw_response(response).await?,
+                        ),
+                    ),
+                )
+            }
+        }
+    }
+}
 /// The request of `request_access_token` (`POST /oauth2/token`).
 #[derive(Debug, Clone)]
 pub struct RequestAccessTokenRequest {

@@ -2,7 +2,8 @@
 //! ("not ready yet", <https://developer.box.com/reference/post-files-upload-sessions-id-commit/>)
 //! until the commit deadline, then the stored file checked against what was sent. After an
 //! answer was lost, it first finds out whether the commit went through: the session's status,
-//! then the file at the target's name with our SHA-1.
+//! then the file at the target's name with our SHA-1 (for a new version, the file's SHA-1 and
+//! size, read with get-file-info; a `412` then is our own commit having changed the etag).
 
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
@@ -84,14 +85,15 @@ pub(super) async fn commit<A: UploadApi>(
                 Err(err) => err,
             };
             if attempt.after_ambiguous_failure() {
-                if let Some(file) = stored_by_earlier_attempt::<A>(&err, size, &whole) {
+                if let Some(file) = stored_by_earlier_attempt(ctx, job, &err, size, &whole).await {
                     tracing::info!(
                         "an earlier commit stored the file (name in use with the same SHA-1)"
                     );
                     return Step::Done(file);
                 }
-                // The session is gone: the lost commit may have made the file.
-                if matches!(err.status(), Some(404) | Some(410)) {
+                // The session is gone: the lost commit may have made the file. A 412: the
+                // lost commit may have made the version, and changed the etag.
+                if matches!(err.status(), Some(404) | Some(410) | Some(412)) {
                     if let Some(file) = find_stored(ctx, job, size, &whole).await {
                         return Step::Done(file);
                     }

@@ -108,6 +108,93 @@ async fn lost_answers_after_the_write_are_found_not_repeated() {
     }
 }
 
+/// A new version sent with `if_match` is stored and its answer lost (a 500 or a 503 after a
+/// direct upload, a dropped or 503 commit). Our own write changed the etag, so sending it again
+/// would be answered 412: the upload reads the file (get-file-info), finds our SHA-1 and size,
+/// and returns the new version instead of a precondition failure or a second version.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lost_answer_to_a_new_version_with_if_match_is_success_not_412() {
+    let cases: [(&str, u64, FaultConfig); 4] = [
+        (
+            "direct 500",
+            1000,
+            FaultConfig {
+                direct_500_after_store: 1.0,
+                ..Default::default()
+            },
+        ),
+        (
+            "direct 503",
+            1000,
+            FaultConfig {
+                write_503_after_store: 1.0,
+                ..Default::default()
+            },
+        ),
+        (
+            "commit dropped",
+            3 * MIB,
+            FaultConfig {
+                commit_drop_after_store: 1.0,
+                ..Default::default()
+            },
+        ),
+        (
+            "commit 503",
+            3 * MIB,
+            FaultConfig {
+                write_503_after_store: 1.0,
+                ..Default::default()
+            },
+        ),
+    ];
+    for (what, len, faults) in cases {
+        let emu = start(faulty(4)).await;
+        let uploader = uploader(&emu, 2 * MIB);
+        let first = uploader
+            .upload(Upload::new_file("0", "v.bin").from_bytes(test_data(100, 1)))
+            .await
+            .expect("v1");
+        let etag = first.etag.clone().expect("etag");
+        let before = emu.counters();
+        emu.set_faults(faults);
+        let data = test_data(len, 6);
+        let file = uploader
+            .upload(
+                Upload::new_version(&first.id)
+                    .if_match(&etag)
+                    .from_bytes(data.clone()),
+            )
+            .await
+            .unwrap_or_else(|e| panic!("{what}: {e}"));
+        assert_eq!(file.id, first.id, "{what}");
+        assert_eq!(
+            file.sha1.as_deref(),
+            Some(sha1_hex(&data).as_str()),
+            "{what}"
+        );
+        assert_eq!(file.size, Some(len as i64), "{what}");
+        assert_ne!(file.etag.as_deref(), Some(etag.as_str()), "{what}");
+        emu.set_faults(FaultConfig::default());
+        assert_stored(&emu, &first.id, &data).await;
+        let c = emu.counters();
+        assert_eq!(
+            c.file_versions_created - before.file_versions_created,
+            1,
+            "{what}: exactly one new version"
+        );
+        assert_eq!(c.files_created, before.files_created, "{what}: no new file");
+        assert!(
+            c.injected.commit_drop_after_store
+                + c.injected.direct_500_after_store
+                + c.injected.write_503_after_store
+                > 0,
+            "{what}: {:?}",
+            c.injected
+        );
+    }
+}
+
 /// The commit is stored but its answer lost, and the lookup cannot reach the API host: the
 /// upload fails and keeps its state file (as after a crash). The next run finds the committed
 /// file by the recorded SHA-1 instead of opening a session that would end in
