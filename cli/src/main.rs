@@ -5,6 +5,9 @@
 //!                     [--concurrency N] [--state PATH] [--api-url URL --upload-url URL]
 //!                     [--token-file PATH | --jwt-config PATH] [--token-url URL]
 //!                     [--as-user ID] [--no-preserve-dates] [--json]
+//! box-upload put DIR --folder ID [--on-conflict skip|version|fail|rename] [--exclude GLOB]...
+//!                    [--dry-run] [--state PATH] [--uploads-per-minute N]
+//!                    [--requests-per-minute N] [--json] (and the options above)
 //! box-upload emulator [--listen ADDR] [--data-dir DIR] [--token T] [--part-size BYTES]
 //! ```
 //!
@@ -28,6 +31,9 @@ use anyhow::{bail, Context as _};
 use clap::{Args, Parser, Subcommand};
 
 use box_uploads::auth::{JwtConfig, Secret, Subject};
+use box_uploads::tree::{
+    FileOutcome, FileReport, OnConflict, Rate, RateLimits, TreeHandle, TreeReport, TreeUpload,
+};
 use box_uploads::upload::{Upload, UploadConfig, UploadHandle, Uploader};
 use box_uploads::ClientBuilder;
 
@@ -47,7 +53,8 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Upload FILE as a new file in a folder, or as a new version of a file.
+    /// Upload FILE as a new file in a folder, or as a new version of a file; or a directory
+    /// tree DIR into a folder (missing folders made, files Box holds already skipped).
     Put(Box<PutArgs>),
     /// Run the embedded Box emulator, to try box-upload without a Box account.
     Emulator(EmulatorArgs),
@@ -55,7 +62,7 @@ enum Command {
 
 #[derive(Debug, Args)]
 struct PutArgs {
-    /// The file to upload.
+    /// The file to upload, or a directory to upload with everything in it.
     file: PathBuf,
     /// Folder to put the new file in (`0` is the root folder).
     #[arg(long, value_name = "ID", required_unless_present = "version_of")]
@@ -73,8 +80,26 @@ struct PutArgs {
     #[arg(long, value_name = "N", default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=64))]
     concurrency: u16,
     /// Resume state file: if the upload is interrupted, run the same command again to resume.
+    /// For a directory, the journal of the files done.
     #[arg(long, value_name = "PATH")]
     state: Option<PathBuf>,
+    /// Directory: what to do with a file whose name Box already holds with other content
+    /// (files with the same size and SHA-1 are always skipped).
+    #[arg(long, value_enum, value_name = "WHAT", default_value_t = ConflictChoice::Version)]
+    on_conflict: ConflictChoice,
+    /// Directory: leave out files and directories matching GLOB (`*`, `**`, `?`; without a
+    /// `/` it matches any name in the path). May be repeated.
+    #[arg(long, value_name = "GLOB")]
+    exclude: Vec<String>,
+    /// Directory: only say what would be done; nothing is created or uploaded.
+    #[arg(long)]
+    dry_run: bool,
+    /// Directory: uploads started per minute at most (Box allows about 240).
+    #[arg(long, value_name = "N", default_value_t = 240, value_parser = clap::value_parser!(u32).range(1..))]
+    uploads_per_minute: u32,
+    /// Directory: API requests per minute at most (Box allows about 1000).
+    #[arg(long, value_name = "N", default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..))]
+    requests_per_minute: u32,
     /// API base URL (default https://api.box.com/2.0).
     #[arg(long, value_name = "URL", requires = "upload_url")]
     api_url: Option<String>,
@@ -83,7 +108,7 @@ struct PutArgs {
     upload_url: Option<String>,
     #[command(flatten)]
     auth: AuthArgs,
-    /// Print the committed file as JSON.
+    /// Print the committed file as JSON (for a directory: each file's outcome).
     #[arg(long)]
     json: bool,
     /// Files larger than this are uploaded in parts (default 50 MiB).
@@ -97,6 +122,26 @@ struct PutArgs {
     /// at the upload.
     #[arg(long)]
     no_preserve_dates: bool,
+}
+
+/// `--on-conflict`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum ConflictChoice {
+    Skip,
+    Version,
+    Fail,
+    Rename,
+}
+
+impl From<ConflictChoice> for OnConflict {
+    fn from(c: ConflictChoice) -> Self {
+        match c {
+            ConflictChoice::Skip => OnConflict::Skip,
+            ConflictChoice::Version => OnConflict::Version,
+            ConflictChoice::Fail => OnConflict::Fail,
+            ConflictChoice::Rename => OnConflict::Rename,
+        }
+    }
 }
 
 /// Credential options. Secrets themselves are never arguments: only paths to files.
@@ -369,6 +414,10 @@ async fn put(args: PutArgs) -> anyhow::Result<ExitCode> {
     }
     let uploader = Uploader::with_config(client, config);
 
+    if args.file.is_dir() {
+        return put_tree(&args, &uploader).await;
+    }
+
     let default_name = || {
         args.file
             .file_name()
@@ -477,6 +526,190 @@ fn progress_bar(handle: &UploadHandle) -> Option<indicatif::ProgressBar> {
             }
             if p.commit_waits > 0 {
                 msg.push_str(&format!(", commit pending x{}", p.commit_waits));
+            }
+            shown.set_message(msg);
+        }
+    });
+    bar.enable_steady_tick(Duration::from_millis(200));
+    Some(bar)
+}
+
+/// `put DIR`: the whole tree into folder `--folder`.
+async fn put_tree(args: &PutArgs, uploader: &Uploader) -> anyhow::Result<ExitCode> {
+    let Some(folder) = &args.folder else {
+        bail!("{} is a directory: pass --folder ID", args.file.display());
+    };
+    if args.version_of.is_some() || args.name.is_some() {
+        bail!("--version-of and --name take a file, not a directory");
+    }
+    let minute = Duration::from_secs(60);
+    let limits = RateLimits {
+        requests: Rate::new(args.requests_per_minute, minute)
+            .with_burst((args.requests_per_minute / 100).max(1)),
+        uploads: Rate::new(args.uploads_per_minute, minute)
+            .with_burst((args.uploads_per_minute / 60).max(1)),
+    };
+    let mut tree = TreeUpload::new(&args.file, folder.clone())
+        .on_conflict(args.on_conflict.into())
+        .dry_run(args.dry_run)
+        .rate_limits(limits);
+    for glob in &args.exclude {
+        tree = tree.exclude(glob.clone());
+    }
+    if let Some(state) = &args.state {
+        tree = tree.journal(state.clone());
+    }
+    let handle = uploader.start_tree(tree);
+    let bar = tree_progress_bar(&handle);
+    let aborter = handle.aborter();
+    let join = handle.join();
+    tokio::pin!(join);
+    let result = tokio::select! {
+        r = &mut join => r,
+        _ = tokio::signal::ctrl_c() => {
+            aborter.abort();
+            if let Some(bar) = &bar {
+                bar.finish_and_clear();
+            }
+            match &args.state {
+                Some(state) => eprintln!(
+                    "box-upload: interrupted; run the same command again to finish (journal {})",
+                    state.display()
+                ),
+                None => eprintln!(
+                    "box-upload: interrupted; run the same command again to finish (files already in Box are skipped)"
+                ),
+            }
+            return Ok(ExitCode::from(EXIT_INTERRUPTED));
+        }
+    };
+    if let Some(bar) = &bar {
+        bar.finish_and_clear();
+    }
+    let report = result.map_err(anyhow::Error::new)?;
+    if args.json {
+        let files: Vec<serde_json::Value> = report.files.iter().map(file_json).collect();
+        let doc = serde_json::json!({
+            "files": files,
+            "uploaded": report.uploaded(),
+            "versioned": report.versioned(),
+            "skipped": report.skipped(),
+            "failed": report.failed(),
+            "bytes_sent": report.bytes_sent(),
+            "folders_created": report.folders_created,
+            "throttled": report.throttled,
+        });
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&doc).context("cannot encode the report as JSON")?
+        );
+    }
+    for f in report.failures() {
+        if let FileOutcome::Failed(e) = &f.outcome {
+            eprintln!("box-upload: {}: {}", f.path, error_chain(e));
+        }
+    }
+    if !args.json {
+        println!("{}", tree_summary(&report, args.dry_run));
+    }
+    Ok(if report.is_success() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+fn tree_summary(report: &TreeReport, dry_run: bool) -> String {
+    if dry_run {
+        let mut planned = std::collections::BTreeMap::<String, usize>::new();
+        for f in &report.files {
+            let key = match &f.outcome {
+                FileOutcome::Planned { action } => format!("{action:?}").to_lowercase(),
+                FileOutcome::Skipped { .. } => "skip".to_string(),
+                _ => "other".to_string(),
+            };
+            *planned.entry(key).or_default() += 1;
+        }
+        let parts: Vec<String> = planned.iter().map(|(k, v)| format!("{k} {v}")).collect();
+        return format!(
+            "dry run, {} files: {}",
+            report.files.len(),
+            parts.join(", ")
+        );
+    }
+    format!(
+        "{} files: {} uploaded, {} new versions, {} skipped, {} failed; {} bytes sent, {} folders created{}",
+        report.files.len(),
+        report.uploaded(),
+        report.versioned(),
+        report.skipped(),
+        report.failed(),
+        report.bytes_sent(),
+        report.folders_created,
+        if report.throttled > 0 {
+            format!(", slowed down by {} rate-limit answers", report.throttled)
+        } else {
+            String::new()
+        }
+    )
+}
+
+fn file_json(f: &FileReport) -> serde_json::Value {
+    use serde_json::json;
+    let mut v = match &f.outcome {
+        FileOutcome::Uploaded { file_id } => json!({"result": "uploaded", "file_id": file_id}),
+        FileOutcome::Versioned { file_id } => json!({"result": "versioned", "file_id": file_id}),
+        FileOutcome::Renamed { file_id, name } => {
+            json!({"result": "renamed", "file_id": file_id, "name": name})
+        }
+        FileOutcome::Skipped { reason, file_id } => json!({
+            "result": "skipped",
+            "reason": format!("{reason:?}").to_lowercase(),
+            "file_id": file_id,
+        }),
+        FileOutcome::Planned { action } => {
+            json!({"result": "planned", "action": format!("{action:?}").to_lowercase()})
+        }
+        FileOutcome::Failed(e) => json!({"result": "failed", "error": error_chain(e)}),
+        other => json!({"result": format!("{other:?}")}),
+    };
+    v["path"] = json!(f.path);
+    v["size"] = json!(f.size);
+    v
+}
+
+/// An error and its causes, outermost first, on one line.
+fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts = vec![one_line(&e.to_string())];
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        parts.push(one_line(&c.to_string()));
+        cause = c.source();
+    }
+    parts.join(": ")
+}
+
+/// Bytes and files of a tree upload on stderr, only when stderr is a terminal.
+fn tree_progress_bar(handle: &TreeHandle) -> Option<indicatif::ProgressBar> {
+    if !std::io::stderr().is_terminal() {
+        return None;
+    }
+    let bar = indicatif::ProgressBar::new(0);
+    if let Ok(style) = indicatif::ProgressStyle::with_template(
+        "{bar:40.cyan/blue} {bytes}/{total_bytes} {binary_bytes_per_sec} eta {eta} {msg}",
+    ) {
+        bar.set_style(style);
+    }
+    let mut rx = handle.progress();
+    let shown = bar.clone();
+    tokio::spawn(async move {
+        while rx.changed().await.is_ok() {
+            let p = rx.borrow_and_update().clone();
+            shown.set_length(p.bytes_total);
+            shown.set_position(p.bytes_done.min(p.bytes_total));
+            let mut msg = format!("{}/{} files", p.files_done, p.files_total);
+            if p.files_failed > 0 {
+                msg.push_str(&format!(", {} failed", p.files_failed));
             }
             shown.set_message(msg);
         }

@@ -350,6 +350,21 @@ impl TestRsaKey {
         }
     }
 
+    /// The private key encrypted under `passphrase` as Box's console hands it out in an app
+    /// config: encrypted PKCS#8 PEM (`-----BEGIN ENCRYPTED PRIVATE KEY-----`, PBES2 with
+    /// AES-256-CBC, `openssl pkcs8 -topk8 -v2 aes-256-cbc`).
+    ///
+    /// # Panics
+    ///
+    /// If `openssl` cannot be run or fails.
+    pub fn encrypted_private_key_pem(&self, passphrase: &str) -> String {
+        let pass = format!("pass:{passphrase}");
+        openssl(
+            &["pkcs8", "-topk8", "-v2", "aes-256-cbc", "-passout", &pass],
+            Some(&self.private_key_pem),
+        )
+    }
+
     /// One key pair per test process, generated on first use (key generation takes a while).
     pub fn shared() -> &'static TestRsaKey {
         static KEY: std::sync::OnceLock<TestRsaKey> = std::sync::OnceLock::new();

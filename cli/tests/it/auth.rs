@@ -150,71 +150,15 @@ async fn client_credentials_from_the_environment_upload_as_the_service_account_o
     emu.shutdown().await;
 }
 
-/// An RSA key pair from `openssl`: the encrypted PKCS#8 PEM and the public key PEM; `None`
-/// (the test says it is skipped) without `openssl`.
-fn openssl_key_pair(dir: &Path, passphrase: &str) -> Option<(String, String)> {
-    let installed = Command::new("openssl")
-        .arg("version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !installed {
-        eprintln!("SKIPPED: `openssl` is not installed; the JWT test needs it to make a key pair");
-        return None;
-    }
-    let plain = dir.join("plain.pem");
-    let encrypted = dir.join("encrypted.pem");
-    let public = dir.join("public.pem");
-    let p = |path: &Path| path.to_str().expect("utf-8 path").to_string();
-    let pass = format!("pass:{passphrase}");
-    for args in [
-        vec![
-            "genpkey",
-            "-algorithm",
-            "RSA",
-            "-pkeyopt",
-            "rsa_keygen_bits:2048",
-            "-out",
-            &p(&plain),
-        ],
-        vec![
-            "pkcs8",
-            "-topk8",
-            "-v2",
-            "aes-256-cbc",
-            "-in",
-            &p(&plain),
-            "-passout",
-            &pass,
-            "-out",
-            &p(&encrypted),
-        ],
-        vec!["pkey", "-in", &p(&plain), "-pubout", "-out", &p(&public)],
-    ] {
-        let out = Command::new("openssl")
-            .args(&args)
-            .output()
-            .expect("openssl runs");
-        assert!(
-            out.status.success(),
-            "openssl {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-    Some((
-        std::fs::read_to_string(&encrypted).expect("encrypted key"),
-        std::fs::read_to_string(&public).expect("public key"),
-    ))
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_jwt_app_config_file_uploads_and_shows_no_secret() {
     let dir = tempfile::tempdir().expect("tempdir");
     let passphrase = "cli-passphrase-VALUE";
-    let Some((private_pem, public_pem)) = openssl_key_pair(dir.path(), passphrase) else {
-        return;
-    };
+    let key = TestRsaKey::shared();
+    let (private_pem, public_pem) = (
+        key.encrypted_private_key_pem(passphrase),
+        key.public_key_pem.clone(),
+    );
     let emu = start(Config {
         jwt_public_key: Some(public_pem),
         jwt_key_id: Some("cli-key".into()),

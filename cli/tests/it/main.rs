@@ -9,3 +9,4 @@ mod cli_put;
 mod cli_resume;
 mod crash;
 mod secrets;
+mod tree;

@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 use std::io::{BufRead as _, Write as _};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use serde::{Deserialize, Serialize};
@@ -18,7 +18,7 @@ pub(crate) enum Entry {
         path: String,
         size: u64,
         /// Modification time, nanoseconds since the Unix epoch.
-        mtime_ns: i128,
+        mtime_ns: i64,
         sha1: String,
         file_id: String,
         /// The Box folder the tree went into.
@@ -33,21 +33,24 @@ pub(crate) enum Entry {
 
 #[derive(Debug, Default)]
 pub(crate) struct Loaded {
-    pub files: HashMap<String, (u64, i128, String, String)>,
+    pub files: HashMap<String, (u64, i64, String, String)>,
     pub folders: HashMap<String, String>,
 }
 
 /// An open journal: appends are serialized, one write per line.
 #[derive(Debug, Clone)]
 pub(crate) struct Journal {
-    path: PathBuf,
     file: Arc<Mutex<std::fs::File>>,
 }
 
 impl Journal {
     /// Reads what the journal at `path` says about root folder `root` (a torn last line is
-    /// ignored), and opens it for appending.
-    pub(crate) fn open(path: &Path, root: &str) -> std::io::Result<(Journal, Loaded)> {
+    /// ignored), and opens it for appending (or, without `write`, not at all: a dry run).
+    pub(crate) fn open(
+        path: &Path,
+        root: &str,
+        write: bool,
+    ) -> std::io::Result<(Option<Journal>, Loaded)> {
         let mut loaded = Loaded::default();
         match std::fs::File::open(path) {
             Ok(f) => {
@@ -78,21 +81,19 @@ impl Journal {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(e) => return Err(e),
         }
+        if !write {
+            return Ok((None, loaded));
+        }
         let file = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(path)?;
         Ok((
-            Journal {
-                path: path.to_path_buf(),
+            Some(Journal {
                 file: Arc::new(Mutex::new(file)),
-            },
+            }),
             loaded,
         ))
-    }
-
-    pub(crate) fn path(&self) -> &Path {
-        &self.path
     }
 
     /// Appends one line and flushes it to the disk.
@@ -104,5 +105,59 @@ impl Journal {
         // being written (a torn line is ignored on reading).
         f.write_all(&line)?;
         f.flush()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn journal_reads_back_what_it_wrote_for_its_root_and_ignores_a_torn_line() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("j");
+        let (j, loaded) = Journal::open(&path, "7", true).expect("open");
+        let j = j.expect("opened for writing");
+        assert!(loaded.files.is_empty() && loaded.folders.is_empty());
+        j.append(&Entry::File {
+            path: "a/b.txt".into(),
+            size: 3,
+            mtime_ns: 1_700_000_000_123_456_789,
+            sha1: "ab".into(),
+            file_id: "11".into(),
+            root: "7".into(),
+        })
+        .expect("append");
+        j.append(&Entry::Folder {
+            folder: "a".into(),
+            id: "22".into(),
+            root: "7".into(),
+        })
+        .expect("append");
+        j.append(&Entry::Folder {
+            folder: "other".into(),
+            id: "23".into(),
+            root: "8".into(),
+        })
+        .expect("append");
+        drop(j);
+        std::fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .and_then(|mut f| f.write_all(b"{\"path\":\"torn"))
+            .expect("torn line");
+        let (none, loaded) = Journal::open(&path, "7", false).expect("reopen");
+        assert!(none.is_none());
+        assert_eq!(
+            loaded.files.get("a/b.txt"),
+            Some(&(
+                3,
+                1_700_000_000_123_456_789,
+                "ab".to_string(),
+                "11".to_string()
+            ))
+        );
+        assert_eq!(loaded.folders.len(), 1);
+        assert_eq!(loaded.folders.get("a").map(String::as_str), Some("22"));
     }
 }

@@ -377,11 +377,22 @@ pub struct TreeProgress {
     pub bytes_done: u64,
 }
 
-/// A tree upload running on a task of its own.
+/// A tree upload running on a task of its own. Dropping the handle stops the run, as
+/// [`abort`](Self::abort) does.
 #[derive(Debug)]
+#[must_use = "dropping a TreeHandle stops the tree upload"]
 pub struct TreeHandle {
     progress: watch::Receiver<TreeProgress>,
-    task: tokio::task::JoinHandle<Result<TreeReport, TreeError>>,
+    task: Option<tokio::task::JoinHandle<Result<TreeReport, TreeError>>>,
+    aborter: TreeAborter,
+}
+
+impl Drop for TreeHandle {
+    fn drop(&mut self) {
+        if self.task.is_some() {
+            self.aborter.abort();
+        }
+    }
 }
 
 impl TreeHandle {
@@ -391,8 +402,11 @@ impl TreeHandle {
     }
 
     /// Waits for the report.
-    pub async fn join(self) -> Result<TreeReport, TreeError> {
-        match self.task.await {
+    pub async fn join(mut self) -> Result<TreeReport, TreeError> {
+        let Some(task) = self.task.take() else {
+            return Err(TreeError::Internal("the run was already joined".into()));
+        };
+        match task.await {
             Ok(r) => r,
             Err(e) if e.is_cancelled() => Err(TreeError::Cancelled),
             Err(e) => Err(TreeError::Internal(e.to_string())),
@@ -402,7 +416,23 @@ impl TreeHandle {
     /// Stops the run: uploads in flight are cancelled (their sessions aborted). Files done are
     /// in Box (and in the journal); running the tree upload again finishes it.
     pub fn abort(&self) {
-        self.task.abort();
+        self.aborter.abort();
+    }
+
+    /// Something that stops the run (as [`abort`](Self::abort)) while another task waits in
+    /// [`join`](Self::join).
+    pub fn aborter(&self) -> TreeAborter {
+        self.aborter.clone()
+    }
+}
+
+/// Stops a tree upload (see [`TreeHandle::aborter`]).
+#[derive(Debug, Clone)]
+pub struct TreeAborter(tokio::task::AbortHandle);
+
+impl TreeAborter {
+    pub fn abort(&self) {
+        self.0.abort();
     }
 }
 
@@ -412,7 +442,11 @@ impl Uploader {
         let (tx, rx) = watch::channel(TreeProgress::default());
         let uploader = self.clone();
         let task = tokio::spawn(run(uploader, tree, tx));
-        TreeHandle { progress: rx, task }
+        TreeHandle {
+            progress: rx,
+            aborter: TreeAborter(task.abort_handle()),
+            task: Some(task),
+        }
     }
 
     /// Uploads a local directory tree into a Box folder and reports what became of each file
@@ -443,7 +477,7 @@ struct LocalFile {
     rel: String,
     abs: PathBuf,
     size: u64,
-    mtime_ns: i128,
+    mtime_ns: i64,
 }
 
 #[derive(Debug, Default)]
@@ -453,11 +487,12 @@ struct Walked {
     symlinks: Vec<String>,
 }
 
-fn mtime_ns(meta: &std::fs::Metadata) -> i128 {
+fn mtime_ns(meta: &std::fs::Metadata) -> i64 {
     meta.modified()
         .ok()
         .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-        .map_or(0, |d| d.as_nanos() as i128)
+        .and_then(|d| i64::try_from(d.as_nanos()).ok())
+        .unwrap_or(0)
 }
 
 fn walk(root: &Path, exclude: &[Glob], follow: bool) -> std::io::Result<Walked> {
@@ -558,6 +593,17 @@ fn to_call_error<E: OperationError>(err: rt::Error<E>) -> CallError {
     }
 }
 
+/// The item a `409 item_name_in_use` answer names (`context_info.conflicts`: one object or an
+/// array of one).
+fn conflict_item(err: &UploadError) -> Option<Item> {
+    let conflict = err.call_error()?.conflict()?;
+    let item = match conflict {
+        serde_json::Value::Array(mut a) if !a.is_empty() => a.swap_remove(0),
+        other => other,
+    };
+    serde_json::from_value(item).ok()
+}
+
 fn api_failure(operation: &'static str, attempts: u32, err: CallError) -> UploadError {
     UploadError::from(UploadErrorKind::Api {
         operation,
@@ -584,7 +630,7 @@ struct Run {
     on_conflict: OnConflict,
     dry_run: bool,
     journal: Option<Journal>,
-    journal_files: HashMap<String, (u64, i128, String, String)>,
+    journal_files: HashMap<String, (u64, i64, String, String)>,
     journal_folders: HashMap<String, String>,
     folders: Mutex<HashMap<String, Arc<OnceCell<FolderResult>>>>,
     /// Names taken by renamed uploads, per folder id (lowercased).
@@ -801,8 +847,15 @@ impl Run {
                 }
             }
         });
+        let progress = handle.progress();
         let result = handle.join().await;
         watcher.abort();
+        // Parts beyond the estimate are charged now: later calls wait for them.
+        let parts = progress.borrow().total_parts;
+        let made = u32::try_from(parts.saturating_add(2)).unwrap_or(u32::MAX);
+        if parts > 1 && made > requests {
+            self.limiter.acquire(made - requests, 0).await;
+        }
         result
     }
 
@@ -875,14 +928,14 @@ impl Run {
                 })
             }
         };
-        let existing = folder.items.get(&name.to_lowercase());
         let Some(folder_id) = folder.id.clone() else {
             // Dry run, folder to be made.
             return FileOutcome::Planned {
                 action: PlannedAction::Upload,
             };
         };
-        let existing = match existing {
+        let existing = match folder.items.get(&name.to_lowercase()) {
+            Some(item) => item.clone(),
             None => {
                 if self.dry_run {
                     return FileOutcome::Planned {
@@ -890,13 +943,34 @@ impl Run {
                     };
                 }
                 let up = Upload::new_file(&folder_id, name).from_path(&f.abs);
-                return match self.upload(up, f.size).await {
-                    Ok(file) => self.done(f, &file, |file_id| FileOutcome::Uploaded { file_id }),
-                    Err(e) => FileOutcome::Failed(TreeFileError::Upload(e)),
-                };
+                match self.upload(up, f.size).await {
+                    Ok(file) => {
+                        return self.done(f, &file, |file_id| FileOutcome::Uploaded { file_id })
+                    }
+                    // The name was taken since the listing (another client, or an upload of
+                    // a killed run that landed late): the answer names the file; go on as
+                    // if the listing had shown it.
+                    Err(e) if e.code() == Some("item_name_in_use") => match conflict_item(&e) {
+                        Some(item) => item,
+                        None => return FileOutcome::Failed(TreeFileError::Upload(e)),
+                    },
+                    Err(e) => return FileOutcome::Failed(TreeFileError::Upload(e)),
+                }
             }
-            Some(item) => item,
         };
+        self.existing_outcome(f, &folder, &folder_id, name, &existing)
+            .await
+    }
+
+    /// A file whose name Box already holds in its folder.
+    async fn existing_outcome(
+        &self,
+        f: &LocalFile,
+        folder: &FolderState,
+        folder_id: &str,
+        name: &str,
+        existing: &Item,
+    ) -> FileOutcome {
         let is_file = existing.r#type == ItemType::File;
         let same = is_file
             && match existing.size {
@@ -971,8 +1045,8 @@ impl Run {
                 }
             }
             PlannedAction::Rename | PlannedAction::Upload => {
-                let new_name = self.free_name(&folder_id, &folder, name);
-                let up = Upload::new_file(&folder_id, &new_name).from_path(&f.abs);
+                let new_name = self.free_name(folder_id, folder, name);
+                let up = Upload::new_file(folder_id, &new_name).from_path(&f.abs);
                 match self.upload(up, f.size).await {
                     Ok(file) => self.done(f, &file, |file_id| FileOutcome::Renamed {
                         file_id,
@@ -1016,13 +1090,14 @@ async fn run(
     let (journal, loaded) = match &tree.journal {
         None => (None, journal::Loaded::default()),
         Some(path) => {
-            let (j, l) =
-                Journal::open(path, &tree.folder_id).map_err(|source| TreeError::Journal {
+            let (j, l) = Journal::open(path, &tree.folder_id, !tree.dry_run).map_err(|source| {
+                TreeError::Journal {
                     path: path.clone(),
                     source,
-                })?;
-            tracing::debug!(journal = %j.path().display(), files = l.files.len(), "journal read");
-            (Some(j), l)
+                }
+            })?;
+            tracing::debug!(journal = %path.display(), files = l.files.len(), "journal read");
+            (j, l)
         }
     };
     progress.send_modify(|p| {

@@ -3,8 +3,6 @@
 //! engine's answer to a 401 (the core renews the token; a streamed body is sent again once).
 //! Every test checks the bytes stored and the emulator's counters of tokens and 401s.
 
-use std::path::Path;
-use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -226,70 +224,15 @@ async fn a_refresh_token_used_twice_is_refused_and_the_file_store_keeps_the_rota
     emu.shutdown().await;
 }
 
-/// An RSA key pair made by `openssl` in `dir`: the encrypted PKCS#8 PEM and the public key
-/// PEM. `None` (the test is skipped, saying so) when `openssl` is not installed.
-fn openssl_key_pair(dir: &Path, passphrase: &str) -> Option<(String, String)> {
-    let installed = Command::new("openssl")
-        .arg("version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !installed {
-        eprintln!("SKIPPED: `openssl` is not installed; the JWT test needs it to make a key pair");
-        return None;
-    }
-    let run = |args: &[&str]| {
-        let out = Command::new("openssl")
-            .args(args)
-            .output()
-            .expect("openssl runs");
-        assert!(
-            out.status.success(),
-            "openssl {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    };
-    let plain = dir.join("plain.pem");
-    let encrypted = dir.join("encrypted.pem");
-    let public = dir.join("public.pem");
-    let p = |path: &Path| path.to_str().expect("utf-8 path").to_string();
-    let pass = format!("pass:{passphrase}");
-    run(&[
-        "genpkey",
-        "-algorithm",
-        "RSA",
-        "-pkeyopt",
-        "rsa_keygen_bits:2048",
-        "-out",
-        &p(&plain),
-    ]);
-    run(&[
-        "pkcs8",
-        "-topk8",
-        "-v2",
-        "aes-256-cbc",
-        "-in",
-        &p(&plain),
-        "-passout",
-        &pass,
-        "-out",
-        &p(&encrypted),
-    ]);
-    run(&["pkey", "-in", &p(&plain), "-pubout", "-out", &p(&public)]);
-    Some((
-        std::fs::read_to_string(&encrypted).expect("encrypted key"),
-        std::fs::read_to_string(&public).expect("public key"),
-    ))
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn jwt_from_an_app_config_uploads_through_the_emulator() {
     let dir = tempfile::tempdir().expect("tempdir");
     let passphrase = "e2e passphrase";
-    let Some((private_pem, public_pem)) = openssl_key_pair(dir.path(), passphrase) else {
-        return;
-    };
+    let key = TestRsaKey::shared();
+    let (private_pem, public_pem) = (
+        key.encrypted_private_key_pem(passphrase),
+        key.public_key_pem.clone(),
+    );
     let emu = start(Config {
         jwt_public_key: Some(public_pem),
         jwt_key_id: Some("e2e-key".into()),

@@ -24,3 +24,4 @@ mod engine_source_errors;
 mod engine_versions;
 mod rare_answers;
 mod soak;
+mod tree;

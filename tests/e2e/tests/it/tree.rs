@@ -1,0 +1,386 @@
+//! Folder tree uploads (`box_uploads::tree`) against the emulator: a tree of 1,000+ files
+//! arrives whole, a second run sends no byte, a changed file makes one new version, scaled-down
+//! rate limits are kept, and a killed run finishes when run again without duplicates.
+
+use crate::common::*;
+use box_uploads::tree::{
+    FileOutcome, OnConflict, Rate, RateLimits, SkipReason, TreeError, TreeUpload,
+};
+use std::path::Path;
+use std::time::Duration;
+
+/// Chunked above this size (the emulator's parts are 64 KiB).
+const CUTOFF: u64 = 200 * KIB;
+
+/// Writes `files` small files (0 to 2 KiB) spread over nested folders, plus `big` files above
+/// [`CUTOFF`], and one empty folder. Returns the number of files.
+fn write_tree(dir: &Path, files: usize, big: usize, seed: u64) -> usize {
+    for i in 0..files {
+        let sub = match i % 4 {
+            0 => String::new(),
+            1 => format!("d{}", i % 10),
+            2 => format!("d{}/e{}", i % 10, i % 3),
+            _ => format!("d{}/e{}/f{}", i % 10, i % 3, i % 2),
+        };
+        let folder = dir.join(&sub);
+        std::fs::create_dir_all(&folder).expect("mkdir");
+        let len = ((i as u64).wrapping_mul(2_654_435_761) ^ seed) % (2 * KIB + 1);
+        let len = if i % 97 == 0 { 0 } else { len };
+        std::fs::write(
+            folder.join(format!("file-{i:04}.txt")),
+            test_data(len, seed + i as u64),
+        )
+        .expect("write");
+    }
+    for b in 0..big {
+        let len = CUTOFF + 1 + (b as u64) * 150 * KIB;
+        let folder = dir.join("big");
+        std::fs::create_dir_all(&folder).expect("mkdir");
+        std::fs::write(
+            folder.join(format!("big-{b}.bin")),
+            test_data(len, seed + 9000 + b as u64),
+        )
+        .expect("write");
+    }
+    std::fs::create_dir_all(dir.join("empty/inner")).expect("mkdir");
+    files + big
+}
+
+fn tree_uploader(emu: &Emulator) -> Uploader {
+    let mut config = UploadConfig::default();
+    config.chunked_cutoff = CUTOFF;
+    config.min_chunked_size = 1;
+    config.concurrency = 16;
+    config.retry = fast_retries();
+    config.commit_deadline = Duration::from_secs(60);
+    Uploader::with_config(client(emu), config)
+}
+
+/// Limits far above what a test reaches: only the emulator's faults limit these runs.
+fn no_limits() -> RateLimits {
+    RateLimits {
+        requests: Rate::new(100_000, Duration::from_secs(1)).with_burst(1000),
+        uploads: Rate::new(100_000, Duration::from_secs(1)).with_burst(1000),
+    }
+}
+
+fn local_dirs(dir: &Path) -> std::collections::BTreeSet<String> {
+    fn go(dir: &Path, prefix: &str, out: &mut std::collections::BTreeSet<String>) {
+        for e in std::fs::read_dir(dir).expect("read_dir") {
+            let e = e.expect("entry");
+            if e.file_type().expect("type").is_dir() {
+                let name = e.file_name().to_string_lossy().into_owned();
+                let rel = if prefix.is_empty() {
+                    name
+                } else {
+                    format!("{prefix}/{name}")
+                };
+                out.insert(rel.clone());
+                go(&e.path(), &rel, out);
+            }
+        }
+    }
+    let mut out = std::collections::BTreeSet::new();
+    go(dir, "", &mut out);
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tree_of_a_thousand_files_arrives_whole_then_reruns_send_nothing_and_one_change_one_version(
+) {
+    let emu = start(small_config()).await;
+    let local = tempfile::tempdir().expect("tempdir");
+    let n = write_tree(local.path(), 1040, 3, 1);
+    let uploader = tree_uploader(&emu);
+    let tree = || TreeUpload::new(local.path(), "0").rate_limits(no_limits());
+
+    let first = uploader.upload_tree(tree()).await.expect("first run");
+    assert_eq!(
+        first.failed(),
+        0,
+        "{:?}",
+        first.failures().collect::<Vec<_>>()
+    );
+    assert_eq!(first.uploaded(), n);
+    assert_tree_matches(&emu, "0", local.path()).await;
+    assert_eq!(
+        emu.tree_folders("0").expect("root"),
+        local_dirs(local.path())
+    );
+    let c = emu.counters();
+    assert_eq!(c.files_created, n as u64);
+    assert_eq!(c.sessions_committed, 3, "the three big files went chunked");
+    // Each folder made once, however many files waited for it.
+    assert_eq!(c.folders_created, local_dirs(local.path()).len() as u64);
+    assert_eq!(first.folders_created, c.folders_created);
+    eprintln!(
+        "tree: {n} files, {} bytes, {} folders, {} requests",
+        first.bytes_sent(),
+        c.folders_created,
+        c.requests_total
+    );
+
+    emu.reset_counters();
+    let second = uploader.upload_tree(tree()).await.expect("second run");
+    let c = emu.counters();
+    assert_eq!(second.skipped(), n);
+    assert!(second.files.iter().all(|f| matches!(
+        f.outcome,
+        FileOutcome::Skipped {
+            reason: SkipReason::SameContent,
+            ..
+        }
+    )));
+    assert_eq!(c.file_bytes_received, 0, "a second run sends no file byte");
+    assert_eq!(
+        c.files_created + c.file_versions_created + c.folders_created,
+        0
+    );
+    eprintln!("tree: second run sent {} file bytes", c.file_bytes_received);
+
+    std::fs::write(local.path().join("file-0000.txt"), b"changed content").expect("write");
+    emu.reset_counters();
+    let third = uploader
+        .upload_tree(tree().on_conflict(OnConflict::Version))
+        .await
+        .expect("third run");
+    let c = emu.counters();
+    assert_eq!(third.versioned(), 1);
+    assert_eq!(third.skipped(), n - 1);
+    assert_eq!(c.file_versions_created, 1);
+    assert_eq!(c.files_created, 0);
+    assert_eq!(c.file_bytes_received, b"changed content".len() as u64);
+    assert_tree_matches(&emu, "0", local.path()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tree_under_scaled_down_rate_limits_completes_with_few_429s() {
+    let emu = start(small_config()).await;
+    emu.set_faults(FaultConfig {
+        rate_limit: Some(RateLimit {
+            max_requests: 80,
+            window_ms: 1000,
+        }),
+        rate_limit_uploads: Some(RateLimit {
+            max_requests: 20,
+            window_ms: 1000,
+        }),
+        ..Default::default()
+    });
+    let local = tempfile::tempdir().expect("tempdir");
+    let n = write_tree(local.path(), 130, 1, 2);
+    // The client's limits match the server's, with bursts small enough that a burst plus one
+    // window's worth stays under them.
+    let limits = RateLimits {
+        requests: Rate::new(70, Duration::from_secs(1)).with_burst(5),
+        uploads: Rate::new(18, Duration::from_secs(1)).with_burst(1),
+    };
+    let report = tree_uploader(&emu)
+        .upload_tree(TreeUpload::new(local.path(), "0").rate_limits(limits))
+        .await
+        .expect("run");
+    assert_eq!(
+        report.failed(),
+        0,
+        "{:?}",
+        report.failures().collect::<Vec<_>>()
+    );
+    assert_eq!(report.uploaded(), n);
+    assert_tree_matches(&emu, "0", local.path()).await;
+    let c = emu.counters();
+    let ratio = c.injected.rate_limited as f64 / c.requests_total as f64;
+    eprintln!(
+        "tree under limits: {n} files, {} requests, {} answered 429 ({:.2}%)",
+        c.requests_total,
+        c.injected.rate_limited,
+        ratio * 100.0
+    );
+    assert!(ratio < 0.02, "429s were {:.2}% of requests", ratio * 100.0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killed_tree_run_completes_when_run_again_without_duplicates() {
+    let emu = start(small_config()).await;
+    emu.set_faults(FaultConfig {
+        latency_ms: 3,
+        ..Default::default()
+    });
+    let local = tempfile::tempdir().expect("tempdir");
+    let state = tempfile::tempdir().expect("tempdir");
+    let journal = state.path().join("tree.journal");
+    let n = write_tree(local.path(), 400, 2, 3);
+    let uploader = tree_uploader(&emu);
+    let tree = || {
+        TreeUpload::new(local.path(), "0")
+            .rate_limits(no_limits())
+            .journal(&journal)
+    };
+
+    let handle = uploader.start_tree(tree());
+    let mut progress = handle.progress();
+    while progress.borrow().files_done < 100 {
+        progress.changed().await.expect("the run goes on");
+    }
+    handle.abort();
+    assert!(matches!(handle.join().await, Err(TreeError::Cancelled)));
+    let done_before = emu.counters().files_created;
+    assert!(done_before < n as u64, "killed before the end");
+
+    let report = uploader.upload_tree(tree()).await.expect("second run");
+    assert_eq!(
+        report.failed(),
+        0,
+        "{:?}",
+        report.failures().collect::<Vec<_>>()
+    );
+    let journaled = report
+        .files
+        .iter()
+        .filter(|f| {
+            matches!(
+                f.outcome,
+                FileOutcome::Skipped {
+                    reason: SkipReason::Journal,
+                    ..
+                }
+            )
+        })
+        .count();
+    assert!(journaled >= 100, "{journaled} files skipped by the journal");
+    assert_tree_matches(&emu, "0", local.path()).await;
+    assert_eq!(
+        emu.tree_folders("0").expect("root"),
+        local_dirs(local.path())
+    );
+    // Each path stored once: no duplicate file, no renamed copy, no second folder.
+    let c = emu.counters();
+    assert_eq!(c.files_created, n as u64);
+    assert_eq!(c.file_versions_created, 0);
+    assert_eq!(c.folders_created, local_dirs(local.path()).len() as u64);
+    eprintln!(
+        "killed run: {done_before} files stored before the kill, {journaled} skipped by the journal"
+    );
+
+    // A third run touches nothing: every file is in the journal, nothing is listed.
+    emu.reset_counters();
+    let third = uploader.upload_tree(tree()).await.expect("third run");
+    assert_eq!(third.skipped(), n);
+    assert_eq!(emu.counters().requests_total, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn changed_file_is_skipped_failed_or_renamed_as_asked_and_dry_run_touches_nothing() {
+    let emu = start(small_config()).await;
+    let local = tempfile::tempdir().expect("tempdir");
+    std::fs::create_dir_all(local.path().join("docs")).expect("mkdir");
+    std::fs::write(local.path().join("docs/a.txt"), b"first").expect("write");
+    std::fs::write(local.path().join("docs/b.txt"), b"same").expect("write");
+    let uploader = tree_uploader(&emu);
+    let tree = |on: OnConflict| {
+        TreeUpload::new(local.path(), "0")
+            .on_conflict(on)
+            .rate_limits(no_limits())
+    };
+    uploader
+        .upload_tree(tree(OnConflict::Version))
+        .await
+        .expect("first run");
+    std::fs::write(local.path().join("docs/a.txt"), b"second").expect("write");
+    std::fs::write(local.path().join("docs/new.txt"), b"new").expect("write");
+
+    emu.reset_counters();
+    let dry = uploader
+        .upload_tree(tree(OnConflict::Rename).dry_run(true))
+        .await
+        .expect("dry run");
+    let actions: Vec<String> = dry
+        .files
+        .iter()
+        .map(|f| format!("{} {:?}", f.path, f.outcome))
+        .collect();
+    assert!(
+        actions[0].starts_with("docs/a.txt Planned { action: Rename"),
+        "{actions:?}"
+    );
+    assert!(actions[1].starts_with("docs/b.txt Skipped"), "{actions:?}");
+    assert!(
+        actions[2].starts_with("docs/new.txt Planned { action: Upload"),
+        "{actions:?}"
+    );
+    let c = emu.counters();
+    assert_eq!(
+        c.files_created + c.folders_created + c.file_bytes_received,
+        0
+    );
+
+    let skip = uploader
+        .upload_tree(tree(OnConflict::Skip).exclude("new.txt"))
+        .await
+        .expect("skip run");
+    assert!(matches!(
+        skip.files[0].outcome,
+        FileOutcome::Skipped {
+            reason: SkipReason::Exists,
+            ..
+        }
+    ));
+    let fail = uploader
+        .upload_tree(tree(OnConflict::Fail).exclude("new.txt"))
+        .await
+        .expect("fail run");
+    assert_eq!(fail.failed(), 1);
+    assert_eq!(fail.skipped(), 1, "the unchanged file is no conflict");
+    let renamed = uploader
+        .upload_tree(tree(OnConflict::Rename))
+        .await
+        .expect("rename run");
+    assert!(
+        matches!(&renamed.files[0].outcome, FileOutcome::Renamed { name, .. } if name == "a (1).txt"),
+        "{:?}",
+        renamed.files[0]
+    );
+    let stored = emu.tree("0").await.expect("root");
+    assert_eq!(
+        stored.keys().collect::<Vec<_>>(),
+        ["docs/a (1).txt", "docs/a.txt", "docs/b.txt", "docs/new.txt"]
+    );
+    assert_eq!(stored["docs/a (1).txt"].1, sha1_hex(b"second"));
+    assert_eq!(stored["docs/a.txt"].1, sha1_hex(b"first"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tree_with_a_client_limit_above_the_servers_backs_off_and_completes() {
+    let emu = start(small_config()).await;
+    emu.set_faults(FaultConfig {
+        rate_limit_uploads: Some(RateLimit {
+            max_requests: 20,
+            window_ms: 1000,
+        }),
+        ..Default::default()
+    });
+    let local = tempfile::tempdir().expect("tempdir");
+    let n = write_tree(local.path(), 80, 0, 4);
+    // Three times what the server allows: the 429s must slow the whole run down.
+    let limits = RateLimits {
+        requests: Rate::new(1000, Duration::from_secs(1)).with_burst(10),
+        uploads: Rate::new(60, Duration::from_secs(1)).with_burst(10),
+    };
+    let report = tree_uploader(&emu)
+        .upload_tree(TreeUpload::new(local.path(), "0").rate_limits(limits))
+        .await
+        .expect("run");
+    assert_eq!(
+        report.failed(),
+        0,
+        "{:?}",
+        report.failures().collect::<Vec<_>>()
+    );
+    assert_eq!(report.uploaded(), n);
+    assert_tree_matches(&emu, "0", local.path()).await;
+    let c = emu.counters();
+    assert!(report.throttled > 0 && c.injected.rate_limited_uploads > 0);
+    eprintln!(
+        "tree over the limit: {n} files, {} requests, {} answered 429, {} seen by the run",
+        c.requests_total, c.injected.rate_limited_uploads, report.throttled
+    );
+}
