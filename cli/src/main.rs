@@ -502,8 +502,9 @@ async fn put(args: PutArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// A byte progress bar on stderr, only when stderr is a terminal.
-fn progress_bar(handle: &UploadHandle) -> Option<indicatif::ProgressBar> {
+/// An empty bar over bytes with a message slot, on stderr, or `None` when stderr is not a
+/// terminal (a log or a pipe gets no bar).
+fn byte_bar() -> Option<indicatif::ProgressBar> {
     if !std::io::stderr().is_terminal() {
         return None;
     }
@@ -513,6 +514,12 @@ fn progress_bar(handle: &UploadHandle) -> Option<indicatif::ProgressBar> {
     ) {
         bar.set_style(style);
     }
+    Some(bar)
+}
+
+/// A byte progress bar on stderr, only when stderr is a terminal.
+fn progress_bar(handle: &UploadHandle) -> Option<indicatif::ProgressBar> {
+    let bar = byte_bar()?;
     let mut rx = handle.progress();
     let shown = bar.clone();
     tokio::spawn(async move {
@@ -691,15 +698,7 @@ fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
 
 /// Bytes and files of a tree upload on stderr, only when stderr is a terminal.
 fn tree_progress_bar(handle: &TreeHandle) -> Option<indicatif::ProgressBar> {
-    if !std::io::stderr().is_terminal() {
-        return None;
-    }
-    let bar = indicatif::ProgressBar::new(0);
-    if let Ok(style) = indicatif::ProgressStyle::with_template(
-        "{bar:40.cyan/blue} {bytes}/{total_bytes} {binary_bytes_per_sec} eta {eta} {msg}",
-    ) {
-        bar.set_style(style);
-    }
+    let bar = byte_bar()?;
     let mut rx = handle.progress();
     let shown = bar.clone();
     tokio::spawn(async move {

@@ -60,7 +60,7 @@ pub use limiter::{Rate, RateLimiter, RateLimits};
 use crate::models::{CreateFolderBody, CreateFolderBodyParent, FileFull, Item, ItemType};
 use crate::operations::{CreateFolderRequest, ListFolderItemsRequest};
 use crate::upload::{
-    CallError, CallErrorKind, ProgressEvent, Upload, UploadError, UploadErrorKind, Uploader,
+    call_error, CallError, ProgressEvent, Upload, UploadError, UploadErrorKind, Uploader,
 };
 use journal::{Entry, Journal};
 
@@ -571,28 +571,6 @@ fn hash_file(path: &Path) -> std::io::Result<(u64, String)> {
     Ok((n, hex))
 }
 
-fn to_call_error<E: OperationError>(err: rt::Error<E>) -> CallError {
-    match err {
-        rt::Error::Api(e) => CallError::answer(e),
-        rt::Error::Transport(t) => {
-            let kind = if t.is_timeout() {
-                CallErrorKind::Timeout
-            } else if t.is_connect() {
-                CallErrorKind::Connect
-            } else {
-                CallErrorKind::Connection
-            };
-            CallError::failure(kind, t)
-        }
-        rt::Error::Decode(d) => CallError::failure(CallErrorKind::Decode, d),
-        rt::Error::InvalidRequest(why) => CallError::new(
-            CallErrorKind::InvalidRequest,
-            format!("invalid request: {why}"),
-        ),
-        rt::Error::Credentials(c) => CallError::failure(CallErrorKind::Credentials, c),
-    }
-}
-
 /// The item a `409 item_name_in_use` answer names (`context_info.conflicts`: one object or an
 /// array of one).
 fn conflict_item(err: &UploadError) -> Option<Item> {
@@ -662,7 +640,7 @@ impl Run {
             attempt += 1;
             let err = match f().await {
                 Ok(v) => return Ok(v),
-                Err(e) => to_call_error(e),
+                Err(e) => call_error(e),
             };
             if err.status() == Some(429) {
                 self.limiter.throttled(err.retry_after());

@@ -49,7 +49,7 @@ const FILE_INFO_FIELDS: &[&str] = &[
 ];
 
 /// Reduces a call's failure to a [`CallError`], keeping the API's typed answer.
-fn call_error<E: OperationError>(err: rt::Error<E>) -> CallError {
+pub(crate) fn call_error<E: OperationError>(err: rt::Error<E>) -> CallError {
     match err {
         rt::Error::Api(e) => CallError::answer(e),
         rt::Error::Transport(t) => {

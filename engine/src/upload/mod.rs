@@ -59,6 +59,7 @@ use bytes::Bytes;
 use tokio::io::AsyncRead;
 
 pub use api::{CallError, CallErrorKind, PartRecord, SessionEndpoints};
+pub(crate) use client_impl::call_error;
 pub use digest::Sha1Digest;
 pub use error::{UploadError, UploadErrorKind};
 pub use handle::{Aborter, UploadHandle};
