@@ -79,6 +79,10 @@ pub struct Config {
     /// Base URL put into `session_endpoints` and the preflight `upload_url`, e.g.
     /// `http://emulator.test:8080`. Default: `http://` + the address the server listens on.
     pub public_url: Option<String>,
+    /// Network shaping: a round trip before each request, bandwidth per connection and for
+    /// the whole link, server time per part and commit. Default: none (loopback as it is).
+    /// Changeable later with [`crate::Emulator::set_net`].
+    pub net: crate::net::NetConfig,
 
     // --- Service authentication (`POST /oauth2/token`) ---
     /// The app's client id. With [`client_secret`](Self::client_secret) it enables the token
@@ -128,6 +132,7 @@ impl Default for Config {
             seed: 0,
             faults: FaultConfig::default(),
             public_url: None,
+            net: crate::net::NetConfig::default(),
             client_id: None,
             client_secret: None,
             enterprise_id: "1".to_string(),

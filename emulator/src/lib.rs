@@ -65,6 +65,14 @@
 //! `expire-tokens` fault) and ages tokens with [`Emulator::advance_token_clock`]. The static
 //! [`Config::token`] keeps working and never expires.
 //!
+//! # Network shaping
+//!
+//! [`Config::net`] (or [`Emulator::set_net`], `PUT /_emulator/net`, the binary's `--net`)
+//! makes loopback behave like a network: a round trip before each request is handled,
+//! request and response bodies limited per connection and for the whole link, and server time
+//! per part upload and commit (see [`NetConfig`]). It waits on `tokio::time`, so a test can run
+//! it on a paused clock. The default shapes nothing and costs nothing.
+//!
 //! The [`testing`] module has what tests of a client usually need around the emulator:
 //! small-part configurations, deterministic test data, the values of Box's digest and range
 //! headers, checks of Box's error bodies and of what was stored.
@@ -79,6 +87,7 @@ mod config;
 mod counters;
 mod error;
 mod multipart;
+mod net;
 #[cfg(test)]
 mod proptests;
 mod server;
@@ -92,6 +101,7 @@ pub use config::{
     SERVICE_ACCOUNT_ID,
 };
 pub use counters::{AuthCounters, Counters, InjectedCounters, Operation, TokensIssued};
+pub use net::{NetConfig, NetSpecError};
 
 use state::{lock, Shared};
 use std::net::SocketAddr;
@@ -126,6 +136,7 @@ pub struct Emulator {
     shutdown_tx: Option<watch::Sender<bool>>,
     task: Option<JoinHandle<()>>,
     temp_dir: Option<PathBuf>,
+    net: Arc<net::Net>,
 }
 
 impl std::fmt::Debug for Emulator {
@@ -160,6 +171,10 @@ impl Emulator {
             return Err(StartError::Config("the part size must be positive".into()));
         }
         let jwt_key = check_auth_config(&config).map_err(StartError::Config)?;
+        let net =
+            Arc::new(net::Net::new(config.net.validated().map_err(|e| {
+                StartError::Config(format!("network shaping: {e}"))
+            })?));
         let (data_dir, temp_dir) = match &config.data_dir {
             Some(d) => (d.clone(), None),
             None => {
@@ -204,13 +219,20 @@ impl Emulator {
         let shared = Arc::new(shared);
         let router = api::router(shared.clone());
         let (shutdown_tx, shutdown_rx) = watch::channel(false);
-        let task = tokio::spawn(server::serve(listener, router, shared.clone(), shutdown_rx));
+        let task = tokio::spawn(server::serve(
+            listener,
+            router,
+            shared.clone(),
+            net.clone(),
+            shutdown_rx,
+        ));
         Ok(Emulator {
             shared,
             addr,
             shutdown_tx: Some(shutdown_tx),
             task: Some(task),
             temp_dir,
+            net,
         })
     }
 
@@ -295,6 +317,18 @@ impl Emulator {
     /// requests.
     pub fn set_faults(&self, faults: FaultConfig) {
         self.shared.set_faults(faults.clamped());
+    }
+
+    /// The network shaping in force ([`Config::net`]).
+    pub fn net(&self) -> NetConfig {
+        self.net.config()
+    }
+
+    /// Replaces the network shaping; requests that start from now on are shaped by it (a body
+    /// already flowing keeps the rates it started with). Zero rates and delays read as none
+    /// (unlimited), delays are capped at an hour. Also `PUT /_emulator/net`.
+    pub fn set_net(&self, net: NetConfig) {
+        self.net.set_config(net);
     }
 
     /// Invalidates every access token issued so far, at once: a request carrying one gets

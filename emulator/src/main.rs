@@ -1,6 +1,6 @@
 //! `box-emulator`: run the Box-compatible upload server from the command line.
 
-use box_emulator::{Config, Emulator, FaultConfig};
+use box_emulator::{Config, Emulator, FaultConfig, NetConfig};
 use std::io::Write as _;
 use std::process::ExitCode;
 
@@ -24,6 +24,9 @@ OPTIONS:
     --session-lifetime DUR   upload session lifetime, e.g. 7d, 1h, 30s [default: 7d]
     --folder ID              make folder ID exist besides the root \"0\" (repeatable)
     --fault SPEC             inject a fault (repeatable; see below)
+    --net rtt=DUR,conn=RATE,link=RATE[,server=DUR]
+                             shape the network (see below), e.g.
+                             rtt=40ms,conn=12MiB/s,link=120MiB/s [default: none]
     --seed N                 seed for session ids and fault decisions [default: 0]
     --public-url URL         base URL to put in session_endpoints and upload_url
                              [default: http://ADDR]
@@ -88,10 +91,21 @@ FAULT SPECS (P is a fraction such as 0.1, or a percentage such as 10%):
 Part faults are drawn from (seed, session, part index, attempt), the others from
 (seed, fault, how many times it was drawn), so a run is reproducible.
 
+NETWORK SHAPING (--net; every key optional):
+    rtt=DUR                  every request waits DUR before it is handled
+    conn=RATE                request bodies, and apart response bodies, of one
+                             connection flow at most RATE (e.g. 12MiB/s, 100MB/s)
+    link=RATE                all connections' bodies together, each way, at most RATE
+    server=DUR               processing time added to each part upload and commit
+/_emulator/* is never shaped. No packet loss, no TCP slow start or handshake.
+
 COUNTERS AND CONTROLS (no authentication):
     GET /_emulator/counters        JSON counters of traffic and injected faults
     POST /_emulator/counters/reset set them back to zero
     GET|PUT /_emulator/faults      read or replace the fault settings (JSON)
+    GET|PUT /_emulator/net         read or replace the network shaping (JSON:
+                                   rtt_ms, conn_bytes_per_sec, link_bytes_per_sec,
+                                   server_ms; null is unlimited)
     POST /_emulator/expire-tokens  invalidate every issued access token now
     POST /_emulator/refresh-tokens {\"user_id\": \"ID\"}: mint a refresh token
     POST /_emulator/token-clock    {\"advance_secs\": N}: age issued tokens N seconds
@@ -175,6 +189,7 @@ fn parse_args(args: Vec<String>) -> Result<Option<Config>, String> {
             "--session-lifetime" => config.session_lifetime = parse_lifetime(&value()?)?,
             "--folder" => config.folders.push(value()?),
             "--fault" => faults.apply_spec(&value()?).map_err(|e| e.to_string())?,
+            "--net" => config.net = NetConfig::from_spec(&value()?).map_err(|e| e.to_string())?,
             "--seed" => {
                 let v = value()?;
                 config.seed = v.parse().map_err(|_| format!("invalid --seed {v:?}"))?;
@@ -351,6 +366,8 @@ mod tests {
             "503=0.25@2s",
             "--fault",
             "operation-blocked=1",
+            "--net",
+            "rtt=40ms,conn=12MiB/s,link=120MiB/s,server=5ms",
         ]))
         .unwrap()
         .unwrap();
@@ -374,6 +391,11 @@ mod tests {
         assert_eq!(c.faults.request_503, 0.25);
         assert_eq!(c.faults.retry_after_503_secs, 2);
         assert_eq!(c.faults.operation_blocked, 1.0);
+        assert_eq!(c.net.rtt_ms, Some(40));
+        assert_eq!(c.net.conn_bytes_per_sec, Some(12 << 20));
+        assert_eq!(c.net.link_bytes_per_sec, Some(120 << 20));
+        assert_eq!(c.net.server_ms, Some(5));
+        assert!(parse_args(args(&["--net", "conn=fast"])).is_err());
         assert!(parse_args(args(&["--refresh-token", "nouser"])).is_err());
         assert!(parse_args(args(&["--jwt-public-key", "/nonexistent/key.pem"])).is_err());
         assert!(parse_args(args(&["--help"])).unwrap().is_none());

@@ -6,7 +6,9 @@
 //! [`kill_connection`] makes the connection task drop the socket at once.
 
 use crate::error::{ApiError, ErrorCode, REQUEST_ID_HEADER};
+use crate::net::{ConnBuckets, Dir, Net, NetConfig};
 use crate::state::Shared;
+use axum::body::Body;
 use axum::http::{Extensions, HeaderName, HeaderValue, Request};
 use axum::Router;
 use hyper::body::Incoming;
@@ -42,6 +44,7 @@ pub(crate) async fn serve(
     listener: TcpListener,
     router: Router,
     shared: Arc<Shared>,
+    net: Arc<Net>,
     mut shutdown: watch::Receiver<bool>,
 ) {
     let mut conns = JoinSet::new();
@@ -59,7 +62,15 @@ pub(crate) async fn serve(
                     }
                 };
                 let _ = stream.set_nodelay(true);
-                conns.spawn(serve_connection(stream, router.clone(), shared.clone(), shutdown.clone()));
+                // The connection's own token buckets (used only while rates are set).
+                let buckets = Arc::new(ConnBuckets::default());
+                conns.spawn(serve_connection(
+                    stream,
+                    router.clone(),
+                    shared.clone(),
+                    (net.clone(), buckets),
+                    shutdown.clone(),
+                ));
                 while conns.try_join_next().is_some() {}
             }
         }
@@ -95,6 +106,7 @@ async fn serve_connection(
     stream: tokio::net::TcpStream,
     router: Router,
     shared: Arc<Shared>,
+    (net, buckets): (Arc<Net>, Arc<ConnBuckets>),
     mut shutdown: watch::Receiver<bool>,
 ) {
     let ctl = ConnControl::default();
@@ -104,13 +116,44 @@ async fn serve_connection(
         strip_trailing_slash(&mut req);
         let mut router = router.clone();
         let shared = shared.clone();
+        let internal = req.uri().path().starts_with("/_emulator");
+        // Network shaping (`crate::net`): the controls are never shaped; with shaping off
+        // nothing below wraps or waits.
+        let cfg = if internal {
+            req.extensions_mut().insert(net.clone());
+            NetConfig::default()
+        } else {
+            net.config()
+        };
+        let (req, shaping) = if cfg.is_off() {
+            (req.map(Body::new), None)
+        } else {
+            let server_ms = cfg
+                .server_ms
+                .filter(|_| crate::net::is_server_timed(req.method(), req.uri().path()));
+            let req = match net.shaper(&cfg, &buckets, Dir::Up) {
+                Some(up) => req.map(|b| up.wrap(b)),
+                None => req.map(Body::new),
+            };
+            let down = net.shaper(&cfg, &buckets, Dir::Down);
+            (req, Some((cfg.rtt_ms, server_ms, down)))
+        };
         async move {
-            let internal = req.uri().path().starts_with("/_emulator");
             shared.counters().requests_total += 1;
+            let (rtt_ms, server_ms, down) = shaping.unwrap_or_default();
+            if let Some(ms) = rtt_ms {
+                tokio::time::sleep(Duration::from_millis(ms)).await;
+            }
             let mut resp = match tower_service::Service::call(&mut router, req).await {
                 Ok(r) => r,
                 Err(never) => match never {},
             };
+            if let Some(ms) = server_ms {
+                tokio::time::sleep(Duration::from_millis(ms)).await;
+            }
+            if let Some(down) = down {
+                resp = resp.map(|b| down.wrap(b));
+            }
             if !resp.headers().contains_key(REQUEST_ID_HEADER) {
                 if let Ok(v) = HeaderValue::from_str(&crate::error::new_request_id()) {
                     resp.headers_mut()

@@ -10,13 +10,18 @@
 //! folders/<folder_id>.json       a folder made by `POST /2.0/folders` (FolderRecord)
 //! blobs/<version_id>             content of one file version
 //! sessions/<session_id>/session.json    SessionMeta
-//! sessions/<session_id>/parts/<index>.bin   part data
-//! sessions/<session_id>/parts/<index>.json  PartRecord (written after the .bin)
+//! sessions/<session_id>/data             the file being assembled: `file_size` bytes (sparse),
+//!                                        each part written at its offset
+//! sessions/<session_id>/parts/<index>.json  PartRecord (written after the part's bytes)
 //! tmp/                           bodies being received; emptied at start-up
 //! ```
 //!
 //! JSON files are written to a temporary name and renamed into place, so a crash leaves
-//! either the old or the new version.
+//! either the old or the new version. A part counts only once its record is on disk; the bytes
+//! of a region with no record mean nothing (a later upload of that part overwrites them), so a
+//! part whose body broke mid-way leaves no trace. The commit hashes `data` and links it into
+//! `blobs/` instead of copying it. Sessions of the older layout (one `parts/<index>.bin` per
+//! part) are moved into `data` when loaded.
 
 use crate::auth::{AuthState, JwtKey};
 use crate::config::{Config, FaultConfig};
@@ -270,6 +275,8 @@ pub(crate) struct SessionInner {
     pub parts: BTreeMap<u64, PartRecord>,
     /// Parts being moved into place right now (index -> record).
     pub reserved: HashMap<u64, PartRecord>,
+    /// Who may write each part's region of `data` (see [`Region`]).
+    pub regions: HashMap<u64, Arc<Region>>,
     /// Upload attempts per part index (for reproducible fault decisions).
     pub attempts: HashMap<u64, u32>,
     pub commit_attempts: u32,
@@ -277,6 +284,17 @@ pub(crate) struct SessionInner {
     pub committing: bool,
     /// Aborted (or otherwise removed).
     pub gone: bool,
+}
+
+/// The owner of one part's region of a session's data file: the one request allowed to write
+/// there. A request streams a part straight into its region only if nobody owns it; a request
+/// that reserved the part (its body arrived whole and checked, in a temporary file) takes the
+/// region over, fencing out a writer that stalled. Every write is made under `owner`, after
+/// checking it still owns the region, so a fenced-out writer can never write again, even from
+/// a blocking thread that outlives its request.
+#[derive(Default)]
+pub(crate) struct Region {
+    pub owner: Mutex<Option<u64>>,
 }
 
 pub(crate) struct Session {
@@ -289,7 +307,12 @@ impl Session {
     pub fn parts_dir(&self) -> PathBuf {
         self.dir.join("parts")
     }
-    pub fn part_data_path(&self, index: u64) -> PathBuf {
+    /// The file being assembled: every part is written here at its offset.
+    pub fn data_path(&self) -> PathBuf {
+        self.dir.join("data")
+    }
+    /// Part data of the older layout (one file a part), moved into `data` when loaded.
+    fn legacy_part_data_path(&self, index: u64) -> PathBuf {
         self.parts_dir().join(format!("{index}.bin"))
     }
     pub fn part_meta_path(&self, index: u64) -> PathBuf {
@@ -1053,6 +1076,9 @@ impl Shared {
         tokio::fs::create_dir_all(dir.join("parts"))
             .await
             .map_err(io_err("creating session directory"))?;
+        create_data_file(&dir.join("data"), file_size)
+            .await
+            .map_err(io_err("creating session data file"))?;
         write_json_atomic(&dir.join("session.json"), &meta)
             .await
             .map_err(io_err("saving session"))?;
@@ -1063,6 +1089,7 @@ impl Shared {
                 meta,
                 parts: BTreeMap::new(),
                 reserved: HashMap::new(),
+                regions: HashMap::new(),
                 attempts: HashMap::new(),
                 commit_attempts: 0,
                 mismatch_fired: false,
@@ -1243,6 +1270,7 @@ async fn load_session(dir: &Path) -> Option<Session> {
             meta: meta.clone(),
             parts: BTreeMap::new(),
             reserved: HashMap::new(),
+            regions: HashMap::new(),
             attempts: HashMap::new(),
             commit_attempts: 0,
             mismatch_fired: false,
@@ -1251,9 +1279,15 @@ async fn load_session(dir: &Path) -> Option<Session> {
         }),
     };
     let parts_dir = session.parts_dir();
+    if meta.committed.is_some() {
+        // The content went to blobs/; what is left is a crash between the two steps.
+        let _ = tokio::fs::remove_file(session.data_path()).await;
+        let _ = tokio::fs::remove_dir_all(&parts_dir).await;
+        return Some(session);
+    }
     let _ = tokio::fs::create_dir_all(&parts_dir).await;
     let mut parts = BTreeMap::new();
-    let mut data_files = HashSet::new();
+    let mut legacy_data = HashSet::new();
     let mut rd = tokio::fs::read_dir(&parts_dir).await.ok()?;
     let mut entries = Vec::new();
     while let Ok(Some(e)) = rd.next_entry().await {
@@ -1264,7 +1298,7 @@ async fn load_session(dir: &Path) -> Option<Session> {
         let ext = p.extension().and_then(|s| s.to_str()).unwrap_or("");
         match (stem.parse::<u64>(), ext) {
             (Ok(i), "bin") => {
-                data_files.insert(i);
+                legacy_data.insert(i);
             }
             (Ok(i), "json") => {
                 let rec = tokio::fs::read(p)
@@ -1280,28 +1314,100 @@ async fn load_session(dir: &Path) -> Option<Session> {
             }
         }
     }
-    // A part counts only if both its data and its metadata made it to disk, and agree.
+    // The data file must be there and whole; a session of the older layout has none yet.
+    let data_path = session.data_path();
+    let data_ok = tokio::fs::metadata(&data_path)
+        .await
+        .map(|m| m.is_file() && m.len() == meta.file_size)
+        .unwrap_or(false);
+    if !data_ok {
+        let _ = tokio::fs::remove_file(&data_path).await;
+        create_data_file(&data_path, meta.file_size).await.ok()?;
+    }
+    // A part counts only if its record is sound and its bytes are in `data` (or, for the
+    // older layout, in a part file of the right length, moved into `data` now).
     let mut valid = BTreeMap::new();
     for (i, rec) in parts {
-        let data_len = tokio::fs::metadata(session.part_data_path(i))
-            .await
-            .map(|m| m.len())
-            .ok();
-        if data_files.contains(&i)
-            && data_len == Some(rec.size)
-            && rec.offset == i.saturating_mul(meta.part_size)
-        {
+        let sound = rec.offset == i.saturating_mul(meta.part_size)
+            && rec.offset < meta.file_size
+            && rec.size == meta.part_size.min(meta.file_size - rec.offset);
+        let legacy = session.legacy_part_data_path(i);
+        let in_place = if !sound {
+            false
+        } else if legacy_data.contains(&i) {
+            migrate_legacy_part(&legacy, &data_path, rec.offset, rec.size)
+                .await
+                .is_ok()
+        } else {
+            data_ok
+        };
+        if in_place {
             valid.insert(i, rec);
         } else {
             let _ = tokio::fs::remove_file(session.part_meta_path(i)).await;
-            let _ = tokio::fs::remove_file(session.part_data_path(i)).await;
         }
     }
-    for i in data_files {
-        if !valid.contains_key(&i) {
-            let _ = tokio::fs::remove_file(session.part_data_path(i)).await;
-        }
+    for i in legacy_data {
+        let _ = tokio::fs::remove_file(session.legacy_part_data_path(i)).await;
     }
     lock(&session.inner).parts = valid;
     Some(session)
+}
+
+/// Creates (or truncates) a session's data file and extends it, sparse, to `size` bytes.
+async fn create_data_file(path: &Path, size: u64) -> std::io::Result<()> {
+    let f = tokio::fs::File::create(path).await?;
+    f.set_len(size).await
+}
+
+/// Copies a part file of the older layout into the data file at `offset`, if it holds
+/// exactly `size` bytes.
+async fn migrate_legacy_part(
+    part: &Path,
+    data: &Path,
+    offset: u64,
+    size: u64,
+) -> std::io::Result<()> {
+    let part = part.to_path_buf();
+    let data = data.to_path_buf();
+    tokio::task::spawn_blocking(move || {
+        let src = std::fs::File::open(&part)?;
+        if src.metadata()?.len() != size {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                "part file of the wrong length",
+            ));
+        }
+        let dst = std::fs::OpenOptions::new().write(true).open(&data)?;
+        copy_at(&src, &dst, offset, size)
+    })
+    .await
+    .map_err(std::io::Error::other)?
+}
+
+/// Copies the first `size` bytes of `src` into `dst` at `offset` (positioned writes).
+pub(crate) fn copy_at(
+    src: &std::fs::File,
+    dst: &std::fs::File,
+    offset: u64,
+    size: u64,
+) -> std::io::Result<()> {
+    use std::io::Read as _;
+    use std::os::unix::fs::FileExt as _;
+    let mut buf = vec![0u8; (1 << 20).min(size.max(1) as usize)];
+    let mut src = src;
+    let mut done = 0u64;
+    while done < size {
+        let want = buf.len().min((size - done) as usize);
+        let n = src.read(&mut buf[..want])?;
+        if n == 0 {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::UnexpectedEof,
+                "part data ended early",
+            ));
+        }
+        dst.write_all_at(&buf[..n], offset + done)?;
+        done += n as u64;
+    }
+    Ok(())
 }

@@ -6,9 +6,12 @@ use crate::body::BodyStream;
 use crate::config::FaultConfig;
 use crate::counters::Counters;
 use crate::error::ApiError;
+use crate::net::{Net, NetConfig};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use axum::Extension;
 use serde_json::{json, Value};
+use std::sync::Arc;
 
 pub(crate) async fn counters(axum::extract::State(st): AppState) -> Response {
     let c = st.counters().clone();
@@ -92,5 +95,34 @@ pub(crate) async fn advance_token_clock(
     Ok(json_response(
         StatusCode::OK,
         json!({ "offset_secs": total.as_secs() }),
+    ))
+}
+
+/// `GET /_emulator/net`: the network shaping in force, as
+/// `{"rtt_ms", "conn_bytes_per_sec", "link_bytes_per_sec", "server_ms"}` (null: unlimited).
+pub(crate) async fn get_net(Extension(net): Extension<Arc<Net>>) -> Response {
+    json_response(
+        StatusCode::OK,
+        serde_json::to_value(net.config()).unwrap_or_default(),
+    )
+}
+
+/// `PUT /_emulator/net` with a JSON [`NetConfig`] (missing or null fields: unlimited)
+/// replaces the network shaping for requests that start from now on; answers it.
+pub(crate) async fn put_net(
+    Extension(net): Extension<Arc<Net>>,
+    mut body: BodyStream,
+) -> ApiResult {
+    let data = body.read_limited(64 * 1024).await.map_err(body_error)?;
+    let bad = |e: String| ApiError::bad_request(format!("Invalid network config: {e}"));
+    let v: Value = serde_json::from_slice(&data).map_err(|e| bad(e.to_string()))?;
+    if !v.is_object() {
+        return Err(bad("expected a JSON object".into()));
+    }
+    let c: NetConfig = serde_json::from_value(v).map_err(|e| bad(e.to_string()))?;
+    net.set_config(c.validated().map_err(bad)?);
+    Ok(json_response(
+        StatusCode::OK,
+        serde_json::to_value(net.config()).unwrap_or_default(),
     ))
 }

@@ -129,6 +129,10 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
             "/_emulator/faults",
             get(internal::get_faults).put(internal::put_faults),
         )
+        .route(
+            "/_emulator/net",
+            get(internal::get_net).put(internal::put_net),
+        )
         .route("/_emulator/expire-tokens", post(internal::expire_tokens))
         .route(
             "/_emulator/refresh-tokens",

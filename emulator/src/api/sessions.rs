@@ -14,7 +14,7 @@ use crate::error::ApiError;
 use crate::server::kill_connection;
 use crate::state::{
     io_err, lock, session_not_found, write_json_atomic, Catalog, CommittedInfo, NewContent,
-    PartRecord, Session, SessionInner, SessionMeta, SessionTarget, Shared,
+    PartRecord, Region, Session, SessionInner, SessionMeta, SessionTarget, Shared,
 };
 use crate::util::{self, DigestError};
 use axum::extract::Path;
@@ -24,8 +24,10 @@ use chrono::Utc;
 use serde_json::{json, Map, Value};
 use sha1::{Digest as _, Sha1};
 use std::collections::{HashMap, HashSet};
-use std::io::{Read as _, Write as _};
+use std::io::Read as _;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use tokio::io::AsyncWriteExt as _;
 
 // ---------------------------------------------------------------------------------------
@@ -501,6 +503,145 @@ impl Drop for Reservation<'_> {
     }
 }
 
+/// Where a part's body goes while it is received.
+enum Sink {
+    /// Into its region of the session's data file (this request owns the region).
+    Direct(RegionWriter),
+    /// Into a temporary file (another request owns the region).
+    Temp(
+        crate::state::TempPath,
+        tokio::io::BufWriter<tokio::fs::File>,
+    ),
+    /// Nowhere (a 500-before fault: the part is never stored).
+    Discard,
+}
+
+/// A received part that passed its checks: already in its region (still owned), or still in
+/// a temporary file.
+enum Placement {
+    Written(RegionOwner),
+    Pending(crate::state::TempPath),
+}
+
+/// Ownership of a part's region (see [`Region`]), given up when dropped.
+struct RegionOwner {
+    region: Arc<Region>,
+    token: u64,
+}
+
+static REGION_TOKENS: AtomicU64 = AtomicU64::new(1);
+
+impl RegionOwner {
+    /// The region, if nobody owns it. Called under the session lock.
+    fn try_take(region: &Arc<Region>) -> Option<RegionOwner> {
+        let mut owner = lock(&region.owner);
+        if owner.is_some() {
+            return None;
+        }
+        let token = REGION_TOKENS.fetch_add(1, Ordering::Relaxed);
+        *owner = Some(token);
+        Some(RegionOwner {
+            region: region.clone(),
+            token,
+        })
+    }
+
+    /// The region, whoever owned it: only for a part that holds its reservation. A write of
+    /// the former owner in progress ends first (writes are made under the same lock).
+    fn take_over(region: &Arc<Region>) -> RegionOwner {
+        let token = REGION_TOKENS.fetch_add(1, Ordering::Relaxed);
+        *lock(&region.owner) = Some(token);
+        RegionOwner {
+            region: region.clone(),
+            token,
+        }
+    }
+
+    /// Writes `data` at `at` if the region is still this owner's; false if it was taken over.
+    fn write_at(&self, file: &std::fs::File, data: &[u8], at: u64) -> std::io::Result<bool> {
+        use std::os::unix::fs::FileExt as _;
+        let owner = lock(&self.region.owner);
+        if *owner != Some(self.token) {
+            return Ok(false);
+        }
+        file.write_all_at(data, at)?;
+        Ok(true)
+    }
+}
+
+impl Drop for RegionOwner {
+    fn drop(&mut self) {
+        let mut owner = lock(&self.region.owner);
+        if *owner == Some(self.token) {
+            *owner = None;
+        }
+    }
+}
+
+/// The answer to a part whose region was taken over by a good copy of the same part, reserved
+/// or stored meanwhile.
+fn taken_over(session: &Session, index: u64) -> ApiError {
+    let inner = lock(&session.inner);
+    match inner.parts.get(&index).or(inner.reserved.get(&index)) {
+        Some(existing) => overlap_error(existing),
+        None => {
+            ApiError::internal("Internal Server Error (another upload of this part took its place)")
+        }
+    }
+}
+
+/// How a [`RegionWriter`] ended.
+type WriterEnd = (std::io::Result<()>, Option<RegionOwner>);
+
+/// Writes a part's chunks into its region of the data file with positioned writes, on a
+/// blocking thread fed by a small channel (so hashing and writing overlap). The thread owns
+/// the region: if the request is dropped mid-body, the region is given up only after the last
+/// write queued has landed. If the region is taken over, the thread stops writing and hands
+/// back no owner.
+struct RegionWriter {
+    tx: tokio::sync::mpsc::Sender<bytes::Bytes>,
+    task: tokio::task::JoinHandle<WriterEnd>,
+}
+
+impl RegionWriter {
+    fn start(path: PathBuf, offset: u64, owner: RegionOwner) -> RegionWriter {
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<bytes::Bytes>(16);
+        let task = tokio::task::spawn_blocking(move || {
+            let f = match std::fs::OpenOptions::new().write(true).open(&path) {
+                Ok(f) => f,
+                Err(e) => return (Err(e), Some(owner)),
+            };
+            let mut at = offset;
+            while let Some(chunk) = rx.blocking_recv() {
+                match owner.write_at(&f, &chunk, at) {
+                    Ok(true) => at += chunk.len() as u64,
+                    Ok(false) => return (Ok(()), None),
+                    Err(e) => return (Err(e), Some(owner)),
+                }
+            }
+            (Ok(()), Some(owner))
+        });
+        RegionWriter { tx, task }
+    }
+
+    /// Queues a chunk. If the writer stopped early (an I/O error, or the region was taken
+    /// over), the chunk is dropped and [`RegionWriter::finish`] tells why.
+    async fn send(&mut self, chunk: bytes::Bytes) {
+        let _ = self.tx.send(chunk).await;
+    }
+
+    /// Waits for every queued write; hands the region back, or `None` if it was taken over.
+    async fn finish(self) -> Result<Option<RegionOwner>, ApiError> {
+        let RegionWriter { tx, task } = self;
+        drop(tx);
+        let (r, owner) = task
+            .await
+            .map_err(|e| ApiError::internal(format!("Internal Server Error ({e})")))?;
+        r.map_err(io_err("writing part data"))?;
+        Ok(owner)
+    }
+}
+
 /// `PUT /files/upload_sessions/{id}`: one part, streamed to disk and hashed as it arrives.
 /// <https://developer.box.com/reference/put-files-upload-sessions-id/>
 pub(crate) async fn upload_part(
@@ -543,7 +684,10 @@ pub(crate) async fn upload_part(
         part_size,
     )?;
     // Parts are immutable: refuse a range that is already stored before reading the body.
-    let attempt = {
+    // The part's region is taken under the session lock, with that check: a request that gets
+    // it knows the part was neither stored nor reserved then; only a request that reserves the
+    // part can take the region from it (see `Region`).
+    let (fault, region, direct) = {
         let mut inner = lock(&session.inner);
         check_live(&inner)?;
         if let Some(existing) = inner.parts.get(&index).or(inner.reserved.get(&index)) {
@@ -551,9 +695,15 @@ pub(crate) async fn upload_part(
         }
         let a = inner.attempts.entry(index).or_default();
         *a = a.saturating_add(1);
-        *a
+        let attempt = *a;
+        let fault = part_fault(st.config.seed, &faults, seq, index, attempt);
+        let region = inner.regions.entry(index).or_default().clone();
+        let direct = match fault {
+            PartFault::ResetMidBody | PartFault::Fail500Before => None,
+            _ => RegionOwner::try_take(&region),
+        };
+        (fault, region, direct)
     };
-    let fault = part_fault(st.config.seed, &faults, seq, index, attempt);
 
     if fault == PartFault::ResetMidBody {
         st.counters().injected.part_reset_mid_body += 1;
@@ -567,15 +717,20 @@ pub(crate) async fn upload_part(
         return Err(kill_connection(&parts.extensions).await);
     }
 
-    // Stream the body to a temporary file, hashing as it goes.
-    let tmp = st.temp_path();
-    let mut writer = if fault == PartFault::Fail500Before {
-        None
-    } else {
-        let f = tokio::fs::File::create(tmp.path())
-            .await
-            .map_err(io_err("creating temporary file"))?;
-        Some(tokio::io::BufWriter::with_capacity(256 * 1024, f))
+    // Where the body goes while it is hashed: straight into the part's region of the session's
+    // data file when this request owns the region (the usual case), else (another request for
+    // the same part is still streaming into it) a temporary file, copied into place once this
+    // part is known good and reserved. Nothing is written for a 500-before fault.
+    let mut sink = match direct {
+        Some(owner) => Sink::Direct(RegionWriter::start(session.data_path(), first, owner)),
+        None if fault == PartFault::Fail500Before => Sink::Discard,
+        None => {
+            let tmp = st.temp_path();
+            let f = tokio::fs::File::create(tmp.path())
+                .await
+                .map_err(io_err("creating temporary file"))?;
+            Sink::Temp(tmp, tokio::io::BufWriter::with_capacity(256 * 1024, f))
+        }
     };
     let mut hasher = Sha1::new();
     let mut received = 0u64;
@@ -590,10 +745,13 @@ pub(crate) async fn upload_part(
             .closing());
         }
         hasher.update(&chunk);
-        if let Some(w) = writer.as_mut() {
-            w.write_all(&chunk)
+        match &mut sink {
+            Sink::Direct(w) => w.send(chunk).await,
+            Sink::Temp(_, w) => w
+                .write_all(&chunk)
                 .await
-                .map_err(io_err("writing temporary file"))?;
+                .map_err(io_err("writing temporary file"))?,
+            Sink::Discard => {}
         }
     }
     if received < size {
@@ -605,9 +763,18 @@ pub(crate) async fn upload_part(
         st.counters().injected.part_500_before_store += 1;
         return Err(ApiError::internal("Internal Server Error"));
     }
-    if let Some(mut w) = writer {
-        w.flush().await.map_err(io_err("writing temporary file"))?;
-    }
+    // Every byte written (or flushed) before the part is judged; the region stays owned.
+    let held = match sink {
+        Sink::Direct(w) => match w.finish().await? {
+            Some(owner) => Placement::Written(owner),
+            None => return Err(taken_over(&session, index)),
+        },
+        Sink::Temp(tmp, mut w) => {
+            w.flush().await.map_err(io_err("writing temporary file"))?;
+            Placement::Pending(tmp)
+        }
+        Sink::Discard => unreachable!("only a 500-before fault discards the body"),
+    };
     let actual = util::sha1_finish(hasher);
     if actual != expected_sha {
         // Box documents a 412 for a part upload only as "a precondition was not met", and
@@ -646,16 +813,37 @@ pub(crate) async fn upload_part(
         index,
         armed: true,
     };
-    let data_path = session.part_data_path(index);
-    let stored = match tokio::fs::rename(tmp.path(), &data_path).await {
-        Ok(()) => {
-            tmp.keep();
-            write_json_atomic(&session.part_meta_path(index), &rec).await
+    // A part received in a temporary file is copied into place now: it is reserved, so it
+    // takes the region over (a request still streaming into it, stalled or slow, is fenced out
+    // and will not store its own).
+    let _region_owner = match held {
+        Placement::Written(owner) => owner,
+        Placement::Pending(tmp) => {
+            let data = session.data_path();
+            let src = tmp.path().to_path_buf();
+            // The copy owns the region, so a dropped request cannot free it while the copy
+            // still writes to it.
+            tokio::task::spawn_blocking(move || {
+                let guard = RegionOwner::take_over(&region);
+                let r = std::fs::File::open(&src).and_then(|s| {
+                    let d = std::fs::OpenOptions::new().write(true).open(&data)?;
+                    crate::state::copy_at(&s, &d, first, size)
+                });
+                drop(tmp);
+                r.map(|()| guard)
+            })
+            .await
+            .map_err(|e| ApiError::internal(format!("Internal Server Error ({e})")))?
+            .map_err(|e| {
+                if lock(&session.inner).gone {
+                    session_not_found()
+                } else {
+                    ApiError::io("storing part", e)
+                }
+            })?
         }
-        Err(e) => Err(e),
     };
-    if let Err(e) = stored {
-        let _ = tokio::fs::remove_file(&data_path).await;
+    if let Err(e) = write_json_atomic(&session.part_meta_path(index), &rec).await {
         if lock(&session.inner).gone {
             return Err(session_not_found());
         }
@@ -933,9 +1121,9 @@ fn accepted(retry_after: u64) -> Response {
     )
 }
 
-/// `POST /files/upload_sessions/{id}/commit`: checks the parts list and the whole-file digest,
-/// assembles the parts into the file and answers 201 with it (or 202 with `retry-after` while
-/// another commit of the session is still assembling it).
+/// `POST /files/upload_sessions/{id}/commit`: checks the parts list, then the whole-file digest
+/// over the file the parts were written into, links that file into the store and answers 201
+/// with it (or 202 with `retry-after` while another commit of the session is still checking it).
 /// <https://developer.box.com/reference/post-files-upload-sessions-id-commit/>
 pub(crate) async fn commit(
     axum::extract::State(st): AppState,
@@ -999,23 +1187,18 @@ pub(crate) async fn commit(
         }
         check_commit_target(&st, &catalog, &inner.meta, &req)?;
         inner.committing = true;
-        let plan: Vec<(PathBuf, u64)> = inner
-            .parts
-            .iter()
-            .map(|(i, r)| (session.part_data_path(*i), r.size))
-            .collect();
-        (inner.meta.clone(), plan)
+        (inner.meta.clone(), session.data_path())
     };
     drop(catalog);
     let _guard = CommittingGuard(&session);
 
-    // Phase 2: assemble the file by streaming copies (blocking I/O on a blocking thread).
-    let tmp = st.temp_path();
-    let dest = tmp.path().to_path_buf();
-    let (actual, size) = tokio::task::spawn_blocking(move || assemble(&dest, &plan))
+    // Phase 2: the parts are already in place in the data file (every one is stored, so no
+    // request writes to it now): hash it, as Box checks the whole-file digest. Nothing is
+    // copied (blocking reads on a blocking thread).
+    let (actual, size) = tokio::task::spawn_blocking(move || hash_file(&plan))
         .await
         .map_err(|e| ApiError::internal(format!("Internal Server Error ({e})")))?
-        .map_err(io_err("assembling parts"))?;
+        .map_err(io_err("reading the assembled file"))?;
     if actual != digest || size != meta.file_size {
         return Err(ApiError::new(
             StatusCode::BAD_REQUEST,
@@ -1034,6 +1217,12 @@ pub(crate) async fn commit(
         return Err(session_not_found());
     }
     let action = check_commit_target(&st, &catalog, &meta, &req)?;
+    // The data file becomes the version's blob: a hard link in tmp/ that the store renames
+    // into blobs/ (if storing fails, the link goes and the session keeps its data).
+    let tmp = st.temp_path();
+    tokio::fs::hard_link(session.data_path(), tmp.path())
+        .await
+        .map_err(io_err("storing file content"))?;
     let sha1_hex = util::hex(&actual);
     let f = match action {
         CommitAction::Create { folder_id, name } => {
@@ -1085,6 +1274,9 @@ pub(crate) async fn commit(
     if let Err(e) = tokio::fs::remove_dir_all(session.parts_dir()).await {
         tracing::warn!("removing parts of committed session {}: {e}", session.id);
     }
+    if let Err(e) = tokio::fs::remove_file(session.data_path()).await {
+        tracing::warn!("removing data of committed session {}: {e}", session.id);
+    }
     {
         let mut c = st.counters();
         c.sessions_committed += 1;
@@ -1110,35 +1302,19 @@ pub(crate) async fn commit(
     ))
 }
 
-/// Concatenates the part files into `dest`, returning the SHA-1 and size of the result.
-fn assemble(dest: &std::path::Path, plan: &[(PathBuf, u64)]) -> std::io::Result<([u8; 20], u64)> {
-    let mut out = std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(dest)?);
+/// The SHA-1 and size of the file at `path`, read once.
+fn hash_file(path: &std::path::Path) -> std::io::Result<([u8; 20], u64)> {
+    let mut f = std::fs::File::open(path)?;
     let mut hasher = Sha1::new();
     let mut buf = vec![0u8; 1 << 20];
     let mut total = 0u64;
-    for (path, size) in plan {
-        let mut f = std::fs::File::open(path)?;
-        let mut copied = 0u64;
-        loop {
-            let n = f.read(&mut buf)?;
-            if n == 0 {
-                break;
-            }
-            hasher.update(&buf[..n]);
-            out.write_all(&buf[..n])?;
-            copied += n as u64;
+    loop {
+        let n = f.read(&mut buf)?;
+        if n == 0 {
+            break;
         }
-        if copied != *size {
-            return Err(std::io::Error::new(
-                std::io::ErrorKind::InvalidData,
-                format!(
-                    "part file {} has {copied} bytes, expected {size}",
-                    path.display()
-                ),
-            ));
-        }
-        total += copied;
+        hasher.update(&buf[..n]);
+        total += n as u64;
     }
-    out.flush()?;
     Ok((util::sha1_finish(hasher), total))
 }

@@ -379,3 +379,142 @@ async fn abort_after_commit_is_204_and_keeps_the_file() {
     assert_eq!(c.sessions_aborted, 0);
     assert_eq!(c.sessions_committed, 1);
 }
+
+/// A part body sent through a channel: chunks as they are pushed, and an error to break the
+/// request mid-way.
+fn channel_body() -> (
+    tokio::sync::mpsc::Sender<Result<bytes::Bytes, std::io::Error>>,
+    reqwest::Body,
+) {
+    let (tx, rx) = tokio::sync::mpsc::channel::<Result<bytes::Bytes, std::io::Error>>(4);
+    let stream = futures_util::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|item| (item, rx))
+    });
+    (tx, reqwest::Body::wrap_stream(stream))
+}
+
+/// Parts are written in place into the session's data file. A part whose digest is wrong,
+/// whose body breaks mid-way, or that arrives while another request for the same part is still
+/// streaming into its region, leaves the bytes stored for every part right; the commit checks
+/// the assembled file and moves it into the store (no data file is left behind).
+#[tokio::test]
+async fn parts_land_in_place_and_failed_parts_leave_no_trace() {
+    let ctx = Ctx::small().await;
+    let d = test_data(3000, 21);
+    let total = d.len() as u64;
+    let s = ctx.new_session("0", "inplace.bin", total).await;
+    let sid = s["id"].as_str().unwrap().to_string();
+    let url = s["session_endpoints"]["upload_part"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let put = |body: reqwest::Body, digest_of: &[u8], first: u64, len: u64| {
+        ctx.req(Method::PUT, &url)
+            .header("digest", digest(digest_of))
+            .header("content-range", content_range(first, len, total))
+            .header("content-length", len.to_string())
+            .body(body)
+            .send()
+    };
+    let p0 = expect_status(ctx.put_part(&s, 0, &d[..1024], total).await, 200).await["part"].clone();
+
+    // A wrong digest: 412, nothing stored.
+    let garbage = test_data(1024, 99);
+    expect_error(
+        put(garbage.clone().into(), &d[1024..2048], 1024, 1024)
+            .await
+            .unwrap(),
+        412,
+        "precondition_failed",
+    )
+    .await;
+    // An overlap on a stored part is refused before its body is read: the part stays.
+    expect_error(
+        put(garbage.clone().into(), &garbage, 0, 1024)
+            .await
+            .unwrap(),
+        416,
+        "range_overlaps_existing_part",
+    )
+    .await;
+
+    // A stalled upload of part 1 (its digest is its own: it would be stored if let through)
+    // has half its body in the part's region when a good copy of the part arrives: the good
+    // copy does not wait for it, takes the region over and is stored; the stalled one, once
+    // whole, is refused and writes nothing more.
+    let emu = &ctx.emu;
+    let wait_received = |n: u64| async move {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while emu.counters().file_bytes_received < n {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the body never arrived"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+    };
+    let before = ctx.emu.counters().file_bytes_received;
+    let (tx, body) = channel_body();
+    let stalled = tokio::spawn(put(body, &garbage, 1024, 1024));
+    tx.send(Ok(bytes::Bytes::copy_from_slice(&garbage[..512])))
+        .await
+        .unwrap();
+    wait_received(before + 512).await;
+    let p1 = expect_status(
+        put(d[1024..2048].to_vec().into(), &d[1024..2048], 1024, 1024)
+            .await
+            .unwrap(),
+        200,
+    )
+    .await["part"]
+        .clone();
+    assert_eq!(p1["sha1"], sha1_hex(&d[1024..2048]));
+    tx.send(Ok(bytes::Bytes::copy_from_slice(&garbage[512..])))
+        .await
+        .unwrap();
+    drop(tx);
+    let v = expect_error(
+        stalled.await.unwrap().unwrap(),
+        416,
+        "range_overlaps_existing_part",
+    )
+    .await;
+    assert_eq!(v["context_info"]["conflicting_part"], p1);
+
+    // A body that breaks mid-way, after half of it (garbage) reached the part's region: no
+    // part; the next upload of that part lands.
+    let before = ctx.emu.counters().file_bytes_received;
+    let (tx, body) = channel_body();
+    let broken = tokio::spawn(put(body, &d[2048..], 2048, total - 2048));
+    tx.send(Ok(bytes::Bytes::copy_from_slice(&garbage[..500])))
+        .await
+        .unwrap();
+    wait_received(before + 500).await;
+    tx.send(Err(std::io::Error::other("broken on purpose")))
+        .await
+        .unwrap();
+    drop(tx);
+    // What the client makes of the broken request does not matter; the server saw it break.
+    let _ = broken.await;
+    let list = body_json(
+        ctx.get_json(s["session_endpoints"]["list_parts"].as_str().unwrap())
+            .await,
+    )
+    .await;
+    assert_eq!(list["total_count"], 2);
+    let p2 =
+        expect_status(ctx.put_part(&s, 2048, &d[2048..], total).await, 200).await["part"].clone();
+
+    let session_dir = ctx.emu.data_dir().join("sessions").join(&sid);
+    let data = std::fs::read(session_dir.join("data")).unwrap();
+    assert_eq!(data, d, "the data file holds the parts in place");
+    let v = expect_status(ctx.commit(&s, &[p0, p1, p2], &d).await, 201).await;
+    let id = v["entries"][0]["id"].as_str().unwrap();
+    assert_eq!(v["entries"][0]["sha1"], sha1_hex(&d));
+    assert_eq!(ctx.download(id, None).await, d);
+    assert!(!session_dir.join("data").exists(), "data file left behind");
+    assert!(
+        !session_dir.join("parts").exists(),
+        "part records left behind"
+    );
+}

@@ -292,10 +292,10 @@ async fn parts_are_immutable() {
             .data_dir()
             .join("sessions")
             .join(s["id"].as_str().unwrap())
-            .join("parts/0.bin"),
+            .join("data"),
     )
     .unwrap();
-    assert_eq!(stored, &d[..1024]);
+    assert_eq!(&stored[..1024], &d[..1024]);
 }
 
 #[tokio::test]

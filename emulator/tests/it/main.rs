@@ -15,4 +15,5 @@ mod folders;
 mod hostile_input;
 mod hostile_memory;
 mod memory_1gib;
+mod net;
 mod persistence;

@@ -174,7 +174,7 @@ impl CountedBody {
     }
 
     /// The bytes (for fakes in tests).
-    #[cfg_attr(not(test), allow(dead_code))]
+    #[cfg(test)]
     pub(crate) fn bytes(&self) -> &Bytes {
         &self.bytes
     }
