@@ -1,11 +1,14 @@
 //! The measured child processes the bench starts from its own binary: `upload-one` (this
-//! project's engine as a library) and `hash-floor` (two SHA-1 passes over a file). Each prints
-//! one JSON line on stdout; the parent measures the process's CPU time and peak RSS.
+//! project's engine as a library), `upload-tree` (a directory with
+//! [`Uploader::upload_tree`](box_uploads::upload::Uploader::upload_tree)) and `hash-floor` (two
+//! SHA-1 passes over a file). Each prints one JSON line on stdout; the parent measures the
+//! process's CPU time and peak RSS.
 
 use std::io::Read as _;
 use std::path::PathBuf;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
+use box_uploads::tree::{Rate, RateLimits, TreeUpload};
 use box_uploads::upload::{Phase, ProgressEvent, Upload, UploadConfig, Uploader};
 use box_uploads::ClientBuilder;
 use serde_json::json;
@@ -96,6 +99,66 @@ pub fn upload_one(args: &[String]) -> Result<(), String> {
             "concurrency": session.map(|s| s.2),
             "retries": retries,
             "commit_s": commit_s,
+        }))
+    })?;
+    let mut out = out;
+    out["self_max_rss_kib"] = json!(vm_hwm_kib());
+    println!("{out}");
+    Ok(())
+}
+
+/// `upload-tree --api URL --upload URL --token T --dir DIR --folder ID --uploads-per-s N
+/// --requests-per-s N`: every file of `DIR` into folder `ID` with `Uploader::upload_tree`, its
+/// client-side limiter set to N uploads and N requests a second (bursts of one), the other
+/// settings the engine's defaults.
+pub fn upload_tree(args: &[String]) -> Result<(), String> {
+    let opts = Opts::parse(args)?;
+    let api = opts.required("--api")?;
+    let upload = opts.required("--upload")?;
+    let token = opts.required("--token")?;
+    let dir = PathBuf::from(opts.required("--dir")?);
+    let folder = opts.required("--folder")?;
+    let per_s = |key: &str| -> Result<u32, String> {
+        let v = opts.required(key)?;
+        v.parse()
+            .ok()
+            .filter(|n| *n > 0)
+            .ok_or_else(|| format!("bad {key} {v}"))
+    };
+    let limits = RateLimits {
+        requests: Rate::new(per_s("--requests-per-s")?, Duration::from_secs(1)),
+        uploads: Rate::new(per_s("--uploads-per-s")?, Duration::from_secs(1)),
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start a runtime: {e}"))?;
+    let out = runtime.block_on(async move {
+        let client = ClientBuilder::new()
+            .token(token)
+            .api_url(api)
+            .upload_url(upload)
+            .build()
+            .map_err(|e| format!("cannot build the client: {e}"))?;
+        let uploader = Uploader::new(client);
+        let start = Instant::now();
+        let report = uploader
+            .upload_tree(TreeUpload::new(&dir, folder).rate_limits(limits))
+            .await
+            .map_err(|e| format!("tree upload failed: {e}"))?;
+        let upload_s = start.elapsed().as_secs_f64();
+        let errors: Vec<String> = report
+            .failures()
+            .take(5)
+            .map(|f| format!("{}: {:?}", f.path, f.outcome))
+            .collect();
+        Ok::<_, String>(json!({
+            "upload_s": upload_s,
+            "uploaded": report.uploaded(),
+            "skipped": report.skipped(),
+            "failed": report.failed(),
+            "throttled": report.throttled,
+            "errors": errors,
         }))
     })?;
     let mut out = out;

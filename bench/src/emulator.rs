@@ -25,6 +25,17 @@ impl Emulator {
         part_size: Option<u64>,
         log: &Path,
     ) -> Result<Emulator, String> {
+        Self::start_with(binary, data_dir, part_size, &[], log)
+    }
+
+    /// [`start`](Self::start) with extra arguments (`--fault rate-limit=80/1s`, ...).
+    pub fn start_with(
+        binary: &Path,
+        data_dir: &Path,
+        part_size: Option<u64>,
+        extra: &[String],
+        log: &Path,
+    ) -> Result<Emulator, String> {
         if data_dir.exists() {
             std::fs::remove_dir_all(data_dir)
                 .map_err(|e| format!("cannot empty {}: {e}", data_dir.display()))?;
@@ -50,6 +61,7 @@ impl Emulator {
         if let Some(p) = part_size {
             command.arg("--part-size").arg(p.to_string());
         }
+        command.args(extra);
         let mut child = command
             .spawn()
             .map_err(|e| format!("cannot start {}: {e}", binary.display()))?;
@@ -103,8 +115,36 @@ impl Emulator {
 
     /// `GET /_emulator/counters`.
     pub fn counters(&self) -> Result<serde_json::Value, String> {
-        let body = http_get(&self.addr, "/_emulator/counters")?;
+        let body = http_get(&self.addr, "/_emulator/counters", None)?;
         serde_json::from_str(&body).map_err(|e| format!("bad counters JSON: {e}: {body}"))
+    }
+
+    /// Every file of folder `0` as (name, sha1, size), all pages of `GET
+    /// /2.0/folders/0/items?fields=sha1,size` (1000 a page).
+    pub fn root_files(&self) -> Result<Vec<(String, String, u64)>, String> {
+        let mut out = Vec::new();
+        let mut offset = 0u64;
+        loop {
+            let path = format!("/2.0/folders/0/items?fields=sha1,size&limit=1000&offset={offset}");
+            let body = http_get(&self.addr, &path, Some(TOKEN))?;
+            let page: serde_json::Value =
+                serde_json::from_str(&body).map_err(|e| format!("bad listing JSON: {e}"))?;
+            let entries = page["entries"].as_array().cloned().unwrap_or_default();
+            for e in &entries {
+                if e["type"] == "file" {
+                    out.push((
+                        e["name"].as_str().unwrap_or_default().to_string(),
+                        e["sha1"].as_str().unwrap_or_default().to_string(),
+                        e["size"].as_u64().unwrap_or(0),
+                    ));
+                }
+            }
+            offset += entries.len() as u64;
+            let total = page["total_count"].as_u64().unwrap_or(0);
+            if entries.is_empty() || offset >= total {
+                return Ok(out);
+            }
+        }
     }
 
     /// CPU seconds (user + system) the emulator has used so far, from /proc/PID/stat.
@@ -136,15 +176,18 @@ impl Drop for Emulator {
 }
 
 /// A plain HTTP/1.1 GET on loopback (the bench itself needs no HTTP client).
-fn http_get(addr: &str, path: &str) -> Result<String, String> {
+fn http_get(addr: &str, path: &str, token: Option<&str>) -> Result<String, String> {
     let mut stream =
         TcpStream::connect(addr).map_err(|e| format!("cannot connect to {addr}: {e}"))?;
     stream
         .set_read_timeout(Some(Duration::from_secs(30)))
         .map_err(|e| e.to_string())?;
+    let auth = token
+        .map(|t| format!("Authorization: Bearer {t}\r\n"))
+        .unwrap_or_default();
     write!(
         stream,
-        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nAccept: application/json\r\n\r\n"
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nAccept: application/json\r\n{auth}\r\n"
     )
     .map_err(|e| format!("cannot send to {addr}: {e}"))?;
     let mut raw = Vec::new();

@@ -25,6 +25,7 @@ mod measure;
 mod report;
 mod run;
 mod setup;
+mod small;
 mod stats;
 
 use std::process::ExitCode;
@@ -35,6 +36,7 @@ fn main() -> ExitCode {
         // Hidden subcommands: the bench re-invokes itself so that the measured process is
         // only the client.
         Some("upload-one") => children::upload_one(&args[1..]),
+        Some("upload-tree") => children::upload_tree(&args[1..]),
         Some("hash-floor") => children::hash_floor(&args[1..]),
         _ => run::main(&args),
     };

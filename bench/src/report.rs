@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use crate::charts::{self, Bar, LineChart, Series};
 use crate::files::{human_size, GIB, MIB};
 use crate::run::{CaseResult, Client, Results};
+use crate::small::{SmallClient, SmallFiles};
 use crate::stats::Spread;
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
@@ -240,7 +241,75 @@ pub fn targets(results: &Results) -> Vec<Target> {
             status: Status::NotMeasured,
         },
     });
+
+    // 5. Many small files under the scaled-down limits (only when measured).
+    if let Some(t) = small_files_target(results) {
+        out.push(t);
+    }
     out
+}
+
+/// The library's row of the many-small-files case.
+fn small_engine(s: &SmallFiles) -> Option<&SmallClient> {
+    s.clients.iter().find(|c| c.key == "engine")
+}
+
+fn small_files_target(results: &Results) -> Option<Target> {
+    let s = results.small_files.as_ref()?;
+    let name = format!(
+        "Many small files ({} x {} KiB) under rate-limit-uploads={}, rate-limit={}, library `upload_tree`",
+        s.files,
+        s.file_size >> 10,
+        s.upload_limit,
+        s.request_limit
+    );
+    let goal = format!(
+        "every file intact, at most {:.0}% of requests answered 429; files/s against the {:.0} files/s ceiling",
+        s.max_429_fraction * 100.0,
+        s.ceiling_files_per_s
+    );
+    let Some(e) = small_engine(s).filter(|e| e.skipped.is_none()) else {
+        return Some(Target {
+            name,
+            goal,
+            measured: "not measured".into(),
+            status: Status::NotMeasured,
+        });
+    };
+    let (Some(fps), Some(frac)) = (e.files_per_s, e.fraction_429()) else {
+        return Some(Target {
+            name,
+            goal,
+            measured: format!("failed: {}", e.error.as_deref().unwrap_or("no figures")),
+            status: Status::NotMet,
+        });
+    };
+    let intact = e.all_intact(s.files);
+    let mut measured = format!(
+        "{fps:.1} files/s = {:.0}% of the ceiling; {} 429s of {} requests ({:.2}%); {}/{} files intact",
+        100.0 * fps / s.ceiling_files_per_s,
+        e.rate_limited().unwrap_or(0),
+        e.requests.unwrap_or(0),
+        100.0 * frac,
+        e.files_intact.unwrap_or(0),
+        s.files
+    );
+    for other in s.clients.iter().filter(|c| c.key != "engine") {
+        if let (Some(f), Some(p)) = (other.files_per_s, other.fraction_429()) {
+            let _ = write!(
+                measured,
+                "; {} {f:.1} files/s, {:.2}% 429s",
+                other.label,
+                100.0 * p
+            );
+        }
+    }
+    Some(Target {
+        name,
+        goal,
+        measured,
+        status: Status::of(intact && frac <= s.max_429_fraction),
+    })
 }
 
 fn worst_rss(c: &CaseResult) -> f64 {
@@ -636,6 +705,10 @@ fn markdown(r: &Results, img: &dyn Fn(&str) -> String) -> String {
     );
     let _ = writeln!(
         md,
+        "cargo xtask bench --small-files   # only the many-small-files case, merged into results.json"
+    );
+    let _ = writeln!(
+        md,
         "cargo xtask bench --help      # options (runs, sizes, sweeps, skipping a client)"
     );
     let _ = writeln!(
@@ -656,10 +729,14 @@ fn markdown(r: &Results, img: &dyn Fn(&str) -> String) -> String {
          {} --token bench-token [--part-size N]`, one client process (measured), then the \
          emulator's counters are checked (one session committed, every byte) and the emulator \
          and its data are removed;\n\
+         - for the many-small-files case (below), a second virtual environment \
+         `target/bench/venv-boxsdk3` with `pip install '{}'` (Box's legacy Python SDK, module \
+         `boxsdk`), and a fresh emulator per client with the scaled-down rate limits;\n\
          - `cargo build -p xtask`, then timed runs of `cargo xtask codegen --check`.\n",
         crate::setup::BOXSDK_REQUIREMENT,
         crate::setup::NODE_REQUIREMENT,
-        r.emulator_data_dir
+        r.emulator_data_dir,
+        crate::setup::BOXSDK3_REQUIREMENT
     );
 
     let _ = writeln!(md, "## What is measured\n");
@@ -922,6 +999,10 @@ fn markdown(r: &Results, img: &dyn Fn(&str) -> String) -> String {
         let _ = writeln!(md, "\n![throughput]({})\n![rss]({})\n", img(t), img(rss));
     }
 
+    if let Some(s) = &r.small_files {
+        small_files_section(&mut md, r, s);
+    }
+
     // Codegen.
     let _ = writeln!(md, "## `cargo xtask codegen --check`\n");
     match &r.codegen_check {
@@ -988,6 +1069,146 @@ fn markdown(r: &Results, img: &dyn Fn(&str) -> String) -> String {
         let _ = writeln!(md);
     }
     md
+}
+
+fn opt(v: Option<f64>, digits: usize) -> String {
+    v.map_or_else(|| "–".into(), |v| format!("{v:.digits$}"))
+}
+
+fn small_files_section(md: &mut String, r: &Results, s: &SmallFiles) {
+    let _ = writeln!(md, "## Many small files\n");
+    let _ = writeln!(
+        md,
+        "{} files of {} KiB (pseudo-random bytes, `target/bench/files/small-*`) uploaded into \
+         folder `0` by each client in turn, each against a fresh emulator started with \
+         `--fault rate-limit-uploads={} --fault rate-limit={}`: Box's 240 uploads and 1000 \
+         requests a minute, scaled up x5 in rate. Above the limit the emulator answers `429 \
+         rate_limit_exceeded` with `retry-after` (fixed windows). The upload limit caps any \
+         client at **{:.0} files/s** (the ceiling). Files/s = files that arrived intact / the \
+         upload time measured inside the client (the CLI: its process's wall time); 429s are \
+         the emulator's counters (`injected.rate_limited_uploads` + \
+         `injected.rate_limited_requests`), requests every API request it received (429s \
+         included); \"intact\" = the name, size and SHA-1 of each file in `GET \
+         /2.0/folders/0/items?fields=sha1,size` afterwards match a local file. Measured by \
+         `{}` on {} (load average {} at the start, {} at the end; {:.0} s).\n",
+        s.files,
+        s.file_size >> 10,
+        s.upload_limit,
+        s.request_limit,
+        s.ceiling_files_per_s,
+        s.command,
+        s.date,
+        s.load_average_at_start,
+        s.load_average_at_end,
+        s.duration_s
+    );
+    let _ = writeln!(
+        md,
+        "The ceiling holds over a long run: the emulator's windows are fixed, so a run of T \
+         seconds can meet ceil(T) + 1 of them and a run of a few seconds can come out above \
+         {:.0} files/s; over {} files (about {:.0} s at the ceiling) that allowance is about \
+         {:.1}%.\n",
+        s.ceiling_files_per_s,
+        s.files,
+        s.files as f64 / s.ceiling_files_per_s,
+        100.0 * s.ceiling_files_per_s / s.files as f64
+    );
+    let _ = writeln!(
+        md,
+        "| Client | Files/s | vs ceiling | 429s (uploads + requests) | Requests | 429 share | Upload s | Process wall s | Files intact | CPU s | Peak RSS MiB |"
+    );
+    let _ = writeln!(
+        md,
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+    );
+    for c in &s.clients {
+        let label = match &c.version {
+            Some(v) => format!("{} ({v})", c.label),
+            None => c.label.clone(),
+        };
+        if let Some(why) = &c.skipped {
+            let _ = writeln!(
+                md,
+                "| {label} | skipped: {} | | | | | | | | | |",
+                why.replace('|', "/").replace('\n', " ")
+            );
+            continue;
+        }
+        let _ = writeln!(
+            md,
+            "| {label} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            opt(c.files_per_s, 2),
+            c.ratio_to_ceiling
+                .map_or("–".into(), |x| format!("{:.0}%", 100.0 * x)),
+            match (c.rate_limited_uploads, c.rate_limited_requests) {
+                (Some(u), Some(q)) => format!("{} ({u} + {q})", u + q),
+                _ => "–".into(),
+            },
+            c.requests.map_or("–".into(), |n| n.to_string()),
+            c.fraction_429()
+                .map_or("–".into(), |f| format!("{:.2}%", 100.0 * f)),
+            opt(c.upload_s, 1),
+            opt(c.process_wall_s, 1),
+            match (c.files_intact, c.files_arrived) {
+                (Some(i), Some(a)) if a == s.files => format!("{i}/{}", s.files),
+                (Some(i), Some(a)) => format!("{i}/{} ({a} in the folder)", s.files),
+                _ => "–".into(),
+            },
+            opt(c.cpu_s, 2),
+            opt(c.max_rss_mib, 0),
+        );
+    }
+    let _ = writeln!(md);
+    for c in &s.clients {
+        if c.skipped.is_none() {
+            let _ = writeln!(md, "- {}: {}.", c.label, c.how);
+        }
+        if let Some(e) = &c.error {
+            let _ = writeln!(
+                md,
+                "- {} did not finish cleanly: {}",
+                c.label,
+                e.replace('\n', " ")
+            );
+        }
+        if let Some(why) = &c.skipped {
+            let _ = writeln!(
+                md,
+                "- {} was not measured: {}",
+                c.label,
+                why.replace('\n', " ")
+            );
+        }
+    }
+    let _ = writeln!(md);
+    let sentence = match (
+        small_engine(s).filter(|e| e.skipped.is_none()),
+        r.targets.iter().find(|t| t.name.starts_with("Many small files")),
+    ) {
+        (Some(e), Some(t)) if t.status != Status::NotMeasured => format!(
+            "The issue's target, \"under scaled-down rate limits, {} small files upload with at \
+             most {:.0}% 429s\", judged on the library's `upload_tree`: **{}**. It moved {} files/s \
+             = {} of the {:.0} files/s ceiling, drew {} 429s of {} requests ({}), and {} of {} \
+             files arrived intact.",
+            s.files,
+            s.max_429_fraction * 100.0,
+            if t.status == Status::Met { "met" } else { "not met" },
+            opt(e.files_per_s, 2),
+            e.ratio_to_ceiling
+                .map_or("–".into(), |x| format!("{:.0}%", 100.0 * x)),
+            s.ceiling_files_per_s,
+            e.rate_limited().map_or("–".into(), |n| n.to_string()),
+            e.requests.map_or("–".into(), |n| n.to_string()),
+            e.fraction_429()
+                .map_or("–".into(), |f| format!("{:.2}%", 100.0 * f)),
+            e.files_intact.map_or("–".into(), |n| n.to_string()),
+            s.files
+        ),
+        _ => "The issue's target (at most 2% 429s under the scaled-down limits, files/s against \
+              the ceiling) was not measured: the library's run is missing."
+            .into(),
+    };
+    let _ = writeln!(md, "{sentence}\n");
 }
 
 /// Where the CPUs go on the headline file: with client and emulator on the same machine, no

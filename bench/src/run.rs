@@ -12,6 +12,7 @@ use crate::files::{self, human_size, parse_size, GIB, MIB};
 use crate::measure::{self, Cmd, Method};
 use crate::report;
 use crate::setup::{self, CodegenTiming, Machine, NodeSdk, Paths, PythonSdk};
+use crate::small;
 use crate::stats::Spread;
 
 const USAGE: &str = "usage: cargo xtask bench [OPTIONS]
@@ -35,7 +36,12 @@ SVG plots into bench/results/ and the report BENCHMARKS.md at the workspace root
   --skip-cli            do not measure the box-upload CLI
   --skip-boxsdk         do not measure Box's Python SDK
   --skip-node           do not measure Box's Node SDK
+  --skip-boxsdk3        do not measure boxsdk 3.x (target/bench/venv-boxsdk3) on small files
   --skip-codegen        do not time `cargo xtask codegen --check`
+  --small-files         run only the many-small-files case (2,000 x 64 KiB under
+                        rate-limit-uploads=20/1s and rate-limit=80/1s; part of the full run)
+                        and merge its figures into the existing results.json and report
+  --small-files-count N files of that case (default 2000)
   --out DIR             where results.json and the SVGs go (default bench/results)
   --report FILE         the Markdown report (default BENCHMARKS.md)
   --emulator-data DIR   the emulator's data directory, emptied before every run (default: a
@@ -331,6 +337,9 @@ pub struct Results {
     pub codegen_check: Option<CodegenTiming>,
     pub notes: Vec<String>,
     pub targets: Vec<report::Target>,
+    /// The many-small-files case (absent from results of earlier versions of the bench).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub small_files: Option<small::SmallFiles>,
 }
 
 impl Results {
@@ -365,7 +374,10 @@ struct Options {
     skip_cli: bool,
     skip_boxsdk: bool,
     skip_node: bool,
+    skip_boxsdk3: bool,
     skip_codegen: bool,
+    small_files: bool,
+    small_files_count: u64,
     out: Option<PathBuf>,
     report: Option<PathBuf>,
     emulator_data: Option<PathBuf>,
@@ -394,7 +406,10 @@ impl Options {
             skip_cli: false,
             skip_boxsdk: false,
             skip_node: false,
+            skip_boxsdk3: false,
             skip_codegen: false,
+            small_files: false,
+            small_files_count: small::FILES,
             out: None,
             report: None,
             emulator_data: None,
@@ -429,7 +444,10 @@ impl Options {
                 "--skip-cli" => o.skip_cli = true,
                 "--skip-boxsdk" => o.skip_boxsdk = true,
                 "--skip-node" => o.skip_node = true,
+                "--skip-boxsdk3" => o.skip_boxsdk3 = true,
                 "--skip-codegen" => o.skip_codegen = true,
+                "--small-files" => o.small_files = true,
+                "--small-files-count" => o.small_files_count = count(&value()?)? as u64,
                 "--out" => o.out = Some(PathBuf::from(value()?)),
                 "--report" => o.report = Some(PathBuf::from(value()?)),
                 "--emulator-data" => o.emulator_data = Some(PathBuf::from(value()?)),
@@ -550,6 +568,9 @@ pub fn main(args: &[String]) -> Result<(), String> {
     let paths = Paths::discover();
     if let Some(json) = &opts.from_json {
         return rewrite_report(&paths, &opts, json);
+    }
+    if opts.small_files {
+        return small_files_only(&paths, &opts, args);
     }
     let plan = Plan::new(&opts);
     std::fs::create_dir_all(&paths.work)
@@ -762,6 +783,37 @@ pub fn main(args: &[String]) -> Result<(), String> {
         group_keys.insert(name.to_string(), cases.iter().map(CaseSpec::key).collect());
     }
 
+    let small_files = {
+        let boxsdk3 = boxsdk3_sdk(&runner.paths, &opts, &mut versions);
+        let ctx = small::Context {
+            paths: &runner.paths,
+            method: runner.tools.method,
+            exe: &runner.tools.exe,
+            emulator: &runner.tools.emulator,
+            emulator_data: &runner.emulator_data,
+            cli: runner
+                .tools
+                .cli
+                .as_deref()
+                .ok_or_else(|| "not built or --skip-cli".to_string()),
+            boxsdk10: runner
+                .tools
+                .python
+                .as_ref()
+                .ok_or_else(|| "not installed or --skip-boxsdk".to_string()),
+            boxsdk3: boxsdk3.as_ref().map_err(String::clone),
+            files: opts.small_files_count,
+            command: command_of(args),
+        };
+        match small::run(&ctx) {
+            Ok(s) => Some(s),
+            Err(e) => {
+                notes.push(format!("The many-small-files case could not run: {e}"));
+                None
+            }
+        }
+    };
+
     let codegen_check = if opts.skip_codegen {
         None
     } else {
@@ -776,13 +828,8 @@ pub fn main(args: &[String]) -> Result<(), String> {
         .iter()
         .filter_map(|k| runner.results.get(k).cloned())
         .collect();
-    let mut command = String::from("cargo xtask bench");
-    for a in args {
-        command.push(' ');
-        command.push_str(a);
-    }
     let mut results = Results {
-        command,
+        command: command_of(args),
         quick: opts.quick,
         runs: plan.runs,
         big_runs: plan.runs_for(u64::MAX),
@@ -800,6 +847,7 @@ pub fn main(args: &[String]) -> Result<(), String> {
         codegen_check,
         notes,
         targets: Vec::new(),
+        small_files,
     };
     results.targets = report::targets(&results);
     report::write(&results, &out_dir, &report_path)?;
@@ -810,6 +858,165 @@ pub fn main(args: &[String]) -> Result<(), String> {
         out_dir.join("results.json").display()
     );
     for t in &results.targets {
+        eprintln!("  {:<8} {}: {}", t.status.word(), t.name, t.measured);
+    }
+    Ok(())
+}
+
+fn command_of(args: &[String]) -> String {
+    let mut command = String::from("cargo xtask bench");
+    for a in args {
+        command.push(' ');
+        command.push_str(a);
+    }
+    command
+}
+
+/// boxsdk 3.x for the small-files case, or why it is not measured.
+fn boxsdk3_sdk(
+    paths: &Paths,
+    opts: &Options,
+    versions: &mut BTreeMap<String, String>,
+) -> Result<PythonSdk, String> {
+    if opts.skip_boxsdk3 {
+        return Err("--skip-boxsdk3".into());
+    }
+    match setup::python_sdk3(paths) {
+        Ok(p) => {
+            versions.insert("boxsdk 3.x".into(), p.version.clone());
+            Ok(p)
+        }
+        Err(e) => {
+            eprintln!("warning: {e}");
+            Err(format!(
+                "could not be installed or imported ({} on {}): {}",
+                setup::BOXSDK3_REQUIREMENT,
+                std::env::var("BENCH_PYTHON").unwrap_or_else(|_| "python3".into()),
+                first_line(&e)
+            ))
+        }
+    }
+}
+
+/// `--small-files`: only the many-small-files case; its figures go into the existing
+/// results.json (the other figures kept as saved) and the report is written again.
+fn small_files_only(paths: &Paths, opts: &Options, args: &[String]) -> Result<(), String> {
+    std::fs::create_dir_all(&paths.work)
+        .map_err(|e| format!("cannot create {}: {e}", paths.work.display()))?;
+    let (out_dir, report_path) = if opts.quick {
+        let q = paths.work.join("quick");
+        (
+            opts.out.clone().unwrap_or_else(|| q.join("results")),
+            opts.report
+                .clone()
+                .unwrap_or_else(|| q.join("BENCHMARKS.md")),
+        )
+    } else {
+        (
+            opts.out
+                .clone()
+                .unwrap_or_else(|| paths.root.join("bench").join("results")),
+            opts.report
+                .clone()
+                .unwrap_or_else(|| paths.root.join("BENCHMARKS.md")),
+        )
+    };
+    let json_path = out_dir.join("results.json");
+    // Read the saved figures first: a results.json that cannot be read stops the run before
+    // anything is measured.
+    let saved: Option<Results> = match std::fs::read_to_string(&json_path) {
+        Ok(text) => Some(
+            serde_json::from_str(&text)
+                .map_err(|e| format!("cannot read {}: {e}", json_path.display()))?,
+        ),
+        Err(_) => None,
+    };
+    let method = Method::detect();
+    let emulator = setup::build_emulator(paths)?;
+    let mut versions = BTreeMap::new();
+    let cli = if opts.skip_cli {
+        Err("--skip-cli".to_string())
+    } else {
+        setup::build_cli(paths).map_err(|e| format!("could not be built: {}", first_line(&e)))
+    };
+    let boxsdk10 = if opts.skip_boxsdk {
+        Err("--skip-boxsdk".to_string())
+    } else {
+        setup::python_sdk(paths).map_err(|e| {
+            format!(
+                "could not be installed ({}): {}",
+                setup::BOXSDK_REQUIREMENT,
+                first_line(&e)
+            )
+        })
+    };
+    if let Ok(p) = &boxsdk10 {
+        versions.insert("boxsdk".to_string(), p.version.clone());
+        versions.insert("python".to_string(), p.python_version.clone());
+    }
+    let boxsdk3 = boxsdk3_sdk(paths, opts, &mut versions);
+    let exe = std::env::current_exe().map_err(|e| format!("cannot find the bench binary: {e}"))?;
+    let emulator_data = opts
+        .emulator_data
+        .clone()
+        .unwrap_or_else(|| default_emulator_data(paths, GIB));
+    let _ = std::fs::write(paths.work.join("emulator.log"), "");
+    let ctx = small::Context {
+        paths,
+        method,
+        exe: &exe,
+        emulator: &emulator,
+        emulator_data: &emulator_data,
+        cli: cli.as_deref().map_err(String::clone),
+        boxsdk10: boxsdk10.as_ref().map_err(String::clone),
+        boxsdk3: boxsdk3.as_ref().map_err(String::clone),
+        files: opts.small_files_count,
+        command: command_of(args),
+    };
+    let figures = small::run(&ctx)?;
+    let mut results = match saved {
+        Some(r) => r,
+        None => {
+            eprintln!(
+                "no {} yet: the report will hold only this case",
+                json_path.display()
+            );
+            let machine = setup::machine(paths);
+            Results {
+                command: command_of(args),
+                quick: opts.quick,
+                runs: 1,
+                big_runs: 1,
+                load_average_at_end: setup::load_average(),
+                machine,
+                measurement: method.describe(),
+                emulator_data_dir: emulator_data.display().to_string(),
+                duration_s: figures.duration_s,
+                versions: BTreeMap::new(),
+                headline_size: GIB,
+                sweep_part_size: 32 * MIB,
+                sweep_concurrency: ENGINE_DEFAULT_CONCURRENCY,
+                groups: BTreeMap::new(),
+                cases: Vec::new(),
+                codegen_check: None,
+                notes: Vec::new(),
+                targets: Vec::new(),
+                small_files: None,
+            }
+        }
+    };
+    for (k, v) in versions {
+        results.versions.entry(k).or_insert(v);
+    }
+    results.small_files = Some(figures);
+    results.targets = report::targets(&results);
+    report::write(&results, &out_dir, &report_path)?;
+    eprintln!(
+        "merged into {} and rewrote {}",
+        json_path.display(),
+        report_path.display()
+    );
+    if let Some(t) = results.targets.iter().find(|t| t.name.contains("small")) {
         eprintln!("  {:<8} {}: {}", t.status.word(), t.name, t.measured);
     }
     Ok(())

@@ -114,7 +114,43 @@ fn version_at_least(version: &str, major: u64, minor: u64) -> bool {
 }
 
 pub fn python_sdk(paths: &Paths) -> Result<PythonSdk, String> {
-    let venv = paths.work.join("venv");
+    python_venv(
+        paths,
+        "venv",
+        BOXSDK_REQUIREMENT,
+        |v| version_at_least(v, 10, 18),
+        "boxsdk_upload.py",
+        include_str!("boxsdk_upload.py"),
+    )
+}
+
+/// The PyPI requirement of the legacy SDK measured on many small files: boxsdk 3.x (module
+/// `boxsdk`), in a venv of its own.
+pub const BOXSDK3_REQUIREMENT: &str = "boxsdk<4";
+
+/// boxsdk 3.x in `target/bench/venv-boxsdk3`, with the small-files script.
+pub fn python_sdk3(paths: &Paths) -> Result<PythonSdk, String> {
+    python_venv(
+        paths,
+        "venv-boxsdk3",
+        BOXSDK3_REQUIREMENT,
+        |v| v.trim().starts_with("3."),
+        "boxsdk3_small_files.py",
+        include_str!("boxsdk3_small_files.py"),
+    )
+}
+
+/// A venv `target/bench/<venv>` holding `requirement` (installed unless a version `wanted`
+/// accepts is there already), and `script` written beside it.
+fn python_venv(
+    paths: &Paths,
+    venv: &str,
+    requirement: &str,
+    wanted: fn(&str) -> bool,
+    script_name: &str,
+    script_text: &str,
+) -> Result<PythonSdk, String> {
+    let venv = paths.work.join(venv);
     let python = venv.join("bin").join("python");
     if !python.exists() {
         let base = std::env::var("BENCH_PYTHON").unwrap_or_else(|_| "python3".into());
@@ -136,11 +172,8 @@ pub fn python_sdk(paths: &Paths) -> Result<PythonSdk, String> {
             .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
     };
     let mut version = installed(&python);
-    if !version
-        .as_deref()
-        .is_some_and(|v| version_at_least(v, 10, 18))
-    {
-        eprintln!("installing {BOXSDK_REQUIREMENT} into {}...", venv.display());
+    if !version.as_deref().is_some_and(wanted) {
+        eprintln!("installing {requirement} into {}...", venv.display());
         run_quiet(
             Command::new(&python).args([
                 "-m",
@@ -148,15 +181,17 @@ pub fn python_sdk(paths: &Paths) -> Result<PythonSdk, String> {
                 "install",
                 "--quiet",
                 "--disable-pip-version-check",
-                BOXSDK_REQUIREMENT,
+                requirement,
             ]),
-            "pip install boxsdk",
+            &format!("pip install '{requirement}'"),
         )?;
         version = installed(&python);
     }
-    let version = version.ok_or("boxsdk is not importable after installing it")?;
-    let script = paths.work.join("boxsdk_upload.py");
-    std::fs::write(&script, include_str!("boxsdk_upload.py"))
+    let version = version
+        .filter(|v| wanted(v))
+        .ok_or_else(|| format!("boxsdk ({requirement}) is not importable after installing it"))?;
+    let script = paths.work.join(script_name);
+    std::fs::write(&script, script_text)
         .map_err(|e| format!("cannot write {}: {e}", script.display()))?;
     let python_version = run_quiet(Command::new(&python).arg("--version"), "python --version")
         .unwrap_or_default()

@@ -1,0 +1,513 @@
+//! Many small files under a scaled-down rate limit: 2,000 files of 64 KiB uploaded into one
+//! folder by each client, against an emulator answering 429 above 20 uploads and 80 requests a
+//! second (Box's 240 uploads and 1000 requests a minute, scaled up x5 in rate). The limit sets
+//! the ceiling (20 files/s): what is measured is how close each client gets to it, how many
+//! 429s it draws on the way, and whether every file arrived intact.
+
+use std::collections::BTreeMap;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use serde::{Deserialize, Serialize};
+use sha1::{Digest as _, Sha1};
+
+use crate::emulator::{self, Emulator};
+use crate::measure::{self, Cmd, Method};
+use crate::setup::{self, Paths, PythonSdk};
+
+/// Files of the case (`--small-files-count` changes it, for a smoke test).
+pub const FILES: u64 = 2000;
+pub const FILE_SIZE: u64 = 64 << 10;
+/// The emulator's upload limit (`--fault rate-limit-uploads=20/1s`).
+pub const UPLOADS_PER_S: u32 = 20;
+/// The emulator's request limit (`--fault rate-limit=80/1s`).
+pub const REQUESTS_PER_S: u32 = 80;
+/// The issue's bound on 429s: at most 2% of the requests.
+pub const MAX_429_FRACTION: f64 = 0.02;
+
+/// The figures of the case, saved in `results.json` as `small_files`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SmallFiles {
+    /// The command that measured them.
+    pub command: String,
+    pub date: String,
+    pub files: u64,
+    pub file_size: u64,
+    /// `N/DUR` of the emulator's `rate-limit-uploads` and `rate-limit`.
+    pub upload_limit: String,
+    pub request_limit: String,
+    /// Files a second the upload limit allows at most.
+    pub ceiling_files_per_s: f64,
+    pub max_429_fraction: f64,
+    pub emulator_data_dir: String,
+    pub load_average_at_start: String,
+    pub load_average_at_end: String,
+    pub duration_s: f64,
+    pub clients: Vec<SmallClient>,
+}
+
+/// One client's run (or why it was skipped).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SmallClient {
+    /// `engine`, `cli`, `boxsdk10`, `boxsdk3`.
+    pub key: String,
+    pub label: String,
+    /// What was run, for the report.
+    pub how: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+    /// Why the client was not measured.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub skipped: Option<String>,
+    pub ok: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// Seconds of the upload loop, measured inside the client (the CLI: its process's wall
+    /// time).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub upload_s: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub process_wall_s: Option<f64>,
+    /// Files that arrived intact / `upload_s`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub files_per_s: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ratio_to_ceiling: Option<f64>,
+    /// API requests the emulator received (429s included).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub requests: Option<u64>,
+    /// 429s answered by the upload limit and by the request limit.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rate_limited_uploads: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rate_limited_requests: Option<u64>,
+    /// Files the client says it uploaded, and the 429s it says it saw (the engine and CLI).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_uploaded: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_throttled: Option<u64>,
+    /// Files in the folder afterwards, and of them those whose name, size and SHA-1 match a
+    /// local file.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub files_arrived: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub files_intact: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cpu_s: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_rss_mib: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub load_avg_1m: Option<f64>,
+}
+
+impl SmallClient {
+    pub fn rate_limited(&self) -> Option<u64> {
+        Some(self.rate_limited_uploads? + self.rate_limited_requests?)
+    }
+
+    /// 429s / requests.
+    pub fn fraction_429(&self) -> Option<f64> {
+        let r = self.requests?;
+        (r > 0).then(|| self.rate_limited().unwrap_or(0) as f64 / r as f64)
+    }
+
+    /// Every file there, none other, each intact.
+    pub fn all_intact(&self, files: u64) -> bool {
+        self.files_arrived == Some(files) && self.files_intact == Some(files)
+    }
+
+    fn not_measured(key: &str, label: &str, how: &str, reason: String) -> SmallClient {
+        SmallClient {
+            key: key.into(),
+            label: label.into(),
+            how: how.into(),
+            skipped: Some(reason),
+            ..SmallClient::default()
+        }
+    }
+}
+
+/// What the case needs from the run.
+pub struct Context<'a> {
+    pub paths: &'a Paths,
+    pub method: Method,
+    pub exe: &'a Path,
+    pub emulator: &'a Path,
+    pub emulator_data: &'a Path,
+    /// The CLI, or why it is not measured.
+    pub cli: Result<&'a Path, String>,
+    /// boxsdk 10.x, or why not.
+    pub boxsdk10: Result<&'a PythonSdk, String>,
+    /// boxsdk 3.x, or why not.
+    pub boxsdk3: Result<&'a PythonSdk, String>,
+    pub files: u64,
+    pub command: String,
+}
+
+const ENGINE_HOW: &str = "`Uploader::upload_tree(TreeUpload::new(dir, \"0\").rate_limits(..))`, \
+                          the limiter at 20 uploads/s and 80 requests/s (bursts of 1), the \
+                          engine's other defaults";
+const CLI_HOW: &str = "`box-upload put DIR --folder 0 --uploads-per-minute 1200 \
+                       --requests-per-minute 4800` (its bursts: 20 uploads, 48 requests)";
+const BOXSDK10_HOW: &str = "a loop of `client.uploads.upload_file(UploadFileAttributes(name, \
+                            parent), stream)`, one file at a time, the SDK's default retry \
+                            strategy (429: waits `retry-after`)";
+const BOXSDK3_HOW: &str = "a loop of `client.folder('0').upload(path)`, one file at a time, the \
+                           SDK's default retries (429: waits `retry-after`)";
+
+/// The test directory: `files` files of 64 KiB of pseudo-random bytes, generated once; and
+/// the SHA-1 of each, by name.
+fn ensure_files(paths: &Paths, files: u64) -> Result<(PathBuf, BTreeMap<String, String>), String> {
+    let dir = paths
+        .work
+        .join("files")
+        .join(format!("small-{files}x{}KiB", FILE_SIZE >> 10));
+    let marker = dir.with_extension("done");
+    let fine = std::fs::read_to_string(&marker)
+        .map(|s| s.trim() == files.to_string())
+        .unwrap_or(false);
+    if !fine {
+        eprintln!("  generating {} ({files} files of 64 KiB)", dir.display());
+        let _ = std::fs::remove_file(&marker);
+        if dir.exists() {
+            std::fs::remove_dir_all(&dir)
+                .map_err(|e| format!("cannot empty {}: {e}", dir.display()))?;
+        }
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+        let mut state = 0x2545_F491_4F6C_DD1Du64;
+        let mut block = vec![0u8; FILE_SIZE as usize];
+        for i in 0..files {
+            for word in block.chunks_exact_mut(8) {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                word.copy_from_slice(&state.wrapping_mul(0x9E37_79B9_7F4A_7C15).to_le_bytes());
+            }
+            let path = dir.join(file_name(i));
+            let mut f = std::fs::File::create(&path)
+                .map_err(|e| format!("cannot create {}: {e}", path.display()))?;
+            f.write_all(&block)
+                .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+        }
+        std::fs::write(&marker, files.to_string())
+            .map_err(|e| format!("cannot write {}: {e}", marker.display()))?;
+    }
+    let mut sha1 = BTreeMap::new();
+    for i in 0..files {
+        let name = file_name(i);
+        let bytes = std::fs::read(dir.join(&name))
+            .map_err(|e| format!("cannot read {}/{name}: {e}", dir.display()))?;
+        let digest: String = Sha1::digest(&bytes)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        sha1.insert(name, digest);
+    }
+    Ok((dir, sha1))
+}
+
+fn file_name(i: u64) -> String {
+    format!("small-{i:05}.bin")
+}
+
+/// Runs every client once, each against a fresh emulator with the same limits.
+pub fn run(ctx: &Context) -> Result<SmallFiles, String> {
+    let started = Instant::now();
+    let load_start = setup::load_average();
+    let date = crate::setup::machine(ctx.paths).date;
+    eprintln!(
+        "== many small files: {} x 64 KiB, rate-limit-uploads={UPLOADS_PER_S}/1s, \
+         rate-limit={REQUESTS_PER_S}/1s",
+        ctx.files
+    );
+    let (dir, expected) = ensure_files(ctx.paths, ctx.files)?;
+    let scratch = ctx.paths.work.join("scratch");
+    std::fs::create_dir_all(&scratch).map_err(|e| e.to_string())?;
+    let boxsdk10_script = ctx.paths.work.join("boxsdk_small_files.py");
+    std::fs::write(&boxsdk10_script, include_str!("boxsdk_small_files.py"))
+        .map_err(|e| format!("cannot write {}: {e}", boxsdk10_script.display()))?;
+
+    let mut clients = Vec::new();
+    let engine_label = "box-uploads (library) upload_tree";
+    let cli_label = "box-upload CLI put DIR";
+    let boxsdk10_label = "boxsdk 10 (Python) upload_file loop";
+    let boxsdk3_label = "boxsdk 3 (Python) folder.upload loop";
+
+    let emu_args: Vec<String> = vec![
+        "--fault".into(),
+        format!("rate-limit-uploads={UPLOADS_PER_S}/1s"),
+        "--fault".into(),
+        format!("rate-limit={REQUESTS_PER_S}/1s"),
+    ];
+    let run_one = |key: &str,
+                   label: &str,
+                   how: &str,
+                   version: Option<String>,
+                   command: &dyn Fn(&Emulator) -> Cmd|
+     -> SmallClient {
+        let mut c = SmallClient {
+            key: key.into(),
+            label: label.into(),
+            how: how.into(),
+            version,
+            ..SmallClient::default()
+        };
+        eprintln!("  {label}...");
+        let emu = match Emulator::start_with(
+            ctx.emulator,
+            ctx.emulator_data,
+            None,
+            &emu_args,
+            &ctx.paths.work.join("emulator.log"),
+        ) {
+            Ok(e) => e,
+            Err(e) => {
+                c.error = Some(e);
+                return c;
+            }
+        };
+        c.load_avg_1m = Some(setup::load_average_1m()).filter(|l| l.is_finite());
+        let m = measure::run(ctx.method, &command(&emu), &scratch);
+        // Counters first: the listing below adds requests of its own.
+        let counters = emu.counters();
+        let listing = emu.root_files();
+        emu.stop();
+        let m = match m {
+            Ok(m) => m,
+            Err(e) => {
+                c.error = Some(e);
+                return c;
+            }
+        };
+        c.process_wall_s = Some(m.wall_s);
+        c.cpu_s = Some(m.user_s + m.sys_s);
+        c.max_rss_mib = Some(m.max_rss_kib as f64 / 1024.0);
+        let json = m.json().unwrap_or(serde_json::Value::Null);
+        c.upload_s = if key == "cli" {
+            Some(m.wall_s)
+        } else {
+            json["upload_s"].as_f64().or(Some(m.wall_s))
+        };
+        c.client_uploaded = json["uploaded"].as_u64();
+        c.client_throttled = json["throttled"].as_u64();
+        let mut problems = Vec::new();
+        if !m.success {
+            let tail: Vec<&str> = m.stderr.lines().rev().take(6).collect();
+            let tail: Vec<&str> = tail.into_iter().rev().collect();
+            problems.push(format!("the client failed: {}", tail.join(" | ")));
+        }
+        if let Some(errors) = json["errors"].as_array() {
+            if let Some(first) = errors.first().and_then(|e| e.as_str()) {
+                problems.push(format!(
+                    "{} files failed, first: {first}",
+                    json["failed"].as_u64().unwrap_or(errors.len() as u64)
+                ));
+            }
+        }
+        match counters {
+            Ok(counters) => {
+                c.requests = counters["requests"]
+                    .as_object()
+                    .map(|o| o.values().filter_map(|v| v.as_u64()).sum());
+                c.rate_limited_uploads = counters["injected"]["rate_limited_uploads"].as_u64();
+                c.rate_limited_requests = counters["injected"]["rate_limited_requests"].as_u64();
+            }
+            Err(e) => problems.push(format!("no counters: {e}")),
+        }
+        match listing {
+            Ok(files) => {
+                c.files_arrived = Some(files.len() as u64);
+                let intact = files
+                    .iter()
+                    .filter(|(name, sha1, size)| {
+                        *size == FILE_SIZE
+                            && expected
+                                .get(name)
+                                .is_some_and(|want| want.eq_ignore_ascii_case(sha1))
+                    })
+                    .count() as u64;
+                c.files_intact = Some(intact);
+                if let Some(s) = c.upload_s.filter(|s| *s > 0.0) {
+                    let fps = intact as f64 / s;
+                    c.files_per_s = Some(fps);
+                    c.ratio_to_ceiling = Some(fps / f64::from(UPLOADS_PER_S));
+                }
+                if intact != ctx.files || files.len() as u64 != ctx.files {
+                    problems.push(format!(
+                        "{} files in the folder, {intact} of them intact, expected {}",
+                        files.len(),
+                        ctx.files
+                    ));
+                }
+            }
+            Err(e) => problems.push(format!("cannot list the folder: {e}")),
+        }
+        c.ok = problems.is_empty();
+        if !problems.is_empty() {
+            c.error = Some(problems.join("; "));
+        }
+        eprintln!(
+            "    {}",
+            match (c.files_per_s, c.fraction_429()) {
+                (Some(f), Some(p)) => format!(
+                    "{f:.2} files/s ({:.0}% of the ceiling), {} 429s of {} requests ({:.2}%), \
+                     {}/{} intact{}",
+                    100.0 * f / f64::from(UPLOADS_PER_S),
+                    c.rate_limited().unwrap_or(0),
+                    c.requests.unwrap_or(0),
+                    100.0 * p,
+                    c.files_intact.unwrap_or(0),
+                    ctx.files,
+                    c.error
+                        .as_deref()
+                        .map(|e| format!(": {e}"))
+                        .unwrap_or_default()
+                ),
+                _ => format!("FAILED: {}", c.error.as_deref().unwrap_or("?")),
+            }
+        );
+        c
+    };
+
+    let api = |emu: &Emulator| emu.api_url();
+    clients.push(run_one(
+        "engine",
+        engine_label,
+        ENGINE_HOW,
+        None,
+        &|emu: &Emulator| {
+            Cmd::new(ctx.exe)
+                .arg("upload-tree")
+                .arg("--api")
+                .arg(api(emu))
+                .arg("--upload")
+                .arg(emu.upload_url())
+                .arg("--token")
+                .arg(emulator::TOKEN)
+                .arg("--dir")
+                .arg(&dir)
+                .arg("--folder")
+                .arg("0")
+                .arg("--uploads-per-s")
+                .arg(UPLOADS_PER_S.to_string())
+                .arg("--requests-per-s")
+                .arg(REQUESTS_PER_S.to_string())
+        },
+    ));
+    match &ctx.cli {
+        Ok(cli) => clients.push(run_one(
+            "cli",
+            cli_label,
+            CLI_HOW,
+            None,
+            &|emu: &Emulator| {
+                Cmd::new(*cli)
+                    .arg("put")
+                    .arg(&dir)
+                    .arg("--folder")
+                    .arg("0")
+                    .arg("--uploads-per-minute")
+                    .arg((UPLOADS_PER_S * 60).to_string())
+                    .arg("--requests-per-minute")
+                    .arg((REQUESTS_PER_S * 60).to_string())
+                    .arg("--api-url")
+                    .arg(emu.api_url())
+                    .arg("--upload-url")
+                    .arg(emu.upload_url())
+                    .arg("--json")
+                    .env("BOX_TOKEN", emulator::TOKEN)
+            },
+        )),
+        Err(reason) => clients.push(SmallClient::not_measured(
+            "cli",
+            cli_label,
+            CLI_HOW,
+            reason.clone(),
+        )),
+    }
+    match &ctx.boxsdk10 {
+        Ok(py) => clients.push(run_one(
+            "boxsdk10",
+            boxsdk10_label,
+            BOXSDK10_HOW,
+            Some(py.version.clone()),
+            &|emu: &Emulator| {
+                Cmd::new(&py.python)
+                    .arg(&boxsdk10_script)
+                    .arg(&emu.base)
+                    .arg(emu.sdk_upload_url())
+                    .arg(emulator::TOKEN)
+                    .arg(&dir)
+                    .arg("0")
+            },
+        )),
+        Err(reason) => clients.push(SmallClient::not_measured(
+            "boxsdk10",
+            boxsdk10_label,
+            BOXSDK10_HOW,
+            reason.clone(),
+        )),
+    }
+    match &ctx.boxsdk3 {
+        Ok(py) => clients.push(run_one(
+            "boxsdk3",
+            boxsdk3_label,
+            BOXSDK3_HOW,
+            Some(py.version.clone()),
+            &|emu: &Emulator| {
+                Cmd::new(&py.python)
+                    .arg(&py.script)
+                    .arg(&emu.base)
+                    .arg(emulator::TOKEN)
+                    .arg(&dir)
+                    .arg("0")
+            },
+        )),
+        Err(reason) => clients.push(SmallClient::not_measured(
+            "boxsdk3",
+            boxsdk3_label,
+            BOXSDK3_HOW,
+            reason.clone(),
+        )),
+    }
+
+    Ok(SmallFiles {
+        command: ctx.command.clone(),
+        date,
+        files: ctx.files,
+        file_size: FILE_SIZE,
+        upload_limit: format!("{UPLOADS_PER_S}/1s"),
+        request_limit: format!("{REQUESTS_PER_S}/1s"),
+        ceiling_files_per_s: f64::from(UPLOADS_PER_S),
+        max_429_fraction: MAX_429_FRACTION,
+        emulator_data_dir: ctx.emulator_data.display().to_string(),
+        load_average_at_start: load_start,
+        load_average_at_end: setup::load_average(),
+        duration_s: started.elapsed().as_secs_f64(),
+        clients,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fraction_and_intact() {
+        let c = SmallClient {
+            requests: Some(4000),
+            rate_limited_uploads: Some(30),
+            rate_limited_requests: Some(10),
+            files_arrived: Some(2000),
+            files_intact: Some(2000),
+            ..SmallClient::default()
+        };
+        assert_eq!(c.rate_limited(), Some(40));
+        assert!((c.fraction_429().unwrap() - 0.01).abs() < 1e-12);
+        assert!(c.all_intact(2000));
+        assert!(!c.all_intact(2001));
+    }
+}
