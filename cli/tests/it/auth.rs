@@ -223,8 +223,8 @@ async fn a_jwt_app_config_file_uploads_and_shows_no_secret() {
 
 /// The acceptance run: a large `box-upload put` through client credentials with
 /// 3-second tokens renews its token many times and never meets a 401. 64 MiB in `cargo test`;
-/// `AUTH_LONG_MIB=1024 cargo test -p box-upload-cli --release --test it long_upload -- --nocapture`
-/// runs the 1 GiB form (figures in the README).
+/// `AUTH_LONG_MIB=1024 AUTH_LONG_NET=link=64MiB/s cargo test -p box-upload-cli --release --test it
+/// long_upload -- --nocapture` runs the 1 GiB form over a shaped link (figures in the README).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn long_upload_through_client_credentials_with_3s_tokens_never_meets_a_401() {
     let mib: u64 = std::env::var("AUTH_LONG_MIB")
@@ -232,9 +232,16 @@ async fn long_upload_through_client_credentials_with_3s_tokens_never_meets_a_401
         .and_then(|v| v.parse().ok())
         .unwrap_or(64);
     let size = mib * MIB + 12_345;
+    // AUTH_LONG_NET shapes the emulator's traffic like a network (`link=64MiB/s`), so the upload
+    // lasts long enough on loopback for its 3 s tokens to be renewed several times.
+    let net = std::env::var("AUTH_LONG_NET")
+        .ok()
+        .map(|spec| box_emulator::NetConfig::from_spec(&spec).expect("AUTH_LONG_NET"))
+        .unwrap_or_default();
     let emu = start(Config {
         token_ttl: std::time::Duration::from_secs(3),
         min_chunked_size: 1,
+        net,
         ..auth_config_with_part(if mib >= 512 { 8 * MIB } else { MIB })
     })
     .await;
