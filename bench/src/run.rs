@@ -575,24 +575,7 @@ pub fn main(args: &[String]) -> Result<(), String> {
     let plan = Plan::new(&opts);
     std::fs::create_dir_all(&paths.work)
         .map_err(|e| format!("cannot create {}: {e}", paths.work.display()))?;
-    let (out_dir, report_path) = if opts.quick {
-        let q = paths.work.join("quick");
-        (
-            opts.out.clone().unwrap_or_else(|| q.join("results")),
-            opts.report
-                .clone()
-                .unwrap_or_else(|| q.join("BENCHMARKS.md")),
-        )
-    } else {
-        (
-            opts.out
-                .clone()
-                .unwrap_or_else(|| paths.root.join("bench").join("results")),
-            opts.report
-                .clone()
-                .unwrap_or_else(|| paths.root.join("BENCHMARKS.md")),
-        )
-    };
+    let (out_dir, report_path) = output_paths(&paths, &opts);
     let machine = setup::machine(&paths);
     let method = Method::detect();
     let mut notes = Vec::new();
@@ -898,29 +881,30 @@ fn boxsdk3_sdk(
     }
 }
 
+/// Where the figures and the report go: `--out`/`--report`, else `bench/results/` and
+/// `BENCHMARKS.md` (under `target/bench/quick/` with `--quick`).
+fn output_paths(paths: &Paths, opts: &Options) -> (PathBuf, PathBuf) {
+    let (results, report) = if opts.quick {
+        let q = paths.work.join("quick");
+        (q.join("results"), q.join("BENCHMARKS.md"))
+    } else {
+        (
+            paths.root.join("bench").join("results"),
+            paths.root.join("BENCHMARKS.md"),
+        )
+    };
+    (
+        opts.out.clone().unwrap_or(results),
+        opts.report.clone().unwrap_or(report),
+    )
+}
+
 /// `--small-files`: only the many-small-files case; its figures go into the existing
 /// results.json (the other figures kept as saved) and the report is written again.
 fn small_files_only(paths: &Paths, opts: &Options, args: &[String]) -> Result<(), String> {
     std::fs::create_dir_all(&paths.work)
         .map_err(|e| format!("cannot create {}: {e}", paths.work.display()))?;
-    let (out_dir, report_path) = if opts.quick {
-        let q = paths.work.join("quick");
-        (
-            opts.out.clone().unwrap_or_else(|| q.join("results")),
-            opts.report
-                .clone()
-                .unwrap_or_else(|| q.join("BENCHMARKS.md")),
-        )
-    } else {
-        (
-            opts.out
-                .clone()
-                .unwrap_or_else(|| paths.root.join("bench").join("results")),
-            opts.report
-                .clone()
-                .unwrap_or_else(|| paths.root.join("BENCHMARKS.md")),
-        )
-    };
+    let (out_dir, report_path) = output_paths(paths, opts);
     let json_path = out_dir.join("results.json");
     // Read the saved figures first: a results.json that cannot be read stops the run before
     // anything is measured.
