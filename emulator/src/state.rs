@@ -451,18 +451,9 @@ impl Shared {
 
         // Files.
         let mut files = HashMap::new();
-        let mut rd = tokio::fs::read_dir(data_dir.join("files")).await?;
-        while let Some(e) = rd.next_entry().await? {
-            let p = e.path();
-            if p.extension().and_then(|x| x.to_str()) != Some("json") {
-                let _ = tokio::fs::remove_file(&p).await; // stale temporary
-                continue;
-            }
-            let Ok(data) = tokio::fs::read(&p).await else {
-                continue;
-            };
-            match serde_json::from_slice::<FileRecord>(&data) {
-                Ok(f) if util::is_numeric_id(&f.id) && !f.versions.is_empty() => {
+        for (p, record) in read_records::<FileRecord>(&data_dir.join("files")).await? {
+            match record {
+                Some(f) if util::is_numeric_id(&f.id) && !f.versions.is_empty() => {
                     for v in &f.versions {
                         if let Ok(n) = v.id.parse::<u64>() {
                             ids.next_id = ids.next_id.max(n + 1);
@@ -523,18 +514,9 @@ impl Shared {
             modified_at: None,
             configured: true,
         });
-        let mut rd = tokio::fs::read_dir(data_dir.join("folders")).await?;
-        while let Some(e) = rd.next_entry().await? {
-            let p = e.path();
-            if p.extension().and_then(|x| x.to_str()) != Some("json") {
-                let _ = tokio::fs::remove_file(&p).await; // stale temporary
-                continue;
-            }
-            let Ok(data) = tokio::fs::read(&p).await else {
-                continue;
-            };
-            match serde_json::from_slice::<FolderRecord>(&data) {
-                Ok(f)
+        for (p, record) in read_records::<FolderRecord>(&data_dir.join("folders")).await? {
+            match record {
+                Some(f)
                     if util::is_numeric_id(&f.id)
                         && f.id != "0"
                         && f.parent_id.as_deref().is_some_and(util::is_numeric_id) =>
@@ -1251,6 +1233,29 @@ pub(crate) fn storage_limit_error() -> ApiError {
         "storage_limit_exceeded",
         "Account storage limit reached",
     )
+}
+
+/// The JSON records in `dir` (files or folders), each with its path and `None` when it cannot
+/// be read or parsed (the caller warns). Anything not `*.json` is a temporary left by a crash
+/// and is removed.
+async fn read_records<T: serde::de::DeserializeOwned>(
+    dir: &Path,
+) -> std::io::Result<Vec<(PathBuf, Option<T>)>> {
+    let mut out = Vec::new();
+    let mut rd = tokio::fs::read_dir(dir).await?;
+    while let Some(e) = rd.next_entry().await? {
+        let p = e.path();
+        if p.extension().and_then(|x| x.to_str()) != Some("json") {
+            let _ = tokio::fs::remove_file(&p).await;
+            continue;
+        }
+        let record = match tokio::fs::read(&p).await {
+            Ok(data) => serde_json::from_slice(&data).ok(),
+            Err(_) => None,
+        };
+        out.push((p, record));
+    }
+    Ok(out)
 }
 
 async fn load_session(dir: &Path) -> Option<Session> {
