@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! box-upload put FILE --folder ID [--name NAME] [--version-of FILE_ID] [--if-match ETAG]
-//!                     [--concurrency N] [--state PATH] [--api-url URL --upload-url URL]
+//!                     [--concurrency N|auto] [--state PATH] [--api-url URL --upload-url URL]
 //!                     [--token-file PATH | --jwt-config PATH] [--token-url URL]
 //!                     [--as-user ID] [--no-preserve-dates] [--json]
 //! box-upload put DIR --folder ID [--on-conflict skip|version|fail|rename] [--exclude GLOB]...
@@ -34,7 +34,7 @@ use box_uploads::auth::{JwtConfig, Secret, Subject};
 use box_uploads::tree::{
     FileOutcome, FileReport, OnConflict, Rate, RateLimits, TreeHandle, TreeReport, TreeUpload,
 };
-use box_uploads::upload::{Upload, UploadConfig, UploadHandle, Uploader};
+use box_uploads::upload::{Concurrency, Upload, UploadConfig, UploadHandle, Uploader};
 use box_uploads::ClientBuilder;
 
 /// Exit code of an upload interrupted by Ctrl-C (128 + SIGINT).
@@ -76,9 +76,10 @@ struct PutArgs {
     /// With --version-of: only if the file's etag is still ETAG (else HTTP 412).
     #[arg(long, value_name = "ETAG", requires = "version_of")]
     if_match: Option<String>,
-    /// Parts uploaded at once.
-    #[arg(long, value_name = "N", default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=64))]
-    concurrency: u16,
+    /// Parts uploaded at once: `auto` adapts to the network (from 4 up to 16), a number pins it
+    /// (1 to 64).
+    #[arg(long, value_name = "N|auto", default_value = "auto", value_parser = parse_concurrency)]
+    concurrency: Concurrency,
     /// Resume state file: if the upload is interrupted, run the same command again to resume.
     /// For a directory, the journal of the files done.
     #[arg(long, value_name = "PATH")]
@@ -392,6 +393,15 @@ fn failure_line(e: &anyhow::Error) -> String {
     chain.join(": ")
 }
 
+/// `auto` or a number of parts from 1 to 64.
+fn parse_concurrency(s: &str) -> Result<Concurrency, String> {
+    let c: Concurrency = s.parse().map_err(|e| format!("{e}"))?;
+    if c.ceiling() > 64 {
+        return Err(format!("{s} parts at once is more than 64"));
+    }
+    Ok(c)
+}
+
 fn one_line(text: &str) -> String {
     text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
@@ -405,7 +415,7 @@ async fn put(args: PutArgs) -> anyhow::Result<ExitCode> {
     let client = builder.build().context("cannot build the client")?;
 
     let mut config = UploadConfig::default();
-    config.concurrency = usize::from(args.concurrency);
+    config.concurrency = args.concurrency;
     if let Some(cutoff) = args.chunked_cutoff {
         config.chunked_cutoff = cutoff;
     }

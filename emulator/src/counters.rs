@@ -123,6 +123,12 @@ pub struct Counters {
     pub parts_stored: u64,
     /// Bytes of stored parts.
     pub part_bytes_stored: u64,
+    /// Part uploads being handled now (arrived, past the round trip, not yet answered).
+    pub part_uploads_in_flight: u64,
+    /// The most part uploads handled at once: a client's parallelism, seen from the server.
+    pub part_uploads_max_in_flight: u64,
+    /// Part uploads that came without a `content-length` (chunked transfer).
+    pub part_uploads_without_length: u64,
     /// Files created (direct upload or commit of a new-file session).
     pub files_created: u64,
     /// New versions of existing files (direct or chunked).

@@ -189,7 +189,7 @@ async fn emulator_killed_and_restarted_mid_upload_the_upload_completes() {
         .build()
         .expect("client");
     let mut config = UploadConfig::default();
-    config.concurrency = 3;
+    config.concurrency = 3.into();
     config.chunked_cutoff = MIB;
     config.retry = RetryPolicy {
         max_attempts: 100,

@@ -642,6 +642,26 @@ impl RegionWriter {
     }
 }
 
+/// A part upload being handled, counted in `part_uploads_in_flight` (and its maximum) until
+/// it is answered.
+struct PartInFlight(Arc<Shared>);
+
+impl PartInFlight {
+    fn new(st: &Arc<Shared>) -> Self {
+        let mut c = st.counters();
+        c.part_uploads_in_flight += 1;
+        c.part_uploads_max_in_flight = c.part_uploads_max_in_flight.max(c.part_uploads_in_flight);
+        PartInFlight(st.clone())
+    }
+}
+
+impl Drop for PartInFlight {
+    fn drop(&mut self) {
+        let mut c = self.0.counters();
+        c.part_uploads_in_flight = c.part_uploads_in_flight.saturating_sub(1);
+    }
+}
+
 /// `PUT /files/upload_sessions/{id}`: one part, streamed to disk and hashed as it arrives.
 /// <https://developer.box.com/reference/put-files-upload-sessions-id/>
 pub(crate) async fn upload_part(
@@ -650,6 +670,10 @@ pub(crate) async fn upload_part(
     parts: Parts,
     mut body: BodyStream,
 ) -> ApiResult {
+    let _in_flight = PartInFlight::new(&st);
+    if parts.headers.get(header::CONTENT_LENGTH).is_none() {
+        st.counters().part_uploads_without_length += 1;
+    }
     let (faults, caller) = st
         .begin_as(Operation::UploadPart, &parts.headers, false)
         .await?;

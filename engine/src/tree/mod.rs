@@ -60,7 +60,8 @@ pub use limiter::{Rate, RateLimiter, RateLimits};
 use crate::models::{CreateFolderBody, CreateFolderBodyParent, FileFull, Item, ItemType};
 use crate::operations::{CreateFolderRequest, ListFolderItemsRequest};
 use crate::upload::{
-    call_error, CallError, ProgressEvent, Upload, UploadError, UploadErrorKind, Uploader,
+    call_error, CallError, Concurrency, ProgressEvent, Upload, UploadError, UploadErrorKind,
+    Uploader,
 };
 use journal::{Entry, Journal};
 
@@ -146,7 +147,8 @@ impl TreeUpload {
 
     /// Files handled at once (hashing, waiting for a permit). Requests in flight are bounded
     /// by the uploader's [`concurrency`](crate::upload::UploadConfig::concurrency), shared
-    /// with the parts of chunked uploads. Default: 8 x concurrency.
+    /// with the parts of chunked uploads. Default: 32 for an adaptive concurrency, 8 x n
+    /// for `Fixed(n)`.
     pub fn files_in_flight(mut self, n: usize) -> Self {
         self.files_in_flight = Some(n.max(1));
         self
@@ -1084,7 +1086,10 @@ async fn run(
     });
     let files_in_flight = tree
         .files_in_flight
-        .unwrap_or(uploader.config().concurrency.max(1) * 8);
+        .unwrap_or(match uploader.config().concurrency {
+            Concurrency::Fixed(n) => n.max(1) * 8,
+            Concurrency::Adaptive { .. } => 32,
+        });
     let run = Arc::new(Run {
         limiter: tree
             .limiter

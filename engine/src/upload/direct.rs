@@ -7,6 +7,7 @@
 //! A 401 (an expired token) is sent again once from the same bytes when the credentials can
 //! renew: the HTTP core renewed the token but could not replay the streamed body.
 
+use super::adaptive::congestion_of;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
@@ -78,7 +79,8 @@ pub(crate) async fn run<A: UploadApi>(
                 let body = CountedBody::new(bytes, Some(ctx.reporter.clone()), counted.clone());
                 let timeout = ctx.transfer_timeout(size);
                 let result = {
-                    let _permit = ctx.permits.acquire().await;
+                    let permit = ctx.parallelism.acquire().await;
+                    let _in_flight = ctx.reporter.in_flight();
                     let call = ctx.api.upload_direct(
                         &job.target,
                         body,
@@ -86,9 +88,18 @@ pub(crate) async fn run<A: UploadApi>(
                         job.if_match.clone(),
                         job.dates,
                     );
-                    tokio::time::timeout(timeout, call)
+                    let result = tokio::time::timeout(timeout, call)
                         .await
-                        .unwrap_or_else(|_| Err(CallError::timeout(timeout)))
+                        .unwrap_or_else(|_| Err(CallError::timeout(timeout)));
+                    match &result {
+                        Ok(_) => permit.completed(size),
+                        Err(e) => {
+                            if let Some(why) = congestion_of(e) {
+                                permit.congested(why);
+                            }
+                        }
+                    }
+                    result
                 };
                 let err = match result {
                     Ok(file) => {

@@ -5,8 +5,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::{watch, Semaphore};
+use tokio::sync::watch;
 
+use super::adaptive::Parallelism;
 use super::api::{CallError, FileDates, FileFacts, Target, UploadApi};
 use super::digest::Sha1Digest;
 use super::error::UploadError;
@@ -15,12 +16,12 @@ use super::progress::{Phase, Reporter};
 use super::retry::{RetryContext, RetryPolicy};
 use super::{chunked, direct, Upload, UploadConfig};
 
-/// Runs uploads against one API: holds the configuration and the concurrency shared by every
+/// Runs uploads against one API: holds the configuration and the parallelism shared by every
 /// upload started from it.
 pub(crate) struct Engine<A> {
     pub(crate) api: A,
     pub(crate) config: Arc<UploadConfig>,
-    pub(crate) permits: Arc<Semaphore>,
+    pub(crate) parallelism: Parallelism,
 }
 
 impl<A: Clone> Clone for Engine<A> {
@@ -28,7 +29,7 @@ impl<A: Clone> Clone for Engine<A> {
         Engine {
             api: self.api.clone(),
             config: self.config.clone(),
-            permits: self.permits.clone(),
+            parallelism: self.parallelism.clone(),
         }
     }
 }
@@ -49,7 +50,7 @@ pub(crate) struct Job {
 pub(crate) struct Ctx<A> {
     pub api: A,
     pub config: Arc<UploadConfig>,
-    pub permits: Arc<Semaphore>,
+    pub parallelism: Parallelism,
     pub reporter: Reporter,
     pub cancel: Cancellation,
 }
@@ -59,7 +60,7 @@ impl<A: Clone> Clone for Ctx<A> {
         Ctx {
             api: self.api.clone(),
             config: self.config.clone(),
-            permits: self.permits.clone(),
+            parallelism: self.parallelism.clone(),
             reporter: self.reporter.clone(),
             cancel: self.cancel.clone(),
         }
@@ -68,11 +69,11 @@ impl<A: Clone> Clone for Ctx<A> {
 
 impl<A: UploadApi> Engine<A> {
     pub(crate) fn new(api: A, config: UploadConfig) -> Self {
-        let permits = Arc::new(Semaphore::new(config.concurrency.max(1)));
+        let parallelism = Parallelism::new(config.concurrency);
         Engine {
             api,
             config: Arc::new(config),
-            permits,
+            parallelism,
         }
     }
 
@@ -83,7 +84,7 @@ impl<A: UploadApi> Engine<A> {
         let ctx = Ctx {
             api: self.api.clone(),
             config: self.config.clone(),
-            permits: self.permits.clone(),
+            parallelism: self.parallelism.clone(),
             reporter: reporter.clone(),
             cancel: Cancellation::new(cancel_rx),
         };

@@ -53,7 +53,11 @@ pub enum UploadErrorKind {
     /// The source has more bytes than declared.
     SourceTooLong { declared: u64 },
 
-    /// On resume: the file is not the one the interrupted upload was reading.
+    /// The file changed under the upload: on resume, it is not the one the interrupted upload
+    /// was reading; or during an upload, a part read again to be sent is not what was hashed
+    /// (the file is shorter, its size or modification time changed, or the server found the
+    /// part's digest wrong). `detail` starts with when ("since the interrupted upload" or
+    /// "during the upload") and says what.
     SourceChanged { detail: String },
 
     /// An API call failed for good: a non-retryable answer, or retries used up (the cause is the
@@ -101,7 +105,7 @@ impl fmt::Display for UploadErrorKind {
             ),
             UploadErrorKind::SourceChanged { detail } => write!(
                 f,
-                "the source changed since the interrupted upload: {detail}; nothing was committed; delete the state file to start over"
+                "the source changed {detail}; nothing was committed"
             ),
             UploadErrorKind::Api {
                 operation,

@@ -7,6 +7,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
+use futures_util::stream::BoxStream;
+use futures_util::{Stream, StreamExt as _, TryStreamExt as _};
 use tokio::sync::{broadcast, watch};
 
 /// Where an upload is.
@@ -44,6 +46,10 @@ pub struct Progress {
     pub commit_waits: u64,
     /// The upload session, once opened.
     pub session_id: Option<String>,
+    /// This upload's part requests (or its single request) in flight now.
+    pub parts_in_flight: u64,
+    /// The most of this upload's part requests that were in flight at once.
+    pub max_parts_in_flight: u64,
 }
 
 /// Something that happened during an upload.
@@ -52,7 +58,9 @@ pub struct Progress {
 pub enum ProgressEvent {
     /// A single-request upload started.
     DirectStarted { size: u64 },
-    /// A chunked upload opened its session.
+    /// A chunked upload opened its session. `concurrency` is the most parts this upload may
+    /// have in flight: the uploader's ceiling (the adaptive `max`, or the pinned number), lowered
+    /// by the memory cap for a reader and by the number of parts.
     SessionOpened {
         session_id: String,
         part_size: u64,
@@ -153,13 +161,41 @@ impl Reporter {
         self.state
             .send_modify(|p| p.bytes_sent = p.bytes_sent.saturating_sub(n));
     }
+
+    /// Counts a request of this upload in flight until the guard is dropped.
+    pub(crate) fn in_flight(&self) -> InFlight {
+        self.state.send_modify(|p| {
+            p.parts_in_flight += 1;
+            p.max_parts_in_flight = p.max_parts_in_flight.max(p.parts_in_flight);
+        });
+        InFlight(self.clone())
+    }
 }
 
-/// A part's bytes on their way to the network: streamed in slices of the shared buffer (no copy),
-/// counting what the HTTP client has taken.
+/// One request of an upload in flight (see [`Reporter::in_flight`]).
+pub(crate) struct InFlight(Reporter);
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0
+            .state
+            .send_modify(|p| p.parts_in_flight = p.parts_in_flight.saturating_sub(1));
+    }
+}
+
+/// A part's bytes on their way to the network, counting what the HTTP client has taken (for
+/// progress): slices of a buffer in memory (no copy), or pieces read again from a file.
 pub(crate) struct CountedBody {
-    bytes: Bytes,
+    content: Content,
     counter: Option<(Reporter, Arc<AtomicU64>)>,
+}
+
+enum Content {
+    Bytes(Bytes),
+    Stream {
+        pieces: BoxStream<'static, std::io::Result<Bytes>>,
+        len: u64,
+    },
 }
 
 /// Slices handed to the HTTP client.
@@ -168,33 +204,69 @@ const SLICE: usize = 256 * 1024;
 impl CountedBody {
     pub(crate) fn new(bytes: Bytes, reporter: Option<Reporter>, counted: Arc<AtomicU64>) -> Self {
         CountedBody {
-            bytes,
+            content: Content::Bytes(bytes),
             counter: reporter.map(|r| (r, counted)),
         }
     }
 
-    /// The bytes (for fakes in tests).
-    #[cfg(test)]
-    pub(crate) fn bytes(&self) -> &Bytes {
-        &self.bytes
+    /// A body of exactly `len` bytes coming as `pieces` (a part read again from its file).
+    pub(crate) fn from_stream(
+        pieces: impl Stream<Item = std::io::Result<Bytes>> + Send + 'static,
+        len: u64,
+        reporter: Option<Reporter>,
+        counted: Arc<AtomicU64>,
+    ) -> Self {
+        CountedBody {
+            content: Content::Stream {
+                pieces: pieces.boxed(),
+                len,
+            },
+            counter: reporter.map(|r| (r, counted)),
+        }
     }
 
-    /// Converts into a streaming request body with a known length.
-    pub(crate) fn into_body(self) -> box_uploads_runtime::Body {
-        let len = self.bytes.len() as u64;
-        let bytes = self.bytes;
+    /// The declared length (the request's `content-length`).
+    pub(crate) fn len(&self) -> u64 {
+        match &self.content {
+            Content::Bytes(b) => b.len() as u64,
+            Content::Stream { len, .. } => *len,
+        }
+    }
+
+    /// All the bytes (for fakes in tests); an error when the body fails, as a request would.
+    #[cfg(test)]
+    pub(crate) async fn collect(self) -> std::io::Result<Bytes> {
+        use futures_util::TryStreamExt as _;
+        let pieces: Vec<Bytes> = self.pieces().try_collect().await?;
+        Ok(Bytes::from(pieces.concat()))
+    }
+
+    /// The body's pieces, counted as they are taken.
+    fn pieces(self) -> BoxStream<'static, std::io::Result<Bytes>> {
         let counter = self.counter;
-        let stream =
-            futures_util::stream::iter((0..bytes.len()).step_by(SLICE).map(move |start| {
-                let end = (start + SLICE).min(bytes.len());
-                if let Some((reporter, counted)) = &counter {
-                    let n = (end - start) as u64;
-                    counted.fetch_add(n, Ordering::Relaxed);
-                    reporter.add_sent(n);
-                }
-                Ok::<Bytes, std::io::Error>(bytes.slice(start..end))
-            }));
-        box_uploads_runtime::Body::from_stream(stream, Some(len))
+        let count = move |piece: &Bytes| {
+            let n = piece.len() as u64;
+            if let Some((reporter, counted)) = &counter {
+                counted.fetch_add(n, Ordering::Relaxed);
+                reporter.add_sent(n);
+            }
+        };
+        let pieces = match self.content {
+            Content::Bytes(bytes) => {
+                let slices = (0..bytes.len())
+                    .step_by(SLICE)
+                    .map(move |start| Ok(bytes.slice(start..(start + SLICE).min(bytes.len()))));
+                futures_util::stream::iter(slices).boxed()
+            }
+            Content::Stream { pieces, .. } => pieces,
+        };
+        pieces.inspect_ok(count).boxed()
+    }
+
+    /// Converts into a streaming request body with a known length (sent as `content-length`).
+    pub(crate) fn into_body(self) -> box_uploads_runtime::Body {
+        let len = self.len();
+        box_uploads_runtime::Body::from_stream(self.pieces(), Some(len))
     }
 }
 

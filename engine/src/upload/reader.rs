@@ -2,6 +2,10 @@
 //! buffer per part (in place, looping on short reads), feeds the same bytes to the whole-file
 //! SHA-1 and to the part's own SHA-1, and hands the part on. It waits for a free buffer, so it is
 //! never more than the pool's capacity ahead of the uploads.
+//!
+//! A file that is sent by reading it again ([`Hand::Hashes`]) gives its buffer back as soon as
+//! the part is hashed, so one buffer serves the whole file; bytes in memory are hashed and
+//! handed on as slices, without a buffer.
 
 use bytes::Bytes;
 use tokio::sync::mpsc;
@@ -17,7 +21,8 @@ pub(crate) enum ReadMsg {
     /// The next part, read and hashed.
     Part {
         span: PartSpan,
-        data: Bytes,
+        /// The part's bytes; `None` when they are to be read again from the file.
+        data: Option<Bytes>,
         sha1: Sha1Digest,
     },
     /// Every part was read, the source ended exactly at its declared size, and this is the
@@ -27,14 +32,24 @@ pub(crate) enum ReadMsg {
     Failed(UploadError),
 }
 
+/// What the reader hands on with each part's SHA-1.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Hand {
+    /// The part's bytes (in a pool buffer, or a slice of bytes in memory).
+    Bytes,
+    /// Only the hashes: the part is read again to be sent.
+    Hashes,
+}
+
 /// Reads every part of `layout` from `reader` in order and sends it on `tx`.
 pub(crate) async fn read_parts(
     mut reader: PartReader,
     layout: PartLayout,
     pool: BufferPool,
+    hand: Hand,
     tx: mpsc::Sender<ReadMsg>,
 ) {
-    let msg = match read_all(&mut reader, layout, &pool, &tx).await {
+    let msg = match read_all(&mut reader, layout, &pool, hand, &tx).await {
         Ok(Some(whole)) => ReadMsg::Finished { whole },
         Ok(None) => return, // the receiver is gone: the upload stopped
         Err(e) => ReadMsg::Failed(e),
@@ -46,6 +61,7 @@ async fn read_all(
     reader: &mut PartReader,
     layout: PartLayout,
     pool: &BufferPool,
+    hand: Hand,
     tx: &mpsc::Sender<ReadMsg>,
 ) -> Result<Option<Sha1Digest>, UploadError> {
     let declared = layout.file_size();
@@ -54,6 +70,29 @@ async fn read_all(
         let len = usize::try_from(span.len).map_err(|_| {
             UploadError::invalid_input(format!("part of {} bytes does not fit in memory", span.len))
         })?;
+        if let Some(slice) = reader.slice(len) {
+            // Bytes in memory: hash the slice where it is and hand it on.
+            if slice.len() < len {
+                return Err(UploadErrorKind::SourceTooShort {
+                    declared,
+                    got: span.offset + slice.len() as u64,
+                }
+                .into());
+            }
+            let hashed = tokio::task::spawn_blocking(move || {
+                let sha1 = hasher.part(&slice);
+                (slice, hasher, sha1)
+            })
+            .await;
+            let (data, back, sha1) =
+                hashed.map_err(|e| UploadError::internal("hashing task failed").with_source(e))?;
+            hasher = back;
+            let data = Some(data);
+            if tx.send(ReadMsg::Part { span, data, sha1 }).await.is_err() {
+                return Ok(None);
+            }
+            continue;
+        }
         let Some(mut buf) = pool.acquire().await else {
             return Err(UploadError::internal("buffer pool closed"));
         };
@@ -84,7 +123,8 @@ async fn read_all(
         let (buf, back, sha1) =
             hashed.map_err(|e| UploadError::internal("hashing task failed").with_source(e))?;
         hasher = back;
-        let data = buf.freeze(len);
+        // Re-read parts give the buffer back at once.
+        let data = (hand == Hand::Bytes).then(|| buf.freeze(len));
         if tx.send(ReadMsg::Part { span, data, sha1 }).await.is_err() {
             return Ok(None);
         }
@@ -111,11 +151,13 @@ mod tests {
         let pool = BufferPool::new(part as usize, 3);
         let (tx, mut rx) = mpsc::channel(1);
         let reader = PartReader::Async(Box::new(Cursor::new(data)));
-        tokio::spawn(read_parts(reader, layout, pool.clone(), tx));
+        tokio::spawn(read_parts(reader, layout, pool.clone(), Hand::Bytes, tx));
         let mut parts = Vec::new();
         loop {
             match rx.recv().await.expect("a final message") {
-                ReadMsg::Part { span, data, sha1 } => parts.push((span, data.to_vec(), sha1)),
+                ReadMsg::Part { span, data, sha1 } => {
+                    parts.push((span, data.expect("bytes handed on").to_vec(), sha1))
+                }
                 other => return (parts, other, pool.allocations()),
             }
         }

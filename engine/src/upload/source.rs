@@ -13,6 +13,7 @@ use tokio::io::{AsyncRead, AsyncReadExt};
 
 use super::api::FileDates;
 use super::error::UploadError;
+use super::reread::Reread;
 
 /// A file's dates as Box takes them: RFC 3339, to the second (Box's own examples carry no
 /// fractions). The creation time only where the platform records one.
@@ -133,11 +134,15 @@ impl Source {
                     )));
                 }
                 let identity = SourceIdentity::from_metadata(&path, &meta);
+                let again = second_handle(&file, &path).map_err(|e| {
+                    UploadError::source_io(format!("cannot open {}", path.display()), e)
+                })?;
                 Ok(OpenedSource {
                     size: meta.len(),
-                    identity: Some(identity),
+                    identity: Some(identity.clone()),
                     dates: Some(file_dates(&meta)),
                     reader: PartReader::File(Some(file)),
+                    reread: Some(Reread::new(again, identity)),
                 })
             }
             SourceKind::Reader { reader, size } => Ok(OpenedSource {
@@ -145,14 +150,27 @@ impl Source {
                 identity: None,
                 dates: None,
                 reader: PartReader::Async(reader),
+                reread: None,
             }),
             SourceKind::Bytes(bytes) => Ok(OpenedSource {
                 size: bytes.len() as u64,
                 identity: None,
                 dates: None,
-                reader: PartReader::Async(Box::new(io::Cursor::new(bytes))),
+                reader: PartReader::Bytes { bytes, pos: 0 },
+                reread: None,
             }),
         }
+    }
+}
+
+/// A handle on the same file for positioned re-reads, whose position the ordered reader's
+/// handle does not share where positioned reads move it: on Unix a duplicate (the same file
+/// even if the path is replaced meanwhile), elsewhere the path opened again.
+fn second_handle(file: &std::fs::File, path: &Path) -> io::Result<std::fs::File> {
+    if cfg!(unix) {
+        file.try_clone()
+    } else {
+        std::fs::File::open(path)
     }
 }
 
@@ -215,6 +233,8 @@ pub(crate) struct OpenedSource {
     /// The file's modification and (where the platform has one) creation time.
     pub dates: Option<FileDates>,
     pub reader: PartReader,
+    /// For a file: the parts are sent by reading them again, not from memory.
+    pub reread: Option<Reread>,
 }
 
 /// Reads a source in order into caller-provided buffers, filling each one completely (looping on
@@ -223,6 +243,11 @@ pub(crate) enum PartReader {
     /// A file, read with blocking reads on the blocking pool: one hop per part, not per 2 MiB.
     File(Option<std::fs::File>),
     Async(Box<dyn AsyncRead + Send + Unpin>),
+    /// Bytes in memory: the ordered reader hands out slices of them ([`PartReader::slice`]).
+    Bytes {
+        bytes: Bytes,
+        pos: usize,
+    },
 }
 
 impl PartReader {
@@ -235,6 +260,12 @@ impl PartReader {
     ) -> (Vec<u8>, io::Result<usize>) {
         let len = len.min(buf.len());
         match self {
+            PartReader::Bytes { bytes, pos } => {
+                let n = len.min(bytes.len() - *pos);
+                buf[..n].copy_from_slice(&bytes[*pos..*pos + n]);
+                *pos += n;
+                (buf, Ok(n))
+            }
             PartReader::Async(reader) => {
                 let result = fill_async(reader, &mut buf[..len]).await;
                 (buf, result)
@@ -262,6 +293,19 @@ impl PartReader {
                     ),
                 }
             }
+        }
+    }
+
+    /// For bytes in memory: the next `len` bytes (fewer at the end), without a copy.
+    pub(crate) fn slice(&mut self, len: usize) -> Option<Bytes> {
+        match self {
+            PartReader::Bytes { bytes, pos } => {
+                let end = (*pos + len).min(bytes.len());
+                let part = bytes.slice(*pos..end);
+                *pos = end;
+                Some(part)
+            }
+            _ => None,
         }
     }
 

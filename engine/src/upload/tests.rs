@@ -12,7 +12,7 @@ use super::api::*;
 use super::digest::Sha1Digest;
 use super::engine::Engine;
 use super::progress::{CountedBody, ProgressEvent};
-use super::{RetryPolicy, Upload, UploadConfig, UploadErrorKind};
+use super::{Concurrency, RetryPolicy, Upload, UploadConfig, UploadErrorKind};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct FakeFile {
@@ -222,7 +222,10 @@ impl UploadApi for Fake {
         content_range: String,
         digest: String,
     ) -> Result<PartRecord, CallError> {
-        let data = Bytes::copy_from_slice(body.bytes());
+        let data = body
+            .collect()
+            .await
+            .map_err(|e| CallError::new(CallErrorKind::Connection, e.to_string()))?;
         tokio::task::yield_now().await;
         let id = sid(url);
         self.with(|s| {
@@ -396,7 +399,10 @@ impl UploadApi for Fake {
         if_match: Option<String>,
         dates: Option<FileDates>,
     ) -> Result<FakeFile, CallError> {
-        let data = Bytes::copy_from_slice(body.bytes());
+        let data = body
+            .collect()
+            .await
+            .map_err(|e| CallError::new(CallErrorKind::Connection, e.to_string()))?;
         assert_eq!(sha1, Sha1Digest::of(&data));
         self.with(|s| {
             s.last_dates = Some(dates);
@@ -500,7 +506,7 @@ fn engine(fake: &Fake) -> Engine<Fake> {
     let config = UploadConfig {
         chunked_cutoff: 1000,
         min_chunked_size: 1,
-        concurrency: 3,
+        concurrency: Concurrency::Fixed(3),
         retry: RetryPolicy {
             max_attempts: 5,
             initial_backoff: Duration::from_millis(1),

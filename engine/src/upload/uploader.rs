@@ -1,12 +1,13 @@
 //! [`Uploader`]: the engine bound to a generated [`Client`].
 
 use super::engine::Engine;
-use super::{Upload, UploadConfig, UploadError, UploadHandle};
+use super::{ParallelismStats, Upload, UploadConfig, UploadError, UploadHandle};
 use crate::models::FileFull;
 use crate::Client;
 
 /// Uploads files with a [`Client`]. Cheap to clone; clones share the concurrency budget
-/// ([`UploadConfig::concurrency`] parts in flight across all their uploads).
+/// ([`UploadConfig::concurrency`] parts in flight across all their uploads, and for the
+/// adaptive default, one controller that learns the network from all of them).
 ///
 /// ```no_run
 /// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
@@ -15,7 +16,7 @@ use crate::Client;
 ///
 /// let client = ClientBuilder::new().token("ACCESS_TOKEN").build()?;
 /// let mut config = UploadConfig::default();
-/// config.concurrency = 6;
+/// config.concurrency = 6.into(); // pinned; the default adapts to the network
 /// let uploader = Uploader::with_config(client, config);
 ///
 /// let handle = uploader.start_upload(Upload::new_file("0", "big.iso").from_path("big.iso"));
@@ -57,6 +58,12 @@ impl Uploader {
 
     pub fn config(&self) -> &UploadConfig {
         &self.engine.config
+    }
+
+    /// The parts in flight now and at most so far, and the adaptive limit (shared by every
+    /// clone of this uploader).
+    pub fn parallelism(&self) -> ParallelismStats {
+        self.engine.parallelism.stats()
     }
 
     pub fn client(&self) -> &Client {

@@ -118,6 +118,8 @@ async fn resume_session<A: UploadApi>(
         .into());
     }
     let changed = |detail: String| {
+        let detail =
+            format!("since the interrupted upload: {detail}; delete the state file to start over");
         UploadError::from(UploadErrorKind::SourceChanged { detail }).with_session(&state.session_id)
     };
     if state.file_size != size {

@@ -1,7 +1,11 @@
-//! The parts: one ordered reader fills part buffers from a fixed pool and hashes them; parts
-//! upload in parallel, each answer checked against what was sent; parts the session already
-//! holds (on resume, or after an ambiguous failure) are looked up with list parts instead of
-//! being sent again.
+//! The parts: one ordered reader hashes the parts in order; parts upload in parallel, each
+//! answer checked against what was sent; parts the session already holds (on resume, or after an
+//! ambiguous failure) are looked up with list parts instead of being sent again.
+//!
+//! What a part is sent from depends on the source: a file is read again, span by span, as the
+//! part is sent (memory stays flat, so only the uploader's parallelism bounds the parts in
+//! flight); bytes in memory are sent as slices; a reader's parts wait in buffers of a fixed pool
+//! of `parts in flight + 1`, so the memory cap bounds its parts in flight.
 
 use std::collections::BTreeMap;
 use std::pin::pin;
@@ -14,6 +18,7 @@ use tokio::sync::mpsc;
 use tokio::task::{JoinHandle, JoinSet};
 
 use super::open::{layout_of, save_state};
+use crate::upload::adaptive::congestion_of;
 use crate::upload::api::{CallError, PartRecord, SessionEndpoints, SessionInfo, UploadApi};
 use crate::upload::digest::Sha1Digest;
 use crate::upload::engine::{Ctx, Job};
@@ -21,9 +26,10 @@ use crate::upload::error::{Chain, UploadError, UploadErrorKind};
 use crate::upload::layout::PartSpan;
 use crate::upload::pool::BufferPool;
 use crate::upload::progress::{CountedBody, Phase, ProgressEvent};
-use crate::upload::reader::{read_parts, ReadMsg};
+use crate::upload::reader::{read_parts, Hand, ReadMsg};
+use crate::upload::reread::{BodyFailure, Reread};
 use crate::upload::retry::{RetryContext, RetryPolicy, Step};
-use crate::upload::source::OpenedSource;
+use crate::upload::source::{OpenedSource, PartReader};
 
 /// Parts per list-parts page (Box's maximum).
 const LIST_PAGE: u64 = 1000;
@@ -56,12 +62,27 @@ pub(super) async fn upload_all<A: UploadApi>(
             session.part_size
         ))
     })?;
-    let concurrency = effective_concurrency(
-        ctx.config.concurrency,
-        ctx.config.memory_cap,
-        session.part_size,
-        layout.total_parts(),
-    );
+    let reread = opened.reread.clone();
+    let in_memory = matches!(opened.reader, PartReader::Bytes { .. });
+    let ceiling = ctx.config.concurrency.ceiling();
+    let (concurrency, hand, buffers) = if reread.is_some() || in_memory {
+        // Nothing held per part in flight: one buffer to hash a file's parts in (none for bytes).
+        let parts = usize::try_from(layout.total_parts().max(1)).unwrap_or(usize::MAX);
+        let hand = if reread.is_some() {
+            Hand::Hashes
+        } else {
+            Hand::Bytes
+        };
+        (ceiling.min(parts), hand, 1)
+    } else {
+        let n = effective_concurrency(
+            ceiling,
+            ctx.config.memory_cap,
+            session.part_size,
+            layout.total_parts(),
+        );
+        (n, Hand::Bytes, n + 1)
+    };
     ctx.reporter.event(ProgressEvent::SessionOpened {
         session_id: session.id.clone(),
         part_size: session.part_size,
@@ -70,10 +91,23 @@ pub(super) async fn upload_all<A: UploadApi>(
     });
     ctx.reporter.update(|p| p.phase = Phase::Uploading);
 
-    let pool = BufferPool::new(part_size, concurrency + 1);
-    let (tx, mut rx) = mpsc::channel(1);
+    let pool = BufferPool::new(part_size, buffers);
+    // A file's hashes are small: its reader goes through the whole file at disk speed, ahead of
+    // the uploads, so the file is hashed as early as possible (a change after that is caught
+    // when a part is sent). Parts with their bytes wait for the uploads.
+    let queued = match hand {
+        Hand::Hashes => usize::try_from(layout.total_parts()).unwrap_or(1).max(1),
+        Hand::Bytes => 1,
+    };
+    let (tx, mut rx) = mpsc::channel(queued);
     let identity = opened.identity.clone();
-    let _reader = AbortOnDrop(tokio::spawn(read_parts(opened.reader, layout, pool, tx)));
+    let _reader = AbortOnDrop(tokio::spawn(read_parts(
+        opened.reader,
+        layout,
+        pool,
+        hand,
+        tx,
+    )));
 
     let mut inflight: JoinSet<Result<(PartSpan, PartRecord), UploadError>> = JoinSet::new();
     let mut done: BTreeMap<u64, PartRecord> = BTreeMap::new();
@@ -98,7 +132,7 @@ pub(super) async fn upload_all<A: UploadApi>(
                         if !matches(record, &span, &sha1) {
                             return Err(UploadErrorKind::SourceChanged {
                                 detail: format!(
-                                    "the stored part at offset {} has SHA-1 {}, the local data has {sha1}",
+                                    "since the interrupted upload: the stored part at offset {} has SHA-1 {}, the local data has {sha1}; delete the state file to start over",
                                     span.offset, record.sha1
                                 ),
                             }.into());
@@ -107,7 +141,12 @@ pub(super) async fn upload_all<A: UploadApi>(
                         ctx.reporter.add_sent(span.len);
                         ctx.reporter.event(ProgressEvent::PartAlreadyStored { index: span.index, offset: span.offset, size: span.len });
                     } else {
-                        inflight.spawn(upload_part(ctx.clone(), job.retry.clone(), session.endpoints.clone(), span, size, data, sha1));
+                        let content = match (data, &reread) {
+                            (Some(bytes), _) => PartContent::Bytes(bytes),
+                            (None, Some(file)) => PartContent::File(file.clone()),
+                            (None, None) => return Err(UploadError::internal("a part without bytes from a source that cannot be read again")),
+                        };
+                        inflight.spawn(upload_part(ctx.clone(), job.retry.clone(), session.endpoints.clone(), span, size, content, sha1));
                     }
                 }
                 Some(ReadMsg::Finished { whole: digest }) => whole = Some(digest),
@@ -132,7 +171,16 @@ pub(super) async fn upload_all<A: UploadApi>(
     Ok((done.into_values().collect(), whole))
 }
 
-/// The parts in flight at once: the configured concurrency, lowered so that the pool's
+/// What a part is sent from.
+#[derive(Clone)]
+enum PartContent {
+    /// Bytes in memory (a pool buffer or a slice of the source's bytes).
+    Bytes(Bytes),
+    /// The file, read again for each attempt.
+    File(Reread),
+}
+
+/// For a reader: the parts in flight at once, the configured ceiling lowered so that the pool's
 /// `concurrency + 1` buffers fit the memory cap, never above the number of parts, never 0.
 fn effective_concurrency(
     ctx_concurrency: usize,
@@ -153,12 +201,12 @@ async fn upload_part<A: UploadApi>(
     endpoints: SessionEndpoints,
     span: PartSpan,
     total: u64,
-    data: Bytes,
+    content: PartContent,
     sha1: Sha1Digest,
 ) -> Result<(PartSpan, PartRecord), UploadError> {
     let range = span.content_range(total);
     let digest = sha1.header();
-    let (ctx, endpoints, data, range, digest) = (&ctx, &endpoints, &data, &range, &digest);
+    let (ctx, endpoints, content, range, digest) = (&ctx, &endpoints, &content, &range, &digest);
     let calls = ctx.retry(&retry);
     let lookup = move |offset| find_part(calls, &ctx.api, &endpoints.list_parts, offset);
     calls
@@ -183,20 +231,45 @@ async fn upload_part<A: UploadApi>(
                 }
             }
             let counted = Arc::new(AtomicU64::new(0));
-            let body = CountedBody::new(data.clone(), Some(ctx.reporter.clone()), counted.clone());
+            let reporter = Some(ctx.reporter.clone());
+            let failure = BodyFailure::default();
+            let body = match content {
+                PartContent::Bytes(data) => CountedBody::new(data.clone(), reporter, counted.clone()),
+                PartContent::File(file) => CountedBody::from_stream(
+                    file.stream(span.offset, span.len, failure.clone()),
+                    span.len,
+                    reporter,
+                    counted.clone(),
+                ),
+            };
             let timeout = ctx.transfer_timeout(span.len);
             let result = {
-                let _permit = ctx.permits.acquire().await;
+                let permit = ctx.parallelism.acquire().await;
+                let _in_flight = ctx.reporter.in_flight();
                 let call = ctx.api.upload_part(
                     &endpoints.upload_part,
                     body,
                     range.clone(),
                     digest.clone(),
                 );
-                tokio::time::timeout(timeout, call)
+                let result = tokio::time::timeout(timeout, call)
                     .await
-                    .unwrap_or_else(|_| Err(CallError::timeout(timeout)))
+                    .unwrap_or_else(|_| Err(CallError::timeout(timeout)));
+                match &result {
+                    Ok(_) => permit.completed(span.len),
+                    Err(e) => {
+                        if let Some(why) = congestion_of(e) {
+                            permit.congested(why);
+                        }
+                    }
+                }
+                result
             };
+            if let Some(err) = failure.take() {
+                // The file could not be read again as it was hashed: no retry can help.
+                ctx.reporter.take_back_sent(counted.load(Ordering::Relaxed));
+                return Step::Stop(err);
+            }
             let err = match result {
                 Ok(record) if matches(&record, &span, &sha1) => return Step::Done((span, record)),
                 Ok(record) => {
@@ -211,6 +284,15 @@ async fn upload_part<A: UploadApi>(
                 Err(err) => err,
             };
             ctx.reporter.take_back_sent(counted.load(Ordering::Relaxed));
+            if let PartContent::File(file) = content {
+                if refuses_digest(&err) {
+                    // Either the file changed since it was hashed, or the bytes were damaged
+                    // on the way: hashing the span again tells which.
+                    if let Err(changed) = file.confirm(span.offset, span.len, sha1).await {
+                        return Step::Stop(changed);
+                    }
+                }
+            }
             if err.is_code("range_overlaps_existing_part") || err.status() == Some(409) {
                 // A part is already stored over this range: ours (an earlier attempt or a
                 // hedge) if offset, size and SHA-1 match.
@@ -236,6 +318,16 @@ async fn upload_part<A: UploadApi>(
             Step::Failed(err)
         })
         .await
+}
+
+/// A part refused because its bytes do not have the SHA-1 of its `digest` header. Box documents
+/// no status for it; the emulator answers 412, and Box's codes for it name the digest.
+fn refuses_digest(err: &CallError) -> bool {
+    err.status() == Some(412)
+        || err
+            .api_error()
+            .and_then(|e| e.code())
+            .is_some_and(|c| c.contains("digest"))
 }
 
 /// Pairs up local data and a stored part: same offset, size and SHA-1.

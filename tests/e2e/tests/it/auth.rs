@@ -56,7 +56,7 @@ fn chunking(client: Client, concurrency: usize) -> Uploader {
     let mut config = UploadConfig::default();
     config.chunked_cutoff = 64 * KIB;
     config.min_chunked_size = 1;
-    config.concurrency = concurrency;
+    config.concurrency = concurrency.into();
     config.retry = fast_retries();
     Uploader::with_config(client, config)
 }

@@ -67,9 +67,10 @@ async fn a_short_or_long_source_fails_and_commits_nothing() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_file_that_shrinks_during_the_upload_is_refused() {
-    // 12 parts of 256 KiB, slowed down; the pool holds at most concurrency + 1 = 5 parts, so
-    // when the first part is done the reader is at most 6 parts in: truncating the file then
-    // always cuts what is still to be read.
+    // 12 parts of 256 KiB, slowed down. The file is hashed ahead of the uploads and each part
+    // is read again to be sent: truncating the file after the first part always cuts parts
+    // still to be sent (found when they are read again: the source changed), or, should the
+    // hashing reader still be behind, what it has still to read (the source is too short).
     let emu = start(config(256 * KIB)).await;
     emu.set_faults(FaultConfig {
         latency_ms: 100,
@@ -93,9 +94,11 @@ async fn a_file_that_shrinks_during_the_upload_is_refused() {
         .expect("truncate");
     let err = handle.join().await.expect_err("the file shrank");
     assert!(
-        matches!(err.kind(), UploadErrorKind::SourceTooShort { declared, .. } if *declared == 3 * MIB),
+        matches!(err.kind(), UploadErrorKind::SourceTooShort { declared, .. } if *declared == 3 * MIB)
+            || matches!(err.kind(), UploadErrorKind::SourceChanged { .. }),
         "{err}"
     );
+    assert!(err.is_source_error());
     let c = emu.counters();
     assert_eq!((c.files_created, c.sessions_committed), (0, 0));
     assert!(emu.open_sessions().is_empty(), "session aborted");

@@ -245,7 +245,7 @@ async fn soak(plan: Plan) -> Report {
     })
     .await;
     let mut config = UploadConfig::default();
-    config.concurrency = concurrency;
+    config.concurrency = concurrency.into();
     config.chunked_cutoff = cutoff;
     config.min_chunked_size = cutoff;
     config.retry = generous();

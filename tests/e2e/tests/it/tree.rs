@@ -50,7 +50,7 @@ fn tree_uploader(emu: &Emulator) -> Uploader {
     let mut config = UploadConfig::default();
     config.chunked_cutoff = CUTOFF;
     config.min_chunked_size = 1;
-    config.concurrency = 16;
+    config.concurrency = 16.into();
     config.retry = fast_retries();
     config.commit_deadline = Duration::from_secs(60);
     Uploader::with_config(client(emu), config)
