@@ -225,20 +225,15 @@ pub fn line_chart(chart: &LineChart) -> String {
     out
 }
 
-/// Bars (median) with min–max whiskers and the median written above; `reference` draws a
-/// dashed horizontal line (a floor or a bound) with its label.
-pub fn bar_chart(
-    title: &str,
-    y_label: &str,
-    bars: &[Bar],
-    reference: Option<(f64, &str)>,
-) -> String {
+/// Bars (median) with min–max whiskers and the median written above; each `references` entry
+/// draws a dashed horizontal line (a floor, a bound, a link's limit) with its label.
+pub fn bar_chart(title: &str, y_label: &str, bars: &[Bar], references: &[(f64, &str)]) -> String {
     let mut out = String::new();
     header(&mut out, title);
     let y_max = bars
         .iter()
         .map(|b| b.value.max)
-        .chain(reference.map(|r| r.0))
+        .chain(references.iter().map(|r| r.0))
         .fold(0.0f64, f64::max);
     let top = y_axis(&mut out, y_max, y_label, BAR_RIGHT);
     let py = |y: f64| BOTTOM - (y / top) * (BOTTOM - TOP);
@@ -281,7 +276,7 @@ pub fn bar_chart(
             l = esc(&bar.label)
         );
     }
-    if let Some((value, label)) = reference {
+    for &(value, label) in references {
         let y = py(value);
         let _ = writeln!(
             out,

@@ -18,17 +18,8 @@ pub struct Emulator {
 }
 
 impl Emulator {
-    /// Starts the emulator with `data_dir` (emptied first) and, if given, a fixed part size.
-    pub fn start(
-        binary: &Path,
-        data_dir: &Path,
-        part_size: Option<u64>,
-        log: &Path,
-    ) -> Result<Emulator, String> {
-        Self::start_with(binary, data_dir, part_size, &[], log)
-    }
-
-    /// [`start`](Self::start) with extra arguments (`--fault rate-limit=80/1s`, ...).
+    /// Starts the emulator with `data_dir` (emptied first), if given a fixed part size, and
+    /// extra arguments (`--fault rate-limit=80/1s`, `--net ...`).
     pub fn start_with(
         binary: &Path,
         data_dir: &Path,

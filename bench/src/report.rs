@@ -8,7 +8,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::charts::{self, Bar, LineChart, Series};
 use crate::files::{human_size, GIB, MIB};
-use crate::run::{CaseResult, Client, Results};
+use crate::memory;
+use crate::run::{CaseResult, Client, ProfileRun, Results};
 use crate::small::{SmallClient, SmallFiles};
 use crate::stats::Spread;
 
@@ -46,116 +47,251 @@ pub struct Target {
     pub status: Status,
 }
 
-fn headline(results: &Results, client: Client) -> Option<&CaseResult> {
-    results
-        .group("headline")
-        .into_iter()
-        .find(|c| c.client == client)
+/// At least this multiple of the best peer's throughput (every profile).
+pub const PEER_RATIO: f64 = 1.5;
+/// At least this share of the profile's `link` (shaped profiles).
+pub const LINK_SHARE: f64 = 0.85;
+/// Client CPU at most this multiple of the two-pass SHA-1 floor (loopback).
+pub const FLOOR_RATIO: f64 = 1.2;
+
+/// The fastest peer of a group (median throughput), if any peer finished.
+fn best_peer<'a>(cases: &[&'a CaseResult]) -> Option<(&'a CaseResult, f64)> {
+    cases
+        .iter()
+        .filter(|c| c.client.peer())
+        .filter_map(|c| c.throughput_mib_s.map(|t| (*c, t.median)))
+        .max_by(|a, b| a.1.total_cmp(&b.1))
 }
 
-/// The issue's four targets, judged from this run's figures.
+/// The engine as a library at its default settings (not a pinned concurrency).
+fn engine_default<'a>(cases: &[&'a CaseResult]) -> Option<&'a CaseResult> {
+    cases
+        .iter()
+        .copied()
+        .find(|c| c.client == Client::Engine && c.concurrency.is_none())
+}
+
+fn not_measured(name: String, goal: String, why: &str) -> Target {
+    Target {
+        name,
+        goal,
+        measured: format!("not measured ({why})"),
+        status: Status::NotMeasured,
+    }
+}
+
+/// The issue's targets, judged from this run's figures.
 pub fn targets(results: &Results) -> Vec<Target> {
     let size = human_size(results.headline_size);
     let mut out = Vec::new();
 
-    // 1. Throughput at least 4x boxsdk on the headline file.
-    let engine = headline(results, Client::Engine).and_then(|c| c.throughput_mib_s);
-    let boxsdk = headline(results, Client::Boxsdk).and_then(|c| c.throughput_mib_s);
-    let cli = headline(results, Client::Cli).and_then(|c| c.throughput_mib_s);
-    out.push(match (engine, boxsdk) {
-        (Some(e), Some(b)) => {
-            let ratio = e.median / b.median;
-            let mut measured = format!(
-                "{ratio:.1}x: {:.0} MiB/s vs boxsdk {:.0} MiB/s (medians)",
-                e.median, b.median
-            );
-            if let Some(c) = cli {
-                let _ = write!(
-                    measured,
-                    "; CLI {:.0} MiB/s = {:.1}x",
-                    c.median,
-                    c.median / b.median
-                );
-            }
-            Target {
-                name: format!("Throughput vs boxsdk upload_big_file, {size}"),
-                goal: "at least 4x".into(),
-                measured,
-                status: Status::of(ratio >= 4.0),
-            }
-        }
-        _ => Target {
-            name: format!("Throughput vs boxsdk upload_big_file, {size}"),
-            goal: "at least 4x".into(),
-            measured: "not measured (engine or boxsdk missing or failed)".into(),
-            status: Status::NotMeasured,
-        },
-    });
-
-    // 2. CPU per GiB at most 1.5x the two-pass SHA-1 floor.
-    let floor = results
-        .floor(results.headline_size)
-        .and_then(|c| c.cpu_s_per_gib);
-    let engine_cpu = headline(results, Client::Engine).and_then(|c| c.cpu_s_per_gib);
-    let cli_cpu = headline(results, Client::Cli).and_then(|c| c.cpu_s_per_gib);
-    out.push(match (engine_cpu, floor) {
-        (Some(e), Some(f)) => {
-            let ratio = e.median / f.median;
-            let mut measured = format!(
-                "{ratio:.2}x: {:.2} s/GiB vs floor {:.2} s/GiB (medians)",
-                e.median, f.median
-            );
-            if let Some(c) = cli_cpu {
-                let _ = write!(
-                    measured,
-                    "; CLI {:.2} s/GiB = {:.2}x",
-                    c.median,
-                    c.median / f.median
-                );
-            }
-            // The other sizes of the sweep: fixed start-up costs weigh more on small files.
-            let mut others = Vec::new();
-            for c in results.group("size") {
-                if c.client != Client::Engine || c.size == results.headline_size {
-                    continue;
+    // Shaped profiles: a share of the link, and a multiple of the best peer.
+    for p in results.profile_runs() {
+        let Some(link) = p.link_mib_s else { continue };
+        let cases = results.group(&p.name);
+        let engine = engine_default(&cases);
+        let name = format!(
+            "`{}`, {}: engine at default settings vs `link`",
+            p.name,
+            human_size(p.size)
+        );
+        let goal = format!("at least {:.0}% of {link:.0} MiB/s", LINK_SHARE * 100.0);
+        out.push(
+            match engine.and_then(|e| e.throughput_mib_s.map(|t| (e, t))) {
+                Some((e, t)) => {
+                    let share = t.median / link;
+                    let mut measured = format!(
+                        "{:.0}% of link: {:.1} MiB/s (median of {})",
+                        share * 100.0,
+                        t.median,
+                        t.n
+                    );
+                    if let Some(c) = cases.iter().find(|c| c.client == Client::Cli) {
+                        if let Some(ct) = c.throughput_mib_s {
+                            let _ = write!(
+                                measured,
+                                "; CLI {:.1} MiB/s = {:.0}%",
+                                ct.median,
+                                100.0 * ct.median / link
+                            );
+                        }
+                    }
+                    let met = share >= LINK_SHARE;
+                    if !met {
+                        let _ = write!(measured, ". Why: {}", shaped_shortfall(results, &p, e));
+                    }
+                    Target {
+                        name,
+                        goal,
+                        measured,
+                        status: Status::of(met),
+                    }
                 }
-                if let (Some(e), Some(f)) = (
-                    c.cpu_s_per_gib,
-                    results.floor(c.size).and_then(|f| f.cpu_s_per_gib),
-                ) {
-                    let r = e.median / f.median;
-                    let mark = if r > 1.5 { " (over)" } else { "" };
-                    others.push(format!("{} {r:.2}x{mark}", human_size(c.size)));
+                None => not_measured(name, goal, "the engine's runs failed or did not run"),
+            },
+        );
+        let name = format!(
+            "`{}`, {}: engine at default settings vs the best peer",
+            p.name,
+            human_size(p.size)
+        );
+        let goal = format!("at least {PEER_RATIO}x");
+        out.push(
+            match (engine.and_then(|e| e.throughput_mib_s), best_peer(&cases)) {
+                (Some(e), Some((peer, b))) => {
+                    let ratio = e.median / b;
+                    let mut measured = format!(
+                        "{ratio:.2}x: {:.1} MiB/s vs {} {b:.1} MiB/s",
+                        e.median,
+                        peer.client.label()
+                    );
+                    let met = ratio >= PEER_RATIO;
+                    if !met {
+                        let _ = write!(
+                            measured,
+                            ". Why: {PEER_RATIO}x would be {:.1} MiB/s = {:.0}% of `link`",
+                            PEER_RATIO * b,
+                            100.0 * PEER_RATIO * b / link
+                        );
+                        if PEER_RATIO * b > link {
+                            measured.push_str(", beyond the physical limit: no client can");
+                        } else if let Some(e) = engine {
+                            let _ = write!(measured, "; {}", shaped_shortfall(results, &p, e));
+                        }
+                    }
+                    Target {
+                        name,
+                        goal,
+                        measured,
+                        status: Status::of(met),
+                    }
+                }
+                _ => not_measured(name, goal, "the engine or every peer failed or did not run"),
+            },
+        );
+    }
+
+    if results.has_loopback() {
+        // Loopback, the headline file: a multiple of the best peer.
+        let head = results.group("headline");
+        let name = format!("`loopback`, {size}: engine at default settings vs the best peer");
+        let goal = format!("at least {PEER_RATIO}x");
+        out.push(
+            match (
+                engine_default(&head).and_then(|e| e.throughput_mib_s),
+                best_peer(&head),
+            ) {
+                (Some(e), Some((peer, b))) => {
+                    let ratio = e.median / b;
+                    let mut measured = format!(
+                        "{ratio:.2}x: {:.0} MiB/s vs {} {b:.0} MiB/s (medians)",
+                        e.median,
+                        peer.client.label()
+                    );
+                    if let Some(c) = head
+                        .iter()
+                        .find(|c| c.client == Client::Cli)
+                        .and_then(|c| c.throughput_mib_s)
+                    {
+                        let _ = write!(
+                            measured,
+                            "; CLI {:.0} MiB/s = {:.2}x",
+                            c.median,
+                            c.median / b
+                        );
+                    }
+                    let met = ratio >= PEER_RATIO;
+                    if !met {
+                        if let Some(n) = ceiling_note(results) {
+                            let _ = write!(measured, ". Why: {n}");
+                        }
+                    }
+                    Target {
+                        name,
+                        goal,
+                        measured,
+                        status: Status::of(met),
+                    }
+                }
+                _ => not_measured(name, goal, "the engine or every peer failed"),
+            },
+        );
+
+        // Loopback: client CPU per GiB against the two-pass SHA-1 floor.
+        let floor = results
+            .floor(results.headline_size)
+            .and_then(|c| c.cpu_s_per_gib);
+        let engine_cpu = engine_default(&head).and_then(|c| c.cpu_s_per_gib);
+        let cli_cpu = head
+            .iter()
+            .find(|c| c.client == Client::Cli)
+            .and_then(|c| c.cpu_s_per_gib);
+        let name = format!("`loopback`, {size}: client CPU per GiB vs two-pass SHA-1 floor");
+        let goal = format!("at most {FLOOR_RATIO}x");
+        out.push(match (engine_cpu, floor) {
+            (Some(e), Some(f)) => {
+                let ratio = e.median / f.median;
+                let mut measured = format!(
+                    "{ratio:.2}x: {:.2} s/GiB vs floor {:.2} s/GiB (medians)",
+                    e.median, f.median
+                );
+                if let Some(c) = cli_cpu {
+                    let _ = write!(
+                        measured,
+                        "; CLI {:.2} s/GiB = {:.2}x",
+                        c.median,
+                        c.median / f.median
+                    );
+                }
+                // The other sizes of the sweep: fixed start-up costs weigh more on small files.
+                let mut others = Vec::new();
+                for c in results.group("size") {
+                    if c.client != Client::Engine || c.size == results.headline_size {
+                        continue;
+                    }
+                    if let (Some(e), Some(f)) = (
+                        c.cpu_s_per_gib,
+                        results.floor(c.size).and_then(|f| f.cpu_s_per_gib),
+                    ) {
+                        let r = e.median / f.median;
+                        let mark = if r > FLOOR_RATIO { " (over)" } else { "" };
+                        others.push(format!("{} {r:.2}x{mark}", human_size(c.size)));
+                    }
+                }
+                if !others.is_empty() {
+                    let _ = write!(measured, "; engine at other sizes: {}", others.join(", "));
+                }
+                let met = ratio <= FLOOR_RATIO;
+                if !met {
+                    let _ = write!(
+                        measured,
+                        ". Why: {:.2} s/GiB beyond hashing (reading, HTTP framing, copies into \
+                         the socket, the runtime), {:.2} s/GiB more than the target allows",
+                        e.median - f.median,
+                        e.median - FLOOR_RATIO * f.median
+                    );
+                }
+                Target {
+                    name,
+                    goal,
+                    measured,
+                    status: Status::of(met),
                 }
             }
-            if !others.is_empty() {
-                let _ = write!(measured, "; engine at other sizes: {}", others.join(", "));
-            }
-            Target {
-                name: format!("Client CPU per GiB vs two-pass SHA-1 floor, {size}"),
-                goal: "at most 1.5x".into(),
-                measured,
-                status: Status::of(ratio <= 1.5),
-            }
-        }
-        _ => Target {
-            name: format!("Client CPU per GiB vs two-pass SHA-1 floor, {size}"),
-            goal: "at most 1.5x".into(),
-            measured: "not measured".into(),
-            status: Status::NotMeasured,
-        },
-    });
+            _ => not_measured(name, goal, "the engine or the floor failed"),
+        });
+    }
 
-    // 3. Peak RSS within (concurrency + 1) x part_size + 32 MiB, every engine and CLI case.
+    // Peak RSS within the engine's memory bound, every engine and CLI case of every profile.
     let bounded: Vec<&CaseResult> = results
         .cases
         .iter()
-        .filter(|c| c.client.parallel() && c.max_rss_mib.is_some() && c.rss_bound_mib.is_some())
+        .filter(|c| c.client.ours() && c.max_rss_mib.is_some() && c.rss_bound_mib.is_some())
         .collect();
     if bounded.is_empty() {
         out.push(Target {
             name: "Client peak RSS".into(),
-            goal: "at most (concurrency + 1) x part_size + 32 MiB".into(),
+            goal: format!("at most {}", memory::describe()),
             measured: "not measured".into(),
             status: Status::NotMeasured,
         });
@@ -169,20 +305,30 @@ pub fn targets(results: &Results) -> Vec<Target> {
             .map(|c| worst_rss(c) / c.rss_bound_mib.unwrap_or(1.0))
             .fold(0.0f64, f64::max);
         let mut measured = String::new();
-        for size in [GIB, 4 * GIB, results.headline_size] {
-            if let Some(c) = bounded
-                .iter()
-                .find(|c| c.client == Client::Engine && c.size == size && !c.part_size_forced)
-            {
-                if !measured.contains(&format!("{}:", human_size(size))) {
-                    let _ = write!(
-                        measured,
-                        "{}: {:.0} MiB (bound {:.0} MiB); ",
-                        human_size(size),
-                        worst_rss(c),
-                        c.rss_bound_mib.unwrap_or(0.0)
-                    );
-                }
+        let mut shown = Vec::new();
+        let picks = [GIB, 4 * GIB, results.headline_size]
+            .into_iter()
+            .map(|size| (crate::profile::LOOPBACK.to_string(), size))
+            .chain(results.profile_runs().into_iter().map(|p| (p.name, p.size)));
+        for (profile, size) in picks {
+            if shown.contains(&(profile.clone(), size)) {
+                continue;
+            }
+            if let Some(c) = bounded.iter().find(|c| {
+                c.profile == profile
+                    && c.client == Client::Engine
+                    && c.size == size
+                    && c.concurrency.is_none()
+                    && !c.part_size_forced
+            }) {
+                let _ = write!(
+                    measured,
+                    "{profile} {}: {:.0} MiB (bound {:.0} MiB); ",
+                    human_size(size),
+                    worst_rss(c),
+                    c.rss_bound_mib.unwrap_or(0.0)
+                );
+                shown.push((profile, size));
             }
         }
         let _ = write!(
@@ -195,12 +341,13 @@ pub fn targets(results: &Results) -> Vec<Target> {
             let names: Vec<String> = over.iter().map(|c| describe(c)).collect();
             let _ = write!(measured, "; over the bound: {}", names.join(", "));
         }
-        let sizes_present = [GIB, 4 * GIB]
-            .iter()
-            .all(|s| bounded.iter().any(|c| c.size == *s));
+        let sizes_present = !results.has_loopback()
+            || [GIB, 4 * GIB]
+                .iter()
+                .all(|s| bounded.iter().any(|c| c.size == *s));
         out.push(Target {
-            name: "Client peak RSS, every engine and CLI case (incl. 1 GiB and 4 GiB)".into(),
-            goal: "at most (concurrency + 1) x part_size + 32 MiB".into(),
+            name: "Client peak RSS, every engine and CLI case of every profile (incl. loopback 1 GiB and 4 GiB)".into(),
+            goal: format!("at most {}", memory::describe()),
             measured,
             status: if over.is_empty() {
                 if sizes_present || results.quick {
@@ -214,7 +361,7 @@ pub fn targets(results: &Results) -> Vec<Target> {
         });
     }
 
-    // 4. codegen --check under 1 s.
+    // codegen --check under 1 s.
     let codegen = results.codegen_check.as_ref();
     out.push(match codegen.and_then(|c| c.cargo_xtask_s) {
         Some(t) => {
@@ -242,7 +389,7 @@ pub fn targets(results: &Results) -> Vec<Target> {
         },
     });
 
-    // 5. Many small files under the scaled-down limits (only when measured).
+    // Many small files under the scaled-down limits (only when measured).
     if let Some(t) = small_files_target(results) {
         out.push(t);
     }
@@ -354,13 +501,14 @@ fn client_color(c: Client) -> &'static str {
         Client::Engine => "#1f77b4",
         Client::Cli => "#17becf",
         Client::Boxsdk => "#d62728",
+        Client::Boxsdk3 => "#9467bd",
         Client::Node => "#ff7f0e",
         Client::Floor => "#7f7f7f",
     }
 }
 
-fn client_order() -> [Client; 4] {
-    [Client::Engine, Client::Cli, Client::Boxsdk, Client::Node]
+fn client_order() -> [Client; 5] {
+    crate::run::CLIENTS
 }
 
 /// Writes results.json and the SVGs into `out_dir`, and the Markdown report.
@@ -379,9 +527,88 @@ pub fn write(results: &Results, out_dir: &Path, report: &Path) -> Result<(), Str
         .map(Path::to_path_buf)
         .unwrap_or_else(|| PathBuf::from("."));
     let img = |name: &str| relative(&report_dir, &out_dir.join(name));
-    let hsize = human_size(results.headline_size);
 
-    // Plots.
+    for p in results.profile_runs() {
+        if p.link_mib_s.is_some() {
+            profile_charts(results, &p, &save)?;
+        }
+    }
+    if results.has_loopback() {
+        loopback_charts(results, &save)?;
+    }
+    let md = markdown(results, &img);
+    std::fs::write(report, md).map_err(|e| format!("cannot write {}: {e}", report.display()))?;
+    Ok(())
+}
+
+/// The plots of a shaped profile: throughput with the link's limit and the target's share of
+/// it, and peak RSS with the engine's bound.
+fn profile_charts(
+    results: &Results,
+    p: &ProfileRun,
+    save: &dyn Fn(&str, &str) -> Result<PathBuf, String>,
+) -> Result<(), String> {
+    let cases = results.group(&p.name);
+    let bars = |f: fn(&CaseResult) -> Option<Spread>| -> Vec<Bar> {
+        cases
+            .iter()
+            .filter_map(|c| {
+                f(c).map(|v| Bar {
+                    label: case_label(c),
+                    value: v,
+                    color: Some(if c.client == Client::Engine && c.concurrency.is_some() {
+                        "#aec7e8"
+                    } else {
+                        client_color(c.client)
+                    }),
+                })
+            })
+            .collect()
+    };
+    let link = p.link_mib_s.unwrap_or(0.0);
+    let link_label = format!("link {link:.0} MiB/s");
+    let share_label = format!("{:.0}% of link (target)", LINK_SHARE * 100.0);
+    save(
+        &format!("{}-throughput.svg", p.name),
+        &charts::bar_chart(
+            &format!(
+                "`{}` ({}): throughput, {} file",
+                p.name,
+                p.net.as_deref().unwrap_or("unshaped"),
+                human_size(p.size)
+            ),
+            "MiB/s",
+            &bars(|c| c.throughput_mib_s),
+            &[(link, &link_label), (LINK_SHARE * link, &share_label)],
+        ),
+    )?;
+    let bound = engine_default(&cases).and_then(|c| c.rss_bound_mib);
+    save(
+        &format!("{}-rss.svg", p.name),
+        &charts::bar_chart(
+            &format!("`{}`: client peak RSS, {} file", p.name, human_size(p.size)),
+            "MiB",
+            &bars(|c| c.max_rss_mib),
+            bound.map(|b| (b, "engine bound")).as_slice(),
+        ),
+    )?;
+    Ok(())
+}
+
+/// A case's name in tables and plots: the client, and a pinned concurrency.
+fn case_label(c: &CaseResult) -> String {
+    match (c.client, c.concurrency) {
+        (Client::Engine | Client::Cli, Some(n)) => format!("{} conc {n}", c.client.label()),
+        _ => c.client.label().to_string(),
+    }
+}
+
+/// The loopback plots: the side-by-side file, the size sweep and the engine's sweeps.
+fn loopback_charts(
+    results: &Results,
+    save: &dyn Fn(&str, &str) -> Result<PathBuf, String>,
+) -> Result<(), String> {
+    let hsize = human_size(results.headline_size);
     let head: Vec<&CaseResult> = results.group("headline");
     let uploads: Vec<&&CaseResult> = head.iter().filter(|c| c.client != Client::Floor).collect();
     let bars = |f: fn(&CaseResult) -> Option<Spread>| -> Vec<Bar> {
@@ -410,14 +637,14 @@ pub fn write(results: &Results, out_dir: &Path, report: &Path) -> Result<(), Str
     }
     let floor_ref = floor
         .and_then(|f| f.cpu_s_per_gib)
-        .map(|f| (1.5 * f.median, "1.5x floor (target)"));
+        .map(|f| (FLOOR_RATIO * f.median, "1.2x floor (target)"));
     save(
         "headline-throughput.svg",
         &charts::bar_chart(
             &format!("Upload throughput, {hsize} file (median, min–max)"),
             "MiB/s",
             &bars(|c| c.throughput_mib_s),
-            None,
+            &[],
         ),
     )?;
     save(
@@ -426,20 +653,17 @@ pub fn write(results: &Results, out_dir: &Path, report: &Path) -> Result<(), Str
             &format!("Client CPU (user + sys) per GiB, {hsize} file"),
             "CPU seconds per GiB",
             &cpu_bars,
-            floor_ref,
+            floor_ref.as_slice(),
         ),
     )?;
-    let engine_bound = head
-        .iter()
-        .find(|c| c.client == Client::Engine)
-        .and_then(|c| c.rss_bound_mib);
+    let engine_bound = engine_default(&head).and_then(|c| c.rss_bound_mib);
     save(
         "headline-rss.svg",
         &charts::bar_chart(
             &format!("Client peak RSS, {hsize} file"),
             "MiB",
             &bars(|c| c.max_rss_mib),
-            engine_bound.map(|b| (b, "engine bound")),
+            engine_bound.map(|b| (b, "engine bound")).as_slice(),
         ),
     )?;
 
@@ -600,15 +824,11 @@ pub fn write(results: &Results, out_dir: &Path, report: &Path) -> Result<(), Str
         "partsize-throughput.svg",
         "partsize-rss.svg",
     )?;
-
-    let md = markdown(results, &img);
-    std::fs::write(report, md).map_err(|e| format!("cannot write {}: {e}", report.display()))?;
     Ok(())
 }
 
 fn markdown(r: &Results, img: &dyn Fn(&str) -> String) -> String {
     let mut md = String::new();
-    let hsize = human_size(r.headline_size);
     let m = &r.machine;
     let _ = writeln!(md, "# Benchmarks\n");
     let _ = writeln!(
@@ -705,6 +925,14 @@ fn markdown(r: &Results, img: &dyn Fn(&str) -> String) -> String {
     );
     let _ = writeln!(
         md,
+        "cargo xtask bench --profile wan --profile far   # only these profiles (loopback, wan, far)"
+    );
+    let _ = writeln!(
+        md,
+        "cargo xtask bench --plan      # the cases and an estimate of the duration; measures nothing"
+    );
+    let _ = writeln!(
+        md,
         "cargo xtask bench --small-files   # only the many-small-files case, merged into results.json"
     );
     let _ = writeln!(
@@ -731,8 +959,11 @@ fn markdown(r: &Results, img: &dyn Fn(&str) -> String) -> String {
          and its data are removed;\n\
          - for the many-small-files case (below), a second virtual environment \
          `target/bench/venv-boxsdk3` with `pip install '{}'` (Box's legacy Python SDK, module \
-         `boxsdk`), and a fresh emulator per client with the scaled-down rate limits;\n\
-         - `cargo build -p xtask`, then timed runs of `cargo xtask codegen --check`.\n",
+         `boxsdk`), which also runs the boxsdk 3 chunked uploader of the side-by-side \
+         comparisons;\n\
+         - on a shaped profile, the same emulator with `--net` (below);\n\
+         - `cargo build -p xtask`, then timed runs of `cargo xtask codegen --check`; `cargo \
+         build --release -p xtask`, then timed runs of it on Box's whole API.\n",
         crate::setup::BOXSDK_REQUIREMENT,
         crate::setup::NODE_REQUIREMENT,
         r.emulator_data_dir,
@@ -747,9 +978,13 @@ fn markdown(r: &Results, img: &dyn Fn(&str) -> String) -> String {
          `Uploader::upload` with `UploadConfig::default()` on a multi-threaded Tokio runtime \
          (sweeps change only `concurrency` and, where needed, `memory_cap`); *box-upload \
          CLI*: `box-upload put`; *boxsdk (Python)*: `client.chunked_uploads.upload_big_file(open(path, 'rb'), ...)` \
-         with `BaseUrls` pointing at the emulator and a developer token; *box-node-sdk*: \
-         `client.chunkedUploads.uploadBigFile(fs.createReadStream(path), ...)` likewise. \
-         Box's SDKs upload one part at a time; the engine uploads `concurrency` parts at once.\n\
+         with `BaseUrls` pointing at the emulator and a developer token; *boxsdk 3 chunked \
+         (Python)*: Box's previous SDK, `client.folder('0').get_chunked_uploader(path, \
+         name).start()` with `boxsdk.config.API.BASE_API_URL` and `UPLOAD_URL` pointing at the \
+         emulator, at its default `CHUNK_UPLOAD_THREADS` (5 parts at once); *box-node-sdk*: \
+         `client.chunkedUploads.uploadBigFile(fs.createReadStream(path), ...)` like boxsdk 10. \
+         boxsdk 10 and box-node-sdk upload one part at a time; the engine decides how many \
+         parts are in flight unless `concurrency` pins it (\"conc N\" in the tables).\n\
          - **Throughput** = file size / upload time, where the upload time is measured inside \
          the client around the upload call (session creation to verified commit; it excludes \
          interpreter start-up and SDK import, which favours the SDKs), and for the CLI the \
@@ -762,11 +997,10 @@ fn markdown(r: &Results, img: &dyn Fn(&str) -> String) -> String {
          twice with the `sha1` crate the engine uses (whole-file and part SHA-1; SHA-NI when \
          the CPU has it), single-threaded. It is the least CPU a correct chunked upload can \
          spend: CPU of the engine is reported as a multiple of it.\n\
-         - **RSS bound** = (effective concurrency + 1) x part size + 32 MiB, the issue's \
-         target. The engine lowers its concurrency so that (concurrency + 1) part buffers fit \
-         `memory_cap` (default 256 MiB); the concurrency and part-size sweeps raise \
-         `memory_cap` to (concurrency + 1) x part size where the default would lower the \
-         concurrency asked for, so the sweep measures what it says.\n\
+         - **RSS bound** = {}, with the parts in flight the engine reported (the most over \
+         the runs; else the pinned concurrency, else 4), never more than the file's parts. \
+         The concurrency and part-size sweeps raise `memory_cap` to (concurrency + 1) x part \
+         size where the default would lower the concurrency asked for.\n\
          - **Part size** is the emulator's, as on Box: 8 MiB below 512 MiB, 32 MiB from \
          512 MiB (the sweeps force it with `--part-size`).\n\
          - The emulator hashes and stores every part and concatenates them on commit: that \
@@ -776,12 +1010,44 @@ fn markdown(r: &Results, img: &dyn Fn(&str) -> String) -> String {
          machine's virtual disk the emulator's writes roughly halved every client's \
          throughput and the benchmark would have measured the disk (`--emulator-data DIR` \
          chooses another).\n\
-         - Each case ran {} times ({} for files over 1 GiB; the floor two more); tables give \
-         the median and, in parentheses, the min–max; plots show the median with min–max \
-         whiskers.\n",
-        r.measurement, r.emulator_data_dir, r.runs, r.big_runs
+         - Each case ran {} times ({} for files over 1 GiB; the floor two more; on shaped \
+         profiles the sequential SDKs fewer, see below); tables give the median and, in \
+         parentheses, the min–max; plots show the median with min–max whiskers.\n",
+        r.measurement,
+        memory::describe(),
+        r.emulator_data_dir,
+        r.runs,
+        r.big_runs
     );
 
+    profiles_section(&mut md, r, img);
+    if r.has_loopback() {
+        loopback_sections(&mut md, r, img);
+    }
+    if let Some(s) = &r.small_files {
+        small_files_section(&mut md, r, s);
+    }
+    codegen_section(&mut md, r);
+    let _ = writeln!(md, "## Micro-benchmarks\n");
+    let _ = writeln!(
+        md,
+        "Hashing each byte once for the whole file and its part versus twice has a Criterion \
+         benchmark in `bench/benches/hashing.rs`: `cargo bench -p box-uploads-bench --bench \
+         hashing` (reports in `target/criterion/`). It is not part of this run.\n"
+    );
+    notes_section(&mut md, r);
+    md
+}
+
+/// The side-by-side file, the size sweep and the engine's sweeps, on loopback.
+fn loopback_sections(md: &mut String, r: &Results, img: &dyn Fn(&str) -> String) {
+    let hsize = human_size(r.headline_size);
+    let _ = writeln!(md, "## `loopback`\n");
+    let _ = writeln!(
+        md,
+        "No shaping: client and emulator share the machine's CPUs and nothing else limits them, \
+         so these figures measure CPU more than network.\n"
+    );
     // Headline.
     let _ = writeln!(md, "## Side by side: {hsize} file\n");
     let floor_cpu = r.floor(r.headline_size).and_then(|f| f.cpu_s_per_gib);
@@ -793,20 +1059,16 @@ fn markdown(r: &Results, img: &dyn Fn(&str) -> String) -> String {
         md,
         "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
     );
-    let boxsdk_tp = r
-        .group("headline")
-        .into_iter()
-        .find(|c| c.client == Client::Boxsdk)
-        .and_then(|c| c.throughput_mib_s);
+    let peer_tp = best_peer(&r.group("headline")).map(|(_, t)| t);
     for c in r.group("headline") {
         let vs_floor = match (c.cpu_s_per_gib, floor_cpu) {
             (Some(a), Some(f)) => format!("{:.2}x", a.median / f.median),
             _ => "–".into(),
         };
         let mut tp = show(c.throughput_mib_s, 0);
-        if let (Some(a), Some(b)) = (c.throughput_mib_s, boxsdk_tp) {
-            if !matches!(c.client, Client::Boxsdk | Client::Floor) {
-                let _ = write!(tp, " = {:.1}x boxsdk", a.median / b.median);
+        if let (Some(a), Some(b)) = (c.throughput_mib_s, peer_tp) {
+            if c.client.ours() {
+                let _ = write!(tp, " = {:.2}x best peer", a.median / b);
             }
         }
         let _ = writeln!(
@@ -841,7 +1103,7 @@ fn markdown(r: &Results, img: &dyn Fn(&str) -> String) -> String {
     let sdk_notes: Vec<String> = r
         .group("headline")
         .into_iter()
-        .filter(|c| matches!(c.client, Client::Boxsdk | Client::Node))
+        .filter(|c| c.client.peer())
         .filter_map(|c| {
             let ok: Vec<_> = c.runs.iter().filter(|x| x.ok).collect();
             let import = Spread::of(&ok.iter().filter_map(|x| x.import_s).collect::<Vec<_>>())?;
@@ -863,11 +1125,7 @@ fn markdown(r: &Results, img: &dyn Fn(&str) -> String) -> String {
     for n in sdk_notes {
         let _ = writeln!(md, "- {n}");
     }
-    if let Some(engine) = r
-        .group("headline")
-        .into_iter()
-        .find(|c| c.client == Client::Engine)
-    {
+    if let Some(engine) = engine_default(&r.group("headline")) {
         let ok: Vec<_> = engine.runs.iter().filter(|x| x.ok).collect();
         if let (Some(commit), Some(total)) = (
             Spread::of(&ok.iter().filter_map(|x| x.commit_s).collect::<Vec<_>>()),
@@ -998,12 +1256,9 @@ fn markdown(r: &Results, img: &dyn Fn(&str) -> String) -> String {
         };
         let _ = writeln!(md, "\n![throughput]({})\n![rss]({})\n", img(t), img(rss));
     }
+}
 
-    if let Some(s) = &r.small_files {
-        small_files_section(&mut md, r, s);
-    }
-
-    // Codegen.
+fn codegen_section(md: &mut String, r: &Results) {
     let _ = writeln!(md, "## `cargo xtask codegen --check`\n");
     match &r.codegen_check {
         Some(c) => {
@@ -1040,15 +1295,238 @@ fn markdown(r: &Results, img: &dyn Fn(&str) -> String) -> String {
             let _ = writeln!(md, "Not timed in this run (`--skip-codegen`).\n");
         }
     }
+    whole_api_section(md, r);
+}
 
-    let _ = writeln!(md, "## Micro-benchmarks\n");
+/// The profiles, each shaped profile's side-by-side table and plots, and the emulator's CPU
+/// cost of shaping.
+fn profiles_section(md: &mut String, r: &Results, img: &dyn Fn(&str) -> String) {
+    let profiles = r.profile_runs();
+    let _ = writeln!(md, "## Network profiles\n");
     let _ = writeln!(
         md,
-        "Hashing each byte once for the whole file and its part versus twice has a Criterion \
-         benchmark in `bench/benches/hashing.rs`: `cargo bench -p box-uploads-bench --bench \
-         hashing` (reports in `target/criterion/`). It is not part of this run.\n"
+        "The emulator shapes the network itself (`--net`: a round trip before every request, \
+         token buckets on the bodies per connection and for the whole link; no root, no `tc`). \
+         `link` is the profile's physical limit: the targets are measured against it and the \
+         throughput plots draw it. The file of each shaped profile is chosen so that the \
+         slowest client (a sequential SDK, at `conn`) takes about a minute.\n"
     );
+    let _ = writeln!(
+        md,
+        "| Profile | Emulator `--net` | `link` MiB/s | File | Why this size | Runs (sequential SDKs) |"
+    );
+    let _ = writeln!(md, "| --- | --- | ---: | ---: | --- | ---: |");
+    for p in &profiles {
+        let _ = writeln!(
+            md,
+            "| `{}` | {} | {} | {} | {} | {} ({}) |",
+            p.name,
+            p.net.as_deref().map_or("none".into(), |n| format!("`{n}`")),
+            p.link_mib_s.map_or("–".into(), |l| format!("{l:.0}")),
+            human_size(p.size),
+            p.size_reason,
+            p.runs,
+            p.slow_runs
+        );
+    }
+    let _ = writeln!(md);
+    if profiles
+        .iter()
+        .any(|p| p.link_mib_s.is_some() && p.slow_runs < p.runs)
+    {
+        let _ = writeln!(
+            md,
+            "boxsdk 10 and box-node-sdk run fewer times on shaped profiles: they move one part \
+             at a time, so their time is the profile's `conn` rate and barely varies, and they \
+             are most of the run's duration.\n"
+        );
+    }
+    for p in profiles.iter().filter(|p| p.link_mib_s.is_some()) {
+        shaped_section(md, r, p, img);
+    }
+    shaping_cost_section(md, r);
+}
 
+/// One shaped profile: every client on its file.
+fn shaped_section(md: &mut String, r: &Results, p: &ProfileRun, img: &dyn Fn(&str) -> String) {
+    let link = p.link_mib_s.unwrap_or(f64::NAN);
+    let cases = r.group(&p.name);
+    let _ = writeln!(
+        md,
+        "## `{}`: {} over `{}`\n",
+        p.name,
+        human_size(p.size),
+        p.net.as_deref().unwrap_or("")
+    );
+    let peer = best_peer(&cases).map(|(_, t)| t);
+    let _ = writeln!(
+        md,
+        "| Client | Parts at once | Throughput MiB/s | Share of `link` | vs best peer | Upload s | CPU s/GiB | Peak RSS MiB | RSS bound MiB | Part size | Emulator CPU s/GiB | Runs ok |"
+    );
+    let _ = writeln!(
+        md,
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+    );
+    for c in &cases {
+        let parts = match c.client {
+            Client::Boxsdk | Client::Node => "1 (sequential)".to_string(),
+            _ => match (c.concurrency, c.parts_in_flight) {
+                (Some(n), _) => format!("{n} (pinned)"),
+                (None, Some(n)) if c.client.ours() => format!("auto ({n} reported)"),
+                (None, Some(n)) => format!("{n} (default)"),
+                (None, None) => "default".into(),
+            },
+        };
+        let _ = writeln!(
+            md,
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {}/{} |",
+            case_label(c),
+            parts,
+            show(c.throughput_mib_s, 1),
+            c.throughput_mib_s
+                .map_or("–".into(), |t| format!("{:.0}%", 100.0 * t.median / link)),
+            match (c.throughput_mib_s, peer) {
+                (Some(t), Some(b)) => format!("{:.2}x", t.median / b),
+                _ => "–".into(),
+            },
+            show(c.upload_s, 1),
+            show(c.cpu_s_per_gib, 2),
+            show(c.max_rss_mib, 0),
+            c.rss_bound_mib.map_or("–".into(), |b| format!("{b:.0}")),
+            human_size(c.part_size),
+            show(c.server_cpu_s_per_gib, 2),
+            c.runs.len() - c.failures,
+            c.runs.len()
+        );
+    }
+    let _ = writeln!(md);
+    if let (Some(auto), Some((pinned, pinned_tp))) = (
+        engine_default(&cases).and_then(|c| c.throughput_mib_s),
+        cases
+            .iter()
+            .find(|c| c.client == Client::Engine && c.concurrency.is_some())
+            .and_then(|c| c.throughput_mib_s.map(|t| (c, t))),
+    ) {
+        let _ = writeln!(
+            md,
+            "What adaptivity buys: the engine's default moved {:.1} MiB/s, pinned at {} parts in \
+             flight {:.1} MiB/s ({:.2}x).\n",
+            auto.median,
+            pinned.concurrency.unwrap_or(0),
+            pinned_tp.median,
+            auto.median / pinned_tp.median
+        );
+    }
+    let _ = writeln!(
+        md,
+        "![throughput]({})\n![rss]({})\n",
+        img(&format!("{}-throughput.svg", p.name)),
+        img(&format!("{}-rss.svg", p.name))
+    );
+}
+
+/// The emulator's CPU per GiB during the engine's default uploads, unshaped and shaped: the
+/// cost of `--net` (the emulator's other work per GiB, hashing, storing and committing, is the
+/// same under every profile).
+fn shaping_cost_section(md: &mut String, r: &Results) {
+    let mut rows: Vec<(String, &CaseResult)> = Vec::new();
+    for p in r.profile_runs() {
+        let cases = if p.link_mib_s.is_some() {
+            r.group(&p.name)
+        } else {
+            r.cases
+                .iter()
+                .filter(|c| c.profile == crate::profile::LOOPBACK && !c.part_size_forced)
+                .collect()
+        };
+        for c in cases {
+            if c.client == Client::Engine
+                && c.concurrency.is_none()
+                && c.server_cpu_s_per_gib.is_some()
+                && !rows.iter().any(|(n, o)| *n == p.name && o.size == c.size)
+            {
+                rows.push((p.name.clone(), c));
+            }
+        }
+    }
+    if rows.is_empty() {
+        return;
+    }
+    let _ = writeln!(md, "## The emulator's CPU cost of shaping\n");
+    let _ = writeln!(
+        md,
+        "CPU seconds (user + system, from `/proc/PID/stat` of the emulator process) per GiB \
+         the emulator received during the engine's default uploads, each on a fresh emulator. \
+         The emulator's other work per GiB (hashing and storing parts, the commit) is the same \
+         with and without `--net`, so the difference between a shaped row and the loopback row \
+         of the same size is what shaping costs.\n"
+    );
+    let _ = writeln!(
+        md,
+        "| Profile | File | Emulator CPU s/GiB | vs loopback, same file |\n| --- | ---: | ---: | ---: |"
+    );
+    for (name, c) in &rows {
+        let base = rows
+            .iter()
+            .find(|(n, o)| n == crate::profile::LOOPBACK && o.size == c.size)
+            .and_then(|(_, o)| o.server_cpu_s_per_gib);
+        let vs = match (c.server_cpu_s_per_gib, base) {
+            (Some(a), Some(b)) if name != crate::profile::LOOPBACK => format!(
+                "{:+.2} s/GiB ({:.2}x)",
+                a.median - b.median,
+                a.median / b.median
+            ),
+            _ => "–".into(),
+        };
+        let _ = writeln!(
+            md,
+            "| `{name}` | {} | {} | {vs} |",
+            human_size(c.size),
+            show(c.server_cpu_s_per_gib, 2)
+        );
+    }
+    let _ = writeln!(md);
+}
+
+/// `xtask codegen` on Box's whole published API, beside the `--check` of our own spec.
+fn whole_api_section(md: &mut String, r: &Results) {
+    let Some(w) = &r.codegen_whole_api else {
+        return;
+    };
+    let _ = writeln!(md, "### Box's whole published API\n");
+    let _ = writeln!(
+        md,
+        "`{}` ({} operations; `bash xtask/tests/fixtures/upstream/fetch.sh` puts it there), \
+         with the release xtask binary (`cargo build --release -p xtask`), after one untimed \
+         generation, {} timed runs each, interleaved:\n",
+        w.spec, w.operations, w.runs
+    );
+    let _ = writeln!(
+        md,
+        "| Command | Median s | Min–max s |\n| --- | ---: | ---: |"
+    );
+    for (label, t) in [
+        (
+            "`target/release/xtask codegen --spec box.com.json --out target/bench/box-whole-api`",
+            w.generate_s,
+        ),
+        ("the same with `--check`", w.check_s),
+    ] {
+        if let Some(t) = t {
+            let _ = writeln!(
+                md,
+                "| {label} | {:.3} | {:.3}–{:.3} |",
+                t.median, t.min, t.max
+            );
+        }
+    }
+    if let Some(n) = &w.note {
+        let _ = writeln!(md, "\nNote: {}", n.replace('\n', " "));
+    }
+    let _ = writeln!(md);
+}
+
+fn notes_section(md: &mut String, r: &Results) {
     let failures: Vec<String> =
         r.cases
             .iter()
@@ -1068,7 +1546,6 @@ fn markdown(r: &Results, img: &dyn Fn(&str) -> String) -> String {
         }
         let _ = writeln!(md);
     }
-    md
 }
 
 fn opt(v: Option<f64>, digits: usize) -> String {
@@ -1215,21 +1692,24 @@ fn small_files_section(md: &mut String, r: &Results, s: &SmallFiles) {
 /// client can go faster than the CPUs allow for both processes' work.
 fn ceiling_note(r: &Results) -> Option<String> {
     let head = r.group("headline");
-    let engine = head.iter().find(|c| c.client == Client::Engine)?;
-    let boxsdk = head.iter().find(|c| c.client == Client::Boxsdk)?;
+    let engine = engine_default(&head)?;
+    let (peer, peer_tp) = best_peer(&head)?;
     let cpus: f64 = r.machine.nproc.trim().parse().ok()?;
     let client = engine.cpu_s_per_gib?.median;
     let server = engine.server_cpu_s_per_gib?.median;
-    let boxsdk_tp = boxsdk.throughput_mib_s?.median;
     let ceiling = cpus / (client + server) * 1024.0;
-    let four_x = 4.0 * boxsdk_tp;
-    let verdict = if four_x > ceiling {
+    let goal = PEER_RATIO * peer_tp;
+    let verdict = if goal > ceiling {
         format!(
-            "4x boxsdk would be {four_x:.0} MiB/s, above that ceiling: against this emulator on this machine the \
-             throughput target cannot be met by any client, however parallel"
+            "{PEER_RATIO}x {} would be {goal:.0} MiB/s, above that ceiling: against this \
+             emulator on this machine no client can reach it, however parallel",
+            peer.client.label()
         )
     } else {
-        format!("4x boxsdk would be {four_x:.0} MiB/s, within that ceiling")
+        format!(
+            "{PEER_RATIO}x {} would be {goal:.0} MiB/s, within that ceiling",
+            peer.client.label()
+        )
     };
     Some(format!(
         "CPU budget: during the engine's uploads the emulator spent {server:.2} CPU s/GiB and \
@@ -1239,4 +1719,67 @@ fn ceiling_note(r: &Results) -> Option<String> {
          Box's machines, and parts in flight overlap network round trips instead.",
         client + server
     ))
+}
+
+/// Why the engine fell short of a shaped profile's link, from the run's own figures: parts in
+/// flight against what the link needs, the share of the time the commit took, the waves of
+/// parts the file makes, and the CPU both processes used.
+fn shaped_shortfall(r: &Results, p: &ProfileRun, e: &CaseResult) -> String {
+    let mut why = Vec::new();
+    let (Some(conn), Some(link)) = (p.conn_mib_s, p.link_mib_s) else {
+        return "no shaping".into();
+    };
+    let needed = (LINK_SHARE * link / conn).ceil() as u64;
+    match e.parts_in_flight {
+        Some(n) if (n as f64) * conn < LINK_SHARE * link => why.push(format!(
+            "the engine reported {n} parts in flight, and {n} x `conn` {conn:.0} MiB/s = \
+             {:.0} MiB/s is below {:.0}% of `link` (that takes {needed})",
+            n as f64 * conn,
+            LINK_SHARE * 100.0
+        )),
+        Some(n) => why.push(format!(
+            "{n} parts in flight reported ({needed} fill {:.0}% of `link`)",
+            LINK_SHARE * 100.0
+        )),
+        None => why.push("the engine reported no concurrency".into()),
+    }
+    let parts = e.size.div_ceil(e.part_size);
+    if let Some(n) = e.parts_in_flight.filter(|n| *n > 0) {
+        let waves = parts.div_ceil(n);
+        let full = parts as f64 / n as f64;
+        if (waves as f64) > full + 0.05 {
+            why.push(format!(
+                "{parts} parts of {} in waves of {n}: the last wave is {:.0}% full, so the link \
+                 idles for part of it",
+                human_size(e.part_size),
+                100.0 * (full - (waves - 1) as f64)
+            ));
+        }
+    }
+    let ok: Vec<&crate::run::RunRecord> = e.runs.iter().filter(|x| x.ok).collect();
+    if let (Some(commit), Some(total)) = (
+        Spread::of(&ok.iter().filter_map(|x| x.commit_s).collect::<Vec<_>>()),
+        e.upload_s,
+    ) {
+        let rate_without = e.size as f64 / MIB as f64 / (total.median - commit.median).max(1e-3);
+        why.push(format!(
+            "the commit (the emulator assembling the file) took {:.2} of {:.2} s; without it \
+             {rate_without:.0} MiB/s = {:.0}% of `link`",
+            commit.median,
+            total.median,
+            100.0 * rate_without / link
+        ));
+    }
+    if let (Some(client), Some(server), Some(tp), Ok(cpus)) = (
+        e.cpu_s_per_gib,
+        e.server_cpu_s_per_gib,
+        e.throughput_mib_s,
+        r.machine.nproc.trim().parse::<f64>(),
+    ) {
+        let busy = (client.median + server.median) * tp.median / 1024.0;
+        why.push(format!(
+            "client and emulator kept {busy:.2} of {cpus:.0} CPUs busy"
+        ));
+    }
+    why.join("; ")
 }

@@ -10,6 +10,8 @@ use serde::{Deserialize, Serialize};
 use crate::emulator::{self, Emulator};
 use crate::files::{self, human_size, parse_size, GIB, MIB};
 use crate::measure::{self, Cmd, Method};
+use crate::memory;
+use crate::profile::{self, Profile};
 use crate::report;
 use crate::setup::{self, CodegenTiming, Machine, NodeSdk, Paths, PythonSdk};
 use crate::small;
@@ -19,29 +21,40 @@ const USAGE: &str = "usage: cargo xtask bench [OPTIONS]
        (= cargo run --release -p box-uploads-bench -- [OPTIONS])
 
 Starts box-emulator on 127.0.0.1, generates test files under target/bench/files (once), and
-measures this project's engine (library and box-upload CLI), Box's Python SDK (boxsdk 10.x
-upload_big_file, installed into target/bench/venv), Box's Node SDK (box-node-sdk 10.x
-uploadBigFile, into target/bench/node) and a two-pass SHA-1 floor. Writes results.json and
-SVG plots into bench/results/ and the report BENCHMARKS.md at the workspace root.
+measures this project's engine (library and box-upload CLI), Box's Python SDKs (boxsdk 10.x
+upload_big_file in target/bench/venv; boxsdk 3.x's chunked uploader, 5 threads, in
+target/bench/venv-boxsdk3), Box's Node SDK (box-node-sdk 10.x uploadBigFile, in
+target/bench/node) and a two-pass SHA-1 floor, under the network profiles: loopback (no
+shaping), wan (--net rtt=40ms,conn=12MiB/s,link=120MiB/s, a 1 GiB file) and far (--net
+rtt=150ms,conn=4MiB/s,link=40MiB/s, a 256 MiB file). Writes results.json and SVG plots into
+bench/results/ and the report BENCHMARKS.md at the workspace root.
 
-  --quick               small files (64 and 128 MiB), one run each, output under
-                        target/bench/quick/ (a smoke test, about a minute)
+  --profile NAME        run only this profile: loopback, wan or far (repeatable; default all)
+  --profile-size NAME=SIZE
+                        the file of a shaped profile (default wan=1GiB, far=256MiB;
+                        --quick: 64MiB each)
+  --slow-runs N         runs of the sequential SDKs (boxsdk 10, box-node-sdk) on shaped
+                        profiles (default 1: their time is the profile's conn rate)
+  --plan                print the cases and an estimate of the duration; measure nothing
+  --quick               small files (loopback 64 and 128 MiB; see --profile-size), one run
+                        each, 100 small files, output under target/bench/quick/ (a smoke test)
   --runs N              runs of each case (default 3; --quick: 1)
   --big-runs N          runs of each case on files over 1 GiB (default: as --runs)
-  --headline-size SIZE  the file of the side-by-side comparison (default 1GiB)
-  --sizes LIST          file sizes of the size sweep (default 64MiB,256MiB,1GiB,4GiB)
-  --concurrency LIST    concurrency sweep of the engine (default 1,2,4,8)
-  --part-sizes LIST     part-size sweep of the engine (default 8MiB,32MiB,64MiB)
+  --headline-size SIZE  the loopback file of the side-by-side comparison (default 1GiB)
+  --sizes LIST          file sizes of the loopback size sweep (default 64MiB,256MiB,1GiB,4GiB)
+  --concurrency LIST    loopback concurrency sweep of the engine (default 1,2,4,8)
+  --part-sizes LIST     loopback part-size sweep of the engine (default 8MiB,32MiB,64MiB)
   --sdk-max-size SIZE   largest file given to Box's SDKs in the size sweep (default 4GiB)
   --skip-cli            do not measure the box-upload CLI
-  --skip-boxsdk         do not measure Box's Python SDK
+  --skip-boxsdk         do not measure boxsdk 10.x
   --skip-node           do not measure Box's Node SDK
-  --skip-boxsdk3        do not measure boxsdk 3.x (target/bench/venv-boxsdk3) on small files
-  --skip-codegen        do not time `cargo xtask codegen --check`
+  --skip-boxsdk3        do not measure boxsdk 3.x (chunked uploader, and on small files)
+  --skip-codegen        do not time `xtask codegen` (our spec, and Box's whole API)
   --small-files         run only the many-small-files case (2,000 x 64 KiB under
-                        rate-limit-uploads=20/1s and rate-limit=80/1s; part of the full run)
-                        and merge its figures into the existing results.json and report
-  --small-files-count N files of that case (default 2000)
+                        rate-limit-uploads=20/1s and rate-limit=80/1s; part of the full run
+                        with the loopback profile) and merge its figures into the existing
+                        results.json and report
+  --small-files-count N files of that case (default 2000; --quick: 100)
   --out DIR             where results.json and the SVGs go (default bench/results)
   --report FILE         the Markdown report (default BENCHMARKS.md)
   --emulator-data DIR   the emulator's data directory, emptied before every run (default: a
@@ -63,6 +76,8 @@ pub enum Client {
     Engine,
     Cli,
     Boxsdk,
+    /// boxsdk 3.x's chunked uploader (its default 5 threads).
+    Boxsdk3,
     Node,
 }
 
@@ -73,6 +88,7 @@ impl Client {
             Client::Engine => "box-uploads (library)",
             Client::Cli => "box-upload CLI",
             Client::Boxsdk => "boxsdk (Python)",
+            Client::Boxsdk3 => "boxsdk 3 chunked (Python)",
             Client::Node => "box-node-sdk",
         }
     }
@@ -83,32 +99,48 @@ impl Client {
             Client::Engine => "engine",
             Client::Cli => "cli",
             Client::Boxsdk => "boxsdk",
+            Client::Boxsdk3 => "boxsdk3",
             Client::Node => "node",
         }
     }
 
-    /// Uploads parts in parallel (the SDKs upload one part at a time).
-    pub fn parallel(self) -> bool {
+    /// This project's engine (library or CLI): its memory bound and settings apply.
+    pub fn ours(self) -> bool {
         matches!(self, Client::Engine | Client::Cli)
+    }
+
+    /// Another project's uploader, the competition of the targets.
+    pub fn peer(self) -> bool {
+        matches!(self, Client::Boxsdk | Client::Boxsdk3 | Client::Node)
+    }
+
+    /// Uploads one part at a time: its time is the profile's `conn` rate, so it gets fewer
+    /// runs on shaped profiles.
+    pub fn sequential(self) -> bool {
+        matches!(self, Client::Boxsdk | Client::Node)
     }
 }
 
 /// One case: a client, a file, and the settings.
 #[derive(Debug, Clone)]
 pub struct CaseSpec {
+    /// [`profile::LOOPBACK`] or a shaped profile's name.
+    pub profile: &'static str,
     pub client: Client,
     pub size: u64,
     /// Part size forced on the emulator (`--part-size`); `None`: the emulator's default.
     pub part_size: Option<u64>,
-    /// Engine concurrency; `None`: the engine's default.
+    /// Engine concurrency, pinned; `None`: the engine's default (adaptive).
     pub concurrency: Option<usize>,
     /// Engine memory cap; `None`: the engine's default.
     pub memory_cap: Option<u64>,
     pub runs: usize,
 }
 
-/// The engine's defaults (`UploadConfig::default()`), to work out the effective settings.
+/// The engine's concurrency before adaptivity: the RSS bound of a run that reported none.
 pub const ENGINE_DEFAULT_CONCURRENCY: usize = 4;
+/// The engine's default `memory_cap`, which the sweeps raise where it would lower their
+/// concurrency.
 pub const ENGINE_DEFAULT_MEMORY_CAP: u64 = 256 * MIB;
 
 /// The emulator's part size: `--part-size` if set, else 8 MiB, 32 MiB from 512 MiB, doubled
@@ -129,54 +161,41 @@ impl CaseSpec {
         emulator_part_size(self.size, self.part_size)
     }
 
-    /// Parts in flight: the engine lowers its concurrency so that `(c + 1) x part` fits its
-    /// memory cap, and never above the number of parts.
-    pub fn effective_concurrency(&self) -> Option<usize> {
-        if !self.client.parallel() {
-            return None;
+    /// `auto` (the engine's default), the pinned number, or `-` for the other clients.
+    fn concurrency_label(&self) -> String {
+        match (self.client.ours(), self.concurrency) {
+            (false, _) => "-".into(),
+            (true, None) => "auto".into(),
+            (true, Some(c)) => c.to_string(),
         }
-        let part = self.effective_part_size();
-        let cap = self.memory_cap.unwrap_or(ENGINE_DEFAULT_MEMORY_CAP);
-        let fit = (cap / part).saturating_sub(1).max(1) as usize;
-        let parts = self.size.div_ceil(part).max(1) as usize;
-        Some(
-            self.concurrency
-                .unwrap_or(ENGINE_DEFAULT_CONCURRENCY)
-                .max(1)
-                .min(fit)
-                .min(parts),
-        )
-    }
-
-    /// The issue's RSS bound: `(concurrency + 1) x part_size + 32 MiB`.
-    pub fn rss_bound(&self) -> Option<u64> {
-        self.effective_concurrency()
-            .map(|c| (c as u64 + 1) * self.effective_part_size() + 32 * MIB)
     }
 
     /// Cases with the same key measure the same thing; a sweep reuses earlier figures.
     pub fn key(&self) -> String {
-        let conc = self
-            .effective_concurrency()
-            .map_or("-".to_string(), |c| c.to_string());
-        format!(
+        let key = format!(
             "{}/{}/part={}/conc={}",
             self.client.short(),
             self.size,
             self.effective_part_size(),
-            conc
-        )
+            self.concurrency_label()
+        );
+        if self.profile == profile::LOOPBACK {
+            key
+        } else {
+            format!("{}/{key}", self.profile)
+        }
     }
 
     pub fn describe(&self) -> String {
         let mut s = format!(
-            "{} {} part {}",
+            "{} {} {} part {}",
+            self.profile,
             self.client.short(),
             human_size(self.size),
             human_size(self.effective_part_size())
         );
-        if let Some(c) = self.effective_concurrency() {
-            s.push_str(&format!(" conc {c}"));
+        if self.client.ours() {
+            s.push_str(&format!(" conc {}", self.concurrency_label()));
         }
         s
     }
@@ -249,13 +268,19 @@ fn f64_or_nan<'de, D: serde::Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct CaseResult {
     pub key: String,
+    #[serde(default = "loopback")]
+    pub profile: String,
     pub client: Client,
     pub client_label: String,
     pub size: u64,
     pub part_size: u64,
     pub part_size_forced: bool,
+    /// The pinned concurrency (`None`: the client's default).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub concurrency: Option<usize>,
+    /// Parts in flight, as the client reported it (the most over the runs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parts_in_flight: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub memory_cap: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -270,21 +295,27 @@ pub struct CaseResult {
     pub server_cpu_s_per_gib: Option<Spread>,
 }
 
+fn loopback() -> String {
+    profile::LOOPBACK.to_string()
+}
+
 impl CaseResult {
     fn new(spec: &CaseSpec) -> Self {
         CaseResult {
             key: spec.key(),
+            profile: spec.profile.to_string(),
             client: spec.client,
             client_label: spec.client.label().to_string(),
             size: spec.size,
             part_size: spec.effective_part_size(),
             part_size_forced: spec.part_size.is_some(),
-            concurrency: spec.effective_concurrency(),
+            concurrency: spec.concurrency.filter(|_| spec.client.ours()),
+            parts_in_flight: None,
             memory_cap: spec
                 .client
-                .parallel()
+                .ours()
                 .then(|| spec.memory_cap.unwrap_or(ENGINE_DEFAULT_MEMORY_CAP)),
-            rss_bound_mib: spec.rss_bound().map(|b| b as f64 / MIB as f64),
+            rss_bound_mib: None,
             runs: Vec::new(),
             failures: 0,
             throughput_mib_s: None,
@@ -306,6 +337,19 @@ impl CaseResult {
         self.cpu_s = of(|r| r.cpu_s);
         self.cpu_s_per_gib = of(|r| r.cpu_s_per_gib);
         self.max_rss_mib = of(|r| r.max_rss_mib);
+        self.parts_in_flight = ok.iter().filter_map(|r| r.reported_concurrency).max();
+        if self.client.ours() {
+            // The bound of the most parts the engine said it kept in flight, else of what it
+            // was asked for, never more than the file's parts.
+            let parts = self.size.div_ceil(self.part_size).max(1);
+            let in_flight = self
+                .parts_in_flight
+                .or(self.concurrency.map(|c| c as u64))
+                .unwrap_or(ENGINE_DEFAULT_CONCURRENCY as u64)
+                .clamp(1, parts);
+            self.rss_bound_mib =
+                Some(memory::rss_bound(in_flight, self.part_size) as f64 / MIB as f64);
+        }
         let gib = self.size as f64 / GIB as f64;
         self.server_cpu_s_per_gib = Spread::of(
             &ok.iter()
@@ -340,9 +384,59 @@ pub struct Results {
     /// The many-small-files case (absent from results of earlier versions of the bench).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub small_files: Option<small::SmallFiles>,
+    /// The profiles measured (loopback: the groups `headline`, `size`...; a shaped profile:
+    /// the group of its name). Absent from results of earlier versions: loopback only.
+    #[serde(default)]
+    pub profiles: Vec<ProfileRun>,
+    /// `xtask codegen` on Box's whole published API.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub codegen_whole_api: Option<setup::WholeApiTiming>,
+}
+
+/// One profile of the run, as the report needs it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ProfileRun {
+    pub name: String,
+    /// The emulator's `--net` (`None`: loopback, unshaped).
+    pub net: Option<String>,
+    pub rtt_ms: Option<u64>,
+    pub conn_mib_s: Option<f64>,
+    /// The physical limit, drawn on the profile's throughput plots.
+    pub link_mib_s: Option<f64>,
+    /// The file of the side-by-side comparison.
+    pub size: u64,
+    pub runs: usize,
+    /// Runs of the sequential SDKs (fewer: they are the slow ones).
+    pub slow_runs: usize,
+    /// Why this size.
+    pub size_reason: String,
 }
 
 impl Results {
+    /// The profiles of this run; results of earlier versions were loopback only.
+    pub fn profile_runs(&self) -> Vec<ProfileRun> {
+        if self.profiles.is_empty() && !self.groups.is_empty() {
+            return vec![ProfileRun {
+                name: profile::LOOPBACK.into(),
+                net: None,
+                rtt_ms: None,
+                conn_mib_s: None,
+                link_mib_s: None,
+                size: self.headline_size,
+                runs: self.runs,
+                slow_runs: self.runs,
+                size_reason: String::new(),
+            }];
+        }
+        self.profiles.clone()
+    }
+
+    pub fn has_loopback(&self) -> bool {
+        self.profile_runs()
+            .iter()
+            .any(|p| p.name == profile::LOOPBACK)
+    }
+
     pub fn case(&self, key: &str) -> Option<&CaseResult> {
         self.cases.iter().find(|c| c.key == key)
     }
@@ -382,6 +476,13 @@ struct Options {
     report: Option<PathBuf>,
     emulator_data: Option<PathBuf>,
     from_json: Option<PathBuf>,
+    /// `--profile`, in the order given; empty: every profile.
+    profiles: Vec<&'static str>,
+    profile_sizes: BTreeMap<&'static str, u64>,
+    slow_runs: Option<usize>,
+    small_files_count_set: bool,
+    /// `--plan`: print the cases and an estimate of the duration, measure nothing.
+    plan_only: bool,
 }
 
 fn list<T>(s: &str, parse: impl Fn(&str) -> Result<T, String>) -> Result<Vec<T>, String> {
@@ -414,6 +515,17 @@ impl Options {
             report: None,
             emulator_data: None,
             from_json: None,
+            profiles: Vec::new(),
+            profile_sizes: BTreeMap::new(),
+            slow_runs: None,
+            small_files_count_set: false,
+            plan_only: false,
+        };
+        let profile_name = |v: &str| -> Result<&'static str, String> {
+            profile::names()
+                .into_iter()
+                .find(|n| *n == v)
+                .ok_or_else(|| format!("unknown profile {v:?} ({})", profile::names().join(", ")))
         };
         let mut iter = args.iter();
         let count = |v: &str| -> Result<usize, String> {
@@ -447,7 +559,29 @@ impl Options {
                 "--skip-boxsdk3" => o.skip_boxsdk3 = true,
                 "--skip-codegen" => o.skip_codegen = true,
                 "--small-files" => o.small_files = true,
-                "--small-files-count" => o.small_files_count = count(&value()?)? as u64,
+                "--small-files-count" => {
+                    o.small_files_count = count(&value()?)? as u64;
+                    o.small_files_count_set = true;
+                }
+                "--profile" => {
+                    let name = profile_name(&value()?)?;
+                    if !o.profiles.contains(&name) {
+                        o.profiles.push(name);
+                    }
+                }
+                "--profile-size" => {
+                    let v = value()?;
+                    let (name, size) = v
+                        .split_once('=')
+                        .ok_or_else(|| format!("--profile-size takes NAME=SIZE, got {v:?}"))?;
+                    let name = profile_name(name)?;
+                    if name == profile::LOOPBACK {
+                        return Err("loopback's size is --headline-size".into());
+                    }
+                    o.profile_sizes.insert(name, parse_size(size)?);
+                }
+                "--slow-runs" => o.slow_runs = Some(count(&value()?)?),
+                "--plan" => o.plan_only = true,
                 "--out" => o.out = Some(PathBuf::from(value()?)),
                 "--report" => o.report = Some(PathBuf::from(value()?)),
                 "--emulator-data" => o.emulator_data = Some(PathBuf::from(value()?)),
@@ -455,7 +589,14 @@ impl Options {
                 other => return Err(format!("unknown option {other:?}\n\n{USAGE}")),
             }
         }
+        if o.quick && !o.small_files_count_set {
+            o.small_files_count = small::QUICK_FILES;
+        }
         Ok(Some(o))
+    }
+
+    fn wants(&self, profile: &str) -> bool {
+        self.profiles.is_empty() || self.profiles.contains(&profile)
     }
 }
 
@@ -470,6 +611,12 @@ struct Plan {
     runs: usize,
     big_runs: usize,
     sdk_max_size: u64,
+    /// Whether the loopback groups run.
+    loopback: bool,
+    /// The shaped profiles to run, each with its file size.
+    shaped: Vec<(Profile, u64)>,
+    /// Runs of the sequential SDKs on shaped profiles.
+    slow_runs: usize,
 }
 
 impl Plan {
@@ -507,7 +654,33 @@ impl Plan {
             runs,
             big_runs: o.big_runs.unwrap_or(runs),
             sdk_max_size: o.sdk_max_size,
+            loopback: o.wants(profile::LOOPBACK),
+            shaped: profile::SHAPED
+                .iter()
+                .filter(|p| o.wants(p.name))
+                .map(|p| {
+                    let size = o.profile_sizes.get(p.name).copied().unwrap_or(if o.quick {
+                        p.quick_size
+                    } else {
+                        p.size
+                    });
+                    (*p, size)
+                })
+                .collect(),
+            slow_runs: o.slow_runs.unwrap_or(1),
         }
+    }
+
+    /// Sizes of the loopback groups.
+    fn loopback_sizes(&self) -> Vec<u64> {
+        if !self.loopback {
+            return Vec::new();
+        }
+        let mut s = self.sizes.clone();
+        s.push(self.headline);
+        s.sort_unstable();
+        s.dedup();
+        s
     }
 
     fn runs_for(&self, size: u64) -> usize {
@@ -518,9 +691,42 @@ impl Plan {
         }
     }
 
+    /// The profiles of this run, for the results.
+    fn profile_runs(&self) -> Vec<ProfileRun> {
+        let mut out = Vec::new();
+        if self.loopback {
+            out.push(ProfileRun {
+                name: profile::LOOPBACK.into(),
+                net: None,
+                rtt_ms: None,
+                conn_mib_s: None,
+                link_mib_s: None,
+                size: self.headline,
+                runs: self.runs,
+                slow_runs: self.runs,
+                size_reason: "the side-by-side file; the size sweep covers the others".into(),
+            });
+        }
+        for (p, size) in &self.shaped {
+            out.push(ProfileRun {
+                name: p.name.into(),
+                net: Some(p.net_spec()),
+                rtt_ms: Some(p.rtt_ms),
+                conn_mib_s: Some(p.conn_mib_s as f64),
+                link_mib_s: Some(p.link_mib_s as f64),
+                size: *size,
+                runs: self.runs,
+                slow_runs: self.slow_runs,
+                size_reason: p.size_reason(*size),
+            });
+        }
+        out
+    }
+
+    /// Every file the run uploads.
     fn all_sizes(&self) -> Vec<u64> {
-        let mut s = self.sizes.clone();
-        s.push(self.headline);
+        let mut s = self.loopback_sizes();
+        s.extend(self.shaped.iter().map(|(_, size)| *size));
         s.sort_unstable();
         s.dedup();
         s
@@ -528,6 +734,7 @@ impl Plan {
 
     fn case(&self, client: Client, size: u64) -> CaseSpec {
         CaseSpec {
+            profile: profile::LOOPBACK,
             client,
             size,
             part_size: None,
@@ -544,6 +751,8 @@ struct Tools {
     exe: PathBuf,
     emulator: PathBuf,
     cli: Option<PathBuf>,
+    /// boxsdk 3.x's upload script and the venv's python.
+    boxsdk3_upload: Option<(PathBuf, PathBuf)>,
     python: Option<PythonSdk>,
     node: Option<NodeSdk>,
 }
@@ -573,6 +782,9 @@ pub fn main(args: &[String]) -> Result<(), String> {
         return small_files_only(&paths, &opts, args);
     }
     let plan = Plan::new(&opts);
+    if opts.plan_only {
+        return print_plan(&plan, &opts);
+    }
     std::fs::create_dir_all(&paths.work)
         .map_err(|e| format!("cannot create {}: {e}", paths.work.display()))?;
     let (out_dir, report_path) = output_paths(&paths, &opts);
@@ -644,12 +856,28 @@ pub fn main(args: &[String]) -> Result<(), String> {
             }
         }
     };
+    let boxsdk3 = boxsdk3_sdk(&paths, &opts, &mut versions);
+    let boxsdk3_upload = match &boxsdk3 {
+        Ok(_) => setup::boxsdk3_upload_script(&paths).map_err(|e| {
+            eprintln!("warning: {e}");
+            first_line(&e).to_string()
+        }),
+        Err(e) => Err(e.clone()),
+    };
+    if let Err(e) = &boxsdk3_upload {
+        notes.push(format!(
+            "boxsdk 3.x's chunked uploader was not measured: {e}"
+        ));
+    }
     let exe = std::env::current_exe().map_err(|e| format!("cannot find the bench binary: {e}"))?;
     let tools = Tools {
         method,
         exe,
         emulator,
         cli,
+        boxsdk3_upload: boxsdk3_upload
+            .ok()
+            .zip(boxsdk3.as_ref().ok().map(|p| p.python.clone())),
         python,
         node,
     };
@@ -666,65 +894,22 @@ pub fn main(args: &[String]) -> Result<(), String> {
         Client::Floor | Client::Engine => true,
         Client::Cli => tools.cli.is_some(),
         Client::Boxsdk => tools.python.is_some(),
+        Client::Boxsdk3 => tools.boxsdk3_upload.is_some(),
         Client::Node => tools.node.is_some(),
     };
-    let uploaders: Vec<Client> = [Client::Engine, Client::Cli, Client::Boxsdk, Client::Node]
-        .into_iter()
-        .filter(|c| available(*c))
-        .collect();
+    let uploaders: Vec<Client> = CLIENTS.into_iter().filter(|c| available(*c)).collect();
 
     // The groups of cases.
-    let mut groups: Vec<(&str, Vec<CaseSpec>)> = Vec::new();
-    // The floor is cheap and, being a floor, worth a steadier median: two more runs.
-    let floor_case = |size: u64| {
-        let mut c = plan.case(Client::Floor, size);
-        c.runs += 2;
-        c
-    };
-    groups.push((
-        "floor",
-        plan.all_sizes().into_iter().map(floor_case).collect(),
-    ));
-    groups.push((
-        "headline",
-        std::iter::once(floor_case(plan.headline))
-            .chain(uploaders.iter().map(|&c| plan.case(c, plan.headline)))
-            .collect(),
-    ));
-    let mut size_cases = Vec::new();
-    for &size in &plan.sizes {
-        size_cases.push(floor_case(size));
-        for &c in &uploaders {
-            if c.parallel() || size <= plan.sdk_max_size {
-                size_cases.push(plan.case(c, size));
-            }
-        }
+    let mut groups: Vec<(String, Vec<CaseSpec>)> = Vec::new();
+    if plan.loopback {
+        groups.extend(loopback_groups(&plan, &uploaders));
     }
-    groups.push(("size", size_cases));
-    groups.push((
-        "concurrency",
-        plan.concurrencies
-            .iter()
-            .map(|&c| CaseSpec {
-                part_size: Some(plan.sweep_part),
-                concurrency: Some(c),
-                memory_cap: Some(ENGINE_DEFAULT_MEMORY_CAP.max((c as u64 + 1) * plan.sweep_part)),
-                ..plan.case(Client::Engine, plan.headline)
-            })
-            .collect(),
-    ));
-    groups.push((
-        "part_size",
-        plan.part_sizes
-            .iter()
-            .map(|&p| CaseSpec {
-                part_size: Some(p),
-                concurrency: Some(plan.sweep_conc),
-                memory_cap: Some(ENGINE_DEFAULT_MEMORY_CAP.max((plan.sweep_conc as u64 + 1) * p)),
-                ..plan.case(Client::Engine, plan.headline)
-            })
-            .collect(),
-    ));
+    for (p, size) in &plan.shaped {
+        groups.push((
+            p.name.to_string(),
+            shaped_group(&plan, p, *size, &uploaders),
+        ));
+    }
 
     let max_size = plan.all_sizes().last().copied().unwrap_or(GIB);
     let emulator_data = opts
@@ -766,8 +951,10 @@ pub fn main(args: &[String]) -> Result<(), String> {
         group_keys.insert(name.to_string(), cases.iter().map(CaseSpec::key).collect());
     }
 
-    let small_files = {
-        let boxsdk3 = boxsdk3_sdk(&runner.paths, &opts, &mut versions);
+    // A loopback case: it runs with the loopback profile.
+    let small_files = if !plan.loopback {
+        None
+    } else {
         let ctx = small::Context {
             paths: &runner.paths,
             method: runner.tools.method,
@@ -797,13 +984,14 @@ pub fn main(args: &[String]) -> Result<(), String> {
         }
     };
 
-    let codegen_check = if opts.skip_codegen {
-        None
+    let codegen_runs = if opts.quick { 2 } else { 5 };
+    let (codegen_check, codegen_whole_api) = if opts.skip_codegen {
+        (None, None)
     } else {
-        Some(setup::codegen_timing(
-            &runner.paths,
-            if opts.quick { 2 } else { 5 },
-        ))
+        (
+            Some(setup::codegen_timing(&runner.paths, codegen_runs)),
+            Some(setup::whole_api_timing(&runner.paths, codegen_runs)),
+        )
     };
 
     let cases: Vec<CaseResult> = runner
@@ -831,6 +1019,8 @@ pub fn main(args: &[String]) -> Result<(), String> {
         notes,
         targets: Vec::new(),
         small_files,
+        profiles: plan.profile_runs(),
+        codegen_whole_api,
     };
     results.targets = report::targets(&results);
     report::write(&results, &out_dir, &report_path)?;
@@ -844,6 +1034,190 @@ pub fn main(args: &[String]) -> Result<(), String> {
         eprintln!("  {:<8} {}: {}", t.status.word(), t.name, t.measured);
     }
     Ok(())
+}
+
+/// Every uploader, in the order of the tables.
+pub const CLIENTS: [Client; 5] = [
+    Client::Engine,
+    Client::Cli,
+    Client::Boxsdk3,
+    Client::Boxsdk,
+    Client::Node,
+];
+
+/// The loopback groups: the floor, the side-by-side headline file, the size sweep and the
+/// engine's concurrency and part-size sweeps.
+fn loopback_groups(plan: &Plan, uploaders: &[Client]) -> Vec<(String, Vec<CaseSpec>)> {
+    let mut groups = Vec::new();
+    // The floor is cheap and, being a floor, worth a steadier median: two more runs.
+    let floor_case = |size: u64| {
+        let mut c = plan.case(Client::Floor, size);
+        c.runs += 2;
+        c
+    };
+    groups.push((
+        "floor".to_string(),
+        plan.loopback_sizes().into_iter().map(floor_case).collect(),
+    ));
+    groups.push((
+        "headline".to_string(),
+        std::iter::once(floor_case(plan.headline))
+            .chain(uploaders.iter().map(|&c| plan.case(c, plan.headline)))
+            .collect(),
+    ));
+    let mut size_cases = Vec::new();
+    for &size in &plan.sizes {
+        size_cases.push(floor_case(size));
+        for &c in uploaders {
+            if c.ours() || size <= plan.sdk_max_size {
+                size_cases.push(plan.case(c, size));
+            }
+        }
+    }
+    groups.push(("size".to_string(), size_cases));
+    groups.push((
+        "concurrency".to_string(),
+        plan.concurrencies
+            .iter()
+            .map(|&c| CaseSpec {
+                part_size: Some(plan.sweep_part),
+                concurrency: Some(c),
+                memory_cap: Some(ENGINE_DEFAULT_MEMORY_CAP.max((c as u64 + 1) * plan.sweep_part)),
+                ..plan.case(Client::Engine, plan.headline)
+            })
+            .collect(),
+    ));
+    groups.push((
+        "part_size".to_string(),
+        plan.part_sizes
+            .iter()
+            .map(|&p| CaseSpec {
+                part_size: Some(p),
+                concurrency: Some(plan.sweep_conc),
+                memory_cap: Some(ENGINE_DEFAULT_MEMORY_CAP.max((plan.sweep_conc as u64 + 1) * p)),
+                ..plan.case(Client::Engine, plan.headline)
+            })
+            .collect(),
+    ));
+    groups
+}
+
+/// A shaped profile's one group: every uploader at its defaults on the profile's file, and the
+/// engine pinned at 4 parts in flight (the old default) to show what adaptivity buys. The
+/// sequential SDKs run `slow_runs` times.
+fn shaped_group(plan: &Plan, p: &Profile, size: u64, uploaders: &[Client]) -> Vec<CaseSpec> {
+    let runs = |c: Client| {
+        if c.sequential() {
+            plan.slow_runs
+        } else {
+            plan.runs
+        }
+    };
+    let mut cases = Vec::new();
+    for &c in uploaders {
+        cases.push(CaseSpec {
+            profile: p.name,
+            runs: runs(c),
+            ..plan.case(c, size)
+        });
+        if c == Client::Engine {
+            cases.push(CaseSpec {
+                profile: p.name,
+                concurrency: Some(PINNED_CONCURRENCY),
+                runs: plan.runs,
+                ..plan.case(c, size)
+            });
+        }
+    }
+    cases
+}
+
+/// The pinned concurrency measured beside the adaptive default on shaped profiles.
+pub const PINNED_CONCURRENCY: usize = 4;
+
+/// `--plan`: the cases of the run and an estimate of its duration, from rough rates of each
+/// client (loopback: as measured on the 2-core machine of BENCHMARKS.md; shaped: what the
+/// profile allows a client of its parallelism).
+fn print_plan(plan: &Plan, opts: &Options) -> Result<(), String> {
+    let mut uploaders: Vec<Client> = CLIENTS.to_vec();
+    uploaders.retain(|c| match c {
+        Client::Cli => !opts.skip_cli,
+        Client::Boxsdk => !opts.skip_boxsdk,
+        Client::Boxsdk3 => !opts.skip_boxsdk3,
+        Client::Node => !opts.skip_node,
+        _ => true,
+    });
+    let mut groups: Vec<(String, Vec<CaseSpec>)> = Vec::new();
+    if plan.loopback {
+        groups.extend(loopback_groups(plan, &uploaders));
+    }
+    for (p, size) in &plan.shaped {
+        groups.push((p.name.to_string(), shaped_group(plan, p, *size, &uploaders)));
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    let mut total_s = 0.0;
+    let mut total_runs = 0;
+    for (name, cases) in &groups {
+        let mut group_s = 0.0;
+        println!("== {name}");
+        for c in cases {
+            if !seen.insert(c.key()) {
+                continue;
+            }
+            let each = estimate_run_s(c);
+            group_s += each * c.runs as f64;
+            total_runs += c.runs;
+            println!("  {:<44} x{}  ~{:.0} s each", c.describe(), c.runs, each);
+        }
+        println!("  group: ~{:.1} min", group_s / 60.0);
+        total_s += group_s;
+    }
+    if plan.loopback {
+        // Each client in turn at the 20 files/s ceiling, plus setup.
+        let small = (opts.small_files_count as f64 / 20.0 + 10.0) * 4.0;
+        println!("== small files: ~{:.1} min", small / 60.0);
+        total_s += small;
+    }
+    if !opts.skip_codegen {
+        println!("== codegen timings: ~1 min (builds excluded)");
+        total_s += 60.0;
+    }
+    println!(
+        "{total_runs} measured runs; estimated ~{:.0} min on an idle 2-core machine, builds and \
+         SDK installs excluded",
+        total_s / 60.0
+    );
+    Ok(())
+}
+
+/// Rough seconds of one run of a case (start-up included), for `--plan`.
+fn estimate_run_s(c: &CaseSpec) -> f64 {
+    let mib = c.size as f64 / MIB as f64;
+    let startup = match c.client {
+        Client::Boxsdk | Client::Boxsdk3 | Client::Node => 2.0,
+        _ => 0.5,
+    };
+    let rate = match profile::shaped(c.profile) {
+        None => match c.client {
+            Client::Floor => 500.0,
+            Client::Node => 70.0,
+            Client::Boxsdk | Client::Boxsdk3 => 120.0,
+            _ => 150.0,
+        },
+        Some(p) => {
+            let (conn, link) = (p.conn_mib_s as f64, p.link_mib_s as f64);
+            let parts = c.size.div_ceil(c.effective_part_size()) as f64;
+            let rtts = parts * p.rtt_ms as f64 / 1000.0;
+            let parallel = match c.client {
+                Client::Boxsdk | Client::Node => 1.0,
+                Client::Boxsdk3 => 5.0,
+                _ => c.concurrency.map_or(link / conn, |n| n as f64),
+            };
+            let transfer = mib / (parallel * conn).min(link);
+            return startup + transfer + rtts / parallel;
+        }
+    };
+    startup + mib / rate
 }
 
 fn command_of(args: &[String]) -> String {
@@ -986,6 +1360,8 @@ fn small_files_only(paths: &Paths, opts: &Options, args: &[String]) -> Result<()
                 notes: Vec::new(),
                 targets: Vec::new(),
                 small_files: None,
+                profiles: Vec::new(),
+                codegen_whole_api: None,
             }
         }
     };
@@ -1065,6 +1441,7 @@ impl Runner {
         eprintln!("== warm-up (not measured)");
         for &c in uploaders {
             let spec = CaseSpec {
+                profile: profile::LOOPBACK,
                 client: c,
                 size,
                 part_size: None,
@@ -1175,10 +1552,14 @@ impl Runner {
             return Ok(record(spec, &m, secs, &json, load, None));
         }
 
-        let emu = Emulator::start(
+        let net: Vec<String> = profile::shaped(spec.profile)
+            .map(|p| vec!["--net".to_string(), p.net_spec()])
+            .unwrap_or_default();
+        let emu = Emulator::start_with(
             &self.tools.emulator,
             &self.emulator_data,
             spec.part_size,
+            &net,
             &self.paths.work.join("emulator.log"),
         )?;
         let cmd = self.upload_command(spec, &emu, &file, name)?;
@@ -1281,6 +1662,19 @@ impl Runner {
                     .arg(&py.script)
                     .arg(&emu.base)
                     .arg(emu.sdk_upload_url())
+                    .arg(emulator::TOKEN)
+                    .arg(file)
+                    .arg(name)
+            }
+            Client::Boxsdk3 => {
+                let (script, python) = self
+                    .tools
+                    .boxsdk3_upload
+                    .as_ref()
+                    .ok_or("boxsdk 3.x is not installed")?;
+                Cmd::new(python)
+                    .arg(script)
+                    .arg(&emu.base)
                     .arg(emulator::TOKEN)
                     .arg(file)
                     .arg(name)

@@ -406,3 +406,127 @@ pub fn codegen_timing(paths: &Paths, runs: usize) -> CodegenTiming {
         }),
     }
 }
+
+/// boxsdk 3.x's chunked-upload script, written beside the small-files one (it runs on the
+/// `target/bench/venv-boxsdk3` interpreter of [`python_sdk3`]).
+pub fn boxsdk3_upload_script(paths: &Paths) -> Result<PathBuf, String> {
+    let script = paths.work.join("boxsdk3_upload.py");
+    std::fs::write(&script, include_str!("boxsdk3_upload.py"))
+        .map_err(|e| format!("cannot write {}: {e}", script.display()))?;
+    Ok(script)
+}
+
+/// `xtask codegen` on Box's whole published API description (`fetch.sh` puts it in place).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct WholeApiTiming {
+    /// The description, relative to the workspace root.
+    pub spec: String,
+    /// Operations in it (`paths.*.{get,put,post,delete,options,head,patch,trace}`).
+    pub operations: usize,
+    /// `target/release/xtask codegen --spec SPEC --out DIR`.
+    pub generate_s: Option<Spread>,
+    /// The same with `--check` (right after a generation: no drift).
+    pub check_s: Option<Spread>,
+    pub runs: usize,
+    pub note: Option<String>,
+}
+
+/// Where `fetch.sh` puts Box's description.
+pub const UPSTREAM_SPEC: &str = "xtask/tests/fixtures/upstream/box.com.json";
+
+/// Builds the release xtask and times generating a crate from Box's whole API, and checking it.
+pub fn whole_api_timing(paths: &Paths, runs: usize) -> WholeApiTiming {
+    let mut t = WholeApiTiming {
+        spec: UPSTREAM_SPEC.into(),
+        operations: 0,
+        generate_s: None,
+        check_s: None,
+        runs,
+        note: None,
+    };
+    eprintln!("timing `xtask codegen` on Box's whole API...");
+    let spec = paths.root.join(UPSTREAM_SPEC);
+    if !spec.exists() {
+        let fetch = paths.root.join("xtask/tests/fixtures/upstream/fetch.sh");
+        if let Err(e) = run_quiet(Command::new("bash").arg(&fetch), "fetch.sh") {
+            t.note = Some(format!(
+                "Box's description is missing and could not be fetched: {}",
+                e.lines().last().unwrap_or_default()
+            ));
+            return t;
+        }
+    }
+    t.operations = count_operations(&spec);
+    if let Err(e) = run_quiet(
+        Command::new(cargo())
+            .args(["build", "--quiet", "--release", "-p", "xtask"])
+            .current_dir(&paths.root),
+        "cargo build --release -p xtask",
+    ) {
+        t.note = Some(e);
+        return t;
+    }
+    let binary = paths.target.join("release").join("xtask");
+    let out = paths.work.join("box-whole-api");
+    let time = |check: bool| -> Result<f64, String> {
+        let mut command = Command::new(&binary);
+        command
+            .arg("codegen")
+            .arg("--spec")
+            .arg(&spec)
+            .arg("--out")
+            .arg(&out);
+        if check {
+            command.arg("--check");
+        }
+        let start = Instant::now();
+        run_quiet(command.current_dir(&paths.root), "xtask codegen --spec")?;
+        Ok(start.elapsed().as_secs_f64())
+    };
+    // One untimed generation first: the timed ones then rewrite an existing tree, and the
+    // checks find it current.
+    if let Err(e) = time(false) {
+        t.note = Some(e);
+        return t;
+    }
+    let (mut generate, mut check) = (Vec::new(), Vec::new());
+    for _ in 0..runs {
+        match (time(false), time(true)) {
+            (Ok(g), Ok(c)) => {
+                generate.push(g);
+                check.push(c);
+            }
+            (Err(e), _) | (_, Err(e)) => {
+                t.note = Some(e);
+                break;
+            }
+        }
+    }
+    t.generate_s = Spread::of(&generate);
+    t.check_s = Spread::of(&check);
+    t
+}
+
+/// HTTP operations of an OpenAPI description (JSON).
+fn count_operations(spec: &Path) -> usize {
+    let Some(doc) = std::fs::read_to_string(spec)
+        .ok()
+        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+    else {
+        return 0;
+    };
+    const METHODS: [&str; 8] = [
+        "get", "put", "post", "delete", "options", "head", "patch", "trace",
+    ];
+    doc["paths"].as_object().map_or(0, |paths| {
+        paths
+            .values()
+            .filter_map(|item| item.as_object())
+            .map(|item| {
+                item.keys()
+                    .filter(|k| METHODS.contains(&k.as_str()))
+                    .count()
+            })
+            .sum()
+    })
+}

@@ -18,6 +18,8 @@ use crate::setup::{self, Paths, PythonSdk};
 
 /// Files of the case (`--small-files-count` changes it, for a smoke test).
 pub const FILES: u64 = 2000;
+/// Files of the case under `--quick` (unless `--small-files-count`): a smoke test.
+pub const QUICK_FILES: u64 = 100;
 pub const FILE_SIZE: u64 = 64 << 10;
 /// The emulator's upload limit (`--fault rate-limit-uploads=20/1s`).
 pub const UPLOADS_PER_S: u32 = 20;

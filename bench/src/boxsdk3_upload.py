@@ -1,0 +1,62 @@
+"""Uploads one file with Box's legacy Python SDK (boxsdk 3.x, module boxsdk) through its chunked
+uploader, `client.folder('0').get_chunked_uploader(path, name).start()`, which uploads
+`boxsdk.config.API.CHUNK_UPLOAD_THREADS` parts at once (5 by default, left as is). Prints one
+JSON line.
+
+Written to target/bench/ and run by box-uploads-bench; not meant to be run by hand (but can be:
+python boxsdk3_upload.py BASE TOKEN FILE NAME, BASE the emulator's http://HOST:PORT).
+"""
+
+import json
+import os
+import resource
+import sys
+import time
+
+t_import = time.perf_counter()
+import boxsdk  # noqa: E402
+from boxsdk import Client, OAuth2  # noqa: E402
+
+import_s = time.perf_counter() - t_import
+
+
+def main():
+    base, token, path, name = sys.argv[1:5]
+    boxsdk.config.API.BASE_API_URL = f"{base}/2.0"
+    boxsdk.config.API.UPLOAD_URL = f"{base}/api/2.0"
+    boxsdk.config.API.OAUTH2_API_URL = f"{base}/oauth2"
+    client = Client(
+        OAuth2(client_id="bench-client", client_secret="bench-secret", access_token=token)
+    )
+    size = os.path.getsize(path)
+    before = resource.getrusage(resource.RUSAGE_SELF)
+    start = time.perf_counter()
+    uploader = client.folder("0").get_chunked_uploader(path, name)
+    file = uploader.start()
+    if file is None:
+        # The commit was not processed yet (202): the SDK's documented way is to resume.
+        file = uploader.resume()
+    upload_s = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_SELF)
+    if file is None:
+        sys.exit("the commit was never processed")
+    print(
+        json.dumps(
+            {
+                "upload_s": upload_s,
+                "import_s": import_s,
+                "file_id": file.id,
+                "sha1": file.response_object.get("sha1"),
+                "size": size,
+                "concurrency": boxsdk.config.API.CHUNK_UPLOAD_THREADS,
+                "upload_cpu_s": (after.ru_utime - before.ru_utime)
+                + (after.ru_stime - before.ru_stime),
+                "self_max_rss_kib": after.ru_maxrss,
+            }
+        ),
+        flush=True,
+    )
+
+
+if __name__ == "__main__":
+    main()
