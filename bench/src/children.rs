@@ -96,7 +96,10 @@ pub fn upload_one(args: &[String]) -> Result<(), String> {
             "size": stored.size,
             "part_size": session.map(|s| s.0),
             "total_parts": session.map(|s| s.1),
-            "concurrency": session.map(|s| s.2),
+            // The most parts really in flight (the session's figure is the ceiling).
+            "concurrency": Some(uploader.parallelism().peak_in_flight as u64)
+                .filter(|&n| n > 0)
+                .or(session.map(|s| s.2 as u64)),
             "retries": retries,
             "commit_s": commit_s,
         }))

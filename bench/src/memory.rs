@@ -1,54 +1,36 @@
 //! The engine's peak-memory bound, as the bench judges it: the one place to change when the
-//! engine's documented figure (`UploadConfig` in `engine/src/upload/mod.rs`) changes.
+//! engine's documented figure (`UploadConfig::memory_cap` in `engine/src/upload/mod.rs`)
+//! changes.
 //!
-//! Two models. `Buffered` is the engine that holds every part in flight (plus the one being
-//! read) in a buffer: `(parts in flight + 1) x part size + FIXED`. `Reread` is the engine that
-//! hashes each part in its one ordered pass and sends it with a positioned re-read of the file,
-//! streamed in small chunks: `FIXED + parts in flight x per_part`, whatever the part size.
-//! Only file sources are measured here, so the model of a file source is the one that counts.
+//! Only file sources are measured here. The engine hashes a file in one ordered pass (one part
+//! buffer) and sends each part with a positioned re-read of the file, streamed in pieces of
+//! 256 KiB: `FIXED + part size + parts in flight x PER_PART`, so memory stays flat whatever
+//! the parallelism. (Readers, which cannot be read twice, keep `parts in flight + 1` part
+//! buffers; the bench does not measure them.)
 
-use crate::files::MIB;
-
-pub enum Model {
-    /// Part buffers: `(parts in flight + 1) x part size + FIXED`.
-    Buffered,
-    /// Positioned re-reads: `FIXED + parts in flight x per_part` bytes.
-    // Not in force until the engine's re-read lands (then `MODEL` selects it).
-    #[allow(dead_code)]
-    Reread { per_part: u64 },
-}
-
-/// The model in force. When the engine's re-read lands, switch to `Model::Reread { per_part }`
-/// with the per-part figure its `UploadConfig` docs give.
-pub const MODEL: Model = Model::Buffered;
+use crate::files::{KIB, MIB};
 
 /// What every process of the engine holds besides parts: the runtime, the HTTP client, the
 /// binary and its allocator's slack.
 pub const FIXED: u64 = 32 * MIB;
 
+/// Per part in flight: the 256 KiB piece being sent plus the HTTP client's and the socket's
+/// share, rounded up.
+pub const PER_PART: u64 = 512 * KIB;
+
 /// The bound for `parts_in_flight` parts of `part_size` bytes, in bytes.
 pub fn rss_bound(parts_in_flight: u64, part_size: u64) -> u64 {
-    match MODEL {
-        Model::Buffered => (parts_in_flight + 1) * part_size + FIXED,
-        Model::Reread { per_part } => FIXED + parts_in_flight * per_part,
-    }
+    FIXED + part_size + parts_in_flight * PER_PART
 }
 
 /// The formula in words, for the report.
 pub fn describe() -> String {
-    match MODEL {
-        Model::Buffered => format!(
-            "(parts in flight + 1) x part size + {} MiB (the engine holds each part in flight, \
-             and the one being read, in a buffer)",
-            FIXED / MIB
-        ),
-        Model::Reread { per_part } => format!(
-            "{} MiB + parts in flight x {} KiB (the engine re-reads each part from the file \
-             with positioned reads, streamed in small chunks)",
-            FIXED / MIB,
-            per_part >> 10
-        ),
-    }
+    format!(
+        "{} MiB + part size + parts in flight x {} KiB (a file is hashed in one ordered pass \
+         and each part is re-read from it when sent, in 256 KiB pieces)",
+        FIXED / MIB,
+        PER_PART / KIB
+    )
 }
 
 #[cfg(test)]
@@ -56,8 +38,9 @@ mod tests {
     use super::*;
 
     #[test]
-    fn bound_grows_with_parts_in_flight() {
+    fn bound_grows_with_parts_in_flight_and_part_size() {
         assert!(rss_bound(8, 32 * MIB) > rss_bound(4, 32 * MIB));
-        assert!(rss_bound(1, 8 * MIB) >= FIXED);
+        assert!(rss_bound(4, 32 * MIB) > rss_bound(4, 8 * MIB));
+        assert_eq!(rss_bound(16, 8 * MIB), 32 * MIB + 8 * MIB + 8 * MIB);
     }
 }

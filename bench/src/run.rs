@@ -137,7 +137,8 @@ pub struct CaseSpec {
     pub runs: usize,
 }
 
-/// The engine's concurrency before adaptivity: the RSS bound of a run that reported none.
+/// The concurrency the loopback sweeps vary around (and pin, so the sweeps measure what they
+/// say).
 pub const ENGINE_DEFAULT_CONCURRENCY: usize = 4;
 /// The engine's default `memory_cap`, which the sweeps raise where it would lower their
 /// concurrency.
@@ -340,12 +341,13 @@ impl CaseResult {
         self.parts_in_flight = ok.iter().filter_map(|r| r.reported_concurrency).max();
         if self.client.ours() {
             // The bound of the most parts the engine said it kept in flight, else of what it
-            // was asked for, never more than the file's parts.
+            // was pinned to, else of the adaptive ceiling (the CLI does not report it), never
+            // more than the file's parts.
             let parts = self.size.div_ceil(self.part_size).max(1);
             let in_flight = self
                 .parts_in_flight
                 .or(self.concurrency.map(|c| c as u64))
-                .unwrap_or(ENGINE_DEFAULT_CONCURRENCY as u64)
+                .unwrap_or(box_uploads::upload::Concurrency::DEFAULT_MAX as u64)
                 .clamp(1, parts);
             self.rss_bound_mib =
                 Some(memory::rss_bound(in_flight, self.part_size) as f64 / MIB as f64);
