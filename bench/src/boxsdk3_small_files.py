@@ -12,21 +12,13 @@ import resource
 import sys
 import time
 
-t_import = time.perf_counter()
-import boxsdk  # noqa: E402
-from boxsdk import Client, OAuth2  # noqa: E402
-
-import_s = time.perf_counter() - t_import
+from boxsdk3_client import IMPORT_S as import_s
+from boxsdk3_client import emulator_client
 
 
 def main():
     base, token, directory, folder_id = sys.argv[1:5]
-    boxsdk.config.API.BASE_API_URL = f"{base}/2.0"
-    boxsdk.config.API.UPLOAD_URL = f"{base}/api/2.0"
-    boxsdk.config.API.OAUTH2_API_URL = f"{base}/oauth2"
-    client = Client(
-        OAuth2(client_id="bench-client", client_secret="bench-secret", access_token=token)
-    )
+    client = emulator_client(base, token)
     folder = client.folder(folder_id)
     names = sorted(os.listdir(directory))
     uploaded = 0

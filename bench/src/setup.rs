@@ -130,14 +130,23 @@ pub const BOXSDK3_REQUIREMENT: &str = "boxsdk<4";
 
 /// boxsdk 3.x in `target/bench/venv-boxsdk3`, with the small-files script.
 pub fn python_sdk3(paths: &Paths) -> Result<PythonSdk, String> {
-    python_venv(
+    let sdk = python_venv(
         paths,
         "venv-boxsdk3",
         BOXSDK3_REQUIREMENT,
         |v| v.trim().starts_with("3."),
         "boxsdk3_small_files.py",
         include_str!("boxsdk3_small_files.py"),
-    )
+    )?;
+    write_boxsdk3_client(paths)?;
+    Ok(sdk)
+}
+
+/// The module both boxsdk 3.x scripts import, written beside them.
+fn write_boxsdk3_client(paths: &Paths) -> Result<(), String> {
+    let module = paths.work.join("boxsdk3_client.py");
+    std::fs::write(&module, include_str!("boxsdk3_client.py"))
+        .map_err(|e| format!("cannot write {}: {e}", module.display()))
 }
 
 /// A venv `target/bench/<venv>` holding `requirement` (installed unless a version `wanted`
@@ -413,6 +422,7 @@ pub fn boxsdk3_upload_script(paths: &Paths) -> Result<PathBuf, String> {
     let script = paths.work.join("boxsdk3_upload.py");
     std::fs::write(&script, include_str!("boxsdk3_upload.py"))
         .map_err(|e| format!("cannot write {}: {e}", script.display()))?;
+    write_boxsdk3_client(paths)?;
     Ok(script)
 }
 

@@ -1,0 +1,20 @@
+"""Shared by the boxsdk 3.x bench scripts: the legacy SDK (module boxsdk), imported and timed,
+and a client of it pointed at the emulator. Written to target/bench/ beside those scripts."""
+
+import time
+
+_t_import = time.perf_counter()
+import boxsdk  # noqa: E402
+from boxsdk import Client, OAuth2  # noqa: E402
+
+IMPORT_S = time.perf_counter() - _t_import
+
+
+def emulator_client(base, token):
+    """A boxsdk 3.x client whose every URL is the emulator at `base` (http://HOST:PORT)."""
+    boxsdk.config.API.BASE_API_URL = f"{base}/2.0"
+    boxsdk.config.API.UPLOAD_URL = f"{base}/api/2.0"
+    boxsdk.config.API.OAUTH2_API_URL = f"{base}/oauth2"
+    return Client(
+        OAuth2(client_id="bench-client", client_secret="bench-secret", access_token=token)
+    )
