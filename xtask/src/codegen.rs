@@ -25,10 +25,12 @@ pub fn generate_module(
     generate(text, spec_label).map(|g| g.files)
 }
 
-/// What a spec gives: the module files, and the API's title for the crate's own files.
+/// What a spec gives: the module files, the API's title for the crate's own files, and the
+/// spec's examples for a crate's example test.
 pub struct Generated {
     pub title: String,
     pub files: BTreeMap<String, String>,
+    pub examples: Vec<crate::ir::Example>,
 }
 
 pub fn generate(text: &str, spec_label: &str) -> Result<Generated, GenerateError> {
@@ -53,6 +55,7 @@ pub fn generate(text: &str, spec_label: &str) -> Result<Generated, GenerateError
     Ok(Generated {
         title: ir.title,
         files,
+        examples: ir.examples,
     })
 }
 
@@ -87,6 +90,13 @@ pub enum Kind {
         name: String,
         /// The hand-written crate built on this one, which the crate docs point to.
         used_by: Option<String>,
+        /// Also write `tests/examples.rs`, which decodes every example of the spec into its
+        /// type (when the spec has any).
+        examples: bool,
+        /// A member of this repository's workspace. Any other crate declares a `[workspace]`
+        /// of its own, so that cargo never treats it as a stray member of ours (under `target/`,
+        /// say).
+        member: bool,
     },
 }
 
@@ -107,6 +117,8 @@ pub fn default_targets(root: &Path) -> Vec<Target> {
             kind: Kind::Crate {
                 name: "box-uploads-api".to_string(),
                 used_by: Some("box-uploads".to_string()),
+                examples: true,
+                member: true,
             },
         },
         Target {
@@ -115,6 +127,8 @@ pub fn default_targets(root: &Path) -> Vec<Target> {
             kind: Kind::Crate {
                 name: "fixture-client".to_string(),
                 used_by: None,
+                examples: true,
+                member: true,
             },
         },
     ]
@@ -163,7 +177,14 @@ fn one_line(text: &str) -> String {
     text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
-fn cargo_toml(name: &str, title: &str, spec_label: &str, root: &Path, out: &Path) -> String {
+fn cargo_toml(
+    name: &str,
+    title: &str,
+    spec_label: &str,
+    root: &Path,
+    out: &Path,
+    member: bool,
+) -> String {
     let runtime = root.join("runtime");
     let inside = out.starts_with(root);
     let runtime_path = if inside {
@@ -172,7 +193,7 @@ fn cargo_toml(name: &str, title: &str, spec_label: &str, root: &Path, out: &Path
         runtime
     };
     let runtime_path = runtime_path.to_string_lossy().replace('\\', "/");
-    let workspace = if inside {
+    let workspace = if member {
         String::new()
     } else {
         "\n# Not part of any other workspace.\n[workspace]\n".to_string()
@@ -241,15 +262,34 @@ pub fn expected_files(
     let mut files = BTreeMap::new();
     let module_dir = match &target.kind {
         Kind::Module => target.out.clone(),
-        Kind::Crate { name, used_by } => {
+        Kind::Crate {
+            name,
+            used_by,
+            examples,
+            member,
+        } => {
             files.insert(
                 target.out.join("Cargo.toml"),
-                cargo_toml(name, &generated.title, &spec_label, root, &target.out),
+                cargo_toml(
+                    name,
+                    &generated.title,
+                    &spec_label,
+                    root,
+                    &target.out,
+                    *member,
+                ),
             );
             files.insert(
                 target.out.join("src/lib.rs"),
                 lib_rs(name, &generated.title, &spec_label, used_by.as_deref()),
             );
+            if *examples && !generated.examples.is_empty() {
+                let tokens =
+                    crate::emit::examples::emit(&name.replace('-', "_"), &generated.examples);
+                let text = crate::render::render("tests/examples.rs", tokens, &spec_label)
+                    .map_err(GenerateError::Internal)?;
+                files.insert(target.out.join("tests/examples.rs"), text);
+            }
             target.out.join("src/generated")
         }
     };
@@ -276,8 +316,13 @@ pub enum Drift {
 /// Compares a target's files on disk with what its spec gives.
 pub fn check(root: &Path, target: &Target) -> Result<Vec<Drift>, GenerateError> {
     let expected = expected_files(root, target)?;
+    Ok(drift(target, &expected))
+}
+
+/// How the files on disk differ from `expected`.
+fn drift(target: &Target, expected: &BTreeMap<PathBuf, String>) -> Vec<Drift> {
     let mut drift = Vec::new();
-    for (path, text) in &expected {
+    for (path, text) in expected {
         match fs::read_to_string(path) {
             Ok(actual) if actual == *text => {}
             Ok(_) => drift.push(Drift::Stale(path.clone())),
@@ -289,13 +334,13 @@ pub fn check(root: &Path, target: &Target) -> Result<Vec<Drift>, GenerateError> 
             drift.push(Drift::Orphaned(path));
         }
     }
-    Ok(drift)
+    drift
 }
 
 /// Writes a target's files (only those that changed) and removes orphans. Returns what changed.
 pub fn write(root: &Path, target: &Target) -> Result<Vec<Drift>, GenerateError> {
-    let drift = check(root, target)?;
     let expected = expected_files(root, target)?;
+    let drift = drift(target, &expected);
     let io = |e: std::io::Error, p: &Path| {
         GenerateError::Io(format!("cannot write {}: {e}", p.display()))
     };

@@ -24,6 +24,9 @@ pub enum Ty {
     Binary,
     /// A credential (`format: password`): a string kept out of `Debug` and `Display`.
     Secret,
+    /// `Box<ty>`: a field or variant that closes a cycle of types holding each other by value,
+    /// so that every type has a finite size (set by `lower::recursion`).
+    Boxed(Box<Ty>),
 }
 
 #[derive(Debug, Clone)]
@@ -46,6 +49,8 @@ pub struct TaggedVariant {
     /// Discriminator values that select this variant.
     pub tags: Vec<String>,
     pub ty: TypeName,
+    /// Held as `Box<ty>` (see [`Ty::Boxed`]).
+    pub boxed: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -108,9 +113,31 @@ pub struct Param {
     pub location: ParamIn,
     pub ty: Ty,
     pub required: bool,
-    /// Query arrays: repeat the parameter (`true`) or join with `,` (`false`).
-    pub explode: bool,
+    /// How the value becomes text on the wire.
+    pub style: ParamStyle,
+    /// The type the text is made from, aliases followed: the scalar itself, or an array's item
+    /// (so that an alias of a date-time is still sent as RFC 3339). `ty` itself for `Json`.
+    pub text_ty: Ty,
     pub doc: Option<String>,
+}
+
+/// How a parameter's value becomes text on the wire, chosen by `lower` from its type and the
+/// spec's `style`/`explode`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ParamStyle {
+    /// A scalar: its text (RFC 3339 for a date-time).
+    Scalar,
+    /// An array of scalars joined with `,` (query `explode: false`, path and header arrays).
+    Csv,
+    /// An array of scalars as one `name=value` pair per item (query, `explode: true`).
+    Repeat,
+    /// Any other value (an object, an array of objects) as one JSON text, percent-encoded like
+    /// any query value. OpenAPI defines no encoding for an array of objects; JSON is what Box
+    /// reads. The one such parameter in Box's description is `mdfilters` on `GET /search`, and
+    /// Box's guide (https://developer.box.com/guides/search/metadata-filters) sends it as the
+    /// whole array in JSON: `mdfilters=[{"scope":"enterprise","templateKey":"contract",
+    /// "filters":{"category":"online"}}]`, URL-encoded, one parameter (not one per item).
+    Json,
 }
 
 #[derive(Debug, Clone)]
@@ -155,7 +182,8 @@ pub struct ResponseHeader {
 
 #[derive(Debug, Clone)]
 pub struct Success {
-    /// The documented status; `Range(2)` only for a `2XX` key, which is then the only success.
+    /// The documented status; `Range(2)` for a `2XX` key, which covers the 2xx statuses not
+    /// listed beside it.
     pub status: StatusMatch,
     pub variant: TypeName,
     pub body: SuccessBody,
@@ -227,10 +255,23 @@ pub struct Server {
     pub default_url: String,
 }
 
+/// An `example` from the spec and the type it must decode into.
+#[derive(Debug, Clone)]
+pub struct Example {
+    /// Where the example is (`/components/schemas/File/example`).
+    pub pointer: String,
+    pub ty: Ty,
+    /// The schema is nullable there: the example may be `null`.
+    pub nullable: bool,
+    pub value: serde_json::Value,
+}
+
 #[derive(Debug, Clone)]
 pub struct Api {
     pub title: String,
     pub types: Vec<TypeDef>,
     pub operations: Vec<Operation>,
     pub servers: Vec<Server>,
+    /// Every schema and media-type example, in the order met.
+    pub examples: Vec<Example>,
 }

@@ -14,6 +14,7 @@ pub mod lower;
 pub mod names;
 pub mod render;
 pub mod template;
+pub mod upstream;
 
 use std::path::PathBuf;
 

@@ -7,15 +7,22 @@ use xtask::codegen::{self, Kind, Target};
 
 const USAGE: &str = "usage: cargo xtask codegen [--check] [--spec FILE --out DIR]
        cargo xtask bench [--quick] [OPTIONS]
+       cargo xtask upstream-diff [--explained] [--spec OURS] [FILE]
 
   (no options)        regenerate generated/src/generated/ from spec/box-uploads.yaml, and the
                       fixture crate tests/fixture-client/ from xtask/tests/fixtures/everything.yaml
   --check             change nothing; fail naming every stale, missing or orphaned file
-  --spec FILE --out DIR
-                      generate a standalone crate into DIR from another OpenAPI 3.0.x document
+  --spec FILE --out DIR [--examples]
+                      generate a standalone crate into DIR from another OpenAPI 3.0.x document;
+                      --examples adds tests/examples.rs, which decodes every example of the
+                      spec into its generated type
 
   bench [ARGS]        the upload benchmark (BENCHMARKS.md): runs
-                      cargo run --release -p box-uploads-bench -- ARGS (--help for its options)";
+                      cargo run --release -p box-uploads-bench -- ARGS (--help for its options)
+
+  upstream-diff [--explained] [FILE]
+                      compare the spec with Box's published description (FILE, by default the
+                      copy xtask/tests/fixtures/upstream/fetch.sh fetches); --help for more";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -32,6 +39,7 @@ fn run(args: &[String]) -> Result<ExitCode, String> {
     let mut iter = args.iter();
     match iter.next().map(String::as_str) {
         Some("codegen") => {}
+        Some("upstream-diff") => return xtask::upstream::main(iter.as_slice()),
         // A separate crate, so that the generator never depends on the generated code.
         Some("bench") => {
             let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
@@ -49,10 +57,11 @@ fn run(args: &[String]) -> Result<ExitCode, String> {
         }
         Some(other) => return Err(format!("unknown command `{other}`\n{USAGE}")),
     }
-    let (mut check, mut spec, mut out) = (false, None, None);
+    let (mut check, mut spec, mut out, mut examples) = (false, None, None, false);
     while let Some(arg) = iter.next() {
         match arg.as_str() {
             "--check" => check = true,
+            "--examples" => examples = true,
             "--spec" => spec = Some(iter.next().ok_or("--spec needs a file")?.clone()),
             "--out" => out = Some(iter.next().ok_or("--out needs a directory")?.clone()),
             "-h" | "--help" => {
@@ -65,7 +74,7 @@ fn run(args: &[String]) -> Result<ExitCode, String> {
     let root = xtask::workspace_root();
     let targets = match (spec, out) {
         (None, None) => codegen::default_targets(&root),
-        (Some(spec), Some(out)) => vec![standalone_target(&spec, &out)?],
+        (Some(spec), Some(out)) => vec![standalone_target(&spec, &out, examples)?],
         _ => return Err(format!("--spec and --out go together\n{USAGE}")),
     };
     let mut failed = false;
@@ -131,7 +140,7 @@ fn absolute(path: &str) -> Result<PathBuf, String> {
     Ok(out)
 }
 
-fn standalone_target(spec: &str, out: &str) -> Result<Target, String> {
+fn standalone_target(spec: &str, out: &str, examples: bool) -> Result<Target, String> {
     let out = absolute(out)?;
     let name: String = out
         .file_name()
@@ -157,6 +166,8 @@ fn standalone_target(spec: &str, out: &str) -> Result<Target, String> {
         kind: Kind::Crate {
             name,
             used_by: None,
+            examples,
+            member: false,
         },
     })
 }

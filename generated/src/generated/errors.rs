@@ -1491,6 +1491,8 @@ pub enum ListFolderItemsError {
     Forbidden(rt::ApiError<super::models::ClientError>),
     /// HTTP 404 with any other code: The folder does not exist or the caller cannot see it.
     NotFound(rt::ApiError<super::models::ClientError>),
+    /// HTTP 405 with any other code: The `folder_id` is not in a recognized format.
+    MethodNotAllowed(rt::ApiError<super::models::ClientError>),
     /// HTTP 429 with any other code: The rate limit is exceeded (for uploads about 240 requests a minute per user).
     /// Wait as long as `retry-after` says.
     TooManyRequests(rt::ApiError<super::models::ClientError>),
@@ -1533,6 +1535,7 @@ impl ListFolderItemsError {
             (401, _) => Self::Unauthorized(rt::ApiError::from_raw(raw)),
             (403, _) => Self::Forbidden(rt::ApiError::from_raw(raw)),
             (404, _) => Self::NotFound(rt::ApiError::from_raw(raw)),
+            (405, _) => Self::MethodNotAllowed(rt::ApiError::from_raw(raw)),
             (429, _) => Self::TooManyRequests(rt::ApiError::from_raw(raw)),
             (500, _) => Self::InternalServerError(rt::ApiError::from_raw(raw)),
             (502, _) => Self::BadGateway(rt::ApiError::from_raw(raw)),
@@ -1554,6 +1557,7 @@ impl rt::OperationError for ListFolderItemsError {
             Self::Unauthorized(e) => e,
             Self::Forbidden(e) => e,
             Self::NotFound(e) => e,
+            Self::MethodNotAllowed(e) => e,
             Self::TooManyRequests(e) => e,
             Self::InternalServerError(e) => e,
             Self::BadGateway(e) => e,

@@ -425,6 +425,7 @@ pub struct Folder {
     /// When the folder last changed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub modified_at: Option<rt::chrono::DateTime<rt::chrono::FixedOffset>>,
+    /// The folder holding this one; null for the root folder.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parent: Option<FolderMini>,
 }

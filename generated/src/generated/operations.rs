@@ -4,7 +4,8 @@
     clippy::large_enum_variant,
     clippy::too_many_arguments,
     clippy::doc_lazy_continuation,
-    clippy::doc_overindented_list_items
+    clippy::doc_overindented_list_items,
+    clippy::match_overlapping_arm
 )]
 use box_uploads_runtime as rt;
 use super::client::Client;

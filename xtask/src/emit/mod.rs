@@ -2,6 +2,7 @@
 
 pub mod client;
 pub mod errors;
+pub mod examples;
 pub mod models;
 pub mod operations;
 
@@ -40,6 +41,10 @@ pub fn ty_tokens(ty: &Ty, scope: Scope) -> TokenStream {
         },
         Ty::Binary => quote!(rt::Body),
         Ty::Secret => quote!(rt::Secret),
+        Ty::Boxed(inner) => {
+            let inner = ty_tokens(inner, scope);
+            quote!(Box<#inner>)
+        }
     }
 }
 

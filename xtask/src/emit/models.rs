@@ -36,7 +36,29 @@ fn emit_type(def: &TypeDef) -> TokenStream {
         } => {
             let d = doc(d.as_deref());
             let names: Vec<_> = variants.iter().map(|v| &v.name).collect();
-            let tys: Vec<_> = variants.iter().map(|v| &v.ty).collect();
+            let tys: Vec<_> = variants
+                .iter()
+                .map(|v| {
+                    let ty = &v.ty;
+                    if v.boxed {
+                        quote!(Box<#ty>)
+                    } else {
+                        quote!(#ty)
+                    }
+                })
+                .collect();
+            // How a decoded variant value becomes the enum (boxed where it closes a cycle).
+            let wraps: Vec<_> = variants
+                .iter()
+                .map(|v| {
+                    let name = &v.name;
+                    if v.boxed {
+                        quote!(|v| Self::#name(Box::new(v)))
+                    } else {
+                        quote!(Self::#name)
+                    }
+                })
+                .collect();
             let tags: Vec<_> = variants
                 .iter()
                 .map(|v| {
@@ -66,7 +88,7 @@ fn emit_type(def: &TypeDef) -> TokenStream {
                         let value = <rt::serde_json::Value as ::serde::Deserialize>::deserialize(deserializer)?;
                         let tag = value.get(#property).and_then(|t| t.as_str()).map(str::to_owned);
                         match tag.as_deref() {
-                            #(#tags => rt::serde_json::from_value(value).map(Self::#names).map_err(::serde::de::Error::custom),)*
+                            #(#tags => rt::serde_json::from_value(value).map(#wraps).map_err(::serde::de::Error::custom),)*
                             _ => Ok(Self::Unknown(value)),
                         }
                     }

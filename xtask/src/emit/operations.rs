@@ -5,15 +5,16 @@ use quote::{format_ident, quote};
 
 use super::{doc, ty_tokens, Scope};
 use crate::ir::{
-    Operation, Param, ParamIn, RequestBody, RustIdent, Segment, StatusMatch, Success, SuccessBody,
-    Ty,
+    Operation, Param, ParamIn, ParamStyle, RequestBody, RustIdent, Segment, StatusMatch, Success,
+    SuccessBody, Ty,
 };
 
 pub fn emit(ops: &[Operation]) -> TokenStream {
     let items = ops.iter().map(emit_one);
     quote! {
         //! Operations: request types, success types and the methods that send them.
-        #![allow(clippy::large_enum_variant, clippy::too_many_arguments, clippy::doc_lazy_continuation, clippy::doc_overindented_list_items)]
+        // Overlapping arms are meant: documented statuses first, then any other 2xx.
+        #![allow(clippy::large_enum_variant, clippy::too_many_arguments, clippy::doc_lazy_continuation, clippy::doc_overindented_list_items, clippy::match_overlapping_arm)]
         use box_uploads_runtime as rt;
         use super::client::Client;
         #(#items)*
@@ -236,10 +237,16 @@ fn client_method(op: &Operation, success_ty: &TokenStream) -> TokenStream {
         } else {
             quote!()
         };
+    // A request without fields is still taken, so that every method has the same shape.
+    let request = if request_fields(op).is_empty() {
+        quote!(_request)
+    } else {
+        quote!(request)
+    };
     quote! {
         impl Client {
             #method_doc
-            pub async fn #method_name(&self, request: #req_name) -> Result<#success_ty, rt::Error<super::errors::#err_name>> {
+            pub async fn #method_name(&self, #request: #req_name) -> Result<#success_ty, rt::Error<super::errors::#err_name>> {
                 #url
                 #(#query)*
                 let #mutable_builder builder = self.core.request(rt::reqwest::Method::#method_const, url);
@@ -317,14 +324,13 @@ fn query_params(op: &Operation) -> Vec<TokenStream> {
             let n = &p.rust;
             let wire = &p.wire;
             let append = |value: TokenStream| -> TokenStream {
-                if p.explode {
-                    if let Ty::Vec(_) = p.ty {
-                        return quote! {
-                            for item in #value.iter() {
-                                url.query_pairs_mut().append_pair(#wire, &item.to_string());
-                            }
-                        };
-                    }
+                if p.style == ParamStyle::Repeat {
+                    let item = scalar_to_string(&p.text_ty, quote!(item));
+                    return quote! {
+                        for item in #value.iter() {
+                            url.query_pairs_mut().append_pair(#wire, #item);
+                        }
+                    };
                 }
                 let s = param_to_string(p, value);
                 quote!(url.query_pairs_mut().append_pair(#wire, #s);)
@@ -410,8 +416,10 @@ fn match_answer(op: &Operation) -> TokenStream {
             vec![quote!(#any_2xx => #read)]
         }
         many => {
+            // Listed statuses first; the `2XX` range, if documented, is the fallback arm.
             let mut arms: Vec<TokenStream> = many
                 .iter()
+                .filter(|s| matches!(s.status, StatusMatch::Code(_)))
                 .map(|s| {
                     let status = status_pattern(s.status);
                     let read = read_success(op, s);
@@ -431,12 +439,17 @@ fn match_answer(op: &Operation) -> TokenStream {
     }
 }
 
-/// The documented success an undocumented 2xx is read as, when there are several: the lowest
+/// The documented success an undocumented 2xx is read as, when there are several: the `2XX`
+/// range when documented; else the lowest
 /// status other than 202 that has a body, else the lowest other than 202, else the lowest.
 /// 202 means "accepted, not done yet", which an undocumented status never says; a body is what a
 /// caller most needs from a success (the stored file, say), so a body-less answer to it is a
 /// decode error rather than a success with nothing in it.
 fn fallback_success(many: &[Success]) -> &Success {
+    // A documented `2XX` says what any other 2xx is.
+    if let Some(range) = many.iter().find(|s| s.status == StatusMatch::Range(2)) {
+        return range;
+    }
     let lowest = |keep: &dyn Fn(&Success) -> bool| {
         many.iter()
             .filter(|s| keep(s))
@@ -471,12 +484,48 @@ fn status_pattern(status: StatusMatch) -> TokenStream {
     }
 }
 
+/// The parameter's text on the wire, as a `&str` expression.
 fn param_to_string(p: &Param, value: TokenStream) -> TokenStream {
-    match &p.ty {
+    match p.style {
+        ParamStyle::Scalar => scalar_to_string(&p.text_ty, value),
+        ParamStyle::Csv | ParamStyle::Repeat => match &p.text_ty {
+            // `join_csv` writes each item with `Display`, which is the wire text for these.
+            Ty::String | Ty::I32 | Ty::I64 | Ty::F64 | Ty::Bool | Ty::Named(_) => {
+                quote!(rt::support::join_csv(#value).as_str())
+            }
+            Ty::DateTime => quote!(#value
+                .iter()
+                .map(|item| item.to_rfc3339())
+                .collect::<Vec<_>>()
+                .join(",")
+                .as_str()),
+            Ty::Secret => quote!(#value
+                .iter()
+                .map(|item| item.expose())
+                .collect::<Vec<_>>()
+                .join(",")
+                .as_str()),
+            // `lower` gives arrays of scalars only.
+            _ => quote!(compile_error!("not an array of scalars")),
+        },
+        ParamStyle::Json => {
+            let wire = format!("parameter {}: ", p.wire);
+            quote!(rt::serde_json::to_string(&#value)
+                .map_err(|e| rt::Error::InvalidRequest(format!("{}{e}", #wire)))?
+                .as_str())
+        }
+    }
+}
+
+/// A scalar's text as a `&str` expression. `lower` checked that `ty` is a scalar (an enum's
+/// `Display` is its wire value).
+fn scalar_to_string(ty: &Ty, value: TokenStream) -> TokenStream {
+    match ty {
         Ty::String => quote!(#value.as_str()),
         // `to_string()` would give the redacted text.
         Ty::Secret => quote!(#value.expose()),
-        Ty::Vec(_) => quote!(rt::support::join_csv(#value).as_str()),
+        // `Display` is not RFC 3339 (it separates date and time with a space).
+        Ty::DateTime => quote!(#value.to_rfc3339().as_str()),
         _ => quote!(#value.to_string().as_str()),
     }
 }

@@ -2,12 +2,10 @@
 //! must be an object whose properties are scalars. Anything deeper has no standard encoding
 //! (and `serde_urlencoded` refuses it at run time): it is a spec problem, found here.
 
+use super::scalar::{is_scalar, resolve};
 use super::types::TypeLower;
 use crate::diag::Problems;
 use crate::ir::{Ty, TypeDef};
-
-/// Alias chains are short; a longer one is a cycle, which `types` reports.
-const MAX_ALIASES: usize = 16;
 
 /// Checks that `ty`, the body type lowered from the schema at `at`, can be sent as a form.
 pub fn check(types: &TypeLower<'_>, ty: &Ty, at: &str, problems: &mut Problems) {
@@ -38,29 +36,4 @@ fn not_an_object(at: &str, problems: &mut Problems) {
         "an application/x-www-form-urlencoded body must be an object with properties \
          (one `name=value` pair each)",
     );
-}
-
-/// `ty` with component aliases followed.
-fn resolve(types: &TypeLower<'_>, ty: &Ty) -> Option<Ty> {
-    let mut ty = ty.clone();
-    for _ in 0..MAX_ALIASES {
-        match &ty {
-            Ty::Named(name) => match types.def(name) {
-                Some(TypeDef::Alias { ty: target, .. }) => ty = target.clone(),
-                _ => return Some(ty),
-            },
-            _ => return Some(ty),
-        }
-    }
-    None
-}
-
-fn is_scalar(types: &TypeLower<'_>, ty: &Ty) -> bool {
-    match resolve(types, ty) {
-        Some(Ty::String | Ty::Secret | Ty::I32 | Ty::I64 | Ty::F64 | Ty::Bool | Ty::DateTime) => {
-            true
-        }
-        Some(Ty::Named(name)) => matches!(types.def(&name), Some(TypeDef::Enum { .. })),
-        _ => false,
-    }
 }

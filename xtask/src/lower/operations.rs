@@ -4,15 +4,17 @@ use std::collections::HashMap;
 
 use indexmap::IndexMap;
 use openapiv3::{
-    OpenAPI, Operation as OaOperation, Parameter, ParameterSchemaOrContent, PathItem, ReferenceOr,
-    Response, StatusCode,
+    OpenAPI, Operation as OaOperation, Parameter, ParameterSchemaOrContent, PathItem, QueryStyle,
+    ReferenceOr, Response, StatusCode,
 };
 
+use super::scalar;
 use super::types::{SRef, TypeLower};
 use crate::diag::{join, Problems};
 use crate::ir::{
-    ErrorCode, ErrorStatus, MultipartPart, Operation, Param, ParamIn, PathTemplate, RequestBody,
-    ResponseHeader, RustIdent, Server, StatusMatch, Success, SuccessBody, Ty, TypeName,
+    ErrorCode, ErrorStatus, MultipartPart, Operation, Param, ParamIn, ParamStyle, PathTemplate,
+    RequestBody, ResponseHeader, RustIdent, Server, StatusMatch, Success, SuccessBody, Ty,
+    TypeName,
 };
 use crate::names::{pascal, snake, Unique};
 
@@ -45,11 +47,8 @@ pub fn lower_operations<'a>(
         let path_pointer = join("/paths", path);
         let item = match item {
             ReferenceOr::Item(item) => item,
-            ReferenceOr::Reference { .. } => {
-                ctx.problems
-                    .push(&path_pointer, "path items given by $ref are not supported");
-                continue;
-            }
+            // `path_refs` replaced every reference (or reported it and dropped its path).
+            ReferenceOr::Reference { .. } => continue,
         };
         for (method, op) in methods(item) {
             let pointer = format!("{path_pointer}/{method}");
@@ -359,10 +358,10 @@ impl<'a> Ctx<'a, '_> {
                 let Some((param, at)) = self.resolve_param(param, &at) else {
                     continue;
                 };
-                let (location, explode_default) = match param {
-                    Parameter::Path { .. } => (ParamIn::Path, false),
-                    Parameter::Query { .. } => (ParamIn::Query, true),
-                    Parameter::Header { .. } => (ParamIn::Header, false),
+                let (location, query_style) = match param {
+                    Parameter::Path { .. } => (ParamIn::Path, None),
+                    Parameter::Query { style, .. } => (ParamIn::Query, Some(style)),
+                    Parameter::Header { .. } => (ParamIn::Header, None),
                     Parameter::Cookie { .. } => {
                         self.problems
                             .push(&at, "cookie parameters are not supported");
@@ -391,6 +390,17 @@ impl<'a> Ctx<'a, '_> {
                     ParamIn::Query => "query",
                     ParamIn::Header => "header",
                 };
+                // A parameter's example is its value, not its wire text: an array is an array.
+                if let Some(value) = &data.example {
+                    self.types
+                        .record_example(format!("{at}/example"), &ty, !data.required, value);
+                }
+                let explode = data.explode.unwrap_or(location == ParamIn::Query);
+                let Some((style, text_ty)) =
+                    self.param_style(&ty, location, query_style, explode, &at)
+                else {
+                    continue;
+                };
                 let key = (data.name.to_ascii_lowercase(), kind);
                 let rust = match by_key.get(&key) {
                     Some(existing) => existing.rust.clone(),
@@ -409,13 +419,74 @@ impl<'a> Ctx<'a, '_> {
                         location,
                         ty,
                         required: data.required || location == ParamIn::Path,
-                        explode: data.explode.unwrap_or(explode_default),
+                        style,
+                        text_ty,
                         doc: data.description.clone(),
                     },
                 );
             }
         }
         by_key.into_values().collect()
+    }
+
+    /// How a parameter of type `ty` is written, with the type its text comes from (see
+    /// [`Param::text_ty`]), or `None` (with the problem reported at `at`) when the generator has
+    /// no encoding for it.
+    fn param_style(
+        &mut self,
+        ty: &Ty,
+        location: ParamIn,
+        query_style: Option<&QueryStyle>,
+        explode: bool,
+        at: &str,
+    ) -> Option<(ParamStyle, Ty)> {
+        let unsupported = match query_style {
+            Some(QueryStyle::SpaceDelimited) => Some("spaceDelimited"),
+            Some(QueryStyle::PipeDelimited) => Some("pipeDelimited"),
+            Some(QueryStyle::DeepObject) => Some("deepObject"),
+            Some(QueryStyle::Form) | None => None,
+        };
+        if let Some(style) = unsupported {
+            self.problems.push(
+                at,
+                format!(
+                    "query parameter style `{style}` is not supported: use `form` (the default)"
+                ),
+            );
+            return None;
+        }
+        let resolved = scalar::resolve(self.types, ty);
+        let item = match &resolved {
+            Some(Ty::Vec(item)) => scalar::resolve(self.types, item),
+            _ => None,
+        };
+        let shape = match (resolved, item) {
+            (Some(Ty::Binary) | None, _) => None,
+            (Some(t), _) if scalar::is_scalar(self.types, &t) => Some((ParamStyle::Scalar, t)),
+            (Some(Ty::Vec(_)), Some(item)) if scalar::is_scalar(self.types, &item) => {
+                let style = if explode && location == ParamIn::Query {
+                    ParamStyle::Repeat
+                } else {
+                    ParamStyle::Csv
+                };
+                Some((style, item))
+            }
+            (Some(other), _) => Some((ParamStyle::Json, other)),
+        };
+        match (shape, location) {
+            (Some((ParamStyle::Json, t)), ParamIn::Query) => Some((ParamStyle::Json, t)),
+            (Some((style @ (ParamStyle::Scalar | ParamStyle::Csv | ParamStyle::Repeat), t)), _) => {
+                Some((style, t))
+            }
+            _ => {
+                self.problems.push(
+                    at,
+                    "this parameter's schema has no supported encoding: path and header parameters \
+                     must be scalars or arrays of scalars, query parameters must not be binary",
+                );
+                None
+            }
+        }
     }
 
     fn resolve_param(
@@ -516,11 +587,12 @@ impl<'a> Ctx<'a, '_> {
                 let Some(schema) = &content.schema else {
                     return Some(RequestBody::Json { ty: Ty::Value });
                 };
-                let (ty, _) = self.types.ty(
+                let (ty, nullable) = self.types.ty(
                     SRef::from(schema),
                     &format!("{at}/schema"),
                     &format!("{type_name}Body"),
                 );
+                self.media_examples(content, &at, &ty, nullable);
                 Some(RequestBody::Json { ty })
             }
             Media::Form => {
@@ -617,6 +689,47 @@ impl<'a> Ctx<'a, '_> {
         Some(RequestBody::Multipart { parts })
     }
 
+    /// A JSON media type's `example` and `examples`, as examples of its body type `ty`.
+    fn media_examples(
+        &mut self,
+        content: &openapiv3::MediaType,
+        at: &str,
+        ty: &Ty,
+        nullable: bool,
+    ) {
+        if let Some(value) = &content.example {
+            self.types
+                .record_example(format!("{at}/example"), ty, nullable, value);
+        }
+        for (name, example) in &content.examples {
+            let example_at = join(&format!("{at}/examples"), name);
+            let (example, value_at) = match example {
+                ReferenceOr::Item(e) => (e, format!("{example_at}/value")),
+                ReferenceOr::Reference { reference } => {
+                    let found = reference
+                        .strip_prefix("#/components/examples/")
+                        .and_then(|n| Some((n, self.api.components.as_ref()?.examples.get(n)?)));
+                    match found {
+                        Some((n, ReferenceOr::Item(e))) => {
+                            (e, format!("{}/value", join("/components/examples", n)))
+                        }
+                        _ => {
+                            self.problems.push(
+                                format!("{example_at}/$ref"),
+                                format!("dangling $ref `{reference}`: there is no such example in components"),
+                            );
+                            continue;
+                        }
+                    }
+                }
+            };
+            // An example given by `externalValue` lives elsewhere: there is nothing to check here.
+            if let Some(value) = &example.value {
+                self.types.record_example(value_at, ty, nullable, value);
+            }
+        }
+    }
+
     fn resolve_response(
         &mut self,
         r: &'a ReferenceOr<Response>,
@@ -662,9 +775,10 @@ impl<'a> Ctx<'a, '_> {
         match &content.schema {
             Some(schema) => {
                 let media_at = join(&format!("{at}/content"), media);
-                let (ty, _) =
+                let (ty, nullable) =
                     self.types
                         .ty(SRef::from(schema), &format!("{media_at}/schema"), hint);
+                self.media_examples(content, &media_at, &ty, nullable);
                 SuccessBody::Json(ty)
             }
             None => SuccessBody::Json(Ty::Value),
@@ -681,22 +795,17 @@ impl<'a> Ctx<'a, '_> {
         let mut successes = Vec::new();
         let mut errors = Vec::new();
         let mut success_names = Unique::default();
+        // Successes documented, a `2XX` range included: with more than one, each gets a type
+        // named after its variant.
         let two_xx = op
             .responses
             .responses
             .keys()
-            .filter(|s| matches!(s, StatusCode::Code(c) if (200..300).contains(c)))
-            .count();
-        // The explicit 2xx statuses, for a `2XX` key beside them.
-        let two_xx_listed: Vec<String> = op
-            .responses
-            .responses
-            .keys()
-            .filter_map(|s| match s {
-                StatusCode::Code(c) if (200..300).contains(c) => Some(c.to_string()),
-                _ => None,
+            .filter(|s| match s {
+                StatusCode::Code(c) => (200..300).contains(c),
+                StatusCode::Range(r) => *r == 2,
             })
-            .collect();
+            .count();
         for (status, response) in &op.responses.responses {
             let key = match status {
                 StatusCode::Code(c) => c.to_string(),
@@ -727,13 +836,16 @@ impl<'a> Ctx<'a, '_> {
                         doc: Some(resp.description.clone()),
                     });
                 }
-                // `2XX` alone is the operation's one success status: every 2xx answer is read
-                // as it, as it would be for a single listed status.
-                StatusCode::Range(2) if two_xx_listed.is_empty() => {
+                // `2XX` covers every 2xx status not listed beside it (all of them when alone).
+                StatusCode::Range(2) => {
                     let variant = TypeName::new(
                         success_names.take(&rust_name.unwrap_or_else(|| "Success".to_string())),
                     );
-                    let hint = format!("{type_name}Response");
+                    let hint = if two_xx > 1 {
+                        format!("{type_name}{variant}")
+                    } else {
+                        format!("{type_name}Response")
+                    };
                     let body = self.response_body(resp, &resp_at, &hint);
                     let headers = self.response_headers(resp, &resp_at, &hint);
                     successes.push(Success {
@@ -743,16 +855,6 @@ impl<'a> Ctx<'a, '_> {
                         headers,
                         doc: Some(resp.description.clone()),
                     });
-                }
-                StatusCode::Range(2) => {
-                    self.problems.push(
-                        &at,
-                        format!(
-                            "a 2XX range beside listed success statuses ({}) is not supported: \
-                             keep either the range or the list",
-                            two_xx_listed.join(", ")
-                        ),
-                    );
                 }
                 StatusCode::Code(code) if code < 200 => {
                     self.problems.push(&at, "1xx responses are not supported");

@@ -11,7 +11,7 @@ use openapiv3::{
 };
 
 use crate::diag::{join, Problems};
-use crate::ir::{Field, RustIdent, TaggedVariant, Ty, TypeDef, TypeName};
+use crate::ir::{Example, Field, RustIdent, TaggedVariant, Ty, TypeDef, TypeName};
 use crate::names::{pascal, snake, Unique};
 
 /// A schema or a reference to one, whatever box it came in.
@@ -200,6 +200,9 @@ pub struct TypeLower<'a> {
     names_by_pointer: HashMap<String, TypeName>,
     names: Unique,
     in_progress: HashSet<String>,
+    /// Examples met so far, and their pointers (a schema is often lowered more than once).
+    examples: Vec<Example>,
+    example_pointers: HashSet<String>,
 }
 
 const MAX_DEPTH: usize = 64;
@@ -213,6 +216,8 @@ impl<'a> TypeLower<'a> {
             names_by_pointer: HashMap::new(),
             names: Unique::default(),
             in_progress: HashSet::new(),
+            examples: Vec::new(),
+            example_pointers: HashSet::new(),
         };
         // Hand-written and runtime names the generated code also uses.
         for reserved in [
@@ -263,9 +268,67 @@ impl<'a> TypeLower<'a> {
         self.slots.values().flatten().find(|def| def.name() == name)
     }
 
-    /// The generated types, in a stable order.
-    pub fn finish(self) -> (Vec<TypeDef>, Problems) {
-        (self.slots.into_values().flatten().collect(), self.problems)
+    /// Records `value`, found at `pointer`, as an example of `ty` (once per pointer). Binary
+    /// content has no JSON form, so its examples are not checked.
+    pub fn record_example(
+        &mut self,
+        pointer: String,
+        ty: &Ty,
+        nullable: bool,
+        value: &serde_json::Value,
+    ) {
+        if matches!(ty, Ty::Binary) || !self.example_pointers.insert(pointer.clone()) {
+            return;
+        }
+        self.examples.push(Example {
+            pointer,
+            ty: ty.clone(),
+            nullable,
+            value: value.clone(),
+        });
+    }
+
+    /// A schema's `example`, and those of the annotation members of its `allOf`
+    /// (`allOf: [{$ref: X}, {example: ...}]` is an example of the whole).
+    fn record_schema_examples(&mut self, schema: &Schema, pointer: &str, ty: &Ty, nullable: bool) {
+        if let Some(value) = &schema.schema_data.example {
+            self.record_example(format!("{pointer}/example"), ty, nullable, value);
+        }
+        if let Shape::AllOf { parts, .. } = shape(schema) {
+            for (i, part) in parts.iter().enumerate() {
+                if let ReferenceOr::Item(part) = part {
+                    if let (true, Some(value)) =
+                        (is_trivial(SRef::Item(part)), &part.schema_data.example)
+                    {
+                        let at = format!("{pointer}/allOf/{i}/example");
+                        self.record_example(at, ty, nullable, value);
+                    }
+                }
+            }
+        }
+    }
+
+    /// The generated types, in a stable order, with cycles broken (`recursion`), the problems
+    /// found, and the examples met.
+    pub fn finish(mut self) -> (Vec<TypeDef>, Problems, Vec<Example>) {
+        let pointers: HashMap<TypeName, String> = self
+            .names_by_pointer
+            .iter()
+            .map(|(pointer, name)| (name.clone(), pointer.clone()))
+            .collect();
+        let mut defs: Vec<TypeDef> = self.slots.into_values().flatten().collect();
+        super::recursion::box_cycles(&mut defs);
+        for name in super::recursion::alias_cycles(&defs) {
+            let at = pointers.get(&name).cloned().unwrap_or_default();
+            self.problems.push(
+                at,
+                format!(
+                    "`{name}` contains itself only through aliases and arrays (a schema that is \
+                     an array of itself, say): describe it as an object with a property instead"
+                ),
+            );
+        }
+        (defs, self.problems, self.examples)
     }
 
     fn fill(&mut self, pointer: &str, def: TypeDef) {
@@ -315,6 +378,8 @@ impl<'a> TypeLower<'a> {
                 );
             }
         }
+        let ty = Ty::Named(name.clone());
+        self.record_schema_examples(schema, pointer, &ty, schema.schema_data.nullable);
     }
 
     /// The type of a schema used at `pointer`, and whether it is nullable there.
@@ -404,6 +469,7 @@ impl<'a> TypeLower<'a> {
                 Ty::Value
             }
         };
+        self.record_schema_examples(schema, pointer, &ty, is_nullable);
         (ty, is_nullable)
     }
 
@@ -632,6 +698,7 @@ impl<'a> TypeLower<'a> {
                         name: TypeName::new(unique.take(ty.as_str())),
                         tags,
                         ty,
+                        boxed: false,
                     });
                 }
                 TypeDef::Tagged {
@@ -675,5 +742,6 @@ fn variant_name(ty: &Ty) -> String {
         Ty::Map => "Object".into(),
         Ty::Binary => "Binary".into(),
         Ty::Secret => "Secret".into(),
+        Ty::Boxed(inner) => variant_name(inner),
     }
 }

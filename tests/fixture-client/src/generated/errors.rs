@@ -463,6 +463,114 @@ impl rt::OperationError for ListEventsError {
         }
     }
 }
+/// An error answer of `get_tag`.
+///
+/// Its accessors (`status()`, `code()`, `message()`...) are those of
+/// [`rt::OperationError`], which `prelude` re-exports.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum GetTagError {
+    /// Any other answer: an undocumented status or code.
+    Other(rt::ApiError<super::models::Error2>),
+}
+impl GetTagError {
+    /// The operation this error belongs to.
+    pub const OPERATION: &'static str = "get_tag";
+    /// Sorts an answer into its variant by status and error code.
+    pub fn from_raw(raw: rt::support::RawResponse) -> Self {
+        Self::Other(rt::ApiError::from_raw(raw))
+    }
+}
+impl std::fmt::Display for GetTagError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", Self::OPERATION, rt::OperationError::fields(self))
+    }
+}
+impl std::error::Error for GetTagError {}
+impl rt::OperationError for GetTagError {
+    fn fields(&self) -> &dyn rt::ApiErrorFields {
+        match self {
+            Self::Other(e) => e,
+        }
+    }
+}
+/// An error answer of `delete_tag`.
+///
+/// Its accessors (`status()`, `code()`, `message()`...) are those of
+/// [`rt::OperationError`], which `prelude` re-exports.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum DeleteTagError {
+    /// HTTP 404 with any other code: No such item.
+    NotFound(rt::ApiError<super::models::Error2>),
+    /// HTTP 4XX with any other code: Any other refusal.
+    Status4xx(rt::ApiError<super::models::Error2>),
+    /// HTTP 5XX with any other code: A server error.
+    Status5xx(rt::ApiError<rt::serde_json::Value>),
+    /// Any other answer: an undocumented status or code.
+    Other(rt::ApiError<rt::serde_json::Value>),
+}
+impl DeleteTagError {
+    /// The operation this error belongs to.
+    pub const OPERATION: &'static str = "delete_tag";
+    /// Sorts an answer into its variant by status and error code.
+    pub fn from_raw(raw: rt::support::RawResponse) -> Self {
+        let code = rt::support::error_code(&raw.body);
+        match (raw.status, code.as_deref()) {
+            (404, _) => Self::NotFound(rt::ApiError::from_raw(raw)),
+            (400..=499, _) => Self::Status4xx(rt::ApiError::from_raw(raw)),
+            (500..=599, _) => Self::Status5xx(rt::ApiError::from_raw(raw)),
+            _ => Self::Other(rt::ApiError::from_raw(raw)),
+        }
+    }
+}
+impl std::fmt::Display for DeleteTagError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", Self::OPERATION, rt::OperationError::fields(self))
+    }
+}
+impl std::error::Error for DeleteTagError {}
+impl rt::OperationError for DeleteTagError {
+    fn fields(&self) -> &dyn rt::ApiErrorFields {
+        match self {
+            Self::NotFound(e) => e,
+            Self::Status4xx(e) => e,
+            Self::Status5xx(e) => e,
+            Self::Other(e) => e,
+        }
+    }
+}
+/// An error answer of `search_tags`.
+///
+/// Its accessors (`status()`, `code()`, `message()`...) are those of
+/// [`rt::OperationError`], which `prelude` re-exports.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum SearchTagsError {
+    /// Any other answer: an undocumented status or code.
+    Other(rt::ApiError<super::models::Error2>),
+}
+impl SearchTagsError {
+    /// The operation this error belongs to.
+    pub const OPERATION: &'static str = "search_tags";
+    /// Sorts an answer into its variant by status and error code.
+    pub fn from_raw(raw: rt::support::RawResponse) -> Self {
+        Self::Other(rt::ApiError::from_raw(raw))
+    }
+}
+impl std::fmt::Display for SearchTagsError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", Self::OPERATION, rt::OperationError::fields(self))
+    }
+}
+impl std::error::Error for SearchTagsError {}
+impl rt::OperationError for SearchTagsError {
+    fn fields(&self) -> &dyn rt::ApiErrorFields {
+        match self {
+            Self::Other(e) => e,
+        }
+    }
+}
 /// An error answer of `sign_in`.
 ///
 /// Its accessors (`status()`, `code()`, `message()`...) are those of

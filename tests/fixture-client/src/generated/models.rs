@@ -669,6 +669,38 @@ pub struct OauthError {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error_description: Option<String>,
 }
+#[derive(Debug, Clone, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+pub struct Tag {
+    pub id: String,
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent: Option<Box<Tag>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub children: Option<Vec<Tag>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notes: Option<Vec<Note>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_at: Option<rt::chrono::DateTime<rt::chrono::FixedOffset>>,
+}
+#[derive(Debug, Clone, PartialEq, Default, ::serde::Serialize, ::serde::Deserialize)]
+pub struct Note {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub text: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub thread: Option<NoteThread>,
+}
+#[derive(Debug, Clone, PartialEq, Default, ::serde::Serialize, ::serde::Deserialize)]
+pub struct NoteThread {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first: Option<Box<Note>>,
+}
+#[derive(Debug, Clone, PartialEq, Default, ::serde::Serialize, ::serde::Deserialize)]
+pub struct TagFilter {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub field: Option<TagFilterField>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<String>,
+}
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum AlbumBaseType {
@@ -935,6 +967,56 @@ impl<'de> ::serde::Deserialize<'de> for SignInFormGrantType {
         Ok(Self::from(value.as_str()))
     }
 }
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum TagFilterField {
+    ///name
+    Name,
+    ///parent
+    Parent,
+    /// A value this client does not know, kept as it came.
+    Unknown(String),
+}
+impl TagFilterField {
+    /// The value as it appears on the wire.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::Name => "name",
+            Self::Parent => "parent",
+            Self::Unknown(value) => value,
+        }
+    }
+}
+impl From<&str> for TagFilterField {
+    fn from(value: &str) -> Self {
+        match value {
+            "name" => Self::Name,
+            "parent" => Self::Parent,
+            other => Self::Unknown(other.to_owned()),
+        }
+    }
+}
+impl std::fmt::Display for TagFilterField {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+impl ::serde::Serialize for TagFilterField {
+    fn serialize<S: ::serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for TagFilterField {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        let value = <String as ::serde::Deserialize>::deserialize(deserializer)?;
+        Ok(Self::from(value.as_str()))
+    }
+}
 #[derive(Debug, Clone, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 pub struct UploadPhotoMetadata {
     pub title: String,
@@ -970,4 +1052,11 @@ pub struct FinishUploadBodyAttributes {
     pub title: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub taken_at: Option<rt::chrono::DateTime<rt::chrono::FixedOffset>>,
+}
+#[derive(Debug, Clone, PartialEq, Default, ::serde::Serialize, ::serde::Deserialize)]
+pub struct SearchTagsRange {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to: Option<i64>,
 }

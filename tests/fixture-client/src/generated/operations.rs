@@ -4,7 +4,8 @@
     clippy::large_enum_variant,
     clippy::too_many_arguments,
     clippy::doc_lazy_continuation,
-    clippy::doc_overindented_list_items
+    clippy::doc_overindented_list_items,
+    clippy::match_overlapping_arm
 )]
 use box_uploads_runtime as rt;
 use super::client::Client;
@@ -591,7 +592,7 @@ impl Client {
                 .append_pair("kinds", rt::support::join_csv(value).as_str());
         }
         if let Some(value) = &request.since {
-            url.query_pairs_mut().append_pair("since", value.to_string().as_str());
+            url.query_pairs_mut().append_pair("since", value.to_rfc3339().as_str());
         }
         let builder = self.core.request(rt::reqwest::Method::GET, url);
         let response = self.core.send::<super::errors::ListEventsError>(builder).await?;
@@ -604,6 +605,169 @@ impl Client {
                 Err(
                     rt::Error::Api(
                         super::errors::ListEventsError::from_raw(
+                            rt::support::raw_response(response).await?,
+                        ),
+                    ),
+                )
+            }
+        }
+    }
+}
+/// The request of `get_tag` (`GET /tags/{tag_id}`).
+#[derive(Debug, Clone)]
+pub struct GetTagRequest {
+    pub tag_id: String,
+}
+impl GetTagRequest {
+    /// A request with the required fields; optional ones are set with `with_*`.
+    pub fn new(tag_id: impl Into<String>) -> Self {
+        Self { tag_id: tag_id.into() }
+    }
+}
+impl Client {
+    pub async fn get_tag(
+        &self,
+        request: GetTagRequest,
+    ) -> Result<super::models::Tag, rt::Error<super::errors::GetTagError>> {
+        let url = rt::support::parse_url(
+            &format!(
+                "{}/tags/{}", rt::support::base_url(& self.core, "api",
+                "https://api.pictura.example.test/v1"), rt::support::encode_path(request
+                .tag_id.as_str()) ?
+            ),
+        )?;
+        let builder = self.core.request(rt::reqwest::Method::GET, url);
+        let response = self.core.send::<super::errors::GetTagError>(builder).await?;
+        match response.status().as_u16() {
+            200..=299 => {
+                let body = rt::support::decode_json(response).await?;
+                Ok(body)
+            }
+            _ => {
+                Err(
+                    rt::Error::Api(
+                        super::errors::GetTagError::from_raw(
+                            rt::support::raw_response(response).await?,
+                        ),
+                    ),
+                )
+            }
+        }
+    }
+}
+/// The request of `delete_tag` (`DELETE /tags/{tag_id}`).
+#[derive(Debug, Clone)]
+pub struct DeleteTagRequest {
+    pub tag_id: String,
+}
+impl DeleteTagRequest {
+    /// A request with the required fields; optional ones are set with `with_*`.
+    pub fn new(tag_id: impl Into<String>) -> Self {
+        Self { tag_id: tag_id.into() }
+    }
+}
+/// The success answers of `delete_tag`. Any other 2xx answer is read as `Success`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum DeleteTagResponse {
+    /// HTTP 200: Deleted; the tag as it was.
+    Ok(super::models::Tag),
+    /// HTTP 2XX: Deleted (or already gone); no body.
+    Success,
+}
+impl Client {
+    pub async fn delete_tag(
+        &self,
+        request: DeleteTagRequest,
+    ) -> Result<DeleteTagResponse, rt::Error<super::errors::DeleteTagError>> {
+        let url = rt::support::parse_url(
+            &format!(
+                "{}/tags/{}", rt::support::base_url(& self.core, "api",
+                "https://api.pictura.example.test/v1"), rt::support::encode_path(request
+                .tag_id.as_str()) ?
+            ),
+        )?;
+        let builder = self.core.request(rt::reqwest::Method::DELETE, url);
+        let response = self.core.send::<super::errors::DeleteTagError>(builder).await?;
+        match response.status().as_u16() {
+            200 => {
+                let body = rt::support::decode_json(response).await?;
+                Ok(DeleteTagResponse::Ok(body))
+            }
+            200..=299 => {
+                rt::support::discard_body(response).await?;
+                Ok(DeleteTagResponse::Success)
+            }
+            _ => {
+                Err(
+                    rt::Error::Api(
+                        super::errors::DeleteTagError::from_raw(
+                            rt::support::raw_response(response).await?,
+                        ),
+                    ),
+                )
+            }
+        }
+    }
+}
+/// The request of `search_tags` (`GET /tags`).
+#[derive(Debug, Clone)]
+pub struct SearchTagsRequest {
+    pub filters: Vec<super::models::TagFilter>,
+    pub range: Option<super::models::SearchTagsRange>,
+}
+impl SearchTagsRequest {
+    /// A request with the required fields; optional ones are set with `with_*`.
+    pub fn new(filters: Vec<super::models::TagFilter>) -> Self {
+        Self { filters, range: None }
+    }
+    /// Sets `range`.
+    pub fn with_range(mut self, value: super::models::SearchTagsRange) -> Self {
+        self.range = Some(value);
+        self
+    }
+}
+impl Client {
+    pub async fn search_tags(
+        &self,
+        request: SearchTagsRequest,
+    ) -> Result<Vec<super::models::Tag>, rt::Error<super::errors::SearchTagsError>> {
+        let mut url = rt::support::parse_url(
+            &format!(
+                "{}/tags", rt::support::base_url(& self.core, "api",
+                "https://api.pictura.example.test/v1"),
+            ),
+        )?;
+        url.query_pairs_mut()
+            .append_pair(
+                "filters",
+                rt::serde_json::to_string(&request.filters)
+                    .map_err(|e| rt::Error::InvalidRequest(
+                        format!("{}{e}", "parameter filters: "),
+                    ))?
+                    .as_str(),
+            );
+        if let Some(value) = &request.range {
+            url.query_pairs_mut()
+                .append_pair(
+                    "range",
+                    rt::serde_json::to_string(&value)
+                        .map_err(|e| rt::Error::InvalidRequest(
+                            format!("{}{e}", "parameter range: "),
+                        ))?
+                        .as_str(),
+                );
+        }
+        let builder = self.core.request(rt::reqwest::Method::GET, url);
+        let response = self.core.send::<super::errors::SearchTagsError>(builder).await?;
+        match response.status().as_u16() {
+            200..=299 => {
+                let body = rt::support::decode_json(response).await?;
+                Ok(body)
+            }
+            _ => {
+                Err(
+                    rt::Error::Api(
+                        super::errors::SearchTagsError::from_raw(
                             rt::support::raw_response(response).await?,
                         ),
                     ),
