@@ -382,6 +382,26 @@ mod tests {
         part: f64,
     }
 
+    impl Net {
+        /// 8 MiB parts at 4 MiB/s per connection on a link no number of parts here fills.
+        fn per_connection_bound() -> Net {
+            Net {
+                conn: 4.0 * MIB,
+                link: 1000.0 * MIB,
+                part: 8.0 * MIB,
+            }
+        }
+
+        /// The benchmark's `far` profile: 4 MiB/s per connection, 40 MiB/s link, 8 MiB parts.
+        fn far() -> Net {
+            Net {
+                conn: 4.0 * MIB,
+                link: 40.0 * MIB,
+                part: 8.0 * MIB,
+            }
+        }
+    }
+
     struct Flight {
         permit: Permit,
         left: f64,
@@ -438,11 +458,7 @@ mod tests {
     async fn grows_to_max_while_each_connection_is_the_bound() {
         let p = adaptive(16);
         assert_eq!(p.stats().limit, Concurrency::ADAPTIVE_START);
-        let net = Net {
-            conn: 4.0 * MIB,
-            link: 1000.0 * MIB,
-            part: 8.0 * MIB,
-        };
+        let net = Net::per_connection_bound();
         let mut flights = Vec::new();
         let mut demand: Demand = None;
         // Nothing is decided before a part is answered (8 MiB at 4 MiB/s: 2 s).
@@ -461,11 +477,7 @@ mod tests {
     async fn stops_near_the_link_once_it_is_full() {
         // 40 MiB/s over 4 MiB/s connections: 10 parts fill it.
         let p = adaptive(32);
-        let net = Net {
-            conn: 4.0 * MIB,
-            link: 40.0 * MIB,
-            part: 8.0 * MIB,
-        };
+        let net = Net::far();
         let mut flights = Vec::new();
         let mut demand: Demand = None;
         run(&p, &net, &mut flights, &mut demand, 30.0).await;
@@ -483,11 +495,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn halves_on_429_once_per_burst_then_recovers() {
         let p = adaptive(16);
-        let net = Net {
-            conn: 4.0 * MIB,
-            link: 1000.0 * MIB,
-            part: 8.0 * MIB,
-        };
+        let net = Net::per_connection_bound();
         let mut flights = Vec::new();
         let mut demand: Demand = None;
         run(&p, &net, &mut flights, &mut demand, 5.0).await;
@@ -560,11 +568,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn fixed_never_changes() {
         let p = Parallelism::new(Concurrency::Fixed(3));
-        let net = Net {
-            conn: 4.0 * MIB,
-            link: 1000.0 * MIB,
-            part: 8.0 * MIB,
-        };
+        let net = Net::per_connection_bound();
         let mut flights = Vec::new();
         let mut demand: Demand = None;
         run(&p, &net, &mut flights, &mut demand, 5.0).await;
@@ -576,11 +580,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn does_not_grow_when_the_source_is_the_bound() {
         let p = adaptive(16);
-        let net = Net {
-            conn: 4.0 * MIB,
-            link: 1000.0 * MIB,
-            part: 8.0 * MIB,
-        };
+        let net = Net::per_connection_bound();
         // Only two parts ever wanted at once (say, a reader under a memory cap).
         let mut flights = Vec::new();
         for _ in 0..400 {
@@ -650,11 +650,7 @@ mod tests {
     async fn a_far_link_fills_within_a_256_mib_file() {
         // The benchmark's `far` profile: 150 ms, 4 MiB/s per connection, 40 MiB/s link; a
         // 256 MiB file is 32 parts of 8 MiB, at best 6.4 s on the link.
-        let net = Net {
-            conn: 4.0 * MIB,
-            link: 40.0 * MIB,
-            part: 8.0 * MIB,
-        };
+        let net = Net::far();
         let ideal = 32.0 * net.part / net.link;
         let adaptive_secs = time_to_send(&adaptive(16), &net, 32).await;
         let pinned_secs = time_to_send(&Parallelism::new(Concurrency::Fixed(4)), &net, 32).await;
