@@ -1,5 +1,5 @@
 //! Client credentials grant (CCG): a server app's client id and secret, for the enterprise's
-//! service account or for one of its users (https://developer.box.com/guides/authentication/client-credentials/).
+//! service account or for one of its users (<https://developer.box.com/guides/authentication/client-credentials/>).
 
 use std::fmt;
 

@@ -1,6 +1,6 @@
 //! The token endpoint (`POST /oauth2/token`): one form-encoded request per grant, the client id
 //! and secret in the body, no bearer
-//! (https://developer.box.com/reference/post-oauth2-token/). Transient failures (429, 5xx,
+//! (<https://developer.box.com/reference/post-oauth2-token/>). Transient failures (429, 5xx,
 //! transport) are retried a few times with back-off; refusals are not. Only `access_token` and
 //! `expires_in` are required of an answer: Box's examples disagree on the other fields.
 

@@ -1,10 +1,10 @@
 //! JWT grant: a server app's RSA key signs an assertion, exchanged for a token for the
-//! enterprise's service account or for a user (https://developer.box.com/guides/authentication/jwt/without-sdk/).
+//! enterprise's service account or for a user (<https://developer.box.com/guides/authentication/jwt/without-sdk/>).
 //!
 //! The key comes from the app config JSON Box lets an admin download: an encrypted PKCS#8 PEM
 //! key and its passphrase. It is decrypted once, when the config is read. Each assertion is
 //! signed RS256 with the app's `publicKeyID` as `kid`, a fresh random `jti` and `exp` 30 s
-//! after issue, as Box's SDKs do (https://developer.box.com/guides/authentication/jwt/without-sdk/). When Box refuses an assertion for its `exp` (the two
+//! after issue, as Box's SDKs do (<https://developer.box.com/guides/authentication/jwt/without-sdk/>). When Box refuses an assertion for its `exp` (the two
 //! clocks disagree), it is signed again once with the time of Box's `Date` header, and that
 //! offset is kept for later assertions.
 

@@ -1,5 +1,5 @@
 //! Credentials: where the bearer token of every request comes from
-//! (https://developer.box.com/guides/authentication/).
+//! (<https://developer.box.com/guides/authentication/>).
 //!
 //! A [`Client`](crate::Client) asks its [`Credentials`] for a token before each request. The
 //! provided ones:

@@ -1,5 +1,5 @@
 //! OAuth 2.0 refresh: an access token from a refresh token, which Box rotates on every use
-//! (https://developer.box.com/guides/authentication/tokens/refresh/). The rotated token is saved to the [`TokenStore`] before
+//! (<https://developer.box.com/guides/authentication/tokens/refresh/>). The rotated token is saved to the [`TokenStore`] before
 //! the new access token is handed out (a crash in between must not lose the only
 //! valid refresh token); a refresh token that was used
 //! already is refused by Box (400 `invalid_grant`) and is a [`CredentialsErrorKind::Refused`]

@@ -7,13 +7,12 @@
 //! A 401 (an expired token) is sent again once from the same bytes when the credentials can
 //! renew: the HTTP core renewed the token but could not replay the streamed body.
 
-use super::adaptive::congestion_of;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use bytes::Bytes;
 
-use super::api::{CallError, Target, UploadApi};
+use super::api::{Target, UploadApi};
 use super::digest::Sha1Digest;
 use super::engine::{find_stored, stored_by_earlier_attempt, verify_file, Ctx, Job};
 use super::error::{UploadError, UploadErrorKind};
@@ -77,30 +76,10 @@ pub(crate) async fn run<A: UploadApi>(
                 }
                 let counted = Arc::new(AtomicU64::new(0));
                 let body = CountedBody::new(bytes, Some(ctx.reporter.clone()), counted.clone());
-                let timeout = ctx.transfer_timeout(size);
-                let result = {
-                    let permit = ctx.parallelism.acquire().await;
-                    let _in_flight = ctx.reporter.in_flight();
-                    let call = ctx.api.upload_direct(
-                        &job.target,
-                        body,
-                        sha1,
-                        job.if_match.clone(),
-                        job.dates,
-                    );
-                    let result = tokio::time::timeout(timeout, call)
-                        .await
-                        .unwrap_or_else(|_| Err(CallError::timeout(timeout)));
-                    match &result {
-                        Ok(_) => permit.completed(size),
-                        Err(e) => {
-                            if let Some(why) = congestion_of(e) {
-                                permit.congested(why);
-                            }
-                        }
-                    }
-                    result
-                };
+                let call =
+                    ctx.api
+                        .upload_direct(&job.target, body, sha1, job.if_match.clone(), job.dates);
+                let result = ctx.send_content(size, call).await;
                 let err = match result {
                     Ok(file) => {
                         return match verify_file(operation, &A::file_facts(&file), size, &sha1) {

@@ -1,13 +1,14 @@
 //! The engine-level client: shared concurrency, configuration, and the task that runs one upload
 //! (choosing a direct or chunked upload).
 
+use std::future::Future;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::watch;
 
-use super::adaptive::Parallelism;
+use super::adaptive::{congestion_of, Parallelism};
 use super::api::{CallError, FileDates, FileFacts, Target, UploadApi};
 use super::digest::Sha1Digest;
 use super::error::UploadError;
@@ -188,6 +189,31 @@ impl<A> Ctx<A> {
     pub(crate) fn transfer_timeout(&self, len: u64) -> Duration {
         let per_byte = self.config.min_throughput.max(1);
         self.config.request_timeout_base + Duration::from_secs(len / per_byte)
+    }
+
+    /// Sends one request carrying `len` bytes of file content (a part, or a whole direct
+    /// upload): in a place of the uploader's parallelism, within the transfer timeout, and
+    /// telling the parallelism how it went (a sample when answered, a back-off on congestion).
+    pub(crate) async fn send_content<T>(
+        &self,
+        len: u64,
+        call: impl Future<Output = Result<T, CallError>>,
+    ) -> Result<T, CallError> {
+        let permit = self.parallelism.acquire().await;
+        let _in_flight = self.reporter.in_flight();
+        let timeout = self.transfer_timeout(len);
+        let result = tokio::time::timeout(timeout, call)
+            .await
+            .unwrap_or_else(|_| Err(CallError::timeout(timeout)));
+        match &result {
+            Ok(_) => permit.completed(len),
+            Err(e) => {
+                if let Some(why) = congestion_of(e) {
+                    permit.congested(why);
+                }
+            }
+        }
+        result
     }
 }
 

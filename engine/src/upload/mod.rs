@@ -271,9 +271,11 @@ impl Concurrency {
     /// Where the adaptive controller starts. Box's guide suggests 3 to 5 parts at once for SDKs
     /// that hold every part in memory; parts of a file on disk are streamed from it here, so
     /// more cost little. Nothing is learnt until the first parts are answered, so the start
-    /// decides the first round: on a 150 ms, 4 MiB/s-per-connection path to a 40 MiB/s link, a
-    /// 256 MiB file (32 parts) takes 7.2 s in the controller's model starting at 8, against
-    /// 9.2 s starting at 4 (6.4 s is the link's limit; see `adaptive.rs`'s tests).
+    /// decides the first round: on a 4 MiB/s-per-connection path to a 40 MiB/s link, a 256 MiB
+    /// file (32 parts of 8 MiB) takes 7.2 s in the controller's model starting at 8, against
+    /// 6.4 s at the link's limit and 16 s pinned at 4 (`a_far_link_fills_within_a_256_mib_file`
+    /// in `adaptive.rs` prints the figures). Each part fewer at the start leaves a tenth of
+    /// that link idle for the first round (2 s here).
     pub const ADAPTIVE_START: usize = 8;
 
     /// The most parts this setting ever allows in flight (at least 1).

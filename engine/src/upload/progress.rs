@@ -236,7 +236,6 @@ impl CountedBody {
     /// All the bytes (for fakes in tests); an error when the body fails, as a request would.
     #[cfg(test)]
     pub(crate) async fn collect(self) -> std::io::Result<Bytes> {
-        use futures_util::TryStreamExt as _;
         let pieces: Vec<Bytes> = self.pieces().try_collect().await?;
         Ok(Bytes::from(pieces.concat()))
     }

@@ -18,7 +18,6 @@ use tokio::sync::mpsc;
 use tokio::task::{JoinHandle, JoinSet};
 
 use super::open::{layout_of, save_state};
-use crate::upload::adaptive::congestion_of;
 use crate::upload::api::{CallError, PartRecord, SessionEndpoints, SessionInfo, UploadApi};
 use crate::upload::digest::Sha1Digest;
 use crate::upload::engine::{Ctx, Job};
@@ -242,29 +241,8 @@ async fn upload_part<A: UploadApi>(
                     counted.clone(),
                 ),
             };
-            let timeout = ctx.transfer_timeout(span.len);
-            let result = {
-                let permit = ctx.parallelism.acquire().await;
-                let _in_flight = ctx.reporter.in_flight();
-                let call = ctx.api.upload_part(
-                    &endpoints.upload_part,
-                    body,
-                    range.clone(),
-                    digest.clone(),
-                );
-                let result = tokio::time::timeout(timeout, call)
-                    .await
-                    .unwrap_or_else(|_| Err(CallError::timeout(timeout)));
-                match &result {
-                    Ok(_) => permit.completed(span.len),
-                    Err(e) => {
-                        if let Some(why) = congestion_of(e) {
-                            permit.congested(why);
-                        }
-                    }
-                }
-                result
-            };
+            let call = ctx.api.upload_part(&endpoints.upload_part, body, range.clone(), digest.clone());
+            let result = ctx.send_content(span.len, call).await;
             if let Some(err) = failure.take() {
                 // The file could not be read again as it was hashed: no retry can help.
                 ctx.reporter.take_back_sent(counted.load(Ordering::Relaxed));
