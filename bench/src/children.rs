@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use box_uploads::tree::{Rate, RateLimits, TreeUpload};
 use box_uploads::upload::{Phase, ProgressEvent, Upload, UploadConfig, Uploader};
-use box_uploads::ClientBuilder;
+use box_uploads::{Client, ClientBuilder};
 use serde_json::json;
 use sha1::{Digest as _, Sha1};
 
@@ -32,19 +32,9 @@ pub fn upload_one(args: &[String]) -> Result<(), String> {
         config.memory_cap = n.parse().map_err(|_| format!("bad --memory-cap {n}"))?;
     }
 
-    // What a user would write: `#[tokio::main]`, a multi-threaded runtime of one worker per
-    // core.
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| format!("cannot start a runtime: {e}"))?;
+    let runtime = runtime()?;
     let out = runtime.block_on(async move {
-        let client = ClientBuilder::new()
-            .token(token)
-            .api_url(api)
-            .upload_url(upload)
-            .build()
-            .map_err(|e| format!("cannot build the client: {e}"))?;
+        let client = client(&token, &api, &upload)?;
         let uploader = Uploader::with_config(client, config);
         let start = Instant::now();
         let handle = uploader.start_upload(Upload::new_file("0", name).from_path(&file));
@@ -132,17 +122,9 @@ pub fn upload_tree(args: &[String]) -> Result<(), String> {
         requests: Rate::new(per_s("--requests-per-s")?, Duration::from_secs(1)),
         uploads: Rate::new(per_s("--uploads-per-s")?, Duration::from_secs(1)),
     };
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| format!("cannot start a runtime: {e}"))?;
+    let runtime = runtime()?;
     let out = runtime.block_on(async move {
-        let client = ClientBuilder::new()
-            .token(token)
-            .api_url(api)
-            .upload_url(upload)
-            .build()
-            .map_err(|e| format!("cannot build the client: {e}"))?;
+        let client = client(&token, &api, &upload)?;
         let uploader = Uploader::new(client);
         let start = Instant::now();
         let report = uploader
@@ -268,4 +250,22 @@ impl Opts {
             .map(str::to_string)
             .ok_or_else(|| format!("{key} is required"))
     }
+}
+
+/// What a user would write: `#[tokio::main]`, a multi-threaded runtime of one worker per core.
+fn runtime() -> Result<tokio::runtime::Runtime, String> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start a runtime: {e}"))
+}
+
+/// A client of the emulator at `api` and `upload` with the bench's token.
+fn client(token: &str, api: &str, upload: &str) -> Result<Client, String> {
+    ClientBuilder::new()
+        .token(token)
+        .api_url(api)
+        .upload_url(upload)
+        .build()
+        .map_err(|e| format!("cannot build the client: {e}"))
 }

@@ -437,17 +437,22 @@ mod tests {
                     None => break,
                 }
             }
-            tokio::time::advance(TICK).await;
-            let n = flights.len() as f64;
-            let each = net.conn.min(net.link / n.max(1.0)) * TICK.as_secs_f64();
-            for f in flights.iter_mut() {
-                f.left -= each.min(f.left);
-                if f.left <= 0.0 {
-                    f.permit.completed(net.part as u64);
-                }
-            }
-            flights.retain(|f| f.left > 0.0);
+            tick(net, flights).await;
         }
+    }
+
+    /// One tick of the model: each part in flight moves its share; finished parts are answered.
+    async fn tick(net: &Net, flights: &mut Vec<Flight>) {
+        tokio::time::advance(TICK).await;
+        let n = flights.len() as f64;
+        let each = net.conn.min(net.link / n.max(1.0)) * TICK.as_secs_f64();
+        for f in flights.iter_mut() {
+            f.left -= each.min(f.left);
+            if f.left <= 0.0 {
+                f.permit.completed(net.part as u64);
+            }
+        }
+        flights.retain(|f| f.left > 0.0);
     }
 
     fn adaptive(max: usize) -> Parallelism {
@@ -626,16 +631,7 @@ mod tests {
                 let p = p.clone();
                 tokio::spawn(async move { p.acquire().await })
             });
-            tokio::time::advance(TICK).await;
-            let n = flights.len() as f64;
-            let each = net.conn.min(net.link / n.max(1.0)) * TICK.as_secs_f64();
-            for f in flights.iter_mut() {
-                f.left -= each.min(f.left);
-                if f.left <= 0.0 {
-                    f.permit.completed(net.part as u64);
-                }
-            }
-            flights.retain(|f| f.left > 0.0);
+            tick(net, &mut flights).await;
             if let Some(waiter) = waiter {
                 waiter.abort();
                 if let Ok(permit) = waiter.await {
