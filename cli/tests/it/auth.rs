@@ -221,7 +221,7 @@ async fn a_jwt_app_config_file_uploads_and_shows_no_secret() {
     emu.shutdown().await;
 }
 
-/// The acceptance run: a large `box-upload put` through client credentials with
+/// The long-upload run: a large `box-upload put` through client credentials with
 /// 3-second tokens renews its token many times and never meets a 401. 64 MiB in `cargo test`;
 /// `AUTH_LONG_MIB=1024 AUTH_LONG_NET=link=64MiB/s cargo test -p box-upload-cli --release --test it
 /// long_upload -- --nocapture` runs the 1 GiB form over a shaped link (figures in the README).
