@@ -22,6 +22,8 @@
 
 pub mod auth;
 mod client_builder;
+mod paging;
+mod retry;
 pub mod tree;
 pub mod upload;
 

@@ -17,8 +17,8 @@ use super::digest::Sha1Digest;
 use super::engine::{find_stored, stored_by_earlier_attempt, verify_file, Ctx, Job};
 use super::error::{UploadError, UploadErrorKind};
 use super::progress::{CountedBody, Phase, ProgressEvent};
-use super::retry::Step;
 use super::source::OpenedSource;
+use crate::retry::Step;
 
 pub(crate) async fn run<A: UploadApi>(
     ctx: &Ctx<A>,

@@ -14,8 +14,8 @@ use super::digest::Sha1Digest;
 use super::error::UploadError;
 use super::handle::{Cancellation, UploadHandle};
 use super::progress::{Phase, Reporter};
-use super::retry::{RetryContext, RetryPolicy};
 use super::{chunked, direct, Upload, UploadConfig};
+use crate::retry::{RetryContext, RetryPolicy};
 
 /// Runs uploads against one API: holds the configuration and the parallelism shared by every
 /// upload started from it.

@@ -53,7 +53,6 @@ mod progress;
 mod reader;
 mod reread;
 mod resume;
-mod retry;
 mod source;
 #[cfg(test)]
 mod tests;
@@ -65,6 +64,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use tokio::io::AsyncRead;
 
+pub use crate::retry::RetryPolicy;
 pub use adaptive::ParallelismStats;
 pub use api::{CallError, CallErrorKind, PartRecord, SessionEndpoints};
 pub(crate) use client_impl::call_error;
@@ -73,8 +73,12 @@ pub use error::{UploadError, UploadErrorKind};
 pub use handle::{Aborter, UploadHandle};
 pub use layout::{PartLayout, PartSpan};
 pub use progress::{Phase, Progress, ProgressEvent};
-pub(crate) use retry::jittered;
-pub use retry::RetryPolicy;
+// For the folder tree's own retry loop until it runs through `crate::retry`.
+pub(crate) use crate::retry::jittered;
+#[cfg(test)]
+pub(crate) use api::fake_answers;
+pub(crate) use handle::Cancellation;
+pub(crate) use progress::Reporter;
 pub use source::{Source, SourceIdentity};
 pub use uploader::Uploader;
 

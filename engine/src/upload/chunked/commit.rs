@@ -8,12 +8,12 @@
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
+use crate::retry::{jittered, RetryPolicy, Step};
 use crate::upload::api::{CommitOutcome, PartRecord, SessionInfo, UploadApi};
 use crate::upload::digest::Sha1Digest;
 use crate::upload::engine::{find_stored, stored_by_earlier_attempt, verify_file, Ctx, Job};
 use crate::upload::error::{UploadError, UploadErrorKind};
 use crate::upload::progress::{Phase, ProgressEvent};
-use crate::upload::retry::{jittered, RetryPolicy, Step};
 
 /// Shortest wait between two commits answered 202.
 const COMMIT_POLL_FLOOR: Duration = Duration::from_millis(50);

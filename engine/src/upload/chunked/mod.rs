@@ -10,12 +10,12 @@ mod parts;
 
 use std::time::Duration;
 
+use crate::retry::{RetryContext, RetryPolicy, Step};
 use crate::upload::api::{SessionInfo, UploadApi};
 use crate::upload::engine::{Ctx, Job};
 use crate::upload::error::{Chain, UploadError};
 use crate::upload::progress::ProgressEvent;
 use crate::upload::resume;
-use crate::upload::retry::{RetryContext, RetryPolicy, Step};
 use crate::upload::source::OpenedSource;
 
 /// Aborts the session when the upload is dropped (cancelled) without deciding otherwise.

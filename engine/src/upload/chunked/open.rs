@@ -8,6 +8,7 @@ use std::path::Path;
 use futures_util::TryStreamExt as _;
 
 use super::{abort_session, abort_with_retries, parts};
+use crate::retry::RetryContext;
 use crate::upload::api::{PartRecord, SessionInfo, UploadApi};
 use crate::upload::digest::Sha1Digest;
 use crate::upload::engine::{find_stored, Ctx, Job};
@@ -15,7 +16,6 @@ use crate::upload::error::{UploadError, UploadErrorKind};
 use crate::upload::layout::PartLayout;
 use crate::upload::progress::ProgressEvent;
 use crate::upload::resume::{self, UploadState};
-use crate::upload::retry::RetryContext;
 use crate::upload::source::SourceIdentity;
 
 /// An open session and the parts it already holds, by offset.

@@ -13,11 +13,13 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use bytes::Bytes;
-use futures_util::{stream, Stream, TryStreamExt as _};
+use futures_util::{Stream, TryStreamExt as _};
 use tokio::sync::mpsc;
 use tokio::task::{JoinHandle, JoinSet};
 
 use super::open::{layout_of, save_state};
+use crate::paging::{self, Page};
+use crate::retry::{RetryContext, RetryPolicy, Step};
 use crate::upload::api::{CallError, PartRecord, SessionEndpoints, SessionInfo, UploadApi};
 use crate::upload::digest::Sha1Digest;
 use crate::upload::engine::{Ctx, Job};
@@ -27,7 +29,6 @@ use crate::upload::pool::BufferPool;
 use crate::upload::progress::{CountedBody, Phase, ProgressEvent};
 use crate::upload::reader::{read_parts, Hand, ReadMsg};
 use crate::upload::reread::{BodyFailure, Reread};
-use crate::upload::retry::{RetryContext, RetryPolicy, Step};
 use crate::upload::source::{OpenedSource, PartReader};
 
 /// Parts per list-parts page (Box's maximum).
@@ -331,26 +332,24 @@ pub(super) fn stored_parts<'a, A: UploadApi>(
     api: &'a A,
     list_url: &'a str,
 ) -> impl Stream<Item = Result<PartRecord, UploadError>> + Send + 'a {
-    let pages = stream::try_unfold(Some(0u64), move |next| async move {
-        let Some(offset) = next else {
-            return Ok::<_, UploadError>(None);
-        };
+    paging::items(0u64, move |offset| async move {
         let page = calls
             .call("list_upload_parts", || {
                 api.list_parts(list_url, offset, LIST_PAGE)
             })
             .await?;
-        let n = page.entries.len() as u64;
-        let offset = offset + n;
-        let more = match page.total_count {
-            Some(total) => offset < total,
-            None => n == LIST_PAGE,
-        };
-        let next = (n > 0 && more && offset <= LIST_MAX_OFFSET).then_some(offset);
-        let parts = stream::iter(page.entries.into_iter().map(Ok));
-        Ok(Some((parts, next)))
-    });
-    pages.try_flatten()
+        let next = paging::next_offset(
+            offset,
+            page.entries.len(),
+            LIST_PAGE,
+            page.total_count,
+            LIST_MAX_OFFSET,
+        );
+        Ok(Page {
+            items: page.entries,
+            next,
+        })
+    })
 }
 
 /// The part the session holds at `offset`, if any (reading pages only until it is found).

@@ -1,25 +1,29 @@
 //! When to try a call again, how long to wait first, and the one loop that does it
-//! ([`RetryContext::run`]), modelled on object_store's `client/retry.rs`.
+//! ([`RetryContext::run`]), modelled on object_store's `client/retry.rs`. Uploads, the folder
+//! tree's calls and the token endpoint all go through it.
 //!
-//! Retried: 429, 5xx, timeouts, connection failures, an unreachable token endpoint, and Box's
-//! "try later" 409s (`name_temporarily_reserved`, `operation_blocked_temporary`). Never
+//! What is retried is the failure's to say ([`Failure::is_retryable`]); for the API's calls
+//! (`CallError`): 429, 5xx, timeouts, connection failures, an unreachable token endpoint, and
+//! Box's "try later" 409s (`name_temporarily_reserved`, `operation_blocked_temporary`). Never
 //! another 4xx, except a 401 when the credentials can renew the token: the HTTP core renews it
 //! on the 401 but cannot replay a streamed body (a part, a direct upload), so the call is made
 //! again at once with a new body from the same bytes, outside the attempt budget; a 401 right
 //! after such a retry is final (the renewed token was refused too). The wait is the
 //! server's `retry-after` when it sent one (parsed without regard to header case, seconds or
 //! HTTP-date, by `box_uploads_runtime::retry_after`), else a capped exponential back-off with
-//! jitter. A call stops being retried when its attempt budget OR its total deadline is used up.
+//! jitter ([`RetryPolicy::jittered_backoff`], the one back-off of the crate). A call stops being
+//! retried when its attempt budget OR its total deadline is used up.
+//!
+//! A [`Throttle`] (the folder tree's rate limiter) is asked before every attempt and told of
+//! every failure, so that one 429 slows every call that shares it.
 
 use std::future::Future;
 use std::time::{Duration, Instant};
 
+use futures_util::future::BoxFuture;
 use futures_util::FutureExt as _;
 
-use super::api::CallError;
-use super::error::UploadError;
-use super::handle::Cancellation;
-use super::progress::{ProgressEvent, Reporter};
+use crate::upload::{CallError, Cancellation, ProgressEvent, Reporter};
 
 /// Retry settings for one API call (one part, one commit answer, one session creation).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -63,6 +67,12 @@ impl RetryPolicy {
             .saturating_mul(1u32 << exp)
             .min(self.max_backoff)
     }
+
+    /// [`backoff`](Self::backoff) with jitter: what is really waited after `attempt` failures
+    /// when the server said nothing.
+    pub(crate) fn jittered_backoff(&self, attempt: u32) -> Duration {
+        jittered(self.backoff(attempt))
+    }
 }
 
 /// "Equal jitter": half the back-off fixed, half random, so waits spread out but never collapse
@@ -73,12 +83,48 @@ pub(crate) fn jittered(base: Duration) -> Duration {
     half + Duration::from_nanos(fastrand::u64(0..=nanos))
 }
 
+/// A failed attempt, as the retry loop sees it. Implemented by the API calls' `CallError` (the
+/// uploads and the folder tree) and by the token endpoint's failures.
+pub(crate) trait Failure: Sized {
+    /// What a call ends in when it fails for good.
+    type Final;
+
+    /// The same request may succeed later.
+    fn is_retryable(&self) -> bool;
+    /// How long the server asked to wait, if it did.
+    fn retry_after(&self) -> Option<Duration>;
+    /// The HTTP status, when the server answered.
+    fn status(&self) -> Option<u16>;
+    /// The request may have done what was asked although no success answer arrived.
+    fn may_have_taken_effect(&self) -> bool {
+        false
+    }
+    /// A short reason for progress events and logs.
+    fn reason(&self) -> String;
+    /// The error of a call that gave up with this failure after `attempts` attempts.
+    fn gave_up(self, operation: &'static str, attempts: u32) -> Self::Final;
+    /// The error of a call cancelled while it was being made or waited for.
+    fn cancelled() -> Self::Final;
+}
+
+/// Spaces the calls that share it (the folder tree's rate limiter): asked before every attempt,
+/// told of every failure.
+pub(crate) trait Throttle: Send + Sync {
+    /// Resolves when the next attempt may be sent.
+    fn acquire(&self) -> BoxFuture<'_, ()>;
+    /// An attempt failed: with the answer's `status` (`None`: no answer) and the `retry-after`
+    /// the server sent. A 429 should slow every call that shares the throttle.
+    fn failed(&self, status: Option<u16>, retry_after: Option<Duration>);
+}
+
 /// The budget of one call: the attempts made and the time spent, against the policy.
 #[derive(Debug)]
 pub(crate) struct Retrier {
     policy: RetryPolicy,
     started: Instant,
     attempts: u32,
+    /// The longest `retry-after` honoured (longer ones are waited this long).
+    max_retry_after: Option<Duration>,
 }
 
 /// Why a call is not retried again.
@@ -95,6 +141,7 @@ impl Retrier {
             policy: policy.clone(),
             started: Instant::now(),
             attempts: 0,
+            max_retry_after: None,
         }
     }
 
@@ -104,7 +151,7 @@ impl Retrier {
     }
 
     /// How long to wait before trying again after `err`, or why not to.
-    pub(crate) fn next_wait(&self, err: &CallError) -> Result<Duration, GiveUp> {
+    pub(crate) fn next_wait<E: Failure>(&self, err: &E) -> Result<Duration, GiveUp> {
         if !err.is_retryable() {
             return Err(GiveUp::NotRetryable);
         }
@@ -112,8 +159,8 @@ impl Retrier {
             return Err(GiveUp::AttemptsUsed);
         }
         let wait = match err.retry_after() {
-            Some(wait) => wait,
-            None => jittered(self.policy.backoff(self.attempts.max(1))),
+            Some(wait) => self.max_retry_after.map_or(wait, |cap| wait.min(cap)),
+            None => self.policy.jittered_backoff(self.attempts.max(1)),
         };
         if self.started.elapsed().saturating_add(wait) > self.policy.deadline {
             return Err(GiveUp::DeadlinePassed);
@@ -122,16 +169,18 @@ impl Retrier {
     }
 }
 
-/// How the calls of one step of an upload are retried: under which policy, where retries are
-/// reported, and what cancels the waiting. Cheap to copy; each [`RetryContext::run`] is one call
+/// How calls are retried: under which policy, where retries are reported, what spaces the
+/// attempts and what cancels the waiting. Cheap to copy; each [`RetryContext::run`] is one call
 /// with a budget of its own.
 #[derive(Clone, Copy)]
 pub(crate) struct RetryContext<'a> {
     policy: &'a RetryPolicy,
     reporter: Option<&'a Reporter>,
     cancel: Option<&'a Cancellation>,
+    throttle: Option<&'a dyn Throttle>,
     /// The credentials can renew a refused token: a 401 is worth one more attempt.
     renewing: bool,
+    max_retry_after: Option<Duration>,
 }
 
 /// One attempt at a call, as [`RetryContext::run`] hands it to the caller.
@@ -141,7 +190,7 @@ pub(crate) struct Attempt {
     pub number: u32,
     started: Instant,
     /// The last attempt whose failure may have taken effect (see
-    /// [`CallError::may_have_taken_effect`]).
+    /// [`Failure::may_have_taken_effect`]).
     last_ambiguous: Option<u32>,
 }
 
@@ -163,12 +212,13 @@ impl Attempt {
     }
 }
 
-/// What an attempt came to.
-pub(crate) enum Step<T> {
+/// What an attempt came to. `E` is the call's failure (by default an API call's `CallError`,
+/// which gives up with an `UploadError`).
+pub(crate) enum Step<T, E: Failure = CallError> {
     /// Done: the call succeeded, or its effect was found.
     Done(T),
     /// The call failed: tried again if the failure is transient and the budget allows.
-    Failed(CallError),
+    Failed(E),
     /// Not done, but not a failure either (a commit answered 202): tried again after `wait`,
     /// outside the attempt budget, once `event` is reported.
     Wait {
@@ -176,11 +226,11 @@ pub(crate) enum Step<T> {
         event: ProgressEvent,
     },
     /// Failed for good, whatever the budget.
-    Stop(UploadError),
+    Stop(E::Final),
 }
 
-impl<T> From<Result<T, CallError>> for Step<T> {
-    fn from(result: Result<T, CallError>) -> Self {
+impl<T, E: Failure> From<Result<T, E>> for Step<T, E> {
+    fn from(result: Result<T, E>) -> Self {
         match result {
             Ok(v) => Step::Done(v),
             Err(e) => Step::Failed(e),
@@ -189,13 +239,15 @@ impl<T> From<Result<T, CallError>> for Step<T> {
 }
 
 impl<'a> RetryContext<'a> {
-    /// Retries under `policy`, silently, and never cancelled.
+    /// Retries under `policy`, silently, unthrottled, and never cancelled.
     pub(crate) fn new(policy: &'a RetryPolicy) -> Self {
         RetryContext {
             policy,
             reporter: None,
             cancel: None,
+            throttle: None,
             renewing: false,
+            max_retry_after: None,
         }
     }
 
@@ -213,8 +265,8 @@ impl<'a> RetryContext<'a> {
         }
     }
 
-    /// Stops with [`UploadErrorKind::Cancelled`](super::UploadErrorKind::Cancelled) as soon as
-    /// `cancel` fires, during an attempt or a wait.
+    /// Stops with [`Failure::cancelled`] as soon as `cancel` fires, during an attempt, a
+    /// throttle's wait or a back-off.
     pub(crate) fn cancellable(self, cancel: &'a Cancellation) -> Self {
         RetryContext {
             cancel: Some(cancel),
@@ -222,37 +274,74 @@ impl<'a> RetryContext<'a> {
         }
     }
 
+    /// Waits for `throttle` before every attempt and tells it of every failure.
+    #[allow(dead_code)] // For the folder tree's rate limiter, which moves onto it.
+    pub(crate) fn throttled(self, throttle: &'a dyn Throttle) -> Self {
+        RetryContext {
+            throttle: Some(throttle),
+            ..self
+        }
+    }
+
+    /// Waits at most `cap` when the server's `retry-after` asks for more (for calls that some
+    /// caller is waiting on, such as a token request).
+    #[allow(dead_code)] // For token requests, which move onto it.
+    pub(crate) fn retry_after_at_most(self, cap: Duration) -> Self {
+        RetryContext {
+            max_retry_after: Some(cap),
+            ..self
+        }
+    }
+
     /// Makes a plain call to `operation` until it succeeds, is not retryable, or the budget is
     /// used.
-    pub(crate) async fn call<T, F, Fut>(
+    pub(crate) async fn call<T, E, F, Fut>(
         self,
         operation: &'static str,
         mut call: F,
-    ) -> Result<T, UploadError>
+    ) -> Result<T, E::Final>
     where
+        E: Failure,
         F: FnMut() -> Fut,
-        Fut: Future<Output = Result<T, CallError>>,
+        Fut: Future<Output = Result<T, E>>,
     {
         self.run(operation, |_| call().map(Step::from)).await
     }
 
-    /// The retry loop: an attempt; on a transient failure, the wait (the server's `retry-after`
-    /// or the back-off), a [`ProgressEvent::Retry`], and a sleep; again. Gives up with
-    /// [`UploadErrorKind::Api`](super::UploadErrorKind::Api) naming `operation` and the calls
-    /// made.
+    /// Runs `fut` unless the context is cancelled first.
+    async fn unless_cancelled<R, E: Failure>(
+        &self,
+        fut: impl Future<Output = R>,
+    ) -> Result<R, E::Final> {
+        match self.cancel {
+            Some(cancel) => tokio::select! {
+                biased;
+                _ = cancel.cancelled() => Err(E::cancelled()),
+                r = fut => Ok(r),
+            },
+            None => Ok(fut.await),
+        }
+    }
+
+    /// The retry loop: an attempt (after the throttle's leave); on a transient failure, the wait
+    /// (the server's `retry-after` or the back-off), a [`ProgressEvent::Retry`], and a sleep;
+    /// again. Gives up with [`Failure::gave_up`] naming `operation` and the calls made (for an
+    /// API call: [`UploadErrorKind::Api`](crate::upload::UploadErrorKind::Api)).
     ///
     /// Each attempt is a future of its own, owning what it needs (not borrowing from `attempt`):
     /// futures borrowing from an async closure cannot yet be proven `Send` when spawned.
-    pub(crate) async fn run<T, F, Fut>(
+    pub(crate) async fn run<T, E, F, Fut>(
         self,
         operation: &'static str,
         mut attempt: F,
-    ) -> Result<T, UploadError>
+    ) -> Result<T, E::Final>
     where
+        E: Failure,
         F: FnMut(Attempt) -> Fut,
-        Fut: Future<Output = Step<T>>,
+        Fut: Future<Output = Step<T, E>>,
     {
         let mut budget = Retrier::new(self.policy);
+        budget.max_retry_after = self.max_retry_after;
         let mut this = Attempt {
             number: 0,
             started: budget.started,
@@ -262,14 +351,17 @@ impl<'a> RetryContext<'a> {
         let mut retried_unauthorized = false;
         loop {
             this.number += 1;
-            let step = match self.cancel {
-                Some(cancel) => tokio::select! {
-                    biased;
-                    _ = cancel.cancelled() => return Err(UploadError::cancelled()),
-                    step = attempt(this) => step,
-                },
-                None => attempt(this).await,
-            };
+            let step = self
+                .unless_cancelled::<_, E>(async {
+                    if let Some(throttle) = self.throttle {
+                        throttle.acquire().await;
+                    }
+                    attempt(this).await
+                })
+                .await?;
+            if let (Step::Failed(err), Some(throttle)) = (&step, self.throttle) {
+                throttle.failed(err.status(), err.retry_after());
+            }
             let (wait, event) = match step {
                 Step::Done(v) => return Ok(v),
                 Step::Stop(e) => return Err(e),
@@ -279,7 +371,7 @@ impl<'a> RetryContext<'a> {
                 }
                 Step::Failed(err) if self.renewing && err.status() == Some(401) => {
                     if retried_unauthorized {
-                        return Err(UploadError::api(operation, this.number, err));
+                        return Err(err.gave_up(operation, this.number));
                     }
                     retried_unauthorized = true;
                     tracing::debug!(
@@ -299,7 +391,7 @@ impl<'a> RetryContext<'a> {
                     retried_unauthorized = false;
                     budget.attempt();
                     let Ok(wait) = budget.next_wait(&err) else {
-                        return Err(UploadError::api(operation, this.number, err));
+                        return Err(err.gave_up(operation, this.number));
                     };
                     if err.may_have_taken_effect() {
                         this.last_ambiguous = Some(this.number);
@@ -313,18 +405,13 @@ impl<'a> RetryContext<'a> {
                     (wait, event)
                 }
             };
-            if let Some(reporter) = self.reporter {
-                reporter.event(event);
+            match self.reporter {
+                Some(reporter) => reporter.event(event),
+                None => tracing::debug!(?event, "retrying"),
             }
-            if wait.is_zero() {
-                continue;
-            }
-            match self.cancel {
-                Some(cancel) => tokio::select! {
-                    _ = tokio::time::sleep(wait) => {}
-                    _ = cancel.cancelled() => return Err(UploadError::cancelled()),
-                },
-                None => tokio::time::sleep(wait).await,
+            if !wait.is_zero() {
+                self.unless_cancelled::<_, E>(tokio::time::sleep(wait))
+                    .await?;
             }
         }
     }
@@ -333,8 +420,8 @@ impl<'a> RetryContext<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::upload::api::fake_answers::{answer, answer_with};
-    use crate::upload::api::CallErrorKind;
+    use crate::upload::fake_answers::{answer, answer_with};
+    use crate::upload::CallErrorKind;
 
     fn policy() -> RetryPolicy {
         RetryPolicy {
@@ -498,7 +585,7 @@ mod tests {
             .reporting(&reporter)
             .run("op", |attempt| {
                 calls += 1;
-                let step = if attempt.number < 4 {
+                let step: Step<u32> = if attempt.number < 4 {
                     Step::Wait {
                         wait: Duration::from_millis(1),
                         event: ProgressEvent::CommitPending {
@@ -671,5 +758,76 @@ mod tests {
         let (result, ()) = tokio::join!(run, cancel_soon);
         assert!(result.expect_err("cancelled").is_cancelled());
         assert!(started.elapsed() < Duration::from_secs(10));
+    }
+
+    /// Counts what a throttle is asked and told.
+    #[derive(Default)]
+    struct Counting {
+        acquired: std::sync::atomic::AtomicU32,
+        failures: std::sync::Mutex<Vec<(Option<u16>, Option<Duration>)>>,
+    }
+
+    impl Throttle for Counting {
+        fn acquire(&self) -> BoxFuture<'_, ()> {
+            self.acquired
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            Box::pin(async {})
+        }
+        fn failed(&self, status: Option<u16>, retry_after: Option<Duration>) {
+            self.failures
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push((status, retry_after));
+        }
+    }
+
+    #[tokio::test]
+    async fn a_throttle_is_asked_before_every_attempt_and_told_every_failure() {
+        let throttle = Counting::default();
+        let policy = quick();
+        RetryContext::new(&policy)
+            .throttled(&throttle)
+            .run("list_folder_items", |attempt| {
+                let step = match attempt.number {
+                    1 => Step::Failed(answer_with(429, None, Some("0"), None)),
+                    2 => Step::Failed(CallError::timeout(Duration::from_secs(1))),
+                    _ => Step::Done(()),
+                };
+                async move { step }
+            })
+            .await
+            .expect("third time lucky");
+        assert_eq!(
+            throttle.acquired.load(std::sync::atomic::Ordering::Relaxed),
+            3
+        );
+        let failures = throttle.failures.lock().expect("failures").clone();
+        assert_eq!(failures, [(Some(429), Some(Duration::ZERO)), (None, None)]);
+    }
+
+    #[tokio::test]
+    async fn a_long_retry_after_can_be_capped() {
+        let policy = RetryPolicy {
+            max_attempts: 2,
+            ..quick()
+        };
+        let started = tokio::time::Instant::now();
+        tokio::time::pause();
+        RetryContext::new(&policy)
+            .retry_after_at_most(Duration::from_secs(2))
+            .run("request_access_token", |attempt| {
+                let step = match attempt.number {
+                    1 => Step::Failed(answer_with(429, None, Some("600"), None)),
+                    _ => Step::Done(()),
+                };
+                async move { step }
+            })
+            .await
+            .expect("after the capped wait");
+        let waited = started.elapsed();
+        assert!(
+            waited >= Duration::from_secs(2) && waited < Duration::from_secs(3),
+            "{waited:?}"
+        );
     }
 }
