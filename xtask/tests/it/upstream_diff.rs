@@ -396,15 +396,11 @@ fn bad_input_is_an_error_not_a_difference() {
 #[test]
 #[ignore = "needs the fetched copy of Box's description (fetch.sh)"]
 fn our_spec_is_clean_against_the_fetched_copy() {
-    let root = xtask::workspace_root();
-    let upstream_path = xtask::upstream::default_upstream(&root);
-    let upstream = std::fs::read_to_string(&upstream_path).unwrap_or_else(|e| {
-        panic!(
-            "{}: {e}; run bash xtask/tests/fixtures/upstream/fetch.sh",
-            upstream_path.display()
-        )
-    });
-    let ours = std::fs::read_to_string(root.join("spec/box-uploads.yaml")).expect("spec");
+    let upstream_path = crate::upstream_copy();
+    let upstream = std::fs::read_to_string(&upstream_path)
+        .unwrap_or_else(|e| panic!("{}: {e}", upstream_path.display()));
+    let ours = std::fs::read_to_string(xtask::workspace_root().join("spec/box-uploads.yaml"))
+        .expect("spec");
     let report = run(&ours, &upstream);
     assert!(report.is_clean(), "{}", report.render(false));
 }

@@ -1,10 +1,9 @@
-//! The generator takes Box's whole published API description (issue 14): the crate it writes
-//! from the upstream copy builds, is clean under `clippy -D warnings` and rustdoc, and every
-//! example in the description decodes into its generated type, except the known-bad ones listed
-//! here.
+//! The generator takes Box's whole published API description: the crate it writes from the
+//! fetched copy builds, is clean under `clippy -D warnings` and rustdoc, and every example in the
+//! description decodes into its generated type, except the known-bad ones listed here.
 //!
 //! Slow (it compiles a crate of some 60,000 lines), so `#[ignore]`d; CI runs it with
-//! `cargo test -p xtask --test whole_api -- --ignored` after fetching the upstream copy.
+//! `cargo test -p xtask --test it whole_api:: -- --ignored` after fetching the upstream copy.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -19,17 +18,6 @@ const KNOWN_BAD: &[(&str, &str)] = &[(
     "a list of one-property objects (`[{\"id\": 33224412}, {\"type\": \"user\"}, ...]`) where \
      the schema is one user object, and the id is a number where the schema says string",
 )];
-
-fn upstream_copy(root: &Path) -> PathBuf {
-    let path = root.join("xtask/tests/fixtures/upstream/box.com.json");
-    assert!(
-        path.exists(),
-        "{} is missing: run `bash xtask/tests/fixtures/upstream/fetch.sh` first (it is fetched, \
-         not committed; see SOURCE.md beside it)",
-        path.display()
-    );
-    path
-}
 
 /// The target directory cargo uses for this workspace: the generated crate builds into it too,
 /// so that its dependencies (reqwest, serde, ...) are the ones already built.
@@ -62,7 +50,7 @@ fn cargo(dir: &Path, target: &Path, args: &[&str]) -> (bool, String) {
 #[ignore = "slow: builds the whole-API crate (run with --ignored; needs fetch.sh)"]
 fn the_whole_box_api_generates_a_clean_crate_whose_examples_decode() {
     let root = xtask::workspace_root();
-    let spec = upstream_copy(&root);
+    let spec = crate::upstream_copy();
     let target_dir = target_dir(&root);
     let out = target_dir.join("whole-api/box-api");
     let target = Target {

@@ -4,8 +4,8 @@
 use proptest::prelude::*;
 use xtask::codegen::{generate_module, GenerateError};
 
-const EVERYTHING: &str = include_str!("fixtures/everything.yaml");
-const BOX_SPEC: &str = include_str!("../../spec/box-uploads.yaml");
+const EVERYTHING: &str = include_str!("../fixtures/everything.yaml");
+const BOX_SPEC: &str = include_str!("../../../spec/box-uploads.yaml");
 
 /// One edit to a document's lines.
 #[derive(Debug, Clone)]

@@ -1,17 +1,27 @@
 //! Snapshot tests of the generator over small fixture specs, one per construct (`fixtures/ok/`),
-//! and of its error reports over broken specs (`fixtures/bad/`). Snapshots live in `snapshots/`;
-//! under `CI=true` insta never writes them, so a changed output fails until reviewed locally
-//! (`cargo insta review`, or `INSTA_UPDATE=always cargo test -p xtask`).
+//! and of its error reports over broken specs (`fixtures/bad/`). Snapshots live in
+//! `xtask/tests/snapshots/`; under `CI=true` insta never writes them, so a changed output fails
+//! until reviewed locally (`cargo insta review`, or `INSTA_UPDATE=always cargo test -p xtask`).
 
 use std::fs;
 use std::path::{Path, PathBuf};
 
 use xtask::codegen::{generate_module, GenerateError};
 
+use crate::fixtures_dir;
+
+/// Compares `text` with `xtask/tests/snapshots/fixtures__NAME.snap`: the folder and file names
+/// these snapshots had when this module was a test binary of its own, kept so that moving it
+/// into `it` moved no snapshot.
+fn assert_snapshot(name: &str, text: &str) {
+    let mut settings = insta::Settings::clone_current();
+    settings.set_snapshot_path("../snapshots");
+    settings.set_prepend_module_to_snapshot(false);
+    settings.bind(|| insta::assert_snapshot!(format!("fixtures__{name}"), text));
+}
+
 fn fixtures(kind: &str) -> Vec<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures")
-        .join(kind);
+    let dir = fixtures_dir().join(kind);
     let mut files: Vec<PathBuf> = fs::read_dir(&dir)
         .unwrap_or_else(|e| panic!("cannot read {}: {e}", dir.display()))
         .map(|e| e.expect("dir entry").path())
@@ -48,7 +58,7 @@ fn every_construct_generates_code_that_matches_its_snapshot() {
     for path in fixtures("ok") {
         let name = stem(&path);
         let out = generate(&path).unwrap_or_else(|e| panic!("{name} failed:\n{}", e.report(&name)));
-        insta::assert_snapshot!(format!("ok_{name}"), out);
+        assert_snapshot(&format!("ok_{name}"), &out);
     }
 }
 
@@ -102,16 +112,15 @@ fn every_bad_spec_fails_with_every_problem_located() {
                 problems.list()
             );
         }
-        insta::assert_snapshot!(
-            format!("bad_{name}"),
-            err.report(&format!("fixtures/{name}.yaml"))
+        assert_snapshot(
+            &format!("bad_{name}"),
+            &err.report(&format!("fixtures/{name}.yaml")),
         );
     }
 }
 
 fn problems_of(name: &str) -> Vec<(String, String)> {
-    let path =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("tests/fixtures/bad/{name}.yaml"));
+    let path = fixtures_dir().join(format!("bad/{name}.yaml"));
     match generate(&path) {
         Err(GenerateError::Spec(p)) => p
             .list()
