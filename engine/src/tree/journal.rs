@@ -9,31 +9,79 @@ use std::sync::{Arc, Mutex};
 
 use serde::{Deserialize, Serialize};
 
-/// One line of the journal.
+use crate::upload::Sha1Digest;
+
+/// One line of the journal. Untagged: a line is told apart by its fields, as earlier versions
+/// wrote them.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub(crate) enum Entry {
-    File {
-        /// Path relative to the tree's root, names joined with `/`.
-        path: String,
-        size: u64,
-        /// Modification time, nanoseconds since the Unix epoch.
-        mtime_ns: i64,
-        sha1: String,
-        file_id: String,
-        /// The Box folder the tree went into.
-        root: String,
-    },
-    Folder {
-        folder: String,
-        id: String,
-        root: String,
-    },
+    File(FileLine),
+    Folder(FolderLine),
 }
 
+/// A file done: `{"path", "size", "mtime_ns", "sha1", "file_id", "root"}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct FileLine {
+    /// Path relative to the tree's root, names joined with `/`.
+    pub path: String,
+    #[serde(flatten)]
+    pub file: JournaledFile,
+    /// The Box folder the tree went into.
+    pub root: String,
+}
+
+/// A Box folder found or made: `{"folder", "id", "root"}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct FolderLine {
+    /// Path relative to the tree's root.
+    pub folder: String,
+    pub id: String,
+    pub root: String,
+}
+
+/// What the journal knows of a file done.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct JournaledFile {
+    pub size: u64,
+    /// Modification time, nanoseconds since the Unix epoch.
+    pub mtime_ns: i64,
+    /// Lower-case hex on disk, as Box lists it; a line whose `sha1` is not a SHA-1 is ignored
+    /// (the file is then looked at again).
+    #[serde(with = "hex_sha1")]
+    pub sha1: Sha1Digest,
+    pub file_id: String,
+}
+
+impl JournaledFile {
+    /// The local file is as it was when it was journaled (same size and mtime): skip it.
+    pub(crate) fn is_unchanged(&self, size: u64, mtime_ns: i64) -> bool {
+        self.size == size && self.mtime_ns == mtime_ns
+    }
+}
+
+/// A [`Sha1Digest`] as the 40 hex digits the journal has always held.
+mod hex_sha1 {
+    use serde::{de::Error as _, Deserialize as _, Deserializer, Serializer};
+
+    use crate::upload::Sha1Digest;
+
+    pub(super) fn serialize<S: Serializer>(d: &Sha1Digest, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&d.hex())
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Sha1Digest, D::Error> {
+        let hex = String::deserialize(d)?;
+        Sha1Digest::from_hex(&hex).ok_or_else(|| D::Error::custom("not a SHA-1 in hex"))
+    }
+}
+
+/// What a journal says about one root folder.
 #[derive(Debug, Default)]
 pub(crate) struct Loaded {
-    pub files: HashMap<String, (u64, i64, String, String)>,
+    /// Files done, by path.
+    pub files: HashMap<String, JournaledFile>,
+    /// Box folder IDs, by path.
     pub folders: HashMap<String, String>,
 }
 
@@ -55,24 +103,12 @@ impl Journal {
         match std::fs::File::open(path) {
             Ok(f) => {
                 for line in std::io::BufReader::new(f).lines() {
-                    let line = line?;
-                    match serde_json::from_str::<Entry>(&line) {
-                        Ok(Entry::File {
-                            path,
-                            size,
-                            mtime_ns,
-                            sha1,
-                            file_id,
-                            root: r,
-                        }) if r == root => {
-                            loaded.files.insert(path, (size, mtime_ns, sha1, file_id));
+                    match serde_json::from_str::<Entry>(&line?) {
+                        Ok(Entry::File(line)) if line.root == root => {
+                            loaded.files.insert(line.path, line.file);
                         }
-                        Ok(Entry::Folder {
-                            folder,
-                            id,
-                            root: r,
-                        }) if r == root => {
-                            loaded.folders.insert(folder, id);
+                        Ok(Entry::Folder(line)) if line.root == root => {
+                            loaded.folders.insert(line.folder, line.id);
                         }
                         _ => {}
                     }
@@ -112,6 +148,8 @@ impl Journal {
 mod tests {
     use super::*;
 
+    const ABC: &str = "a9993e364706816aba3e25717850c26c9cd0d89d";
+
     #[test]
     fn journal_reads_back_what_it_wrote_for_its_root_and_ignores_a_torn_line() {
         let dir = tempfile::tempdir().expect("tempdir");
@@ -119,26 +157,29 @@ mod tests {
         let (j, loaded) = Journal::open(&path, "7", true).expect("open");
         let j = j.expect("opened for writing");
         assert!(loaded.files.is_empty() && loaded.folders.is_empty());
-        j.append(&Entry::File {
-            path: "a/b.txt".into(),
+        let done = JournaledFile {
             size: 3,
             mtime_ns: 1_700_000_000_123_456_789,
-            sha1: "ab".into(),
+            sha1: Sha1Digest::of(b"abc"),
             file_id: "11".into(),
+        };
+        j.append(&Entry::File(FileLine {
+            path: "a/b.txt".into(),
+            file: done.clone(),
             root: "7".into(),
-        })
+        }))
         .expect("append");
-        j.append(&Entry::Folder {
+        j.append(&Entry::Folder(FolderLine {
             folder: "a".into(),
             id: "22".into(),
             root: "7".into(),
-        })
+        }))
         .expect("append");
-        j.append(&Entry::Folder {
+        j.append(&Entry::Folder(FolderLine {
             folder: "other".into(),
             id: "23".into(),
             root: "8".into(),
-        })
+        }))
         .expect("append");
         drop(j);
         std::fs::OpenOptions::new()
@@ -148,16 +189,59 @@ mod tests {
             .expect("torn line");
         let (none, loaded) = Journal::open(&path, "7", false).expect("reopen");
         assert!(none.is_none());
-        assert_eq!(
-            loaded.files.get("a/b.txt"),
-            Some(&(
-                3,
-                1_700_000_000_123_456_789,
-                "ab".to_string(),
-                "11".to_string()
-            ))
-        );
+        assert_eq!(loaded.files.get("a/b.txt"), Some(&done));
         assert_eq!(loaded.folders.len(), 1);
         assert_eq!(loaded.folders.get("a").map(String::as_str), Some("22"));
+    }
+
+    #[test]
+    fn journal_lines_keep_the_format_earlier_runs_wrote() {
+        let file = format!(
+            r#"{{"path":"a/b.txt","size":3,"mtime_ns":-5,"sha1":"{ABC}","file_id":"11","root":"7"}}"#
+        );
+        let folder = r#"{"folder":"a","id":"22","root":"7"}"#;
+        let parsed: Entry = serde_json::from_str(&file).expect("a file line");
+        assert_eq!(
+            parsed,
+            Entry::File(FileLine {
+                path: "a/b.txt".into(),
+                file: JournaledFile {
+                    size: 3,
+                    mtime_ns: -5,
+                    sha1: Sha1Digest::of(b"abc"),
+                    file_id: "11".into(),
+                },
+                root: "7".into(),
+            })
+        );
+        assert_eq!(serde_json::to_string(&parsed).expect("json"), file);
+        let parsed: Entry = serde_json::from_str(folder).expect("a folder line");
+        assert!(matches!(&parsed, Entry::Folder(l) if l.id == "22"));
+        assert_eq!(serde_json::to_string(&parsed).expect("json"), folder);
+        // An upper-case SHA-1 (hand-edited) still reads; one that is not a SHA-1 makes the line
+        // unusable rather than trusted.
+        let upper = file.replace(ABC, &ABC.to_uppercase());
+        assert!(matches!(
+            serde_json::from_str::<Entry>(&upper),
+            Ok(Entry::File(l)) if l.file.sha1 == Sha1Digest::of(b"abc")
+        ));
+        let bad = file.replace(ABC, "ab");
+        assert!(!matches!(
+            serde_json::from_str::<Entry>(&bad),
+            Ok(Entry::File(_))
+        ));
+    }
+
+    #[test]
+    fn a_journaled_file_is_unchanged_only_with_the_same_size_and_mtime() {
+        let done = JournaledFile {
+            size: 3,
+            mtime_ns: 9,
+            sha1: Sha1Digest::of(b"abc"),
+            file_id: "11".into(),
+        };
+        assert!(done.is_unchanged(3, 9));
+        assert!(!done.is_unchanged(4, 9));
+        assert!(!done.is_unchanged(3, 10));
     }
 }
