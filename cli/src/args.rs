@@ -168,6 +168,22 @@ fn parse_concurrency(s: &str) -> Result<Concurrency, String> {
     Ok(c)
 }
 
+/// `box-upload put WORDS...` parsed, for the tests of every module.
+#[cfg(test)]
+pub(crate) fn parse_put<I>(words: I) -> Result<PutArgs, clap::Error>
+where
+    I: IntoIterator,
+    I::Item: Into<std::ffi::OsString> + Clone,
+{
+    let argv = ["box-upload".into(), "put".into()]
+        .into_iter()
+        .chain(words.into_iter().map(Into::into));
+    match Cli::try_parse_from(argv)?.command {
+        Command::Put(put) => Ok(*put),
+        Command::Emulator(_) => unreachable!("the words follow `put`"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -180,29 +196,11 @@ mod tests {
 
     #[test]
     fn put_needs_a_folder_or_a_file_id_and_takes_no_token_argument() {
-        assert!(Cli::try_parse_from(["box-upload", "put", "f.bin"]).is_err());
-        assert!(Cli::try_parse_from(["box-upload", "put", "f.bin", "--folder", "0"]).is_ok());
-        assert!(Cli::try_parse_from(["box-upload", "put", "f.bin", "--version-of", "12"]).is_ok());
-        assert!(Cli::try_parse_from([
-            "box-upload",
-            "put",
-            "f.bin",
-            "--folder",
-            "0",
-            "--token",
-            "x"
-        ])
-        .is_err());
-        assert!(Cli::try_parse_from([
-            "box-upload",
-            "put",
-            "f.bin",
-            "--folder",
-            "0",
-            "--api-url",
-            "http://x"
-        ])
-        .is_err());
+        assert!(parse_put(["f.bin"]).is_err());
+        assert!(parse_put(["f.bin", "--folder", "0"]).is_ok());
+        assert!(parse_put(["f.bin", "--version-of", "12"]).is_ok());
+        assert!(parse_put(["f.bin", "--folder", "0", "--token", "x"]).is_err());
+        assert!(parse_put(["f.bin", "--folder", "0", "--api-url", "http://x"]).is_err());
     }
 
     #[test]

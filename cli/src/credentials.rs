@@ -204,17 +204,13 @@ fn with_credentials(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::args::{Cli, Command};
+    use crate::args::parse_put;
     use crate::output::failure_line;
-    use clap::Parser as _;
 
     fn auth(args: &[&str]) -> AuthArgs {
-        let mut argv = vec!["box-upload", "put", "f.bin", "--folder", "0"];
-        argv.extend_from_slice(args);
-        let Command::Put(put) = Cli::try_parse_from(argv).expect("parses").command else {
-            panic!("a put command")
-        };
-        put.auth
+        let mut words = vec!["f.bin", "--folder", "0"];
+        words.extend_from_slice(args);
+        parse_put(words).expect("parses").auth
     }
 
     fn env_of<'a>(vars: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {
@@ -276,9 +272,7 @@ mod tests {
         let text = refusal(&["--jwt-config", "app.json"], &[("BOX_TOKEN", "tok-VALUE")]);
         assert!(text.contains("JWT (--jwt-config app.json)"), "{text}");
         assert!(
-            Cli::try_parse_from([
-                "box-upload",
-                "put",
+            parse_put([
                 "f",
                 "--folder",
                 "0",

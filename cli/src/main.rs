@@ -78,9 +78,7 @@ mod tests {
         let token = dir.path().join("token");
         std::fs::write(&token, emu.token()).expect("token");
         let (api, upload) = (emu.api_url(), emu.upload_url());
-        let cli = Cli::try_parse_from([
-            "box-upload".as_ref(),
-            "put".as_ref(),
+        let args = args::parse_put([
             file.as_os_str(),
             "--folder".as_ref(),
             "999".as_ref(),
@@ -90,11 +88,8 @@ mod tests {
             api.as_ref(),
             "--upload-url".as_ref(),
             upload.as_ref(),
-        ] as [&std::ffi::OsStr; 11])
+        ])
         .expect("arguments parse");
-        let Command::Put(args) = cli.command else {
-            panic!("a put command")
-        };
         let err = put(&args).await.expect_err("folder 999 does not exist");
         let line = output::failure_line(&err);
         assert!(
