@@ -51,13 +51,13 @@ pub(crate) enum Congestion {
 }
 
 /// The congestion a failed call signals, if any: 429, 5xx, or no answer in time.
-pub(crate) fn congestion_of(err: &super::api::CallError) -> Option<Congestion> {
+pub(crate) fn congestion_of(err: &super::calls::CallError) -> Option<Congestion> {
     match err.status() {
         Some(429) => Some(Congestion::RateLimited),
         Some(s) if s >= 500 => Some(Congestion::Overloaded),
         Some(_) => None,
         None => {
-            (err.kind() == super::api::CallErrorKind::Timeout).then_some(Congestion::Overloaded)
+            (err.kind() == super::calls::CallErrorKind::Timeout).then_some(Congestion::Overloaded)
         }
     }
 }

@@ -3,9 +3,9 @@
 
 use box_uploads_runtime::{self as rt, OperationError};
 
-use super::api::{
+use super::calls::{
     CallError, CallErrorKind, CommitOutcome, FileDates, FileFacts, PartRecord, PartsPage,
-    SessionEndpoints, SessionInfo, Target, UploadApi,
+    SessionEndpoints, SessionInfo, Target, UploadCalls,
 };
 use super::digest::Sha1Digest;
 use super::progress::CountedBody;
@@ -155,7 +155,7 @@ fn session_id_of(url: &str) -> String {
         .to_string()
 }
 
-impl UploadApi for Client {
+impl UploadCalls for Client {
     type File = FileFull;
 
     async fn create_session(

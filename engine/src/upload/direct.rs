@@ -12,15 +12,16 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
-use super::api::{Target, UploadApi};
+use super::calls::{Target, UploadCalls};
+use super::context::{Ctx, Job};
 use super::digest::Sha1Digest;
-use super::engine::{find_stored, stored_by_earlier_attempt, verify_file, Ctx, Job};
 use super::error::{UploadError, UploadErrorKind};
 use super::progress::{CountedBody, Phase, ProgressEvent};
 use super::source::OpenedSource;
+use super::stored::{find_stored, stored_by_earlier_attempt, verify_file};
 use crate::retry::Step;
 
-pub(crate) async fn run<A: UploadApi>(
+pub(crate) async fn run<A: UploadCalls>(
     ctx: &Ctx<A>,
     job: &Job,
     opened: OpenedSource,

@@ -39,14 +39,16 @@
 //! ```
 
 mod adaptive;
-mod api;
+mod calls;
 mod chunked;
 mod client_impl;
+mod context;
 mod digest;
 mod direct;
 mod engine;
 mod error;
 mod handle;
+mod identity;
 mod layout;
 mod pool;
 mod progress;
@@ -54,6 +56,7 @@ mod reader;
 mod reread;
 mod resume;
 mod source;
+mod stored;
 #[cfg(test)]
 mod tests;
 mod uploader;
@@ -66,7 +69,7 @@ use tokio::io::AsyncRead;
 
 pub use crate::retry::RetryPolicy;
 pub use adaptive::ParallelismStats;
-pub use api::{CallError, CallErrorKind, PartRecord, SessionEndpoints};
+pub use calls::{CallError, CallErrorKind, PartRecord, SessionEndpoints};
 pub(crate) use client_impl::call_error;
 pub use digest::Sha1Digest;
 pub use error::{UploadError, UploadErrorKind};
@@ -76,13 +79,14 @@ pub use progress::{Phase, Progress, ProgressEvent};
 // For the folder tree's own retry loop until it runs through `crate::retry`.
 pub(crate) use crate::retry::jittered;
 #[cfg(test)]
-pub(crate) use api::fake_answers;
+pub(crate) use calls::fake_answers;
 pub(crate) use handle::Cancellation;
+pub use identity::SourceIdentity;
 pub(crate) use progress::Reporter;
-pub use source::{Source, SourceIdentity};
+pub use source::Source;
 pub use uploader::Uploader;
 
-use api::Target;
+use calls::Target;
 
 /// Box's smallest chunked upload, in bytes (decimal, as Box's SDKs use it).
 pub const BOX_MIN_CHUNKED_SIZE: u64 = 20_000_000;

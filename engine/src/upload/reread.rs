@@ -17,7 +17,7 @@ use futures_util::Stream;
 
 use super::digest::Sha1Digest;
 use super::error::{UploadError, UploadErrorKind};
-use super::source::SourceIdentity;
+use super::identity::SourceIdentity;
 
 /// Bytes read per step of a body: small enough that parts in flight cost little memory, large
 /// enough that the hops to the blocking pool cost little CPU.

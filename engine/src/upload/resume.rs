@@ -8,9 +8,9 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::api::{PartRecord, SessionEndpoints, Target};
+use super::calls::{PartRecord, SessionEndpoints, Target};
 use super::error::{UploadError, UploadErrorKind};
-use super::source::SourceIdentity;
+use super::identity::SourceIdentity;
 
 /// Version of the format; a file of another version is refused with a clear error.
 pub(crate) const FORMAT_VERSION: u32 = 1;

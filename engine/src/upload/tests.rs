@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
-use super::api::fake_answers::{answer, answer_with};
-use super::api::*;
+use super::calls::fake_answers::{answer, answer_with};
+use super::calls::*;
 use super::digest::Sha1Digest;
 use super::engine::Engine;
 use super::progress::{CountedBody, ProgressEvent};
@@ -182,7 +182,7 @@ fn session_info(id: &str, part_size: u64, file_size: u64) -> SessionInfo {
     }
 }
 
-impl UploadApi for Fake {
+impl UploadCalls for Fake {
     type File = FakeFile;
 
     async fn create_session(
@@ -788,7 +788,7 @@ async fn resume_uploads_only_missing_parts_and_refuses_a_changed_file() {
         part_size: 1024,
         file_size: 6 * 1024,
         session_expires_at: None,
-        source: Some(super::source::SourceIdentity::from_metadata(&path, &meta)),
+        source: Some(super::identity::SourceIdentity::from_metadata(&path, &meta)),
         parts: vec![],
         sha1: None,
     };
@@ -1234,7 +1234,7 @@ fn state_for(
         part_size: session.part_size,
         file_size: meta.len(),
         session_expires_at: None,
-        source: Some(super::source::SourceIdentity::from_metadata(path, &meta)),
+        source: Some(super::identity::SourceIdentity::from_metadata(path, &meta)),
         parts: vec![],
         sha1: None,
     }

@@ -8,12 +8,13 @@
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-use crate::retry::{jittered, RetryPolicy, Step};
-use crate::upload::api::{CommitOutcome, PartRecord, SessionInfo, UploadApi};
+use crate::retry::{RetryPolicy, Step};
+use crate::upload::calls::{CommitOutcome, PartRecord, SessionInfo, UploadCalls};
+use crate::upload::context::{Ctx, Job};
 use crate::upload::digest::Sha1Digest;
-use crate::upload::engine::{find_stored, stored_by_earlier_attempt, verify_file, Ctx, Job};
 use crate::upload::error::{UploadError, UploadErrorKind};
 use crate::upload::progress::{Phase, ProgressEvent};
+use crate::upload::stored::{find_stored, stored_by_earlier_attempt, verify_file};
 
 /// Shortest wait between two commits answered 202.
 const COMMIT_POLL_FLOOR: Duration = Duration::from_millis(50);
@@ -23,7 +24,7 @@ const COMMIT_POLL_FLOOR: Duration = Duration::from_millis(50);
 /// [`UploadConfig::parts_mismatch_retries`](crate::upload::UploadConfig)), retries other
 /// transient failures, and after an ambiguous failure takes a file at the target's name with our
 /// SHA-1 as the earlier commit's success.
-pub(super) async fn commit<A: UploadApi>(
+pub(super) async fn commit<A: UploadCalls>(
     ctx: &Ctx<A>,
     job: &Job,
     session: &SessionInfo,
@@ -36,6 +37,11 @@ pub(super) async fn commit<A: UploadApi>(
     let policy = RetryPolicy {
         deadline: job.commit_deadline,
         ..job.retry.clone()
+    };
+    // `parts_mismatch` is waited out with the same back-off, up to its own longest wait.
+    let mismatch_waits = &RetryPolicy {
+        max_backoff: ctx.config.parts_mismatch_max_wait,
+        ..policy.clone()
     };
     // Shared with every attempt's future; atomics because those futures must be `Send`.
     let (pending, mismatches) = (AtomicU32::new(0), AtomicU32::new(0));
@@ -103,12 +109,7 @@ pub(super) async fn commit<A: UploadApi>(
                 && mismatches.load(Ordering::Relaxed) < ctx.config.parts_mismatch_retries
             {
                 let mismatches = mismatches.fetch_add(1, Ordering::Relaxed) + 1;
-                let wait = jittered(
-                    policy
-                        .initial_backoff
-                        .saturating_mul(1 << (mismatches - 1).min(20))
-                        .min(ctx.config.parts_mismatch_max_wait),
-                );
+                let wait = mismatch_waits.jittered_backoff(mismatches);
                 if attempt.elapsed().saturating_add(wait) > job.commit_deadline {
                     return Step::Stop(UploadError::api(OPERATION, attempt.number, err));
                 }
@@ -144,7 +145,7 @@ pub(super) async fn commit<A: UploadApi>(
 /// Whether a commit whose answer was lost went through: the session still open means no (commit
 /// again); a session Box no longer has (404, or 410) means it was committed or is gone, and the
 /// file at the target's name tells which.
-async fn committed_already<A: UploadApi>(
+async fn committed_already<A: UploadCalls>(
     ctx: &Ctx<A>,
     job: &Job,
     session: &SessionInfo,

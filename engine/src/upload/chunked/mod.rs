@@ -11,22 +11,22 @@ mod parts;
 use std::time::Duration;
 
 use crate::retry::{RetryContext, RetryPolicy, Step};
-use crate::upload::api::{SessionInfo, UploadApi};
-use crate::upload::engine::{Ctx, Job};
+use crate::upload::calls::{SessionInfo, UploadCalls};
+use crate::upload::context::{Ctx, Job};
 use crate::upload::error::{Chain, UploadError};
 use crate::upload::progress::ProgressEvent;
 use crate::upload::resume;
 use crate::upload::source::OpenedSource;
 
 /// Aborts the session when the upload is dropped (cancelled) without deciding otherwise.
-struct SessionGuard<A: UploadApi> {
+struct SessionGuard<A: UploadCalls> {
     api: A,
     abort_url: String,
     session_id: String,
     armed: bool,
 }
 
-impl<A: UploadApi> Drop for SessionGuard<A> {
+impl<A: UploadCalls> Drop for SessionGuard<A> {
     fn drop(&mut self) {
         if !self.armed {
             return;
@@ -42,7 +42,7 @@ impl<A: UploadApi> Drop for SessionGuard<A> {
     }
 }
 
-pub(crate) async fn run<A: UploadApi>(
+pub(crate) async fn run<A: UploadCalls>(
     ctx: &Ctx<A>,
     job: &Job,
     opened: OpenedSource,
@@ -122,7 +122,7 @@ async fn remove_state(job: &Job) {
     }
 }
 
-async fn abort_session<A: UploadApi>(ctx: &Ctx<A>, session: &SessionInfo) {
+async fn abort_session<A: UploadCalls>(ctx: &Ctx<A>, session: &SessionInfo) {
     if abort_with_retries(&ctx.api, &session.endpoints.abort, &session.id).await {
         ctx.reporter.event(ProgressEvent::SessionAborted {
             session_id: session.id.clone(),
@@ -132,7 +132,7 @@ async fn abort_session<A: UploadApi>(ctx: &Ctx<A>, session: &SessionInfo) {
 
 /// Aborts a session, retrying transient failures (a pooled connection may have been broken by
 /// the cancelled part uploads). True when the session is gone.
-async fn abort_with_retries<A: UploadApi>(api: &A, url: &str, session_id: &str) -> bool {
+async fn abort_with_retries<A: UploadCalls>(api: &A, url: &str, session_id: &str) -> bool {
     // Patient on purpose: a session left behind holds storage until it expires (7 days), and
     // the call that failed may have failed from a rate limit that also answers this one.
     let patient = RetryPolicy {

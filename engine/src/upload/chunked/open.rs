@@ -9,14 +9,15 @@ use futures_util::TryStreamExt as _;
 
 use super::{abort_session, abort_with_retries, parts};
 use crate::retry::RetryContext;
-use crate::upload::api::{PartRecord, SessionInfo, UploadApi};
+use crate::upload::calls::{PartRecord, SessionInfo, UploadCalls};
+use crate::upload::context::{Ctx, Job};
 use crate::upload::digest::Sha1Digest;
-use crate::upload::engine::{find_stored, Ctx, Job};
 use crate::upload::error::{UploadError, UploadErrorKind};
+use crate::upload::identity::SourceIdentity;
 use crate::upload::layout::PartLayout;
 use crate::upload::progress::ProgressEvent;
 use crate::upload::resume::{self, UploadState};
-use crate::upload::source::SourceIdentity;
+use crate::upload::stored::find_stored;
 
 /// An open session and the parts it already holds, by offset.
 pub(super) type Opened = (SessionInfo, BTreeMap<u64, PartRecord>);
@@ -32,14 +33,14 @@ pub(super) enum OpenOutcome<F> {
 
 /// Retries while opening are reported but not cut short by a cancel: the session being opened is
 /// not the upload's yet, so a cancel takes effect just after, when the upload can discard it.
-fn opening<'a, A: UploadApi>(ctx: &'a Ctx<A>, job: &'a Job) -> RetryContext<'a> {
+fn opening<'a, A: UploadCalls>(ctx: &'a Ctx<A>, job: &'a Job) -> RetryContext<'a> {
     RetryContext::new(&job.retry)
         .reporting(&ctx.reporter)
         .renewing_credentials(ctx.api.can_refresh_credentials())
 }
 
 /// Opens a new session, or resumes the one named by the state file.
-pub(super) async fn open_or_resume<A: UploadApi>(
+pub(super) async fn open_or_resume<A: UploadCalls>(
     ctx: &Ctx<A>,
     job: &Job,
     size: u64,
@@ -80,7 +81,7 @@ pub(super) async fn open_or_resume<A: UploadApi>(
 
 /// Gives up the state file's session for a new one: reported, and the old session aborted
 /// unless Box no longer has it (`gone`), so it holds no storage until it expires.
-async fn restart<A: UploadApi>(
+async fn restart<A: UploadCalls>(
     ctx: &Ctx<A>,
     state: &UploadState,
     reason: String,
@@ -99,7 +100,7 @@ async fn restart<A: UploadApi>(
 }
 
 /// Resumes the session of `state`; `Ok(None)` when it is gone and a new one must be opened.
-async fn resume_session<A: UploadApi>(
+async fn resume_session<A: UploadCalls>(
     ctx: &Ctx<A>,
     job: &Job,
     size: u64,

@@ -20,9 +20,9 @@ use tokio::task::{JoinHandle, JoinSet};
 use super::open::{layout_of, save_state};
 use crate::paging::{self, Page};
 use crate::retry::{RetryContext, RetryPolicy, Step};
-use crate::upload::api::{CallError, PartRecord, SessionEndpoints, SessionInfo, UploadApi};
+use crate::upload::calls::{CallError, PartRecord, SessionEndpoints, SessionInfo, UploadCalls};
+use crate::upload::context::{Ctx, Job};
 use crate::upload::digest::Sha1Digest;
-use crate::upload::engine::{Ctx, Job};
 use crate::upload::error::{Chain, UploadError, UploadErrorKind};
 use crate::upload::layout::PartSpan;
 use crate::upload::pool::BufferPool;
@@ -47,7 +47,7 @@ impl<T> Drop for AbortOnDrop<T> {
 
 /// Reads and uploads every part not in `stored`; returns all the parts in offset order, and the
 /// whole file's SHA-1.
-pub(super) async fn upload_all<A: UploadApi>(
+pub(super) async fn upload_all<A: UploadCalls>(
     ctx: &Ctx<A>,
     job: &Job,
     opened: OpenedSource,
@@ -195,7 +195,7 @@ fn effective_concurrency(
 }
 
 /// Uploads one part, retrying; after an ambiguous failure, looks the part up before resending.
-async fn upload_part<A: UploadApi>(
+async fn upload_part<A: UploadCalls>(
     ctx: Ctx<A>,
     retry: RetryPolicy,
     endpoints: SessionEndpoints,
@@ -327,7 +327,7 @@ fn different_part(found: &PartRecord, span: &PartSpan, sha1: &Sha1Digest) -> Upl
 /// Every part the session holds, page after page of list parts
 /// (<https://developer.box.com/reference/get-files-upload-sessions-id-parts/>), each page
 /// fetched only when the one before is used up.
-pub(super) fn stored_parts<'a, A: UploadApi>(
+pub(super) fn stored_parts<'a, A: UploadCalls>(
     calls: RetryContext<'a>,
     api: &'a A,
     list_url: &'a str,
@@ -353,7 +353,7 @@ pub(super) fn stored_parts<'a, A: UploadApi>(
 }
 
 /// The part the session holds at `offset`, if any (reading pages only until it is found).
-async fn find_part<A: UploadApi>(
+async fn find_part<A: UploadCalls>(
     calls: RetryContext<'_>,
     api: &A,
     list_url: &str,

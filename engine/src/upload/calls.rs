@@ -9,7 +9,6 @@ use std::time::Duration;
 use box_uploads_runtime::OperationError;
 
 use super::digest::Sha1Digest;
-use super::error::UploadError;
 
 /// What the upload creates: a new file in a folder, or a new version of a file.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -325,36 +324,8 @@ impl std::error::Error for CallError {
     }
 }
 
-/// An API call's failure, as the retry loop sees it: a call that gives up ends in an
-/// [`UploadError`] naming the operation and the attempts made.
-impl crate::retry::Failure for CallError {
-    type Final = UploadError;
-
-    fn is_retryable(&self) -> bool {
-        CallError::is_retryable(self)
-    }
-    fn retry_after(&self) -> Option<Duration> {
-        CallError::retry_after(self)
-    }
-    fn status(&self) -> Option<u16> {
-        CallError::status(self)
-    }
-    fn may_have_taken_effect(&self) -> bool {
-        CallError::may_have_taken_effect(self)
-    }
-    fn reason(&self) -> String {
-        CallError::reason(self)
-    }
-    fn gave_up(self, operation: &'static str, attempts: u32) -> UploadError {
-        UploadError::api(operation, attempts, self)
-    }
-    fn cancelled() -> UploadError {
-        UploadError::cancelled()
-    }
-}
-
 /// The calls of a chunked or direct upload.
-pub(crate) trait UploadApi: Clone + Send + Sync + 'static {
+pub(crate) trait UploadCalls: Clone + Send + Sync + 'static {
     /// The file type the API returns for a committed upload.
     type File: Send + 'static;
 
