@@ -138,11 +138,24 @@ impl<S: Send + Sync> FromRequest<S> for BodyStream {
     type Rejection = Infallible;
 
     async fn from_request(req: Request, _state: &S) -> Result<Self, Infallible> {
+        Ok(BodyStream::of_request(req))
+    }
+}
+
+impl BodyStream {
+    /// The request's body, whose unread rest goes back to [`drain_after_error`].
+    fn of_request(req: Request) -> Self {
         let unread = req.extensions().get::<Unread>().cloned();
         let mut body = BodyStream::new(req.into_body());
         body.unread = unread;
-        Ok(body)
+        body
     }
+}
+
+/// Hands the body of a request answered before its handler ran (a middleware refused it) to
+/// [`drain_after_error`], as a handler hands back what it left unread.
+pub(crate) fn hand_back(req: Request) {
+    drop(BodyStream::of_request(req));
 }
 
 impl Drop for BodyStream {

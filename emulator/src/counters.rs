@@ -252,6 +252,11 @@ pub struct InjectedCounters {
 }
 
 impl Counters {
+    /// Counts one request for `op` in [`requests`](Self::requests).
+    pub(crate) fn count_request(&mut self, op: Operation) {
+        *self.requests.entry(op.as_str().to_string()).or_default() += 1;
+    }
+
     /// Requests received for one operation.
     pub fn requests_for(&self, op: Operation) -> u64 {
         self.requests.get(op.as_str()).copied().unwrap_or(0)

@@ -130,6 +130,62 @@ impl ApiError {
         Self::internal(format!("Internal Server Error ({context})"))
     }
 
+    /// `404 not_found` for an upload session that is unknown, aborted or committed.
+    pub fn session_not_found() -> Self {
+        Self::not_found("The upload session was not found")
+    }
+
+    /// `403 file_size_limit_exceeded`: over the per-file limit.
+    pub fn file_size_limit() -> Self {
+        Self::new(
+            StatusCode::FORBIDDEN,
+            "file_size_limit_exceeded",
+            "File size exceeds the folder owner's file size limit",
+        )
+    }
+
+    /// `403 storage_limit_exceeded`: the account's storage is full.
+    pub fn storage_limit() -> Self {
+        Self::new(
+            StatusCode::FORBIDDEN,
+            "storage_limit_exceeded",
+            "Account storage limit reached",
+        )
+    }
+
+    /// `409 item_name_in_use`, with the item(s) holding the name as `context_info.conflicts`
+    /// (one object for file uploads, an array for folder creation, as Box answers).
+    pub fn name_in_use(conflicts: Value) -> Self {
+        Self::new(
+            StatusCode::CONFLICT,
+            "item_name_in_use",
+            "Item with the same name already exists",
+        )
+        .with_context(json!({ "conflicts": conflicts }))
+    }
+
+    /// `412 precondition_failed`: an `if-match` that does not match.
+    pub fn precondition_failed() -> Self {
+        Self::new(
+            StatusCode::PRECONDITION_FAILED,
+            "precondition_failed",
+            "The resource has been modified. Please retrieve the resource again and retry",
+        )
+    }
+
+    /// Box's `503 unavailable` (common errors): retry after `retry-after` seconds.
+    pub fn unavailable(retry_after_secs: u64) -> Self {
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "unavailable",
+            "Unavailable",
+        )
+        .with_header(
+            axum::http::header::RETRY_AFTER,
+            &retry_after_secs.to_string(),
+        )
+    }
+
     pub fn body_json(&self, request_id: &str) -> Value {
         json!({
             "type": "error",

@@ -9,9 +9,13 @@
 //! answers (status and code), never a panic. The functions tested are the ones the handlers
 //! call, so the error checked here is the one a client gets.
 
-use crate::api::files::{parse_attributes, parse_range};
-use crate::api::sessions::{digest_header, file_name_field, file_size_field, part_slot, PartSlot};
-use crate::api::{json_value_count, parse_json_object, query_pairs, query_u64, JSON_MAX_VALUES};
+use crate::api::direct::parse_attributes;
+use crate::api::files::parse_range;
+use crate::api::request::{
+    json_value_count, parse_json_object, query_pairs, query_u64, JSON_MAX_VALUES,
+};
+use crate::api::sessions::create::{file_name_field, file_size_field};
+use crate::api::sessions::headers::{digest_header, part_slot, PartSlot};
 use crate::body::BodyStream;
 use crate::config::FaultConfig;
 use crate::error::ApiError;
@@ -372,7 +376,7 @@ proptest! {
         if let Ok(uri) = format!("/x?{encoded}").parse::<Uri>() {
             let pairs = query_pairs(&uri);
             let _ = query_u64(&pairs, "offset", 0);
-            let _ = crate::api::fields_param(&pairs);
+            let _ = crate::api::request::fields_param(&pairs);
         }
     }
 
@@ -880,7 +884,7 @@ proptest! {
 
 #[test]
 fn malformed_multipart_maps_to_400() {
-    let e = crate::api::files::multipart_error(MultipartError::Malformed("x"));
+    let e = crate::api::direct::multipart_error(MultipartError::Malformed("x"));
     assert_eq!(status_code(&e), (400, "bad_request"));
 }
 

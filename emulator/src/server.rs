@@ -2,14 +2,16 @@
 //!
 //! axum's own `serve` gives handlers no way to drop their connection, which fault
 //! injection needs (a reset mid-body, a part stored and then no answer). Here each
-//! connection gets a [`ConnControl`] in the request extensions; a handler that calls
-//! [`kill_connection`] makes the connection task drop the socket at once.
+//! connection gets a [`ConnControl`] in the request extensions; a handler that takes a
+//! [`Connection`] and kills it makes the connection task drop the socket at once.
 
 use crate::error::{ApiError, ErrorCode, REQUEST_ID_HEADER};
 use crate::net::{ConnBuckets, Dir, Net, NetConfig};
 use crate::state::Shared;
 use axum::body::Body;
-use axum::http::{Extensions, HeaderName, HeaderValue, Request};
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use axum::http::{HeaderName, HeaderValue, Request};
 use axum::Router;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
@@ -29,15 +31,28 @@ pub(crate) struct ConnControl {
     kill: Arc<Notify>,
 }
 
-/// Drops the connection of the request whose extensions are given: the client sees the
-/// socket close (a reset if it was still sending) and never gets an answer. Never returns
-/// when the request came through [`serve`]; otherwise answers a plain 500.
-pub(crate) async fn kill_connection(ext: &Extensions) -> ApiError {
-    if let Some(c) = ext.get::<ConnControl>() {
-        c.kill.notify_one();
-        std::future::pending::<()>().await;
+/// The connection a request came on, as a handler argument: lets the handler drop it.
+pub(crate) struct Connection(Option<ConnControl>);
+
+impl<S: Send + Sync> FromRequestParts<S> for Connection {
+    type Rejection = Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Infallible> {
+        Ok(Connection(parts.extensions.get::<ConnControl>().cloned()))
     }
-    ApiError::internal("Internal Server Error")
+}
+
+impl Connection {
+    /// Drops the connection: the client sees the socket close (a reset if it was still
+    /// sending) and never gets an answer. Never returns when the request came through
+    /// [`serve`]; otherwise answers a plain 500.
+    pub(crate) async fn kill(&self) -> ApiError {
+        if let Some(c) = &self.0 {
+            c.kill.notify_one();
+            std::future::pending::<()>().await;
+        }
+        ApiError::internal("Internal Server Error")
+    }
 }
 
 pub(crate) async fn serve(

@@ -3,18 +3,16 @@
 //! <https://developer.box.com/reference/get-folders-id/>,
 //! <https://developer.box.com/reference/get-folders-id-items/>
 
-use super::files::{check_name, json_id};
-use super::{
-    fields_param, json_response, query_get, query_pairs, query_u64, read_json_object, ApiResult,
-    AppState, JSON_LIMIT, JSON_MAX_VALUES,
-};
+use super::request::{read_json_object, Fields, Query, JSON_LIMIT, JSON_MAX_VALUES};
+use super::response::json_response;
+use super::validate::{check_name, item_not_found, json_id};
+use super::{ApiResult, AppState};
 use crate::body::BodyStream;
-use crate::counters::Operation;
 use crate::error::ApiError;
-use crate::state::{FolderRecord, Item};
+use crate::state::{FolderRecord, Item, Shared};
 use crate::util;
-use axum::extract::Path;
-use axum::http::{request::Parts, StatusCode};
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
 use base64::Engine as _;
 use serde_json::{json, Value};
 
@@ -26,15 +24,11 @@ const DEFAULT_LIMIT: u64 = 100;
 /// response."
 const MAX_OFFSET: u64 = 10_000;
 
-fn folder_not_found() -> ApiError {
-    ApiError::not_found("Could not find the specified resource")
-}
-
-fn lookup_folder(st: &crate::state::Shared, id: &str) -> Result<FolderRecord, ApiError> {
+fn lookup_folder(st: &Shared, id: &str) -> Result<FolderRecord, ApiError> {
     if !util::is_numeric_id(id) {
-        return Err(folder_not_found());
+        return Err(item_not_found());
     }
-    st.folder(id).ok_or_else(folder_not_found)
+    st.folder(id).ok_or_else(item_not_found)
 }
 
 /// `POST /2.0/folders` with `{"name": ..., "parent": {"id": ...}}`: 201 and the Folder.
@@ -47,12 +41,10 @@ fn lookup_folder(st: &crate::state::Shared, id: &str) -> Result<FolderRecord, Ap
 /// holding that item's mini form. Box does not document the order of these checks; the
 /// emulator checks the body, then the name's syntax, then the parent, then the conflict.
 pub(crate) async fn create_folder(
-    axum::extract::State(st): AppState,
-    parts: Parts,
+    State(st): AppState,
+    fields: Fields,
     mut body: BodyStream,
 ) -> ApiResult {
-    st.begin(Operation::CreateFolder, &parts.headers, false)
-        .await?;
     let m = read_json_object(&mut body, JSON_LIMIT, JSON_MAX_VALUES).await?;
     let name = match m.get("name") {
         None | Some(Value::Null) => return Err(ApiError::bad_request("'name' is required")),
@@ -65,12 +57,11 @@ pub(crate) async fn create_folder(
             None | Some(Value::Null) => {
                 return Err(ApiError::bad_request("'parent.id' is required"))
             }
-            Some(v) => json_id(v).ok_or_else(folder_not_found)?,
+            Some(v) => json_id(v).ok_or_else(item_not_found)?,
         },
         Some(_) => return Err(ApiError::bad_request("'parent' must be an object")),
     };
     check_name(&name)?;
-    let fields = fields_param(&query_pairs(&parts.uri));
     let mut catalog = st.catalog.lock().await;
     let f = st.create_folder(&mut catalog, &parent_id, &name).await?;
     Ok(json_response(
@@ -83,14 +74,11 @@ pub(crate) async fn create_folder(
 /// `sequence_id`, `created_at` and `modified_at`); `fields` gives the mini form plus the
 /// fields asked for. `404 not_found` for a folder that does not exist.
 pub(crate) async fn get_folder(
-    axum::extract::State(st): AppState,
+    State(st): AppState,
     Path(folder_id): Path<String>,
-    parts: Parts,
+    fields: Fields,
 ) -> ApiResult {
-    st.begin(Operation::GetFolder, &parts.headers, false)
-        .await?;
     let f = lookup_folder(&st, &folder_id)?;
-    let fields = fields_param(&query_pairs(&parts.uri));
     let catalog = st.catalog.lock().await;
     Ok(json_response(
         StatusCode::OK,
@@ -132,20 +120,17 @@ fn decode_marker(marker: &str) -> Option<(u8, String, u64)> {
 /// is `400 bad_request` too (Box's answer undocumented). `sort` and `direction` are not
 /// modelled: the order is always the one above.
 pub(crate) async fn list_folder_items(
-    axum::extract::State(st): AppState,
+    State(st): AppState,
     Path(folder_id): Path<String>,
-    parts: Parts,
+    q: Query,
 ) -> ApiResult {
-    st.begin(Operation::ListFolderItems, &parts.headers, false)
-        .await?;
     lookup_folder(&st, &folder_id)?;
-    let q = query_pairs(&parts.uri);
-    let fields = fields_param(&q);
-    let limit = query_u64(&q, "limit", DEFAULT_LIMIT)?.min(MAX_LIMIT);
+    let fields = q.fields();
+    let limit = q.u64("limit", DEFAULT_LIMIT)?.min(MAX_LIMIT);
     if limit == 0 {
         return Err(ApiError::bad_request("'limit' must be at least 1"));
     }
-    let usemarker = match query_get(&q, "usemarker") {
+    let usemarker = match q.get("usemarker") {
         None => false,
         Some(v) if v.eq_ignore_ascii_case("true") => true,
         Some(v) if v.eq_ignore_ascii_case("false") => false,
@@ -159,7 +144,7 @@ pub(crate) async fn list_folder_items(
     let items = st.folder_items(&catalog, &folder_id);
     if usemarker {
         // Box's marker guide: the first page is asked for without a marker, or with `0`.
-        let start = match query_get(&q, "marker").filter(|m| !m.is_empty() && *m != "0") {
+        let start = match q.get("marker").filter(|m| !m.is_empty() && *m != "0") {
             None => 0,
             Some(m) => {
                 let key = decode_marker(m)
@@ -187,7 +172,7 @@ pub(crate) async fn list_folder_items(
                    "prev_marker": prev_marker}),
         ));
     }
-    let offset = query_u64(&q, "offset", 0)?;
+    let offset = q.u64("offset", 0)?;
     if offset > MAX_OFFSET {
         // Box's reference gives 10000; Box was seen (2020, box community) to refuse offsets
         // above 300000 with this body. The documented, stricter limit is kept.

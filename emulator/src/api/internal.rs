@@ -1,7 +1,9 @@
 //! `/_emulator/*`: counters, faults and token controls for tests that drive the binary. No
 //! authentication.
 
-use super::{body_error, json_response, parse_json_object, ApiResult, AppState, JSON_MAX_VALUES};
+use super::request::{body_error, parse_json_object, JSON_MAX_VALUES};
+use super::response::json_response;
+use super::{ApiResult, AppState};
 use crate::body::BodyStream;
 use crate::config::FaultConfig;
 use crate::counters::Counters;

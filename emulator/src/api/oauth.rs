@@ -1,16 +1,20 @@
 //! The token endpoint, beside the API on the base URL as Box's (`https://api.box.com/oauth2/…`):
 //! `POST /oauth2/token` (client credentials, JWT bearer, refresh token) and
 //! `POST /oauth2/revoke`. Form-encoded bodies, the client id and secret in the body; errors are
-//! `400 {"error", "error_description"}` with Box's codes and messages (https://developer.box.com/reference/post-oauth2-token/,
-//! https://developer.box.com/guides/api-calls/permissions-and-errors/common-errors/). Injected faults (latency, rate limit) do not apply here.
+//! `400 {"error", "error_description"}` with Box's codes and messages
+//! (<https://developer.box.com/reference/post-oauth2-token/>,
+//! <https://developer.box.com/guides/api-calls/permissions-and-errors/common-errors/>).
+//! Requests are counted ([`super::gate::count_only`]); injected faults (latency, rate limit)
+//! do not apply here.
 
-use super::{body_error, json_response, ApiResult, AppState};
+use super::request::body_error;
+use super::response::json_response;
+use super::{ApiResult, AppState};
 use crate::auth::{self, Caller, Grant};
 use crate::body::BodyStream;
-use crate::config::SERVICE_ACCOUNT_ID;
-use crate::counters::Operation;
 use crate::error::{ApiError, ErrorShape};
 use crate::state::{lock, Shared};
+use crate::util::constant_time_eq;
 use axum::http::{header, request::Parts, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
@@ -100,18 +104,14 @@ impl Shared {
         };
         let id_ok = form
             .get("client_id")
-            .is_some_and(|v| super::constant_time_eq(v.as_bytes(), id.as_bytes()));
+            .is_some_and(|v| constant_time_eq(v.as_bytes(), id.as_bytes()));
         let secret_ok = form
             .get("client_secret")
-            .is_some_and(|v| super::constant_time_eq(v.as_bytes(), secret.as_bytes()));
+            .is_some_and(|v| constant_time_eq(v.as_bytes(), secret.as_bytes()));
         if !(id_ok && secret_ok) {
             return Err(invalid_client());
         }
         Ok(())
-    }
-
-    fn is_user(&self, id: &str) -> bool {
-        id != SERVICE_ACCOUNT_ID && self.config.users.iter().any(|u| u == id)
     }
 
     /// The user a `box_subject_type`/`box_sub_type` and id name, if they name one.
@@ -142,7 +142,6 @@ pub(crate) async fn token(
     parts: Parts,
     mut body: BodyStream,
 ) -> ApiResult {
-    count_request(&st, Operation::RequestToken);
     let result = token_inner(&st, &parts, &mut body).await;
     counted(&st, result)
 }
@@ -272,7 +271,6 @@ pub(crate) async fn revoke(
     parts: Parts,
     mut body: BodyStream,
 ) -> ApiResult {
-    count_request(&st, Operation::RevokeToken);
     let result = async {
         let form = read_form(&parts, &mut body).await?;
         st.check_client(&form)?;
@@ -285,11 +283,4 @@ pub(crate) async fn revoke(
     }
     .await;
     counted(&st, result)
-}
-
-fn count_request(st: &Shared, op: Operation) {
-    *st.counters()
-        .requests
-        .entry(op.as_str().to_string())
-        .or_default() += 1;
 }

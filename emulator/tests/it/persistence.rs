@@ -162,38 +162,31 @@ async fn torn_writes_are_ignored_on_restart() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
-/// A session saved by an emulator of the older layout (each part in its own
-/// `parts/<index>.bin`, no data file) is moved into the one-file layout when loaded: its parts
-/// survive and the upload can be finished.
+/// A session whose data file is gone (lost, or left by a layout that kept each part in its
+/// own `parts/<index>.bin`) keeps none of its parts: their bytes cannot be trusted, so their
+/// records go, stray part files are removed, and the upload is finished by sending the parts
+/// again.
 #[tokio::test]
-async fn sessions_of_the_part_per_file_layout_are_migrated() {
-    let dir = temp_dir("legacy");
+async fn a_session_without_its_data_file_keeps_no_parts() {
+    let dir = temp_dir("lost-data");
     let config = box_emulator::Config {
         data_dir: Some(dir.clone()),
         ..small_config()
     };
     let big = test_data(3000, 12);
-    let (s, first_parts) = {
+    let s = {
         let ctx = Ctx::new(config.clone()).await;
-        let s = ctx.new_session("0", "legacy.bin", 3000).await;
-        let mut parts = Vec::new();
+        let s = ctx.new_session("0", "lost.bin", 3000).await;
         for i in 0..2 {
             let chunk = &big[i * 1024..(i + 1) * 1024];
-            parts.push(
-                expect_status(ctx.put_part(&s, (i * 1024) as u64, chunk, 3000).await, 200).await
-                    ["part"]
-                    .clone(),
-            );
+            expect_status(ctx.put_part(&s, (i * 1024) as u64, chunk, 3000).await, 200).await;
         }
         ctx.emu.shutdown().await;
-        (s, parts)
+        s
     };
-    // Rewrite the session as the older layout had it: one file a part, no data file.
     let sdir = dir.join("sessions").join(s["id"].as_str().unwrap());
     std::fs::remove_file(sdir.join("data")).unwrap();
     std::fs::write(sdir.join("parts/0.bin"), &big[..1024]).unwrap();
-    std::fs::write(sdir.join("parts/1.bin"), &big[1024..2048]).unwrap();
-    // A part file without its record is a torn write: dropped.
     std::fs::write(sdir.join("parts/2.bin"), &big[2048..]).unwrap();
 
     let ctx = Ctx::new(config).await;
@@ -204,24 +197,27 @@ async fn sessions_of_the_part_per_file_layout_are_migrated() {
             .await,
     )
     .await;
-    assert_eq!(s["num_parts_processed"], 2);
+    assert_eq!(s["num_parts_processed"], 0);
     let list = body_json(
         ctx.get_json(s["session_endpoints"]["list_parts"].as_str().unwrap())
             .await,
     )
     .await;
-    assert_eq!(list["entries"], json!(first_parts));
+    assert_eq!(list["entries"], json!([]));
     for i in 0..3 {
         assert!(!sdir.join(format!("parts/{i}.bin")).exists());
+        assert!(!sdir.join(format!("parts/{i}.json")).exists());
     }
-    assert_eq!(
-        std::fs::read(sdir.join("data")).unwrap()[..2048],
-        big[..2048]
-    );
-    let mut parts = first_parts;
-    parts.push(
-        expect_status(ctx.put_part(&s, 2048, &big[2048..], 3000).await, 200).await["part"].clone(),
-    );
+    assert_eq!(std::fs::metadata(sdir.join("data")).unwrap().len(), 3000);
+    let mut parts = Vec::new();
+    for i in 0..3 {
+        let chunk = &big[i * 1024..((i + 1) * 1024).min(3000)];
+        parts.push(
+            expect_status(ctx.put_part(&s, (i * 1024) as u64, chunk, 3000).await, 200).await
+                ["part"]
+                .clone(),
+        );
+    }
     let v = expect_status(ctx.commit(&s, &parts, &big).await, 201).await;
     let id = v["entries"][0]["id"].as_str().unwrap();
     assert_eq!(ctx.download(id, None).await, big);

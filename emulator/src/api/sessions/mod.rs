@@ -1,0 +1,15 @@
+//! Chunked uploads: sessions, parts, commit.
+//! <https://developer.box.com/guides/uploads/chunked/>
+//!
+//! [`create`] makes a session, [`part`] stores one part (written in place through
+//! [`region`]), [`commit`] checks the parts list ([`commit_body`]) and stores the file, and
+//! [`status`] answers the session's status, its parts, its abort and its log events. The
+//! headers of a part and a commit are read by [`headers`].
+
+pub(crate) mod commit;
+mod commit_body;
+pub(crate) mod create;
+pub(crate) mod headers;
+pub(crate) mod part;
+mod region;
+pub(crate) mod status;

@@ -1,0 +1,285 @@
+//! Injected faults and rate limits: the settings in force, the seeded draws that decide
+//! each fault reproducibly, the rate-limit windows, and the answers they give.
+
+use super::{lock, Shared};
+use crate::config::{FaultConfig, RateLimit};
+use crate::error::ApiError;
+use crate::util;
+use axum::http::{header, StatusCode};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, RwLock};
+use std::time::Duration;
+
+/// The request-level faults: each is drawn from (seed, its kind, how many times it was drawn
+/// before), so the same requests in the same order meet the same faults.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum RequestFault {
+    Request503 = 0,
+    Request502 = 1,
+    NameTemporarilyReserved = 2,
+    OperationBlocked = 3,
+    Direct500AfterStore = 4,
+    Write503AfterStore = 5,
+    CommitDropAfterStore = 6,
+}
+
+/// The number of [`RequestFault`] kinds.
+const REQUEST_FAULT_KINDS: usize = 7;
+
+/// The fault a part upload meets, drawn per attempt by [`part_fault`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum PartFault {
+    None,
+    ResetMidBody,
+    Fail500Before,
+    Fail500After,
+    DropAfter,
+}
+
+/// Draws the fault for one attempt at one part. Keyed by (seed, session sequence number,
+/// part index, attempt number), so the outcome does not depend on arrival order.
+pub(crate) fn part_fault(
+    seed: u64,
+    f: &FaultConfig,
+    seq: u64,
+    index: u64,
+    attempt: u32,
+) -> PartFault {
+    let draw =
+        |kind: u64| util::unit_float(util::mix(&[seed, kind, seq, index, u64::from(attempt)]));
+    if f.part_reset_mid_body > 0.0 && draw(1) < f.part_reset_mid_body {
+        PartFault::ResetMidBody
+    } else if f.part_500_before_store > 0.0 && draw(2) < f.part_500_before_store {
+        PartFault::Fail500Before
+    } else if f.part_500_after_store > 0.0 && draw(3) < f.part_500_after_store {
+        PartFault::Fail500After
+    } else if f.part_drop_after_store > 0.0 && draw(4) < f.part_drop_after_store {
+        PartFault::DropAfter
+    } else {
+        PartFault::None
+    }
+}
+
+/// Fixed-window rate limiter state.
+struct RateWindow {
+    start: tokio::time::Instant,
+    count: u64,
+}
+
+impl RateWindow {
+    fn new() -> Mutex<RateWindow> {
+        Mutex::new(RateWindow {
+            start: tokio::time::Instant::now(),
+            count: 0,
+        })
+    }
+}
+
+/// The fault settings in force and what their draws and windows have counted so far.
+pub(crate) struct FaultState {
+    settings: RwLock<FaultConfig>,
+    /// How many times each request-level fault was drawn.
+    draws: [AtomicU64; REQUEST_FAULT_KINDS],
+    /// The window of `rate_limit` (every API request).
+    rate: Mutex<RateWindow>,
+    /// The window of `rate_limit_uploads` (direct uploads and session creations).
+    upload_rate: Mutex<RateWindow>,
+    /// API requests still to let through before `expire-tokens` fires.
+    expire_countdown: Mutex<Option<u64>>,
+}
+
+impl FaultState {
+    pub(super) fn new(settings: FaultConfig) -> FaultState {
+        FaultState {
+            settings: RwLock::new(settings),
+            draws: Default::default(),
+            rate: RateWindow::new(),
+            upload_rate: RateWindow::new(),
+            expire_countdown: Mutex::new(None),
+        }
+    }
+}
+
+impl Shared {
+    /// The fault settings in force.
+    pub fn faults(&self) -> FaultConfig {
+        self.faults
+            .settings
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Replaces the fault settings. `expire_tokens: Some(0)` runs at once and is cleared;
+    /// `Some(N)` starts its countdown. Both rate-limit windows start afresh.
+    pub fn set_faults(&self, mut faults: FaultConfig) {
+        for window in [&self.faults.rate, &self.faults.upload_rate] {
+            let mut w = lock(window);
+            w.start = tokio::time::Instant::now();
+            w.count = 0;
+        }
+        let mut countdown = lock(&self.faults.expire_countdown);
+        *countdown = faults.expire_tokens;
+        if faults.expire_tokens == Some(0) {
+            faults.expire_tokens = None;
+            *countdown = None;
+            self.expire_tokens();
+        }
+        *self
+            .faults
+            .settings
+            .write()
+            .unwrap_or_else(|e| e.into_inner()) = faults;
+    }
+
+    /// Counts one API request against a pending `expire-tokens=N`, firing it when due.
+    pub fn tick_expire_countdown(&self) {
+        let mut countdown = lock(&self.faults.expire_countdown);
+        match *countdown {
+            None => {}
+            Some(0) => {
+                *countdown = None;
+                self.expire_tokens();
+                self.faults
+                    .settings
+                    .write()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .expire_tokens = None;
+            }
+            Some(n) => *countdown = Some(n - 1),
+        }
+    }
+
+    /// Whether a request-level fault of probability `p` fires this time (see
+    /// [`RequestFault`]). A probability of 0 draws nothing.
+    pub fn draw(&self, kind: RequestFault, p: f64) -> bool {
+        if p <= 0.0 {
+            return false;
+        }
+        let n = self.faults.draws[kind as usize].fetch_add(1, Ordering::Relaxed);
+        p >= 1.0 || util::unit_float(util::mix(&[self.config.seed, 100 + kind as u64, n])) < p
+    }
+
+    /// The injected `502`/`503` answered to any API request (after authentication and the rate
+    /// limit, before the request does anything). On Box these come from its front end;
+    /// whether they precede authentication there is unknown, and it makes no difference to a
+    /// client that has a valid token.
+    pub fn check_gateway_faults(&self, faults: &FaultConfig) -> Result<(), ApiError> {
+        if self.draw(RequestFault::Request503, faults.request_503) {
+            self.counters().injected.request_503 += 1;
+            return Err(ApiError::unavailable(faults.retry_after_503_secs));
+        }
+        if self.draw(RequestFault::Request502, faults.request_502) {
+            self.counters().injected.request_502 += 1;
+            return Err(ApiError::new(
+                StatusCode::BAD_GATEWAY,
+                "bad_gateway",
+                "Bad Gateway",
+            ));
+        }
+        Ok(())
+    }
+
+    /// The injected `409`s (with the messages of Box's common-errors guide) of a request that
+    /// writes into a folder: `name_temporarily_reserved` (direct uploads and session
+    /// creations: Box's answer while a duplicate request for the name is in flight) when
+    /// `name_reserved` is set, and `operation_blocked_temporary` (those and commits: a move or
+    /// copy holds the folder). Nothing has been stored.
+    pub fn check_folder_faults(
+        &self,
+        faults: &FaultConfig,
+        name_reserved: bool,
+    ) -> Result<(), ApiError> {
+        if name_reserved
+            && self.draw(
+                RequestFault::NameTemporarilyReserved,
+                faults.name_temporarily_reserved,
+            )
+        {
+            self.counters().injected.name_temporarily_reserved += 1;
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                "name_temporarily_reserved",
+                "The item name is reserved by another processing item. Wait and then retry the request, or wait and check the parent folder to see if the name is in use.",
+            ));
+        }
+        if self.draw(RequestFault::OperationBlocked, faults.operation_blocked) {
+            self.counters().injected.operation_blocked += 1;
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                "operation_blocked_temporary",
+                "The operation is blocked by another ongoing operation",
+            ));
+        }
+        Ok(())
+    }
+
+    /// The injected `503` of a write that was applied (`write_503_after_store`): Box warns
+    /// that a write may persist despite a 503.
+    pub fn check_503_after_store(&self, faults: &FaultConfig) -> Result<(), ApiError> {
+        if self.draw(
+            RequestFault::Write503AfterStore,
+            faults.write_503_after_store,
+        ) {
+            self.counters().injected.write_503_after_store += 1;
+            return Err(ApiError::unavailable(faults.retry_after_503_secs));
+        }
+        Ok(())
+    }
+
+    /// The request limit (`rate_limit`): every API request counts.
+    pub fn check_rate(&self, faults: &FaultConfig) -> Result<(), ApiError> {
+        let Some(rl) = faults.rate_limit else {
+            return Ok(());
+        };
+        take_from_window(&self.faults.rate, rl).inspect_err(|_| {
+            let mut c = self.counters();
+            c.injected.rate_limited += 1;
+            c.injected.rate_limited_requests += 1;
+        })
+    }
+
+    /// The upload limit (`rate_limit_uploads`), checked by direct uploads and session
+    /// creations after the request limit (so an upload also counts toward the request
+    /// limit, and a request refused by that one does not count here). Box's rate-limit guide:
+    /// "240 file upload requests per minute per user"; which requests it counts is not
+    /// documented beyond that (whether parts do is unconfirmed), and the emulator counts the
+    /// requests that start an upload.
+    pub fn check_upload_rate(&self, faults: &FaultConfig) -> Result<(), ApiError> {
+        let Some(rl) = faults.rate_limit_uploads else {
+            return Ok(());
+        };
+        take_from_window(&self.faults.upload_rate, rl).inspect_err(|_| {
+            let mut c = self.counters();
+            c.injected.rate_limited += 1;
+            c.injected.rate_limited_uploads += 1;
+        })
+    }
+}
+
+/// Counts one request in a fixed window of `rl`: Box's `429 rate_limit_exceeded` (its
+/// rate-limit guide's body) with `retry-after` in whole seconds, rounded up, until the window
+/// ends, when the limit is reached.
+fn take_from_window(window: &Mutex<RateWindow>, rl: RateLimit) -> Result<(), ApiError> {
+    let length = Duration::from_millis(rl.window_ms.max(1));
+    let now = tokio::time::Instant::now();
+    let retry_after = {
+        let mut w = lock(window);
+        if now.duration_since(w.start) >= length {
+            w.start = now;
+            w.count = 0;
+        }
+        w.count += 1;
+        if w.count <= u64::from(rl.max_requests) {
+            return Ok(());
+        }
+        let remaining = length.saturating_sub(now.duration_since(w.start));
+        (remaining.as_secs_f64().ceil() as u64).max(1)
+    };
+    Err(ApiError::new(
+        StatusCode::TOO_MANY_REQUESTS,
+        "rate_limit_exceeded",
+        "Request rate limit exceeded, please try again later",
+    )
+    .with_header(header::RETRY_AFTER, &retry_after.to_string()))
+}

@@ -1,0 +1,92 @@
+//! The emulator's state: files, versions, folders, sessions and parts, kept in memory and
+//! persisted under the data directory, plus the runtime state the handlers share (counters,
+//! faults, tokens).
+//!
+//! Layout of the data directory (every file name is a server-generated id, never a client
+//! supplied name):
+//!
+//! ```text
+//! state.json                     id counters (IdState)
+//! files/<file_id>.json           a file and all its versions (FileRecord)
+//! folders/<folder_id>.json       a folder made by `POST /2.0/folders` (FolderRecord)
+//! blobs/<version_id>             content of one file version
+//! sessions/<session_id>/session.json    SessionMeta
+//! sessions/<session_id>/data             the file being assembled: `file_size` bytes (sparse),
+//!                                        each part written at its offset
+//! sessions/<session_id>/parts/<index>.json  PartRecord (written after the part's bytes)
+//! tmp/                           bodies being received; emptied at start-up
+//! ```
+//!
+//! JSON files are written to a temporary name and renamed into place, so a crash leaves
+//! either the old or the new version. A part counts only once its record is on disk; the bytes
+//! of a region with no record mean nothing (a later upload of that part overwrites them), so a
+//! part whose body broke mid-way leaves no trace. The commit hashes `data` and links it into
+//! `blobs/` instead of copying it.
+//!
+//! Modules: [`records`] (the data types), [`catalog`] (files and folders in memory),
+//! [`store`] (file and folder operations), [`session`] (upload sessions), [`disk`] (atomic
+//! writes, temporary files), [`load`] (opening the directory), [`json`] (Box's JSON of each
+//! record), [`faults`] (injected faults and rate limits), [`tokens`] (the tokens known).
+
+mod catalog;
+mod disk;
+mod faults;
+mod json;
+mod load;
+mod records;
+mod session;
+mod store;
+mod tokens;
+
+pub(crate) use catalog::{Catalog, Item};
+pub(crate) use disk::{copy_at, hash_file, io_err, write_json_atomic, NewContent, TempPath};
+pub(crate) use faults::{part_fault, PartFault, RequestFault};
+pub(crate) use records::{
+    CommittedInfo, FileRecord, FolderRecord, PartRecord, SessionMeta, SessionTarget,
+};
+pub(crate) use session::{Region, Session, SessionInner};
+pub(crate) use tokens::TokenOwner;
+
+use crate::auth::{AuthState, JwtKey};
+use crate::config::Config;
+use crate::counters::Counters;
+use std::collections::{HashMap, VecDeque};
+use std::path::PathBuf;
+use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+
+/// Locks a mutex, taking the data of one poisoned by a panicking holder (every critical
+/// section leaves its data consistent).
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Everything the handlers share.
+pub(crate) struct Shared {
+    pub config: Config,
+    pub data_dir: PathBuf,
+    /// `http://HOST:PORT` (set by `Emulator::start` once the listener is bound).
+    pub base_url: String,
+    pub folders: RwLock<catalog::Folders>,
+    pub catalog: tokio::sync::Mutex<Catalog>,
+    pub sessions: RwLock<HashMap<String, Arc<Session>>>,
+    pub counters: Mutex<Counters>,
+    faults: faults::FaultState,
+    upload_tokens: Mutex<VecDeque<String>>,
+    /// Issued access and refresh tokens, used JWT ids.
+    pub auth: Mutex<AuthState>,
+    /// The JWT grant's key, when configured (set by `Emulator::start`, like `base_url`).
+    pub jwt_key: Option<JwtKey>,
+    tmp_seq: AtomicU64,
+}
+
+impl Shared {
+    /// The upload base, `http://HOST:PORT/api/2.0`.
+    pub fn upload_base(&self) -> String {
+        format!("{}/api/2.0", self.base_url)
+    }
+
+    pub fn counters(&self) -> MutexGuard<'_, Counters> {
+        lock(&self.counters)
+    }
+}
