@@ -12,11 +12,16 @@
 //! 1 GiB file, the size sweep, the engine's concurrency and part-size sweeps, and many small
 //! files under rate limits), `wan` and `far` (the emulator's own `--net` shaping: every client
 //! on one file sized so that the slowest client takes about a minute, plus the engine pinned
-//! at 4 parts in flight beside its adaptive default). It judges the targets against
-//! the best peer, each profile's `link`, the SHA-1 floor and the engine's memory bound
+//! at 4 parts in flight beside its adaptive default). It judges its targets ([`targets`])
+//! against the best peer, each profile's `link`, the SHA-1 floor and the engine's memory bound
 //! ([`memory`], the one place to change when the engine's documented bound changes), times
 //! `xtask codegen` on our spec and on Box's whole published API, and writes
 //! `bench/results/results.json`, SVG plots beside it, and `BENCHMARKS.md`.
+//!
+//! Data flows one way through the modules: [`options`] -> [`plan`] (what to run) ->
+//! [`runner`] (running it) -> [`results`] (the measured data) -> [`targets`] (met or not) ->
+//! [`markdown`] and [`plots`] (the report), written by [`output`]. The engine's and the
+//! emulator's defaults are read from their crates ([`defaults`]).
 //!
 //! It is never part of `cargo test` or CI: it is slow and its figures depend on the machine.
 //!
@@ -33,18 +38,29 @@
 
 mod charts;
 mod children;
+mod defaults;
 mod emulator;
 mod files;
+mod markdown;
 mod measure;
 mod memory;
+mod options;
+mod output;
+mod plan;
+mod plots;
 mod profile;
-mod report;
-mod run;
+mod results;
+mod runner;
 mod setup;
-mod small;
 mod stats;
+mod targets;
 
 use std::process::ExitCode;
+
+use options::Options;
+use plan::Plan;
+use setup::Paths;
+use targets::Target;
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -54,7 +70,7 @@ fn main() -> ExitCode {
         Some("upload-one") => children::upload_one(&args[1..]),
         Some("upload-tree") => children::upload_tree(&args[1..]),
         Some("hash-floor") => children::hash_floor(&args[1..]),
-        _ => run::main(&args),
+        _ => bench(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -62,5 +78,67 @@ fn main() -> ExitCode {
             eprintln!("box-uploads-bench: {message}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// `cargo xtask bench [OPTIONS]`: plan, run, judge, write.
+fn bench(args: &[String]) -> Result<(), String> {
+    let Some(opts) = Options::parse(args)? else {
+        return Ok(());
+    };
+    let paths = Paths::discover();
+    if let Some(json) = &opts.from_json {
+        // The report and plots again from saved figures (the targets are judged anew).
+        let results = output::read(json)?
+            .ok_or_else(|| format!("cannot read {}: no such file", json.display()))?;
+        let (out_dir, report) = output::rewrite_paths(&paths, &opts, json, results.quick);
+        output::write(&results, &targets::judge(&results), &out_dir, &report)?;
+        eprintln!("rewrote {} from {}", report.display(), json.display());
+        return Ok(());
+    }
+    let (out_dir, report) = output::paths(&paths, &opts);
+    if opts.small_files {
+        // Read the saved figures first: a results.json that cannot be read stops the run
+        // before anything is measured.
+        let json = out_dir.join("results.json");
+        let saved = output::read(&json)?;
+        if saved.is_none() {
+            eprintln!(
+                "no {} yet: the report will hold only this case",
+                json.display()
+            );
+        }
+        let results = runner::small_files_only(&paths, &opts, args, saved)?;
+        let targets = targets::judge(&results);
+        output::write(&results, &targets, &out_dir, &report)?;
+        eprintln!(
+            "merged into {} and rewrote {}",
+            json.display(),
+            report.display()
+        );
+        print_targets(targets.iter().filter(|t| targets::is_small_files(t)));
+        return Ok(());
+    }
+    let plan = Plan::new(&opts);
+    if opts.plan_only {
+        plan::estimate::print(&plan, &opts);
+        return Ok(());
+    }
+    let results = runner::run(paths, &opts, &plan, args)?;
+    let targets = targets::judge(&results);
+    output::write(&results, &targets, &out_dir, &report)?;
+    eprintln!(
+        "done in {:.0} s: {} and {}",
+        results.duration_s,
+        report.display(),
+        out_dir.join("results.json").display()
+    );
+    print_targets(targets.iter());
+    Ok(())
+}
+
+fn print_targets<'a>(targets: impl Iterator<Item = &'a Target>) {
+    for t in targets {
+        eprintln!("  {:<8} {}: {}", t.status.word(), t.name, t.measured);
     }
 }

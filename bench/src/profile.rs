@@ -69,7 +69,7 @@ impl Profile {
 
     /// Why this size: what the slowest (sequential) client needs for it, for the report.
     pub fn size_reason(&self, size: u64) -> String {
-        let part = crate::run::emulator_part_size(size, None);
+        let part = crate::defaults::emulator_part_size(size, None);
         let parts = size.div_ceil(part);
         let secs = size as f64 / (self.conn_mib_s * MIB) as f64
             + parts as f64 * self.rtt_ms as f64 / 1000.0;

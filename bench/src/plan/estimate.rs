@@ -1,0 +1,83 @@
+//! `--plan`: the cases of the run and an estimate of its duration, from rough rates of each
+//! client (loopback: as measured on the 2-core machine of BENCHMARKS.md; shaped: what the
+//! profile allows a client of its parallelism).
+
+use super::{distinct_runs, CaseSpec, Client, Plan, CLIENTS};
+use crate::files::MIB;
+use crate::options::Options;
+use crate::profile;
+
+/// Prints the plan and its estimate; measures nothing.
+pub fn print(plan: &Plan, opts: &Options) {
+    let mut uploaders: Vec<Client> = CLIENTS.to_vec();
+    uploaders.retain(|c| match c {
+        Client::Cli => !opts.skip_cli,
+        Client::Boxsdk => !opts.skip_boxsdk,
+        Client::Boxsdk3 => !opts.skip_boxsdk3,
+        Client::Node => !opts.skip_node,
+        _ => true,
+    });
+    let groups = plan.groups(&uploaders);
+    let mut seen = std::collections::BTreeSet::new();
+    let mut total_s = 0.0;
+    for (name, cases) in &groups {
+        let mut group_s = 0.0;
+        println!("== {name}");
+        for c in cases {
+            if !seen.insert(c.key()) {
+                continue;
+            }
+            let each = run_s(c);
+            group_s += each * c.runs as f64;
+            println!("  {:<44} x{}  ~{:.0} s each", c.describe(), c.runs, each);
+        }
+        println!("  group: ~{:.1} min", group_s / 60.0);
+        total_s += group_s;
+    }
+    if plan.loopback {
+        // Each client in turn at the 20 files/s ceiling, plus setup.
+        let small = (opts.small_files_count as f64 / 20.0 + 10.0) * 4.0;
+        println!("== small files: ~{:.1} min", small / 60.0);
+        total_s += small;
+    }
+    if !opts.skip_codegen {
+        println!("== codegen timings: ~1 min (builds excluded)");
+        total_s += 60.0;
+    }
+    println!(
+        "{} measured runs; estimated ~{:.0} min on an idle 2-core machine, builds and \
+         SDK installs excluded",
+        distinct_runs(&groups),
+        total_s / 60.0
+    );
+}
+
+/// Rough seconds of one run of a case (start-up included).
+fn run_s(c: &CaseSpec) -> f64 {
+    let mib = c.size as f64 / MIB as f64;
+    let startup = match c.client {
+        Client::Boxsdk | Client::Boxsdk3 | Client::Node => 2.0,
+        _ => 0.5,
+    };
+    let rate = match profile::shaped(c.profile) {
+        None => match c.client {
+            Client::Floor => 500.0,
+            Client::Node => 70.0,
+            Client::Boxsdk | Client::Boxsdk3 => 120.0,
+            _ => 150.0,
+        },
+        Some(p) => {
+            let (conn, link) = (p.conn_mib_s as f64, p.link_mib_s as f64);
+            let parts = c.size.div_ceil(c.effective_part_size()) as f64;
+            let rtts = parts * p.rtt_ms as f64 / 1000.0;
+            let parallel = match c.client {
+                Client::Boxsdk | Client::Node => 1.0,
+                Client::Boxsdk3 => 5.0,
+                _ => c.concurrency.map_or(link / conn, |n| n as f64),
+            };
+            let transfer = mib / (parallel * conn).min(link);
+            return startup + transfer + rtts / parallel;
+        }
+    };
+    startup + mib / rate
+}
