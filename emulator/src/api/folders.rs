@@ -115,10 +115,11 @@ fn decode_marker(marker: &str) -> Option<(u8, String, u64)> {
 /// reference says) and `limit` (default 100, at most 1000; more is clamped to 1000) give
 /// `{"total_count", "entries", "offset", "limit", "order"}`. Marker paging: `usemarker=true`
 /// and `marker` (absent or `0` for the first page) give `{"entries", "limit", "next_marker",
-/// "prev_marker"}`, `next_marker` null on the last page, `prev_marker` null on the first; a marker the emulator did not make is
-/// `400 bad_request` (Box's answer to one is not documented; the stricter choice). `limit=0`
-/// is `400 bad_request` too (Box's answer undocumented). `sort` and `direction` are not
-/// modelled: the order is always the one above.
+/// "prev_marker"}`, `next_marker` null on the last page, `prev_marker` null on the first; a
+/// marker the emulator did not make is `400 bad_request` (Box's answer to one is not
+/// documented; the stricter choice). `limit=0` is `400 bad_request` too (Box's answer
+/// undocumented). `sort` and `direction` are not modelled: the order is always the one
+/// above.
 pub(crate) async fn list_folder_items(
     State(st): AppState,
     Path(folder_id): Path<String>,
@@ -142,37 +143,60 @@ pub(crate) async fn list_folder_items(
     };
     let catalog = st.catalog.lock().await;
     let items = st.folder_items(&catalog, &folder_id);
-    if usemarker {
-        // Box's marker guide: the first page is asked for without a marker, or with `0`.
-        let start = match q.get("marker").filter(|m| !m.is_empty() && *m != "0") {
-            None => 0,
-            Some(m) => {
-                let key = decode_marker(m)
-                    .ok_or_else(|| ApiError::bad_request(format!("Invalid marker: {m:?}")))?;
-                items.partition_point(|i| i.sort_key() < key)
-            }
-        };
-        let end = start
-            .saturating_add(usize::try_from(limit).unwrap_or(usize::MAX))
-            .min(items.len());
-        let entries: Vec<Value> = items[start..end]
-            .iter()
-            .map(|i| st.item_json(i, fields.as_deref()))
-            .collect();
-        let next_marker = items.get(end).map(|i| encode_marker(&i.sort_key()));
-        // Box's Items schema also has `prev_marker`: here the start of the page before
-        // (null on the first page).
-        let prev_marker = (start > 0).then(|| {
-            let prev = start.saturating_sub(usize::try_from(limit).unwrap_or(usize::MAX));
-            encode_marker(&items[prev].sort_key())
-        });
-        return Ok(json_response(
-            StatusCode::OK,
-            json!({"entries": entries, "limit": limit, "next_marker": next_marker,
-                   "prev_marker": prev_marker}),
-        ));
-    }
-    let offset = q.u64("offset", 0)?;
+    let fields = fields.as_deref();
+    let page = if usemarker {
+        marker_page(&st, &items, q.get("marker"), limit, fields)?
+    } else {
+        offset_page(&st, &items, q.u64("offset", 0)?, limit, fields)?
+    };
+    Ok(json_response(StatusCode::OK, page))
+}
+
+/// A page of marker paging: from the item `marker` names, `limit` items.
+fn marker_page(
+    st: &Shared,
+    items: &[Item],
+    marker: Option<&str>,
+    limit: u64,
+    fields: Option<&[String]>,
+) -> Result<Value, ApiError> {
+    // Box's marker guide: the first page is asked for without a marker, or with `0`.
+    let start = match marker.filter(|m| !m.is_empty() && *m != "0") {
+        None => 0,
+        Some(m) => {
+            let key = decode_marker(m)
+                .ok_or_else(|| ApiError::bad_request(format!("Invalid marker: {m:?}")))?;
+            items.partition_point(|i| i.sort_key() < key)
+        }
+    };
+    let end = start
+        .saturating_add(usize::try_from(limit).unwrap_or(usize::MAX))
+        .min(items.len());
+    let entries: Vec<Value> = items[start..end]
+        .iter()
+        .map(|i| st.item_json(i, fields))
+        .collect();
+    let next_marker = items.get(end).map(|i| encode_marker(&i.sort_key()));
+    // Box's Items schema also has `prev_marker`: here the start of the page before
+    // (null on the first page).
+    let prev_marker = (start > 0).then(|| {
+        let prev = start.saturating_sub(usize::try_from(limit).unwrap_or(usize::MAX));
+        encode_marker(&items[prev].sort_key())
+    });
+    Ok(
+        json!({"entries": entries, "limit": limit, "next_marker": next_marker,
+              "prev_marker": prev_marker}),
+    )
+}
+
+/// A page of offset paging: `limit` items from `offset`, with the total count.
+fn offset_page(
+    st: &Shared,
+    items: &[Item],
+    offset: u64,
+    limit: u64,
+    fields: Option<&[String]>,
+) -> Result<Value, ApiError> {
     if offset > MAX_OFFSET {
         // Box's reference gives 10000; Box was seen (2020, box community) to refuse offsets
         // above 300000 with this body. The documented, stricter limit is kept.
@@ -185,21 +209,17 @@ pub(crate) async fn list_folder_items(
                 ),
             }]})));
     }
-    let total = items.len();
     let entries: Vec<Value> = items
         .iter()
         .skip(usize::try_from(offset).unwrap_or(usize::MAX))
         .take(usize::try_from(limit).unwrap_or(usize::MAX))
-        .map(|i: &Item| st.item_json(i, fields.as_deref()))
+        .map(|i| st.item_json(i, fields))
         .collect();
-    Ok(json_response(
-        StatusCode::OK,
-        json!({
-            "total_count": total,
-            "entries": entries,
-            "offset": offset,
-            "limit": limit,
-            "order": [{"by": "type", "direction": "ASC"}, {"by": "name", "direction": "ASC"}],
-        }),
-    ))
+    Ok(json!({
+        "total_count": items.len(),
+        "entries": entries,
+        "offset": offset,
+        "limit": limit,
+        "order": [{"by": "type", "direction": "ASC"}, {"by": "name", "direction": "ASC"}],
+    }))
 }

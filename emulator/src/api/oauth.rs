@@ -167,7 +167,50 @@ async fn token_inner(st: &Shared, parts: &Parts, body: &mut BodyStream) -> ApiRe
             "This app is not authorized by the enterprise admin.",
         ));
     }
-    let (caller, grant) = match grant_type {
+    let (caller, grant) = grant_caller(st, &form, grant_type)?;
+    let issued = lock(&st.auth).issue(
+        &caller.user,
+        st.config.token_ttl,
+        grant == Grant::RefreshToken,
+    );
+    {
+        let mut c = st.counters();
+        let t = &mut c.auth.tokens_issued;
+        match grant {
+            Grant::ClientCredentials => t.client_credentials += 1,
+            Grant::JwtBearer => t.jwt_bearer += 1,
+            Grant::RefreshToken => t.refresh_token += 1,
+        }
+        if issued.refresh_token.is_some() {
+            c.auth.refresh_tokens_issued += 1;
+        }
+    }
+    Ok(token_answer(issued))
+}
+
+/// The fields of Box's AccessToken schema; `refresh_token` only for the refresh grant (CCG
+/// and JWT issue none). Never cached.
+fn token_answer(issued: auth::Issued) -> Response {
+    let mut answer = json!({
+        "access_token": issued.access_token,
+        "expires_in": issued.expires_in,
+        "token_type": "bearer",
+        "restricted_to": [],
+        "issued_token_type": "urn:ietf:params:oauth:token-type:access_token",
+    });
+    if let Some(r) = issued.refresh_token {
+        answer["refresh_token"] = json!(r);
+    }
+    let mut resp = json_response(StatusCode::OK, answer);
+    let h = resp.headers_mut();
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    h.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+    resp
+}
+
+/// Who the token is for, by grant type (the client is already checked).
+fn grant_caller(st: &Shared, form: &Form, grant_type: &str) -> Result<(Caller, Grant), ApiError> {
+    let grant = match grant_type {
         GRANT_CLIENT_CREDENTIALS => {
             // A missing, unknown or mismatched subject: Box's "Grant credentials are invalid"
             // (https://developer.box.com/guides/authentication/client-credentials/).
@@ -178,35 +221,7 @@ async fn token_inner(st: &Shared, parts: &Parts, body: &mut BodyStream) -> ApiRe
                 .ok_or_else(|| invalid_grant("Grant credentials are invalid"))?;
             (caller, Grant::ClientCredentials)
         }
-        GRANT_JWT => {
-            let Some(key) = &st.jwt_key else {
-                // No public key configured: the app does not use JWT.
-                return Err(ApiError::oauth(
-                    "invalid_request",
-                    "The grant type is unauthorized for this client_id.",
-                ));
-            };
-            let assertion = form.get("assertion").ok_or_else(invalid_request)?;
-            let client_id = st.config.client_id.as_deref().unwrap_or_default();
-            let [box_aud, own_aud] = auth::audiences(&st.base_url);
-            let now = chrono::Utc::now().timestamp();
-            let a = auth::check_assertion(
-                assertion,
-                key,
-                client_id,
-                &[box_aud.as_str(), own_aud.as_str()],
-                now,
-            )?;
-            let caller = st.subject(&a.sub_type, &a.sub).ok_or_else(|| {
-                invalid_grant("Please check the 'sub' claim. The 'sub' specified is invalid.")
-            })?;
-            if !lock(&st.auth).use_jti(&a.jti, a.exp, now) {
-                return Err(invalid_grant(
-                    "Please check the 'jti' claim. A unique 'jti' value is required.",
-                ));
-            }
-            (caller, Grant::JwtBearer)
-        }
+        GRANT_JWT => (jwt_caller(st, form)?, Grant::JwtBearer),
         GRANT_REFRESH => {
             let token = form.get("refresh_token").ok_or_else(invalid_request)?;
             // Single use: a second use of the same token is refused. A maintainer once saw an
@@ -226,40 +241,39 @@ async fn token_inner(st: &Shared, parts: &Parts, body: &mut BodyStream) -> ApiRe
             ))
         }
     };
-    let issued = lock(&st.auth).issue(
-        &caller.user,
-        st.config.token_ttl,
-        grant == Grant::RefreshToken,
-    );
-    {
-        let mut c = st.counters();
-        let t = &mut c.auth.tokens_issued;
-        match grant {
-            Grant::ClientCredentials => t.client_credentials += 1,
-            Grant::JwtBearer => t.jwt_bearer += 1,
-            Grant::RefreshToken => t.refresh_token += 1,
-        }
-        if issued.refresh_token.is_some() {
-            c.auth.refresh_tokens_issued += 1;
-        }
+    Ok(grant)
+}
+
+/// The JWT bearer grant: the assertion checked against the app's key, its subject and its
+/// `jti` (each usable once).
+fn jwt_caller(st: &Shared, form: &Form) -> Result<Caller, ApiError> {
+    let Some(key) = &st.jwt_key else {
+        // No public key configured: the app does not use JWT.
+        return Err(ApiError::oauth(
+            "invalid_request",
+            "The grant type is unauthorized for this client_id.",
+        ));
+    };
+    let assertion = form.get("assertion").ok_or_else(invalid_request)?;
+    let client_id = st.config.client_id.as_deref().unwrap_or_default();
+    let [box_aud, own_aud] = auth::audiences(&st.base_url);
+    let now = chrono::Utc::now().timestamp();
+    let a = auth::check_assertion(
+        assertion,
+        key,
+        client_id,
+        &[box_aud.as_str(), own_aud.as_str()],
+        now,
+    )?;
+    let caller = st.subject(&a.sub_type, &a.sub).ok_or_else(|| {
+        invalid_grant("Please check the 'sub' claim. The 'sub' specified is invalid.")
+    })?;
+    if !lock(&st.auth).use_jti(&a.jti, a.exp, now) {
+        return Err(invalid_grant(
+            "Please check the 'jti' claim. A unique 'jti' value is required.",
+        ));
     }
-    // The fields of Box's AccessToken schema; `refresh_token` only for the refresh grant (CCG
-    // and JWT issue none).
-    let mut answer = json!({
-        "access_token": issued.access_token,
-        "expires_in": issued.expires_in,
-        "token_type": "bearer",
-        "restricted_to": [],
-        "issued_token_type": "urn:ietf:params:oauth:token-type:access_token",
-    });
-    if let Some(r) = issued.refresh_token {
-        answer["refresh_token"] = json!(r);
-    }
-    let mut resp = json_response(StatusCode::OK, answer);
-    let h = resp.headers_mut();
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    h.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
-    Ok(resp)
+    Ok(caller)
 }
 
 /// `POST /oauth2/revoke` (`client_id`, `client_secret`, `token`): 200 with an empty body. An
