@@ -4,49 +4,41 @@
 use std::future::Future;
 
 use box_uploads_runtime::{self as rt, OperationError};
+use futures_util::TryFutureExt as _;
 
 use super::context::Run;
 use crate::models::FileFull;
-use crate::upload::{call_error, CallError, ProgressEvent, Upload, UploadError, UploadErrorKind};
-
-/// The error for a call that failed after `attempts` attempts.
-pub(crate) fn api_failure(operation: &'static str, attempts: u32, err: CallError) -> UploadError {
-    UploadError::from(UploadErrorKind::Api {
-        operation,
-        attempts,
-    })
-    .with_source(err)
-}
+use crate::retry::RetryContext;
+use crate::upload::{call_error, ProgressEvent, Upload, UploadError};
 
 impl Run {
-    /// One API call, spaced by the limiter and retried as the uploads' calls are (429, 5xx,
-    /// timeouts). A 429 slows the whole run.
-    pub(crate) async fn call<T, E, F, Fut>(&self, mut f: F) -> Result<T, (u32, CallError)>
+    /// One API call to `operation`, through the crate's retry loop: each attempt waits for the
+    /// limiter (a plain request), a 429 slows the whole run (the limiter is the loop's
+    /// throttle), transient failures are retried under the uploader's policy (attempts and
+    /// deadline), and a 401 is sent once more when the credentials renewed the token.
+    /// Cancelling the run drops this future, ending any wait at once.
+    pub(crate) async fn call<T, E, F, Fut>(
+        &self,
+        operation: &'static str,
+        mut f: F,
+    ) -> Result<T, UploadError>
     where
         E: OperationError + Send + Sync + 'static,
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T, rt::Error<E>>>,
     {
-        let policy = self.uploader.config().retry.clone();
-        let mut attempt = 0u32;
-        loop {
-            self.limiter.acquire(1, 0).await;
-            attempt += 1;
-            let err = match f().await {
-                Ok(v) => return Ok(v),
-                Err(e) => call_error(e),
-            };
-            if err.status() == Some(429) {
-                self.limiter.throttled(err.retry_after());
-            }
-            if !err.is_retryable() || attempt >= policy.max_attempts {
-                return Err((attempt, err));
-            }
-            let wait = err
-                .retry_after()
-                .unwrap_or_else(|| crate::upload::jittered(policy.backoff(attempt)));
-            tokio::time::sleep(wait).await;
-        }
+        let policy = &self.uploader.config().retry;
+        RetryContext::new(policy)
+            .throttled(&self.limiter)
+            .renewing_credentials(self.can_renew_credentials())
+            .call(operation, || f().map_err(call_error))
+            .await
+    }
+
+    /// The client's credentials can renew a refused token.
+    fn can_renew_credentials(&self) -> bool {
+        let core = self.uploader.client().core();
+        core.credentials().is_some_and(|c| c.can_refresh())
     }
 
     /// An upload, spaced by the limiter (one upload; its requests estimated from its size),

@@ -1,17 +1,17 @@
 //! Box folders of a tree: each resolved once however many files wait for it (found in the
 //! journal, in its parent's listing, or created; a `409 item_name_in_use` on creation names
-//! it), then listed once, all pages, to learn what it holds.
+//! it), then listed once, all pages (the crate's pager), to learn what it holds.
 
 use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
-use super::calls::api_failure;
 use super::context::{FolderResult, FolderState, Run};
 use super::journal::{Entry, FolderLine};
 use crate::models::{CreateFolderBody, CreateFolderBodyParent, Item, ItemType};
 use crate::operations::{CreateFolderRequest, ListFolderItemsRequest};
+use crate::paging::{self, Page};
 use crate::upload::{UploadError, UploadErrorKind};
 
 /// The fields a listing asks for.
@@ -37,35 +37,33 @@ fn named_conflict(conflict: Option<&serde_json::Value>) -> Option<(&str, &str)> 
 }
 
 impl Run {
-    /// Every item of Box folder `folder_id`, by lowercased name.
+    /// Every item of Box folder `folder_id`, by lowercased name: all pages, by marker.
     async fn list(&self, folder_id: &str) -> Result<HashMap<String, Item>, UploadError> {
         let client = self.uploader.client();
-        let mut items = HashMap::new();
-        let mut marker: Option<String> = None;
-        loop {
-            let page = self
-                .call(|| {
-                    let mut req = ListFolderItemsRequest::new(folder_id)
-                        .with_fields(LIST_FIELDS.iter().map(|s| s.to_string()).collect())
-                        .with_usemarker(true)
-                        .with_limit(1000);
-                    if let Some(m) = &marker {
-                        req = req.with_marker(m.clone());
-                    }
-                    client.list_folder_items(req)
-                })
-                .await
-                .map_err(|(n, e)| api_failure("list_folder_items", n, e))?;
-            for item in page.entries.unwrap_or_default() {
-                if let Some(name) = &item.name {
-                    items.insert(name.to_lowercase(), item);
+        let entries = paging::collect(None::<String>, |marker| async move {
+            let request = || {
+                let req = ListFolderItemsRequest::new(folder_id)
+                    .with_fields(LIST_FIELDS.iter().map(|s| s.to_string()).collect())
+                    .with_usemarker(true)
+                    .with_limit(1000);
+                match &marker {
+                    Some(m) => req.with_marker(m.clone()),
+                    None => req,
                 }
-            }
-            match page.next_marker.filter(|m| !m.is_empty()) {
-                Some(m) => marker = Some(m),
-                None => return Ok(items),
-            }
-        }
+            };
+            let page = self
+                .call("list_folder_items", || client.list_folder_items(request()))
+                .await?;
+            Ok::<_, UploadError>(Page {
+                items: page.entries.unwrap_or_default(),
+                next: paging::next_marker(page.next_marker).map(Some),
+            })
+        })
+        .await?;
+        Ok(entries
+            .into_iter()
+            .filter_map(|item| Some((item.name.as_deref()?.to_lowercase(), item)))
+            .collect())
     }
 
     /// The Box folder for local directory `path` (`""`: the tree's root), resolved once.
@@ -138,7 +136,7 @@ impl Run {
         };
         let client = self.uploader.client();
         let created = self
-            .call(|| {
+            .call("create_folder", || {
                 let body = CreateFolderBody {
                     name: name.to_string(),
                     parent: CreateFolderBodyParent {
@@ -157,15 +155,16 @@ impl Run {
                     items: HashMap::new(),
                 })
             }
-            Err((n, e)) => {
+            Err(e) => {
                 // 409 item_name_in_use: made meanwhile (by a retry whose answer was lost, or
                 // by someone else); the answer names it.
-                if e.is_code("item_name_in_use") {
-                    if let Some(("folder", id)) = named_conflict(e.conflict().as_ref()) {
+                if e.code() == Some("item_name_in_use") {
+                    let conflict = e.call_error().and_then(|c| c.conflict());
+                    if let Some(("folder", id)) = named_conflict(conflict.as_ref()) {
                         return self.listed(path, id.to_string()).await;
                     }
                 }
-                Err(api_failure("create_folder", n, e))
+                Err(e)
             }
         }
     }

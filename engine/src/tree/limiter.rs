@@ -1,10 +1,14 @@
 //! A client-side rate limiter: two token buckets (API requests, file uploads) shared by every
-//! call of a tree upload, slowed down for the whole run by any 429.
+//! call of a tree upload, slowed down for the whole run by any 429. As the retry loop's
+//! [`Throttle`], it spaces each attempt of a plain API call as one request.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use futures_util::future::BoxFuture;
 use tokio::time::Instant;
+
+use crate::retry::Throttle;
 
 /// A rate: `count` per `per`, with bursts of at most `burst`.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -192,6 +196,20 @@ impl RateLimiter {
     }
 }
 
+/// Each attempt of a plain API call (a listing, a folder made) is one request; a 429 answer to
+/// any of them slows every call that shares the limiter.
+impl Throttle for RateLimiter {
+    fn acquire(&self) -> BoxFuture<'_, ()> {
+        Box::pin(RateLimiter::acquire(self, 1, 0))
+    }
+
+    fn failed(&self, status: Option<u16>, retry_after: Option<Duration>) {
+        if status == Some(429) {
+            self.throttled(retry_after);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -222,5 +240,28 @@ mod tests {
         limiter.acquire(1, 0).await;
         assert!(start.elapsed() >= Duration::from_secs(3));
         assert_eq!(limiter.throttled_count(), 1);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn as_a_throttle_each_attempt_is_a_request_and_only_a_429_slows_the_run() {
+        let limiter = RateLimiter::new(RateLimits {
+            requests: Rate::new(2, Duration::from_secs(1)),
+            uploads: Rate::new(1, Duration::from_secs(60)),
+        });
+        let throttle: &dyn Throttle = &limiter;
+        let start = Instant::now();
+        for _ in 0..3 {
+            throttle.acquire().await;
+        }
+        // One at once, then one every 500 ms; the upload bucket is left alone.
+        assert_eq!(start.elapsed(), Duration::from_secs(1));
+        throttle.failed(Some(500), Some(Duration::from_secs(9)));
+        throttle.failed(None, None);
+        assert_eq!(limiter.throttled_count(), 0);
+        throttle.failed(Some(429), Some(Duration::from_secs(3)));
+        assert_eq!(limiter.throttled_count(), 1);
+        let paused = Instant::now();
+        throttle.acquire().await;
+        assert!(paused.elapsed() >= Duration::from_secs(3));
     }
 }
