@@ -14,6 +14,45 @@ pub const MAX_ERROR_BODY: usize = 1 << 20;
 /// Success bodies decoded as JSON are read up to this many bytes.
 pub const MAX_JSON_BODY: usize = 64 << 20;
 
+/// How much of one operation's answers is read, and whether an answer that does not decode may
+/// be quoted in the error. Generated code reads an operation whose success answer carries
+/// secrets (a token answer) with [`AnswerLimits::CREDENTIALS`], every other one with
+/// [`AnswerLimits::DEFAULT`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AnswerLimits {
+    /// A success body longer than this is a [`DecodeError`], not read further.
+    pub max_success: usize,
+    /// An error body is read up to this many bytes; the rest is dropped.
+    pub max_error: usize,
+    /// A [`DecodeError`] may quote the start of the body ([`DecodeError::body_start`]). Never
+    /// for an answer that may carry a secret: the error would show it.
+    pub quote_body: bool,
+}
+
+impl AnswerLimits {
+    /// Most operations: success bodies up to [`MAX_JSON_BODY`], error bodies up to
+    /// [`MAX_ERROR_BODY`], a decode error quotes the body's start.
+    pub const DEFAULT: AnswerLimits = AnswerLimits {
+        max_success: MAX_JSON_BODY,
+        max_error: MAX_ERROR_BODY,
+        quote_body: true,
+    };
+
+    /// An answer that carries credentials (a token endpoint's): small (a token answer is well
+    /// under 4 KiB; 64 KiB is read at most, success or error), and never quoted.
+    pub const CREDENTIALS: AnswerLimits = AnswerLimits {
+        max_success: 64 << 10,
+        max_error: 64 << 10,
+        quote_body: false,
+    };
+}
+
+impl Default for AnswerLimits {
+    fn default() -> Self {
+        AnswerLimits::DEFAULT
+    }
+}
+
 /// Characters left as they are in a path segment (RFC 3986 unreserved).
 const PATH_SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'-')
@@ -202,14 +241,22 @@ pub fn error_code(body: &[u8]) -> Option<String> {
 }
 
 /// Reads an answer's status, ids and (capped) body.
-pub async fn raw_response(mut response: reqwest::Response) -> Result<RawResponse, TransportError> {
+pub async fn raw_response(response: reqwest::Response) -> Result<RawResponse, TransportError> {
+    raw_response_limited(response, AnswerLimits::DEFAULT).await
+}
+
+/// Reads an answer's status, ids and body, the body up to `limits.max_error` bytes.
+pub async fn raw_response_limited(
+    mut response: reqwest::Response,
+    limits: AnswerLimits,
+) -> Result<RawResponse, TransportError> {
     let status = response.status().as_u16();
     let request_id = ["box-request-id", "x-request-id", "request-id"]
         .iter()
         .find_map(|name| header_string(&response, name));
     let retry_after = header_string(&response, "retry-after");
     let date = header_string(&response, "date");
-    let body = read_capped(&mut response, MAX_ERROR_BODY).await?;
+    let body = read_capped(&mut response, limits.max_error).await?;
     Ok(RawResponse {
         status,
         request_id,
@@ -240,13 +287,34 @@ async fn read_capped(
     Ok(Bytes::from(out))
 }
 
-/// Decodes a success body as `T`.
+/// Decodes a success body as `T` ([`AnswerLimits::DEFAULT`]).
 pub async fn decode_json<T: serde::de::DeserializeOwned, E>(
+    response: reqwest::Response,
+) -> Result<T, Error<E>> {
+    decode_json_limited(response, AnswerLimits::DEFAULT).await
+}
+
+/// Decodes a success body as `T`, reading at most `limits.max_success` bytes (a longer body is a
+/// [`DecodeError`] saying so) and quoting the body in a decode error only when
+/// `limits.quote_body`.
+pub async fn decode_json_limited<T: serde::de::DeserializeOwned, E>(
     mut response: reqwest::Response,
+    limits: AnswerLimits,
 ) -> Result<T, Error<E>> {
     let status = response.status().as_u16();
-    let body = read_capped(&mut response, MAX_JSON_BODY).await?;
-    decode_bytes(status, &body)
+    // One byte more than allowed tells a body of exactly the cap from a longer one.
+    let body = read_capped(&mut response, limits.max_success.saturating_add(1)).await?;
+    if body.len() > limits.max_success {
+        return Err(Error::Decode(DecodeError {
+            status,
+            message: format!(
+                "the answer is larger than the {} bytes this operation reads",
+                limits.max_success
+            ),
+            body_start: String::new(),
+        }));
+    }
+    decode_bytes_limited(status, &body, limits)
 }
 
 /// Decodes bytes as `T`, reporting where it failed. An empty body (a 204, or any 2xx without
@@ -256,6 +324,18 @@ pub fn decode_bytes<T: serde::de::DeserializeOwned, E>(
     status: u16,
     body: &[u8],
 ) -> Result<T, Error<E>> {
+    decode_bytes_limited(status, body, AnswerLimits::DEFAULT)
+}
+
+/// [`decode_bytes`], quoting the body in the error only when `limits.quote_body`. Without it the
+/// message is serde_json's only when that names a field (`missing field`), which comes from the
+/// schema; its other messages may quote a value (`invalid type: string "..."`), so they are
+/// reduced to what failed and where.
+pub fn decode_bytes_limited<T: serde::de::DeserializeOwned, E>(
+    status: u16,
+    body: &[u8],
+    limits: AnswerLimits,
+) -> Result<T, Error<E>> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Err(Error::Decode(DecodeError {
             status,
@@ -264,13 +344,37 @@ pub fn decode_bytes<T: serde::de::DeserializeOwned, E>(
         }));
     }
     serde_json::from_slice(body).map_err(|e| {
-        let start = &body[..body.len().min(200)];
+        if limits.quote_body {
+            return Error::Decode(DecodeError {
+                status,
+                message: e.to_string(),
+                body_start: String::from_utf8_lossy(&body[..body.len().min(200)]).into_owned(),
+            });
+        }
         Error::Decode(DecodeError {
             status,
-            message: e.to_string(),
-            body_start: String::from_utf8_lossy(start).into_owned(),
+            message: unquoted_message(&e),
+            body_start: String::new(),
         })
     })
+}
+
+/// What a decode error says of a body that must not be quoted: serde_json's message when it
+/// names a field, else the kind of failure and its position.
+fn unquoted_message(e: &serde_json::Error) -> String {
+    let message = e.to_string();
+    if message.starts_with("missing field") || message.starts_with("duplicate field") {
+        return message;
+    }
+    let what = match e.classify() {
+        serde_json::error::Category::Syntax | serde_json::error::Category::Eof => {
+            "the body is not JSON"
+        }
+        serde_json::error::Category::Data | serde_json::error::Category::Io => {
+            "the body does not match the documented schema"
+        }
+    };
+    format!("{what} (line {}, column {})", e.line(), e.column())
 }
 
 /// Reads and discards a success body that the spec says is empty (so the connection is reused).
@@ -364,5 +468,90 @@ mod tests {
             }
             other => panic!("unexpected {other:?}"),
         }
+    }
+
+    #[derive(Debug, serde::Deserialize)]
+    #[allow(dead_code)] // Read by serde only.
+    struct Token {
+        access_token: String,
+        expires_in: i64,
+    }
+
+    #[test]
+    fn a_credentials_answer_is_never_quoted() {
+        let limits = AnswerLimits::CREDENTIALS;
+        for (body, says) in [
+            (
+                &br#"{"access_token":"LEAKED-TOKEN"}"#[..],
+                "missing field `expires_in`",
+            ),
+            (
+                br#"{"access_token":"LEAKED-TOKEN","expires_in":"LEAKED-TOO"}"#,
+                "does not match",
+            ),
+            (br#"{"access_token":"LEAKED-TOKEN""#, "not JSON"),
+        ] {
+            match decode_bytes_limited::<Token, ()>(200, body, limits) {
+                Err(Error::Decode(d)) => {
+                    let shown = format!("{d} {d:?}");
+                    assert!(!shown.contains("LEAKED"), "{shown}");
+                    assert!(d.body_start.is_empty(), "{shown}");
+                    assert!(d.message.contains(says), "{shown}");
+                }
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+        // The default limits quote, as before.
+        match decode_bytes::<Token, ()>(200, br#"{"access_token":"T"}"#) {
+            Err(Error::Decode(d)) => assert!(d.body_start.contains("access_token")),
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    /// A one-answer HTTP server on loopback, for reading real responses.
+    async fn answered(body: &'static str) -> reqwest::Response {
+        use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        tokio::spawn(async move {
+            let (mut conn, _) = listener.accept().await.expect("accept");
+            let mut buf = [0u8; 4096];
+            let _ = conn.read(&mut buf).await;
+            let answer = format!(
+                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
+            let _ = conn.write_all(answer.as_bytes()).await;
+        });
+        reqwest::get(format!("http://{addr}/"))
+            .await
+            .expect("answered")
+    }
+
+    #[tokio::test]
+    async fn an_answer_over_the_operations_cap_is_a_decode_error_read_no_further() {
+        let limits = AnswerLimits {
+            max_success: 16,
+            ..AnswerLimits::CREDENTIALS
+        };
+        let long = r#"{"access_token":"LEAKED-TOKEN","expires_in":1}"#;
+        match decode_json_limited::<Token, ()>(answered(long).await, limits).await {
+            Err(Error::Decode(d)) => {
+                assert!(d.message.contains("larger than the 16 bytes"), "{d}");
+                assert!(!format!("{d:?}").contains("LEAKED"));
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+        let exact = r#"{"access_token":"A","expires_in":1}"#;
+        let limits = AnswerLimits {
+            max_success: exact.len(),
+            ..limits
+        };
+        let token: Token = decode_json_limited::<_, ()>(answered(exact).await, limits)
+            .await
+            .expect("a body of exactly the cap is read");
+        assert_eq!(token.expires_in, 1);
     }
 }
