@@ -1,5 +1,6 @@
 //! Emulator configuration and fault injection settings.
 
+use crate::units::{self, Bare};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -287,7 +288,9 @@ impl FaultConfig {
     /// | `latency=DURATION` (e.g. `50ms`, `1s`) | [`latency_ms`](Self::latency_ms) |
     /// | `expire-tokens` or `expire-tokens=N` | [`expire_tokens`](Self::expire_tokens) (`Some(0)` or `Some(N)`) |
     ///
-    /// `P` is a fraction (`0.1`) or a percentage (`10%`).
+    /// `P` is a fraction (`0.1`) or a percentage (`10%`). `SECS` and `DURATION` are durations
+    /// as [`crate::units::parse_duration`] reads them (`500ms`, `2s`, `1m`, `1h`); a bare
+    /// number is seconds.
     pub fn apply_spec(&mut self, spec: &str) -> Result<(), FaultSpecError> {
         let err = |reason: &str| FaultSpecError {
             spec: spec.to_string(),
@@ -315,7 +318,7 @@ impl FaultConfig {
                 };
                 self.commit_202 = n.parse().map_err(|_| err("expected a count"))?;
                 self.commit_retry_after_secs = match secs {
-                    Some(s) => parse_duration(s).map_err(err)?.as_secs(),
+                    Some(s) => parse_duration(s).map_err(|e| err(&e))?.as_secs(),
                     None => 1,
                 };
             }
@@ -347,7 +350,7 @@ impl FaultConfig {
                 // Both specs set the one retry-after; without @SECS a value set by the
                 // other spec is kept (1 otherwise).
                 self.retry_after_503_secs = match secs {
-                    Some(s) => parse_duration(s).map_err(err)?.as_secs(),
+                    Some(s) => parse_duration(s).map_err(|e| err(&e))?.as_secs(),
                     None => self.retry_after_503_secs.max(1),
                 };
             }
@@ -360,7 +363,7 @@ impl FaultConfig {
                 let v = need()?;
                 let (n, per) = v.split_once('/').unwrap_or((v, "1s"));
                 let max_requests: u32 = n.parse().map_err(|_| err("expected N/DURATION"))?;
-                let window = parse_duration(per).map_err(err)?;
+                let window = parse_duration(per).map_err(|e| err(&e))?;
                 if max_requests == 0 || window.is_zero() {
                     return Err(err("rate and window must be positive"));
                 }
@@ -376,7 +379,7 @@ impl FaultConfig {
             }
             "latency" => {
                 self.latency_ms = parse_duration(need()?)
-                    .map_err(err)?
+                    .map_err(|e| err(&e))?
                     .as_millis()
                     .min(u128::from(MAX_LATENCY_MS)) as u64
             }
@@ -464,23 +467,10 @@ fn parse_fraction(s: &str) -> Result<f64, &'static str> {
     Ok(v)
 }
 
-/// Parses `250ms`, `2s`, `1m` or a bare number of seconds.
-pub(crate) fn parse_duration(s: &str) -> Result<Duration, &'static str> {
-    let s = s.trim();
-    let (num, unit_ms) = if let Some(n) = s.strip_suffix("ms") {
-        (n, 1u64)
-    } else if let Some(n) = s.strip_suffix('s') {
-        (n, 1000)
-    } else if let Some(n) = s.strip_suffix('m') {
-        (n, 60_000)
-    } else {
-        (s, 1000)
-    };
-    let n: u64 = num
-        .trim()
-        .parse()
-        .map_err(|_| "expected a duration such as 500ms, 2s or 1m")?;
-    Ok(Duration::from_millis(n.saturating_mul(unit_ms)))
+/// Parses a spec's duration ([`crate::units::parse_duration`]; a bare number is seconds):
+/// `250ms`, `2s`, `1m`, `1h`, `3`.
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    units::parse_duration(s, Bare::Secs)
 }
 
 #[cfg(test)]
@@ -545,6 +535,12 @@ mod tests {
             })
         );
         assert_eq!(f.latency_ms, 25);
+        // Hours, and bare seconds, in every duration of a spec.
+        let h =
+            FaultConfig::from_specs(["latency=1h", "rate-limit=5/1h", "commit-202=1@3"]).unwrap();
+        assert_eq!(h.latency_ms, 3_600_000);
+        assert_eq!(h.rate_limit.map(|r| r.window_ms), Some(3_600_000));
+        assert_eq!(h.commit_retry_after_secs, 3);
         assert_eq!(f.expire_tokens, Some(3));
         assert_eq!(
             FaultConfig::from_specs(["expire-tokens"])

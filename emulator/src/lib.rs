@@ -73,9 +73,10 @@
 //! per part upload and commit (see [`NetConfig`]). It waits on `tokio::time`, so a test can run
 //! it on a paused clock. The default shapes nothing and costs nothing.
 //!
-//! The [`testing`] module has what tests of a client usually need around the emulator:
-//! small-part configurations, deterministic test data, the values of Box's digest and range
-//! headers, checks of Box's error bodies and of what was stored.
+//! The `testing` module (cargo feature `testing`, for `[dev-dependencies]`) has what tests of a
+//! client usually need around the emulator: small-part configurations, deterministic test
+//! data, the values of Box's digest and range headers, checks of Box's error bodies and of
+//! what was stored. [`units`] reads sizes and durations as the binary's flags do.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
@@ -92,7 +93,9 @@ mod net;
 mod proptests;
 mod server;
 mod state;
+#[cfg(any(feature = "testing", test))]
 pub mod testing;
+pub mod units;
 mod util;
 
 pub use config::{
@@ -420,7 +423,7 @@ impl Emulator {
     /// folder (names joined with `/`, e.g. `docs/a.txt`) -> (size, hex SHA-1) of its current
     /// version. `None` if there is no such folder. Folders themselves are in
     /// [`tree_folders`](Self::tree_folders). Reading this way neither counts as a request nor
-    /// meets injected faults; compare with [`testing::local_tree`] of a local directory.
+    /// meets injected faults; compare with `testing::local_tree` of a local directory.
     pub async fn tree(
         &self,
         folder_id: &str,

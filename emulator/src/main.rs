@@ -1,56 +1,21 @@
 //! `box-emulator`: run the Box-compatible upload server from the command line.
+//!
+//! The flags are one clap definition ([`Args`]): `--help`, the parser and the flag table of
+//! emulator/README.md all come from it (a test renders the table and compares).
 
+use box_emulator::units::{self, Bare};
 use box_emulator::{Config, Emulator, FaultConfig, NetConfig};
+use clap::Parser;
 use std::io::Write as _;
+use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
-const HELP: &str = "\
-box-emulator: a Box-compatible file-upload server for offline tests
-
-USAGE:
-    box-emulator [OPTIONS]
-
-OPTIONS:
-    --listen ADDR            address to listen on [default: 127.0.0.1:0, a free port]
-    --data-dir DIR           where files and sessions are kept [default: a temporary
-                             directory, deleted on exit]
-    --token TOKEN            bearer token to accept [default: test-token]
-    --part-size BYTES        part size of every upload session [default: 8 MiB, or
-                             32 MiB for files of 512 MiB and more, as Box]
-    --min-chunked-size BYTES smallest file a chunked session accepts [default: 20000000]
-    --max-file-size BYTES    largest file accepted (403 file_size_limit_exceeded)
-    --max-direct-size BYTES  largest direct upload (413 request_entity_too_large)
-    --storage-limit BYTES    total bytes of stored versions (403 storage_limit_exceeded)
-    --session-lifetime DUR   upload session lifetime, e.g. 7d, 1h, 30s [default: 7d]
-    --folder ID              make folder ID exist besides the root \"0\" (repeatable)
-    --fault SPEC             inject a fault (repeatable; see below)
-    --net rtt=DUR,conn=RATE,link=RATE[,server=DUR]
-                             shape the network (see below), e.g.
-                             rtt=40ms,conn=12MiB/s,link=120MiB/s [default: none]
-    --seed N                 seed for session ids and fault decisions [default: 0]
-    --public-url URL         base URL to put in session_endpoints and upload_url
-                             [default: http://ADDR]
-    -h, --help               print this help
-
-SERVICE AUTHENTICATION (POST /oauth2/token, POST /oauth2/revoke on the base URL):
-    --client-id ID           the app's client id (with --client-secret: enables the
-                             token endpoint)
-    --client-secret SECRET   the app's client secret
-    --enterprise-id ID       the enterprise: client credentials with
-                             box_subject_type=enterprise and JWT box_sub_type=enterprise
-                             get the service account [default: 1]
-    --user ID                a user tokens may be issued for, and the service account
-                             may act as with as-user (digits; repeatable)
-    --jwt-public-key PEM     the JWT public key: a PEM file, or the PEM text itself
-                             (PUBLIC KEY or RSA PUBLIC KEY); enables the JWT grant
-    --jwt-key-id KID         the key's id (the assertions' kid)
-    --token-ttl DUR          lifetime of issued access tokens, e.g. 60m, 30s [default: 60m]
-    --refresh-token TOKEN:USER
-                             a single-use refresh token for USER (repeatable)
-    --app-not-authorized     token requests answer 400 unauthorized_client
-The static --token never expires and acts as the enterprise's service account.
-
-BYTES accept a KiB, MiB, GiB, KB, MB or GB suffix (--part-size 8MiB).
+/// The long part of `--help`: fault and network specs, and the control routes.
+const AFTER_HELP: &str = "\
+BYTES is a count with an optional unit: KiB, MiB, GiB (binary) or KB, MB, GB (decimal;
+10MB is 10,000,000 bytes), e.g. --part-size 8MiB. DUR is 250ms, 30s, 1.5s, 1m, 2h, 7d.
 
 The first line on stdout is `listening on http://HOST:PORT` (the address bound).
 The server runs until interrupted (Ctrl-C or SIGTERM).
@@ -88,6 +53,7 @@ FAULT SPECS (P is a fraction such as 0.1, or a percentage such as 10%):
     latency=DUR              add DUR (e.g. 50ms) to every API request
     expire-tokens[=N]        one-shot: invalidate every access token issued so far
                              (after N more API requests; at once without N)
+SECS and DUR in fault specs: a bare number is seconds.
 Part faults are drawn from (seed, session, part index, attempt), the others from
 (seed, fault, how many times it was drawn), so a run is reproducible.
 
@@ -97,6 +63,7 @@ NETWORK SHAPING (--net; every key optional):
                              connection flow at most RATE (e.g. 12MiB/s, 100MB/s)
     link=RATE                all connections' bodies together, each way, at most RATE
     server=DUR               processing time added to each part upload and commit
+RATE is BYTES with an optional /s; here a bare DUR is milliseconds.
 /_emulator/* is never shaped. No packet loss, no TCP slow start or handshake.
 
 COUNTERS AND CONTROLS (no authentication):
@@ -108,128 +75,190 @@ COUNTERS AND CONTROLS (no authentication):
                                    server_ms; null is unlimited)
     POST /_emulator/expire-tokens  invalidate every issued access token now
     POST /_emulator/refresh-tokens {\"user_id\": \"ID\"}: mint a refresh token
-    POST /_emulator/token-clock    {\"advance_secs\": N}: age issued tokens N seconds
-";
+    POST /_emulator/token-clock    {\"advance_secs\": N}: age issued tokens N seconds";
 
-fn parse_bytes(s: &str) -> Result<u64, String> {
-    let s = s.trim();
-    let (num, mult) = [
-        ("GiB", 1u64 << 30),
-        ("MiB", 1 << 20),
-        ("KiB", 1 << 10),
-        ("GB", 1_000_000_000),
-        ("MB", 1_000_000),
-        ("KB", 1_000),
-        ("B", 1),
-    ]
-    .iter()
-    .find_map(|(suffix, m)| s.strip_suffix(suffix).map(|n| (n, *m)))
-    .unwrap_or((s, 1));
-    let n: u64 = num
-        .trim()
-        .replace('_', "")
-        .parse()
-        .map_err(|_| format!("invalid byte count {s:?}"))?;
-    n.checked_mul(mult)
-        .ok_or_else(|| format!("byte count {s:?} is too large"))
+const AUTH: &str = "Service authentication (POST /oauth2/token, POST /oauth2/revoke)";
+
+/// The flags. A help text that ends in `[default: ...]` names a default that is not a value
+/// (a temporary directory, unlimited); clap adds the others from `default_value`.
+#[derive(Parser, Debug)]
+#[command(
+    name = "box-emulator",
+    about = "A Box-compatible file-upload server for offline tests",
+    after_help = AFTER_HELP,
+    // A flag given twice keeps the last value, as the hand-written parser did.
+    args_override_self = true
+)]
+struct Args {
+    /// address to listen on (port 0: a free port, printed on stdout)
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:0")]
+    listen: SocketAddr,
+
+    /// where files, versions, sessions and parts are kept [default: a temporary directory,
+    /// deleted on exit]
+    #[arg(long, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+
+    /// the static bearer token to accept (never expires; acts as the service account)
+    #[arg(long, value_name = "TOKEN", default_value = "test-token")]
+    token: String,
+
+    /// part size of every session (always wins) [default: 8 MiB; 32 MiB for files of 512 MiB
+    /// and more; doubled further if a file would need more than 10,000 parts]
+    #[arg(long, value_name = "BYTES", value_parser = units::parse_size)]
+    part_size: Option<u64>,
+
+    /// smallest file a chunked session accepts (the default is Box's observed minimum)
+    #[arg(long, value_name = "BYTES", value_parser = units::parse_size, default_value = "20000000")]
+    min_chunked_size: u64,
+
+    /// largest file accepted anywhere (403 file_size_limit_exceeded) [default: unlimited]
+    #[arg(long, value_name = "BYTES", value_parser = units::parse_size)]
+    max_file_size: Option<u64>,
+
+    /// largest direct upload (413 request_entity_too_large; Box's guide says 50 MB)
+    /// [default: unlimited]
+    #[arg(long, value_name = "BYTES", value_parser = units::parse_size)]
+    max_direct_size: Option<u64>,
+
+    /// total bytes of all stored versions (403 storage_limit_exceeded) [default: unlimited]
+    #[arg(long, value_name = "BYTES", value_parser = units::parse_size)]
+    storage_limit: Option<u64>,
+
+    /// upload session lifetime (7d, 1h, 30s; a bare number is seconds)
+    #[arg(long, value_name = "DUR", value_parser = secs, default_value = "7d")]
+    session_lifetime: Duration,
+
+    /// a folder (digits) that exists besides the root 0, reachable by id but not listed in
+    /// the root; repeatable [default: only 0]
+    #[arg(long = "folder", value_name = "ID")]
+    folders: Vec<String>,
+
+    /// inject a fault; repeatable (see the fault specs) [default: none]
+    #[arg(long = "fault", value_name = "SPEC", value_parser = fault_spec)]
+    faults: Vec<String>,
+
+    /// shape the network: rtt=DUR,conn=RATE,link=RATE[,server=DUR], a round trip, bandwidth
+    /// per connection and for the whole link, server time (see network shaping)
+    /// [default: none]
+    #[arg(long, value_name = "SPEC", value_parser = net_spec)]
+    net: Option<NetConfig>,
+
+    /// seed for session ids and fault decisions
+    #[arg(long, value_name = "N", default_value = "0")]
+    seed: u64,
+
+    /// base URL put into session_endpoints and upload_url [default: http://ADDR]
+    #[arg(long, value_name = "URL")]
+    public_url: Option<String>,
+
+    /// the app's client id; with --client-secret it enables POST /oauth2/token [default:
+    /// none, every token request is invalid_client]
+    #[arg(long, value_name = "ID", help_heading = AUTH)]
+    client_id: Option<String>,
+
+    /// the app's client secret (with --client-id) [default: none]
+    #[arg(long, value_name = "SECRET", help_heading = AUTH)]
+    client_secret: Option<String>,
+
+    /// the enterprise (digits): client credentials with box_subject_type=enterprise and JWT
+    /// box_sub_type=enterprise get its service account
+    #[arg(long, value_name = "ID", default_value = "1", help_heading = AUTH)]
+    enterprise_id: String,
+
+    /// a user (digits; repeatable): client credentials box_subject_type=user, JWT
+    /// box_sub_type=user, refresh tokens, and as-user [default: none]
+    #[arg(long = "user", value_name = "ID", help_heading = AUTH)]
+    users: Vec<String>,
+
+    /// the JWT grant's public key: a PEM file, or the PEM text itself (PUBLIC KEY or RSA
+    /// PUBLIC KEY) [default: no JWT]
+    #[arg(long, value_name = "PEM", value_parser = pem, allow_hyphen_values = true, help_heading = AUTH)]
+    jwt_public_key: Option<String>,
+
+    /// the JWT key's id, which assertions carry as kid (with --jwt-public-key) [default: none]
+    #[arg(long, value_name = "KID", help_heading = AUTH)]
+    jwt_key_id: Option<String>,
+
+    /// lifetime of every issued access token (60m, 30s; a bare number is seconds)
+    #[arg(long, value_name = "DUR", value_parser = secs, default_value = "60m", help_heading = AUTH)]
+    token_ttl: Duration,
+
+    /// a single-use refresh token for a configured user; repeatable [default: none]
+    #[arg(long = "refresh-token", value_name = "TOKEN:USER", value_parser = refresh_token, help_heading = AUTH)]
+    refresh_tokens: Vec<(String, String)>,
+
+    /// token requests with the right credentials answer 400 unauthorized_client [default:
+    /// authorized]
+    #[arg(long, help_heading = AUTH)]
+    app_not_authorized: bool,
 }
 
-fn parse_lifetime(s: &str) -> Result<std::time::Duration, String> {
-    let s = s.trim();
-    let (num, secs) = if let Some(n) = s.strip_suffix('d') {
-        (n, 86_400)
-    } else if let Some(n) = s.strip_suffix('h') {
-        (n, 3_600)
-    } else if let Some(n) = s.strip_suffix('m') {
-        (n, 60)
-    } else if let Some(n) = s.strip_suffix('s') {
-        (n, 1)
-    } else {
-        (s, 1)
-    };
-    let n: u64 = num
-        .trim()
-        .parse()
-        .map_err(|_| format!("invalid duration {s:?}"))?;
-    Ok(std::time::Duration::from_secs(n.saturating_mul(secs)))
+/// A duration whose bare number is seconds.
+fn secs(s: &str) -> Result<Duration, String> {
+    units::parse_duration(s, Bare::Secs)
 }
 
-fn parse_args(args: Vec<String>) -> Result<Option<Config>, String> {
-    let mut config = Config::default();
-    let mut faults = FaultConfig::default();
-    let mut it = args.into_iter();
-    while let Some(arg) = it.next() {
-        let (flag, inline) = match arg.split_once('=') {
-            Some((f, v)) if f.starts_with("--") => (f.to_string(), Some(v.to_string())),
-            _ => (arg.clone(), None),
-        };
-        if flag == "-h" || flag == "--help" {
-            return Ok(None);
+/// A `--fault` spec, checked on its own; [`Args::into_config`] applies them in order (a
+/// later `503` keeps an earlier `@SECS`).
+fn fault_spec(s: &str) -> Result<String, String> {
+    FaultConfig::from_specs([s])
+        .map(|_| s.to_string())
+        .map_err(|e| e.to_string())
+}
+
+fn net_spec(s: &str) -> Result<NetConfig, String> {
+    NetConfig::from_spec(s).map_err(|e| e.to_string())
+}
+
+/// The PEM text itself, or the file that holds it.
+fn pem(s: &str) -> Result<String, String> {
+    if s.trim_start().starts_with("-----BEGIN") {
+        return Ok(s.to_string());
+    }
+    std::fs::read_to_string(s).map_err(|e| format!("cannot read {s:?}: {e}"))
+}
+
+fn refresh_token(s: &str) -> Result<(String, String), String> {
+    let (token, user) = s
+        .rsplit_once(':')
+        .ok_or_else(|| format!("{s:?}: expected TOKEN:USER"))?;
+    Ok((token.to_string(), user.to_string()))
+}
+
+impl Args {
+    fn into_config(self) -> Config {
+        let mut faults = FaultConfig::default();
+        for spec in &self.faults {
+            // Each spec was checked by `fault_spec`; applying it again cannot fail.
+            let _ = faults.apply_spec(spec);
         }
-        let mut value = || {
-            inline
-                .clone()
-                .or_else(|| it.next())
-                .ok_or_else(|| format!("{flag} needs a value"))
-        };
-        match flag.as_str() {
-            "--listen" => {
-                let v = value()?;
-                config.listen = v
-                    .parse()
-                    .map_err(|_| format!("invalid --listen address {v:?}"))?;
-            }
-            "--data-dir" => config.data_dir = Some(value()?.into()),
-            "--token" => config.token = value()?,
-            "--part-size" => config.part_size = Some(parse_bytes(&value()?)?),
-            "--min-chunked-size" => config.min_chunked_size = parse_bytes(&value()?)?,
-            "--max-file-size" => config.max_file_size = Some(parse_bytes(&value()?)?),
-            "--max-direct-size" => config.max_direct_upload_size = Some(parse_bytes(&value()?)?),
-            "--storage-limit" => config.storage_limit = Some(parse_bytes(&value()?)?),
-            "--session-lifetime" => config.session_lifetime = parse_lifetime(&value()?)?,
-            "--folder" => config.folders.push(value()?),
-            "--fault" => faults.apply_spec(&value()?).map_err(|e| e.to_string())?,
-            "--net" => config.net = NetConfig::from_spec(&value()?).map_err(|e| e.to_string())?,
-            "--seed" => {
-                let v = value()?;
-                config.seed = v.parse().map_err(|_| format!("invalid --seed {v:?}"))?;
-            }
-            "--public-url" => config.public_url = Some(value()?),
-            "--client-id" => config.client_id = Some(value()?),
-            "--client-secret" => config.client_secret = Some(value()?),
-            "--enterprise-id" => config.enterprise_id = value()?,
-            "--user" => config.users.push(value()?),
-            "--jwt-public-key" => {
-                let v = value()?;
-                config.jwt_public_key = Some(if v.trim_start().starts_with("-----BEGIN") {
-                    v
-                } else {
-                    std::fs::read_to_string(&v)
-                        .map_err(|e| format!("cannot read --jwt-public-key {v:?}: {e}"))?
-                });
-            }
-            "--jwt-key-id" => config.jwt_key_id = Some(value()?),
-            "--token-ttl" => config.token_ttl = parse_lifetime(&value()?)?,
-            "--refresh-token" => {
-                let v = value()?;
-                let (token, user) = v
-                    .rsplit_once(':')
-                    .ok_or_else(|| format!("--refresh-token {v:?}: expected TOKEN:USER"))?;
-                config
-                    .refresh_tokens
-                    .insert(token.to_string(), user.to_string());
-            }
-            "--app-not-authorized" => {
-                if inline.is_some() {
-                    return Err("--app-not-authorized takes no value".into());
-                }
-                config.app_authorized = false;
-            }
-            other => return Err(format!("unknown argument {other:?} (see --help)")),
+        Config {
+            listen: self.listen,
+            data_dir: self.data_dir,
+            token: self.token,
+            folders: self.folders,
+            part_size: self.part_size,
+            min_chunked_size: self.min_chunked_size,
+            max_file_size: self.max_file_size,
+            max_direct_upload_size: self.max_direct_size,
+            storage_limit: self.storage_limit,
+            session_lifetime: self.session_lifetime,
+            seed: self.seed,
+            faults,
+            public_url: self.public_url,
+            net: self.net.unwrap_or_default(),
+            client_id: self.client_id,
+            client_secret: self.client_secret,
+            enterprise_id: self.enterprise_id,
+            users: self.users,
+            jwt_public_key: self.jwt_public_key,
+            jwt_key_id: self.jwt_key_id,
+            token_ttl: self.token_ttl,
+            refresh_tokens: self.refresh_tokens.into_iter().collect(),
+            app_authorized: !self.app_not_authorized,
         }
     }
-    config.faults = faults;
-    Ok(Some(config))
 }
 
 async fn wait_for_signal() {
@@ -248,17 +277,8 @@ async fn wait_for_signal() {
 }
 
 fn main() -> ExitCode {
-    let config = match parse_args(std::env::args().skip(1).collect()) {
-        Ok(Some(c)) => c,
-        Ok(None) => {
-            print!("{HELP}");
-            return ExitCode::SUCCESS;
-        }
-        Err(e) => {
-            eprintln!("box-emulator: {e}");
-            return ExitCode::from(2);
-        }
-    };
+    // Help exits 0 on stdout; a bad flag exits 2 with clap's message on stderr.
+    let config = Args::parse().into_config();
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -313,14 +333,16 @@ fn main() -> ExitCode {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use clap::CommandFactory as _;
 
-    fn args(s: &[&str]) -> Vec<String> {
-        s.iter().map(|x| x.to_string()).collect()
+    fn parse(args: &[&str]) -> Result<Config, clap::Error> {
+        let argv = std::iter::once("box-emulator").chain(args.iter().copied());
+        Args::try_parse_from(argv).map(Args::into_config)
     }
 
     #[test]
     fn parses_flags() {
-        let c = parse_args(args(&[
+        let c = parse(&[
             "--listen",
             "127.0.0.1:0",
             "--data-dir=/tmp/x",
@@ -368,8 +390,7 @@ mod tests {
             "operation-blocked=1",
             "--net",
             "rtt=40ms,conn=12MiB/s,link=120MiB/s,server=5ms",
-        ]))
-        .unwrap()
+        ])
         .unwrap();
         assert_eq!(c.part_size, Some(1 << 20));
         assert_eq!(c.min_chunked_size, 1);
@@ -395,11 +416,125 @@ mod tests {
         assert_eq!(c.net.conn_bytes_per_sec, Some(12 << 20));
         assert_eq!(c.net.link_bytes_per_sec, Some(120 << 20));
         assert_eq!(c.net.server_ms, Some(5));
-        assert!(parse_args(args(&["--net", "conn=fast"])).is_err());
-        assert!(parse_args(args(&["--refresh-token", "nouser"])).is_err());
-        assert!(parse_args(args(&["--jwt-public-key", "/nonexistent/key.pem"])).is_err());
-        assert!(parse_args(args(&["--help"])).unwrap().is_none());
-        assert!(parse_args(args(&["--bogus"])).is_err());
-        assert!(parse_args(args(&["--part-size"])).is_err());
+        assert!(parse(&["--net", "conn=fast"]).is_err());
+        assert!(parse(&["--refresh-token", "nouser"]).is_err());
+        assert!(parse(&["--jwt-public-key", "/nonexistent/key.pem"]).is_err());
+        let help = parse(&["--help"]).unwrap_err();
+        assert_eq!(help.kind(), clap::error::ErrorKind::DisplayHelp);
+        assert!(parse(&["--bogus"]).is_err());
+        assert!(parse(&["--part-size"]).is_err());
+        assert!(parse(&["--app-not-authorized=yes"]).is_err());
+        assert!(parse(&["--part-size", "10M"]).is_err());
+        assert!(parse(&["--fault", "nonsense=1"]).is_err());
+    }
+
+    /// Every spelling the docs use, and the last of a repeated flag winning.
+    #[test]
+    fn accepts_documented_values() {
+        let c = parse(&[
+            "--part-size",
+            "8MiB",
+            "--max-direct-size",
+            "50MB",
+            "--session-lifetime",
+            "1h",
+            "--token-ttl",
+            "60m",
+            "--min-chunked-size",
+            "20000000",
+            "--fault",
+            "rate-limit=1000/1m",
+            "--fault",
+            "rate-limit-uploads=240/1m",
+            "--fault",
+            "commit-202=1@0s",
+            "--net",
+            "rtt=150ms,conn=4MiB/s,link=40MiB/s",
+            "--net",
+            "rtt=40ms,conn=12MiB/s,link=100MB/s",
+            "--seed",
+            "1",
+            "--seed",
+            "2",
+        ])
+        .unwrap();
+        assert_eq!(c.part_size, Some(8 << 20));
+        assert_eq!(c.max_direct_upload_size, Some(50_000_000));
+        assert_eq!(c.session_lifetime, Duration::from_secs(3600));
+        assert_eq!(c.token_ttl, Duration::from_secs(3600));
+        assert_eq!(c.faults.rate_limit.map(|r| r.window_ms), Some(60_000));
+        assert_eq!(
+            c.faults.rate_limit_uploads.map(|r| r.max_requests),
+            Some(240)
+        );
+        assert_eq!(c.faults.commit_202, 1);
+        assert_eq!(c.faults.commit_retry_after_secs, 0);
+        assert_eq!(c.net.rtt_ms, Some(40));
+        assert_eq!(c.net.link_bytes_per_sec, Some(100_000_000));
+        assert_eq!(c.seed, 2);
+        // A bare number is seconds for lifetimes.
+        let c = parse(&["--session-lifetime", "30", "--token-ttl", "90"]).unwrap();
+        assert_eq!(c.session_lifetime, Duration::from_secs(30));
+        assert_eq!(c.token_ttl, Duration::from_secs(90));
+    }
+
+    /// No flags give the library's defaults.
+    #[test]
+    fn defaults_are_the_librarys() {
+        assert_eq!(
+            format!("{:?}", parse(&[]).unwrap()),
+            format!("{:?}", Config::default())
+        );
+        Args::command().debug_assert();
+    }
+
+    /// The flag table of emulator/README.md, as clap's definition renders it.
+    fn flag_table() -> String {
+        let mut out = String::from("| Flag | Meaning | Default |\n| --- | --- | --- |\n");
+        let cmd = Args::command();
+        for arg in cmd.get_arguments() {
+            let Some(long) = arg.get_long() else { continue };
+            if long == "help" {
+                continue;
+            }
+            let flag = match arg.get_value_names() {
+                Some([name]) if arg.get_action().takes_values() => format!("--{long} {name}"),
+                _ => format!("--{long}"),
+            };
+            let help = arg.get_help().map(ToString::to_string).unwrap_or_default();
+            let help = help.split_whitespace().collect::<Vec<_>>().join(" ");
+            let (meaning, default) = match help.rsplit_once(" [default: ") {
+                Some((m, d)) => (m.to_string(), d.trim_end_matches(']').to_string()),
+                None => {
+                    let values: Vec<String> = arg
+                        .get_default_values()
+                        .iter()
+                        .map(|v| format!("`{}`", v.to_string_lossy()))
+                        .collect();
+                    (help.clone(), values.join(", "))
+                }
+            };
+            out.push_str(&format!("| `{flag}` | {meaning} | {default} |\n"));
+        }
+        out
+    }
+
+    /// emulator/README.md's flag table is the one clap renders: change the definition above,
+    /// then paste what this test prints between the README's markers.
+    #[test]
+    fn readme_flag_table_matches_clap() {
+        const BEGIN: &str = "<!-- flags: rendered from src/main.rs (Args) by a test -->\n";
+        const END: &str = "<!-- end of flags -->";
+        let readme = include_str!("../README.md");
+        let expected = flag_table();
+        let found = readme
+            .split_once(BEGIN)
+            .and_then(|(_, rest)| rest.split_once(END))
+            .map(|(table, _)| table);
+        assert!(
+            found == Some(expected.as_str()),
+            "emulator/README.md's flag table differs from the clap definition; between\n{BEGIN}\
+             and {END} it should read:\n\n{expected}"
+        );
     }
 }

@@ -12,6 +12,7 @@
 //! granularity) is forgiven up to [`SLACK`], so it does not cost throughput; a bucket left
 //! idle longer than that starts again from now (no saved-up burst).
 
+use crate::units::{self, Bare};
 use axum::body::Body;
 use axum::http::Method;
 use bytes::Bytes;
@@ -65,9 +66,10 @@ pub struct NetSpecError {
 
 impl NetConfig {
     /// Parses `rtt=DUR,conn=RATE,link=RATE,server=DUR` (each key optional, in any order), e.g.
-    /// `rtt=40ms,conn=12MiB/s,link=120MiB/s`. `RATE` is bytes per second with a `B`, `KiB`,
-    /// `MiB`, `GiB` (binary) or `KB`, `MB`, `GB` (decimal) unit and an optional `/s`
-    /// (`500KiB/s`, `100MB/s`, `1.5GiB/s`); `DUR` is `40ms`, `1s`, `1.5s`, `1m` (a bare number
+    /// `rtt=40ms,conn=12MiB/s,link=120MiB/s`. `RATE` is bytes per second, a size as
+    /// [`crate::units::parse_size`] reads it (`KiB`, `MiB`, `GiB` binary; `KB`, `MB`, `GB`
+    /// decimal) with an optional `/s` (`500KiB/s`, `100MB/s`, `1.5GiB/s`); `DUR` is a duration
+    /// as [`crate::units::parse_duration`] reads it (`40ms`, `1s`, `1.5s`, `1m`; a bare number
     /// is milliseconds). Zero or negative rates are refused; a zero duration means none.
     pub fn from_spec(spec: &str) -> Result<NetConfig, NetSpecError> {
         let err = |reason: String| NetSpecError {
@@ -136,56 +138,26 @@ impl NetConfig {
     }
 }
 
-/// Parses a byte rate: `12MiB/s`, `500KiB/s`, `1GiB/s`, `100MB/s`, `1.5MiB`, `4096`.
+/// Parses a byte rate: a size ([`crate::units::parse_size`]) with an optional `/s`:
+/// `12MiB/s`, `500KiB/s`, `1GiB/s`, `100MB/s`, `1.5MiB`, `4096`. At least 1 byte/s.
 pub(crate) fn parse_rate(s: &str) -> Result<u64, String> {
     let t = s.trim();
-    let t = t.strip_suffix("/s").unwrap_or(t).trim();
-    let (num, mult) = [
-        ("GiB", (1u64 << 30) as f64),
-        ("MiB", (1u64 << 20) as f64),
-        ("KiB", 1024.0),
-        ("GB", 1e9),
-        ("MB", 1e6),
-        ("KB", 1e3),
-        ("kB", 1e3),
-        ("B", 1.0),
-    ]
-    .iter()
-    .find_map(|(suffix, m)| t.strip_suffix(suffix).map(|n| (n, *m)))
-    .unwrap_or((t, 1.0));
-    let n: f64 = num
-        .trim()
-        .parse()
-        .map_err(|_| format!("invalid rate {s:?} (e.g. 12MiB/s, 100MB/s)"))?;
-    let v = n * mult;
-    if !v.is_finite() || v < 1.0 || v > u64::MAX as f64 {
+    let per_sec = t.strip_suffix("/s").unwrap_or(t);
+    let v = units::parse_size(per_sec).map_err(|e| format!("rate {s:?}: {e}"))?;
+    if v == 0 {
         return Err(format!("rate {s:?} must be at least 1 byte/s"));
     }
-    Ok(v.round() as u64)
+    Ok(v)
 }
 
-/// Parses a duration into milliseconds: `40ms`, `1s`, `1.5s`, `1m`, or a bare number of
-/// milliseconds. Zero is `None`.
+/// Parses a delay into milliseconds ([`crate::units::parse_duration`]; a bare number is
+/// milliseconds): `40ms`, `1s`, `1.5s`, `1m`, `25`. At most an hour; zero is `None`.
 pub(crate) fn parse_ms(s: &str) -> Result<Option<u64>, String> {
-    let t = s.trim();
-    let (num, unit) = if let Some(n) = t.strip_suffix("ms") {
-        (n, 1.0)
-    } else if let Some(n) = t.strip_suffix('s') {
-        (n, 1000.0)
-    } else if let Some(n) = t.strip_suffix('m') {
-        (n, 60_000.0)
-    } else {
-        (t, 1.0)
-    };
-    let n: f64 = num
-        .trim()
-        .parse()
-        .map_err(|_| format!("invalid duration {s:?} (e.g. 40ms, 1s)"))?;
-    let ms = n * unit;
-    if !ms.is_finite() || ms < 0.0 || ms > MAX_DELAY_MS as f64 {
+    let d = units::parse_duration(s, Bare::Millis)?;
+    let ms = u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
+    if ms > MAX_DELAY_MS {
         return Err(format!("duration {s:?} must be between 0 and an hour"));
     }
-    let ms = ms.round() as u64;
     Ok((ms > 0).then_some(ms))
 }
 

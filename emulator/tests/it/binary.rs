@@ -69,7 +69,7 @@ fn binary_help_and_bad_flags() {
         .unwrap();
     assert!(out.status.success());
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.contains("--fault SPEC") && text.contains("part-500=P"));
+    assert!(text.contains("--fault <SPEC>") && text.contains("part-500=P"));
     let out = Command::new(env!("CARGO_BIN_EXE_box-emulator"))
         .args(["--fault", "nonsense=1"])
         .output()
