@@ -1,7 +1,7 @@
 //! Hand-written SVG charts: lines with min–max whiskers, and bars with whiskers and an optional
 //! reference line. No dependencies; the output is small, static and diff-friendly.
 
-use std::fmt::Write as _;
+use std::fmt::{self, Write as _};
 
 use crate::stats::Spread;
 
@@ -81,8 +81,8 @@ fn fmt_tick(v: f64, step: f64) -> String {
     }
 }
 
-fn header(out: &mut String, title: &str) {
-    let _ = write!(
+fn header(out: &mut String, title: &str) -> fmt::Result {
+    write!(
         out,
         r#"<svg xmlns="http://www.w3.org/2000/svg" width="{W}" height="{H}" viewBox="0 0 {W} {H}" font-family="sans-serif" font-size="12">
 <rect width="{W}" height="{H}" fill="white"/>
@@ -90,38 +90,38 @@ fn header(out: &mut String, title: &str) {
 "#,
         x = W / 2.0,
         t = esc(title)
-    );
+    )
 }
 
 /// Y axis from 0 to a nice maximum, grid lines up to `right`; returns the maximum.
-fn y_axis(out: &mut String, y_max_data: f64, y_label: &str, right: f64) -> f64 {
+fn y_axis(out: &mut String, y_max_data: f64, y_label: &str, right: f64) -> Result<f64, fmt::Error> {
     let step = nice_step(y_max_data * 1.05, 5.0);
     let top = (y_max_data * 1.05 / step).ceil().max(1.0) * step;
     let mut v = 0.0;
     while v <= top + step * 1e-9 {
         let y = BOTTOM - (v / top) * (BOTTOM - TOP);
-        let _ = writeln!(
+        writeln!(
             out,
             r##"<line x1="{LEFT}" y1="{y:.1}" x2="{right}" y2="{y:.1}" stroke="#e0e0e0"/><text x="{x:.1}" y="{ty:.1}" text-anchor="end">{label}</text>"##,
             x = LEFT - 6.0,
             ty = y + 4.0,
             label = fmt_tick(v, step)
-        );
+        )?;
         v += step;
     }
-    let _ = writeln!(
+    writeln!(
         out,
         r##"<text transform="translate(18 {cy}) rotate(-90)" text-anchor="middle">{l}</text>
 <line x1="{LEFT}" y1="{TOP}" x2="{LEFT}" y2="{BOTTOM}" stroke="#333"/><line x1="{LEFT}" y1="{BOTTOM}" x2="{right}" y2="{BOTTOM}" stroke="#333"/>"##,
         cy = (TOP + BOTTOM) / 2.0,
         l = esc(y_label)
-    );
-    top
+    )?;
+    Ok(top)
 }
 
-pub fn line_chart(chart: &LineChart) -> String {
+pub fn line_chart(chart: &LineChart) -> Result<String, fmt::Error> {
     let mut out = String::new();
-    header(&mut out, &chart.title);
+    header(&mut out, &chart.title)?;
     let tx = |x: f64| if chart.log2_x { x.max(1e-9).log2() } else { x };
     let xs: Vec<f64> = chart
         .x_ticks
@@ -154,25 +154,25 @@ pub fn line_chart(chart: &LineChart) -> String {
         .iter()
         .flat_map(|s| s.points.iter().map(|(_, y)| y.max))
         .fold(0.0f64, f64::max);
-    let top = y_axis(&mut out, y_max, &chart.y_label, RIGHT);
+    let top = y_axis(&mut out, y_max, &chart.y_label, RIGHT)?;
     let py = |y: f64| BOTTOM - (y / top) * (BOTTOM - TOP);
     for (x, label) in &chart.x_ticks {
-        let _ = writeln!(
+        writeln!(
             out,
             r##"<line x1="{x:.1}" y1="{BOTTOM}" x2="{x:.1}" y2="{b2}" stroke="#333"/><text x="{x:.1}" y="{ty}" text-anchor="middle">{l}</text>"##,
             x = px(*x),
             b2 = BOTTOM + 5.0,
             ty = BOTTOM + 19.0,
             l = esc(label)
-        );
+        )?;
     }
-    let _ = writeln!(
+    writeln!(
         out,
         r#"<text x="{x}" y="{y}" text-anchor="middle">{l}</text>"#,
         x = (LEFT + RIGHT) / 2.0,
         y = H - 14.0,
         l = esc(&chart.x_label)
-    );
+    )?;
     for (i, s) in chart.series.iter().enumerate() {
         let color = s.color.unwrap_or(COLORS[i % COLORS.len()]);
         let mut pts: Vec<&(f64, Spread)> = s.points.iter().collect();
@@ -186,32 +186,32 @@ pub fn line_chart(chart: &LineChart) -> String {
         } else {
             ""
         };
-        let _ = writeln!(
+        writeln!(
             out,
             r#"<polyline points="{}" fill="none" stroke="{color}" stroke-width="2"{dash}/>"#,
             path.join(" ")
-        );
+        )?;
         if !s.dashed {
             for (x, y) in &pts {
                 let (cx, cy) = (px(*x), py(y.median));
                 if y.max > y.min {
-                    let _ = writeln!(
+                    writeln!(
                         out,
                         r#"<path d="M{cx:.1} {a:.1}V{b:.1}M{l:.1} {a:.1}H{r:.1}M{l:.1} {b:.1}H{r:.1}" stroke="{color}" fill="none"/>"#,
                         a = py(y.max),
                         b = py(y.min),
                         l = cx - 4.0,
                         r = cx + 4.0
-                    );
+                    )?;
                 }
-                let _ = writeln!(
+                writeln!(
                     out,
                     r#"<circle cx="{cx:.1}" cy="{cy:.1}" r="3.5" fill="{color}"/>"#
-                );
+                )?;
             }
         }
         let ly = TOP + 8.0 + i as f64 * 20.0;
-        let _ = writeln!(
+        writeln!(
             out,
             r#"<line x1="{x1}" y1="{ly}" x2="{x2}" y2="{ly}" stroke="{color}" stroke-width="2"{dash}/><text x="{tx}" y="{ty}">{n}</text>"#,
             x1 = RIGHT + 14.0,
@@ -219,23 +219,28 @@ pub fn line_chart(chart: &LineChart) -> String {
             tx = RIGHT + 42.0,
             ty = ly + 4.0,
             n = esc(&s.name)
-        );
+        )?;
     }
     out.push_str("</svg>\n");
-    out
+    Ok(out)
 }
 
 /// Bars (median) with min–max whiskers and the median written above; each `references` entry
 /// draws a dashed horizontal line (a floor, a bound, a link's limit) with its label.
-pub fn bar_chart(title: &str, y_label: &str, bars: &[Bar], references: &[(f64, &str)]) -> String {
+pub fn bar_chart(
+    title: &str,
+    y_label: &str,
+    bars: &[Bar],
+    references: &[(f64, &str)],
+) -> Result<String, fmt::Error> {
     let mut out = String::new();
-    header(&mut out, title);
+    header(&mut out, title)?;
     let y_max = bars
         .iter()
         .map(|b| b.value.max)
         .chain(references.iter().map(|r| r.0))
         .fold(0.0f64, f64::max);
-    let top = y_axis(&mut out, y_max, y_label, BAR_RIGHT);
+    let top = y_axis(&mut out, y_max, y_label, BAR_RIGHT)?;
     let py = |y: f64| BOTTOM - (y / top) * (BOTTOM - TOP);
     let n = bars.len().max(1) as f64;
     let slot = (BAR_RIGHT - LEFT) / n;
@@ -244,21 +249,21 @@ pub fn bar_chart(title: &str, y_label: &str, bars: &[Bar], references: &[(f64, &
         let color = bar.color.unwrap_or(COLORS[i % COLORS.len()]);
         let cx = LEFT + slot * (i as f64 + 0.5);
         let y = py(bar.value.median);
-        let _ = writeln!(
+        writeln!(
             out,
             r#"<rect x="{x:.1}" y="{y:.1}" width="{width:.1}" height="{h:.1}" fill="{color}" fill-opacity="0.85"/>"#,
             x = cx - width / 2.0,
             h = BOTTOM - y
-        );
+        )?;
         if bar.value.max > bar.value.min {
-            let _ = writeln!(
+            writeln!(
                 out,
                 r##"<path d="M{cx:.1} {a:.1}V{b:.1}M{l:.1} {a:.1}H{r:.1}M{l:.1} {b:.1}H{r:.1}" stroke="#222" fill="none"/>"##,
                 a = py(bar.value.max),
                 b = py(bar.value.min),
                 l = cx - 6.0,
                 r = cx + 6.0
-            );
+            )?;
         }
         let digits = if bar.value.median >= 100.0 {
             0
@@ -268,24 +273,24 @@ pub fn bar_chart(title: &str, y_label: &str, bars: &[Bar], references: &[(f64, &
             2
         };
         let v = format!("{:.*}", digits, bar.value.median);
-        let _ = writeln!(
+        writeln!(
             out,
             r#"<text x="{cx:.1}" y="{ty:.1}" text-anchor="middle" font-weight="bold">{v}</text><text x="{cx:.1}" y="{ly}" text-anchor="middle" font-size="11">{l}</text>"#,
             ty = py(bar.value.max) - 6.0,
             ly = BOTTOM + 19.0,
             l = esc(&bar.label)
-        );
+        )?;
     }
     for &(value, label) in references {
         let y = py(value);
-        let _ = writeln!(
+        writeln!(
             out,
             r##"<line x1="{LEFT}" y1="{y:.1}" x2="{BAR_RIGHT}" y2="{y:.1}" stroke="#555" stroke-width="1.5" stroke-dasharray="6 4"/><text x="{tx}" y="{ty:.1}">{l}</text>"##,
             tx = BAR_RIGHT + 6.0,
             ty = y + 4.0,
             l = esc(label)
-        );
+        )?;
     }
     out.push_str("</svg>\n");
-    out
+    Ok(out)
 }

@@ -37,7 +37,7 @@ pub fn emulator_part_size(size: u64, fixed: Option<u64>) -> u64 {
 pub fn describe_emulator_part_size() -> String {
     use crate::files::human_size;
     format!(
-        "{} below {}, {} from {} (doubled while a file would need more than {} parts)",
+        "{} below {}, {} from {}, doubled while a file would need more than {} parts",
         human_size(box_emulator::DEFAULT_PART_SIZE),
         human_size(box_emulator::LARGE_FILE_THRESHOLD),
         human_size(box_emulator::LARGE_PART_SIZE),

@@ -28,6 +28,11 @@ pub fn draw(results: &Results, save: &Save) -> Result<(), String> {
     Ok(())
 }
 
+/// A chart that could not be written into its `String`.
+fn drawing(e: std::fmt::Error) -> String {
+    format!("cannot draw a plot: {e}")
+}
+
 fn size_ticks(sizes: &[u64]) -> Vec<(f64, String)> {
     sizes
         .iter()
@@ -82,7 +87,8 @@ fn profile_charts(results: &Results, p: &ProfileRun, save: &Save) -> Result<(), 
             "MiB/s",
             &bars(|c| c.throughput_mib_s),
             &[(link, &link_label), (LINK_SHARE * link, &share_label)],
-        ),
+        )
+        .map_err(drawing)?,
     )?;
     let bound = engine_default(&cases).and_then(|c| c.rss_bound_mib);
     save(
@@ -92,7 +98,8 @@ fn profile_charts(results: &Results, p: &ProfileRun, save: &Save) -> Result<(), 
             "MiB",
             &bars(|c| c.max_rss_mib),
             bound.map(|b| (b, "engine bound")).as_slice(),
-        ),
+        )
+        .map_err(drawing)?,
     )?;
     Ok(())
 }
@@ -137,7 +144,8 @@ fn loopback_charts(results: &Results, save: &Save) -> Result<(), String> {
             "MiB/s",
             &bars(|c| c.throughput_mib_s),
             &[],
-        ),
+        )
+        .map_err(drawing)?,
     )?;
     save(
         "headline-cpu.svg",
@@ -146,7 +154,8 @@ fn loopback_charts(results: &Results, save: &Save) -> Result<(), String> {
             "CPU seconds per GiB",
             &cpu_bars,
             floor_ref.map(|f| (f, floor_label.as_str())).as_slice(),
-        ),
+        )
+        .map_err(drawing)?,
     )?;
     let engine_bound = engine_default(&head).and_then(|c| c.rss_bound_mib);
     save(
@@ -156,7 +165,8 @@ fn loopback_charts(results: &Results, save: &Save) -> Result<(), String> {
             "MiB",
             &bars(|c| c.max_rss_mib),
             engine_bound.map(|b| (b, "engine bound")).as_slice(),
-        ),
+        )
+        .map_err(drawing)?,
     )?;
 
     let size_cases = results.group("size");
@@ -190,7 +200,8 @@ fn loopback_charts(results: &Results, save: &Save) -> Result<(), String> {
             x_ticks: size_ticks(&sizes),
             log2_x: true,
             series: series_by_client(|c| c.throughput_mib_s),
-        }),
+        })
+        .map_err(drawing)?,
     )?;
     let mut rss_series = series_by_client(|c| c.max_rss_mib);
     let bound_points: Vec<(f64, Spread)> = size_cases
@@ -219,7 +230,8 @@ fn loopback_charts(results: &Results, save: &Save) -> Result<(), String> {
             x_ticks: size_ticks(&sizes),
             log2_x: true,
             series: rss_series,
-        }),
+        })
+        .map_err(drawing)?,
     )?;
 
     let sweep = |group: &str,
@@ -256,7 +268,8 @@ fn loopback_charts(results: &Results, save: &Save) -> Result<(), String> {
                     dashed: false,
                     color: Some(client_color(Client::Engine)),
                 }],
-            }),
+            })
+            .map_err(drawing)?,
         )?;
         save(
             file_r,
@@ -280,7 +293,8 @@ fn loopback_charts(results: &Results, save: &Save) -> Result<(), String> {
                         color: Some("#555555"),
                     },
                 ],
-            }),
+            })
+            .map_err(drawing)?,
         )?;
         Ok(())
     };

@@ -250,8 +250,8 @@ fn what_is_measured(md: &mut String, r: &Results) -> fmt::Result {
          more than the file's parts. \
          The concurrency and part-size sweeps raise `memory_cap` to (concurrency + 1) x part \
          size where the default would lower the concurrency asked for.\n\
-         - **Part size** is the emulator's, as on Box: {} (the sweeps force it with \
-         `--part-size`).\n\
+         - **Part size** is the emulator's, as on Box: {}; the sweeps force it with \
+         `--part-size`.\n\
          - The emulator hashes and stores every part and concatenates them on commit: that \
          server time is inside every client's upload time alike, and the emulator's CPU time \
          (\"server CPU\") is taken from the same machine's CPUs. Its data directory was `{}`: \

@@ -78,7 +78,8 @@ fn the_report_speaks_of_its_targets_and_the_defaults_it_read() {
         crate::defaults::engine_max_concurrency()
     )));
     assert!(md.contains(
-        "**Part size** is the emulator's, as on Box: 8 MiB below 512 MiB, 32 MiB from 512 MiB"
+        "**Part size** is the emulator's, as on Box: 8 MiB below 512 MiB, 32 MiB from 512 MiB, \
+         doubled while a file would need more than 10000 parts; the sweeps force it"
     ));
     assert!(md.contains(
         "| `loopback`, 1 GiB: engine at default settings vs the best peer | at least 1.5x | \
