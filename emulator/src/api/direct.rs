@@ -83,14 +83,9 @@ pub(crate) async fn upload_file(
         c.direct_upload_bytes += size;
         c.bytes_stored += size;
     }
-    if st.draw(
-        RequestFault::Direct500AfterStore,
-        faults.direct_500_after_store,
-    ) {
-        st.counters().injected.direct_500_after_store += 1;
-        return Err(ApiError::internal("Internal Server Error"));
-    }
-    st.check_503_after_store(&faults)?;
+    // A write may persist despite a 5xx (Box warns of it for 503s).
+    st.inject(RequestFault::Direct500AfterStore, &faults)?;
+    st.inject(RequestFault::Write503AfterStore, &faults)?;
     Ok(json_response(status, st.files_json(&f, fields.as_deref())))
 }
 

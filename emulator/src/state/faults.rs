@@ -3,6 +3,7 @@
 
 use super::{lock, Shared};
 use crate::config::{FaultConfig, RateLimit};
+use crate::counters::InjectedCounters;
 use crate::error::ApiError;
 use crate::util;
 use axum::http::{header, StatusCode};
@@ -11,7 +12,9 @@ use std::sync::{Mutex, RwLock};
 use std::time::Duration;
 
 /// The request-level faults: each is drawn from (seed, its kind, how many times it was drawn
-/// before), so the same requests in the same order meet the same faults.
+/// before), so the same requests in the same order meet the same faults. Each has its
+/// probability in [`FaultConfig`], its counter in [`InjectedCounters`] and its answer, all
+/// named here.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum RequestFault {
     Request503 = 0,
@@ -25,6 +28,60 @@ pub(crate) enum RequestFault {
 
 /// The number of [`RequestFault`] kinds.
 const REQUEST_FAULT_KINDS: usize = 7;
+
+impl RequestFault {
+    /// How likely the fault is under `f`.
+    fn probability(self, f: &FaultConfig) -> f64 {
+        match self {
+            RequestFault::Request503 => f.request_503,
+            RequestFault::Request502 => f.request_502,
+            RequestFault::NameTemporarilyReserved => f.name_temporarily_reserved,
+            RequestFault::OperationBlocked => f.operation_blocked,
+            RequestFault::Direct500AfterStore => f.direct_500_after_store,
+            RequestFault::Write503AfterStore => f.write_503_after_store,
+            RequestFault::CommitDropAfterStore => f.commit_drop_after_store,
+        }
+    }
+
+    /// The counter of the fault in [`InjectedCounters`].
+    fn counter(self, c: &mut InjectedCounters) -> &mut u64 {
+        match self {
+            RequestFault::Request503 => &mut c.request_503,
+            RequestFault::Request502 => &mut c.request_502,
+            RequestFault::NameTemporarilyReserved => &mut c.name_temporarily_reserved,
+            RequestFault::OperationBlocked => &mut c.operation_blocked,
+            RequestFault::Direct500AfterStore => &mut c.direct_500_after_store,
+            RequestFault::Write503AfterStore => &mut c.write_503_after_store,
+            RequestFault::CommitDropAfterStore => &mut c.commit_drop_after_store,
+        }
+    }
+
+    /// Box's answer when the fault fires (the messages of Box's common-errors guide). A
+    /// dropped commit gets none: its connection is dropped (a 500 where it cannot be).
+    fn answer(self, f: &FaultConfig) -> ApiError {
+        match self {
+            RequestFault::Request503 | RequestFault::Write503AfterStore => {
+                ApiError::unavailable(f.retry_after_503_secs)
+            }
+            RequestFault::Request502 => {
+                ApiError::new(StatusCode::BAD_GATEWAY, "bad_gateway", "Bad Gateway")
+            }
+            RequestFault::NameTemporarilyReserved => ApiError::new(
+                StatusCode::CONFLICT,
+                "name_temporarily_reserved",
+                "The item name is reserved by another processing item. Wait and then retry the request, or wait and check the parent folder to see if the name is in use.",
+            ),
+            RequestFault::OperationBlocked => ApiError::new(
+                StatusCode::CONFLICT,
+                "operation_blocked_temporary",
+                "The operation is blocked by another ongoing operation",
+            ),
+            RequestFault::Direct500AfterStore | RequestFault::CommitDropAfterStore => {
+                ApiError::internal("Internal Server Error")
+            }
+        }
+    }
+}
 
 /// The fault a part upload meets, drawn per attempt by [`part_fault`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -150,14 +207,28 @@ impl Shared {
         }
     }
 
-    /// Whether a request-level fault of probability `p` fires this time (see
-    /// [`RequestFault`]). A probability of 0 draws nothing.
-    pub fn draw(&self, kind: RequestFault, p: f64) -> bool {
+    /// Whether request fault `kind` fires this time, counted when it does. Drawn from (seed,
+    /// kind, how many times it was drawn before); a probability of 0 draws nothing.
+    pub fn fires(&self, kind: RequestFault, faults: &FaultConfig) -> bool {
+        let p = kind.probability(faults);
         if p <= 0.0 {
             return false;
         }
         let n = self.faults.draws[kind as usize].fetch_add(1, Ordering::Relaxed);
-        p >= 1.0 || util::unit_float(util::mix(&[self.config.seed, 100 + kind as u64, n])) < p
+        let fired =
+            p >= 1.0 || util::unit_float(util::mix(&[self.config.seed, 100 + kind as u64, n])) < p;
+        if fired {
+            *kind.counter(&mut self.counters().injected) += 1;
+        }
+        fired
+    }
+
+    /// Request fault `kind`'s answer if it fires this time.
+    pub fn inject(&self, kind: RequestFault, faults: &FaultConfig) -> Result<(), ApiError> {
+        if self.fires(kind, faults) {
+            return Err(kind.answer(faults));
+        }
+        Ok(())
     }
 
     /// The injected `502`/`503` answered to any API request (after authentication and the rate
@@ -165,66 +236,23 @@ impl Shared {
     /// whether they precede authentication there is unknown, and it makes no difference to a
     /// client that has a valid token.
     pub fn check_gateway_faults(&self, faults: &FaultConfig) -> Result<(), ApiError> {
-        if self.draw(RequestFault::Request503, faults.request_503) {
-            self.counters().injected.request_503 += 1;
-            return Err(ApiError::unavailable(faults.retry_after_503_secs));
-        }
-        if self.draw(RequestFault::Request502, faults.request_502) {
-            self.counters().injected.request_502 += 1;
-            return Err(ApiError::new(
-                StatusCode::BAD_GATEWAY,
-                "bad_gateway",
-                "Bad Gateway",
-            ));
-        }
-        Ok(())
+        self.inject(RequestFault::Request503, faults)?;
+        self.inject(RequestFault::Request502, faults)
     }
 
-    /// The injected `409`s (with the messages of Box's common-errors guide) of a request that
-    /// writes into a folder: `name_temporarily_reserved` (direct uploads and session
-    /// creations: Box's answer while a duplicate request for the name is in flight) when
-    /// `name_reserved` is set, and `operation_blocked_temporary` (those and commits: a move or
-    /// copy holds the folder). Nothing has been stored.
+    /// The injected `409`s of a request that writes into a folder: `name_temporarily_reserved`
+    /// (direct uploads and session creations: Box's answer while a duplicate request for the
+    /// name is in flight) when `name_reserved` is set, and `operation_blocked_temporary`
+    /// (those and commits: a move or copy holds the folder). Nothing has been stored.
     pub fn check_folder_faults(
         &self,
         faults: &FaultConfig,
         name_reserved: bool,
     ) -> Result<(), ApiError> {
-        if name_reserved
-            && self.draw(
-                RequestFault::NameTemporarilyReserved,
-                faults.name_temporarily_reserved,
-            )
-        {
-            self.counters().injected.name_temporarily_reserved += 1;
-            return Err(ApiError::new(
-                StatusCode::CONFLICT,
-                "name_temporarily_reserved",
-                "The item name is reserved by another processing item. Wait and then retry the request, or wait and check the parent folder to see if the name is in use.",
-            ));
+        if name_reserved {
+            self.inject(RequestFault::NameTemporarilyReserved, faults)?;
         }
-        if self.draw(RequestFault::OperationBlocked, faults.operation_blocked) {
-            self.counters().injected.operation_blocked += 1;
-            return Err(ApiError::new(
-                StatusCode::CONFLICT,
-                "operation_blocked_temporary",
-                "The operation is blocked by another ongoing operation",
-            ));
-        }
-        Ok(())
-    }
-
-    /// The injected `503` of a write that was applied (`write_503_after_store`): Box warns
-    /// that a write may persist despite a 503.
-    pub fn check_503_after_store(&self, faults: &FaultConfig) -> Result<(), ApiError> {
-        if self.draw(
-            RequestFault::Write503AfterStore,
-            faults.write_503_after_store,
-        ) {
-            self.counters().injected.write_503_after_store += 1;
-            return Err(ApiError::unavailable(faults.retry_after_503_secs));
-        }
-        Ok(())
+        self.inject(RequestFault::OperationBlocked, faults)
     }
 
     /// The request limit (`rate_limit`): every API request counts.

@@ -84,14 +84,10 @@ pub(crate) async fn commit(
 
     // Phase 3: store, re-checking what may have changed meanwhile.
     let f = store(&st, &session, &meta, &req, util::hex(&actual), size).await?;
-    if st.draw(
-        RequestFault::CommitDropAfterStore,
-        faults.commit_drop_after_store,
-    ) {
-        st.counters().injected.commit_drop_after_store += 1;
+    if st.fires(RequestFault::CommitDropAfterStore, &faults) {
         return Err(faults.drop_connection().await);
     }
-    st.check_503_after_store(&faults)?;
+    st.inject(RequestFault::Write503AfterStore, &faults)?;
     Ok(json_response(
         StatusCode::CREATED,
         st.files_json(&f, fields.as_deref()),
