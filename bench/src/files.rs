@@ -66,22 +66,8 @@ pub fn human_size(bytes: u64) -> String {
     }
 }
 
-/// Parses `64MiB`, `1GiB`, `512KiB`, `1000000`.
+/// Parses `64MiB`, `1GiB`, `512KiB`, `1000000` as the emulator's flags do
+/// ([`box_emulator::units::parse_size`]: `MiB` binary, `MB` decimal, `64M` refused).
 pub fn parse_size(s: &str) -> Result<u64, String> {
-    let s = s.trim();
-    let (num, mult) = [
-        ("GiB", GIB),
-        ("MiB", MIB),
-        ("KiB", 1 << 10),
-        ("G", GIB),
-        ("M", MIB),
-    ]
-    .iter()
-    .find_map(|(suffix, m)| s.strip_suffix(suffix).map(|n| (n, *m)))
-    .unwrap_or((s, 1));
-    num.trim()
-        .parse::<u64>()
-        .ok()
-        .and_then(|n| n.checked_mul(mult))
-        .ok_or_else(|| format!("bad size {s:?} (use e.g. 64MiB or 1GiB)"))
+    box_emulator::units::parse_size(s)
 }

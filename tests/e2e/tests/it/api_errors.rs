@@ -9,25 +9,26 @@
 //! out raw (reqwest) and the answer is sorted by the generated enum's `from_raw`, which is what
 //! the generated method does with any non-2xx answer.
 //!
-//! Codes the spec documents that the emulator cannot produce, and so are NOT tested here:
+//! Codes the spec documents that are NOT tested here, and why:
 //!
 //! | code (status) | operations | why |
 //! | --- | --- | --- |
-//! | `access_denied_insufficient_permissions` (403) | preflight_upload, upload_file, upload_file_version, create_upload_session_for_file | one user, no permissions model |
+//! | `access_denied_insufficient_permissions` (403) | preflight_upload, upload_file, upload_file_version, create_upload_session_for_file | no folder permissions: the emulator answers it only to an `as-user` the caller may not take (tested in emulator/tests/it/auth.rs) |
 //! | `access_denied_item_locked` (403) | upload_file_version, create_upload_session_for_file | no file locks |
 //! | `trashed` (404) | upload_file_version | no trash |
-//! | `name_temporarily_reserved` (409) | upload_file, upload_file_version, create_upload_session, create_upload_session_for_file, commit_upload_session | name checks and creation happen under one lock, so no request ever sees a name "being created" |
-//! | `forbidden` (403) | upload_part | one user, so no session belongs to someone else |
+//! | `name_temporarily_reserved` (409) | commit_upload_session | the `name-temporarily-reserved` fault answers direct uploads and session creations (tested below on those four); a commit names no new item: its name was taken when the session was made |
+//! | `forbidden` (403) | upload_part | needs service authentication: the emulator answers it to a user other than the session's creator (tested in emulator/tests/it/auth.rs) |
 //! | `upload_failed` (410) | upload_part, commit_upload_session | sessions never break beyond repair (an overlap is refused, not stored) |
-//! | `length_required` (411) | upload_part | part bodies without content-length (chunked) are accepted, as issue 3 requires |
 //! | `not_found` (404) | create_upload_session | an unknown folder is answered `404 invalid_parameter` (Box documents both; the emulator picked that one) — `invalid_parameter` is tested |
 //! | `session_expired` (410) | abort_upload_session | aborting an expired session deletes it (204) by design — tested below as a success |
 //! | `range_overlaps_existing_part` with status 409 | upload_part | the emulator sends this code with 416 (as Box's Android client observes); the generated enum sorts both into the same variant — the 416 form is tested |
-//! | `internal_server_error` (500) | every operation but upload_part | only part uploads have 500 faults (`part-500`, `part-500-after-store`); other 500s happen only on the emulator's own disk failures |
-//! | `bad_gateway` (502), `unavailable` (503) | every operation | no fault answers 502 or 503 |
+//! | `internal_server_error` (500) | every operation but upload_part, upload_file and upload_file_version | only part uploads (`part-500`, `part-500-after-store`) and direct uploads (`direct-500-after-store`) have 500 faults; other 500s happen only on the emulator's own disk failures |
 //!
-//! `unauthorized` (401) and `rate_limit_exceeded` (429) are declared on every operation and are
-//! tested on all ten.
+//! `unauthorized` (401), `rate_limit_exceeded` (429), `bad_gateway` (502) and `unavailable`
+//! (503) are declared on every operation and are tested on all ten (502 and 503 through the
+//! emulator's `502` and `503` faults). `length_required` (411) is a part sent with neither
+//! `content-length` nor `transfer-encoding`, which only a raw request can send; the typed
+//! client always frames its bodies.
 
 use crate::common::*;
 use reqwest::Method;
@@ -1736,6 +1737,234 @@ async fn every_operation_answers_429_rate_limit_exceeded_with_retry_after() {
     c.get_upload_session(GetUploadSessionRequest::new(&ep.id).with_endpoint(&ep.status))
         .await
         .expect("no limit any more");
+}
+
+/// With the `502` fault every operation answers 502 `bad_gateway` before doing anything; the
+/// generated enums sort it into their 502 variant, and the error says it is retryable.
+#[tokio::test]
+async fn every_operation_answers_502_bad_gateway() {
+    let (emu, c) = setup(small_config()).await;
+    let f = upload_file(&c, "0", "f.txt", b"f").await;
+    let ep = Endpoints::of(&create_session(&c, "0", "s1.bin", 1).await);
+    let before = emu.counters();
+    emu.set_faults(FaultConfig {
+        request_502: 1.0,
+        ..Default::default()
+    });
+    all_ten!(
+        &c,
+        &ep,
+        &f.id,
+        BadGateway,
+        502,
+        "bad_gateway",
+        |api: &ApiError<_>| {
+            assert_eq!(api.message.as_deref(), Some("Bad Gateway"));
+        }
+    );
+    let e = c
+        .preflight_upload(preflight("p.txt", None, "0"))
+        .await
+        .unwrap_err();
+    assert!(e.is_retryable(), "{e:?}");
+    let after = emu.counters();
+    assert_eq!(after.injected.request_502, 11);
+    assert_eq!(after.responses_for(502), 11);
+    assert_eq!(after.files_created, before.files_created);
+    assert_eq!(after.sessions_created, before.sessions_created);
+    assert_eq!(emu.open_sessions(), vec![ep.id.clone()]);
+}
+
+/// With the `503` fault every operation answers 503 `unavailable` with the configured
+/// `retry-after` before doing anything; the generated enums sort it into their `Unavailable`
+/// variant.
+#[tokio::test]
+async fn every_operation_answers_503_unavailable_with_retry_after() {
+    let (emu, c) = setup(small_config()).await;
+    let f = upload_file(&c, "0", "f.txt", b"f").await;
+    let ep = Endpoints::of(&create_session(&c, "0", "s1.bin", 1).await);
+    let before = emu.counters();
+    emu.set_faults(FaultConfig {
+        request_503: 1.0,
+        retry_after_503_secs: 2,
+        ..Default::default()
+    });
+    all_ten!(
+        &c,
+        &ep,
+        &f.id,
+        Unavailable,
+        503,
+        "unavailable",
+        |api: &ApiError<_>| {
+            assert_eq!(api.message.as_deref(), Some("Unavailable"));
+            assert_eq!(api.retry_after.as_deref(), Some("2"));
+            assert_eq!(
+                api.retry_after_duration(),
+                Some(std::time::Duration::from_secs(2))
+            );
+        }
+    );
+    let e = c
+        .preflight_upload(preflight("p.txt", None, "0"))
+        .await
+        .unwrap_err();
+    assert!(e.is_retryable(), "{e:?}");
+    let after = emu.counters();
+    assert_eq!(after.injected.request_503, 11);
+    assert_eq!(after.responses_for(503), 11);
+    assert_eq!(after.files_created, before.files_created);
+    assert_eq!(after.sessions_created, before.sessions_created);
+    assert_eq!(emu.open_sessions(), vec![ep.id.clone()]);
+}
+
+// =======================================================================================
+// Injected 409 name_temporarily_reserved, and 411 length_required
+
+/// With the `name-temporarily-reserved` fault the four operations that make a file or a
+/// version (direct uploads and session creations) answer 409 `name_temporarily_reserved`;
+/// nothing is made, and once the fault is gone the same requests succeed.
+#[tokio::test]
+async fn uploads_and_session_creations_answer_409_name_temporarily_reserved() {
+    let (emu, c) = setup(small_config()).await;
+    let f = upload_file(&c, "0", "f.txt", b"f").await;
+    let before = emu.counters();
+    emu.set_faults(FaultConfig {
+        name_temporarily_reserved: 1.0,
+        ..Default::default()
+    });
+    let check = |api: &ApiError<ConflictError>| {
+        assert!(
+            api.message
+                .as_deref()
+                .is_some_and(|m| m.starts_with("The item name is reserved")),
+            "{:?}",
+            api.message
+        );
+    };
+    check(&expect_api!(
+        c.upload_file(new_file("u.txt", "0", b"x".to_vec())).await,
+        UploadFileError::NameTemporarilyReserved,
+        409,
+        "name_temporarily_reserved"
+    ));
+    check(&expect_api!(
+        c.upload_file_version(new_version(&f.id, None, b"x".to_vec()))
+            .await,
+        UploadFileVersionError::NameTemporarilyReserved,
+        409,
+        "name_temporarily_reserved"
+    ));
+    check(&expect_api!(
+        c.create_upload_session(new_file_session("0", "s.bin", 1000))
+            .await,
+        CreateUploadSessionError::NameTemporarilyReserved,
+        409,
+        "name_temporarily_reserved"
+    ));
+    check(&expect_api!(
+        c.create_upload_session_for_file(new_version_session(&f.id, 1000, None))
+            .await,
+        CreateUploadSessionForFileError::NameTemporarilyReserved,
+        409,
+        "name_temporarily_reserved"
+    ));
+    let after = emu.counters();
+    assert_eq!(after.injected.name_temporarily_reserved, 4);
+    assert_eq!(after.errors_for("name_temporarily_reserved"), 4);
+    assert_eq!(after.files_created, before.files_created);
+    assert_eq!(after.file_versions_created, before.file_versions_created);
+    assert_eq!(after.sessions_created, before.sessions_created);
+
+    emu.set_faults(FaultConfig::default());
+    c.upload_file(new_file("u.txt", "0", b"x".to_vec()))
+        .await
+        .expect("no fault any more");
+}
+
+/// One part request sent over a bare TCP connection exactly as given (`head` ends with the
+/// blank line), read until the server closes it, and returned as the raw answer the generated
+/// enums sort. For what no HTTP client sends: a body with no framing at all.
+async fn raw_http(emu: &Emulator, head: &str) -> RawResponse {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let exchange = async {
+        let mut tcp = tokio::net::TcpStream::connect(emu.local_addr()).await?;
+        tcp.write_all(head.as_bytes()).await?;
+        let mut answer = Vec::new();
+        tcp.read_to_end(&mut answer).await?;
+        Ok::<_, std::io::Error>(answer)
+    };
+    let answer = tokio::time::timeout(std::time::Duration::from_secs(10), exchange)
+        .await
+        .expect("an answer within 10 s")
+        .expect("raw exchange");
+    let split = answer
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("a complete response head");
+    let head = String::from_utf8_lossy(&answer[..split]).into_owned();
+    let mut lines = head.split("\r\n");
+    let status: u16 = lines
+        .next()
+        .and_then(|l| l.split(' ').nth(1))
+        .and_then(|s| s.parse().ok())
+        .expect("a status line");
+    let headers: Vec<(String, String)> = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
+        .collect();
+    let header = |name: &str| {
+        headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+    };
+    let mut body = answer[split + 4..].to_vec();
+    if let Some(len) = header("content-length").and_then(|l| l.parse::<usize>().ok()) {
+        body.truncate(len);
+    }
+    RawResponse {
+        status,
+        request_id: header("box-request-id"),
+        retry_after: header("retry-after"),
+        date: header("date"),
+        body: bytes::Bytes::from(body),
+    }
+}
+
+/// A part with neither `content-length` nor `transfer-encoding` (to HTTP/1.1, no body) is
+/// refused 411 `length_required` and nothing is stored; the same part with a length is
+/// accepted.
+#[tokio::test]
+async fn upload_part_length_required() {
+    let (emu, c) = setup(small_config()).await;
+    let content = test_data(1024, 77);
+    let ep = Endpoints::of(&create_session(&c, "0", "unframed.bin", 1024).await);
+    let path = ep
+        .upload_part
+        .strip_prefix(&emu.base_url())
+        .expect("the session's URL is the emulator's");
+    let head = format!(
+        "PUT {path} HTTP/1.1\r\nhost: {}\r\nauthorization: Bearer {}\r\ndigest: {}\r\n\
+         content-range: {}\r\nconnection: close\r\n\r\n",
+        emu.local_addr(),
+        emu.token(),
+        digest(&content),
+        content_range(0, 1024, 1024),
+    );
+    let raw = raw_http(&emu, &head).await;
+    let api = expect_raw!(raw, UploadPartError::LengthRequired, 411, "length_required");
+    assert_eq!(
+        api.message.as_deref(),
+        Some("content-length header was required, but not provided.")
+    );
+    assert_eq!(emu.counters().parts_stored, 0);
+    assert_eq!(emu.counters().errors_for("length_required"), 1);
+
+    c.upload_part(part(&ep, &content, 0, 1024))
+        .await
+        .expect("the framed part");
+    assert_eq!(emu.counters().parts_stored, 1);
 }
 
 // =======================================================================================
