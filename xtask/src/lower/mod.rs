@@ -6,6 +6,7 @@ mod operations;
 pub use operations::status_name;
 mod path_refs;
 mod recursion;
+mod refs;
 mod scalar;
 mod types;
 
