@@ -96,33 +96,31 @@ async fn read_form(parts: &Parts, body: &mut BodyStream) -> Result<Form, ApiErro
     Ok(Form(pairs))
 }
 
-impl Shared {
-    /// `client_id` and `client_secret` of the form against the configured app.
-    fn check_client(&self, form: &Form) -> Result<(), ApiError> {
-        let (Some(id), Some(secret)) = (&self.config.client_id, &self.config.client_secret) else {
-            return Err(invalid_client());
-        };
-        let id_ok = form
-            .get("client_id")
-            .is_some_and(|v| constant_time_eq(v.as_bytes(), id.as_bytes()));
-        let secret_ok = form
-            .get("client_secret")
-            .is_some_and(|v| constant_time_eq(v.as_bytes(), secret.as_bytes()));
-        if !(id_ok && secret_ok) {
-            return Err(invalid_client());
-        }
-        Ok(())
+/// `client_id` and `client_secret` of the form against the configured app.
+fn check_client(st: &Shared, form: &Form) -> Result<(), ApiError> {
+    let (Some(id), Some(secret)) = (&st.config.client_id, &st.config.client_secret) else {
+        return Err(invalid_client());
+    };
+    let id_ok = form
+        .get("client_id")
+        .is_some_and(|v| constant_time_eq(v.as_bytes(), id.as_bytes()));
+    let secret_ok = form
+        .get("client_secret")
+        .is_some_and(|v| constant_time_eq(v.as_bytes(), secret.as_bytes()));
+    if !(id_ok && secret_ok) {
+        return Err(invalid_client());
     }
+    Ok(())
+}
 
-    /// The user a `box_subject_type`/`box_sub_type` and id name, if they name one.
-    fn subject(&self, kind: &str, id: &str) -> Option<Caller> {
-        match kind {
-            "enterprise" if id == self.config.enterprise_id => Some(Caller::service_account()),
-            "user" if self.is_user(id) => Some(Caller {
-                user: id.to_string(),
-            }),
-            _ => None,
-        }
+/// The user a `box_subject_type`/`box_sub_type` and id name, if they name one.
+fn subject(st: &Shared, kind: &str, id: &str) -> Option<Caller> {
+    match kind {
+        "enterprise" if id == st.config.enterprise_id => Some(Caller::service_account()),
+        "user" if st.is_user(id) => Some(Caller {
+            user: id.to_string(),
+        }),
+        _ => None,
     }
 }
 
@@ -160,7 +158,7 @@ async fn token_inner(st: &Shared, parts: &Parts, body: &mut BodyStream) -> ApiRe
     {
         return Err(invalid_request());
     }
-    st.check_client(&form)?;
+    check_client(st, &form)?;
     if !st.config.app_authorized {
         return Err(ApiError::oauth(
             "unauthorized_client",
@@ -216,8 +214,7 @@ fn grant_caller(st: &Shared, form: &Form, grant_type: &str) -> Result<(Caller, G
             // (https://developer.box.com/guides/authentication/client-credentials/).
             let kind = form.get("box_subject_type").unwrap_or("");
             let id = form.get("box_subject_id").unwrap_or("");
-            let caller = st
-                .subject(kind, id)
+            let caller = subject(st, kind, id)
                 .ok_or_else(|| invalid_grant("Grant credentials are invalid"))?;
             (caller, Grant::ClientCredentials)
         }
@@ -265,7 +262,7 @@ fn jwt_caller(st: &Shared, form: &Form) -> Result<Caller, ApiError> {
         &[box_aud.as_str(), own_aud.as_str()],
         now,
     )?;
-    let caller = st.subject(&a.sub_type, &a.sub).ok_or_else(|| {
+    let caller = subject(st, &a.sub_type, &a.sub).ok_or_else(|| {
         invalid_grant("Please check the 'sub' claim. The 'sub' specified is invalid.")
     })?;
     if !lock(&st.auth).use_jti(&a.jti, a.exp, now) {
@@ -287,7 +284,7 @@ pub(crate) async fn revoke(
 ) -> ApiResult {
     let result = async {
         let form = read_form(&parts, &mut body).await?;
-        st.check_client(&form)?;
+        check_client(&st, &form)?;
         let token = form.get("token").ok_or_else(|| {
             ApiError::oauth("invalid_request", "The 'token' parameter is missing")
         })?;

@@ -93,6 +93,19 @@ pub(crate) enum PartFault {
     DropAfter,
 }
 
+impl PartFault {
+    /// The counter of the fault in [`InjectedCounters`] (none for [`PartFault::None`]).
+    fn counter(self, c: &mut InjectedCounters) -> Option<&mut u64> {
+        match self {
+            PartFault::None => None,
+            PartFault::ResetMidBody => Some(&mut c.part_reset_mid_body),
+            PartFault::Fail500Before => Some(&mut c.part_500_before_store),
+            PartFault::Fail500After => Some(&mut c.part_500_after_store),
+            PartFault::DropAfter => Some(&mut c.part_drop_after_store),
+        }
+    }
+}
+
 /// Draws the fault for one attempt at one part. Keyed by (seed, session sequence number,
 /// part index, attempt number), so the outcome does not depend on arrival order.
 pub(crate) fn part_fault(
@@ -231,6 +244,13 @@ impl Shared {
         Ok(())
     }
 
+    /// Counts part fault `fault` as acted on (when its part upload meets it).
+    pub fn count_part_fault(&self, fault: PartFault) {
+        if let Some(n) = fault.counter(&mut self.counters().injected) {
+            *n += 1;
+        }
+    }
+
     /// The injected `502`/`503` answered to any API request (after authentication and the rate
     /// limit, before the request does anything). On Box these come from its front end;
     /// whether they precede authentication there is unknown, and it makes no difference to a
@@ -310,4 +330,71 @@ fn take_from_window(window: &Mutex<RateWindow>, rl: RateLimit) -> Result<(), Api
         "Request rate limit exceeded, please try again later",
     )
     .with_header(header::RETRY_AFTER, &retry_after.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+
+    const REQUEST_FAULTS: [RequestFault; REQUEST_FAULT_KINDS] = [
+        RequestFault::Request503,
+        RequestFault::Request502,
+        RequestFault::NameTemporarilyReserved,
+        RequestFault::OperationBlocked,
+        RequestFault::Direct500AfterStore,
+        RequestFault::Write503AfterStore,
+        RequestFault::CommitDropAfterStore,
+    ];
+
+    /// Nothing fires at probability 0; at 1 every fault fires and is counted once, in a
+    /// counter of its own that `injected_total` includes. Part faults likewise.
+    #[tokio::test]
+    async fn each_fault_counts_in_its_own_counter() {
+        let dir = tempfile::tempdir().unwrap();
+        let st = Shared::open(Config::default(), dir.path().to_path_buf())
+            .await
+            .unwrap();
+        let none = FaultConfig::default();
+        for kind in REQUEST_FAULTS {
+            assert!(!st.fires(kind, &none), "{kind:?}");
+        }
+        assert_eq!(st.counters().injected, InjectedCounters::default());
+        let all = FaultConfig {
+            request_503: 1.0,
+            request_502: 1.0,
+            name_temporarily_reserved: 1.0,
+            operation_blocked: 1.0,
+            direct_500_after_store: 1.0,
+            write_503_after_store: 1.0,
+            commit_drop_after_store: 1.0,
+            ..Default::default()
+        };
+        let mut fired = 0;
+        for kind in REQUEST_FAULTS {
+            assert!(st.fires(kind, &all), "{kind:?}");
+            fired += 1;
+            let mut c = st.counters().clone();
+            assert_eq!(c.injected_total(), fired, "{kind:?}");
+            assert_eq!(*kind.counter(&mut c.injected), 1, "{kind:?}");
+        }
+        let parts = [
+            PartFault::ResetMidBody,
+            PartFault::Fail500Before,
+            PartFault::Fail500After,
+            PartFault::DropAfter,
+        ];
+        st.count_part_fault(PartFault::None);
+        for fault in parts {
+            st.count_part_fault(fault);
+            fired += 1;
+            let mut c = st.counters().clone();
+            assert_eq!(c.injected_total(), fired, "{fault:?}");
+            assert_eq!(
+                fault.counter(&mut c.injected).copied(),
+                Some(1),
+                "{fault:?}"
+            );
+        }
+    }
 }

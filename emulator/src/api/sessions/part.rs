@@ -54,7 +54,7 @@ pub(crate) async fn upload_part(
     let claim = claim(&st, &session, &faults, seq, slot.index)?;
     let fault = claim.fault;
     if fault == PartFault::ResetMidBody {
-        st.counters().injected.part_reset_mid_body += 1;
+        st.count_part_fault(fault);
         read_half(&st, &mut body, slot.size).await;
         return Err(faults.drop_connection().await);
     }
@@ -83,11 +83,11 @@ pub(crate) async fn upload_part(
     store(&st, &session, slot, &rec, held, claim.region).await?;
     match fault {
         PartFault::Fail500After => {
-            st.counters().injected.part_500_after_store += 1;
+            st.count_part_fault(fault);
             Err(ApiError::internal("Internal Server Error"))
         }
         PartFault::DropAfter => {
-            st.counters().injected.part_drop_after_store += 1;
+            st.count_part_fault(fault);
             Err(faults.drop_connection().await)
         }
         _ => Ok(json_response(StatusCode::OK, json!({"part": rec.json()}))),
@@ -257,7 +257,7 @@ async fn receive(
         }
         Sink::Discard => {
             // Only the 500-before fault discards a body.
-            st.counters().injected.part_500_before_store += 1;
+            st.count_part_fault(PartFault::Fail500Before);
             return Err(ApiError::internal("Internal Server Error"));
         }
     };
