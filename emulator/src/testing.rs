@@ -6,7 +6,8 @@
 //! adds a JWT key, and [`TestRsaKey`] makes key pairs and signs assertions.
 //!
 //! The helpers panic (with a message that says what differed) instead of returning errors: they
-//! are meant for tests. Reading back without panicking is [`Emulator::file_content`]; waiting
+//! are meant for tests, and compile only with the cargo feature `testing` (which test crates
+//! turn on in their `[dev-dependencies]`) or in the emulator's own unit tests. Reading back without panicking is [`Emulator::file_content`]; waiting
 //! for traffic is [`Emulator::wait_for_counters`].
 //!
 //! ```no_run
