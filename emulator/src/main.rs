@@ -227,13 +227,14 @@ fn refresh_token(s: &str) -> Result<(String, String), String> {
 }
 
 impl Args {
-    fn into_config(self) -> Config {
+    /// The library's configuration. Fails only on a `--fault` spec, which `fault_spec` has
+    /// already checked one by one.
+    fn into_config(self) -> Result<Config, String> {
         let mut faults = FaultConfig::default();
         for spec in &self.faults {
-            // Each spec was checked by `fault_spec`; applying it again cannot fail.
-            let _ = faults.apply_spec(spec);
+            faults.apply_spec(spec).map_err(|e| e.to_string())?;
         }
-        Config {
+        Ok(Config {
             listen: self.listen,
             data_dir: self.data_dir,
             token: self.token,
@@ -257,7 +258,7 @@ impl Args {
             token_ttl: self.token_ttl,
             refresh_tokens: self.refresh_tokens.into_iter().collect(),
             app_authorized: !self.app_not_authorized,
-        }
+        })
     }
 }
 
@@ -278,7 +279,13 @@ async fn wait_for_signal() {
 
 fn main() -> ExitCode {
     // Help exits 0 on stdout; a bad flag exits 2 with clap's message on stderr.
-    let config = Args::parse().into_config();
+    let config = match Args::parse().into_config() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("box-emulator: {e}");
+            return ExitCode::from(2);
+        }
+    };
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -337,7 +344,8 @@ mod tests {
 
     fn parse(args: &[&str]) -> Result<Config, clap::Error> {
         let argv = std::iter::once("box-emulator").chain(args.iter().copied());
-        Args::try_parse_from(argv).map(Args::into_config)
+        let args = Args::try_parse_from(argv)?;
+        Ok(args.into_config().expect("specs checked by clap apply"))
     }
 
     #[test]
