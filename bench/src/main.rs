@@ -52,6 +52,7 @@ mod profile;
 mod results;
 mod runner;
 mod setup;
+mod small_case;
 mod stats;
 mod targets;
 

@@ -15,7 +15,8 @@ use crate::files::{KIB, MIB};
 pub const FIXED: u64 = 32 * MIB;
 
 /// Per part in flight: the 256 KiB piece being sent plus the HTTP client's and the socket's
-/// share, rounded up.
+/// share, rounded up. (The piece size is the engine's `upload::reread::PIECE`, which is
+/// crate-private, so it is restated here; a public constant would let the bench read it.)
 pub const PER_PART: u64 = 512 * KIB;
 
 /// The bound for `parts_in_flight` parts of `part_size` bytes, in bytes.

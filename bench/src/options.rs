@@ -3,10 +3,26 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use crate::files::{parse_size, GIB};
+use crate::files::{human_size, parse_size, GIB};
 use crate::profile;
+use crate::small_case;
 
-const USAGE: &str = "usage: cargo xtask bench [OPTIONS]
+/// The help text; the profiles and the many-small-files case are described from their
+/// settings.
+fn usage() -> String {
+    let shaped: Vec<String> = profile::SHAPED
+        .iter()
+        .map(|p| {
+            format!(
+                "{} (--net {}, a {} file)",
+                p.name,
+                p.net_spec(),
+                human_size(p.size)
+            )
+        })
+        .collect();
+    format!(
+        "usage: cargo xtask bench [OPTIONS]
        (= cargo run --release -p box-uploads-bench -- [OPTIONS])
 
 Starts box-emulator on 127.0.0.1, generates test files under target/bench/files (once), and
@@ -14,8 +30,8 @@ measures this project's engine (library and box-upload CLI), Box's Python SDKs (
 upload_big_file in target/bench/venv; boxsdk 3.x's chunked uploader, 5 threads, in
 target/bench/venv-boxsdk3), Box's Node SDK (box-node-sdk 10.x uploadBigFile, in
 target/bench/node) and a two-pass SHA-1 floor, under the network profiles: loopback (no
-shaping), wan (--net rtt=40ms,conn=12MiB/s,link=120MiB/s, a 1 GiB file) and far (--net
-rtt=150ms,conn=4MiB/s,link=40MiB/s, a 256 MiB file). Writes results.json and SVG plots into
+shaping),
+{shaped}. Writes results.json and SVG plots into
 bench/results/ and the report BENCHMARKS.md at the workspace root.
 
   --profile NAME        run only this profile: loopback, wan or far (repeatable; default all)
@@ -26,7 +42,7 @@ bench/results/ and the report BENCHMARKS.md at the workspace root.
                         profiles (default 1: their time is the profile's conn rate)
   --plan                print the cases and an estimate of the duration; measure nothing
   --quick               small files (loopback 64 and 128 MiB; see --profile-size), one run
-                        each, 100 small files, output under target/bench/quick/ (a smoke test)
+                        each, {quick_files} small files, output under target/bench/quick/ (a smoke test)
   --runs N              runs of each case (default 3; --quick: 1)
   --big-runs N          runs of each case on files over 1 GiB (default: as --runs)
   --headline-size SIZE  the loopback file of the side-by-side comparison (default 1GiB)
@@ -39,11 +55,11 @@ bench/results/ and the report BENCHMARKS.md at the workspace root.
   --skip-node           do not measure Box's Node SDK
   --skip-boxsdk3        do not measure boxsdk 3.x (chunked uploader, and on small files)
   --skip-codegen        do not time `xtask codegen` (our spec, and Box's whole API)
-  --small-files         run only the many-small-files case (2,000 x 64 KiB under
-                        rate-limit-uploads=20/1s and rate-limit=80/1s; part of the full run
+  --small-files         run only the many-small-files case ({files} x {kib} KiB under
+                        rate-limit-uploads={uploads} and rate-limit={requests}; part of the full run
                         with the loopback profile) and merge its figures into the existing
                         results.json and report
-  --small-files-count N files of that case (default 2000; --quick: 100)
+  --small-files-count N files of that case (default {files}; --quick: {quick_files})
   --out DIR             where results.json and the SVGs go (default bench/results)
   --report FILE         the Markdown report (default BENCHMARKS.md)
   --emulator-data DIR   the emulator's data directory, emptied before every run (default: a
@@ -55,12 +71,15 @@ bench/results/ and the report BENCHMARKS.md at the workspace root.
 
 Needs: python3 with venv and pip (PyPI), npm and node (npm registry; else the Node column is
 skipped), and preferably GNU time (`apt-get install time`) for exact CPU and peak-RSS figures
-(without it the bench polls /proc).";
-
-/// Files of the many-small-files case (`--small-files-count` changes it, for a smoke test).
-pub const SMALL_FILES: u64 = 2000;
-/// Files of that case under `--quick` (unless `--small-files-count`): a smoke test.
-pub const QUICK_SMALL_FILES: u64 = 100;
+(without it the bench polls /proc).",
+        shaped = shaped.join(" and\n"),
+        files = small_case::FILES,
+        quick_files = small_case::QUICK_FILES,
+        kib = small_case::FILE_SIZE >> 10,
+        uploads = small_case::upload_limit(),
+        requests = small_case::request_limit(),
+    )
+}
 
 /// What the command line asked for; `None` fields take the plan's defaults.
 pub struct Options {
@@ -117,7 +136,7 @@ impl Options {
             skip_boxsdk3: false,
             skip_codegen: false,
             small_files: false,
-            small_files_count: SMALL_FILES,
+            small_files_count: small_case::FILES,
             out: None,
             report: None,
             emulator_data: None,
@@ -145,11 +164,11 @@ impl Options {
             let mut value = || {
                 iter.next()
                     .cloned()
-                    .ok_or_else(|| format!("{arg} needs a value\n\n{USAGE}"))
+                    .ok_or_else(|| format!("{arg} needs a value\n\n{}", usage()))
             };
             match arg.as_str() {
                 "-h" | "--help" => {
-                    println!("{USAGE}");
+                    println!("{}", usage());
                     return Ok(None);
                 }
                 "--quick" => o.quick = true,
@@ -193,11 +212,11 @@ impl Options {
                 "--report" => o.report = Some(PathBuf::from(value()?)),
                 "--emulator-data" => o.emulator_data = Some(PathBuf::from(value()?)),
                 "--from-json" => o.from_json = Some(PathBuf::from(value()?)),
-                other => return Err(format!("unknown option {other:?}\n\n{USAGE}")),
+                other => return Err(format!("unknown option {other:?}\n\n{}", usage())),
             }
         }
         if o.quick && !o.small_files_count_set {
-            o.small_files_count = QUICK_SMALL_FILES;
+            o.small_files_count = small_case::QUICK_FILES;
         }
         Ok(Some(o))
     }

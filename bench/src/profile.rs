@@ -42,7 +42,8 @@ pub const SHAPED: [Profile; 2] = [
         conn_mib_s: 4,
         link_mib_s: 40,
         size: 256 * MIB,
-        // The engine uploads files under 50 MiB in one request: the smallest chunked file.
+        // The engine uploads files up to its chunked cutoff (`DEFAULT_CHUNKED_CUTOFF`, 50 MiB)
+        // in one request: the smallest chunked file.
         quick_size: 64 * MIB,
     },
 ];
@@ -100,5 +101,16 @@ mod tests {
             "rtt=150ms,conn=4MiB/s,link=40MiB/s"
         );
         assert_eq!(names(), vec!["loopback", "wan", "far"]);
+    }
+
+    #[test]
+    fn quick_files_are_chunked_by_the_engine() {
+        for p in SHAPED {
+            assert!(
+                p.quick_size > box_uploads::upload::DEFAULT_CHUNKED_CUTOFF,
+                "{}",
+                p.name
+            );
+        }
     }
 }

@@ -6,6 +6,7 @@ use super::{distinct_runs, CaseSpec, Client, Plan, CLIENTS};
 use crate::files::MIB;
 use crate::options::Options;
 use crate::profile;
+use crate::small_case;
 
 /// Prints the plan and its estimate; measures nothing.
 pub fn print(plan: &Plan, opts: &Options) {
@@ -35,8 +36,9 @@ pub fn print(plan: &Plan, opts: &Options) {
         total_s += group_s;
     }
     if plan.loopback {
-        // Each client in turn at the 20 files/s ceiling, plus setup.
-        let small = (opts.small_files_count as f64 / 20.0 + 10.0) * 4.0;
+        // Each client in turn at the ceiling, plus setup.
+        let ceiling = f64::from(small_case::UPLOADS_PER_S);
+        let small = (opts.small_files_count as f64 / ceiling + 10.0) * 4.0;
         println!("== small files: ~{:.1} min", small / 60.0);
         total_s += small;
     }

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use crate::files::{self, GIB, MIB};
+use crate::files::{self, GIB};
 use crate::options::{self, Options};
 use crate::plan::{self, CaseSpec, Client, Plan, CLIENTS};
 use crate::results::{ProfileRun, Results};
@@ -180,6 +180,8 @@ pub fn small_files_only(
         command: options::command_line(args),
     };
     let figures = small_files::run(&ctx)?;
+    // Without saved results, the figures of the plan's defaults stand in for the rest.
+    let plan = Plan::new(opts);
     let mut results = match saved {
         Some(r) => r,
         None => Results {
@@ -193,9 +195,9 @@ pub fn small_files_only(
             emulator_data_dir: emulator_data.display().to_string(),
             duration_s: figures.duration_s,
             versions: BTreeMap::new(),
-            headline_size: GIB,
-            sweep_part_size: 32 * MIB,
-            sweep_concurrency: crate::defaults::engine_start_concurrency(),
+            headline_size: plan.headline,
+            sweep_part_size: plan.sweep_part,
+            sweep_concurrency: plan.sweep_conc,
             groups: BTreeMap::new(),
             cases: Vec::new(),
             codegen_check: None,

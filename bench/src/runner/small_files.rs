@@ -1,8 +1,7 @@
-//! Many small files under a scaled-down rate limit: 2,000 files of 64 KiB uploaded into one
-//! folder by each client, against an emulator answering 429 above 20 uploads and 80 requests a
-//! second (Box's 240 uploads and 1000 requests a minute, scaled up x5 in rate). The limit sets
-//! the ceiling (20 files/s): what is measured is how close each client gets to it, how many
-//! 429s it draws on the way, and whether every file arrived intact.
+//! Running the many-small-files case ([`crate::small_case`]): each client uploads the files
+//! into one folder against an emulator answering 429 above the case's upload and request
+//! limits. The upload limit sets the ceiling in files/s: what is measured is how close each
+//! client gets to it, how many 429s it draws on the way, and whether every file arrived intact.
 
 use std::collections::BTreeMap;
 use std::io::Write as _;
@@ -15,14 +14,7 @@ use crate::emulator::{self, Emulator};
 use crate::measure::{self, Cmd, Method};
 use crate::results::{SmallClient, SmallFiles};
 use crate::setup::{self, Paths, PythonSdk};
-
-pub const FILE_SIZE: u64 = 64 << 10;
-/// The emulator's upload limit (`--fault rate-limit-uploads=20/1s`).
-pub const UPLOADS_PER_S: u32 = 20;
-/// The emulator's request limit (`--fault rate-limit=80/1s`).
-pub const REQUESTS_PER_S: u32 = 80;
-/// The most 429s the library may draw, as a share of its requests (the target of the case).
-pub const MAX_429_FRACTION: f64 = 0.02;
+use crate::small_case::{self, FILE_SIZE, MAX_429_FRACTION, REQUESTS_PER_S, UPLOADS_PER_S};
 
 /// What the case needs from the run.
 pub struct Context<'a> {
@@ -41,18 +33,39 @@ pub struct Context<'a> {
     pub command: String,
 }
 
-const ENGINE_HOW: &str = "`Uploader::upload_tree(TreeUpload::new(dir, \"0\").rate_limits(..))`, \
-                          the limiter at 20 uploads/s and 80 requests/s (bursts of 1), the \
-                          engine's other defaults";
-const CLI_HOW: &str = "`box-upload put DIR --folder 0 --uploads-per-minute 1200 \
-                       --requests-per-minute 4800` (its bursts: 20 uploads, 48 requests)";
+/// What the library runs: `upload_tree` with the engine's limiter at the case's limits
+/// (`Rate::new`, whose bursts the engine decides).
+fn engine_how() -> String {
+    let rate = |n| box_uploads::tree::Rate::new(n, std::time::Duration::from_secs(1));
+    format!(
+        "`Uploader::upload_tree(TreeUpload::new(dir, \"0\").rate_limits(..))`, the limiter at \
+         {UPLOADS_PER_S} uploads/s and {REQUESTS_PER_S} requests/s (bursts of {} and {}), the \
+         engine's other defaults",
+        rate(UPLOADS_PER_S).burst,
+        rate(REQUESTS_PER_S).burst
+    )
+}
+
+/// What the CLI runs. Its bursts follow the CLI's own rule (a sixtieth of the uploads and a
+/// hundredth of the requests per minute, `cli/src/put_tree.rs`): the CLI is a binary crate
+/// without a library, so the rule cannot be called from here and is restated.
+fn cli_how() -> String {
+    let (uploads, requests) = (UPLOADS_PER_S * 60, REQUESTS_PER_S * 60);
+    format!(
+        "`box-upload put DIR --folder 0 --uploads-per-minute {uploads} --requests-per-minute \
+         {requests}` (its bursts: {} uploads, {} requests)",
+        (uploads / 60).max(1),
+        (requests / 100).max(1)
+    )
+}
+
 const BOXSDK10_HOW: &str = "a loop of `client.uploads.upload_file(UploadFileAttributes(name, \
                             parent), stream)`, one file at a time, the SDK's default retry \
                             strategy (429: waits `retry-after`)";
 const BOXSDK3_HOW: &str = "a loop of `client.folder('0').upload(path)`, one file at a time, the \
                            SDK's default retries (429: waits `retry-after`)";
 
-/// The test directory: `files` files of 64 KiB of pseudo-random bytes, generated once; and
+/// The test directory: `files` files of [`FILE_SIZE`] pseudo-random bytes, generated once; and
 /// the SHA-1 of each, by name.
 fn ensure_files(paths: &Paths, files: u64) -> Result<(PathBuf, BTreeMap<String, String>), String> {
     let dir = paths
@@ -64,7 +77,11 @@ fn ensure_files(paths: &Paths, files: u64) -> Result<(PathBuf, BTreeMap<String, 
         .map(|s| s.trim() == files.to_string())
         .unwrap_or(false);
     if !fine {
-        eprintln!("  generating {} ({files} files of 64 KiB)", dir.display());
+        eprintln!(
+            "  generating {} ({files} files of {} KiB)",
+            dir.display(),
+            FILE_SIZE >> 10
+        );
         let _ = std::fs::remove_file(&marker);
         if dir.exists() {
             std::fs::remove_dir_all(&dir)
@@ -114,9 +131,11 @@ pub fn run(ctx: &Context) -> Result<SmallFiles, String> {
     let load_start = setup::load_average();
     let date = crate::setup::machine(ctx.paths).date;
     eprintln!(
-        "== many small files: {} x 64 KiB, rate-limit-uploads={UPLOADS_PER_S}/1s, \
-         rate-limit={REQUESTS_PER_S}/1s",
-        ctx.files
+        "== many small files: {} x {} KiB, rate-limit-uploads={}, rate-limit={}",
+        ctx.files,
+        FILE_SIZE >> 10,
+        small_case::upload_limit(),
+        small_case::request_limit()
     );
     let (dir, expected) = ensure_files(ctx.paths, ctx.files)?;
     let scratch = ctx.paths.work.join("scratch");
@@ -133,9 +152,9 @@ pub fn run(ctx: &Context) -> Result<SmallFiles, String> {
 
     let emu_args: Vec<String> = vec![
         "--fault".into(),
-        format!("rate-limit-uploads={UPLOADS_PER_S}/1s"),
+        format!("rate-limit-uploads={}", small_case::upload_limit()),
         "--fault".into(),
-        format!("rate-limit={REQUESTS_PER_S}/1s"),
+        format!("rate-limit={}", small_case::request_limit()),
     ];
     let run_one = |key: &str,
                    label: &str,
@@ -271,7 +290,7 @@ pub fn run(ctx: &Context) -> Result<SmallFiles, String> {
     clients.push(run_one(
         "engine",
         engine_label,
-        ENGINE_HOW,
+        &engine_how(),
         None,
         &|emu: &Emulator| {
             Cmd::new(ctx.exe)
@@ -296,7 +315,7 @@ pub fn run(ctx: &Context) -> Result<SmallFiles, String> {
         Ok(cli) => clients.push(run_one(
             "cli",
             cli_label,
-            CLI_HOW,
+            &cli_how(),
             None,
             &|emu: &Emulator| {
                 Cmd::new(*cli)
@@ -319,7 +338,7 @@ pub fn run(ctx: &Context) -> Result<SmallFiles, String> {
         Err(reason) => clients.push(SmallClient::not_measured(
             "cli",
             cli_label,
-            CLI_HOW,
+            &cli_how(),
             reason.clone(),
         )),
     }
@@ -374,8 +393,8 @@ pub fn run(ctx: &Context) -> Result<SmallFiles, String> {
         date,
         files: ctx.files,
         file_size: FILE_SIZE,
-        upload_limit: format!("{UPLOADS_PER_S}/1s"),
-        request_limit: format!("{REQUESTS_PER_S}/1s"),
+        upload_limit: small_case::upload_limit(),
+        request_limit: small_case::request_limit(),
         ceiling_files_per_s: f64::from(UPLOADS_PER_S),
         max_429_fraction: MAX_429_FRACTION,
         emulator_data_dir: ctx.emulator_data.display().to_string(),
