@@ -15,18 +15,18 @@ use crate::setup::{self, Paths};
 
 /// Runs cases and keeps their results, each case once, in the order first run.
 pub struct Runner {
-    pub paths: Paths,
-    pub emulator_data: PathBuf,
-    pub tools: Tools,
+    paths: Paths,
+    emulator_data: PathBuf,
+    tools: Tools,
     /// The test file of each size.
-    pub files: BTreeMap<u64, PathBuf>,
+    files: BTreeMap<u64, PathBuf>,
     /// Each file's SHA-1, as the floor computed it: every upload must store the same.
     expected_sha1: BTreeMap<u64, String>,
     results: BTreeMap<String, CaseResult>,
     order: Vec<String>,
     counter: usize,
     /// Runs of the whole run, for the progress lines.
-    pub total: usize,
+    total: usize,
 }
 
 impl Runner {
