@@ -40,6 +40,18 @@ impl Core {
         CoreBuilder::default()
     }
 
+    /// A core that sends with `http` (sharing its connection pool), without credentials, default
+    /// headers or server overrides: for an operation called at a URL of its own, such as a
+    /// token endpoint.
+    pub fn with_http_client(http: reqwest::Client) -> Core {
+        Core {
+            http,
+            credentials: None,
+            default_headers: Arc::new(HeaderMap::new()),
+            servers: Arc::new(BTreeMap::new()),
+        }
+    }
+
     /// The underlying HTTP client (connection pool shared by every clone of this core).
     pub fn http(&self) -> &reqwest::Client {
         &self.http

@@ -43,7 +43,7 @@ pub fn generate(text: &str, spec_label: &str) -> Result<Generated, GenerateError
         ("models.rs", crate::emit::models::emit(&ir.types)),
         (
             "operations.rs",
-            crate::emit::operations::emit(&ir.operations),
+            crate::emit::operations::emit(&ir.operations, &ir.types),
         ),
     ];
     let mut files = BTreeMap::new();

@@ -1124,11 +1124,18 @@ impl Client {
 pub struct RequestAccessTokenRequest {
     /// The form body (`application/x-www-form-urlencoded`).
     pub body: super::models::PostOauth2Token,
+    /// The whole URL to call, as returned by the API (it replaces the server and path).
+    pub endpoint: Option<String>,
 }
 impl RequestAccessTokenRequest {
     /// A request with the required fields; optional ones are set with `with_*`.
     pub fn new(body: super::models::PostOauth2Token) -> Self {
-        Self { body }
+        Self { body, endpoint: None }
+    }
+    /// Sets `endpoint`.
+    pub fn with_endpoint(mut self, value: impl Into<String>) -> Self {
+        self.endpoint = Some(value.into());
+        self
     }
 }
 impl Client {
@@ -1149,12 +1156,17 @@ impl Client {
         super::models::AccessToken,
         rt::Error<super::errors::RequestAccessTokenError>,
     > {
-        let url = rt::support::parse_url(
-            &format!(
-                "{}/oauth2/token", rt::support::base_url(& self.core, "auth",
-                "https://api.box.com"),
-            ),
-        )?;
+        let url = match request.endpoint.as_deref() {
+            Some(endpoint) => rt::support::absolute_url(endpoint)?,
+            None => {
+                rt::support::parse_url(
+                    &format!(
+                        "{}/oauth2/token", rt::support::base_url(& self.core, "auth",
+                        "https://api.box.com"),
+                    ),
+                )?
+            }
+        };
         let mut builder = self.core.request(rt::reqwest::Method::POST, url);
         builder = rt::support::form(builder, &request.body)?;
         let response = self
@@ -1163,14 +1175,22 @@ impl Client {
             .await?;
         match response.status().as_u16() {
             200..=299 => {
-                let body = rt::support::decode_json(response).await?;
+                let body = rt::support::decode_json_limited(
+                        response,
+                        rt::support::AnswerLimits::CREDENTIALS,
+                    )
+                    .await?;
                 Ok(body)
             }
             _ => {
                 Err(
                     rt::Error::Api(
                         super::errors::RequestAccessTokenError::from_raw(
-                            rt::support::raw_response(response).await?,
+                            rt::support::raw_response_limited(
+                                    response,
+                                    rt::support::AnswerLimits::CREDENTIALS,
+                                )
+                                .await?,
                         ),
                     ),
                 )

@@ -1,5 +1,6 @@
 //! Stage 3: IR -> token streams, one small emitter per kind of output.
 
+mod answers;
 pub mod client;
 pub mod errors;
 pub mod examples;

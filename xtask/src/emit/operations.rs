@@ -3,14 +3,17 @@
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote};
 
+use super::answers::{answer_limits, SecretTypes};
 use super::{doc, ty_tokens, Scope};
 use crate::ir::{
     Operation, Param, ParamIn, ParamStyle, RequestBody, RustIdent, Segment, StatusMatch, Success,
-    SuccessBody, Ty,
+    SuccessBody, Ty, TypeDef,
 };
 
-pub fn emit(ops: &[Operation]) -> TokenStream {
-    let items = ops.iter().map(emit_one);
+/// `types` are the models, to tell which success answers carry secrets.
+pub fn emit(ops: &[Operation], types: &[TypeDef]) -> TokenStream {
+    let secret = SecretTypes::new(types);
+    let items = ops.iter().map(|op| emit_one(op, &secret));
     quote! {
         //! Operations: request types, success types and the methods that send them.
         // Overlapping arms are meant: documented statuses first, then any other 2xx.
@@ -21,10 +24,10 @@ pub fn emit(ops: &[Operation]) -> TokenStream {
     }
 }
 
-fn emit_one(op: &Operation) -> TokenStream {
+fn emit_one(op: &Operation, secret: &SecretTypes) -> TokenStream {
     let request = request_type(op, &request_fields(op));
     let (success_ty, success_def) = success_type(op);
-    let method = client_method(op, &success_ty);
+    let method = client_method(op, &success_ty, &answer_limits(op, secret));
     quote! {
         #request
         #success_def
@@ -213,7 +216,11 @@ fn setter(f: &ReqField) -> TokenStream {
 
 // The method: URL, query, headers, body, then the answer sorted by status.
 
-fn client_method(op: &Operation, success_ty: &TokenStream) -> TokenStream {
+fn client_method(
+    op: &Operation,
+    success_ty: &TokenStream,
+    limits: &Option<TokenStream>,
+) -> TokenStream {
     let req_name = op.type_name.suffixed("Request");
     let err_name = op.type_name.suffixed("Error");
     let method_name = &op.name;
@@ -222,7 +229,7 @@ fn client_method(op: &Operation, success_ty: &TokenStream) -> TokenStream {
     let query = query_params(op);
     let headers = header_params(op);
     let body = request_body(op);
-    let answer = match_answer(op);
+    let answer = match_answer(op, limits);
     let method_const = format_ident!("{}", op.method);
     // The token is attached (and renewed after a 401) when sending, unless the spec says the
     // operation takes no credentials.
@@ -406,13 +413,13 @@ fn request_body(op: &Operation) -> TokenStream {
 ///   [`fallback_success`].
 ///
 /// Anything else is the operation's error enum.
-fn match_answer(op: &Operation) -> TokenStream {
+fn match_answer(op: &Operation, limits: &Option<TokenStream>) -> TokenStream {
     let err_name = op.type_name.suffixed("Error");
     let any_2xx = quote!(200..=299);
     let success_arms = match op.successes.as_slice() {
         [] => vec![quote!(#any_2xx => { rt::support::discard_body(response).await?; Ok(()) })],
         [only] => {
-            let read = read_success(op, only);
+            let read = read_success(op, only, limits);
             vec![quote!(#any_2xx => #read)]
         }
         many => {
@@ -422,19 +429,23 @@ fn match_answer(op: &Operation) -> TokenStream {
                 .filter(|s| matches!(s.status, StatusMatch::Code(_)))
                 .map(|s| {
                     let status = status_pattern(s.status);
-                    let read = read_success(op, s);
+                    let read = read_success(op, s, limits);
                     quote!(#status => #read)
                 })
                 .collect();
-            let read = read_success(op, fallback_success(many));
+            let read = read_success(op, fallback_success(many), limits);
             arms.push(quote!(#any_2xx => #read));
             arms
         }
     };
+    let raw = match limits {
+        Some(limits) => quote!(rt::support::raw_response_limited(response, #limits)),
+        None => quote!(rt::support::raw_response(response)),
+    };
     quote! {
         match response.status().as_u16() {
             #(#success_arms)*
-            _ => Err(rt::Error::Api(super::errors::#err_name::from_raw(rt::support::raw_response(response).await?))),
+            _ => Err(rt::Error::Api(super::errors::#err_name::from_raw(#raw.await?))),
         }
     }
 }
@@ -586,12 +597,17 @@ fn success_type(op: &Operation) -> (TokenStream, TokenStream) {
 }
 
 /// The block that reads one success answer into the success type (the right side of its arm).
-fn read_success(op: &Operation, s: &Success) -> TokenStream {
-    let read_body = match &s.body {
-        SuccessBody::None => quote!(rt::support::discard_body(response).await?;),
+fn read_success(op: &Operation, s: &Success, limits: &Option<TokenStream>) -> TokenStream {
+    let read_body = match (&s.body, limits) {
+        (SuccessBody::None, _) => quote!(rt::support::discard_body(response).await?;),
         // An empty body is a decode error that names the status that came back.
-        SuccessBody::Json(_) => quote!(let body = rt::support::decode_json(response).await?;),
-        SuccessBody::Bytes => {
+        (SuccessBody::Json(_), None) => {
+            quote!(let body = rt::support::decode_json(response).await?;)
+        }
+        (SuccessBody::Json(_), Some(limits)) => {
+            quote!(let body = rt::support::decode_json_limited(response, #limits).await?;)
+        }
+        (SuccessBody::Bytes, _) => {
             quote!(let body = response.bytes().await.map_err(|e| rt::Error::Transport(e.into()))?;)
         }
     };

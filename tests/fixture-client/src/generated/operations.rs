@@ -807,14 +807,22 @@ impl Client {
             .await?;
         match response.status().as_u16() {
             200..=299 => {
-                let body = rt::support::decode_json(response).await?;
+                let body = rt::support::decode_json_limited(
+                        response,
+                        rt::support::AnswerLimits::CREDENTIALS,
+                    )
+                    .await?;
                 Ok(body)
             }
             _ => {
                 Err(
                     rt::Error::Api(
                         super::errors::SignInError::from_raw(
-                            rt::support::raw_response(response).await?,
+                            rt::support::raw_response_limited(
+                                    response,
+                                    rt::support::AnswerLimits::CREDENTIALS,
+                                )
+                                .await?,
                         ),
                     ),
                 )
