@@ -483,8 +483,34 @@ async fn jwt_assertions_are_checked_as_box_checks_them() {
         "\"kid\" invalid, unable to lookup correct key",
     )
     .await;
+    // Without `kid` (Box's JWT guide: optional when the app has one public key; Box's Node
+    // SDK sends `{"alg": "RS256"}` alone): checked against the app's one key.
+    expect_token(
+        jwt_request(
+            &emu,
+            &key.sign(&json!({"alg": "RS256", "typ": "JWT"}), &claims(json!({}))),
+        )
+        .await,
+    )
+    .await;
+    expect_token(
+        jwt_request(
+            &emu,
+            &key.sign(&json!({"alg": "RS256"}), &claims(json!({}))),
+        )
+        .await,
+    )
+    .await;
     refused(
-        key.sign(&json!({"alg": "RS256", "typ": "JWT"}), &claims(json!({}))),
+        other.sign(&json!({"alg": "RS256"}), &claims(json!({}))),
+        sig_error,
+    )
+    .await;
+    refused(
+        key.sign(
+            &json!({"alg": "RS256", "typ": "JWT", "kid": 7}),
+            &claims(json!({})),
+        ),
         "\"kid\" invalid, unable to lookup correct key",
     )
     .await;
@@ -576,7 +602,8 @@ async fn jwt_assertions_are_checked_as_box_checks_them() {
         "Invalid grant_type parameter or parameter missing",
     )
     .await;
-    assert_eq!(emu.counters().auth.tokens_issued.jwt_bearer, 0);
+    // The two assertions without `kid` above.
+    assert_eq!(emu.counters().auth.tokens_issued.jwt_bearer, 2);
 
     // The bounds of jti's length are accepted; a jti is used once.
     for len in [16, 128] {
@@ -594,7 +621,7 @@ async fn jwt_assertions_are_checked_as_box_checks_them() {
     let jti = new_jti();
     refused(signed(json!({"jti": jti, "sub": "2"})), bad_sub).await;
     expect_token(jwt_request(&emu, &signed(json!({"jti": jti}))).await).await;
-    assert_eq!(emu.counters().auth.tokens_issued.jwt_bearer, 5);
+    assert_eq!(emu.counters().auth.tokens_issued.jwt_bearer, 7);
 }
 
 #[tokio::test]
