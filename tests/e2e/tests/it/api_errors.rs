@@ -13,22 +13,23 @@
 //!
 //! | code (status) | operations | why |
 //! | --- | --- | --- |
-//! | `access_denied_insufficient_permissions` (403) | preflight_upload, upload_file, upload_file_version, create_upload_session_for_file | no folder permissions: the emulator answers it only to an `as-user` the caller may not take (tested in emulator/tests/it/auth.rs) |
 //! | `access_denied_item_locked` (403) | upload_file_version, create_upload_session_for_file | no file locks |
 //! | `trashed` (404) | upload_file_version | no trash |
 //! | `name_temporarily_reserved` (409) | commit_upload_session | the `name-temporarily-reserved` fault answers direct uploads and session creations (tested below on those four); a commit names no new item: its name was taken when the session was made |
-//! | `forbidden` (403) | upload_part | needs service authentication: the emulator answers it to a user other than the session's creator (tested in emulator/tests/it/auth.rs) |
 //! | `upload_failed` (410) | upload_part, commit_upload_session | sessions never break beyond repair (an overlap is refused, not stored) |
 //! | `not_found` (404) | create_upload_session | an unknown folder is answered `404 invalid_parameter` (Box documents both; the emulator picked that one) — `invalid_parameter` is tested |
 //! | `session_expired` (410) | abort_upload_session | aborting an expired session deletes it (204) by design — tested below as a success |
 //! | `range_overlaps_existing_part` with status 409 | upload_part | the emulator sends this code with 416 (as Box's Android client observes); the generated enum sorts both into the same variant — the 416 form is tested |
-//! | `internal_server_error` (500) | every operation but upload_part, upload_file and upload_file_version | only part uploads (`part-500`, `part-500-after-store`) and direct uploads (`direct-500-after-store`) have 500 faults; other 500s happen only on the emulator's own disk failures |
+//! | `internal_server_error` (500) | every operation but upload_part, upload_file and upload_file_version | only part uploads (`part-500`, `part-500-after-store`) and direct uploads (`direct-500-after-store`) have 500 faults (tested below); other 500s happen only on the emulator's own disk failures |
 //!
 //! `unauthorized` (401), `rate_limit_exceeded` (429), `bad_gateway` (502) and `unavailable`
 //! (503) are declared on every operation and are tested on all ten (502 and 503 through the
 //! emulator's `502` and `503` faults). `length_required` (411) is a part sent with neither
 //! `content-length` nor `transfer-encoding`, which only a raw request can send; the typed
-//! client always frames its bodies.
+//! client always frames its bodies. The emulator has no folder permissions: its
+//! `access_denied_insufficient_permissions` (403) is the answer to an `as-user` the caller may
+//! not take, and `forbidden` (403) the answer to a user other than the one who opened the
+//! session; both are tested below with service authentication.
 
 use crate::common::*;
 use reqwest::Method;
@@ -1818,6 +1819,42 @@ async fn every_operation_answers_503_unavailable_with_retry_after() {
     assert_eq!(emu.open_sessions(), vec![ep.id.clone()]);
 }
 
+/// With the `direct-500-after-store` fault a direct upload, of a new file or of a version, is
+/// stored and then answered 500 `internal_server_error` (retryable): the write happened.
+#[tokio::test]
+async fn direct_uploads_answer_500_internal_server_error_after_storing() {
+    let (emu, c) = setup(small_config()).await;
+    let f = upload_file(&c, "0", "f.txt", b"f").await;
+    let before = emu.counters();
+    emu.set_faults(FaultConfig {
+        direct_500_after_store: 1.0,
+        ..Default::default()
+    });
+    let err = c.upload_file(new_file("u.txt", "0", b"x".to_vec())).await;
+    assert!(matches!(&err, Err(e) if e.is_retryable()), "{err:?}");
+    expect_api!(
+        err,
+        UploadFileError::InternalServerError,
+        500,
+        "internal_server_error"
+    );
+    expect_api!(
+        c.upload_file_version(new_version(&f.id, None, b"v2".to_vec()))
+            .await,
+        UploadFileVersionError::InternalServerError,
+        500,
+        "internal_server_error"
+    );
+    let after = emu.counters();
+    assert_eq!(after.injected.direct_500_after_store, 2);
+    assert_eq!(after.files_created, before.files_created + 1);
+    assert_eq!(
+        after.file_versions_created,
+        before.file_versions_created + 1
+    );
+    assert_eq!(emu.file_content(&f.id, None).await.unwrap(), b"v2");
+}
+
 // =======================================================================================
 // Injected 409 name_temporarily_reserved, and 411 length_required
 
@@ -1964,6 +2001,120 @@ async fn upload_part_length_required() {
     c.upload_part(part(&ep, &content, 0, 1024))
         .await
         .expect("the framed part");
+    assert_eq!(emu.counters().parts_stored, 1);
+}
+
+// =======================================================================================
+// 403s of service authentication: as-user, and another user's session
+
+const APP_ID: &str = "errors-client-id";
+const APP_SECRET: &str = "errors-client-secret";
+const APP_USER: &str = "555";
+
+/// An emulator whose app may have tokens for the enterprise and for user [`APP_USER`].
+fn app_config() -> Config {
+    Config {
+        client_id: Some(APP_ID.into()),
+        client_secret: Some(APP_SECRET.into()),
+        users: vec![APP_USER.into()],
+        ..small_config()
+    }
+}
+
+/// A client with client-credentials tokens for `subject`.
+fn app_client(emu: &Emulator, subject: box_uploads::auth::Subject) -> Client {
+    ClientBuilder::new()
+        .api_url(emu.api_url())
+        .upload_url(emu.upload_url())
+        .client_credentials(APP_ID, APP_SECRET, subject)
+        .build()
+        .expect("client")
+}
+
+/// `as-user` naming a user the service account may not act as is refused 403
+/// `access_denied_insufficient_permissions` by the four operations that declare it; nothing is
+/// made.
+#[tokio::test]
+async fn as_an_unknown_user_access_denied_insufficient_permissions() {
+    let (emu, c) = setup(app_config()).await;
+    let f = upload_file(&c, "0", "f.txt", b"f").await;
+    let before = emu.counters();
+    let stranger = ClientBuilder::new()
+        .token(emu.token())
+        .api_url(emu.api_url())
+        .upload_url(emu.upload_url())
+        .as_user("999")
+        .build()
+        .expect("client");
+    let check = |api: &ApiError<ClientError>| {
+        assert_eq!(
+            api.message.as_deref(),
+            Some("Access denied - insufficient permission")
+        );
+    };
+    check(&expect_api!(
+        stranger
+            .preflight_upload(preflight("p.txt", Some(1), "0"))
+            .await,
+        PreflightUploadError::AccessDeniedInsufficientPermissions,
+        403,
+        "access_denied_insufficient_permissions"
+    ));
+    check(&expect_api!(
+        stranger
+            .upload_file(new_file("u.txt", "0", b"x".to_vec()))
+            .await,
+        UploadFileError::AccessDeniedInsufficientPermissions,
+        403,
+        "access_denied_insufficient_permissions"
+    ));
+    check(&expect_api!(
+        stranger
+            .upload_file_version(new_version(&f.id, None, b"x".to_vec()))
+            .await,
+        UploadFileVersionError::AccessDeniedInsufficientPermissions,
+        403,
+        "access_denied_insufficient_permissions"
+    ));
+    check(&expect_api!(
+        stranger
+            .create_upload_session_for_file(new_version_session(&f.id, 1000, None))
+            .await,
+        CreateUploadSessionForFileError::AccessDeniedInsufficientPermissions,
+        403,
+        "access_denied_insufficient_permissions"
+    ));
+    let after = emu.counters();
+    assert_eq!(
+        after.errors_for("access_denied_insufficient_permissions"),
+        4
+    );
+    assert_eq!(after.files_created, before.files_created);
+    assert_eq!(after.file_versions_created, before.file_versions_created);
+    assert_eq!(after.sessions_created, before.sessions_created);
+}
+
+/// A part sent by a user other than the one who opened the session is refused 403
+/// `forbidden`; the session's owner then sends it.
+#[tokio::test]
+async fn upload_part_forbidden_to_another_user() {
+    use box_uploads::auth::Subject;
+    let (emu, _c) = setup(app_config()).await;
+    let service = app_client(&emu, Subject::enterprise(Config::default().enterprise_id));
+    let user = app_client(&emu, Subject::user(APP_USER));
+    let content = test_data(1024, 78);
+    let ep = Endpoints::of(&create_session(&user, "0", "users.bin", 1024).await);
+    expect_api!(
+        service.upload_part(part(&ep, &content, 0, 1024)).await,
+        UploadPartError::Forbidden,
+        403,
+        "forbidden"
+    );
+    assert_eq!(emu.counters().parts_stored, 0);
+    assert_eq!(emu.counters().errors_for("forbidden"), 1);
+    user.upload_part(part(&ep, &content, 0, 1024))
+        .await
+        .expect("the owner's part");
     assert_eq!(emu.counters().parts_stored, 1);
 }
 
