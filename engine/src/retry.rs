@@ -77,7 +77,7 @@ impl RetryPolicy {
 
 /// "Equal jitter": half the back-off fixed, half random, so waits spread out but never collapse
 /// to zero.
-pub(crate) fn jittered(base: Duration) -> Duration {
+fn jittered(base: Duration) -> Duration {
     let half = base / 2;
     let nanos = u64::try_from(half.as_nanos()).unwrap_or(u64::MAX);
     half + Duration::from_nanos(fastrand::u64(0..=nanos))

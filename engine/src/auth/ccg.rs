@@ -6,7 +6,8 @@ use std::fmt;
 use box_uploads_runtime::{CredentialsError, Secret};
 
 use super::cache::{Grant, GrantFuture, IssuedToken, TokenCache};
-use super::endpoint::{Form, TokenEndpoint};
+use super::endpoint::TokenEndpoint;
+use super::form::Form;
 
 /// Whom a token acts for.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -107,11 +108,12 @@ impl fmt::Debug for CcgGrant {
 
 impl CcgGrant {
     fn form(&self) -> Result<Form, CredentialsError> {
-        Ok(Form::new("client_credentials")
-            .field("client_id", self.client_id.clone())
-            .secret("client_secret", &self.client_secret)
-            .field("box_subject_type", self.subject.kind())
-            .field("box_subject_id", self.subject.id()))
+        Ok(Form::client_credentials(
+            &self.client_id,
+            &self.client_secret,
+            self.subject.kind(),
+            self.subject.id(),
+        ))
     }
 }
 

@@ -1,17 +1,22 @@
 //! The token endpoint (`POST /oauth2/token`): one form-encoded request per grant, the client id
 //! and secret in the body, no bearer
-//! (<https://developer.box.com/reference/post-oauth2-token/>). Transient failures (429, 5xx,
-//! transport) are retried a few times with back-off; refusals are not. Only `access_token` and
-//! `expires_in` are required of an answer: Box's examples disagree on the other fields.
+//! (<https://developer.box.com/reference/post-oauth2-token/>), sent with the generated
+//! `request_access_token` through the crate's one retry loop: transient failures (429, 5xx,
+//! transport) are retried a few times with back-off, refusals are not. The runtime reads the
+//! answer small and never quotes it (it holds the token).
 
 use std::fmt;
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
 use box_uploads_runtime::{CredentialsError, CredentialsErrorKind, Secret};
-use chrono::{DateTime, Utc};
+use futures_util::future::BoxFuture;
+
+use super::form::Form;
+use super::refusal::{Refusal, TokenCallError};
+use crate::models::AccessToken;
+use crate::operations::RequestAccessTokenRequest;
+use crate::retry::{RetryContext, RetryPolicy, Step};
 
 /// Box's token endpoint.
 pub const DEFAULT_TOKEN_URL: &str = "https://api.box.com/oauth2/token";
@@ -20,12 +25,21 @@ pub const DEFAULT_TOKEN_URL: &str = "https://api.box.com/oauth2/token";
 const MAX_ATTEMPTS: u32 = 4;
 /// Back-off before the second attempt; doubled for each further one.
 const INITIAL_BACKOFF: Duration = Duration::from_millis(500);
-/// Longest wait between two attempts, `retry-after` included.
+/// Longest wait between two attempts, `retry-after` included: a request waits on the token.
 const MAX_BACKOFF: Duration = Duration::from_secs(10);
 /// Time allowed for one request to the token endpoint.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
-/// Largest answer read from the token endpoint (a token answer is well under 4 KiB).
-const MAX_ANSWER: usize = 64 * 1024;
+
+/// How a token request is retried.
+fn policy() -> RetryPolicy {
+    RetryPolicy {
+        max_attempts: MAX_ATTEMPTS,
+        initial_backoff: INITIAL_BACKOFF,
+        max_backoff: MAX_BACKOFF,
+        // The attempts and waits above take well under this; it only bounds the worst case.
+        deadline: Duration::from_secs(5 * 60),
+    }
+}
 
 /// Where tokens come from: the token URL and the HTTP client that calls it.
 ///
@@ -65,9 +79,10 @@ impl TokenEndpoint {
 
     /// The endpoint at `url`, called with `http` (share the API client's connection pool).
     pub fn with_http_client(url: impl Into<String>, http: reqwest::Client) -> Self {
+        let client = crate::Client::new(box_uploads_runtime::Core::with_http_client(http));
         TokenEndpoint {
             url: Arc::from(url.into()),
-            transport: Arc::new(HttpTransport { http }),
+            transport: Arc::new(GeneratedClient { client }),
         }
     }
 
@@ -86,220 +101,57 @@ impl TokenEndpoint {
 
     /// Asks for a token with the form `make_form` builds (called again for each attempt, so a
     /// JWT assertion is signed afresh with a new `jti`). Retries 429, 5xx and transport failures
-    /// a few times; a refusal comes back at once.
+    /// a few times (a `retry-after` waited at most [`MAX_BACKOFF`]); a refusal comes back at
+    /// once.
     pub(crate) async fn request(
         &self,
         make_form: &mut (dyn FnMut() -> Result<Form, CredentialsError> + Send),
     ) -> Result<Granted, Refusal> {
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            let form = make_form().map_err(Refusal::local)?;
-            let grant = form.grant_type();
-            let outcome = self.transport.post(&self.url, &form).await;
-            let wait = match outcome {
-                Ok(answer) if answer.status == 200 => {
-                    return granted(&answer).map_err(Refusal::local)
+        let policy = policy();
+        let token = RetryContext::new(&policy)
+            .retry_after_at_most(MAX_BACKOFF)
+            .run("request_access_token", |_| {
+                let form = make_form();
+                async move {
+                    let form = match form {
+                        Ok(form) => form,
+                        Err(e) => return Step::Failed(TokenCallError::Form(e)),
+                    };
+                    tracing::debug!(grant = form.grant_type(), "asking the token endpoint");
+                    self.transport.post(&self.url, &form).await.into()
                 }
-                Ok(answer) => {
-                    let refusal = Refusal::from_answer(&answer);
-                    if !refusal.is_retryable() || attempt >= MAX_ATTEMPTS {
-                        return Err(refusal);
-                    }
-                    let wait = answer
-                        .retry_after
-                        .unwrap_or_else(|| jittered_backoff(attempt))
-                        .min(MAX_BACKOFF);
-                    tracing::debug!(
-                        grant,
-                        status = answer.status,
-                        attempt,
-                        ?wait,
-                        "the token endpoint answered a transient error; retrying"
-                    );
-                    wait
-                }
-                Err(failure) => {
-                    if attempt >= MAX_ATTEMPTS {
-                        return Err(Refusal::unreachable(failure, attempt));
-                    }
-                    let wait = jittered_backoff(attempt);
-                    tracing::debug!(grant, attempt, ?wait, error = %failure, "the token endpoint could not be reached; retrying");
-                    wait
-                }
-            };
-            tokio::time::sleep(wait).await;
-        }
-    }
-}
-
-fn jittered_backoff(attempt: u32) -> Duration {
-    let base = INITIAL_BACKOFF
-        .saturating_mul(1 << attempt.saturating_sub(1).min(10))
-        .min(MAX_BACKOFF);
-    crate::upload::jittered(base)
-}
-
-/// A token request's form. Every value is kept as a [`Secret`], so that a form never shows
-/// in `Debug` output whatever it carries.
-#[derive(Clone, Debug, Default)]
-pub(crate) struct Form {
-    fields: Vec<(&'static str, Secret)>,
-}
-
-impl Form {
-    pub(crate) fn new(grant_type: &str) -> Self {
-        Form::default().field("grant_type", grant_type)
-    }
-
-    pub(crate) fn field(mut self, name: &'static str, value: impl Into<String>) -> Self {
-        self.fields.push((name, Secret::new(value)));
-        self
-    }
-
-    pub(crate) fn secret(mut self, name: &'static str, value: &Secret) -> Self {
-        self.fields.push((name, value.clone()));
-        self
-    }
-
-    /// The value of field `name`, if set.
-    pub(crate) fn get(&self, name: &str) -> Option<&str> {
-        self.fields
-            .iter()
-            .find(|(n, _)| *n == name)
-            .map(|(_, v)| v.expose())
-    }
-
-    /// The grant type, for logs (it is no secret).
-    fn grant_type(&self) -> &'static str {
-        match self.get("grant_type") {
-            Some("client_credentials") => "client_credentials",
-            Some("refresh_token") => "refresh_token",
-            Some("urn:ietf:params:oauth:grant-type:jwt-bearer") => "jwt-bearer",
-            _ => "other",
-        }
-    }
-
-    /// The pairs to encode. The one place a token request's secrets are exposed.
-    fn pairs(&self) -> Vec<(&'static str, &str)> {
-        self.fields.iter().map(|(n, v)| (*n, v.expose())).collect()
-    }
-}
-
-/// What the token endpoint answered, before interpretation.
-#[derive(Clone)]
-pub(crate) struct Answer {
-    pub(crate) status: u16,
-    /// The answer's `Date` header: the server's clock, for JWT `exp` claims.
-    pub(crate) date: Option<DateTime<Utc>>,
-    pub(crate) retry_after: Option<Duration>,
-    /// May hold tokens: never shown.
-    pub(crate) body: bytes::Bytes,
-}
-
-impl fmt::Debug for Answer {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Answer")
-            .field("status", &self.status)
-            .field("date", &self.date)
-            .finish_non_exhaustive()
-    }
-}
-
-/// A request that got no answer; its message names the failure, never the request.
-#[derive(Debug)]
-pub(crate) struct TransportFailure(pub(crate) String);
-
-impl fmt::Display for TransportFailure {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for TransportFailure {}
-
-pub(crate) type PostFuture<'a> =
-    Pin<Box<dyn Future<Output = Result<Answer, TransportFailure>> + Send + 'a>>;
-
-/// Sends one token request. The production transport is [`HttpTransport`]; unit tests script
-/// answers.
-pub(crate) trait Transport: Send + Sync + 'static {
-    fn post<'a>(&'a self, url: &'a str, form: &'a Form) -> PostFuture<'a>;
-}
-
-/// Form-encoded POST with `reqwest`: the one place the token endpoint is called.
-///
-/// Not the generated `request_access_token`, although the runtime now keeps `Date` in its error
-/// answers (`ApiError::date`): that operation takes a typed body (one field per grant, where
-/// these forms are built field by field with secrets kept apart), needs a generated `Client`
-/// per token URL, decodes the 200 itself (its decode error may quote the body, which holds the
-/// token) and does not cap the answer's size as [`MAX_ANSWER`] does here. Not a simple switch.
-struct HttpTransport {
-    http: reqwest::Client,
-}
-
-impl Transport for HttpTransport {
-    fn post<'a>(&'a self, url: &'a str, form: &'a Form) -> PostFuture<'a> {
-        Box::pin(async move {
-            let response = self
-                .http
-                .post(url)
-                .timeout(REQUEST_TIMEOUT)
-                .form(&form.pairs())
-                .send()
-                .await
-                .map_err(|e| TransportFailure(describe(&e)))?;
-            let status = response.status().as_u16();
-            let header = |name: reqwest::header::HeaderName| {
-                response
-                    .headers()
-                    .get(name)
-                    .and_then(|v| v.to_str().ok())
-                    .map(str::to_owned)
-            };
-            let date = header(reqwest::header::DATE)
-                .and_then(|d| DateTime::parse_from_rfc2822(&d).ok())
-                .map(|d| d.with_timezone(&Utc));
-            let retry_after = header(reqwest::header::RETRY_AFTER)
-                .as_deref()
-                .and_then(box_uploads_runtime::retry_after::parse);
-            let mut response = response;
-            let mut body = Vec::new();
-            while let Some(chunk) = response
-                .chunk()
-                .await
-                .map_err(|e| TransportFailure(describe(&e)))?
-            {
-                if body.len() + chunk.len() > MAX_ANSWER {
-                    return Err(TransportFailure(format!(
-                        "token endpoint: the answer is larger than {MAX_ANSWER} bytes"
-                    )));
-                }
-                body.extend_from_slice(&chunk);
-            }
-            let body = bytes::Bytes::from(body);
-            Ok(Answer {
-                status,
-                date,
-                retry_after,
-                body,
             })
+            .await?;
+        granted(token).map_err(Refusal::local)
+    }
+}
+
+/// What one token request comes to.
+pub(crate) type TokenResult = Result<AccessToken, TokenCallError>;
+
+/// Sends one token request. The production transport is the generated client; unit tests
+/// script answers.
+pub(crate) trait Transport: Send + Sync + 'static {
+    fn post<'a>(&'a self, url: &'a str, form: &'a Form) -> BoxFuture<'a, TokenResult>;
+}
+
+/// The generated `request_access_token`, at the endpoint's URL, within [`REQUEST_TIMEOUT`].
+struct GeneratedClient {
+    client: crate::Client,
+}
+
+impl Transport for GeneratedClient {
+    fn post<'a>(&'a self, url: &'a str, form: &'a Form) -> BoxFuture<'a, TokenResult> {
+        Box::pin(async move {
+            let request = RequestAccessTokenRequest::new(form.body().clone()).with_endpoint(url);
+            match tokio::time::timeout(REQUEST_TIMEOUT, self.client.request_access_token(request))
+                .await
+            {
+                Ok(answer) => answer.map_err(|e| TokenCallError::Call(Box::new(e))),
+                Err(_) => Err(TokenCallError::NoAnswer("timed out")),
+            }
         })
     }
-}
-
-/// A transport failure in a few words (never the URL or the form).
-fn describe(e: &reqwest::Error) -> String {
-    let what = if e.is_timeout() {
-        "timed out"
-    } else if e.is_connect() {
-        "could not connect"
-    } else if e.is_body() || e.is_decode() {
-        "the answer broke off"
-    } else {
-        "the request failed"
-    };
-    format!("token endpoint: {what}")
 }
 
 /// A token the endpoint issued.
@@ -311,146 +163,81 @@ pub(crate) struct Granted {
     pub(crate) refresh_token: Option<Secret>,
 }
 
-fn granted(answer: &Answer) -> Result<Granted, CredentialsError> {
-    #[derive(serde::Deserialize)]
-    struct Body {
-        access_token: Option<String>,
-        expires_in: Option<serde_json::Value>,
-        refresh_token: Option<String>,
-    }
-    // The error never quotes the body: it holds tokens.
+/// The token of an answer, once it is seen to be usable: a token, and a lifetime.
+fn granted(token: AccessToken) -> Result<Granted, CredentialsError> {
+    // The error never quotes the answer: it holds tokens.
     let malformed = |what: &str| {
         CredentialsError::new(
             CredentialsErrorKind::Unavailable,
             format!("the token endpoint answered 200 without {what}"),
         )
-        .with_answer(answer.status, None)
+        .with_answer(200, None)
     };
-    let body: Body = serde_json::from_slice(&answer.body).map_err(|_| malformed("a JSON body"))?;
-    let access_token = body
-        .access_token
-        .filter(|t| !t.is_empty())
-        .ok_or_else(|| malformed("an access_token"))?;
-    // A number, or a number in a string: be lenient in what is accepted.
-    let expires_in = match body.expires_in {
-        Some(serde_json::Value::Number(n)) => n.as_f64(),
-        Some(serde_json::Value::String(s)) => s.trim().parse::<f64>().ok(),
-        _ => None,
+    if token.access_token.expose().is_empty() {
+        return Err(malformed("an access_token"));
     }
-    .filter(|s| s.is_finite() && *s > 0.0)
-    .ok_or_else(|| malformed("a positive expires_in"))?;
+    let expires_in = u64::try_from(token.expires_in)
+        .ok()
+        .filter(|s| *s > 0)
+        .ok_or_else(|| malformed("a positive expires_in"))?;
     Ok(Granted {
-        access_token: Secret::new(access_token),
-        expires_in: Duration::from_secs_f64(expires_in.min(1e9)),
-        refresh_token: body
-            .refresh_token
-            .filter(|t| !t.is_empty())
-            .map(Secret::new),
+        access_token: token.access_token,
+        expires_in: Duration::from_secs(expires_in.min(1_000_000_000)),
+        refresh_token: token.refresh_token.filter(|t| !t.expose().is_empty()),
     })
 }
 
-/// The token endpoint did not issue a token.
-#[derive(Debug)]
-pub(crate) struct Refusal {
-    pub(crate) error: CredentialsError,
-    /// The server's clock (`Date`), when it answered.
-    pub(crate) date: Option<DateTime<Utc>>,
-    /// `error_description`, for recognising clock-skew refusals.
-    pub(crate) description: Option<String>,
-}
-
-impl Refusal {
-    fn local(error: CredentialsError) -> Self {
-        Refusal {
-            error,
-            date: None,
-            description: None,
-        }
-    }
-
-    fn unreachable(failure: TransportFailure, attempts: u32) -> Self {
-        Refusal::local(
-            CredentialsError::new(
-                CredentialsErrorKind::Unavailable,
-                format!("no token after {attempts} attempt(s)"),
-            )
-            .with_source(failure),
-        )
-    }
-
-    fn from_answer(answer: &Answer) -> Self {
-        #[derive(serde::Deserialize)]
-        struct Body {
-            error: Option<String>,
-            error_description: Option<String>,
-        }
-        let body: Option<Body> = serde_json::from_slice(&answer.body).ok();
-        let (code, description) = match body {
-            Some(b) => (b.error, b.error_description),
-            None => (None, None),
-        };
-        let status = answer.status;
-        let kind = if status == 429 || status >= 500 {
-            CredentialsErrorKind::Unavailable
-        } else {
-            CredentialsErrorKind::Refused
-        };
-        let mut message = format!("the token endpoint refused the grant: HTTP {status}");
-        if let Some(code) = &code {
-            message.push(' ');
-            message.push_str(code);
-        }
-        // Box's descriptions say what is wrong ("Grant credentials are invalid") and quote
-        // nothing that was sent.
-        if let Some(d) = &description {
-            message.push_str(": ");
-            message.push_str(&d.chars().take(300).collect::<String>());
-        }
-        match code.as_deref() {
-            Some("invalid_client") => {
-                message.push_str(" (check the client id and secret)");
-            }
-            Some("unauthorized_client") => {
-                message.push_str(" (the app is not authorized in the enterprise)");
-            }
-            _ => {}
-        }
-        Refusal {
-            error: CredentialsError::new(kind, message).with_answer(status, code),
-            date: answer.date,
-            description,
-        }
-    }
-
-    /// 429 and 5xx may succeed later; `invalid_client`, `unauthorized_client` and every other
-    /// 4xx are refusals: the same grant would be refused again.
-    fn is_retryable(&self) -> bool {
-        self.error.kind() == CredentialsErrorKind::Unavailable
-    }
-
-    /// Box's JWT clock-skew answers: `invalid_grant` about the `exp` claim ("Current date/time MUST be before the
-    /// expiration date/time listed in the 'exp' claim", "The 'exp' value exceeds the maximum value
-    /// of 60 seconds beyond the issue time").
-    pub(crate) fn is_clock_skew(&self) -> bool {
-        self.error.code() == Some("invalid_grant")
-            && self.description.as_deref().is_some_and(|d| {
-                d.contains("'exp'") || d.contains("\"exp\"") || d.contains("exp claim")
-            })
-    }
-}
-
-/// Scripted token endpoints for unit tests.
+/// Scripted token endpoints for unit tests: each answer is what the generated client makes of
+/// a status, headers and body.
 #[cfg(test)]
 pub(crate) mod fake {
     use std::collections::VecDeque;
     use std::sync::Mutex;
 
+    use box_uploads_runtime::support::{self, AnswerLimits, RawResponse};
+    use chrono::{DateTime, Utc};
+
     use super::*;
+    use crate::errors::RequestAccessTokenError;
+
+    /// An answer of the token endpoint, before the client reads it.
+    #[derive(Clone)]
+    pub(crate) struct Answer {
+        pub(crate) status: u16,
+        /// The `Date` header.
+        pub(crate) date: Option<DateTime<Utc>>,
+        pub(crate) retry_after: Option<Duration>,
+        pub(crate) body: bytes::Bytes,
+    }
+
+    impl Answer {
+        /// What the generated client makes of it.
+        fn read(self) -> TokenResult {
+            if (200..300).contains(&self.status) {
+                return support::decode_bytes_limited(
+                    self.status,
+                    &self.body,
+                    AnswerLimits::CREDENTIALS,
+                )
+                .map_err(|e| TokenCallError::Call(Box::new(e)));
+            }
+            let raw = RawResponse {
+                status: self.status,
+                request_id: None,
+                retry_after: self.retry_after.map(|d| d.as_secs().to_string()),
+                date: self.date.map(|d| d.to_rfc2822()),
+                body: self.body,
+            };
+            Err(TokenCallError::Call(Box::new(
+                box_uploads_runtime::Error::Api(RequestAccessTokenError::from_raw(raw)),
+            )))
+        }
+    }
 
     /// Answers from a script, recording every form it was sent.
     #[derive(Default)]
     pub(crate) struct Scripted {
-        answers: Mutex<VecDeque<Result<Answer, TransportFailure>>>,
+        answers: Mutex<VecDeque<Option<Answer>>>,
         pub(crate) forms: Mutex<Vec<Form>>,
     }
 
@@ -472,17 +259,12 @@ pub(crate) mod fake {
             self.answers
                 .lock()
                 .expect("script lock")
-                .push_back(Ok(answer));
+                .push_back(Some(answer));
             self
         }
 
         pub(crate) fn then_unreachable(&self) -> &Self {
-            self.answers
-                .lock()
-                .expect("script lock")
-                .push_back(Err(TransportFailure(
-                    "token endpoint: could not connect".into(),
-                )));
+            self.answers.lock().expect("script lock").push_back(None);
             self
         }
 
@@ -503,11 +285,15 @@ pub(crate) mod fake {
     }
 
     impl Transport for Scripted {
-        fn post<'a>(&'a self, _url: &'a str, form: &'a Form) -> PostFuture<'a> {
+        fn post<'a>(&'a self, _url: &'a str, form: &'a Form) -> BoxFuture<'a, TokenResult> {
             self.forms.lock().expect("forms lock").push(form.clone());
             let next = self.answers.lock().expect("script lock").pop_front();
             Box::pin(async move {
-                next.unwrap_or_else(|| Err(TransportFailure("script exhausted".into())))
+                match next {
+                    Some(Some(answer)) => answer.read(),
+                    Some(None) => Err(TokenCallError::NoAnswer("could not connect")),
+                    None => Err(TokenCallError::NoAnswer("script exhausted")),
+                }
             })
         }
     }
@@ -519,16 +305,12 @@ mod tests {
     use super::*;
 
     fn form() -> Result<Form, CredentialsError> {
-        Ok(Form::new("client_credentials")
-            .field("client_id", "id")
-            .secret("client_secret", &Secret::new("very-secret")))
-    }
-
-    #[test]
-    fn a_form_never_shows_its_values() {
-        let shown = format!("{:?}", form().expect("form"));
-        assert!(!shown.contains("very-secret"), "{shown}");
-        assert!(!shown.contains("client_credentials"), "{shown}");
+        Ok(Form::client_credentials(
+            "id",
+            &Secret::new("very-secret"),
+            "enterprise",
+            "7",
+        ))
     }
 
     #[tokio::test(start_paused = true)]
@@ -648,10 +430,9 @@ mod tests {
         }
     }
 
-    /// One real request over loopback: form-encoded, the secret in the body, no
-    /// `authorization` header, and the `Date` header read.
-    #[tokio::test]
-    async fn the_http_transport_posts_a_form_without_a_bearer() {
+    /// A one-answer HTTP/1.1 server on loopback: answers `answer` to the first request, and
+    /// hands back the request it read.
+    async fn one_answer_server(answer: String) -> (String, tokio::task::JoinHandle<String>) {
         use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
@@ -678,28 +459,40 @@ mod tests {
                         break;
                     }
                 }
+                if n == 0 {
+                    break;
+                }
             }
-            let body = r#"{"access_token":"A1","expires_in":3600}"#;
-            let answer = format!(
-                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ndate: Wed, 21 Oct 2015 07:28:00 GMT\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
-                body.len()
-            );
             conn.write_all(answer.as_bytes()).await.expect("write");
             String::from_utf8_lossy(&seen).to_string()
         });
-        let endpoint = TokenEndpoint::new(format!("http://{addr}/oauth2/token"));
-        let form = form().expect("form").field("box_subject_id", "a b&c");
-        let answer = endpoint
-            .transport
-            .post(endpoint.url(), &form)
+        (format!("http://{addr}/oauth2/token"), server)
+    }
+
+    fn http_answer(status: &str, body: &str) -> String {
+        format!(
+            "HTTP/1.1 {status}\r\ncontent-type: application/json\r\ndate: Wed, 21 Oct 2015 07:28:00 GMT\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+            body.len()
+        )
+    }
+
+    /// One real request over loopback, through the generated client: form-encoded, the secret
+    /// in the body, no `authorization` header.
+    #[tokio::test]
+    async fn the_generated_client_posts_a_form_without_a_bearer() {
+        let (url, server) = one_answer_server(http_answer(
+            "200 OK",
+            r#"{"access_token":"A1","expires_in":3600}"#,
+        ))
+        .await;
+        let endpoint = TokenEndpoint::new(url);
+        let form = form().expect("form").with_subject_id("a b&c");
+        let got = endpoint
+            .request(&mut || Ok(form.clone()))
             .await
-            .expect("answered");
-        assert_eq!(answer.status, 200);
-        assert_eq!(
-            answer.date.map(|d| d.timestamp()),
-            Some(1_445_412_480),
-            "the Date header is read"
-        );
+            .expect("granted");
+        assert_eq!(got.access_token.expose(), "A1");
+        assert_eq!(got.expires_in, Duration::from_secs(3600));
         let request = server.await.expect("server");
         let lower = request.to_ascii_lowercase();
         assert!(
@@ -713,9 +506,43 @@ mod tests {
         assert!(!lower.contains("authorization:"), "{request}");
         assert!(
             request.ends_with(
-                "grant_type=client_credentials&client_id=id&client_secret=very-secret&box_subject_id=a+b%26c"
+                "grant_type=client_credentials&client_id=id&client_secret=very-secret&box_subject_type=enterprise&box_subject_id=a+b%26c"
             ),
             "{request}"
         );
+    }
+
+    /// A refusal over loopback keeps the server's `Date` (for JWT clock skew), and a token
+    /// answer that cannot be read is an error that quotes none of it.
+    #[tokio::test]
+    async fn the_date_of_a_refusal_is_read_and_a_bad_token_answer_is_never_quoted() {
+        let (url, _server) = one_answer_server(http_answer(
+            "400 Bad Request",
+            r#"{"error":"invalid_grant","error_description":"Current date/time MUST be before the expiration date/time listed in the 'exp' claim"}"#,
+        ))
+        .await;
+        let refusal = TokenEndpoint::new(url)
+            .request(&mut form)
+            .await
+            .expect_err("refused");
+        assert_eq!(
+            refusal.date.map(|d| d.timestamp()),
+            Some(1_445_412_480),
+            "the Date header is read"
+        );
+        assert!(refusal.is_clock_skew());
+
+        let (url, _server) = one_answer_server(http_answer(
+            "200 OK",
+            r#"{"access_token":"LEAKED-TOKEN","expires_in":"soon"}"#,
+        ))
+        .await;
+        let refusal = TokenEndpoint::new(url)
+            .request(&mut form)
+            .await
+            .expect_err("unreadable");
+        let text = format!("{} {:?}", refusal.error, refusal);
+        assert!(!text.contains("LEAKED"), "{text}");
+        assert_eq!(refusal.error.status(), Some(200));
     }
 }

@@ -19,11 +19,14 @@ use ring::rand::SecureRandom as _;
 
 use super::cache::{Grant, GrantFuture, IssuedToken, TokenCache};
 use super::ccg::Subject;
-use super::endpoint::{Form, TokenEndpoint};
+use super::endpoint::TokenEndpoint;
+use super::form::Form;
 
 /// How long an assertion is valid: Box allows at most 60 s; the SDKs use 30.
 const ASSERTION_LIFETIME_SECS: i64 = 30;
 
+/// The grant type a JWT assertion is sent with (as the tests read it back from the form).
+#[cfg(test)]
 const JWT_BEARER: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
 
 fn config_error(message: impl Into<String>) -> CredentialsError {
@@ -316,10 +319,11 @@ impl JwtGrant {
     fn form(&self) -> Result<Form, CredentialsError> {
         let now = Utc::now() + self.offset();
         let assertion = self.config.assertion(now, self.endpoint.url())?;
-        Ok(Form::new(JWT_BEARER)
-            .secret("assertion", &assertion)
-            .field("client_id", self.config.client_id.clone())
-            .secret("client_secret", &self.config.client_secret))
+        Ok(Form::jwt_bearer(
+            &assertion,
+            &self.config.client_id,
+            &self.config.client_secret,
+        ))
     }
 }
 
@@ -369,8 +373,8 @@ pub(crate) mod tests {
 
     use box_uploads_runtime::Credentials as _;
 
+    use super::super::endpoint::fake::Answer;
     use super::super::endpoint::fake::Scripted;
-    use super::super::endpoint::Answer;
     use super::*;
 
     pub(crate) const PASSPHRASE: &str = "correct horse battery staple";

@@ -26,8 +26,10 @@
 mod cache;
 mod ccg;
 mod endpoint;
+mod form;
 mod jwt;
 mod oauth;
+mod refusal;
 mod store;
 
 pub use box_uploads_runtime::{

@@ -11,7 +11,8 @@ use std::sync::{Arc, Mutex};
 use box_uploads_runtime::{CredentialsError, CredentialsErrorKind, Secret};
 
 use super::cache::{Grant, GrantFuture, IssuedToken, TokenCache};
-use super::endpoint::{Form, TokenEndpoint};
+use super::endpoint::TokenEndpoint;
+use super::form::Form;
 use super::store::TokenStore;
 
 /// Tokens from an OAuth 2.0 refresh token kept in a [`TokenStore`]: cached, renewed a minute
@@ -123,10 +124,7 @@ impl RefreshGrant {
                 )
             })?,
         };
-        let form = Form::new("refresh_token")
-            .field("client_id", self.client_id.clone())
-            .secret("client_secret", &self.client_secret)
-            .secret("refresh_token", &refresh_token);
+        let form = Form::refresh_token(&self.client_id, &self.client_secret, &refresh_token);
         let granted = match self.endpoint.request(&mut || Ok(form.clone())).await {
             Ok(granted) => granted,
             Err(refusal) if refusal.error.code() == Some("invalid_grant") => {

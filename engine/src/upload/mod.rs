@@ -69,20 +69,18 @@ use tokio::io::AsyncRead;
 
 pub use crate::retry::RetryPolicy;
 pub use adaptive::ParallelismStats;
+#[cfg(test)]
+pub(crate) use calls::fake_answers;
 pub use calls::{CallError, CallErrorKind, PartRecord, SessionEndpoints};
 pub(crate) use client_impl::call_error;
 pub use digest::Sha1Digest;
 pub use error::{UploadError, UploadErrorKind};
-pub use handle::{Aborter, UploadHandle};
-pub use layout::{PartLayout, PartSpan};
-pub use progress::{Phase, Progress, ProgressEvent};
-// For the folder tree's own retry loop until it runs through `crate::retry`.
-pub(crate) use crate::retry::jittered;
-#[cfg(test)]
-pub(crate) use calls::fake_answers;
 pub(crate) use handle::Cancellation;
+pub use handle::{Aborter, UploadHandle};
 pub use identity::SourceIdentity;
+pub use layout::{PartLayout, PartSpan};
 pub(crate) use progress::Reporter;
+pub use progress::{Phase, Progress, ProgressEvent};
 pub use source::Source;
 pub use uploader::Uploader;
 
