@@ -8,7 +8,8 @@
 //!   `BOX_JWT_CONFIG=PATH`.
 //!
 //! Client credentials and JWT tokens are renewed as they expire, during the upload too.
-//! Messages name the variables and options given, never their values.
+//! Messages name the variables and options given, never their values. Every refusal here
+//! exits 3 (see `client`).
 
 use std::path::PathBuf;
 
@@ -33,6 +34,8 @@ const ENV_CLIENT_SECRET: &str = "BOX_CLIENT_SECRET";
 const ENV_ENTERPRISE_ID: &str = "BOX_ENTERPRISE_ID";
 const ENV_USER_ID: &str = "BOX_USER_ID";
 const ENV_JWT_CONFIG: &str = "BOX_JWT_CONFIG";
+/// The token endpoint (`--token-url`'s variable).
+const ENV_TOKEN_URL: &str = "BOX_TOKEN_URL";
 
 /// The credentials chosen from the environment and the options. No `Debug`: it holds secrets.
 enum CredentialChoice {
@@ -67,17 +70,23 @@ impl Kind {
     }
 }
 
-/// Picks the one kind of credentials given. `env` reads a variable (empty counts as unset).
-fn choose_credentials(
-    auth: &AuthArgs,
-    env: &dyn Fn(&str) -> Option<String>,
-) -> anyhow::Result<CredentialChoice> {
+/// Where the credentials come from, by name only (`BOX_TOKEN`, `--token-file PATH`, ...), for
+/// messages such as "check BOX_TOKEN"; empty when none or several kinds are given.
+pub(crate) fn source_label(auth: &AuthArgs) -> String {
+    match given_kinds(auth, &|name| std::env::var(name).ok()).as_slice() {
+        [(_, by)] => by.clone(),
+        _ => String::new(),
+    }
+}
+
+/// Which kinds of credentials were given, and by what (names only, never values). `env` reads
+/// a variable (empty counts as unset).
+fn given_kinds(auth: &AuthArgs, env: &dyn Fn(&str) -> Option<String>) -> Vec<(Kind, String)> {
     let var = |name: &str| {
         env(name)
             .map(|v| v.trim().to_string())
             .filter(|v| !v.is_empty())
     };
-    // Which kinds were given, and by what (names only, never values).
     let mut given: Vec<(Kind, String)> = Vec::new();
     if let Some(path) = &auth.token_file {
         given.push((Kind::Token, format!("--token-file {}", path.display())));
@@ -96,6 +105,20 @@ fn choose_credentials(
     } else if var(ENV_JWT_CONFIG).is_some() {
         given.push((Kind::Jwt, ENV_JWT_CONFIG.to_string()));
     }
+    given
+}
+
+/// Picks the one kind of credentials given. `env` reads a variable (empty counts as unset).
+fn choose_credentials(
+    auth: &AuthArgs,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> anyhow::Result<CredentialChoice> {
+    let var = |name: &str| {
+        env(name)
+            .map(|v| v.trim().to_string())
+            .filter(|v| !v.is_empty())
+    };
+    let given = given_kinds(auth, env);
     let kind = match given.as_slice() {
         [] => bail!(
             "no credentials: set {ENV_TOKEN} (or pass --token-file PATH) for a fixed token; \
@@ -176,7 +199,13 @@ fn with_credentials(
     auth: &AuthArgs,
     choice: CredentialChoice,
 ) -> anyhow::Result<ClientBuilder> {
-    if auth.token_url.is_some() && matches!(choice, CredentialChoice::Token { .. }) {
+    // BOX_TOKEN_URL may be set for other tools: only the option is refused with a fixed token.
+    let token_url = auth
+        .token_url
+        .as_ref()
+        .filter(|url| std::env::var(ENV_TOKEN_URL).ok().as_ref() != Some(*url));
+    let fixed = matches!(choice, CredentialChoice::Token { .. });
+    if token_url.is_some() && fixed {
         bail!("--token-url is for client credentials or JWT, not a fixed token");
     }
     builder = match choice {
@@ -192,7 +221,7 @@ fn with_credentials(
             builder.jwt(config)
         }
     };
-    if let Some(url) = &auth.token_url {
+    if let (Some(url), false) = (&auth.token_url, fixed) {
         builder = builder.token_url(url.clone());
     }
     if let Some(user) = &auth.as_user {

@@ -1,13 +1,10 @@
-//! Ctrl-C during an upload: the run raced against the signal, and the exit code that tells an
-//! interrupted run from a failed one. What an interrupted run leaves behind (a session to
-//! resume, or nothing) is the caller's to decide and to say.
+//! Ctrl-C during an upload: the run raced against the signal (an interrupted run exits 130,
+//! `Exit::Interrupted`). What an interrupted run leaves behind (a session to resume, or
+//! nothing) is the caller's to decide and to say.
 
 use std::future::Future;
 
 use crate::output::Bar;
-
-/// Exit code of an upload interrupted by Ctrl-C (128 + SIGINT).
-pub(crate) const EXIT_INTERRUPTED: u8 = 130;
 
 /// How a run raced against Ctrl-C ended.
 pub(crate) enum Ended<T, R> {

@@ -1,6 +1,6 @@
-//! What `box-upload` shows: progress bars on stderr (only on a terminal), the committed file or
-//! the tree's report on stdout (as text or JSON), and messages and failures on stderr, each on
-//! one line after the program's name.
+//! What `box-upload` shows: progress bars on stderr (only on a terminal, never with `-q`), the
+//! committed file or the tree's report on stdout (as text or JSON), retries as they happen, and
+//! messages and failures on stderr, each on one line after the program's name.
 
 use std::fmt::Display;
 use std::io::IsTerminal as _;
@@ -13,37 +13,46 @@ use tokio::sync::watch;
 
 use box_uploads::models::FileFull;
 use box_uploads::tree::{FileOutcome, FileReport, TreeHandle, TreeReport};
-use box_uploads::upload::UploadHandle;
+use box_uploads::upload::{ProgressEvent, UploadHandle};
+
+use crate::explain::{explain, plain_chain, Explained, Scene};
+use crate::logging::Verbosity;
 
 /// A line on stderr, after the program's name.
 pub(crate) fn message(text: impl Display) {
     eprintln!("box-upload: {text}");
 }
 
-/// The failure and its causes, outermost first, on one line. Every error of the engine and the
-/// runtime says only its own sentence and leaves its cause to `source()`, so each is printed once.
-pub(crate) fn failure_line(e: &anyhow::Error) -> String {
-    error_chain(e.as_ref())
+/// A failure on stderr: its message and hint on one line; with `-v` its details on a second;
+/// with `--json`, `{"error": {...}}` on stdout too.
+pub(crate) fn print_failure(x: &Explained, as_json: bool, verbosity: Verbosity) {
+    message(x.line());
+    if verbosity >= Verbosity::Verbose {
+        message(format_args!("details: {}", x.details()));
+    }
+    if as_json {
+        println!("{}", x.json());
+    }
 }
 
-/// An error and its causes, outermost first, on one line.
-fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut parts = vec![one_line(&e.to_string())];
-    let mut cause = e.source();
-    while let Some(c) = cause {
-        parts.push(one_line(&c.to_string()));
-        cause = c.source();
-    }
-    parts.join(": ")
+/// The failure and its causes, outermost first, on one line, each cause once.
+pub(crate) fn failure_line(e: &anyhow::Error) -> String {
+    plain_chain(e.as_ref())
+}
+
+/// An error and its causes, outermost first, on one line, each cause once.
+pub(crate) fn chain_line(e: &(dyn std::error::Error + 'static)) -> String {
+    plain_chain(e)
 }
 
 /// `text` with every run of white space (new lines too) made one space.
-fn one_line(text: &str) -> String {
+pub(crate) fn one_line(text: &str) -> String {
     text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 /// A progress bar on stderr, or nothing when stderr is not a terminal (a log or a pipe gets no
-/// bar).
+/// bar) or `-q` was given.
+#[derive(Clone)]
 pub(crate) struct Bar(Option<ProgressBar>);
 
 impl Bar {
@@ -53,11 +62,61 @@ impl Bar {
             bar.finish_and_clear();
         }
     }
+
+    /// A note after the bar's own message (the last retry).
+    fn note(&self, text: String) {
+        if let Some(bar) = &self.0 {
+            bar.set_prefix(text);
+        }
+    }
+}
+
+/// Shows each retry of an upload: on the bar, in the log (`-v`: the reason and the wait), and,
+/// once, a warning when the host cannot be reached (else a dead address would be silence until
+/// the retries run out).
+pub(crate) fn follow_retries(handle: &UploadHandle, bar: Bar, scene: &Scene) {
+    let mut events = handle.events();
+    let (api, upload) = (scene.api_url.clone(), scene.upload_url.clone());
+    tokio::spawn(async move {
+        let mut warned = false;
+        loop {
+            let event = match events.recv().await {
+                Ok(event) => event,
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
+            };
+            let ProgressEvent::Retry {
+                operation,
+                attempt,
+                reason,
+                wait,
+            } = event
+            else {
+                continue;
+            };
+            let wait = format!("{:.1}s", wait.as_secs_f64());
+            tracing::info!("attempt {attempt} failed ({reason}); retrying in {wait} [{operation}]");
+            bar.note(format!("| retry {attempt}: {reason}"));
+            let unreachable = matches!(
+                reason.as_str(),
+                "connect failed" | "timeout" | "connection broken"
+            );
+            if unreachable && !warned {
+                warned = true;
+                let url = if operation.starts_with("upload") || operation.contains("session") {
+                    &upload
+                } else {
+                    &api
+                };
+                tracing::warn!("cannot reach {url} ({reason}); retrying (-v shows each retry)");
+            }
+        }
+    });
 }
 
 /// Bytes and parts of a single upload.
-pub(crate) fn upload_bar(handle: &UploadHandle) -> Bar {
-    follow(handle.progress(), |p| {
+pub(crate) fn upload_bar(handle: &UploadHandle, show: bool) -> Bar {
+    follow(show, handle.progress(), |p| {
         let mut msg = format!("{}/{} parts", p.parts_done, p.total_parts);
         if p.retries > 0 {
             msg.push_str(&format!(", {} retries", p.retries));
@@ -70,8 +129,8 @@ pub(crate) fn upload_bar(handle: &UploadHandle) -> Bar {
 }
 
 /// Bytes and files of a tree upload.
-pub(crate) fn tree_bar(handle: &TreeHandle) -> Bar {
-    follow(handle.progress(), |p| {
+pub(crate) fn tree_bar(handle: &TreeHandle, show: bool) -> Bar {
+    follow(show, handle.progress(), |p| {
         let mut msg = format!("{}/{} files", p.files_done, p.files_total);
         if p.files_failed > 0 {
             msg.push_str(&format!(", {} failed", p.files_failed));
@@ -83,15 +142,16 @@ pub(crate) fn tree_bar(handle: &TreeHandle) -> Bar {
 /// A bar over bytes that follows `rx`; `show` turns an update into the bytes done, the bytes in
 /// all and the message after them.
 fn follow<P: Send + Sync + 'static>(
+    visible: bool,
     mut rx: watch::Receiver<P>,
     show: fn(&P) -> (u64, u64, String),
 ) -> Bar {
-    if !std::io::stderr().is_terminal() {
+    if !visible || !std::io::stderr().is_terminal() {
         return Bar(None);
     }
     let bar = ProgressBar::new(0);
     if let Ok(style) = ProgressStyle::with_template(
-        "{bar:40.cyan/blue} {bytes}/{total_bytes} {binary_bytes_per_sec} eta {eta} {msg}",
+        "{bar:40.cyan/blue} {bytes}/{total_bytes} {binary_bytes_per_sec} eta {eta} {msg} {prefix}",
     ) {
         bar.set_style(style);
     }
@@ -108,14 +168,14 @@ fn follow<P: Send + Sync + 'static>(
     Bar(Some(bar))
 }
 
-/// The committed file on stdout: all of it as JSON, or one line.
-pub(crate) fn print_file(file: &FileFull, as_json: bool) -> anyhow::Result<()> {
+/// The committed file on stdout: all of it as JSON, or one line (none with `-q`).
+pub(crate) fn print_file(file: &FileFull, as_json: bool, quiet: bool) -> anyhow::Result<()> {
     if as_json {
         println!(
             "{}",
             serde_json::to_string_pretty(file).context("cannot encode the file as JSON")?
         );
-    } else {
+    } else if !quiet {
         println!(
             "uploaded {} as file {} ({} bytes, sha1 {})",
             file.name.as_deref().unwrap_or("?"),
@@ -128,11 +188,13 @@ pub(crate) fn print_file(file: &FileFull, as_json: bool) -> anyhow::Result<()> {
 }
 
 /// A tree upload's report: each file's outcome as JSON on stdout if asked, each failure on
-/// stderr, then (without JSON) the counts on stdout.
+/// stderr, then (without JSON, unless `-q`) the counts on stdout.
 pub(crate) fn print_tree_report(
     report: &TreeReport,
     as_json: bool,
     dry_run: bool,
+    quiet: bool,
+    scene: &Scene,
 ) -> anyhow::Result<()> {
     if as_json {
         let files: Vec<serde_json::Value> = report.files.iter().map(file_json).collect();
@@ -153,10 +215,18 @@ pub(crate) fn print_tree_report(
     }
     for f in report.failures() {
         if let FileOutcome::Failed(e) = &f.outcome {
-            message(format_args!("{}: {}", f.path, error_chain(e)));
+            let scene = Scene {
+                path: scene.path.join(&f.path),
+                ..scene.clone()
+            };
+            message(format_args!(
+                "{}: {}",
+                f.path,
+                explain(e, Some(&scene)).line()
+            ));
         }
     }
-    if !as_json {
+    if !as_json && !quiet {
         println!("{}", tree_summary(report, dry_run));
     }
     Ok(())
@@ -214,7 +284,10 @@ fn file_json(f: &FileReport) -> serde_json::Value {
         FileOutcome::Planned { action } => {
             json!({"result": "planned", "action": format!("{action:?}").to_lowercase()})
         }
-        FileOutcome::Failed(e) => json!({"result": "failed", "error": error_chain(e)}),
+        FileOutcome::Failed(e) => {
+            let x = explain(e, None);
+            json!({"result": "failed", "error": x.chain, "exit_code": x.exit.code()})
+        }
         other => json!({"result": format!("{other:?}")}),
     };
     v["path"] = json!(f.path);

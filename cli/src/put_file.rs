@@ -1,20 +1,25 @@
 //! `put FILE`: one file, as a new file in a folder or as a new version of a file, in parts when
-//! it is large; resumable when a state file is given.
-
-use std::process::ExitCode;
-
-use anyhow::bail;
+//! it is large; resumable when a state file is given. Retries show as they happen.
 
 use box_uploads::upload::{Upload, Uploader};
 
 use crate::args::PutArgs;
-use crate::interrupt::{until_ctrl_c, Ended, EXIT_INTERRUPTED};
+use crate::exit_code::{Classified, Exit};
+use crate::explain::Scene;
+use crate::interrupt::{until_ctrl_c, Ended};
+use crate::logging::Verbosity;
 use crate::output;
 
 /// Uploads `args.file` and prints the committed file.
-pub(crate) async fn run(args: &PutArgs, uploader: &Uploader) -> anyhow::Result<ExitCode> {
+pub(crate) async fn run(
+    args: &PutArgs,
+    uploader: &Uploader,
+    scene: &Scene,
+    verbosity: Verbosity,
+) -> anyhow::Result<Exit> {
     let handle = uploader.start_upload(upload(args)?);
-    let bar = output::upload_bar(&handle);
+    let bar = output::upload_bar(&handle, verbosity > Verbosity::Quiet);
+    output::follow_retries(&handle, bar.clone(), scene);
     let aborter = handle.aborter();
     let file = match until_ctrl_c(Box::pin(handle.join()), bar).await {
         Ended::Finished(result) => result.map_err(anyhow::Error::new)?,
@@ -33,21 +38,35 @@ pub(crate) async fn run(args: &PutArgs, uploader: &Uploader) -> anyhow::Result<E
                     );
                 }
             }
-            return Ok(ExitCode::from(EXIT_INTERRUPTED));
+            return Ok(Exit::Interrupted);
         }
     };
-    output::print_file(&file, args.json)?;
-    Ok(ExitCode::SUCCESS)
+    output::print_file(&file, args.json, verbosity == Verbosity::Quiet)?;
+    Ok(Exit::Done)
+}
+
+/// The name the file gets in Box: `--name`, else the local file's name.
+pub(crate) fn box_name(args: &PutArgs) -> anyhow::Result<String> {
+    let local = args
+        .file
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .filter(|n| !n.is_empty());
+    match args.name.clone().or(local) {
+        Some(name) => Ok(name),
+        None => Err(Classified::new(
+            Exit::Usage,
+            format!(
+                "cannot tell a name from {}; pass --name",
+                args.file.display()
+            ),
+        )
+        .into()),
+    }
 }
 
 /// The upload the options describe: where the file goes, under which name, and how.
 fn upload(args: &PutArgs) -> anyhow::Result<Upload> {
-    let default_name = || {
-        args.file
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .filter(|n| !n.is_empty())
-    };
     let mut upload = match (&args.version_of, &args.folder) {
         (Some(file_id), _) => {
             let mut u = Upload::new_version(file_id.clone());
@@ -59,16 +78,12 @@ fn upload(args: &PutArgs) -> anyhow::Result<Upload> {
             }
             u
         }
-        (None, Some(folder)) => {
-            let Some(name) = args.name.clone().or_else(default_name) else {
-                bail!(
-                    "cannot tell a name from {}; pass --name",
-                    args.file.display()
-                );
-            };
-            Upload::new_file(folder.clone(), name)
+        (None, Some(folder)) => Upload::new_file(folder.clone(), box_name(args)?),
+        (None, None) => {
+            return Err(
+                Classified::new(Exit::Usage, "pass --folder ID or --version-of FILE_ID").into(),
+            )
         }
-        (None, None) => bail!("pass --folder ID or --version-of FILE_ID"),
     };
     upload = upload
         .from_path(&args.file)

@@ -64,7 +64,7 @@ async fn none_or_conflicting_credentials_are_one_clear_line() {
     std::fs::write(&file, b"hello").expect("write");
 
     let out = run(put(&emu, &file, "upload-1")).await;
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(3), "credentials refused: exit 3");
     let (_, stderr) = outputs(&out, &[]);
     assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
     for name in [
@@ -82,7 +82,7 @@ async fn none_or_conflicting_credentials_are_one_clear_line() {
         .env("BOX_CLIENT_SECRET", CLIENT_SECRET)
         .env("BOX_ENTERPRISE_ID", "1");
     let out = run(cmd).await;
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(3), "credentials refused: exit 3");
     let (_, stderr) = outputs(&out, &["token-VALUE", CLIENT_SECRET]);
     assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
     assert!(stderr.contains("conflicting credentials"), "{stderr}");
@@ -143,7 +143,7 @@ async fn client_credentials_from_the_environment_upload_as_the_service_account_o
         .env("BOX_CLIENT_SECRET", "wrong-secret-VALUE")
         .env("BOX_USER_ID", USER);
     let out = run(cmd).await;
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(3), "credentials refused: exit 3");
     let (_, stderr) = outputs(&out, &["wrong-secret-VALUE"]);
     assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
     assert!(stderr.contains("invalid_client"), "{stderr}");
@@ -214,7 +214,7 @@ async fn a_jwt_app_config_file_uploads_and_shows_no_secret() {
     let mut cmd = put(&emu, &file, "upload-9");
     cmd.arg("--jwt-config").arg(&bad);
     let out = run(cmd).await;
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(3), "credentials refused: exit 3");
     let (_, stderr) = outputs(&out, &[CLIENT_SECRET, "bad-pass-VALUE", key_line.as_str()]);
     assert!(stderr.contains("bad.json"), "{stderr}");
     assert!(stderr.contains("passphrase"), "{stderr}");

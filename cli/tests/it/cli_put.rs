@@ -1,4 +1,5 @@
-//! `box-upload put` uploads and prints the file; failures exit non-zero with one line.
+//! `box-upload put` uploads and prints the file; failures exit with their code (3 no
+//! credentials, 4 not found) and one line.
 
 use std::process::Stdio;
 
@@ -67,7 +68,7 @@ async fn failures_exit_non_zero_with_one_line() {
         &emu.upload_url(),
     ]);
     let out = cmd.output().expect("run");
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(3), "no credentials: exit 3");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
     assert!(stderr.contains("BOX_TOKEN"), "{stderr}");
@@ -88,7 +89,7 @@ async fn failures_exit_non_zero_with_one_line() {
     let out = tokio::task::spawn_blocking(move || cmd.output().expect("run"))
         .await
         .expect("join");
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(4), "a missing folder: exit 4");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
     assert!(stderr.contains("404"), "{stderr}");
@@ -100,7 +101,7 @@ async fn failures_exit_non_zero_with_one_line() {
         .args(["--folder", "0"])
         .env("BOX_TOKEN", "t");
     let out = cmd.output().expect("run");
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(4), "a missing file: exit 4");
     assert!(String::from_utf8_lossy(&out.stderr).contains("missing"));
     assert_eq!(emu.counters().files_created, 0);
 }
@@ -110,13 +111,7 @@ fn the_embedded_emulator_prints_a_ready_to_paste_command_that_works() {
     use std::io::{BufRead as _, BufReader};
 
     let mut emulator = box_upload()
-        .args([
-            "emulator",
-            "--listen",
-            "127.0.0.1:0",
-            "--token",
-            "demo-token",
-        ])
+        .args(["emulator", "--token", "demo-token"])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -126,16 +121,25 @@ fn the_embedded_emulator_prints_a_ready_to_paste_command_that_works() {
     let mut paste = None;
     for line in lines.by_ref() {
         let line = line.expect("line");
-        if line.trim_start().starts_with("BOX_TOKEN=") {
+        if line.trim_start().starts_with("export ") {
             paste = Some(line.trim().to_string());
             break;
         }
     }
-    let paste = paste.expect("a BOX_TOKEN=... box-upload put line");
-    // BOX_TOKEN=demo-token box-upload put FILE --folder 0 --api-url URL --upload-url URL
-    let words: Vec<&str> = paste.split_whitespace().collect();
-    assert_eq!(words[0], "BOX_TOKEN=demo-token", "{paste}");
-    assert_eq!(&words[1..4], ["box-upload", "put", "FILE"], "{paste}");
+    let paste = paste.expect("an export BOX_API_URL=... line");
+    // export BOX_API_URL=URL BOX_UPLOAD_URL=URL BOX_TOKEN=demo-token
+    let vars: Vec<(&str, &str)> = paste
+        .split_whitespace()
+        .skip(1)
+        .filter_map(|w| w.split_once('='))
+        .collect();
+    let names: Vec<&str> = vars.iter().map(|(n, _)| *n).collect();
+    assert_eq!(
+        names,
+        ["BOX_API_URL", "BOX_UPLOAD_URL", "BOX_TOKEN"],
+        "{paste}"
+    );
+    assert_eq!(vars[2].1, "demo-token", "{paste}");
 
     let dir = tempfile::tempdir().expect("tempdir");
     let file = dir.path().join("try.txt");
@@ -143,9 +147,8 @@ fn the_embedded_emulator_prints_a_ready_to_paste_command_that_works() {
     let out = box_upload()
         .arg("put")
         .arg(&file)
-        .args(&words[4..])
-        .arg("--json")
-        .env("BOX_TOKEN", "demo-token")
+        .args(["--folder", "0", "--json"])
+        .envs(vars.iter().copied())
         .output()
         .expect("put");
     let _ = emulator.kill();

@@ -126,7 +126,7 @@ async fn a_source_changed_between_crash_and_resume_is_refused() {
     let out = tokio::task::spawn_blocking(move || cmd.output().expect("run"))
         .await
         .expect("join");
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(7), "the source changed: exit 7");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(stderr.trim_end().lines().count(), 1, "one line: {stderr}");
     assert!(

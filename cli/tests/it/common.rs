@@ -20,12 +20,16 @@ pub const CREDENTIAL_VARS: [&str; 6] = [
     "BOX_JWT_CONFIG",
 ];
 
-/// The `box-upload` binary with no input and no credentials from the test run's environment
-/// (a developer's own `BOX_CLIENT_ID` would otherwise conflict with the test's token).
+/// The other environment variables `box-upload` reads: where Box is, and the log filter.
+pub const OTHER_VARS: [&str; 4] = ["BOX_API_URL", "BOX_UPLOAD_URL", "BOX_TOKEN_URL", "RUST_LOG"];
+
+/// The `box-upload` binary with no input and none of the variables it reads from the test
+/// run's environment (a developer's own `BOX_CLIENT_ID` would otherwise conflict with the
+/// test's token, a `BOX_API_URL` send it elsewhere).
 pub fn box_upload() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_box-upload"));
     cmd.stdin(Stdio::null());
-    for var in CREDENTIAL_VARS {
+    for var in CREDENTIAL_VARS.iter().chain(&OTHER_VARS) {
         cmd.env_remove(var);
     }
     cmd

@@ -10,3 +10,4 @@ mod cli_resume;
 mod crash;
 mod secrets;
 mod tree;
+mod trust;

@@ -1,0 +1,262 @@
+//! `put FILE --dry-run`: what a real run would do with one file, found with read-only calls
+//! (the file's info for a new version; Box's preflight check for a new file, and the file it
+//! names if the name is taken) and the local file's size and SHA-1. Nothing is written, in Box
+//! or on disk. (A directory's dry run is the engine's: see `put_tree`.)
+
+use std::io::Read as _;
+use std::path::Path;
+
+use anyhow::Context as _;
+use sha1::Digest as _;
+
+use box_uploads::models::{FileFull, PreflightUploadBody, PreflightUploadBodyParent};
+use box_uploads::operations::{GetFileInfoRequest, PreflightUploadRequest};
+use box_uploads::upload::Uploader;
+use box_uploads::Client;
+
+use crate::args::PutArgs;
+use crate::exit_code::{CallFailed, Classified, Exit};
+use crate::put_file::box_name;
+
+/// What a real run would do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Action {
+    /// A new file in the folder.
+    Upload { folder_id: String, name: String },
+    /// A new version of the file; `same_content` when it holds these bytes already.
+    Version {
+        file_id: String,
+        name: Option<String>,
+        same_content: bool,
+    },
+    /// The run would stop with exit 6: the name is taken, or the etag is stale.
+    Conflict {
+        reason: String,
+        existing_id: Option<String>,
+        same_content: bool,
+    },
+}
+
+/// The plan of a single-file run.
+struct Plan {
+    action: Action,
+    size: u64,
+    sha1: String,
+    chunked: bool,
+}
+
+/// Resolves and prints what `put FILE` would do; exits 0 once the plan is made.
+pub(crate) async fn run(args: &PutArgs, uploader: &Uploader, quiet: bool) -> anyhow::Result<Exit> {
+    let path = args.file.clone();
+    let (size, sha1) = tokio::task::spawn_blocking(move || hash(&path))
+        .await
+        .context("the hashing task failed")??;
+    let client = uploader.client();
+    let action = match (&args.version_of, &args.folder) {
+        (Some(file_id), _) => {
+            version(client, file_id, args.if_match.as_deref(), size, &sha1).await?
+        }
+        (None, Some(folder)) => new_file(client, folder, &box_name(args)?, size, &sha1).await?,
+        (None, None) => {
+            return Err(
+                Classified::new(Exit::Usage, "pass --folder ID or --version-of FILE_ID").into(),
+            )
+        }
+    };
+    let config = uploader.config();
+    let plan = Plan {
+        action,
+        size,
+        sha1,
+        chunked: size > config.chunked_cutoff && size >= config.min_chunked_size,
+    };
+    if args.json {
+        println!("{}", plan_json(&plan));
+    } else if !quiet {
+        println!("{}", plan_line(&plan, &args.file));
+    }
+    Ok(Exit::Done)
+}
+
+/// The size and hex SHA-1 of the file at `path`.
+fn hash(path: &Path) -> anyhow::Result<(u64, String)> {
+    let mut file =
+        std::fs::File::open(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let mut hasher = sha1::Sha1::new();
+    let mut buf = vec![0u8; 256 * 1024];
+    let mut size = 0u64;
+    loop {
+        let n = file
+            .read(&mut buf)
+            .with_context(|| format!("cannot read {}", path.display()))?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+        size += n as u64;
+    }
+    let hex = hasher
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    Ok((size, hex))
+}
+
+/// The file's facts that decide the plan.
+const FIELDS: [&str; 4] = ["name", "size", "sha1", "etag"];
+
+async fn file_info(client: &Client, file_id: &str) -> anyhow::Result<FileFull> {
+    let request = GetFileInfoRequest::new(file_id)
+        .with_fields(FIELDS.iter().map(|f| f.to_string()).collect());
+    client
+        .get_file_info(request)
+        .await
+        .map_err(|e| CallFailed::new("get_file_info", &e).into())
+}
+
+fn holds(file: &FileFull, size: u64, sha1: &str) -> bool {
+    file.size == i64::try_from(size).ok()
+        && file
+            .sha1
+            .as_deref()
+            .is_some_and(|s| s.eq_ignore_ascii_case(sha1))
+}
+
+/// A new version of `file_id`: refused if `if_match` is stale, as the real run's 412 would be.
+async fn version(
+    client: &Client,
+    file_id: &str,
+    if_match: Option<&str>,
+    size: u64,
+    sha1: &str,
+) -> anyhow::Result<Action> {
+    let file = file_info(client, file_id).await?;
+    let same_content = holds(&file, size, sha1);
+    if let Some(expected) = if_match {
+        if file.etag.as_deref() != Some(expected) {
+            return Ok(Action::Conflict {
+                reason: format!(
+                    "file {file_id} has etag {}, not {expected} (a real run gets HTTP 412)",
+                    file.etag.as_deref().unwrap_or("?")
+                ),
+                existing_id: Some(file_id.to_string()),
+                same_content,
+            });
+        }
+    }
+    Ok(Action::Version {
+        file_id: file_id.to_string(),
+        name: file.name,
+        same_content,
+    })
+}
+
+/// A new file in `folder_id`: Box's preflight check says whether the name is free.
+async fn new_file(
+    client: &Client,
+    folder_id: &str,
+    name: &str,
+    size: u64,
+    sha1: &str,
+) -> anyhow::Result<Action> {
+    let body = PreflightUploadBody {
+        name: Some(name.to_string()),
+        size: Some(i64::try_from(size).context("the file is too large")?),
+        parent: Some(PreflightUploadBodyParent {
+            id: Some(folder_id.to_string()),
+        }),
+    };
+    let err = match client
+        .preflight_upload(PreflightUploadRequest::new(body))
+        .await
+    {
+        Ok(_) => {
+            return Ok(Action::Upload {
+                folder_id: folder_id.to_string(),
+                name: name.to_string(),
+            })
+        }
+        Err(e) => CallFailed::new("preflight_upload", &e),
+    };
+    if err.facts.code.as_deref() != Some("item_name_in_use") {
+        return Err(err.into());
+    }
+    let existing_id = err.facts.conflict_id.clone();
+    let same_content = match &existing_id {
+        Some(id) => holds(&file_info(client, id).await?, size, sha1),
+        None => false,
+    };
+    Ok(Action::Conflict {
+        reason: format!("folder {folder_id} already holds {name} (a real run gets HTTP 409)"),
+        existing_id,
+        same_content,
+    })
+}
+
+/// The plan as one line.
+fn plan_line(plan: &Plan, path: &Path) -> String {
+    let how = if plan.chunked {
+        "in parts"
+    } else {
+        "in one request"
+    };
+    let what = format!(
+        "{} ({} bytes, sha1 {})",
+        path.display(),
+        plan.size,
+        plan.sha1
+    );
+    match &plan.action {
+        Action::Upload { folder_id, name } => format!(
+            "dry run: would upload {what} as {name} in folder {folder_id}, {how}; nothing was written"
+        ),
+        Action::Version {
+            file_id,
+            name,
+            same_content,
+        } => format!(
+            "dry run: would upload {what} as a new version of file {file_id}{}{}, {how}; nothing was written",
+            name.as_deref().map(|n| format!(" ({n})")).unwrap_or_default(),
+            if *same_content { ", which holds this content already" } else { "" }
+        ),
+        Action::Conflict {
+            reason,
+            existing_id,
+            same_content,
+        } => format!(
+            "dry run: would stop (exit 6) on {what}: {reason}{}{}; nothing was written",
+            existing_id.as_deref().map(|id| format!(", file {id}")).unwrap_or_default(),
+            if *same_content { " with this content" } else { " with other content" }
+        ),
+    }
+}
+
+/// The plan as JSON.
+fn plan_json(plan: &Plan) -> serde_json::Value {
+    let mut v = match &plan.action {
+        Action::Upload { folder_id, name } => serde_json::json!({
+            "action": "upload", "folder_id": folder_id, "name": name,
+        }),
+        Action::Version {
+            file_id,
+            name,
+            same_content,
+        } => serde_json::json!({
+            "action": "version", "file_id": file_id, "name": name, "same_content": same_content,
+        }),
+        Action::Conflict {
+            reason,
+            existing_id,
+            same_content,
+        } => serde_json::json!({
+            "action": "conflict", "reason": reason, "existing_id": existing_id,
+            "same_content": same_content, "exit_code": Exit::Conflict.code(),
+        }),
+    };
+    v["dry_run"] = true.into();
+    v["size"] = plan.size.into();
+    v["sha1"] = plan.sha1.clone().into();
+    v["chunked"] = plan.chunked.into();
+    v
+}
