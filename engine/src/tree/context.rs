@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 
 use tokio::sync::{watch, OnceCell};
 
-use super::conflict::OnConflict;
+use super::conflict::{copy_of, Copy, Existing, OnConflict};
 use super::journal::{Journal, JournaledFile, Loaded};
 use super::limiter::RateLimiter;
 use super::options::TreeUpload;
@@ -23,6 +23,40 @@ pub(crate) struct FolderState {
     pub id: Option<String>,
     /// Items by lowercased name (Box compares names without regard to case).
     pub items: HashMap<String, Item>,
+    /// The renamed copies listed (`a (2).txt`), by the lowercased name they were made from
+    /// (`a.txt`): (number, lowercased copy name), lowest number first.
+    copies: HashMap<String, Vec<(u64, String)>>,
+}
+
+impl FolderState {
+    pub(crate) fn new(id: Option<String>, items: HashMap<String, Item>) -> Self {
+        let mut copies: HashMap<String, Vec<(u64, String)>> = HashMap::new();
+        for name in items.keys() {
+            if let Some((base, n)) = copy_of(name) {
+                copies.entry(base).or_default().push((n, name.clone()));
+            }
+        }
+        for list in copies.values_mut() {
+            list.sort();
+        }
+        FolderState { id, items, copies }
+    }
+
+    /// The renamed copies listed of `name`, lowest number first.
+    pub(crate) fn copies_of(&self, name: &str) -> Vec<Copy<'_>> {
+        let Some(list) = self.copies.get(&name.to_lowercase()) else {
+            return Vec::new();
+        };
+        list.iter()
+            .filter_map(|(_, key)| {
+                let item = self.items.get(key)?;
+                Some(Copy {
+                    name: item.name.as_deref().unwrap_or(key),
+                    existing: Existing::from(item),
+                })
+            })
+            .collect()
+    }
 }
 
 /// A folder resolved once for every file that waits for it.
@@ -104,5 +138,42 @@ impl Run {
 
     pub(crate) fn folders_created(&self) -> u64 {
         self.folders_created.load(Ordering::Relaxed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn item(name: &str, id: &str) -> (String, Item) {
+        let item: Item = serde_json::from_value(serde_json::json!({
+            "type": "file", "id": id, "name": name, "size": 3,
+        }))
+        .expect("an item");
+        (name.to_lowercase(), item)
+    }
+
+    #[test]
+    fn a_folder_finds_the_renamed_copies_of_a_name_lowest_first_without_case() {
+        let folder = FolderState::new(
+            Some("1".into()),
+            [
+                item("A.txt", "10"),
+                item("A (10).txt", "20"),
+                item("a (2).TXT", "12"),
+                item("a (1).txt", "11"),
+                item("a (01).txt", "13"),
+                item("b (1).txt", "14"),
+            ]
+            .into_iter()
+            .collect(),
+        );
+        let names: Vec<&str> = folder.copies_of("a.txt").iter().map(|c| c.name).collect();
+        assert_eq!(names, ["a (1).txt", "a (2).TXT", "A (10).txt"]);
+        assert!(folder
+            .copies_of("A.TXT")
+            .iter()
+            .all(|c| c.existing.size == Some(3)));
+        assert!(folder.copies_of("c.txt").is_empty());
     }
 }

@@ -12,12 +12,20 @@ pub enum TreeFileError {
     /// The upload failed (see the [`UploadError`]).
     #[error("the upload failed")]
     Upload(#[source] UploadError),
-    /// [`OnConflict::Fail`](super::OnConflict::Fail), or a folder holds the name: Box has another item of this name.
-    #[error("Box already holds {name:?} ({kind} {existing_id}) with other content")]
+    /// [`OnConflict::Fail`](super::OnConflict::Fail), or a folder holds the name: Box has another
+    /// item of this name. [`conflict`](Self::conflict) gives its ID and name.
+    #[error(
+        "Box already holds {existing_name:?} ({kind} {existing_id}) with other content; {}",
+        go_ahead(kind)
+    )]
     Conflict {
+        /// The local file's name.
         name: String,
+        /// What Box holds: `file`, `folder`, `web link`.
         kind: String,
         existing_id: String,
+        /// The name as Box lists it (Box compares names without regard to case).
+        existing_name: String,
     },
     /// The Box folder for the file could not be created or listed.
     #[error("the Box folder for {folder:?} could not be created or listed")]
@@ -26,7 +34,17 @@ pub enum TreeFileError {
         #[source]
         source: Arc<UploadError>,
     },
-    /// Reading the local file (to hash it, or its metadata) failed.
+    /// Reading a local file or folder failed (permission denied, not a regular file, a path
+    /// too long...): only this entry fails, the others go on. For a folder, its files were not
+    /// seen.
+    #[error("reading {} failed", path.display())]
+    Unreadable {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// Reading the local file failed. Kept for callers that match it; a tree upload reports
+    /// [`Unreadable`](Self::Unreadable), which names the path.
     #[error("reading the local file failed")]
     Io(#[source] std::io::Error),
     /// The file was uploaded but the journal could not record it.
@@ -34,7 +52,37 @@ pub enum TreeFileError {
     Journal(#[source] std::io::Error),
 }
 
+/// What would upload a file in spite of a conflict with a `kind` Box holds.
+fn go_ahead(kind: &str) -> &'static str {
+    if kind == "file" {
+        "OnConflict::Version would upload it as a new version, OnConflict::Rename under a free name"
+    } else {
+        "OnConflict::Rename would upload it under a free name"
+    }
+}
+
 impl TreeFileError {
+    /// The `(id, name)` of the item Box holds under the file's name, for a
+    /// [`Conflict`](Self::Conflict).
+    pub fn conflict(&self) -> Option<(&str, &str)> {
+        match self {
+            TreeFileError::Conflict {
+                existing_id,
+                existing_name,
+                ..
+            } => Some((existing_id, existing_name)),
+            _ => None,
+        }
+    }
+
+    /// The local path that could not be read, for [`Unreadable`](Self::Unreadable).
+    pub fn unreadable_path(&self) -> Option<&std::path::Path> {
+        match self {
+            TreeFileError::Unreadable { path, .. } => Some(path),
+            _ => None,
+        }
+    }
+
     /// The upload error behind this one, if any.
     pub fn upload_error(&self) -> Option<&UploadError> {
         match self {
@@ -76,4 +124,48 @@ pub enum TreeError {
     /// The run's task ended unexpectedly.
     #[error("the tree upload's task failed: {0}")]
     Internal(String),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_conflict_names_the_item_and_what_would_go_ahead() {
+        let file = TreeFileError::Conflict {
+            name: "a.txt".into(),
+            kind: "file".into(),
+            existing_id: "11".into(),
+            existing_name: "A.txt".into(),
+        };
+        assert_eq!(file.conflict(), Some(("11", "A.txt")));
+        assert_eq!(
+            file.to_string(),
+            "Box already holds \"A.txt\" (file 11) with other content; OnConflict::Version would \
+             upload it as a new version, OnConflict::Rename under a free name"
+        );
+        let folder = TreeFileError::Conflict {
+            name: "a".into(),
+            kind: "folder".into(),
+            existing_id: "12".into(),
+            existing_name: "a".into(),
+        };
+        assert_eq!(folder.conflict(), Some(("12", "a")));
+        let text = folder.to_string();
+        assert!(
+            text.contains("(folder 12)") && text.contains("OnConflict::Rename"),
+            "{text}"
+        );
+        assert!(!text.contains("Version"), "{text}");
+        let io = TreeFileError::Unreadable {
+            path: "/t/locked".into(),
+            source: std::io::Error::from(std::io::ErrorKind::PermissionDenied),
+        };
+        assert_eq!(io.conflict(), None);
+        assert_eq!(
+            io.unreadable_path(),
+            Some(std::path::Path::new("/t/locked"))
+        );
+        assert_eq!(io.to_string(), "reading /t/locked failed");
+    }
 }

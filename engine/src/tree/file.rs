@@ -8,7 +8,7 @@ use super::error::TreeFileError;
 use super::folders::split_parent;
 use super::journal::{Entry, FileLine, JournaledFile};
 use super::report::{FileOutcome, FileReport, PlannedAction, SkipReason};
-use super::walk::{hash_file, LocalFile};
+use super::walk::{read_local, LocalFile};
 use crate::models::{FileFull, Item, ItemType};
 use crate::upload::{Sha1Digest, Upload, UploadError};
 
@@ -29,7 +29,9 @@ fn planned(decision: &Decision) -> PlannedAction {
         Decision::Upload => PlannedAction::Upload,
         Decision::NewVersion => PlannedAction::Version,
         Decision::Rename { .. } => PlannedAction::Rename,
-        Decision::SkipIdentical | Decision::Skip => PlannedAction::Skip,
+        Decision::SkipIdentical | Decision::SkipRenamedCopy { .. } | Decision::Skip => {
+            PlannedAction::Skip
+        }
         Decision::Fail => PlannedAction::Fail,
     }
 }
@@ -45,6 +47,7 @@ fn conflict(name: &str, existing: &Item) -> FileOutcome {
             other => format!("{other:?}"),
         },
         existing_id: existing.id.clone(),
+        existing_name: existing.name.clone().unwrap_or_else(|| name.to_string()),
     })
 }
 
@@ -109,20 +112,24 @@ impl Run {
         name: &str,
         existing_item: Option<&Item>,
     ) -> Decided {
+        let existing = existing_item.map(Existing::from);
+        let copies = folder.copies_of(name);
+        let hash = must_hash(f.size, existing.as_ref(), &copies, self.on_conflict);
+        // Opened in any case: a file that cannot be read fails here, named, before any call.
+        let sha1 = match self.read_local(f, hash).await {
+            Ok(sha1) => sha1,
+            Err(source) => {
+                return Ok(FileOutcome::Failed(TreeFileError::Unreadable {
+                    path: f.abs.clone(),
+                    source,
+                }))
+            }
+        };
         let Some(folder_id) = folder.id.as_deref() else {
             // Dry run, folder to be made.
             return Ok(FileOutcome::Planned {
                 action: PlannedAction::Upload,
             });
-        };
-        let existing = existing_item.map(Existing::from);
-        let sha1 = if must_hash(f.size, existing.as_ref()) {
-            match self.hash(f).await {
-                Ok(sha1) => sha1,
-                Err(e) => return Ok(FileOutcome::Failed(TreeFileError::Io(e))),
-            }
-        } else {
-            None
         };
         let local = Local { size: f.size, sha1 };
         let decision = self.with_taken_names(|taken| {
@@ -130,7 +137,14 @@ impl Run {
                 let key = n.to_lowercase();
                 folder.items.contains_key(&key) || taken.contains(&(folder_id.to_string(), key))
             };
-            let decision = decide(name, &local, existing.as_ref(), self.on_conflict, is_taken);
+            let decision = decide(
+                name,
+                &local,
+                existing.as_ref(),
+                &copies,
+                self.on_conflict,
+                is_taken,
+            );
             if let Decision::Rename { name } = &decision {
                 taken.insert((folder_id.to_string(), name.to_lowercase()));
             }
@@ -141,17 +155,18 @@ impl Run {
             return self.upload_new(f, folder_id, name).await;
         };
         Ok(self
-            .carry_out(f, folder_id, name, existing_item, local, decision)
+            .carry_out(f, folder, name, existing_item, local, decision)
             .await)
     }
 
-    /// The local file's SHA-1, if it still has the size it had when the tree was walked.
-    async fn hash(&self, f: &LocalFile) -> std::io::Result<Option<Sha1Digest>> {
+    /// Opens the local file (it must still be a file that can be read) and, when `hash` says
+    /// so, its SHA-1 if it still has the size it had when the tree was walked.
+    async fn read_local(&self, f: &LocalFile, hash: bool) -> std::io::Result<Option<Sha1Digest>> {
         let path = f.abs.clone();
-        let (n, sha1) = tokio::task::spawn_blocking(move || hash_file(&path))
+        let read = tokio::task::spawn_blocking(move || read_local(&path, hash))
             .await
             .map_err(|e| std::io::Error::other(e.to_string()))??;
-        Ok((n == f.size).then_some(sha1))
+        Ok(read.and_then(|(n, sha1)| (n == f.size).then_some(sha1)))
     }
 
     /// Uploads `f` as a new file `name`; `Err` with the item that holds the name if Box holds
@@ -173,33 +188,55 @@ impl Run {
         }
     }
 
+    /// Skips `f`, whose content Box holds as `same`, and journals it so that a run again skips
+    /// it without hashing.
+    fn skip_same(
+        &self,
+        f: &LocalFile,
+        local: Local,
+        same: &Item,
+        reason: SkipReason,
+    ) -> FileOutcome {
+        if let Some(sha1) = local.sha1.filter(|_| !self.dry_run) {
+            if let Err(e) = self.journal_file(f, sha1, &same.id) {
+                return FileOutcome::Failed(e);
+            }
+        }
+        FileOutcome::Skipped {
+            reason,
+            file_id: Some(same.id.clone()),
+        }
+    }
+
     /// Carries out `decision` for a file whose name Box already holds in its folder.
     async fn carry_out(
         &self,
         f: &LocalFile,
-        folder_id: &str,
+        folder: &FolderState,
         name: &str,
         existing: &Item,
         local: Local,
         decision: Decision,
     ) -> FileOutcome {
-        if self.dry_run && decision != Decision::SkipIdentical {
+        let same = match &decision {
+            Decision::SkipIdentical => Some((SkipReason::SameContent, Some(existing))),
+            Decision::SkipRenamedCopy { name: copy } => Some((
+                SkipReason::RenamedCopy,
+                folder.items.get(&copy.to_lowercase()),
+            )),
+            _ => None,
+        };
+        if let Some((reason, Some(same))) = same {
+            return self.skip_same(f, local, same, reason);
+        }
+        let Some(folder_id) = folder.id.as_deref().filter(|_| !self.dry_run) else {
             return FileOutcome::Planned {
                 action: planned(&decision),
             };
-        }
+        };
         match decision {
-            Decision::SkipIdentical => {
-                if let Some(sha1) = local.sha1.filter(|_| !self.dry_run) {
-                    if let Err(e) = self.journal_file(f, sha1, &existing.id) {
-                        return FileOutcome::Failed(e);
-                    }
-                }
-                FileOutcome::Skipped {
-                    reason: SkipReason::SameContent,
-                    file_id: Some(existing.id.clone()),
-                }
-            }
+            // Skipped above: both name an item of the listing.
+            Decision::SkipIdentical | Decision::SkipRenamedCopy { .. } => conflict(name, existing),
             Decision::Skip => FileOutcome::Skipped {
                 reason: SkipReason::Exists,
                 file_id: Some(existing.id.clone()),

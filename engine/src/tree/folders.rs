@@ -101,10 +101,7 @@ impl Run {
     async fn listed(&self, path: &str, id: String) -> Result<FolderState, UploadError> {
         let items = self.list(&id).await?;
         self.record_folder(path, &id);
-        Ok(FolderState {
-            id: Some(id),
-            items,
-        })
+        Ok(FolderState::new(Some(id), items))
     }
 
     async fn resolve_uncached(&self, path: &str) -> Result<FolderState, UploadError> {
@@ -129,10 +126,7 @@ impl Run {
             }));
         }
         let Some(parent_id) = parent.id.clone().filter(|_| !self.dry_run) else {
-            return Ok(FolderState {
-                id: None,
-                items: HashMap::new(),
-            });
+            return Ok(FolderState::new(None, HashMap::new()));
         };
         let client = self.uploader.client();
         let created = self
@@ -150,10 +144,7 @@ impl Run {
             Ok(folder) => {
                 self.folder_created();
                 self.record_folder(path, &folder.id);
-                Ok(FolderState {
-                    id: Some(folder.id),
-                    items: HashMap::new(),
-                })
+                Ok(FolderState::new(Some(folder.id), HashMap::new()))
             }
             Err(e) => {
                 // 409 item_name_in_use: made meanwhile (by a retry whose answer was lost, or

@@ -3,8 +3,9 @@
 //! completes, so a killed run started again skips them without hashing or listing.
 
 use std::collections::HashMap;
+use std::ffi::OsStr;
 use std::io::{BufRead as _, Write as _};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use serde::{Deserialize, Serialize};
@@ -144,6 +145,60 @@ impl Journal {
     }
 }
 
+/// The local files that belong to a journal, so that a journal kept inside the tree is never
+/// uploaded: the journal itself and the files beside it named after it (`tree.journal.tmp`,
+/// `tree.journal~`), told by canonical folder and name (so `./t/../t/j` and a link to the
+/// folder are the same file).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct JournalFiles {
+    /// The canonical folder the journal is in.
+    dir: PathBuf,
+    /// The journal's file name (after links).
+    name: std::ffi::OsString,
+}
+
+impl JournalFiles {
+    /// The files of the journal at `path`; `None` if its folder does not exist (then it is in
+    /// no tree, and opening it fails anyway).
+    pub(crate) fn new(path: &Path) -> Option<JournalFiles> {
+        // An existing journal may be a link: what is written is its target.
+        if let Ok(real) = std::fs::canonicalize(path) {
+            return Some(JournalFiles {
+                dir: real.parent()?.to_path_buf(),
+                name: real.file_name()?.to_os_string(),
+            });
+        }
+        let parent = match path.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p,
+            _ => Path::new("."),
+        };
+        Some(JournalFiles {
+            dir: std::fs::canonicalize(parent).ok()?,
+            name: path.file_name()?.to_os_string(),
+        })
+    }
+
+    /// Whether the canonical folder `dir` is the journal's.
+    pub(crate) fn is_dir(&self, dir: &Path) -> bool {
+        self.dir == dir
+    }
+
+    /// Whether `name`, in the journal's folder, is the journal or a file named after it.
+    pub(crate) fn is_name(&self, name: &OsStr) -> bool {
+        let (Some(name), Some(journal)) = (name.to_str(), self.name.to_str()) else {
+            return name == self.name;
+        };
+        name.strip_prefix(journal)
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with('.') || rest.starts_with('~'))
+    }
+
+    /// Whether the file at canonical path `path` is one of the journal's.
+    pub(crate) fn holds(&self, path: &Path) -> bool {
+        path.parent().is_some_and(|d| self.is_dir(d))
+            && path.file_name().is_some_and(|n| self.is_name(n))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -243,5 +298,41 @@ mod tests {
         assert!(done.is_unchanged(3, 9));
         assert!(!done.is_unchanged(4, 9));
         assert!(!done.is_unchanged(3, 10));
+    }
+
+    #[test]
+    fn journal_files_are_the_journal_and_its_namesakes_in_its_canonical_folder() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::create_dir_all(dir.path().join("t/sub")).expect("mkdir");
+        let real = std::fs::canonicalize(dir.path().join("t")).expect("canonical");
+        // Not there yet, named through `sub/..`.
+        let files = JournalFiles::new(&dir.path().join("t/sub/../tree.journal")).expect("files");
+        assert!(files.is_dir(&real));
+        assert!(!files.is_dir(&real.join("sub")));
+        for (name, want) in [
+            ("tree.journal", true),
+            ("tree.journal.tmp", true),
+            ("tree.journal~", true),
+            ("tree.journals", false),
+            ("old.tree.journal", false),
+            ("tree", false),
+        ] {
+            assert_eq!(files.is_name(OsStr::new(name)), want, "{name}");
+            assert_eq!(files.holds(&real.join(name)), want, "{name}");
+            assert!(!files.holds(&real.join("sub").join(name)), "{name} in sub");
+        }
+        // Once there, and through a link to it.
+        std::fs::write(real.join("tree.journal"), b"").expect("write");
+        assert_eq!(
+            JournalFiles::new(&dir.path().join("t/tree.journal")),
+            Some(files.clone())
+        );
+        #[cfg(unix)]
+        {
+            std::os::unix::fs::symlink(real.join("tree.journal"), dir.path().join("link"))
+                .expect("symlink");
+            assert_eq!(JournalFiles::new(&dir.path().join("link")), Some(files));
+        }
+        assert_eq!(JournalFiles::new(&dir.path().join("gone/j")), None);
     }
 }

@@ -15,6 +15,14 @@ pub enum SkipReason {
     Journal,
     /// A symbolic link, not followed.
     Symlink,
+    /// Box holds a renamed copy of it (`name (n).ext`, made by an earlier run with
+    /// [`OnConflict::Rename`](super::OnConflict::Rename)) with the same size and SHA-1;
+    /// `file_id` is that copy. Running a rename again makes no other copy.
+    RenamedCopy,
+    /// The tree upload's own journal ([`TreeUpload::journal`](super::TreeUpload::journal)) kept
+    /// inside the tree, or a file beside it named after it (`<journal>.tmp`, `<journal>~`):
+    /// never uploaded, as it changes while the run writes it.
+    JournalFile,
 }
 
 /// What a dry run would do with a file.

@@ -8,11 +8,11 @@ use tokio::sync::{watch, Semaphore};
 use tokio::task::JoinSet;
 
 use super::context::Run;
-use super::error::TreeError;
-use super::journal::{Journal, Loaded};
+use super::error::{TreeError, TreeFileError};
+use super::journal::{Journal, JournalFiles, Loaded};
 use super::options::TreeUpload;
-use super::report::{FileOutcome, FileReport, SkipReason, TreeProgress, TreeReport};
-use super::walk::walk;
+use super::report::{FileOutcome, FileReport, TreeProgress, TreeReport};
+use super::walk::{walk, WalkOptions};
 use crate::upload::{Concurrency, Uploader};
 
 /// Runs `tree` to its report, publishing the progress on `progress`.
@@ -23,13 +23,22 @@ pub(crate) async fn run(
 ) -> Result<TreeReport, TreeError> {
     let root = tree.root.clone();
     let (exclude, follow) = (tree.exclude.clone(), tree.follow_symlinks);
-    let walked = tokio::task::spawn_blocking(move || walk(&root, &exclude, follow))
-        .await
-        .map_err(|e| TreeError::Internal(e.to_string()))?
-        .map_err(|source| TreeError::Walk {
-            path: tree.root.clone(),
-            source,
-        })?;
+    // The journal's own files, if it is kept inside the tree, are reported and never uploaded.
+    let journal_files = tree.journal.as_deref().and_then(JournalFiles::new);
+    let walked = tokio::task::spawn_blocking(move || {
+        let options = WalkOptions {
+            exclude: &exclude,
+            follow,
+            journal: journal_files.as_ref(),
+        };
+        walk(&root, options)
+    })
+    .await
+    .map_err(|e| TreeError::Internal(e.to_string()))?
+    .map_err(|source| TreeError::Walk {
+        path: tree.root.clone(),
+        source,
+    })?;
     let (journal, loaded) = match &tree.journal {
         None => (None, Loaded::default()),
         Some(path) => {
@@ -67,18 +76,24 @@ pub(crate) async fn run(
         })?;
     }
 
-    let mut reports: Vec<FileReport> = walked
-        .symlinks
-        .iter()
-        .map(|rel| FileReport {
-            path: rel.clone(),
-            size: 0,
-            outcome: FileOutcome::Skipped {
-                reason: SkipReason::Symlink,
-                file_id: None,
-            },
-        })
-        .collect();
+    let skipped = walked.skipped.into_iter().map(|s| FileReport {
+        path: s.rel,
+        size: s.size,
+        outcome: FileOutcome::Skipped {
+            reason: s.reason,
+            file_id: None,
+        },
+    });
+    // An entry that could not be read fails alone, named by its path.
+    let unreadable = walked.unreadable.into_iter().map(|u| FileReport {
+        path: u.rel,
+        size: 0,
+        outcome: FileOutcome::Failed(TreeFileError::Unreadable {
+            path: u.abs,
+            source: u.error,
+        }),
+    });
+    let mut reports: Vec<FileReport> = skipped.chain(unreadable).collect();
     let slots = Arc::new(Semaphore::new(files_in_flight));
     let mut set = JoinSet::new();
     for f in walked.files {
