@@ -40,6 +40,8 @@ pub(super) fn media_kind(media: &str) -> Option<Media> {
 }
 
 impl<'a> Ctx<'a, '_> {
+    /// The request body, by its first supported media type; `None` when it has none (or a
+    /// problem was reported).
     pub(super) fn body(
         &mut self,
         body: &'a ReferenceOr<openapiv3::RequestBody>,
@@ -112,6 +114,7 @@ impl<'a> Ctx<'a, '_> {
         }
     }
 
+    /// A multipart body's parts, one per property of its (object) schema.
     fn multipart(
         &mut self,
         schema: SRef<'a>,

@@ -30,6 +30,7 @@ struct Ctx<'a, 't> {
     server_keys: Unique,
 }
 
+/// Every operation of every path, with the servers they use and the problems found.
 pub fn lower_operations<'a>(
     api: &'a OpenAPI,
     types: &mut TypeLower<'a>,
@@ -80,6 +81,7 @@ pub fn lower_operations<'a>(
     (operations, servers, ctx.problems)
 }
 
+/// A path item's operations, in the order they are generated.
 fn methods(item: &PathItem) -> Vec<(&'static str, &OaOperation)> {
     [
         ("get", &item.get),
@@ -96,6 +98,7 @@ fn methods(item: &PathItem) -> Vec<(&'static str, &OaOperation)> {
     .collect()
 }
 
+/// A string extension (`x-rust-name`, ...), if present and a string.
 fn ext_str<'e>(extensions: &'e IndexMap<String, serde_json::Value>, key: &str) -> Option<&'e str> {
     extensions.get(key).and_then(|v| v.as_str())
 }

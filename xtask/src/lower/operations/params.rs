@@ -13,6 +13,8 @@ use crate::lower::types::SRef;
 use crate::names::{pascal, snake, Unique};
 
 impl<'a> Ctx<'a, '_> {
+    /// The operation's parameters: the path item's, overridden by the operation's own of the
+    /// same name and location.
     pub(super) fn params(
         &mut self,
         item: &'a PathItem,

@@ -71,6 +71,7 @@ impl<'a> Ctx<'a, '_> {
         }
     }
 
+    /// The operation's successes, error statuses and `default` error type.
     #[allow(clippy::type_complexity)]
     pub(super) fn responses(
         &mut self,
@@ -177,6 +178,7 @@ impl<'a> Ctx<'a, '_> {
         (successes, errors, default_error)
     }
 
+    /// A success's headers, typed as integers, booleans or text.
     fn response_headers(
         &mut self,
         resp: &'a Response,
@@ -215,6 +217,7 @@ impl<'a> Ctx<'a, '_> {
         out
     }
 
+    /// A response's `x-error-codes`.
     fn error_codes(&mut self, resp: &Response, at: &str) -> Vec<ErrorCode> {
         let Some(value) = resp.extensions.get("x-error-codes") else {
             return Vec::new();

@@ -6,6 +6,7 @@ use crate::ir::Server;
 use crate::names::snake;
 
 impl Ctx<'_, '_> {
+    /// The key and default URL of `server`, registering it the first time it is met.
     pub(super) fn server(
         &mut self,
         server: &openapiv3::Server,
