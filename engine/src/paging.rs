@@ -43,7 +43,6 @@ where
 }
 
 /// Every item of every page, from the page at `first` on.
-#[allow(dead_code)] // For folder listings, which move onto it.
 pub(crate) async fn collect<'a, T, C, E, F, Fut>(first: C, fetch: F) -> Result<Vec<T>, E>
 where
     T: Send + 'a,
@@ -77,7 +76,6 @@ pub(crate) fn next_offset(
 }
 
 /// Marker paging: the next page's marker, `None` when the answer gives none (or an empty one).
-#[allow(dead_code)] // For folder listings, which move onto it.
 pub(crate) fn next_marker(marker: Option<String>) -> Option<String> {
     marker.filter(|m| !m.is_empty())
 }

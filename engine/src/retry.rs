@@ -275,7 +275,6 @@ impl<'a> RetryContext<'a> {
     }
 
     /// Waits for `throttle` before every attempt and tells it of every failure.
-    #[allow(dead_code)] // For the folder tree's rate limiter, which moves onto it.
     pub(crate) fn throttled(self, throttle: &'a dyn Throttle) -> Self {
         RetryContext {
             throttle: Some(throttle),
@@ -285,7 +284,6 @@ impl<'a> RetryContext<'a> {
 
     /// Waits at most `cap` when the server's `retry-after` asks for more (for calls that some
     /// caller is waiting on, such as a token request).
-    #[allow(dead_code)] // For token requests, which move onto it.
     pub(crate) fn retry_after_at_most(self, cap: Duration) -> Self {
         RetryContext {
             max_retry_after: Some(cap),
