@@ -1,10 +1,13 @@
 //! Folder tree uploads (`box_uploads::tree`) against the emulator: a tree of 1,000+ files
 //! arrives whole, a second run sends no byte, a changed file makes one new version, scaled-down
-//! rate limits are kept, and a killed run finishes when run again without duplicates.
+//! rate limits are kept, a killed run finishes when run again without duplicates, a rename run
+//! again makes no second copy, a journal kept in the tree is never uploaded, and an unreadable
+//! folder or file fails alone.
 
 use crate::common::*;
 use box_uploads::tree::{
-    FileOutcome, OnConflict, Rate, RateLimits, SkipReason, TreeError, TreeUpload,
+    FileOutcome, OnConflict, Rate, RateLimits, SkipReason, TreeError, TreeFileError, TreeReport,
+    TreeUpload,
 };
 use std::path::Path;
 use std::time::Duration;
@@ -383,4 +386,277 @@ async fn tree_with_a_client_limit_above_the_servers_backs_off_and_completes() {
         "tree over the limit: {n} files, {} requests, {} answered 429, {} seen by the run",
         c.requests_total, c.injected.rate_limited_uploads, report.throttled
     );
+}
+
+/// The file paths Box holds under folder `folder_id` (all levels).
+async fn stored_paths(emu: &Emulator, folder_id: &str) -> Vec<String> {
+    emu.tree(folder_id)
+        .await
+        .expect("folder")
+        .into_keys()
+        .collect()
+}
+
+/// What became of the file at `path` in `report`.
+fn outcome<'a>(report: &'a TreeReport, path: &str) -> &'a FileOutcome {
+    match report.files.iter().find(|f| f.path == path) {
+        Some(f) => &f.outcome,
+        None => panic!("{path} is not in the report: {report:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rename_run_again_leaves_one_copy_and_a_refused_conflict_names_the_existing_file() {
+    let emu = start(small_config()).await;
+    let local = tempfile::tempdir().expect("tempdir");
+    std::fs::create_dir_all(local.path().join("docs")).expect("mkdir");
+    let a = local.path().join("docs/a.txt");
+    std::fs::write(&a, b"first").expect("write");
+    let uploader = tree_uploader(&emu);
+    let tree = |on: OnConflict| {
+        TreeUpload::new(local.path(), "0")
+            .on_conflict(on)
+            .rate_limits(no_limits())
+    };
+    let first = uploader
+        .upload_tree(tree(OnConflict::Version))
+        .await
+        .expect("first run");
+    let FileOutcome::Uploaded { file_id: a_id } = outcome(&first, "docs/a.txt") else {
+        panic!("{first:?}");
+    };
+    std::fs::write(&a, b"second").expect("write");
+
+    // Refused: the error names the file Box holds and what would go ahead.
+    let fail = uploader
+        .upload_tree(tree(OnConflict::Fail))
+        .await
+        .expect("fail run");
+    assert_eq!(fail.failed(), 1);
+    let FileOutcome::Failed(e) = outcome(&fail, "docs/a.txt") else {
+        panic!("{fail:?}");
+    };
+    assert_eq!(e.conflict(), Some((a_id.as_str(), "a.txt")));
+    assert!(matches!(e, TreeFileError::Conflict { existing_id, .. } if existing_id == a_id));
+    let text = e.to_string();
+    for said in [
+        a_id.as_str(),
+        "\"a.txt\"",
+        "OnConflict::Version",
+        "OnConflict::Rename",
+    ] {
+        assert!(text.contains(said), "{said} not in {text:?}");
+    }
+
+    // Renamed once; run again, the copy is found and nothing is sent.
+    let renamed = uploader
+        .upload_tree(tree(OnConflict::Rename))
+        .await
+        .expect("rename run");
+    let FileOutcome::Renamed {
+        file_id: copy_id,
+        name,
+    } = outcome(&renamed, "docs/a.txt")
+    else {
+        panic!("{renamed:?}");
+    };
+    assert_eq!(name, "a (1).txt");
+    emu.reset_counters();
+    let again = uploader
+        .upload_tree(tree(OnConflict::Rename))
+        .await
+        .expect("rename run again");
+    assert!(
+        matches!(
+            outcome(&again, "docs/a.txt"),
+            FileOutcome::Skipped { reason: SkipReason::RenamedCopy, file_id: Some(id) } if id == copy_id
+        ),
+        "{again:?}"
+    );
+    let c = emu.counters();
+    assert_eq!(c.files_created + c.file_bytes_received, 0);
+    assert_eq!(
+        stored_paths(&emu, "0").await,
+        ["docs/a (1).txt", "docs/a.txt"],
+        "exactly one renamed copy"
+    );
+
+    // Other content: a second copy, once however often it runs; the first content again
+    // matches the first copy.
+    std::fs::write(&a, b"third").expect("write");
+    for _ in 0..2 {
+        uploader
+            .upload_tree(tree(OnConflict::Rename))
+            .await
+            .expect("rename run");
+    }
+    std::fs::write(&a, b"second").expect("write");
+    let back = uploader
+        .upload_tree(tree(OnConflict::Rename))
+        .await
+        .expect("rename run");
+    assert!(
+        matches!(
+            outcome(&back, "docs/a.txt"),
+            FileOutcome::Skipped { reason: SkipReason::RenamedCopy, file_id: Some(id) } if id == copy_id
+        ),
+        "{back:?}"
+    );
+    let stored = emu.tree("0").await.expect("root");
+    assert_eq!(
+        stored.keys().collect::<Vec<_>>(),
+        ["docs/a (1).txt", "docs/a (2).txt", "docs/a.txt"]
+    );
+    assert_eq!(stored["docs/a (1).txt"].1, sha1_hex(b"second"));
+    assert_eq!(stored["docs/a (2).txt"].1, sha1_hex(b"third"));
+    assert_eq!(stored["docs/a.txt"].1, sha1_hex(b"first"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_journal_kept_in_the_tree_is_never_uploaded() {
+    let emu = start(small_config()).await;
+    let local = tempfile::tempdir().expect("tempdir");
+    std::fs::create_dir_all(local.path().join("b")).expect("mkdir");
+    std::fs::create_dir_all(local.path().join("state")).expect("mkdir");
+    std::fs::write(local.path().join("a.txt"), b"a").expect("write");
+    std::fs::write(local.path().join("b/c.txt"), b"c").expect("write");
+    // A file beside it named after it (a temporary file) is the journal's too.
+    std::fs::write(local.path().join("state/tree.journal.tmp"), b"tmp").expect("write");
+    // Named the long way round: the walk compares canonical paths.
+    let journal = local.path().join("b/../state/tree.journal");
+    let uploader = tree_uploader(&emu);
+    let tree = |on: OnConflict| {
+        TreeUpload::new(local.path(), "0")
+            .on_conflict(on)
+            .rate_limits(no_limits())
+            .journal(&journal)
+    };
+    for (run, on) in [
+        (1, OnConflict::Version),
+        (2, OnConflict::Version),
+        (3, OnConflict::Rename),
+    ] {
+        let report = uploader.upload_tree(tree(on)).await.expect("run");
+        assert_eq!(report.failed(), 0, "run {run}: {report:?}");
+        assert!(
+            std::fs::metadata(local.path().join("state/tree.journal")).is_ok_and(|m| m.len() > 0),
+            "run {run}: the journal is written in the tree"
+        );
+        for own in ["state/tree.journal", "state/tree.journal.tmp"] {
+            // Not there yet when the first run walked the tree.
+            if run == 1 && own == "state/tree.journal" {
+                continue;
+            }
+            assert!(
+                matches!(
+                    outcome(&report, own),
+                    FileOutcome::Skipped {
+                        reason: SkipReason::JournalFile,
+                        file_id: None
+                    }
+                ),
+                "run {run}: {report:?}"
+            );
+        }
+        assert_eq!(
+            stored_paths(&emu, "0").await,
+            ["a.txt", "b/c.txt"],
+            "run {run}: only the tree's own files"
+        );
+    }
+}
+
+/// Makes `levels` nested folders of 200-character names under `root/deep`, with a file at the
+/// bottom: the lowest paths are over `PATH_MAX`, which no one can read (root included). Made by
+/// a shell, whose `cd` goes one folder at a time.
+#[cfg(unix)]
+fn too_deep(root: &Path, levels: u32) {
+    let script = format!(
+        "mkdir deep && cd deep && n=$(printf '%0200d' 0) && \
+         for i in $(seq 1 {levels}); do mkdir \"$n$i\" && cd -P \"$n$i\" || exit 1; done && \
+         echo x > f.txt"
+    );
+    let status = std::process::Command::new("sh")
+        .args(["-c", &script])
+        .current_dir(root)
+        .status()
+        .expect("sh");
+    assert!(status.success(), "{script}");
+}
+
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreadable_folder_or_file_fails_alone_and_the_others_are_uploaded() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let emu = start(small_config()).await;
+    let local = tempfile::tempdir().expect("tempdir");
+    std::fs::create_dir_all(local.path().join("ok")).expect("mkdir");
+    std::fs::create_dir_all(local.path().join("locked")).expect("mkdir");
+    std::fs::write(local.path().join("a.txt"), b"a").expect("write");
+    std::fs::write(local.path().join("ok/b.txt"), b"b").expect("write");
+    std::fs::write(local.path().join("ok/secret.txt"), b"s").expect("write");
+    std::fs::write(local.path().join("locked/l.txt"), b"l").expect("write");
+    // Fails for everyone: a path over PATH_MAX.
+    too_deep(local.path(), 24);
+    // Fail unless the tests run as root (as in CI), which reads them anyway.
+    let mode = |rel: &str, mode: u32| {
+        std::fs::set_permissions(
+            local.path().join(rel),
+            std::fs::Permissions::from_mode(mode),
+        )
+        .expect("chmod");
+    };
+    mode("locked", 0o000);
+    mode("ok/secret.txt", 0o000);
+    let denied = std::fs::read_dir(local.path().join("locked")).is_err();
+    if !denied {
+        eprintln!(
+            "running as root: chmod 000 does not deny reads, so only the path too long is \
+             checked as unreadable (locked/, ok/secret.txt upload)"
+        );
+    }
+    let report = tree_uploader(&emu)
+        .upload_tree(TreeUpload::new(local.path(), "0").rate_limits(no_limits()))
+        .await;
+    mode("locked", 0o755);
+    mode("ok/secret.txt", 0o644);
+    let report = report.expect("the run goes on");
+
+    let failed: Vec<(&str, &Path)> = report
+        .failures()
+        .map(|f| match &f.outcome {
+            FileOutcome::Failed(e) => {
+                let path = e.unreadable_path().unwrap_or_else(|| panic!("{f:?}"));
+                assert!(path.ends_with(&f.path), "{f:?}");
+                assert!(e.to_string().contains(&path.display().to_string()), "{e}");
+                (f.path.as_str(), path)
+            }
+            _ => unreachable!(),
+        })
+        .collect();
+    let deep: Vec<&str> = failed
+        .iter()
+        .map(|(rel, _)| *rel)
+        .filter(|rel| rel.starts_with("deep/"))
+        .collect();
+    assert_eq!(deep.len(), 1, "{failed:?}");
+    let stored = stored_paths(&emu, "0").await;
+    assert!(!stored.iter().any(|p| p.starts_with("deep/")), "{stored:?}");
+    if denied {
+        let others: Vec<&str> = failed
+            .iter()
+            .map(|(rel, _)| *rel)
+            .filter(|rel| !rel.starts_with("deep/"))
+            .collect();
+        assert_eq!(others, ["locked", "ok/secret.txt"]);
+        assert_eq!(stored, ["a.txt", "ok/b.txt"]);
+        assert!(!emu.tree_folders("0").expect("root").contains("locked"));
+    } else {
+        assert_eq!(failed.len(), 1, "{failed:?}");
+        assert_eq!(
+            stored,
+            ["a.txt", "locked/l.txt", "ok/b.txt", "ok/secret.txt"]
+        );
+    }
+    assert_eq!(report.uploaded(), stored.len());
 }
