@@ -238,7 +238,7 @@ fn tree_summary(report: &TreeReport, dry_run: bool) -> String {
         let mut planned = std::collections::BTreeMap::<String, usize>::new();
         for f in &report.files {
             let key = match &f.outcome {
-                FileOutcome::Planned { action } => format!("{action:?}").to_lowercase(),
+                FileOutcome::Planned { action } => word(action),
                 FileOutcome::Skipped { .. } => "skip".to_string(),
                 _ => "other".to_string(),
             };
@@ -278,11 +278,11 @@ fn file_json(f: &FileReport) -> serde_json::Value {
         }
         FileOutcome::Skipped { reason, file_id } => json!({
             "result": "skipped",
-            "reason": format!("{reason:?}").to_lowercase(),
+            "reason": word(reason),
             "file_id": file_id,
         }),
         FileOutcome::Planned { action } => {
-            json!({"result": "planned", "action": format!("{action:?}").to_lowercase()})
+            json!({"result": "planned", "action": word(action)})
         }
         FileOutcome::Failed(e) => {
             let x = explain(e, None);
@@ -295,6 +295,19 @@ fn file_json(f: &FileReport) -> serde_json::Value {
     v
 }
 
+/// A unit variant's name as a word of the JSON and the summary: `SameContent` is
+/// `same_content` (the engine's enums grow, so every variant is named the same way).
+fn word(value: &impl std::fmt::Debug) -> String {
+    let mut out = String::new();
+    for (i, c) in format!("{value:?}").chars().enumerate() {
+        if c.is_ascii_uppercase() && i > 0 {
+            out.push('_');
+        }
+        out.push(c.to_ascii_lowercase());
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -304,5 +317,10 @@ mod tests {
         assert_eq!(one_line("a\n  b\tc"), "a b c");
         let e = anyhow::anyhow!("inner\ncause").context("outer");
         assert_eq!(failure_line(&e), "outer: inner cause");
+        assert_eq!(
+            word(&box_uploads::tree::SkipReason::SameContent),
+            "same_content"
+        );
+        assert_eq!(word(&box_uploads::tree::PlannedAction::Upload), "upload");
     }
 }

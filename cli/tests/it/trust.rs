@@ -320,3 +320,34 @@ fn two_emulators_run_at_once_on_free_ports() {
     }
     assert_ne!(urls[0], urls[1], "two ports");
 }
+
+/// 7: the file grows while its parts are sent (each request slowed down so that the test can
+/// change it in between); nothing is committed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_source_changed_mid_upload_exits_7() {
+    let emu = start(config(MIB)).await;
+    emu.set_faults(FaultConfig {
+        latency_ms: 300,
+        ..FaultConfig::default()
+    });
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("growing.bin");
+    std::fs::write(&file, test_data(6 * MIB, 11)).expect("write");
+    let mut child = put(&emu, &file, &dir.path().join("growing.upload"), 1)
+        .spawn()
+        .expect("start");
+    wait_for_parts(&emu, &mut child, 1, "the changed source").await;
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    let mut grown = test_data(6 * MIB, 11);
+    grown.extend_from_slice(b"more");
+    std::fs::write(&file, grown).expect("rewrite");
+    let out = tokio::task::spawn_blocking(move || child.wait_with_output().expect("wait"))
+        .await
+        .expect("join");
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(7), "{stderr}");
+    assert!(stderr.contains("growing.bin"), "names the file: {stderr}");
+    assert!(stderr.contains("changed"), "{stderr}");
+    assert_eq!(emu.counters().sessions_committed, 0, "nothing committed");
+    emu.set_faults(FaultConfig::default());
+}
