@@ -278,34 +278,6 @@ impl fmt::Display for Chain<'_> {
     }
 }
 
-/// An API call's failure, as the retry loop sees it: a call that gives up ends in an
-/// [`UploadError`] naming the operation and the attempts made.
-impl crate::retry::Failure for CallError {
-    type Final = UploadError;
-
-    fn is_retryable(&self) -> bool {
-        CallError::is_retryable(self)
-    }
-    fn retry_after(&self) -> Option<Duration> {
-        CallError::retry_after(self)
-    }
-    fn status(&self) -> Option<u16> {
-        CallError::status(self)
-    }
-    fn may_have_taken_effect(&self) -> bool {
-        CallError::may_have_taken_effect(self)
-    }
-    fn reason(&self) -> String {
-        CallError::reason(self)
-    }
-    fn gave_up(self, operation: &'static str, attempts: u32) -> UploadError {
-        UploadError::api(operation, attempts, self)
-    }
-    fn cancelled() -> UploadError {
-        UploadError::cancelled()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

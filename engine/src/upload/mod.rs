@@ -47,6 +47,7 @@ mod digest;
 mod direct;
 mod engine;
 mod error;
+mod failure;
 mod handle;
 mod identity;
 mod layout;

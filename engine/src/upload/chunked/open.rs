@@ -7,7 +7,8 @@ use std::path::Path;
 
 use futures_util::TryStreamExt as _;
 
-use super::{abort_session, abort_with_retries, parts};
+use super::abort::{abort_session, abort_with_retries};
+use super::listing;
 use crate::retry::RetryContext;
 use crate::upload::calls::{PartRecord, SessionInfo, UploadCalls};
 use crate::upload::context::{Ctx, Job};
@@ -187,7 +188,7 @@ async fn resume_session<A: UploadCalls>(
     check_session(&session, size).map_err(|e| e.with_session(&session.id))?;
     let layout = layout_of(&session, size)?;
     let listed: Vec<PartRecord> =
-        parts::stored_parts(opening(ctx, job), &ctx.api, &session.endpoints.list_parts)
+        listing::stored_parts(opening(ctx, job), &ctx.api, &session.endpoints.list_parts)
             .try_collect()
             .await
             .map_err(|e| e.with_session(&session.id))?;

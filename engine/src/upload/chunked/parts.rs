@@ -8,18 +8,17 @@
 //! of `parts in flight + 1`, so the memory cap bounds its parts in flight.
 
 use std::collections::BTreeMap;
-use std::pin::pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use bytes::Bytes;
-use futures_util::{Stream, TryStreamExt as _};
+
 use tokio::sync::mpsc;
 use tokio::task::{JoinHandle, JoinSet};
 
+use super::listing::find_part;
 use super::open::{layout_of, save_state};
-use crate::paging::{self, Page};
-use crate::retry::{RetryContext, RetryPolicy, Step};
+use crate::retry::{RetryPolicy, Step};
 use crate::upload::calls::{CallError, PartRecord, SessionEndpoints, SessionInfo, UploadCalls};
 use crate::upload::context::{Ctx, Job};
 use crate::upload::digest::Sha1Digest;
@@ -30,11 +29,6 @@ use crate::upload::progress::{CountedBody, Phase, ProgressEvent};
 use crate::upload::reader::{read_parts, Hand, ReadMsg};
 use crate::upload::reread::{BodyFailure, Reread};
 use crate::upload::source::{OpenedSource, PartReader};
-
-/// Parts per list-parts page (Box's maximum).
-const LIST_PAGE: u64 = 1000;
-/// Box refuses list-parts offsets above this.
-const LIST_MAX_OFFSET: u64 = 10_000;
 
 /// Aborts a spawned task when dropped.
 struct AbortOnDrop<T>(JoinHandle<T>);
@@ -322,50 +316,6 @@ fn different_part(found: &PartRecord, span: &PartSpan, sha1: &Sha1Digest) -> Upl
             found.offset, found.size, found.sha1, span.len
         ),
     )
-}
-
-/// Every part the session holds, page after page of list parts
-/// (<https://developer.box.com/reference/get-files-upload-sessions-id-parts/>), each page
-/// fetched only when the one before is used up.
-pub(super) fn stored_parts<'a, A: UploadCalls>(
-    calls: RetryContext<'a>,
-    api: &'a A,
-    list_url: &'a str,
-) -> impl Stream<Item = Result<PartRecord, UploadError>> + Send + 'a {
-    paging::items(0u64, move |offset| async move {
-        let page = calls
-            .call("list_upload_parts", || {
-                api.list_parts(list_url, offset, LIST_PAGE)
-            })
-            .await?;
-        let next = paging::next_offset(
-            offset,
-            page.entries.len(),
-            LIST_PAGE,
-            page.total_count,
-            LIST_MAX_OFFSET,
-        );
-        Ok(Page {
-            items: page.entries,
-            next,
-        })
-    })
-}
-
-/// The part the session holds at `offset`, if any (reading pages only until it is found).
-async fn find_part<A: UploadCalls>(
-    calls: RetryContext<'_>,
-    api: &A,
-    list_url: &str,
-    offset: u64,
-) -> Result<Option<PartRecord>, UploadError> {
-    let mut parts = pin!(stored_parts(calls, api, list_url));
-    while let Some(part) = parts.try_next().await? {
-        if part.offset == offset {
-            return Ok(Some(part));
-        }
-    }
-    Ok(None)
 }
 
 #[cfg(test)]
