@@ -189,7 +189,7 @@ pub(crate) fn facts_of(err: &(dyn StdError + 'static)) -> Facts {
             f.classified.get_or_insert(c.exit);
         } else if let Some(c) = e.downcast_ref::<CallFailed>() {
             merge(&mut f, c.facts.clone());
-        } else if let Some(u) = e.downcast_ref::<UploadError>() {
+        } else if let Some(u) = as_upload_error(e) {
             upload_facts(&mut f, u);
         } else if let Some(t) = e.downcast_ref::<TreeError>() {
             match t {
@@ -218,6 +218,15 @@ pub(crate) fn facts_of(err: &(dyn StdError + 'static)) -> Facts {
         next = e.source();
     }
     f
+}
+
+/// The error as an [`UploadError`], itself or shared (a tree's folder failure holds it in an
+/// `Arc`, which is an error of its own type).
+pub(crate) fn as_upload_error<'e>(e: &'e (dyn StdError + 'static)) -> Option<&'e UploadError> {
+    e.downcast_ref::<UploadError>().or_else(|| {
+        e.downcast_ref::<std::sync::Arc<UploadError>>()
+            .map(|a| a.as_ref())
+    })
 }
 
 fn upload_facts(f: &mut Facts, u: &UploadError) {
@@ -520,6 +529,16 @@ mod tests {
             "refused",
         ));
         assert_eq!(exit_for(&facts_of(e.as_ref())), Exit::Refused);
+
+        let shared = std::sync::Arc::new(UploadError::from(UploadErrorKind::Cancelled));
+        let e = anyhow::Error::new(TreeError::Folder {
+            folder_id: "0".into(),
+            source: shared,
+        });
+        assert_eq!(
+            facts_of(e.as_ref()).upload,
+            Some(UploadErrorKind::Cancelled)
+        );
 
         let e = anyhow::Error::new(TreeError::Cancelled);
         assert_eq!(exit_for(&facts_of(e.as_ref())), Exit::Interrupted);

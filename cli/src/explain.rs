@@ -5,6 +5,8 @@
 use std::error::Error as StdError;
 use std::path::PathBuf;
 
+use box_uploads::upload::UploadErrorKind;
+
 use crate::exit_code::{exit_for, facts_of, Classified, Exit, Facts, TreeFacet};
 use crate::output::one_line;
 
@@ -174,7 +176,21 @@ fn words(
             (format!("{}: {chain}", s.path.display()), Some(hint))
         }
         Exit::Interrupted => ("interrupted".to_string(), None),
-        _ => (chain.to_string(), None),
+        _ => match &f.upload {
+            // The engine's detail shows its own types; the user needs what to do.
+            Some(UploadErrorKind::StateFile { path, detail })
+                if detail.starts_with("it records an upload to") =>
+            {
+                (
+                    format!(
+                        "the state file {} is for another upload (another folder, name or file)",
+                        path.display()
+                    ),
+                    Some("give another --state, or delete this one to start over".into()),
+                )
+            }
+            _ => (chain.to_string(), None),
+        },
     }
 }
 
@@ -391,5 +407,23 @@ mod tests {
         let json = x.json();
         assert_eq!(json["error"]["exit_code"], 7);
         assert_eq!(json["error"]["kind"], "source_changed");
+    }
+
+    #[test]
+    fn a_state_file_for_another_upload_shows_no_debug_output() {
+        let e = box_uploads::upload::UploadError::from(UploadErrorKind::StateFile {
+            path: "big.upload".into(),
+            detail: "it records an upload to NewFile { folder_id: \"0\", name: \"a\" }, not \
+                     NewFile { folder_id: \"0\", name: \"b\" }; use another state file"
+                .into(),
+        });
+        let x = explain(&e, None);
+        assert!(!x.line().contains("NewFile"), "{}", x.line());
+        assert!(x.line().contains("big.upload"), "{}", x.line());
+        assert!(
+            x.details().contains("NewFile"),
+            "-v keeps it: {}",
+            x.details()
+        );
     }
 }

@@ -1,9 +1,18 @@
 //! How much is said on stderr: `-q` (errors only), the default (warnings), `-v` (each retry
 //! with its reason and wait), `-vv` (every request and event of the engine), or a filter from
 //! `--log-level` or `RUST_LOG`, through `tracing-subscriber` (the engine logs with `tracing`).
+//!
+//! The engine logs each retry as a debug event carrying its `ProgressEvent::Retry` (from an
+//! upload's progress, or from the retry loop of a tree's own calls); with `-v` a layer of its
+//! own turns exactly those into one line each, so the rest of the debug log stays hidden.
 
+use std::fmt::Debug;
 use std::io::IsTerminal as _;
 
+use tracing::field::{Field, Visit};
+use tracing::{Event, Subscriber};
+use tracing_subscriber::filter::filter_fn;
+use tracing_subscriber::layer::{Context, Layer, SubscriberExt as _};
 use tracing_subscriber::EnvFilter;
 
 use crate::args::LogArgs;
@@ -33,7 +42,7 @@ impl Verbosity {
         match self {
             Verbosity::Quiet => "error",
             Verbosity::Normal => "warn",
-            Verbosity::Verbose => "warn,box_upload=info,box_uploads=info,box_uploads::retry=debug",
+            Verbosity::Verbose => "warn,box_upload=info,box_uploads=info",
             Verbosity::Debug => {
                 "info,box_upload=debug,box_uploads=debug,box_uploads_runtime=debug,box_uploads_api=debug"
             }
@@ -54,18 +63,76 @@ fn filter(args: &LogArgs, rust_log: Option<String>) -> Result<EnvFilter, String>
 
 /// Installs the subscriber that writes log lines to stderr; an invalid filter is a usage error.
 pub(crate) fn init(args: &LogArgs) -> Result<Verbosity, String> {
-    let filter = filter(args, std::env::var("RUST_LOG").ok())?;
+    let rust_log = std::env::var("RUST_LOG").ok();
+    let filter = filter(args, rust_log.clone())?;
     let verbosity = Verbosity::of(args);
-    let subscriber = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+    let explicit = args.log_level.is_some() || rust_log.is_some_and(|s| !s.trim().is_empty());
+    let lines = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal())
-        .with_target(verbosity >= Verbosity::Debug || args.log_level.is_some())
+        .with_target(verbosity >= Verbosity::Debug || explicit)
         .without_time()
-        .finish();
+        .with_filter(filter);
+    // `-v` alone: the retries; an explicit filter or `-vv` shows them in the log itself.
+    let retries = (verbosity == Verbosity::Verbose && !explicit).then(|| {
+        RetryLines.with_filter(filter_fn(|m| {
+            *m.level() == tracing::Level::DEBUG && RETRY_TARGETS.contains(&m.target())
+        }))
+    });
+    let subscriber = tracing_subscriber::registry().with(lines).with(retries);
     // Only `main` installs one; a second (never here) would keep the first.
     let _ = tracing::subscriber::set_global_default(subscriber);
     Ok(verbosity)
+}
+
+/// Where the engine logs its retries: an upload's progress events, and the retry loop of calls
+/// that report to no upload (a tree's listings and folders).
+const RETRY_TARGETS: [&str; 2] = ["box_uploads::upload::progress", "box_uploads::retry"];
+
+/// Prints each retry the engine logs as one line: which attempt failed, why, and the wait.
+struct RetryLines;
+
+impl<S: Subscriber> Layer<S> for RetryLines {
+    fn on_event(&self, event: &Event<'_>, _ctx: Context<'_, S>) {
+        let mut field = EventField(None);
+        event.record(&mut field);
+        if let Some(line) = field.0.as_deref().and_then(retry_line) {
+            crate::output::message(line);
+        }
+    }
+}
+
+/// The `event` field of a log event, as its `Debug` text.
+struct EventField(Option<String>);
+
+impl Visit for EventField {
+    fn record_debug(&mut self, field: &Field, value: &dyn Debug) {
+        if field.name() == "event" {
+            self.0 = Some(format!("{value:?}"));
+        }
+    }
+}
+
+/// `attempt 1 of upload_file failed (HTTP 502 bad_gateway); retrying in 500ms`, from the
+/// `Debug` text of a `ProgressEvent::Retry` (any other event: `None`).
+fn retry_line(debug: &str) -> Option<String> {
+    let fields = debug.strip_prefix("Retry {")?;
+    let field = |name: &str, end: &str| -> Option<String> {
+        let start = fields.find(name)? + name.len();
+        let len = fields[start..].find(end)?;
+        Some(fields[start..start + len].to_string())
+    };
+    match (
+        field("operation: \"", "\""),
+        field("attempt: ", ","),
+        field("reason: \"", "\""),
+        field("wait: ", " }"),
+    ) {
+        (Some(op), Some(attempt), Some(reason), Some(wait)) => Some(format!(
+            "attempt {attempt} of {op} failed ({reason}); retrying in {wait}"
+        )),
+        _ => Some(format!("retrying: {debug}")),
+    }
 }
 
 #[cfg(test)]
@@ -87,8 +154,26 @@ mod tests {
         let f = filter(&log_args(true, 0, None), Some("box_uploads=trace".into())).expect("valid");
         assert_eq!(f.to_string(), "box_uploads=trace");
         let f = filter(&log_args(false, 1, None), Some(" ".into())).expect("valid");
-        assert!(f.to_string().contains("box_uploads::retry=debug"), "{f}");
+        assert!(f.to_string().contains("box_uploads=info"), "{f}");
         assert_eq!(Verbosity::of(&log_args(false, 3, None)), Verbosity::Debug);
         assert!(filter(&log_args(false, 0, Some("no such=level=x")), None).is_err());
+    }
+
+    #[test]
+    fn a_retry_event_is_one_line_with_its_reason_and_wait() {
+        let event = box_uploads::upload::ProgressEvent::Retry {
+            operation: "upload_file",
+            attempt: 2,
+            reason: "HTTP 502 bad_gateway".into(),
+            wait: std::time::Duration::from_millis(1500),
+        };
+        assert_eq!(
+            retry_line(&format!("{event:?}")).as_deref(),
+            Some("attempt 2 of upload_file failed (HTTP 502 bad_gateway); retrying in 1.5s")
+        );
+        let other = box_uploads::upload::ProgressEvent::Committed {
+            file_id: "1".into(),
+        };
+        assert_eq!(retry_line(&format!("{other:?}")), None);
     }
 }

@@ -71,9 +71,9 @@ impl Bar {
     }
 }
 
-/// Shows each retry of an upload: on the bar, in the log (`-v`: the reason and the wait), and,
-/// once, a warning when the host cannot be reached (else a dead address would be silence until
-/// the retries run out).
+/// Shows each retry of an upload on the bar and, once, a warning when the host cannot be
+/// reached (else a dead address would be silence until the retries run out). `-v`'s line per
+/// retry comes from the engine's log (see `logging`).
 pub(crate) fn follow_retries(handle: &UploadHandle, bar: Bar, scene: &Scene) {
     let mut events = handle.events();
     let (api, upload) = (scene.api_url.clone(), scene.upload_url.clone());
@@ -94,9 +94,10 @@ pub(crate) fn follow_retries(handle: &UploadHandle, bar: Bar, scene: &Scene) {
             else {
                 continue;
             };
-            let wait = format!("{:.1}s", wait.as_secs_f64());
-            tracing::info!("attempt {attempt} failed ({reason}); retrying in {wait} [{operation}]");
-            bar.note(format!("| retry {attempt}: {reason}"));
+            bar.note(format!(
+                "| retry {attempt}: {reason}, waiting {:.1}s",
+                wait.as_secs_f64()
+            ));
             let unreachable = matches!(
                 reason.as_str(),
                 "connect failed" | "timeout" | "connection broken"

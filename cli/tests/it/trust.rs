@@ -205,6 +205,18 @@ async fn each_kind_of_failure_has_its_exit_code() {
         "names the host: {stderr}"
     );
     assert!(stderr.contains("gave up after 3 attempt(s)"), "{stderr}");
+
+    // A directory too: the listing of its folder is retried, each retry said with -v.
+    let tree = dir.path().join("tree");
+    std::fs::create_dir_all(&tree).expect("mkdir");
+    std::fs::write(tree.join("c.txt"), b"c").expect("write");
+    let mut cmd = put_to(&emu, &tree);
+    cmd.args(["--folder", "0", "--retries", "1", "-v"]);
+    let out = run(cmd).await;
+    assert_eq!(out.status.code(), Some(5), "{}", text(&out.stderr));
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("retrying in"), "{stderr}");
+    assert!(stderr.contains("HTTP 502"), "{stderr}");
     emu.set_faults(FaultConfig::default());
     emu.shutdown().await;
 }
