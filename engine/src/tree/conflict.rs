@@ -16,7 +16,9 @@ pub enum OnConflict {
     Version,
     /// Report the file as failed.
     Fail,
-    /// Upload the local file under a new name: `name (1).ext`, `name (2).ext`...
+    /// Upload the local file under a new name: `name (1).ext`, `name (2).ext`... unless one of
+    /// these renamed copies already holds the same content (then it is skipped: running again
+    /// makes no other copy).
     Rename,
 }
 

@@ -3,8 +3,6 @@
 //! it), then listed once, all pages (the crate's pager), to learn what it holds.
 
 use std::collections::HashMap;
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
 
 use super::context::{FolderResult, FolderState, Run};
@@ -67,22 +65,42 @@ impl Run {
     }
 
     /// The Box folder for local directory `path` (`""`: the tree's root), resolved once.
-    pub(crate) fn resolve<'a>(
-        &'a self,
-        path: &'a str,
-    ) -> Pin<Box<dyn Future<Output = FolderResult> + Send + 'a>> {
-        // Boxed: resolving a folder resolves its parent first.
-        Box::pin(async move {
-            self.folder_cell(path)
-                .get_or_init(|| async {
-                    self.resolve_uncached(path)
-                        .await
-                        .map(Arc::new)
-                        .map_err(Arc::new)
-                })
-                .await
-                .clone()
-        })
+    ///
+    /// Its ancestors are resolved first, top down, in this loop rather than each calling its
+    /// parent: a deep tree (node_modules nests dozens of folders) costs no stack depth.
+    pub(crate) async fn resolve(&self, path: &str) -> FolderResult {
+        let mut chain = vec![""];
+        if !path.is_empty() {
+            chain.extend(path.match_indices('/').map(|(end, _)| &path[..end]));
+            chain.push(path);
+        }
+        // A folder the journal knows needs no parent: start at the deepest one.
+        let start = chain
+            .iter()
+            .rposition(|p| self.journal_folders.contains_key(*p))
+            .unwrap_or(0);
+        let mut resolved = None;
+        for p in &chain[start..] {
+            resolved = Some(self.resolve_one(p).await);
+        }
+        match resolved {
+            Some(result) => result,
+            // Never: the chain holds `path` at least.
+            None => self.resolve_one(path).await,
+        }
+    }
+
+    /// Folder `path` resolved once, its parent being resolved already (or not needed).
+    async fn resolve_one(&self, path: &str) -> FolderResult {
+        self.folder_cell(path)
+            .get_or_init(|| async {
+                self.resolve_uncached(path)
+                    .await
+                    .map(Arc::new)
+                    .map_err(Arc::new)
+            })
+            .await
+            .clone()
     }
 
     fn record_folder(&self, path: &str, id: &str) {
@@ -112,11 +130,20 @@ impl Run {
             return self.listed(path, id.clone()).await;
         }
         let (parent_path, name) = split_parent(path);
-        let parent = self.resolve(parent_path).await.map_err(|e| {
-            UploadError::from(UploadErrorKind::InvalidInput {
-                detail: format!("the parent folder {parent_path:?} is not available: {e}"),
-            })
-        })?;
+        // `resolve` went through the parent just before.
+        let parent = match self.folder_cell(parent_path).get() {
+            Some(Ok(parent)) => parent.clone(),
+            Some(Err(e)) => {
+                return Err(UploadError::from(UploadErrorKind::InvalidInput {
+                    detail: format!("the parent folder {parent_path:?} is not available: {e}"),
+                }))
+            }
+            None => {
+                return Err(UploadError::from(UploadErrorKind::InvalidInput {
+                    detail: format!("the parent folder {parent_path:?} was not resolved first"),
+                }))
+            }
+        };
         if let Some(item) = parent.items.get(&name.to_lowercase()) {
             if item.r#type == ItemType::Folder {
                 return self.listed(path, item.id.clone()).await;

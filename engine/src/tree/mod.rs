@@ -6,13 +6,18 @@
 //!   per path; a `409 item_name_in_use` means it is there, and names it) and listed once, all
 //!   pages, to learn what it holds.
 //! - Per file: a new name is uploaded; an existing one with the same size and SHA-1 is skipped
-//!   (the local file is hashed to compare, and no byte is sent), else [`OnConflict`] decides.
+//!   whatever the policy (the local file is hashed to compare, and no byte is sent), else
+//!   [`OnConflict`] decides. A rename first looks for a renamed copy (`name (n).ext`) with the
+//!   same content, so running it again makes no other copy.
+//! - A folder or file that cannot be read fails alone ([`TreeFileError::Unreadable`], naming
+//!   its path); the rest of the tree goes on.
 //! - Files and their parts share the [`Uploader`](crate::upload::Uploader)'s concurrency
 //!   budget: many small files go at once, a big one takes several permits for its parts.
 //! - A [`RateLimiter`] (by default Box's 240 uploads and 1000 requests a minute) spaces the
 //!   calls, and a 429 anywhere slows the whole run.
 //! - With a journal ([`TreeUpload::journal`]), a killed run started again skips every file
-//!   done without hashing or listing it again, and creates no duplicate.
+//!   done without hashing or listing it again, and creates no duplicate. A journal kept inside
+//!   the tree is never uploaded ([`SkipReason::JournalFile`]).
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {

@@ -59,7 +59,9 @@ impl TreeUpload {
     }
 
     /// Records each file done (and each folder found or made) in this file, so that the same
-    /// tree upload run again after a crash skips them without hashing or listing.
+    /// tree upload run again after a crash skips them without hashing or listing. It may be kept
+    /// inside the tree: it and the files beside it named after it are reported as skipped
+    /// ([`SkipReason::JournalFile`](super::SkipReason::JournalFile)), never uploaded.
     pub fn journal(mut self, path: impl Into<PathBuf>) -> Self {
         self.journal = Some(path.into());
         self
