@@ -3,11 +3,13 @@
 //! `--log-level` or `RUST_LOG`, through `tracing-subscriber` (the engine logs with `tracing`).
 //!
 //! The engine logs each retry as a debug event carrying its `ProgressEvent::Retry` (from an
-//! upload's progress, or from the retry loop of a tree's own calls); with `-v` a layer of its
-//! own turns exactly those into one line each, so the rest of the debug log stays hidden.
+//! upload's progress, or from the retry loop of a tree's own calls); a layer of its own turns
+//! exactly those into lines, so the rest of the debug log stays hidden: each retry with `-v`,
+//! and by default the first that found no server, naming the host.
 
 use std::fmt::Debug;
 use std::io::IsTerminal as _;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use tracing::field::{Field, Visit};
 use tracing::{Event, Subscriber};
@@ -61,8 +63,15 @@ fn filter(args: &LogArgs, rust_log: Option<String>) -> Result<EnvFilter, String>
     Ok(EnvFilter::new(Verbosity::of(args).filter()))
 }
 
+/// The hosts a run talks to, to name the one that cannot be reached.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Hosts {
+    pub(crate) api_url: String,
+    pub(crate) upload_url: String,
+}
+
 /// Installs the subscriber that writes log lines to stderr; an invalid filter is a usage error.
-pub(crate) fn init(args: &LogArgs) -> Result<Verbosity, String> {
+pub(crate) fn init(args: &LogArgs, hosts: Hosts) -> Result<Verbosity, String> {
     let rust_log = std::env::var("RUST_LOG").ok();
     let filter = filter(args, rust_log.clone())?;
     let verbosity = Verbosity::of(args);
@@ -73,9 +82,20 @@ pub(crate) fn init(args: &LogArgs) -> Result<Verbosity, String> {
         .with_target(verbosity >= Verbosity::Debug || explicit)
         .without_time()
         .with_filter(filter);
-    // `-v` alone: the retries; an explicit filter or `-vv` shows them in the log itself.
-    let retries = (verbosity == Verbosity::Verbose && !explicit).then(|| {
-        RetryLines.with_filter(filter_fn(|m| {
+    // An explicit filter or `-vv` shows the retries in the log itself.
+    let mode = match verbosity {
+        _ if explicit => None,
+        Verbosity::Normal => Some(Mode::FirstUnreachable),
+        Verbosity::Verbose => Some(Mode::Every),
+        Verbosity::Quiet | Verbosity::Debug => None,
+    };
+    let retries = mode.map(|mode| {
+        RetryLines {
+            mode,
+            hosts,
+            warned: AtomicBool::new(false),
+        }
+        .with_filter(filter_fn(|m| {
             *m.level() == tracing::Level::DEBUG && RETRY_TARGETS.contains(&m.target())
         }))
     });
@@ -89,15 +109,49 @@ pub(crate) fn init(args: &LogArgs) -> Result<Verbosity, String> {
 /// that report to no upload (a tree's listings and folders).
 const RETRY_TARGETS: [&str; 2] = ["box_uploads::upload::progress", "box_uploads::retry"];
 
-/// Prints each retry the engine logs as one line: which attempt failed, why, and the wait.
-struct RetryLines;
+/// Which retries are said.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    /// `-v`: each, with its reason and wait.
+    Every,
+    /// By default: the first that found no server, once, naming the host (else a dead address
+    /// is silence until the retries run out).
+    FirstUnreachable,
+}
+
+/// Prints the retries the engine logs, one line each.
+struct RetryLines {
+    mode: Mode,
+    hosts: Hosts,
+    warned: AtomicBool,
+}
 
 impl<S: Subscriber> Layer<S> for RetryLines {
     fn on_event(&self, event: &Event<'_>, _ctx: Context<'_, S>) {
         let mut field = EventField(None);
         event.record(&mut field);
-        if let Some(line) = field.0.as_deref().and_then(retry_line) {
-            crate::output::message(line);
+        let Some(retry) = field.0.as_deref().and_then(Retry::parse) else {
+            return;
+        };
+        match self.mode {
+            Mode::Every => crate::output::message(retry.line()),
+            Mode::FirstUnreachable => {
+                let unreachable = matches!(
+                    retry.reason.as_str(),
+                    "connect failed" | "timeout" | "connection broken"
+                );
+                if unreachable && !self.warned.swap(true, Ordering::Relaxed) {
+                    let url = if retry.on_upload_host() {
+                        &self.hosts.upload_url
+                    } else {
+                        &self.hosts.api_url
+                    };
+                    crate::output::message(format_args!(
+                        "cannot reach {url} ({}); retrying (-v shows each retry)",
+                        retry.reason
+                    ));
+                }
+            }
         }
     }
 }
@@ -113,25 +167,43 @@ impl Visit for EventField {
     }
 }
 
-/// `attempt 1 of upload_file failed (HTTP 502 bad_gateway); retrying in 500ms`, from the
-/// `Debug` text of a `ProgressEvent::Retry` (any other event: `None`).
-fn retry_line(debug: &str) -> Option<String> {
-    let fields = debug.strip_prefix("Retry {")?;
-    let field = |name: &str, end: &str| -> Option<String> {
-        let start = fields.find(name)? + name.len();
-        let len = fields[start..].find(end)?;
-        Some(fields[start..start + len].to_string())
-    };
-    match (
-        field("operation: \"", "\""),
-        field("attempt: ", ","),
-        field("reason: \"", "\""),
-        field("wait: ", " }"),
-    ) {
-        (Some(op), Some(attempt), Some(reason), Some(wait)) => Some(format!(
-            "attempt {attempt} of {op} failed ({reason}); retrying in {wait}"
-        )),
-        _ => Some(format!("retrying: {debug}")),
+/// A retry, read back from the `Debug` text of the engine's `ProgressEvent::Retry` (the log
+/// carries it as such).
+#[derive(Debug, PartialEq, Eq)]
+struct Retry {
+    operation: String,
+    attempt: String,
+    reason: String,
+    wait: String,
+}
+
+impl Retry {
+    fn parse(debug: &str) -> Option<Retry> {
+        let fields = debug.strip_prefix("Retry {")?;
+        let field = |name: &str, end: &str| -> Option<String> {
+            let start = fields.find(name)? + name.len();
+            let len = fields[start..].find(end)?;
+            Some(fields[start..start + len].to_string())
+        };
+        Some(Retry {
+            operation: field("operation: \"", "\"")?,
+            attempt: field("attempt: ", ",")?,
+            reason: field("reason: \"", "\"")?,
+            wait: field("wait: ", " }")?,
+        })
+    }
+
+    /// `attempt 1 of upload_file failed (HTTP 502 bad_gateway); retrying in 500ms`.
+    fn line(&self) -> String {
+        format!(
+            "attempt {} of {} failed ({}); retrying in {}",
+            self.attempt, self.operation, self.reason, self.wait
+        )
+    }
+
+    /// Uploads and their sessions go to the upload host, the rest to the API host.
+    fn on_upload_host(&self) -> bool {
+        self.operation.starts_with("upload") || self.operation.contains("session")
     }
 }
 
@@ -167,13 +239,15 @@ mod tests {
             reason: "HTTP 502 bad_gateway".into(),
             wait: std::time::Duration::from_millis(1500),
         };
+        let retry = Retry::parse(&format!("{event:?}")).expect("a retry");
         assert_eq!(
-            retry_line(&format!("{event:?}")).as_deref(),
-            Some("attempt 2 of upload_file failed (HTTP 502 bad_gateway); retrying in 1.5s")
+            retry.line(),
+            "attempt 2 of upload_file failed (HTTP 502 bad_gateway); retrying in 1.5s"
         );
+        assert!(retry.on_upload_host());
         let other = box_uploads::upload::ProgressEvent::Committed {
             file_id: "1".into(),
         };
-        assert_eq!(retry_line(&format!("{other:?}")), None);
+        assert_eq!(Retry::parse(&format!("{other:?}")), None);
     }
 }

@@ -39,7 +39,17 @@ use crate::logging::Verbosity;
 /// Runs the command line; the `box-upload` binary's `main`.
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let verbosity = match logging::init(&cli.log) {
+    let hosts = match &cli.command {
+        Command::Put(args) => {
+            let scene = scene_of(args);
+            logging::Hosts {
+                api_url: scene.api_url,
+                upload_url: scene.upload_url,
+            }
+        }
+        _ => logging::Hosts::default(),
+    };
+    let verbosity = match logging::init(&cli.log, hosts) {
         Ok(v) => v,
         Err(e) => {
             output::message(e);
@@ -124,7 +134,7 @@ async fn put(args: &PutArgs, scene: &Scene, verbosity: Verbosity) -> anyhow::Res
     } else if args.dry_run {
         dry_run::run(args, &uploader, verbosity == Verbosity::Quiet).await
     } else {
-        put_file::run(args, &uploader, scene, verbosity).await
+        put_file::run(args, &uploader, verbosity).await
     }
 }
 

@@ -71,45 +71,26 @@ impl Bar {
     }
 }
 
-/// Shows each retry of an upload on the bar and, once, a warning when the host cannot be
-/// reached (else a dead address would be silence until the retries run out). `-v`'s line per
-/// retry comes from the engine's log (see `logging`).
-pub(crate) fn follow_retries(handle: &UploadHandle, bar: Bar, scene: &Scene) {
+/// Shows the last retry of an upload on its bar (the lines in the log are `logging`'s).
+pub(crate) fn follow_retries(handle: &UploadHandle, bar: Bar) {
+    if bar.0.is_none() {
+        return;
+    }
     let mut events = handle.events();
-    let (api, upload) = (scene.api_url.clone(), scene.upload_url.clone());
     tokio::spawn(async move {
-        let mut warned = false;
         loop {
-            let event = match events.recv().await {
-                Ok(event) => event,
-                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
+            match events.recv().await {
+                Ok(ProgressEvent::Retry {
+                    attempt,
+                    reason,
+                    wait,
+                    ..
+                }) => bar.note(format!(
+                    "| retry {attempt}: {reason}, waiting {:.1}s",
+                    wait.as_secs_f64()
+                )),
+                Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
                 Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
-            };
-            let ProgressEvent::Retry {
-                operation,
-                attempt,
-                reason,
-                wait,
-            } = event
-            else {
-                continue;
-            };
-            bar.note(format!(
-                "| retry {attempt}: {reason}, waiting {:.1}s",
-                wait.as_secs_f64()
-            ));
-            let unreachable = matches!(
-                reason.as_str(),
-                "connect failed" | "timeout" | "connection broken"
-            );
-            if unreachable && !warned {
-                warned = true;
-                let url = if operation.starts_with("upload") || operation.contains("session") {
-                    &upload
-                } else {
-                    &api
-                };
-                tracing::warn!("cannot reach {url} ({reason}); retrying (-v shows each retry)");
             }
         }
     });

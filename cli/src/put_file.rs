@@ -5,7 +5,6 @@ use box_uploads::upload::{Upload, Uploader};
 
 use crate::args::PutArgs;
 use crate::exit_code::{Classified, Exit};
-use crate::explain::Scene;
 use crate::interrupt::{until_ctrl_c, Ended};
 use crate::logging::Verbosity;
 use crate::output;
@@ -14,12 +13,11 @@ use crate::output;
 pub(crate) async fn run(
     args: &PutArgs,
     uploader: &Uploader,
-    scene: &Scene,
     verbosity: Verbosity,
 ) -> anyhow::Result<Exit> {
     let handle = uploader.start_upload(upload(args)?);
     let bar = output::upload_bar(&handle, verbosity > Verbosity::Quiet);
-    output::follow_retries(&handle, bar.clone(), scene);
+    output::follow_retries(&handle, bar.clone());
     let aborter = handle.aborter();
     let file = match until_ctrl_c(Box::pin(handle.join()), bar).await {
         Ended::Finished(result) => result.map_err(anyhow::Error::new)?,

@@ -251,6 +251,27 @@ async fn an_unreachable_host_is_named_and_exits_5() {
     assert!(json["error"]["message"]
         .as_str()
         .is_some_and(|m| m.contains(&base)));
+
+    // A directory: its folder listing finds no server; said at once, then exit 5.
+    let tree = dir.path().join("tree");
+    std::fs::create_dir_all(&tree).expect("mkdir");
+    std::fs::write(tree.join("b.txt"), b"b").expect("write");
+    let mut cmd = box_upload();
+    cmd.arg("put")
+        .arg(&tree)
+        .args(["--folder", "0", "--retries", "1"])
+        .env("BOX_API_URL", format!("{base}/2.0"))
+        .env("BOX_UPLOAD_URL", format!("{base}/api/2.0"))
+        .env("BOX_TOKEN", "t");
+    let out = run(cmd).await;
+    assert_eq!(out.status.code(), Some(5), "{}", text(&out.stderr));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains(&format!(
+            "cannot reach {base}/2.0 (connect failed); retrying"
+        )),
+        "{stderr}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
