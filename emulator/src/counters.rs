@@ -42,6 +42,20 @@ pub enum Operation {
     CreateFolder,
     /// `GET /2.0/folders/{id}`.
     GetFolder,
+    /// `DELETE /2.0/files/{id}` (to the trash).
+    DeleteFile,
+    /// `GET /2.0/files/{id}/trash`.
+    GetTrashedFile,
+    /// `DELETE /2.0/files/{id}/trash` (for good).
+    PurgeFile,
+    /// `POST /2.0/files/{id}` (restore from the trash).
+    RestoreFile,
+    /// `DELETE /2.0/folders/{id}` (to the trash).
+    DeleteFolder,
+    /// `GET /2.0/users/me`.
+    GetCurrentUser,
+    /// `GET` of a download URL (the `location` of `GET /2.0/files/{id}/content`).
+    DownloadUrl,
     /// `POST /oauth2/token`.
     RequestToken,
     /// `POST /oauth2/revoke`.
@@ -50,7 +64,7 @@ pub enum Operation {
 
 impl Operation {
     /// Every operation, in a fixed order.
-    pub const ALL: [Operation; 19] = [
+    pub const ALL: [Operation; 26] = [
         Operation::Preflight,
         Operation::UploadFile,
         Operation::UploadFileVersion,
@@ -68,6 +82,13 @@ impl Operation {
         Operation::ListFolderItems,
         Operation::CreateFolder,
         Operation::GetFolder,
+        Operation::DeleteFile,
+        Operation::GetTrashedFile,
+        Operation::PurgeFile,
+        Operation::RestoreFile,
+        Operation::DeleteFolder,
+        Operation::GetCurrentUser,
+        Operation::DownloadUrl,
         Operation::RequestToken,
         Operation::RevokeToken,
     ];
@@ -76,7 +97,9 @@ impl Operation {
     /// `create_upload_session`, `create_upload_session_for_file`, `get_upload_session`,
     /// `upload_part`, `abort_upload_session`, `list_parts`, `commit_upload_session`,
     /// `log_event`, `get_file`, `download_file`, `list_file_versions`, `list_folder_items`,
-    /// `create_folder`, `get_folder`, `request_token`, `revoke_token`.
+    /// `create_folder`, `get_folder`, `delete_file`, `get_trashed_file`, `purge_file`,
+    /// `restore_file`, `delete_folder`, `get_current_user`, `download_url`, `request_token`,
+    /// `revoke_token`.
     pub fn as_str(self) -> &'static str {
         match self {
             Operation::Preflight => "preflight",
@@ -96,6 +119,13 @@ impl Operation {
             Operation::ListFolderItems => "list_folder_items",
             Operation::CreateFolder => "create_folder",
             Operation::GetFolder => "get_folder",
+            Operation::DeleteFile => "delete_file",
+            Operation::GetTrashedFile => "get_trashed_file",
+            Operation::PurgeFile => "purge_file",
+            Operation::RestoreFile => "restore_file",
+            Operation::DeleteFolder => "delete_folder",
+            Operation::GetCurrentUser => "get_current_user",
+            Operation::DownloadUrl => "download_url",
             Operation::RequestToken => "request_token",
             Operation::RevokeToken => "revoke_token",
         }
@@ -148,6 +178,19 @@ pub struct Counters {
     pub file_bytes_received: u64,
     /// Folders made by `POST /2.0/folders`.
     pub folders_created: u64,
+    /// Files moved to the trash by `DELETE /2.0/files/{id}` (not those that went with a
+    /// folder).
+    pub files_trashed: u64,
+    /// Files deleted for good by `DELETE /2.0/files/{id}/trash`.
+    pub files_purged: u64,
+    /// Files restored from the trash by `POST /2.0/files/{id}`.
+    pub files_restored: u64,
+    /// Folders moved to the trash by `DELETE /2.0/folders/{id}` (with what they held).
+    pub folders_trashed: u64,
+    /// Downloads served from download URLs (whole or ranges).
+    pub downloads_served: u64,
+    /// Bytes of file content sent by downloads.
+    pub download_bytes: u64,
     /// Upload sessions created.
     pub sessions_created: u64,
     /// Upload sessions committed (first successful commit only).

@@ -10,7 +10,7 @@
 //! call, so the error checked here is the one a client gets.
 
 use crate::api::direct::parse_attributes;
-use crate::api::files::parse_range;
+use crate::api::download::parse_range;
 use crate::api::request::{
     json_value_count, parse_json_object, query_pairs, query_u64, JSON_MAX_VALUES,
 };

@@ -4,6 +4,9 @@
 //! injection needs (a reset mid-body, a part stored and then no answer). Here each
 //! connection gets a [`ConnControl`] in the request extensions; a handler that takes a
 //! [`Connection`] and kills it makes the connection task drop the socket at once.
+//!
+//! A connection that ends otherwise closes with a lingering close ([`linger`]), so that an
+//! answer sent before the request body ended reaches a client that is still sending.
 
 use crate::error::{ApiError, ErrorCode, REQUEST_ID_HEADER};
 use crate::net::{ConnBuckets, Dir, Net, NetConfig};
@@ -24,6 +27,13 @@ use tokio::task::JoinSet;
 
 /// Largest request head (request line and headers) accepted, in bytes.
 pub(crate) const MAX_REQUEST_HEAD: usize = 64 * 1024;
+/// A lingering close reads and discards at most this much of what the client still sends
+/// (enough for a client that sends a whole 1 GiB body before it reads the answer)...
+pub(crate) const LINGER_BYTES: u64 = 2 * 1024 * 1024 * 1024;
+/// ...for at most this long, and gives up when nothing arrives for [`LINGER_IDLE`] (nginx's
+/// `lingering_time` and `lingering_timeout` defaults).
+pub(crate) const LINGER_TIME: Duration = Duration::from_secs(30);
+const LINGER_IDLE: Duration = Duration::from_secs(5);
 
 /// Lets a handler drop the connection its request came on.
 #[derive(Clone, Default)]
@@ -118,7 +128,7 @@ fn strip_trailing_slash<B>(req: &mut Request<B>) {
 }
 
 async fn serve_connection(
-    stream: tokio::net::TcpStream,
+    mut stream: tokio::net::TcpStream,
     router: Router,
     shared: Arc<Shared>,
     (net, buckets): (Arc<Net>, Arc<ConnBuckets>),
@@ -194,11 +204,43 @@ async fn serve_connection(
         // A request head (request line and headers) over 64 KiB is answered 431 instead of
         // being buffered (hyper's default lets a head grow to about 400 KiB per connection).
         .max_header_size(MAX_REQUEST_HEAD)
-        .serve_connection(TokioIo::new(stream), svc);
-    tokio::select! {
+        .serve_connection(TokioIo::new(&mut stream), svc);
+    let ended = tokio::select! {
         biased;
-        _ = ctl.kill.notified() => {}
-        _ = shutdown.changed() => {}
-        _ = conn => {}
+        _ = ctl.kill.notified() => false,
+        _ = shutdown.changed() => false,
+        _ = conn => true,
+    };
+    // A killed connection is dropped at once (that is the fault); one that ended by itself
+    // (its last answer sent, or the client gone) closes lingering.
+    if ended {
+        tokio::select! {
+            _ = linger(&mut stream) => {}
+            _ = shutdown.changed() => {}
+        }
+    }
+}
+
+/// A lingering close, as HTTP servers do it: once hyper has sent the last answer and shut
+/// the connection's sending side (FIN), whatever the client still sends is read and
+/// discarded until it stops (end of stream), up to [`LINGER_BYTES`] and [`LINGER_TIME`]. A
+/// socket closed with unread data in it sends a reset instead, and a reset makes the
+/// client's system drop the answer it has received but not yet read: a client still sending
+/// a body the emulator refused early (a part longer than its range, sent chunked) would see
+/// "connection reset" instead of the 4xx.
+async fn linger(stream: &mut tokio::net::TcpStream) {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    // hyper has shut the sending side down already when it ended the connection; again is
+    // harmless (and covers a connection that ended on an error).
+    let _ = stream.shutdown().await;
+    let deadline = tokio::time::Instant::now() + LINGER_TIME;
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut discarded = 0u64;
+    while discarded < LINGER_BYTES {
+        let idle = (tokio::time::Instant::now() + LINGER_IDLE).min(deadline);
+        match tokio::time::timeout_at(idle, stream.read(&mut buf)).await {
+            Ok(Ok(n)) if n > 0 => discarded += n as u64,
+            _ => return,
+        }
     }
 }

@@ -3,14 +3,13 @@
 //! <https://developer.box.com/reference/get-folders-id/>,
 //! <https://developer.box.com/reference/get-folders-id-items/>
 
-use super::request::{read_json_object, Fields, Query, JSON_LIMIT, JSON_MAX_VALUES};
-use super::response::json_response;
-use super::validate::{check_name, item_not_found, json_id};
+use super::request::{read_json_object, Fields, IfNoneMatch, Query, JSON_LIMIT, JSON_MAX_VALUES};
+use super::response::{json_response, not_modified};
+use super::validate::{check_name, item_not_found, json_id, lookup_folder};
 use super::{ApiResult, AppState};
 use crate::body::BodyStream;
 use crate::error::ApiError;
-use crate::state::{FolderRecord, Item, Shared};
-use crate::util;
+use crate::state::{Item, Shared};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use base64::Engine as _;
@@ -23,13 +22,6 @@ const DEFAULT_LIMIT: u64 = 100;
 /// Box: "Queries with offset parameter value exceeding 10000 will be rejected with a 400
 /// response."
 const MAX_OFFSET: u64 = 10_000;
-
-fn lookup_folder(st: &Shared, id: &str) -> Result<FolderRecord, ApiError> {
-    if !util::is_numeric_id(id) {
-        return Err(item_not_found());
-    }
-    st.folder(id).ok_or_else(item_not_found)
-}
 
 /// `POST /2.0/folders` with `{"name": ..., "parent": {"id": ...}}`: 201 and the Folder.
 ///
@@ -72,13 +64,19 @@ pub(crate) async fn create_folder(
 
 /// `GET /2.0/folders/{id}`: the Folder (`0` is "All Files", with null `parent`, `etag`,
 /// `sequence_id`, `created_at` and `modified_at`); `fields` gives the mini form plus the
-/// fields asked for. `404 not_found` for a folder that does not exist.
+/// fields asked for. `404 not_found` for a folder that does not exist, `404 trashed` for one
+/// in the trash; `304` with no body for `if-none-match` on its current etag.
 pub(crate) async fn get_folder(
     State(st): AppState,
     Path(folder_id): Path<String>,
+    IfNoneMatch(inm): IfNoneMatch,
     fields: Fields,
 ) -> ApiResult {
     let f = lookup_folder(&st, &folder_id)?;
+    let etag = f.mini_json()["etag"].as_str().map(str::to_string);
+    if let Some(resp) = not_modified(inm.as_deref(), etag.as_deref()) {
+        return Ok(resp);
+    }
     let catalog = st.catalog.lock().await;
     Ok(json_response(
         StatusCode::OK,

@@ -9,6 +9,7 @@
 //! [`drain_after_error`].
 
 pub(crate) mod direct;
+pub(crate) mod download;
 pub(crate) mod files;
 mod folders;
 mod gate;
@@ -19,6 +20,8 @@ mod preflight;
 pub(crate) mod request;
 mod response;
 pub(crate) mod sessions;
+mod trash;
+mod users;
 mod validate;
 
 use crate::body::drain_after_error;
@@ -54,7 +57,14 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         )
         .route(
             "/2.0/files/{file_id}",
-            get(files::get_file.layer(gate(Operation::GetFile))),
+            get(files::get_file.layer(gate(Operation::GetFile)))
+                .delete(trash::delete_file.layer(gate(Operation::DeleteFile)))
+                .post(trash::restore_file.layer(gate(Operation::RestoreFile))),
+        )
+        .route(
+            "/2.0/files/{file_id}/trash",
+            get(trash::get_trashed_file.layer(gate(Operation::GetTrashedFile)))
+                .delete(trash::purge_file.layer(gate(Operation::PurgeFile))),
         )
         .route(
             "/2.0/files/{file_id}/content",
@@ -72,11 +82,21 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         )
         .route(
             "/2.0/folders/{folder_id}",
-            get(folders::get_folder.layer(gate(Operation::GetFolder))),
+            get(folders::get_folder.layer(gate(Operation::GetFolder)))
+                .delete(trash::delete_folder.layer(gate(Operation::DeleteFolder))),
         )
         .route(
             "/2.0/folders/{folder_id}/items",
             get(folders::list_folder_items.layer(gate(Operation::ListFolderItems))),
+        )
+        .route(
+            "/2.0/users/me",
+            get(users::me.layer(gate(Operation::GetCurrentUser))),
+        )
+        // Download URLs (Box's download host): no bearer token, only counted.
+        .route(
+            "/dl/{token}",
+            get(download::serve.layer(counted(Operation::DownloadUrl))),
         )
         // Upload base (upload.box.com/api/2.0).
         .route(

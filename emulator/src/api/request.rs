@@ -64,6 +64,33 @@ impl Fields {
     }
 }
 
+/// The `if-match` header (a value that is not text reads as `"\u{fffd}"`, matching no etag),
+/// as a handler argument.
+pub(crate) struct IfMatch(pub Option<String>);
+
+/// The `if-none-match` header, as a handler argument.
+pub(crate) struct IfNoneMatch(pub Option<String>);
+
+impl<S: Send + Sync> FromRequestParts<S> for IfMatch {
+    type Rejection = Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Infallible> {
+        Ok(IfMatch(
+            header_str(&parts.headers, "if-match").map(str::to_string),
+        ))
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for IfNoneMatch {
+    type Rejection = Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Infallible> {
+        Ok(IfNoneMatch(
+            header_str(&parts.headers, "if-none-match").map(str::to_string),
+        ))
+    }
+}
+
 /// Decoded query pairs (an unparsable query reads as empty).
 pub(crate) fn query_pairs(uri: &Uri) -> Vec<(String, String)> {
     uri.query()

@@ -30,6 +30,24 @@ pub(crate) fn page_response(
     json_response(StatusCode::OK, page)
 }
 
+/// `304 Not Modified` with an empty body when `if-none-match` names the item's current
+/// `etag` (Box, `GET /files/{id}` and `GET /folders/{id}`); `None` to answer in full. An item
+/// without an etag (the root folder) is never "not modified".
+pub(crate) fn not_modified(if_none_match: Option<&str>, etag: Option<&str>) -> Option<Response> {
+    let (Some(header), Some(etag)) = (if_none_match, etag) else {
+        return None;
+    };
+    if !crate::util::etag_matches(header, etag) {
+        return None;
+    }
+    let resp = StatusCode::NOT_MODIFIED.into_response();
+    Some(with_header(
+        resp,
+        axum::http::header::ETAG,
+        &format!("\"{etag}\""),
+    ))
+}
+
 pub(crate) fn with_header(mut resp: Response, name: HeaderName, value: &str) -> Response {
     if let Ok(v) = HeaderValue::from_str(value) {
         resp.headers_mut().insert(name, v);

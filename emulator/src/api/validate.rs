@@ -2,7 +2,7 @@
 //! `if-match` on a file, and looking a file up by its id.
 
 use crate::error::ApiError;
-use crate::state::{Catalog, FileRecord};
+use crate::state::{Catalog, FileRecord, FolderRecord, Shared};
 use crate::util::{self, NameProblem};
 use axum::http::StatusCode;
 use serde_json::{Map, Value};
@@ -60,16 +60,38 @@ pub(crate) fn check_if_match(
     }
 }
 
-/// File `file_id`, or `404 not_found` (also for an id that is not a string of digits).
+/// `404 trashed` for an item in the trash. Box's common errors list this code; which
+/// operations answer it rather than `not_found` is not documented, and clients go by the 404.
+pub(crate) fn item_trashed() -> ApiError {
+    ApiError::new(StatusCode::NOT_FOUND, "trashed", "The item is in the trash")
+}
+
+/// Live file `file_id`, or `404 not_found` (also for an id that is not a string of digits),
+/// `404 trashed` for a file in the trash.
 pub(crate) fn lookup_file(catalog: &Catalog, file_id: &str) -> Result<FileRecord, ApiError> {
     if !util::is_numeric_id(file_id) {
         return Err(item_not_found());
+    }
+    if catalog.trash.contains_key(file_id) {
+        return Err(item_trashed());
     }
     catalog
         .files
         .get(file_id)
         .cloned()
         .ok_or_else(item_not_found)
+}
+
+/// Live folder `id`, or `404 not_found` (also for an id that is not a string of digits),
+/// `404 trashed` for a folder in the trash.
+pub(crate) fn lookup_folder(st: &Shared, id: &str) -> Result<FolderRecord, ApiError> {
+    if !util::is_numeric_id(id) {
+        return Err(item_not_found());
+    }
+    if st.folders().trash.contains_key(id) {
+        return Err(item_trashed());
+    }
+    st.folder(id).ok_or_else(item_not_found)
 }
 
 /// The `name` field, when given: a string that follows Box's name rules.

@@ -5,13 +5,18 @@ use super::records::{FileRecord, FolderRecord, IdState};
 use crate::util;
 use std::collections::{BTreeMap, HashMap, HashSet};
 
-/// Files and their name index. Guarded by one async mutex; disk writes of file metadata
+/// Files and their name index, and the files in the trash. Guarded by one async mutex; disk writes of file metadata
 /// happen while it is held, so the catalog on disk and in memory agree. Holding it also
 /// serializes every change of names (files and folders).
 pub(crate) struct Catalog {
     pub files: HashMap<String, FileRecord>,
     /// (folder id, lower-cased name) -> file id.
     pub names: HashMap<(String, String), String>,
+    /// Files in the trash, by id: out of `files` and `names` (a trashed file holds no name,
+    /// and every lookup of a live file misses it), their bytes still in `used_bytes`.
+    pub trash: HashMap<String, FileRecord>,
+    /// Bytes of every version of every file, trashed ones included (Box: the trash counts
+    /// toward the quota until it is purged).
     pub used_bytes: u64,
     pub(super) ids: IdState,
 }
@@ -21,6 +26,7 @@ impl Catalog {
         Catalog {
             files: HashMap::new(),
             names: HashMap::new(),
+            trash: HashMap::new(),
             used_bytes: 0,
             ids,
         }
@@ -32,13 +38,29 @@ impl Catalog {
             .and_then(|id| self.files.get(id))
     }
 
-    /// Adds or replaces a file, indexing its name and counting its bytes. A renamed file's
-    /// old name is the caller's to remove.
+    /// Adds or replaces a file, indexing its name and counting its bytes (a trashed file
+    /// goes to the trash). A renamed file's old name is the caller's to remove.
     pub(super) fn insert(&mut self, f: FileRecord, new_bytes: u64) {
         self.used_bytes += new_bytes;
+        if f.trashed.is_some() {
+            self.trash.insert(f.id.clone(), f);
+            return;
+        }
         self.names
             .insert((f.folder_id.clone(), util::name_key(&f.name)), f.id.clone());
         self.files.insert(f.id.clone(), f);
+    }
+}
+
+impl Catalog {
+    /// Takes live file `id` out of the files and the name it held.
+    pub(super) fn take_live(&mut self, id: &str) -> Option<FileRecord> {
+        let f = self.files.remove(id)?;
+        let key = (f.folder_id.clone(), util::name_key(&f.name));
+        if self.names.get(&key) == Some(&f.id) {
+            self.names.remove(&key);
+        }
+        Some(f)
     }
 }
 
@@ -47,6 +69,8 @@ pub(crate) struct Folders {
     pub by_id: BTreeMap<String, FolderRecord>,
     /// (parent id, lower-cased name) -> folder id.
     names: HashMap<(String, String), String>,
+    /// Folders in the trash, by id: nobody's item, no name held, not found by id.
+    pub trash: BTreeMap<String, FolderRecord>,
 }
 
 impl Folders {
@@ -55,18 +79,36 @@ impl Folders {
         let mut f = Folders {
             by_id: BTreeMap::new(),
             names: HashMap::new(),
+            trash: BTreeMap::new(),
         };
         f.insert(FolderRecord::root());
         f
     }
 
+    /// Adds a folder (a trashed one goes to the trash).
     pub(super) fn insert(&mut self, f: FolderRecord) {
+        if f.trashed.is_some() {
+            self.trash.insert(f.id.clone(), f);
+            return;
+        }
         if let (Some(p), false) = (&f.parent_id, f.configured) {
             self.names
                 .entry((p.clone(), util::name_key(&f.name)))
                 .or_insert_with(|| f.id.clone());
         }
         self.by_id.insert(f.id.clone(), f);
+    }
+
+    /// Takes a live folder out, with the name it held.
+    pub(super) fn remove(&mut self, id: &str) -> Option<FolderRecord> {
+        let f = self.by_id.remove(id)?;
+        if let Some(p) = &f.parent_id {
+            let key = (p.clone(), util::name_key(&f.name));
+            if self.names.get(&key) == Some(&f.id) {
+                self.names.remove(&key);
+            }
+        }
+        Some(f)
     }
 
     pub fn find_by_name(&self, parent_id: &str, name: &str) -> Option<&FolderRecord> {

@@ -2,7 +2,7 @@
 //! asked for), listing entries, file versions, upload sessions and parts.
 
 use super::catalog::{Catalog, Item};
-use super::records::{FileRecord, FolderRecord, PartRecord, SessionMeta, VersionRecord};
+use super::records::{FileRecord, FolderRecord, PartRecord, SessionMeta, Trashed, VersionRecord};
 use super::Shared;
 use crate::util;
 use chrono::{DateTime, Utc};
@@ -15,6 +15,61 @@ fn emulator_user() -> Value {
 
 fn time(t: Option<DateTime<Utc>>) -> Option<String> {
     t.map(util::rfc3339)
+}
+
+/// How long the trash keeps an item before purging it: Box's default (an enterprise may set
+/// another); `purged_at` is `trashed_at` plus this. Nothing is purged by time here.
+const TRASH_RETENTION_DAYS: i64 = 30;
+
+/// `trashed_at`, `purged_at` and `item_status` of an item, in the trash or not.
+fn trash_fields(t: Option<&Trashed>) -> (Value, Value, &'static str) {
+    match t {
+        None => (Value::Null, Value::Null, "active"),
+        Some(t) => (
+            json!(util::rfc3339(t.at)),
+            json!(util::rfc3339(
+                t.at + chrono::Duration::days(TRASH_RETENTION_DAYS)
+            )),
+            "trashed",
+        ),
+    }
+}
+
+/// `path_collection` of an item in the trash: the Trash folder alone (id `1`, null
+/// `sequence_id` and `etag`), as Box's TrashFile schema describes it.
+fn trash_path_collection() -> Value {
+    json!({"total_count": 1, "entries": [
+        {"type": "folder", "id": "1", "sequence_id": null, "etag": null, "name": "Trash"}
+    ]})
+}
+
+/// Fields of File--Full that the emulator answers only when `fields` asks for them: what
+/// Box answers for a file of the caller's own, not shared, locked, collaborated on,
+/// classified or watermarked. `tags` (always empty) is in the standard answer already.
+fn file_fields_on_request() -> Value {
+    let yes = true;
+    json!({
+        "permissions": {
+            "can_delete": yes, "can_download": yes, "can_invite_collaborator": yes,
+            "can_rename": yes, "can_set_share_access": yes, "can_share": yes,
+            "can_annotate": yes, "can_comment": yes, "can_preview": yes, "can_upload": yes,
+            "can_view_annotations_all": yes, "can_view_annotations_self": yes,
+        },
+        "lock": null,
+        "has_collaborations": false,
+        "is_externally_owned": false,
+        "is_accessible_via_shared_link": false,
+        "allowed_invitee_roles": ["editor", "viewer", "previewer", "uploader",
+            "previewer uploader", "viewer uploader", "co-owner"],
+        "shared_link_permission_options": null,
+        "watermark_info": {"is_watermarked": false, "is_watermark_inherited": false,
+            "is_watermarked_by_access_policy": false},
+        "expires_at": null,
+        "disposition_at": null,
+        "classification": null,
+        "uploader_display_name": "Emulator User",
+        "is_associated_with_app_item": false,
+    })
 }
 
 impl FileRecord {
@@ -90,7 +145,9 @@ fn select_fields(full: Value, fields: Option<&[String]>, base: &[&str]) -> Value
 impl Shared {
     /// Folder--Mini of folder `id` (a placeholder if it does not exist).
     pub fn folder_json(&self, id: &str) -> Value {
-        match self.folders().by_id.get(id) {
+        let folders = self.folders();
+        // The parent of an item in the trash may be in the trash too.
+        match folders.by_id.get(id).or_else(|| folders.trash.get(id)) {
             Some(f) => f.mini_json(),
             None => json!({"type": "folder", "id": id, "sequence_id": "0", "etag": "0",
                            "name": format!("Folder {id}")}),
@@ -146,6 +203,11 @@ impl Shared {
             .map(|v| (v.id.clone(), v.sha1.clone()))
             .unwrap_or_default();
         let user = emulator_user();
+        let (trashed_at, purged_at, status) = trash_fields(f.trashed.as_ref());
+        let path_collection = match f.trashed {
+            Some(_) => trash_path_collection(),
+            None => self.path_collection(&f.folder_id),
+        };
         let extension = match f.name.rsplit_once('.') {
             Some((stem, ext)) if !stem.is_empty() => ext.to_string(),
             _ => String::new(),
@@ -160,11 +222,11 @@ impl Shared {
             "file_version": {"type": "file_version", "id": vid, "sha1": sha1},
             "description": "",
             "size": f.size(),
-            "path_collection": self.path_collection(&f.folder_id),
+            "path_collection": path_collection,
             "created_at": util::rfc3339(f.created_at),
             "modified_at": util::rfc3339(f.modified_at),
-            "trashed_at": null,
-            "purged_at": null,
+            "trashed_at": trashed_at,
+            "purged_at": purged_at,
             "content_created_at": util::rfc3339(f.content_created_at),
             "content_modified_at": util::rfc3339(f.content_modified_at),
             "created_by": user,
@@ -172,13 +234,22 @@ impl Shared {
             "owned_by": user,
             "shared_link": null,
             "parent": self.folder_json(&f.folder_id),
-            "item_status": "active",
+            "item_status": status,
             "version_number": f.versions.len().to_string(),
             "comment_count": 0,
             "extension": extension,
             "is_package": false,
             "tags": [],
         });
+        let full = match (fields, full) {
+            (Some(_), Value::Object(mut m)) => {
+                if let Value::Object(extra) = file_fields_on_request() {
+                    m.extend(extra);
+                }
+                Value::Object(m)
+            }
+            (_, full) => full,
+        };
         select_fields(
             full,
             fields,
@@ -192,6 +263,44 @@ impl Shared {
                 "file_version",
             ],
         )
+    }
+
+    /// User--Full's standard fields for user `id` (the service account or a configured
+    /// user), or with `fields` its `type` and `id` plus the fields asked for. The limits are
+    /// the configured ones ([`crate::Config::max_file_size`] and
+    /// [`crate::Config::storage_limit`]); one that is not set reads as 999999999999999, the
+    /// number Box gives for unlimited storage. `space_used` is every stored version's bytes,
+    /// the trash's included, as the storage limit counts them.
+    pub fn user_json(&self, catalog: &Catalog, id: &str, fields: Option<&[String]>) -> Value {
+        const UNLIMITED: u64 = 999_999_999_999_999;
+        let (name, login) = if id == crate::config::SERVICE_ACCOUNT_ID {
+            (
+                "Emulator Service Account".to_string(),
+                format!("AutomationUser_{id}@boxdevedition.com"),
+            )
+        } else {
+            (format!("User {id}"), format!("user{id}@example.com"))
+        };
+        let full = json!({
+            "type": "user",
+            "id": id,
+            "name": name,
+            "login": login,
+            "created_at": "2020-01-01T00:00:00Z",
+            "modified_at": "2020-01-01T00:00:00Z",
+            "language": "en",
+            "timezone": "UTC",
+            "space_amount": self.config.storage_limit.unwrap_or(UNLIMITED),
+            "space_used": catalog.used_bytes,
+            "max_upload_size": self.config.max_file_size.unwrap_or(UNLIMITED),
+            "status": "active",
+            "job_title": "",
+            "phone": "",
+            "address": "",
+            "avatar_url": "",
+            "notification_email": null,
+        });
+        select_fields(full, fields, &["type", "id"])
     }
 
     /// Files: the answer of an upload or a commit, the one file stored.

@@ -49,6 +49,7 @@ impl Shared {
             sessions: RwLock::new(sessions),
             counters: Mutex::new(Counters::default()),
             upload_tokens: Mutex::new(VecDeque::new()),
+            downloads: Default::default(),
             tmp_seq: AtomicU64::new(0),
         })
     }

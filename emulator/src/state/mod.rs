@@ -26,10 +26,12 @@
 //! Modules: [`records`] (the data types), [`catalog`] (files and folders in memory),
 //! [`store`] (file and folder operations), [`session`] (upload sessions), [`disk`] (atomic
 //! writes, temporary files), [`load`] (opening the directory), [`json`] (Box's JSON of each
-//! record), [`faults`] (injected faults and rate limits), [`tokens`] (the tokens known).
+//! record), [`faults`] (injected faults and rate limits), [`tokens`] (the tokens known),
+//! [`trash`] (trashing, purging and restoring), [`downloads`] (download URLs).
 
 mod catalog;
 mod disk;
+mod downloads;
 mod faults;
 mod json;
 mod load;
@@ -37,6 +39,7 @@ mod records;
 mod session;
 mod store;
 mod tokens;
+mod trash;
 
 pub(crate) use catalog::{Catalog, Item};
 pub(crate) use disk::{copy_at, hash_file, io_err, write_json_atomic, NewContent, TempPath};
@@ -77,6 +80,8 @@ pub(crate) struct Shared {
     pub auth: Mutex<AuthState>,
     /// The JWT grant's key, when configured (set by `Emulator::start`, like `base_url`).
     pub jwt_key: Option<JwtKey>,
+    /// The download URLs in force.
+    downloads: downloads::Downloads,
     tmp_seq: AtomicU64,
 }
 

@@ -32,6 +32,20 @@ pub(crate) struct FileRecord {
     pub content_modified_at: DateTime<Utc>,
     /// Oldest first; the last one is the current version.
     pub versions: Vec<VersionRecord>,
+    /// In the trash since then (see [`Trashed`]); `None` for a live file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trashed: Option<Trashed>,
+}
+
+/// When an item went to the trash, and whether it went on its own or with a folder above it.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub(crate) struct Trashed {
+    pub at: DateTime<Utc>,
+    /// The trashed folder that took this item with it; `None` for an item trashed itself.
+    /// Box: such an item cannot be read or restored from the trash on its own (only that
+    /// folder can).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub with: Option<String>,
 }
 
 impl FileRecord {
@@ -55,7 +69,7 @@ pub(crate) struct FolderRecord {
     pub name: String,
     /// `None` for the root only.
     pub parent_id: Option<String>,
-    /// `etag` and `sequence_id` are its decimal form (nothing changes a folder yet: 0).
+    /// `etag` and `sequence_id` are its decimal form (0; only going to the trash bumps it).
     pub etag: u64,
     /// `None` for the root, as Box answers for "All Files".
     pub created_at: Option<DateTime<Utc>>,
@@ -65,6 +79,9 @@ pub(crate) struct FolderRecord {
     /// folders the caller reaches by id; their `parent` reads as the root.
     #[serde(skip)]
     pub configured: bool,
+    /// In the trash since then; `None` for a live folder.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trashed: Option<Trashed>,
 }
 
 impl FolderRecord {
@@ -78,6 +95,7 @@ impl FolderRecord {
             created_at: None,
             modified_at: None,
             configured: true,
+            trashed: None,
         }
     }
 
@@ -91,6 +109,7 @@ impl FolderRecord {
             created_at: Some(now),
             modified_at: Some(now),
             configured: true,
+            trashed: None,
         }
     }
 }

@@ -40,7 +40,7 @@ impl Shared {
         self.data_dir.join("blobs").join(version_id)
     }
 
-    fn file_meta_path(&self, file_id: &str) -> PathBuf {
+    pub(super) fn file_meta_path(&self, file_id: &str) -> PathBuf {
         self.data_dir.join("files").join(format!("{file_id}.json"))
     }
 
@@ -58,7 +58,7 @@ impl Shared {
         Ok(id.to_string())
     }
 
-    async fn save_file(&self, f: &FileRecord) -> Result<(), ApiError> {
+    pub(super) async fn save_file(&self, f: &FileRecord) -> Result<(), ApiError> {
         write_json_atomic(&self.file_meta_path(&f.id), f)
             .await
             .map_err(io_err("saving file metadata"))
@@ -105,6 +105,7 @@ impl Shared {
                 name: name.to_string(),
                 created_at: now,
             }],
+            trashed: None,
         };
         if let Err(e) = self.save_file(&f).await {
             let _ = tokio::fs::remove_file(&blob).await;
@@ -268,13 +269,9 @@ impl Shared {
             created_at: Some(now),
             modified_at: Some(now),
             configured: false,
+            trashed: None,
         };
-        write_json_atomic(
-            &self.data_dir.join("folders").join(format!("{id}.json")),
-            &f,
-        )
-        .await
-        .map_err(io_err("saving folder"))?;
+        self.save_folder(&f).await?;
         self.folders
             .write()
             .unwrap_or_else(|e| e.into_inner())

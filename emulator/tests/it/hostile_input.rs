@@ -101,7 +101,7 @@ async fn put_part(addr: SocketAddr, path: &str, first: u64, part: &[u8], total: 
 async fn healthy(addr: SocketAddr, name: &str) {
     let d = format!("still healthy: {name}").into_bytes();
     let id = upload(addr, name, &d).await;
-    let r = get(addr, &format!("/2.0/files/{id}/content")).await;
+    let r = download(addr, &format!("/2.0/files/{id}/content"), Some(TOKEN), &[]).await;
     assert_eq!(r.status, 200);
     assert_eq!(r.body, d);
 }
@@ -465,23 +465,19 @@ async fn negative_and_overflowing_numbers_get_box_errors() {
         r.box_error(400, "parts_mismatch");
     }
     // Download ranges with overflowing numbers: ignored (whole file) or 416.
-    let r = request(
+    let r = download(
         addr,
-        "GET",
         &format!("/2.0/files/{fid}/content"),
         Some(TOKEN),
         &[("range", "bytes=0-99999999999999999999")],
-        b"",
     )
     .await;
     assert_eq!((r.status, r.body.as_slice()), (200, &b"p"[..]));
-    let r = request(
+    let r = download(
         addr,
-        "GET",
         &format!("/2.0/files/{fid}/content"),
         Some(TOKEN),
         &[("range", "bytes=9223372036854775807-")],
-        b"",
     )
     .await;
     r.box_error(416, "requested_range_not_satisfiable");
@@ -1215,7 +1211,12 @@ async fn bodies_that_stop_midway_leave_nothing_behind() {
     .await;
     assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
     let id = r.json()["entries"][0]["id"].as_str().unwrap().to_string();
-    assert_eq!(get(addr, &format!("/2.0/files/{id}/content")).await.body, d);
+    assert_eq!(
+        download(addr, &format!("/2.0/files/{id}/content"), Some(TOKEN), &[])
+            .await
+            .body,
+        d
+    );
 }
 
 /// Connections that send a partial request head or a partial body and then wait do not stop

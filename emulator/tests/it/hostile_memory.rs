@@ -186,15 +186,7 @@ async fn hostile_bodies_keep_the_binary_small() {
     .await;
     assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
     let id = r.json()["entries"][0]["id"].as_str().unwrap().to_string();
-    let r = request(
-        addr,
-        "GET",
-        &format!("/2.0/files/{id}/content"),
-        Some(TOKEN),
-        &[],
-        b"",
-    )
-    .await;
+    let r = download(addr, &format!("/2.0/files/{id}/content"), Some(TOKEN), &[]).await;
     assert_eq!(r.body, b"kept");
 
     let peak = bin.peak_rss_kib();

@@ -14,6 +14,7 @@ mod faults;
 mod folders;
 mod hostile_input;
 mod hostile_memory;
+mod lifecycle;
 mod memory_1gib;
 mod net;
 mod persistence;

@@ -193,6 +193,27 @@ pub async fn request(
         .unwrap_or_else(|e| panic!("{method} {path}: {e}"))
 }
 
+/// `GET path` of a file's content (`/2.0/files/{id}/content...`): the API answers `302` with
+/// a download URL on the same host, which is fetched (without the token, with `headers`, as a
+/// client following the redirect would). Any other answer is returned as it is.
+pub async fn download(
+    addr: SocketAddr,
+    path: &str,
+    token: Option<&str>,
+    headers: &[(&str, &str)],
+) -> Reply {
+    let r = request(addr, "GET", path, token, headers, b"").await;
+    if r.status != 302 {
+        return r;
+    }
+    let location = r.header("location").expect("a 302 has a location");
+    let after_host = location
+        .split_once("://")
+        .and_then(|(_, rest)| rest.find('/').map(|i| rest[i..].to_string()))
+        .expect("an absolute location");
+    request(addr, "GET", &after_host, None, headers, b"").await
+}
+
 /// Creates an upload session for a new file in the root folder; returns its upload-part path.
 pub async fn create_session(addr: SocketAddr, token: &str, name: &str, size: u64) -> String {
     let body = serde_json::json!({"folder_id": "0", "file_name": name, "file_size": size});
