@@ -3,10 +3,13 @@
 //! `box-emulator` serves the ten upload operations of Box's API (preflight, direct upload
 //! of a file and of a new version, chunked upload sessions with their parts, listing,
 //! abort and commit), plus `GET /2.0/files/{id}`, `GET /2.0/files/{id}/content`
-//! (`?version=ID` for an old version), `GET /2.0/files/{id}/versions` and
-//! `GET /2.0/folders/{id}/items` (offset or marker paging) so tests can read back what was
-//! stored, and folders: `POST /2.0/folders` and `GET /2.0/folders/{id}`. Files go into any
-//! folder; names are unique per folder across files and folders, case-insensitively.
+//! (`?version=ID` for an old version; a redirect to a download URL, as Box's),
+//! `GET /2.0/files/{id}/versions` and `GET /2.0/folders/{id}/items` (offset or marker paging)
+//! so tests can read back what was stored, folders (`POST /2.0/folders`,
+//! `GET /2.0/folders/{id}`), the trash (`DELETE /2.0/files/{id}`, `GET` and `DELETE
+//! /2.0/files/{id}/trash`, restore by `POST /2.0/files/{id}`, `DELETE /2.0/folders/{id}`) and
+//! `GET /2.0/users/me`. Files go into any folder; names are unique per folder across files
+//! and folders, case-insensitively.
 //! [`Emulator::tree`] reads a folder tree back as path -> (size, SHA-1). It enforces Box's
 //! rules with Box's status codes and error bodies, keeps everything under a data
 //! directory (a restarted emulator still has every file and open session), streams
