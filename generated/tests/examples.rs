@@ -14,7 +14,7 @@ mod examples {
     /// Decodes one example's JSON text as its type.
     type Decode = fn(&str) -> Result<(), String>;
     /// (where the example is, its JSON text, the decoder of its type)
-    pub static ALL: [(&str, &str, Decode); 177] = [
+    pub static ALL: [(&str, &str, Decode); 186] = [
         (
             "/components/schemas/UploadSession/properties/id/example",
             "\"F971964745A5CD0C001BBE4E58196BFD\"",
@@ -71,6 +71,11 @@ mod examples {
             decode::<String>,
         ),
         (
+            "/components/schemas/UploadSession/properties/session_endpoints/properties/plan/example",
+            "\"https://upload.box.com/api/2.0/files/upload_sessions/F971964745A5CD0C001BBE4E58196BFD/plan\"",
+            decode::<String>,
+        ),
+        (
             "/components/schemas/UploadSession/properties/session_endpoints/properties/log_event/example",
             "\"https://upload.box.com/api/2.0/files/upload_sessions/F971964745A5CD0C001BBE4E58196BFD/log\"",
             decode::<String>,
@@ -93,6 +98,36 @@ mod examples {
         (
             "/components/schemas/UploadPart/allOf/1/properties/sha1/example",
             "\"134b65991ed521fcfe4724b7d814ab8ded5185dc\"",
+            decode::<String>,
+        ),
+        (
+            "/components/schemas/UploadPart/allOf/1/properties/sha512/example",
+            "\"00a24a4c60aca2dfd6140c6d8165bf17d2a6bee1ff9bf153ce71327831293fc5867e5f85655903046c6455832cbe2ecde0a7c7c8310fa3be4e590e880adeaac1\"",
+            decode::<String>,
+        ),
+        (
+            "/components/schemas/UploadPartPlan/properties/offset/example",
+            "8388608",
+            decode::<i64>,
+        ),
+        (
+            "/components/schemas/UploadPartPlan/properties/size/example",
+            "8388608",
+            decode::<i64>,
+        ),
+        (
+            "/components/schemas/UploadPartPlan/properties/sha512/example",
+            "\"00a24a4c60aca2dfd6140c6d8165bf17d2a6bee1ff9bf153ce71327831293fc5867e5f85655903046c6455832cbe2ecde0a7c7c8310fa3be4e590e880adeaac1\"",
+            decode::<String>,
+        ),
+        (
+            "/components/schemas/UploadPartPlanHit/allOf/1/properties/part_id/example",
+            "\"6F2D3486\"",
+            decode::<String>,
+        ),
+        (
+            "/components/schemas/UploadSessionPlan/properties/upload_session_id/example",
+            "\"F971964745A5CD0C001BBE4E58196BFD\"",
             decode::<String>,
         ),
         (
@@ -782,7 +817,7 @@ mod examples {
             decode::<String>,
         ),
         (
-            "/components/parameters/digest/example",
+            "/components/parameters/part_digest/example",
             "\"sha=fpRyg5eVQletdZqEKaFlqwBXJzM=\"",
             decode::<String>,
         ),
@@ -805,6 +840,11 @@ mod examples {
             "/paths/~1files~1upload_sessions~1{upload_session_id}~1parts/get/parameters/2/example",
             "1000",
             decode::<Option<i64>>,
+        ),
+        (
+            "/components/parameters/digest/example",
+            "\"sha=fpRyg5eVQletdZqEKaFlqwBXJzM=\"",
+            decode::<String>,
         ),
         (
             "/paths/~1files~1upload_sessions~1{upload_session_id}~1commit/post/parameters/3/example",
@@ -830,6 +870,11 @@ mod examples {
             "/paths/~1files~1upload_sessions~1{upload_session_id}~1commit/post/requestBody/content/application~1json/schema/properties/attributes/properties/content_modified_at/example",
             "\"2012-12-12T10:53:43-08:00\"",
             decode::<rt::chrono::DateTime<rt::chrono::FixedOffset>>,
+        ),
+        (
+            "/paths/~1files~1upload_sessions~1{upload_session_id}~1plan/post/requestBody/content/application~1json/example",
+            "{\"parts\":[{\"offset\":0,\"sha512\":\"00a24a4c60aca2dfd6140c6d8165bf17d2a6bee1ff9bf153ce71327831293fc5867e5f85655903046c6455832cbe2ecde0a7c7c8310fa3be4e590e880adeaac1\",\"size\":8388608}]}",
+            decode::<super::models::PlanUploadPartsBody>,
         ),
         (
             "/paths/~1folders/post/requestBody/content/application~1json/schema/properties/name/example",

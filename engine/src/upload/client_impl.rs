@@ -250,6 +250,7 @@ impl UploadCalls for Client {
                     offset: Some(to_i64(p.offset)?),
                     size: Some(to_i64(p.size)?),
                     sha1: Some(p.sha1),
+                    sha512: None,
                 })
             })
             .collect::<Result<Vec<_>, CallError>>()?;

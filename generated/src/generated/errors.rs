@@ -1357,6 +1357,102 @@ impl rt::OperationError for CommitUploadSessionError {
         }
     }
 }
+/// An error answer of `plan_upload_parts`.
+///
+/// Its accessors (`status()`, `code()`, `message()`...) are those of
+/// [`rt::OperationError`], which `prelude` re-exports.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum PlanUploadPartsError {
+    /// HTTP 400 with any other code: The session ID is malformed, or the request is refused (Box documents no
+    /// plan-specific codes; a batch too large may be refused so: split it).
+    BadRequest(rt::ApiError<super::models::ClientError>),
+    /// HTTP 401 with any other code: The access token is missing, expired or revoked.
+    Unauthorized(rt::ApiError<super::models::ClientError>),
+    /// HTTP 404 with any other code: No such upload session, or the caller cannot see it.
+    NotFound(rt::ApiError<super::models::ClientError>),
+    /// HTTP 410 with any other code: The session is past its 7-day lifetime.
+    Gone(rt::ApiError<super::models::ClientError>),
+    /// HTTP 413 with any other code: The batch is too large (not documented by Box; assumed): send fewer parts per
+    /// request.
+    PayloadTooLarge(rt::ApiError<super::models::ClientError>),
+    /// HTTP 429 with any other code: The rate limit is exceeded (for uploads about 240 requests a minute per user).
+    /// Wait as long as `retry-after` says.
+    TooManyRequests(rt::ApiError<super::models::ClientError>),
+    /// HTTP 500 with any other code: Box failed; retry with exponential back-off.
+    InternalServerError(rt::ApiError<super::models::ClientError>),
+    /// HTTP 502 with any other code: A gateway in front of Box failed; retry with exponential back-off.
+    BadGateway(rt::ApiError<super::models::ClientError>),
+    /// HTTP 503 with any other code: Box is unavailable; retry after `retry-after` if present. A write may have been
+    /// stored even so: on retry, a 409 whose SHA-1 matches the file means it was.
+    ServiceUnavailable(rt::ApiError<super::models::ClientError>),
+    /// HTTP 400 `invalid_upload_session_id`: The upload session ID is not well formed.
+    InvalidUploadSessionId(rt::ApiError<super::models::ClientError>),
+    /// HTTP 410 `session_expired`: The session expired; open a new one.
+    SessionExpired(rt::ApiError<super::models::ClientError>),
+    /// HTTP 429 `rate_limit_exceeded`: Too many requests; wait for retry-after, then retry.
+    RateLimitExceeded(rt::ApiError<super::models::ClientError>),
+    /// HTTP 503 `unavailable`: Box cannot serve the request for now.
+    Unavailable(rt::ApiError<super::models::ClientError>),
+    /// Any other answer: an undocumented status or code.
+    Other(rt::ApiError<super::models::ClientError>),
+}
+impl PlanUploadPartsError {
+    /// The operation this error belongs to.
+    pub const OPERATION: &'static str = "plan_upload_parts";
+    /// Sorts an answer into its variant by status and error code.
+    pub fn from_raw(raw: rt::support::RawResponse) -> Self {
+        let code = rt::support::error_code(&raw.body);
+        match (raw.status, code.as_deref()) {
+            (400, Some("invalid_upload_session_id")) => {
+                Self::InvalidUploadSessionId(rt::ApiError::from_raw(raw))
+            }
+            (410, Some("session_expired")) => {
+                Self::SessionExpired(rt::ApiError::from_raw(raw))
+            }
+            (429, Some("rate_limit_exceeded")) => {
+                Self::RateLimitExceeded(rt::ApiError::from_raw(raw))
+            }
+            (503, Some("unavailable")) => Self::Unavailable(rt::ApiError::from_raw(raw)),
+            (400, _) => Self::BadRequest(rt::ApiError::from_raw(raw)),
+            (401, _) => Self::Unauthorized(rt::ApiError::from_raw(raw)),
+            (404, _) => Self::NotFound(rt::ApiError::from_raw(raw)),
+            (410, _) => Self::Gone(rt::ApiError::from_raw(raw)),
+            (413, _) => Self::PayloadTooLarge(rt::ApiError::from_raw(raw)),
+            (429, _) => Self::TooManyRequests(rt::ApiError::from_raw(raw)),
+            (500, _) => Self::InternalServerError(rt::ApiError::from_raw(raw)),
+            (502, _) => Self::BadGateway(rt::ApiError::from_raw(raw)),
+            (503, _) => Self::ServiceUnavailable(rt::ApiError::from_raw(raw)),
+            _ => Self::Other(rt::ApiError::from_raw(raw)),
+        }
+    }
+}
+impl std::fmt::Display for PlanUploadPartsError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", Self::OPERATION, rt::OperationError::fields(self))
+    }
+}
+impl std::error::Error for PlanUploadPartsError {}
+impl rt::OperationError for PlanUploadPartsError {
+    fn fields(&self) -> &dyn rt::ApiErrorFields {
+        match self {
+            Self::BadRequest(e) => e,
+            Self::Unauthorized(e) => e,
+            Self::NotFound(e) => e,
+            Self::Gone(e) => e,
+            Self::PayloadTooLarge(e) => e,
+            Self::TooManyRequests(e) => e,
+            Self::InternalServerError(e) => e,
+            Self::BadGateway(e) => e,
+            Self::ServiceUnavailable(e) => e,
+            Self::InvalidUploadSessionId(e) => e,
+            Self::SessionExpired(e) => e,
+            Self::RateLimitExceeded(e) => e,
+            Self::Unavailable(e) => e,
+            Self::Other(e) => e,
+        }
+    }
+}
 /// An error answer of `create_folder`.
 ///
 /// Its accessors (`status()`, `code()`, `message()`...) are those of

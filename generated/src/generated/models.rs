@@ -45,7 +45,10 @@ pub struct UploadPartMini {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub size: Option<i64>,
 }
-/// A stored part with its hash; the item type of commit's `parts`.
+/// A stored part with its hashes; the item type of commit's `parts`. A part that
+/// plan_upload_parts reported as a hit (Box holds it already) is listed in a commit by
+/// `part_id`, `offset` and `size`, without `sha1`, and with `sha512` only if every
+/// entry of the commit has one.
 #[derive(Debug, Clone, PartialEq, Default, ::serde::Serialize, ::serde::Deserialize)]
 pub struct UploadPart {
     /// ID of the part.
@@ -60,12 +63,51 @@ pub struct UploadPart {
     /// SHA-1 of the part's bytes, in hex.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sha1: Option<String>,
+    /// SHA-512 of the part's bytes, in lowercase hex (128 characters), since
+    /// September 2026. In a commit, give it on every entry or on none: Box refuses
+    /// a mix.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sha512: Option<String>,
 }
 /// The answer to upload_part, the stored part wrapped in `part`.
 #[derive(Debug, Clone, PartialEq, Default, ::serde::Serialize, ::serde::Deserialize)]
 pub struct UploadedPart {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub part: Option<UploadPart>,
+}
+/// A part by its place and content: an entry of a plan_upload_parts request, and a miss
+/// of its answer (a part Box does not hold: upload it).
+#[derive(Debug, Clone, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+pub struct UploadPartPlan {
+    /// Byte offset of the part's first byte in the file, a multiple of the session's `part_size`.
+    pub offset: i64,
+    /// Length of the part in bytes; `part_size`, except for the last part.
+    pub size: i64,
+    /// SHA-512 of the part's bytes, in lowercase hex (128 characters).
+    pub sha512: String,
+}
+/// A part Box already holds for this file, with the same offset, size and SHA-512: do
+/// not upload it; list it in the commit as `{part_id, offset, size}`.
+#[derive(Debug, Clone, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+pub struct UploadPartPlanHit {
+    /// Byte offset of the part's first byte in the file, a multiple of the session's `part_size`.
+    pub offset: i64,
+    /// Length of the part in bytes; `part_size`, except for the last part.
+    pub size: i64,
+    /// SHA-512 of the part's bytes, in lowercase hex (128 characters).
+    pub sha512: String,
+    /// ID of the stored part, for the commit's `parts`.
+    pub part_id: String,
+}
+/// The answer to plan_upload_parts: every part asked about is either a hit or a miss.
+#[derive(Debug, Clone, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+pub struct UploadSessionPlan {
+    /// ID of the session planned.
+    pub upload_session_id: String,
+    /// The parts Box holds already; list them in the commit, do not upload them.
+    pub hits: Vec<UploadPartPlanHit>,
+    /// The parts Box does not hold; upload them.
+    pub misses: Vec<UploadPartPlan>,
 }
 /// One sort key of a page.
 #[derive(Debug, Clone, PartialEq, Default, ::serde::Serialize, ::serde::Deserialize)]
@@ -766,6 +808,9 @@ pub struct UploadSessionSessionEndpoints {
     /// URL for get_upload_session.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<String>,
+    /// URL for plan_upload_parts (since September 2026).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plan: Option<String>,
     /// URL of a logging endpoint that Box does not document.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub log_event: Option<String>,
@@ -1993,7 +2038,9 @@ pub struct CreateUploadSessionForFileBody {
 }
 #[derive(Debug, Clone, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 pub struct CommitUploadSessionBody {
-    /// Every part of the file, as returned by upload_part, ordered by offset.
+    /// Every part of the file, ordered by offset: each part sent, as upload_part
+    /// returned it, and each part plan_upload_parts reported as a hit, as
+    /// `{part_id, offset, size}`. Give `sha512` on every entry or on none.
     pub parts: Vec<UploadPart>,
     /// Optional attributes of the file being created, as in upload_file.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -2020,6 +2067,11 @@ pub struct CommitUploadSessionBodyAttributes {
 pub struct CommitUploadSessionBodyAttributesParent {
     /// ID of the folder; `0` is the user's root folder.
     pub id: String,
+}
+#[derive(Debug, Clone, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+pub struct PlanUploadPartsBody {
+    /// The parts to look up, at least one.
+    pub parts: Vec<UploadPartPlan>,
 }
 #[derive(Debug, Clone, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 pub struct CreateFolderBody {

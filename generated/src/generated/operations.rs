@@ -544,9 +544,9 @@ impl Client {
 pub struct UploadPartRequest {
     /// ID of the upload session.
     pub upload_session_id: String,
-    /// RFC 3230 digest of the bytes concerned, `sha=<base64 of the 20-byte SHA-1>`
-    /// (SHA-1 is the only algorithm Box takes): of this part for upload_part, of the
-    /// whole file for commit_upload_session.
+    /// RFC 3230 digest of this part's bytes, in one of two forms: `sha=<base64 of the
+    /// 20-byte SHA-1>`, or (since September 2026, RFC 5843) `sha-512=<base64 of the
+    /// 64-byte SHA-512>`. Box refuses a part whose bytes do not match it.
     pub digest: String,
     /// The bytes this part covers: `bytes <first>-<last>/<total>`, where `last` is
     /// inclusive and `total` is the session's file size. `first` is a multiple of
@@ -790,9 +790,9 @@ impl Client {
 pub struct CommitUploadSessionRequest {
     /// ID of the upload session.
     pub upload_session_id: String,
-    /// RFC 3230 digest of the bytes concerned, `sha=<base64 of the 20-byte SHA-1>`
-    /// (SHA-1 is the only algorithm Box takes): of this part for upload_part, of the
-    /// whole file for commit_upload_session.
+    /// RFC 3230 digest of the whole file, `sha=<base64 of the 20-byte SHA-1>`: SHA-1 is
+    /// the only algorithm Box takes for a commit, even when the parts were sent or
+    /// planned by SHA-512.
     pub digest: String,
     /// The etag last seen for the file. If the file changed since (or no longer
     /// exists), Box answers 412 instead of writing.
@@ -909,6 +909,88 @@ impl Client {
                 Err(
                     rt::Error::Api(
                         super::errors::CommitUploadSessionError::from_raw(
+                            rt::support::raw_response(response).await?,
+                        ),
+                    ),
+                )
+            }
+        }
+    }
+}
+/// The request of `plan_upload_parts` (`POST /files/upload_sessions/{upload_session_id}/plan`).
+#[derive(Debug, Clone)]
+pub struct PlanUploadPartsRequest {
+    /// ID of the upload session.
+    pub upload_session_id: String,
+    /// The JSON body.
+    pub body: super::models::PlanUploadPartsBody,
+    /// The whole URL to call, as returned by the API (it replaces the server and path).
+    pub endpoint: Option<String>,
+}
+impl PlanUploadPartsRequest {
+    /// A request with the required fields; optional ones are set with `with_*`.
+    pub fn new(
+        upload_session_id: impl Into<String>,
+        body: super::models::PlanUploadPartsBody,
+    ) -> Self {
+        Self {
+            upload_session_id: upload_session_id.into(),
+            body,
+            endpoint: None,
+        }
+    }
+    /// Sets `endpoint`.
+    pub fn with_endpoint(mut self, value: impl Into<String>) -> Self {
+        self.endpoint = Some(value.into());
+        self
+    }
+}
+impl Client {
+    /// Ask which parts Box already holds
+    ///
+    /// Part reuse: given the parts of the file as this session cuts it (offset, size and
+    /// SHA-512 of each, at the session's `part_size`), Box answers which it already holds
+    /// for this file (`hits`: same offset, size and SHA-512, with the `part_id` to list in
+    /// the commit) and which must be uploaded (`misses`). To send only what changed in a new
+    /// version: open a session with create_upload_session_for_file, plan, upload the misses,
+    /// then commit every part in offset order. Parts match by offset, so bytes inserted
+    /// early shift every later part (no match); bytes changed in place cost only their
+    /// parts. No largest batch is documented: send parts in batches, and split a batch Box
+    /// refuses with 400 or 413. Call it at `session_endpoints.plan`.
+    pub async fn plan_upload_parts(
+        &self,
+        request: PlanUploadPartsRequest,
+    ) -> Result<
+        super::models::UploadSessionPlan,
+        rt::Error<super::errors::PlanUploadPartsError>,
+    > {
+        let url = match request.endpoint.as_deref() {
+            Some(endpoint) => rt::support::absolute_url(endpoint)?,
+            None => {
+                rt::support::parse_url(
+                    &format!(
+                        "{}/files/upload_sessions/{}/plan", rt::support::base_url(& self
+                        .core, "upload_session", "https://upload.box.com/api/2.0"),
+                        rt::support::encode_path(request.upload_session_id.as_str()) ?
+                    ),
+                )?
+            }
+        };
+        let mut builder = self.core.request(rt::reqwest::Method::POST, url);
+        builder = builder.json(&request.body);
+        let response = self
+            .core
+            .send::<super::errors::PlanUploadPartsError>(builder)
+            .await?;
+        match response.status().as_u16() {
+            200..=299 => {
+                let body = rt::support::decode_json(response).await?;
+                Ok(body)
+            }
+            _ => {
+                Err(
+                    rt::Error::Api(
+                        super::errors::PlanUploadPartsError::from_raw(
                             rt::support::raw_response(response).await?,
                         ),
                     ),
