@@ -30,6 +30,8 @@ pub enum Operation {
     CommitUploadSession,
     /// `POST /api/2.0/files/upload_sessions/{id}/log` (accepted and ignored).
     LogEvent,
+    /// `POST /api/2.0/files/upload_sessions/{id}/plan` (which parts a new version can reuse).
+    PlanUploadSession,
     /// `GET /2.0/files/{id}`.
     GetFile,
     /// `GET /2.0/files/{id}/content`.
@@ -64,7 +66,7 @@ pub enum Operation {
 
 impl Operation {
     /// Every operation, in a fixed order.
-    pub const ALL: [Operation; 26] = [
+    pub const ALL: [Operation; 27] = [
         Operation::Preflight,
         Operation::UploadFile,
         Operation::UploadFileVersion,
@@ -76,6 +78,7 @@ impl Operation {
         Operation::ListParts,
         Operation::CommitUploadSession,
         Operation::LogEvent,
+        Operation::PlanUploadSession,
         Operation::GetFile,
         Operation::DownloadFile,
         Operation::ListFileVersions,
@@ -96,7 +99,7 @@ impl Operation {
     /// The counter key: `preflight`, `upload_file`, `upload_file_version`,
     /// `create_upload_session`, `create_upload_session_for_file`, `get_upload_session`,
     /// `upload_part`, `abort_upload_session`, `list_parts`, `commit_upload_session`,
-    /// `log_event`, `get_file`, `download_file`, `list_file_versions`, `list_folder_items`,
+    /// `log_event`, `plan_upload_session`, `get_file`, `download_file`, `list_file_versions`, `list_folder_items`,
     /// `create_folder`, `get_folder`, `delete_file`, `get_trashed_file`, `purge_file`,
     /// `restore_file`, `delete_folder`, `get_current_user`, `download_url`, `request_token`,
     /// `revoke_token`.
@@ -113,6 +116,7 @@ impl Operation {
             Operation::ListParts => "list_parts",
             Operation::CommitUploadSession => "commit_upload_session",
             Operation::LogEvent => "log_event",
+            Operation::PlanUploadSession => "plan_upload_session",
             Operation::GetFile => "get_file",
             Operation::DownloadFile => "download_file",
             Operation::ListFileVersions => "list_file_versions",
@@ -197,6 +201,16 @@ pub struct Counters {
     pub sessions_committed: u64,
     /// Upload sessions aborted.
     pub sessions_aborted: u64,
+    /// Plans answered (`POST .../plan` answered 200).
+    pub plan_requests: u64,
+    /// Parts a plan answered as hits (the current version holds them).
+    pub plan_hits: u64,
+    /// Parts a plan answered as misses (to be uploaded).
+    pub plan_misses: u64,
+    /// Parts committed by reference to the previous version's parts (not uploaded again).
+    pub parts_reused: u64,
+    /// Bytes of those reused parts.
+    pub part_bytes_reused: u64,
     /// What fault injection did.
     pub injected: InjectedCounters,
     /// Tokens issued and refused.

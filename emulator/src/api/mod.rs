@@ -35,7 +35,7 @@ use axum::response::Response;
 use axum::routing::{get, options, post};
 use axum::Router;
 use gate::Gate;
-use sessions::{commit, create, part, status};
+use sessions::{commit, create, part, plan, status};
 use std::sync::Arc;
 
 pub(crate) type ApiResult = Result<Response, ApiError>;
@@ -136,6 +136,10 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
             .route(
                 &format!("{session}/log"),
                 post(status::log_event.layer(gate(Operation::LogEvent))),
+            )
+            .route(
+                &format!("{session}/plan"),
+                post(plan::plan.layer(gate(Operation::PlanUploadSession))),
             );
     }
     r.route(

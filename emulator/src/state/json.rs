@@ -107,7 +107,11 @@ impl FolderRecord {
 impl PartRecord {
     /// UploadPart.
     pub fn json(&self) -> Value {
-        json!({"part_id": self.part_id, "offset": self.offset, "size": self.size, "sha1": self.sha1})
+        let mut v = json!({"part_id": self.part_id, "offset": self.offset, "size": self.size, "sha1": self.sha1});
+        if let Some(h) = &self.sha512 {
+            v["sha512"] = json!(h);
+        }
+        v
     }
 }
 
@@ -191,6 +195,7 @@ impl Shared {
                 "list_parts": format!("{base}/parts"),
                 "status": base,
                 "log_event": format!("{base}/log"),
+                "plan": format!("{base}/plan"),
             }
         })
     }

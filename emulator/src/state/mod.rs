@@ -45,7 +45,7 @@ pub(crate) use catalog::{Catalog, Item};
 pub(crate) use disk::{copy_at, hash_file, io_err, write_json_atomic, NewContent, TempPath};
 pub(crate) use faults::{part_fault, PartFault, RequestFault};
 pub(crate) use records::{
-    CommittedInfo, FileRecord, FolderRecord, PartRecord, SessionMeta, SessionTarget,
+    CommittedInfo, FileRecord, FolderRecord, PartRecord, SessionMeta, SessionTarget, VersionRecord,
 };
 pub(crate) use session::{Region, Session, SessionInner};
 pub(crate) use tokens::TokenOwner;

@@ -16,6 +16,11 @@ pub(crate) struct VersionRecord {
     pub size: u64,
     pub name: String,
     pub created_at: DateTime<Utc>,
+    /// The parts this version was committed from, in offset order (uploaded or reused): what
+    /// a later version's plan can reuse. Kept for the current version only; empty for a
+    /// direct upload and for versions committed before parts were kept.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub parts: Vec<PartRecord>,
 }
 
 /// A file and all its versions (`files/<id>.json`).
@@ -173,4 +178,8 @@ pub(crate) struct PartRecord {
     pub offset: u64,
     pub size: u64,
     pub sha1: String,
+    /// Lowercase hex SHA-512, when the upload's `digest` carried `sha-512=` (checked against
+    /// the body); `None` otherwise (a plan then hashes the part when it asks).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sha512: Option<String>,
 }

@@ -4,7 +4,7 @@
 
 use super::catalog::{Catalog, Folders, Item};
 use super::disk::{io_err, write_json_atomic, NewContent, TempPath};
-use super::records::{FileRecord, FolderRecord, VersionRecord};
+use super::records::{FileRecord, FolderRecord, PartRecord, VersionRecord};
 use super::Shared;
 use crate::error::ApiError;
 use crate::util;
@@ -104,6 +104,7 @@ impl Shared {
                 size,
                 name: name.to_string(),
                 created_at: now,
+                parts: Vec::new(),
             }],
             trashed: None,
         };
@@ -139,12 +140,17 @@ impl Shared {
         f.etag += 1;
         f.modified_at = now;
         f.content_modified_at = content_modified_at.unwrap_or(now);
+        // Only the current version's parts can be reused.
+        for v in &mut f.versions {
+            v.parts.clear();
+        }
         f.versions.push(VersionRecord {
             id: version_id,
             sha1,
             size,
             name: f.name.clone(),
             created_at: now,
+            parts: Vec::new(),
         });
         if let Err(e) = self.save_file(&f).await {
             let _ = tokio::fs::remove_file(&blob).await;
@@ -154,6 +160,28 @@ impl Shared {
         catalog.insert(f.clone(), size);
         self.counters().file_versions_created += 1;
         Ok(f)
+    }
+
+    /// Keeps `parts` (offset order) as those of version `version_id`, file `file_id`'s
+    /// current version just committed, so a later version session can reuse them; returns
+    /// the file as saved. Nothing changes if that version is no longer current.
+    pub async fn record_parts(
+        &self,
+        catalog: &mut Catalog,
+        file_id: &str,
+        version_id: &str,
+        parts: Vec<PartRecord>,
+    ) -> Result<Option<FileRecord>, ApiError> {
+        let Some(mut f) = catalog.files.get(file_id).cloned() else {
+            return Ok(None);
+        };
+        match f.versions.last_mut() {
+            Some(v) if v.id == version_id => v.parts = parts,
+            _ => return Ok(None),
+        }
+        self.save_file(&f).await?;
+        catalog.files.insert(f.id.clone(), f.clone());
+        Ok(Some(f))
     }
 
     /// What holds `name` in folder `folder_id` (case-insensitively): a file (other than

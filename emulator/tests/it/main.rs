@@ -18,3 +18,4 @@ mod lifecycle;
 mod memory_1gib;
 mod net;
 mod persistence;
+mod plan;

@@ -1,5 +1,6 @@
-//! `POST /files/upload_sessions/{id}/commit`: checks the parts list, then the whole-file
-//! digest over the file the parts were written into, links that file into the store and
+//! `POST /files/upload_sessions/{id}/commit`: checks the parts list (parts uploaded, and
+//! for a new version parts of the current version reused, see [`super::reuse`]), then the
+//! whole-file digest over the file the parts were written (or copied) into, links that file into the store and
 //! answers 201 with it (or 202 with `retry-after` while another commit of the session is
 //! still checking it).
 //! <https://developer.box.com/reference/post-files-upload-sessions-id-commit/>
@@ -9,6 +10,7 @@ use super::commit_body::{
     CommitRequest,
 };
 use super::headers::digest_header;
+use super::reuse::{copy_reused, Reuse, ReuseHold};
 use crate::api::gate::Faults;
 use crate::api::request::{
     header_str, read_json_object, Fields, COMMIT_JSON_LIMIT, COMMIT_VALUES_PER_PART, JSON_LIMIT,
@@ -21,8 +23,8 @@ use crate::body::BodyStream;
 use crate::config::FaultConfig;
 use crate::error::ApiError;
 use crate::state::{
-    hash_file, io_err, lock, write_json_atomic, CommittedInfo, FileRecord, NewContent,
-    RequestFault, Session, SessionMeta, Shared,
+    hash_file, io_err, lock, write_json_atomic, CommittedInfo, FileRecord, NewContent, PartRecord,
+    RequestFault, Session, SessionMeta, SessionTarget, Shared,
 };
 use crate::util;
 use axum::extract::{Path, State};
@@ -57,14 +59,16 @@ pub(crate) async fn commit(
     )?;
 
     // Phase 1: checks, under the catalog lock and then the session lock (always that order).
-    let Some(meta) = check(&st, &session, &faults, &req).await? else {
+    let Some((meta, reused, _hold)) = check(&st, &session, &faults, &req).await? else {
         return Ok(accepted(faults.commit_retry_after_secs));
     };
     let _guard = CommittingGuard(&session);
 
-    // Phase 2: the parts are already in place in the data file (every one is stored, so no
-    // request writes to it now): hash it, as Box checks the whole-file digest. Nothing is
-    // copied (blocking reads on a blocking thread).
+    // Phase 2: the uploaded parts are already in place in the data file (every one is
+    // stored, and the reused parts' places are held, so no request writes to it now); the
+    // reused parts' bytes are copied in from the current version's content. Then the file
+    // is hashed, as Box checks the whole-file digest (blocking I/O on blocking threads).
+    copy_reused(&session, &reused, |v| st.blob_path(v)).await?;
     let data = session.data_path();
     let (actual, size) = tokio::task::spawn_blocking(move || hash_file(&data))
         .await
@@ -83,7 +87,16 @@ pub(crate) async fn commit(
     }
 
     // Phase 3: store, re-checking what may have changed meanwhile.
-    let f = store(&st, &session, &meta, &req, util::hex(&actual), size).await?;
+    let f = store(
+        &st,
+        &session,
+        &meta,
+        &req,
+        &reused,
+        util::hex(&actual),
+        size,
+    )
+    .await?;
     if st.fires(RequestFault::CommitDropAfterStore, &faults) {
         return Err(faults.drop_connection().await);
     }
@@ -107,15 +120,18 @@ fn body_limits(total_parts: u64) -> (u64, usize) {
     (limit, usize::try_from(max_values).unwrap_or(usize::MAX))
 }
 
+/// What a commit goes ahead with: the session, the parts it reuses and their places held.
+type Checked<'a> = (SessionMeta, Vec<Reuse>, ReuseHold<'a>);
+
 /// The checks before the file is hashed, and the injected `parts_mismatch` and 202s: the
 /// session, marked committing, to go ahead with, or `None` to answer 202 (another commit is
 /// checking the file, or an injected `commit_202`).
-async fn check(
+async fn check<'a>(
     st: &Shared,
-    session: &Session,
+    session: &'a Session,
     faults: &FaultConfig,
     req: &CommitRequest,
-) -> Result<Option<SessionMeta>, ApiError> {
+) -> Result<Option<Checked<'a>>, ApiError> {
     let catalog = st.catalog.lock().await;
     let mut inner = lock(&session.inner);
     inner.check_live()?;
@@ -130,7 +146,14 @@ async fn check(
             "The parts list does not match the parts uploaded (injected fault)",
         ));
     }
-    check_parts_list(&inner, &req.parts)?;
+    // The current version's parts, which a new version's list may name instead of uploads.
+    let held = match &inner.meta.target {
+        SessionTarget::NewVersion { file_id, .. } => {
+            catalog.files.get(file_id).and_then(FileRecord::current)
+        }
+        SessionTarget::NewFile { .. } => None,
+    };
+    let reused = check_parts_list(&inner, held, &req.parts)?;
     if inner.commit_attempts < faults.commit_202 {
         inner.commit_attempts += 1;
         st.counters().injected.commit_202 += 1;
@@ -138,7 +161,8 @@ async fn check(
     }
     check_commit_target(st, &catalog, &inner.meta, req)?;
     inner.committing = true;
-    Ok(Some(inner.meta.clone()))
+    let hold = ReuseHold::take(session, &mut inner, &reused);
+    Ok(Some((inner.meta.clone(), reused, hold)))
 }
 
 /// Clears the session's `committing` flag when the commit ends, however it ends.
@@ -158,13 +182,14 @@ fn accepted(retry_after: u64) -> Response {
     )
 }
 
-/// Stores the assembled file as a new file or version, marks the session committed and
-/// removes its parts and data.
+/// Stores the assembled file as a new file or version with the parts it was made of (kept
+/// for a later version to reuse), marks the session committed and removes its parts and data.
 async fn store(
     st: &Shared,
     session: &Session,
     meta: &SessionMeta,
     req: &CommitRequest,
+    reused: &[Reuse],
     sha1: String,
     size: u64,
 ) -> Result<FileRecord, ApiError> {
@@ -207,10 +232,27 @@ async fn store(
             .await?
         }
     };
+    let version_id = f.current().map(|v| v.id.clone()).unwrap_or_default();
+    let mut parts: Vec<PartRecord> = lock(&session.inner).parts.values().cloned().collect();
+    parts.extend(reused.iter().map(|r| r.part.clone()));
+    parts.sort_by_key(|p| p.offset);
+    // The version is stored whether or not its parts are kept: without them, a later
+    // version has nothing to reuse, no more.
+    let f = match st
+        .record_parts(&mut catalog, &f.id, &version_id, parts)
+        .await
+    {
+        Ok(Some(saved)) => saved,
+        Ok(None) => f,
+        Err(e) => {
+            tracing::warn!("keeping the parts of version {version_id}: {}", e.message);
+            f
+        }
+    };
     let mut done_meta = meta.clone();
     done_meta.committed = Some(CommittedInfo {
         file_id: f.id.clone(),
-        version_id: f.current().map(|v| v.id.clone()).unwrap_or_default(),
+        version_id,
         sha1,
     });
     if let Err(e) = write_json_atomic(&session.meta_path(), &done_meta).await {
@@ -231,5 +273,7 @@ async fn store(
     let mut c = st.counters();
     c.sessions_committed += 1;
     c.committed_bytes += size;
+    c.parts_reused += reused.len() as u64;
+    c.part_bytes_reused += reused.iter().map(|r| r.part.size).sum::<u64>();
     Ok(f)
 }

@@ -1,11 +1,15 @@
 //! A commit's body (the parts list and `attributes`) and the checks a commit makes before
-//! it stores anything: the parts list against the parts received, and the target (etags,
-//! name, folder, limits) against the catalog.
+//! it stores anything: the parts list against the parts received (and the parts of the
+//! file's current version it reuses), and the target (etags, name, folder, limits) against
+//! the catalog.
 
+use super::reuse::Reuse;
 use crate::api::request::header_str;
 use crate::api::validate::{check_if_match, check_name};
 use crate::error::ApiError;
-use crate::state::{Catalog, PartRecord, SessionInner, SessionMeta, SessionTarget, Shared};
+use crate::state::{
+    Catalog, PartRecord, SessionInner, SessionMeta, SessionTarget, Shared, VersionRecord,
+};
 use crate::util;
 use axum::http::{HeaderMap, StatusCode};
 use chrono::Utc;
@@ -111,15 +115,38 @@ pub(crate) fn parse_commit_body(
     })
 }
 
-/// Checks the client's parts list against the parts received: same parts (by `part_id`,
-/// with matching `offset`, `size` and `sha1` when given), each once, in offset order, and
-/// all of the file's parts present.
-pub(crate) fn check_parts_list(inner: &SessionInner, list: &[Value]) -> Result<(), ApiError> {
+/// Checks the client's parts list against the parts received and, for a new version, the
+/// parts of the file's current version (`held`): every entry names a part uploaded to this
+/// session or a part of `held` (by `part_id`, with matching `offset`, `size`, `sha1` and
+/// `sha512` when given), each once, in offset order; every part uploaded is listed, and
+/// together they make the whole file. Returns the parts taken from `held`.
+///
+/// Box: a part reused from the current version (a plan's hit) is listed as
+/// `{part_id, offset, size}`, and `sha512` goes in every entry or in none: a list mixing
+/// entries with and without it is refused. Box names no code for that refusal; it is
+/// `400 bad_request` here, not `parts_mismatch`, which clients take as "list the parts and
+/// try again" and which this list would fail again.
+pub(crate) fn check_parts_list(
+    inner: &SessionInner,
+    held: Option<&VersionRecord>,
+    list: &[Value],
+) -> Result<Vec<Reuse>, ApiError> {
+    let with_sha512 = list
+        .iter()
+        .filter(|p| p.get("sha512").is_some_and(|v| !v.is_null()))
+        .count();
+    if with_sha512 != 0 && with_sha512 != list.len() {
+        return Err(ApiError::bad_request(format!(
+            "Either every part listed has a sha512 or none has: {with_sha512} of {} have one",
+            list.len()
+        )));
+    }
     let by_id: HashMap<&str, &PartRecord> = inner
         .parts
         .values()
         .map(|r| (r.part_id.as_str(), r))
         .collect();
+    let mut reused = Vec::new();
     let mut seen = HashSet::new();
     let mut last_offset: Option<u64> = None;
     for (i, p) in list.iter().enumerate() {
@@ -130,41 +157,30 @@ pub(crate) fn check_parts_list(inner: &SessionInner, list: &[Value]) -> Result<(
             .get("part_id")
             .and_then(Value::as_str)
             .ok_or_else(|| parts_mismatch(format!("parts[{i}] has no part_id")))?;
-        let stored = by_id.get(part_id).copied().ok_or_else(|| {
-            parts_mismatch(format!(
-                "parts[{i}] (part_id {part_id}) was not uploaded to this session"
-            ))
-        })?;
-        if let Some(o) = obj.get("offset") {
-            if o.as_u64() != Some(stored.offset) {
+        let offset = obj.get("offset").map(Value::as_u64);
+        let uploaded = by_id.get(part_id).copied();
+        // An uploaded part first; a part of the current version when no uploaded part has
+        // that id at that offset (ids are unique within a session only).
+        let reuse = match uploaded {
+            Some(u) if offset.is_none_or(|o| o == Some(u.offset)) => None,
+            _ => held.and_then(|v| held_part(v, part_id, offset).map(|r| (v, r))),
+        };
+        let (stored, kind) = match (reuse, uploaded) {
+            (Some((_, r)), _) => (r, "reused part"),
+            (None, Some(u)) => (u, "uploaded part"),
+            (None, None) => {
                 return Err(parts_mismatch(format!(
-                    "parts[{i}] offset {o} does not match the uploaded part's offset {}",
-                    stored.offset
-                )));
+                    "parts[{i}] (part_id {part_id}) was not uploaded to this session{}",
+                    if held.is_some() {
+                        " and is not a part of the file's current version"
+                    } else {
+                        ""
+                    }
+                )))
             }
-        }
-        if let Some(s) = obj.get("size") {
-            if s.as_u64() != Some(stored.size) {
-                return Err(parts_mismatch(format!(
-                    "parts[{i}] size {s} does not match the uploaded part's size {}",
-                    stored.size
-                )));
-            }
-        }
-        if let Some(h) = obj.get("sha1") {
-            let ok = h
-                .as_str()
-                .and_then(util::parse_hex_sha1)
-                .map(|d| util::hex(&d) == stored.sha1)
-                .unwrap_or(false);
-            if !ok {
-                return Err(parts_mismatch(format!(
-                    "parts[{i}] sha1 {h} does not match the uploaded part's sha1 {}",
-                    stored.sha1
-                )));
-            }
-        }
-        if !seen.insert(part_id) {
+        };
+        check_entry(i, obj, stored, kind)?;
+        if !seen.insert((reuse.is_some(), part_id)) {
             return Err(parts_mismatch(format!(
                 "parts[{i}] (part_id {part_id}) is listed twice"
             )));
@@ -175,22 +191,133 @@ pub(crate) fn check_parts_list(inner: &SessionInner, list: &[Value]) -> Result<(
             ));
         }
         last_offset = Some(stored.offset);
+        if let Some((v, r)) = reuse {
+            reused.push(fit_reuse(inner, i, v, r)?);
+        }
     }
-    if (inner.parts.len() as u64) < inner.meta.total_parts {
-        return Err(parts_mismatch(format!(
-            "Only {} of {} parts have been uploaded",
-            inner.parts.len(),
-            inner.meta.total_parts
-        )));
+    let covered = inner.parts.len() + reused.len();
+    if (covered as u64) < inner.meta.total_parts {
+        return Err(parts_mismatch(if reused.is_empty() {
+            format!(
+                "Only {} of {} parts have been uploaded",
+                inner.parts.len(),
+                inner.meta.total_parts
+            )
+        } else {
+            format!(
+                "Only {} of {} parts have been uploaded or reused ({} reused)",
+                covered,
+                inner.meta.total_parts,
+                reused.len()
+            )
+        }));
     }
-    if seen.len() != inner.parts.len() {
+    let listed_uploaded = seen.len() - reused.len();
+    if listed_uploaded != inner.parts.len() {
         return Err(parts_mismatch(format!(
             "The parts list names {} parts but {} were uploaded",
-            seen.len(),
+            listed_uploaded,
             inner.parts.len()
         )));
     }
+    Ok(reused)
+}
+
+/// The part of version `v` with id `part_id` (at `offset`, when the entry gives one).
+fn held_part<'a>(
+    v: &'a VersionRecord,
+    part_id: &str,
+    offset: Option<Option<u64>>,
+) -> Option<&'a PartRecord> {
+    match offset {
+        Some(o) => {
+            let o = o?;
+            let i = v.parts.binary_search_by_key(&o, |p| p.offset).ok()?;
+            Some(&v.parts[i]).filter(|p| p.part_id == part_id)
+        }
+        None => v.parts.iter().find(|p| p.part_id == part_id),
+    }
+}
+
+/// Checks an entry's `offset`, `size`, `sha1` and `sha512`, when given, against the part it
+/// names (`kind`: "uploaded part" or "reused part").
+fn check_entry(
+    i: usize,
+    obj: &Map<String, Value>,
+    stored: &PartRecord,
+    kind: &str,
+) -> Result<(), ApiError> {
+    if let Some(o) = obj.get("offset") {
+        if o.as_u64() != Some(stored.offset) {
+            return Err(parts_mismatch(format!(
+                "parts[{i}] offset {o} does not match the {kind}'s offset {}",
+                stored.offset
+            )));
+        }
+    }
+    if let Some(s) = obj.get("size") {
+        if s.as_u64() != Some(stored.size) {
+            return Err(parts_mismatch(format!(
+                "parts[{i}] size {s} does not match the {kind}'s size {}",
+                stored.size
+            )));
+        }
+    }
+    if let Some(h) = obj.get("sha1") {
+        let ok = h
+            .as_str()
+            .and_then(util::parse_hex_sha1)
+            .map(|d| util::hex(&d) == stored.sha1)
+            .unwrap_or(false);
+        if !ok {
+            return Err(parts_mismatch(format!(
+                "parts[{i}] sha1 {h} does not match the {kind}'s sha1 {}",
+                stored.sha1
+            )));
+        }
+    }
+    // A part recorded without its SHA-512 (uploaded with `sha=` alone) is not checked.
+    if let (Some(h), Some(known)) = (obj.get("sha512").filter(|v| !v.is_null()), &stored.sha512) {
+        if h.as_str() != Some(known.as_str()) {
+            return Err(parts_mismatch(format!(
+                "parts[{i}] sha512 {h} does not match the {kind}'s sha512 {known}"
+            )));
+        }
+    }
     Ok(())
+}
+
+/// A part of the current version, checked to be one of this session's parts (same offset
+/// and size as the session expects there) and not uploaded or being uploaded here.
+fn fit_reuse(
+    inner: &SessionInner,
+    i: usize,
+    v: &VersionRecord,
+    r: &PartRecord,
+) -> Result<Reuse, ApiError> {
+    let (file_size, part_size) = (inner.meta.file_size, inner.meta.part_size.max(1));
+    let fits = r.offset % part_size == 0
+        && r.offset < file_size
+        && r.size == part_size.min(file_size - r.offset);
+    if !fits {
+        return Err(parts_mismatch(format!(
+            "parts[{i}] (part_id {}, offset {}, size {}) is not one of this session's parts \
+             (part size {part_size}, file size {file_size})",
+            r.part_id, r.offset, r.size
+        )));
+    }
+    let index = r.offset / part_size;
+    if inner.part_at(index).is_some() {
+        return Err(parts_mismatch(format!(
+            "parts[{i}] (part_id {}) is reused at offset {}, where this session has an uploaded part",
+            r.part_id, r.offset
+        )));
+    }
+    Ok(Reuse {
+        index,
+        part: r.clone(),
+        version_id: v.id.clone(),
+    })
 }
 
 /// Checks everything that depends on the catalog (etags, name, folder, limits).

@@ -1,5 +1,6 @@
-//! The headers of a part upload and a commit: `digest` (the SHA-1 of the part or the whole
-//! file) and a part's `content-range` and `content-length`, checked against its session.
+//! The headers of a part upload and a commit: `digest` (the SHA-1 of the whole file; the
+//! SHA-1, the SHA-512 or both of a part) and a part's `content-range` and `content-length`,
+//! checked against its session.
 
 use crate::error::ApiError;
 use crate::util::{self, DigestError};
@@ -43,6 +44,66 @@ pub(crate) fn digest_header(value: Option<&str>, what: &str) -> Result<[u8; 20],
             }
         })
     })
+}
+
+/// The digests a part's `digest` header carries: at least one of them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct PartDigests {
+    /// `sha=<base64 SHA-1>`.
+    pub sha1: Option<[u8; 20]>,
+    /// `sha-512=<base64 SHA-512>` (RFC 5843), which Box accepts on parts since 2026.
+    pub sha512: Option<[u8; 64]>,
+}
+
+/// Parses a part's required `digest` header: RFC 3230 instance digests, comma separated,
+/// algorithm names matched case-insensitively; `sha=` (SHA-1), `sha-512=` (SHA-512) or both;
+/// other algorithms are ignored. `400 bad_request` if it is missing, carries neither, or a
+/// value is not the base64 of a digest of the right length.
+pub(crate) fn part_digest_header(value: Option<&str>) -> Result<PartDigests, ApiError> {
+    let v = value.ok_or_else(|| {
+        ApiError::bad_request(
+            "Missing required header 'digest' (sha=<base64 SHA-1 of the part> or \
+             sha-512=<base64 SHA-512 of the part>)",
+        )
+    })?;
+    let mut out = PartDigests {
+        sha1: None,
+        sha512: None,
+    };
+    for item in v.split(',') {
+        let Some((alg, val)) = item.trim().split_once('=') else {
+            continue;
+        };
+        let alg = alg.trim();
+        if alg.eq_ignore_ascii_case("sha") {
+            out.sha1 = Some(decode_digest(val, "sha", "a 20-byte SHA-1")?);
+        } else if alg.eq_ignore_ascii_case("sha-512") {
+            out.sha512 = Some(decode_digest(val, "sha-512", "a 64-byte SHA-512")?);
+        }
+    }
+    if out.sha1.is_none() && out.sha512.is_none() {
+        return Err(ApiError::bad_request(
+            "The digest header must carry sha=<base64 SHA-1 of the part> or \
+             sha-512=<base64 SHA-512 of the part>",
+        ));
+    }
+    Ok(out)
+}
+
+/// The bytes of one base64 digest value (padded or not) of length `N`.
+fn decode_digest<const N: usize>(val: &str, alg: &str, what: &str) -> Result<[u8; N], ApiError> {
+    use base64::Engine as _;
+    let val = val.trim();
+    base64::engine::general_purpose::STANDARD
+        .decode(val)
+        .or_else(|_| base64::engine::general_purpose::STANDARD_NO_PAD.decode(val))
+        .ok()
+        .and_then(|d| <[u8; N]>::try_from(d.as_slice()).ok())
+        .ok_or_else(|| {
+            ApiError::bad_request(format!(
+                "The digest header's {alg} value is not the base64 of {what}"
+            ))
+        })
 }
 
 /// Where a part goes in its session, from its `content-range`.

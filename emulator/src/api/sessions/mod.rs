@@ -4,12 +4,16 @@
 //! [`create`] makes a session, [`part`] stores one part (written in place through
 //! [`region`]), [`commit`] checks the parts list ([`commit_body`]) and stores the file, and
 //! [`status`] answers the session's status, its parts, its abort and its log events. The
-//! headers of a part and a commit are read by [`headers`].
+//! headers of a part and a commit are read by [`headers`]. For a new version, [`plan`] says
+//! which parts the file's current version already holds, and a commit may name those parts
+//! instead of uploads ([`reuse`]).
 
 pub(crate) mod commit;
 mod commit_body;
 pub(crate) mod create;
 pub(crate) mod headers;
 pub(crate) mod part;
+pub(crate) mod plan;
 mod region;
+mod reuse;
 pub(crate) mod status;

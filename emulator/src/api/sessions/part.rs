@@ -6,7 +6,7 @@
 //! this request owns the region (the usual case), else into a temporary file that is copied
 //! into place once the part is known good and reserved (see [`super::region`]).
 
-use super::headers::{digest_header, part_slot, size_mismatch, PartSlot};
+use super::headers::{part_digest_header, part_slot, size_mismatch, PartDigests, PartSlot};
 use super::region::{overlap_error, taken_over, RegionOwner, RegionWriter, Reservation};
 use crate::api::gate::Faults;
 use crate::api::request::{body_error, header_str};
@@ -44,7 +44,7 @@ pub(crate) async fn upload_part(
         inner.check_live()?;
         (inner.meta.file_size, inner.meta.part_size, inner.meta.seq)
     };
-    let expected_sha = digest_header(header_str(&headers, "digest"), "part")?;
+    let expected = part_digest_header(header_str(&headers, "digest"))?;
     let slot = part_slot(
         header_str(&headers, "content-range"),
         header_str(&headers, "content-length"),
@@ -58,27 +58,15 @@ pub(crate) async fn upload_part(
         read_half(&st, &mut body, slot.size).await;
         return Err(faults.drop_connection().await);
     }
-    let (held, actual) = receive(&st, &session, slot, claim.sink, &mut body).await?;
-    if actual != expected_sha {
-        // Box documents a 412 for a part upload only as "a precondition was not met", and
-        // names no status for a part whose bytes do not match its `digest` header; the
-        // emulator answers such a part with 412 precondition_failed, the closest documented
-        // status (https://developer.box.com/reference/put-files-upload-sessions-id/).
-        return Err(ApiError::new(
-            StatusCode::PRECONDITION_FAILED,
-            "precondition_failed",
-            format!(
-                "The digest header (sha={}) does not match the part received (sha={})",
-                util::b64(&expected_sha),
-                util::b64(&actual)
-            ),
-        ));
-    }
+    let want_sha512 = expected.sha512.is_some();
+    let (held, actual) = receive(&st, &session, slot, claim.sink, want_sha512, &mut body).await?;
+    check_digests(&expected, &actual)?;
     let rec = PartRecord {
         part_id: st.part_id(seq, slot.index),
         offset: slot.first,
         size: slot.size,
-        sha1: util::hex(&actual),
+        sha1: util::hex(&actual.sha1),
+        sha512: actual.sha512.map(|d| util::hex(&d)),
     };
     store(&st, &session, slot, &rec, held, claim.region).await?;
     match fault {
@@ -92,6 +80,38 @@ pub(crate) async fn upload_part(
         }
         _ => Ok(json_response(StatusCode::OK, json!({"part": rec.json()}))),
     }
+}
+
+/// Checks the part received against each digest its header carried.
+///
+/// Box documents a 412 for a part upload only as "a precondition was not met", and names no
+/// status for a part whose bytes do not match its `digest` header; the emulator answers such
+/// a part with 412 precondition_failed, the closest documented status
+/// (https://developer.box.com/reference/put-files-upload-sessions-id/), for either digest.
+fn check_digests(expected: &PartDigests, actual: &Received) -> Result<(), ApiError> {
+    let mismatch = |alg: &str, want: &[u8], got: &[u8]| {
+        ApiError::new(
+            StatusCode::PRECONDITION_FAILED,
+            "precondition_failed",
+            format!(
+                "The digest header ({alg}={}) does not match the part received ({alg}={})",
+                util::b64(want),
+                util::b64(got)
+            ),
+        )
+    };
+    if let Some(want) = expected.sha1 {
+        let got = actual.sha1;
+        if want != got {
+            return Err(mismatch("sha", &want, &got));
+        }
+    }
+    if let (Some(want), Some(got)) = (expected.sha512, actual.sha512) {
+        if want != got {
+            return Err(mismatch("sha-512", &want, &got));
+        }
+    }
+    Ok(())
 }
 
 /// Box's common errors: `411 length_required`, "content-length header was required, but
@@ -180,6 +200,12 @@ async fn read_half(st: &Shared, body: &mut BodyStream, size: u64) {
     }
 }
 
+/// The digests of a part received: the SHA-1 always, the SHA-512 when asked for.
+struct Received {
+    sha1: [u8; 20],
+    sha512: Option<[u8; 64]>,
+}
+
 /// A received part that passed its size checks: already in its region (still owned), or
 /// still in a temporary file.
 enum Placement {
@@ -196,14 +222,16 @@ enum Sink {
 
 /// Receives the body into its sink, hashing it: `400 request_size_mismatch` if it is longer
 /// (cut off at once, the connection closed) or shorter than the part; the injected
-/// 500-before once it is read. Returns where the bytes are and their SHA-1.
+/// 500-before once it is read. Returns where the bytes are and their SHA-1, and their SHA-512
+/// when `want_sha512` (only a part whose header carried one pays for it).
 async fn receive(
     st: &Shared,
     session: &Session,
     slot: PartSlot,
     kind: SinkKind,
+    want_sha512: bool,
     body: &mut BodyStream,
-) -> Result<(Placement, [u8; 20]), ApiError> {
+) -> Result<(Placement, Received), ApiError> {
     let size = slot.size;
     let mut sink = match kind {
         SinkKind::Direct(owner) => {
@@ -219,6 +247,7 @@ async fn receive(
         }
     };
     let mut hasher = Sha1::new();
+    let mut hasher512 = want_sha512.then(|| ring::digest::Context::new(&ring::digest::SHA512));
     let mut received = 0u64;
     while let Some(chunk) = body.next_chunk().await.map_err(body_error)? {
         received += chunk.len() as u64;
@@ -231,6 +260,9 @@ async fn receive(
             .closing());
         }
         hasher.update(&chunk);
+        if let Some(h) = &mut hasher512 {
+            h.update(&chunk);
+        }
         match &mut sink {
             Sink::Direct(w) => w.send(chunk).await,
             Sink::Temp(_, w) => w
@@ -261,7 +293,14 @@ async fn receive(
             return Err(ApiError::internal("Internal Server Error"));
         }
     };
-    Ok((placement, util::sha1_finish(hasher)))
+    let sha512 = hasher512.and_then(|h| <[u8; 64]>::try_from(h.finish().as_ref()).ok());
+    Ok((
+        placement,
+        Received {
+            sha1: util::sha1_finish(hasher),
+            sha512,
+        },
+    ))
 }
 
 /// Stores a good part: reserves it, puts its bytes in place if they are still in a temporary

@@ -1,0 +1,110 @@
+//! Parts a commit takes from the file's current version instead of uploading them again
+//! (the hits of a plan, named in the commit's list by their `part_id`): held in the session
+//! while the commit runs, so no upload can write their regions, and copied from the
+//! version's content into the session's data file before the whole file is hashed.
+
+use super::region::RegionOwner;
+use crate::error::ApiError;
+use crate::state::{copy_at, io_err, lock, PartRecord, Session, SessionInner};
+use std::io::{Read as _, Seek as _, SeekFrom};
+use std::path::{Path, PathBuf};
+
+/// A part of the file's current version that a commit names: where it goes in the session.
+#[derive(Clone, Debug)]
+pub(crate) struct Reuse {
+    /// The session's part index (offset / part size).
+    pub index: u64,
+    /// The part as the version recorded it (its `part_id` stays).
+    pub part: PartRecord,
+    /// The version whose content holds its bytes.
+    pub version_id: String,
+}
+
+/// The reused parts' places in a session while a commit runs: each reserved (an upload of
+/// that part answers `416 range_overlaps_existing_part`, naming the reused part) and its
+/// region taken over (a writer already streaming into it is fenced out). Given up on drop.
+pub(crate) struct ReuseHold<'a> {
+    session: &'a Session,
+    indexes: Vec<u64>,
+    _owners: Vec<RegionOwner>,
+}
+
+impl<'a> ReuseHold<'a> {
+    /// Holds the places of `reused`; `inner` is `session`'s, locked by the caller, and no
+    /// part is stored or reserved at any of them (the parts list check saw to that).
+    pub fn take(session: &'a Session, inner: &mut SessionInner, reused: &[Reuse]) -> ReuseHold<'a> {
+        let mut owners = Vec::with_capacity(reused.len());
+        for r in reused {
+            inner.reserved.insert(r.index, r.part.clone());
+            owners.push(RegionOwner::take_over(
+                inner.regions.entry(r.index).or_default(),
+            ));
+        }
+        ReuseHold {
+            session,
+            indexes: reused.iter().map(|r| r.index).collect(),
+            _owners: owners,
+        }
+    }
+}
+
+impl Drop for ReuseHold<'_> {
+    fn drop(&mut self) {
+        let mut inner = lock(&self.session.inner);
+        for i in &self.indexes {
+            inner.reserved.remove(i);
+        }
+    }
+}
+
+/// Copies every reused part's bytes from its version's content (`blob(version_id)`) into the
+/// session's data file at its offset (blocking reads and writes on a blocking thread).
+pub(crate) async fn copy_reused(
+    session: &Session,
+    reused: &[Reuse],
+    blob: impl Fn(&str) -> PathBuf,
+) -> Result<(), ApiError> {
+    if reused.is_empty() {
+        return Ok(());
+    }
+    let data = session.data_path();
+    let jobs: Vec<(PathBuf, u64, u64)> = reused
+        .iter()
+        .map(|r| (blob(&r.version_id), r.part.offset, r.part.size))
+        .collect();
+    tokio::task::spawn_blocking(move || -> std::io::Result<()> {
+        let dst = std::fs::OpenOptions::new().write(true).open(&data)?;
+        for (src, offset, size) in jobs {
+            let mut src = std::fs::File::open(&src)?;
+            src.seek(SeekFrom::Start(offset))?;
+            copy_at(&src, &dst, offset, size)?;
+        }
+        Ok(())
+    })
+    .await
+    .map_err(|e| ApiError::internal(format!("Internal Server Error ({e})")))?
+    .map_err(io_err("copying reused parts"))
+}
+
+/// The SHA-512 of `size` bytes of file `path` from `offset` (blocking).
+pub(crate) fn sha512_of_region(path: &Path, offset: u64, size: u64) -> std::io::Result<[u8; 64]> {
+    let mut f = std::fs::File::open(path)?;
+    f.seek(SeekFrom::Start(offset))?;
+    let mut ctx = ring::digest::Context::new(&ring::digest::SHA512);
+    let mut buf = vec![0u8; (1 << 20).min(size.max(1) as usize)];
+    let mut left = size;
+    while left > 0 {
+        let want = buf.len().min(usize::try_from(left).unwrap_or(usize::MAX));
+        let n = f.read(&mut buf[..want])?;
+        if n == 0 {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::UnexpectedEof,
+                "the version's content ended early",
+            ));
+        }
+        ctx.update(&buf[..n]);
+        left -= n as u64;
+    }
+    <[u8; 64]>::try_from(ctx.finish().as_ref())
+        .map_err(|_| std::io::Error::other("SHA-512 is not 64 bytes"))
+}
