@@ -466,3 +466,28 @@ async fn a_part_is_checked_against_its_sha512_digest() {
     assert!(v["part"].get("sha512").is_none(), "{v}");
     assert_eq!(ctx.emu.counters().parts_stored, 2);
 }
+
+#[tokio::test]
+async fn a_restarted_emulator_still_knows_the_parts_of_each_version() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = box_emulator::Config {
+        data_dir: Some(dir.path().to_path_buf()),
+        ..small_config()
+    };
+    let v1 = test_data(SIZE as u64, 12);
+    let file_id = {
+        let ctx = Ctx::new(config.clone()).await;
+        let id = upload_with_sha512(&ctx, "kept.bin", &v1).await;
+        ctx.emu.shutdown().await;
+        id
+    };
+    let ctx = Ctx::new(config).await;
+    let v2 = changed(&v1, &[2]);
+    let vs = version_session(&ctx, &file_id, SIZE).await;
+    let (list, answer) = plan_and_upload(&ctx, &vs, &v2).await;
+    assert_eq!(answer["hits"].as_array().map(Vec::len), Some(4));
+    assert_eq!(answer["misses"].as_array().map(Vec::len), Some(1));
+    expect_status(ctx.commit(&vs, &list, &v2).await, 201).await;
+    assert_stored(&ctx.emu, &file_id, &v2).await;
+    ctx.emu.shutdown().await;
+}

@@ -170,3 +170,59 @@ pub(crate) fn part_slot(
         index: range.first / part_size,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn b64(bytes: &[u8]) -> String {
+        util::b64(bytes)
+    }
+
+    #[test]
+    fn a_part_digest_carries_sha1_sha512_or_both() {
+        let s1 = [1u8; 20];
+        let s5 = [5u8; 64];
+        let parse = |v: &str| part_digest_header(Some(v)).map_err(|e| e.code);
+        let both = PartDigests {
+            sha1: Some(s1),
+            sha512: Some(s5),
+        };
+        assert_eq!(
+            parse(&format!("sha={}", b64(&s1))),
+            Ok(PartDigests {
+                sha1: Some(s1),
+                sha512: None
+            })
+        );
+        assert_eq!(
+            parse(&format!("SHA-512={}", b64(&s5))),
+            Ok(PartDigests {
+                sha1: None,
+                sha512: Some(s5)
+            })
+        );
+        assert_eq!(
+            parse(&format!("sha={}, sha-512={}", b64(&s1), b64(&s5))),
+            Ok(both)
+        );
+        assert_eq!(
+            parse(&format!("md5=xyz,sha-512={},sha={}", b64(&s5), b64(&s1))),
+            Ok(both)
+        );
+        for bad in [
+            "md5=AAAA".to_string(),
+            "sha-256=AAAA".to_string(),
+            "".to_string(),
+            format!("sha-512={}", b64(&s1)),
+            format!("sha={}", b64(&s5)),
+            "sha-512=not base64!".to_string(),
+        ] {
+            assert_eq!(parse(&bad), Err("bad_request".to_string()), "{bad}");
+        }
+        assert_eq!(
+            part_digest_header(None).map_err(|e| e.code),
+            Err("bad_request".to_string())
+        );
+    }
+}
