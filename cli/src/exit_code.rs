@@ -230,13 +230,9 @@ pub(crate) fn as_upload_error<'e>(e: &'e (dyn StdError + 'static)) -> Option<&'e
 }
 
 fn upload_facts(f: &mut Facts, u: &UploadError) {
-    if let UploadErrorKind::Api {
-        operation,
-        attempts,
-    } = u.kind()
-    {
+    if let (Some(operation), Some(attempts)) = (u.operation(), u.attempts()) {
         f.operation.get_or_insert(operation);
-        f.attempts.get_or_insert(*attempts);
+        f.attempts.get_or_insert(attempts);
     }
     if *u.kind() == UploadErrorKind::Cancelled {
         f.interrupted = true;

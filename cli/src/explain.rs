@@ -344,7 +344,7 @@ pub(crate) fn plain_chain(err: &(dyn StdError + 'static)) -> String {
         next = e.source();
         let internal = e
             .downcast_ref::<box_uploads::upload::UploadError>()
-            .is_some_and(|u| matches!(u.kind(), box_uploads::upload::UploadErrorKind::Api { .. }))
+            .is_some_and(|u| u.operation().is_some())
             || matches!(
                 e.downcast_ref::<box_uploads::tree::TreeFileError>(),
                 Some(box_uploads::tree::TreeFileError::Upload(_))

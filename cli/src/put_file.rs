@@ -65,7 +65,7 @@ pub(crate) fn box_name(args: &PutArgs) -> anyhow::Result<String> {
 
 /// The upload the options describe: where the file goes, under which name, and how.
 fn upload(args: &PutArgs) -> anyhow::Result<Upload> {
-    let mut upload = match (&args.version_of, &args.folder) {
+    let mut upload: Upload = match (&args.version_of, &args.folder) {
         (Some(file_id), _) => {
             let mut u = Upload::new_version(file_id.clone());
             if let Some(name) = &args.name {
@@ -74,9 +74,9 @@ fn upload(args: &PutArgs) -> anyhow::Result<Upload> {
             if let Some(etag) = &args.if_match {
                 u = u.if_match(etag.clone());
             }
-            u
+            u.into()
         }
-        (None, Some(folder)) => Upload::new_file(folder.clone(), box_name(args)?),
+        (None, Some(folder)) => Upload::new_file(folder.clone(), box_name(args)?).into(),
         (None, None) => {
             return Err(
                 Classified::new(Exit::Usage, "pass --folder ID or --version-of FILE_ID").into(),

@@ -9,7 +9,7 @@ use futures_util::TryFutureExt as _;
 use super::context::Run;
 use crate::models::FileFull;
 use crate::retry::RetryContext;
-use crate::upload::{call_error, ProgressEvent, Upload, UploadError};
+use crate::upload::{call_error, ProgressEvent, Upload, UploadError, UploadTarget};
 
 impl Run {
     /// One API call to `operation`, through the crate's retry loop: each attempt waits for the
@@ -43,7 +43,11 @@ impl Run {
 
     /// An upload, spaced by the limiter (one upload; its requests estimated from its size),
     /// whose 429s slow the whole run.
-    pub(crate) async fn upload(&self, upload: Upload, size: u64) -> Result<FileFull, UploadError> {
+    pub(crate) async fn upload<T: UploadTarget>(
+        &self,
+        upload: Upload<T>,
+        size: u64,
+    ) -> Result<FileFull, UploadError> {
         let config = self.uploader.config();
         let requests = if size > config.chunked_cutoff && size >= config.min_chunked_size {
             // Create, parts (Box's smallest part is 8 MiB), commit.

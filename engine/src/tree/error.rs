@@ -1,9 +1,11 @@
-//! Why a file of a tree, or a whole tree upload, failed.
+//! Why a file of a tree, or a whole tree upload, failed. A file's failure reads as an
+//! [`UploadErrorKind`] too ([`TreeFileError::kind`]), so one `match` serves single uploads and
+//! trees.
 
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use crate::upload::UploadError;
+use crate::upload::{ExistingItem, UploadError, UploadErrorKind};
 
 /// Why one file failed.
 #[derive(Debug, thiserror::Error)]
@@ -23,6 +25,7 @@ pub enum TreeFileError {
         name: String,
         /// What Box holds: `file`, `folder`, `web link`.
         kind: String,
+        /// The id of the item Box holds.
         existing_id: String,
         /// The name as Box lists it (Box compares names without regard to case).
         existing_name: String,
@@ -30,7 +33,9 @@ pub enum TreeFileError {
     /// The Box folder for the file could not be created or listed.
     #[error("the Box folder for {folder:?} could not be created or listed")]
     Folder {
+        /// The folder's path in the tree.
         folder: String,
+        /// Why it could not be created or listed (shared by the folder's files).
         #[source]
         source: Arc<UploadError>,
     },
@@ -39,7 +44,9 @@ pub enum TreeFileError {
     /// seen.
     #[error("reading {} failed", path.display())]
     Unreadable {
+        /// The local path.
         path: PathBuf,
+        /// Why it could not be read.
         #[source]
         source: std::io::Error,
     },
@@ -75,6 +82,55 @@ impl TreeFileError {
         }
     }
 
+    /// What kind of failure this is, as for a single upload: a name in use is an
+    /// [`UploadErrorKind::Conflict`] naming the item Box holds, an upload's failure its own
+    /// kind, a folder's failure the kind of the folder's, a local file or folder that cannot be
+    /// read [`UploadErrorKind::Source`], and a journal that cannot be written
+    /// [`UploadErrorKind::StateFile`].
+    ///
+    /// ```
+    /// # fn demo(report: box_uploads::tree::TreeReport) {
+    /// use box_uploads::upload::UploadErrorKind;
+    ///
+    /// use box_uploads::tree::FileOutcome;
+    ///
+    /// for file in report.failures() {
+    ///     if let FileOutcome::Failed(error) = &file.outcome {
+    ///         if let UploadErrorKind::Conflict { existing, .. } = error.kind() {
+    ///             println!("{}: Box holds {} {}", file.path, existing.kind, existing.id);
+    ///         }
+    ///     }
+    /// }
+    /// # }
+    /// ```
+    pub fn kind(&self) -> UploadErrorKind {
+        match self {
+            TreeFileError::Upload(e) => e.kind().clone(),
+            TreeFileError::Folder { source, .. } => source.kind().clone(),
+            TreeFileError::Conflict {
+                kind,
+                existing_id,
+                existing_name,
+                ..
+            } => UploadErrorKind::Conflict {
+                // Found in the folder's listing, or named by a refused upload's 409.
+                operation: "list_folder_items",
+                attempts: 1,
+                existing: ExistingItem::new(existing_id, existing_name, kind.replace(' ', "_")),
+            },
+            TreeFileError::Unreadable { path, .. } => UploadErrorKind::Source {
+                context: format!("reading {}", path.display()),
+            },
+            TreeFileError::Io(_) => UploadErrorKind::Source {
+                context: "reading the local file".into(),
+            },
+            TreeFileError::Journal(e) => UploadErrorKind::StateFile {
+                path: PathBuf::new(),
+                detail: format!("the journal could not be written: {e}"),
+            },
+        }
+    }
+
     /// The local path that could not be read, for [`Unreadable`](Self::Unreadable).
     pub fn unreadable_path(&self) -> Option<&std::path::Path> {
         match self {
@@ -100,21 +156,28 @@ pub enum TreeError {
     /// The local tree could not be read.
     #[error("reading the local tree {} failed", path.display())]
     Walk {
+        /// The local root.
         path: PathBuf,
+        /// Why it could not be read.
         #[source]
         source: std::io::Error,
     },
-    /// The journal could not be read or opened.
-    #[error("the journal {} could not be opened", path.display())]
+    /// The journal could not be read or opened (or, on [`abort`](super::TreeHandle::abort),
+    /// removed).
+    #[error("the journal {} could not be opened or removed", path.display())]
     Journal {
+        /// The journal.
         path: PathBuf,
+        /// Why.
         #[source]
         source: std::io::Error,
     },
     /// The target Box folder could not be listed.
     #[error("the Box folder {folder_id} could not be listed")]
     Folder {
+        /// The Box folder's id.
         folder_id: String,
+        /// Why it could not be listed.
         #[source]
         source: Arc<UploadError>,
     },
@@ -139,6 +202,16 @@ mod tests {
             existing_name: "A.txt".into(),
         };
         assert_eq!(file.conflict(), Some(("11", "A.txt")));
+        match file.kind() {
+            UploadErrorKind::Conflict { existing, .. } => {
+                assert_eq!(
+                    (existing.id.as_str(), existing.name.as_str()),
+                    ("11", "A.txt")
+                );
+                assert_eq!(existing.kind, "file");
+            }
+            other => panic!("expected a conflict, got {other:?}"),
+        }
         assert_eq!(
             file.to_string(),
             "Box already holds \"A.txt\" (file 11) with other content; OnConflict::Version would \

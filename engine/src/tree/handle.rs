@@ -1,5 +1,7 @@
-//! A tree upload running on a task of its own ([`TreeHandle`]), and the [`Uploader`] methods
-//! that start one.
+//! A tree upload running on a task of its own ([`TreeHandle`]: progress, `join`, `pause`,
+//! `abort`, as an upload's handle has), and the [`Uploader`] methods that start one.
+
+use std::path::PathBuf;
 
 use tokio::sync::watch;
 
@@ -9,14 +11,36 @@ use super::report::{TreeProgress, TreeReport};
 use super::run::run;
 use crate::upload::Uploader;
 
-/// A tree upload running on a task of its own. Dropping the handle stops the run, as
-/// [`abort`](Self::abort) does.
+/// A tree upload running on a task of its own, with the methods of an
+/// [`UploadHandle`](crate::upload::UploadHandle):
+///
+/// - [`join`](Self::join) waits for the report;
+/// - [`pause`](Self::pause) stops the run and keeps the journal: running the same tree upload
+///   again goes on where it stopped;
+/// - [`abort`](Self::abort) stops the run and removes the journal: a later run checks every
+///   file again (files already in Box are skipped by their size and SHA-1).
+///
+/// Files in flight are stopped within one part and their sessions discarded; files done are in
+/// Box. Dropping the handle stops the run too (keeping the journal).
+///
+/// ```no_run
+/// # async fn demo(uploader: box_uploads::upload::Uploader) -> Result<(), box_uploads::tree::TreeError> {
+/// use box_uploads::tree::TreeUpload;
+///
+/// let handle = uploader.start_tree(TreeUpload::new("photos/", "0").journal("photos.journal"));
+/// // ... the service is shutting down: the next run goes on from the journal.
+/// if let Some(report) = handle.pause().await? {
+///     println!("finished before the pause: {} uploaded", report.uploaded());
+/// }
+/// # Ok(()) }
+/// ```
 #[derive(Debug)]
 #[must_use = "dropping a TreeHandle stops the tree upload"]
 pub struct TreeHandle {
     progress: watch::Receiver<TreeProgress>,
     task: Option<tokio::task::JoinHandle<Result<TreeReport, TreeError>>>,
     aborter: TreeAborter,
+    journal: Option<PathBuf>,
 }
 
 impl Drop for TreeHandle {
@@ -45,14 +69,46 @@ impl TreeHandle {
         }
     }
 
-    /// Stops the run: uploads in flight are cancelled (their sessions aborted). Files done are
-    /// in Box (and in the journal); running the tree upload again finishes it.
-    pub fn abort(&self) {
+    /// Stops the run and keeps the journal, so that the same tree upload run again goes on
+    /// where this one stopped. Returns `Ok(Some(report))` if the run had finished before the
+    /// pause took effect, `Ok(None)` once paused, and the run's error if it failed first.
+    pub async fn pause(mut self) -> Result<Option<TreeReport>, TreeError> {
         self.aborter.abort();
+        self.stopped().await
     }
 
-    /// Something that stops the run (as [`abort`](Self::abort)) while another task waits in
-    /// [`join`](Self::join).
+    /// Stops the run and removes the journal: a later run checks every file again. Returns
+    /// `Ok(Some(report))` if the run had finished before the abort took effect, `Ok(None)`
+    /// once aborted, and the run's error if it failed first (or
+    /// [`TreeError::Journal`] if the journal could not be removed).
+    pub async fn abort(mut self) -> Result<Option<TreeReport>, TreeError> {
+        self.aborter.abort();
+        let stopped = self.stopped().await;
+        if let (Ok(None), Some(path)) = (&stopped, self.journal.take()) {
+            match tokio::fs::remove_file(&path).await {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(source) => return Err(TreeError::Journal { path, source }),
+            }
+        }
+        stopped
+    }
+
+    async fn stopped(&mut self) -> Result<Option<TreeReport>, TreeError> {
+        match self.task.take() {
+            Some(task) => match task.await {
+                Ok(Ok(report)) => Ok(Some(report)),
+                Ok(Err(TreeError::Cancelled)) => Ok(None),
+                Ok(Err(e)) => Err(e),
+                Err(e) if e.is_cancelled() => Ok(None),
+                Err(e) => Err(TreeError::Internal(e.to_string())),
+            },
+            None => Ok(None),
+        }
+    }
+
+    /// Something that stops the run while another task waits in [`join`](Self::join) (the
+    /// journal is kept, as [`pause`](Self::pause) keeps it).
     pub fn aborter(&self) -> TreeAborter {
         self.aborter.clone()
     }
@@ -63,18 +119,22 @@ impl TreeHandle {
 pub struct TreeAborter(tokio::task::AbortHandle);
 
 impl TreeAborter {
+    /// Stops the run; its [`join`](TreeHandle::join) returns [`TreeError::Cancelled`].
     pub fn abort(&self) {
         self.0.abort();
     }
 }
 
 impl Uploader {
-    /// Starts a tree upload on a task of its own. Must be called within a Tokio runtime.
+    /// Starts a tree upload on a task of its own (progress, `join`, `pause`, `abort`). Must be
+    /// called within a Tokio runtime.
     pub fn start_tree(&self, tree: TreeUpload) -> TreeHandle {
         let (tx, rx) = watch::channel(TreeProgress::default());
         let uploader = self.clone();
+        let journal = tree.journal.clone();
         let task = tokio::spawn(run(uploader, tree, tx));
         TreeHandle {
+            journal,
             progress: rx,
             aborter: TreeAborter(task.abort_handle()),
             task: Some(task),
@@ -83,7 +143,11 @@ impl Uploader {
 
     /// Uploads a local directory tree into a Box folder and reports what became of each file
     /// (see [`crate::tree`]). One file's failure does not stop the others: look at
-    /// [`TreeReport::failed`].
+    /// [`TreeReport::failed`]; each failed file's [`TreeFileError::kind`](super::TreeFileError::kind)
+    /// is an [`UploadErrorKind`](crate::upload::UploadErrorKind), as a single upload's is (a
+    /// name in use is a `Conflict` naming the existing item). The run as a whole fails only
+    /// before its files are tried: the local tree or the journal cannot be read, or the target
+    /// folder cannot be listed ([`TreeError`]).
     ///
     /// ```no_run
     /// # async fn demo(uploader: box_uploads::upload::Uploader) -> Result<(), box_uploads::tree::TreeError> {

@@ -3,8 +3,6 @@
 
 use std::sync::Arc;
 
-use tokio::sync::watch;
-
 use super::adaptive::Parallelism;
 use super::calls::{Target, UploadCalls};
 use super::context::{Ctx, Job};
@@ -42,15 +40,16 @@ impl<A: UploadCalls> Engine<A> {
     }
 
     /// Starts `upload` on a task of its own.
-    pub(crate) fn start(&self, upload: Upload) -> UploadHandle<A::File> {
+    pub(crate) fn start<T>(&self, upload: Upload<T>) -> UploadHandle<A::File> {
+        let upload = upload.into_any();
         let reporter = Reporter::new();
-        let (cancel_tx, cancel_rx) = watch::channel(false);
+        let (stop, cancel) = Cancellation::channel();
         let ctx = Ctx {
             api: self.api.clone(),
             config: self.config.clone(),
             parallelism: self.parallelism.clone(),
             reporter: reporter.clone(),
-            cancel: Cancellation::new(cancel_rx),
+            cancel,
         };
         let task = tokio::spawn(async move {
             let reporter = ctx.reporter.clone();
@@ -64,7 +63,7 @@ impl<A: UploadCalls> Engine<A> {
             });
             result
         });
-        UploadHandle::new(task, reporter, cancel_tx)
+        UploadHandle::new(task, reporter, stop)
     }
 }
 
@@ -79,6 +78,8 @@ async fn run<A: UploadCalls>(ctx: Ctx<A>, upload: Upload) -> Result<A::File, Upl
         retry,
         commit_deadline,
         preserve_dates,
+        reuse_parts,
+        kind: _,
     } = upload;
     match &target {
         Target::NewFile { folder_id, name } => {
@@ -106,6 +107,7 @@ async fn run<A: UploadCalls>(ctx: Ctx<A>, upload: Upload) -> Result<A::File, Upl
             }
         }
     }
+    let is_version = matches!(target, Target::NewVersion { .. });
     let source = source.ok_or_else(|| {
         UploadError::invalid_input("no content: call from_path, from_reader or from_bytes")
     })?;
@@ -127,6 +129,7 @@ async fn run<A: UploadCalls>(ctx: Ctx<A>, upload: Upload) -> Result<A::File, Upl
         retry: retry.unwrap_or_else(|| ctx.config.retry.clone()),
         commit_deadline: commit_deadline.unwrap_or(ctx.config.commit_deadline),
         dates,
+        reuse_parts: reuse_parts.unwrap_or(ctx.config.reuse_parts) && is_version,
     };
     let cutoff = chunked_cutoff.unwrap_or(ctx.config.chunked_cutoff);
     if size > cutoff && size >= ctx.config.min_chunked_size {

@@ -1,7 +1,10 @@
-//! What can go wrong with an upload, typed: a kind, the upload session concerned (once one was
-//! opened, so a caller can resume or clean up) and the underlying cause, if any. Each `Display`
-//! says its own sentence; the cause is left to `source()`, so printing the chain says each thing
-//! once.
+//! What can go wrong with an upload, typed: a kind that names what a caller acts on (refused
+//! credentials, a missing folder or file, a name in use and by which file, too large, gave up
+//! on transient failures, the source changed, cancelled, verification failed), the upload
+//! session concerned (once one was opened, so a caller can resume or clean up) and the
+//! underlying cause, if any (the API's typed answer stays reachable through
+//! [`UploadError::api_error`]). Each `Display` says its own sentence; the cause is left to
+//! `source()`, so printing the chain says each thing once.
 
 use std::error::Error as StdError;
 use std::fmt;
@@ -11,7 +14,7 @@ use std::time::Duration;
 
 use box_uploads_runtime::OperationError;
 
-use super::calls::CallError;
+use super::calls::{CallError, Target};
 
 /// The failure of an upload. Nothing was committed unless the kind says otherwise: the engine
 /// commits only after every byte was read, counted, hashed and acknowledged.
@@ -21,6 +24,12 @@ use super::calls::CallError;
 /// use box_uploads::upload::UploadErrorKind;
 ///
 /// match err.kind() {
+///     UploadErrorKind::Conflict { existing, .. } => {
+///         eprintln!("the name is taken by file {} ({})", existing.id, existing.name)
+///     }
+///     UploadErrorKind::NotFound { missing, .. } => eprintln!("no such {missing}"),
+///     UploadErrorKind::CredentialsRefused { .. } => eprintln!("renew the app's credentials"),
+///     UploadErrorKind::GaveUp { attempts, last, .. } => eprintln!("{attempts} tries, last: {last}"),
 ///     UploadErrorKind::Api { operation, .. } => eprintln!("{operation}: HTTP {:?}", err.status()),
 ///     UploadErrorKind::Cancelled => {}
 ///     _ => eprintln!("{err}"),
@@ -42,50 +51,144 @@ pub struct UploadError {
 #[non_exhaustive]
 pub enum UploadErrorKind {
     /// The request itself is not acceptable (an empty name, a directory instead of a file...).
-    InvalidInput { detail: String },
+    InvalidInput {
+        /// What is wrong.
+        detail: String,
+    },
 
     /// Reading the source failed (the cause is the I/O error).
-    Source { context: String },
+    Source {
+        /// Where reading failed.
+        context: String,
+    },
 
     /// The source ended before the declared size.
-    SourceTooShort { declared: u64, got: u64 },
+    SourceTooShort {
+        /// The size declared.
+        declared: u64,
+        /// The bytes the source had.
+        got: u64,
+    },
 
     /// The source has more bytes than declared.
-    SourceTooLong { declared: u64 },
+    SourceTooLong {
+        /// The size declared.
+        declared: u64,
+    },
 
     /// The file changed under the upload: on resume, it is not the one the interrupted upload
     /// was reading; or during an upload, a part read again to be sent is not what was hashed
     /// (the file is shorter, its size or modification time changed, or the server found the
     /// part's digest wrong). `detail` starts with when ("since the interrupted upload" or
     /// "during the upload") and says what.
-    SourceChanged { detail: String },
+    SourceChanged {
+        /// When, and what changed.
+        detail: String,
+    },
 
-    /// An API call failed for good: a non-retryable answer, or retries used up (the cause is the
+    /// Box refused the credentials (HTTP 401, or the token endpoint refused the grant) or what
+    /// they may do (HTTP 403, other than a size limit): renew or fix the app's credentials or
+    /// rights; trying again as is will not help.
+    CredentialsRefused {
+        /// The call refused.
+        operation: &'static str,
+        /// Calls made.
+        attempts: u32,
+        /// The HTTP status, when Box answered (none when the token endpoint refused).
+        status: Option<u16>,
+    },
+
+    /// What the upload goes into is not there (HTTP 404): the folder of a new file, the file of
+    /// a new version, or the upload session (expired, or aborted elsewhere).
+    NotFound {
+        /// The call answered 404.
+        operation: &'static str,
+        /// Calls made.
+        attempts: u32,
+        /// What is missing.
+        missing: Missing,
+    },
+
+    /// The name is in use in the folder (HTTP 409 `item_name_in_use`, on a direct and a
+    /// chunked upload alike): `existing` is the item Box holds under it (upload a new version
+    /// of it, or choose another name).
+    Conflict {
+        /// The call answered 409.
+        operation: &'static str,
+        /// Calls made.
+        attempts: u32,
+        /// The item holding the name, from the answer's `context_info.conflicts`.
+        existing: ExistingItem,
+    },
+
+    /// The file is larger than a limit allows (HTTP 403 `file_size_limit_exceeded` or
+    /// `storage_limit_exceeded`, HTTP 413).
+    TooLarge {
+        /// The call refused.
+        operation: &'static str,
+        /// Calls made.
+        attempts: u32,
+        /// The upload's size in bytes.
+        size: u64,
+        /// Which limit it is over (Box's answers do not state the limit's value).
+        limit: SizeLimit,
+    },
+
+    /// Every attempt met a transient failure (429, 5xx, a timeout, a broken connection) until
+    /// the retry policy's budget was spent: the same upload may succeed later.
+    GaveUp {
+        /// The call given up on.
+        operation: &'static str,
+        /// Calls made.
+        attempts: u32,
+        /// The last failure, in a few words (`HTTP 503 unavailable`, `timeout`...).
+        last: String,
+    },
+
+    /// An API call failed for good with an answer no other kind names (such as HTTP 412 to
+    /// `if_match`, see [`UploadError::is_precondition_failed`]; the cause is the
     /// [`CallError`], see [`UploadError::call_error`]).
     Api {
+        /// The call that failed.
         operation: &'static str,
+        /// Calls made.
         attempts: u32,
     },
 
     /// The server's answer does not match what was sent (a part's offset, size or SHA-1, the
     /// committed file's size or SHA-1).
     Verification {
+        /// The call whose answer does not match.
         operation: &'static str,
+        /// What differs.
         detail: String,
     },
 
     /// The commit was still answered 202 when its deadline passed. The session is aborted
     /// unless it is kept (a state file is set: running the upload again resumes and commits).
-    CommitTimeout { waited: Duration, pending: u32 },
+    CommitTimeout {
+        /// How long the commit was waited for.
+        waited: Duration,
+        /// Commits answered 202.
+        pending: u32,
+    },
 
     /// The state file could not be read or written (the cause, if any, is the I/O error).
-    StateFile { path: PathBuf, detail: String },
+    StateFile {
+        /// The state file.
+        path: PathBuf,
+        /// What went wrong.
+        detail: String,
+    },
 
     /// The upload was cancelled (its handle aborted or dropped).
     Cancelled,
 
     /// A task of the engine ended unexpectedly.
-    Internal { detail: String },
+    Internal {
+        /// What ended.
+        detail: String,
+    },
 }
 
 impl fmt::Display for UploadErrorKind {
@@ -107,6 +210,36 @@ impl fmt::Display for UploadErrorKind {
                 f,
                 "the source changed {detail}; nothing was committed"
             ),
+            UploadErrorKind::CredentialsRefused { operation, .. } => write!(
+                f,
+                "{operation}: Box refused the credentials or what they may do"
+            ),
+            UploadErrorKind::NotFound {
+                operation, missing, ..
+            } => write!(f, "{operation}: {missing} not found"),
+            UploadErrorKind::Conflict {
+                operation,
+                existing,
+                ..
+            } => write!(
+                f,
+                "{operation}: the name is in use by {} {} ({:?})",
+                existing.kind, existing.id, existing.name
+            ),
+            UploadErrorKind::TooLarge {
+                operation,
+                size,
+                limit,
+                ..
+            } => write!(f, "{operation}: {size} bytes are over {limit}"),
+            UploadErrorKind::GaveUp {
+                operation,
+                attempts,
+                last,
+            } => write!(
+                f,
+                "{operation} gave up after {attempts} attempt(s) on transient failures (last: {last})"
+            ),
             UploadErrorKind::Api {
                 operation,
                 attempts,
@@ -125,6 +258,99 @@ impl fmt::Display for UploadErrorKind {
             UploadErrorKind::Cancelled => f.write_str("upload cancelled"),
             UploadErrorKind::Internal { detail } => write!(f, "internal error: {detail}"),
         }
+    }
+}
+
+/// What a [`UploadErrorKind::NotFound`] did not find.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Missing {
+    /// The folder a new file was to go into.
+    Folder {
+        /// Its id.
+        id: String,
+    },
+    /// The file a new version was for.
+    File {
+        /// Its id.
+        id: String,
+    },
+    /// The upload session (expired, committed or aborted elsewhere).
+    Session,
+}
+
+impl fmt::Display for Missing {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Missing::Folder { id } => write!(f, "folder {id}"),
+            Missing::File { id } => write!(f, "file {id}"),
+            Missing::Session => f.write_str("upload session"),
+        }
+    }
+}
+
+/// The item Box holds under a name an upload wanted ([`UploadErrorKind::Conflict`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ExistingItem {
+    /// Its id: for a file, upload a new version of it with `Upload::new_version(id)`.
+    pub id: String,
+    /// Its name as Box lists it (Box compares names without regard to case).
+    pub name: String,
+    /// What it is: `file`, `folder` or `web_link`.
+    pub kind: String,
+    /// Its SHA-1, for a file when the answer gives it.
+    pub sha1: Option<String>,
+}
+
+impl ExistingItem {
+    /// An item Box holds under a name.
+    pub fn new(id: impl Into<String>, name: impl Into<String>, kind: impl Into<String>) -> Self {
+        ExistingItem {
+            id: id.into(),
+            name: name.into(),
+            kind: kind.into(),
+            sha1: None,
+        }
+    }
+
+    /// Reads Box's `context_info.conflicts`: one object (file uploads) or a list of them
+    /// (folder creation, some preflight answers); the first item with an id is the one.
+    pub(crate) fn from_conflicts(conflicts: &serde_json::Value) -> Option<Self> {
+        let item = match conflicts {
+            serde_json::Value::Array(items) => items.iter().find(|i| i.get("id").is_some())?,
+            item => item,
+        };
+        let text = |key: &str| item.get(key).and_then(|v| v.as_str()).map(str::to_string);
+        Some(ExistingItem {
+            id: text("id")?,
+            name: text("name").unwrap_or_default(),
+            kind: text("type").unwrap_or_else(|| "file".to_string()),
+            sha1: text("sha1"),
+        })
+    }
+}
+
+/// Which limit a [`UploadErrorKind::TooLarge`] upload is over.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SizeLimit {
+    /// The largest file the folder owner's account takes (`file_size_limit_exceeded`).
+    FileSize,
+    /// The account's storage is full (`storage_limit_exceeded`).
+    Storage,
+    /// The largest single request (HTTP 413): a chunked upload (a lower
+    /// [`chunked_cutoff`](super::Upload::chunked_cutoff)) sends it in parts.
+    Request,
+}
+
+impl fmt::Display for SizeLimit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            SizeLimit::FileSize => "the account's file size limit",
+            SizeLimit::Storage => "the account's storage limit",
+            SizeLimit::Request => "the largest single request",
+        })
     }
 }
 
@@ -175,6 +401,24 @@ impl UploadError {
         .with_source(call)
     }
 
+    /// Names a call's final failure by what a caller acts on (see `naming`), knowing the
+    /// upload's target and size; other kinds are kept.
+    pub(crate) fn named(mut self, target: &Target, size: u64) -> Self {
+        if let UploadErrorKind::Api {
+            operation,
+            attempts,
+        } = self.kind
+        {
+            if let Some(kind) = self
+                .call_error()
+                .and_then(|call| super::naming::name(call, operation, attempts, target, size))
+            {
+                self.kind = kind;
+            }
+        }
+        self
+    }
+
     pub(crate) fn verification(operation: &'static str, detail: impl Into<String>) -> Self {
         UploadErrorKind::Verification {
             operation,
@@ -194,8 +438,43 @@ impl UploadError {
         .into()
     }
 
+    /// What kind of failure this is: what a caller matches to decide what to do.
     pub fn kind(&self) -> &UploadErrorKind {
         &self.kind
+    }
+
+    /// The API call that failed for good, for the kinds that name one.
+    pub fn operation(&self) -> Option<&'static str> {
+        match &self.kind {
+            UploadErrorKind::CredentialsRefused { operation, .. }
+            | UploadErrorKind::NotFound { operation, .. }
+            | UploadErrorKind::Conflict { operation, .. }
+            | UploadErrorKind::TooLarge { operation, .. }
+            | UploadErrorKind::GaveUp { operation, .. }
+            | UploadErrorKind::Api { operation, .. } => Some(operation),
+            _ => None,
+        }
+    }
+
+    /// The calls made of [`operation`](Self::operation) before it failed for good.
+    pub fn attempts(&self) -> Option<u32> {
+        match &self.kind {
+            UploadErrorKind::CredentialsRefused { attempts, .. }
+            | UploadErrorKind::NotFound { attempts, .. }
+            | UploadErrorKind::Conflict { attempts, .. }
+            | UploadErrorKind::TooLarge { attempts, .. }
+            | UploadErrorKind::GaveUp { attempts, .. }
+            | UploadErrorKind::Api { attempts, .. } => Some(*attempts),
+            _ => None,
+        }
+    }
+
+    /// The item holding the name, for a [`Conflict`](UploadErrorKind::Conflict).
+    pub fn conflict(&self) -> Option<&ExistingItem> {
+        match &self.kind {
+            UploadErrorKind::Conflict { existing, .. } => Some(existing),
+            _ => None,
+        }
     }
 
     /// The upload session concerned, when one was opened.
@@ -203,7 +482,8 @@ impl UploadError {
         self.session_id.as_deref()
     }
 
-    /// The failed call, for [`UploadErrorKind::Api`].
+    /// The failed call, for the kinds that name an operation ([`UploadErrorKind::Api`],
+    /// [`Conflict`](UploadErrorKind::Conflict), [`NotFound`](UploadErrorKind::NotFound)...).
     pub fn call_error(&self) -> Option<&CallError> {
         self.source.as_deref()?.downcast_ref::<CallError>()
     }

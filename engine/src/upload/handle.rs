@@ -1,23 +1,50 @@
-//! The handle of a running upload: progress, `join()`, `abort()`; dropping it cancels the upload.
+//! The handle of a running upload: progress, `join()`, `pause()`, `abort()`; dropping it cancels
+//! the upload. Also the upload's side of the stop switch ([`Cancellation`]): whether it was
+//! asked to stop, and whether to keep its session (a pause) or discard it (an abort).
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 use tokio::sync::{broadcast, watch};
 use tokio::task::JoinHandle;
 
+use super::calls::Target;
 use super::error::UploadError;
 use super::progress::{Progress, ProgressEvent, Reporter};
 
 /// A running upload, started with `Uploader::start_upload`.
 ///
 /// - [`UploadHandle::join`] waits for the committed file.
-/// - [`UploadHandle::abort`] stops the upload within one part and discards its session.
+/// - [`UploadHandle::pause`] stops the upload within one part and keeps its session and state
+///   file: the same upload started again with the same state file resumes it.
+/// - [`UploadHandle::abort`] stops the upload within one part and discards its session and
+///   state file.
 /// - Dropping the handle cancels the upload too: in-flight parts are dropped; the session is
 ///   discarded unless it is kept for resume (a state file is set, or
 ///   `keep_session_on_failure`).
+///
+/// A folder tree's `TreeHandle` has the same methods.
+///
+/// ```no_run
+/// # async fn demo(uploader: box_uploads::upload::Uploader) -> Result<(), box_uploads::upload::UploadError> {
+/// use box_uploads::upload::Upload;
+///
+/// let upload = Upload::new_file("0", "big.iso").from_path("big.iso").state_file("big.iso.upload");
+/// let handle = uploader.start_upload(upload);
+/// // ... the service is shutting down: keep what was sent for the next run.
+/// if let Some(file) = handle.pause().await? {
+///     println!("committed before the pause: {}", file.id);
+/// }
+/// # Ok(()) }
+/// ```
 #[must_use = "dropping an UploadHandle cancels the upload"]
 pub struct UploadHandle<F = crate::models::FileFull> {
     task: Option<JoinHandle<Result<F, UploadError>>>,
     reporter: Reporter,
-    cancel: watch::Sender<bool>,
+    stop: StopSwitch,
+    /// The upload's target, to name an API failure by what a caller acts on
+    /// ([`UploadError::named`]); none for the engine's own tests, which see the raw kinds.
+    target: Option<Target>,
 }
 
 impl<F> std::fmt::Debug for UploadHandle<F> {
@@ -32,13 +59,20 @@ impl<F> UploadHandle<F> {
     pub(crate) fn new(
         task: JoinHandle<Result<F, UploadError>>,
         reporter: Reporter,
-        cancel: watch::Sender<bool>,
+        stop: StopSwitch,
     ) -> Self {
         UploadHandle {
             task: Some(task),
             reporter,
-            cancel,
+            stop,
+            target: None,
         }
+    }
+
+    /// Names the failures of an upload to `target` by what a caller acts on.
+    pub(crate) fn naming_failures_for(mut self, target: Target) -> Self {
+        self.target = Some(target);
+        self
     }
 
     /// The latest progress; `changed().await` on the receiver wakes on every update.
@@ -58,29 +92,57 @@ impl<F> UploadHandle<F> {
     /// session and state file.
     pub fn aborter(&self) -> Aborter {
         Aborter {
-            cancel: self.cancel.clone(),
+            stop: self.stop.clone(),
         }
     }
 
-    /// Waits for the upload to finish.
+    /// Waits for the upload to finish: the committed file, or why it failed (any
+    /// [`UploadErrorKind`](super::UploadErrorKind)).
     pub async fn join(mut self) -> Result<F, UploadError> {
-        match self.task.take() {
+        let result = match self.task.take() {
             Some(task) => flatten(task.await),
             None => Err(UploadError::internal("upload already joined")),
-        }
+        };
+        result.map_err(|e| self.name(e))
+    }
+
+    /// Stops the upload (within one part) and keeps its session and state file, so that the
+    /// same upload started again with the same state file resumes it and sends only the parts
+    /// not stored yet. Without a state file there is nothing to resume from: the session is
+    /// discarded unless `keep_session_on_failure(true)` was asked for. Returns `Ok(Some(file))`
+    /// if the upload had already committed before the pause took effect, `Ok(None)` once
+    /// paused, and the upload's error if it failed first.
+    pub async fn pause(mut self) -> Result<Option<F>, UploadError> {
+        self.stop.stop(Stop::Pause);
+        self.stopped().await
     }
 
     /// Stops the upload (within one part) and discards its session and state file. Returns
-    /// `Ok(Some(file))` if the upload had already committed before the abort took effect.
+    /// `Ok(Some(file))` if the upload had already committed before the abort took effect,
+    /// `Ok(None)` once aborted, and the upload's error if it failed first.
     pub async fn abort(mut self) -> Result<Option<F>, UploadError> {
-        let _ = self.cancel.send(true);
+        self.stop.stop(Stop::Abort);
+        self.stopped().await
+    }
+
+    async fn stopped(&mut self) -> Result<Option<F>, UploadError> {
         match self.task.take() {
             Some(task) => match flatten(task.await) {
                 Ok(file) => Ok(Some(file)),
                 Err(e) if e.is_cancelled() => Ok(None),
-                Err(e) => Err(e),
+                Err(e) => Err(self.name(e)),
             },
             None => Ok(None),
+        }
+    }
+
+    fn name(&self, err: UploadError) -> UploadError {
+        match &self.target {
+            Some(target) => {
+                let size = self.reporter.subscribe().borrow().total_bytes;
+                err.named(target, size)
+            }
+            None => err,
         }
     }
 }
@@ -88,28 +150,74 @@ impl<F> UploadHandle<F> {
 /// Aborts an upload; see [`UploadHandle::aborter`].
 #[derive(Debug, Clone)]
 pub struct Aborter {
-    cancel: watch::Sender<bool>,
+    stop: StopSwitch,
 }
 
 impl Aborter {
     /// Asks the upload to stop (within one part) and discard its session.
     pub fn abort(&self) {
-        let _ = self.cancel.send(true);
+        self.stop.stop(Stop::Abort);
     }
 }
 
-/// The upload's side of [`Aborter`]: whether, and when, the upload was asked to stop.
+/// How an upload is asked to stop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Stop {
+    /// Keep the session and the state file for a later resume.
+    Pause,
+    /// Discard them.
+    Abort,
+}
+
+/// The handle's side of the stop switch: asks the upload to stop, saying how.
 #[derive(Debug, Clone)]
-pub(crate) struct Cancellation(watch::Receiver<bool>);
+pub(crate) struct StopSwitch {
+    tx: watch::Sender<bool>,
+    pausing: Arc<AtomicBool>,
+}
+
+impl StopSwitch {
+    fn stop(&self, how: Stop) {
+        // Said before the stop itself, so the upload reads how once it sees the stop. An abort
+        // after a pause wins.
+        self.pausing.store(how == Stop::Pause, Ordering::SeqCst);
+        self.tx.send_replace(true);
+    }
+}
+
+/// The upload's side of the stop switch: whether, when and how the upload was asked to stop.
+#[derive(Debug, Clone)]
+pub(crate) struct Cancellation {
+    rx: watch::Receiver<bool>,
+    pausing: Arc<AtomicBool>,
+}
 
 impl Cancellation {
-    pub(crate) fn new(rx: watch::Receiver<bool>) -> Self {
-        Cancellation(rx)
+    /// A switch and the upload's side of it.
+    pub(crate) fn channel() -> (StopSwitch, Cancellation) {
+        let (tx, rx) = watch::channel(false);
+        let pausing = Arc::new(AtomicBool::new(false));
+        (
+            StopSwitch {
+                tx,
+                pausing: pausing.clone(),
+            },
+            Cancellation { rx, pausing },
+        )
     }
 
-    /// Resolves when the upload is cancelled through its handle.
+    /// The upload's side of a plain stop channel (`true`: abort).
+    #[cfg(test)]
+    pub(crate) fn new(rx: watch::Receiver<bool>) -> Self {
+        Cancellation {
+            rx,
+            pausing: Arc::new(AtomicBool::new(false)),
+        }
+    }
+
+    /// Resolves when the upload is asked to stop (paused or aborted) through its handle.
     pub(crate) async fn cancelled(&self) {
-        let mut rx = self.0.clone();
+        let mut rx = self.rx.clone();
         if rx.wait_for(|c| *c).await.is_err() {
             // The handle is gone: the task is being aborted, and the session guard decides
             // what happens to the session. Never resolve here, or a dropped handle would race
@@ -118,8 +226,10 @@ impl Cancellation {
         }
     }
 
+    /// Whether the upload was aborted through its handle: then its session and state file are
+    /// discarded. A paused upload is not (it keeps them for a resume).
     pub(crate) fn is_cancelled(&self) -> bool {
-        *self.0.borrow()
+        *self.rx.borrow() && !self.pausing.load(Ordering::SeqCst)
     }
 }
 

@@ -51,6 +51,7 @@ mod failure;
 mod handle;
 mod identity;
 mod layout;
+mod naming;
 mod pool;
 mod progress;
 mod reader;
@@ -62,6 +63,7 @@ mod stored;
 mod tests;
 mod uploader;
 
+use std::marker::PhantomData;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -75,7 +77,7 @@ pub(crate) use calls::fake_answers;
 pub use calls::{CallError, CallErrorKind, PartRecord, SessionEndpoints};
 pub(crate) use client_impl::call_error;
 pub use digest::Sha1Digest;
-pub use error::{UploadError, UploadErrorKind};
+pub use error::{ExistingItem, Missing, SizeLimit, UploadError, UploadErrorKind};
 pub(crate) use handle::Cancellation;
 pub use handle::{Aborter, UploadHandle};
 pub use identity::SourceIdentity;
@@ -94,6 +96,11 @@ pub const DEFAULT_CHUNKED_CUTOFF: u64 = 50 * 1024 * 1024;
 
 /// One upload: what to create and where the bytes come from.
 ///
+/// The target is in the type: [`Upload::new_file`] gives an `Upload<NewFile>`,
+/// [`Upload::new_version`] an `Upload<NewVersion>`, and only the latter has
+/// [`rename`](Upload::rename) and [`if_match`](Upload::if_match). Either converts into an
+/// `Upload<AnyTarget>` (plain `Upload`) with `.into()`, for code that builds one or the other.
+///
 /// ```
 /// use box_uploads::upload::Upload;
 /// use std::time::Duration;
@@ -107,10 +114,31 @@ pub const DEFAULT_CHUNKED_CUTOFF: u64 = 50 * 1024 * 1024;
 ///     .rename("video-v2.mp4")
 ///     .from_reader(tokio::io::empty(), 0)
 ///     .commit_deadline(Duration::from_secs(600));
-/// # let _ = (new_file, new_version);
+///
+/// // One type for either, when the choice is made at run time.
+/// let either: Vec<Upload> = vec![new_file.into(), new_version.into()];
+/// # let _ = either;
+/// ```
+///
+/// A new file has no earlier name to change nor etag to compare:
+///
+/// ```compile_fail
+/// let upload = box_uploads::upload::Upload::new_file("0", "a.txt").rename("b.txt");
+/// ```
+///
+/// ```compile_fail
+/// let upload = box_uploads::upload::Upload::new_file("0", "a.txt").if_match("3");
+/// ```
+///
+/// and neither has an upload whose target was chosen at run time:
+///
+/// ```compile_fail
+/// use box_uploads::upload::Upload;
+/// let upload: Upload = Upload::new_version("12345").into();
+/// let upload = upload.if_match("3");
 /// ```
 #[derive(Debug)]
-pub struct Upload {
+pub struct Upload<T = AnyTarget> {
     pub(crate) target: Target,
     pub(crate) source: Option<Source>,
     pub(crate) if_match: Option<String>,
@@ -120,9 +148,37 @@ pub struct Upload {
     pub(crate) retry: Option<RetryPolicy>,
     pub(crate) commit_deadline: Option<Duration>,
     pub(crate) preserve_dates: bool,
+    pub(crate) reuse_parts: Option<bool>,
+    pub(crate) kind: PhantomData<fn() -> T>,
 }
 
-impl Upload {
+/// The target of an [`Upload<NewFile>`](Upload): a new file in a folder.
+#[derive(Debug, Clone, Copy)]
+pub enum NewFile {}
+
+/// The target of an [`Upload<NewVersion>`](Upload): a new version of a file.
+#[derive(Debug, Clone, Copy)]
+pub enum NewVersion {}
+
+/// The target of an [`Upload<AnyTarget>`](Upload) (plain `Upload`): a new file or a new
+/// version, chosen at run time.
+#[derive(Debug, Clone, Copy)]
+pub enum AnyTarget {}
+
+/// What an [`Upload`] creates: [`NewFile`], [`NewVersion`] or [`AnyTarget`] (sealed).
+pub trait UploadTarget: sealed::Sealed {}
+impl UploadTarget for NewFile {}
+impl UploadTarget for NewVersion {}
+impl UploadTarget for AnyTarget {}
+
+mod sealed {
+    pub trait Sealed {}
+    impl Sealed for super::NewFile {}
+    impl Sealed for super::NewVersion {}
+    impl Sealed for super::AnyTarget {}
+}
+
+impl<T> Upload<T> {
     fn with_target(target: Target) -> Self {
         Upload {
             target,
@@ -134,9 +190,42 @@ impl Upload {
             retry: None,
             commit_deadline: None,
             preserve_dates: true,
+            reuse_parts: None,
+            kind: PhantomData,
         }
     }
 
+    /// The same upload, with its target known only at run time.
+    pub(crate) fn into_any(self) -> Upload<AnyTarget> {
+        Upload {
+            target: self.target,
+            source: self.source,
+            if_match: self.if_match,
+            chunked_cutoff: self.chunked_cutoff,
+            state_file: self.state_file,
+            keep_session_on_failure: self.keep_session_on_failure,
+            retry: self.retry,
+            commit_deadline: self.commit_deadline,
+            preserve_dates: self.preserve_dates,
+            reuse_parts: self.reuse_parts,
+            kind: PhantomData,
+        }
+    }
+}
+
+impl From<Upload<NewFile>> for Upload<AnyTarget> {
+    fn from(upload: Upload<NewFile>) -> Self {
+        upload.into_any()
+    }
+}
+
+impl From<Upload<NewVersion>> for Upload<AnyTarget> {
+    fn from(upload: Upload<NewVersion>) -> Self {
+        upload.into_any()
+    }
+}
+
+impl Upload<NewFile> {
     /// A new file called `name` in folder `folder_id` (`"0"` is the root folder).
     pub fn new_file(folder_id: impl Into<String>, name: impl Into<String>) -> Self {
         Upload::with_target(Target::NewFile {
@@ -144,7 +233,9 @@ impl Upload {
             name: name.into(),
         })
     }
+}
 
+impl Upload<NewVersion> {
     /// A new version of file `file_id`; the file keeps its name unless [`Upload::rename`]d.
     /// Its earlier versions are kept by Box.
     pub fn new_version(file_id: impl Into<String>) -> Self {
@@ -154,7 +245,7 @@ impl Upload {
         })
     }
 
-    /// For a new version: store it under this new name.
+    /// Store the new version under this new name.
     pub fn rename(mut self, name: impl Into<String>) -> Self {
         if let Target::NewVersion { name: slot, .. } = &mut self.target {
             *slot = Some(name.into());
@@ -162,16 +253,25 @@ impl Upload {
         self
     }
 
-    /// For a new version: only if the file's etag is still `etag` (else HTTP 412,
+    /// Only if the file's etag is still `etag` (else HTTP 412,
     /// [`UploadError::is_precondition_failed`], on the direct and the chunked path alike). A 412
     /// to a retry after a lost answer is no failure when the file now holds this content (the
-    /// lost attempt stored the version and so changed the etag): the upload returns the file. A
-    /// new file has no etag: an upload of one with `if_match` is refused as invalid input.
+    /// lost attempt stored the version and so changed the etag): the upload returns the file.
     pub fn if_match(mut self, etag: impl Into<String>) -> Self {
         self.if_match = Some(etag.into());
         self
     }
 
+    /// Chunked: ask Box which parts of the file it holds already (same offset, size and
+    /// SHA-512) and send only the others (default: the uploader's
+    /// [`UploadConfig::reuse_parts`], on). Off: every part is sent, as before Box's plan.
+    pub fn reuse_parts(mut self, reuse: bool) -> Self {
+        self.reuse_parts = Some(reuse);
+        self
+    }
+}
+
+impl<T> Upload<T> {
     /// The content: a file on disk.
     pub fn from_path(mut self, path: impl Into<PathBuf>) -> Self {
         self.source = Some(Source::path(path));
@@ -397,6 +497,9 @@ pub struct UploadConfig {
     /// Longest wait between two commits answered `parts_mismatch`: the waits grow from the
     /// retry policy's first back-off to this. Default 10 s (rclone's wait).
     pub parts_mismatch_max_wait: Duration,
+    /// A chunked new version asks Box which parts it holds already (Box's plan, since
+    /// September 2026) and sends only the others; per upload, [`Upload::reuse_parts`]. Default on.
+    pub reuse_parts: bool,
 }
 
 impl Default for UploadConfig {
@@ -412,6 +515,7 @@ impl Default for UploadConfig {
             min_throughput: 32 * 1024,
             parts_mismatch_retries: 100,
             parts_mismatch_max_wait: Duration::from_secs(10),
+            reuse_parts: true,
         }
     }
 }

@@ -1,7 +1,7 @@
 //! [`Uploader`]: the engine bound to a generated [`Client`].
 
 use super::engine::Engine;
-use super::{ParallelismStats, Upload, UploadConfig, UploadError, UploadHandle};
+use super::{ParallelismStats, Upload, UploadConfig, UploadError, UploadHandle, UploadTarget};
 use crate::models::FileFull;
 use crate::Client;
 
@@ -50,12 +50,14 @@ impl Uploader {
         Uploader::with_config(client, UploadConfig::default())
     }
 
+    /// An uploader with these settings.
     pub fn with_config(client: Client, config: UploadConfig) -> Self {
         Uploader {
             engine: Engine::new(client, config),
         }
     }
 
+    /// The settings of every upload of this uploader.
     pub fn config(&self) -> &UploadConfig {
         &self.engine.config
     }
@@ -66,18 +68,54 @@ impl Uploader {
         self.engine.parallelism.stats()
     }
 
+    /// The generated client the uploads call.
     pub fn client(&self) -> &Client {
         &self.engine.api
     }
 
     /// Starts an upload on a task of its own and returns its handle (progress, `join`,
-    /// `abort`). Must be called within a Tokio runtime.
-    pub fn start_upload(&self, upload: Upload) -> UploadHandle<FileFull> {
-        self.engine.start(upload)
+    /// `pause`, `abort`). Must be called within a Tokio runtime. The handle's `join` fails with
+    /// the kinds [`upload`](Self::upload) names.
+    pub fn start_upload<T: UploadTarget>(&self, upload: Upload<T>) -> UploadHandle<FileFull> {
+        let target = upload.target.clone();
+        self.engine.start(upload).naming_failures_for(target)
     }
 
     /// Uploads and waits for the committed file.
-    pub async fn upload(&self, upload: Upload) -> Result<FileFull, UploadError> {
+    ///
+    /// Fails with an [`UploadError`] whose [`kind`](UploadError::kind) says what to do:
+    /// [`CredentialsRefused`](super::UploadErrorKind::CredentialsRefused),
+    /// [`NotFound`](super::UploadErrorKind::NotFound) (the folder, the file or the session),
+    /// [`Conflict`](super::UploadErrorKind::Conflict) (the name is in use, by the file it names),
+    /// [`TooLarge`](super::UploadErrorKind::TooLarge), [`GaveUp`](super::UploadErrorKind::GaveUp) (transient
+    /// failures until the retry budget was spent),
+    /// [`SourceChanged`](super::UploadErrorKind::SourceChanged) and the other source kinds,
+    /// [`Verification`](super::UploadErrorKind::Verification),
+    /// [`CommitTimeout`](super::UploadErrorKind::CommitTimeout),
+    /// [`StateFile`](super::UploadErrorKind::StateFile), [`Cancelled`](super::UploadErrorKind::Cancelled),
+    /// [`InvalidInput`](super::UploadErrorKind::InvalidInput), or [`Api`](super::UploadErrorKind::Api) for
+    /// any other answer (such as a 412 to `if_match`).
+    ///
+    /// ```no_run
+    /// # async fn demo(uploader: box_uploads::upload::Uploader) -> Result<(), box_uploads::upload::UploadError> {
+    /// use box_uploads::upload::{Upload, UploadErrorKind};
+    ///
+    /// match uploader.upload(Upload::new_file("0", "notes.txt").from_bytes("hello")).await {
+    ///     Ok(file) => println!("stored as {}", file.id),
+    ///     Err(e) => match e.kind() {
+    ///         UploadErrorKind::Conflict { existing, .. } => {
+    ///             let v = Upload::new_version(&existing.id).from_bytes("hello");
+    ///             uploader.upload(v).await?;
+    ///         }
+    ///         _ => return Err(e),
+    ///     },
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub async fn upload<T: UploadTarget>(
+        &self,
+        upload: Upload<T>,
+    ) -> Result<FileFull, UploadError> {
         self.start_upload(upload).join().await
     }
 }

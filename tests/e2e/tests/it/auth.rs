@@ -318,7 +318,10 @@ async fn as_user_is_honoured_and_a_refused_app_fails_once_without_retry() {
         .await
         .expect_err("refused");
     assert!(
-        matches!(err.kind(), UploadErrorKind::Api { attempts: 1, .. }),
+        matches!(
+            err.kind(),
+            UploadErrorKind::CredentialsRefused { attempts: 1, .. }
+        ),
         "{err:?}"
     );
     let call = err.call_error().expect("a call error");
@@ -449,7 +452,10 @@ async fn a_fixed_token_refused_401_is_final() {
         .expect_err("refused");
     assert_eq!(err.status(), Some(401));
     assert!(
-        matches!(err.kind(), UploadErrorKind::Api { attempts: 1, .. }),
+        matches!(
+            err.kind(),
+            UploadErrorKind::CredentialsRefused { attempts: 1, .. }
+        ),
         "{err:?}"
     );
     assert_eq!(emu.counters().responses_for(401), 1);

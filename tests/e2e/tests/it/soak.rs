@@ -301,6 +301,7 @@ async fn soak(plan: Plan) -> Report {
                         matches!(
                             e.kind(),
                             UploadErrorKind::Api { .. }
+                                | UploadErrorKind::GaveUp { .. }
                                 | UploadErrorKind::Verification { .. }
                                 | UploadErrorKind::CommitTimeout { .. }
                         ),
