@@ -32,6 +32,9 @@ pub struct SessionEndpoints {
     pub abort: String,
     pub list_parts: String,
     pub status: String,
+    /// Part reuse's plan (since September 2026); absent from state files written before it.
+    #[serde(default)]
+    pub plan: String,
 }
 
 /// An upload session, reduced to what the engine needs.
@@ -52,6 +55,31 @@ pub struct PartRecord {
     pub size: u64,
     /// Hex SHA-1, as the server returned it.
     pub sha1: String,
+}
+
+/// A part as a plan asks about it (`part_id` `None`), and as the plan answers it: a hit carries
+/// the `part_id` of the part Box holds (list it in the commit, do not upload it), a miss none.
+/// Recorded in the state file, so a resumed upload does not ask again.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub(crate) struct PlanEntry {
+    pub offset: u64,
+    pub size: u64,
+    /// 128 lower-case hex digits.
+    pub sha512: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub part_id: Option<String>,
+}
+
+/// One entry of a commit's parts list: a part sent (with its SHA-1), or a part the plan found
+/// Box holding (by `part_id`, without SHA-1). `sha512` is given on every entry or on none (Box
+/// refuses a mix).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct CommitPart {
+    pub part_id: String,
+    pub offset: u64,
+    pub size: u64,
+    pub sha1: Option<String>,
+    pub sha512: Option<String>,
 }
 
 /// One page of list_parts.
@@ -355,10 +383,18 @@ pub(crate) trait UploadCalls: Clone + Send + Sync + 'static {
         limit: u64,
     ) -> impl Future<Output = Result<PartsPage, CallError>> + Send;
 
+    /// Part reuse: which of `parts` (`part_id` `None`) Box already holds for the file. Answers
+    /// each part asked once, as a hit (with its `part_id`) or a miss. Writes nothing.
+    fn plan(
+        &self,
+        url: &str,
+        parts: Vec<PlanEntry>,
+    ) -> impl Future<Output = Result<Vec<PlanEntry>, CallError>> + Send;
+
     fn commit(
         &self,
         url: &str,
-        parts: Vec<PartRecord>,
+        parts: Vec<CommitPart>,
         digest: String,
         if_match: Option<String>,
         dates: Option<FileDates>,

@@ -4,22 +4,22 @@
 use box_uploads_runtime::{self as rt, OperationError};
 
 use super::calls::{
-    CallError, CallErrorKind, CommitOutcome, FileDates, FileFacts, PartRecord, PartsPage,
-    SessionEndpoints, SessionInfo, Target, UploadCalls,
+    CallError, CallErrorKind, CommitOutcome, CommitPart, FileDates, FileFacts, PartRecord,
+    PartsPage, PlanEntry, SessionEndpoints, SessionInfo, Target, UploadCalls,
 };
 use super::digest::Sha1Digest;
 use super::progress::CountedBody;
 use crate::models::{
     CommitUploadSessionBody, CommitUploadSessionBodyAttributes, CreateUploadSessionBody,
-    CreateUploadSessionForFileBody, FileFull, Files, PreflightUploadBody,
+    CreateUploadSessionForFileBody, FileFull, Files, PlanUploadPartsBody, PreflightUploadBody,
     PreflightUploadBodyParent, UploadFileAttributes, UploadFileAttributesParent,
-    UploadFileVersionAttributes, UploadPart, UploadSession,
+    UploadFileVersionAttributes, UploadPart, UploadPartPlan, UploadSession,
 };
 use crate::operations::{
     AbortUploadSessionRequest, CommitUploadSessionRequest, CommitUploadSessionResponse,
     CreateUploadSessionForFileRequest, CreateUploadSessionRequest, GetFileInfoRequest,
-    GetUploadSessionRequest, ListUploadPartsRequest, PreflightUploadRequest, UploadFileRequest,
-    UploadFileVersionRequest, UploadPartRequest,
+    GetUploadSessionRequest, ListUploadPartsRequest, PlanUploadPartsRequest,
+    PreflightUploadRequest, UploadFileRequest, UploadFileVersionRequest, UploadPartRequest,
 };
 use crate::Client;
 
@@ -103,6 +103,7 @@ fn session_info(client: &Client, s: UploadSession) -> Result<SessionInfo, CallEr
             .list_parts
             .unwrap_or_else(|| format!("{session_url}/parts")),
         status: e.status.unwrap_or_else(|| session_url.clone()),
+        plan: e.plan.unwrap_or_else(|| format!("{session_url}/plan")),
     };
     Ok(SessionInfo {
         id,
@@ -149,6 +150,7 @@ fn session_id_of(url: &str) -> String {
     url.trim_end_matches('/')
         .trim_end_matches("/commit")
         .trim_end_matches("/parts")
+        .trim_end_matches("/plan")
         .rsplit('/')
         .next()
         .unwrap_or_default()
@@ -234,10 +236,44 @@ impl UploadCalls for Client {
         })
     }
 
+    async fn plan(&self, url: &str, parts: Vec<PlanEntry>) -> Result<Vec<PlanEntry>, CallError> {
+        let parts = parts
+            .into_iter()
+            .map(|p| {
+                Ok(UploadPartPlan {
+                    offset: to_i64(p.offset)?,
+                    size: to_i64(p.size)?,
+                    sha512: p.sha512,
+                })
+            })
+            .collect::<Result<Vec<_>, CallError>>()?;
+        let request =
+            PlanUploadPartsRequest::new(session_id_of(url), PlanUploadPartsBody { parts })
+                .with_endpoint(url);
+        let answer = self.plan_upload_parts(request).await.map_err(call_error)?;
+        let entry = |offset: i64, size: i64, sha512: String, part_id: Option<String>| {
+            Ok(PlanEntry {
+                offset: u64::try_from(offset).map_err(|_| bad_answer("valid part offset"))?,
+                size: u64::try_from(size).map_err(|_| bad_answer("valid part size"))?,
+                sha512,
+                part_id,
+            })
+        };
+        let hits = answer
+            .hits
+            .into_iter()
+            .map(|h| entry(h.offset, h.size, h.sha512, Some(h.part_id)));
+        let misses = answer
+            .misses
+            .into_iter()
+            .map(|m| entry(m.offset, m.size, m.sha512, None));
+        hits.chain(misses).collect()
+    }
+
     async fn commit(
         &self,
         url: &str,
-        parts: Vec<PartRecord>,
+        parts: Vec<CommitPart>,
         digest: String,
         if_match: Option<String>,
         dates: Option<FileDates>,
@@ -249,8 +285,8 @@ impl UploadCalls for Client {
                     part_id: Some(p.part_id),
                     offset: Some(to_i64(p.offset)?),
                     size: Some(to_i64(p.size)?),
-                    sha1: Some(p.sha1),
-                    sha512: None,
+                    sha1: p.sha1,
+                    sha512: p.sha512,
                 })
             })
             .collect::<Result<Vec<_>, CallError>>()?;
@@ -405,6 +441,10 @@ mod tests {
             session_id_of("http://h/api/2.0/files/upload_sessions/ABC/parts"),
             "ABC"
         );
+        assert_eq!(
+            session_id_of("http://h/api/2.0/files/upload_sessions/ABC/plan"),
+            "ABC"
+        );
     }
 
     #[test]
@@ -422,6 +462,10 @@ mod tests {
         assert_eq!(
             info.endpoints.commit,
             "http://127.0.0.1:9/api/2.0/files/upload_sessions/S/commit"
+        );
+        assert_eq!(
+            info.endpoints.plan,
+            "http://127.0.0.1:9/api/2.0/files/upload_sessions/S/plan"
         );
         let missing = UploadSession {
             part_size: Some(8),

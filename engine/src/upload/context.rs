@@ -24,6 +24,9 @@ pub(crate) struct Job {
     pub commit_deadline: Duration,
     /// The content's dates sent with the upload, if any.
     pub dates: Option<FileDates>,
+    /// Ask Box which parts it holds already and send only the others (a chunked new version,
+    /// unless turned off).
+    pub reuse_parts: bool,
 }
 
 /// What the running upload shares with its parts.

@@ -1,8 +1,21 @@
-//! SHA-1 digests as Box wants them: `sha=<base64 of the 20 raw bytes>` in the `digest` header,
-//! hex in answers (`sha1` fields) and in `content-md5`.
+//! Digests as Box wants them. SHA-1: `sha=<base64 of the 20 raw bytes>` in the `digest` header,
+//! hex in answers (`sha1` fields) and in `content-md5`. SHA-512 (part reuse): lowercase hex in a
+//! plan and a commit's parts, `sha-512=<base64 of the 64 raw bytes>` (RFC 5843) on a part.
 
 use base64::Engine as _;
 use sha1::{Digest as _, Sha1};
+use sha2::Sha512;
+
+/// Lower-case hex of `bytes`.
+fn hex_of(bytes: &[u8]) -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        out.push(HEX[usize::from(b >> 4)] as char);
+        out.push(HEX[usize::from(b & 15)] as char);
+    }
+    out
+}
 
 /// A SHA-1 value.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
@@ -28,13 +41,7 @@ impl Sha1Digest {
 
     /// Lower-case hex, as Box returns it.
     pub fn hex(&self) -> String {
-        const HEX: &[u8; 16] = b"0123456789abcdef";
-        let mut out = String::with_capacity(40);
-        for b in self.0 {
-            out.push(HEX[usize::from(b >> 4)] as char);
-            out.push(HEX[usize::from(b & 15)] as char);
-        }
-        out
+        hex_of(&self.0)
     }
 
     /// The `digest` header value: `sha=` and the base64 of the raw bytes.
@@ -66,34 +73,84 @@ impl Sha1Digest {
     }
 }
 
+/// A part's SHA-512, by which Box's plan matches it with a part it holds.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) struct Sha512Digest(pub [u8; 64]);
+
+impl std::fmt::Debug for Sha512Digest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Sha512Digest({})", self.hex())
+    }
+}
+
+impl Sha512Digest {
+    /// The SHA-512 of `data`.
+    #[cfg(test)]
+    pub(crate) fn of(data: &[u8]) -> Self {
+        Sha512Digest(Sha512::digest(data).into())
+    }
+
+    /// 128 lower-case hex digits, as a plan and a commit take it.
+    pub(crate) fn hex(&self) -> String {
+        hex_of(&self.0)
+    }
+
+    /// The part's `digest` header value: `sha-512=` and the base64 of the raw bytes.
+    pub(crate) fn header(&self) -> String {
+        format!(
+            "sha-512={}",
+            base64::engine::general_purpose::STANDARD.encode(self.0)
+        )
+    }
+}
+
+/// A part's hashes from the ordered pass.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct PartHashes {
+    pub sha1: Sha1Digest,
+    /// Only when parts may be reused (a new version).
+    pub sha512: Option<Sha512Digest>,
+}
+
 /// Hashes a file in offset order and each of its parts, reading every byte once: the same
-/// slice feeds both hashers, a cache-sized block at a time.
+/// slice feeds every hasher, a cache-sized block at a time.
 pub(crate) struct OrderedHasher {
     whole: Sha1,
     bytes: u64,
+    /// Whether each part's SHA-512 is computed too.
+    sha512: bool,
 }
 
 /// Blocks this large stay in L2 while both hashers read them.
 const BLOCK: usize = 64 * 1024;
 
 impl OrderedHasher {
-    pub(crate) fn new() -> Self {
+    /// A hasher of SHA-1s, and of each part's SHA-512 too when `sha512`.
+    pub(crate) fn new(sha512: bool) -> Self {
         OrderedHasher {
             whole: Sha1::new(),
             bytes: 0,
+            sha512,
         }
     }
 
     /// Feeds the next part (which must follow the previous one in the file) and returns its own
-    /// SHA-1.
-    pub(crate) fn part(&mut self, data: &[u8]) -> Sha1Digest {
+    /// hashes.
+    pub(crate) fn part(&mut self, data: &[u8]) -> PartHashes {
         let mut part = Sha1::new();
+        let mut long = self.sha512.then(Sha512::new);
         for block in data.chunks(BLOCK) {
             self.whole.update(block);
             part.update(block);
+            if let Some(h) = &mut long {
+                h.update(block);
+            }
         }
         self.bytes += data.len() as u64;
-        Sha1Digest(part.finalize().into())
+        PartHashes {
+            sha1: Sha1Digest(part.finalize().into()),
+            sha512: long.map(|h| Sha512Digest(h.finalize().into())),
+        }
     }
 
     /// Bytes hashed so far.
@@ -121,6 +178,22 @@ mod tests {
     }
 
     #[test]
+    fn sha512_is_lowercase_hex_and_an_rfc_5843_header() {
+        // `printf abc | openssl sha512`
+        let d = Sha512Digest::of(b"abc");
+        assert_eq!(
+            d.hex(),
+            "ddaf35a193617abacc417349ae20413112e6fa4e89a97ea20a9eeee64b55d39a\
+             2192992a274fc1a836ba3c23a3feebbd454d4423643ce80e2a9ac94fa54ca49f"
+        );
+        assert!(d
+            .header()
+            .starts_with("sha-512=3a81oZNherrMQXNJriBBMRLm+k6JqX6iCp7u5ktV05oh"));
+        let mut h = OrderedHasher::new(false);
+        assert_eq!(h.part(b"abc").sha512, None, "only when asked for");
+    }
+
+    #[test]
     fn hex_comparison_ignores_case_and_rejects_prefixes() {
         let d = Sha1Digest::of(b"abc");
         assert!(d.matches_hex("A9993E364706816ABA3E25717850C26C9CD0D89D"));
@@ -131,10 +204,14 @@ mod tests {
     #[test]
     fn ordered_hasher_matches_one_shot_hashes() {
         let data: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
-        let mut h = OrderedHasher::new();
+        let mut h = OrderedHasher::new(true);
         let mut parts = Vec::new();
         for chunk in data.chunks(100_003) {
-            parts.push((h.part(chunk), Sha1Digest::of(chunk)));
+            let expected = PartHashes {
+                sha1: Sha1Digest::of(chunk),
+                sha512: Some(Sha512Digest::of(chunk)),
+            };
+            parts.push((h.part(chunk), expected));
         }
         assert!(parts.iter().all(|(a, b)| a == b));
         assert_eq!(h.bytes(), 300_000);
@@ -144,7 +221,7 @@ mod tests {
     #[test]
     fn empty_input_has_the_empty_sha1() {
         assert_eq!(
-            OrderedHasher::new().finish().hex(),
+            OrderedHasher::new(false).finish().hex(),
             "da39a3ee5e6b4b0d3255bfef95601890afd80709"
         );
     }

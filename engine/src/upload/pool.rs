@@ -65,6 +65,11 @@ impl BufferPool {
         })
     }
 
+    /// How many buffers are free now (0: a reader asking for one waits).
+    pub(crate) fn available(&self) -> usize {
+        self.inner.permits.available_permits()
+    }
+
     /// How many buffers were ever allocated (at most the capacity while buffers come back whole).
     #[cfg(test)]
     pub(crate) fn allocations(&self) -> usize {

@@ -33,9 +33,14 @@ pub struct Progress {
     /// The declared size of the source.
     pub total_bytes: u64,
     /// Bytes handed to the network for attempts still under way or acknowledged (a retried
-    /// attempt's bytes are taken back). Moves smoothly; good for a progress bar.
+    /// attempt's bytes are taken back). Moves smoothly; good for a progress bar (with
+    /// `bytes_reused`: together they reach `total_bytes`).
     pub bytes_sent: u64,
-    /// Bytes of parts the server acknowledged and the engine verified (or found stored on resume).
+    /// Bytes of parts not sent because Box held them already (a new version's parts that the
+    /// plan found unchanged). Never in `bytes_sent`; in `bytes_done`.
+    pub bytes_reused: u64,
+    /// Bytes of parts the server acknowledged and the engine verified (or found stored on
+    /// resume, or reused).
     pub bytes_done: u64,
     /// Parts done, and the number of parts (0 and 1 for a single-request upload).
     pub parts_done: u64,
@@ -81,6 +86,8 @@ pub enum ProgressEvent {
     PartDone { index: u64, offset: u64, size: u64 },
     /// A part already stored (resume, or found after an ambiguous failure) was verified and kept.
     PartAlreadyStored { index: u64, offset: u64, size: u64 },
+    /// A part Box holds for the file already (the plan's hit): committed by its id, not sent.
+    PartReused { index: u64, offset: u64, size: u64 },
     /// A call failed and will be tried again after `wait`.
     Retry {
         operation: &'static str,
@@ -134,6 +141,11 @@ impl Reporter {
             | ProgressEvent::PartAlreadyStored { size, .. } => {
                 p.parts_done += 1;
                 p.bytes_done += size;
+            }
+            ProgressEvent::PartReused { size, .. } => {
+                p.parts_done += 1;
+                p.bytes_done += size;
+                p.bytes_reused += size;
             }
             ProgressEvent::SessionOpened {
                 session_id,
@@ -299,7 +311,17 @@ mod tests {
             attempt: 1,
             wait: Duration::ZERO,
         });
+        r.event(ProgressEvent::PartReused {
+            index: 1,
+            offset: 10,
+            size: 7,
+        });
         let p = rx.borrow().clone();
+        assert_eq!(
+            (p.bytes_reused, p.bytes_sent),
+            (7, 0),
+            "reused bytes are not sent"
+        );
         assert_eq!(
             (
                 p.parts_done,
@@ -308,7 +330,7 @@ mod tests {
                 p.retries,
                 p.commit_waits
             ),
-            (1, 10, 3, 1, 1)
+            (2, 17, 3, 1, 1)
         );
         assert_eq!(p.session_id.as_deref(), Some("S"));
         assert!(matches!(

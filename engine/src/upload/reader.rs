@@ -1,6 +1,7 @@
 //! The ordered reader: one task that goes through the source in offset order, fills a pool
 //! buffer per part (in place, looping on short reads), feeds the same bytes to the whole-file
-//! SHA-1 and to the part's own SHA-1, and hands the part on. It waits for a free buffer, so it is
+//! SHA-1 and to the part's own SHA-1 (and SHA-512, when parts may be reused), and hands the part
+//! on. It waits for a free buffer, so it is
 //! never more than the pool's capacity ahead of the uploads.
 //!
 //! A file that is sent by reading it again ([`Hand::Hashes`]) gives its buffer back as soon as
@@ -10,7 +11,7 @@
 use bytes::Bytes;
 use tokio::sync::mpsc;
 
-use super::digest::{OrderedHasher, Sha1Digest};
+use super::digest::{OrderedHasher, PartHashes, Sha1Digest, Sha512Digest};
 use super::error::{UploadError, UploadErrorKind};
 use super::layout::{PartLayout, PartSpan};
 use super::pool::BufferPool;
@@ -24,6 +25,8 @@ pub(crate) enum ReadMsg {
         /// The part's bytes; `None` when they are to be read again from the file.
         data: Option<Bytes>,
         sha1: Sha1Digest,
+        /// Computed only when the reader was asked for it.
+        sha512: Option<Sha512Digest>,
     },
     /// Every part was read, the source ended exactly at its declared size, and this is the
     /// SHA-1 of the whole file.
@@ -41,15 +44,18 @@ pub(crate) enum Hand {
     Hashes,
 }
 
-/// Reads every part of `layout` from `reader` in order and sends it on `tx`.
+/// Reads every part of `layout` from `reader` in order and sends it on `tx`, with each part's
+/// SHA-512 too when `sha512`.
 pub(crate) async fn read_parts(
     mut reader: PartReader,
     layout: PartLayout,
     pool: BufferPool,
     hand: Hand,
+    sha512: bool,
     tx: mpsc::Sender<ReadMsg>,
 ) {
-    let msg = match read_all(&mut reader, layout, &pool, hand, &tx).await {
+    let hasher = OrderedHasher::new(sha512);
+    let msg = match read_all(&mut reader, layout, &pool, hand, hasher, &tx).await {
         Ok(Some(whole)) => ReadMsg::Finished { whole },
         Ok(None) => return, // the receiver is gone: the upload stopped
         Err(e) => ReadMsg::Failed(e),
@@ -62,10 +68,10 @@ async fn read_all(
     layout: PartLayout,
     pool: &BufferPool,
     hand: Hand,
+    mut hasher: OrderedHasher,
     tx: &mpsc::Sender<ReadMsg>,
 ) -> Result<Option<Sha1Digest>, UploadError> {
     let declared = layout.file_size();
-    let mut hasher = OrderedHasher::new();
     for span in layout.parts() {
         let len = usize::try_from(span.len).map_err(|_| {
             UploadError::invalid_input(format!("part of {} bytes does not fit in memory", span.len))
@@ -80,15 +86,21 @@ async fn read_all(
                 .into());
             }
             let hashed = tokio::task::spawn_blocking(move || {
-                let sha1 = hasher.part(&slice);
-                (slice, hasher, sha1)
+                let hashes = hasher.part(&slice);
+                (slice, hasher, hashes)
             })
             .await;
-            let (data, back, sha1) =
+            let (data, back, PartHashes { sha1, sha512 }) =
                 hashed.map_err(|e| UploadError::internal("hashing task failed").with_source(e))?;
             hasher = back;
             let data = Some(data);
-            if tx.send(ReadMsg::Part { span, data, sha1 }).await.is_err() {
+            let part = ReadMsg::Part {
+                span,
+                data,
+                sha1,
+                sha512,
+            };
+            if tx.send(part).await.is_err() {
                 return Ok(None);
             }
             continue;
@@ -116,16 +128,22 @@ async fn read_all(
         }
         // Hash on the blocking pool: a 64 MiB part is tens of milliseconds of CPU.
         let hashed = tokio::task::spawn_blocking(move || {
-            let sha1 = hasher.part(buf.filled(len));
-            (buf, hasher, sha1)
+            let hashes = hasher.part(buf.filled(len));
+            (buf, hasher, hashes)
         })
         .await;
-        let (buf, back, sha1) =
+        let (buf, back, PartHashes { sha1, sha512 }) =
             hashed.map_err(|e| UploadError::internal("hashing task failed").with_source(e))?;
         hasher = back;
         // Re-read parts give the buffer back at once.
         let data = (hand == Hand::Bytes).then(|| buf.freeze(len));
-        if tx.send(ReadMsg::Part { span, data, sha1 }).await.is_err() {
+        let part = ReadMsg::Part {
+            span,
+            data,
+            sha1,
+            sha512,
+        };
+        if tx.send(part).await.is_err() {
             return Ok(None);
         }
     }
@@ -151,12 +169,26 @@ mod tests {
         let pool = BufferPool::new(part as usize, 3);
         let (tx, mut rx) = mpsc::channel(1);
         let reader = PartReader::Async(Box::new(Cursor::new(data)));
-        tokio::spawn(read_parts(reader, layout, pool.clone(), Hand::Bytes, tx));
+        tokio::spawn(read_parts(
+            reader,
+            layout,
+            pool.clone(),
+            Hand::Bytes,
+            true,
+            tx,
+        ));
         let mut parts = Vec::new();
         loop {
             match rx.recv().await.expect("a final message") {
-                ReadMsg::Part { span, data, sha1 } => {
-                    parts.push((span, data.expect("bytes handed on").to_vec(), sha1))
+                ReadMsg::Part {
+                    span,
+                    data,
+                    sha1,
+                    sha512,
+                } => {
+                    let data = data.expect("bytes handed on").to_vec();
+                    assert_eq!(sha512, Some(Sha512Digest::of(&data)), "the part's SHA-512");
+                    parts.push((span, data, sha1))
                 }
                 other => return (parts, other, pool.allocations()),
             }

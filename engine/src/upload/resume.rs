@@ -1,5 +1,5 @@
 //! The resume state file: a small JSON document naming the session, its endpoints, the part
-//! size, the source's identity and the parts already stored. Written atomically (temporary file,
+//! size, the source's identity, the parts already stored and the plan's answers (part reuse). Written atomically (temporary file,
 //! fsync, rename, fsync of the directory) after every part, so a crash at any instant leaves
 //! either the previous or the new state, never a torn file. It never holds the access token.
 
@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::calls::{PartRecord, SessionEndpoints, Target};
+use super::calls::{PartRecord, PlanEntry, SessionEndpoints, Target};
 use super::error::{UploadError, UploadErrorKind};
 use super::identity::SourceIdentity;
 
@@ -31,6 +31,11 @@ pub(crate) struct UploadState {
     pub source: Option<SourceIdentity>,
     /// Parts stored and verified, by offset.
     pub parts: Vec<PartRecord>,
+    /// The plan's answers for this session, by offset (hits with their `part_id`, misses
+    /// without): a resumed upload asks only about parts not answered here with the same size and
+    /// SHA-512.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub plan: Vec<PlanEntry>,
     /// The whole file's hex SHA-1, recorded once every part was read, before the commit: after
     /// a crash between the commit and the removal of this file, the next run finds the
     /// committed file by it.
@@ -161,6 +166,7 @@ mod tests {
                 abort: "http://127.0.0.1:1/api/2.0/files/upload_sessions/S1".into(),
                 list_parts: "http://127.0.0.1:1/api/2.0/files/upload_sessions/S1/parts".into(),
                 status: "http://127.0.0.1:1/api/2.0/files/upload_sessions/S1".into(),
+                plan: "http://127.0.0.1:1/api/2.0/files/upload_sessions/S1/plan".into(),
             },
             part_size: 1024,
             file_size: 4000,
@@ -175,6 +181,12 @@ mod tests {
                 offset: 0,
                 size: 1024,
                 sha1: "00".repeat(20),
+            }],
+            plan: vec![PlanEntry {
+                offset: 1024,
+                size: 1024,
+                sha512: "ab".repeat(64),
+                part_id: Some("P9".into()),
             }],
             sha1: None,
         }
@@ -196,6 +208,22 @@ mod tests {
         assert!(!text.to_lowercase().contains("token"), "{text}");
         remove(&path).expect("removes");
         remove(&path).expect("removing twice is fine");
+    }
+
+    #[test]
+    fn a_state_file_from_before_part_reuse_still_loads() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("state.json");
+        let mut old = serde_json::to_value(sample()).expect("json");
+        let fields = old.as_object_mut().expect("object");
+        fields.remove("plan");
+        if let Some(e) = fields.get_mut("endpoints").and_then(|e| e.as_object_mut()) {
+            e.remove("plan");
+        }
+        std::fs::write(&path, old.to_string()).expect("write");
+        let loaded = load(&path).expect("loads").expect("present");
+        assert!(loaded.plan.is_empty());
+        assert_eq!(loaded.endpoints.plan, "");
     }
 
     #[test]

@@ -9,7 +9,7 @@ use bytes::Bytes;
 
 use super::calls::fake_answers::{answer, answer_with};
 use super::calls::*;
-use super::digest::Sha1Digest;
+use super::digest::{Sha1Digest, Sha512Digest};
 use super::engine::Engine;
 use super::progress::{CountedBody, ProgressEvent};
 use super::{Concurrency, RetryPolicy, Upload, UploadConfig, UploadErrorKind};
@@ -61,6 +61,15 @@ struct Faults {
     /// Direct uploads where, before ours arrives, someone else stores a new version of the
     /// file (other content, a new etag); ours is then answered `500` without being stored.
     other_writer_then_500: u32,
+    /// Plans asking about more parts than this are refused `413`.
+    plan_max_parts: Option<usize>,
+    /// Plans answered, then the answer lost (a broken connection).
+    plan_lost: u32,
+    /// Every plan refused `400` (a server without part reuse).
+    plan_refused: bool,
+    /// As Box's 10.18 SDKs read it: a commit whose every part is reused answers 202 for ever
+    /// and makes no version (the file did not change).
+    unchanged_202: bool,
 }
 
 #[derive(Default)]
@@ -75,6 +84,14 @@ struct Counters {
     versions: u32,
     /// get-file-info calls.
     infos: u32,
+    /// The number of parts of each plan request answered.
+    plan_batches: Vec<usize>,
+    /// Plan requests, answered or not.
+    plan_calls: u32,
+    /// Parts stored that were sent with a `sha-512=` digest.
+    sha512_puts: u32,
+    /// The last commit's parts list.
+    last_commit: Vec<CommitPart>,
 }
 
 #[derive(Default)]
@@ -103,6 +120,7 @@ fn endpoints(id: &str) -> SessionEndpoints {
         abort: format!("{id}|abort"),
         list_parts: format!("{id}|list"),
         status: format!("{id}|status"),
+        plan: format!("{id}|plan"),
     }
 }
 
@@ -253,7 +271,16 @@ impl UploadCalls for Fake {
                 return Err(answer(401, None));
             }
             let sha1 = Sha1Digest::of(&data);
-            assert_eq!(digest, sha1.header(), "digest header is the part's SHA-1");
+            if digest.starts_with("sha-512=") {
+                assert_eq!(
+                    digest,
+                    Sha512Digest::of(&data).header(),
+                    "the part's SHA-512"
+                );
+                s.counters.sha512_puts += 1;
+            } else {
+                assert_eq!(digest, sha1.header(), "digest header is the part's SHA-1");
+            }
             let part_size = s.part_size;
             let sess = s
                 .sessions
@@ -309,7 +336,7 @@ impl UploadCalls for Fake {
     async fn commit(
         &self,
         url: &str,
-        parts: Vec<PartRecord>,
+        parts: Vec<CommitPart>,
         digest: String,
         if_match: Option<String>,
         dates: Option<FileDates>,
@@ -317,6 +344,17 @@ impl UploadCalls for Fake {
         let id = sid(url);
         self.with(|s| {
             s.counters.commits += 1;
+            s.counters.last_commit = parts.clone();
+            let with_sha512 = parts.iter().filter(|p| p.sha512.is_some()).count();
+            assert!(
+                with_sha512 == 0 || with_sha512 == parts.len(),
+                "sha512 on every entry or on none"
+            );
+            if s.faults.unchanged_202 && parts.iter().all(|p| p.part_id.starts_with('H')) {
+                return Ok(CommitOutcome::Pending {
+                    retry_after: Some(Duration::from_millis(1)),
+                });
+            }
             s.last_dates = Some(dates);
             if s.faults.commit_412 || if_match.is_some_and(|e| e != s.etag) {
                 return Err(answer(412, Some("precondition_failed")));
@@ -343,10 +381,36 @@ impl UploadCalls for Fake {
             let mut sorted = offsets.clone();
             sorted.sort_unstable();
             assert_eq!(offsets, sorted, "parts in offset order");
-            assert_eq!(parts.len(), sess.parts.len(), "every part listed");
+            let reused: Vec<&CommitPart> = parts
+                .iter()
+                .filter(|p| p.part_id.starts_with('H'))
+                .collect();
+            assert_eq!(
+                parts.len(),
+                sess.parts.len() + reused.len(),
+                "every part listed"
+            );
+            let held = match &sess.target {
+                Some(Target::NewVersion { file_id, .. }) => {
+                    s.files.get(file_id).map(|f| f.1.clone())
+                }
+                _ => None,
+            };
             let mut data = Vec::with_capacity(sess.file_size as usize);
-            for (_, bytes) in sess.parts.values() {
-                data.extend_from_slice(bytes);
+            for p in &parts {
+                match sess.parts.get(&p.offset) {
+                    Some((record, bytes)) if record.part_id == p.part_id => {
+                        assert!(p.sha1.is_some(), "a part sent is listed with its SHA-1");
+                        data.extend_from_slice(bytes)
+                    }
+                    _ => {
+                        assert_eq!(p.part_id, format!("H{}", p.offset), "a reused part's id");
+                        assert_eq!(p.sha1, None, "a reused part is listed by id alone");
+                        let held = held.as_ref().expect("a version's parts to reuse");
+                        let end = (p.offset + p.size) as usize;
+                        data.extend_from_slice(&held[p.offset as usize..end]);
+                    }
+                }
             }
             assert_eq!(digest, Sha1Digest::of(&data).header(), "whole-file digest");
             let name = match sess.target {
@@ -379,6 +443,48 @@ impl UploadCalls for Fake {
                 return Err(answer(400, Some("crashed")));
             }
             Ok(CommitOutcome::Committed(file))
+        })
+    }
+
+    async fn plan(&self, url: &str, parts: Vec<PlanEntry>) -> Result<Vec<PlanEntry>, CallError> {
+        let id = sid(url);
+        self.with(|s| {
+            s.counters.plan_calls += 1;
+            if s.faults.plan_refused {
+                return Err(answer(400, Some("bad_request")));
+            }
+            if s.faults.plan_max_parts.is_some_and(|max| parts.len() > max) {
+                return Err(answer(413, Some("request_entity_too_large")));
+            }
+            let sess = s
+                .sessions
+                .get(&id)
+                .ok_or_else(|| answer(404, Some("not_found")))?;
+            let held = match &sess.target {
+                Some(Target::NewVersion { file_id, .. }) => {
+                    s.files.get(file_id).map(|f| f.1.clone())
+                }
+                _ => None,
+            };
+            // A hit: the file's content holds the same bytes at the same place.
+            let answered = parts
+                .into_iter()
+                .map(|mut p| {
+                    let end = (p.offset + p.size) as usize;
+                    let same = held.as_ref().is_some_and(|h| {
+                        h.len() >= end
+                            && Sha512Digest::of(&h[p.offset as usize..end]).hex() == p.sha512
+                    });
+                    p.part_id = same.then(|| format!("H{}", p.offset));
+                    p
+                })
+                .collect::<Vec<_>>();
+            s.counters.plan_batches.push(answered.len());
+            if s.faults.plan_lost > 0 {
+                s.faults.plan_lost -= 1;
+                return Err(CallError::new(CallErrorKind::Connection, "reset"));
+            }
+            Ok(answered)
         })
     }
 
@@ -522,6 +628,8 @@ fn engine(fake: &Fake) -> Engine<Fake> {
 fn data(len: usize) -> Vec<u8> {
     (0..len).map(|i| (i.wrapping_mul(31) % 253) as u8).collect()
 }
+
+mod reuse;
 
 #[tokio::test]
 async fn chunked_upload_stores_exact_bytes_for_awkward_sizes() {
@@ -790,6 +898,7 @@ async fn resume_uploads_only_missing_parts_and_refuses_a_changed_file() {
         session_expires_at: None,
         source: Some(super::identity::SourceIdentity::from_metadata(&path, &meta)),
         parts: vec![],
+        plan: vec![],
         sha1: None,
     };
     super::resume::save(&state, &st).expect("state");
@@ -1200,12 +1309,12 @@ async fn if_match_is_answered_alike_on_direct_and_chunked_uploads() {
             .await
             .expect("current etag");
 
+        // The public builder has no `if_match` for a new file (a compile_fail doctest on
+        // `Upload` shows it); the engine refuses one all the same.
+        let mut upload = Upload::new_file("0", "n").from_bytes(data(len));
+        upload.if_match = Some("2".into());
         let err = engine(&fake)
-            .start(
-                Upload::new_file("0", "n")
-                    .if_match("2")
-                    .from_bytes(data(len)),
-            )
+            .start(upload)
             .join()
             .await
             .expect_err("no etag for a new file");
@@ -1236,6 +1345,7 @@ fn state_for(
         session_expires_at: None,
         source: Some(super::identity::SourceIdentity::from_metadata(path, &meta)),
         parts: vec![],
+        plan: vec![],
         sha1: None,
     }
 }

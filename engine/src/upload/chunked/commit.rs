@@ -4,20 +4,38 @@
 //! answer was lost, it first finds out whether the commit went through: the session's status,
 //! then the file at the target's name with our SHA-1 (for a new version, the file's SHA-1 and
 //! size, read with get-file-info; a `412` then is our own commit having changed the etag).
+//!
+//! A 202 to a commit whose every part was reused (the plan's hits: the new version's content is
+//! the file's already) is read two ways. Box's reference says 202 is "not ready yet"; Box's
+//! 10.18 SDKs read it as "the file did not change" and stop, and no version is ever made. Both
+//! are handled: after such a 202 the file is read (get-file-info), and if it already holds our
+//! content (SHA-1 and size, and the new name if the upload renames it) the upload is done and
+//! its result is the file as it is; otherwise the 202 is waited out as "not ready yet".
 
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use crate::retry::{RetryPolicy, Step};
-use crate::upload::calls::{CommitOutcome, PartRecord, SessionInfo, UploadCalls};
+use crate::upload::calls::{CommitOutcome, CommitPart, SessionInfo, UploadCalls};
 use crate::upload::context::{Ctx, Job};
 use crate::upload::digest::Sha1Digest;
 use crate::upload::error::{UploadError, UploadErrorKind};
 use crate::upload::progress::{Phase, ProgressEvent};
-use crate::upload::stored::{find_stored, stored_by_earlier_attempt, verify_file};
+use crate::upload::stored::{find_stored, stored_by_earlier_attempt, unchanged, verify_file};
 
 /// Shortest wait between two commits answered 202.
 const COMMIT_POLL_FLOOR: Duration = Duration::from_millis(50);
+
+/// What is committed.
+pub(super) struct Sent {
+    /// Every part, in offset order.
+    pub parts: Vec<CommitPart>,
+    /// Every part was reused (none sent): a 202 may mean "unchanged".
+    pub all_reused: bool,
+    /// The whole file's SHA-1 and size.
+    pub whole: Sha1Digest,
+    pub size: u64,
+}
 
 /// Commits `parts` and checks the file: waits out 202s until the commit deadline, tolerates
 /// `parts_mismatch` (right after the last part Box may not list it yet;
@@ -28,10 +46,14 @@ pub(super) async fn commit<A: UploadCalls>(
     ctx: &Ctx<A>,
     job: &Job,
     session: &SessionInfo,
-    parts: Vec<PartRecord>,
-    whole: Sha1Digest,
-    size: u64,
+    sent: Sent,
 ) -> Result<A::File, UploadError> {
+    let Sent {
+        parts,
+        all_reused,
+        whole,
+        size,
+    } = sent;
     const OPERATION: &str = "commit_upload_session";
     ctx.reporter.update(|p| p.phase = Phase::Committing);
     let policy = RetryPolicy {
@@ -67,6 +89,12 @@ pub(super) async fn commit<A: UploadCalls>(
             let err = match answer {
                 Ok(CommitOutcome::Committed(file)) => return Step::Done(file),
                 Ok(CommitOutcome::Pending { retry_after }) => {
+                    if all_reused {
+                        if let Some(file) = unchanged(ctx, job, size, &whole).await {
+                            tracing::info!("every part reused and the file holds this content already: unchanged");
+                            return Step::Done(file);
+                        }
+                    }
                     let pending = pending.fetch_add(1, Ordering::Relaxed) + 1;
                     // Follow retry-after; without one, back off from 1 s. Never spin: a
                     // `retry-after: 0` still waits COMMIT_POLL_FLOOR.

@@ -1,14 +1,17 @@
 //! Chunked uploads through an upload session
 //! (<https://developer.box.com/guides/uploads/chunked/>): open or resume the session
 //! ([`open`]), read, hash and upload the parts in parallel from a fixed buffer pool, checking
-//! every answer ([`parts`]), then commit with the whole-file digest and verify the file
+//! every answer ([`parts`]), sending for a new version only the parts Box does not hold already
+//! ([`plan`]), then commit with the whole-file digest and verify the file
 //! ([`commit`]). A failed upload's session is aborted unless it is kept for resume.
 
 mod abort;
 mod commit;
+mod done;
 mod listing;
 mod open;
 mod parts;
+mod plan;
 
 use abort::{abort_session, SessionGuard};
 
@@ -25,7 +28,7 @@ pub(crate) async fn run<A: UploadCalls>(
     opened: OpenedSource,
 ) -> Result<A::File, UploadError> {
     let identity = opened.identity.clone();
-    let (session, stored) =
+    let (session, known) =
         match open::open_or_resume(ctx, job, opened.size, identity.as_ref()).await? {
             open::OpenOutcome::Session(opened) => *opened,
             open::OpenOutcome::Committed(file) => {
@@ -45,20 +48,25 @@ pub(crate) async fn run<A: UploadCalls>(
         armed: !keep,
     };
     let size = opened.size;
-    let result = match parts::upload_all(ctx, job, opened, &session, stored).await {
-        Ok((parts, whole)) => {
+    let result = match parts::upload_all(ctx, job, opened, &session, known).await {
+        Ok((done, whole)) => {
             // Recorded before the commit, so that a run after a crash between the commit and
             // the removal of the state file can find the committed file by it.
             let recorded = match &job.state_file {
                 Some(path) => {
-                    let done = parts.iter().map(|p| (p.offset, p.clone())).collect();
                     let source = (size, identity.as_ref());
                     open::save_state(path, job, source, &session, &done, Some(&whole)).await
                 }
                 None => Ok(()),
             };
+            let sent = commit::Sent {
+                parts: done.commit_parts(),
+                all_reused: done.all_reused(),
+                whole,
+                size,
+            };
             match recorded {
-                Ok(()) => commit::commit(ctx, job, &session, parts, whole, size).await,
+                Ok(()) => commit::commit(ctx, job, &session, sent).await,
                 Err(e) => Err(e),
             }
         }

@@ -8,7 +8,9 @@ use std::path::Path;
 use futures_util::TryStreamExt as _;
 
 use super::abort::{abort_session, abort_with_retries};
+use super::done::Tally;
 use super::listing;
+use super::parts::Known;
 use crate::retry::RetryContext;
 use crate::upload::calls::{PartRecord, SessionInfo, UploadCalls};
 use crate::upload::context::{Ctx, Job};
@@ -20,8 +22,8 @@ use crate::upload::progress::ProgressEvent;
 use crate::upload::resume::{self, UploadState};
 use crate::upload::stored::find_stored;
 
-/// An open session and the parts it already holds, by offset.
-pub(super) type Opened = (SessionInfo, BTreeMap<u64, PartRecord>);
+/// An open session, the parts it already holds and the plan's answers recorded for it.
+pub(super) type Opened = (SessionInfo, Known);
 
 /// What opening found.
 pub(super) enum OpenOutcome<F> {
@@ -67,7 +69,7 @@ pub(super) async fn open_or_resume<A: UploadCalls>(
             job,
             (size, identity),
             &session,
-            &BTreeMap::new(),
+            &Tally::default(),
             None,
         )
         .await;
@@ -77,7 +79,11 @@ pub(super) async fn open_or_resume<A: UploadCalls>(
         abort_session(ctx, &session).await;
         return Err(e.with_session(&session.id));
     }
-    Ok(OpenOutcome::Session(Box::new((session, BTreeMap::new()))))
+    let known = Known {
+        stored: BTreeMap::new(),
+        plan: BTreeMap::new(),
+    };
+    Ok(OpenOutcome::Session(Box::new((session, known))))
 }
 
 /// Gives up the state file's session for a new one: reported, and the old session aborted
@@ -214,7 +220,15 @@ async fn resume_session<A: UploadCalls>(
         session_id: session.id.clone(),
         parts_stored: stored.len() as u64,
     });
-    Ok(Some(OpenOutcome::Session(Box::new((session, stored)))))
+    // The plan's answers for this session: those for parts of this layout.
+    let plan = state
+        .plan
+        .into_iter()
+        .filter(|a| layout.part_at(a.offset).is_some_and(|s| s.len == a.size))
+        .map(|a| (a.offset, a))
+        .collect();
+    let known = Known { stored, plan };
+    Ok(Some(OpenOutcome::Session(Box::new((session, known)))))
 }
 
 /// The session's layout of `size` bytes.
@@ -244,13 +258,13 @@ fn check_session(session: &SessionInfo, size: u64) -> Result<(), UploadError> {
     Ok(())
 }
 
-/// Records the session and the parts stored so far in the state file.
+/// Records the session, the parts stored so far and the plan's answers in the state file.
 pub(super) async fn save_state(
     path: &Path,
     job: &Job,
     source: (u64, Option<&SourceIdentity>),
     session: &SessionInfo,
-    parts: &BTreeMap<u64, PartRecord>,
+    done: &Tally,
     sha1: Option<&Sha1Digest>,
 ) -> Result<(), UploadError> {
     let state = UploadState {
@@ -262,7 +276,8 @@ pub(super) async fn save_state(
         file_size: source.0,
         session_expires_at: session.expires_at,
         source: source.1.cloned(),
-        parts: parts.values().cloned().collect(),
+        parts: done.sent.values().cloned().collect(),
+        plan: done.plan.values().cloned().collect(),
         sha1: sha1.map(Sha1Digest::hex),
     };
     let p2 = path.to_path_buf();

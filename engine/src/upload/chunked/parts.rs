@@ -1,6 +1,8 @@
-//! The parts: one ordered reader hashes the parts in order; parts upload in parallel, each
-//! answer checked against what was sent; parts the session already holds (on resume, or after an
-//! ambiguous failure) are looked up with list parts instead of being sent again.
+//! The parts: one ordered reader hashes the parts in order; for a new version, the plan
+//! ([`super::plan`]) says which Box holds already (reused, not sent); the others upload in
+//! parallel, each answer checked against what was sent; parts the session already holds (on
+//! resume, or after an ambiguous failure) are looked up with list parts instead of being sent
+//! again.
 //!
 //! What a part is sent from depends on the source: a file is read again, span by span, as the
 //! part is sent (memory stays flat, so only the uploader's parallelism bounds the parts in
@@ -16,17 +18,22 @@ use bytes::Bytes;
 use tokio::sync::mpsc;
 use tokio::task::{JoinHandle, JoinSet};
 
+use super::done::Tally;
 use super::listing::find_part;
 use super::open::{layout_of, save_state};
+use super::plan::{Answer, Batching, Planned, PlannedPart, Planner};
 use crate::retry::{RetryPolicy, Step};
-use crate::upload::calls::{CallError, PartRecord, SessionEndpoints, SessionInfo, UploadCalls};
+use crate::upload::calls::{
+    CallError, PartRecord, PlanEntry, SessionEndpoints, SessionInfo, UploadCalls,
+};
 use crate::upload::context::{Ctx, Job};
 use crate::upload::digest::Sha1Digest;
 use crate::upload::error::{Chain, UploadError, UploadErrorKind};
+use crate::upload::identity::SourceIdentity;
 use crate::upload::layout::PartSpan;
 use crate::upload::pool::BufferPool;
 use crate::upload::progress::{CountedBody, Phase, ProgressEvent};
-use crate::upload::reader::{read_parts, Hand, ReadMsg};
+use crate::upload::reader::{read_parts, Hand};
 use crate::upload::reread::{BodyFailure, Reread};
 use crate::upload::source::{OpenedSource, PartReader};
 
@@ -39,15 +46,22 @@ impl<T> Drop for AbortOnDrop<T> {
     }
 }
 
-/// Reads and uploads every part not in `stored`; returns all the parts in offset order, and the
-/// whole file's SHA-1.
+/// What opening found of the session: the parts it holds, and the plan's answers the state
+/// file recorded for it.
+pub(super) struct Known {
+    pub stored: BTreeMap<u64, PartRecord>,
+    pub plan: BTreeMap<u64, PlanEntry>,
+}
+
+/// Reads every part; sends those the session does not hold and the plan (for a new version
+/// that may reuse parts) did not find Box holding; returns them all, and the whole file's SHA-1.
 pub(super) async fn upload_all<A: UploadCalls>(
     ctx: &Ctx<A>,
     job: &Job,
     opened: OpenedSource,
     session: &SessionInfo,
-    stored: BTreeMap<u64, PartRecord>,
-) -> Result<(Vec<PartRecord>, Sha1Digest), UploadError> {
+    known: Known,
+) -> Result<(Tally, Sha1Digest), UploadError> {
     let size = opened.size;
     let layout = layout_of(session, size)?;
     let part_size = usize::try_from(session.part_size).map_err(|_| {
@@ -93,18 +107,37 @@ pub(super) async fn upload_all<A: UploadCalls>(
         Hand::Hashes => usize::try_from(layout.total_parts()).unwrap_or(1).max(1),
         Hand::Bytes => 1,
     };
-    let (tx, mut rx) = mpsc::channel(queued);
+    let reuse = job.reuse_parts && !session.endpoints.plan.is_empty();
+    let (tx, read) = mpsc::channel(queued);
     let identity = opened.identity.clone();
+    let batching = if hand == Hand::Bytes && !in_memory {
+        Batching::WhileBuffersLast(pool.clone())
+    } else {
+        Batching::WholeFile
+    };
     let _reader = AbortOnDrop(tokio::spawn(read_parts(
         opened.reader,
         layout,
         pool,
         hand,
+        reuse,
         tx,
     )));
+    let planner = Planner {
+        ctx: ctx.clone(),
+        retry: job.retry.clone(),
+        url: session.endpoints.plan.clone(),
+        enabled: reuse,
+        known: known.plan,
+        stored: known.stored.keys().copied().collect(),
+        limit: None,
+    };
+    let (tx, mut rx) = mpsc::channel(queued);
+    let _planner = AbortOnDrop(tokio::spawn(planner.run(batching, read, tx)));
+    let stored = known.stored;
 
     let mut inflight: JoinSet<Result<(PartSpan, PartRecord), UploadError>> = JoinSet::new();
-    let mut done: BTreeMap<u64, PartRecord> = BTreeMap::new();
+    let mut done = Tally::default();
     let mut whole: Option<Sha1Digest> = None;
     let mut reading = true;
     while reading || !inflight.is_empty() {
@@ -114,37 +147,22 @@ pub(super) async fn upload_all<A: UploadCalls>(
             Some(joined) = inflight.join_next(), if !inflight.is_empty() => {
                 let (span, record) = joined
                     .map_err(|e| UploadError::internal("part upload task failed").with_source(e))??;
-                done.insert(span.offset, record);
+                done.sent.insert(span.offset, record);
                 ctx.reporter.event(ProgressEvent::PartDone { index: span.index, offset: span.offset, size: span.len });
-                if let Some(path) = &job.state_file {
-                    save_state(path, job, (size, identity.as_ref()), session, &done, None).await?;
-                }
+                save(job, session, (size, identity.as_ref()), &done).await?;
             }
             msg = rx.recv(), if reading && inflight.len() < concurrency => match msg {
-                Some(ReadMsg::Part { span, data, sha1 }) => {
-                    if let Some(record) = stored.get(&span.offset) {
-                        if !matches(record, &span, &sha1) {
-                            return Err(UploadErrorKind::SourceChanged {
-                                detail: format!(
-                                    "since the interrupted upload: the stored part at offset {} has SHA-1 {}, the local data has {sha1}; delete the state file to start over",
-                                    span.offset, record.sha1
-                                ),
-                            }.into());
-                        }
-                        done.insert(span.offset, record.clone());
-                        ctx.reporter.add_sent(span.len);
-                        ctx.reporter.event(ProgressEvent::PartAlreadyStored { index: span.index, offset: span.offset, size: span.len });
-                    } else {
-                        let content = match (data, &reread) {
-                            (Some(bytes), _) => PartContent::Bytes(bytes),
-                            (None, Some(file)) => PartContent::File(file.clone()),
-                            (None, None) => return Err(UploadError::internal("a part without bytes from a source that cannot be read again")),
-                        };
-                        inflight.spawn(upload_part(ctx.clone(), job.retry.clone(), session.endpoints.clone(), span, size, content, sha1));
+                Some(Planned::Answers(answers)) => {
+                    done.plan.extend(answers.into_iter().map(|a| (a.offset, a)));
+                    save(job, session, (size, identity.as_ref()), &done).await?;
+                }
+                Some(Planned::Part(part)) => {
+                    if let Some((part, content)) = arrived(ctx, &stored, reread.as_ref(), &mut done, size, part)? {
+                        inflight.spawn(upload_part(ctx.clone(), job.retry.clone(), session.endpoints.clone(), part, content));
                     }
                 }
-                Some(ReadMsg::Finished { whole: digest }) => whole = Some(digest),
-                Some(ReadMsg::Failed(e)) => return Err(e),
+                Some(Planned::Finished { whole: digest }) => whole = Some(digest),
+                Some(Planned::Failed(e)) => return Err(e),
                 None => reading = false,
             },
         }
@@ -154,7 +172,7 @@ pub(super) async fn upload_all<A: UploadCalls>(
     };
     // Every part of the layout, in offset order, and nothing else.
     let expected: Vec<u64> = layout.parts().map(|p| p.offset).collect();
-    let have: Vec<u64> = done.keys().copied().collect();
+    let have = done.offsets();
     if expected != have {
         return Err(UploadError::internal(format!(
             "{} parts expected, {} done",
@@ -162,7 +180,100 @@ pub(super) async fn upload_all<A: UploadCalls>(
             have.len()
         )));
     }
-    Ok((done.into_values().collect(), whole))
+    Ok((done, whole))
+}
+
+/// Records the parts done and the plan's answers in the state file, if there is one.
+async fn save(
+    job: &Job,
+    session: &SessionInfo,
+    source: (u64, Option<&SourceIdentity>),
+    done: &Tally,
+) -> Result<(), UploadError> {
+    match &job.state_file {
+        Some(path) => save_state(path, job, source, session, done, None).await,
+        None => Ok(()),
+    }
+}
+
+/// Takes in a part from the plan stage: one the session holds already (checked against the
+/// local data) or Box holds for the file (a hit) is done; any other is returned, to be sent.
+fn arrived<A: UploadCalls>(
+    ctx: &Ctx<A>,
+    stored: &BTreeMap<u64, PartRecord>,
+    reread: Option<&Reread>,
+    done: &mut Tally,
+    total: u64,
+    part: PlannedPart,
+) -> Result<Option<(Part, PartContent)>, UploadError> {
+    let PlannedPart {
+        span,
+        data,
+        sha1,
+        sha512,
+        answer,
+    } = part;
+    if let Some(h) = sha512 {
+        done.sha512.insert(span.offset, h);
+    }
+    if let Some(record) = stored.get(&span.offset) {
+        if !matches(record, &span, &sha1) {
+            return Err(UploadErrorKind::SourceChanged {
+                detail: format!(
+                    "since the interrupted upload: the stored part at offset {} has SHA-1 {}, the local data has {sha1}; delete the state file to start over",
+                    span.offset, record.sha1
+                ),
+            }
+            .into());
+        }
+        done.sent.insert(span.offset, record.clone());
+        ctx.reporter.add_sent(span.len);
+        ctx.reporter.event(ProgressEvent::PartAlreadyStored {
+            index: span.index,
+            offset: span.offset,
+            size: span.len,
+        });
+        return Ok(None);
+    }
+    let digest = match (answer, sha512) {
+        (Answer::Hit(part_id), _) => {
+            done.reused.insert(span.offset, (span.len, part_id));
+            ctx.reporter.event(ProgressEvent::PartReused {
+                index: span.index,
+                offset: span.offset,
+                size: span.len,
+            });
+            return Ok(None);
+        }
+        // A miss is sent with the SHA-512 the plan matched it by.
+        (Answer::Miss, Some(h)) => h.header(),
+        _ => sha1.header(),
+    };
+    let content = match (data, reread) {
+        (Some(bytes), _) => PartContent::Bytes(bytes),
+        (None, Some(file)) => PartContent::File(file.clone()),
+        (None, None) => {
+            return Err(UploadError::internal(
+                "a part without bytes from a source that cannot be read again",
+            ))
+        }
+    };
+    let part = Part {
+        span,
+        total,
+        sha1,
+        digest,
+    };
+    Ok(Some((part, content)))
+}
+
+/// One part to send: where it goes, its SHA-1 (checked against the answer) and the `digest`
+/// header it is sent with (its SHA-1, or the SHA-512 a plan matched it by).
+struct Part {
+    span: PartSpan,
+    total: u64,
+    sha1: Sha1Digest,
+    digest: String,
 }
 
 /// What a part is sent from.
@@ -193,13 +304,16 @@ async fn upload_part<A: UploadCalls>(
     ctx: Ctx<A>,
     retry: RetryPolicy,
     endpoints: SessionEndpoints,
-    span: PartSpan,
-    total: u64,
+    part: Part,
     content: PartContent,
-    sha1: Sha1Digest,
 ) -> Result<(PartSpan, PartRecord), UploadError> {
+    let Part {
+        span,
+        total,
+        sha1,
+        digest,
+    } = part;
     let range = span.content_range(total);
-    let digest = sha1.header();
     let (ctx, endpoints, content, range, digest) = (&ctx, &endpoints, &content, &range, &digest);
     let calls = ctx.retry(&retry);
     let lookup = move |offset| find_part(calls, &ctx.api, &endpoints.list_parts, offset);

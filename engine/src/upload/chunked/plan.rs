@@ -1,0 +1,310 @@
+//! Part reuse (Box's plan, since September 2026): between the ordered reader and the parts, ask
+//! which parts of a new version Box already holds for the file (same offset, size and
+//! SHA-512), so that only the misses are sent and the hits are committed by `part_id`.
+//!
+//! Batches are as large as Box takes: a file on disk or bytes in memory is asked about whole,
+//! once every part is hashed (nothing is held per part meanwhile); a reader's parts are asked
+//! about when its buffers are all taken (or it ends), as they hold the bytes. No largest batch is
+//! documented, so a batch refused with 400 or 413 is halved, and no later batch is larger. A plan
+//! writes nothing: an answer lost is asked again by the retry loop. Answers already in the state
+//! file (same offset, size and SHA-512) are not asked again. When the plan cannot be had at all
+//! (refused even for one part, or failing after its retries) the upload goes on without it:
+//! every part not yet answered is sent as before.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use bytes::Bytes;
+use tokio::sync::mpsc;
+
+use crate::retry::RetryPolicy;
+use crate::upload::calls::{CallError, PlanEntry, UploadCalls};
+use crate::upload::context::Ctx;
+use crate::upload::digest::{Sha1Digest, Sha512Digest};
+use crate::upload::error::{Chain, UploadError};
+use crate::upload::layout::PartSpan;
+use crate::upload::pool::BufferPool;
+use crate::upload::reader::ReadMsg;
+
+/// What the plan said of a part.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum Answer {
+    /// Not asked (reuse off, the plan unavailable, or the session holds the part already):
+    /// the part is sent with its SHA-1 digest, as without reuse.
+    Unasked,
+    /// Box holds it: commit it by this `part_id`, send nothing.
+    Hit(String),
+    /// Box does not hold it: send it, with its SHA-512 digest.
+    Miss,
+}
+
+/// What the plan stage hands the parts.
+pub(super) enum Planned {
+    /// A batch's answers, to record in the state file before its parts follow.
+    Answers(Vec<PlanEntry>),
+    /// The next part, with the plan's answer.
+    Part(PlannedPart),
+    /// As [`ReadMsg::Finished`].
+    Finished { whole: Sha1Digest },
+    /// As [`ReadMsg::Failed`].
+    Failed(UploadError),
+}
+
+/// A part read, hashed and answered.
+pub(super) struct PlannedPart {
+    pub span: PartSpan,
+    /// As [`ReadMsg::Part`]'s.
+    pub data: Option<Bytes>,
+    pub sha1: Sha1Digest,
+    pub sha512: Option<Sha512Digest>,
+    pub answer: Answer,
+}
+
+/// When a batch is asked.
+pub(super) enum Batching {
+    /// Once every part is hashed: the parts hold no buffer (a file read again, bytes in memory).
+    WholeFile,
+    /// When every buffer of the reader's pool is taken (it can read no further), or it ends.
+    WhileBuffersLast(BufferPool),
+}
+
+/// The plan stage of one upload.
+pub(super) struct Planner<A> {
+    pub ctx: Ctx<A>,
+    pub retry: RetryPolicy,
+    pub url: String,
+    /// Off: every part goes on [`Answer::Unasked`].
+    pub enabled: bool,
+    /// Answers the state file recorded for this session, by offset.
+    pub known: BTreeMap<u64, PlanEntry>,
+    /// Parts the session holds already (on resume): not asked about.
+    pub stored: BTreeSet<u64>,
+    /// The largest batch to ask about; `None` until Box refused one.
+    pub limit: Option<usize>,
+}
+
+/// A part waiting for its answer.
+struct Waiting {
+    span: PartSpan,
+    data: Option<Bytes>,
+    sha1: Sha1Digest,
+    sha512: Sha512Digest,
+}
+
+impl<A: UploadCalls> Planner<A> {
+    /// Takes the reader's parts from `rx`, answers them, and hands them on to `tx` (each part
+    /// once, answers before their parts).
+    pub(super) async fn run(
+        mut self,
+        batching: Batching,
+        mut rx: mpsc::Receiver<ReadMsg>,
+        tx: mpsc::Sender<Planned>,
+    ) {
+        let mut waiting: Vec<Waiting> = Vec::new();
+        loop {
+            let full = self.limit.is_some_and(|l| waiting.len() >= l)
+                || match &batching {
+                    Batching::WholeFile => false,
+                    Batching::WhileBuffersLast(pool) => {
+                        !waiting.is_empty() && pool.available() == 0 && rx.is_empty()
+                    }
+                };
+            if full {
+                if !self.flush(&mut waiting, &tx).await {
+                    return;
+                }
+                continue;
+            }
+            let msg = match rx.recv().await {
+                Some(ReadMsg::Part {
+                    span,
+                    data,
+                    sha1,
+                    sha512,
+                }) => match (self.answer_now(&span, sha512.as_ref()), sha512) {
+                    (None, Some(sha512)) => {
+                        waiting.push(Waiting {
+                            span,
+                            data,
+                            sha1,
+                            sha512,
+                        });
+                        continue;
+                    }
+                    (answer, sha512) => Planned::Part(PlannedPart {
+                        span,
+                        data,
+                        sha1,
+                        sha512,
+                        answer: answer.unwrap_or(Answer::Unasked),
+                    }),
+                },
+                Some(ReadMsg::Finished { whole }) => {
+                    if !self.flush(&mut waiting, &tx).await {
+                        return;
+                    }
+                    Planned::Finished { whole }
+                }
+                Some(ReadMsg::Failed(e)) => Planned::Failed(e),
+                None => return,
+            };
+            let last = !matches!(msg, Planned::Part(_));
+            if tx.send(msg).await.is_err() || last {
+                return;
+            }
+        }
+    }
+
+    /// The answer a part has without asking: none to ask for (reuse off, stored already), or
+    /// the state file's; `None`: ask.
+    fn answer_now(&self, span: &PartSpan, sha512: Option<&Sha512Digest>) -> Option<Answer> {
+        let Some(sha512) = sha512.filter(|_| self.enabled) else {
+            return Some(Answer::Unasked);
+        };
+        if self.stored.contains(&span.offset) {
+            return Some(Answer::Unasked);
+        }
+        let known = self.known.get(&span.offset)?;
+        (known.size == span.len && known.sha512 == sha512.hex()).then(|| answer_of(known))
+    }
+
+    /// Asks about every waiting part and hands them on; `false` when the parts are gone (the
+    /// upload stopped).
+    async fn flush(&mut self, waiting: &mut Vec<Waiting>, tx: &mpsc::Sender<Planned>) -> bool {
+        while !waiting.is_empty() {
+            let n = self.limit.unwrap_or(usize::MAX).min(waiting.len()).max(1);
+            let batch: Vec<PlanEntry> = waiting[..n]
+                .iter()
+                .map(|w| PlanEntry {
+                    offset: w.span.offset,
+                    size: w.span.len,
+                    sha512: w.sha512.hex(),
+                    part_id: None,
+                })
+                .collect();
+            let answers = if self.enabled {
+                match self.ask(batch.clone()).await {
+                    Ok(found) => Some(found),
+                    Err(e) if refused(&e) && n > 1 => {
+                        self.limit = Some(n.div_ceil(2));
+                        tracing::debug!(parts = n, "plan batch refused; halving it");
+                        continue;
+                    }
+                    Err(e) => {
+                        if e.is_cancelled() {
+                            let _ = tx.send(Planned::Failed(e)).await;
+                            return false;
+                        }
+                        tracing::warn!(error = %Chain(&e), "no plan: every part is sent");
+                        self.enabled = false;
+                        None
+                    }
+                }
+            } else {
+                None
+            };
+            let answers = answers.map(|found| matched(&batch, found));
+            if let Some(answers) = &answers {
+                if tx.send(Planned::Answers(answers.clone())).await.is_err() {
+                    return false;
+                }
+            }
+            for (i, w) in waiting.drain(..n).enumerate() {
+                let answer = answers
+                    .as_ref()
+                    .map_or(Answer::Unasked, |a| answer_of(&a[i]));
+                let part = Planned::Part(PlannedPart {
+                    span: w.span,
+                    data: w.data,
+                    sha1: w.sha1,
+                    sha512: Some(w.sha512),
+                    answer,
+                });
+                if tx.send(part).await.is_err() {
+                    return false;
+                }
+            }
+        }
+        true
+    }
+
+    /// One plan request, through the retry loop (it writes nothing: a lost answer is asked
+    /// again), cut short by a cancel.
+    async fn ask(&self, batch: Vec<PlanEntry>) -> Result<Vec<PlanEntry>, UploadError> {
+        let (ctx, url, batch) = (&self.ctx, &self.url, &batch);
+        ctx.retry(&self.retry)
+            .call("plan_upload_parts", move || {
+                ctx.api.plan(url, batch.clone())
+            })
+            .await
+    }
+}
+
+/// A refusal that a smaller batch may avoid: 400 or 413 (Box documents no largest batch).
+fn refused(e: &UploadError) -> bool {
+    e.call_error()
+        .is_some_and(|c: &CallError| matches!(c.status(), Some(400) | Some(413)))
+}
+
+fn answer_of(entry: &PlanEntry) -> Answer {
+    match &entry.part_id {
+        Some(id) => Answer::Hit(id.clone()),
+        None => Answer::Miss,
+    }
+}
+
+/// The answer for each part of `asked`, in its order: a hit only when Box's entry has the same
+/// offset, size and SHA-512 as asked and a non-empty `part_id`; anything else (a miss, or a part
+/// the answer left out or got wrong) is a miss, and is sent.
+pub(super) fn matched(asked: &[PlanEntry], found: Vec<PlanEntry>) -> Vec<PlanEntry> {
+    let hits: BTreeMap<u64, PlanEntry> = found
+        .into_iter()
+        .filter(|e| e.part_id.as_deref().is_some_and(|id| !id.is_empty()))
+        .map(|e| (e.offset, e))
+        .collect();
+    asked
+        .iter()
+        .map(|a| {
+            let hit = hits
+                .get(&a.offset)
+                .filter(|h| h.size == a.size && h.sha512.eq_ignore_ascii_case(&a.sha512));
+            PlanEntry {
+                part_id: hit.and_then(|h| h.part_id.clone()),
+                ..a.clone()
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(offset: u64, sha: &str, id: Option<&str>) -> PlanEntry {
+        PlanEntry {
+            offset,
+            size: 10,
+            sha512: sha.repeat(64),
+            part_id: id.map(str::to_owned),
+        }
+    }
+
+    #[test]
+    fn only_exact_hits_count_and_every_part_asked_is_answered_in_order() {
+        let asked = [
+            entry(0, "aa", None),
+            entry(10, "bb", None),
+            entry(20, "cc", None),
+            entry(30, "dd", None),
+        ];
+        let found = vec![
+            entry(20, "cc", Some("P2")),
+            entry(0, "aa", Some("P0")),
+            entry(10, "ee", Some("P1")), // another content: not ours
+            entry(30, "dd", Some("")),   // no id to commit it by
+        ];
+        let got = matched(&asked, found);
+        let ids: Vec<_> = got.iter().map(|e| e.part_id.as_deref()).collect();
+        assert_eq!(ids, [Some("P0"), None, Some("P2"), None]);
+        assert_eq!(got[1].sha512, "bb".repeat(64), "what was asked is recorded");
+    }
+}
