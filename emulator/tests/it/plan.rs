@@ -333,6 +333,18 @@ async fn a_commit_mixing_entries_with_and_without_sha512_is_refused() {
     // A list without a reused part is incomplete.
     let short: Vec<Value> = list[..4].to_vec();
     expect_error(ctx.commit(&vs, &short, &v2).await, 400, "parts_mismatch").await;
+    // A hit uploaded anyway: the list must name the upload, not the version's part.
+    let uploaded = put_part512(&ctx, &vs, &v2, 1).await;
+    let v = expect_error(ctx.commit(&vs, &list, &v2).await, 400, "parts_mismatch").await;
+    assert!(
+        v["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("uploaded part"),
+        "{v}"
+    );
+    let mut list = list;
+    list[1] = uploaded;
     // The session is still usable: the consistent list commits.
     expect_status(ctx.commit(&vs, &list, &v2).await, 201).await;
     assert_stored(&ctx.emu, &file_id, &v2).await;

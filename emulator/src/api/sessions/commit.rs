@@ -59,10 +59,13 @@ pub(crate) async fn commit(
     )?;
 
     // Phase 1: checks, under the catalog lock and then the session lock (always that order).
-    let Some((meta, reused, _hold)) = check(&st, &session, &faults, &req).await? else {
+    let Some((meta, reused, hold)) = check(&st, &session, &faults, &req).await? else {
         return Ok(accepted(faults.commit_retry_after_secs));
     };
     let _guard = CommittingGuard(&session);
+    // Declared last, so dropped first: the reused parts' places are free again before the
+    // session stops committing.
+    let _hold = hold;
 
     // Phase 2: the uploaded parts are already in place in the data file (every one is
     // stored, and the reused parts' places are held, so no request writes to it now); the
