@@ -345,6 +345,10 @@ pub(crate) fn check_commit_target(
             }
         }
         SessionTarget::NewVersion { file_id, name } => {
+            // A file moved to the trash (or purged) while the session was open is not among
+            // the live files: the commit fails `404 not_found` (412 with an `if-match`).
+            // What Box does then is not documented; this is the stricter answer, and the
+            // trashed file is left as it was.
             check_if_match(catalog, file_id, req.if_match.as_deref())?;
             if let (Some(inm), Some(f)) = (&req.if_none_match, catalog.files.get(file_id)) {
                 if util::etag_matches(inm, &f.etag_str()) {
