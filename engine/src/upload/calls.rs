@@ -27,10 +27,15 @@ pub(crate) enum Target {
 /// The absolute URLs of a session's operations, as Box returned them.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct SessionEndpoints {
+    /// Where the parts go (`PUT`).
     pub upload_part: String,
+    /// Commit (`POST`).
     pub commit: String,
+    /// Abort (`DELETE`).
     pub abort: String,
+    /// List the parts stored (`GET`).
     pub list_parts: String,
+    /// The session itself (`GET`).
     pub status: String,
     /// Part reuse's plan (since September 2026); absent from state files written before it.
     #[serde(default)]
@@ -50,8 +55,11 @@ pub(crate) struct SessionInfo {
 /// A part the server holds (as returned by upload_part and list_parts, sent back on commit).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct PartRecord {
+    /// Box's id of the part, listed in the commit.
     pub part_id: String,
+    /// Offset of the part's first byte in the file.
     pub offset: u64,
+    /// Length of the part in bytes.
     pub size: u64,
     /// Hex SHA-1, as the server returned it.
     pub sha1: String,
@@ -75,8 +83,11 @@ pub(crate) struct PlanEntry {
 /// refuses a mix).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct CommitPart {
+    /// Box's id of the part.
     pub part_id: String,
+    /// Where it starts in the file.
     pub offset: u64,
+    /// Its size in bytes.
     pub size: u64,
     pub sha1: Option<String>,
     pub sha512: Option<String>,
@@ -219,6 +230,8 @@ impl CallError {
         )
     }
 
+    /// What kind of failure it was.
+    /// What kind of failure it was.
     pub fn kind(&self) -> CallErrorKind {
         self.kind
     }

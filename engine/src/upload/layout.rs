@@ -28,10 +28,14 @@ impl PartLayout {
         })
     }
 
+    /// The size of the file cut.
+    /// The file's size in bytes.
     pub fn file_size(&self) -> u64 {
         self.file_size
     }
 
+    /// The size of every part but the last.
+    /// The size of every part but the last.
     pub fn part_size(&self) -> u64 {
         self.part_size
     }

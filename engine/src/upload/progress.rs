@@ -15,13 +15,17 @@ use tokio::sync::{broadcast, watch};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub enum Phase {
+    /// Opening the source, and the session of a chunked upload.
+    /// Opening the source.
     #[default]
     Starting,
     /// Sending the content (the parts, or the single request).
     Uploading,
     /// Every part is stored; committing.
     Committing,
+    /// The file is stored (or the upload found it stored).
     Done,
+    /// The upload ended in an error.
     Failed,
 }
 
@@ -29,6 +33,8 @@ pub enum Phase {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Progress {
+    /// Where the upload is.
+    /// Where the upload is.
     pub phase: Phase,
     /// The declared size of the source.
     pub total_bytes: u64,
@@ -44,6 +50,7 @@ pub struct Progress {
     pub bytes_done: u64,
     /// Parts done, and the number of parts (0 and 1 for a single-request upload).
     pub parts_done: u64,
+    /// The number of parts (1 for a single-request upload).
     pub total_parts: u64,
     /// Calls that were tried again.
     pub retries: u64,
@@ -61,46 +68,93 @@ pub struct Progress {
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum ProgressEvent {
-    /// A single-request upload started.
-    DirectStarted { size: u64 },
+    /// A single-request upload of `size` bytes started.
+    DirectStarted {
+        /// The bytes sent in the one request.
+        size: u64,
+    },
     /// A chunked upload opened its session. `concurrency` is the most parts this upload may
     /// have in flight: the uploader's ceiling (the adaptive `max`, or the pinned number), lowered
     /// by the memory cap for a reader and by the number of parts.
     SessionOpened {
+        /// The session's id.
         session_id: String,
+        /// The session's part size.
         part_size: u64,
+        /// The parts of the file at that size.
         total_parts: u64,
+        /// The most parts in flight for this upload.
         concurrency: usize,
     },
     /// A chunked upload resumed a session from its state file; `parts_stored` were already there.
     SessionResumed {
+        /// The session's id.
         session_id: String,
+        /// The parts it held already.
         parts_stored: u64,
     },
     /// The state file named a session that is gone or expired; a new one is opened.
     SessionRestarted {
+        /// The session given up.
         old_session_id: String,
+        /// Why it could not be resumed.
         reason: String,
     },
     /// A part was stored and verified.
-    PartDone { index: u64, offset: u64, size: u64 },
+    PartDone {
+        /// The part's position, from 0.
+        index: u64,
+        /// Its first byte's offset in the file.
+        offset: u64,
+        /// Its length.
+        size: u64,
+    },
     /// A part already stored (resume, or found after an ambiguous failure) was verified and kept.
-    PartAlreadyStored { index: u64, offset: u64, size: u64 },
+    PartAlreadyStored {
+        /// The part's position, from 0.
+        index: u64,
+        /// Its first byte's offset in the file.
+        offset: u64,
+        /// Its length.
+        size: u64,
+    },
     /// A part Box holds for the file already (the plan's hit): committed by its id, not sent.
-    PartReused { index: u64, offset: u64, size: u64 },
+    PartReused {
+        /// The part's position, from 0.
+        index: u64,
+        /// Its first byte's offset in the file.
+        offset: u64,
+        /// Its length.
+        size: u64,
+    },
     /// A call failed and will be tried again after `wait`.
     Retry {
+        /// The call (the generated operation's name).
         operation: &'static str,
+        /// The attempt that failed, from 1.
         attempt: u32,
+        /// Why, in short (`HTTP 503`, `timeout`).
         reason: String,
+        /// The wait before the next attempt.
         wait: Duration,
     },
     /// The commit was answered 202; waiting `wait` before committing again.
-    CommitPending { attempt: u32, wait: Duration },
+    CommitPending {
+        /// The 202s so far.
+        attempt: u32,
+        /// The wait before committing again.
+        wait: Duration,
+    },
     /// The file is stored.
-    Committed { file_id: String },
+    Committed {
+        /// The file's id.
+        file_id: String,
+    },
     /// The session was aborted (its parts discarded) after a failure or on request.
-    SessionAborted { session_id: String },
+    SessionAborted {
+        /// The session's id.
+        session_id: String,
+    },
 }
 
 /// The sending side, held by the engine.
