@@ -54,6 +54,12 @@ pub enum Operation {
     RestoreFile,
     /// `DELETE /2.0/folders/{id}` (to the trash).
     DeleteFolder,
+    /// `GET /2.0/folders/{id}/trash`.
+    GetTrashedFolder,
+    /// `DELETE /2.0/folders/{id}/trash` (for good).
+    PurgeFolder,
+    /// `POST /2.0/folders/{id}` (restore from the trash).
+    RestoreFolder,
     /// `GET /2.0/users/me`.
     GetCurrentUser,
     /// `GET` of a download URL (the `location` of `GET /2.0/files/{id}/content`).
@@ -66,7 +72,7 @@ pub enum Operation {
 
 impl Operation {
     /// Every operation, in a fixed order.
-    pub const ALL: [Operation; 27] = [
+    pub const ALL: [Operation; 30] = [
         Operation::Preflight,
         Operation::UploadFile,
         Operation::UploadFileVersion,
@@ -90,6 +96,9 @@ impl Operation {
         Operation::PurgeFile,
         Operation::RestoreFile,
         Operation::DeleteFolder,
+        Operation::GetTrashedFolder,
+        Operation::PurgeFolder,
+        Operation::RestoreFolder,
         Operation::GetCurrentUser,
         Operation::DownloadUrl,
         Operation::RequestToken,
@@ -101,8 +110,8 @@ impl Operation {
     /// `upload_part`, `abort_upload_session`, `list_parts`, `commit_upload_session`,
     /// `log_event`, `plan_upload_session`, `get_file`, `download_file`, `list_file_versions`, `list_folder_items`,
     /// `create_folder`, `get_folder`, `delete_file`, `get_trashed_file`, `purge_file`,
-    /// `restore_file`, `delete_folder`, `get_current_user`, `download_url`, `request_token`,
-    /// `revoke_token`.
+    /// `restore_file`, `delete_folder`, `get_trashed_folder`, `purge_folder`, `restore_folder`,
+    /// `get_current_user`, `download_url`, `request_token`, `revoke_token`.
     pub fn as_str(self) -> &'static str {
         match self {
             Operation::Preflight => "preflight",
@@ -128,6 +137,9 @@ impl Operation {
             Operation::PurgeFile => "purge_file",
             Operation::RestoreFile => "restore_file",
             Operation::DeleteFolder => "delete_folder",
+            Operation::GetTrashedFolder => "get_trashed_folder",
+            Operation::PurgeFolder => "purge_folder",
+            Operation::RestoreFolder => "restore_folder",
             Operation::GetCurrentUser => "get_current_user",
             Operation::DownloadUrl => "download_url",
             Operation::RequestToken => "request_token",
@@ -191,6 +203,10 @@ pub struct Counters {
     pub files_restored: u64,
     /// Folders moved to the trash by `DELETE /2.0/folders/{id}` (with what they held).
     pub folders_trashed: u64,
+    /// Folders deleted for good by `DELETE /2.0/folders/{id}/trash` (with what they held).
+    pub folders_purged: u64,
+    /// Folders restored from the trash by `POST /2.0/folders/{id}` (with what they held).
+    pub folders_restored: u64,
     /// Downloads served from download URLs (whole or ranges).
     pub downloads_served: u64,
     /// Bytes of file content sent by downloads.

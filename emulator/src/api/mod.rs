@@ -83,7 +83,13 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         .route(
             "/2.0/folders/{folder_id}",
             get(folders::get_folder.layer(gate(Operation::GetFolder)))
-                .delete(trash::delete_folder.layer(gate(Operation::DeleteFolder))),
+                .delete(trash::delete_folder.layer(gate(Operation::DeleteFolder)))
+                .post(trash::restore_folder.layer(gate(Operation::RestoreFolder))),
+        )
+        .route(
+            "/2.0/folders/{folder_id}/trash",
+            get(trash::get_trashed_folder.layer(gate(Operation::GetTrashedFolder)))
+                .delete(trash::purge_folder.layer(gate(Operation::PurgeFolder))),
         )
         .route(
             "/2.0/folders/{folder_id}/items",

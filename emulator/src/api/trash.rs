@@ -1,6 +1,7 @@
 //! The trash: `DELETE /files/{id}` (to the trash), `GET /files/{id}/trash`,
-//! `DELETE /files/{id}/trash` (for good), `POST /files/{id}` (restore), and
-//! `DELETE /folders/{id}` (to the trash, with `recursive=true` for a folder with items).
+//! `DELETE /files/{id}/trash` (for good), `POST /files/{id}` (restore), and the same for
+//! folders: `DELETE /folders/{id}` (to the trash, with `recursive=true` for a folder with
+//! items), `GET` and `DELETE /folders/{id}/trash`, `POST /folders/{id}`.
 //! <https://developer.box.com/reference/delete-files-id/>,
 //! <https://developer.box.com/reference/get-files-id-trash/>,
 //! <https://developer.box.com/reference/delete-files-id-trash/>,
@@ -57,16 +58,11 @@ pub(crate) async fn purge_file(State(st): AppState, Path(file_id): Path<String>)
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-/// `POST /files/{id}` with an optional `{"name": ..., "parent": {"id": ...}}`: 201 and the
-/// restored file. `404 not_found` if the file is not in the trash (on its own), `409
-/// item_name_in_use` if its name is taken where it goes back to.
-pub(crate) async fn restore_file(
-    State(st): AppState,
-    Path(file_id): Path<String>,
-    fields: Fields,
-    mut body: BodyStream,
-) -> ApiResult {
-    let m = read_json_object(&mut body, JSON_LIMIT, JSON_MAX_VALUES).await?;
+/// A restore's body: `{"name": ..., "parent": {"id": ...}}`, both optional.
+async fn restore_target(
+    body: &mut BodyStream,
+) -> Result<(Option<String>, Option<String>), ApiError> {
+    let m = read_json_object(body, JSON_LIMIT, JSON_MAX_VALUES).await?;
     let name = optional_name(&m)?;
     let parent = match m.get("parent") {
         None | Some(Value::Null) => None,
@@ -78,6 +74,19 @@ pub(crate) async fn restore_file(
         },
         Some(_) => return Err(ApiError::bad_request("'parent' must be an object")),
     };
+    Ok((name, parent))
+}
+
+/// `POST /files/{id}` with an optional `{"name": ..., "parent": {"id": ...}}`: 201 and the
+/// restored file. `404 not_found` if the file is not in the trash (on its own), `409
+/// item_name_in_use` if its name is taken where it goes back to.
+pub(crate) async fn restore_file(
+    State(st): AppState,
+    Path(file_id): Path<String>,
+    fields: Fields,
+    mut body: BodyStream,
+) -> ApiResult {
+    let (name, parent) = restore_target(&mut body).await?;
     let mut catalog = st.catalog.lock().await;
     let f = st
         .restore_file(&mut catalog, &file_id, name.as_deref(), parent.as_deref())
@@ -117,4 +126,48 @@ pub(crate) async fn delete_folder(
     }
     st.trash_folder(&mut catalog, &folder_id, recursive).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// `GET /folders/{id}/trash`: the trashed folder (`item_status` `trashed`, the Trash as
+/// `path_collection`). `404 not_found` for a folder not in the trash on its own.
+pub(crate) async fn get_trashed_folder(
+    State(st): AppState,
+    Path(folder_id): Path<String>,
+    fields: Fields,
+) -> ApiResult {
+    let f = st.trashed_folder(&folder_id)?;
+    let catalog = st.catalog.lock().await;
+    Ok(json_response(
+        StatusCode::OK,
+        st.folder_full_json(&catalog, &f, fields.as_deref()),
+    ))
+}
+
+/// `DELETE /folders/{id}/trash`: 204, the folder and what went to the trash with it are gone
+/// for good.
+pub(crate) async fn purge_folder(State(st): AppState, Path(folder_id): Path<String>) -> ApiResult {
+    st.purge_folder(&mut *st.catalog.lock().await, &folder_id)
+        .await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// `POST /folders/{id}` with an optional `{"name": ..., "parent": {"id": ...}}`: 201 and the
+/// restored folder, with what went to the trash with it. `404 not_found` if the folder is
+/// not in the trash (on its own), `409 item_name_in_use` if its name is taken where it goes
+/// back to.
+pub(crate) async fn restore_folder(
+    State(st): AppState,
+    Path(folder_id): Path<String>,
+    fields: Fields,
+    mut body: BodyStream,
+) -> ApiResult {
+    let (name, parent) = restore_target(&mut body).await?;
+    let mut catalog = st.catalog.lock().await;
+    let f = st
+        .restore_folder(&mut catalog, &folder_id, name.as_deref(), parent.as_deref())
+        .await?;
+    Ok(json_response(
+        StatusCode::CREATED,
+        st.folder_full_json(&catalog, &f, fields.as_deref()),
+    ))
 }

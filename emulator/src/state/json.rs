@@ -334,6 +334,25 @@ impl Shared {
             .map(|i| self.item_json(i, None))
             .collect();
         let mini = f.mini_json();
+        let (trashed_at, purged_at, status) = trash_fields(f.trashed.as_ref());
+        // A trashed folder's size is that of the files that went to the trash with it.
+        let (size, path_collection) = match &f.trashed {
+            None => (
+                self.folder_size(catalog, &f.id),
+                self.folder_path_collection(f.parent_id.as_deref()),
+            ),
+            Some(_) => (
+                catalog
+                    .trash
+                    .values()
+                    .filter(|x| {
+                        x.trashed.as_ref().and_then(|t| t.with.as_deref()) == Some(f.id.as_str())
+                    })
+                    .map(FileRecord::size)
+                    .sum(),
+                trash_path_collection(),
+            ),
+        };
         let full = json!({
             "type": "folder",
             "id": f.id,
@@ -343,19 +362,19 @@ impl Shared {
             "created_at": time(f.created_at),
             "modified_at": time(f.modified_at),
             "description": "",
-            "size": self.folder_size(catalog, &f.id),
-            "path_collection": self.folder_path_collection(f.parent_id.as_deref()),
+            "size": size,
+            "path_collection": path_collection,
             "created_by": user,
             "modified_by": user,
-            "trashed_at": null,
-            "purged_at": null,
+            "trashed_at": trashed_at,
+            "purged_at": purged_at,
             "content_created_at": time(f.created_at),
             "content_modified_at": time(f.modified_at),
             "owned_by": user,
             "shared_link": null,
             "folder_upload_email": null,
             "parent": parent,
-            "item_status": "active",
+            "item_status": status,
             "item_collection": {
                 "total_count": total,
                 "entries": entries,

@@ -4,7 +4,8 @@
 //! holds no name, and an open upload session that targets it fails at commit. Its record stays
 //! on disk (marked [`Trashed`]) and its bytes still count toward the storage limit (Box: the
 //! trash counts toward the quota) until it is purged. A folder goes with everything below it;
-//! those items are marked as gone with it and cannot be read or restored on their own.
+//! those items are marked as gone with it and cannot be read or restored on their own: they
+//! come back, or are purged, with the folder.
 
 use super::catalog::Catalog;
 use super::disk::{io_err, write_json_atomic};
@@ -46,14 +47,20 @@ impl Shared {
             .ok_or_else(not_in_trash)
     }
 
-    /// Deletes trashed file `id` for good: its record, then its versions' content.
+    /// Deletes trashed file `id` for good.
     pub async fn purge_file(&self, catalog: &mut Catalog, id: &str) -> Result<(), ApiError> {
-        let f = self.trashed_file(catalog, id)?;
-        match tokio::fs::remove_file(self.file_meta_path(id)).await {
-            Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => return Err(ApiError::io("removing file metadata", e)),
-        }
+        self.trashed_file(catalog, id)?;
+        self.purge_file_record(catalog, id).await?;
+        self.counters().files_purged += 1;
+        Ok(())
+    }
+
+    /// Removes file `id` of the trash for good: its record, then its versions' content.
+    async fn purge_file_record(&self, catalog: &mut Catalog, id: &str) -> Result<(), ApiError> {
+        let Some(f) = catalog.trash.get(id).cloned() else {
+            return Ok(());
+        };
+        remove_record(&self.file_meta_path(id), "removing file metadata").await?;
         catalog.trash.remove(id);
         for v in &f.versions {
             catalog.used_bytes = catalog.used_bytes.saturating_sub(v.size);
@@ -61,7 +68,6 @@ impl Shared {
                 tracing::warn!("removing content of purged version {}: {e}", v.id);
             }
         }
-        self.counters().files_purged += 1;
         Ok(())
     }
 
@@ -174,12 +180,138 @@ impl Shared {
         Ok(())
     }
 
+    /// A folder trashed on its own (one trashed with a folder above it is found through that
+    /// folder only).
+    pub fn trashed_folder(&self, id: &str) -> Result<FolderRecord, ApiError> {
+        self.folders()
+            .trash
+            .get(id)
+            .filter(|f| f.trashed.as_ref().is_some_and(|t| t.with.is_none()))
+            .cloned()
+            .ok_or_else(not_in_trash)
+    }
+
+    /// What went to the trash with folder `id`: its files and its folders, by id.
+    fn trashed_with(&self, catalog: &Catalog, id: &str) -> (Vec<String>, Vec<String>) {
+        let went_with =
+            |t: &Option<Trashed>| t.as_ref().and_then(|t| t.with.as_deref()) == Some(id);
+        let files = catalog
+            .trash
+            .values()
+            .filter(|f| went_with(&f.trashed))
+            .map(|f| f.id.clone())
+            .collect();
+        let folders = self
+            .folders()
+            .trash
+            .values()
+            .filter(|f| went_with(&f.trashed))
+            .map(|f| f.id.clone())
+            .collect();
+        (files, folders)
+    }
+
+    /// Deletes trashed folder `id` for good, with everything that went to the trash with it.
+    pub async fn purge_folder(&self, catalog: &mut Catalog, id: &str) -> Result<(), ApiError> {
+        let top = self.trashed_folder(id)?;
+        let (files, folders) = self.trashed_with(catalog, id);
+        for file_id in files {
+            self.purge_file_record(catalog, &file_id).await?;
+        }
+        for folder_id in folders.iter().map(String::as_str).chain([id]) {
+            let configured = folder_id == id && top.configured;
+            if !configured {
+                remove_record(&self.folder_meta_path(folder_id), "removing folder").await?;
+            }
+            self.folders
+                .write()
+                .unwrap_or_else(|e| e.into_inner())
+                .trash
+                .remove(folder_id);
+        }
+        self.counters().folders_purged += 1;
+        Ok(())
+    }
+
+    /// Restores trashed folder `id` into `parent_id` (default: where it was) as `name`
+    /// (default: its name), with everything that went to the trash with it: `404 not_found`
+    /// if that parent is not there, `409 item_name_in_use` (the holder in an array, as for a
+    /// new folder) if the name is taken there. The folder comes back first, then its folders,
+    /// then its files, so a crash half-way leaves the folder live with what was restored.
+    pub async fn restore_folder(
+        &self,
+        catalog: &mut Catalog,
+        id: &str,
+        name: Option<&str>,
+        parent_id: Option<&str>,
+    ) -> Result<FolderRecord, ApiError> {
+        let mut f = self.trashed_folder(id)?;
+        let parent = parent_id
+            .map(str::to_string)
+            .or_else(|| f.parent_id.clone())
+            .unwrap_or_else(|| "0".to_string());
+        if self.folder_name(&parent).is_none() {
+            return Err(ApiError::not_found("The parent folder was not found"));
+        }
+        let name = name.unwrap_or(&f.name).to_string();
+        if let Some(holder) = self.name_holder(catalog, &parent, &name, None) {
+            return Err(ApiError::name_in_use(serde_json::Value::Array(vec![
+                holder,
+            ])));
+        }
+        let (files, folders) = self.trashed_with(catalog, id);
+        f.parent_id = Some(parent);
+        f.name = name;
+        self.restore_one_folder(f.clone()).await?;
+        for folder_id in folders {
+            let sub = self.folders().trash.get(&folder_id).cloned();
+            if let Some(sub) = sub {
+                self.restore_one_folder(sub).await?;
+            }
+        }
+        for file_id in files {
+            let Some(mut file) = catalog.trash.get(&file_id).cloned() else {
+                continue;
+            };
+            file.etag += 1;
+            file.trashed = None;
+            self.save_file(&file).await?;
+            catalog.trash.remove(&file_id);
+            catalog.insert(file, 0);
+        }
+        self.counters().folders_restored += 1;
+        Ok(self.folder(id).unwrap_or(f))
+    }
+
+    /// Brings one trashed folder back among the live ones (etag bumped, saved first).
+    async fn restore_one_folder(&self, mut f: FolderRecord) -> Result<(), ApiError> {
+        f.etag += 1;
+        f.trashed = None;
+        if !f.configured {
+            self.save_folder(&f).await?;
+        }
+        let mut folders = self.folders.write().unwrap_or_else(|e| e.into_inner());
+        folders.trash.remove(&f.id);
+        folders.insert(f);
+        Ok(())
+    }
+
+    fn folder_meta_path(&self, id: &str) -> std::path::PathBuf {
+        self.data_dir.join("folders").join(format!("{id}.json"))
+    }
+
     pub(super) async fn save_folder(&self, f: &FolderRecord) -> Result<(), ApiError> {
-        write_json_atomic(
-            &self.data_dir.join("folders").join(format!("{}.json", f.id)),
-            f,
-        )
-        .await
-        .map_err(io_err("saving folder"))
+        write_json_atomic(&self.folder_meta_path(&f.id), f)
+            .await
+            .map_err(io_err("saving folder"))
+    }
+}
+
+/// Removes a record file; one that is not there is fine.
+async fn remove_record(path: &std::path::Path, what: &str) -> Result<(), ApiError> {
+    match tokio::fs::remove_file(path).await {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(ApiError::io(what, e)),
     }
 }

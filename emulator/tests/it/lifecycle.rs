@@ -770,3 +770,123 @@ async fn an_early_answer_reaches_ten_clients_still_sending() {
 async fn an_early_answer_reaches_ten_clients_sending_a_gib_each() {
     early_answers_reach_clients(10, 1024 * 1024 * 1024).await;
 }
+
+#[tokio::test]
+async fn a_trashed_folder_is_read_restored_and_purged_with_what_it_held() {
+    let ctx = Ctx::small().await;
+    let docs = create_folder(&ctx, "0", "docs").await;
+    let old = create_folder(&ctx, &docs, "old").await;
+    let a = ctx.put_file(&docs, "a.txt", b"aaaa").await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let b_data = test_data(2500, 8);
+    let b = ctx.chunked_upload(&old, "b.txt", &b_data).await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        send(
+            &ctx,
+            Method::DELETE,
+            &format!("/folders/{docs}?recursive=true")
+        )
+        .await
+        .status(),
+        204
+    );
+
+    // Read in the trash: only the folder trashed itself.
+    let t = body_json(send(&ctx, Method::GET, &format!("/folders/{docs}/trash")).await).await;
+    assert_eq!(t["id"], docs.as_str());
+    assert_eq!(t["item_status"], "trashed");
+    assert!(t["trashed_at"].is_string(), "{t}");
+    assert_eq!(t["size"], 4 + 2500);
+    assert_eq!(t["path_collection"]["entries"][0]["name"], "Trash");
+    expect_error(
+        send(&ctx, Method::GET, &format!("/folders/{old}/trash")).await,
+        404,
+        "not_found",
+    )
+    .await;
+    expect_error(
+        send(&ctx, Method::POST, &format!("/folders/{old}")).await,
+        404,
+        "not_found",
+    )
+    .await;
+
+    // Its name taken meanwhile: 409 with the holder; restored under another name: 201, with
+    // everything it held.
+    let taker = create_folder(&ctx, "0", "DOCS").await;
+    let err = expect_error(
+        send(&ctx, Method::POST, &format!("/folders/{docs}")).await,
+        409,
+        "item_name_in_use",
+    )
+    .await;
+    assert_eq!(err["context_info"]["conflicts"][0]["id"], taker.as_str());
+    let resp = ctx
+        .req(Method::POST, &ctx.api(&format!("/folders/{docs}")))
+        .json(&json!({"name": "docs (restored)"}))
+        .send()
+        .await
+        .unwrap();
+    let r = expect_status(resp, 201).await;
+    assert_eq!(r["id"], docs.as_str());
+    assert_eq!(r["name"], "docs (restored)");
+    assert_eq!(r["item_status"], "active");
+    assert_eq!(r["parent"]["id"], "0");
+    assert_eq!(listing(&ctx, &docs).await, vec!["old", "a.txt"]);
+    assert_eq!(listing(&ctx, &old).await, vec!["b.txt"]);
+    assert_eq!(ctx.download(&a, None).await, b"aaaa");
+    assert_eq!(ctx.download(&b, None).await, b_data);
+    let tree = ctx.emu.tree("0").await.unwrap();
+    assert!(tree.contains_key("docs (restored)/old/b.txt"), "{tree:?}");
+    expect_error(
+        send(&ctx, Method::GET, &format!("/folders/{docs}/trash")).await,
+        404,
+        "not_found",
+    )
+    .await;
+
+    // Trashed again and purged: gone for good, its files' bytes no longer counted.
+    assert_eq!(
+        send(
+            &ctx,
+            Method::DELETE,
+            &format!("/folders/{docs}?recursive=true")
+        )
+        .await
+        .status(),
+        204
+    );
+    assert_eq!(
+        send(&ctx, Method::DELETE, &format!("/folders/{docs}/trash"))
+            .await
+            .status(),
+        204
+    );
+    for (method, path) in [
+        (Method::GET, format!("/folders/{docs}/trash")),
+        (Method::DELETE, format!("/folders/{docs}/trash")),
+        (Method::POST, format!("/folders/{docs}")),
+        (Method::GET, format!("/folders/{docs}")),
+        (Method::GET, format!("/folders/{old}")),
+        (Method::GET, format!("/files/{a}")),
+        (Method::GET, format!("/files/{b}")),
+    ] {
+        expect_error(send(&ctx, method, &path).await, 404, "not_found").await;
+    }
+    assert!(ctx.emu.file_content(&b, None).await.is_err());
+    let me = body_json(send(&ctx, Method::GET, "/users/me").await).await;
+    assert_eq!(me["space_used"], 0);
+    let c = ctx.emu.counters();
+    assert_eq!(
+        (c.folders_trashed, c.folders_restored, c.folders_purged),
+        (2, 1, 1)
+    );
+    assert_eq!(c.requests_for(Operation::RestoreFolder), 4);
+    assert_eq!(c.requests_for(Operation::PurgeFolder), 2);
+    assert_eq!(c.requests_for(Operation::GetTrashedFolder), 4);
+}
