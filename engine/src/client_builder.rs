@@ -254,6 +254,7 @@ impl ClientBuilder {
         self
     }
 
+    /// How long to wait for a connection to be made.
     pub fn connect_timeout(mut self, timeout: Duration) -> Self {
         self.connect_timeout = Some(timeout);
         self
@@ -274,6 +275,7 @@ impl ClientBuilder {
         }
     }
 
+    /// The client, or why these settings make none.
     pub fn build(self) -> Result<Client, BuildError> {
         let token_url = self.effective_token_url();
         // One connection pool for the API, the uploads and the token endpoint.

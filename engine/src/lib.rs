@@ -1,14 +1,89 @@
 //! box-uploads: upload files to Box, small or huge, parallel, verified and resumable.
 //!
-//! Two layers, two crates:
-//! - [`api`]: the typed client that `cargo xtask codegen` writes from `spec/box-uploads.yaml`
-//!   (crate `box-uploads-api`, re-exported here): the [`models`], one request type and one async
-//!   method per operation in [`operations`], and one error enum per operation in [`errors`] (a
-//!   variant per documented status and Box error code);
-//! - hand-written in this crate: [`ClientBuilder`], the credentials in [`auth`] (a fixed token,
-//!   client credentials, JWT, OAuth 2.0 refresh tokens; renewed ahead of expiry and after a
-//!   401, one renewal at a time), the upload engine in [`upload`] and folder tree uploads in
-//!   [`tree`].
+//! # Upload a file
+//!
+//! Build a [`Client`] with credentials, wrap it in an [`Uploader`](upload::Uploader), and
+//! upload: one call, direct below 50 MiB, chunked and parallel above, every part and the whole
+//! file checked by SHA-1, retried with back-off. The handle reports progress; a failure is an
+//! [`UploadError`](upload::UploadError) whose [`kind`](upload::UploadError::kind) says what to
+//! do about it.
+//!
+//! ```no_run
+//! use box_uploads::auth::Subject;
+//! use box_uploads::upload::{Upload, UploadErrorKind, Uploader};
+//! use box_uploads::ClientBuilder;
+//!
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! let client = ClientBuilder::new()
+//!     .client_credentials(
+//!         std::env::var("BOX_CLIENT_ID")?,
+//!         std::env::var("BOX_CLIENT_SECRET")?,
+//!         Subject::enterprise(std::env::var("BOX_ENTERPRISE_ID")?),
+//!     )
+//!     .build()?;
+//! let uploader = Uploader::new(client);
+//!
+//! let handle = uploader.start_upload(
+//!     Upload::new_file("0", "backup.tar")
+//!         .from_path("backup.tar")
+//!         .state_file("backup.tar.upload"), // resumable after a crash
+//! );
+//! let mut progress = handle.progress();
+//! tokio::spawn(async move {
+//!     while progress.changed().await.is_ok() {
+//!         let p = progress.borrow().clone();
+//!         eprintln!("{} / {} bytes", p.bytes_done, p.total_bytes);
+//!     }
+//! });
+//! match handle.join().await {
+//!     Ok(file) => println!("stored as file {}", file.id),
+//!     Err(e) => match e.kind() {
+//!         // The name is in use: upload a new version of the file that holds it.
+//!         UploadErrorKind::Conflict { existing, .. } => {
+//!             let version = Upload::new_version(&existing.id).from_path("backup.tar");
+//!             uploader.upload(version).await?;
+//!         }
+//!         UploadErrorKind::NotFound { missing, .. } => eprintln!("{missing} does not exist"),
+//!         UploadErrorKind::CredentialsRefused { .. } => eprintln!("fix the app's credentials"),
+//!         UploadErrorKind::GaveUp { last, .. } => eprintln!("Box is not answering ({last}): later"),
+//!         UploadErrorKind::SourceChanged { .. } => eprintln!("backup.tar changed: upload again"),
+//!         _ => return Err(e.into()),
+//!     },
+//! }
+//! # Ok(()) }
+//! ```
+//!
+//! A new version is [`Upload::new_version`](upload::Upload::new_version), the only builder with
+//! `rename` and `if_match`. [`UploadHandle::pause`](upload::UploadHandle::pause) stops an
+//! upload and keeps its session and state file for a later resume;
+//! [`abort`](upload::UploadHandle::abort) discards them. Credentials other than client
+//! credentials (a fixed token, JWT, OAuth 2.0 refresh tokens) are in [`auth`].
+//!
+//! # Upload a folder tree
+//!
+//! [`Uploader::upload_tree`](upload::Uploader::upload_tree) uploads a local directory into a
+//! Box folder: folders made once, identical files skipped, a conflict policy
+//! ([`OnConflict`](tree::OnConflict)), a journal to continue a stopped run, and a report with
+//! a result per file (whose failures read as the same
+//! [`UploadErrorKind`](upload::UploadErrorKind)).
+//!
+//! ```no_run
+//! # async fn demo(uploader: box_uploads::upload::Uploader) -> Result<(), Box<dyn std::error::Error>> {
+//! use box_uploads::tree::{OnConflict, TreeUpload};
+//!
+//! let report = uploader
+//!     .upload_tree(TreeUpload::new("photos/", "0").on_conflict(OnConflict::Skip).journal("photos.journal"))
+//!     .await?;
+//! println!("{} uploaded, {} skipped, {} failed", report.uploaded(), report.skipped(), report.failed());
+//! # Ok(()) }
+//! ```
+//!
+//! # The generated client
+//!
+//! Underneath, [`api`] is the typed client that `cargo xtask codegen` writes from
+//! `spec/box-uploads.yaml` (crate `box-uploads-api`, re-exported here): the [`models`], one
+//! request type and one async method per operation in [`operations`], and one error enum per
+//! operation in [`errors`] (a variant per documented status and Box error code).
 //!
 //! ```no_run
 //! use box_uploads::{operations::CreateUploadSessionRequest, models::CreateUploadSessionBody, ClientBuilder};
@@ -19,6 +94,14 @@
 //! println!("part size {:?}", session.part_size);
 //! # Ok(()) }
 //! ```
+//!
+//! # Examples and versions
+//!
+//! `engine/examples/` uploads a file, a tree, a new version, and resumes after a crash, against
+//! Box or `box-upload emulator` (`BOX_API_URL`, `BOX_UPLOAD_URL`, `BOX_TOKEN`). The crate
+//! follows semantic versioning; see `CHANGELOG.md` for what each version changed.
+
+#![deny(missing_docs)]
 
 pub mod auth;
 mod client_builder;

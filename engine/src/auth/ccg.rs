@@ -20,10 +20,12 @@ pub enum Subject {
 }
 
 impl Subject {
+    /// The enterprise's service account (Box's `box_subject_type=enterprise`).
     pub fn enterprise(id: impl Into<String>) -> Self {
         Subject::Enterprise(id.into())
     }
 
+    /// A user of the enterprise (Box's `box_subject_type=user`).
     pub fn user(id: impl Into<String>) -> Self {
         Subject::User(id.into())
     }
@@ -65,6 +67,7 @@ impl Subject {
 pub struct ClientCredentials(TokenCache<CcgGrant>);
 
 impl ClientCredentials {
+    /// Client credentials of a server app, acting as `subject`.
     pub fn new(
         client_id: impl Into<String>,
         client_secret: impl Into<String>,

@@ -162,10 +162,12 @@ impl JwtConfig {
         self
     }
 
+    /// The app's client id.
     pub fn client_id(&self) -> &str {
         &self.client_id
     }
 
+    /// Whom the tokens act as.
     pub fn subject(&self) -> &Subject {
         &self.subject
     }

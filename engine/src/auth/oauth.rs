@@ -31,6 +31,8 @@ use super::store::TokenStore;
 pub struct OAuthCredentials(TokenCache<RefreshGrant>);
 
 impl OAuthCredentials {
+    /// Credentials of a user who signed in with OAuth 2.0: the refresh token in `store`,
+    /// renewed at `endpoint`.
     pub fn new(
         client_id: impl Into<String>,
         client_secret: impl Into<String>,

@@ -126,10 +126,12 @@ const LOCK_WAIT: Duration = Duration::from_secs(30);
 const LOCK_STALE: Duration = Duration::from_secs(60);
 
 impl FileTokenStore {
+    /// A store in the file at `path` (created on the first save).
     pub fn new(path: impl Into<PathBuf>) -> Self {
         FileTokenStore { path: path.into() }
     }
 
+    /// The file the tokens are kept in.
     pub fn path(&self) -> &Path {
         &self.path
     }

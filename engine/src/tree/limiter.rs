@@ -13,7 +13,9 @@ use crate::retry::Throttle;
 /// A rate: `count` per `per`, with bursts of at most `burst`.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Rate {
+    /// How many.
     pub count: u32,
+    /// In how long.
     pub per: Duration,
     /// Tokens that may be spent at once after a quiet spell (at least 1). Keep `burst` plus one
     /// window's `count` under the server's limit for that window.
@@ -117,6 +119,7 @@ pub struct RateLimiter {
 }
 
 impl RateLimiter {
+    /// A limiter keeping under `limits`.
     pub fn new(limits: RateLimits) -> Self {
         let now = Instant::now();
         RateLimiter {

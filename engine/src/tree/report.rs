@@ -29,10 +29,15 @@ pub enum SkipReason {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum PlannedAction {
+    /// Upload it as a new file.
     Upload,
+    /// Upload it as a new version of the file of that name.
     Version,
+    /// Upload it as a new file under a free name.
     Rename,
+    /// Leave it (identical, or the policy skips it).
     Skip,
+    /// Fail it: the name is in use with other content.
     Fail,
 }
 
@@ -41,18 +46,34 @@ pub enum PlannedAction {
 #[non_exhaustive]
 pub enum FileOutcome {
     /// Uploaded as a new file.
-    Uploaded { file_id: String },
+    Uploaded {
+        /// The new file's id.
+        file_id: String,
+    },
     /// Uploaded as a new version of the file of that name.
-    Versioned { file_id: String },
+    Versioned {
+        /// The file's id.
+        file_id: String,
+    },
     /// Uploaded as a new file under another name.
-    Renamed { file_id: String, name: String },
+    Renamed {
+        /// The new file's id.
+        file_id: String,
+        /// The name it was stored under.
+        name: String,
+    },
     /// Not uploaded; `file_id` is the Box file it matches, when known.
     Skipped {
+        /// Why.
         reason: SkipReason,
+        /// The Box file it matches, when known.
         file_id: Option<String>,
     },
     /// Dry run: what would be done.
-    Planned { action: PlannedAction },
+    Planned {
+        /// What a real run would do.
+        action: PlannedAction,
+    },
     /// Failed; the other files went on.
     Failed(TreeFileError),
 }
@@ -64,6 +85,7 @@ pub struct FileReport {
     pub path: String,
     /// Local size in bytes.
     pub size: u64,
+    /// What became of it.
     pub outcome: FileOutcome,
 }
 
@@ -78,6 +100,7 @@ impl FileReport {
         )
     }
 
+    /// Whether the file failed.
     pub fn is_failed(&self) -> bool {
         matches!(self.outcome, FileOutcome::Failed(_))
     }
@@ -86,6 +109,7 @@ impl FileReport {
 /// The result of a tree upload: every file, in path order.
 #[derive(Debug, Default)]
 pub struct TreeReport {
+    /// Every file, in path order.
     pub files: Vec<FileReport>,
     /// Box folders created.
     pub folders_created: u64,
@@ -107,9 +131,11 @@ impl TreeReport {
     pub fn versioned(&self) -> usize {
         self.count(|o| matches!(o, FileOutcome::Versioned { .. }))
     }
+    /// Files skipped.
     pub fn skipped(&self) -> usize {
         self.count(|o| matches!(o, FileOutcome::Skipped { .. }))
     }
+    /// Files failed.
     pub fn failed(&self) -> usize {
         self.count(|o| matches!(o, FileOutcome::Failed(_)))
     }
@@ -142,6 +168,7 @@ pub struct TreeProgress {
     pub files_total: u64,
     /// Files finished, whatever the outcome.
     pub files_done: u64,
+    /// Files failed.
     pub files_failed: u64,
     /// Bytes of all files found.
     pub bytes_total: u64,

@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 pub struct SourceIdentity {
     /// The path as given (made absolute when possible).
     pub path: PathBuf,
+    /// Its size in bytes.
     pub size: u64,
     /// Modification time in nanoseconds since the Unix epoch, when the platform has it.
     pub mtime_ns: Option<u128>,

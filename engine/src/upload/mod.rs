@@ -401,6 +401,7 @@ impl Concurrency {
         }
     }
 
+    /// Whether the setting adapts to the network.
     pub fn is_adaptive(&self) -> bool {
         matches!(self, Concurrency::Adaptive { .. })
     }

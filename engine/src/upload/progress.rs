@@ -16,7 +16,6 @@ use tokio::sync::{broadcast, watch};
 #[non_exhaustive]
 pub enum Phase {
     /// Opening the source, and the session of a chunked upload.
-    /// Opening the source.
     #[default]
     Starting,
     /// Sending the content (the parts, or the single request).
@@ -33,7 +32,6 @@ pub enum Phase {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Progress {
-    /// Where the upload is.
     /// Where the upload is.
     pub phase: Phase,
     /// The declared size of the source.
