@@ -24,5 +24,6 @@ mod engine_sizes;
 mod engine_source_errors;
 mod engine_versions;
 mod rare_answers;
+mod reuse;
 mod soak;
 mod tree;
