@@ -14,7 +14,7 @@ mod examples {
     /// Decodes one example's JSON text as its type.
     type Decode = fn(&str) -> Result<(), String>;
     /// (where the example is, its JSON text, the decoder of its type)
-    pub static ALL: [(&str, &str, Decode); 186] = [
+    pub static ALL: [(&str, &str, Decode); 190] = [
         (
             "/components/schemas/UploadSession/properties/id/example",
             "\"F971964745A5CD0C001BBE4E58196BFD\"",
@@ -387,6 +387,11 @@ mod examples {
             decode::<bool>,
         ),
         (
+            "/components/schemas/File--Full/allOf/1/properties/permissions/properties/can_apply_watermark/example",
+            "true",
+            decode::<bool>,
+        ),
+        (
             "/components/schemas/File--Full/allOf/1/properties/tags/example",
             "[\"approved\"]",
             decode::<Vec<String>>,
@@ -404,6 +409,16 @@ mod examples {
         (
             "/components/schemas/File--Full/allOf/1/properties/watermark_info/properties/is_watermarked/example",
             "true",
+            decode::<bool>,
+        ),
+        (
+            "/components/schemas/File--Full/allOf/1/properties/watermark_info/properties/is_watermark_inherited/example",
+            "false",
+            decode::<bool>,
+        ),
+        (
+            "/components/schemas/File--Full/allOf/1/properties/watermark_info/properties/is_watermarked_by_access_policy/example",
+            "false",
             decode::<bool>,
         ),
         (
@@ -572,6 +587,11 @@ mod examples {
         (
             "/components/schemas/Items/properties/next_marker/example",
             "\"JV9IRGZmieiBasejOG9yDCRNgd2ymoZIbjsxbJMjIs3kioVii\"",
+            decode::<Option<String>>,
+        ),
+        (
+            "/components/schemas/Items/properties/prev_marker/example",
+            "\"JV9IRGZmieiBasejOG9yDCRNgd2ymoZIbjsxbJMjIs3kioVih\"",
             decode::<Option<String>>,
         ),
         (

@@ -7,7 +7,7 @@ use xtask::codegen::{self, Kind, Target};
 
 const USAGE: &str = "usage: cargo xtask codegen [--check] [--spec FILE --out DIR]
        cargo xtask bench [--quick] [OPTIONS]
-       cargo xtask upstream-diff [--explained] [--spec OURS] [FILE]
+       cargo xtask upstream-diff [--explained] [--spec OURS] [--every-copy | FILE]
 
   (no options)        regenerate generated/src/generated/ from spec/box-uploads.yaml, and the
                       fixture crate tests/fixture-client/ from xtask/tests/fixtures/everything.yaml
@@ -20,9 +20,10 @@ const USAGE: &str = "usage: cargo xtask codegen [--check] [--spec FILE --out DIR
   bench [ARGS]        the upload benchmark (BENCHMARKS.md): runs
                       cargo run --release -p box-uploads-bench -- ARGS (--help for its options)
 
-  upstream-diff [--explained] [FILE]
+  upstream-diff [--explained] [--every-copy | FILE]
                       compare the spec with Box's published description (FILE, by default the
-                      copy xtask/tests/fixtures/upstream/fetch.sh fetches); --help for more";
+                      newest copy present: ../shared/box-openapi/openapi.json, else the one
+                      xtask/tests/fixtures/upstream/fetch.sh fetches); --help for more";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();

@@ -503,7 +503,7 @@ pub struct Item {
     pub file_version: Option<FileVersionMini>,
 }
 /// A page of a folder's items. Offset paging fills `total_count`, `offset` and `order`;
-/// marker paging fills `next_marker` (null on the last page).
+/// marker paging fills `next_marker` (null on the last page) and `prev_marker`.
 #[derive(Debug, Clone, PartialEq, Default, ::serde::Serialize, ::serde::Deserialize)]
 pub struct Items {
     /// The number of items in the folder (offset paging).
@@ -518,6 +518,9 @@ pub struct Items {
     /// The `marker` of the next page; null or absent on the last one (marker paging).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_marker: Option<String>,
+    /// The `marker` of the previous page; null or absent on the first one (marker paging).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prev_marker: Option<String>,
     /// How the entries are sorted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub order: Option<Vec<PaginationOrder>>,
@@ -1223,12 +1226,21 @@ pub struct FileFullPermissions {
     pub can_view_annotations_all: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub can_view_annotations_self: Option<bool>,
+    /// Whether the caller may apply a watermark to the file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub can_apply_watermark: Option<bool>,
 }
 /// Watermarking of the file.
 #[derive(Debug, Clone, PartialEq, Default, ::serde::Serialize, ::serde::Deserialize)]
 pub struct FileFullWatermarkInfo {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub is_watermarked: Option<bool>,
+    /// Whether the watermark comes from a folder above the file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub is_watermark_inherited: Option<bool>,
+    /// Whether an access policy enforces the watermark.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub is_watermarked_by_access_policy: Option<bool>,
 }
 /// The file's security classification, if any.
 #[derive(Debug, Clone, PartialEq, Default, ::serde::Serialize, ::serde::Deserialize)]

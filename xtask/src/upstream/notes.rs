@@ -16,6 +16,20 @@
 //! operation that uses the component. Notes at the document's top level apply to every
 //! operation, with paths relative to the operation. A note that explains no difference is
 //! reported, so notes cannot outlive the difference they explain.
+//!
+//! Box's copies of its description differ (`copies` lists those a checkout has). A note meant
+//! for some of them names their `info.version` in `versions`; compared with a copy of another
+//! version, it is left out: it explains nothing there and is not stale there. A note without
+//! `versions` is for every copy.
+//!
+//! ```yaml
+//! x-upstream:
+//!   - diff: size required
+//!     versions: ["2.0.0"]                # only Box's older description says it
+//!     why: ...
+//! ```
+//!
+//! The same `diff` may be noted twice on one node only for versions that do not overlap.
 
 use std::collections::{BTreeSet, HashMap};
 
@@ -30,25 +44,67 @@ pub struct Note {
     pub why: String,
 }
 
-/// Every note of our spec, by the pointer of the node that holds it.
+/// The notes of our spec that apply to one version of Box's description, by the pointer of
+/// the node that holds them.
 #[derive(Default)]
 pub struct Notes {
     by_node: HashMap<String, Vec<Note>>,
     /// (pointer, diff) in document order, for the stale-note report.
     all: Vec<(String, String)>,
+    /// How many notes name only other versions (left out of this comparison).
+    pub other_versions: usize,
+}
+
+/// A note as written, before the version is applied: where, what, for which versions
+/// (`None`: every one), and why.
+struct Written {
+    owner: String,
+    diff: String,
+    versions: Option<Vec<String>>,
+    why: String,
+}
+
+impl Written {
+    fn applies_to(&self, version: &str) -> bool {
+        self.versions
+            .as_ref()
+            .is_none_or(|v| v.iter().any(|v| v == version))
+    }
+
+    /// Two notes of the same difference on the same node that could both apply.
+    fn overlaps(&self, other: &Written) -> bool {
+        self.owner == other.owner
+            && self.diff == other.diff
+            && match (&self.versions, &other.versions) {
+                (Some(a), Some(b)) => a.iter().any(|v| b.contains(v)),
+                _ => true,
+            }
+    }
 }
 
 impl Notes {
-    /// Collects the notes of the whole document; a malformed note is an error.
-    pub fn collect(root: &Value) -> Result<Notes, String> {
-        let mut notes = Notes::default();
+    /// Collects the notes of the whole document that apply to `version` (the `info.version`
+    /// of Box's copy); a malformed note, or one noted twice for the same version, is an error.
+    pub fn collect(root: &Value, version: &str) -> Result<Notes, String> {
+        let mut written = Vec::new();
         let mut problems = Vec::new();
-        walk(root, "", &mut notes, &mut problems);
-        if problems.is_empty() {
-            Ok(notes)
-        } else {
-            Err(problems.join("\n"))
+        walk(root, "", &mut written, &mut problems);
+        if !problems.is_empty() {
+            return Err(problems.join("\n"));
         }
+        let mut notes = Notes::default();
+        for note in written {
+            if !note.applies_to(version) {
+                notes.other_versions += 1;
+                continue;
+            }
+            notes.all.push((note.owner.clone(), note.diff.clone()));
+            notes.by_node.entry(note.owner).or_default().push(Note {
+                diff: note.diff,
+                why: note.why,
+            });
+        }
+        Ok(notes)
     }
 
     pub fn has(&self, ptr: &str) -> bool {
@@ -73,7 +129,7 @@ impl Notes {
     }
 }
 
-fn walk(value: &Value, ptr: &str, notes: &mut Notes, problems: &mut Vec<String>) {
+fn walk(value: &Value, ptr: &str, notes: &mut Vec<Written>, problems: &mut Vec<String>) {
     match value {
         Value::Object(map) => {
             for (key, child) in map {
@@ -94,8 +150,27 @@ fn walk(value: &Value, ptr: &str, notes: &mut Notes, problems: &mut Vec<String>)
     }
 }
 
-fn read(value: &Value, owner: &str, at: &str, notes: &mut Notes, problems: &mut Vec<String>) {
-    let shape = "x-upstream must be a list of {diff: <difference or list of them>, why: <reason>}";
+/// A string or a non-empty list of strings, as a list.
+fn strings(value: &Value) -> Option<Vec<String>> {
+    match value {
+        Value::String(one) => Some(vec![one.clone()]),
+        Value::Array(many) if !many.is_empty() => many
+            .iter()
+            .map(|v| v.as_str().map(str::to_string))
+            .collect(),
+        _ => None,
+    }
+}
+
+fn read(
+    value: &Value,
+    owner: &str,
+    at: &str,
+    notes: &mut Vec<Written>,
+    problems: &mut Vec<String>,
+) {
+    let shape = "x-upstream must be a list of {diff: <difference or list of them>, why: <reason>, \
+                 versions: <info.version or list of them, optional>}";
     let Some(list) = value.as_array() else {
         problems.push(format!("our spec at {at}: {shape}"));
         return;
@@ -103,31 +178,33 @@ fn read(value: &Value, owner: &str, at: &str, notes: &mut Notes, problems: &mut 
     for (i, entry) in list.iter().enumerate() {
         let at = format!("{at}/{i}");
         let why = entry.get("why").and_then(Value::as_str).map(str::trim);
-        let diffs: Option<Vec<&str>> = match entry.get("diff") {
-            Some(Value::String(one)) => Some(vec![one.as_str()]),
-            Some(Value::Array(many)) => many.iter().map(Value::as_str).collect(),
-            _ => None,
+        let diffs = entry.get("diff").and_then(strings);
+        // Ok(None): for every version; Err: malformed.
+        let versions = match entry.get("versions") {
+            None => Ok(None),
+            Some(v) => strings(v).map(Some).ok_or(()),
         };
-        let extra = entry
-            .as_object()
-            .and_then(|m| m.keys().find(|k| *k != "diff" && *k != "why"));
-        match (diffs, why, extra) {
-            (Some(diffs), Some(why), None) if !why.is_empty() && !diffs.is_empty() => {
+        let extra = entry.as_object().and_then(|m| {
+            m.keys()
+                .find(|k| !["diff", "why", "versions"].contains(&k.as_str()))
+        });
+        match (diffs, why, versions, extra) {
+            (Some(diffs), Some(why), Ok(versions), None) if !why.is_empty() => {
                 for diff in diffs {
-                    let diff = diff.split_whitespace().collect::<Vec<_>>().join(" ");
-                    if notes.all.iter().any(|(p, d)| p == owner && *d == diff) {
-                        problems.push(format!("our spec at {at}: `{diff}` is noted twice"));
+                    let note = Written {
+                        owner: owner.to_string(),
+                        diff: diff.split_whitespace().collect::<Vec<_>>().join(" "),
+                        versions: versions.clone(),
+                        why: why.to_string(),
+                    };
+                    if notes.iter().any(|n| n.overlaps(&note)) {
+                        problems.push(format!(
+                            "our spec at {at}: `{}` is noted twice for the same version",
+                            note.diff
+                        ));
                         continue;
                     }
-                    notes.all.push((owner.to_string(), diff.clone()));
-                    notes
-                        .by_node
-                        .entry(owner.to_string())
-                        .or_default()
-                        .push(Note {
-                            diff,
-                            why: why.to_string(),
-                        });
+                    notes.push(note);
                 }
             }
             _ => problems.push(format!("our spec at {at}: {shape}")),

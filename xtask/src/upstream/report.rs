@@ -47,10 +47,14 @@ pub struct StaleNote {
 /// Everything one comparison found.
 #[derive(Debug, Default)]
 pub struct Report {
+    /// The `info.version` of Box's description compared with (which notes apply).
+    pub version: String,
     /// In the order the walk met them: our paths sorted, then method, server, parameters,
     /// body, responses.
     pub differences: Vec<Difference>,
     pub stale: Vec<StaleNote>,
+    /// Notes left out because they name only other versions of Box's description.
+    pub other_versions: usize,
 }
 
 impl Report {
@@ -101,14 +105,23 @@ impl Report {
         }
         let total = self.differences.len();
         let open = self.unexplained().count();
-        let _ = writeln!(
+        let _ = write!(
             out,
-            "upstream-diff: {open} unexplained difference{}, {} stale note{} ({} of {total} differences explained by x-upstream notes)",
+            "upstream-diff: {open} unexplained difference{}, {} stale note{} ({} of {total} differences explained by x-upstream notes",
             plural(open),
             self.stale.len(),
             plural(self.stale.len()),
             total - open,
         );
+        if self.other_versions > 0 {
+            let _ = write!(
+                out,
+                "; {} note{} for other versions of Box's description left out",
+                self.other_versions,
+                plural(self.other_versions),
+            );
+        }
+        let _ = writeln!(out, ")");
         out
     }
 }

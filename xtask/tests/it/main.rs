@@ -3,7 +3,7 @@
 //! ```sh
 //! cargo test -p xtask                                       # everything but the slow ones
 //! cargo test -p xtask --test it fixtures                    # one module
-//! cargo test -p xtask --test it whole_api:: -- --ignored    # the whole-API crate (needs fetch.sh)
+//! cargo test -p xtask --test it whole_api:: -- --ignored    # the whole-API crate (needs a copy of Box's description)
 //! ```
 //!
 //! Helpers more than one module needs live here.
@@ -21,15 +21,20 @@ fn fixtures_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
 }
 
-/// The fetched copy of Box's published description. It is not committed (it is Box's text), so
-/// a missing copy fails with how to fetch it.
+/// The newest copy of Box's published description present (the shared copy beside the clone,
+/// else the pinned npm copy). Neither is committed (it is Box's text), so none present fails
+/// with how to fetch the pinned one.
 fn upstream_copy() -> PathBuf {
-    let path = xtask::upstream::default_upstream(&xtask::workspace_root());
-    assert!(
-        path.exists(),
-        "{} is missing: run `bash xtask/tests/fixtures/upstream/fetch.sh` first (it is fetched, \
-         not committed; see SOURCE.md beside it)",
-        path.display()
-    );
-    path
+    xtask::upstream::copies::newest(&xtask::workspace_root())
+        .unwrap_or_else(|e| panic!("{e}"))
+        .path
+}
+
+/// Every copy of Box's description present, newest first (at least one, as `upstream_copy`).
+fn upstream_copies() -> Vec<PathBuf> {
+    upstream_copy();
+    xtask::upstream::copies::present(&xtask::workspace_root())
+        .into_iter()
+        .map(|c| c.path)
+        .collect()
 }

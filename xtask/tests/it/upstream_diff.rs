@@ -365,6 +365,117 @@ fn a_stale_note_is_reported() {
         .contains("at /components/schemas/Part: sha1 type"));
 }
 
+/// The 429 note of `noted`, for the versions given (a YAML flow list, e.g. `["2.0.0"]`).
+fn noted_for(ours: &str, versions: &str) -> String {
+    ours.replacen(
+        "      description: slow down\n",
+        &format!("      description: slow down\n      x-upstream:\n        - {{diff: extra, versions: {versions}, why: Box leaves 429 to default.}}\n"),
+        1,
+    )
+}
+
+#[test]
+fn a_note_for_other_versions_is_left_out() {
+    // Box's side is info.version 2.0.0.
+    let report = run(&noted_for(OURS, r#"["2.0.0", "2024.0"]"#), UPSTREAM);
+    assert!(report.is_clean(), "{}", report.render(true));
+    assert_eq!(report.version, "2.0.0");
+    assert_eq!(report.other_versions, 0);
+
+    // For another version only: it explains nothing here, and is not stale here either.
+    let report = run(&noted_for(OURS, r#"["2024.0"]"#), UPSTREAM);
+    assert_eq!(open(&report), ["upload_part.response.429 extra"]);
+    assert!(report.stale.is_empty());
+    assert_eq!(report.other_versions, 1);
+    assert!(report
+        .render(false)
+        .contains("1 note for other versions of Box's description left out"));
+
+    // A note for this version that explains nothing is stale, as any other.
+    let ours = noted(OURS).replacen(
+        "    Part:\n      type: object\n",
+        "    Part:\n      type: object\n      x-upstream:\n        - {diff: sha1 type, versions: \"2.0.0\", why: once}\n",
+        1,
+    );
+    let report = run(&ours, UPSTREAM);
+    assert_eq!(report.stale.len(), 1);
+    assert_eq!(report.stale[0].diff, "sha1 type");
+}
+
+#[test]
+fn one_difference_may_be_noted_once_per_version() {
+    let twice = |a: &str, b: &str| {
+        OURS.replacen(
+            "      description: slow down\n",
+            &format!(
+                "      description: slow down\n      x-upstream:\n        - {{diff: extra, {a} why: one}}\n        - {{diff: extra, {b} why: two}}\n"
+            ),
+            1,
+        )
+    };
+    // Disjoint versions: each copy reads its own reason.
+    let ours = twice(r#"versions: ["2.0.0"],"#, r#"versions: ["2024.0"],"#);
+    let report = run(&ours, UPSTREAM);
+    assert!(report.is_clean(), "{}", report.render(true));
+    assert_eq!(report.differences[0].why.as_deref(), Some("one"));
+    let newer = UPSTREAM.replacen(r#""version": "2.0.0""#, r#""version": "2024.0""#, 1);
+    let report = run(&ours, &newer);
+    assert_eq!(report.differences[0].why.as_deref(), Some("two"));
+
+    // Overlapping versions (or a note for every version beside one for some) are an error.
+    for (a, b) in [
+        (
+            r#"versions: ["2.0.0"],"#,
+            r#"versions: ["2.0.0", "2024.0"],"#,
+        ),
+        ("", r#"versions: ["2024.0"],"#),
+    ] {
+        let e = diff(&twice(a, b), UPSTREAM).expect_err("noted twice");
+        assert!(e.contains("noted twice for the same version"), "{e}");
+    }
+    // `versions` must be a version or a non-empty list of them.
+    for bad in [
+        "versions: [],",
+        "versions: 2,",
+        "versions: [2.0.0, {a: b}],",
+    ] {
+        let e = diff(
+            &noted_for(OURS, "x").replacen("versions: x,", bad, 1),
+            UPSTREAM,
+        )
+        .expect_err("malformed versions");
+        assert!(e.contains("x-upstream must be"), "{bad}: {e}");
+    }
+}
+
+#[test]
+fn one_of_branches_are_paired_by_the_schema_they_name() {
+    let ours = noted(OURS)
+        .replacen(
+            "          items: {$ref: \"#/components/schemas/Part\"}\n",
+            "          items:\n            oneOf: [{$ref: \"#/components/schemas/Part\"}, {$ref: \"#/components/schemas/Error\"}]\n",
+            1,
+        );
+    let swapped = upstream_with(
+        r##""items": {"$ref": "#/components/schemas/Part"}"##,
+        r##""items": {"oneOf": [{"$ref": "#/components/schemas/Error"}, {"$ref": "#/components/schemas/Part"}]}"##,
+    );
+    let report = run(&ours, &swapped);
+    assert!(report.is_clean(), "{}", report.render(true));
+
+    // A real difference inside a branch is reported under our branch's index.
+    let changed = swapped.replacen(
+        r#""sha1": {"type": "string"}"#,
+        r#""sha1": {"type": "integer"}"#,
+        1,
+    );
+    let report = run(&ours, &changed);
+    assert_eq!(
+        open(&report),
+        ["upload_part.response.200.parts[].oneOf[0].sha1 type"]
+    );
+}
+
 #[test]
 fn bad_input_is_an_error_not_a_difference() {
     let malformed_note = ours_with(
@@ -390,17 +501,24 @@ fn bad_input_is_an_error_not_a_difference() {
     assert!(diff(OURS, "not: [json").is_err());
 }
 
-/// Our spec against the pinned copy of Box's description: every difference explained, no
-/// stale note. Needs `bash xtask/tests/fixtures/upstream/fetch.sh` first (CI runs the same
-/// check as `cargo xtask upstream-diff`).
+/// Our spec against every copy of Box's description present (the shared copy beside the
+/// clone, the pinned npm copy): every difference explained, no stale note, in each. Needs one of
+/// them (`bash xtask/tests/fixtures/upstream/fetch.sh`); CI runs the same check as
+/// `cargo xtask upstream-diff --every-copy`.
 #[test]
-#[ignore = "needs the fetched copy of Box's description (fetch.sh)"]
-fn our_spec_is_clean_against_the_fetched_copy() {
-    let upstream_path = crate::upstream_copy();
-    let upstream = std::fs::read_to_string(&upstream_path)
-        .unwrap_or_else(|e| panic!("{}: {e}", upstream_path.display()));
+#[ignore = "needs a copy of Box's description (fetch.sh)"]
+fn our_spec_is_clean_against_every_copy_present() {
     let ours = std::fs::read_to_string(xtask::workspace_root().join("spec/box-uploads.yaml"))
         .expect("spec");
-    let report = run(&ours, &upstream);
-    assert!(report.is_clean(), "{}", report.render(false));
+    for path in crate::upstream_copies() {
+        let upstream =
+            std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let report = run(&ours, &upstream);
+        assert!(
+            report.is_clean(),
+            "{}:\n{}",
+            path.display(),
+            report.render(false)
+        );
+    }
 }

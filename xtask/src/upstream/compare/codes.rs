@@ -25,16 +25,25 @@ pub(super) fn box_codes(response: &Value) -> BTreeSet<String> {
         .get("description")
         .and_then(Value::as_str)
         .unwrap_or("");
+    let mut paragraph_starts = true;
     for line in description.lines() {
-        let line = line.trim_start();
-        let Some(item) = line.strip_prefix("* ").or_else(|| line.strip_prefix("- ")) else {
-            continue;
-        };
-        let Some(rest) = item.trim_start().strip_prefix('`') else {
-            continue;
-        };
-        if let Some(code) = rest.split('`').next().filter(|c| is_code(c)) {
-            codes.insert(code.to_string());
+        let starts = std::mem::replace(&mut paragraph_starts, line.trim().is_empty());
+        let trimmed = line.trim_start();
+        if let Some(item) = trimmed
+            .strip_prefix("* ")
+            .or_else(|| trimmed.strip_prefix("- "))
+        {
+            // A list item that starts with a code: `* `item_name_invalid`: ...`.
+            if let Some(code) = leading_code(item.trim_start()) {
+                codes.insert(code.to_string());
+            }
+        } else if starts && line == trimmed {
+            // A paragraph that starts with a code and a colon, as Box's newer copies write
+            // them: `` `item_name_in_use`: Returned if ... ``.
+            if let Some(code) = leading_code(line).filter(|c| line[c.len() + 2..].starts_with(':'))
+            {
+                codes.insert(code.to_string());
+            }
         }
     }
     let examples = response
@@ -64,6 +73,14 @@ pub(super) fn box_codes(response: &Value) -> BTreeSet<String> {
     codes
 }
 
+/// The code in backticks that `text` starts with, if any.
+fn leading_code(text: &str) -> Option<&str> {
+    let rest = text.strip_prefix('`')?;
+    rest.split('`')
+        .next()
+        .filter(|c| is_code(c) && rest.len() > c.len())
+}
+
 fn is_code(s: &str) -> bool {
     s.starts_with(|c: char| c.is_ascii_lowercase())
         && s.chars()
@@ -73,6 +90,15 @@ fn is_code(s: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn codes_are_read_from_paragraphs_that_start_with_one_and_a_colon() {
+        let response = serde_json::json!({
+            "description": "`operation_blocked_temporary`: Returned if a folder is locked.\n\nThe operation can be retried.\n\n`item_name_in_use`: Returned if a folder\nhas the name; `not_at_start`: no.\n`mid_paragraph`: no.\n\n  `indented`: no.\n\n`no_colon` here."
+        });
+        let codes: Vec<String> = box_codes(&response).into_iter().collect();
+        assert_eq!(codes, ["item_name_in_use", "operation_blocked_temporary"]);
+    }
 
     #[test]
     fn codes_are_read_from_list_items_and_examples() {

@@ -22,8 +22,10 @@
 //!   schemes differently.
 //! - Error codes: ours are `x-error-codes`; Box's description has no such field, and names
 //!   codes only in Markdown prose. The codes read from Box's side are the list items of a
-//!   response's description that start with a code in backticks (`` * `item_name_invalid` ``)
-//!   and the `code` of a response's examples. A code mentioned anywhere else (the operation's
+//!   response's description that start with a code in backticks (`` * `item_name_invalid` ``),
+//!   its paragraphs that start with a code in backticks and a colon (`` `item_name_in_use`: ``,
+//!   as Box's newer copies write them), and the `code` of a response's examples. A code
+//!   mentioned anywhere else (the operation's
 //!   own description, a sentence, the generic `ClientError.code` enum) is not read, so a
 //!   status whose codes Box gives only in a sentence compares as "Box names none". Codes are
 //!   compared only where both sides declare the status; a status only one side declares is

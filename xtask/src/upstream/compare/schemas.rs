@@ -58,12 +58,13 @@ impl Walker<'_> {
                         format!("ours {} branches; Box {}", a.len(), b.len()),
                     );
                 } else {
-                    for (i, ((ap, av), (bp, bv))) in a.iter().zip(b).enumerate() {
+                    for (i, j) in pair_branches(a, b) {
+                        let ((ap, av), (bp, bv)) = (&a[i], &b[j]);
                         self.schema(
                             scopes,
                             &format!("{path}.oneOf[{i}]"),
-                            (ap, av),
-                            (bp, bv),
+                            (ap, *av),
+                            (bp, *bv),
                             depth + 1,
                         );
                     }
@@ -256,4 +257,33 @@ impl Walker<'_> {
             }
         }
     }
+}
+
+/// Which branch of Box's `oneOf` each of ours is compared with, as (ours, Box's) indexes: by
+/// the schema each names when both sides name the same schemas, in any order (the order of
+/// `oneOf` branches means nothing); else by position.
+fn pair_branches(ours: &[(String, &Value)], theirs: &[(String, &Value)]) -> Vec<(usize, usize)> {
+    let names = |branches: &[(String, &Value)]| -> Option<Vec<String>> {
+        branches
+            .iter()
+            .map(|(_, v)| {
+                let target = v.get("$ref")?.as_str()?;
+                Some(target.rsplit('/').next()?.to_string())
+            })
+            .collect()
+    };
+    if let (Some(a), Some(b)) = (names(ours), names(theirs)) {
+        let pairs: Vec<(usize, usize)> = a
+            .iter()
+            .enumerate()
+            .filter_map(|(i, name)| Some((i, b.iter().position(|n| n == name)?)))
+            .collect();
+        let mut seen: Vec<usize> = pairs.iter().map(|&(_, j)| j).collect();
+        seen.sort_unstable();
+        seen.dedup();
+        if pairs.len() == a.len() && seen.len() == b.len() {
+            return pairs;
+        }
+    }
+    (0..ours.len().min(theirs.len())).map(|i| (i, i)).collect()
 }
