@@ -9,21 +9,40 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use box_uploads::tree::{Rate, RateLimits, TreeUpload};
-use box_uploads::upload::{Phase, ProgressEvent, Upload, UploadConfig, Uploader};
+use box_uploads::upload::{AnyTarget, Phase, ProgressEvent, Upload, UploadConfig, Uploader};
 use box_uploads::{Client, ClientBuilder};
 use serde_json::json;
 use sha1::{Digest as _, Sha1};
 
-/// `upload-one --api URL --upload URL --token T --file PATH --name NAME [--concurrency N]
-/// [--memory-cap BYTES]`: one upload with [`Uploader`], with the engine's defaults except
-/// for the options given.
+/// `upload-one --api URL --upload URL --token T --file PATH (--name NAME | --file-id ID
+/// [--reuse-parts on|off]) [--concurrency N] [--memory-cap BYTES]`: one upload with
+/// [`Uploader`] (a new file in folder `0`, or a new version of file `ID`), with the engine's
+/// defaults except for the options given.
 pub fn upload_one(args: &[String]) -> Result<(), String> {
     let opts = Opts::parse(args)?;
     let api = opts.required("--api")?;
-    let upload = opts.required("--upload")?;
+    let upload_url = opts.required("--upload")?;
     let token = opts.required("--token")?;
     let file = PathBuf::from(opts.required("--file")?);
-    let name = opts.required("--name")?;
+    let upload_of = |file: &PathBuf| -> Result<Upload<AnyTarget>, String> {
+        match (opts.get("--file-id"), opts.get("--reuse-parts")) {
+            (Some(id), reuse) => {
+                let version = Upload::new_version(id).from_path(file);
+                Ok(match reuse {
+                    None => version,
+                    Some("on") => version.reuse_parts(true),
+                    Some("off") => version.reuse_parts(false),
+                    Some(other) => return Err(format!("bad --reuse-parts {other} (on, off)")),
+                }
+                .into())
+            }
+            (None, Some(_)) => Err("--reuse-parts needs --file-id".into()),
+            (None, None) => Ok(Upload::new_file("0", opts.required("--name")?)
+                .from_path(file)
+                .into()),
+        }
+    };
+    let upload = upload_of(&file)?;
     let mut config = UploadConfig::default();
     if let Some(n) = opts.get("--concurrency") {
         config.concurrency = n.parse().map_err(|_| format!("bad --concurrency {n}"))?;
@@ -34,10 +53,10 @@ pub fn upload_one(args: &[String]) -> Result<(), String> {
 
     let runtime = runtime()?;
     let out = runtime.block_on(async move {
-        let client = client(&token, &api, &upload)?;
+        let client = client(&token, &api, &upload_url)?;
         let uploader = Uploader::with_config(client, config);
         let start = Instant::now();
-        let handle = uploader.start_upload(Upload::new_file("0", name).from_path(&file));
+        let handle = uploader.start_upload(upload);
         let mut events = handle.events();
         let progress = handle.progress();
         // When the commit starts: the rest of the upload time is the server assembling the file.
@@ -91,6 +110,8 @@ pub fn upload_one(args: &[String]) -> Result<(), String> {
                 .filter(|&n| n > 0)
                 .or(session.map(|s| s.2 as u64)),
             "retries": retries,
+            "bytes_sent": progress.borrow().bytes_sent,
+            "bytes_reused": progress.borrow().bytes_reused,
             "commit_s": commit_s,
         }))
     })?;

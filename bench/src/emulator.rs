@@ -138,6 +138,21 @@ impl Emulator {
         }
     }
 
+    /// A file's current (sha1, size): `GET /2.0/files/{id}?fields=sha1,size`.
+    pub fn file(&self, id: &str) -> Result<(String, u64), String> {
+        let body = http_get(
+            &self.addr,
+            &format!("/2.0/files/{id}?fields=sha1,size"),
+            Some(TOKEN),
+        )?;
+        let file: serde_json::Value =
+            serde_json::from_str(&body).map_err(|e| format!("bad file JSON: {e}"))?;
+        Ok((
+            file["sha1"].as_str().unwrap_or_default().to_string(),
+            file["size"].as_u64().unwrap_or(0),
+        ))
+    }
+
     /// CPU seconds (user + system) the emulator has used so far, from /proc/PID/stat.
     pub fn cpu_s(&self) -> Option<f64> {
         let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id())).ok()?;

@@ -31,6 +31,7 @@
 //! cargo xtask bench --quick              # small files, one run each: a smoke test of every profile
 //! cargo xtask bench --quick --profile far  # one profile only (repeatable)
 //! cargo xtask bench --small-files        # only the many-small-files case, merged into results.json
+//! cargo xtask bench --version-reuse      # only the one-changed-region new version (wan), merged likewise
 //! cargo xtask bench --help               # every option
 //! ```
 
@@ -98,9 +99,9 @@ fn bench(args: &[String]) -> Result<(), String> {
         return Ok(());
     }
     let (out_dir, report) = output::paths(&paths, &opts);
-    if opts.small_files {
-        // Read the saved figures first: a results.json that cannot be read stops the run
-        // before anything is measured.
+    if opts.small_files || opts.version_reuse {
+        // One case, merged into the saved figures. Read them first: a results.json that
+        // cannot be read stops the run before anything is measured.
         let json = out_dir.join("results.json");
         let saved = output::read(&json)?;
         if saved.is_none() {
@@ -109,7 +110,17 @@ fn bench(args: &[String]) -> Result<(), String> {
                 json.display()
             );
         }
-        let results = runner::small_files_only(&paths, &opts, args, saved)?;
+        let (results, ours): (_, fn(&Target) -> bool) = if opts.version_reuse {
+            (
+                runner::version_reuse_only(&paths, &opts, args, saved)?,
+                targets::is_version_reuse,
+            )
+        } else {
+            (
+                runner::small_files_only(&paths, &opts, args, saved)?,
+                targets::is_small_files,
+            )
+        };
         let targets = targets::judge(&results);
         output::write(&results, &targets, &out_dir, &report)?;
         eprintln!(
@@ -117,7 +128,7 @@ fn bench(args: &[String]) -> Result<(), String> {
             json.display(),
             report.display()
         );
-        print_targets(targets.iter().filter(|t| targets::is_small_files(t)));
+        print_targets(targets.iter().filter(|t| ours(t)));
         return Ok(());
     }
     let plan = Plan::new(&opts);

@@ -60,6 +60,12 @@ bench/results/ and the report BENCHMARKS.md at the workspace root.
                         with the loopback profile) and merge its figures into the existing
                         results.json and report
   --small-files-count N files of that case (default {files}; --quick: {quick_files})
+  --version-reuse       run only the new-version case (a file uploaded, {changed} changed in
+                        place in its middle, uploaded again as a new version by the engine
+                        with part reuse, the engine without it, boxsdk 10.x and boxsdk 3.x) on
+                        the wan profile (or the shaped --profile given), and merge its figures
+                        into the existing results.json and report
+  --version-size SIZE   that case's file (default: the profile's, wan 1GiB; --quick: 64MiB)
   --out DIR             where results.json and the SVGs go (default bench/results)
   --report FILE         the Markdown report (default BENCHMARKS.md)
   --emulator-data DIR   the emulator's data directory, emptied before every run (default: a
@@ -78,6 +84,7 @@ skipped), and preferably GNU time (`apt-get install time`) for exact CPU and pea
         kib = small_case::FILE_SIZE >> 10,
         uploads = small_case::upload_limit(),
         requests = small_case::request_limit(),
+        changed = human_size(crate::runner::version_reuse::CHANGED_LEN),
     )
 }
 
@@ -98,6 +105,9 @@ pub struct Options {
     pub skip_codegen: bool,
     pub small_files: bool,
     pub small_files_count: u64,
+    /// `--version-reuse`: only the new-version-with-one-changed-region case.
+    pub version_reuse: bool,
+    pub version_size: Option<u64>,
     pub out: Option<PathBuf>,
     pub report: Option<PathBuf>,
     pub emulator_data: Option<PathBuf>,
@@ -137,6 +147,8 @@ impl Options {
             skip_codegen: false,
             small_files: false,
             small_files_count: small_case::FILES,
+            version_reuse: false,
+            version_size: None,
             out: None,
             report: None,
             emulator_data: None,
@@ -185,6 +197,8 @@ impl Options {
                 "--skip-boxsdk3" => o.skip_boxsdk3 = true,
                 "--skip-codegen" => o.skip_codegen = true,
                 "--small-files" => o.small_files = true,
+                "--version-reuse" => o.version_reuse = true,
+                "--version-size" => o.version_size = Some(parse_size(&value()?)?),
                 "--small-files-count" => {
                     o.small_files_count = count(&value()?)? as u64;
                     o.small_files_count_set = true;
@@ -215,10 +229,39 @@ impl Options {
                 other => return Err(format!("unknown option {other:?}\n\n{}", usage())),
             }
         }
+        if o.version_reuse && o.small_files {
+            return Err("--version-reuse and --small-files each run one case: give one".into());
+        }
+        if o.version_size.is_some() && !o.version_reuse {
+            return Err("--version-size applies only with --version-reuse".into());
+        }
+        if o.version_reuse && o.profiles.iter().any(|p| profile::shaped(p).is_none()) {
+            return Err("--version-reuse runs on a shaped profile (wan, far), not loopback".into());
+        }
+        if o.version_reuse && o.profiles.len() > 1 {
+            return Err("--version-reuse runs on one profile: give one --profile".into());
+        }
         if o.quick && !o.small_files_count_set {
             o.small_files_count = small_case::QUICK_FILES;
         }
         Ok(Some(o))
+    }
+
+    /// The profile of `--version-reuse`: the `--profile` given, else `wan`.
+    pub fn version_profile(&self) -> profile::Profile {
+        self.profiles
+            .first()
+            .and_then(|p| profile::shaped(p))
+            // wan: the first shaped profile.
+            .unwrap_or(profile::SHAPED[0])
+    }
+
+    /// The file of `--version-reuse`: `--version-size`, else the profile's (its quick size
+    /// with `--quick`).
+    pub fn version_size(&self) -> u64 {
+        let p = self.version_profile();
+        self.version_size
+            .unwrap_or(if self.quick { p.quick_size } else { p.size })
     }
 
     pub fn wants(&self, profile: &str) -> bool {

@@ -1,12 +1,14 @@
 //! `BENCHMARKS.md`, rendered from a run's results and the targets judged from them: the
 //! targets, the machine, the commands, what is measured, then a section per profile, the
-//! many-small-files case, the codegen timings and the notes. Every section writes into one
-//! `String` through `fmt::Write`; the file is written by `output`.
+//! many-small-files case, the new version with one changed region, the codegen timings and
+//! the notes. Every section writes into one `String` through `fmt::Write`; the file is
+//! written by `output`.
 
 mod codegen;
 mod loopback;
 mod profiles;
 mod small_files;
+mod version_reuse;
 
 use std::fmt::{self, Write as _};
 
@@ -26,6 +28,7 @@ cargo xtask bench --quick     # smoke test: small files, one run, output in targ
 cargo xtask bench --profile wan --profile far   # only these profiles (loopback, wan, far)
 cargo xtask bench --plan      # the cases and an estimate of the duration; measures nothing
 cargo xtask bench --small-files   # only the many-small-files case, merged into results.json
+cargo xtask bench --version-reuse # only the new version with one changed region (wan), merged likewise
 cargo xtask bench --help      # options (runs, sizes, sweeps, skipping a client)
 cargo bench -p box-uploads-bench --bench hashing   # Criterion micro-benchmark: one-pass vs two-pass hashing
 ";
@@ -48,6 +51,9 @@ pub fn render(
     }
     if let Some(s) = &r.small_files {
         small_files::section(&mut md, s, targets)?;
+    }
+    if let Some(v) = &r.version_reuse {
+        version_reuse::section(&mut md, v, targets)?;
     }
     codegen::section(&mut md, r)?;
     writeln!(md, "## Micro-benchmarks\n")?;

@@ -108,6 +108,7 @@ pub fn results(groups: Vec<(&str, Vec<CaseResult>)>) -> Results {
         small_files: None,
         profiles,
         codegen_whole_api: None,
+        version_reuse: None,
     }
 }
 

@@ -1,16 +1,19 @@
 //! The measured data of a run, as saved in `results.json` and read back by `--from-json`: the
 //! machine, every case with its runs, the groups that name them, the profiles, the many-small-
-//! files case and the codegen timings. The queries the targets and the report share (a group,
-//! its best peer, the engine at its defaults) live here too.
+//! files case, the new version with one changed region and the codegen timings. The queries
+//! the targets and the report share (a group, its best peer, the engine at its defaults) live
+//! here too.
 
 mod case;
 mod small_files;
+pub mod version_reuse;
 
 #[cfg(test)]
 pub mod fixture;
 
 pub use case::{CaseResult, RunRecord};
 pub use small_files::{SmallClient, SmallFiles};
+pub use version_reuse::{VersionClient, VersionReuse};
 
 use std::collections::BTreeMap;
 
@@ -52,6 +55,10 @@ pub struct Results {
     /// `xtask codegen` on Box's whole published API.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub codegen_whole_api: Option<WholeApiTiming>,
+    /// The new version with one changed region (`--version-reuse`; absent from results of
+    /// earlier versions of the bench).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version_reuse: Option<VersionReuse>,
 }
 
 /// One profile of the run, as the report needs it.

@@ -5,6 +5,7 @@
 mod cases;
 pub mod small_files;
 mod tools;
+pub mod version_reuse;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -124,6 +125,7 @@ pub fn run(paths: Paths, opts: &Options, plan: &Plan, args: &[String]) -> Result
         small_files,
         profiles: ProfileRun::planned(plan),
         codegen_whole_api,
+        version_reuse: None,
     })
 }
 
@@ -180,37 +182,131 @@ pub fn small_files_only(
         command: options::command_line(args),
     };
     let figures = small_files::run(&ctx)?;
-    // Without saved results, the figures of the plan's defaults stand in for the rest.
-    let plan = Plan::new(opts);
-    let mut results = match saved {
-        Some(r) => r,
-        None => Results {
-            command: options::command_line(args),
-            quick: opts.quick,
-            runs: 1,
-            big_runs: 1,
-            load_average_at_end: setup::load_average(),
-            machine: setup::machine(paths),
-            measurement: method.describe(),
-            emulator_data_dir: emulator_data.display().to_string(),
-            duration_s: figures.duration_s,
-            versions: BTreeMap::new(),
-            headline_size: plan.headline,
-            sweep_part_size: plan.sweep_part,
-            sweep_concurrency: plan.sweep_conc,
-            groups: BTreeMap::new(),
-            cases: Vec::new(),
-            codegen_check: None,
-            notes: Vec::new(),
-            small_files: None,
-            profiles: Vec::new(),
-            codegen_whole_api: None,
-        },
-    };
+    let mut results = saved.unwrap_or_else(|| {
+        fresh_results(
+            paths,
+            opts,
+            args,
+            method,
+            &emulator_data,
+            figures.duration_s,
+        )
+    });
     for (k, v) in versions {
         results.versions.entry(k).or_insert(v);
     }
     results.small_files = Some(figures);
+    Ok(results)
+}
+
+/// Results holding only the case that ran: without saved results, the figures of the plan's
+/// defaults stand in for the rest.
+fn fresh_results(
+    paths: &Paths,
+    opts: &Options,
+    args: &[String],
+    method: crate::measure::Method,
+    emulator_data: &Path,
+    duration_s: f64,
+) -> Results {
+    let plan = Plan::new(opts);
+    Results {
+        command: options::command_line(args),
+        quick: opts.quick,
+        runs: 1,
+        big_runs: 1,
+        load_average_at_end: setup::load_average(),
+        machine: setup::machine(paths),
+        measurement: method.describe(),
+        emulator_data_dir: emulator_data.display().to_string(),
+        duration_s,
+        versions: BTreeMap::new(),
+        headline_size: plan.headline,
+        sweep_part_size: plan.sweep_part,
+        sweep_concurrency: plan.sweep_conc,
+        groups: BTreeMap::new(),
+        cases: Vec::new(),
+        codegen_check: None,
+        notes: Vec::new(),
+        small_files: None,
+        profiles: Vec::new(),
+        codegen_whole_api: None,
+        version_reuse: None,
+    }
+}
+
+/// `--version-reuse`: only the new-version-with-one-changed-region case, on the `wan` profile
+/// (or the one `--profile` names), merged into `saved` (the other figures kept as they were),
+/// or into results holding only this case.
+pub fn version_reuse_only(
+    paths: &Paths,
+    opts: &Options,
+    args: &[String],
+    saved: Option<Results>,
+) -> Result<Results, String> {
+    std::fs::create_dir_all(&paths.work)
+        .map_err(|e| format!("cannot create {}: {e}", paths.work.display()))?;
+    let method = crate::measure::Method::detect();
+    let emulator = setup::build_emulator(paths)?;
+    let mut versions = BTreeMap::new();
+    let (boxsdk10_script, boxsdk3_script) = setup::version_scripts(paths)?;
+    let boxsdk10 = if opts.skip_boxsdk {
+        Err("--skip-boxsdk".to_string())
+    } else {
+        setup::python_sdk(paths).map_err(|e| {
+            format!(
+                "could not be installed ({}): {}",
+                setup::BOXSDK_REQUIREMENT,
+                first_line(&e)
+            )
+        })
+    };
+    if let Ok(p) = &boxsdk10 {
+        versions.insert("boxsdk".to_string(), p.version.clone());
+        versions.insert("python".to_string(), p.python_version.clone());
+    }
+    let boxsdk3 = tools::boxsdk3_sdk(paths, opts, &mut versions);
+    let exe = tools::current_exe()?;
+    let profile = opts.version_profile();
+    let size = opts.version_size();
+    let emulator_data = opts
+        .emulator_data
+        .clone()
+        .unwrap_or_else(|| default_emulator_data(paths, size));
+    clear_emulator_log(paths);
+    let ctx = version_reuse::Context {
+        paths,
+        method,
+        exe: &exe,
+        emulator: &emulator,
+        emulator_data: &emulator_data,
+        boxsdk10: boxsdk10
+            .as_ref()
+            .map(|p| (p, boxsdk10_script.clone()))
+            .map_err(String::clone),
+        boxsdk3: boxsdk3
+            .as_ref()
+            .map(|p| (p, boxsdk3_script.clone()))
+            .map_err(String::clone),
+        profile,
+        size,
+        command: options::command_line(args),
+    };
+    let figures = version_reuse::run(&ctx)?;
+    let mut results = saved.unwrap_or_else(|| {
+        fresh_results(
+            paths,
+            opts,
+            args,
+            method,
+            &emulator_data,
+            figures.duration_s,
+        )
+    });
+    for (k, v) in versions {
+        results.versions.entry(k).or_insert(v);
+    }
+    results.version_reuse = Some(figures);
     Ok(results)
 }
 

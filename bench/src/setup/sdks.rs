@@ -181,3 +181,19 @@ pub fn boxsdk3_upload_script(paths: &Paths) -> Result<PathBuf, String> {
     write_boxsdk3_client(paths)?;
     Ok(script)
 }
+
+/// The new-version scripts, written beside the others: boxsdk 10.x's
+/// `upload_big_file_version` (for the `target/bench/venv` interpreter) and boxsdk 3.x's chunked
+/// uploader of a new version (for `target/bench/venv-boxsdk3`).
+pub fn version_scripts(paths: &Paths) -> Result<(PathBuf, PathBuf), String> {
+    let write = |name: &str, text: &str| -> Result<PathBuf, String> {
+        let script = paths.work.join(name);
+        std::fs::write(&script, text)
+            .map_err(|e| format!("cannot write {}: {e}", script.display()))?;
+        Ok(script)
+    };
+    let boxsdk10 = write("boxsdk_version.py", include_str!("../boxsdk_version.py"))?;
+    let boxsdk3 = write("boxsdk3_version.py", include_str!("../boxsdk3_version.py"))?;
+    write_boxsdk3_client(paths)?;
+    Ok((boxsdk10, boxsdk3))
+}

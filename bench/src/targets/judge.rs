@@ -24,6 +24,7 @@ pub fn judge(results: &Results) -> Vec<Target> {
     out.push(codegen_check(results));
     // Only when measured.
     out.extend(super::small_files::target(results));
+    out.extend(super::version_reuse::targets(results));
     out
 }
 

@@ -1,15 +1,18 @@
 //! The targets the bench holds the engine to, and whether this run's figures meet each: a
 //! multiple of the best peer and a share of the link on every profile, CPU against the
 //! two-pass SHA-1 floor, peak RSS within the engine's memory bound, `codegen --check` under
-//! a second, and the many-small-files case. A target not met says why, from the run's own
+//! a second, the many-small-files case, and the new version with one changed region against a
+//! full upload and boxsdk 10's version upload. A target not met says why, from the run's own
 //! figures ([`why`]).
 
 mod judge;
 mod small_files;
+mod version_reuse;
 pub mod why;
 
 pub use judge::judge;
 pub use small_files::{engine as small_files_engine, is_small_files};
+pub use version_reuse::{is_version_reuse, FULL_RATIO};
 
 use serde::{Deserialize, Serialize};
 

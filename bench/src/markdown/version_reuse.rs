@@ -1,0 +1,151 @@
+//! The new-version-with-one-changed-region section: the case, each client's version upload
+//! side by side with the emulator's counters of it, the two targets' verdicts with their
+//! ratios, and the least time the profile allows either way.
+
+use std::fmt::{self, Write as _};
+
+use super::{opt, status_cell};
+use crate::files::human_size;
+use crate::results::version_reuse::ENGINE_REUSE;
+use crate::results::VersionReuse;
+use crate::targets::{self, Target};
+
+pub fn section(md: &mut String, v: &VersionReuse, targets: &[Target]) -> fmt::Result {
+    writeln!(md, "## New version with one changed region\n")?;
+    writeln!(
+        md,
+        "A {} file of pseudo-random bytes is uploaded (chunked, by the engine; not measured), \
+         then {} in its middle (bytes {}–{}, each byte changed in place, the size unchanged) \
+         are changed and each client uploads the changed file as a new version of it. Each \
+         client runs against a fresh emulator on the `{}` profile (`--net {}`). The session's \
+         part size is {}, so the changed region touches {} part(s): a client that reuses parts \
+         needs to send only those. Upload s = the version upload measured inside the client \
+         around the call; sent = file content the emulator read during it \
+         (`file_bytes_received`); plans, hits, misses and reused parts are the emulator's \
+         counters (`plan_requests`, `plan_hits`, `plan_misses`, `parts_reused`) over the \
+         version upload alone; intact = the file's SHA-1 afterwards is the changed file's. \
+         One run per client, in this order, in one run of the bench: `{}` on {} (load average \
+         {} at the start, {} at the end; {:.0} s).\n",
+        human_size(v.size),
+        human_size(v.changed_len),
+        v.changed_offset,
+        v.changed_offset + v.changed_len - 1,
+        v.profile,
+        v.net,
+        human_size(v.part_size),
+        v.changed_parts,
+        v.command,
+        v.date,
+        v.load_average_at_start,
+        v.load_average_at_end,
+        v.duration_s
+    )?;
+    writeln!(
+        md,
+        "| Client | Upload s | Engine with reuse is | Sent | Part uploads | Plan requests | Hits / misses | Parts reused | Intact | CPU s | Peak RSS MiB |"
+    )?;
+    writeln!(
+        md,
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: |"
+    )?;
+    let count = |n: Option<u64>| n.map_or("–".into(), |n| n.to_string());
+    for c in &v.clients {
+        let label = match &c.version {
+            Some(ver) => format!("{} ({ver})", c.label),
+            None => c.label.clone(),
+        };
+        if let Some(why) = &c.skipped {
+            writeln!(
+                md,
+                "| {label} | skipped: {} | | | | | | | | | |",
+                why.replace('|', "/").replace('\n', " ")
+            )?;
+            continue;
+        }
+        let speedup = if c.key == ENGINE_REUSE {
+            "–".to_string()
+        } else {
+            v.speedup_over(&c.key)
+                .map_or("–".into(), |x| format!("{x:.1}x faster"))
+        };
+        writeln!(
+            md,
+            "| {label} | {} | {speedup} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            if c.ok {
+                opt(c.upload_s, 2)
+            } else {
+                "failed".into()
+            },
+            c.bytes_sent.map_or("–".into(), human_size),
+            count(c.part_requests),
+            count(c.plan_requests),
+            match (c.plan_hits, c.plan_misses) {
+                (Some(h), Some(m)) => format!("{h} / {m}"),
+                _ => "–".into(),
+            },
+            match (c.parts_reused, c.part_bytes_reused) {
+                (Some(n), Some(b)) => format!("{n} ({})", human_size(b)),
+                _ => "–".into(),
+            },
+            if c.intact { "yes" } else { "no" },
+            opt(c.cpu_s, 2),
+            opt(c.max_rss_mib, 0),
+        )?;
+    }
+    writeln!(md)?;
+    for c in &v.clients {
+        if c.skipped.is_none() {
+            writeln!(md, "- {}: {}.", c.label, c.how)?;
+        }
+        if let Some(e) = &c.error {
+            writeln!(md, "- {} did not finish: {}", c.label, e.replace('\n', " "))?;
+        }
+        if let Some(why) = &c.skipped {
+            writeln!(
+                md,
+                "- {} was not measured: {}",
+                c.label,
+                why.replace('\n', " ")
+            )?;
+        }
+    }
+    writeln!(md)?;
+    for t in targets.iter().filter(|t| targets::is_version_reuse(t)) {
+        writeln!(
+            md,
+            "- Target: {} — {}: {} ({}).",
+            t.name,
+            t.goal,
+            status_cell(t.status),
+            t.measured
+        )?;
+    }
+    writeln!(md)?;
+    let (reuse, full) = (v.least_reuse_s(), v.least_full_s());
+    writeln!(
+        md,
+        "What the profile allows: a changed part crosses one connection, at `conn` = {:.0} \
+         MiB/s at most, so a version upload that sends {} part(s) of {} takes at least {:.2} s \
+         (the parts in parallel, and a {} ms round trip), however little of the part changed; \
+         a full upload of {} takes at least {:.2} s at `link` = {:.0} MiB/s. The best ratio \
+         any client can reach here is therefore about {:.1}x{}.\n",
+        v.conn_mib_s,
+        v.changed_parts,
+        human_size(v.part_size),
+        reuse,
+        v.rtt_ms,
+        human_size(v.size),
+        full,
+        v.link_mib_s,
+        full / reuse,
+        if full / reuse < targets::FULL_RATIO {
+            format!(
+                ", below the {:.0}x target: with Box's part size for this file the target \
+                 cannot be met on this profile by any client",
+                targets::FULL_RATIO
+            )
+        } else {
+            String::new()
+        }
+    )
+}
