@@ -128,7 +128,7 @@ pub(super) async fn upload_all<A: UploadCalls>(
         retry: job.retry.clone(),
         url: session.endpoints.plan.clone(),
         enabled: reuse,
-        known: known.plan,
+        known: known.plan.clone(),
         stored: known.stored.keys().copied().collect(),
         limit: None,
     };
@@ -137,7 +137,11 @@ pub(super) async fn upload_all<A: UploadCalls>(
     let stored = known.stored;
 
     let mut inflight: JoinSet<Result<(PartSpan, PartRecord), UploadError>> = JoinSet::new();
-    let mut done = Tally::default();
+    // The state file's answers stay recorded (and make the commit's entries carry SHA-512s).
+    let mut done = Tally {
+        plan: known.plan,
+        ..Tally::default()
+    };
     let mut whole: Option<Sha1Digest> = None;
     let mut reading = true;
     while reading || !inflight.is_empty() {

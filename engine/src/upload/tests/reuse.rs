@@ -249,6 +249,8 @@ async fn a_resumed_upload_does_not_ask_again_what_its_state_file_knows() {
         "no plan and no part sent again"
     );
     assert_eq!(ids(&fake)[0], "H0", "the recorded hits are committed by id");
+    let commit = fake.with(|s| s.counters.last_commit.clone());
+    assert!(commit.iter().all(|p| p.sha512.is_some()));
     assert_eq!(progress.borrow().bytes_reused, 8 * PART as u64);
     assert!(!state.exists());
 }
