@@ -78,12 +78,16 @@ impl From<Vec<u8>> for Body {
 /// A binary part of a `multipart/form-data` body.
 #[derive(Debug)]
 pub struct FilePart {
+    /// The bytes.
     pub body: Body,
+    /// The part's file name (default: the part's name).
     pub file_name: Option<String>,
+    /// The part's content type (default `application/octet-stream`).
     pub content_type: Option<String>,
 }
 
 impl FilePart {
+    /// A part of these bytes.
     pub fn new(body: impl Into<Body>) -> Self {
         FilePart {
             body: body.into(),
@@ -92,11 +96,13 @@ impl FilePart {
         }
     }
 
+    /// Sets the part's file name.
     pub fn with_file_name(mut self, name: impl Into<String>) -> Self {
         self.file_name = Some(name.into());
         self
     }
 
+    /// Sets the part's content type.
     pub fn with_content_type(mut self, content_type: impl Into<String>) -> Self {
         self.content_type = Some(content_type.into());
         self

@@ -36,6 +36,7 @@ impl fmt::Debug for Core {
 }
 
 impl Core {
+    /// A builder of a core.
     pub fn builder() -> CoreBuilder {
         CoreBuilder::default()
     }
@@ -144,6 +145,7 @@ impl CoreBuilder {
         self
     }
 
+    /// How long to wait for a connection to be made.
     pub fn connect_timeout(mut self, timeout: Duration) -> Self {
         self.connect_timeout = Some(timeout);
         self
@@ -155,11 +157,13 @@ impl CoreBuilder {
         self
     }
 
+    /// The `user-agent` header of every request.
     pub fn user_agent(mut self, agent: impl Into<String>) -> Self {
         self.user_agent = Some(agent.into());
         self
     }
 
+    /// The core, or why the HTTP client could not be made.
     pub fn build(self) -> Result<Core, crate::TransportError> {
         let http = match self.http {
             Some(client) => client,

@@ -48,6 +48,7 @@ pub trait Credentials: Send + Sync + fmt::Debug + 'static {
 pub struct StaticToken(Secret);
 
 impl StaticToken {
+    /// Sends `token` with every request; never renews it.
     pub fn new(token: impl Into<Secret>) -> Self {
         StaticToken(token.into())
     }
@@ -122,19 +123,23 @@ impl CredentialsError {
         self
     }
 
+    /// The failure behind this one.
     pub fn with_source(mut self, source: impl std::error::Error + Send + Sync + 'static) -> Self {
         self.source = Some(Box::new(source));
         self
     }
 
+    /// What kind of failure this is.
     pub fn kind(&self) -> CredentialsErrorKind {
         self.kind
     }
 
+    /// The token endpoint's HTTP status, when it answered.
     pub fn status(&self) -> Option<u16> {
         self.status
     }
 
+    /// The token endpoint's error code (`invalid_grant`...), when it gave one.
     pub fn code(&self) -> Option<&str> {
         self.code.as_deref()
     }

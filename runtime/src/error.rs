@@ -11,6 +11,7 @@ pub trait OperationError: std::error::Error + Send + Sync + 'static {
     /// The answer's fields, whatever the variant.
     fn fields(&self) -> &dyn ApiErrorFields;
     /// The HTTP status of the answer.
+    /// The HTTP status.
     fn status(&self) -> u16 {
         self.fields().status()
     }
@@ -18,9 +19,11 @@ pub trait OperationError: std::error::Error + Send + Sync + 'static {
     fn code(&self) -> Option<&str> {
         self.fields().code()
     }
+    /// The API's message, if the body had one.
     fn message(&self) -> Option<&str> {
         self.fields().message()
     }
+    /// The API's request id, to quote to its support, if the body had one.
     fn request_id(&self) -> Option<&str> {
         self.fields().request_id()
     }
@@ -46,15 +49,21 @@ pub trait OperationError: std::error::Error + Send + Sync + 'static {
 /// The fields every [`ApiError`] has, whatever its body type: lets generated error enums answer
 /// `status()`, `code()`... with one `match` instead of one per accessor.
 pub trait ApiErrorFields: fmt::Display {
+    /// The HTTP status.
     fn status(&self) -> u16;
+    /// The API's error code, if the body had one.
     fn code(&self) -> Option<&str>;
+    /// The API's message, if the body had one.
     fn message(&self) -> Option<&str>;
+    /// The API's request id, if the body had one.
     fn request_id(&self) -> Option<&str>;
+    /// The raw `retry-after` header, if any.
     fn retry_after(&self) -> Option<&str>;
     /// The raw `Date` header; `None` by default for implementations that do not keep it.
     fn date(&self) -> Option<&str> {
         None
     }
+    /// The body as received.
     fn raw(&self) -> &str;
 }
 
@@ -86,10 +95,15 @@ impl<T> ApiErrorFields for ApiError<T> {
 /// schema the spec documents for that status (`body`) and kept raw (`raw`) for anything else.
 #[derive(Clone)]
 pub struct ApiError<T> {
+    /// The HTTP status.
     pub status: u16,
+    /// The API's error code, if the body had one.
     pub code: Option<String>,
+    /// The API's message, if the body had one.
     pub message: Option<String>,
+    /// The API's request id, if the body had one.
     pub request_id: Option<String>,
+    /// The raw `retry-after` header, if any.
     pub retry_after: Option<String>,
     /// The answer's `Date` header as sent (an HTTP-date): the server's clock, which a JWT
     /// assertion refused for clock skew is re-signed from.
@@ -183,10 +197,12 @@ pub struct TransportError {
 }
 
 impl TransportError {
+    /// No answer in time.
     pub fn is_timeout(&self) -> bool {
         self.inner.is_timeout()
     }
 
+    /// No connection could be made.
     pub fn is_connect(&self) -> bool {
         self.inner.is_connect()
     }
@@ -235,7 +251,9 @@ impl std::error::Error for TransportError {
 /// A success status whose body does not match the documented schema.
 #[derive(Debug, Clone)]
 pub struct DecodeError {
+    /// The success status.
     pub status: u16,
+    /// What did not match.
     pub message: String,
     /// The start of the body that failed to decode.
     pub body_start: String,
@@ -290,10 +308,12 @@ impl<E: OperationError> Error<E> {
         }
     }
 
+    /// The HTTP status of the API's answer, if it answered.
     pub fn status(&self) -> Option<u16> {
         self.api().map(OperationError::status)
     }
 
+    /// The API's error code, if it answered with one.
     pub fn code(&self) -> Option<&str> {
         self.api().and_then(OperationError::code)
     }

@@ -14,6 +14,8 @@
 //! - [`retry_after`]: parsing of `retry-after` (delta-seconds or HTTP-date);
 //! - [`support`]: helpers called by generated code (not meant for direct use).
 
+#![deny(missing_docs)]
+
 mod body;
 mod core;
 mod credentials;

@@ -13,6 +13,7 @@ use std::sync::Arc;
 pub struct Secret(Arc<str>);
 
 impl Secret {
+    /// Keeps `value` out of `Debug` and `Display`.
     pub fn new(value: impl Into<String>) -> Self {
         Secret(Arc::from(value.into()))
     }

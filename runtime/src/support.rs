@@ -166,6 +166,7 @@ impl Default for Multipart {
 }
 
 impl Multipart {
+    /// An empty form.
     pub fn new() -> Self {
         Multipart {
             form: reqwest::multipart::Form::new(),
@@ -206,6 +207,7 @@ impl Multipart {
         })
     }
 
+    /// Sets the form as the request's body.
     pub fn apply(self, builder: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
         builder.multipart(self.form)
     }
@@ -214,11 +216,15 @@ impl Multipart {
 /// An answer reduced to what error handling needs.
 #[derive(Debug, Clone)]
 pub struct RawResponse {
+    /// The HTTP status.
     pub status: u16,
+    /// The request id header (`box-request-id`, `x-request-id` or `request-id`), if any.
     pub request_id: Option<String>,
+    /// The `retry-after` header, if any.
     pub retry_after: Option<String>,
     /// The `Date` header as sent, if any.
     pub date: Option<String>,
+    /// The body.
     pub body: Bytes,
 }
 
