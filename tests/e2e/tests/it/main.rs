@@ -23,6 +23,7 @@ mod engine_handle;
 mod engine_sizes;
 mod engine_source_errors;
 mod engine_versions;
+mod library;
 mod rare_answers;
 mod reuse;
 mod soak;
