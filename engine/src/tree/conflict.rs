@@ -1,11 +1,21 @@
 //! The conflict policy: what to do with a local file given what Box holds under its name. A pure
-//! decision ([`decide`]), so a table of cases pins it down; the file step acts on the answer.
+//! decision ([`decide`]), so a table of cases pins it down; the file step of a tree acts on the
+//! answer, and so does a single new file's upload (`upload::conflict`), which shares it and the
+//! renamed copies' names ([`copy_name`]).
 
 use crate::models::{Item, ItemType};
 use crate::upload::Sha1Digest;
 
 /// What to do with a local file whose name a file in the Box folder already has. In every
 /// case a file with the same size and SHA-1 is skipped: its bytes are never sent again.
+///
+/// One policy for trees ([`TreeUpload::on_conflict`](crate::tree::TreeUpload::on_conflict))
+/// and single new files ([`Upload::on_conflict`](crate::upload::Upload::on_conflict)), with one
+/// default, [`Version`](OnConflict::Version) (`OnConflict::default()`): running an upload again
+/// brings Box up to date (unchanged files skipped, changed ones given a new version, earlier
+/// versions kept by Box) and makes no duplicate. A tree always applies a policy; a single
+/// `Upload::new_file` applies one when given one (see its `on_conflict` for why). Also
+/// exported as `box_uploads::upload::OnConflict`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub enum OnConflict {
@@ -156,7 +166,7 @@ fn stem_ext(name: &str) -> (&str, &str) {
 }
 
 /// The `n`th renamed copy of `name`: `stem (n).ext`.
-fn copy_name(name: &str, n: u64) -> String {
+pub(crate) fn copy_name(name: &str, n: u64) -> String {
     let (stem, ext) = stem_ext(name);
     format!("{stem} ({n}){ext}")
 }

@@ -51,7 +51,7 @@
 //! `error` say what became of it; `handle` runs it on a task ([`TreeHandle`]).
 
 mod calls;
-mod conflict;
+pub(crate) mod conflict;
 mod context;
 mod error;
 mod file;

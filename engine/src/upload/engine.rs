@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use super::adaptive::Parallelism;
 use super::calls::{Target, UploadCalls};
+use super::conflict::{self, OutcomeSlot, Resolved, UploadOutcome, Uploaded};
 use super::context::{Ctx, Job};
 use super::error::UploadError;
 use super::handle::{Cancellation, UploadHandle};
@@ -41,7 +42,17 @@ impl<A: UploadCalls> Engine<A> {
 
     /// Starts `upload` on a task of its own.
     pub(crate) fn start<T>(&self, upload: Upload<T>) -> UploadHandle<A::File> {
+        self.start_with_outcome(upload).0
+    }
+
+    /// Starts `upload` on a task of its own; the slot says what it did once it succeeded.
+    pub(crate) fn start_with_outcome<T>(
+        &self,
+        upload: Upload<T>,
+    ) -> (UploadHandle<A::File>, OutcomeSlot) {
         let upload = upload.into_any();
+        let slot = OutcomeSlot::default();
+        let outcome = slot.clone();
         let reporter = Reporter::new();
         let (stop, cancel) = Cancellation::channel();
         let ctx = Ctx {
@@ -53,7 +64,7 @@ impl<A: UploadCalls> Engine<A> {
         };
         let task = tokio::spawn(async move {
             let reporter = ctx.reporter.clone();
-            let result = run(ctx, upload).await;
+            let result = run(ctx, upload, &outcome).await;
             reporter.update(|p| {
                 p.phase = if result.is_ok() {
                     Phase::Done
@@ -63,11 +74,56 @@ impl<A: UploadCalls> Engine<A> {
             });
             result
         });
-        UploadHandle::new(task, reporter, stop)
+        (UploadHandle::new(task, reporter, stop), slot)
+    }
+
+    /// What `upload` would do, found with read-only calls (a new file's conflict policy looks
+    /// the name up): nothing is sent. `file` is the file a skip would return.
+    pub(crate) async fn plan<T>(
+        &self,
+        upload: Upload<T>,
+    ) -> Result<Uploaded<Option<A::File>>, UploadError> {
+        let upload = upload.into_any();
+        let (Target::NewFile { folder_id, name }, Some(policy), Some(source)) =
+            (&upload.target, upload.on_conflict, &upload.source)
+        else {
+            return Ok(Uploaded {
+                file: None,
+                outcome: UploadOutcome::Uploaded,
+            });
+        };
+        let (_stop, cancel) = Cancellation::channel();
+        let ctx = Ctx {
+            api: self.api.clone(),
+            config: self.config.clone(),
+            parallelism: self.parallelism.clone(),
+            reporter: Reporter::new(),
+            cancel,
+        };
+        let retry = upload
+            .retry
+            .clone()
+            .unwrap_or_else(|| ctx.config.retry.clone());
+        let peek = source.peek();
+        let resolved = conflict::resolve(&ctx, &retry, folder_id, name, peek, policy).await;
+        Ok(match resolved.map_err(|e| e.named(&upload.target, 0))? {
+            Resolved::Done { file, outcome } => Uploaded {
+                file: Some(file),
+                outcome,
+            },
+            Resolved::Send { outcome, .. } => Uploaded {
+                file: None,
+                outcome,
+            },
+        })
     }
 }
 
-async fn run<A: UploadCalls>(ctx: Ctx<A>, upload: Upload) -> Result<A::File, UploadError> {
+async fn run<A: UploadCalls>(
+    ctx: Ctx<A>,
+    upload: Upload,
+    outcome: &OutcomeSlot,
+) -> Result<A::File, UploadError> {
     let Upload {
         target,
         source,
@@ -79,6 +135,7 @@ async fn run<A: UploadCalls>(ctx: Ctx<A>, upload: Upload) -> Result<A::File, Upl
         commit_deadline,
         preserve_dates,
         reuse_parts,
+        on_conflict,
         kind: _,
     } = upload;
     match &target {
@@ -107,10 +164,34 @@ async fn run<A: UploadCalls>(ctx: Ctx<A>, upload: Upload) -> Result<A::File, Upl
             }
         }
     }
-    let is_version = matches!(target, Target::NewVersion { .. });
     let source = source.ok_or_else(|| {
         UploadError::invalid_input("no content: call from_path, from_reader or from_bytes")
     })?;
+    let retry = retry.unwrap_or_else(|| ctx.config.retry.clone());
+    // A new file's conflict policy: the name looked up before anything is sent.
+    let (target, if_match) = match (&target, on_conflict) {
+        (Target::NewFile { folder_id, name }, Some(policy)) => {
+            match conflict::resolve(&ctx, &retry, folder_id, name, source.peek(), policy).await? {
+                Resolved::Done { file, outcome: o } => {
+                    let _ = outcome.set(o);
+                    return Ok(file);
+                }
+                Resolved::Send {
+                    target,
+                    if_match,
+                    outcome: o,
+                } => {
+                    let _ = outcome.set(o);
+                    (target, if_match)
+                }
+            }
+        }
+        _ => {
+            let _ = outcome.set(UploadOutcome::Uploaded);
+            (target, if_match)
+        }
+    };
+    let is_version = matches!(target, Target::NewVersion { .. });
     let opened = source.open().await?;
     let size = opened.size;
     let dates = opened.dates.filter(|_| preserve_dates).map(|mut d| {
@@ -126,7 +207,7 @@ async fn run<A: UploadCalls>(ctx: Ctx<A>, upload: Upload) -> Result<A::File, Upl
         if_match,
         state_file,
         keep_session_on_failure,
-        retry: retry.unwrap_or_else(|| ctx.config.retry.clone()),
+        retry,
         commit_deadline: commit_deadline.unwrap_or(ctx.config.commit_deadline),
         dates,
         reuse_parts: reuse_parts.unwrap_or(ctx.config.reuse_parts) && is_version,

@@ -42,6 +42,7 @@ mod adaptive;
 mod calls;
 mod chunked;
 mod client_impl;
+mod conflict;
 mod context;
 mod digest;
 mod direct;
@@ -71,11 +72,13 @@ use bytes::Bytes;
 use tokio::io::AsyncRead;
 
 pub use crate::retry::RetryPolicy;
+pub use crate::tree::OnConflict;
 pub use adaptive::ParallelismStats;
 #[cfg(test)]
 pub(crate) use calls::fake_answers;
 pub use calls::{CallError, CallErrorKind, PartRecord, SessionEndpoints};
 pub(crate) use client_impl::call_error;
+pub use conflict::{UploadOutcome, Uploaded};
 pub use digest::Sha1Digest;
 pub use error::{ExistingItem, Missing, SizeLimit, UploadError, UploadErrorKind};
 pub(crate) use handle::Cancellation;
@@ -149,6 +152,8 @@ pub struct Upload<T = AnyTarget> {
     pub(crate) commit_deadline: Option<Duration>,
     pub(crate) preserve_dates: bool,
     pub(crate) reuse_parts: Option<bool>,
+    /// A new file's conflict policy, when one was given.
+    pub(crate) on_conflict: Option<OnConflict>,
     pub(crate) kind: PhantomData<fn() -> T>,
 }
 
@@ -191,6 +196,7 @@ impl<T> Upload<T> {
             commit_deadline: None,
             preserve_dates: true,
             reuse_parts: None,
+            on_conflict: None,
             kind: PhantomData,
         }
     }
@@ -208,6 +214,7 @@ impl<T> Upload<T> {
             commit_deadline: self.commit_deadline,
             preserve_dates: self.preserve_dates,
             reuse_parts: self.reuse_parts,
+            on_conflict: self.on_conflict,
             kind: PhantomData,
         }
     }
@@ -232,6 +239,50 @@ impl Upload<NewFile> {
             folder_id: folder_id.into(),
             name: name.into(),
         })
+    }
+
+    /// What to do when Box already holds the name in the folder: the policy trees use
+    /// ([`OnConflict`]; its default, [`OnConflict::Version`], is the one trees and the command
+    /// line apply). The name is looked up before any byte is sent, and the content is skipped
+    /// whatever the policy when the file holding the name has the same size and SHA-1 (a file
+    /// or bytes are hashed to compare; a reader cannot be read twice and is never found the
+    /// same). [`Version`](OnConflict::Version) uploads a new version of that file (only over
+    /// the etag looked up), [`Skip`](OnConflict::Skip) leaves it, [`Rename`](OnConflict::Rename)
+    /// skips if a renamed copy `name (n).ext` has the same content and else takes the first
+    /// free `name (n).ext`, and [`Fail`](OnConflict::Fail) fails with
+    /// [`UploadErrorKind::Conflict`] naming the file (its id and name) and the policies that
+    /// would go ahead. [`Uploader::upload`] returns the file committed or, for a skip, the one
+    /// Box holds; [`Uploader::upload_with_outcome`] also says which ([`UploadOutcome`]).
+    ///
+    /// Without a policy nothing is looked up: a name in use fails with
+    /// [`UploadErrorKind::Conflict`] as Box answers it, which callers matching on it rely on,
+    /// and no request is added to an upload whose name is free (a lookup costs one, two for a
+    /// rename). Give `OnConflict::default()` for the trees' behaviour.
+    ///
+    /// ```no_run
+    /// # async fn demo(uploader: box_uploads::upload::Uploader) -> Result<(), box_uploads::upload::UploadError> {
+    /// use box_uploads::upload::{OnConflict, Upload, UploadOutcome};
+    ///
+    /// let up = Upload::new_file("0", "notes.txt")
+    ///     .on_conflict(OnConflict::Version)
+    ///     .from_path("notes.txt");
+    /// let done = uploader.upload_with_outcome(up).await?;
+    /// if done.outcome == UploadOutcome::SkippedIdentical {
+    ///     println!("Box holds it already as file {}", done.file.id);
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub fn on_conflict(mut self, policy: OnConflict) -> Self {
+        self.on_conflict = Some(policy);
+        self
+    }
+
+    /// Chunked, when the conflict policy makes a new version: ask Box which parts of the file
+    /// it holds already and send only the others (default: the uploader's
+    /// [`UploadConfig::reuse_parts`], on), as a new version's `reuse_parts`.
+    pub fn reuse_parts(mut self, reuse: bool) -> Self {
+        self.reuse_parts = Some(reuse);
+        self
     }
 }
 

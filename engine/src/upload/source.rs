@@ -28,6 +28,13 @@ pub(crate) fn file_dates(meta: &std::fs::Metadata) -> FileDates {
     }
 }
 
+/// A [`Source`] seen without being read.
+pub(crate) enum Peek {
+    Path(PathBuf),
+    Reader { size: u64 },
+    Bytes(Bytes),
+}
+
 /// The content of an upload.
 pub struct Source {
     kind: SourceKind,
@@ -93,6 +100,16 @@ impl Source {
         match &self.kind {
             SourceKind::Path(p) => Some(p),
             _ => None,
+        }
+    }
+
+    /// What the source is, without reading it (a conflict policy looks before sending); bytes
+    /// are shared, not copied.
+    pub(crate) fn peek(&self) -> Peek {
+        match &self.kind {
+            SourceKind::Path(p) => Peek::Path(p.clone()),
+            SourceKind::Reader { size, .. } => Peek::Reader { size: *size },
+            SourceKind::Bytes(b) => Peek::Bytes(b.clone()),
         }
     }
 

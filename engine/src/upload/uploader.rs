@@ -1,7 +1,10 @@
 //! [`Uploader`]: the engine bound to a generated [`Client`].
 
 use super::engine::Engine;
-use super::{ParallelismStats, Upload, UploadConfig, UploadError, UploadHandle, UploadTarget};
+use super::{
+    ParallelismStats, Upload, UploadConfig, UploadError, UploadHandle, UploadOutcome, UploadTarget,
+    Uploaded,
+};
 use crate::models::FileFull;
 use crate::Client;
 
@@ -117,5 +120,32 @@ impl Uploader {
         upload: Upload<T>,
     ) -> Result<FileFull, UploadError> {
         self.start_upload(upload).join().await
+    }
+
+    /// Uploads like [`upload`](Self::upload), and says what was done: with a conflict policy
+    /// ([`Upload::on_conflict`]), whether the content was sent as a new file, a new version or
+    /// a renamed copy, or skipped (then `file` is the one Box holds); without one,
+    /// [`UploadOutcome::Uploaded`].
+    pub async fn upload_with_outcome<T: UploadTarget>(
+        &self,
+        upload: Upload<T>,
+    ) -> Result<Uploaded<FileFull>, UploadError> {
+        let target = upload.target.clone();
+        let (handle, outcome) = self.engine.start_with_outcome(upload);
+        let file = handle.naming_failures_for(target).join().await?;
+        let outcome = outcome.get().cloned().unwrap_or(UploadOutcome::Uploaded);
+        Ok(Uploaded { file, outcome })
+    }
+
+    /// What [`upload_with_outcome`](Self::upload_with_outcome) would do, found with read-only
+    /// calls and nothing sent (a dry run): a new file's conflict policy looks the name up and
+    /// hashes the source; without a policy the answer is [`UploadOutcome::Uploaded`]. `file` is
+    /// the file a skip would return. [`OnConflict::Fail`](super::OnConflict::Fail) over a name
+    /// in use fails with the conflict the upload would.
+    pub async fn plan_upload<T: UploadTarget>(
+        &self,
+        upload: Upload<T>,
+    ) -> Result<Uploaded<Option<FileFull>>, UploadError> {
+        self.engine.plan(upload).await
     }
 }
