@@ -84,6 +84,10 @@ pub struct Config {
     /// the whole link, server time per part and commit. Default: none (loopback as it is).
     /// Changeable later with [`crate::Emulator::set_net`].
     pub net: crate::net::NetConfig,
+    /// Serve HTTPS with this certificate and key (ALPN offers HTTP/2 and HTTP/1.1) instead of
+    /// plain HTTP/1.1; the URLs the emulator hands out then start with `https://`. Default
+    /// none (plain HTTP).
+    pub tls: Option<crate::tls::TlsConfig>,
 
     // --- Service authentication (`POST /oauth2/token`) ---
     /// The app's client id. With [`client_secret`](Self::client_secret) it enables the token
@@ -134,6 +138,7 @@ impl Default for Config {
             faults: FaultConfig::default(),
             public_url: None,
             net: crate::net::NetConfig::default(),
+            tls: None,
             client_id: None,
             client_secret: None,
             enterprise_id: "1".to_string(),

@@ -156,6 +156,17 @@ impl Operation {
 pub struct Counters {
     /// Every HTTP request received, including `/_emulator/*` and unknown paths.
     pub requests_total: u64,
+    /// TCP connections accepted (with TLS: before the handshake, so failed handshakes
+    /// count too). An HTTP/2 client's streams share one connection.
+    pub connections_opened: u64,
+    /// TLS handshakes that failed or timed out (an untrusted certificate, a plain-HTTP
+    /// client on an HTTPS port).
+    pub tls_handshakes_failed: u64,
+    /// Of [`requests_total`](Self::requests_total): requests over HTTP/1.x.
+    pub http1_requests: u64,
+    /// Of [`requests_total`](Self::requests_total): requests over HTTP/2 (HTTPS with ALPN
+    /// `h2` only).
+    pub http2_requests: u64,
     /// API requests by operation ([`Operation::as_str`]), counted on arrival, before
     /// authentication and fault injection.
     pub requests: BTreeMap<String, u64>,

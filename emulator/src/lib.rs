@@ -76,6 +76,17 @@
 //! per part upload and commit (see [`NetConfig`]). It waits on `tokio::time`, so a test can run
 //! it on a paused clock. The default shapes nothing and costs nothing.
 //!
+//! # HTTPS
+//!
+//! With [`Config::tls`] (the binary's `--tls-cert` and `--tls-key`) the emulator serves HTTPS
+//! only, as Box does, with rustls; ALPN offers HTTP/2 and HTTP/1.1, and its URLs start with
+//! `https://`. Network shaping stays per TCP connection (an HTTP/2 connection and all its
+//! streams share one connection's buckets). [`Counters::connections_opened`] and the
+//! requests per HTTP version show how a client spreads its requests. A fault that drops a
+//! connection drops the whole TCP connection: over HTTP/2 that ends every request in flight on
+//! it, not only the one the fault was drawn for. [`TestCertificates`] (feature `testing`)
+//! makes a throwaway CA and server certificate.
+//!
 //! The `testing` module (cargo feature `testing`, for `[dev-dependencies]`) has what tests of a
 //! client usually need around the emulator: small-part configurations, deterministic test
 //! data, the values of Box's digest and range headers, checks of Box's error bodies and of
@@ -98,6 +109,7 @@ mod server;
 mod state;
 #[cfg(any(feature = "testing", test))]
 pub mod testing;
+mod tls;
 pub mod units;
 mod util;
 
@@ -108,6 +120,9 @@ pub use config::{
 };
 pub use counters::{AuthCounters, Counters, InjectedCounters, Operation, TokensIssued};
 pub use net::{NetConfig, NetSpecError};
+#[cfg(any(feature = "testing", test))]
+pub use tls::TestCertificates;
+pub use tls::TlsConfig;
 
 use state::{lock, Shared};
 use std::net::SocketAddr;
@@ -198,6 +213,11 @@ impl Emulator {
                 "creating data directory {}",
                 data_dir.display()
             )))?;
+        let tls = match &config.tls {
+            Some(t) => Some(t.acceptor().map_err(StartError::Config)?),
+            None => None,
+        };
+        let scheme = if tls.is_some() { "https" } else { "http" };
         let listener = tokio::net::TcpListener::bind(config.listen)
             .await
             .map_err(io(format!("binding {}", config.listen)))?;
@@ -213,7 +233,7 @@ impl Emulator {
                         std::net::Ipv6Addr::LOCALHOST.into()
                     });
                 }
-                format!("http://{a}")
+                format!("{scheme}://{a}")
             }
         };
         let mut shared = Shared::open(config.clone(), data_dir.clone())
@@ -230,6 +250,7 @@ impl Emulator {
             router,
             shared.clone(),
             net.clone(),
+            tls,
             shutdown_rx,
         ));
         Ok(Emulator {
@@ -247,7 +268,7 @@ impl Emulator {
         self.addr
     }
 
-    /// `http://HOST:PORT` (or the configured `public_url`).
+    /// `http://HOST:PORT` (`https://` with [`Config::tls`]; or the configured `public_url`).
     pub fn base_url(&self) -> String {
         self.shared.base_url.clone()
     }

@@ -4,7 +4,7 @@
 //! emulator/README.md all come from it (a test renders the table and compares).
 
 use box_emulator::units::{self, Bare};
-use box_emulator::{Config, Emulator, FaultConfig, NetConfig};
+use box_emulator::{Config, Emulator, FaultConfig, NetConfig, TlsConfig};
 use clap::Parser;
 use std::io::Write as _;
 use std::net::SocketAddr;
@@ -17,7 +17,9 @@ const AFTER_HELP: &str = "\
 BYTES is a count with an optional unit: KiB, MiB, GiB (binary) or KB, MB, GB (decimal;
 10MB is 10,000,000 bytes), e.g. --part-size 8MiB. DUR is 250ms, 30s, 1.5s, 1m, 2h, 7d.
 
-The first line on stdout is `listening on http://HOST:PORT` (the address bound).
+The first line on stdout is `listening on http://HOST:PORT` (the address bound;
+`https://` with --tls-cert and --tls-key, which serve HTTPS only, HTTP/2 or HTTP/1.1
+as ALPN settles it).
 The server runs until interrupted (Ctrl-C or SIGTERM).
 
 FAULT SPECS (P is a fraction such as 0.1, or a percentage such as 10%):
@@ -65,6 +67,7 @@ NETWORK SHAPING (--net; every key optional):
     server=DUR               processing time added to each part upload and commit
 RATE is BYTES with an optional /s; here a bare DUR is milliseconds.
 /_emulator/* is never shaped. No packet loss, no TCP slow start or handshake.
+Shaping is per TCP connection: an HTTP/2 connection's streams share its rates.
 
 COUNTERS AND CONTROLS (no authentication):
     GET /_emulator/counters        JSON counters of traffic and injected faults
@@ -148,9 +151,19 @@ struct Args {
     #[arg(long, value_name = "N", default_value = "0")]
     seed: u64,
 
-    /// base URL put into session_endpoints and upload_url [default: http://ADDR]
+    /// base URL put into session_endpoints and upload_url [default: http://ADDR, https://ADDR
+    /// with --tls-cert]
     #[arg(long, value_name = "URL")]
     public_url: Option<String>,
+
+    /// serve HTTPS only with this certificate chain (PEM, leaf first; with --tls-key); ALPN
+    /// offers HTTP/2 and HTTP/1.1 [default: plain HTTP/1.1]
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+
+    /// the private key of --tls-cert (PEM: PKCS#8, PKCS#1 or SEC1) [default: none]
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
 
     /// the app's client id; with --client-secret it enables POST /oauth2/token [default:
     /// none, every token request is invalid_client]
@@ -227,13 +240,21 @@ fn refresh_token(s: &str) -> Result<(String, String), String> {
 }
 
 impl Args {
-    /// The library's configuration. Fails only on a `--fault` spec, which `fault_spec` has
-    /// already checked one by one.
+    /// The library's configuration. Fails on a `--fault` spec (which `fault_spec` has
+    /// already checked one by one) or an unreadable `--tls-cert` or `--tls-key` file (their
+    /// contents are checked when the emulator starts).
     fn into_config(self) -> Result<Config, String> {
         let mut faults = FaultConfig::default();
         for spec in &self.faults {
             faults.apply_spec(spec).map_err(|e| e.to_string())?;
         }
+        let tls = match (&self.tls_cert, &self.tls_key) {
+            (Some(cert), Some(key)) => Some(
+                TlsConfig::from_pem_files(cert, key)
+                    .map_err(|e| format!("--tls-cert/--tls-key: {e}"))?,
+            ),
+            _ => None,
+        };
         Ok(Config {
             listen: self.listen,
             data_dir: self.data_dir,
@@ -249,6 +270,7 @@ impl Args {
             faults,
             public_url: self.public_url,
             net: self.net.unwrap_or_default(),
+            tls,
             client_id: self.client_id,
             client_secret: self.client_secret,
             enterprise_id: self.enterprise_id,
@@ -314,7 +336,12 @@ fn main() -> ExitCode {
                     std::net::Ipv6Addr::LOCALHOST.into()
                 });
             }
-            let _ = writeln!(out, "listening on http://{addr}");
+            let scheme = if emu.config().tls.is_some() {
+                "https"
+            } else {
+                "http"
+            };
+            let _ = writeln!(out, "listening on {scheme}://{addr}");
             let _ = out.flush();
         }
         eprintln!(
@@ -434,6 +461,38 @@ mod tests {
         assert!(parse(&["--app-not-authorized=yes"]).is_err());
         assert!(parse(&["--part-size", "10M"]).is_err());
         assert!(parse(&["--fault", "nonsense=1"]).is_err());
+        // The TLS files go together, and must be readable.
+        assert!(parse(&["--tls-cert", "/nonexistent/cert.pem"]).is_err());
+        assert!(parse(&["--tls-key", "/nonexistent/key.pem"]).is_err());
+        let argv = [
+            "box-emulator",
+            "--tls-cert",
+            "/nonexistent/cert.pem",
+            "--tls-key",
+            "/nonexistent/key.pem",
+        ];
+        let err = Args::try_parse_from(argv).map(Args::into_config);
+        assert!(matches!(err, Ok(Err(e)) if e.contains("/nonexistent/cert.pem")));
+    }
+
+    #[test]
+    fn tls_flags_read_the_pem_files() {
+        let certs = box_emulator::TestCertificates::shared();
+        let dir =
+            std::env::temp_dir().join(format!("box-emulator-main-tls-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+        std::fs::write(&cert, &certs.server.cert_chain_pem).unwrap();
+        std::fs::write(&key, &certs.server.key_pem).unwrap();
+        let c = parse(&[
+            "--tls-cert",
+            cert.to_str().unwrap(),
+            "--tls-key",
+            key.to_str().unwrap(),
+        ])
+        .unwrap();
+        let _ = std::fs::remove_dir_all(&dir);
+        assert_eq!(c.tls.as_ref(), Some(&certs.server));
     }
 
     /// Every spelling the docs use, and the last of a repeated flag winning.

@@ -1,9 +1,11 @@
-//! The accept loop: plain hyper HTTP/1 connections serving the axum router.
+//! The accept loop: hyper connections serving the axum router, plain HTTP/1.1 or, with
+//! [`crate::Config::tls`], HTTPS with HTTP/2 or HTTP/1.1 as ALPN settles it.
 //!
 //! axum's own `serve` gives handlers no way to drop their connection, which fault
 //! injection needs (a reset mid-body, a part stored and then no answer). Here each
 //! connection gets a [`ConnControl`] in the request extensions; a handler that takes a
-//! [`Connection`] and kills it makes the connection task drop the socket at once.
+//! [`Connection`] and kills it makes the connection task drop the socket at once (over
+//! HTTP/2 that ends every stream of the connection).
 //!
 //! A connection that ends otherwise closes with a lingering close ([`linger`]), so that an
 //! answer sent before the request body ended reaches a client that is still sending.
@@ -15,15 +17,19 @@ use axum::body::Body;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{HeaderName, HeaderValue, Request};
+use axum::response::Response;
 use axum::Router;
 use hyper::body::Incoming;
-use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use std::convert::Infallible;
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::net::TcpListener;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{watch, Notify};
 use tokio::task::JoinSet;
+use tokio_rustls::TlsAcceptor;
 
 /// Largest request head (request line and headers) accepted, in bytes.
 pub(crate) const MAX_REQUEST_HEAD: usize = 64 * 1024;
@@ -34,6 +40,8 @@ pub(crate) const LINGER_BYTES: u64 = 2 * 1024 * 1024 * 1024;
 /// `lingering_time` and `lingering_timeout` defaults).
 pub(crate) const LINGER_TIME: Duration = Duration::from_secs(30);
 const LINGER_IDLE: Duration = Duration::from_secs(5);
+/// How long a client may take over its TLS handshake before the connection is dropped.
+const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Lets a handler drop the connection its request came on.
 #[derive(Clone, Default)]
@@ -70,6 +78,7 @@ pub(crate) async fn serve(
     router: Router,
     shared: Arc<Shared>,
     net: Arc<Net>,
+    tls: Option<TlsAcceptor>,
     mut shutdown: watch::Receiver<bool>,
 ) {
     let mut conns = JoinSet::new();
@@ -87,10 +96,13 @@ pub(crate) async fn serve(
                     }
                 };
                 let _ = stream.set_nodelay(true);
-                // The connection's own token buckets (used only while rates are set).
+                shared.counters().connections_opened += 1;
+                // The connection's own token buckets (used only while rates are set), shared
+                // by every request on it, HTTP/2 streams included.
                 let buckets = Arc::new(ConnBuckets::default());
                 conns.spawn(serve_connection(
                     stream,
+                    tls.clone(),
                     router.clone(),
                     shared.clone(),
                     (net.clone(), buckets),
@@ -127,17 +139,130 @@ fn strip_trailing_slash<B>(req: &mut Request<B>) {
     }
 }
 
+/// The HTTP version a connection speaks, as ALPN settled it (plain connections: HTTP/1.1).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Proto {
+    Http1,
+    Http2,
+}
+
 async fn serve_connection(
-    mut stream: tokio::net::TcpStream,
+    stream: TcpStream,
+    tls: Option<TlsAcceptor>,
     router: Router,
     shared: Arc<Shared>,
     (net, buckets): (Arc<Net>, Arc<ConnBuckets>),
     mut shutdown: watch::Receiver<bool>,
 ) {
     let ctl = ConnControl::default();
-    let ctl_for_requests = ctl.clone();
-    let svc = hyper::service::service_fn(move |mut req: Request<Incoming>| {
-        req.extensions_mut().insert(ctl_for_requests.clone());
+    let Some(acceptor) = tls else {
+        let svc = service(router, shared, (net, buckets), ctl.clone());
+        return drive(stream, Proto::Http1, svc, ctl, shutdown).await;
+    };
+    let handshake = tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(stream));
+    let stream = tokio::select! {
+        _ = shutdown.changed() => return,
+        done = handshake => match done {
+            Ok(Ok(stream)) => stream,
+            Ok(Err(e)) => {
+                tracing::debug!("TLS handshake failed: {e}");
+                shared.counters().tls_handshakes_failed += 1;
+                return;
+            }
+            Err(_) => {
+                shared.counters().tls_handshakes_failed += 1;
+                return;
+            }
+        },
+    };
+    let proto = match stream.get_ref().1.alpn_protocol() {
+        Some(p) if p == crate::tls::ALPN_H2 => Proto::Http2,
+        _ => Proto::Http1,
+    };
+    let svc = service(router, shared, (net, buckets), ctl.clone());
+    drive(stream, proto, svc, ctl, shutdown).await
+}
+
+/// Serves one connection's requests until it ends, is killed or the server shuts down; a
+/// connection that ended by itself (its last answer sent, or the client gone) closes
+/// lingering, a killed one is dropped at once (that is the fault).
+async fn drive<S, Svc>(
+    mut stream: S,
+    proto: Proto,
+    svc: Svc,
+    ctl: ConnControl,
+    mut shutdown: watch::Receiver<bool>,
+) where
+    S: AsyncRead + AsyncWrite + Unpin + Send,
+    Svc: hyper::service::Service<Request<Incoming>, Response = Response, Error = Infallible>
+        + Clone
+        + Send
+        + 'static,
+    Svc::Future: Send + 'static,
+{
+    let io = TokioIo::new(&mut stream);
+    let ended = match proto {
+        Proto::Http1 => {
+            let conn = hyper::server::conn::http1::Builder::new()
+                .timer(TokioTimer::new())
+                .header_read_timeout(Duration::from_secs(30))
+                // A request head (request line and headers) over 64 KiB is answered 431
+                // instead of being buffered (hyper's default lets a head grow to about 400 KiB
+                // per connection).
+                .max_header_size(MAX_REQUEST_HEAD)
+                .serve_connection(io, svc);
+            until_killed(conn, &ctl, &mut shutdown).await
+        }
+        Proto::Http2 => {
+            // The same 64 KiB bound on a request's headers.
+            let conn = hyper::server::conn::http2::Builder::new(TokioExecutor::new())
+                .timer(TokioTimer::new())
+                .max_header_list_size(MAX_REQUEST_HEAD as u32)
+                .serve_connection(io, svc);
+            until_killed(conn, &ctl, &mut shutdown).await
+        }
+    };
+    if ended {
+        tokio::select! {
+            _ = linger(&mut stream) => {}
+            _ = shutdown.changed() => {}
+        }
+    }
+}
+
+/// Runs a connection; true if it ended by itself, false if it was killed or the server is
+/// shutting down.
+async fn until_killed<F: Future>(
+    conn: F,
+    ctl: &ConnControl,
+    shutdown: &mut watch::Receiver<bool>,
+) -> bool {
+    tokio::select! {
+        biased;
+        _ = ctl.kill.notified() => false,
+        _ = shutdown.changed() => false,
+        _ = conn => true,
+    }
+}
+
+/// The service every request of one connection goes through: the connection's controls in
+/// the request's extensions, network shaping, counters and a request id, around the router.
+fn service(
+    router: Router,
+    shared: Arc<Shared>,
+    (net, buckets): (Arc<Net>, Arc<ConnBuckets>),
+    ctl: ConnControl,
+) -> impl hyper::service::Service<
+    Request<Incoming>,
+    Response = Response,
+    Error = Infallible,
+    Future = impl Future<Output = Result<Response, Infallible>> + Send + 'static,
+> + Clone
+       + Send
+       + 'static {
+    hyper::service::service_fn(move |mut req: Request<Incoming>| {
+        req.extensions_mut().insert(ctl.clone());
+        let http2 = req.version() == axum::http::Version::HTTP_2;
         strip_trailing_slash(&mut req);
         let mut router = router.clone();
         let shared = shared.clone();
@@ -164,7 +289,15 @@ async fn serve_connection(
             (req, Some((cfg.rtt_ms, server_ms, down)))
         };
         async move {
-            shared.counters().requests_total += 1;
+            {
+                let mut c = shared.counters();
+                c.requests_total += 1;
+                if http2 {
+                    c.http2_requests += 1;
+                } else {
+                    c.http1_requests += 1;
+                }
+            }
             let (rtt_ms, server_ms, down) = shaping.unwrap_or_default();
             if let Some(ms) = rtt_ms {
                 tokio::time::sleep(Duration::from_millis(ms)).await;
@@ -197,28 +330,7 @@ async fn serve_connection(
             }
             Ok::<_, Infallible>(resp)
         }
-    });
-    let conn = hyper::server::conn::http1::Builder::new()
-        .timer(TokioTimer::new())
-        .header_read_timeout(Duration::from_secs(30))
-        // A request head (request line and headers) over 64 KiB is answered 431 instead of
-        // being buffered (hyper's default lets a head grow to about 400 KiB per connection).
-        .max_header_size(MAX_REQUEST_HEAD)
-        .serve_connection(TokioIo::new(&mut stream), svc);
-    let ended = tokio::select! {
-        biased;
-        _ = ctl.kill.notified() => false,
-        _ = shutdown.changed() => false,
-        _ = conn => true,
-    };
-    // A killed connection is dropped at once (that is the fault); one that ended by itself
-    // (its last answer sent, or the client gone) closes lingering.
-    if ended {
-        tokio::select! {
-            _ = linger(&mut stream) => {}
-            _ = shutdown.changed() => {}
-        }
-    }
+    })
 }
 
 /// A lingering close, as HTTP servers do it: once hyper has sent the last answer and shut
@@ -228,7 +340,7 @@ async fn serve_connection(
 /// client's system drop the answer it has received but not yet read: a client still sending
 /// a body the emulator refused early (a part longer than its range, sent chunked) would see
 /// "connection reset" instead of the 4xx.
-async fn linger(stream: &mut tokio::net::TcpStream) {
+async fn linger<S: AsyncRead + AsyncWrite + Unpin>(stream: &mut S) {
     use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
     // hyper has shut the sending side down already when it ended the connection; again is
     // harmless (and covers a connection that ended on an error).
