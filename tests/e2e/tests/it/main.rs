@@ -17,6 +17,7 @@ mod api_parts;
 mod api_restart;
 mod api_sessions;
 mod auth;
+mod conflict;
 mod engine_adaptive;
 mod engine_faults;
 mod engine_handle;
