@@ -9,6 +9,7 @@
 //!
 //! The hand-written crate `box-uploads` is built on this one: it re-exports it and adds
 //! what a spec cannot describe. Depend on `box-uploads` unless you need only this layer.
+#![deny(missing_docs)]
 #[rustfmt::skip]
 mod generated;
 pub use generated::*;

@@ -265,6 +265,7 @@ fn lib_rs(name: &str, title: &str, spec_label: &str, used_by: Option<&str>) -> S
          //! `{spec_label}`: change the spec and regenerate, never edit by hand.\n\
          //!\n\
          {layers}\
+         #![deny(missing_docs)]\n\
          #[rustfmt::skip]\n\
          mod generated;\n\
          pub use generated::*;\n",

@@ -17,6 +17,7 @@ pub struct Client {
     pub(crate) core: rt::Core,
 }
 impl Client {
+    /// A client sending its requests through `core`.
     pub fn new(core: rt::Core) -> Self {
         Client { core }
     }

@@ -13,6 +13,7 @@ pub struct UploadSession {
     /// ID of the session.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
+    /// The `type` property.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub r#type: Option<UploadSessionType>,
     /// When the session expires.
@@ -72,6 +73,7 @@ pub struct UploadPart {
 /// The answer to upload_part, the stored part wrapped in `part`.
 #[derive(Debug, Clone, PartialEq, Default, ::serde::Serialize, ::serde::Deserialize)]
 pub struct UploadedPart {
+    /// The `part` property.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub part: Option<UploadPart>,
 }
@@ -186,6 +188,7 @@ pub struct FileBase {
     /// Changes whenever the file changes; use it with if-match.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub etag: Option<String>,
+    /// The `type` property.
     pub r#type: FileBaseType,
 }
 /// A file with its name, hash and current version.
@@ -196,6 +199,7 @@ pub struct FileMini {
     /// Changes whenever the file changes; use it with if-match.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub etag: Option<String>,
+    /// The `type` property.
     pub r#type: FileBaseType,
     /// A counter of changes to the file.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -206,6 +210,7 @@ pub struct FileMini {
     /// SHA-1 of the file's content, in hex.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sha1: Option<String>,
+    /// The `file_version` property.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub file_version: Option<FileVersionMini>,
 }
@@ -217,6 +222,7 @@ pub struct File {
     /// Changes whenever the file changes; use it with if-match.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub etag: Option<String>,
+    /// The `type` property.
     pub r#type: FileBaseType,
     /// A counter of changes to the file.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -227,6 +233,7 @@ pub struct File {
     /// SHA-1 of the file's content, in hex.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sha1: Option<String>,
+    /// The `file_version` property.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub file_version: Option<FileVersionMini>,
     /// The file's description (Box keeps at most 255 characters).
@@ -256,10 +263,13 @@ pub struct File {
     /// When the content last changed (given at upload).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub content_modified_at: Option<rt::chrono::DateTime<rt::chrono::FixedOffset>>,
+    /// The `created_by` property.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created_by: Option<UserMini>,
+    /// The `modified_by` property.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub modified_by: Option<UserMini>,
+    /// The `owned_by` property.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub owned_by: Option<UserMini>,
     /// The file's shared link, if it has one.
@@ -281,6 +291,7 @@ pub struct FileFull {
     /// Changes whenever the file changes; use it with if-match.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub etag: Option<String>,
+    /// The `type` property.
     pub r#type: FileBaseType,
     /// A counter of changes to the file.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -291,6 +302,7 @@ pub struct FileFull {
     /// SHA-1 of the file's content, in hex.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sha1: Option<String>,
+    /// The `file_version` property.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub file_version: Option<FileVersionMini>,
     /// The file's description (Box keeps at most 255 characters).
@@ -320,10 +332,13 @@ pub struct FileFull {
     /// When the content last changed (given at upload).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub content_modified_at: Option<rt::chrono::DateTime<rt::chrono::FixedOffset>>,
+    /// The `created_by` property.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created_by: Option<UserMini>,
+    /// The `modified_by` property.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub modified_by: Option<UserMini>,
+    /// The `owned_by` property.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub owned_by: Option<UserMini>,
     /// The file's shared link, if it has one.
@@ -405,6 +420,7 @@ pub struct FileFull {
 pub struct FileVersionBase {
     /// ID of the version.
     pub id: String,
+    /// The `type` property.
     pub r#type: FileVersionBaseType,
 }
 /// A file version with its hash.
@@ -412,6 +428,7 @@ pub struct FileVersionBase {
 pub struct FileVersionMini {
     /// ID of the version.
     pub id: String,
+    /// The `type` property.
     pub r#type: FileVersionBaseType,
     /// SHA-1 of this version's content, in hex.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -425,6 +442,7 @@ pub struct FolderBase {
     /// Changes whenever the folder changes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub etag: Option<String>,
+    /// The `type` property.
     pub r#type: FolderBaseType,
 }
 /// A folder with its name.
@@ -435,6 +453,7 @@ pub struct FolderMini {
     /// Changes whenever the folder changes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub etag: Option<String>,
+    /// The `type` property.
     pub r#type: FolderBaseType,
     /// A counter of changes to the folder.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -451,6 +470,7 @@ pub struct Folder {
     /// Changes whenever the folder changes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub etag: Option<String>,
+    /// The `type` property.
     pub r#type: FolderBaseType,
     /// A counter of changes to the folder.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -499,6 +519,7 @@ pub struct Item {
     /// When the content last changed on the client's side (with `fields=content_modified_at`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub content_modified_at: Option<rt::chrono::DateTime<rt::chrono::FixedOffset>>,
+    /// The `file_version` property.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub file_version: Option<FileVersionMini>,
 }
@@ -534,6 +555,7 @@ pub struct UserBase {
     /// ID of the user.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
+    /// The `type` property.
     pub r#type: UserBaseType,
 }
 /// A user with name and login.
@@ -542,6 +564,7 @@ pub struct UserMini {
     /// ID of the user.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
+    /// The `type` property.
     pub r#type: UserBaseType,
     /// The user's display name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -553,6 +576,7 @@ pub struct UserMini {
 /// The body of every Box error.
 #[derive(Debug, Clone, PartialEq, Default, ::serde::Serialize, ::serde::Deserialize)]
 pub struct ClientError {
+    /// The `type` property.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub r#type: Option<ClientErrorType>,
     /// The HTTP status, repeated.
@@ -577,6 +601,7 @@ pub struct ClientError {
 /// An error about a name clash; `context_info.conflicts` is the existing item.
 #[derive(Debug, Clone, PartialEq, Default, ::serde::Serialize, ::serde::Deserialize)]
 pub struct ConflictError {
+    /// The `type` property.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub r#type: Option<ClientErrorType>,
     /// The HTTP status, repeated.
@@ -606,6 +631,7 @@ pub struct FileConflict {
     /// Changes whenever the file changes; use it with if-match.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub etag: Option<String>,
+    /// The `type` property.
     pub r#type: FileBaseType,
     /// A counter of changes to the file.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -616,12 +642,14 @@ pub struct FileConflict {
     /// SHA-1 of the existing file; equal to the upload's when the content is the same.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sha1: Option<String>,
+    /// The `file_version` property.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub file_version: Option<FileVersionMini>,
 }
 /// An error about a part's range; may name the stored part it overlaps.
 #[derive(Debug, Clone, PartialEq, Default, ::serde::Serialize, ::serde::Deserialize)]
 pub struct PartConflictError {
+    /// The `type` property.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub r#type: Option<ClientErrorType>,
     /// The HTTP status, repeated.
@@ -747,6 +775,7 @@ pub struct Oauth2Error {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error_description: Option<String>,
 }
+/// The `UploadSessionType` schema.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum UploadSessionType {
@@ -869,6 +898,7 @@ impl<'de> ::serde::Deserialize<'de> for PaginationOrderDirection {
         Ok(Self::from(value.as_str()))
     }
 }
+/// The `FileBaseType` schema.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum FileBaseType {
@@ -1137,10 +1167,13 @@ impl<'de> ::serde::Deserialize<'de> for FileSharedLinkEffectivePermission {
 /// What the link permits.
 #[derive(Debug, Clone, PartialEq, Default, ::serde::Serialize, ::serde::Deserialize)]
 pub struct FileSharedLinkPermissions {
+    /// The `can_download` property.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub can_download: Option<bool>,
+    /// The `can_preview` property.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub can_preview: Option<bool>,
+    /// The `can_edit` property.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub can_edit: Option<bool>,
 }
@@ -1202,28 +1235,40 @@ impl<'de> ::serde::Deserialize<'de> for FileItemStatus {
 /// What the caller may do with the file.
 #[derive(Debug, Clone, PartialEq, Default, ::serde::Serialize, ::serde::Deserialize)]
 pub struct FileFullPermissions {
+    /// The `can_delete` property.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub can_delete: Option<bool>,
+    /// The `can_download` property.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub can_download: Option<bool>,
+    /// The `can_invite_collaborator` property.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub can_invite_collaborator: Option<bool>,
+    /// The `can_rename` property.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub can_rename: Option<bool>,
+    /// The `can_set_share_access` property.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub can_set_share_access: Option<bool>,
+    /// The `can_share` property.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub can_share: Option<bool>,
+    /// The `can_annotate` property.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub can_annotate: Option<bool>,
+    /// The `can_comment` property.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub can_comment: Option<bool>,
+    /// The `can_preview` property.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub can_preview: Option<bool>,
+    /// The `can_upload` property.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub can_upload: Option<bool>,
+    /// The `can_view_annotations_all` property.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub can_view_annotations_all: Option<bool>,
+    /// The `can_view_annotations_self` property.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub can_view_annotations_self: Option<bool>,
     /// Whether the caller may apply a watermark to the file.
@@ -1233,6 +1278,7 @@ pub struct FileFullPermissions {
 /// Watermarking of the file.
 #[derive(Debug, Clone, PartialEq, Default, ::serde::Serialize, ::serde::Deserialize)]
 pub struct FileFullWatermarkInfo {
+    /// The `is_watermarked` property.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub is_watermarked: Option<bool>,
     /// Whether the watermark comes from a folder above the file.
@@ -1245,13 +1291,17 @@ pub struct FileFullWatermarkInfo {
 /// The file's security classification, if any.
 #[derive(Debug, Clone, PartialEq, Default, ::serde::Serialize, ::serde::Deserialize)]
 pub struct FileFullClassification {
+    /// The `name` property.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
+    /// The `definition` property.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub definition: Option<String>,
+    /// The `color` property.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub color: Option<String>,
 }
+/// The `FileVersionBaseType` schema.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum FileVersionBaseType {
@@ -1298,6 +1348,7 @@ impl<'de> ::serde::Deserialize<'de> for FileVersionBaseType {
         Ok(Self::from(value.as_str()))
     }
 }
+/// The `FolderBaseType` schema.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum FolderBaseType {
@@ -1399,6 +1450,7 @@ impl<'de> ::serde::Deserialize<'de> for ItemType {
         Ok(Self::from(value.as_str()))
     }
 }
+/// The `UserBaseType` schema.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum UserBaseType {
@@ -1445,6 +1497,7 @@ impl<'de> ::serde::Deserialize<'de> for UserBaseType {
         Ok(Self::from(value.as_str()))
     }
 }
+/// The `ClientErrorType` schema.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum ClientErrorType {
@@ -1502,12 +1555,15 @@ pub struct ConflictErrorContextInfo {
 #[derive(Debug, Clone, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 #[serde(untagged)]
 pub enum ConflictErrorContextInfoConflicts {
+    /// The `FileConflict` variant.
     FileConflict(FileConflict),
+    /// The `FileConflictList` variant.
     FileConflictList(Vec<FileConflict>),
 }
 /// Details of the overlap.
 #[derive(Debug, Clone, PartialEq, Default, ::serde::Serialize, ::serde::Deserialize)]
 pub struct PartConflictErrorContextInfo {
+    /// The `conflicting_part` property.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub conflicting_part: Option<UploadPart>,
 }
@@ -1937,7 +1993,9 @@ impl<'de> ::serde::Deserialize<'de> for FileOrFolderScopeScope {
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub enum FileOrFolderScopeObject {
+    /// The `FileMini` variant.
     FileMini(FileMini),
+    /// The `FolderMini` variant.
     FolderMini(FolderMini),
     /// A variant this client does not know, kept as it came.
     Unknown(rt::serde_json::Value),
@@ -2000,6 +2058,7 @@ pub struct UploadFileAttributesParent {
     /// ID of the folder; `0` is the user's root folder.
     pub id: String,
 }
+/// The `PreflightUploadBody` schema.
 #[derive(Debug, Clone, PartialEq, Default, ::serde::Serialize, ::serde::Deserialize)]
 pub struct PreflightUploadBody {
     /// The name the file would get.
@@ -2031,6 +2090,7 @@ pub struct UploadFileVersionAttributes {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub content_modified_at: Option<rt::chrono::DateTime<rt::chrono::FixedOffset>>,
 }
+/// The `CreateUploadSessionBody` schema.
 #[derive(Debug, Clone, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 pub struct CreateUploadSessionBody {
     /// ID of the folder the file goes into; `0` is the root folder.
@@ -2040,6 +2100,7 @@ pub struct CreateUploadSessionBody {
     /// The name of the new file.
     pub file_name: String,
 }
+/// The `CreateUploadSessionForFileBody` schema.
 #[derive(Debug, Clone, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 pub struct CreateUploadSessionForFileBody {
     /// The size of the whole new version in bytes.
@@ -2048,6 +2109,7 @@ pub struct CreateUploadSessionForFileBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub file_name: Option<String>,
 }
+/// The `CommitUploadSessionBody` schema.
 #[derive(Debug, Clone, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 pub struct CommitUploadSessionBody {
     /// Every part of the file, ordered by offset: each part sent, as upload_part
@@ -2080,11 +2142,13 @@ pub struct CommitUploadSessionBodyAttributesParent {
     /// ID of the folder; `0` is the user's root folder.
     pub id: String,
 }
+/// The `PlanUploadPartsBody` schema.
 #[derive(Debug, Clone, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 pub struct PlanUploadPartsBody {
     /// The parts to look up, at least one.
     pub parts: Vec<UploadPartPlan>,
 }
+/// The `CreateFolderBody` schema.
 #[derive(Debug, Clone, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 pub struct CreateFolderBody {
     /// The folder's name: 1 to 255 characters, no `/` or `\`, not `.` or `..`,
@@ -2100,6 +2164,7 @@ pub struct CreateFolderBodyParent {
     /// ID of the parent folder; `0` is the user's root folder.
     pub id: String,
 }
+/// The `ListFolderItemsSort` schema.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum ListFolderItemsSort {
@@ -2158,6 +2223,7 @@ impl<'de> ::serde::Deserialize<'de> for ListFolderItemsSort {
         Ok(Self::from(value.as_str()))
     }
 }
+/// The `ListFolderItemsDirection` schema.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum ListFolderItemsDirection {

@@ -8,6 +8,7 @@
 //! `xtask/tests/fixtures/everything.yaml`: change the spec and regenerate, never edit by hand.
 //!
 //! Hand-written code goes in a crate of its own that depends on this one.
+#![deny(missing_docs)]
 #[rustfmt::skip]
 mod generated;
 pub use generated::*;

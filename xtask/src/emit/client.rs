@@ -26,6 +26,7 @@ pub fn emit_client(api: &Api) -> TokenStream {
         }
 
         impl Client {
+            /// A client sending its requests through `core`.
             pub fn new(core: rt::Core) -> Self {
                 Client { core }
             }

@@ -34,8 +34,12 @@ fn emit_type(def: &TypeDef) -> TokenStream {
             property,
             variants,
         } => {
-            let d = doc(d.as_deref());
+            let d = type_doc(d.as_deref(), name);
             let names: Vec<_> = variants.iter().map(|v| &v.name).collect();
+            let vdocs: Vec<_> = variants
+                .iter()
+                .map(|v| format!(" The `{}` variant.", v.name.as_str()))
+                .collect();
             let tys: Vec<_> = variants
                 .iter()
                 .map(|v| {
@@ -71,7 +75,7 @@ fn emit_type(def: &TypeDef) -> TokenStream {
                 #[derive(Debug, Clone, PartialEq)]
                 #[non_exhaustive]
                 pub enum #name {
-                    #(#names(#tys),)*
+                    #(#[doc = #vdocs] #names(#tys),)*
                     /// A variant this client does not know, kept as it came.
                     Unknown(rt::serde_json::Value),
                 }
@@ -100,20 +104,23 @@ fn emit_type(def: &TypeDef) -> TokenStream {
             doc: d,
             variants,
         } => {
-            let d = doc(d.as_deref());
+            let d = type_doc(d.as_deref(), name);
             let names = variants.iter().map(|(n, _)| n);
+            let vdocs = variants
+                .iter()
+                .map(|(n, _)| format!(" The `{}` variant.", n.as_str()));
             let tys = variants.iter().map(|(_, t)| ty_tokens(t, Scope::Models));
             quote! {
                 #d
                 #[derive(Debug, Clone, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
                 #[serde(untagged)]
                 pub enum #name {
-                    #(#names(#tys),)*
+                    #(#[doc = #vdocs] #names(#tys),)*
                 }
             }
         }
         TypeDef::Alias { name, doc: d, ty } => {
-            let d = doc(d.as_deref());
+            let d = type_doc(d.as_deref(), name);
             let ty = ty_tokens(ty, Scope::Models);
             quote! {
                 #d
@@ -123,8 +130,15 @@ fn emit_type(def: &TypeDef) -> TokenStream {
     }
 }
 
+/// The doc of a type: the spec's description, else the schema's name (the generated crate
+/// denies missing docs).
+fn type_doc(d: Option<&str>, name: &TypeName) -> TokenStream {
+    let fallback = format!("The `{}` schema.", name.as_str());
+    doc(d.or(Some(&fallback)))
+}
+
 fn emit_struct(name: &TypeName, d: Option<&str>, fields: &[Field]) -> TokenStream {
-    let d = doc(d);
+    let d = type_doc(d, name);
     let all_optional = fields.iter().all(|f| f.optional);
     let default = if all_optional {
         quote!(Default,)
@@ -134,7 +148,10 @@ fn emit_struct(name: &TypeName, d: Option<&str>, fields: &[Field]) -> TokenStrea
     let fields = fields.iter().map(|f| {
         let fname = &f.rust;
         let ty = ty_tokens(&f.ty, Scope::Models);
-        let fdoc = doc(f.doc.as_deref());
+        // Every public item is documented (the generated crate denies missing docs): a
+        // property the spec does not describe is named by its wire name.
+        let fallback = format!("The `{}` property.", f.json);
+        let fdoc = doc(f.doc.as_deref().or(Some(&fallback)));
         let json = &f.json;
         let mut serde_args = Vec::new();
         if f.rust.as_str() != json {
@@ -168,7 +185,7 @@ fn emit_struct(name: &TypeName, d: Option<&str>, fields: &[Field]) -> TokenStrea
 }
 
 fn emit_enum(name: &TypeName, d: Option<&str>, values: &[(String, TypeName)]) -> TokenStream {
-    let d = doc(d);
+    let d = type_doc(d, name);
     let variants: Vec<_> = values.iter().map(|(_, v)| v).collect();
     let wire: Vec<_> = values.iter().map(|(w, _)| w).collect();
     quote! {

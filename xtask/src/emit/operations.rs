@@ -143,7 +143,9 @@ fn request_type(op: &Operation, fields: &[ReqField]) -> TokenStream {
     let decls = fields.iter().map(|f| {
         let n = &f.rust;
         let t = &f.ty;
-        let d = doc(f.doc.as_deref());
+        // Every public item is documented (the generated crate denies missing docs).
+        let fallback = format!("The `{}` parameter.", f.rust.as_str());
+        let d = doc(f.doc.as_deref().or(Some(&fallback)));
         quote!(#d pub #n: #t,)
     });
     let required: Vec<_> = fields.iter().filter(|f| f.required).collect();
@@ -224,7 +226,12 @@ fn client_method(
     let req_name = op.type_name.suffixed("Request");
     let err_name = op.type_name.suffixed("Error");
     let method_name = &op.name;
-    let method_doc = doc(op.doc.as_deref());
+    let fallback = format!(
+        "The `{}` operation ({} request).",
+        op.name.as_str(),
+        op.method.to_uppercase()
+    );
+    let method_doc = doc(op.doc.as_deref().or(Some(&fallback)));
     let url = url(op);
     let query = query_params(op);
     let headers = header_params(op);
@@ -573,7 +580,8 @@ fn success_type(op: &Operation) -> (TokenStream, TokenStream) {
                     let headers = s.headers.iter().map(|h| {
                         let n = &h.rust;
                         let t = ty_tokens(&h.ty, Scope::Sibling);
-                        let hd = doc(h.doc.as_deref());
+                        let fallback = format!("The `{}` header.", h.wire);
+                        let hd = doc(h.doc.as_deref().or(Some(&fallback)));
                         quote!(#hd #n: Option<#t>,)
                     });
                     quote!(#d #v { #body #(#headers)* },)

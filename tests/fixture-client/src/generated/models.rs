@@ -6,6 +6,7 @@
     clippy::doc_overindented_list_items
 )]
 use box_uploads_runtime as rt;
+/// The `SortDirection` schema.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum SortDirection {
@@ -56,6 +57,7 @@ impl<'de> ::serde::Deserialize<'de> for SortDirection {
         Ok(Self::from(value.as_str()))
     }
 }
+/// The `Visibility` schema.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Visibility {
@@ -110,186 +112,280 @@ impl<'de> ::serde::Deserialize<'de> for Visibility {
         Ok(Self::from(value.as_str()))
     }
 }
+/// The `Pagination` schema.
 #[derive(Debug, Clone, PartialEq, Default, ::serde::Serialize, ::serde::Deserialize)]
 pub struct Pagination {
+    /// The `total_count` property.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub total_count: Option<i64>,
+    /// The `limit` property.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub limit: Option<i64>,
+    /// The `offset` property.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub offset: Option<i64>,
+    /// The `order` property.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub order: Option<SortDirection>,
 }
+/// The `AlbumInput` schema.
 #[derive(Debug, Clone, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 pub struct AlbumInput {
+    /// The `title` property.
     pub title: String,
+    /// The `description` property.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
+    /// The `visibility` property.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub visibility: Option<Visibility>,
 }
+/// The `Owner` schema.
 #[derive(Debug, Clone, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 pub struct Owner {
+    /// The `id` property.
     pub id: String,
+    /// The `name` property.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
 }
+/// The `Links` schema.
 #[derive(Debug, Clone, PartialEq, Default, ::serde::Serialize, ::serde::Deserialize)]
 pub struct Links {
+    /// The `self` property.
     #[serde(rename = "self", default, skip_serializing_if = "Option::is_none")]
     pub self_: Option<String>,
+    /// The `next` property.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next: Option<String>,
 }
+/// The `AlbumBase` schema.
 #[derive(Debug, Clone, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 pub struct AlbumBase {
+    /// The `id` property.
     pub id: String,
+    /// The `type` property.
     pub r#type: AlbumBaseType,
+    /// The `etag` property.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub etag: Option<String>,
 }
+/// The `AlbumMini` schema.
 #[derive(Debug, Clone, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 pub struct AlbumMini {
+    /// The `id` property.
     pub id: String,
+    /// The `type` property.
     pub r#type: AlbumBaseType,
+    /// The `etag` property.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub etag: Option<String>,
+    /// The `title` property.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub title: Option<String>,
+    /// The `cover` property.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cover: Option<PhotoMini>,
 }
+/// The `Album` schema.
 #[derive(Debug, Clone, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 pub struct Album {
+    /// The `id` property.
     pub id: String,
+    /// The `type` property.
     pub r#type: AlbumBaseType,
+    /// The `etag` property.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub etag: Option<String>,
+    /// The `title` property.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub title: Option<String>,
+    /// The `cover` property.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cover: Option<PhotoMini>,
+    /// The `description` property.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
+    /// The `created_at` property.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created_at: Option<rt::chrono::DateTime<rt::chrono::FixedOffset>>,
+    /// The `owner` property.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub owner: Option<Owner>,
+    /// The `visibility` property.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub visibility: Option<Visibility>,
 }
+/// The `AlbumFull` schema.
 #[derive(Debug, Clone, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 pub struct AlbumFull {
+    /// The `id` property.
     pub id: String,
+    /// The `type` property.
     pub r#type: AlbumBaseType,
+    /// The `etag` property.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub etag: Option<String>,
+    /// The `title` property.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub title: Option<String>,
+    /// The `cover` property.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cover: Option<PhotoMini>,
+    /// The `description` property.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
+    /// The `created_at` property.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created_at: Option<rt::chrono::DateTime<rt::chrono::FixedOffset>>,
+    /// The `owner` property.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub owner: Option<Owner>,
+    /// The `visibility` property.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub visibility: Option<Visibility>,
+    /// The `photo_count` property.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub photo_count: Option<i64>,
+    /// The `links` property.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub links: Option<Links>,
+    /// The `settings` property.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub settings: Option<rt::serde_json::Map<String, rt::serde_json::Value>>,
 }
+/// The `AlbumPage` schema.
 #[derive(Debug, Clone, PartialEq, Default, ::serde::Serialize, ::serde::Deserialize)]
 pub struct AlbumPage {
+    /// The `total_count` property.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub total_count: Option<i64>,
+    /// The `limit` property.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub limit: Option<i64>,
+    /// The `offset` property.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub offset: Option<i64>,
+    /// The `order` property.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub order: Option<SortDirection>,
+    /// The `entries` property.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub entries: Option<Vec<Album>>,
 }
+/// The `PhotoBase` schema.
 #[derive(Debug, Clone, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 pub struct PhotoBase {
+    /// The `id` property.
     pub id: String,
+    /// The `type` property.
     pub r#type: PhotoBaseType,
+    /// The `etag` property.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub etag: Option<String>,
 }
+/// The `PhotoMini` schema.
 #[derive(Debug, Clone, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 pub struct PhotoMini {
+    /// The `id` property.
     pub id: String,
+    /// The `type` property.
     pub r#type: PhotoBaseType,
+    /// The `etag` property.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub etag: Option<String>,
+    /// The `title` property.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub title: Option<String>,
+    /// The `sha1` property.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sha1: Option<String>,
 }
+/// The `Photo` schema.
 #[derive(Debug, Clone, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 pub struct Photo {
+    /// The `id` property.
     pub id: String,
+    /// The `type` property.
     pub r#type: PhotoBaseType,
+    /// The `etag` property.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub etag: Option<String>,
+    /// The `title` property.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub title: Option<String>,
+    /// The `sha1` property.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sha1: Option<String>,
+    /// The `size` property.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub size: Option<i64>,
+    /// The `width` property.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub width: Option<i32>,
+    /// The `height` property.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub height: Option<i32>,
+    /// The `taken_at` property.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub taken_at: Option<rt::chrono::DateTime<rt::chrono::FixedOffset>>,
+    /// The `uploaded_at` property.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uploaded_at: Option<rt::chrono::DateTime<rt::chrono::FixedOffset>>,
+    /// The `location` property.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub location: Option<PhotoLocation>,
+    /// The `album` property.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub album: Option<AlbumMini>,
+    /// The `status` property.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<PhotoStatus>,
+    /// The `exif` property.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub exif: Option<rt::serde_json::Map<String, rt::serde_json::Value>>,
 }
+/// The `PhotoFull` schema.
 #[derive(Debug, Clone, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 pub struct PhotoFull {
+    /// The `id` property.
     pub id: String,
+    /// The `type` property.
     pub r#type: PhotoBaseType,
+    /// The `etag` property.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub etag: Option<String>,
+    /// The `title` property.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub title: Option<String>,
+    /// The `sha1` property.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sha1: Option<String>,
+    /// The `size` property.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub size: Option<i64>,
+    /// The `width` property.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub width: Option<i32>,
+    /// The `height` property.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub height: Option<i32>,
+    /// The `taken_at` property.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub taken_at: Option<rt::chrono::DateTime<rt::chrono::FixedOffset>>,
+    /// The `uploaded_at` property.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uploaded_at: Option<rt::chrono::DateTime<rt::chrono::FixedOffset>>,
+    /// The `location` property.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub location: Option<PhotoLocation>,
+    /// The `album` property.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub album: Option<AlbumMini>,
+    /// The `status` property.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<PhotoStatus>,
+    /// The `exif` property.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub exif: Option<rt::serde_json::Map<String, rt::serde_json::Value>>,
     /// The client's own reference for the photo.
@@ -298,11 +394,14 @@ pub struct PhotoFull {
     /// Whether the photo matched the album's filter.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub r#match: Option<bool>,
+    /// The `links` property.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub links: Option<Links>,
+    /// The `variants` property.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub variants: Option<Vec<PhotoVariant>>,
 }
+/// The `PhotoStatus` schema.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum PhotoStatus {
@@ -361,6 +460,7 @@ impl<'de> ::serde::Deserialize<'de> for PhotoStatus {
         Ok(Self::from(value.as_str()))
     }
 }
+/// The `VariantSize` schema.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum VariantSize {
@@ -415,51 +515,73 @@ impl<'de> ::serde::Deserialize<'de> for VariantSize {
         Ok(Self::from(value.as_str()))
     }
 }
+/// The `PhotoVariant` schema.
 #[derive(Debug, Clone, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 pub struct PhotoVariant {
+    /// The `size` property.
     pub size: VariantSize,
+    /// The `url` property.
     pub url: String,
+    /// The `1x-url` property.
     #[serde(rename = "1x-url", default, skip_serializing_if = "Option::is_none")]
     pub n_1x_url: Option<String>,
 }
+/// The `UploadSession` schema.
 #[derive(Debug, Clone, PartialEq, Default, ::serde::Serialize, ::serde::Deserialize)]
 pub struct UploadSession {
+    /// The `id` property.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
+    /// The `type` property.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub r#type: Option<UploadSessionType>,
+    /// The `chunk_size` property.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub chunk_size: Option<i64>,
+    /// The `total_chunks` property.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub total_chunks: Option<i32>,
+    /// The `expires_at` property.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expires_at: Option<rt::chrono::DateTime<rt::chrono::FixedOffset>>,
+    /// The `endpoints` property.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub endpoints: Option<UploadSessionEndpoints>,
 }
+/// The `ChunkMini` schema.
 #[derive(Debug, Clone, PartialEq, Default, ::serde::Serialize, ::serde::Deserialize)]
 pub struct ChunkMini {
+    /// The `offset` property.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub offset: Option<i64>,
+    /// The `size` property.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub size: Option<i64>,
 }
+/// The `Chunk` schema.
 #[derive(Debug, Clone, PartialEq, Default, ::serde::Serialize, ::serde::Deserialize)]
 pub struct Chunk {
+    /// The `offset` property.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub offset: Option<i64>,
+    /// The `size` property.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub size: Option<i64>,
+    /// The `chunk_id` property.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub chunk_id: Option<String>,
+    /// The `sha1` property.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sha1: Option<String>,
 }
+/// The `UploadedChunk` schema.
 #[derive(Debug, Clone, PartialEq, Default, ::serde::Serialize, ::serde::Deserialize)]
 pub struct UploadedChunk {
+    /// The `chunk` property.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub chunk: Option<Chunk>,
 }
+/// The `EventKind` schema.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum EventKind {
@@ -514,11 +636,15 @@ impl<'de> ::serde::Deserialize<'de> for EventKind {
         Ok(Self::from(value.as_str()))
     }
 }
+/// The `Event` schema.
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub enum Event {
+    /// The `PhotoAddedEvent` variant.
     PhotoAddedEvent(PhotoAddedEvent),
+    /// The `PhotoRemovedEvent` variant.
     PhotoRemovedEvent(PhotoRemovedEvent),
+    /// The `AlbumSharedEvent` variant.
     AlbumSharedEvent(AlbumSharedEvent),
     /// A variant this client does not know, kept as it came.
     Unknown(rt::serde_json::Value),
@@ -570,137 +696,204 @@ impl<'de> ::serde::Deserialize<'de> for Event {
         }
     }
 }
+/// The `PhotoAddedEvent` schema.
 #[derive(Debug, Clone, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 pub struct PhotoAddedEvent {
+    /// The `event_type` property.
     pub event_type: String,
+    /// The `created_at` property.
     pub created_at: rt::chrono::DateTime<rt::chrono::FixedOffset>,
+    /// The `photo` property.
     pub photo: PhotoMini,
 }
+/// The `PhotoRemovedEvent` schema.
 #[derive(Debug, Clone, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 pub struct PhotoRemovedEvent {
+    /// The `event_type` property.
     pub event_type: String,
+    /// The `created_at` property.
     pub created_at: rt::chrono::DateTime<rt::chrono::FixedOffset>,
+    /// The `photo_id` property.
     pub photo_id: String,
 }
+/// The `AlbumSharedEvent` schema.
 #[derive(Debug, Clone, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 pub struct AlbumSharedEvent {
+    /// The `event_type` property.
     pub event_type: String,
+    /// The `created_at` property.
     pub created_at: rt::chrono::DateTime<rt::chrono::FixedOffset>,
+    /// The `album` property.
     pub album: AlbumMini,
+    /// The `shared_with` property.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shared_with: Option<Owner>,
 }
+/// The `EventPage` schema.
 #[derive(Debug, Clone, PartialEq, Default, ::serde::Serialize, ::serde::Deserialize)]
 pub struct EventPage {
+    /// The `entries` property.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub entries: Option<Vec<Event>>,
+    /// The `next_marker` property.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_marker: Option<String>,
 }
+/// The `Error2` schema.
 #[derive(Debug, Clone, PartialEq, Default, ::serde::Serialize, ::serde::Deserialize)]
 pub struct Error2 {
+    /// The `type` property.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub r#type: Option<Error2Type>,
+    /// The `status` property.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<i32>,
+    /// The `code` property.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub code: Option<String>,
+    /// The `message` property.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
+    /// The `request_id` property.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub request_id: Option<String>,
+    /// The `context_info` property.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub context_info: Option<rt::serde_json::Map<String, rt::serde_json::Value>>,
 }
+/// The `AlbumConflict` schema.
 #[derive(Debug, Clone, PartialEq, Default, ::serde::Serialize, ::serde::Deserialize)]
 pub struct AlbumConflict {
+    /// The `type` property.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub r#type: Option<Error2Type>,
+    /// The `status` property.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<i32>,
+    /// The `code` property.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub code: Option<String>,
+    /// The `message` property.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
+    /// The `request_id` property.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub request_id: Option<String>,
+    /// The `context_info` property.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub context_info: Option<AlbumConflictContextInfo>,
 }
+/// The `ChunkConflict` schema.
 #[derive(Debug, Clone, PartialEq, Default, ::serde::Serialize, ::serde::Deserialize)]
 pub struct ChunkConflict {
+    /// The `type` property.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub r#type: Option<Error2Type>,
+    /// The `status` property.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<i32>,
+    /// The `code` property.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub code: Option<String>,
+    /// The `message` property.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
+    /// The `request_id` property.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub request_id: Option<String>,
+    /// The `context_info` property.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub context_info: Option<ChunkConflictContextInfo>,
 }
+/// The `SignInForm` schema.
 #[derive(Debug, Clone, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 pub struct SignInForm {
+    /// The `grant_type` property.
     pub grant_type: SignInFormGrantType,
+    /// The `username` property.
     pub username: String,
+    /// The `password` property.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub password: Option<rt::Secret>,
+    /// The `remember_days` property.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub remember_days: Option<i32>,
+    /// The `trusted_device` property.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub trusted_device: Option<bool>,
+    /// The `visibility` property.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub visibility: Option<Visibility>,
 }
+/// The `Session` schema.
 #[derive(Debug, Clone, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 pub struct Session {
+    /// The `token` property.
     pub token: rt::Secret,
+    /// The `expires_in` property.
     pub expires_in: i64,
+    /// The `refresh` property.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub refresh: Option<rt::Secret>,
 }
+/// The `OauthError` schema.
 #[derive(Debug, Clone, PartialEq, Default, ::serde::Serialize, ::serde::Deserialize)]
 pub struct OauthError {
+    /// The `error` property.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// The `error_description` property.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error_description: Option<String>,
 }
+/// The `Tag` schema.
 #[derive(Debug, Clone, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 pub struct Tag {
+    /// The `id` property.
     pub id: String,
+    /// The `name` property.
     pub name: String,
+    /// The `parent` property.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parent: Option<Box<Tag>>,
+    /// The `children` property.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub children: Option<Vec<Tag>>,
+    /// The `notes` property.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub notes: Option<Vec<Note>>,
+    /// The `created_at` property.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created_at: Option<rt::chrono::DateTime<rt::chrono::FixedOffset>>,
 }
+/// The `Note` schema.
 #[derive(Debug, Clone, PartialEq, Default, ::serde::Serialize, ::serde::Deserialize)]
 pub struct Note {
+    /// The `text` property.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub text: Option<String>,
+    /// The `thread` property.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub thread: Option<NoteThread>,
 }
+/// The `NoteThread` schema.
 #[derive(Debug, Clone, PartialEq, Default, ::serde::Serialize, ::serde::Deserialize)]
 pub struct NoteThread {
+    /// The `first` property.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub first: Option<Box<Note>>,
 }
+/// The `TagFilter` schema.
 #[derive(Debug, Clone, PartialEq, Default, ::serde::Serialize, ::serde::Deserialize)]
 pub struct TagFilter {
+    /// The `field` property.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub field: Option<TagFilterField>,
+    /// The `value` property.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub value: Option<String>,
 }
+/// The `AlbumBaseType` schema.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum AlbumBaseType {
@@ -747,6 +940,7 @@ impl<'de> ::serde::Deserialize<'de> for AlbumBaseType {
         Ok(Self::from(value.as_str()))
     }
 }
+/// The `PhotoBaseType` schema.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum PhotoBaseType {
@@ -793,15 +987,20 @@ impl<'de> ::serde::Deserialize<'de> for PhotoBaseType {
         Ok(Self::from(value.as_str()))
     }
 }
+/// The `PhotoLocation` schema.
 #[derive(Debug, Clone, PartialEq, Default, ::serde::Serialize, ::serde::Deserialize)]
 pub struct PhotoLocation {
+    /// The `latitude` property.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub latitude: Option<f64>,
+    /// The `longitude` property.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub longitude: Option<f64>,
+    /// The `place` property.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub place: Option<String>,
 }
+/// The `UploadSessionType` schema.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum UploadSessionType {
@@ -848,13 +1047,17 @@ impl<'de> ::serde::Deserialize<'de> for UploadSessionType {
         Ok(Self::from(value.as_str()))
     }
 }
+/// The `UploadSessionEndpoints` schema.
 #[derive(Debug, Clone, PartialEq, Default, ::serde::Serialize, ::serde::Deserialize)]
 pub struct UploadSessionEndpoints {
+    /// The `upload_chunk` property.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub upload_chunk: Option<String>,
+    /// The `finish` property.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub finish: Option<String>,
 }
+/// The `Error2Type` schema.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Error2Type {
@@ -901,22 +1104,30 @@ impl<'de> ::serde::Deserialize<'de> for Error2Type {
         Ok(Self::from(value.as_str()))
     }
 }
+/// The `AlbumConflictContextInfo` schema.
 #[derive(Debug, Clone, PartialEq, Default, ::serde::Serialize, ::serde::Deserialize)]
 pub struct AlbumConflictContextInfo {
+    /// The `conflicts` property.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub conflicts: Option<AlbumConflictContextInfoConflicts>,
 }
+/// The `AlbumConflictContextInfoConflicts` schema.
 #[derive(Debug, Clone, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 #[serde(untagged)]
 pub enum AlbumConflictContextInfoConflicts {
+    /// The `AlbumMini` variant.
     AlbumMini(AlbumMini),
+    /// The `AlbumMiniList` variant.
     AlbumMiniList(Vec<AlbumMini>),
 }
+/// The `ChunkConflictContextInfo` schema.
 #[derive(Debug, Clone, PartialEq, Default, ::serde::Serialize, ::serde::Deserialize)]
 pub struct ChunkConflictContextInfo {
+    /// The `conflicting_chunk` property.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub conflicting_chunk: Option<Chunk>,
 }
+/// The `SignInFormGrantType` schema.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum SignInFormGrantType {
@@ -967,6 +1178,7 @@ impl<'de> ::serde::Deserialize<'de> for SignInFormGrantType {
         Ok(Self::from(value.as_str()))
     }
 }
+/// The `TagFilterField` schema.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum TagFilterField {
@@ -1017,46 +1229,67 @@ impl<'de> ::serde::Deserialize<'de> for TagFilterField {
         Ok(Self::from(value.as_str()))
     }
 }
+/// The `UploadPhotoMetadata` schema.
 #[derive(Debug, Clone, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 pub struct UploadPhotoMetadata {
+    /// The `title` property.
     pub title: String,
+    /// The `taken_at` property.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub taken_at: Option<rt::chrono::DateTime<rt::chrono::FixedOffset>>,
+    /// The `location` property.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub location: Option<UploadPhotoMetadataLocation>,
+    /// The `tags` property.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tags: Option<Vec<String>>,
 }
+/// The `UploadPhotoMetadataLocation` schema.
 #[derive(Debug, Clone, PartialEq, Default, ::serde::Serialize, ::serde::Deserialize)]
 pub struct UploadPhotoMetadataLocation {
+    /// The `latitude` property.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub latitude: Option<f64>,
+    /// The `longitude` property.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub longitude: Option<f64>,
 }
+/// The `StartUploadBody` schema.
 #[derive(Debug, Clone, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 pub struct StartUploadBody {
+    /// The `album_id` property.
     pub album_id: String,
+    /// The `file_name` property.
     pub file_name: String,
+    /// The `file_size` property.
     pub file_size: i64,
 }
+/// The `FinishUploadBody` schema.
 #[derive(Debug, Clone, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 pub struct FinishUploadBody {
+    /// The `chunks` property.
     pub chunks: Vec<Chunk>,
+    /// The `attributes` property.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub attributes: Option<FinishUploadBodyAttributes>,
 }
+/// The `FinishUploadBodyAttributes` schema.
 #[derive(Debug, Clone, PartialEq, Default, ::serde::Serialize, ::serde::Deserialize)]
 pub struct FinishUploadBodyAttributes {
+    /// The `title` property.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub title: Option<String>,
+    /// The `taken_at` property.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub taken_at: Option<rt::chrono::DateTime<rt::chrono::FixedOffset>>,
 }
+/// The `SearchTagsRange` schema.
 #[derive(Debug, Clone, PartialEq, Default, ::serde::Serialize, ::serde::Deserialize)]
 pub struct SearchTagsRange {
+    /// The `from` property.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub from: Option<i64>,
+    /// The `to` property.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub to: Option<i64>,
 }

@@ -12,9 +12,13 @@ use super::client::Client;
 /// The request of `list_albums` (`GET /albums`).
 #[derive(Debug, Clone, Default)]
 pub struct ListAlbumsRequest {
+    /// The `fields` parameter.
     pub fields: Option<Vec<String>>,
+    /// The `limit` parameter.
     pub limit: Option<i32>,
+    /// The `offset` parameter.
     pub offset: Option<i64>,
+    /// The `order` parameter.
     pub order: Option<super::models::SortDirection>,
 }
 impl ListAlbumsRequest {
@@ -49,6 +53,7 @@ impl ListAlbumsRequest {
     }
 }
 impl Client {
+    /// The `list_albums` operation (GET request).
     pub async fn list_albums(
         &self,
         request: ListAlbumsRequest,
@@ -104,6 +109,7 @@ impl CreateAlbumRequest {
     }
 }
 impl Client {
+    /// The `create_album` operation (POST request).
     pub async fn create_album(
         &self,
         request: CreateAlbumRequest,
@@ -137,7 +143,9 @@ impl Client {
 /// The request of `get_album` (`GET /albums/{album_id}`).
 #[derive(Debug, Clone)]
 pub struct GetAlbumRequest {
+    /// The `album_id` parameter.
     pub album_id: String,
+    /// The `fields` parameter.
     pub fields: Option<Vec<String>>,
 }
 impl GetAlbumRequest {
@@ -155,6 +163,7 @@ impl GetAlbumRequest {
     }
 }
 impl Client {
+    /// The `get_album` operation (GET request).
     pub async fn get_album(
         &self,
         request: GetAlbumRequest,
@@ -192,7 +201,9 @@ impl Client {
 /// The request of `delete_album` (`DELETE /albums/{album_id}`).
 #[derive(Debug, Clone)]
 pub struct DeleteAlbumRequest {
+    /// The `album_id` parameter.
     pub album_id: String,
+    /// The `if_match` parameter.
     pub if_match: Option<String>,
 }
 impl DeleteAlbumRequest {
@@ -210,6 +221,7 @@ impl DeleteAlbumRequest {
     }
 }
 impl Client {
+    /// The `delete_album` operation (DELETE request).
     pub async fn delete_album(
         &self,
         request: DeleteAlbumRequest,
@@ -246,10 +258,13 @@ impl Client {
 /// The request of `upload_photo` (`POST /albums/{album_id}/photos`).
 #[derive(Debug)]
 pub struct UploadPhotoRequest {
+    /// The `album_id` parameter.
     pub album_id: String,
     /// Hex SHA-1 of the image, checked by the server.
     pub content_sha1: Option<String>,
+    /// The `metadata` parameter.
     pub metadata: super::models::UploadPhotoMetadata,
+    /// The `image` parameter.
     pub image: rt::FilePart,
 }
 impl UploadPhotoRequest {
@@ -273,6 +288,7 @@ impl UploadPhotoRequest {
     }
 }
 impl Client {
+    /// The `upload_photo` operation (POST request).
     pub async fn upload_photo(
         &self,
         request: UploadPhotoRequest,
@@ -329,6 +345,7 @@ impl StartUploadRequest {
     }
 }
 impl Client {
+    /// The `start_upload` operation (POST request).
     pub async fn start_upload(
         &self,
         request: StartUploadRequest,
@@ -365,8 +382,11 @@ impl Client {
 /// The request of `upload_chunk` (`PUT /upload_sessions/{session_id}`).
 #[derive(Debug)]
 pub struct UploadChunkRequest {
+    /// The `session_id` parameter.
     pub session_id: String,
+    /// The `digest` parameter.
     pub digest: String,
+    /// The `content_range` parameter.
     pub content_range: String,
     /// The body, streamed.
     pub body: rt::Body,
@@ -396,6 +416,7 @@ impl UploadChunkRequest {
     }
 }
 impl Client {
+    /// The `upload_chunk` operation (PUT request).
     pub async fn upload_chunk(
         &self,
         request: UploadChunkRequest,
@@ -444,8 +465,11 @@ impl Client {
 /// The request of `finish_upload` (`POST /upload_sessions/{session_id}/finish`).
 #[derive(Debug, Clone)]
 pub struct FinishUploadRequest {
+    /// The `session_id` parameter.
     pub session_id: String,
+    /// The `digest` parameter.
     pub digest: String,
+    /// The `if_match` parameter.
     pub if_match: Option<String>,
     /// The JSON body.
     pub body: super::models::FinishUploadBody,
@@ -487,10 +511,12 @@ pub enum FinishUploadResponse {
     Pending {
         /// Delta-seconds or an HTTP-date.
         retry_after: Option<String>,
+        /// The `x-chunks-processed` header.
         x_chunks_processed: Option<i64>,
     },
 }
 impl Client {
+    /// The `finish_upload` operation (POST request).
     pub async fn finish_upload(
         &self,
         request: FinishUploadRequest,
@@ -554,7 +580,9 @@ impl Client {
 /// The request of `list_events` (`GET /events`).
 #[derive(Debug, Clone, Default)]
 pub struct ListEventsRequest {
+    /// The `kinds` parameter.
     pub kinds: Option<Vec<super::models::EventKind>>,
+    /// The `since` parameter.
     pub since: Option<rt::chrono::DateTime<rt::chrono::FixedOffset>>,
 }
 impl ListEventsRequest {
@@ -577,6 +605,7 @@ impl ListEventsRequest {
     }
 }
 impl Client {
+    /// The `list_events` operation (GET request).
     pub async fn list_events(
         &self,
         request: ListEventsRequest,
@@ -616,6 +645,7 @@ impl Client {
 /// The request of `get_tag` (`GET /tags/{tag_id}`).
 #[derive(Debug, Clone)]
 pub struct GetTagRequest {
+    /// The `tag_id` parameter.
     pub tag_id: String,
 }
 impl GetTagRequest {
@@ -625,6 +655,7 @@ impl GetTagRequest {
     }
 }
 impl Client {
+    /// The `get_tag` operation (GET request).
     pub async fn get_tag(
         &self,
         request: GetTagRequest,
@@ -658,6 +689,7 @@ impl Client {
 /// The request of `delete_tag` (`DELETE /tags/{tag_id}`).
 #[derive(Debug, Clone)]
 pub struct DeleteTagRequest {
+    /// The `tag_id` parameter.
     pub tag_id: String,
 }
 impl DeleteTagRequest {
@@ -675,6 +707,7 @@ pub enum DeleteTagResponse {
     Success,
 }
 impl Client {
+    /// The `delete_tag` operation (DELETE request).
     pub async fn delete_tag(
         &self,
         request: DeleteTagRequest,
@@ -712,7 +745,9 @@ impl Client {
 /// The request of `search_tags` (`GET /tags`).
 #[derive(Debug, Clone)]
 pub struct SearchTagsRequest {
+    /// The `filters` parameter.
     pub filters: Vec<super::models::TagFilter>,
+    /// The `range` parameter.
     pub range: Option<super::models::SearchTagsRange>,
 }
 impl SearchTagsRequest {
@@ -727,6 +762,7 @@ impl SearchTagsRequest {
     }
 }
 impl Client {
+    /// The `search_tags` operation (GET request).
     pub async fn search_tags(
         &self,
         request: SearchTagsRequest,
@@ -789,6 +825,7 @@ impl SignInRequest {
     }
 }
 impl Client {
+    /// The `sign_in` operation (POST request).
     pub async fn sign_in(
         &self,
         request: SignInRequest,
