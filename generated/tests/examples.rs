@@ -14,7 +14,7 @@ mod examples {
     /// Decodes one example's JSON text as its type.
     type Decode = fn(&str) -> Result<(), String>;
     /// (where the example is, its JSON text, the decoder of its type)
-    pub static ALL: [(&str, &str, Decode); 190] = [
+    pub static ALL: [(&str, &str, Decode); 201] = [
         (
             "/components/schemas/UploadSession/properties/id/example",
             "\"F971964745A5CD0C001BBE4E58196BFD\"",
@@ -615,6 +615,46 @@ mod examples {
             decode::<String>,
         ),
         (
+            "/components/schemas/User/allOf/1/properties/created_at/example",
+            "\"2012-12-12T10:53:43-08:00\"",
+            decode::<rt::chrono::DateTime<rt::chrono::FixedOffset>>,
+        ),
+        (
+            "/components/schemas/User/allOf/1/properties/modified_at/example",
+            "\"2012-12-12T10:53:43-08:00\"",
+            decode::<rt::chrono::DateTime<rt::chrono::FixedOffset>>,
+        ),
+        (
+            "/components/schemas/User/allOf/1/properties/language/example",
+            "\"en\"",
+            decode::<String>,
+        ),
+        (
+            "/components/schemas/User/allOf/1/properties/timezone/example",
+            "\"Africa/Bujumbura\"",
+            decode::<String>,
+        ),
+        (
+            "/components/schemas/User/allOf/1/properties/space_amount/example",
+            "11345156112",
+            decode::<i64>,
+        ),
+        (
+            "/components/schemas/User/allOf/1/properties/space_used/example",
+            "1237009912",
+            decode::<i64>,
+        ),
+        (
+            "/components/schemas/User/allOf/1/properties/max_upload_size/example",
+            "2147483648",
+            decode::<i64>,
+        ),
+        (
+            "/components/schemas/User/allOf/1/properties/status/example",
+            "\"active\"",
+            decode::<String>,
+        ),
+        (
             "/components/schemas/ClientError/properties/type/example",
             "\"error\"",
             decode::<super::models::ClientErrorType>,
@@ -905,6 +945,21 @@ mod examples {
             "/paths/~1folders/post/requestBody/content/application~1json/schema/properties/parent/properties/id/example",
             "\"0\"",
             decode::<String>,
+        ),
+        (
+            "/paths/~1folders~1{folder_id}/delete/parameters/0/example",
+            "\"12345\"",
+            decode::<String>,
+        ),
+        (
+            "/paths/~1folders~1{folder_id}/delete/parameters/1/example",
+            "\"1\"",
+            decode::<Option<String>>,
+        ),
+        (
+            "/paths/~1folders~1{folder_id}/delete/parameters/2/example",
+            "true",
+            decode::<Option<bool>>,
         ),
         (
             "/paths/~1folders~1{folder_id}~1items/get/parameters/0/example",

@@ -370,6 +370,85 @@ impl rt::OperationError for GetFileInfoError {
         }
     }
 }
+/// An error answer of `delete_file`.
+///
+/// Its accessors (`status()`, `code()`, `message()`...) are those of
+/// [`rt::OperationError`], which `prelude` re-exports.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum DeleteFileError {
+    /// HTTP 401 with any other code: The access token is missing, expired or revoked.
+    Unauthorized(rt::ApiError<super::models::ClientError>),
+    /// HTTP 404 with any other code: The file does not exist, is already deleted, or the caller cannot see it.
+    NotFound(rt::ApiError<super::models::ClientError>),
+    /// HTTP 405 with any other code: The `file_id` is not in a recognized format.
+    MethodNotAllowed(rt::ApiError<super::models::ClientError>),
+    /// HTTP 412 with any other code: The `if-match` etag is not the file's current one: the file changed since it
+    /// was last read, and is left as it is.
+    PreconditionFailed(rt::ApiError<super::models::ClientError>),
+    /// HTTP 429 with any other code: The rate limit is exceeded (for uploads about 240 requests a minute per user).
+    /// Wait as long as `retry-after` says.
+    TooManyRequests(rt::ApiError<super::models::ClientError>),
+    /// HTTP 500 with any other code: Box failed; retry with exponential back-off.
+    InternalServerError(rt::ApiError<super::models::ClientError>),
+    /// HTTP 502 with any other code: A gateway in front of Box failed; retry with exponential back-off.
+    BadGateway(rt::ApiError<super::models::ClientError>),
+    /// HTTP 503 with any other code: Box is unavailable; retry after `retry-after` if present. A write may have been
+    /// stored even so: on retry, a 409 whose SHA-1 matches the file means it was.
+    ServiceUnavailable(rt::ApiError<super::models::ClientError>),
+    /// HTTP 429 `rate_limit_exceeded`: Too many requests; wait for retry-after, then retry.
+    RateLimitExceeded(rt::ApiError<super::models::ClientError>),
+    /// HTTP 503 `unavailable`: Box cannot serve the request for now.
+    Unavailable(rt::ApiError<super::models::ClientError>),
+    /// Any other answer: an undocumented status or code.
+    Other(rt::ApiError<super::models::ClientError>),
+}
+impl DeleteFileError {
+    /// The operation this error belongs to.
+    pub const OPERATION: &'static str = "delete_file";
+    /// Sorts an answer into its variant by status and error code.
+    pub fn from_raw(raw: rt::support::RawResponse) -> Self {
+        let code = rt::support::error_code(&raw.body);
+        match (raw.status, code.as_deref()) {
+            (429, Some("rate_limit_exceeded")) => {
+                Self::RateLimitExceeded(rt::ApiError::from_raw(raw))
+            }
+            (503, Some("unavailable")) => Self::Unavailable(rt::ApiError::from_raw(raw)),
+            (401, _) => Self::Unauthorized(rt::ApiError::from_raw(raw)),
+            (404, _) => Self::NotFound(rt::ApiError::from_raw(raw)),
+            (405, _) => Self::MethodNotAllowed(rt::ApiError::from_raw(raw)),
+            (412, _) => Self::PreconditionFailed(rt::ApiError::from_raw(raw)),
+            (429, _) => Self::TooManyRequests(rt::ApiError::from_raw(raw)),
+            (500, _) => Self::InternalServerError(rt::ApiError::from_raw(raw)),
+            (502, _) => Self::BadGateway(rt::ApiError::from_raw(raw)),
+            (503, _) => Self::ServiceUnavailable(rt::ApiError::from_raw(raw)),
+            _ => Self::Other(rt::ApiError::from_raw(raw)),
+        }
+    }
+}
+impl std::fmt::Display for DeleteFileError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", Self::OPERATION, rt::OperationError::fields(self))
+    }
+}
+impl std::error::Error for DeleteFileError {}
+impl rt::OperationError for DeleteFileError {
+    fn fields(&self) -> &dyn rt::ApiErrorFields {
+        match self {
+            Self::Unauthorized(e) => e,
+            Self::NotFound(e) => e,
+            Self::MethodNotAllowed(e) => e,
+            Self::PreconditionFailed(e) => e,
+            Self::TooManyRequests(e) => e,
+            Self::InternalServerError(e) => e,
+            Self::BadGateway(e) => e,
+            Self::ServiceUnavailable(e) => e,
+            Self::RateLimitExceeded(e) => e,
+            Self::Unavailable(e) => e,
+            Self::Other(e) => e,
+        }
+    }
+}
 /// An error answer of `upload_file_version`.
 ///
 /// Its accessors (`status()`, `code()`, `message()`...) are those of
@@ -1572,6 +1651,113 @@ impl rt::OperationError for CreateFolderError {
         }
     }
 }
+/// An error answer of `delete_folder`.
+///
+/// Its accessors (`status()`, `code()`, `message()`...) are those of
+/// [`rt::OperationError`], which `prelude` re-exports.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum DeleteFolderError {
+    /// HTTP 400 with any other code: The folder holds items and `recursive` is not true.
+    BadRequest(rt::ApiError<super::models::ClientError>),
+    /// HTTP 401 with any other code: The access token is missing, expired or revoked.
+    Unauthorized(rt::ApiError<super::models::ClientError>),
+    /// HTTP 403 with any other code: The caller may not delete this folder.
+    Forbidden(rt::ApiError<super::models::ClientError>),
+    /// HTTP 404 with any other code: The folder does not exist, or the caller cannot see it.
+    NotFound(rt::ApiError<super::models::ClientError>),
+    /// HTTP 409 with any other code: Another move, copy, delete or restore holds the folder; retry later.
+    Conflict(rt::ApiError<super::models::ClientError>),
+    /// HTTP 412 with any other code: The `if-match` etag is not the folder's current one: the folder changed since it
+    /// was last read, and is left as it is.
+    PreconditionFailed(rt::ApiError<super::models::ClientError>),
+    /// HTTP 429 with any other code: The rate limit is exceeded (for uploads about 240 requests a minute per user).
+    /// Wait as long as `retry-after` says.
+    TooManyRequests(rt::ApiError<super::models::ClientError>),
+    /// HTTP 500 with any other code: Box failed; retry with exponential back-off.
+    InternalServerError(rt::ApiError<super::models::ClientError>),
+    /// HTTP 502 with any other code: A gateway in front of Box failed; retry with exponential back-off.
+    BadGateway(rt::ApiError<super::models::ClientError>),
+    /// HTTP 503 with any other code: The delete takes longer than Box waits for (600 seconds); it goes on after this
+    /// answer.
+    ServiceUnavailable(rt::ApiError<super::models::ClientError>),
+    /// HTTP 400 `folder_not_empty`: The folder is not empty; send `recursive=true` to delete it with its items.
+    FolderNotEmpty(rt::ApiError<super::models::ClientError>),
+    /// HTTP 403 `access_denied_insufficient_permissions`: The caller may not delete the folder.
+    AccessDeniedInsufficientPermissions(rt::ApiError<super::models::ClientError>),
+    /// HTTP 403 `insufficient_scope`: The access token lacks the scope needed to delete.
+    InsufficientScope(rt::ApiError<super::models::ClientError>),
+    /// HTTP 409 `operation_blocked_temporary`: The folder is locked by another operation in progress.
+    OperationBlockedTemporary(rt::ApiError<super::models::ClientError>),
+    /// HTTP 429 `rate_limit_exceeded`: Too many requests; wait for retry-after, then retry.
+    RateLimitExceeded(rt::ApiError<super::models::ClientError>),
+    /// Any other answer: an undocumented status or code.
+    Other(rt::ApiError<super::models::ClientError>),
+}
+impl DeleteFolderError {
+    /// The operation this error belongs to.
+    pub const OPERATION: &'static str = "delete_folder";
+    /// Sorts an answer into its variant by status and error code.
+    pub fn from_raw(raw: rt::support::RawResponse) -> Self {
+        let code = rt::support::error_code(&raw.body);
+        match (raw.status, code.as_deref()) {
+            (400, Some("folder_not_empty")) => {
+                Self::FolderNotEmpty(rt::ApiError::from_raw(raw))
+            }
+            (403, Some("access_denied_insufficient_permissions")) => {
+                Self::AccessDeniedInsufficientPermissions(rt::ApiError::from_raw(raw))
+            }
+            (403, Some("insufficient_scope")) => {
+                Self::InsufficientScope(rt::ApiError::from_raw(raw))
+            }
+            (409, Some("operation_blocked_temporary")) => {
+                Self::OperationBlockedTemporary(rt::ApiError::from_raw(raw))
+            }
+            (429, Some("rate_limit_exceeded")) => {
+                Self::RateLimitExceeded(rt::ApiError::from_raw(raw))
+            }
+            (400, _) => Self::BadRequest(rt::ApiError::from_raw(raw)),
+            (401, _) => Self::Unauthorized(rt::ApiError::from_raw(raw)),
+            (403, _) => Self::Forbidden(rt::ApiError::from_raw(raw)),
+            (404, _) => Self::NotFound(rt::ApiError::from_raw(raw)),
+            (409, _) => Self::Conflict(rt::ApiError::from_raw(raw)),
+            (412, _) => Self::PreconditionFailed(rt::ApiError::from_raw(raw)),
+            (429, _) => Self::TooManyRequests(rt::ApiError::from_raw(raw)),
+            (500, _) => Self::InternalServerError(rt::ApiError::from_raw(raw)),
+            (502, _) => Self::BadGateway(rt::ApiError::from_raw(raw)),
+            (503, _) => Self::ServiceUnavailable(rt::ApiError::from_raw(raw)),
+            _ => Self::Other(rt::ApiError::from_raw(raw)),
+        }
+    }
+}
+impl std::fmt::Display for DeleteFolderError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", Self::OPERATION, rt::OperationError::fields(self))
+    }
+}
+impl std::error::Error for DeleteFolderError {}
+impl rt::OperationError for DeleteFolderError {
+    fn fields(&self) -> &dyn rt::ApiErrorFields {
+        match self {
+            Self::BadRequest(e) => e,
+            Self::Unauthorized(e) => e,
+            Self::Forbidden(e) => e,
+            Self::NotFound(e) => e,
+            Self::Conflict(e) => e,
+            Self::PreconditionFailed(e) => e,
+            Self::TooManyRequests(e) => e,
+            Self::InternalServerError(e) => e,
+            Self::BadGateway(e) => e,
+            Self::ServiceUnavailable(e) => e,
+            Self::FolderNotEmpty(e) => e,
+            Self::AccessDeniedInsufficientPermissions(e) => e,
+            Self::InsufficientScope(e) => e,
+            Self::OperationBlockedTemporary(e) => e,
+            Self::RateLimitExceeded(e) => e,
+            Self::Other(e) => e,
+        }
+    }
+}
 /// An error answer of `list_folder_items`.
 ///
 /// Its accessors (`status()`, `code()`, `message()`...) are those of
@@ -1660,6 +1846,72 @@ impl rt::OperationError for ListFolderItemsError {
             Self::ServiceUnavailable(e) => e,
             Self::AccessDeniedInsufficientPermissions(e) => e,
             Self::InsufficientScope(e) => e,
+            Self::RateLimitExceeded(e) => e,
+            Self::Unavailable(e) => e,
+            Self::Other(e) => e,
+        }
+    }
+}
+/// An error answer of `get_current_user`.
+///
+/// Its accessors (`status()`, `code()`, `message()`...) are those of
+/// [`rt::OperationError`], which `prelude` re-exports.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum GetCurrentUserError {
+    /// HTTP 401 with any other code: The access token is missing, expired or revoked.
+    Unauthorized(rt::ApiError<super::models::ClientError>),
+    /// HTTP 429 with any other code: The rate limit is exceeded (for uploads about 240 requests a minute per user).
+    /// Wait as long as `retry-after` says.
+    TooManyRequests(rt::ApiError<super::models::ClientError>),
+    /// HTTP 500 with any other code: Box failed; retry with exponential back-off.
+    InternalServerError(rt::ApiError<super::models::ClientError>),
+    /// HTTP 502 with any other code: A gateway in front of Box failed; retry with exponential back-off.
+    BadGateway(rt::ApiError<super::models::ClientError>),
+    /// HTTP 503 with any other code: Box is unavailable; retry after `retry-after` if present. A write may have been
+    /// stored even so: on retry, a 409 whose SHA-1 matches the file means it was.
+    ServiceUnavailable(rt::ApiError<super::models::ClientError>),
+    /// HTTP 429 `rate_limit_exceeded`: Too many requests; wait for retry-after, then retry.
+    RateLimitExceeded(rt::ApiError<super::models::ClientError>),
+    /// HTTP 503 `unavailable`: Box cannot serve the request for now.
+    Unavailable(rt::ApiError<super::models::ClientError>),
+    /// Any other answer: an undocumented status or code.
+    Other(rt::ApiError<super::models::ClientError>),
+}
+impl GetCurrentUserError {
+    /// The operation this error belongs to.
+    pub const OPERATION: &'static str = "get_current_user";
+    /// Sorts an answer into its variant by status and error code.
+    pub fn from_raw(raw: rt::support::RawResponse) -> Self {
+        let code = rt::support::error_code(&raw.body);
+        match (raw.status, code.as_deref()) {
+            (429, Some("rate_limit_exceeded")) => {
+                Self::RateLimitExceeded(rt::ApiError::from_raw(raw))
+            }
+            (503, Some("unavailable")) => Self::Unavailable(rt::ApiError::from_raw(raw)),
+            (401, _) => Self::Unauthorized(rt::ApiError::from_raw(raw)),
+            (429, _) => Self::TooManyRequests(rt::ApiError::from_raw(raw)),
+            (500, _) => Self::InternalServerError(rt::ApiError::from_raw(raw)),
+            (502, _) => Self::BadGateway(rt::ApiError::from_raw(raw)),
+            (503, _) => Self::ServiceUnavailable(rt::ApiError::from_raw(raw)),
+            _ => Self::Other(rt::ApiError::from_raw(raw)),
+        }
+    }
+}
+impl std::fmt::Display for GetCurrentUserError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", Self::OPERATION, rt::OperationError::fields(self))
+    }
+}
+impl std::error::Error for GetCurrentUserError {}
+impl rt::OperationError for GetCurrentUserError {
+    fn fields(&self) -> &dyn rt::ApiErrorFields {
+        match self {
+            Self::Unauthorized(e) => e,
+            Self::TooManyRequests(e) => e,
+            Self::InternalServerError(e) => e,
+            Self::BadGateway(e) => e,
+            Self::ServiceUnavailable(e) => e,
             Self::RateLimitExceeded(e) => e,
             Self::Unavailable(e) => e,
             Self::Other(e) => e,

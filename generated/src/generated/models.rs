@@ -573,6 +573,51 @@ pub struct UserMini {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub login: Option<String>,
 }
+/// The standard form of a user, with the limits that apply to uploads.
+#[derive(Debug, Clone, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+pub struct User {
+    /// ID of the user.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// The `type` property.
+    pub r#type: UserBaseType,
+    /// The user's display name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// The user's e-mail address.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub login: Option<String>,
+    /// When the user was created.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_at: Option<rt::chrono::DateTime<rt::chrono::FixedOffset>>,
+    /// When the user was last changed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub modified_at: Option<rt::chrono::DateTime<rt::chrono::FixedOffset>>,
+    /// The user's language, as an ISO 639-1 code.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub language: Option<String>,
+    /// The user's time zone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timezone: Option<String>,
+    /// The storage the user may fill, in bytes; 999999999999999 stands for unlimited.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub space_amount: Option<i64>,
+    /// The storage the user fills now, in bytes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub space_used: Option<i64>,
+    /// The largest file this user may upload, in bytes. Box refuses a larger one
+    /// with 413 `file_size_limit_exceeded`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_upload_size: Option<i64>,
+    /// Whether the user may log in and what an admin may do to the account:
+    /// `active`, `inactive`, `cannot_delete_edit` or `cannot_delete_edit_upload`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
+}
+/// The full form of a user, as `GET /users/me` returns it. Only the standard form's
+/// fields are described: the admin-facing rest (role, tracking codes, enterprise,
+/// device and login exemptions) is not an upload's business, and is ignored.
+pub type UserFull = User;
 /// The body of every Box error.
 #[derive(Debug, Clone, PartialEq, Default, ::serde::Serialize, ::serde::Deserialize)]
 pub struct ClientError {

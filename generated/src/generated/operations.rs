@@ -239,6 +239,70 @@ impl Client {
         }
     }
 }
+/// The request of `delete_file` (`DELETE /files/{file_id}`).
+#[derive(Debug, Clone)]
+pub struct DeleteFileRequest {
+    /// ID of the file; it is the number in the file's web address
+    /// (`https://*.app.box.com/files/123` has ID `123`).
+    pub file_id: String,
+    /// The etag last seen for the file. If the file changed since (or no longer
+    /// exists), Box answers 412 instead of writing.
+    pub if_match: Option<String>,
+}
+impl DeleteFileRequest {
+    /// A request with the required fields; optional ones are set with `with_*`.
+    pub fn new(file_id: impl Into<String>) -> Self {
+        Self {
+            file_id: file_id.into(),
+            if_match: None,
+        }
+    }
+    /// Sets `if_match`.
+    pub fn with_if_match(mut self, value: impl Into<String>) -> Self {
+        self.if_match = Some(value.into());
+        self
+    }
+}
+impl Client {
+    /// Delete a file
+    ///
+    /// Moves the file to the trash, or deletes it for good when the enterprise does not
+    /// keep a trash (<https://developer.box.com/reference/delete-files-id/>). The upload
+    /// client never deletes; this is here so that its users (and their tests) can clean
+    /// up with the same client.
+    pub async fn delete_file(
+        &self,
+        request: DeleteFileRequest,
+    ) -> Result<(), rt::Error<super::errors::DeleteFileError>> {
+        let url = rt::support::parse_url(
+            &format!(
+                "{}/files/{}", rt::support::base_url(& self.core, "api",
+                "https://api.box.com/2.0"), rt::support::encode_path(request.file_id
+                .as_str()) ?
+            ),
+        )?;
+        let mut builder = self.core.request(rt::reqwest::Method::DELETE, url);
+        if let Some(value) = &request.if_match {
+            builder = rt::support::header(builder, "if-match", value.as_str())?;
+        }
+        let response = self.core.send::<super::errors::DeleteFileError>(builder).await?;
+        match response.status().as_u16() {
+            200..=299 => {
+                rt::support::discard_body(response).await?;
+                Ok(())
+            }
+            _ => {
+                Err(
+                    rt::Error::Api(
+                        super::errors::DeleteFileError::from_raw(
+                            rt::support::raw_response(response).await?,
+                        ),
+                    ),
+                )
+            }
+        }
+    }
+}
 /// The request of `upload_file_version` (`POST /files/{file_id}/content`).
 #[derive(Debug)]
 pub struct UploadFileVersionRequest {
@@ -1063,6 +1127,84 @@ impl Client {
         }
     }
 }
+/// The request of `delete_folder` (`DELETE /folders/{folder_id}`).
+#[derive(Debug, Clone)]
+pub struct DeleteFolderRequest {
+    /// ID of the folder. The root folder (`0`) cannot be deleted.
+    pub folder_id: String,
+    /// The etag last seen for the folder. If the folder changed since, Box answers 412
+    /// instead of deleting it.
+    pub if_match: Option<String>,
+    /// Delete the folder with everything in it; without it a folder that holds items is refused.
+    pub recursive: Option<bool>,
+}
+impl DeleteFolderRequest {
+    /// A request with the required fields; optional ones are set with `with_*`.
+    pub fn new(folder_id: impl Into<String>) -> Self {
+        Self {
+            folder_id: folder_id.into(),
+            if_match: None,
+            recursive: None,
+        }
+    }
+    /// Sets `if_match`.
+    pub fn with_if_match(mut self, value: impl Into<String>) -> Self {
+        self.if_match = Some(value.into());
+        self
+    }
+    /// Sets `recursive`.
+    pub fn with_recursive(mut self, value: bool) -> Self {
+        self.recursive = Some(value);
+        self
+    }
+}
+impl Client {
+    /// Delete a folder
+    ///
+    /// Moves the folder to the trash, or deletes it for good when the enterprise does not
+    /// keep a trash (<https://developer.box.com/reference/delete-folders-id/>). A folder
+    /// that holds items is refused unless `recursive` is true. The upload client never
+    /// deletes; this is here so that its users (and their tests) can clean up with the
+    /// same client.
+    pub async fn delete_folder(
+        &self,
+        request: DeleteFolderRequest,
+    ) -> Result<(), rt::Error<super::errors::DeleteFolderError>> {
+        let mut url = rt::support::parse_url(
+            &format!(
+                "{}/folders/{}", rt::support::base_url(& self.core, "api",
+                "https://api.box.com/2.0"), rt::support::encode_path(request.folder_id
+                .as_str()) ?
+            ),
+        )?;
+        if let Some(value) = &request.recursive {
+            url.query_pairs_mut().append_pair("recursive", value.to_string().as_str());
+        }
+        let mut builder = self.core.request(rt::reqwest::Method::DELETE, url);
+        if let Some(value) = &request.if_match {
+            builder = rt::support::header(builder, "if-match", value.as_str())?;
+        }
+        let response = self
+            .core
+            .send::<super::errors::DeleteFolderError>(builder)
+            .await?;
+        match response.status().as_u16() {
+            200..=299 => {
+                rt::support::discard_body(response).await?;
+                Ok(())
+            }
+            _ => {
+                Err(
+                    rt::Error::Api(
+                        super::errors::DeleteFolderError::from_raw(
+                            rt::support::raw_response(response).await?,
+                        ),
+                    ),
+                )
+            }
+        }
+    }
+}
 /// The request of `list_folder_items` (`GET /folders/{folder_id}/items`).
 #[derive(Debug, Clone)]
 pub struct ListFolderItemsRequest {
@@ -1193,6 +1335,68 @@ impl Client {
                 Err(
                     rt::Error::Api(
                         super::errors::ListFolderItemsError::from_raw(
+                            rt::support::raw_response(response).await?,
+                        ),
+                    ),
+                )
+            }
+        }
+    }
+}
+/// The request of `get_current_user` (`GET /users/me`).
+#[derive(Debug, Clone, Default)]
+pub struct GetCurrentUserRequest {
+    /// Attributes to include in the answer, sent comma-separated. When given, only these
+    /// and the mini representation's fields are returned, not the standard set.
+    pub fields: Option<Vec<String>>,
+}
+impl GetCurrentUserRequest {
+    /// A request with the required fields; optional ones are set with `with_*`.
+    pub fn new() -> Self {
+        Self { fields: None }
+    }
+    /// Sets `fields`.
+    pub fn with_fields(mut self, value: Vec<String>) -> Self {
+        self.fields = Some(value);
+        self
+    }
+}
+impl Client {
+    /// Get the current user
+    ///
+    /// The user the access token acts for (<https://developer.box.com/reference/get-users-me/>),
+    /// with the limits an upload must keep to: `max_upload_size` (the largest file this
+    /// user may upload) and `space_amount`/`space_used` (the storage allowed and used).
+    /// An upload reads them once, before it sends anything, to refuse a file Box would
+    /// refuse.
+    pub async fn get_current_user(
+        &self,
+        request: GetCurrentUserRequest,
+    ) -> Result<super::models::UserFull, rt::Error<super::errors::GetCurrentUserError>> {
+        let mut url = rt::support::parse_url(
+            &format!(
+                "{}/users/me", rt::support::base_url(& self.core, "api",
+                "https://api.box.com/2.0"),
+            ),
+        )?;
+        if let Some(value) = &request.fields {
+            url.query_pairs_mut()
+                .append_pair("fields", rt::support::join_csv(value).as_str());
+        }
+        let builder = self.core.request(rt::reqwest::Method::GET, url);
+        let response = self
+            .core
+            .send::<super::errors::GetCurrentUserError>(builder)
+            .await?;
+        match response.status().as_u16() {
+            200..=299 => {
+                let body = rt::support::decode_json(response).await?;
+                Ok(body)
+            }
+            _ => {
+                Err(
+                    rt::Error::Api(
+                        super::errors::GetCurrentUserError::from_raw(
                             rt::support::raw_response(response).await?,
                         ),
                     ),
