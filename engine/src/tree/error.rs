@@ -116,7 +116,11 @@ impl TreeFileError {
                 // Found in the folder's listing, or named by a refused upload's 409.
                 operation: "list_folder_items",
                 attempts: 1,
-                existing: ExistingItem::new(existing_id, existing_name, kind.replace(' ', "_")),
+                existing: Box::new(ExistingItem::new(
+                    existing_id,
+                    existing_name,
+                    kind.replace(' ', "_"),
+                )),
             },
             TreeFileError::Unreadable { path, .. } => UploadErrorKind::Source {
                 context: format!("reading {}", path.display()),

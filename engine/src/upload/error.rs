@@ -117,8 +117,9 @@ pub enum UploadErrorKind {
         operation: &'static str,
         /// Calls made.
         attempts: u32,
-        /// The item holding the name, from the answer's `context_info.conflicts`.
-        existing: ExistingItem,
+        /// The item holding the name, from the answer's `context_info.conflicts` (boxed, to
+        /// keep every `Result<_, UploadError>` small).
+        existing: Box<ExistingItem>,
     },
 
     /// The file is larger than a limit allows (HTTP 403 `file_size_limit_exceeded` or
@@ -472,7 +473,7 @@ impl UploadError {
     /// The item holding the name, for a [`Conflict`](UploadErrorKind::Conflict).
     pub fn conflict(&self) -> Option<&ExistingItem> {
         match &self.kind {
-            UploadErrorKind::Conflict { existing, .. } => Some(existing),
+            UploadErrorKind::Conflict { existing, .. } => Some(existing.as_ref()),
             _ => None,
         }
     }

@@ -60,7 +60,7 @@ pub(crate) fn name(
             missing: missing(operation, target),
         }),
         (409, Some("item_name_in_use")) => {
-            let existing = ExistingItem::from_conflicts(&call.conflict()?)?;
+            let existing = Box::new(ExistingItem::from_conflicts(&call.conflict()?)?);
             Some(UploadErrorKind::Conflict {
                 operation,
                 attempts,
