@@ -19,3 +19,4 @@ mod memory_1gib;
 mod net;
 mod persistence;
 mod plan;
+mod tls;
