@@ -1,7 +1,8 @@
 //! Building a [`Client`] for Box: the credentials, the user to act as and, for an emulator or a
-//! proxy, the base URLs.
+//! proxy, the base URLs and the certificate authorities to trust besides the usual ones.
 
 use std::fmt;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -47,7 +48,15 @@ use crate::Client;
 ///     .api_url("http://127.0.0.1:8080/2.0") // tokens from http://127.0.0.1:8080/oauth2/token
 ///     .upload_url("http://127.0.0.1:8080/api/2.0")
 ///     .build()?;
-/// # let _ = (developer, service, jwt, local); Ok(()) }
+///
+/// // An emulator (or a proxy) serving HTTPS with a certificate from a private CA.
+/// let private_ca = ClientBuilder::new()
+///     .token("test-token")
+///     .api_url("https://localhost:8443/2.0")
+///     .upload_url("https://localhost:8443/api/2.0")
+///     .ca_cert_file("ca.pem")
+///     .build()?;
+/// # let _ = (developer, service, jwt, local, private_ca); Ok(()) }
 /// ```
 #[derive(Default)]
 pub struct ClientBuilder {
@@ -59,7 +68,20 @@ pub struct ClientBuilder {
     http: Option<reqwest::Client>,
     connect_timeout: Option<Duration>,
     read_timeout: Option<Duration>,
+    root_certificates: Vec<RootCertificate>,
 }
+
+/// A certificate authority to trust besides the built-in ones, read at [`ClientBuilder::build`].
+#[derive(Debug)]
+enum RootCertificate {
+    Pem(Vec<u8>),
+    File(PathBuf),
+}
+
+/// Default connect timeout of the HTTP client the builder makes (the runtime's).
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
+/// Default read timeout of the HTTP client the builder makes (the runtime's).
+const READ_TIMEOUT: Duration = Duration::from_secs(300);
 
 /// Credentials chosen on the builder, bound to the token endpoint at [`ClientBuilder::build`].
 enum PendingCredentials {
@@ -114,6 +136,7 @@ impl fmt::Debug for ClientBuilder {
             .field("api_url", &self.api_url)
             .field("upload_url", &self.upload_url)
             .field("as_user", &self.as_user)
+            .field("root_certificates", &self.root_certificates.len())
             .finish_non_exhaustive()
     }
 }
@@ -248,7 +271,8 @@ impl ClientBuilder {
         self
     }
 
-    /// Uses this `reqwest` client (its own timeouts and TLS settings then apply).
+    /// Uses this `reqwest` client (its own timeouts and TLS settings then apply; extra root
+    /// certificates cannot be added to it, so [`build`](Self::build) refuses both).
     pub fn http_client(mut self, client: reqwest::Client) -> Self {
         self.http = Some(client);
         self
@@ -266,6 +290,91 @@ impl ClientBuilder {
         self
     }
 
+    /// Trusts the certificate authorities in `pem` (one or more `-----BEGIN CERTIFICATE-----`
+    /// blocks) besides the built-in roots, as reqwest's `add_root_certificate` does: for an
+    /// emulator, a proxy or a test server with a private CA. Checked at
+    /// [`build`](Self::build), which fails if there is no certificate or the PEM is invalid.
+    pub fn add_root_certificate_pem(mut self, pem: impl Into<Vec<u8>>) -> Self {
+        self.root_certificates
+            .push(RootCertificate::Pem(pem.into()));
+        self
+    }
+
+    /// As [`add_root_certificate_pem`](Self::add_root_certificate_pem), with the PEM read from
+    /// `path` at [`build`](Self::build) (which fails if it cannot be read).
+    pub fn ca_cert_file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.root_certificates
+            .push(RootCertificate::File(path.into()));
+        self
+    }
+
+    /// The extra roots as reqwest certificates, or which one is unusable.
+    fn root_certificates(&self) -> Result<Vec<reqwest::Certificate>, BuildError> {
+        let mut out = Vec::new();
+        for root in &self.root_certificates {
+            let (what, pem) = match root {
+                RootCertificate::Pem(pem) => ("root certificate PEM".to_string(), pem.clone()),
+                RootCertificate::File(path) => {
+                    let what = format!("CA certificate file {}", path.display());
+                    let pem = std::fs::read(path).map_err(|e| BuildError {
+                        message: format!("{what}: cannot read it: {e}"),
+                        source: None,
+                    })?;
+                    (what, pem)
+                }
+            };
+            let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| BuildError {
+                message: format!("{what}: not valid PEM: {e}"),
+                source: Some(e.into()),
+            })?;
+            if certs.is_empty() {
+                return Err(BuildError {
+                    message: format!("{what}: holds no -----BEGIN CERTIFICATE----- block"),
+                    source: None,
+                });
+            }
+            out.extend(certs);
+        }
+        Ok(out)
+    }
+
+    /// The HTTP client for every request: the one given, or one with the runtime's defaults
+    /// (rustls, HTTP/2 by ALPN, keep-alive) and this builder's timeouts and extra roots.
+    fn make_http_client(&mut self) -> Result<reqwest::Client, BuildError> {
+        if let Some(http) = self.http.take() {
+            if !self.root_certificates.is_empty() {
+                return Err(BuildError {
+                    message: "extra root certificates cannot be added to a client given with \
+                              http_client: add them to that client"
+                        .into(),
+                    source: None,
+                });
+            }
+            return Ok(http);
+        }
+        if self.root_certificates.is_empty() {
+            let mut settings = CoreBuilder::default();
+            if let Some(t) = self.connect_timeout {
+                settings = settings.connect_timeout(t);
+            }
+            if let Some(t) = self.read_timeout {
+                settings = settings.read_timeout(t);
+            }
+            return Ok(settings.build()?.http().clone());
+        }
+        let mut http = reqwest::Client::builder()
+            .connect_timeout(self.connect_timeout.unwrap_or(CONNECT_TIMEOUT))
+            .read_timeout(self.read_timeout.unwrap_or(READ_TIMEOUT))
+            .user_agent(concat!("box-uploads/", env!("CARGO_PKG_VERSION")));
+        for cert in self.root_certificates()? {
+            http = http.add_root_certificate(cert);
+        }
+        http.build().map_err(|e| BuildError {
+            message: "cannot start the HTTP client with the extra root certificates".into(),
+            source: Some(e.into()),
+        })
+    }
+
     /// The token URL the renewable credentials will use.
     fn effective_token_url(&self) -> String {
         match (&self.token_url, &self.api_url) {
@@ -276,22 +385,10 @@ impl ClientBuilder {
     }
 
     /// The client, or why these settings make none.
-    pub fn build(self) -> Result<Client, BuildError> {
+    pub fn build(mut self) -> Result<Client, BuildError> {
         let token_url = self.effective_token_url();
         // One connection pool for the API, the uploads and the token endpoint.
-        let http = match self.http {
-            Some(http) => http,
-            None => {
-                let mut settings = CoreBuilder::default();
-                if let Some(t) = self.connect_timeout {
-                    settings = settings.connect_timeout(t);
-                }
-                if let Some(t) = self.read_timeout {
-                    settings = settings.read_timeout(t);
-                }
-                settings.build()?.http().clone()
-            }
-        };
+        let http = self.make_http_client()?;
         let mut core = CoreBuilder::default().http_client(http.clone());
         let endpoint = || TokenEndpoint::with_http_client(token_url.clone(), http.clone());
         let credentials: Option<Arc<dyn Credentials>> = match self.credentials {
@@ -418,6 +515,40 @@ mod tests {
         assert!(err.to_string().contains("as-user"), "{err}");
         assert!(ClientBuilder::new().as_user("").build().is_err());
         assert!(ClientBuilder::new().as_user("777").build().is_ok());
+    }
+
+    #[test]
+    fn unusable_root_certificates_are_build_errors() {
+        let err = ClientBuilder::new()
+            .ca_cert_file("/nonexistent/ca.pem")
+            .build()
+            .expect_err("unreadable");
+        let shown = err.to_string();
+        assert!(
+            shown.contains("/nonexistent/ca.pem") && shown.contains("cannot read"),
+            "{shown}"
+        );
+        let err = ClientBuilder::new()
+            .add_root_certificate_pem("not a certificate")
+            .build()
+            .expect_err("no PEM");
+        assert!(
+            err.to_string().contains("no -----BEGIN CERTIFICATE-----"),
+            "{err}"
+        );
+        let err = ClientBuilder::new()
+            .add_root_certificate_pem(
+                "-----BEGIN CERTIFICATE-----\n!!!!\n-----END CERTIFICATE-----\n",
+            )
+            .build()
+            .expect_err("bad base64");
+        assert!(err.to_string().contains("not valid PEM"), "{err}");
+        let err = ClientBuilder::new()
+            .http_client(reqwest::Client::new())
+            .ca_cert_file("ca.pem")
+            .build()
+            .expect_err("roots cannot join a given client");
+        assert!(err.to_string().contains("http_client"), "{err}");
     }
 
     #[test]
