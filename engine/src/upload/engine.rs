@@ -9,6 +9,7 @@ use super::conflict::{self, OutcomeSlot, Resolved, UploadOutcome, Uploaded};
 use super::context::{Ctx, Job};
 use super::error::UploadError;
 use super::handle::{Cancellation, UploadHandle};
+use super::limits::UserLimits;
 use super::progress::{Phase, Reporter};
 use super::{chunked, direct, Upload, UploadConfig};
 
@@ -18,6 +19,9 @@ pub(crate) struct Engine<A> {
     pub(crate) api: A,
     pub(crate) config: Arc<UploadConfig>,
     pub(crate) parallelism: Parallelism,
+    /// The user's upload limit, read once for every upload started from this engine and its
+    /// clones; `None` checks nothing.
+    pub(crate) limits: Option<Arc<UserLimits>>,
 }
 
 impl<A: Clone> Clone for Engine<A> {
@@ -26,6 +30,7 @@ impl<A: Clone> Clone for Engine<A> {
             api: self.api.clone(),
             config: self.config.clone(),
             parallelism: self.parallelism.clone(),
+            limits: self.limits.clone(),
         }
     }
 }
@@ -37,7 +42,14 @@ impl<A: UploadCalls> Engine<A> {
             api,
             config: Arc::new(config),
             parallelism,
+            limits: None,
         }
+    }
+
+    /// Checks every upload's size against `limits` before it sends anything.
+    pub(crate) fn with_limits(mut self, limits: UserLimits) -> Self {
+        self.limits = Some(Arc::new(limits));
+        self
     }
 
     /// Starts `upload` on a task of its own.
@@ -62,9 +74,10 @@ impl<A: UploadCalls> Engine<A> {
             reporter: reporter.clone(),
             cancel,
         };
+        let limits = self.limits.clone();
         let task = tokio::spawn(async move {
             let reporter = ctx.reporter.clone();
-            let result = run(ctx, upload, &outcome).await;
+            let result = run(ctx, upload, &outcome, limits.as_deref()).await;
             reporter.update(|p| {
                 p.phase = if result.is_ok() {
                     Phase::Done
@@ -123,6 +136,7 @@ async fn run<A: UploadCalls>(
     ctx: Ctx<A>,
     upload: Upload,
     outcome: &OutcomeSlot,
+    limits: Option<&UserLimits>,
 ) -> Result<A::File, UploadError> {
     let Upload {
         target,
@@ -213,7 +227,18 @@ async fn run<A: UploadCalls>(
         reuse_parts: reuse_parts.unwrap_or(ctx.config.reuse_parts) && is_version,
     };
     let cutoff = chunked_cutoff.unwrap_or(ctx.config.chunked_cutoff);
-    if size > cutoff && size >= ctx.config.min_chunked_size {
+    let chunked = size > cutoff && size >= ctx.config.min_chunked_size;
+    if let Some(limits) = limits {
+        // Named after the call Box would refuse: the first one of the chosen path.
+        let operation = match (&job.target, chunked) {
+            (Target::NewFile { .. }, false) => "upload_file",
+            (Target::NewFile { .. }, true) => "create_upload_session",
+            (Target::NewVersion { .. }, false) => "upload_file_version",
+            (Target::NewVersion { .. }, true) => "create_upload_session_for_file",
+        };
+        limits.check(operation, size).await?;
+    }
+    if chunked {
         chunked::run(&ctx, &job, opened).await
     } else {
         direct::run(&ctx, &job, opened).await

@@ -230,6 +230,17 @@ impl fmt::Display for UploadErrorKind {
             UploadErrorKind::TooLarge {
                 operation,
                 size,
+                limit: SizeLimit::MaxUploadSize(max),
+                ..
+            } => write!(
+                f,
+                "{operation}: the file is {} ({size} bytes); this Box user may upload at most {} ({max} bytes)",
+                super::limits::human_size(*size),
+                super::limits::human_size(*max)
+            ),
+            UploadErrorKind::TooLarge {
+                operation,
+                size,
                 limit,
                 ..
             } => write!(f, "{operation}: {size} bytes are over {limit}"),
@@ -343,6 +354,9 @@ pub enum SizeLimit {
     /// The largest single request (HTTP 413): a chunked upload (a lower
     /// [`chunked_cutoff`](super::Upload::chunked_cutoff)) sends it in parts.
     Request,
+    /// The user's `max_upload_size` (of `GET /users/me`), in bytes: found before anything was
+    /// sent, so no call was refused.
+    MaxUploadSize(u64),
 }
 
 impl fmt::Display for SizeLimit {
@@ -351,6 +365,9 @@ impl fmt::Display for SizeLimit {
             SizeLimit::FileSize => "the account's file size limit",
             SizeLimit::Storage => "the account's storage limit",
             SizeLimit::Request => "the largest single request",
+            SizeLimit::MaxUploadSize(max) => {
+                return write!(f, "this Box user's largest upload ({max} bytes)")
+            }
         })
     }
 }

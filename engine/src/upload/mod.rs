@@ -52,6 +52,7 @@ mod failure;
 mod handle;
 mod identity;
 mod layout;
+mod limits;
 mod naming;
 mod pool;
 mod progress;

@@ -1,6 +1,7 @@
 //! [`Uploader`]: the engine bound to a generated [`Client`].
 
 use super::engine::Engine;
+use super::limits::UserLimits;
 use super::{
     ParallelismStats, Upload, UploadConfig, UploadError, UploadHandle, UploadOutcome, UploadTarget,
     Uploaded,
@@ -53,10 +54,13 @@ impl Uploader {
         Uploader::with_config(client, UploadConfig::default())
     }
 
-    /// An uploader with these settings.
+    /// An uploader with these settings. Its first upload reads the user's largest upload
+    /// (`GET /users/me`, once for this uploader and its clones); a file over it is refused with
+    /// [`TooLarge`](super::UploadErrorKind::TooLarge) before anything is sent.
     pub fn with_config(client: Client, config: UploadConfig) -> Self {
+        let limits = UserLimits::of_client(client.clone());
         Uploader {
-            engine: Engine::new(client, config),
+            engine: Engine::new(client, config).with_limits(limits),
         }
     }
 

@@ -1,0 +1,167 @@
+//! The user's upload limit: `max_upload_size` of `GET /users/me`, asked once per
+//! [`Uploader`](super::Uploader) (shared by its clones and by every file of a tree) on its first
+//! upload, and checked before an upload sends a byte.
+//!
+//! The check is a courtesy, not a gate: Box itself refuses a file over the limit (413
+//! `file_size_limit_exceeded`, at session creation or at the upload), only later, after a
+//! direct upload has sent the whole file. So when the user cannot be read (401/403/404, a
+//! transport failure, any other error) the upload goes on unchecked, and Box's answer decides.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use tokio::sync::OnceCell;
+
+use super::error::{SizeLimit, UploadError, UploadErrorKind};
+use crate::operations::GetCurrentUserRequest;
+use crate::Client;
+
+/// What asks for the limit: `None` when it is unknown (the call failed, or Box left it out).
+type Ask = Box<dyn Fn() -> Pin<Box<dyn Future<Output = Option<u64>> + Send>> + Send + Sync>;
+
+/// The user's largest upload, asked for at most once.
+pub(crate) struct UserLimits {
+    ask: Ask,
+    max_upload_size: OnceCell<Option<u64>>,
+}
+
+impl std::fmt::Debug for UserLimits {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UserLimits")
+            .field("max_upload_size", &self.max_upload_size.get())
+            .finish_non_exhaustive()
+    }
+}
+
+impl UserLimits {
+    /// Limits read with `ask` (called at most once, on the first check).
+    pub(crate) fn new(ask: Ask) -> Self {
+        UserLimits {
+            ask,
+            max_upload_size: OnceCell::new(),
+        }
+    }
+
+    /// Limits read from Box through `client` (`GET /users/me?fields=max_upload_size`).
+    pub(crate) fn of_client(client: Client) -> Self {
+        UserLimits::new(Box::new(move || {
+            let client = client.clone();
+            Box::pin(async move { ask_box(&client).await })
+        }))
+    }
+
+    /// The user's largest upload in bytes, if known. Concurrent first callers wait for one call.
+    pub(crate) async fn max_upload_size(&self) -> Option<u64> {
+        *self.max_upload_size.get_or_init(|| (self.ask)()).await
+    }
+
+    /// Refuses an upload of `size` bytes over the user's limit, before anything is sent.
+    /// `operation` is the call Box would refuse.
+    pub(crate) async fn check(
+        &self,
+        operation: &'static str,
+        size: u64,
+    ) -> Result<(), UploadError> {
+        match self.max_upload_size().await {
+            Some(max) if size > max => Err(UploadErrorKind::TooLarge {
+                operation,
+                attempts: 0,
+                size,
+                limit: SizeLimit::MaxUploadSize(max),
+            }
+            .into()),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// Asks Box; any failure leaves the limit unknown (see the module's header for why).
+async fn ask_box(client: &Client) -> Option<u64> {
+    let request = GetCurrentUserRequest::new().with_fields(vec!["max_upload_size".into()]);
+    match client.get_current_user(request).await {
+        Ok(user) => {
+            let max = user.max_upload_size.and_then(|m| u64::try_from(m).ok());
+            tracing::debug!(max_upload_size = ?max, "read the user's upload limit");
+            max
+        }
+        Err(e) => {
+            tracing::debug!(error = %e, "cannot read the user's upload limit; uploads go on unchecked");
+            None
+        }
+    }
+}
+
+/// A size for people: `6.2 GiB`, `5 GiB`, `512 KiB`, `100 bytes`.
+pub(crate) fn human_size(bytes: u64) -> String {
+    const UNITS: [&str; 5] = ["KiB", "MiB", "GiB", "TiB", "PiB"];
+    if bytes < 1024 {
+        return format!("{bytes} bytes");
+    }
+    let mut value = bytes as f64 / 1024.0;
+    let mut unit = 0;
+    while value >= 1024.0 && unit + 1 < UNITS.len() {
+        value /= 1024.0;
+        unit += 1;
+    }
+    let text = format!("{value:.1}");
+    let text = text.strip_suffix(".0").unwrap_or(&text);
+    format!("{text} {}", UNITS[unit])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+
+    fn limits(max: Option<u64>, asked: Arc<AtomicUsize>) -> UserLimits {
+        UserLimits::new(Box::new(move || {
+            asked.fetch_add(1, Ordering::SeqCst);
+            Box::pin(async move { max })
+        }))
+    }
+
+    #[test]
+    fn sizes_read_as_people_say_them() {
+        assert_eq!(human_size(100), "100 bytes");
+        assert_eq!(human_size(1 << 20), "1 MiB");
+        assert_eq!(human_size(5_368_709_120), "5 GiB");
+        assert_eq!(human_size(6_657_199_308), "6.2 GiB");
+        assert_eq!(human_size(1536), "1.5 KiB");
+    }
+
+    #[tokio::test]
+    async fn asks_once_and_refuses_only_what_is_over() {
+        let asked = Arc::new(AtomicUsize::new(0));
+        let l = limits(Some(1000), asked.clone());
+        assert!(l.check("upload_file", 1000).await.is_ok());
+        let err = l
+            .check("upload_file", 1001)
+            .await
+            .expect_err("over the limit");
+        assert_eq!(
+            err.kind(),
+            &UploadErrorKind::TooLarge {
+                operation: "upload_file",
+                attempts: 0,
+                size: 1001,
+                limit: SizeLimit::MaxUploadSize(1000),
+            }
+        );
+        let text = err.to_string();
+        assert!(
+            text.contains("1001 bytes") && text.contains("1000 bytes"),
+            "{text}"
+        );
+        assert_eq!(asked.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test]
+    async fn an_unknown_limit_lets_everything_through() {
+        let asked = Arc::new(AtomicUsize::new(0));
+        let l = limits(None, asked.clone());
+        assert!(l.check("create_upload_session", u64::MAX).await.is_ok());
+        assert!(l.check("create_upload_session", u64::MAX).await.is_ok());
+        assert_eq!(asked.load(Ordering::SeqCst), 1);
+    }
+}
