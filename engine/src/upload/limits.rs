@@ -6,18 +6,28 @@
 //! `file_size_limit_exceeded`, at session creation or at the upload), only later, after a
 //! direct upload has sent the whole file. So when the user cannot be read (401/403/404, a
 //! transport failure, any other error) the upload goes on unchecked, and Box's answer decides.
+//! One failure stops the upload: no access token could be had (the credentials were refused),
+//! which the upload's own first call would meet again; then nothing is remembered, and the
+//! next upload asks again.
 
 use std::future::Future;
 use std::pin::Pin;
 
 use tokio::sync::OnceCell;
 
+use super::calls::{CallError, CallErrorKind};
+use super::client_impl::call_error;
 use super::error::{SizeLimit, UploadError, UploadErrorKind};
 use crate::operations::GetCurrentUserRequest;
 use crate::Client;
 
-/// What asks for the limit: `None` when it is unknown (the call failed, or Box left it out).
-type Ask = Box<dyn Fn() -> Pin<Box<dyn Future<Output = Option<u64>> + Send>> + Send + Sync>;
+/// The operation that reads the limit.
+const OPERATION: &str = "get_current_user";
+
+/// What asks for the limit: `Ok(None)` when Box left it out.
+type Ask = Box<
+    dyn Fn() -> Pin<Box<dyn Future<Output = Result<Option<u64>, CallError>> + Send>> + Send + Sync,
+>;
 
 /// The user's largest upload, asked for at most once.
 pub(crate) struct UserLimits {
@@ -50,9 +60,32 @@ impl UserLimits {
         }))
     }
 
-    /// The user's largest upload in bytes, if known. Concurrent first callers wait for one call.
-    pub(crate) async fn max_upload_size(&self) -> Option<u64> {
-        *self.max_upload_size.get_or_init(|| (self.ask)()).await
+    /// The user's largest upload in bytes, if known. Concurrent first callers wait for one
+    /// call, made once (no retries: a failure lets uploads go on unchecked); refused
+    /// credentials are the error, and the next caller asks again.
+    pub(crate) async fn max_upload_size(&self) -> Result<Option<u64>, UploadError> {
+        let max = self
+            .max_upload_size
+            .get_or_try_init(|| async {
+                match (self.ask)().await {
+                    Ok(max) => {
+                        tracing::debug!(max_upload_size = ?max, "read the user's upload limit");
+                        Ok(max)
+                    }
+                    Err(e) if e.kind() == CallErrorKind::Credentials => {
+                        Err(UploadError::api(OPERATION, 1, e))
+                    }
+                    Err(e) => {
+                        tracing::debug!(
+                            error = %e,
+                            "cannot read the user's upload limit; uploads go on unchecked"
+                        );
+                        Ok(None)
+                    }
+                }
+            })
+            .await?;
+        Ok(*max)
     }
 
     /// Refuses an upload of `size` bytes over the user's limit, before anything is sent.
@@ -62,7 +95,7 @@ impl UserLimits {
         operation: &'static str,
         size: u64,
     ) -> Result<(), UploadError> {
-        match self.max_upload_size().await {
+        match self.max_upload_size().await? {
             Some(max) if size > max => Err(UploadErrorKind::TooLarge {
                 operation,
                 attempts: 0,
@@ -75,20 +108,11 @@ impl UserLimits {
     }
 }
 
-/// Asks Box; any failure leaves the limit unknown (see the module's header for why).
-async fn ask_box(client: &Client) -> Option<u64> {
+/// Asks Box for the user's `max_upload_size` alone.
+async fn ask_box(client: &Client) -> Result<Option<u64>, CallError> {
     let request = GetCurrentUserRequest::new().with_fields(vec!["max_upload_size".into()]);
-    match client.get_current_user(request).await {
-        Ok(user) => {
-            let max = user.max_upload_size.and_then(|m| u64::try_from(m).ok());
-            tracing::debug!(max_upload_size = ?max, "read the user's upload limit");
-            max
-        }
-        Err(e) => {
-            tracing::debug!(error = %e, "cannot read the user's upload limit; uploads go on unchecked");
-            None
-        }
-    }
+    let user = client.get_current_user(request).await.map_err(call_error)?;
+    Ok(user.max_upload_size.and_then(|m| u64::try_from(m).ok()))
 }
 
 /// A size for people: `6.2 GiB`, `5 GiB`, `512 KiB`, `100 bytes`.
@@ -117,7 +141,14 @@ mod tests {
     fn limits(max: Option<u64>, asked: Arc<AtomicUsize>) -> UserLimits {
         UserLimits::new(Box::new(move || {
             asked.fetch_add(1, Ordering::SeqCst);
-            Box::pin(async move { max })
+            Box::pin(async move { Ok(max) })
+        }))
+    }
+
+    fn failing(kind: CallErrorKind, asked: Arc<AtomicUsize>) -> UserLimits {
+        UserLimits::new(Box::new(move || {
+            asked.fetch_add(1, Ordering::SeqCst);
+            Box::pin(async move { Err(CallError::new(kind, "no".to_string())) })
         }))
     }
 
@@ -163,5 +194,33 @@ mod tests {
         assert!(l.check("create_upload_session", u64::MAX).await.is_ok());
         assert!(l.check("create_upload_session", u64::MAX).await.is_ok());
         assert_eq!(asked.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test]
+    async fn a_failed_read_lets_uploads_go_on_and_is_not_asked_again() {
+        let asked = Arc::new(AtomicUsize::new(0));
+        let l = failing(CallErrorKind::Connect, asked.clone());
+        assert!(l.check("upload_file", u64::MAX).await.is_ok());
+        assert!(l.check("upload_file", u64::MAX).await.is_ok());
+        assert_eq!(asked.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test]
+    async fn refused_credentials_stop_the_upload_and_are_asked_again() {
+        let asked = Arc::new(AtomicUsize::new(0));
+        let l = failing(CallErrorKind::Credentials, asked.clone());
+        let err = l.check("upload_file", 1).await.expect_err("refused");
+        assert!(
+            matches!(
+                err.kind(),
+                UploadErrorKind::Api {
+                    operation: "get_current_user",
+                    attempts: 1
+                }
+            ),
+            "{err:?}"
+        );
+        assert!(l.check("upload_file", 1).await.is_err());
+        assert_eq!(asked.load(Ordering::SeqCst), 2);
     }
 }
