@@ -7,7 +7,8 @@
 //! box-upload [-q|-v|-vv] [--log-level LEVEL] put FILE --folder ID [--name NAME]
 //!            [--version-of FILE_ID] [--if-match ETAG] [-j N|auto] [--state PATH] [-n] [--json]
 //!            [--api-url URL --upload-url URL] [--token-file PATH | --jwt-config PATH] ...
-//! box-upload put DIR --folder ID [--on-conflict WHAT] [--exclude GLOB]... [-n] ...
+//!            [--on-conflict WHAT] [--no-reuse] ...
+//! box-upload put DIR --folder ID [--as-folder] [--on-conflict WHAT] [--exclude GLOB]... [-n] ...
 //! box-upload emulator [--listen ADDR] [--data-dir DIR] [--token T] [--part-size SIZE]
 //! box-upload completions SHELL | box-upload man
 //! ```
@@ -28,7 +29,8 @@ Exit codes:
   3    authentication or permission refused (HTTP 401/403, bad or missing credentials)
   4    not found: the local path, the Box folder or the Box file
   5    gave up on transient failures (network, HTTP 5xx, 429) after the retries
-  6    conflict: the name is in use in the folder (409), or --if-match is stale (412)
+  6    conflict: the name is held with other content and --on-conflict fail (or a
+       folder holds it), or --if-match is stale (412)
   7    the source changed during the upload (or since the interrupted one)
   130  interrupted (Ctrl-C)
 
@@ -76,8 +78,9 @@ pub(crate) struct LogArgs {
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum Command {
-    /// Upload FILE as a new file in a folder, or as a new version of a file; or a directory
-    /// tree DIR into a folder (missing folders made, files Box holds already skipped).
+    /// Upload FILE as a new file in a folder, or as a new version of a file; or the contents
+    /// of a directory DIR into a folder (missing folders made, files Box holds already
+    /// skipped; --as-folder puts them in a folder named after DIR).
     #[command(after_help = AFTER_HELP)]
     Put(Box<PutArgs>),
     /// Run the embedded Box emulator, to try box-upload without a Box account.
@@ -93,7 +96,8 @@ pub(crate) enum Command {
 
 #[derive(Debug, Args)]
 pub(crate) struct PutArgs {
-    /// The file to upload, or a directory to upload with everything in it.
+    /// The file to upload, or a directory whose contents (not the directory itself) go into
+    /// --folder, as rclone copies; --as-folder puts them in a folder named after it.
     pub(crate) file: PathBuf,
     /// Folder to put the new file in: its id, the number at the end of its web address
     /// (`0` is the root folder).
@@ -119,10 +123,20 @@ pub(crate) struct PutArgs {
     /// For a directory, the journal of the files done.
     #[arg(long, value_name = "PATH")]
     pub(crate) state: Option<PathBuf>,
-    /// Directory: what to do with a file whose name Box already holds with other content
-    /// (files with the same size and SHA-1 are always skipped) [default: version].
-    #[arg(long, value_enum, value_name = "WHAT")]
+    /// What to do when Box already holds the name with other content, for a file as for each
+    /// file of a directory: a new version of it, skip it, fail (exit 6; for a directory that
+    /// file fails), or rename (`name (1).ext`; run again, no other copy). The same size and
+    /// SHA-1 is always skipped, nothing sent [default: version].
+    #[arg(long, value_enum, value_name = "WHAT", conflicts_with = "version_of")]
     pub(crate) on_conflict: Option<ConflictChoice>,
+    /// A new version (--version-of, or --on-conflict version) sends every part again instead
+    /// of asking Box which parts it holds already (part reuse, for large files).
+    #[arg(long)]
+    pub(crate) no_reuse: bool,
+    /// Directory: upload it as a folder named after it inside --folder (made, or the one
+    /// already there), as `box folders:upload` does, instead of its contents into --folder.
+    #[arg(long)]
+    pub(crate) as_folder: bool,
     /// Directory: leave out files and directories matching GLOB (`*`, `**`, `?`; without a
     /// `/` it matches any name in the path). May be repeated.
     #[arg(long, value_name = "GLOB")]
@@ -162,11 +176,17 @@ pub(crate) struct PutArgs {
 }
 
 impl PutArgs {
+    /// The conflict policy: `--on-conflict`, else the one default of files and trees.
+    pub(crate) fn on_conflict(&self) -> OnConflict {
+        self.on_conflict
+            .map_or_else(OnConflict::default, Into::into)
+    }
+
     /// The options given that concern a directory only, as they are spelled.
     pub(crate) fn directory_options(&self) -> Vec<&'static str> {
         let mut given = Vec::new();
-        if self.on_conflict.is_some() {
-            given.push("--on-conflict");
+        if self.as_folder {
+            given.push("--as-folder");
         }
         if !self.exclude.is_empty() {
             given.push("--exclude");

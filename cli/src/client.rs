@@ -33,5 +33,7 @@ pub(crate) fn uploader(args: &PutArgs) -> anyhow::Result<Uploader> {
     if let Some(min) = args.min_chunked_size {
         config.min_chunked_size = min;
     }
+    // Every new version: --version-of, --on-conflict version, and a directory's.
+    config.reuse_parts = !args.no_reuse;
     Ok(Uploader::with_config(client, config))
 }

@@ -1,7 +1,8 @@
 //! `put FILE --dry-run`: what a real run would do with one file, found with read-only calls
-//! (the file's info for a new version; Box's preflight check for a new file, and the file it
-//! names if the name is taken) and the local file's size and SHA-1. Nothing is written, in Box
-//! or on disk. (A directory's dry run is the engine's: see `put_tree`.)
+//! (the file's info for a new version; for a new file, the library's plan of the conflict
+//! policy: Box's preflight check, the renamed copies a rename would look through, the file it
+//! would skip or version) and the local file's size and SHA-1. Nothing is written, in Box or on
+//! disk. (A directory's dry run is the engine's: see `put_tree`.)
 
 use std::io::Read as _;
 use std::path::Path;
@@ -9,9 +10,9 @@ use std::path::Path;
 use anyhow::Context as _;
 use sha1::Digest as _;
 
-use box_uploads::models::{FileFull, PreflightUploadBody, PreflightUploadBodyParent};
-use box_uploads::operations::{GetFileInfoRequest, PreflightUploadRequest};
-use box_uploads::upload::Uploader;
+use box_uploads::models::FileFull;
+use box_uploads::operations::GetFileInfoRequest;
+use box_uploads::upload::{Upload, UploadErrorKind, UploadOutcome, Uploader};
 use box_uploads::Client;
 
 use crate::args::PutArgs;
@@ -21,8 +22,14 @@ use crate::put_file::box_name;
 /// What a real run would do.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Action {
-    /// A new file in the folder.
-    Upload { folder_id: String, name: String },
+    /// A new file in the folder (`renamed`: under a free name, as `--on-conflict rename` does).
+    Upload {
+        folder_id: String,
+        name: String,
+        renamed: bool,
+    },
+    /// Nothing sent: `why`, and the file Box holds.
+    Skip { file_id: String, why: String },
     /// A new version of the file; `same_content` when it holds these bytes already.
     Version {
         file_id: String,
@@ -56,7 +63,7 @@ pub(crate) async fn run(args: &PutArgs, uploader: &Uploader, quiet: bool) -> any
         (Some(file_id), _) => {
             version(client, file_id, args.if_match.as_deref(), size, &sha1).await?
         }
-        (None, Some(folder)) => new_file(client, folder, &box_name(args)?, size, &sha1).await?,
+        (None, Some(folder)) => new_file(uploader, args, folder, &box_name(args)?).await?,
         (None, None) => {
             return Err(
                 Classified::new(Exit::Usage, "pass --folder ID or --version-of FILE_ID").into(),
@@ -152,45 +159,64 @@ async fn version(
     })
 }
 
-/// A new file in `folder_id`: Box's preflight check says whether the name is free.
+/// A new file in `folder_id`: the library's plan of the conflict policy (`--on-conflict`), with
+/// read-only calls.
 async fn new_file(
-    client: &Client,
+    uploader: &Uploader,
+    args: &PutArgs,
     folder_id: &str,
     name: &str,
-    size: u64,
-    sha1: &str,
 ) -> anyhow::Result<Action> {
-    let body = PreflightUploadBody {
-        name: Some(name.to_string()),
-        size: Some(i64::try_from(size).context("the file is too large")?),
-        parent: Some(PreflightUploadBodyParent {
-            id: Some(folder_id.to_string()),
-        }),
-    };
-    let err = match client
-        .preflight_upload(PreflightUploadRequest::new(body))
-        .await
-    {
-        Ok(_) => {
-            return Ok(Action::Upload {
-                folder_id: folder_id.to_string(),
-                name: name.to_string(),
-            })
+    let upload = Upload::new_file(folder_id, name)
+        .on_conflict(args.on_conflict())
+        .from_path(&args.file);
+    let planned = match uploader.plan_upload(upload).await {
+        Ok(planned) => planned,
+        Err(e) => {
+            return match e.kind() {
+                UploadErrorKind::Conflict { existing, .. } => Ok(Action::Conflict {
+                    reason: format!(
+                        "folder {folder_id} already holds {:?} ({} {}) with other content \
+                         (--on-conflict fail)",
+                        existing.name, existing.kind, existing.id
+                    ),
+                    existing_id: Some(existing.id.clone()),
+                    same_content: false,
+                }),
+                _ => Err(e.into()),
+            }
         }
-        Err(e) => CallFailed::new("preflight_upload", &e),
     };
-    if err.facts.code.as_deref() != Some("item_name_in_use") {
-        return Err(err.into());
-    }
-    let existing_id = err.facts.conflict_id.clone();
-    let same_content = match &existing_id {
-        Some(id) => holds(&file_info(client, id).await?, size, sha1),
-        None => false,
-    };
-    Ok(Action::Conflict {
-        reason: format!("folder {folder_id} already holds {name} (a real run gets HTTP 409)"),
-        existing_id,
-        same_content,
+    let file = planned.file;
+    let id = || file.as_ref().map(|f| f.id.clone()).unwrap_or_default();
+    Ok(match planned.outcome {
+        UploadOutcome::Renamed { name } => Action::Upload {
+            folder_id: folder_id.to_string(),
+            name,
+            renamed: true,
+        },
+        UploadOutcome::Versioned => Action::Version {
+            file_id: id(),
+            name: file.as_ref().and_then(|f| f.name.clone()),
+            same_content: false,
+        },
+        UploadOutcome::SkippedIdentical => Action::Skip {
+            file_id: id(),
+            why: format!("folder {folder_id} holds {name} with the same content"),
+        },
+        UploadOutcome::SkippedRenamedCopy { name: copy } => Action::Skip {
+            file_id: id(),
+            why: format!("its renamed copy {copy} holds the same content"),
+        },
+        UploadOutcome::Skipped => Action::Skip {
+            file_id: id(),
+            why: format!("folder {folder_id} holds {name} with other content (--on-conflict skip)"),
+        },
+        _ => Action::Upload {
+            folder_id: folder_id.to_string(),
+            name: name.to_string(),
+            renamed: false,
+        },
     })
 }
 
@@ -208,8 +234,16 @@ fn plan_line(plan: &Plan, path: &Path) -> String {
         plan.sha1
     );
     match &plan.action {
-        Action::Upload { folder_id, name } => format!(
-            "dry run: would upload {what} as {name} in folder {folder_id}, {how}; nothing was written"
+        Action::Upload {
+            folder_id,
+            name,
+            renamed,
+        } => format!(
+            "dry run: would upload {what} as {name} in folder {folder_id}{}, {how}; nothing was written",
+            if *renamed { " (the name is held: renamed)" } else { "" }
+        ),
+        Action::Skip { file_id, why } => format!(
+            "dry run: would skip {what}: {why} (file {file_id}); nothing would be sent"
         ),
         Action::Version {
             file_id,
@@ -235,8 +269,16 @@ fn plan_line(plan: &Plan, path: &Path) -> String {
 /// The plan as JSON.
 fn plan_json(plan: &Plan) -> serde_json::Value {
     let mut v = match &plan.action {
-        Action::Upload { folder_id, name } => serde_json::json!({
-            "action": "upload", "folder_id": folder_id, "name": name,
+        Action::Upload {
+            folder_id,
+            name,
+            renamed,
+        } => serde_json::json!({
+            "action": if *renamed { "rename" } else { "upload" }, "folder_id": folder_id,
+            "name": name,
+        }),
+        Action::Skip { file_id, why } => serde_json::json!({
+            "action": "skip", "file_id": file_id, "reason": why,
         }),
         Action::Version {
             file_id,

@@ -326,6 +326,8 @@ pub(crate) fn exit_for(f: &Facts) -> Exit {
             | UploadErrorKind::SourceTooLong { .. },
         ) => return Exit::SourceChanged,
         Some(UploadErrorKind::InvalidInput { .. }) => return Exit::Usage,
+        // Also without an answer to read: `--on-conflict fail` refused before sending.
+        Some(UploadErrorKind::Conflict { .. }) => return Exit::Conflict,
         Some(UploadErrorKind::CommitTimeout { .. }) => return Exit::GaveUp,
         _ => {}
     }

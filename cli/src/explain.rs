@@ -143,6 +143,11 @@ fn words(
             ),
             Some("read its current etag, or leave out --if-match to upload anyway".into()),
         ),
+        Exit::Conflict
+            if f.status.is_none() && matches!(f.upload, Some(UploadErrorKind::Conflict { .. })) =>
+        {
+            refused_by_policy(f, s)
+        }
         Exit::Conflict if f.status == Some(409) => {
             let existing = f
                 .conflict_id
@@ -280,6 +285,37 @@ fn tree_folder(f: &Facts) -> Option<&str> {
 }
 
 /// The name the file has in Box.
+/// `--on-conflict fail` (or a folder holding the name) refused a new file before sending: the
+/// item named by id and name, and the option that goes ahead.
+fn refused_by_policy(f: &Facts, s: &Scene) -> (String, Option<String>) {
+    let Some(UploadErrorKind::Conflict { existing, .. }) = &f.upload else {
+        return ("the name is in use".into(), None);
+    };
+    let folder = s.folder.as_deref().unwrap_or("?");
+    if existing.kind == "file" {
+        (
+            format!(
+                "folder {folder} already holds {:?} as file {} with other content \
+                 (--on-conflict fail)",
+                existing.name, existing.id
+            ),
+            Some(
+                "--on-conflict version uploads it as a new version of that file, rename under \
+                 a free name, skip leaves it"
+                    .into(),
+            ),
+        )
+    } else {
+        (
+            format!(
+                "folder {folder} holds a {} named {:?} ({} {})",
+                existing.kind, existing.name, existing.kind, existing.id
+            ),
+            Some("--on-conflict rename uploads the file under a free name; or pass --name".into()),
+        )
+    }
+}
+
 fn box_name(s: &Scene) -> String {
     s.name.clone().unwrap_or_else(|| {
         s.path

@@ -194,14 +194,8 @@ mod tests {
                 "--exclude applies to a directory",
             ),
             (
-                vec![
-                    f,
-                    "--folder".as_ref(),
-                    "0".as_ref(),
-                    "--on-conflict".as_ref(),
-                    "skip".as_ref(),
-                ],
-                "--on-conflict",
+                vec![f, "--folder".as_ref(), "0".as_ref(), "--as-folder".as_ref()],
+                "--as-folder applies to a directory",
             ),
             (
                 vec![
@@ -280,8 +274,9 @@ mod tests {
         assert_eq!(line.matches("not_found").count(), 1, "{line}");
         assert!(line.contains("0 is the root folder"), "{line}");
         assert_eq!(x.exit, Exit::NotFound);
+        // The first call is the name's lookup of the conflict policy (`--on-conflict`).
         assert!(
-            x.details().contains("operation upload_file"),
+            x.details().contains("operation preflight_upload"),
             "{}",
             x.details()
         );

@@ -13,7 +13,7 @@ use tokio::sync::watch;
 
 use box_uploads::models::FileFull;
 use box_uploads::tree::{FileOutcome, FileReport, TreeHandle, TreeReport};
-use box_uploads::upload::{ProgressEvent, UploadHandle};
+use box_uploads::upload::{ProgressEvent, UploadHandle, UploadOutcome};
 
 use crate::explain::{explain, plain_chain, Explained, Scene};
 use crate::logging::Verbosity;
@@ -151,6 +151,67 @@ fn follow<P: Send + Sync + 'static>(
 }
 
 /// The committed file on stdout: all of it as JSON, or one line (none with `-q`).
+/// What `put FILE` did: the file committed (or, for a skip, the one Box holds) and what became
+/// of it; as JSON, the file with an `outcome` field.
+pub(crate) fn print_put(
+    file: &FileFull,
+    outcome: &UploadOutcome,
+    as_json: bool,
+    quiet: bool,
+) -> anyhow::Result<()> {
+    if as_json {
+        let mut doc = serde_json::to_value(file).context("cannot encode the file as JSON")?;
+        if let Some(map) = doc.as_object_mut() {
+            map.insert("outcome".into(), outcome_word(outcome).into());
+        }
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&doc).context("cannot encode the file as JSON")?
+        );
+        return Ok(());
+    }
+    let name = file.name.as_deref().unwrap_or("?");
+    let line = match outcome {
+        UploadOutcome::SkippedIdentical => Some(format!(
+            "skipped: Box holds the same content as file {} ({name}); nothing was sent",
+            file.id
+        )),
+        UploadOutcome::SkippedRenamedCopy { name: copy } => Some(format!(
+            "skipped: the renamed copy {copy} (file {}) holds the same content; nothing was sent",
+            file.id
+        )),
+        UploadOutcome::Skipped => Some(format!(
+            "skipped: Box holds {name} as file {} with other content (--on-conflict skip);              nothing was sent",
+            file.id
+        )),
+        UploadOutcome::Versioned => Some(format!(
+            "uploaded a new version of {name}, file {} ({} bytes, sha1 {})",
+            file.id,
+            file.size.map_or_else(|| "?".to_string(), |s| s.to_string()),
+            file.sha1.as_deref().unwrap_or("?"),
+        )),
+        _ => None,
+    };
+    match line {
+        Some(line) if !quiet => println!("{line}"),
+        Some(_) => {}
+        None => print_file(file, false, quiet)?,
+    }
+    Ok(())
+}
+
+/// An outcome as one word, for JSON.
+fn outcome_word(outcome: &UploadOutcome) -> &'static str {
+    match outcome {
+        UploadOutcome::Versioned => "versioned",
+        UploadOutcome::Renamed { .. } => "renamed",
+        UploadOutcome::SkippedIdentical => "skipped_same_content",
+        UploadOutcome::SkippedRenamedCopy { .. } => "skipped_renamed_copy",
+        UploadOutcome::Skipped => "skipped",
+        _ => "uploaded",
+    }
+}
+
 pub(crate) fn print_file(file: &FileFull, as_json: bool, quiet: bool) -> anyhow::Result<()> {
     if as_json {
         println!(
@@ -177,6 +238,7 @@ pub(crate) fn print_tree_report(
     dry_run: bool,
     quiet: bool,
     scene: &Scene,
+    into: &str,
 ) -> anyhow::Result<()> {
     if as_json {
         let files: Vec<serde_json::Value> = report.files.iter().map(file_json).collect();
@@ -209,13 +271,27 @@ pub(crate) fn print_tree_report(
         }
     }
     if !as_json && !quiet {
-        println!("{}", tree_summary(report, dry_run));
+        let what = format!(
+            "{} from the contents of {} into {into}",
+            files_word(report.files.len()),
+            scene.path.display()
+        );
+        println!("{}", tree_summary(report, dry_run, &what));
     }
     Ok(())
 }
 
 /// The counts of a tree upload on one line; for a dry run, what would be done.
-fn tree_summary(report: &TreeReport, dry_run: bool) -> String {
+/// `1 file`, `2 files`.
+fn files_word(n: usize) -> String {
+    match n {
+        1 => "1 file".to_string(),
+        n => format!("{n} files"),
+    }
+}
+
+/// The counts after `what` (`N files from the contents of DIR into folder F`).
+fn tree_summary(report: &TreeReport, dry_run: bool, what: &str) -> String {
     if dry_run {
         let mut planned = std::collections::BTreeMap::<String, usize>::new();
         for f in &report.files {
@@ -227,15 +303,10 @@ fn tree_summary(report: &TreeReport, dry_run: bool) -> String {
             *planned.entry(key).or_default() += 1;
         }
         let parts: Vec<String> = planned.iter().map(|(k, v)| format!("{k} {v}")).collect();
-        return format!(
-            "dry run, {} files: {}",
-            report.files.len(),
-            parts.join(", ")
-        );
+        return format!("dry run, {what}: {}", parts.join(", "));
     }
     format!(
-        "{} files: {} uploaded, {} new versions, {} skipped, {} failed; {} bytes sent, {} folders created{}",
-        report.files.len(),
+        "{what}: {} uploaded, {} new versions, {} skipped, {} failed; {} bytes sent, {} folders created{}",
         report.uploaded(),
         report.versioned(),
         report.skipped(),

@@ -1,7 +1,9 @@
 //! `put FILE`: one file, as a new file in a folder or as a new version of a file, in parts when
-//! it is large; resumable when a state file is given. Retries show as they happen.
+//! it is large; resumable when a state file is given. Retries show as they happen. A name Box
+//! holds already is settled by `--on-conflict` (the library's policy, as for a directory): the
+//! same content is skipped, nothing sent.
 
-use box_uploads::upload::{Upload, Uploader};
+use box_uploads::upload::{Upload, UploadOutcome, Uploader};
 
 use crate::args::PutArgs;
 use crate::exit_code::{Classified, Exit};
@@ -15,7 +17,7 @@ pub(crate) async fn run(
     uploader: &Uploader,
     verbosity: Verbosity,
 ) -> anyhow::Result<Exit> {
-    let handle = uploader.start_upload(upload(args)?);
+    let (handle, outcome) = uploader.start_upload_with_outcome(upload(args)?);
     let bar = output::upload_bar(&handle, verbosity > Verbosity::Quiet);
     output::follow_retries(&handle, bar.clone());
     let aborter = handle.aborter();
@@ -39,7 +41,8 @@ pub(crate) async fn run(
             return Ok(Exit::Interrupted);
         }
     };
-    output::print_file(&file, args.json, verbosity == Verbosity::Quiet)?;
+    let outcome = outcome.get().unwrap_or(UploadOutcome::Uploaded);
+    output::print_put(&file, &outcome, args.json, verbosity == Verbosity::Quiet)?;
     Ok(Exit::Done)
 }
 
@@ -76,7 +79,9 @@ fn upload(args: &PutArgs) -> anyhow::Result<Upload> {
             }
             u.into()
         }
-        (None, Some(folder)) => Upload::new_file(folder.clone(), box_name(args)?).into(),
+        (None, Some(folder)) => Upload::new_file(folder.clone(), box_name(args)?)
+            .on_conflict(args.on_conflict())
+            .into(),
         (None, None) => {
             return Err(
                 Classified::new(Exit::Usage, "pass --folder ID or --version-of FILE_ID").into(),

@@ -396,9 +396,16 @@ async fn the_cli_never_prints_the_token_and_takes_none_as_an_argument() {
     let mut unknown = put_args(&file, &api, &upload, "987654");
     unknown.extend(["--name".into(), "other.bin".into()]);
     runs.push(("API failure (404)".into(), unknown, true, false));
+    // The name in use with other content, and `--on-conflict fail`.
+    let other_dir = dir.path().join("other");
+    std::fs::create_dir_all(&other_dir).expect("mkdir");
+    let other = other_dir.join("cli.bin");
+    std::fs::write(&other, test_data(2 * MIB + 3, 10)).expect("write");
+    let mut in_use = put_args(&other, &api, &upload, "0");
+    in_use.extend(["--on-conflict".into(), "fail".into()]);
     runs.push((
-        "API failure (409, name in use)".into(),
-        put_args(&file, &api, &upload, "0"),
+        "conflict (name in use, --on-conflict fail)".into(),
+        in_use,
         true,
         false,
     ));

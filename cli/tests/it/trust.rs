@@ -65,7 +65,7 @@ async fn a_dry_run_of_a_file_writes_nothing_and_says_what_would_happen() {
     assert_eq!(writes(&emu), [0; 6], "a dry run writes nothing");
     assert_eq!(emu.tree("0").await.expect("root"), Default::default());
 
-    // Uploaded for real, then planned again: the name is taken, with this content.
+    // Uploaded for real, then planned again: the name is taken, with this content: skipped.
     let mut cmd = put_to(&emu, &file);
     cmd.args(["--folder", "0", "--json"]);
     let out = run(cmd).await;
@@ -79,10 +79,35 @@ async fn a_dry_run_of_a_file_writes_nothing_and_says_what_would_happen() {
     let out = run(cmd).await;
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let plan: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(plan["action"], "skip", "{plan}");
+    assert_eq!(plan["file_id"], id.as_str(), "{plan}");
+    let reason = plan["reason"].as_str().unwrap_or_default();
+    assert!(reason.contains("the same content"), "{plan}");
+    // With other content and --on-conflict fail: the conflict a real run would stop on (6).
+    std::fs::write(&file, b"planned CONTENT").expect("rewrite");
+    let mut cmd = put_to(&emu, &file);
+    cmd.args(["--folder", "0", "-n", "--json", "--on-conflict", "fail"]);
+    let out = run(cmd).await;
+    let plan: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
     assert_eq!(plan["action"], "conflict", "{plan}");
     assert_eq!(plan["existing_id"], id.as_str(), "{plan}");
-    assert_eq!(plan["same_content"], true, "{plan}");
+    assert_eq!(plan["same_content"], false, "{plan}");
     assert_eq!(plan["exit_code"], 6, "{plan}");
+    // With the default policy, a new version of it; renaming, a free name.
+    let mut cmd = put_to(&emu, &file);
+    cmd.args(["--folder", "0", "-n", "--json"]);
+    let out = run(cmd).await;
+    let plan: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(plan["action"], "version", "{plan}");
+    assert_eq!(plan["file_id"], id.as_str(), "{plan}");
+    let mut cmd = put_to(&emu, &file);
+    cmd.args(["--folder", "0", "-n", "--on-conflict", "rename"]);
+    let out = run(cmd).await;
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.contains("would upload") && stdout.contains(" (1)"),
+        "{stdout}"
+    );
 
     // A new version of it, with a stale etag: the 412 a real run would meet.
     std::fs::write(&file, b"other content").expect("rewrite");
@@ -164,7 +189,8 @@ async fn each_kind_of_failure_has_its_exit_code() {
         "no operation names: {stderr}"
     );
 
-    // 6: the name is taken; the hint names the file to version.
+    // 6: the name is taken with other content and --on-conflict fail; the message names the
+    // file, the hint the option that goes ahead.
     let mut cmd = put_to(&emu, &file);
     cmd.args(["--folder", "0", "--json"]);
     let out = run(cmd).await;
@@ -173,13 +199,23 @@ async fn each_kind_of_failure_has_its_exit_code() {
         .as_str()
         .expect("id")
         .to_string();
+    let name = file
+        .file_name()
+        .expect("name")
+        .to_string_lossy()
+        .into_owned();
+    let original = std::fs::read(&file).expect("read");
+    std::fs::write(&file, b"other content for exit 6").expect("rewrite");
     let mut cmd = put_to(&emu, &file);
-    cmd.args(["--folder", "0"]);
+    cmd.args(["--folder", "0", "--on-conflict", "fail"]);
     let out = run(cmd).await;
     assert_eq!(out.status.code(), Some(6), "{}", text(&out.stderr));
     let stderr = text(&out.stderr);
-    assert!(stderr.contains(&format!("--version-of {id}")), "{stderr}");
+    assert!(stderr.contains(&format!("file {id}")), "{stderr}");
+    assert!(stderr.contains(&name), "{stderr}");
+    assert!(stderr.contains("--on-conflict version"), "{stderr}");
     assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
+    std::fs::write(&file, original).expect("restore");
     // 6 too: a stale etag.
     let mut cmd = put_to(&emu, &file);
     cmd.args(["--version-of", &id, "--if-match", "stale"]);
@@ -197,13 +233,11 @@ async fn each_kind_of_failure_has_its_exit_code() {
     let out = run(cmd).await;
     assert_eq!(out.status.code(), Some(5), "{}", text(&out.stderr));
     let stderr = text(&out.stderr);
-    // Two retries of the upload (and of the look-ups for a stored file a 5xx calls for).
+    // Two retries of the first call: the name's lookup of the conflict policy (Box's
+    // preflight check, on the API host).
     assert!(stderr.matches("retrying in").count() >= 2, "{stderr}");
     assert!(stderr.contains("HTTP 502"), "{stderr}");
-    assert!(
-        stderr.contains(&emu.upload_url()),
-        "names the host: {stderr}"
-    );
+    assert!(stderr.contains(&emu.api_url()), "names the host: {stderr}");
     assert!(stderr.contains("gave up after 3 attempt(s)"), "{stderr}");
 
     // A directory too: the listing of its folder is retried, each retry said with -v.
