@@ -87,6 +87,19 @@ pub struct Uploaded<F> {
 /// Where a running upload leaves its outcome for the caller that asked for it.
 pub(crate) type OutcomeSlot = Arc<OnceLock<UploadOutcome>>;
 
+/// What an upload started with
+/// [`Uploader::start_upload_with_outcome`](super::Uploader::start_upload_with_outcome) did, once
+/// its handle's `join` returned the file.
+#[derive(Debug, Clone)]
+pub struct OutcomeReceiver(pub(crate) OutcomeSlot);
+
+impl OutcomeReceiver {
+    /// The outcome, once the upload decided it (always, once it succeeded).
+    pub fn get(&self) -> Option<UploadOutcome> {
+        self.0.get().cloned()
+    }
+}
+
 /// What the policy leaves the upload to do.
 pub(crate) enum Resolved<F> {
     /// Upload to `target` (with `if_match`, for a version).
@@ -292,7 +305,7 @@ fn refused(holder: &serde_json::Value, name: &str, is_file: bool) -> UploadError
     UploadError::from(UploadErrorKind::Conflict {
         operation: "preflight_upload",
         attempts: 1,
-        existing,
+        existing: Box::new(existing),
     })
     .with_source(FailPolicy { is_file })
 }

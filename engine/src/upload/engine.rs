@@ -91,7 +91,8 @@ impl<A: UploadCalls> Engine<A> {
     }
 
     /// What `upload` would do, found with read-only calls (a new file's conflict policy looks
-    /// the name up): nothing is sent. `file` is the file a skip would return.
+    /// the name up): nothing is sent. `file` is the file a skip would return, or the one a
+    /// version would be made of.
     pub(crate) async fn plan<T>(
         &self,
         upload: Upload<T>,
@@ -122,6 +123,18 @@ impl<A: UploadCalls> Engine<A> {
         Ok(match resolved.map_err(|e| e.named(&upload.target, 0))? {
             Resolved::Done { file, outcome } => Uploaded {
                 file: Some(file),
+                outcome,
+            },
+            Resolved::Send {
+                target: Target::NewVersion { file_id, .. },
+                outcome,
+                ..
+            } => Uploaded {
+                file: Some(
+                    ctx.retry(&retry)
+                        .call("get_file_info", || ctx.api.file_info(&file_id))
+                        .await?,
+                ),
                 outcome,
             },
             Resolved::Send { outcome, .. } => Uploaded {

@@ -79,7 +79,7 @@ pub use adaptive::ParallelismStats;
 pub(crate) use calls::fake_answers;
 pub use calls::{CallError, CallErrorKind, PartRecord, SessionEndpoints};
 pub(crate) use client_impl::call_error;
-pub use conflict::{UploadOutcome, Uploaded};
+pub use conflict::{OutcomeReceiver, UploadOutcome, Uploaded};
 pub use digest::Sha1Digest;
 pub use error::{ExistingItem, Missing, SizeLimit, UploadError, UploadErrorKind};
 pub(crate) use handle::Cancellation;

@@ -3,8 +3,8 @@
 use super::engine::Engine;
 use super::limits::UserLimits;
 use super::{
-    ParallelismStats, Upload, UploadConfig, UploadError, UploadHandle, UploadOutcome, UploadTarget,
-    Uploaded,
+    OutcomeReceiver, ParallelismStats, Upload, UploadConfig, UploadError, UploadHandle,
+    UploadOutcome, UploadTarget, Uploaded,
 };
 use crate::models::FileFull;
 use crate::Client;
@@ -134,18 +134,29 @@ impl Uploader {
         &self,
         upload: Upload<T>,
     ) -> Result<Uploaded<FileFull>, UploadError> {
+        let (handle, outcome) = self.start_upload_with_outcome(upload);
+        let file = handle.join().await?;
+        let outcome = outcome.get().unwrap_or(UploadOutcome::Uploaded);
+        Ok(Uploaded { file, outcome })
+    }
+
+    /// [`start_upload`](Self::start_upload), and what the upload did (read it once `join`
+    /// returned the file): see [`upload_with_outcome`](Self::upload_with_outcome).
+    pub fn start_upload_with_outcome<T: UploadTarget>(
+        &self,
+        upload: Upload<T>,
+    ) -> (UploadHandle<FileFull>, OutcomeReceiver) {
         let target = upload.target.clone();
         let (handle, outcome) = self.engine.start_with_outcome(upload);
-        let file = handle.naming_failures_for(target).join().await?;
-        let outcome = outcome.get().cloned().unwrap_or(UploadOutcome::Uploaded);
-        Ok(Uploaded { file, outcome })
+        (handle.naming_failures_for(target), OutcomeReceiver(outcome))
     }
 
     /// What [`upload_with_outcome`](Self::upload_with_outcome) would do, found with read-only
     /// calls and nothing sent (a dry run): a new file's conflict policy looks the name up and
     /// hashes the source; without a policy the answer is [`UploadOutcome::Uploaded`]. `file` is
-    /// the file a skip would return. [`OnConflict::Fail`](super::OnConflict::Fail) over a name
-    /// in use fails with the conflict the upload would.
+    /// the file a skip would return, or the one a new version would be made of.
+    /// [`OnConflict::Fail`](super::OnConflict::Fail) over a name in use fails with the conflict
+    /// the upload would.
     pub async fn plan_upload<T: UploadTarget>(
         &self,
         upload: Upload<T>,
