@@ -7,7 +7,7 @@
 
 mod common;
 
-use box_uploads::upload::{Upload, UploadConfig, Uploader};
+use box_uploads::upload::{ProgressEvent, Upload, UploadConfig, Uploader};
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -45,12 +45,25 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
 
     let handle = uploader.start_upload(upload());
-    let progress = handle.progress();
+    let mut events = handle.events();
     let file = handle.join().await?;
-    let p = progress.borrow().clone();
-    println!(
-        "resumed in session {:?} and stored file {}: {} of {} bytes sent this time",
-        p.session_id, file.id, p.bytes_sent, p.total_bytes
-    );
+    // What the second run found stored: the parts it did not send again.
+    let mut resumed = None;
+    while let Ok(event) = events.try_recv() {
+        if let ProgressEvent::SessionResumed {
+            session_id,
+            parts_stored,
+        } = event
+        {
+            resumed = Some((session_id, parts_stored));
+        }
+    }
+    match resumed {
+        Some((session, stored)) => println!(
+            "resumed session {session} with {stored} part(s) already stored; stored file {}",
+            file.id
+        ),
+        None => println!("stored file {} (nothing to resume)", file.id),
+    }
     Ok(())
 }
