@@ -69,6 +69,17 @@ pub fn upload_one(args: &[String]) -> Result<(), String> {
             }
             None
         });
+        // When the first part was settled as reused: the plan's answer (a version with reuse).
+        let mut settled = handle.events();
+        let first_reused = tokio::spawn(async move {
+            loop {
+                match settled.recv().await {
+                    Ok(ProgressEvent::PartReused { .. }) => return Some(start.elapsed()),
+                    Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+                    Err(tokio::sync::broadcast::error::RecvError::Closed) => return None,
+                }
+            }
+        });
         let session = tokio::spawn(async move {
             loop {
                 match events.recv().await {
@@ -92,6 +103,8 @@ pub fn upload_one(args: &[String]) -> Result<(), String> {
         let retries = progress.borrow().retries;
         session.abort();
         committing.abort();
+        first_reused.abort();
+        let first_reused_s = first_reused.await.ok().flatten().map(|at| at.as_secs_f64());
         let session = session.await.ok().flatten();
         let commit_s = committing
             .await
@@ -113,6 +126,7 @@ pub fn upload_one(args: &[String]) -> Result<(), String> {
             "bytes_sent": progress.borrow().bytes_sent,
             "bytes_reused": progress.borrow().bytes_reused,
             "commit_s": commit_s,
+            "first_reused_s": first_reused_s,
         }))
     })?;
     let mut out = out;

@@ -86,3 +86,68 @@ fn the_report_speaks_of_its_targets_and_the_defaults_it_read() {
          2.00x: 200 MiB/s vs boxsdk 3 chunked (Python) 100 MiB/s (medians) | **met** |"
     ));
 }
+
+#[test]
+fn the_version_reuse_section_shows_each_client_side_by_side_with_the_ratios() {
+    use crate::results::version_reuse::sample::{case, client};
+    use crate::results::version_reuse::{BOXSDK10, BOXSDK3, ENGINE_FULL, ENGINE_REUSE};
+    use crate::results::VersionClient;
+
+    let measured = |key: &str, label: &str, s: f64, sent_mib: u64, plans: u64| VersionClient {
+        label: label.into(),
+        bytes_sent: Some(sent_mib << 20),
+        part_requests: Some(sent_mib / 32),
+        plan_requests: Some(plans),
+        plan_hits: Some(32 - sent_mib.min(1024) / 32),
+        plan_misses: Some(sent_mib / 32),
+        parts_reused: Some(30),
+        part_bytes_reused: Some(30 << 25),
+        intact: true,
+        cpu_s: Some(3.5),
+        max_rss_mib: Some(41.0),
+        load_avg_1m: Some(1.5),
+        ..client(key, Some(s), true)
+    };
+    let mut ours = measured(ENGINE_REUSE, "engine, reuse", 4.0, 64, 1);
+    ours.first_reused_s = Some(1.5);
+    ours.commit_s = Some(0.5);
+    let mut r = results(vec![]);
+    r.version_reuse = Some(case(vec![
+        ours,
+        measured(ENGINE_FULL, "engine, no reuse", 40.0, 1024, 0),
+        measured(BOXSDK10, "boxsdk 10", 10.0, 64, 32),
+        VersionClient::not_measured(BOXSDK3, "boxsdk 3", "", "--skip-boxsdk3".into()),
+    ]));
+    let md = render_of(&r);
+    assert!(
+        md.contains("## New version with one changed region\n"),
+        "{md}"
+    );
+    assert!(md.contains(
+        "| engine, reuse | 4.00 | – | 64 MiB | 2 | 1 | 30 / 2 | 30 (960 MiB) | yes | 3.50 | 41 | 1.5 |"
+    ));
+    assert!(md.contains(
+        "| engine, no reuse | 40.00 | 10.0x faster | 1 GiB | 32 | 0 | 0 / 32 | 30 (960 MiB) | yes |"
+    ));
+    assert!(md.contains("| boxsdk 10 | 10.00 | 2.5x faster | 64 MiB | 2 | 32 | 30 / 2 |"));
+    assert!(md.contains("| boxsdk 3 | skipped: --skip-boxsdk3 |"));
+    assert!(md.contains("- boxsdk 3 was not measured: --skip-boxsdk3\n"));
+    // The targets, in the table at the top and beside the section.
+    assert!(md.contains(
+        "- Target: New version, one changed region (`wan`, 1 GiB, 3 MiB changed): engine vs a \
+         full upload (the engine, reuse off) — at least 10x faster: **met** (10.0x: 4.00 s vs \
+         40.00 s; 64 MiB vs 1 GiB sent; 1 vs 0 plan requests)."
+    ));
+    assert!(md.contains("at least 3x faster | 2.5x: 4.00 s vs 10.00 s; 64 MiB vs 64 MiB sent; 1 vs 32 plan requests | **not met** |"));
+    // The engine's phases and what the profile allows.
+    assert!(md.contains("its first reused part was settled 1.50 s in"));
+    assert!(md.contains("the next 2.00 s, and the commit"));
+    assert!(md.contains("takes at least 2.71 s"));
+    assert!(md.contains("about 3.2x, below the 10x target"));
+}
+
+#[test]
+fn without_the_case_there_is_no_section() {
+    let md = render_of(&results(vec![]));
+    assert!(!md.contains("New version with one changed region"));
+}

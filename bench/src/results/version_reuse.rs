@@ -79,6 +79,15 @@ pub struct VersionClient {
     pub parts_reused: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub part_bytes_reused: Option<u64>,
+    /// The engine: seconds from the start to its first reused part (the plan's answer), and
+    /// from the start of its commit to the end.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub first_reused_s: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub commit_s: Option<f64>,
+    /// The machine's 1-minute load average when the version upload started.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub load_avg_1m: Option<f64>,
     /// The stored version's SHA-1 equals the changed file's.
     pub intact: bool,
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -177,6 +177,7 @@ pub fn run(ctx: &Context) -> Result<VersionReuse, String> {
                 .filter(|_| seed.success)
                 .ok_or_else(|| format!("the first upload failed: {}", last_lines(&seed.stderr)))?;
             let before = emu.counters()?;
+            c.load_avg_1m = Some(setup::load_average_1m()).filter(|l| l.is_finite());
             let m = measure::run(ctx.method, &command(&emu, &file_id), &scratch);
             let after = emu.counters();
             let stored = emu.file(&file_id);
@@ -191,6 +192,8 @@ pub fn run(ctx: &Context) -> Result<VersionReuse, String> {
             }
             let json = m.json().unwrap_or(serde_json::Value::Null);
             c.upload_s = json["upload_s"].as_f64().or(Some(m.wall_s));
+            c.first_reused_s = json["first_reused_s"].as_f64();
+            c.commit_s = json["commit_s"].as_f64();
             c.bytes_sent = grew(&before, &after, "/file_bytes_received");
             c.part_requests = grew(&before, &after, "/requests/upload_part");
             c.plan_requests = grew(&before, &after, "/plan_requests");
