@@ -28,4 +28,5 @@ mod library;
 mod rare_answers;
 mod reuse;
 mod soak;
+mod tls;
 mod tree;
