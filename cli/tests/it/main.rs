@@ -7,6 +7,7 @@ mod common;
 mod auth;
 mod cli_put;
 mod cli_resume;
+mod conflict;
 mod crash;
 mod secrets;
 mod tree;
