@@ -25,6 +25,7 @@ mod engine_sizes;
 mod engine_source_errors;
 mod engine_versions;
 mod library;
+mod limits;
 mod rare_answers;
 mod reuse;
 mod soak;
