@@ -84,7 +84,7 @@
 //! streams share one connection's buckets). [`Counters::connections_opened`] and the
 //! requests per HTTP version show how a client spreads its requests. A fault that drops a
 //! connection drops the whole TCP connection: over HTTP/2 that ends every request in flight on
-//! it, not only the one the fault was drawn for. [`TestCertificates`] (feature `testing`)
+//! it, not only the one the fault was drawn for. `TestCertificates` (feature `testing`)
 //! makes a throwaway CA and server certificate.
 //!
 //! The `testing` module (cargo feature `testing`, for `[dev-dependencies]`) has what tests of a

@@ -75,12 +75,13 @@ async fn the_engine_uploads_over_https_with_a_trusted_ca() {
         // Observed, not asserted (see the emulator README's HTTPS section).
         eprintln!(
             "chunked upload over {what}, {} parts: connections opened {}, HTTP/2 requests {}, \
-             HTTP/1.1 requests {}, requests {}, parts in flight at most {}",
+             HTTP/1.1 requests {}, requests {} {:?}, parts in flight at most {}",
             c.parts_stored,
             c.connections_opened,
             c.http2_requests,
             c.http1_requests,
             c.requests_total,
+            c.requests,
             c.part_uploads_max_in_flight
         );
     }
