@@ -145,6 +145,9 @@ pub(crate) async fn resolve<A: UploadCalls>(
     policy: OnConflict,
 ) -> Result<Resolved<A::File>, UploadError> {
     let size = declared_size(&source).await?;
+    // Known before the lookup, so that its failure (a size over the user's limit) is named
+    // with the size.
+    ctx.reporter.update(|p| p.total_bytes = size);
     let target = |name: &str| Target::NewFile {
         folder_id: folder_id.to_string(),
         name: name.to_string(),

@@ -9,7 +9,7 @@ use super::conflict::{self, OutcomeSlot, Resolved, UploadOutcome, Uploaded};
 use super::context::{Ctx, Job};
 use super::error::UploadError;
 use super::handle::{Cancellation, UploadHandle};
-use super::limits::UserLimits;
+use super::limits::{peeked_size, UserLimits};
 use super::progress::{Phase, Reporter};
 use super::{chunked, direct, Upload, UploadConfig};
 
@@ -120,7 +120,8 @@ impl<A: UploadCalls> Engine<A> {
             .unwrap_or_else(|| ctx.config.retry.clone());
         let peek = source.peek();
         let resolved = conflict::resolve(&ctx, &retry, folder_id, name, peek, policy).await;
-        Ok(match resolved.map_err(|e| e.named(&upload.target, 0))? {
+        let size = ctx.reporter.subscribe().borrow().total_bytes;
+        Ok(match resolved.map_err(|e| e.named(&upload.target, size))? {
             Resolved::Done { file, outcome } => Uploaded {
                 file: Some(file),
                 outcome,
@@ -195,6 +196,20 @@ async fn run<A: UploadCalls>(
         UploadError::invalid_input("no content: call from_path, from_reader or from_bytes")
     })?;
     let retry = retry.unwrap_or_else(|| ctx.config.retry.clone());
+    let cutoff = chunked_cutoff.unwrap_or(ctx.config.chunked_cutoff);
+    // The user's upload limit, before anything is looked up or sent (a size that cannot be
+    // read yet is checked by opening the source, which reports why).
+    if let (Some(limits), Some(size)) = (limits, peeked_size(source.peek()).await) {
+        let chunked = size > cutoff && size >= ctx.config.min_chunked_size;
+        // Named after the call Box would refuse: the first one of the chosen path.
+        let operation = match (&target, chunked) {
+            (Target::NewFile { .. }, false) => "upload_file",
+            (Target::NewFile { .. }, true) => "create_upload_session",
+            (Target::NewVersion { .. }, false) => "upload_file_version",
+            (Target::NewVersion { .. }, true) => "create_upload_session_for_file",
+        };
+        limits.check(operation, size).await?;
+    }
     // A new file's conflict policy: the name looked up before anything is sent.
     let (target, if_match) = match (&target, on_conflict) {
         (Target::NewFile { folder_id, name }, Some(policy)) => {
@@ -239,19 +254,7 @@ async fn run<A: UploadCalls>(
         dates,
         reuse_parts: reuse_parts.unwrap_or(ctx.config.reuse_parts) && is_version,
     };
-    let cutoff = chunked_cutoff.unwrap_or(ctx.config.chunked_cutoff);
-    let chunked = size > cutoff && size >= ctx.config.min_chunked_size;
-    if let Some(limits) = limits {
-        // Named after the call Box would refuse: the first one of the chosen path.
-        let operation = match (&job.target, chunked) {
-            (Target::NewFile { .. }, false) => "upload_file",
-            (Target::NewFile { .. }, true) => "create_upload_session",
-            (Target::NewVersion { .. }, false) => "upload_file_version",
-            (Target::NewVersion { .. }, true) => "create_upload_session_for_file",
-        };
-        limits.check(operation, size).await?;
-    }
-    if chunked {
+    if size > cutoff && size >= ctx.config.min_chunked_size {
         chunked::run(&ctx, &job, opened).await
     } else {
         direct::run(&ctx, &job, opened).await
