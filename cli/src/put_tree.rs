@@ -40,7 +40,15 @@ pub(crate) async fn run(
                 format!("folder {name} ({id}) in folder {folder}"),
             ),
             None => {
-                if verbosity > Verbosity::Quiet {
+                if args.json {
+                    println!(
+                        "{}",
+                        serde_json::json!({
+                            "dry_run": true, "action": "create_folder", "name": name,
+                            "parent_id": folder,
+                        })
+                    );
+                } else if verbosity > Verbosity::Quiet {
                     println!(
                         "dry run: would create folder {name} in folder {folder} and upload the \
                          contents of {} into it; nothing was written",
