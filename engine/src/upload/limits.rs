@@ -6,18 +6,19 @@
 //! `file_size_limit_exceeded`, at session creation or at the upload), only later, after a
 //! direct upload has sent the whole file. So when the user cannot be read (401/403/404, a
 //! transport failure, any other error) the upload goes on unchecked, and Box's answer decides.
-//! One failure stops the upload: no access token could be had (the credentials were refused),
-//! which the upload's own first call would meet again; then nothing is remembered, and the
-//! next upload asks again.
+//! Two failures stop the upload, since its own first call would meet them again: no access
+//! token could be had (the credentials were refused), or Box refused a token that cannot be
+//! renewed (401 to a fixed token). Then nothing is remembered, and the next upload asks again.
 
 use std::future::Future;
 use std::pin::Pin;
 
 use tokio::sync::OnceCell;
 
-use super::calls::{CallError, CallErrorKind};
+use super::calls::{CallError, CallErrorKind, UploadCalls as _};
 use super::client_impl::call_error;
 use super::error::{SizeLimit, UploadError, UploadErrorKind};
+use super::source::Peek;
 use crate::operations::GetCurrentUserRequest;
 use crate::Client;
 
@@ -32,6 +33,8 @@ type Ask = Box<
 /// The user's largest upload, asked for at most once.
 pub(crate) struct UserLimits {
     ask: Ask,
+    /// A 401 is final: the token cannot be renewed.
+    fixed_token: bool,
     max_upload_size: OnceCell<Option<u64>>,
 }
 
@@ -44,20 +47,26 @@ impl std::fmt::Debug for UserLimits {
 }
 
 impl UserLimits {
-    /// Limits read with `ask` (called at most once, on the first check).
-    pub(crate) fn new(ask: Ask) -> Self {
+    /// Limits read with `ask` (called at most once, on the first check); `fixed_token`: a 401
+    /// is final.
+    pub(crate) fn new(ask: Ask, fixed_token: bool) -> Self {
         UserLimits {
             ask,
+            fixed_token,
             max_upload_size: OnceCell::new(),
         }
     }
 
     /// Limits read from Box through `client` (`GET /users/me?fields=max_upload_size`).
     pub(crate) fn of_client(client: Client) -> Self {
-        UserLimits::new(Box::new(move || {
-            let client = client.clone();
-            Box::pin(async move { ask_box(&client).await })
-        }))
+        let fixed_token = !client.can_refresh_credentials();
+        UserLimits::new(
+            Box::new(move || {
+                let client = client.clone();
+                Box::pin(async move { ask_box(&client).await })
+            }),
+            fixed_token,
+        )
     }
 
     /// The user's largest upload in bytes, if known. Concurrent first callers wait for one
@@ -72,7 +81,10 @@ impl UserLimits {
                         tracing::debug!(max_upload_size = ?max, "read the user's upload limit");
                         Ok(max)
                     }
-                    Err(e) if e.kind() == CallErrorKind::Credentials => {
+                    Err(e)
+                        if e.kind() == CallErrorKind::Credentials
+                            || (self.fixed_token && e.status() == Some(401)) =>
+                    {
                         Err(UploadError::api(OPERATION, 1, e))
                     }
                     Err(e) => {
@@ -108,6 +120,15 @@ impl UserLimits {
     }
 }
 
+/// The size of what `peek` shows, without opening it: `None` when a file's size cannot be read.
+pub(crate) async fn peeked_size(peek: Peek) -> Option<u64> {
+    match peek {
+        Peek::Path(path) => tokio::fs::metadata(&path).await.ok().map(|m| m.len()),
+        Peek::Reader { size } => Some(size),
+        Peek::Bytes(bytes) => Some(bytes.len() as u64),
+    }
+}
+
 /// Asks Box for the user's `max_upload_size` alone.
 async fn ask_box(client: &Client) -> Result<Option<u64>, CallError> {
     let request = GetCurrentUserRequest::new().with_fields(vec!["max_upload_size".into()]);
@@ -139,17 +160,23 @@ mod tests {
     use std::sync::Arc;
 
     fn limits(max: Option<u64>, asked: Arc<AtomicUsize>) -> UserLimits {
-        UserLimits::new(Box::new(move || {
-            asked.fetch_add(1, Ordering::SeqCst);
-            Box::pin(async move { Ok(max) })
-        }))
+        UserLimits::new(
+            Box::new(move || {
+                asked.fetch_add(1, Ordering::SeqCst);
+                Box::pin(async move { Ok(max) })
+            }),
+            true,
+        )
     }
 
     fn failing(kind: CallErrorKind, asked: Arc<AtomicUsize>) -> UserLimits {
-        UserLimits::new(Box::new(move || {
-            asked.fetch_add(1, Ordering::SeqCst);
-            Box::pin(async move { Err(CallError::new(kind, "no".to_string())) })
-        }))
+        UserLimits::new(
+            Box::new(move || {
+                asked.fetch_add(1, Ordering::SeqCst);
+                Box::pin(async move { Err(CallError::new(kind, "no".to_string())) })
+            }),
+            true,
+        )
     }
 
     #[test]
