@@ -352,3 +352,65 @@ async fn hash(source: Peek) -> Result<Option<Sha1Digest>, UploadError> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_conflict_item_is_read_as_the_decision_needs_it() {
+        let file = serde_json::json!({"type": "file", "id": "5", "name": "a.txt", "sha1": "ab"});
+        assert_eq!(
+            existing_of(&file),
+            Existing {
+                is_file: true,
+                size: None,
+                sha1: Some("ab"),
+            }
+        );
+        let untyped = serde_json::json!({"id": "5", "size": 3});
+        assert!(
+            existing_of(&untyped).is_file,
+            "a file upload's conflict is a file"
+        );
+        assert_eq!(existing_of(&untyped).size, Some(3));
+        let folder = serde_json::json!({"type": "folder", "id": "6"});
+        assert!(!existing_of(&folder).is_file);
+    }
+
+    #[test]
+    fn fail_names_the_file_and_the_policies_that_go_ahead() {
+        let item = serde_json::json!({"type": "file", "id": "5", "name": "a.txt"});
+        let err = refused(&item, "a.txt", true);
+        let existing = err.conflict().expect("a conflict");
+        assert_eq!(
+            (existing.id.as_str(), existing.name.as_str()),
+            ("5", "a.txt")
+        );
+        assert_eq!(err.operation(), Some("preflight_upload"));
+        let why = std::error::Error::source(&err)
+            .map(|s| s.to_string())
+            .unwrap_or_default();
+        assert!(why.contains("OnConflict::Version"), "{why}");
+        assert!(why.contains("Rename") && why.contains("Skip"), "{why}");
+        let folder = serde_json::json!({"type": "folder", "id": "6", "name": "a.txt"});
+        let err = refused(&folder, "a.txt", false);
+        assert_eq!(err.conflict().map(|e| e.kind.as_str()), Some("folder"));
+    }
+
+    #[test]
+    fn only_a_sent_outcome_says_content_was_sent() {
+        assert!(UploadOutcome::Uploaded.sent());
+        assert!(UploadOutcome::Versioned.sent());
+        assert!(UploadOutcome::Renamed {
+            name: "a (1).txt".into()
+        }
+        .sent());
+        assert!(!UploadOutcome::SkippedIdentical.sent());
+        assert!(!UploadOutcome::SkippedRenamedCopy {
+            name: "a (1).txt".into()
+        }
+        .sent());
+        assert!(!UploadOutcome::Skipped.sent());
+    }
+}
