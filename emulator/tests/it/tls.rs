@@ -1,5 +1,6 @@
 //! HTTPS: the emulator serving TLS with a throwaway CA, HTTP/2 and HTTP/1.1 as ALPN settles
-//! them, counters per HTTP version and connection, refused handshakes, a connection-dropping
+//! them, counters per HTTP version and connection, refused handshakes, shaping per TCP
+//! connection (HTTP/2 streams share one), a connection-dropping
 //! fault over HTTP/2, and the binary's `--tls-cert`/`--tls-key`.
 
 use crate::common::*;
@@ -230,4 +231,50 @@ async fn the_binary_serves_https() {
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("CERTIFICATE"), "{stderr}");
+}
+
+/// `--net` shapes per TCP connection: two parts sent at once over one HTTP/2 connection share
+/// its `conn` rate (64 KiB at 64 KiB/s take about a second), where over HTTP/1.1 each has a
+/// connection and a rate of its own.
+#[tokio::test]
+async fn shaping_is_per_connection_and_http2_streams_share_it() {
+    use box_emulator::NetConfig;
+    async fn two_parts_at_once(http1: bool) -> (std::time::Duration, u64) {
+        let emu = start(Config {
+            part_size: Some(32 * 1024),
+            ..tls_config()
+        })
+        .await;
+        let ctx = Ctx {
+            emu,
+            http: https(http1),
+        };
+        let data = test_data(64 * 1024, 7);
+        let s = ctx.new_session("0", "shaped.bin", 64 * 1024).await;
+        ctx.emu.set_net(NetConfig {
+            conn_bytes_per_sec: Some(64 * 1024),
+            ..Default::default()
+        });
+        let before = ctx.emu.counters().connections_opened;
+        let started = std::time::Instant::now();
+        let (a, b) = tokio::join!(
+            ctx.put_part(&s, 0, &data[..32 * 1024], 64 * 1024),
+            ctx.put_part(&s, 32 * 1024, &data[32 * 1024..], 64 * 1024)
+        );
+        let took = started.elapsed();
+        assert_eq!((a.status().as_u16(), b.status().as_u16()), (200, 200));
+        (took, ctx.emu.counters().connections_opened - before)
+    }
+    let (h2_took, h2_new) = two_parts_at_once(false).await;
+    assert_eq!(h2_new, 0, "both parts on the session's HTTP/2 connection");
+    assert!(
+        h2_took >= std::time::Duration::from_millis(900),
+        "{h2_took:?}"
+    );
+    let (h1_took, h1_new) = two_parts_at_once(true).await;
+    assert_eq!(
+        h1_new, 1,
+        "the second part opens a second HTTP/1.1 connection"
+    );
+    assert!(h1_took < h2_took, "{h1_took:?} vs {h2_took:?}");
 }
