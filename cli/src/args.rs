@@ -32,6 +32,8 @@ Exit codes:
   6    conflict: the name is held with other content and --on-conflict fail (or a
        folder holds it), or --if-match is stale (412)
   7    the source changed during the upload (or since the interrupted one)
+  8    too large: the file is over the Box user's upload limit (refused before
+       sending), or over the account's storage
   130  interrupted (Ctrl-C)
 
 Environment:

@@ -24,6 +24,9 @@ pub(crate) enum Exit {
     /// The name is in use (409) or the etag is stale (412).
     Conflict,
     SourceChanged,
+    /// The file is over the Box user's upload limit or the account's storage, or a single
+    /// request's limit.
+    TooLarge,
     Interrupted,
 }
 
@@ -38,6 +41,7 @@ impl Exit {
             Exit::GaveUp => 5,
             Exit::Conflict => 6,
             Exit::SourceChanged => 7,
+            Exit::TooLarge => 8,
             Exit::Interrupted => 130,
         }
     }
@@ -53,6 +57,7 @@ impl Exit {
             Exit::GaveUp => "gave_up",
             Exit::Conflict => "conflict",
             Exit::SourceChanged => "source_changed",
+            Exit::TooLarge => "too_large",
             Exit::Interrupted => "interrupted",
         }
     }
@@ -329,6 +334,8 @@ pub(crate) fn exit_for(f: &Facts) -> Exit {
         // Also without an answer to read: `--on-conflict fail` refused before sending.
         Some(UploadErrorKind::Conflict { .. }) => return Exit::Conflict,
         Some(UploadErrorKind::CommitTimeout { .. }) => return Exit::GaveUp,
+        // Found before sending (the user's max_upload_size), or Box's 403/413 refusal.
+        Some(UploadErrorKind::TooLarge { .. }) => return Exit::TooLarge,
         _ => {}
     }
     match f.credentials {
@@ -370,6 +377,7 @@ pub(crate) fn exit_for(f: &Facts) -> Exit {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use box_uploads::upload::SizeLimit;
 
     fn api(status: u16, code: &str) -> Facts {
         Facts {
@@ -476,6 +484,29 @@ mod tests {
                 "longer",
                 upload(UploadErrorKind::SourceTooLong { declared: 10 }),
                 7,
+            ),
+            (
+                "over the user's limit, found before sending",
+                upload(UploadErrorKind::TooLarge {
+                    operation: "upload_file",
+                    attempts: 0,
+                    size: 2 << 20,
+                    limit: SizeLimit::MaxUploadSize(1 << 20),
+                }),
+                8,
+            ),
+            (
+                "Box's 403 file_size_limit_exceeded",
+                Facts {
+                    upload: Some(UploadErrorKind::TooLarge {
+                        operation: "create_upload_session",
+                        attempts: 1,
+                        size: 2 << 20,
+                        limit: SizeLimit::FileSize,
+                    }),
+                    ..api(403, "file_size_limit_exceeded")
+                },
+                8,
             ),
             (
                 "a directory for a file",

@@ -5,7 +5,7 @@
 use std::error::Error as StdError;
 use std::path::PathBuf;
 
-use box_uploads::upload::UploadErrorKind;
+use box_uploads::upload::{SizeLimit, UploadErrorKind};
 
 use crate::exit_code::{exit_for, facts_of, Classified, Exit, Facts, TreeFacet};
 use crate::output::one_line;
@@ -180,6 +180,7 @@ fn words(
             };
             (format!("{}: {chain}", s.path.display()), Some(hint))
         }
+        Exit::TooLarge => too_large(f, s, chain, &http),
         Exit::Interrupted => ("interrupted".to_string(), None),
         _ => match &f.upload {
             // The engine's detail shows its own types; the user needs what to do.
@@ -229,6 +230,52 @@ fn not_found(f: &Facts, s: &Scene, http: &str) -> (String, Option<String>) {
                 .into(),
         ),
     )
+}
+
+/// The file is over a limit: both sizes, and what can be done.
+fn too_large(f: &Facts, s: &Scene, chain: &str, http: &str) -> (String, Option<String>) {
+    let path = s.path.display();
+    let Some(UploadErrorKind::TooLarge { size, limit, .. }) = &f.upload else {
+        return (format!("{path}: {chain}"), None);
+    };
+    let is = format!("{path} is {} ({size} bytes)", size_words(*size));
+    match limit {
+        SizeLimit::MaxUploadSize(max) => (
+            format!(
+                "{is}; this Box user may upload at most {} ({max} bytes)",
+                size_words(*max)
+            ),
+            Some("the limit comes with the account's Box plan; nothing was sent".into()),
+        ),
+        SizeLimit::Storage => (
+            format!("{is}; the Box account's storage is full ({http})"),
+            Some("free space on Box, or ask the account's admin for more".into()),
+        ),
+        SizeLimit::Request => (
+            format!("{is}, too large for one request ({http})"),
+            Some("a lower --chunked-cutoff sends it in parts".into()),
+        ),
+        _ => (
+            format!("{is}; this Box user may not upload a file this large ({http})"),
+            Some("the limit comes with the account's Box plan".into()),
+        ),
+    }
+}
+
+/// A size for people: `6.2 GiB`, `5 GiB`, `100 bytes`.
+fn size_words(bytes: u64) -> String {
+    const UNITS: [&str; 5] = ["KiB", "MiB", "GiB", "TiB", "PiB"];
+    if bytes < 1024 {
+        return format!("{bytes} bytes");
+    }
+    let (mut value, mut unit) = (bytes as f64 / 1024.0, 0);
+    while value >= 1024.0 && unit + 1 < UNITS.len() {
+        value /= 1024.0;
+        unit += 1;
+    }
+    let text = format!("{value:.1}");
+    let text = text.strip_suffix(".0").unwrap_or(&text);
+    format!("{text} {}", UNITS[unit])
 }
 
 /// Transient failures outlasted the retries: name the host, or the token endpoint.

@@ -9,6 +9,7 @@ mod cli_put;
 mod cli_resume;
 mod conflict;
 mod crash;
+mod limits;
 mod secrets;
 mod tree;
 mod trust;
