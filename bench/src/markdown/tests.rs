@@ -111,10 +111,12 @@ fn the_version_reuse_section_shows_each_client_side_by_side_with_the_ratios() {
     let mut ours = measured(ENGINE_REUSE, "engine, reuse", 4.0, 64, 1);
     ours.first_reused_s = Some(1.5);
     ours.commit_s = Some(0.5);
+    let mut full = measured(ENGINE_FULL, "engine, no reuse", 40.0, 1024, 0);
+    full.commit_s = Some(0.25);
     let mut r = results(vec![]);
     r.version_reuse = Some(case(vec![
         ours,
-        measured(ENGINE_FULL, "engine, no reuse", 40.0, 1024, 0),
+        full,
         measured(BOXSDK10, "boxsdk 10", 10.0, 64, 32),
         VersionClient::not_measured(BOXSDK3, "boxsdk 3", "", "--skip-boxsdk3".into()),
     ]));
@@ -127,9 +129,9 @@ fn the_version_reuse_section_shows_each_client_side_by_side_with_the_ratios() {
         "| engine, reuse | 4.00 | – | 64 MiB | 2 | 1 | 30 / 2 | 30 (960 MiB) | yes | 3.50 | 41 | 1.5 |"
     ));
     assert!(md.contains(
-        "| engine, no reuse | 40.00 | 10.0x faster | 1 GiB | 32 | 0 | 0 / 32 | 30 (960 MiB) | yes |"
+        "| engine, no reuse | 40.00 | 10.00x | 1 GiB | 32 | 0 | 0 / 32 | 30 (960 MiB) | yes |"
     ));
-    assert!(md.contains("| boxsdk 10 | 10.00 | 2.5x faster | 64 MiB | 2 | 32 | 30 / 2 |"));
+    assert!(md.contains("| boxsdk 10 | 10.00 | 2.50x | 64 MiB | 2 | 32 | 30 / 2 |"));
     assert!(md.contains("| boxsdk 3 | skipped: --skip-boxsdk3 |"));
     assert!(md.contains("- boxsdk 3 was not measured: --skip-boxsdk3\n"));
     // The targets, in the table at the top and beside the section.
@@ -142,6 +144,7 @@ fn the_version_reuse_section_shows_each_client_side_by_side_with_the_ratios() {
     // The engine's phases and what the profile allows.
     assert!(md.contains("its first reused part was settled 1.50 s in"));
     assert!(md.contains("the next 2.00 s, and the commit"));
+    assert!(md.contains("the last 0.50 s (the full upload's commit: 0.25 s)."));
     assert!(md.contains("takes at least 2.71 s"));
     assert!(md.contains("about 3.2x, below the 10x target"));
 }

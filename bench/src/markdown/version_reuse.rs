@@ -6,7 +6,7 @@ use std::fmt::{self, Write as _};
 
 use super::{opt, status_cell};
 use crate::files::human_size;
-use crate::results::version_reuse::ENGINE_REUSE;
+use crate::results::version_reuse::{ENGINE_FULL, ENGINE_REUSE};
 use crate::results::VersionReuse;
 use crate::targets::{self, Target};
 
@@ -42,7 +42,7 @@ pub fn section(md: &mut String, v: &VersionReuse, targets: &[Target]) -> fmt::Re
     )?;
     writeln!(
         md,
-        "| Client | Upload s | Engine with reuse is | Sent | Part uploads | Plan requests | Hits / misses | Parts reused | Intact | CPU s | Peak RSS MiB | Load (1 min) |"
+        "| Client | Upload s | Its time / the engine's with reuse | Sent | Part uploads | Plan requests | Hits / misses | Parts reused | Intact | CPU s | Peak RSS MiB | Load (1 min) |"
     )?;
     writeln!(
         md,
@@ -66,7 +66,7 @@ pub fn section(md: &mut String, v: &VersionReuse, targets: &[Target]) -> fmt::Re
             "–".to_string()
         } else {
             v.speedup_over(&c.key)
-                .map_or("–".into(), |x| format!("{x:.1}x faster"))
+                .map_or("–".into(), |x| format!("{x:.2}x"))
         };
         writeln!(
             md,
@@ -170,11 +170,15 @@ fn where_the_time_goes(md: &mut String, v: &VersionReuse) -> fmt::Result {
          file and hashed every part (SHA-1 and SHA-512; {} s of CPU in all, over a wall time \
          that other work on the machine shares, load {}) before its one plan request; sending \
          the {} missed part(s) took the next {:.2} s, and the commit (the emulator assembling \
-         the version from the reused parts and checking its SHA-1) the last {commit:.2} s. A \
+         the version from the reused parts and checking its SHA-1) the last {commit:.2} s{}. A \
          full upload overlaps its hashing with sending; with reuse the hashing comes first.\n",
         opt(e.cpu_s, 2),
         opt(e.load_avg_1m, 1),
         e.plan_misses.unwrap_or(0),
         (total - plan_at - commit).max(0.0),
+        v.measured(ENGINE_FULL)
+            .and_then(|f| f.commit_s)
+            .map(|f| format!(" (the full upload's commit: {f:.2} s)"))
+            .unwrap_or_default(),
     )
 }
