@@ -278,3 +278,41 @@ pub fn command_line(args: &[String]) -> String {
     }
     command
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::files::MIB;
+
+    fn parse(args: &[&str]) -> Result<Options, String> {
+        let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+        Options::parse(&args).map(|o| o.unwrap_or_else(|| panic!("--help was not asked")))
+    }
+
+    #[test]
+    fn version_reuse_runs_on_wan_at_its_size_unless_told() {
+        let o = parse(&["--version-reuse"]).unwrap();
+        assert_eq!(o.version_profile().name, "wan");
+        assert_eq!(o.version_size(), GIB);
+        let o = parse(&["--version-reuse", "--quick"]).unwrap();
+        assert_eq!(o.version_size(), 64 * MIB);
+        let o = parse(&[
+            "--version-reuse",
+            "--profile",
+            "far",
+            "--version-size",
+            "128MiB",
+        ])
+        .unwrap();
+        assert_eq!(o.version_profile().name, "far");
+        assert_eq!(o.version_size(), 128 * MIB);
+    }
+
+    #[test]
+    fn version_reuse_refuses_options_that_do_not_apply() {
+        assert!(parse(&["--version-size", "1GiB"]).is_err());
+        assert!(parse(&["--version-reuse", "--small-files"]).is_err());
+        assert!(parse(&["--version-reuse", "--profile", "loopback"]).is_err());
+        assert!(parse(&["--version-reuse", "--profile", "wan", "--profile", "far"]).is_err());
+    }
+}
