@@ -111,3 +111,35 @@ async fn put_dir_uploads_the_tree_then_skips_it_and_reports_conflicts() {
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
     assert_eq!(json["failed"], 1);
 }
+
+/// A journal kept inside the tree it records (`--state DIR/journal`) is never uploaded: not on
+/// the run that creates it, and not on the next, when it exists and has grown.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_journal_kept_inside_the_tree_is_never_uploaded() {
+    let emu = start(config(MIB)).await;
+    let work = tempfile::tempdir().expect("tempdir");
+    let dir = work.path().join("docs");
+    std::fs::create_dir_all(dir.join("sub")).expect("mkdir");
+    std::fs::write(dir.join("a.txt"), test_data(300, 1)).expect("write");
+    std::fs::write(dir.join("sub/b.txt"), test_data(700, 2)).expect("write");
+    let state = dir.join("journal.jsonl");
+
+    for round in 0..2 {
+        let out = run(&emu, &dir, &state, &[]).await;
+        assert!(
+            out.status.success(),
+            "round {round}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(state.exists(), "round {round}: the journal is written");
+        let mut expected = local_tree(&dir);
+        expected.remove("journal.jsonl");
+        let stored = emu.tree("0").await.expect("root");
+        assert!(
+            !stored.contains_key("journal.jsonl"),
+            "round {round}: {stored:?}"
+        );
+        assert_eq!(stored, expected, "round {round}");
+    }
+    assert_eq!(emu.counters().files_created, 2, "a.txt and sub/b.txt only");
+}
