@@ -105,6 +105,8 @@
 
 pub mod auth;
 mod client_builder;
+mod conflict;
+mod digest;
 mod paging;
 mod retry;
 pub mod tree;

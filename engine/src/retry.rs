@@ -16,14 +16,16 @@
 //!
 //! A [`Throttle`] (the folder tree's rate limiter) is asked before every attempt and told of
 //! every failure, so that one 429 slows every call that shares it.
+//!
+//! The loop knows no caller: what it reports ([`RetryEvent`]) goes to a [`RetryObserver`], and
+//! what cancels it is a [`CancelSignal`]; the upload's progress reporter and cancellation
+//! implement them, so this module imports nothing of `upload` (which imports it).
 
 use std::future::Future;
 use std::time::{Duration, Instant};
 
 use futures_util::future::BoxFuture;
 use futures_util::FutureExt as _;
-
-use crate::upload::{CallError, Cancellation, ProgressEvent, Reporter};
 
 /// Retry settings for one API call (one part, one commit answer, one session creation).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -107,6 +109,43 @@ pub(crate) trait Failure: Sized {
     fn cancelled() -> Self::Final;
 }
 
+/// What the retry loop reports before it waits. The upload reports it as a progress event of
+/// the same name and fields.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum RetryEvent {
+    /// A failed attempt is tried again after `wait`.
+    Retry {
+        /// The API call.
+        operation: &'static str,
+        /// The attempt that failed, from 1.
+        attempt: u32,
+        /// Why it failed.
+        reason: String,
+        /// The wait before the next attempt.
+        wait: Duration,
+    },
+    /// Not done yet (a commit answered 202): tried again after `wait`.
+    CommitPending {
+        /// The waits of this kind so far.
+        attempt: u32,
+        /// The wait before trying again.
+        wait: Duration,
+    },
+}
+
+/// Where a [`RetryContext`] reports its retries and waits (an upload's progress reporter).
+pub(crate) trait RetryObserver: Sync {
+    /// A retry or a wait is about to start.
+    fn retrying(&self, event: RetryEvent);
+}
+
+/// What stops a [`RetryContext`] (an upload's cancellation): during an attempt, a throttle's
+/// wait or a back-off.
+pub(crate) trait CancelSignal: Sync {
+    /// Resolves once the call is to stop (and never, if it is not).
+    fn cancelled(&self) -> BoxFuture<'_, ()>;
+}
+
 /// Spaces the calls that share it (the folder tree's rate limiter): asked before every attempt,
 /// told of every failure.
 pub(crate) trait Throttle: Send + Sync {
@@ -175,8 +214,8 @@ impl Retrier {
 #[derive(Clone, Copy)]
 pub(crate) struct RetryContext<'a> {
     policy: &'a RetryPolicy,
-    reporter: Option<&'a Reporter>,
-    cancel: Option<&'a Cancellation>,
+    reporter: Option<&'a dyn RetryObserver>,
+    cancel: Option<&'a dyn CancelSignal>,
     throttle: Option<&'a dyn Throttle>,
     /// The credentials can renew a refused token: a 401 is worth one more attempt.
     renewing: bool,
@@ -212,19 +251,16 @@ impl Attempt {
     }
 }
 
-/// What an attempt came to. `E` is the call's failure (by default an API call's `CallError`,
-/// which gives up with an `UploadError`).
-pub(crate) enum Step<T, E: Failure = CallError> {
+/// What an attempt came to. `E` is the call's failure (for an API call, `CallError`, which gives
+/// up with an `UploadError`).
+pub(crate) enum Step<T, E: Failure> {
     /// Done: the call succeeded, or its effect was found.
     Done(T),
     /// The call failed: tried again if the failure is transient and the budget allows.
     Failed(E),
     /// Not done, but not a failure either (a commit answered 202): tried again after `wait`,
     /// outside the attempt budget, once `event` is reported.
-    Wait {
-        wait: Duration,
-        event: ProgressEvent,
-    },
+    Wait { wait: Duration, event: RetryEvent },
     /// Failed for good, whatever the budget.
     Stop(E::Final),
 }
@@ -257,8 +293,8 @@ impl<'a> RetryContext<'a> {
         RetryContext { renewing, ..self }
     }
 
-    /// Reports every retry as a [`ProgressEvent`].
-    pub(crate) fn reporting(self, reporter: &'a Reporter) -> Self {
+    /// Reports every retry and wait to `reporter`.
+    pub(crate) fn reporting(self, reporter: &'a dyn RetryObserver) -> Self {
         RetryContext {
             reporter: Some(reporter),
             ..self
@@ -267,7 +303,7 @@ impl<'a> RetryContext<'a> {
 
     /// Stops with [`Failure::cancelled`] as soon as `cancel` fires, during an attempt, a
     /// throttle's wait or a back-off.
-    pub(crate) fn cancellable(self, cancel: &'a Cancellation) -> Self {
+    pub(crate) fn cancellable(self, cancel: &'a dyn CancelSignal) -> Self {
         RetryContext {
             cancel: Some(cancel),
             ..self
@@ -322,7 +358,7 @@ impl<'a> RetryContext<'a> {
     }
 
     /// The retry loop: an attempt (after the throttle's leave); on a transient failure, the wait
-    /// (the server's `retry-after` or the back-off), a [`ProgressEvent::Retry`], and a sleep;
+    /// (the server's `retry-after` or the back-off), a [`RetryEvent::Retry`], and a sleep;
     /// again. Gives up with [`Failure::gave_up`] naming `operation` and the calls made (for an
     /// API call: [`UploadErrorKind::Api`](crate::upload::UploadErrorKind::Api)).
     ///
@@ -377,7 +413,7 @@ impl<'a> RetryContext<'a> {
                         attempt = this.number,
                         "HTTP 401: the token was renewed; sending again"
                     );
-                    let event = ProgressEvent::Retry {
+                    let event = RetryEvent::Retry {
                         operation,
                         attempt: this.number,
                         reason: err.reason(),
@@ -394,7 +430,7 @@ impl<'a> RetryContext<'a> {
                     if err.may_have_taken_effect() {
                         this.last_ambiguous = Some(this.number);
                     }
-                    let event = ProgressEvent::Retry {
+                    let event = RetryEvent::Retry {
                         operation,
                         attempt: this.number,
                         reason: err.reason(),
@@ -404,7 +440,7 @@ impl<'a> RetryContext<'a> {
                 }
             };
             match self.reporter {
-                Some(reporter) => reporter.event(event),
+                Some(reporter) => reporter.retrying(event),
                 None => tracing::debug!(?event, "retrying"),
             }
             if !wait.is_zero() {
@@ -419,7 +455,7 @@ impl<'a> RetryContext<'a> {
 mod tests {
     use super::*;
     use crate::upload::fake_answers::{answer, answer_with};
-    use crate::upload::CallErrorKind;
+    use crate::upload::{CallError, CallErrorKind, Cancellation, ProgressEvent, Reporter};
 
     fn policy() -> RetryPolicy {
         RetryPolicy {
@@ -583,10 +619,10 @@ mod tests {
             .reporting(&reporter)
             .run("op", |attempt| {
                 calls += 1;
-                let step: Step<u32> = if attempt.number < 4 {
+                let step: Step<u32, CallError> = if attempt.number < 4 {
                     Step::Wait {
                         wait: Duration::from_millis(1),
-                        event: ProgressEvent::CommitPending {
+                        event: RetryEvent::CommitPending {
                             attempt: attempt.number,
                             wait: Duration::from_millis(1),
                         },

@@ -8,11 +8,11 @@ use std::sync::{Arc, Mutex};
 
 use tokio::sync::{watch, OnceCell};
 
-use super::conflict::{copy_of, Copy, Existing, OnConflict};
 use super::journal::{Journal, JournaledFile, Loaded};
 use super::limiter::RateLimiter;
 use super::options::TreeUpload;
 use super::report::TreeProgress;
+use crate::conflict::{copy_of, Copy, Existing, OnConflict};
 use crate::models::Item;
 use crate::upload::{UploadError, Uploader};
 

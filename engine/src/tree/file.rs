@@ -2,13 +2,13 @@
 //! holds under its name looked at (hashing the local file only when sizes do not tell them
 //! apart), the conflict policy's [`decide`] asked, and the decision carried out.
 
-use super::conflict::{decide, must_hash, Decision, Existing, Local};
 use super::context::{FolderState, Run};
 use super::error::TreeFileError;
 use super::folders::split_parent;
 use super::journal::{Entry, FileLine, JournaledFile};
 use super::report::{FileOutcome, FileReport, PlannedAction, SkipReason};
 use super::walk::{read_local, LocalFile};
+use crate::conflict::{decide, must_hash, Decision, Existing, Local};
 use crate::models::{FileFull, Item, ItemType};
 use crate::upload::{Sha1Digest, Upload, UploadError};
 

@@ -46,12 +46,11 @@
 //! The modules, by concern: [`TreeUpload`] (`options`) says what to do; `run` drives one tree
 //! upload over the state its steps share (`context`): `walk` reads the local tree and hashes,
 //! `folders` resolves and lists Box folders, `file` handles one file after the pure
-//! [`OnConflict`] decision (`conflict`), and `calls` is how every step reaches Box (the
+//! [`OnConflict`] decision (the crate's `conflict` module, shared with single uploads), and `calls` is how every step reaches Box (the
 //! [`RateLimiter`] of `limiter`, the retries). `journal` records what is done; `report` and
 //! `error` say what became of it; `handle` runs it on a task ([`TreeHandle`]).
 
 mod calls;
-pub(crate) mod conflict;
 mod context;
 mod error;
 mod file;
@@ -65,7 +64,7 @@ mod report;
 mod run;
 mod walk;
 
-pub use conflict::OnConflict;
+pub use crate::conflict::OnConflict;
 pub use error::{TreeError, TreeFileError};
 pub use glob::Glob;
 pub use handle::{TreeAborter, TreeHandle};

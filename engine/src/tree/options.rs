@@ -3,9 +3,9 @@
 
 use std::path::PathBuf;
 
-use super::conflict::OnConflict;
 use super::glob::Glob;
 use super::limiter::{RateLimiter, RateLimits};
+use crate::conflict::OnConflict;
 
 /// A folder tree to upload: a local directory into a Box folder, and how.
 #[derive(Debug, Clone)]

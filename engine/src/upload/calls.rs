@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use box_uploads_runtime::OperationError;
 
-use super::digest::Sha1Digest;
+use crate::digest::Sha1Digest;
 
 /// What the upload creates: a new file in a folder, or a new version of a file.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]

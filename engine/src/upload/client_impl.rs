@@ -7,8 +7,8 @@ use super::calls::{
     CallError, CallErrorKind, CommitOutcome, CommitPart, FileDates, FileFacts, PartRecord,
     PartsPage, PlanEntry, SessionEndpoints, SessionInfo, Target, UploadCalls,
 };
-use super::digest::Sha1Digest;
 use super::progress::CountedBody;
+use crate::digest::Sha1Digest;
 use crate::models::{
     CommitUploadSessionBody, CommitUploadSessionBodyAttributes, CreateUploadSessionBody,
     CreateUploadSessionForFileBody, FileFull, Files, PlanUploadPartsBody, PreflightUploadBody,

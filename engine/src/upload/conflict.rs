@@ -1,8 +1,8 @@
 //! A new file's conflict policy ([`Upload::on_conflict`](super::Upload::on_conflict)): before a
-//! byte is sent, the name is looked up and the tree's pure decision (`tree::conflict::decide`)
-//! says what to do, so a single file and a file of a tree are settled alike. Identical content
-//! (size and SHA-1) is skipped whatever the policy; the outcome says what was done
-//! ([`UploadOutcome`]).
+//! byte is sent, the name is looked up and the pure decision the trees use too
+//! (`crate::conflict::decide`) says what to do, so a single file and a file of a tree are settled
+//! alike. Identical content (size and SHA-1) is skipped whatever the policy; the outcome says
+//! what was done ([`UploadOutcome`]).
 //!
 //! Why a lookup before sending, and with Box's preflight check: a direct upload's `409
 //! item_name_in_use` comes only after its whole body was sent, so deciding on the 409 would send
@@ -23,12 +23,12 @@ use sha1::{Digest as _, Sha1};
 
 use super::calls::{Target, UploadCalls};
 use super::context::Ctx;
-use super::digest::Sha1Digest;
 use super::error::{ExistingItem, UploadError, UploadErrorKind};
 use super::source::Peek;
+use crate::conflict::OnConflict;
+use crate::conflict::{copy_name, decide, must_hash, Copy, Decision, Existing, Local};
+use crate::digest::Sha1Digest;
 use crate::retry::RetryPolicy;
-use crate::tree::conflict::{copy_name, decide, must_hash, Copy, Decision, Existing, Local};
-use crate::tree::OnConflict;
 
 /// Renamed copies looked up at most by a rename (`name (1).ext` to `name (100).ext`).
 const MAX_COPIES: u64 = 100;

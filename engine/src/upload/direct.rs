@@ -14,11 +14,11 @@ use bytes::Bytes;
 
 use super::calls::{Target, UploadCalls};
 use super::context::{Ctx, Job};
-use super::digest::Sha1Digest;
 use super::error::{UploadError, UploadErrorKind};
 use super::progress::{CountedBody, Phase, ProgressEvent};
 use super::source::OpenedSource;
 use super::stored::{find_stored, stored_by_earlier_attempt, verify_file};
+use crate::digest::Sha1Digest;
 use crate::retry::Step;
 
 pub(crate) async fn run<A: UploadCalls>(

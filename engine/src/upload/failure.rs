@@ -1,7 +1,8 @@
 //! An API call's failure as the retry loop judges it: `CallError` implements
 //! [`Failure`](crate::retry::Failure), and a call that gives up ends in an [`UploadError`].
 //! A module of its own so that neither the call errors nor the upload error import the retry
-//! loop (which imports the upload's progress and cancellation, and they the upload error).
+//! loop. (The upload's progress reporter and cancellation meet the loop where they are defined,
+//! as its `RetryObserver` and `CancelSignal`.)
 
 use std::time::Duration;
 

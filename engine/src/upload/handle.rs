@@ -5,12 +5,15 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
+use futures_util::future::BoxFuture;
+use futures_util::FutureExt as _;
 use tokio::sync::{broadcast, watch};
 use tokio::task::JoinHandle;
 
 use super::calls::Target;
 use super::error::UploadError;
 use super::progress::{Progress, ProgressEvent, Reporter};
+use crate::retry::CancelSignal;
 
 /// A running upload, started with `Uploader::start_upload`.
 ///
@@ -230,6 +233,13 @@ impl Cancellation {
     /// discarded. A paused upload is not (it keeps them for a resume).
     pub(crate) fn is_cancelled(&self) -> bool {
         *self.rx.borrow() && !self.pausing.load(Ordering::SeqCst)
+    }
+}
+
+/// A stop through the handle stops the upload's calls too, while made or waited for.
+impl CancelSignal for Cancellation {
+    fn cancelled(&self) -> BoxFuture<'_, ()> {
+        Cancellation::cancelled(self).boxed()
     }
 }
 

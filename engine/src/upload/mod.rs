@@ -44,7 +44,6 @@ mod chunked;
 mod client_impl;
 mod conflict;
 mod context;
-mod digest;
 mod direct;
 mod engine;
 mod error;
@@ -72,24 +71,25 @@ use std::time::Duration;
 use bytes::Bytes;
 use tokio::io::AsyncRead;
 
+pub use crate::conflict::OnConflict;
+pub use crate::digest::Sha1Digest;
 pub use crate::retry::RetryPolicy;
-pub use crate::tree::OnConflict;
 pub use adaptive::ParallelismStats;
 #[cfg(test)]
 pub(crate) use calls::fake_answers;
 pub use calls::{CallError, CallErrorKind, PartRecord, SessionEndpoints};
 pub(crate) use client_impl::call_error;
 pub use conflict::{OutcomeReceiver, UploadOutcome, Uploaded};
-pub use digest::Sha1Digest;
 pub use error::{ExistingItem, Missing, SizeLimit, UploadError, UploadErrorKind};
-pub(crate) use handle::Cancellation;
 pub use handle::{Aborter, UploadHandle};
 pub use identity::SourceIdentity;
 pub use layout::{PartLayout, PartSpan};
-pub(crate) use progress::Reporter;
 pub use progress::{Phase, Progress, ProgressEvent};
 pub use source::Source;
 pub use uploader::Uploader;
+// The retry loop's tests drive it with the upload's own reporter and cancellation.
+#[cfg(test)]
+pub(crate) use {handle::Cancellation, progress::Reporter};
 
 use calls::Target;
 

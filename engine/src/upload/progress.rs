@@ -11,6 +11,8 @@ use futures_util::stream::BoxStream;
 use futures_util::{Stream, StreamExt as _, TryStreamExt as _};
 use tokio::sync::{broadcast, watch};
 
+use crate::retry::{RetryEvent, RetryObserver};
+
 /// Where an upload is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
@@ -155,6 +157,27 @@ pub enum ProgressEvent {
     },
 }
 
+impl From<RetryEvent> for ProgressEvent {
+    fn from(event: RetryEvent) -> Self {
+        match event {
+            RetryEvent::Retry {
+                operation,
+                attempt,
+                reason,
+                wait,
+            } => ProgressEvent::Retry {
+                operation,
+                attempt,
+                reason,
+                wait,
+            },
+            RetryEvent::CommitPending { attempt, wait } => {
+                ProgressEvent::CommitPending { attempt, wait }
+            }
+        }
+    }
+}
+
 /// The sending side, held by the engine.
 #[derive(Clone)]
 pub(crate) struct Reporter {
@@ -233,6 +256,13 @@ impl Reporter {
             p.max_parts_in_flight = p.max_parts_in_flight.max(p.parts_in_flight);
         });
         InFlight(self.clone())
+    }
+}
+
+/// The retries and waits of an upload's calls are progress events like any other.
+impl RetryObserver for Reporter {
+    fn retrying(&self, event: RetryEvent) {
+        self.event(event.into());
     }
 }
 

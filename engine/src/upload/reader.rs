@@ -11,11 +11,11 @@
 use bytes::Bytes;
 use tokio::sync::mpsc;
 
-use super::digest::{OrderedHasher, PartHashes, Sha1Digest, Sha512Digest};
 use super::error::{UploadError, UploadErrorKind};
 use super::layout::{PartLayout, PartSpan};
 use super::pool::BufferPool;
 use super::source::PartReader;
+use crate::digest::{OrderedHasher, PartHashes, Sha1Digest, Sha512Digest};
 
 /// What the reader hands on.
 pub(crate) enum ReadMsg {

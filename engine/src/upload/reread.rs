@@ -15,9 +15,9 @@ use std::sync::{Arc, Mutex};
 use bytes::Bytes;
 use futures_util::Stream;
 
-use super::digest::Sha1Digest;
 use super::error::{UploadError, UploadErrorKind};
 use super::identity::SourceIdentity;
+use crate::digest::Sha1Digest;
 
 /// Bytes read per step of a body: small enough that parts in flight cost little memory, large
 /// enough that the hops to the blocking pool cost little CPU.

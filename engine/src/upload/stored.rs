@@ -4,8 +4,8 @@
 
 use super::calls::{CallError, FileFacts, Target, UploadCalls};
 use super::context::{Ctx, Job};
-use super::digest::Sha1Digest;
 use super::error::{Chain, UploadError};
+use crate::digest::Sha1Digest;
 
 /// Checks the file the server says it stored against what was sent.
 pub(crate) fn verify_file(

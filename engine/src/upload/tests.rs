@@ -9,10 +9,10 @@ use bytes::Bytes;
 
 use super::calls::fake_answers::{answer, answer_with};
 use super::calls::*;
-use super::digest::{Sha1Digest, Sha512Digest};
 use super::engine::Engine;
 use super::progress::{CountedBody, ProgressEvent};
 use super::{Concurrency, RetryPolicy, Upload, UploadConfig, UploadErrorKind};
+use crate::digest::{Sha1Digest, Sha512Digest};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct FakeFile {

@@ -15,10 +15,10 @@
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-use crate::retry::{RetryPolicy, Step};
+use crate::digest::Sha1Digest;
+use crate::retry::{RetryEvent, RetryPolicy, Step};
 use crate::upload::calls::{CommitOutcome, CommitPart, SessionInfo, UploadCalls};
 use crate::upload::context::{Ctx, Job};
-use crate::upload::digest::Sha1Digest;
 use crate::upload::error::{UploadError, UploadErrorKind};
 use crate::upload::progress::{Phase, ProgressEvent};
 use crate::upload::stored::{find_stored, stored_by_earlier_attempt, unchanged, verify_file};
@@ -110,7 +110,7 @@ pub(super) async fn commit<A: UploadCalls>(
                             .into(),
                         );
                     }
-                    let event = ProgressEvent::CommitPending {
+                    let event = RetryEvent::CommitPending {
                         attempt: pending,
                         wait,
                     };
@@ -141,7 +141,7 @@ pub(super) async fn commit<A: UploadCalls>(
                 if attempt.elapsed().saturating_add(wait) > job.commit_deadline {
                     return Step::Stop(UploadError::api(OPERATION, attempt.number, err));
                 }
-                let event = ProgressEvent::Retry {
+                let event = RetryEvent::Retry {
                     operation: OPERATION,
                     attempt: attempt.number,
                     reason: err.reason(),

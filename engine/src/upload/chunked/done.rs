@@ -4,8 +4,8 @@
 
 use std::collections::BTreeMap;
 
+use crate::digest::Sha512Digest;
 use crate::upload::calls::{CommitPart, PartRecord, PlanEntry};
-use crate::upload::digest::Sha512Digest;
 
 /// The parts done so far, by offset.
 #[derive(Debug, Default)]

@@ -22,12 +22,12 @@ use super::done::Tally;
 use super::listing::find_part;
 use super::open::{layout_of, save_state};
 use super::plan::{Answer, Batching, Planned, PlannedPart, Planner};
+use crate::digest::Sha1Digest;
 use crate::retry::{RetryPolicy, Step};
 use crate::upload::calls::{
     CallError, PartRecord, PlanEntry, SessionEndpoints, SessionInfo, UploadCalls,
 };
 use crate::upload::context::{Ctx, Job};
-use crate::upload::digest::Sha1Digest;
 use crate::upload::error::{Chain, UploadError, UploadErrorKind};
 use crate::upload::identity::SourceIdentity;
 use crate::upload::layout::PartSpan;

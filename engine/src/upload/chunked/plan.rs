@@ -16,10 +16,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use bytes::Bytes;
 use tokio::sync::mpsc;
 
+use crate::digest::{Sha1Digest, Sha512Digest};
 use crate::retry::RetryPolicy;
 use crate::upload::calls::{CallError, PlanEntry, UploadCalls};
 use crate::upload::context::Ctx;
-use crate::upload::digest::{Sha1Digest, Sha512Digest};
 use crate::upload::error::{Chain, UploadError};
 use crate::upload::layout::PartSpan;
 use crate::upload::pool::BufferPool;

@@ -1,10 +1,10 @@
 //! The conflict policy: what to do with a local file given what Box holds under its name. A pure
-//! decision ([`decide`]), so a table of cases pins it down; the file step of a tree acts on the
-//! answer, and so does a single new file's upload (`upload::conflict`), which shares it and the
-//! renamed copies' names ([`copy_name`]).
+//! decision ([`decide`]), so a table of cases pins it down. It sits beside `tree` and `upload`,
+//! not in either, because both act on it: the file step of a tree, and a single new file's
+//! upload (`upload::conflict`), which also names its renamed copies with [`copy_name`].
 
+use crate::digest::Sha1Digest;
 use crate::models::{Item, ItemType};
-use crate::upload::Sha1Digest;
 
 /// What to do with a local file whose name a file in the Box folder already has. In every
 /// case a file with the same size and SHA-1 is skipped: its bytes are never sent again.
