@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use box_uploads_runtime::OperationError;
 
-use super::calls::{CallError, Target};
+use super::calls::CallError;
 
 /// The failure of an upload. Nothing was committed unless the kind says otherwise: the engine
 /// commits only after every byte was read, counted, hashed and acknowledged.
@@ -235,8 +235,8 @@ impl fmt::Display for UploadErrorKind {
             } => write!(
                 f,
                 "{operation}: the file is {} ({size} bytes); this Box user may upload at most {} ({max} bytes)",
-                super::limits::human_size(*size),
-                super::limits::human_size(*max)
+                human_size(*size),
+                human_size(*max)
             ),
             UploadErrorKind::TooLarge {
                 operation,
@@ -419,21 +419,9 @@ impl UploadError {
         .with_source(call)
     }
 
-    /// Names a call's final failure by what a caller acts on (see `naming`), knowing the
-    /// upload's target and size; other kinds are kept.
-    pub(crate) fn named(mut self, target: &Target, size: u64) -> Self {
-        if let UploadErrorKind::Api {
-            operation,
-            attempts,
-        } = self.kind
-        {
-            if let Some(kind) = self
-                .call_error()
-                .and_then(|call| super::naming::name(call, operation, attempts, target, size))
-            {
-                self.kind = kind;
-            }
-        }
+    /// The same error, session and cause, as another kind (`naming` names a call's failure).
+    pub(super) fn with_kind(mut self, kind: UploadErrorKind) -> Self {
+        self.kind = kind;
         self
     }
 
@@ -576,10 +564,36 @@ impl fmt::Display for Chain<'_> {
     }
 }
 
+/// A size for people: `6.2 GiB`, `5 GiB`, `512 KiB`, `100 bytes`.
+fn human_size(bytes: u64) -> String {
+    const UNITS: [&str; 5] = ["KiB", "MiB", "GiB", "TiB", "PiB"];
+    if bytes < 1024 {
+        return format!("{bytes} bytes");
+    }
+    let mut value = bytes as f64 / 1024.0;
+    let mut unit = 0;
+    while value >= 1024.0 && unit + 1 < UNITS.len() {
+        value /= 1024.0;
+        unit += 1;
+    }
+    let text = format!("{value:.1}");
+    let text = text.strip_suffix(".0").unwrap_or(&text);
+    format!("{text} {}", UNITS[unit])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::upload::calls::fake_answers::answer;
+
+    #[test]
+    fn sizes_read_as_people_say_them() {
+        assert_eq!(human_size(100), "100 bytes");
+        assert_eq!(human_size(1 << 20), "1 MiB");
+        assert_eq!(human_size(5_368_709_120), "5 GiB");
+        assert_eq!(human_size(6_657_199_308), "6.2 GiB");
+        assert_eq!(human_size(1536), "1.5 KiB");
+    }
 
     #[test]
     fn messages_name_the_session_once() {

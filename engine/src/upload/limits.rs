@@ -136,23 +136,6 @@ async fn ask_box(client: &Client) -> Result<Option<u64>, CallError> {
     Ok(user.max_upload_size.and_then(|m| u64::try_from(m).ok()))
 }
 
-/// A size for people: `6.2 GiB`, `5 GiB`, `512 KiB`, `100 bytes`.
-pub(crate) fn human_size(bytes: u64) -> String {
-    const UNITS: [&str; 5] = ["KiB", "MiB", "GiB", "TiB", "PiB"];
-    if bytes < 1024 {
-        return format!("{bytes} bytes");
-    }
-    let mut value = bytes as f64 / 1024.0;
-    let mut unit = 0;
-    while value >= 1024.0 && unit + 1 < UNITS.len() {
-        value /= 1024.0;
-        unit += 1;
-    }
-    let text = format!("{value:.1}");
-    let text = text.strip_suffix(".0").unwrap_or(&text);
-    format!("{text} {}", UNITS[unit])
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -177,15 +160,6 @@ mod tests {
             }),
             true,
         )
-    }
-
-    #[test]
-    fn sizes_read_as_people_say_them() {
-        assert_eq!(human_size(100), "100 bytes");
-        assert_eq!(human_size(1 << 20), "1 MiB");
-        assert_eq!(human_size(5_368_709_120), "5 GiB");
-        assert_eq!(human_size(6_657_199_308), "6.2 GiB");
-        assert_eq!(human_size(1536), "1.5 KiB");
     }
 
     #[tokio::test]

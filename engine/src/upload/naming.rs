@@ -5,7 +5,7 @@
 //! target and size. Any other answer stays `Api`.
 
 use super::calls::{CallError, CallErrorKind, Target};
-use super::error::{ExistingItem, Missing, SizeLimit, UploadErrorKind};
+use super::error::{ExistingItem, Missing, SizeLimit, UploadError, UploadErrorKind};
 
 /// The calls made on an upload session (a 404 to them means the session is gone).
 const SESSION_CALLS: [&str; 5] = [
@@ -15,6 +15,27 @@ const SESSION_CALLS: [&str; 5] = [
     "get_upload_session",
     "abort_upload_session",
 ];
+
+impl UploadError {
+    /// Names a call's final failure by what a caller acts on ([`name`]), knowing the upload's
+    /// target and size; other kinds are kept.
+    pub(crate) fn named(self, target: &Target, size: u64) -> Self {
+        let UploadErrorKind::Api {
+            operation,
+            attempts,
+        } = *self.kind()
+        else {
+            return self;
+        };
+        let named = self
+            .call_error()
+            .and_then(|call| name(call, operation, attempts, target, size));
+        match named {
+            Some(kind) => self.with_kind(kind),
+            None => self,
+        }
+    }
+}
 
 /// The kind that names `call`'s failure, or `None` to leave it [`UploadErrorKind::Api`].
 pub(crate) fn name(

@@ -3,7 +3,9 @@
 //! ([`open`]), read, hash and upload the parts in parallel from a fixed buffer pool, checking
 //! every answer ([`parts`]), sending for a new version only the parts Box does not hold already
 //! ([`plan`]), then commit with the whole-file digest and verify the file
-//! ([`commit`]). A failed upload's session is aborted unless it is kept for resume.
+//! ([`commit`]). A failed upload's session is aborted unless it is kept for resume. What opening
+//! and the parts both need of the session (its layout, what it holds, its state file record)
+//! is in [`state`].
 
 mod abort;
 mod commit;
@@ -12,6 +14,7 @@ mod listing;
 mod open;
 mod parts;
 mod plan;
+mod state;
 
 use abort::{abort_session, SessionGuard};
 
@@ -55,7 +58,7 @@ pub(crate) async fn run<A: UploadCalls>(
             let recorded = match &job.state_file {
                 Some(path) => {
                     let source = (size, identity.as_ref());
-                    open::save_state(path, job, source, &session, &done, Some(&whole)).await
+                    state::save_state(path, job, source, &session, &done, Some(&whole)).await
                 }
                 None => Ok(()),
             };

@@ -10,14 +10,13 @@ use futures_util::TryStreamExt as _;
 use super::abort::{abort_session, abort_with_retries};
 use super::done::Tally;
 use super::listing;
-use super::parts::Known;
+use super::state::{layout_of, save_state, Known};
 use crate::digest::Sha1Digest;
 use crate::retry::RetryContext;
 use crate::upload::calls::{PartRecord, SessionInfo, UploadCalls};
 use crate::upload::context::{Ctx, Job};
 use crate::upload::error::{UploadError, UploadErrorKind};
 use crate::upload::identity::SourceIdentity;
-use crate::upload::layout::PartLayout;
 use crate::upload::progress::ProgressEvent;
 use crate::upload::resume::{self, UploadState};
 use crate::upload::stored::find_stored;
@@ -231,14 +230,6 @@ async fn resume_session<A: UploadCalls>(
     Ok(Some(OpenOutcome::Session(Box::new((session, known)))))
 }
 
-/// The session's layout of `size` bytes.
-pub(super) fn layout_of(session: &SessionInfo, size: u64) -> Result<PartLayout, UploadError> {
-    PartLayout::new(size, session.part_size).ok_or_else(|| {
-        UploadError::verification("create_upload_session", "the session's part size is 0")
-            .with_session(&session.id)
-    })
-}
-
 /// The session's part size and part count agree with the size to upload.
 fn check_session(session: &SessionInfo, size: u64) -> Result<(), UploadError> {
     let layout = layout_of(session, size)?;
@@ -256,30 +247,4 @@ fn check_session(session: &SessionInfo, size: u64) -> Result<(), UploadError> {
         }
     }
     Ok(())
-}
-
-/// Records the session, the parts stored so far and the plan's answers in the state file.
-pub(super) async fn save_state(
-    path: &Path,
-    job: &Job,
-    source: (u64, Option<&SourceIdentity>),
-    session: &SessionInfo,
-    done: &Tally,
-    sha1: Option<&Sha1Digest>,
-) -> Result<(), UploadError> {
-    let state = UploadState {
-        version: resume::FORMAT_VERSION,
-        target: job.target.clone(),
-        session_id: session.id.clone(),
-        endpoints: session.endpoints.clone(),
-        part_size: session.part_size,
-        file_size: source.0,
-        session_expires_at: session.expires_at,
-        source: source.1.cloned(),
-        parts: done.sent.values().cloned().collect(),
-        plan: done.plan.values().cloned().collect(),
-        sha1: sha1.map(Sha1Digest::hex),
-    };
-    let p2 = path.to_path_buf();
-    resume::blocking(path, move || resume::save(&p2, &state)).await
 }

@@ -20,13 +20,11 @@ use tokio::task::{JoinHandle, JoinSet};
 
 use super::done::Tally;
 use super::listing::find_part;
-use super::open::{layout_of, save_state};
 use super::plan::{Answer, Batching, Planned, PlannedPart, Planner};
+use super::state::{layout_of, save_state, Known};
 use crate::digest::Sha1Digest;
 use crate::retry::{RetryPolicy, Step};
-use crate::upload::calls::{
-    CallError, PartRecord, PlanEntry, SessionEndpoints, SessionInfo, UploadCalls,
-};
+use crate::upload::calls::{CallError, PartRecord, SessionEndpoints, SessionInfo, UploadCalls};
 use crate::upload::context::{Ctx, Job};
 use crate::upload::error::{Chain, UploadError, UploadErrorKind};
 use crate::upload::identity::SourceIdentity;
@@ -44,13 +42,6 @@ impl<T> Drop for AbortOnDrop<T> {
     fn drop(&mut self) {
         self.0.abort();
     }
-}
-
-/// What opening found of the session: the parts it holds, and the plan's answers the state
-/// file recorded for it.
-pub(super) struct Known {
-    pub stored: BTreeMap<u64, PartRecord>,
-    pub plan: BTreeMap<u64, PlanEntry>,
 }
 
 /// Reads every part; sends those the session does not hold and the plan (for a new version
