@@ -56,6 +56,7 @@ mod setup;
 mod small_case;
 mod stats;
 mod targets;
+mod version_case;
 
 use std::process::ExitCode;
 

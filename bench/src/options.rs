@@ -84,7 +84,7 @@ skipped), and preferably GNU time (`apt-get install time`) for exact CPU and pea
         kib = small_case::FILE_SIZE >> 10,
         uploads = small_case::upload_limit(),
         requests = small_case::request_limit(),
-        changed = human_size(crate::runner::version_reuse::CHANGED_LEN),
+        changed = human_size(crate::version_case::CHANGED_LEN),
     )
 }
 

@@ -1,5 +1,5 @@
 //! Running the new-version-with-one-changed-region case: a file is uploaded (not measured),
-//! [`CHANGED_LEN`] bytes in its middle are changed in place, and each client uploads the
+//! [`CHANGED_LEN`](crate::version_case::CHANGED_LEN) bytes in its middle are changed in place, and each client uploads the
 //! changed file as a new version of it, against a fresh emulator under a shaped profile. What
 //! is measured is the version upload alone: its time inside the client, and the emulator's
 //! counters of it (the file bytes it read, plans, hits, reused parts), taken as the difference
@@ -18,15 +18,7 @@ use crate::profile::Profile;
 use crate::results::version_reuse::{parts_touched, BOXSDK10, BOXSDK3, ENGINE_FULL, ENGINE_REUSE};
 use crate::results::{VersionClient, VersionReuse};
 use crate::setup::{self, Paths, PythonSdk};
-
-/// The bytes changed in place, in the middle of the file.
-pub const CHANGED_LEN: u64 = 3 * MIB;
-
-/// The changed region of a file of `size` bytes: [`CHANGED_LEN`] centred on its middle.
-pub fn changed_region(size: u64) -> (u64, u64) {
-    let len = CHANGED_LEN.min(size);
-    (size / 2 - len / 2, len)
-}
+use crate::version_case::changed_region;
 
 /// What the case needs from the run.
 pub struct Context<'a> {
@@ -326,6 +318,7 @@ fn last_lines(stderr: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::version_case::CHANGED_LEN;
 
     #[test]
     fn the_region_is_centred_and_straddles_the_middle_part_boundary() {
