@@ -13,7 +13,7 @@ use tokio::sync::watch;
 
 use box_uploads::models::FileFull;
 use box_uploads::tree::{FileOutcome, FileReport, TreeHandle, TreeReport};
-use box_uploads::upload::{ProgressEvent, UploadHandle, UploadOutcome};
+use box_uploads::upload::{Progress, ProgressEvent, UploadHandle, UploadOutcome};
 
 use crate::explain::{explain, plain_chain, Explained, Scene};
 use crate::logging::Verbosity;
@@ -106,8 +106,18 @@ pub(crate) fn upload_bar(handle: &UploadHandle, show: bool) -> Bar {
         if p.commit_waits > 0 {
             msg.push_str(&format!(", commit pending x{}", p.commit_waits));
         }
-        (p.bytes_sent, p.total_bytes, msg)
+        (bar_position(p), p.total_bytes, msg)
     })
+}
+
+/// How far a single upload's bar is: the bytes sent (smooth, in-flight parts too, and parts
+/// found stored on resume) plus those reused (a new version's parts Box held already), or the
+/// bytes done when more. Reaches `total_bytes` when every part is done, however many were
+/// reused.
+fn bar_position(p: &Progress) -> u64 {
+    p.bytes_sent
+        .saturating_add(p.bytes_reused)
+        .max(p.bytes_done)
 }
 
 /// Bytes and files of a tree upload.
@@ -150,12 +160,49 @@ fn follow<P: Send + Sync + 'static>(
     Bar(Some(bar))
 }
 
-/// The committed file on stdout: all of it as JSON, or one line (none with `-q`).
+/// What a new version's upload moved: the bytes of the parts sent (by this run, or by the
+/// interrupted run it resumed), and those Box held already (the plan's hits, committed by
+/// reference), of the file's size.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct VersionTransfer {
+    pub(crate) total: u64,
+    pub(crate) sent: u64,
+    pub(crate) reused: u64,
+}
+
+impl VersionTransfer {
+    /// From an upload's last progress.
+    pub(crate) fn of(p: &Progress) -> VersionTransfer {
+        VersionTransfer {
+            total: p.total_bytes,
+            sent: p.bytes_sent,
+            reused: p.bytes_reused,
+        }
+    }
+
+    /// `reused 184.0 MiB of 200.0 MiB, sent 16.0 MiB`.
+    fn line(&self) -> String {
+        format!(
+            "reused {} of {}, sent {}",
+            mib(self.reused),
+            mib(self.total),
+            mib(self.sent)
+        )
+    }
+}
+
+/// Bytes as MiB with one decimal.
+fn mib(bytes: u64) -> String {
+    format!("{:.1} MiB", bytes as f64 / (1024.0 * 1024.0))
+}
+
 /// What `put FILE` did: the file committed (or, for a skip, the one Box holds) and what became
-/// of it; as JSON, the file with an `outcome` field.
+/// of it; as JSON, the file with an `outcome` field. A new version (`transfer` given) also says
+/// how many bytes were reused and sent: fields `bytes_reused` and `bytes_sent` in JSON.
 pub(crate) fn print_put(
     file: &FileFull,
     outcome: &UploadOutcome,
+    transfer: Option<VersionTransfer>,
     as_json: bool,
     quiet: bool,
 ) -> anyhow::Result<()> {
@@ -163,6 +210,10 @@ pub(crate) fn print_put(
         let mut doc = serde_json::to_value(file).context("cannot encode the file as JSON")?;
         if let Some(map) = doc.as_object_mut() {
             map.insert("outcome".into(), outcome_word(outcome).into());
+            if let Some(t) = transfer {
+                map.insert("bytes_reused".into(), t.reused.into());
+                map.insert("bytes_sent".into(), t.sent.into());
+            }
         }
         println!(
             "{}",
@@ -190,7 +241,17 @@ pub(crate) fn print_put(
             file.size.map_or_else(|| "?".to_string(), |s| s.to_string()),
             file.sha1.as_deref().unwrap_or("?"),
         )),
+        _ if transfer.is_some() => Some(format!(
+            "uploaded a new version of {name}, file {} ({} bytes, sha1 {})",
+            file.id,
+            file.size.map_or_else(|| "?".to_string(), |s| s.to_string()),
+            file.sha1.as_deref().unwrap_or("?"),
+        )),
         _ => None,
+    };
+    let line = match (line, transfer) {
+        (Some(line), Some(t)) if outcome.sent() => Some(format!("{line}; {}", t.line())),
+        (line, _) => line,
     };
     match line {
         Some(line) if !quiet => println!("{line}"),
@@ -375,5 +436,26 @@ mod tests {
             "same_content"
         );
         assert_eq!(word(&box_uploads::tree::PlannedAction::Upload), "upload");
+    }
+
+    #[test]
+    fn the_bar_counts_reused_bytes_and_reaches_the_end() {
+        let mut p = Progress::default();
+        p.total_bytes = 200;
+        p.bytes_sent = 16;
+        p.bytes_reused = 184;
+        p.bytes_done = 150;
+        assert_eq!(bar_position(&p), 200);
+        // On resume, parts found stored count through the bytes done.
+        p.bytes_sent = 10;
+        p.bytes_reused = 100;
+        p.bytes_done = 200;
+        assert_eq!(bar_position(&p), 200);
+        let t = VersionTransfer {
+            total: 200 * 1024 * 1024,
+            sent: 16 * 1024 * 1024,
+            reused: 184 * 1024 * 1024,
+        };
+        assert_eq!(t.line(), "reused 184.0 MiB of 200.0 MiB, sent 16.0 MiB");
     }
 }

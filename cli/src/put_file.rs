@@ -21,6 +21,7 @@ pub(crate) async fn run(
     let bar = output::upload_bar(&handle, verbosity > Verbosity::Quiet);
     output::follow_retries(&handle, bar.clone());
     let aborter = handle.aborter();
+    let progress = handle.progress();
     let file = match until_ctrl_c(Box::pin(handle.join()), bar).await {
         Ended::Finished(result) => result.map_err(anyhow::Error::new)?,
         Ended::Interrupted(join) => {
@@ -42,7 +43,16 @@ pub(crate) async fn run(
         }
     };
     let outcome = outcome.get().unwrap_or(UploadOutcome::Uploaded);
-    output::print_put(&file, &outcome, args.json, verbosity == Verbosity::Quiet)?;
+    // A new version says what it reused (Box's plan) and what it sent.
+    let version = args.version_of.is_some() || matches!(outcome, UploadOutcome::Versioned);
+    let transfer = version.then(|| output::VersionTransfer::of(&progress.borrow()));
+    output::print_put(
+        &file,
+        &outcome,
+        transfer,
+        args.json,
+        verbosity == Verbosity::Quiet,
+    )?;
     Ok(Exit::Done)
 }
 

@@ -38,10 +38,33 @@ pub fn box_upload() -> Command {
 /// `box-upload put FILE --state STATE --json` into the root folder of `emu` with `concurrency`
 /// parts at a time, chunked above 1 MiB, the token in `BOX_TOKEN`, stdout and stderr piped.
 pub fn put(emu: &Emulator, file: &Path, state: &Path, concurrency: u32) -> Command {
+    put_into(emu, file, state, concurrency, &["--folder", "0"])
+}
+
+/// As [`put`], but a new version of the Box file `file_id` (`--version-of`).
+pub fn put_version(
+    emu: &Emulator,
+    file: &Path,
+    file_id: &str,
+    state: &Path,
+    concurrency: u32,
+) -> Command {
+    put_into(emu, file, state, concurrency, &["--version-of", file_id])
+}
+
+/// As [`put`], with `target` saying where the file goes.
+fn put_into(
+    emu: &Emulator,
+    file: &Path,
+    state: &Path,
+    concurrency: u32,
+    target: &[&str],
+) -> Command {
     let mut cmd = box_upload();
     cmd.arg("put")
         .arg(file)
-        .args(["--folder", "0", "--json"])
+        .args(target)
+        .arg("--json")
         .args(["--concurrency", &concurrency.to_string()])
         .arg("--state")
         .arg(state)

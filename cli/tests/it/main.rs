@@ -1,4 +1,4 @@
-//! Integration tests of the `box-upload` command line (and, in `secrets` and `crash`, of the
+//! Integration tests of the `box-upload` command line (and, in `secrets`, `crash` and `reuse`, of the
 //! engine it drives) against `box-emulator`, in process or as a child process. One test
 //! binary, so everything compiles and links once and the helpers in `common` are shared.
 
@@ -10,6 +10,7 @@ mod cli_resume;
 mod conflict;
 mod crash;
 mod limits;
+mod reuse;
 mod secrets;
 mod tree;
 mod trust;
