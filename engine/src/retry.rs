@@ -455,7 +455,7 @@ impl<'a> RetryContext<'a> {
 mod tests {
     use super::*;
     use crate::upload::fake_answers::{answer, answer_with};
-    use crate::upload::{CallError, CallErrorKind, Cancellation, ProgressEvent, Reporter};
+    use crate::upload::{CallError, CallErrorKind};
 
     fn policy() -> RetryPolicy {
         RetryPolicy {
@@ -561,20 +561,52 @@ mod tests {
         }
     }
 
-    fn retries_reported(events: &mut tokio::sync::broadcast::Receiver<ProgressEvent>) -> Vec<u32> {
+    /// Records what a retry context reports, in order.
+    #[derive(Default)]
+    struct Recorder(std::sync::Mutex<Vec<RetryEvent>>);
+
+    impl RetryObserver for Recorder {
+        fn retrying(&self, event: RetryEvent) {
+            self.events().push(event);
+        }
+    }
+
+    impl Recorder {
+        fn events(&self) -> std::sync::MutexGuard<'_, Vec<RetryEvent>> {
+            self.0
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+        }
+    }
+
+    fn retries_reported(events: &Recorder) -> Vec<u32> {
         let mut attempts = Vec::new();
-        while let Ok(e) = events.try_recv() {
-            if let ProgressEvent::Retry { attempt, .. } = e {
-                attempts.push(attempt);
+        for e in events.events().iter() {
+            if let RetryEvent::Retry { attempt, .. } = e {
+                attempts.push(*attempt);
             }
         }
         attempts
     }
 
+    /// Fires once `true` is sent; never if the sender is dropped first.
+    struct Switch(tokio::sync::watch::Receiver<bool>);
+
+    impl CancelSignal for Switch {
+        fn cancelled(&self) -> BoxFuture<'_, ()> {
+            let mut rx = self.0.clone();
+            async move {
+                if rx.wait_for(|c| *c).await.is_err() {
+                    std::future::pending::<()>().await;
+                }
+            }
+            .boxed()
+        }
+    }
+
     #[tokio::test]
     async fn run_reports_each_retry_and_gives_up_naming_the_calls_made() {
-        let reporter = Reporter::new();
-        let mut events = reporter.events();
+        let reporter = Recorder::default();
         let policy = quick();
         let err = RetryContext::new(&policy)
             .reporting(&reporter)
@@ -589,7 +621,7 @@ mod tests {
             }
         );
         assert_eq!(err.status(), Some(500));
-        assert_eq!(retries_reported(&mut events), [1, 2]);
+        assert_eq!(retries_reported(&reporter), [1, 2]);
     }
 
     #[tokio::test]
@@ -608,8 +640,7 @@ mod tests {
 
     #[tokio::test]
     async fn waits_are_reported_but_do_not_spend_the_budget() {
-        let reporter = Reporter::new();
-        let mut events = reporter.events();
+        let reporter = Recorder::default();
         let policy = RetryPolicy {
             max_attempts: 1,
             ..quick()
@@ -636,8 +667,8 @@ mod tests {
             .expect("done after the waits");
         assert_eq!((done, calls), (4, 4));
         let mut pending = 0;
-        while let Ok(e) = events.try_recv() {
-            pending += u32::from(matches!(e, ProgressEvent::CommitPending { .. }));
+        for e in reporter.events().iter() {
+            pending += u32::from(matches!(e, RetryEvent::CommitPending { .. }));
         }
         assert_eq!(pending, 3);
     }
@@ -666,8 +697,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_401_is_tried_once_more_when_the_token_can_be_renewed() {
-        let reporter = Reporter::new();
-        let mut events = reporter.events();
+        let reporter = Recorder::default();
         let policy = RetryPolicy {
             max_attempts: 1,
             ..quick()
@@ -687,11 +717,7 @@ mod tests {
             .await
             .expect("the second attempt, with the renewed token, works");
         assert_eq!((done, calls), ("stored", 2));
-        assert_eq!(
-            retries_reported(&mut events),
-            [1],
-            "outside the budget of 1"
-        );
+        assert_eq!(retries_reported(&reporter), [1], "outside the budget of 1");
     }
 
     #[tokio::test]
@@ -777,7 +803,7 @@ mod tests {
     #[tokio::test]
     async fn a_cancel_cuts_the_wait_short() {
         let (tx, rx) = tokio::sync::watch::channel(false);
-        let cancel = Cancellation::new(rx);
+        let cancel = Switch(rx);
         let policy = quick();
         let started = Instant::now();
         let run = RetryContext::new(&policy)

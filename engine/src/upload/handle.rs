@@ -209,15 +209,6 @@ impl Cancellation {
         )
     }
 
-    /// The upload's side of a plain stop channel (`true`: abort).
-    #[cfg(test)]
-    pub(crate) fn new(rx: watch::Receiver<bool>) -> Self {
-        Cancellation {
-            rx,
-            pausing: Arc::new(AtomicBool::new(false)),
-        }
-    }
-
     /// Resolves when the upload is asked to stop (paused or aborted) through its handle.
     pub(crate) async fn cancelled(&self) {
         let mut rx = self.rx.clone();
@@ -257,6 +248,27 @@ impl<F> Drop for UploadHandle<F> {
     fn drop(&mut self) {
         if let Some(task) = self.task.take() {
             task.abort();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn the_retry_loop_is_stopped_by_a_stop_through_the_handle() {
+        for how in [Stop::Pause, Stop::Abort] {
+            let (switch, cancel) = Cancellation::channel();
+            let signal: &dyn CancelSignal = &cancel;
+            let early = tokio::time::timeout(Duration::from_millis(20), signal.cancelled()).await;
+            assert!(early.is_err(), "{how:?}: not stopped yet");
+            switch.stop(how);
+            let fired = tokio::time::timeout(Duration::from_secs(5), signal.cancelled()).await;
+            assert!(fired.is_ok(), "{how:?}: stopped");
+            assert_eq!(cancel.is_cancelled(), how == Stop::Abort, "{how:?}");
         }
     }
 }

@@ -87,9 +87,6 @@ pub use layout::{PartLayout, PartSpan};
 pub use progress::{Phase, Progress, ProgressEvent};
 pub use source::Source;
 pub use uploader::Uploader;
-// The retry loop's tests drive it with the upload's own reporter and cancellation.
-#[cfg(test)]
-pub(crate) use {handle::Cancellation, progress::Reporter};
 
 use calls::Target;
 

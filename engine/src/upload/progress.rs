@@ -368,6 +368,42 @@ mod tests {
     use super::*;
 
     #[test]
+    fn retries_and_waits_are_progress_events_of_the_same_fields() {
+        let r = Reporter::new();
+        let rx = r.subscribe();
+        let mut events = r.events();
+        let observer: &dyn RetryObserver = &r;
+        observer.retrying(RetryEvent::Retry {
+            operation: "upload_part",
+            attempt: 2,
+            reason: "HTTP 503".into(),
+            wait: Duration::from_millis(7),
+        });
+        observer.retrying(RetryEvent::CommitPending {
+            attempt: 1,
+            wait: Duration::from_secs(1),
+        });
+        assert_eq!(
+            events.try_recv().ok(),
+            Some(ProgressEvent::Retry {
+                operation: "upload_part",
+                attempt: 2,
+                reason: "HTTP 503".into(),
+                wait: Duration::from_millis(7),
+            })
+        );
+        assert_eq!(
+            events.try_recv().ok(),
+            Some(ProgressEvent::CommitPending {
+                attempt: 1,
+                wait: Duration::from_secs(1),
+            })
+        );
+        let p = rx.borrow().clone();
+        assert_eq!((p.retries, p.commit_waits), (1, 1));
+    }
+
+    #[test]
     fn events_update_the_snapshot() {
         let r = Reporter::new();
         let rx = r.subscribe();
