@@ -14,6 +14,7 @@ use super::validate::{check_if_match, item_not_found, json_id, lookup_folder, op
 use super::{ApiResult, AppState};
 use crate::body::BodyStream;
 use crate::error::ApiError;
+use crate::state::Shared;
 use crate::util;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -84,17 +85,9 @@ pub(crate) async fn restore_file(
     State(st): AppState,
     Path(file_id): Path<String>,
     fields: Fields,
-    mut body: BodyStream,
+    body: BodyStream,
 ) -> ApiResult {
-    let (name, parent) = restore_target(&mut body).await?;
-    let mut catalog = st.catalog.lock().await;
-    let f = st
-        .restore_file(&mut catalog, &file_id, name.as_deref(), parent.as_deref())
-        .await?;
-    Ok(json_response(
-        StatusCode::CREATED,
-        st.file_json(&f, fields.as_deref()),
-    ))
+    restore(&st, Trashed::File, &file_id, &fields, body).await
 }
 
 /// `DELETE /folders/{id}[?recursive=true]`: 204, the folder and everything below it are in
@@ -159,15 +152,39 @@ pub(crate) async fn restore_folder(
     State(st): AppState,
     Path(folder_id): Path<String>,
     fields: Fields,
+    body: BodyStream,
+) -> ApiResult {
+    restore(&st, Trashed::Folder, &folder_id, &fields, body).await
+}
+
+/// Which kind of item a restore brings back.
+#[derive(Clone, Copy)]
+enum Trashed {
+    File,
+    Folder,
+}
+
+/// A restore of either kind: reads the target from the body, restores the item under the
+/// catalog lock and answers 201 with the restored item.
+async fn restore(
+    st: &Shared,
+    kind: Trashed,
+    id: &str,
+    fields: &Fields,
     mut body: BodyStream,
 ) -> ApiResult {
     let (name, parent) = restore_target(&mut body).await?;
+    let (name, parent) = (name.as_deref(), parent.as_deref());
     let mut catalog = st.catalog.lock().await;
-    let f = st
-        .restore_folder(&mut catalog, &folder_id, name.as_deref(), parent.as_deref())
-        .await?;
-    Ok(json_response(
-        StatusCode::CREATED,
-        st.folder_full_json(&catalog, &f, fields.as_deref()),
-    ))
+    let json = match kind {
+        Trashed::File => {
+            let f = st.restore_file(&mut catalog, id, name, parent).await?;
+            st.file_json(&f, fields.as_deref())
+        }
+        Trashed::Folder => {
+            let f = st.restore_folder(&mut catalog, id, name, parent).await?;
+            st.folder_full_json(&catalog, &f, fields.as_deref())
+        }
+    };
+    Ok(json_response(StatusCode::CREATED, json))
 }
