@@ -156,17 +156,7 @@ async fn version_stored<A: UploadCalls>(
     size: u64,
     sha1: &Sha1Digest,
 ) -> Option<A::File> {
-    let info = ctx
-        .retry(&job.retry)
-        .call("get_file_info", || ctx.api.file_info(file_id))
-        .await;
-    let file = match info {
-        Ok(file) => file,
-        Err(e) => {
-            tracing::debug!(error = %Chain(&e), "could not read the file");
-            return None;
-        }
-    };
+    let file = read_file(ctx, job, file_id).await?;
     let facts = A::file_facts(&file);
     let unchanged = job.if_match.is_some() && facts.etag == job.if_match;
     let other_name = name.is_some_and(|n| facts.name.as_deref().is_some_and(|m| m != n));
@@ -193,20 +183,26 @@ pub(crate) async fn unchanged<A: UploadCalls>(
     let Target::NewVersion { file_id, name } = &job.target else {
         return None;
     };
-    let info = ctx
-        .retry(&job.retry)
-        .call("get_file_info", || ctx.api.file_info(file_id))
-        .await;
-    let file = match info {
-        Ok(file) => file,
-        Err(e) => {
-            tracing::debug!(error = %Chain(&e), "could not read the file");
-            return None;
-        }
-    };
+    let file = read_file(ctx, job, file_id).await?;
     let facts = A::file_facts(&file);
     let other_name = name
         .as_deref()
         .is_some_and(|n| facts.name.as_deref() != Some(n));
     (!other_name && holds_content::<A>(&file, size, sha1)).then_some(file)
+}
+
+/// The file's info as it is now, or `None` (logged) when it cannot be read: both checks take
+/// a failed lookup as "not so".
+async fn read_file<A: UploadCalls>(ctx: &Ctx<A>, job: &Job, file_id: &str) -> Option<A::File> {
+    let info = ctx
+        .retry(&job.retry)
+        .call("get_file_info", || ctx.api.file_info(file_id))
+        .await;
+    match info {
+        Ok(file) => Some(file),
+        Err(e) => {
+            tracing::debug!(error = %Chain(&e), "could not read the file");
+            None
+        }
+    }
 }
