@@ -72,6 +72,25 @@ fn show(s: Option<Spread>, digits: usize) -> String {
     s.map_or_else(|| "–".into(), |s| s.show(digits))
 }
 
+/// A client's name in a table: its label, with its version when known.
+fn client_label(label: &str, version: Option<&str>) -> String {
+    match version {
+        Some(v) => format!("{label} ({v})"),
+        None => label.to_string(),
+    }
+}
+
+/// A table row of a client that was not run: its name, why (kept to one cell) and `empty`
+/// empty cells for the figures it has not.
+fn skipped_row(md: &mut String, label: &str, why: &str, empty: usize) -> fmt::Result {
+    writeln!(
+        md,
+        "| {label} | skipped: {} |{}",
+        why.replace('|', "/").replace('\n', " "),
+        " |".repeat(empty)
+    )
+}
+
 /// A figure with `digits` decimals, or a dash.
 fn opt(v: Option<f64>, digits: usize) -> String {
     v.map_or_else(|| "–".into(), |v| format!("{v:.digits$}"))

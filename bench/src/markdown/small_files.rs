@@ -2,7 +2,7 @@
 
 use std::fmt::{self, Write as _};
 
-use super::opt;
+use super::{client_label, opt, skipped_row};
 use crate::results::SmallFiles;
 use crate::targets::{self, Status, Target};
 
@@ -53,16 +53,9 @@ pub fn section(md: &mut String, s: &SmallFiles, targets: &[Target]) -> fmt::Resu
         "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
     )?;
     for c in &s.clients {
-        let label = match &c.version {
-            Some(v) => format!("{} ({v})", c.label),
-            None => c.label.clone(),
-        };
+        let label = client_label(&c.label, c.version.as_deref());
         if let Some(why) = &c.skipped {
-            writeln!(
-                md,
-                "| {label} | skipped: {} | | | | | | | | | |",
-                why.replace('|', "/").replace('\n', " ")
-            )?;
+            skipped_row(md, &label, why, 9)?;
             continue;
         }
         writeln!(

@@ -4,7 +4,7 @@
 
 use std::fmt::{self, Write as _};
 
-use super::{opt, status_cell};
+use super::{client_label, opt, skipped_row, status_cell};
 use crate::files::human_size;
 use crate::results::version_reuse::{ENGINE_FULL, ENGINE_REUSE};
 use crate::results::VersionReuse;
@@ -50,16 +50,9 @@ pub fn section(md: &mut String, v: &VersionReuse, targets: &[Target]) -> fmt::Re
     )?;
     let count = |n: Option<u64>| n.map_or("–".into(), |n| n.to_string());
     for c in &v.clients {
-        let label = match &c.version {
-            Some(ver) => format!("{} ({ver})", c.label),
-            None => c.label.clone(),
-        };
+        let label = client_label(&c.label, c.version.as_deref());
         if let Some(why) = &c.skipped {
-            writeln!(
-                md,
-                "| {label} | skipped: {} | | | | | | | | | | |",
-                why.replace('|', "/").replace('\n', " ")
-            )?;
+            skipped_row(md, &label, why, 10)?;
             continue;
         }
         let speedup = if c.key == ENGINE_REUSE {

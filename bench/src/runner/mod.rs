@@ -147,21 +147,7 @@ pub fn small_files_only(
     } else {
         setup::build_cli(paths).map_err(|e| format!("could not be built: {}", first_line(&e)))
     };
-    let boxsdk10 = if opts.skip_boxsdk {
-        Err("--skip-boxsdk".to_string())
-    } else {
-        setup::python_sdk(paths).map_err(|e| {
-            format!(
-                "could not be installed ({}): {}",
-                setup::BOXSDK_REQUIREMENT,
-                first_line(&e)
-            )
-        })
-    };
-    if let Ok(p) = &boxsdk10 {
-        versions.insert("boxsdk".to_string(), p.version.clone());
-        versions.insert("python".to_string(), p.python_version.clone());
-    }
+    let boxsdk10 = tools::boxsdk10_sdk(paths, opts, &mut versions);
     let boxsdk3 = tools::boxsdk3_sdk(paths, opts, &mut versions);
     let exe = tools::current_exe()?;
     let emulator_data = opts
@@ -182,7 +168,7 @@ pub fn small_files_only(
         command: options::command_line(args),
     };
     let figures = small_files::run(&ctx)?;
-    let mut results = saved.unwrap_or_else(|| {
+    let fresh = || {
         fresh_results(
             paths,
             opts,
@@ -191,12 +177,18 @@ pub fn small_files_only(
             &emulator_data,
             figures.duration_s,
         )
-    });
+    };
+    let mut results = with_versions(saved.unwrap_or_else(fresh), versions);
+    results.small_files = Some(figures);
+    Ok(results)
+}
+
+/// `results` with the tool versions this run found added where they do not name one yet.
+fn with_versions(mut results: Results, versions: BTreeMap<String, String>) -> Results {
     for (k, v) in versions {
         results.versions.entry(k).or_insert(v);
     }
-    results.small_files = Some(figures);
-    Ok(results)
+    results
 }
 
 /// Results holding only the case that ran: without saved results, the figures of the plan's
@@ -250,21 +242,7 @@ pub fn version_reuse_only(
     let emulator = setup::build_emulator(paths)?;
     let mut versions = BTreeMap::new();
     let (boxsdk10_script, boxsdk3_script) = setup::version_scripts(paths)?;
-    let boxsdk10 = if opts.skip_boxsdk {
-        Err("--skip-boxsdk".to_string())
-    } else {
-        setup::python_sdk(paths).map_err(|e| {
-            format!(
-                "could not be installed ({}): {}",
-                setup::BOXSDK_REQUIREMENT,
-                first_line(&e)
-            )
-        })
-    };
-    if let Ok(p) = &boxsdk10 {
-        versions.insert("boxsdk".to_string(), p.version.clone());
-        versions.insert("python".to_string(), p.python_version.clone());
-    }
+    let boxsdk10 = tools::boxsdk10_sdk(paths, opts, &mut versions);
     let boxsdk3 = tools::boxsdk3_sdk(paths, opts, &mut versions);
     let exe = tools::current_exe()?;
     let profile = opts.version_profile();
@@ -293,7 +271,7 @@ pub fn version_reuse_only(
         command: options::command_line(args),
     };
     let figures = version_reuse::run(&ctx)?;
-    let mut results = saved.unwrap_or_else(|| {
+    let fresh = || {
         fresh_results(
             paths,
             opts,
@@ -302,10 +280,8 @@ pub fn version_reuse_only(
             &emulator_data,
             figures.duration_s,
         )
-    });
-    for (k, v) in versions {
-        results.versions.entry(k).or_insert(v);
-    }
+    };
+    let mut results = with_versions(saved.unwrap_or_else(fresh), versions);
     results.version_reuse = Some(figures);
     Ok(results)
 }

@@ -136,6 +136,27 @@ fn optional<T>(
     }
 }
 
+/// boxsdk 10 (its version and Python's noted in `versions`), or why it is not measured.
+pub fn boxsdk10_sdk(
+    paths: &Paths,
+    opts: &Options,
+    versions: &mut BTreeMap<String, String>,
+) -> Result<PythonSdk, String> {
+    if opts.skip_boxsdk {
+        return Err("--skip-boxsdk".to_string());
+    }
+    let p = setup::python_sdk(paths).map_err(|e| {
+        format!(
+            "could not be installed ({}): {}",
+            setup::BOXSDK_REQUIREMENT,
+            first_line(&e)
+        )
+    })?;
+    versions.insert("boxsdk".to_string(), p.version.clone());
+    versions.insert("python".to_string(), p.python_version.clone());
+    Ok(p)
+}
+
 /// boxsdk 3.x, or why it is not measured.
 pub fn boxsdk3_sdk(
     paths: &Paths,

@@ -247,45 +247,41 @@ pub fn run(ctx: &Context) -> Result<VersionReuse, String> {
             },
         ),
     ];
-    let boxsdk10_label = "boxsdk 10 (Python) upload_big_file_version";
-    clients.push(match &ctx.boxsdk10 {
-        Ok((py, script)) => run_one(
-            BOXSDK10,
-            boxsdk10_label,
-            BOXSDK10_HOW,
-            Some(py.version.clone()),
-            &|emu, id| {
-                Cmd::new(&py.python)
-                    .arg(script)
-                    .arg(&emu.base)
-                    .arg(emu.sdk_upload_url())
-                    .arg(emulator::TOKEN)
-                    .arg(&changed)
-                    .arg(id)
-            },
-        ),
-        Err(why) => {
-            VersionClient::not_measured(BOXSDK10, boxsdk10_label, BOXSDK10_HOW, why.clone())
+    // A Python SDK's version script, `python SCRIPT BASE [UPLOAD_URL] TOKEN FILE FILE_ID`
+    // (boxsdk 10 takes the emulator's upload URL, boxsdk 3 does not), or why it was not run.
+    let run_script = |key: &str,
+                      label: &str,
+                      how: &str,
+                      sdk: &Result<(&PythonSdk, PathBuf), String>,
+                      with_upload_url: bool|
+     -> VersionClient {
+        match sdk {
+            Ok((py, script)) => run_one(key, label, how, Some(py.version.clone()), &|emu, id| {
+                let cmd = Cmd::new(&py.python).arg(script).arg(&emu.base);
+                let cmd = if with_upload_url {
+                    cmd.arg(emu.sdk_upload_url())
+                } else {
+                    cmd
+                };
+                cmd.arg(emulator::TOKEN).arg(&changed).arg(id)
+            }),
+            Err(why) => VersionClient::not_measured(key, label, how, why.clone()),
         }
-    });
-    let boxsdk3_label = "boxsdk 3 (Python) chunked uploader of a version";
-    clients.push(match &ctx.boxsdk3 {
-        Ok((py, script)) => run_one(
-            BOXSDK3,
-            boxsdk3_label,
-            BOXSDK3_HOW,
-            Some(py.version.clone()),
-            &|emu, id| {
-                Cmd::new(&py.python)
-                    .arg(script)
-                    .arg(&emu.base)
-                    .arg(emulator::TOKEN)
-                    .arg(&changed)
-                    .arg(id)
-            },
-        ),
-        Err(why) => VersionClient::not_measured(BOXSDK3, boxsdk3_label, BOXSDK3_HOW, why.clone()),
-    });
+    };
+    clients.push(run_script(
+        BOXSDK10,
+        "boxsdk 10 (Python) upload_big_file_version",
+        BOXSDK10_HOW,
+        &ctx.boxsdk10,
+        true,
+    ));
+    clients.push(run_script(
+        BOXSDK3,
+        "boxsdk 3 (Python) chunked uploader of a version",
+        BOXSDK3_HOW,
+        &ctx.boxsdk3,
+        false,
+    ));
     let _ = std::fs::remove_file(&changed);
 
     Ok(VersionReuse {
