@@ -2,10 +2,11 @@
 //! with its reason and wait), `-vv` (every request and event of the engine), or a filter from
 //! `--log-level` or `RUST_LOG`, through `tracing-subscriber` (the engine logs with `tracing`).
 //!
-//! The engine logs each retry as a debug event carrying its `ProgressEvent::Retry` (from an
-//! upload's progress, or from the retry loop of a tree's own calls); a layer of its own turns
-//! exactly those into lines, so the rest of the debug log stays hidden: each retry with `-v`,
-//! and by default the first that found no server, naming the host.
+//! The engine logs each retry as a debug event with separate fields (`operation`, `attempt`,
+//! `reason`, `wait`, `wait_ms`; from an upload's progress, or from the retry loop of a tree's
+//! own calls); a layer of its own reads those fields and turns exactly those events into
+//! lines, so the rest of the debug log stays hidden: each retry with `-v`, and by default the
+//! first that found no server, naming the host.
 
 use std::fmt::Debug;
 use std::io::IsTerminal as _;
@@ -128,9 +129,7 @@ struct RetryLines {
 
 impl<S: Subscriber> Layer<S> for RetryLines {
     fn on_event(&self, event: &Event<'_>, _ctx: Context<'_, S>) {
-        let mut field = EventField(None);
-        event.record(&mut field);
-        let Some(retry) = field.0.as_deref().and_then(Retry::parse) else {
+        let Some(retry) = Retry::of(event) else {
             return;
         };
         match self.mode {
@@ -156,20 +155,9 @@ impl<S: Subscriber> Layer<S> for RetryLines {
     }
 }
 
-/// The `event` field of a log event, as its `Debug` text.
-struct EventField(Option<String>);
-
-impl Visit for EventField {
-    fn record_debug(&mut self, field: &Field, value: &dyn Debug) {
-        if field.name() == "event" {
-            self.0 = Some(format!("{value:?}"));
-        }
-    }
-}
-
-/// A retry, read back from the `Debug` text of the engine's `ProgressEvent::Retry` (the log
-/// carries it as such).
-#[derive(Debug, PartialEq, Eq)]
+/// A retry, read from the fields the engine logs it with (`operation`, `attempt`, `reason`,
+/// `wait` as its `Debug` text, `wait_ms`).
+#[derive(Debug, Default, PartialEq, Eq)]
 struct Retry {
     operation: String,
     attempt: String,
@@ -177,19 +165,62 @@ struct Retry {
     wait: String,
 }
 
+/// Gathers a retry's fields from an event; an event without them is no retry.
+#[derive(Default)]
+struct RetryFields {
+    operation: Option<String>,
+    attempt: Option<u64>,
+    reason: Option<String>,
+    wait: Option<String>,
+    wait_ms: Option<u64>,
+}
+
+impl Visit for RetryFields {
+    fn record_str(&mut self, field: &Field, value: &str) {
+        match field.name() {
+            "operation" => self.operation = Some(value.to_string()),
+            "reason" => self.reason = Some(value.to_string()),
+            _ => {}
+        }
+    }
+
+    fn record_u64(&mut self, field: &Field, value: u64) {
+        match field.name() {
+            "attempt" => self.attempt = Some(value),
+            "wait_ms" => self.wait_ms = Some(value),
+            _ => {}
+        }
+    }
+
+    fn record_i64(&mut self, field: &Field, value: i64) {
+        if let Ok(value) = u64::try_from(value) {
+            self.record_u64(field, value);
+        }
+    }
+
+    fn record_debug(&mut self, field: &Field, value: &dyn Debug) {
+        if field.name() == "wait" {
+            self.wait = Some(format!("{value:?}"));
+        }
+    }
+}
+
 impl Retry {
-    fn parse(debug: &str) -> Option<Retry> {
-        let fields = debug.strip_prefix("Retry {")?;
-        let field = |name: &str, end: &str| -> Option<String> {
-            let start = fields.find(name)? + name.len();
-            let len = fields[start..].find(end)?;
-            Some(fields[start..start + len].to_string())
+    /// The retry an event logs, if it is one.
+    fn of(event: &Event<'_>) -> Option<Retry> {
+        let mut fields = RetryFields::default();
+        event.record(&mut fields);
+        // The wait as the engine wrote it; from its milliseconds if only those were given.
+        let wait = match (fields.wait, fields.wait_ms) {
+            (Some(wait), _) => wait,
+            (None, Some(ms)) => format!("{:?}", std::time::Duration::from_millis(ms)),
+            (None, None) => return None,
         };
         Some(Retry {
-            operation: field("operation: \"", "\"")?,
-            attempt: field("attempt: ", ",")?,
-            reason: field("reason: \"", "\"")?,
-            wait: field("wait: ", " }")?,
+            operation: fields.operation?,
+            attempt: fields.attempt?.to_string(),
+            reason: fields.reason?,
+            wait,
         })
     }
 
@@ -231,23 +262,65 @@ mod tests {
         assert!(filter(&log_args(false, 0, Some("no such=level=x")), None).is_err());
     }
 
+    /// Collects the retries read from the events logged while it is the default subscriber.
+    #[derive(Clone, Default)]
+    struct Seen(std::sync::Arc<std::sync::Mutex<Vec<Option<Retry>>>>);
+
+    impl<S: Subscriber> Layer<S> for Seen {
+        fn on_event(&self, event: &Event<'_>, _ctx: Context<'_, S>) {
+            if let Ok(mut seen) = self.0.lock() {
+                seen.push(Retry::of(event));
+            }
+        }
+    }
+
+    fn retries_of(log: impl FnOnce()) -> Vec<Option<Retry>> {
+        let seen = Seen::default();
+        let subscriber = tracing_subscriber::registry().with(seen.clone());
+        tracing::subscriber::with_default(subscriber, log);
+        let seen = seen.0.lock().map(|mut s| std::mem::take(&mut *s));
+        seen.unwrap_or_default()
+    }
+
     #[test]
     fn a_retry_event_is_one_line_with_its_reason_and_wait() {
-        let event = box_uploads::upload::ProgressEvent::Retry {
-            operation: "upload_file",
-            attempt: 2,
-            reason: "HTTP 502 bad_gateway".into(),
-            wait: std::time::Duration::from_millis(1500),
-        };
-        let retry = Retry::parse(&format!("{event:?}")).expect("a retry");
+        // The fields the engine logs a retry with.
+        let wait = std::time::Duration::from_millis(1500);
+        let mut seen = retries_of(|| {
+            tracing::debug!(
+                operation = "upload_file",
+                attempt = 2u32,
+                reason = "HTTP 502 bad_gateway",
+                wait_ms = 1500u64,
+                wait = ?wait,
+                "attempt 2 of upload_file failed (HTTP 502 bad_gateway); retrying in 1.5s"
+            );
+            tracing::debug!(
+                operation = "get_folder_items",
+                attempt = 1u32,
+                reason = "timeout",
+                wait_ms = 250u64,
+                "retrying"
+            );
+            let other = box_uploads::upload::ProgressEvent::Committed {
+                file_id: "1".into(),
+            };
+            tracing::debug!(event = ?other, "upload progress");
+        });
+        assert_eq!(seen.len(), 3);
+        let retry = seen.remove(0).expect("a retry");
         assert_eq!(
             retry.line(),
             "attempt 2 of upload_file failed (HTTP 502 bad_gateway); retrying in 1.5s"
         );
         assert!(retry.on_upload_host());
-        let other = box_uploads::upload::ProgressEvent::Committed {
-            file_id: "1".into(),
-        };
-        assert_eq!(Retry::parse(&format!("{other:?}")), None);
+        // Only the milliseconds: the wait is read from them.
+        let listing = seen.remove(0).expect("a retry");
+        assert_eq!(
+            listing.line(),
+            "attempt 1 of get_folder_items failed (timeout); retrying in 250ms"
+        );
+        assert!(!listing.on_upload_host());
+        assert_eq!(seen.remove(0), None);
     }
 }

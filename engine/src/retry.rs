@@ -133,6 +133,21 @@ pub(crate) enum RetryEvent {
     },
 }
 
+/// Logs a retry as a debug event with separate fields (`operation`, `attempt`, `reason`,
+/// `wait_ms`, and `wait` as its `Debug` text) and a readable message, so a subscriber reads the
+/// fields instead of parsing the text. Logged under the current span (an upload's `part` or
+/// `commit`), by the retry loop and by an upload's progress alike.
+pub(crate) fn log_retry(operation: &str, attempt: u32, reason: &str, wait: Duration) {
+    tracing::debug!(
+        operation,
+        attempt,
+        reason,
+        wait_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX),
+        wait = ?wait,
+        "attempt {attempt} of {operation} failed ({reason}); retrying in {wait:?}"
+    );
+}
+
 /// Where a [`RetryContext`] reports its retries and waits (an upload's progress reporter).
 pub(crate) trait RetryObserver: Sync {
     /// A retry or a wait is about to start.
@@ -441,7 +456,15 @@ impl<'a> RetryContext<'a> {
             };
             match self.reporter {
                 Some(reporter) => reporter.retrying(event),
-                None => tracing::debug!(?event, "retrying"),
+                None => match &event {
+                    RetryEvent::Retry {
+                        operation,
+                        attempt,
+                        reason,
+                        wait,
+                    } => log_retry(operation, *attempt, reason, *wait),
+                    RetryEvent::CommitPending { .. } => tracing::debug!(?event, "retrying"),
+                },
             }
             if !wait.is_zero() {
                 self.unless_cancelled::<_, E>(tokio::time::sleep(wait))

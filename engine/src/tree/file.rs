@@ -2,6 +2,8 @@
 //! holds under its name looked at (hashing the local file only when sizes do not tell them
 //! apart), the conflict policy's [`decide`] asked, and the decision carried out.
 
+use tracing::Instrument as _;
+
 use super::context::{FolderState, Run};
 use super::error::TreeFileError;
 use super::folders::split_parent;
@@ -57,7 +59,9 @@ type Decided = Result<FileOutcome, Item>;
 impl Run {
     /// Handles one file and counts it in the progress.
     pub(crate) async fn file(&self, f: LocalFile) -> FileReport {
-        let outcome = self.file_outcome(&f).await;
+        // Its lookups and its upload (whose span nests under this one) are logged under it.
+        let span = tracing::info_span!("file", path = %f.rel);
+        let outcome = self.file_outcome(&f).instrument(span).await;
         let failed = matches!(outcome, FileOutcome::Failed(_));
         self.progress.send_modify(|p| {
             p.files_done += 1;

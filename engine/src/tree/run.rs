@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use tokio::sync::{watch, Semaphore};
 use tokio::task::JoinSet;
+use tracing::Instrument as _;
 
 use super::context::Run;
 use super::error::{TreeError, TreeFileError};
@@ -15,8 +16,22 @@ use super::report::{FileOutcome, FileReport, TreeProgress, TreeReport};
 use super::walk::{walk, WalkOptions};
 use crate::upload::{Concurrency, Uploader};
 
-/// Runs `tree` to its report, publishing the progress on `progress`.
+/// Runs `tree` to its report, publishing the progress on `progress`, under a `tree` span (the
+/// root and the target folder) that each file's span, and so its upload's, nests under.
 pub(crate) async fn run(
+    uploader: Uploader,
+    tree: TreeUpload,
+    progress: watch::Sender<TreeProgress>,
+) -> Result<TreeReport, TreeError> {
+    let span = tracing::info_span!(
+        "tree",
+        root = %tree.root.display(),
+        folder_id = %tree.folder_id
+    );
+    run_in_span(uploader, tree, progress).instrument(span).await
+}
+
+async fn run_in_span(
     uploader: Uploader,
     tree: TreeUpload,
     progress: watch::Sender<TreeProgress>,
@@ -101,11 +116,15 @@ pub(crate) async fn run(
             break;
         };
         let run = run.clone();
-        set.spawn(async move {
-            let report = run.file(f).await;
-            drop(permit);
-            report
-        });
+        // The file's task stays under the tree's span.
+        set.spawn(
+            async move {
+                let report = run.file(f).await;
+                drop(permit);
+                report
+            }
+            .in_current_span(),
+        );
         while let Some(done) = set.try_join_next() {
             reports.push(done.map_err(|e| TreeError::Internal(e.to_string()))?);
         }

@@ -3,6 +3,9 @@
 
 use std::sync::Arc;
 
+use tracing::field::Empty;
+use tracing::Instrument as _;
+
 use super::adaptive::Parallelism;
 use super::calls::{Target, UploadCalls};
 use super::conflict::{self, OutcomeSlot, Resolved, UploadOutcome, Uploaded};
@@ -75,18 +78,22 @@ impl<A: UploadCalls> Engine<A> {
             cancel,
         };
         let limits = self.limits.clone();
-        let task = tokio::spawn(async move {
-            let reporter = ctx.reporter.clone();
-            let result = run(ctx, upload, &outcome, limits.as_deref()).await;
-            reporter.update(|p| {
-                p.phase = if result.is_ok() {
-                    Phase::Done
-                } else {
-                    Phase::Failed
-                }
-            });
-            result
-        });
+        let span = upload_span(&upload.target);
+        let task = tokio::spawn(
+            async move {
+                let reporter = ctx.reporter.clone();
+                let result = run(ctx, upload, &outcome, limits.as_deref()).await;
+                reporter.update(|p| {
+                    p.phase = if result.is_ok() {
+                        Phase::Done
+                    } else {
+                        Phase::Failed
+                    }
+                });
+                result
+            }
+            .instrument(span),
+        );
         (UploadHandle::new(task, reporter, stop), slot)
     }
 
@@ -144,6 +151,33 @@ impl<A: UploadCalls> Engine<A> {
             },
         })
     }
+}
+
+/// The span every event of one upload is logged under: the file and where it goes; the size
+/// once the source is open, and the session once one exists (recorded by the chunked path).
+/// Created where the upload starts, so it nests under the caller's span (a tree's `file`).
+fn upload_span(target: &Target) -> tracing::Span {
+    let span = tracing::info_span!(
+        "upload",
+        file = Empty,
+        folder_id = Empty,
+        file_id = Empty,
+        size = Empty,
+        session_id = Empty,
+    );
+    match target {
+        Target::NewFile { folder_id, name } => {
+            span.record("file", name.as_str());
+            span.record("folder_id", folder_id.as_str());
+        }
+        Target::NewVersion { file_id, name } => {
+            if let Some(name) = name {
+                span.record("file", name.as_str());
+            }
+            span.record("file_id", file_id.as_str());
+        }
+    }
+    span
 }
 
 async fn run<A: UploadCalls>(
@@ -236,6 +270,7 @@ async fn run<A: UploadCalls>(
     let is_version = matches!(target, Target::NewVersion { .. });
     let opened = source.open().await?;
     let size = opened.size;
+    tracing::Span::current().record("size", size);
     let dates = opened.dates.filter(|_| preserve_dates).map(|mut d| {
         // Box takes no creation time for a new version.
         if matches!(target, Target::NewVersion { .. }) {

@@ -208,7 +208,15 @@ impl Reporter {
     }
 
     pub(crate) fn event(&self, event: ProgressEvent) {
-        tracing::debug!(?event, "upload progress");
+        match &event {
+            ProgressEvent::Retry {
+                operation,
+                attempt,
+                reason,
+                wait,
+            } => crate::retry::log_retry(operation, *attempt, reason, *wait),
+            _ => tracing::debug!(?event, "upload progress"),
+        }
         self.state.send_modify(|p| match &event {
             ProgressEvent::Retry { .. } => p.retries += 1,
             ProgressEvent::CommitPending { .. } => p.commit_waits += 1,

@@ -15,6 +15,8 @@
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
+use tracing::Instrument as _;
+
 use crate::digest::Sha1Digest;
 use crate::retry::{RetryEvent, RetryPolicy, Step};
 use crate::upload::calls::{CommitOutcome, CommitPart, SessionInfo, UploadCalls};
@@ -43,6 +45,19 @@ pub(super) struct Sent {
 /// transient failures, and after an ambiguous failure takes a file at the target's name with our
 /// SHA-1 as the earlier commit's success.
 pub(super) async fn commit<A: UploadCalls>(
+    ctx: &Ctx<A>,
+    job: &Job,
+    session: &SessionInfo,
+    sent: Sent,
+) -> Result<A::File, UploadError> {
+    // The commit's waits, retries and checks are logged under a span of their own.
+    let span = tracing::info_span!("commit", parts = sent.parts.len(), size = sent.size);
+    commit_in_span(ctx, job, session, sent)
+        .instrument(span)
+        .await
+}
+
+async fn commit_in_span<A: UploadCalls>(
     ctx: &Ctx<A>,
     job: &Job,
     session: &SessionInfo,

@@ -61,6 +61,7 @@ pub(super) async fn open_or_resume<A: UploadCalls>(
             ctx.api.create_session(&job.target, size)
         })
         .await?;
+    record_session(&session.id);
     let mut checked = check_session(&session, size);
     if let (Ok(()), Some(path)) = (&checked, &job.state_file) {
         checked = save_state(
@@ -83,6 +84,12 @@ pub(super) async fn open_or_resume<A: UploadCalls>(
         plan: BTreeMap::new(),
     };
     Ok(OpenOutcome::Session(Box::new((session, known))))
+}
+
+/// Names the session on the upload's span (opened with its `session_id` empty), so every later
+/// event of the upload carries it.
+fn record_session(session_id: &str) {
+    tracing::Span::current().record("session_id", session_id);
 }
 
 /// Gives up the state file's session for a new one: reported, and the old session aborted
@@ -215,6 +222,7 @@ async fn resume_session<A: UploadCalls>(
             }
         }
     }
+    record_session(&session.id);
     ctx.reporter.event(ProgressEvent::SessionResumed {
         session_id: session.id.clone(),
         parts_stored: stored.len() as u64,

@@ -17,6 +17,7 @@ use bytes::Bytes;
 
 use tokio::sync::mpsc;
 use tokio::task::{JoinHandle, JoinSet};
+use tracing::Instrument as _;
 
 use super::done::Tally;
 use super::listing::find_part;
@@ -153,7 +154,8 @@ pub(super) async fn upload_all<A: UploadCalls>(
                 }
                 Some(Planned::Part(part)) => {
                     if let Some((part, content)) = arrived(ctx, &stored, reread.as_ref(), &mut done, size, part)? {
-                        inflight.spawn(upload_part(ctx.clone(), job.retry.clone(), session.endpoints.clone(), part, content));
+                        let span = part_span(&part.span);
+                        inflight.spawn(upload_part(ctx.clone(), job.retry.clone(), session.endpoints.clone(), part, content).instrument(span));
                     }
                 }
                 Some(Planned::Finished { whole: digest }) => whole = Some(digest),
@@ -292,6 +294,17 @@ fn effective_concurrency(
     let fit = usize::try_from(fit).unwrap_or(usize::MAX);
     let parts = usize::try_from(total_parts.max(1)).unwrap_or(usize::MAX);
     ctx_concurrency.max(1).min(fit).min(parts)
+}
+
+/// The span of one part's send (its retries and lookups included), a child of the upload's
+/// span: created on the upload's task, before the part's own task is spawned.
+fn part_span(span: &PartSpan) -> tracing::Span {
+    tracing::info_span!(
+        "part",
+        index = span.index,
+        offset = span.offset,
+        size = span.len
+    )
 }
 
 /// Uploads one part, retrying; after an ambiguous failure, looks the part up before resending.

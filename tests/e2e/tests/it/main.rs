@@ -30,4 +30,5 @@ mod rare_answers;
 mod reuse;
 mod soak;
 mod tls;
+mod tracing_fields;
 mod tree;
