@@ -18,3 +18,12 @@ def emulator_client(base, token):
     return Client(
         OAuth2(client_id="bench-client", client_secret="bench-secret", access_token=token)
     )
+
+
+def start_or_resume(uploader):
+    """The file a chunked uploader made, or None: a commit not processed yet (202) is resumed,
+    the SDK's documented way."""
+    file = uploader.start()
+    if file is None:
+        file = uploader.resume()
+    return file

@@ -5,44 +5,34 @@ Written to target/bench/ and run by box-uploads-bench; not meant to be run by ha
 python boxsdk_upload.py BASE_URL UPLOAD_URL TOKEN FILE NAME).
 """
 
-import json
 import os
-import resource
 import sys
-import time
 
-t_import = time.perf_counter()
-from box_sdk_gen import BaseUrls, BoxClient, BoxDeveloperTokenAuth  # noqa: E402
-
-import_s = time.perf_counter() - t_import
+from boxsdk_client import IMPORT_S as import_s
+from boxsdk_client import emulator_client
+from sdk_measure import measured, print_report
 
 
 def main():
     base_url, upload_url, token, path, name = sys.argv[1:6]
-    client = BoxClient(auth=BoxDeveloperTokenAuth(token=token)).with_custom_base_urls(
-        BaseUrls(base_url=base_url, upload_url=upload_url, oauth_2_url=base_url + "/oauth2")
-    )
+    client = emulator_client(base_url, upload_url, token)
     size = os.path.getsize(path)
-    before = resource.getrusage(resource.RUSAGE_SELF)
-    start = time.perf_counter()
-    with open(path, "rb") as stream:
-        file = client.chunked_uploads.upload_big_file(stream, name, size, "0")
-    upload_s = time.perf_counter() - start
-    after = resource.getrusage(resource.RUSAGE_SELF)
-    print(
-        json.dumps(
-            {
-                "upload_s": upload_s,
-                "import_s": import_s,
-                "file_id": file.id,
-                "sha1": file.sha_1,
-                "size": file.size,
-                "upload_cpu_s": (after.ru_utime - before.ru_utime)
-                + (after.ru_stime - before.ru_stime),
-                "self_max_rss_kib": after.ru_maxrss,
-            }
-        ),
-        flush=True,
+
+    def upload():
+        with open(path, "rb") as stream:
+            return client.chunked_uploads.upload_big_file(stream, name, size, "0")
+
+    file, upload_s, before, after = measured(upload)
+    print_report(
+        {
+            "upload_s": upload_s,
+            "import_s": import_s,
+            "file_id": file.id,
+            "sha1": file.sha_1,
+            "size": file.size,
+        },
+        before,
+        after,
     )
 
 

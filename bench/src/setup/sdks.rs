@@ -27,14 +27,16 @@ fn version_at_least(version: &str, major: u64, minor: u64) -> bool {
 }
 
 pub fn python_sdk(paths: &Paths) -> Result<PythonSdk, String> {
-    python_venv(
+    let sdk = python_venv(
         paths,
         "venv",
         BOXSDK_REQUIREMENT,
         |v| version_at_least(v, 10, 18),
         "boxsdk_upload.py",
         include_str!("../boxsdk_upload.py"),
-    )
+    )?;
+    write_script_modules(paths)?;
+    Ok(sdk)
 }
 
 /// The PyPI requirement of the legacy SDK measured on many small files: boxsdk 3.x (module
@@ -51,15 +53,23 @@ pub fn python_sdk3(paths: &Paths) -> Result<PythonSdk, String> {
         "boxsdk3_small_files.py",
         include_str!("../boxsdk3_small_files.py"),
     )?;
-    write_boxsdk3_client(paths)?;
+    write_script_modules(paths)?;
     Ok(sdk)
 }
 
-/// The module both boxsdk 3.x scripts import, written beside them.
-fn write_boxsdk3_client(paths: &Paths) -> Result<(), String> {
-    let module = paths.work.join("boxsdk3_client.py");
-    std::fs::write(&module, include_str!("../boxsdk3_client.py"))
-        .map_err(|e| format!("cannot write {}: {e}", module.display()))
+/// The modules the Python scripts import, written beside them: each SDK's client, and the
+/// timing and JSON line they share.
+fn write_script_modules(paths: &Paths) -> Result<(), String> {
+    for (name, text) in [
+        ("boxsdk_client.py", include_str!("../boxsdk_client.py")),
+        ("boxsdk3_client.py", include_str!("../boxsdk3_client.py")),
+        ("sdk_measure.py", include_str!("../sdk_measure.py")),
+    ] {
+        let module = paths.work.join(name);
+        std::fs::write(&module, text)
+            .map_err(|e| format!("cannot write {}: {e}", module.display()))?;
+    }
+    Ok(())
 }
 
 /// A venv `target/bench/<venv>` holding `requirement` (installed unless a version `wanted`
@@ -178,7 +188,7 @@ pub fn boxsdk3_upload_script(paths: &Paths) -> Result<PathBuf, String> {
     let script = paths.work.join("boxsdk3_upload.py");
     std::fs::write(&script, include_str!("../boxsdk3_upload.py"))
         .map_err(|e| format!("cannot write {}: {e}", script.display()))?;
-    write_boxsdk3_client(paths)?;
+    write_script_modules(paths)?;
     Ok(script)
 }
 
@@ -194,6 +204,6 @@ pub fn version_scripts(paths: &Paths) -> Result<(PathBuf, PathBuf), String> {
     };
     let boxsdk10 = write("boxsdk_version.py", include_str!("../boxsdk_version.py"))?;
     let boxsdk3 = write("boxsdk3_version.py", include_str!("../boxsdk3_version.py"))?;
-    write_boxsdk3_client(paths)?;
+    write_script_modules(paths)?;
     Ok((boxsdk10, boxsdk3))
 }
