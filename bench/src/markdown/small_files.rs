@@ -53,8 +53,8 @@ pub fn section(md: &mut String, s: &SmallFiles, targets: &[Target]) -> fmt::Resu
         "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
     )?;
     for c in &s.clients {
-        let label = client_label(&c.label, c.version.as_deref());
-        if let Some(why) = &c.skipped {
+        let label = client_label(&c.run.label, c.run.version.as_deref());
+        if let Some(why) = &c.run.skipped {
             skipped_row(md, &label, why, 9)?;
             continue;
         }
@@ -71,8 +71,8 @@ pub fn section(md: &mut String, s: &SmallFiles, targets: &[Target]) -> fmt::Resu
             c.requests.map_or("–".into(), |n| n.to_string()),
             c.fraction_429()
                 .map_or("–".into(), |f| format!("{:.2}%", 100.0 * f)),
-            opt(c.upload_s, 1),
-            opt(c.process_wall_s, 1),
+            opt(c.run.upload_s, 1),
+            opt(c.run.process_wall_s, 1),
             match (c.files_intact, c.files_arrived) {
                 (Some(i), Some(a)) if a == s.files => format!("{i}/{}", s.files),
                 (Some(i), Some(a)) => format!("{i}/{} ({a} in the folder)", s.files),
@@ -84,22 +84,22 @@ pub fn section(md: &mut String, s: &SmallFiles, targets: &[Target]) -> fmt::Resu
     }
     writeln!(md)?;
     for c in &s.clients {
-        if c.skipped.is_none() {
-            writeln!(md, "- {}: {}.", c.label, c.how)?;
+        if c.run.skipped.is_none() {
+            writeln!(md, "- {}: {}.", c.run.label, c.run.how)?;
         }
-        if let Some(e) = &c.error {
+        if let Some(e) = &c.run.error {
             writeln!(
                 md,
                 "- {} did not finish cleanly: {}",
-                c.label,
+                c.run.label,
                 e.replace('\n', " ")
             )?;
         }
-        if let Some(why) = &c.skipped {
+        if let Some(why) = &c.run.skipped {
             writeln!(
                 md,
                 "- {} was not measured: {}",
-                c.label,
+                c.run.label,
                 why.replace('\n', " ")
             )?;
         }

@@ -91,10 +91,13 @@ fn the_report_speaks_of_its_targets_and_the_defaults_it_read() {
 fn the_version_reuse_section_shows_each_client_side_by_side_with_the_ratios() {
     use crate::results::version_reuse::sample::{case, client};
     use crate::results::version_reuse::{BOXSDK10, BOXSDK3, ENGINE_FULL, ENGINE_REUSE};
-    use crate::results::VersionClient;
+    use crate::results::{ClientRun, VersionClient};
 
     let measured = |key: &str, label: &str, s: f64, sent_mib: u64, plans: u64| VersionClient {
-        label: label.into(),
+        run: ClientRun {
+            label: label.into(),
+            ..client(key, Some(s), true).run
+        },
         bytes_sent: Some(sent_mib << 20),
         part_requests: Some(sent_mib / 32),
         plan_requests: Some(plans),

@@ -50,22 +50,22 @@ pub fn section(md: &mut String, v: &VersionReuse, targets: &[Target]) -> fmt::Re
     )?;
     let count = |n: Option<u64>| n.map_or("–".into(), |n| n.to_string());
     for c in &v.clients {
-        let label = client_label(&c.label, c.version.as_deref());
-        if let Some(why) = &c.skipped {
+        let label = client_label(&c.run.label, c.run.version.as_deref());
+        if let Some(why) = &c.run.skipped {
             skipped_row(md, &label, why, 10)?;
             continue;
         }
-        let speedup = if c.key == ENGINE_REUSE {
+        let speedup = if c.run.key == ENGINE_REUSE {
             "–".to_string()
         } else {
-            v.speedup_over(&c.key)
+            v.speedup_over(&c.run.key)
                 .map_or("–".into(), |x| format!("{x:.2}x"))
         };
         writeln!(
             md,
             "| {label} | {} | {speedup} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
-            if c.ok {
-                opt(c.upload_s, 2)
+            if c.run.ok {
+                opt(c.run.upload_s, 2)
             } else {
                 "failed".into()
             },
@@ -88,17 +88,22 @@ pub fn section(md: &mut String, v: &VersionReuse, targets: &[Target]) -> fmt::Re
     }
     writeln!(md)?;
     for c in &v.clients {
-        if c.skipped.is_none() {
-            writeln!(md, "- {}: {}.", c.label, c.how)?;
+        if c.run.skipped.is_none() {
+            writeln!(md, "- {}: {}.", c.run.label, c.run.how)?;
         }
-        if let Some(e) = &c.error {
-            writeln!(md, "- {} did not finish: {}", c.label, e.replace('\n', " "))?;
+        if let Some(e) = &c.run.error {
+            writeln!(
+                md,
+                "- {} did not finish: {}",
+                c.run.label,
+                e.replace('\n', " ")
+            )?;
         }
-        if let Some(why) = &c.skipped {
+        if let Some(why) = &c.run.skipped {
             writeln!(
                 md,
                 "- {} was not measured: {}",
-                c.label,
+                c.run.label,
                 why.replace('\n', " ")
             )?;
         }
@@ -152,7 +157,7 @@ fn where_the_time_goes(md: &mut String, v: &VersionReuse) -> fmt::Result {
     let Some(e) = v.measured(ENGINE_REUSE) else {
         return Ok(());
     };
-    let (Some(total), Some(plan_at)) = (e.upload_s, e.first_reused_s) else {
+    let (Some(total), Some(plan_at)) = (e.run.upload_s, e.first_reused_s) else {
         return Ok(());
     };
     let commit = e.commit_s.unwrap_or(0.0);

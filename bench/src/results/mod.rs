@@ -5,6 +5,7 @@
 //! here too.
 
 mod case;
+mod client_run;
 mod small_files;
 pub mod version_reuse;
 
@@ -12,6 +13,7 @@ pub mod version_reuse;
 pub mod fixture;
 
 pub use case::{CaseResult, RunRecord};
+pub use client_run::ClientRun;
 pub use small_files::{SmallClient, SmallFiles};
 pub use version_reuse::{VersionClient, VersionReuse};
 

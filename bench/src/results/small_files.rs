@@ -3,6 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::ClientRun;
+
 /// The figures of the case, saved in `results.json` as `small_files`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SmallFiles {
@@ -28,25 +30,9 @@ pub struct SmallFiles {
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(default)]
 pub struct SmallClient {
-    /// `engine`, `cli`, `boxsdk10`, `boxsdk3`.
-    pub key: String,
-    pub label: String,
-    /// What was run, for the report.
-    pub how: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub version: Option<String>,
-    /// Why the client was not measured.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub skipped: Option<String>,
-    pub ok: bool,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
-    /// Seconds of the upload loop, measured inside the client (the CLI: its process's wall
-    /// time).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub upload_s: Option<f64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub process_wall_s: Option<f64>,
+    /// Who the client is and whether it ran (`key`: `engine`, `cli`, `boxsdk10`, `boxsdk3`); the same JSON object.
+    #[serde(flatten)]
+    pub run: ClientRun,
     /// Files that arrived intact / `upload_s`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub files_per_s: Option<f64>,
@@ -97,10 +83,7 @@ impl SmallClient {
 
     pub fn not_measured(key: &str, label: &str, how: &str, reason: String) -> SmallClient {
         SmallClient {
-            key: key.into(),
-            label: label.into(),
-            how: how.into(),
-            skipped: Some(reason),
+            run: ClientRun::not_measured(key, label, how, reason),
             ..SmallClient::default()
         }
     }

@@ -4,6 +4,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::ClientRun;
+
 const MIB: f64 = (1u64 << 20) as f64;
 
 /// Client keys of the case, in the order they run.
@@ -43,24 +45,9 @@ pub struct VersionReuse {
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(default)]
 pub struct VersionClient {
-    /// [`ENGINE_REUSE`], [`ENGINE_FULL`], [`BOXSDK10`], [`BOXSDK3`].
-    pub key: String,
-    pub label: String,
-    /// What was run, for the report.
-    pub how: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub version: Option<String>,
-    /// Why the client was not measured.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub skipped: Option<String>,
-    pub ok: bool,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
-    /// Seconds of the version upload, measured inside the client around the call.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub upload_s: Option<f64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub process_wall_s: Option<f64>,
+    /// Who the client is and whether it ran (`key`: `engine-reuse`, `engine-full`, `boxsdk10`, `boxsdk3`); the same JSON object.
+    #[serde(flatten)]
+    pub run: ClientRun,
     /// File content the emulator read from the client during the version upload
     /// (`file_bytes_received`).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -99,20 +86,20 @@ pub struct VersionClient {
 impl VersionReuse {
     /// A measured client's row (not skipped, finished intact).
     pub fn measured(&self, key: &str) -> Option<&VersionClient> {
-        self.clients
-            .iter()
-            .find(|c| c.key == key && c.skipped.is_none() && c.ok && c.upload_s.is_some())
+        self.clients.iter().find(|c| {
+            c.run.key == key && c.run.skipped.is_none() && c.run.ok && c.run.upload_s.is_some()
+        })
     }
 
     /// A client's row, measured or not.
     pub fn client(&self, key: &str) -> Option<&VersionClient> {
-        self.clients.iter().find(|c| c.key == key)
+        self.clients.iter().find(|c| c.run.key == key)
     }
 
     /// How many times faster the engine with reuse was than the client `key`.
     pub fn speedup_over(&self, key: &str) -> Option<f64> {
-        let ours = self.measured(ENGINE_REUSE)?.upload_s?;
-        let theirs = self.measured(key)?.upload_s?;
+        let ours = self.measured(ENGINE_REUSE)?.run.upload_s?;
+        let theirs = self.measured(key)?.run.upload_s?;
         (ours > 0.0).then(|| theirs / ours)
     }
 
@@ -132,10 +119,7 @@ impl VersionReuse {
 impl VersionClient {
     pub fn not_measured(key: &str, label: &str, how: &str, reason: String) -> VersionClient {
         VersionClient {
-            key: key.into(),
-            label: label.into(),
-            how: how.into(),
-            skipped: Some(reason),
+            run: ClientRun::not_measured(key, label, how, reason),
             ..VersionClient::default()
         }
     }
@@ -156,9 +140,12 @@ pub mod sample {
 
     pub fn client(key: &str, upload_s: Option<f64>, ok: bool) -> VersionClient {
         VersionClient {
-            key: key.into(),
-            ok,
-            upload_s,
+            run: ClientRun {
+                key: key.into(),
+                ok,
+                upload_s,
+                ..ClientRun::default()
+            },
             ..VersionClient::default()
         }
     }

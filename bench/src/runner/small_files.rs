@@ -12,7 +12,7 @@ use sha1::{Digest as _, Sha1};
 
 use crate::emulator::{self, Emulator};
 use crate::measure::{self, Cmd, Method};
-use crate::results::{SmallClient, SmallFiles};
+use crate::results::{ClientRun, SmallClient, SmallFiles};
 use crate::setup::{self, Paths, PythonSdk};
 use crate::small_case::{self, FILE_SIZE, MAX_429_FRACTION, REQUESTS_PER_S, UPLOADS_PER_S};
 
@@ -163,10 +163,7 @@ pub fn run(ctx: &Context) -> Result<SmallFiles, String> {
                    command: &dyn Fn(&Emulator) -> Cmd|
      -> SmallClient {
         let mut c = SmallClient {
-            key: key.into(),
-            label: label.into(),
-            how: how.into(),
-            version,
+            run: ClientRun::new(key, label, how, version),
             ..SmallClient::default()
         };
         eprintln!("  {label}...");
@@ -179,7 +176,7 @@ pub fn run(ctx: &Context) -> Result<SmallFiles, String> {
         ) {
             Ok(e) => e,
             Err(e) => {
-                c.error = Some(e);
+                c.run.error = Some(e);
                 return c;
             }
         };
@@ -192,15 +189,15 @@ pub fn run(ctx: &Context) -> Result<SmallFiles, String> {
         let m = match m {
             Ok(m) => m,
             Err(e) => {
-                c.error = Some(e);
+                c.run.error = Some(e);
                 return c;
             }
         };
-        c.process_wall_s = Some(m.wall_s);
+        c.run.process_wall_s = Some(m.wall_s);
         c.cpu_s = Some(m.user_s + m.sys_s);
         c.max_rss_mib = Some(m.max_rss_kib as f64 / 1024.0);
         let json = m.json().unwrap_or(serde_json::Value::Null);
-        c.upload_s = if key == "cli" {
+        c.run.upload_s = if key == "cli" {
             Some(m.wall_s)
         } else {
             json["upload_s"].as_f64().or(Some(m.wall_s))
@@ -244,7 +241,7 @@ pub fn run(ctx: &Context) -> Result<SmallFiles, String> {
                     })
                     .count() as u64;
                 c.files_intact = Some(intact);
-                if let Some(s) = c.upload_s.filter(|s| *s > 0.0) {
+                if let Some(s) = c.run.upload_s.filter(|s| *s > 0.0) {
                     let fps = intact as f64 / s;
                     c.files_per_s = Some(fps);
                     c.ratio_to_ceiling = Some(fps / f64::from(UPLOADS_PER_S));
@@ -259,9 +256,9 @@ pub fn run(ctx: &Context) -> Result<SmallFiles, String> {
             }
             Err(e) => problems.push(format!("cannot list the folder: {e}")),
         }
-        c.ok = problems.is_empty();
+        c.run.ok = problems.is_empty();
         if !problems.is_empty() {
-            c.error = Some(problems.join("; "));
+            c.run.error = Some(problems.join("; "));
         }
         eprintln!(
             "    {}",
@@ -275,12 +272,13 @@ pub fn run(ctx: &Context) -> Result<SmallFiles, String> {
                     100.0 * p,
                     c.files_intact.unwrap_or(0),
                     ctx.files,
-                    c.error
+                    c.run
+                        .error
                         .as_deref()
                         .map(|e| format!(": {e}"))
                         .unwrap_or_default()
                 ),
-                _ => format!("FAILED: {}", c.error.as_deref().unwrap_or("?")),
+                _ => format!("FAILED: {}", c.run.error.as_deref().unwrap_or("?")),
             }
         );
         c

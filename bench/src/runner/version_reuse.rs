@@ -16,7 +16,7 @@ use crate::files::{self, human_size, MIB};
 use crate::measure::{self, Cmd, Method};
 use crate::profile::Profile;
 use crate::results::version_reuse::{parts_touched, BOXSDK10, BOXSDK3, ENGINE_FULL, ENGINE_REUSE};
-use crate::results::{VersionClient, VersionReuse};
+use crate::results::{ClientRun, VersionClient, VersionReuse};
 use crate::setup::{self, Paths, PythonSdk};
 use crate::version_case::changed_region;
 
@@ -146,10 +146,7 @@ pub fn run(ctx: &Context) -> Result<VersionReuse, String> {
                    command: &dyn Fn(&Emulator, &str) -> Cmd|
      -> VersionClient {
         let mut c = VersionClient {
-            key: key.into(),
-            label: label.into(),
-            how: how.into(),
-            version,
+            run: ClientRun::new(key, label, how, version),
             ..VersionClient::default()
         };
         eprintln!("  {label}...");
@@ -176,14 +173,14 @@ pub fn run(ctx: &Context) -> Result<VersionReuse, String> {
             emu.stop();
             let m = m?;
             let (after, (sha1, size)) = (after?, stored?);
-            c.process_wall_s = Some(m.wall_s);
+            c.run.process_wall_s = Some(m.wall_s);
             c.cpu_s = Some(m.user_s + m.sys_s);
             c.max_rss_mib = Some(m.max_rss_kib as f64 / 1024.0);
             if !m.success {
                 return Err(format!("the client failed: {}", last_lines(&m.stderr)));
             }
             let json = m.json().unwrap_or(serde_json::Value::Null);
-            c.upload_s = json["upload_s"].as_f64().or(Some(m.wall_s));
+            c.run.upload_s = json["upload_s"].as_f64().or(Some(m.wall_s));
             c.first_reused_s = json["first_reused_s"].as_f64();
             c.commit_s = json["commit_s"].as_f64();
             c.bytes_sent = grew(&before, &after, "/file_bytes_received");
@@ -201,12 +198,12 @@ pub fn run(ctx: &Context) -> Result<VersionReuse, String> {
             }
             Ok(())
         })() {
-            c.error = Some(e);
+            c.run.error = Some(e);
         }
-        c.ok = c.error.is_none();
+        c.run.ok = c.run.error.is_none();
         eprintln!(
             "    {}",
-            match (&c.error, c.upload_s) {
+            match (&c.run.error, c.run.upload_s) {
                 (None, Some(s)) => format!(
                     "{s:.2} s, {} MiB sent, {} plan requests, {} parts reused",
                     c.bytes_sent.unwrap_or(0) / MIB,

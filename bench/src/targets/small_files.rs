@@ -16,7 +16,7 @@ pub fn is_small_files(t: &Target) -> bool {
 pub fn engine(s: &SmallFiles) -> Option<&SmallClient> {
     s.clients
         .iter()
-        .find(|c| c.key == "engine" && c.skipped.is_none())
+        .find(|c| c.run.key == "engine" && c.run.skipped.is_none())
 }
 
 /// The target, when the case was measured.
@@ -46,7 +46,7 @@ pub fn target(results: &Results) -> Option<Target> {
         return Some(Target {
             name,
             goal,
-            measured: format!("failed: {}", e.error.as_deref().unwrap_or("no figures")),
+            measured: format!("failed: {}", e.run.error.as_deref().unwrap_or("no figures")),
             status: Status::NotMet,
         });
     };
@@ -59,11 +59,11 @@ pub fn target(results: &Results) -> Option<Target> {
         e.files_intact.unwrap_or(0),
         s.files
     );
-    for other in s.clients.iter().filter(|c| c.key != "engine") {
+    for other in s.clients.iter().filter(|c| c.run.key != "engine") {
         if let (Some(f), Some(p)) = (other.files_per_s, other.fraction_429()) {
             measured.push_str(&format!(
                 "; {} {f:.1} files/s, {:.2}% 429s",
-                other.label,
+                other.run.label,
                 100.0 * p
             ));
         }

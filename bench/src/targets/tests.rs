@@ -4,7 +4,7 @@ use super::*;
 use crate::files::GIB;
 use crate::plan::{CaseSpec, Client};
 use crate::results::fixture::{case, headline, results, run};
-use crate::results::{SmallClient, SmallFiles};
+use crate::results::{ClientRun, SmallClient, SmallFiles};
 
 fn find<'a>(targets: &'a [Target], start: &str) -> &'a Target {
     targets
@@ -179,9 +179,12 @@ fn small_files(rate_limited: u64) -> SmallFiles {
         load_average_at_end: "0.1".into(),
         duration_s: 10.0,
         clients: vec![SmallClient {
-            key: "engine".into(),
-            label: "box-uploads (library) upload_tree".into(),
-            ok: true,
+            run: ClientRun {
+                key: "engine".into(),
+                label: "box-uploads (library) upload_tree".into(),
+                ok: true,
+                ..ClientRun::default()
+            },
             files_per_s: Some(19.0),
             requests: Some(100),
             rate_limited_uploads: Some(rate_limited),

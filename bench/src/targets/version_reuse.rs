@@ -52,15 +52,15 @@ fn versus(v: &VersionReuse, key: &str, whom: &str, ratio: f64) -> Target {
     );
     let goal = format!("at least {ratio:.0}x faster");
     let missing = |who: &str, c: Option<&VersionClient>| match c {
-        Some(c) if c.skipped.is_some() => {
+        Some(c) if c.run.skipped.is_some() => {
             format!(
                 "{who} skipped: {}",
-                c.skipped.as_deref().unwrap_or_default()
+                c.run.skipped.as_deref().unwrap_or_default()
             )
         }
         Some(c) => format!(
             "{who} failed: {}",
-            c.error.as_deref().unwrap_or("no figures")
+            c.run.error.as_deref().unwrap_or("no figures")
         ),
         None => format!("{who} not run"),
     };
@@ -93,7 +93,7 @@ fn versus(v: &VersionReuse, key: &str, whom: &str, ratio: f64) -> Target {
 }
 
 fn secs(c: &VersionClient) -> String {
-    c.upload_s.map_or("–".into(), |s| format!("{s:.2}"))
+    c.run.upload_s.map_or("–".into(), |s| format!("{s:.2}"))
 }
 
 fn sent(c: &VersionClient) -> String {
@@ -179,7 +179,7 @@ mod tests {
     #[test]
     fn a_failed_engine_is_not_met() {
         let mut broken = client(ENGINE_REUSE, None, false);
-        broken.error = Some("the client failed: boom".into());
+        broken.run.error = Some("the client failed: boom".into());
         let t = judged(vec![broken, measured(ENGINE_FULL, 12.0, 1024, 0)]);
         assert_eq!(t[0].status, Status::NotMet);
         assert_eq!(
