@@ -15,7 +15,7 @@ use std::fmt::{self, Write as _};
 use crate::defaults;
 use crate::memory;
 use crate::plan::Client;
-use crate::results::{CaseResult, Results};
+use crate::results::{CaseResult, ClientRun, Results};
 use crate::setup;
 use crate::stats::Spread;
 use crate::targets::{Status, Target};
@@ -89,6 +89,26 @@ fn skipped_row(md: &mut String, label: &str, why: &str, empty: usize) -> fmt::Re
         why.replace('|', "/").replace('\n', " "),
         " |".repeat(empty)
     )
+}
+
+/// A client's lines under a table: what was run, how it failed (`unfinished`: "did not
+/// finish", as the case words it) and why it was not measured.
+fn client_notes(md: &mut String, run: &ClientRun, unfinished: &str) -> fmt::Result {
+    if run.skipped.is_none() {
+        writeln!(md, "- {}: {}.", run.label, run.how)?;
+    }
+    if let Some(e) = &run.error {
+        writeln!(md, "- {} {unfinished}: {}", run.label, e.replace('\n', " "))?;
+    }
+    if let Some(why) = &run.skipped {
+        writeln!(
+            md,
+            "- {} was not measured: {}",
+            run.label,
+            why.replace('\n', " ")
+        )?;
+    }
+    Ok(())
 }
 
 /// A figure with `digits` decimals, or a dash.

@@ -2,7 +2,7 @@
 
 use std::fmt::{self, Write as _};
 
-use super::{client_label, opt, skipped_row};
+use super::{client_label, client_notes, opt, skipped_row};
 use crate::results::SmallFiles;
 use crate::targets::{self, Status, Target};
 
@@ -84,25 +84,7 @@ pub fn section(md: &mut String, s: &SmallFiles, targets: &[Target]) -> fmt::Resu
     }
     writeln!(md)?;
     for c in &s.clients {
-        if c.run.skipped.is_none() {
-            writeln!(md, "- {}: {}.", c.run.label, c.run.how)?;
-        }
-        if let Some(e) = &c.run.error {
-            writeln!(
-                md,
-                "- {} did not finish cleanly: {}",
-                c.run.label,
-                e.replace('\n', " ")
-            )?;
-        }
-        if let Some(why) = &c.run.skipped {
-            writeln!(
-                md,
-                "- {} was not measured: {}",
-                c.run.label,
-                why.replace('\n', " ")
-            )?;
-        }
+        client_notes(md, &c.run, "did not finish cleanly")?;
     }
     writeln!(md)?;
     let sentence =

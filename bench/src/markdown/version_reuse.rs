@@ -4,7 +4,7 @@
 
 use std::fmt::{self, Write as _};
 
-use super::{client_label, opt, skipped_row, status_cell};
+use super::{client_label, client_notes, opt, skipped_row, status_cell};
 use crate::files::human_size;
 use crate::results::version_reuse::{ENGINE_FULL, ENGINE_REUSE};
 use crate::results::VersionReuse;
@@ -88,25 +88,7 @@ pub fn section(md: &mut String, v: &VersionReuse, targets: &[Target]) -> fmt::Re
     }
     writeln!(md)?;
     for c in &v.clients {
-        if c.run.skipped.is_none() {
-            writeln!(md, "- {}: {}.", c.run.label, c.run.how)?;
-        }
-        if let Some(e) = &c.run.error {
-            writeln!(
-                md,
-                "- {} did not finish: {}",
-                c.run.label,
-                e.replace('\n', " ")
-            )?;
-        }
-        if let Some(why) = &c.run.skipped {
-            writeln!(
-                md,
-                "- {} was not measured: {}",
-                c.run.label,
-                why.replace('\n', " ")
-            )?;
-        }
+        client_notes(md, &c.run, "did not finish")?;
     }
     writeln!(md)?;
     for t in targets.iter().filter(|t| targets::is_version_reuse(t)) {

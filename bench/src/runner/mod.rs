@@ -168,16 +168,8 @@ pub fn small_files_only(
         command: options::command_line(args),
     };
     let figures = small_files::run(&ctx)?;
-    let fresh = || {
-        fresh_results(
-            paths,
-            opts,
-            args,
-            method,
-            &emulator_data,
-            figures.duration_s,
-        )
-    };
+    let duration_s = figures.duration_s;
+    let fresh = || fresh_results(paths, opts, args, method, &emulator_data, duration_s);
     let mut results = with_versions(saved.unwrap_or_else(fresh), versions);
     results.small_files = Some(figures);
     Ok(results)
@@ -271,16 +263,8 @@ pub fn version_reuse_only(
         command: options::command_line(args),
     };
     let figures = version_reuse::run(&ctx)?;
-    let fresh = || {
-        fresh_results(
-            paths,
-            opts,
-            args,
-            method,
-            &emulator_data,
-            figures.duration_s,
-        )
-    };
+    let duration_s = figures.duration_s;
+    let fresh = || fresh_results(paths, opts, args, method, &emulator_data, duration_s);
     let mut results = with_versions(saved.unwrap_or_else(fresh), versions);
     results.version_reuse = Some(figures);
     Ok(results)

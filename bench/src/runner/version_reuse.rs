@@ -216,32 +216,28 @@ pub fn run(ctx: &Context) -> Result<VersionReuse, String> {
         c
     };
 
+    // The engine's new version of `id` from the changed file, with part reuse `on` or `off`.
+    let engine_version = |emu: &Emulator, id: &str, reuse: &str| {
+        engine_cmd(emu, &changed)
+            .arg("--file-id")
+            .arg(id)
+            .arg("--reuse-parts")
+            .arg(reuse)
+    };
     let mut clients = vec![
         run_one(
             ENGINE_REUSE,
             "box-uploads (library), reuse on (default)",
             ENGINE_REUSE_HOW,
             None,
-            &|emu, id| {
-                engine_cmd(emu, &changed)
-                    .arg("--file-id")
-                    .arg(id)
-                    .arg("--reuse-parts")
-                    .arg("on")
-            },
+            &|emu, id| engine_version(emu, id, "on"),
         ),
         run_one(
             ENGINE_FULL,
             "box-uploads (library), reuse off",
             ENGINE_FULL_HOW,
             None,
-            &|emu, id| {
-                engine_cmd(emu, &changed)
-                    .arg("--file-id")
-                    .arg(id)
-                    .arg("--reuse-parts")
-                    .arg("off")
-            },
+            &|emu, id| engine_version(emu, id, "off"),
         ),
     ];
     // A Python SDK's version script, `python SCRIPT BASE [UPLOAD_URL] TOKEN FILE FILE_ID`
