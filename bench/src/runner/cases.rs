@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use super::tools::Tools;
+use super::tools::{upload_one, Tools};
 use crate::emulator::{self, Emulator};
 use crate::files::{GIB, MIB};
 use crate::measure::{self, Cmd};
@@ -203,16 +203,7 @@ impl Runner {
         Ok(match spec.client {
             Client::Floor => unreachable!("the floor uploads nothing"),
             Client::Engine => {
-                let mut cmd = Cmd::new(&self.tools.exe)
-                    .arg("upload-one")
-                    .arg("--api")
-                    .arg(emu.api_url())
-                    .arg("--upload")
-                    .arg(emu.upload_url())
-                    .arg("--token")
-                    .arg(emulator::TOKEN)
-                    .arg("--file")
-                    .arg(file)
+                let mut cmd = upload_one(&self.tools.exe, emu, file)
                     .arg("--name")
                     .arg(name);
                 if let Some(c) = spec.concurrency {

@@ -3,9 +3,10 @@
 //! recorded as a note (and its client skipped), never a failure of the run.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
-use crate::measure::Method;
+use crate::emulator::{self, Emulator};
+use crate::measure::{Cmd, Method};
 use crate::options::Options;
 use crate::plan::Client;
 use crate::setup::{self, NodeSdk, Paths, PythonSdk};
@@ -181,6 +182,20 @@ pub fn boxsdk3_sdk(
             ))
         }
     }
+}
+
+/// This bench's `upload-one` (the engine's upload of one file) against `emu`, of `file`.
+pub fn upload_one(exe: &Path, emu: &Emulator, file: &Path) -> Cmd {
+    Cmd::new(exe)
+        .arg("upload-one")
+        .arg("--api")
+        .arg(emu.api_url())
+        .arg("--upload")
+        .arg(emu.upload_url())
+        .arg("--token")
+        .arg(emulator::TOKEN)
+        .arg("--file")
+        .arg(file)
 }
 
 pub fn current_exe() -> Result<PathBuf, String> {

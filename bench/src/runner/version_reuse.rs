@@ -11,6 +11,7 @@ use std::time::Instant;
 
 use sha1::{Digest as _, Sha1};
 
+use super::tools::upload_one;
 use crate::emulator::{self, Emulator};
 use crate::files::{self, human_size, MIB};
 use crate::measure::{self, Cmd, Method};
@@ -127,18 +128,7 @@ pub fn run(ctx: &Context) -> Result<VersionReuse, String> {
     let net = vec!["--net".to_string(), ctx.profile.net_spec()];
     let log = ctx.paths.work.join("emulator.log");
 
-    let engine_cmd = |emu: &Emulator, file: &Path| {
-        Cmd::new(ctx.exe)
-            .arg("upload-one")
-            .arg("--api")
-            .arg(emu.api_url())
-            .arg("--upload")
-            .arg(emu.upload_url())
-            .arg("--token")
-            .arg(emulator::TOKEN)
-            .arg("--file")
-            .arg(file)
-    };
+    let engine_cmd = |emu: &Emulator, file: &Path| upload_one(ctx.exe, emu, file);
     let run_one = |key: &str,
                    label: &str,
                    how: &str,
