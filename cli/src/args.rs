@@ -311,27 +311,12 @@ fn parse_concurrency(s: &str) -> Result<Concurrency, String> {
     Ok(c)
 }
 
-/// A byte count with an optional unit, read by `bytesize` as the emulator and the benchmarks
-/// read theirs: `4096`, `512KiB`, `10MiB` (binary), `100MB` (decimal). A unit must end in `B`:
-/// a bare `10M` is refused rather than guessed.
+/// A byte count with an optional unit: `4096`, `512KiB`, `10MiB` (binary), `100MB` (decimal).
+/// Read by the emulator's `units::parse_size`, the one reading of sizes the emulator and the
+/// benchmarks share, so `--chunked-cutoff 10MiB` means here what `--max-file-size 10MiB` means
+/// there; a bare `10M` is refused rather than guessed.
 pub(crate) fn parse_size(s: &str) -> Result<u64, String> {
-    let t = s.trim();
-    let unit = t
-        .trim_start_matches(|c: char| c.is_ascii_digit() || c == '.')
-        .trim();
-    if !unit.is_empty() && !unit.ends_with(['B', 'b']) {
-        return Err(format!(
-            "write the unit with its B: 10MiB, 512KiB (binary) or 100MB (decimal), not {s:?}"
-        ));
-    }
-    let size: bytesize::ByteSize = t
-        .parse()
-        .map_err(|e| format!("not a size (e.g. 4096, 512KiB, 10MiB, 100MB): {e}"))?;
-    // bytesize saturates instead of failing on overflow.
-    if size.as_u64() == u64::MAX {
-        return Err(format!("{s:?} is too large"));
-    }
-    Ok(size.as_u64())
+    box_emulator::units::parse_size(s)
 }
 
 /// `box-upload put WORDS...` parsed, for the tests of every module.
