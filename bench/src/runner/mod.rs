@@ -137,10 +137,7 @@ pub fn small_files_only(
     args: &[String],
     saved: Option<Results>,
 ) -> Result<Results, String> {
-    std::fs::create_dir_all(&paths.work)
-        .map_err(|e| format!("cannot create {}: {e}", paths.work.display()))?;
-    let method = crate::measure::Method::detect();
-    let emulator = setup::build_emulator(paths)?;
+    let (method, emulator) = one_case_setup(paths)?;
     let mut versions = BTreeMap::new();
     let cli = if opts.skip_cli {
         Err("--skip-cli".to_string())
@@ -173,6 +170,16 @@ pub fn small_files_only(
     let mut results = with_versions(saved.unwrap_or_else(fresh), versions);
     results.small_files = Some(figures);
     Ok(results)
+}
+
+/// What a one-case run (`--small-files`, `--version-reuse`) starts with: the work directory,
+/// the way to measure, and the emulator built.
+fn one_case_setup(paths: &Paths) -> Result<(crate::measure::Method, PathBuf), String> {
+    std::fs::create_dir_all(&paths.work)
+        .map_err(|e| format!("cannot create {}: {e}", paths.work.display()))?;
+    let method = crate::measure::Method::detect();
+    let emulator = setup::build_emulator(paths)?;
+    Ok((method, emulator))
 }
 
 /// `results` with the tool versions this run found added where they do not name one yet.
@@ -228,10 +235,7 @@ pub fn version_reuse_only(
     args: &[String],
     saved: Option<Results>,
 ) -> Result<Results, String> {
-    std::fs::create_dir_all(&paths.work)
-        .map_err(|e| format!("cannot create {}: {e}", paths.work.display()))?;
-    let method = crate::measure::Method::detect();
-    let emulator = setup::build_emulator(paths)?;
+    let (method, emulator) = one_case_setup(paths)?;
     let mut versions = BTreeMap::new();
     let (boxsdk10_script, boxsdk3_script) = setup::version_scripts(paths)?;
     let boxsdk10 = tools::boxsdk10_sdk(paths, opts, &mut versions);
