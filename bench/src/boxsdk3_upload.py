@@ -10,9 +10,8 @@ python boxsdk3_upload.py BASE TOKEN FILE NAME, BASE the emulator's http://HOST:P
 import os
 import sys
 
-from boxsdk3_client import IMPORT_S as import_s
-from boxsdk3_client import boxsdk, emulator_client, start_or_resume
-from sdk_measure import measured, print_report
+from boxsdk3_client import emulator_client, report_upload, start_or_resume
+from sdk_measure import measured
 
 
 def main():
@@ -22,20 +21,7 @@ def main():
     file, upload_s, before, after = measured(
         lambda: start_or_resume(client.folder("0").get_chunked_uploader(path, name))
     )
-    if file is None:
-        sys.exit("the commit was never processed")
-    print_report(
-        {
-            "upload_s": upload_s,
-            "import_s": import_s,
-            "file_id": file.id,
-            "sha1": file.response_object.get("sha1"),
-            "size": size,
-            "concurrency": boxsdk.config.API.CHUNK_UPLOAD_THREADS,
-        },
-        before,
-        after,
-    )
+    report_upload(file, upload_s, before, after, size=size)
 
 
 if __name__ == "__main__":

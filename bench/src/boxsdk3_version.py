@@ -9,9 +9,8 @@ python boxsdk3_version.py BASE TOKEN FILE FILE_ID, BASE the emulator's http://HO
 
 import sys
 
-from boxsdk3_client import IMPORT_S as import_s
-from boxsdk3_client import boxsdk, emulator_client, start_or_resume
-from sdk_measure import measured, print_report
+from boxsdk3_client import emulator_client, report_upload, start_or_resume
+from sdk_measure import measured
 
 
 def main():
@@ -20,19 +19,7 @@ def main():
     file, upload_s, before, after = measured(
         lambda: start_or_resume(client.file(file_id).get_chunked_uploader(path))
     )
-    if file is None:
-        sys.exit("the commit was never processed")
-    print_report(
-        {
-            "upload_s": upload_s,
-            "import_s": import_s,
-            "file_id": file.id,
-            "sha1": file.response_object.get("sha1"),
-            "concurrency": boxsdk.config.API.CHUNK_UPLOAD_THREADS,
-        },
-        before,
-        after,
-    )
+    report_upload(file, upload_s, before, after)
 
 
 if __name__ == "__main__":
