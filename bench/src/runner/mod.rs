@@ -147,11 +147,7 @@ pub fn small_files_only(
     let boxsdk10 = tools::boxsdk10_sdk(paths, opts, &mut versions);
     let boxsdk3 = tools::boxsdk3_sdk(paths, opts, &mut versions);
     let exe = tools::current_exe()?;
-    let emulator_data = opts
-        .emulator_data
-        .clone()
-        .unwrap_or_else(|| default_emulator_data(paths, GIB));
-    clear_emulator_log(paths);
+    let emulator_data = one_case_emulator_data(paths, opts, GIB);
     let ctx = small_files::Context {
         paths,
         method,
@@ -180,6 +176,17 @@ fn one_case_setup(paths: &Paths) -> Result<(crate::measure::Method, PathBuf), St
     let method = crate::measure::Method::detect();
     let emulator = setup::build_emulator(paths)?;
     Ok((method, emulator))
+}
+
+/// A one-case run's emulator data directory (`--emulator-data`, or the default for files of
+/// `size`), with the emulator log started afresh.
+fn one_case_emulator_data(paths: &Paths, opts: &Options, size: u64) -> PathBuf {
+    let emulator_data = opts
+        .emulator_data
+        .clone()
+        .unwrap_or_else(|| default_emulator_data(paths, size));
+    clear_emulator_log(paths);
+    emulator_data
 }
 
 /// `results` with the tool versions this run found added where they do not name one yet.
@@ -243,11 +250,7 @@ pub fn version_reuse_only(
     let exe = tools::current_exe()?;
     let profile = opts.version_profile();
     let size = opts.version_size();
-    let emulator_data = opts
-        .emulator_data
-        .clone()
-        .unwrap_or_else(|| default_emulator_data(paths, size));
-    clear_emulator_log(paths);
+    let emulator_data = one_case_emulator_data(paths, opts, size);
     let ctx = version_reuse::Context {
         paths,
         method,
