@@ -6,7 +6,8 @@
 //! ```text
 //! box-upload [-q|-v|-vv] [--log-level LEVEL] put FILE --folder ID [--name NAME]
 //!            [--version-of FILE_ID] [--if-match ETAG] [-j N|auto] [--state PATH] [-n] [--json]
-//!            [--api-url URL --upload-url URL] [--token-file PATH | --jwt-config PATH] ...
+//!            [--api-url URL --upload-url URL] [--ca-cert FILE]
+//!            [--token-file PATH | --jwt-config PATH] ...
 //!            [--on-conflict WHAT] [--no-reuse] ...
 //! box-upload put DIR --folder ID [--as-folder] [--on-conflict WHAT] [--exclude GLOB]... [-n] ...
 //! box-upload emulator [--listen ADDR] [--data-dir DIR] [--token T] [--part-size SIZE]
@@ -45,6 +46,7 @@ Environment:
   BOX_JWT_CONFIG                path of a JWT app config JSON (or --jwt-config PATH)
   BOX_API_URL, BOX_UPLOAD_URL   base URLs, as --api-url and --upload-url (an emulator's)
   BOX_TOKEN_URL                 token endpoint, as --token-url
+  BOX_CA_CERT                   PEM file of an extra CA to trust, as --ca-cert
   RUST_LOG                      log filter (tracing's syntax), unless --log-level is given
 
 Options win over the environment. Secrets are never options: `ps` would show them.";
@@ -159,6 +161,11 @@ pub(crate) struct PutArgs {
     /// Upload base URL [default: https://upload.box.com/api/2.0].
     #[arg(long, value_name = "URL", env = "BOX_UPLOAD_URL", requires = "api_url")]
     pub(crate) upload_url: Option<String>,
+    /// Also trust the certificate authorities in this PEM file, besides the built-in roots
+    /// (an emulator, a proxy or a server with a private CA), for the API, the uploads and
+    /// the token endpoint.
+    #[arg(long, value_name = "FILE", env = "BOX_CA_CERT")]
+    pub(crate) ca_cert: Option<PathBuf>,
     #[command(flatten)]
     pub(crate) auth: AuthArgs,
     /// Print the result as JSON on stdout: the committed file (for a directory, each file's
@@ -388,6 +395,8 @@ mod tests {
             "BOX_API_URL",
             "BOX_UPLOAD_URL",
             "BOX_TOKEN_URL",
+            "BOX_CA_CERT",
+            "--ca-cert",
             "BOX_TOKEN ",
             "BOX_CLIENT_ID",
             "BOX_CLIENT_SECRET",

@@ -1,6 +1,7 @@
 //! The uploader a `put` runs with: a client holding the credentials and the base URLs given,
 //! and the upload settings the options ask for. Credentials that cannot be used exit 3, a
-//! client that cannot be built (a malformed URL) exits 2.
+//! client that cannot be built (a malformed URL, a `--ca-cert` file unreadable or not PEM
+//! certificates) exits 2, naming what is wrong.
 
 use box_uploads::upload::{UploadConfig, Uploader};
 use box_uploads::ClientBuilder;
@@ -16,6 +17,10 @@ pub(crate) fn uploader(args: &PutArgs) -> anyhow::Result<Uploader> {
         .map_err(|e| Classified::new(Exit::Refused, failure_line(&e)))?;
     if let (Some(api), Some(upload)) = (&args.api_url, &args.upload_url) {
         builder = builder.api_url(api.clone()).upload_url(upload.clone());
+    }
+    // One HTTP client serves the API, the uploads and the token endpoint: all trust it.
+    if let Some(ca) = &args.ca_cert {
+        builder = builder.ca_cert_file(ca.clone());
     }
     let client = builder.build().map_err(|e| {
         Classified::new(

@@ -20,8 +20,15 @@ pub const CREDENTIAL_VARS: [&str; 6] = [
     "BOX_JWT_CONFIG",
 ];
 
-/// The other environment variables `box-upload` reads: where Box is, and the log filter.
-pub const OTHER_VARS: [&str; 4] = ["BOX_API_URL", "BOX_UPLOAD_URL", "BOX_TOKEN_URL", "RUST_LOG"];
+/// The other environment variables `box-upload` reads: where Box is, which extra CA to trust,
+/// and the log filter.
+pub const OTHER_VARS: [&str; 5] = [
+    "BOX_API_URL",
+    "BOX_UPLOAD_URL",
+    "BOX_TOKEN_URL",
+    "BOX_CA_CERT",
+    "RUST_LOG",
+];
 
 /// The `box-upload` binary with no input and none of the variables it reads from the test
 /// run's environment (a developer's own `BOX_CLIENT_ID` would otherwise conflict with the

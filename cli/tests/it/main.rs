@@ -12,5 +12,6 @@ mod crash;
 mod limits;
 mod reuse;
 mod secrets;
+mod tls;
 mod tree;
 mod trust;
