@@ -285,10 +285,13 @@ fn gave_up(f: &Facts, s: &Scene, chain: &str, http: &str) -> (String, Option<Str
         .map(|n| format!("; gave up after {n} attempt(s)"))
         .unwrap_or_default();
     let retries = "try again later; --retries N tries longer".to_string();
+    // A TLS handshake refused for the server's certificate: retrying will not help, trusting
+    // its CA (a proxy's, an emulator's) will.
+    let untrusted = untrusted_certificate(chain).then(|| UNTRUSTED_HINT.to_string());
     if f.credentials.is_some() {
         return (
             format!("cannot get an access token: {chain}"),
-            Some(retries),
+            untrusted.or(Some(retries)),
         );
     }
     let url = match f.operation {
@@ -304,14 +307,24 @@ fn gave_up(f: &Facts, s: &Scene, chain: &str, http: &str) -> (String, Option<Str
     if f.call.is_some() {
         return (
             format!("cannot reach {url} ({chain}){attempts}"),
-            Some(
+            untrusted.or(Some(
                 "check the address (--api-url and --upload-url, or BOX_API_URL and \
                  BOX_UPLOAD_URL) and the network; --retries N tries longer"
                     .into(),
-            ),
+            )),
         );
     }
     (chain.to_string(), Some(retries))
+}
+
+/// What to do when the server's certificate is not trusted.
+const UNTRUSTED_HINT: &str = "the server's certificate is not trusted: if it is signed by a \
+     private CA (a proxy's, an emulator's), trust that CA with --ca-cert FILE or BOX_CA_CERT";
+
+/// Whether the failure's words are rustls refusing the server's certificate (reqwest keeps
+/// the TLS error's type private, so its text is what there is).
+fn untrusted_certificate(chain: &str) -> bool {
+    chain.contains("invalid peer certificate")
 }
 
 /// ` to folder 0`, ` to file 12`, or nothing.
@@ -490,6 +503,30 @@ mod tests {
         let json = x.json();
         assert_eq!(json["error"]["exit_code"], 7);
         assert_eq!(json["error"]["kind"], "source_changed");
+    }
+
+    #[test]
+    fn an_untrusted_certificate_points_at_ca_cert() {
+        let f = Facts {
+            call: Some(box_uploads::upload::CallErrorKind::Connect),
+            ..Facts::default()
+        };
+        let scene = Scene {
+            api_url: "https://127.0.0.1:1/2.0".into(),
+            ..Scene::default()
+        };
+        let chain = "could not connect: invalid peer certificate: UnknownIssuer";
+        let (message, hint) = gave_up(&f, &scene, chain, "");
+        assert!(message.contains("127.0.0.1"), "{message}");
+        assert!(hint.as_deref().is_some_and(|h| h.contains("--ca-cert")));
+        let (_, hint) = gave_up(&f, &scene, "could not connect: refused", "");
+        assert!(hint.as_deref().is_some_and(|h| h.contains("--api-url")));
+        let creds = Facts {
+            credentials: Some(box_uploads::runtime::CredentialsErrorKind::Unavailable),
+            ..f
+        };
+        let (_, hint) = gave_up(&creds, &scene, chain, "");
+        assert!(hint.as_deref().is_some_and(|h| h.contains("BOX_CA_CERT")));
     }
 
     #[test]

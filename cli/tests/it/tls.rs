@@ -105,6 +105,7 @@ async fn without_the_ca_the_handshake_fails_naming_the_host() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(5), "{stderr}");
     assert!(stderr.contains("127.0.0.1"), "the host: {stderr}");
+    assert!(stderr.contains("--ca-cert"), "what to do: {stderr}");
     assert_eq!(emu.counters().sessions_committed, 0);
     emu.shutdown().await;
 }
