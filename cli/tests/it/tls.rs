@@ -1,7 +1,8 @@
 //! `--ca-cert` and `BOX_CA_CERT`: `box-upload put` against the emulator served over HTTPS with
 //! a throwaway CA uploads when told to trust that CA, by option or variable; without it the
 //! handshake fails (exit 5, naming the host); a file that is not PEM certificates is a usage
-//! error (exit 2) naming the file.
+//! error (exit 2) naming the file. The token endpoint of client credentials goes through the
+//! same client, so the same CA.
 
 use std::path::Path;
 use std::process::{Command, Output};
@@ -134,5 +135,45 @@ async fn a_ca_file_that_is_not_a_certificate_is_a_usage_error_naming_it() {
         assert!(stderr.contains(name), "names {name}: {stderr}");
     }
     assert_eq!(emu.counters().requests_total, 0);
+    emu.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_token_endpoint_is_reached_through_the_same_ca() {
+    let emu = start(Config {
+        tls: Some(TestCertificates::shared().server.clone()),
+        ..auth_config(MIB)
+    })
+    .await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let ca = dir.path().join("ca.pem");
+    std::fs::write(&ca, &TestCertificates::shared().ca_pem).expect("ca");
+    let file = dir.path().join("ccg.bin");
+    let data = test_data(2000, 44);
+    std::fs::write(&file, &data).expect("write");
+    // Client credentials instead of a fixed token; the token URL follows --api-url (HTTPS).
+    let client_credentials = |cmd: &mut Command| {
+        cmd.env_remove("BOX_TOKEN")
+            .env("BOX_CLIENT_ID", CLIENT_ID)
+            .env("BOX_CLIENT_SECRET", CLIENT_SECRET)
+            .env("BOX_ENTERPRISE_ID", ENTERPRISE_ID);
+    };
+
+    let mut cmd = put_https(&emu, &file);
+    client_credentials(&mut cmd);
+    cmd.env("BOX_CA_CERT", &ca);
+    assert_uploaded(&emu, &run(cmd).await, &data, "client credentials").await;
+    let c = emu.counters();
+    assert_eq!(c.auth.tokens_issued.client_credentials, 1, "{:?}", c.auth);
+
+    // Without the CA, the token is the first request refused by the handshake.
+    let mut cmd = put_https(&emu, &file);
+    client_credentials(&mut cmd);
+    let out = run(cmd).await;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(5), "{stderr}");
+    assert!(stderr.contains("access token"), "{stderr}");
+    assert!(stderr.contains("--ca-cert"), "what to do: {stderr}");
+    assert_eq!(emu.counters().auth.tokens_issued.total(), 1);
     emu.shutdown().await;
 }
