@@ -166,6 +166,11 @@ async fn a_chunked_upload_logs_its_file_session_and_parts_as_span_fields() {
     const PARTS: u64 = 4;
     let capture = Capture::default();
     let _default = tracing::subscriber::set_default(capture.clone());
+    // Other tests of this binary run uploads on other threads, where no subscriber listens: a
+    // callsite they registered while this subscriber was being set may have cached "never".
+    // Asking every callsite again, now that this subscriber is registered, makes its interest
+    // count (tracing keeps one interest per callsite for all threads).
+    tracing_core::callsite::rebuild_interest_cache();
     let emu = start(small_config()).await;
     let data = test_data(PARTS * PART, 11);
     // Every part send fails until one 500 was answered: then the faults stop.
