@@ -30,12 +30,6 @@ fn put(emu: &Emulator, file: &Path, name: &str) -> Command {
     cmd
 }
 
-async fn run(mut cmd: Command) -> Output {
-    tokio::task::spawn_blocking(move || cmd.output().expect("box-upload runs"))
-        .await
-        .expect("join")
-}
-
 /// Both outputs, checked to hold none of `secrets`.
 fn outputs(out: &Output, secrets: &[&str]) -> (String, String) {
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();

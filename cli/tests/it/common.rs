@@ -110,3 +110,30 @@ pub async fn wait_for_parts(emu: &Emulator, child: &mut Child, parts: u64, what:
         panic!("{what}: no progress: {c:?}");
     }
 }
+
+/// Runs a prepared `box-upload` command to its end, off the async runtime's threads.
+pub async fn run(mut cmd: Command) -> std::process::Output {
+    tokio::task::spawn_blocking(move || cmd.output().expect("box-upload runs"))
+        .await
+        .expect("join")
+}
+
+/// A command's output as text.
+pub fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// What writing changes in the emulator: files, versions, folders, sessions created and
+/// committed, file bytes received, parts stored. Equal before and after: nothing was written.
+pub fn writes(emu: &Emulator) -> [u64; 7] {
+    let c = emu.counters();
+    [
+        c.files_created,
+        c.file_versions_created,
+        c.folders_created,
+        c.sessions_created,
+        c.sessions_committed,
+        c.file_bytes_received,
+        c.parts_stored,
+    ]
+}

@@ -5,7 +5,7 @@
 //! once, then reused), and the summary says what went where.
 
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 
 use crate::common::*;
 
@@ -33,28 +33,6 @@ fn put_to(emu: &Emulator, file: &Path) -> Command {
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     cmd
-}
-
-async fn run(mut cmd: Command) -> Output {
-    tokio::task::spawn_blocking(move || cmd.output().expect("box-upload runs"))
-        .await
-        .expect("join")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
-/// What writing changes in the emulator: files, versions, folders, sessions, bytes received.
-fn writes(emu: &Emulator) -> [u64; 5] {
-    let c = emu.counters();
-    [
-        c.files_created,
-        c.file_versions_created,
-        c.folders_created,
-        c.sessions_created,
-        c.file_bytes_received,
-    ]
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -3,7 +3,7 @@
 //! direct or chunked; `--json` says `too_large`.
 
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 
 use crate::common::*;
 
@@ -28,12 +28,6 @@ fn put_to(emu: &Emulator, file: &Path, cutoff: &str) -> Command {
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     cmd
-}
-
-async fn run(mut cmd: Command) -> Output {
-    tokio::task::spawn_blocking(move || cmd.output().expect("box-upload runs"))
-        .await
-        .expect("join")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -37,12 +37,6 @@ fn put_https(emu: &Emulator, file: &Path) -> Command {
     cmd
 }
 
-async fn run(mut cmd: Command) -> Output {
-    tokio::task::spawn_blocking(move || cmd.output().expect("run"))
-        .await
-        .expect("join")
-}
-
 /// Asserts a successful run whose committed file holds `data`.
 async fn assert_uploaded(emu: &Emulator, out: &Output, data: &[u8], what: &str) {
     assert!(
