@@ -4,11 +4,9 @@
 //! would skip or version) and the local file's size and SHA-1. Nothing is written, in Box or on
 //! disk. (A directory's dry run is the engine's: see `put_tree`.)
 
-use std::io::Read as _;
 use std::path::Path;
 
 use anyhow::Context as _;
-use sha1::Digest as _;
 
 use box_uploads::models::FileFull;
 use box_uploads::operations::GetFileInfoRequest;
@@ -87,27 +85,11 @@ pub(crate) async fn run(args: &PutArgs, uploader: &Uploader, quiet: bool) -> any
 
 /// The size and hex SHA-1 of the file at `path`.
 fn hash(path: &Path) -> anyhow::Result<(u64, String)> {
-    let mut file =
+    let file =
         std::fs::File::open(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let mut hasher = sha1::Sha1::new();
-    let mut buf = vec![0u8; 256 * 1024];
-    let mut size = 0u64;
-    loop {
-        let n = file
-            .read(&mut buf)
-            .with_context(|| format!("cannot read {}", path.display()))?;
-        if n == 0 {
-            break;
-        }
-        hasher.update(&buf[..n]);
-        size += n as u64;
-    }
-    let hex = hasher
-        .finalize()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
-    Ok((size, hex))
+    let (size, sha1) = box_uploads::upload::Sha1Digest::of_reader(file)
+        .with_context(|| format!("cannot read {}", path.display()))?;
+    Ok((size, sha1.hex()))
 }
 
 /// The file's facts that decide the plan.

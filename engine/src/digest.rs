@@ -39,6 +39,23 @@ impl Sha1Digest {
         Sha1Digest(Sha1::digest(data).into())
     }
 
+    /// The SHA-1 of everything `reader` yields, and how many bytes that was (read in 256 KiB
+    /// pieces): the one place a whole file is hashed outside the upload's ordered pass.
+    pub fn of_reader(mut reader: impl std::io::Read) -> std::io::Result<(u64, Self)> {
+        let mut h = Sha1::new();
+        let mut buf = vec![0u8; 256 * 1024];
+        let mut n = 0u64;
+        loop {
+            let k = reader.read(&mut buf)?;
+            if k == 0 {
+                break;
+            }
+            n += k as u64;
+            h.update(&buf[..k]);
+        }
+        Ok((n, Sha1Digest(h.finalize().into())))
+    }
+
     /// Lower-case hex, as Box returns it.
     pub fn hex(&self) -> String {
         hex_of(&self.0)

@@ -2,10 +2,7 @@
 //! applied, symbolic links followed or reported, the run's own journal left to the report, an
 //! unreadable entry set apart), and reading one file to compare it with Box's.
 
-use std::io::Read as _;
 use std::path::{Path, PathBuf};
-
-use sha1::{Digest as _, Sha1};
 
 use super::glob::Glob;
 use super::journal::JournalFiles;
@@ -190,23 +187,7 @@ pub(crate) fn read_local(path: &Path, hash: bool) -> std::io::Result<Option<(u64
     if !hash {
         return Ok(None);
     }
-    hash_reader(f).map(Some)
-}
-
-/// The SHA-1 of what `f` holds, and how many bytes it had.
-fn hash_reader(mut f: std::fs::File) -> std::io::Result<(u64, Sha1Digest)> {
-    let mut h = Sha1::new();
-    let mut buf = vec![0u8; 256 * 1024];
-    let mut n = 0u64;
-    loop {
-        let k = f.read(&mut buf)?;
-        if k == 0 {
-            break;
-        }
-        n += k as u64;
-        h.update(&buf[..k]);
-    }
-    Ok((n, Sha1Digest(h.finalize().into())))
+    Sha1Digest::of_reader(f).map(Some)
 }
 
 #[cfg(test)]

@@ -16,10 +16,7 @@
 //! [`UploadErrorKind::Conflict`](super::UploadErrorKind::Conflict), as without a policy.
 
 use std::fmt;
-use std::io::Read as _;
 use std::sync::{Arc, OnceLock};
-
-use sha1::{Digest as _, Sha1};
 
 use super::calls::{Target, UploadCalls};
 use super::context::Ctx;
@@ -332,18 +329,8 @@ async fn hash(source: Peek) -> Result<Option<Sha1Digest>, UploadError> {
         Peek::Reader { .. } => Ok(None),
         Peek::Path(path) => {
             let context = format!("reading {}", path.display());
-            tokio::task::spawn_blocking(move || -> std::io::Result<Sha1Digest> {
-                let mut f = std::fs::File::open(&path)?;
-                let mut h = Sha1::new();
-                let mut buf = vec![0u8; 256 * 1024];
-                loop {
-                    let k = f.read(&mut buf)?;
-                    if k == 0 {
-                        break;
-                    }
-                    h.update(&buf[..k]);
-                }
-                Ok(Sha1Digest(h.finalize().into()))
+            tokio::task::spawn_blocking(move || {
+                Sha1Digest::of_reader(std::fs::File::open(&path)?).map(|(_, sha1)| sha1)
             })
             .await
             .map_err(|e| UploadError::internal(e.to_string()))?
