@@ -1,8 +1,9 @@
 //! The engine over HTTPS: a `ClientBuilder` that trusts a throwaway CA uploads a small and a
 //! chunked file to an emulator serving TLS, the bytes and SHA-1 arrive intact; a client that
 //! does not trust the CA fails with a typed transport error. The chunked upload's connection
-//! and HTTP-version counters are printed (observed, not asserted: how many connections the
-//! parts in flight use is the HTTP stack's choice).
+//! and HTTP-version counters are printed; the HTTP version is asserted on its own: HTTP/1.1 by
+//! default (each part in flight on a connection of its own), HTTP/2 with
+//! `ClientBuilder::http2(true)`.
 
 use crate::common::*;
 use box_emulator::TestCertificates;
@@ -29,7 +30,10 @@ fn trusting_client(emu: &Emulator, ca_file: &std::path::Path) -> Client {
 }
 
 fn tls_uploader(client: Client) -> Uploader {
-    let mut config = UploadConfig::default();
+    tls_uploader_with(client, UploadConfig::default())
+}
+
+fn tls_uploader_with(client: Client, mut config: UploadConfig) -> Uploader {
     config.chunked_cutoff = 2 * PART;
     config.min_chunked_size = 1;
     config.retry = fast_retries();
@@ -114,6 +118,44 @@ async fn chunked_upload(
     assert_eq!(c.requests_total, c.http1_requests + c.http2_requests);
     assert_eq!(c.tls_handshakes_failed, 0);
     c
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn parts_in_flight_get_connections_of_their_own_unless_http2_is_chosen() {
+    // A round trip long enough that the 4 parts in flight overlap.
+    let mut config = tls_config();
+    config.net.rtt_ms = Some(20);
+    let emu = start(config).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let ca_file = dir.path().join("ca.pem");
+    std::fs::write(&ca_file, &TestCertificates::shared().ca_pem).expect("write CA");
+    let four = || {
+        let mut config = UploadConfig::default();
+        config.concurrency = 4.into();
+        config
+    };
+
+    let default = tls_uploader_with(trusting_client(&emu, &ca_file), four());
+    let c = chunked_upload(&emu, &default, dir.path(), 5).await;
+    assert_eq!(c.http2_requests, 0, "HTTP/1.1 by default: {c:?}");
+    assert!(c.part_uploads_max_in_flight > 1, "{c:?}");
+    assert!(
+        c.connections_opened >= c.part_uploads_max_in_flight,
+        "each part in flight has a connection of its own: {c:?}"
+    );
+
+    let http2 = ClientBuilder::new()
+        .token(emu.token())
+        .api_url(emu.api_url())
+        .upload_url(emu.upload_url())
+        .ca_cert_file(&ca_file)
+        .http2(true)
+        .build()
+        .expect("build client");
+    let c = chunked_upload(&emu, &tls_uploader_with(http2, four()), dir.path(), 6).await;
+    assert_eq!(c.http1_requests, 0, "HTTP/2 as chosen: {c:?}");
+    assert!(c.http2_requests >= 17, "{c:?}");
+    assert!(c.connections_opened < c.part_uploads_max_in_flight, "{c:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
