@@ -15,9 +15,9 @@ use serde_json::json;
 use sha1::{Digest as _, Sha1};
 
 /// `upload-one --api URL --upload URL --token T --file PATH (--name NAME | --file-id ID
-/// [--reuse-parts on|off]) [--concurrency N] [--memory-cap BYTES]`: one upload with
-/// [`Uploader`] (a new file in folder `0`, or a new version of file `ID`), with the engine's
-/// defaults except for the options given.
+/// [--reuse-parts on|off]) [--concurrency N] [--memory-cap BYTES] [--ca-cert PEM]`: one upload
+/// with [`Uploader`] (a new file in folder `0`, or a new version of file `ID`), with the
+/// engine's defaults except for the options given (`--ca-cert`: an extra CA to trust, HTTPS).
 pub fn upload_one(args: &[String]) -> Result<(), String> {
     let opts = Opts::parse(args)?;
     let api = opts.required("--api")?;
@@ -51,9 +51,10 @@ pub fn upload_one(args: &[String]) -> Result<(), String> {
         config.memory_cap = n.parse().map_err(|_| format!("bad --memory-cap {n}"))?;
     }
 
+    let ca_cert = opts.get("--ca-cert").map(PathBuf::from);
     let runtime = runtime()?;
     let out = runtime.block_on(async move {
-        let client = client(&token, &api, &upload_url)?;
+        let client = client(&token, &api, &upload_url, ca_cert)?;
         let uploader = Uploader::with_config(client, config);
         let start = Instant::now();
         let handle = uploader.start_upload(upload);
@@ -159,7 +160,7 @@ pub fn upload_tree(args: &[String]) -> Result<(), String> {
     };
     let runtime = runtime()?;
     let out = runtime.block_on(async move {
-        let client = client(&token, &api, &upload)?;
+        let client = client(&token, &api, &upload, None)?;
         let uploader = Uploader::new(client);
         let start = Instant::now();
         let report = uploader
@@ -295,12 +296,17 @@ fn runtime() -> Result<tokio::runtime::Runtime, String> {
         .map_err(|e| format!("cannot start a runtime: {e}"))
 }
 
-/// A client of the emulator at `api` and `upload` with the bench's token.
-fn client(token: &str, api: &str, upload: &str) -> Result<Client, String> {
-    ClientBuilder::new()
+/// A client of the emulator at `api` and `upload` with the bench's token, trusting `ca_cert`
+/// too when given.
+fn client(token: &str, api: &str, upload: &str, ca_cert: Option<PathBuf>) -> Result<Client, String> {
+    let builder = ClientBuilder::new()
         .token(token)
         .api_url(api)
-        .upload_url(upload)
-        .build()
+        .upload_url(upload);
+    match ca_cert {
+        Some(path) => builder.ca_cert_file(path),
+        None => builder,
+    }
+    .build()
         .map_err(|e| format!("cannot build the client: {e}"))
 }

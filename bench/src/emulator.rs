@@ -1,29 +1,47 @@
 //! The `box-emulator` binary as a child process: started on 127.0.0.1:0 with a fresh data
-//! directory, read back through its counters, stopped and its data deleted.
+//! directory (over HTTPS with a run's certificates), read back through its counters, stopped
+//! and its data deleted.
 
-use std::io::{BufRead as _, BufReader, Read as _, Write as _};
-use std::net::TcpStream;
+use std::cell::Cell;
+use std::io::{BufRead as _, BufReader, Read as _};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::setup::Trust;
 
 pub const TOKEN: &str = "bench-token";
 
 pub struct Emulator {
     child: Child,
-    /// `http://127.0.0.1:PORT`
+    /// `http://127.0.0.1:PORT` or `https://127.0.0.1:PORT`
     pub base: String,
-    addr: String,
     data_dir: PathBuf,
+    /// The bench's own requests (counters, listings): HTTP/1.1, a connection each.
+    control: Control,
+}
+
+/// What the emulator's counters say of the clients' connections: the bench's own requests
+/// taken out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Traffic {
+    /// TCP connections opened.
+    pub connections: u64,
+    /// Requests over HTTP/1.x and over HTTP/2.
+    pub http1: u64,
+    pub http2: u64,
 }
 
 impl Emulator {
-    /// Starts the emulator with `data_dir` (emptied first), if given a fixed part size, and
-    /// extra arguments (`--fault rate-limit=80/1s`, `--net ...`).
+    /// Starts the emulator with `data_dir` (emptied first), if given a fixed part size, over
+    /// HTTPS with `tls`, and extra arguments (`--fault rate-limit=80/1s`, `--net ...`).
     pub fn start_with(
         binary: &Path,
         data_dir: &Path,
         part_size: Option<u64>,
+        tls: Option<&Trust>,
         extra: &[String],
         log: &Path,
     ) -> Result<Emulator, String> {
@@ -52,7 +70,11 @@ impl Emulator {
         if let Some(p) = part_size {
             command.arg("--part-size").arg(p.to_string());
         }
+        if let Some(t) = tls {
+            command.args(t.emulator_args());
+        }
         command.args(extra);
+        let control = Control::new(tls)?;
         let mut child = command
             .spawn()
             .map_err(|e| format!("cannot start {}: {e}", binary.display()))?;
@@ -76,16 +98,12 @@ impl Emulator {
             let mut sink = Vec::new();
             let _ = reader.read_to_end(&mut sink);
         });
-        let addr = base
-            .strip_prefix("http://")
-            .unwrap_or(&base)
-            .trim_end_matches('/')
-            .to_string();
+        let base = base.trim_end_matches('/').to_string();
         Ok(Emulator {
             child,
             base,
-            addr,
             data_dir: data_dir.to_path_buf(),
+            control,
         })
     }
 
@@ -106,8 +124,21 @@ impl Emulator {
 
     /// `GET /_emulator/counters`.
     pub fn counters(&self) -> Result<serde_json::Value, String> {
-        let body = http_get(&self.addr, "/_emulator/counters", None)?;
+        let body = self.get("/_emulator/counters", None)?;
         serde_json::from_str(&body).map_err(|e| format!("bad counters JSON: {e}: {body}"))
+    }
+
+    /// The clients' connections and requests per HTTP version in `counters` (a snapshot
+    /// [`counters`](Self::counters) read): the bench's own requests until then, each on a
+    /// connection of its own over HTTP/1.1, are not the clients'.
+    pub fn traffic(&self, counters: &serde_json::Value) -> Option<Traffic> {
+        let own = self.control.sent.get();
+        let at = |key: &str| counters[key].as_u64();
+        Some(Traffic {
+            connections: at("connections_opened")?.saturating_sub(own),
+            http1: at("http1_requests")?.saturating_sub(own),
+            http2: at("http2_requests")?,
+        })
     }
 
     /// Every file of folder `0` as (name, sha1, size), all pages of `GET
@@ -117,7 +148,7 @@ impl Emulator {
         let mut offset = 0u64;
         loop {
             let path = format!("/2.0/folders/0/items?fields=sha1,size&limit=1000&offset={offset}");
-            let body = http_get(&self.addr, &path, Some(TOKEN))?;
+            let body = self.get(&path, Some(TOKEN))?;
             let page: serde_json::Value =
                 serde_json::from_str(&body).map_err(|e| format!("bad listing JSON: {e}"))?;
             let entries = page["entries"].as_array().cloned().unwrap_or_default();
@@ -140,11 +171,7 @@ impl Emulator {
 
     /// A file's current (sha1, size): `GET /2.0/files/{id}?fields=sha1,size`.
     pub fn file(&self, id: &str) -> Result<(String, u64), String> {
-        let body = http_get(
-            &self.addr,
-            &format!("/2.0/files/{id}?fields=sha1,size"),
-            Some(TOKEN),
-        )?;
+        let body = self.get(&format!("/2.0/files/{id}?fields=sha1,size"), Some(TOKEN))?;
         let file: serde_json::Value =
             serde_json::from_str(&body).map_err(|e| format!("bad file JSON: {e}"))?;
         Ok((
@@ -181,56 +208,74 @@ impl Drop for Emulator {
     }
 }
 
-/// A plain HTTP/1.1 GET on loopback (the bench itself needs no HTTP client).
-fn http_get(addr: &str, path: &str, token: Option<&str>) -> Result<String, String> {
-    let mut stream =
-        TcpStream::connect(addr).map_err(|e| format!("cannot connect to {addr}: {e}"))?;
-    stream
-        .set_read_timeout(Some(Duration::from_secs(30)))
-        .map_err(|e| e.to_string())?;
-    let auth = token
-        .map(|t| format!("Authorization: Bearer {t}\r\n"))
-        .unwrap_or_default();
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nAccept: application/json\r\n{auth}\r\n"
-    )
-    .map_err(|e| format!("cannot send to {addr}: {e}"))?;
-    let mut raw = Vec::new();
-    stream
-        .read_to_end(&mut raw)
-        .map_err(|e| format!("cannot read from {addr}: {e}"))?;
-    let text = String::from_utf8_lossy(&raw).into_owned();
-    let (head, body) = text
-        .split_once("\r\n\r\n")
-        .ok_or_else(|| format!("bad HTTP answer from {addr}{path}"))?;
-    if !head.starts_with("HTTP/1.1 200") && !head.starts_with("HTTP/1.0 200") {
-        return Err(format!(
-            "GET {path}: {}",
-            head.lines().next().unwrap_or_default()
-        ));
+impl Emulator {
+    /// A GET of the bench's own, `path` on the emulator's base.
+    fn get(&self, path: &str, token: Option<&str>) -> Result<String, String> {
+        self.control.get(&format!("{}{path}", self.base), token)
     }
-    let chunked = head.lines().any(|l| {
-        let l = l.to_ascii_lowercase();
-        l.starts_with("transfer-encoding:") && l.contains("chunked")
-    });
-    if !chunked {
-        return Ok(body.to_string());
-    }
-    // De-chunk.
-    let mut out = String::new();
-    let mut rest = body;
-    while let Some((size_line, after)) = rest.split_once("\r\n") {
-        let size = usize::from_str_radix(size_line.split(';').next().unwrap_or("").trim(), 16)
-            .map_err(|_| format!("bad chunk size {size_line:?}"))?;
-        if size == 0 {
-            break;
+}
+
+/// The bench's HTTP client of the emulator: HTTP/1.1 only and no connection kept, so that
+/// its share of the counters is known (one connection and one HTTP/1.1 request per GET);
+/// over HTTPS it trusts the run's CA.
+struct Control {
+    client: reqwest::Client,
+    runtime: tokio::runtime::Runtime,
+    /// GETs sent so far.
+    sent: Cell<u64>,
+}
+
+impl Control {
+    fn new(tls: Option<&Trust>) -> Result<Control, String> {
+        let mut builder = reqwest::Client::builder()
+            .http1_only()
+            .pool_max_idle_per_host(0)
+            .no_proxy()
+            .timeout(Duration::from_secs(30));
+        if let Some(t) = tls {
+            let pem = std::fs::read(&t.ca)
+                .map_err(|e| format!("cannot read {}: {e}", t.ca.display()))?;
+            let ca = reqwest::Certificate::from_pem(&pem)
+                .map_err(|e| format!("bad CA {}: {e}", t.ca.display()))?;
+            builder = builder.add_root_certificate(ca);
         }
-        let chunk = after.get(..size).ok_or("truncated chunk")?;
-        out.push_str(chunk);
-        rest = after.get(size..).unwrap_or("").trim_start_matches("\r\n");
+        Ok(Control {
+            client: builder
+                .build()
+                .map_err(|e| format!("cannot build an HTTP client: {e}"))?,
+            runtime: tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| format!("cannot start a runtime: {e}"))?,
+            sent: Cell::new(0),
+        })
     }
-    Ok(out)
+
+    fn get(&self, url: &str, token: Option<&str>) -> Result<String, String> {
+        let mut request = self
+            .client
+            .get(url)
+            .header("accept", "application/json");
+        if let Some(t) = token {
+            request = request.bearer_auth(t);
+        }
+        self.sent.set(self.sent.get() + 1);
+        self.runtime.block_on(async {
+            let response = request
+                .send()
+                .await
+                .map_err(|e| format!("GET {url}: {e}"))?;
+            let status = response.status();
+            let body = response
+                .text()
+                .await
+                .map_err(|e| format!("GET {url}: {e}"))?;
+            if !status.is_success() {
+                return Err(format!("GET {url}: {status}"));
+            }
+            Ok(body)
+        })
+    }
 }
 
 /// Clock ticks per second of /proc/PID/stat (`getconf CLK_TCK`, 100 on Linux in practice).

@@ -12,6 +12,7 @@ use crate::small_case;
 fn usage() -> String {
     let shaped: Vec<String> = profile::SHAPED
         .iter()
+        .filter(|p| !p.tls)
         .map(|p| {
             format!(
                 "{} (--net {}, a {} file)",
@@ -31,10 +32,12 @@ upload_big_file in target/bench/venv; boxsdk 3.x's chunked uploader, 5 threads, 
 target/bench/venv-boxsdk3), Box's Node SDK (box-node-sdk 10.x uploadBigFile, in
 target/bench/node) and a two-pass SHA-1 floor, under the network profiles: loopback (no
 shaping),
-{shaped}. Writes results.json and SVG plots into
+{shaped}, each also over HTTPS (loopback-tls, wan-tls, far-tls: a throwaway CA made with
+openssl, trusted by every client). Writes results.json and SVG plots into
 bench/results/ and the report BENCHMARKS.md at the workspace root.
 
-  --profile NAME        run only this profile: loopback, wan or far (repeatable; default all)
+  --profile NAME        run only this profile: {names} (repeatable; default all;
+                        --quick: all but wan-tls and far-tls)
   --profile-size NAME=SIZE
                         the file of a shaped profile (default wan=1GiB, far=256MiB;
                         --quick: 64MiB each)
@@ -76,9 +79,10 @@ bench/results/ and the report BENCHMARKS.md at the workspace root.
   -h, --help            this help
 
 Needs: python3 with venv and pip (PyPI), npm and node (npm registry; else the Node column is
-skipped), and preferably GNU time (`apt-get install time`) for exact CPU and peak-RSS figures
+skipped), the openssl command for the HTTPS profiles (else they are not measured), and preferably GNU time (`apt-get install time`) for exact CPU and peak-RSS figures
 (without it the bench polls /proc).",
         shaped = shaped.join(" and\n"),
+        names = profile::names().join(", "),
         files = small_case::FILES,
         quick_files = small_case::QUICK_FILES,
         kib = small_case::FILE_SIZE >> 10,

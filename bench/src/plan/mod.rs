@@ -32,6 +32,8 @@ pub struct Plan {
     pub sdk_max_size: u64,
     /// Whether the loopback groups run.
     pub loopback: bool,
+    /// Whether the side-by-side file runs over HTTPS on loopback too.
+    pub loopback_tls: bool,
     /// The shaped profiles to run, each with its file size.
     pub shaped: Vec<(Profile, u64)>,
     /// Runs of the sequential SDKs on shaped profiles.
@@ -74,9 +76,11 @@ impl Plan {
             big_runs: o.big_runs.unwrap_or(runs),
             sdk_max_size: o.sdk_max_size,
             loopback: o.wants(profile::LOOPBACK),
+            loopback_tls: o.wants(profile::LOOPBACK_TLS),
+            // A quick run proves the HTTPS plumbing on loopback alone, unless asked for more.
             shaped: profile::SHAPED
                 .iter()
-                .filter(|p| o.wants(p.name))
+                .filter(|p| o.wants(p.name) && !(o.quick && p.tls && o.profiles.is_empty()))
                 .map(|p| {
                     let size = o.profile_sizes.get(p.name).copied().unwrap_or(if o.quick {
                         p.quick_size
@@ -90,13 +94,15 @@ impl Plan {
         }
     }
 
-    /// Sizes of the loopback groups.
+    /// Sizes of the loopback groups (plain and HTTPS).
     pub fn loopback_sizes(&self) -> Vec<u64> {
-        if !self.loopback {
-            return Vec::new();
+        let mut s = Vec::new();
+        if self.loopback {
+            s.extend(self.sizes.iter().copied());
         }
-        let mut s = self.sizes.clone();
-        s.push(self.headline);
+        if self.loopback || self.loopback_tls {
+            s.push(self.headline);
+        }
         s.sort_unstable();
         s.dedup();
         s
@@ -129,22 +135,37 @@ impl Plan {
         if self.loopback {
             groups.extend(self.loopback_groups(uploaders));
         }
+        if self.loopback_tls {
+            // The floor is the same work over either protocol: the plain run's, if it ran.
+            groups.push((
+                profile::LOOPBACK_TLS.to_string(),
+                std::iter::once(self.floor_case(self.headline))
+                    .chain(uploaders.iter().map(|&c| CaseSpec {
+                        profile: profile::LOOPBACK_TLS,
+                        ..self.case(c, self.headline)
+                    }))
+                    .collect(),
+            ));
+        }
         for (p, size) in &self.shaped {
             groups.push((p.name.to_string(), self.shaped_group(p, *size, uploaders)));
         }
         groups
     }
 
+    /// The floor of each loopback file, with two more runs: cheap, and as a floor worth a
+    /// steadier median.
+    fn floor_case(&self, size: u64) -> CaseSpec {
+        let mut c = self.case(Client::Floor, size);
+        c.runs += 2;
+        c
+    }
+
     /// The loopback groups: the floor, the side-by-side headline file, the size sweep and the
     /// engine's concurrency and part-size sweeps.
     fn loopback_groups(&self, uploaders: &[Client]) -> Vec<Group> {
         let mut groups = Vec::new();
-        // The floor is cheap and, being a floor, worth a steadier median: two more runs.
-        let floor_case = |size: u64| {
-            let mut c = self.case(Client::Floor, size);
-            c.runs += 2;
-            c
-        };
+        let floor_case = |size: u64| self.floor_case(size);
         groups.push((
             "floor".to_string(),
             self.loopback_sizes().into_iter().map(floor_case).collect(),
@@ -274,5 +295,25 @@ mod tests {
         let conc: Vec<Option<usize>> = cases.iter().map(|c| c.concurrency).collect();
         assert_eq!(conc, vec![None, Some(PINNED_CONCURRENCY), None]);
         assert_eq!(distinct_runs(&groups), 3);
+    }
+
+    #[test]
+    fn quick_runs_https_on_loopback_only_and_the_full_run_everywhere() {
+        let names = |p: &Plan| -> Vec<String> {
+            p.groups(&[Client::Engine])
+                .into_iter()
+                .map(|(n, _)| n)
+                .filter(|n| n.ends_with("-tls"))
+                .collect()
+        };
+        assert_eq!(names(&plan(&["--quick"])), vec!["loopback-tls"]);
+        assert_eq!(
+            names(&plan(&[])),
+            vec!["loopback-tls", "wan-tls", "far-tls"]
+        );
+        let p = plan(&["--quick", "--profile", "far-tls"]);
+        assert_eq!(names(&p), vec!["far-tls"]);
+        let groups = p.groups(&[Client::Engine]);
+        assert!(groups[0].1.iter().all(|c| c.profile == "far-tls"));
     }
 }

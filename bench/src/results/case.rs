@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::defaults;
+use crate::emulator::Traffic;
 use crate::files::{human_size, GIB, MIB};
 use crate::memory;
 use crate::plan::{CaseSpec, Client};
@@ -65,6 +66,9 @@ pub struct RunRecord {
     /// CPU seconds the emulator spent serving this run (it shares the machine's CPUs).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub server_cpu_s: Option<f64>,
+    /// The client's connections and requests per HTTP version, from the emulator's counters.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub traffic: Option<Traffic>,
 }
 
 /// NaN (a failed run's figures) is written to JSON as null; read it back as NaN.
@@ -101,6 +105,9 @@ pub struct CaseResult {
     pub cpu_s_per_gib: Option<Spread>,
     pub max_rss_mib: Option<Spread>,
     pub server_cpu_s_per_gib: Option<Spread>,
+    /// The connections and requests per HTTP version of a middle run (by connections).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub traffic: Option<Traffic>,
 }
 
 fn loopback() -> String {
@@ -132,6 +139,7 @@ impl RunRecord {
             import_s: None,
             commit_s: None,
             server_cpu_s: None,
+            traffic: None,
         }
     }
 }
@@ -161,6 +169,7 @@ impl CaseResult {
             cpu_s_per_gib: None,
             max_rss_mib: None,
             server_cpu_s_per_gib: None,
+            traffic: None,
         }
     }
 
@@ -175,6 +184,9 @@ impl CaseResult {
         self.cpu_s_per_gib = of(|r| r.cpu_s_per_gib);
         self.max_rss_mib = of(|r| r.max_rss_mib);
         self.parts_in_flight = ok.iter().filter_map(|r| r.reported_concurrency).max();
+        let mut traffic: Vec<Traffic> = ok.iter().filter_map(|r| r.traffic).collect();
+        traffic.sort_by_key(|t| (t.connections, t.http1 + t.http2));
+        self.traffic = traffic.get(traffic.len() / 2).copied();
         if self.client.ours() {
             // The bound of the most parts the engine said it kept in flight, else of what it
             // was pinned to, else of the adaptive ceiling (the CLI does not report it), never

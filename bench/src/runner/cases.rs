@@ -11,7 +11,7 @@ use crate::measure::{self, Cmd};
 use crate::plan::{CaseSpec, Client};
 use crate::profile;
 use crate::results::{CaseResult, RunRecord};
-use crate::setup::{self, Paths};
+use crate::setup::{self, Paths, Trust};
 
 /// Runs cases and keeps their results, each case once, in the order first run.
 pub struct Runner {
@@ -24,6 +24,8 @@ pub struct Runner {
     expected_sha1: BTreeMap<u64, String>,
     results: BTreeMap<String, CaseResult>,
     order: Vec<String>,
+    /// The HTTPS profiles' certificates, made on first use (or why they could not be).
+    trust: Option<Result<Trust, String>>,
     counter: usize,
     /// Runs of the whole run, for the progress lines.
     total: usize,
@@ -45,6 +47,7 @@ impl Runner {
             expected_sha1: BTreeMap::new(),
             results: BTreeMap::new(),
             order: Vec::new(),
+            trust: None,
             counter: 0,
             total,
         }
@@ -147,16 +150,23 @@ impl Runner {
         let net: Vec<String> = profile::shaped(spec.profile)
             .map(|p| vec!["--net".to_string(), p.net_spec()])
             .unwrap_or_default();
+        let tls = if profile::is_tls(spec.profile) {
+            Some(self.trust()?)
+        } else {
+            None
+        };
         let emu = Emulator::start_with(
             &self.tools.emulator,
             &self.emulator_data,
             spec.part_size,
+            tls.as_ref(),
             &net,
             &self.paths.work.join("emulator.log"),
         )?;
-        let cmd = self.upload_command(spec, &emu, &file, name)?;
+        let cmd = self.upload_command(spec, &emu, &file, name, tls.as_ref())?;
         let m = measure::run(self.tools.method, &cmd, &scratch);
         let counters = emu.counters();
+        let traffic = counters.as_ref().ok().and_then(|c| emu.traffic(c));
         let server_cpu_s = emu.cpu_s();
         emu.stop();
         let m = m?;
@@ -190,7 +200,17 @@ impl Runner {
         };
         let mut r = record(spec, &m, upload_s, &json, load, Some(&counters));
         r.server_cpu_s = server_cpu_s;
+        r.traffic = traffic;
         Ok(r)
+    }
+
+    /// The run's certificates, made once (a failure is remembered: every HTTPS case fails
+    /// with it).
+    fn trust(&mut self) -> Result<Trust, String> {
+        let dir = self.paths.work.join("tls");
+        self.trust
+            .get_or_insert_with(|| Trust::make(&dir))
+            .clone()
     }
 
     fn upload_command(
@@ -199,8 +219,9 @@ impl Runner {
         emu: &Emulator,
         file: &Path,
         name: &str,
+        tls: Option<&Trust>,
     ) -> Result<Cmd, String> {
-        Ok(match spec.client {
+        let cmd = match spec.client {
             Client::Floor => unreachable!("the floor uploads nothing"),
             Client::Engine => {
                 let mut cmd = upload_one(&self.tools.exe, emu, file)
@@ -211,6 +232,9 @@ impl Runner {
                 }
                 if let Some(m) = spec.memory_cap {
                     cmd = cmd.arg("--memory-cap").arg(m.to_string());
+                }
+                if let Some(t) = tls {
+                    cmd = cmd.arg("--ca-cert").arg(&t.ca);
                 }
                 cmd
             }
@@ -232,6 +256,9 @@ impl Runner {
                     .env("BOX_TOKEN", emulator::TOKEN);
                 if let Some(c) = spec.concurrency {
                     cmd = cmd.arg("--concurrency").arg(c.to_string());
+                }
+                if let Some(t) = tls {
+                    cmd = cmd.arg("--ca-cert").arg(&t.ca);
                 }
                 cmd
             }
@@ -278,6 +305,11 @@ impl Runner {
                     .arg(name)
                     .cwd(dir)
             }
+        };
+        // The SDKs trust the CA through their environment.
+        Ok(match tls {
+            Some(t) => t.trusted_env(cmd),
+            None => cmd,
         })
     }
 }
@@ -325,6 +357,7 @@ fn record(
         import_s: json["import_s"].as_f64(),
         commit_s: json["commit_s"].as_f64(),
         server_cpu_s: None,
+        traffic: None,
     }
 }
 

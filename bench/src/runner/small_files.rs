@@ -171,6 +171,7 @@ pub fn run(ctx: &Context) -> Result<SmallFiles, String> {
             ctx.emulator,
             ctx.emulator_data,
             None,
+            None,
             &emu_args,
             &ctx.paths.work.join("emulator.log"),
         ) {

@@ -1,13 +1,16 @@
 //! Everything the bench prepares before measuring: paths, release builds of the emulator and
 //! the CLI, the Python and Node SDKs in `target/bench` ([`sdks`]), the machine's description
-//! ([`machine`]), and the codegen timings ([`codegen`]).
+//! ([`machine`]), the HTTPS profiles' certificates ([`tls`]), and the codegen timings
+//! ([`codegen`]).
 
 mod codegen;
 mod machine;
 mod sdks;
+mod tls;
 
 pub use codegen::{codegen_timing, whole_api_timing, CodegenTiming, WholeApiTiming};
 pub use machine::{load_average, load_average_1m, machine, Machine};
+pub use tls::Trust;
 pub use sdks::{
     boxsdk3_upload_script, node_sdk, python_sdk, python_sdk3, version_scripts, NodeSdk, PythonSdk,
     BOXSDK3_REQUIREMENT, BOXSDK_REQUIREMENT, NODE_REQUIREMENT,
