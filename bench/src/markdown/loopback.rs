@@ -2,10 +2,10 @@
 
 use std::fmt::{self, Write as _};
 
-use super::{mib, parts_cell, show};
+use super::{mib, parts_cell, show, traffic_cell};
 use crate::files::{human_size, GIB};
 use crate::plan::Client;
-use crate::results::{best_peer, engine_default, Results};
+use crate::results::{best_peer, engine_default, CaseResult, Results};
 use crate::targets::why;
 
 /// The side-by-side file, the size sweep and the engine's sweeps, on loopback.
@@ -19,49 +19,7 @@ pub fn sections(md: &mut String, r: &Results, img: &dyn Fn(&str) -> String) -> f
     )?;
     // Headline.
     writeln!(md, "## Side by side: {hsize} file\n")?;
-    let floor_cpu = r.floor(r.headline_size).and_then(|f| f.cpu_s_per_gib);
-    writeln!(
-        md,
-        "| Client | Throughput MiB/s | Upload s | CPU s/GiB | CPU vs floor | Peak RSS MiB | RSS bound MiB | Part size | Parallel parts | Server CPU s/GiB | Runs ok |"
-    )?;
-    writeln!(
-        md,
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
-    )?;
-    let peer_tp = best_peer(&r.group("headline")).map(|(_, t)| t);
-    for c in r.group("headline") {
-        let vs_floor = match (c.cpu_s_per_gib, floor_cpu) {
-            (Some(a), Some(f)) => format!("{:.2}x", a.median / f.median),
-            _ => "–".into(),
-        };
-        let mut tp = show(c.throughput_mib_s, 0);
-        if let (Some(a), Some(b)) = (c.throughput_mib_s, peer_tp) {
-            if c.client.ours() {
-                write!(tp, " = {:.2}x best peer", a.median / b)?;
-            }
-        }
-        writeln!(
-            md,
-            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {}/{} |",
-            c.client.label(),
-            tp,
-            show(c.upload_s, 2),
-            show(c.cpu_s_per_gib, 2),
-            vs_floor,
-            show(c.max_rss_mib, 0),
-            mib(c.rss_bound_mib),
-            if c.client == Client::Floor {
-                "–".into()
-            } else {
-                human_size(c.part_size)
-            },
-            parts_cell(c),
-            show(c.server_cpu_s_per_gib, 2),
-            c.runs.len() - c.failures,
-            c.runs.len()
-        )?;
-    }
-    writeln!(md)?;
+    side_by_side(md, r, &r.group("headline"))?;
     let sdk_notes: Vec<String> = r
         .group("headline")
         .into_iter()
@@ -210,4 +168,53 @@ pub fn sections(md: &mut String, r: &Results, img: &dyn Fn(&str) -> String) -> f
         writeln!(md, "\n![throughput]({})\n![rss]({})\n", img(t), img(rss))?;
     }
     Ok(())
+}
+
+/// The side-by-side table of a loopback group (plain or HTTPS): every client on the headline
+/// file, CPU against the floor, connections and HTTP versions.
+pub fn side_by_side(md: &mut String, r: &Results, cases: &[&CaseResult]) -> fmt::Result {
+    let floor_cpu = r.floor(r.headline_size).and_then(|f| f.cpu_s_per_gib);
+    writeln!(
+        md,
+        "| Client | Throughput MiB/s | Upload s | CPU s/GiB | CPU vs floor | Peak RSS MiB | RSS bound MiB | Part size | Parallel parts | Conns / h1 / h2 requests | Server CPU s/GiB | Runs ok |"
+    )?;
+    writeln!(
+        md,
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+    )?;
+    let peer_tp = best_peer(cases).map(|(_, t)| t);
+    for c in cases {
+        let vs_floor = match (c.cpu_s_per_gib, floor_cpu) {
+            (Some(a), Some(f)) => format!("{:.2}x", a.median / f.median),
+            _ => "–".into(),
+        };
+        let mut tp = show(c.throughput_mib_s, 0);
+        if let (Some(a), Some(b)) = (c.throughput_mib_s, peer_tp) {
+            if c.client.ours() {
+                write!(tp, " = {:.2}x best peer", a.median / b)?;
+            }
+        }
+        writeln!(
+            md,
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {}/{} |",
+            c.client.label(),
+            tp,
+            show(c.upload_s, 2),
+            show(c.cpu_s_per_gib, 2),
+            vs_floor,
+            show(c.max_rss_mib, 0),
+            mib(c.rss_bound_mib),
+            if c.client == Client::Floor {
+                "–".into()
+            } else {
+                human_size(c.part_size)
+            },
+            parts_cell(c),
+            traffic_cell(c),
+            show(c.server_cpu_s_per_gib, 2),
+            c.runs.len() - c.failures,
+            c.runs.len()
+        )?;
+    }
+    writeln!(md)
 }

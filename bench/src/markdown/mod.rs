@@ -8,6 +8,7 @@ mod codegen;
 mod loopback;
 mod profiles;
 mod small_files;
+mod tls;
 mod version_reuse;
 
 use std::fmt::{self, Write as _};
@@ -25,7 +26,8 @@ const COMMANDS: &str = "\
 apt-get install time          # optional: exact CPU and peak RSS through wait4 (else /proc polling)
 cargo xtask bench             # the full run: this report (= cargo run --release -p box-uploads-bench --)
 cargo xtask bench --quick     # smoke test: small files, one run, output in target/bench/quick/
-cargo xtask bench --profile wan --profile far   # only these profiles (loopback, wan, far)
+cargo xtask bench --profile wan --profile far   # only these profiles (loopback, wan, far, and
+                              # over HTTPS loopback-tls, wan-tls, far-tls)
 cargo xtask bench --plan      # the cases and an estimate of the duration; measures nothing
 cargo xtask bench --small-files   # only the many-small-files case, merged into results.json
 cargo xtask bench --version-reuse # only the new version with one changed region (wan), merged likewise
@@ -49,6 +51,7 @@ pub fn render(
     if r.has_loopback() {
         loopback::sections(&mut md, r, img)?;
     }
+    tls::section(&mut md, r)?;
     if let Some(s) = &r.small_files {
         small_files::section(&mut md, s, targets)?;
     }
@@ -119,6 +122,14 @@ fn opt(v: Option<f64>, digits: usize) -> String {
 /// A bound in MiB, or a dash.
 fn mib(v: Option<f64>) -> String {
     v.map_or("–".into(), |b| format!("{b:.0}"))
+}
+
+/// The client's TCP connections / requests over HTTP/1.1 / over HTTP/2, from the emulator's
+/// counters (a middle run), or a dash.
+fn traffic_cell(c: &CaseResult) -> String {
+    c.traffic.map_or("–".into(), |t| {
+        format!("{} / {} / {}", t.connections, t.http1, t.http2)
+    })
 }
 
 /// Parts in flight: one for the sequential SDKs, the pinned number, what the engine reported
@@ -252,6 +263,13 @@ fn commands(md: &mut String, r: &Results) -> fmt::Result {
          `boxsdk`), which also runs the boxsdk 3 chunked uploader of the side-by-side \
          comparisons;\n\
          - on a shaped profile, the same emulator with `--net` (below);\n\
+         - for the HTTPS profiles (`-tls`), once per run a throwaway CA and a server \
+         certificate for `127.0.0.1` and `localhost` made with the `openssl` command (needed \
+         for these profiles; without it they are not measured) in `target/bench/tls`, the \
+         emulator started with `--tls-cert server.pem --tls-key server.key`, and every client \
+         trusting the CA: the library's `upload-one` and the CLI with `--ca-cert ca.pem`, \
+         boxsdk 3.x and boxsdk 10 (Python `requests`) through `REQUESTS_CA_BUNDLE`, \
+         box-node-sdk through `NODE_EXTRA_CA_CERTS`;\n\
          - `cargo build -p xtask`, then timed runs of `cargo xtask codegen --check`; `cargo \
          build --release -p xtask`, then timed runs of it on Box's whole API.\n",
         setup::BOXSDK_REQUIREMENT,
@@ -286,6 +304,10 @@ fn what_is_measured(md: &mut String, r: &Results) -> fmt::Result {
          {}. Per GiB = divided by the file size in GiB. CPU time is counted in 10 ms \
          steps, coarse for the 64 MiB files (about 0.1 s of CPU).\n\
          - **Peak RSS** = the client process's maximum resident set size (same source).\n\
+         - **Conns / h1 / h2 requests** = the emulator's counters after the run \
+         (`connections_opened`, `http1_requests`, `http2_requests`), the bench's own reads of \
+         them taken out: the TCP connections the client opened and its requests over HTTP/1.1 \
+         and HTTP/2 (HTTP/2 only over HTTPS, when the client offers `h2`).\n\
          - **Floor** = this bench's `hash-floor`: read the file in order and hash every byte \
          twice with the `sha1` crate the engine uses (whole-file and part SHA-1; SHA-NI when \
          the CPU has it), single-threaded. It is the least CPU a correct chunked upload can \

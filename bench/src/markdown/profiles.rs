@@ -3,7 +3,7 @@
 
 use std::fmt::{self, Write as _};
 
-use super::{mib, parts_cell, show};
+use super::{mib, parts_cell, show, traffic_cell};
 use crate::files::human_size;
 use crate::plan::Client;
 use crate::profile;
@@ -20,18 +20,21 @@ pub fn section(md: &mut String, r: &Results, img: &dyn Fn(&str) -> String) -> fm
          token buckets on the bodies per connection and for the whole link; no root, no `tc`). \
          `link` is the profile's physical limit: the targets are measured against it and the \
          throughput plots draw it. The file of each shaped profile is chosen so that the \
-         slowest client (a sequential SDK, at `conn`) takes about a minute.\n"
+         slowest client (a sequential SDK, at `conn`) takes about a minute. Each profile is run \
+         over plain HTTP and over HTTPS (its `-tls` twin: the same shaping and file; the \
+         shaper sees plaintext bodies, so TLS records and handshakes are not shaped).\n"
     )?;
     writeln!(
         md,
-        "| Profile | Emulator `--net` | `link` MiB/s | File | Why this size | Runs (sequential SDKs) |"
+        "| Profile | Protocol | Emulator `--net` | `link` MiB/s | File | Why this size | Runs (sequential SDKs) |"
     )?;
-    writeln!(md, "| --- | --- | ---: | ---: | --- | ---: |")?;
+    writeln!(md, "| --- | --- | --- | ---: | ---: | --- | ---: |")?;
     for p in &profiles {
         writeln!(
             md,
-            "| `{}` | {} | {} | {} | {} | {} ({}) |",
+            "| `{}` | {} | {} | {} | {} | {} | {} ({}) |",
             p.name,
+            if p.tls { "HTTPS" } else { "HTTP" },
             p.net.as_deref().map_or("none".into(), |n| format!("`{n}`")),
             p.link_mib_s.map_or("–".into(), |l| format!("{l:.0}")),
             human_size(p.size),
@@ -69,26 +72,28 @@ fn shaped(
     let cases = r.group(&p.name);
     writeln!(
         md,
-        "## `{}`: {} over `{}`\n",
+        "## `{}`: {} over `{}`{}\n",
         p.name,
         human_size(p.size),
-        p.net.as_deref().unwrap_or("")
+        p.net.as_deref().unwrap_or(""),
+        if p.tls { ", HTTPS" } else { "" }
     )?;
     let peer = best_peer(&cases).map(|(_, t)| t);
     writeln!(
         md,
-        "| Client | Parts at once | Throughput MiB/s | Share of `link` | vs best peer | Upload s | CPU s/GiB | Peak RSS MiB | RSS bound MiB | Part size | Emulator CPU s/GiB | Runs ok |"
+        "| Client | Parts at once | Conns / h1 / h2 requests | Throughput MiB/s | Share of `link` | vs best peer | Upload s | CPU s/GiB | Peak RSS MiB | RSS bound MiB | Part size | Emulator CPU s/GiB | Runs ok |"
     )?;
     writeln!(
         md,
-        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
     )?;
     for c in &cases {
         writeln!(
             md,
-            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {}/{} |",
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {}/{} |",
             c.label(),
             parts_cell(c),
+            traffic_cell(c),
             show(c.throughput_mib_s, 1),
             c.throughput_mib_s
                 .map_or("–".into(), |t| format!("{:.0}%", 100.0 * t.median / link)),
@@ -144,7 +149,7 @@ fn shaping_cost(md: &mut String, r: &Results) -> fmt::Result {
         } else {
             r.cases
                 .iter()
-                .filter(|c| c.profile == profile::LOOPBACK && !c.part_size_forced)
+                .filter(|c| c.profile == p.name && !c.part_size_forced)
                 .collect()
         };
         for c in cases {
@@ -167,19 +172,26 @@ fn shaping_cost(md: &mut String, r: &Results) -> fmt::Result {
          the emulator received during the engine's default uploads, each on a fresh emulator. \
          The emulator's other work per GiB (hashing and storing parts, the commit) is the same \
          with and without `--net`, so the difference between a shaped row and the loopback row \
-         of the same size is what shaping costs.\n"
+         of the same size and protocol (`loopback` for plain HTTP, `loopback-tls` for HTTPS) is \
+         what shaping costs.\n"
     )?;
     writeln!(
         md,
-        "| Profile | File | Emulator CPU s/GiB | vs loopback, same file |\n| --- | ---: | ---: | ---: |"
+        "| Profile | File | Emulator CPU s/GiB | vs loopback, same file and protocol |\n| --- | ---: | ---: | ---: |"
     )?;
     for (name, c) in &rows {
+        // Against loopback over the same protocol.
+        let unshaped = if profile::is_tls(name) {
+            profile::LOOPBACK_TLS
+        } else {
+            profile::LOOPBACK
+        };
         let base = rows
             .iter()
-            .find(|(n, o)| n == profile::LOOPBACK && o.size == c.size)
+            .find(|(n, o)| n == unshaped && o.size == c.size)
             .and_then(|(_, o)| o.server_cpu_s_per_gib);
         let vs = match (c.server_cpu_s_per_gib, base) {
-            (Some(a), Some(b)) if name != profile::LOOPBACK => format!(
+            (Some(a), Some(b)) if name != unshaped => format!(
                 "{:+.2} s/GiB ({:.2}x)",
                 a.median - b.median,
                 a.median / b.median

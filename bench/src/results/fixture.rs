@@ -63,6 +63,7 @@ pub fn results(groups: Vec<(&str, Vec<CaseResult>)>) -> Results {
         runs: 1,
         slow_runs: 1,
         size_reason: "the side-by-side file".into(),
+        tls: false,
     }];
     if keys.contains_key("wan") {
         let wan = profile::shaped("wan").map(|p| ProfileRun {
@@ -75,6 +76,7 @@ pub fn results(groups: Vec<(&str, Vec<CaseResult>)>) -> Results {
             runs: 1,
             slow_runs: 1,
             size_reason: "a minute for a sequential SDK".into(),
+            tls: false,
         });
         profiles.extend(wan);
     }

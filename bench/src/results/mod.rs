@@ -80,6 +80,9 @@ pub struct ProfileRun {
     pub slow_runs: usize,
     /// Why this size.
     pub size_reason: String,
+    /// Over HTTPS (absent from results of earlier versions: plain HTTP).
+    #[serde(default)]
+    pub tls: bool,
 }
 
 impl Results {
@@ -96,6 +99,7 @@ impl Results {
                 runs: self.runs,
                 slow_runs: self.runs,
                 size_reason: String::new(),
+                tls: false,
             }];
         }
         self.profiles.clone()
@@ -146,6 +150,21 @@ impl ProfileRun {
                 runs: plan.runs,
                 slow_runs: plan.runs,
                 size_reason: "the side-by-side file; the size sweep covers the others".into(),
+                tls: false,
+            });
+        }
+        if plan.loopback_tls {
+            out.push(ProfileRun {
+                name: profile::LOOPBACK_TLS.into(),
+                net: None,
+                rtt_ms: None,
+                conn_mib_s: None,
+                link_mib_s: None,
+                size: plan.headline,
+                runs: plan.runs,
+                slow_runs: plan.runs,
+                size_reason: "the side-by-side file over HTTPS".into(),
+                tls: true,
             });
         }
         for (p, size) in &plan.shaped {
@@ -159,6 +178,7 @@ impl ProfileRun {
                 runs: plan.runs,
                 slow_runs: plan.slow_runs,
                 size_reason: p.size_reason(*size),
+                tls: p.tls,
             });
         }
         out
