@@ -122,22 +122,3 @@ pub(crate) fn copy_at(
     }
     Ok(())
 }
-
-/// The SHA-1 and size of the file at `path`, read once (blocking).
-pub(crate) fn hash_file(path: &Path) -> std::io::Result<([u8; 20], u64)> {
-    use sha1::{Digest as _, Sha1};
-    use std::io::Read as _;
-    let mut f = std::fs::File::open(path)?;
-    let mut hasher = Sha1::new();
-    let mut buf = vec![0u8; 1 << 20];
-    let mut total = 0u64;
-    loop {
-        let n = f.read(&mut buf)?;
-        if n == 0 {
-            break;
-        }
-        hasher.update(&buf[..n]);
-        total += n as u64;
-    }
-    Ok((crate::util::sha1_finish(hasher), total))
-}

@@ -21,11 +21,12 @@
 //! either the old or the new version. A part counts only once its record is on disk; the bytes
 //! of a region with no record mean nothing (a later upload of that part overwrites them), so a
 //! part whose body broke mid-way leaves no trace. The commit hashes `data` and links it into
-//! `blobs/` instead of copying it.
+//! `blobs/` instead of copying it; a version keeps the parts it was made of, each with the
+//! file's SHA-1 state after it, so a later version's commit can reuse both.
 //!
 //! Modules: [`records`] (the data types), [`catalog`] (files and folders in memory),
 //! [`store`] (file and folder operations), [`session`] (upload sessions), [`disk`] (atomic
-//! writes, temporary files), [`load`] (opening the directory), [`json`] (Box's JSON of each
+//! writes, temporary files), [`sha1_resume`] (a SHA-1 that can be saved and resumed), [`load`] (opening the directory), [`json`] (Box's JSON of each
 //! record), [`faults`] (injected faults and rate limits), [`tokens`] (the tokens known),
 //! [`trash`] (trashing, purging and restoring), [`downloads`] (download URLs).
 
@@ -37,17 +38,19 @@ mod json;
 mod load;
 mod records;
 mod session;
+mod sha1_resume;
 mod store;
 mod tokens;
 mod trash;
 
 pub(crate) use catalog::{Catalog, Item};
-pub(crate) use disk::{copy_at, hash_file, io_err, write_json_atomic, NewContent, TempPath};
+pub(crate) use disk::{copy_at, io_err, write_json_atomic, NewContent, TempPath};
 pub(crate) use faults::{part_fault, PartFault, RequestFault};
 pub(crate) use records::{
     CommittedInfo, FileRecord, FolderRecord, PartRecord, SessionMeta, SessionTarget, VersionRecord,
 };
 pub(crate) use session::{Region, Session, SessionInner};
+pub(crate) use sha1_resume::{ResumableSha1, Sha1State};
 pub(crate) use tokens::TokenOwner;
 
 use crate::auth::{AuthState, JwtKey};

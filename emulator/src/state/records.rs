@@ -182,4 +182,10 @@ pub(crate) struct PartRecord {
     /// the body); `None` otherwise (a plan then hashes the part when it asks).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sha512: Option<String>,
+    /// The whole file's SHA-1 state after this part (40 hex digits, see
+    /// [`super::Sha1State`]), over bytes `0..offset + size` of the version it was committed
+    /// in, when that is a whole number of SHA-1 blocks: a later version that reuses every
+    /// part up to here resumes the file's SHA-1 from it. Set at commit; never in Box's JSON.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sha1_state: Option<String>,
 }

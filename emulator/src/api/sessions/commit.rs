@@ -1,16 +1,18 @@
 //! `POST /files/upload_sessions/{id}/commit`: checks the parts list (parts uploaded, and
 //! for a new version parts of the current version reused, see [`super::reuse`]), then the
-//! whole-file digest over the file the parts were written (or copied) into, links that file into the store and
+//! whole-file digest over the file the parts were written (or copied) into (see
+//! [`super::assemble`]), links that file into the store and
 //! answers 201 with it (or 202 with `retry-after` while another commit of the session is
 //! still checking it).
 //! <https://developer.box.com/reference/post-files-upload-sessions-id-commit/>
 
+use super::assemble::{assemble, Assembled};
 use super::commit_body::{
     check_commit_target, check_parts_list, parse_commit_body, parts_mismatch, CommitAction,
     CommitRequest,
 };
 use super::headers::digest_header;
-use super::reuse::{copy_reused, Reuse, ReuseHold};
+use super::reuse::{Reuse, ReuseHold};
 use crate::api::gate::Faults;
 use crate::api::request::{
     header_str, read_json_object, Fields, COMMIT_JSON_LIMIT, COMMIT_VALUES_PER_PART, JSON_LIMIT,
@@ -23,7 +25,7 @@ use crate::body::BodyStream;
 use crate::config::FaultConfig;
 use crate::error::ApiError;
 use crate::state::{
-    hash_file, io_err, lock, write_json_atomic, CommittedInfo, FileRecord, NewContent, PartRecord,
+    io_err, lock, write_json_atomic, CommittedInfo, FileRecord, NewContent, PartRecord,
     RequestFault, Session, SessionMeta, SessionTarget, Shared,
 };
 use crate::util;
@@ -65,19 +67,15 @@ pub(crate) async fn commit(
     let _guard = CommittingGuard(&session);
     // Declared last, so dropped first: the reused parts' places are free again before the
     // session stops committing.
-    let _hold = hold;
+    let mut hold = hold;
 
     // Phase 2: the uploaded parts are already in place in the data file (every one is
     // stored, and the reused parts' places are held, so no request writes to it now); the
-    // reused parts' bytes are copied in from the current version's content. Then the file
+    // reused parts' bytes are copied in from the current version's content while the file
     // is hashed, as Box checks the whole-file digest (blocking I/O on blocking threads).
-    copy_reused(&session, &reused, |v| st.blob_path(v)).await?;
-    let data = session.data_path();
-    let (actual, size) = tokio::task::spawn_blocking(move || hash_file(&data))
-        .await
-        .map_err(|e| ApiError::internal(format!("Internal Server Error ({e})")))?
-        .map_err(io_err("reading the assembled file"))?;
-    if actual != digest || size != meta.file_size {
+    let assembled = assemble(&session, &meta, &reused, hold.owners(), |v| st.blob_path(v)).await?;
+    let actual = assembled.sha1;
+    if actual != digest || assembled.size != meta.file_size {
         return Err(ApiError::new(
             StatusCode::BAD_REQUEST,
             "digest_mismatch",
@@ -90,16 +88,7 @@ pub(crate) async fn commit(
     }
 
     // Phase 3: store, re-checking what may have changed meanwhile.
-    let f = store(
-        &st,
-        &session,
-        &meta,
-        &req,
-        &reused,
-        util::hex(&actual),
-        size,
-    )
-    .await?;
+    let f = store(&st, &session, &meta, &req, &reused, assembled).await?;
     if st.fires(RequestFault::CommitDropAfterStore, &faults) {
         return Err(faults.drop_connection().await);
     }
@@ -186,16 +175,18 @@ fn accepted(retry_after: u64) -> Response {
 }
 
 /// Stores the assembled file as a new file or version with the parts it was made of (kept
-/// for a later version to reuse), marks the session committed and removes its parts and data.
+/// for a later version to reuse, each with the file's SHA-1 state after it), marks the
+/// session committed and removes its parts and data.
 async fn store(
     st: &Shared,
     session: &Session,
     meta: &SessionMeta,
     req: &CommitRequest,
     reused: &[Reuse],
-    sha1: String,
-    size: u64,
+    assembled: Assembled,
 ) -> Result<FileRecord, ApiError> {
+    let Assembled { sha1, size, states } = assembled;
+    let sha1 = util::hex(&sha1);
     let mut catalog = st.catalog.lock().await;
     if lock(&session.inner).gone {
         return Err(ApiError::session_not_found());
@@ -239,6 +230,12 @@ async fn store(
     let mut parts: Vec<PartRecord> = lock(&session.inner).parts.values().cloned().collect();
     parts.extend(reused.iter().map(|r| r.part.clone()));
     parts.sort_by_key(|p| p.offset);
+    for p in &mut parts {
+        p.sha1_state = states
+            .get((p.offset / meta.part_size.max(1)) as usize)
+            .cloned()
+            .flatten();
+    }
     // The version is stored whether or not its parts are kept: without them, a later
     // version has nothing to reuse, no more.
     let f = match st

@@ -6,8 +6,10 @@
 //! [`status`] answers the session's status, its parts, its abort and its log events. The
 //! headers of a part and a commit are read by [`headers`]. For a new version, [`plan`] says
 //! which parts the file's current version already holds, and a commit may name those parts
-//! instead of uploads ([`reuse`]).
+//! instead of uploads ([`reuse`]). A commit assembles the file and hashes it in
+//! [`assemble`].
 
+mod assemble;
 pub(crate) mod commit;
 mod commit_body;
 pub(crate) mod create;

@@ -67,6 +67,7 @@ pub(crate) async fn upload_part(
         size: slot.size,
         sha1: util::hex(&actual.sha1),
         sha512: actual.sha512.map(|d| util::hex(&d)),
+        sha1_state: None,
     };
     store(&st, &session, slot, &rec, held, claim.region).await?;
     match fault {

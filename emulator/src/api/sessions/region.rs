@@ -122,11 +122,18 @@ impl RegionOwner {
     /// Writes `data` at `at` if the region is still this owner's; false if it was taken over.
     fn write_at(&self, file: &std::fs::File, data: &[u8], at: u64) -> std::io::Result<bool> {
         use std::os::unix::fs::FileExt as _;
+        self.write_with(|| file.write_all_at(data, at))
+    }
+
+    /// Runs `write` (a write into the region) if the region is still this owner's, under
+    /// the region's lock, so a take-over waits for it and fences every later one; false if
+    /// the region was taken over.
+    pub fn write_with(&self, write: impl FnOnce() -> std::io::Result<()>) -> std::io::Result<bool> {
         let owner = lock(&self.region.owner);
         if *owner != Some(self.token) {
             return Ok(false);
         }
-        file.write_all_at(data, at)?;
+        write()?;
         Ok(true)
     }
 }

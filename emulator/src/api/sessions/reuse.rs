@@ -1,13 +1,12 @@
 //! Parts a commit takes from the file's current version instead of uploading them again
 //! (the hits of a plan, named in the commit's list by their `part_id`): held in the session
 //! while the commit runs, so no upload can write their regions, and copied from the
-//! version's content into the session's data file before the whole file is hashed.
+//! version's content into the session's data file (see [`super::assemble`]).
 
 use super::region::RegionOwner;
-use crate::error::ApiError;
-use crate::state::{copy_at, io_err, lock, PartRecord, Session, SessionInner};
+use crate::state::{lock, PartRecord, Session, SessionInner};
 use std::io::{Read as _, Seek as _, SeekFrom};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// A part of the file's current version that a commit names: where it goes in the session.
 #[derive(Clone, Debug)]
@@ -22,11 +21,13 @@ pub(crate) struct Reuse {
 
 /// The reused parts' places in a session while a commit runs: each reserved (an upload of
 /// that part answers `416 range_overlaps_existing_part`, naming the reused part) and its
-/// region taken over (a writer already streaming into it is fenced out). Given up on drop.
+/// region taken over (a writer already streaming into it is fenced out). The reservations
+/// are given up on drop; the regions when their owners, handed to the copy
+/// ([`ReuseHold::owners`]), are dropped.
 pub(crate) struct ReuseHold<'a> {
     session: &'a Session,
     indexes: Vec<u64>,
-    _owners: Vec<RegionOwner>,
+    owners: Vec<(u64, RegionOwner)>,
 }
 
 impl<'a> ReuseHold<'a> {
@@ -36,15 +37,23 @@ impl<'a> ReuseHold<'a> {
         let mut owners = Vec::with_capacity(reused.len());
         for r in reused {
             inner.reserved.insert(r.index, r.part.clone());
-            owners.push(RegionOwner::take_over(
-                inner.regions.entry(r.index).or_default(),
+            owners.push((
+                r.index,
+                RegionOwner::take_over(inner.regions.entry(r.index).or_default()),
             ));
         }
         ReuseHold {
             session,
             indexes: reused.iter().map(|r| r.index).collect(),
-            _owners: owners,
+            owners,
         }
+    }
+
+    /// The reused parts' regions (by part index), for the copy that writes them: a copy
+    /// still running when the commit ends holds them until it stops, and an upload of such
+    /// a part after the commit ended fences it out.
+    pub fn owners(&mut self) -> Vec<(u64, RegionOwner)> {
+        std::mem::take(&mut self.owners)
     }
 }
 
@@ -55,35 +64,6 @@ impl Drop for ReuseHold<'_> {
             inner.reserved.remove(i);
         }
     }
-}
-
-/// Copies every reused part's bytes from its version's content (`blob(version_id)`) into the
-/// session's data file at its offset (blocking reads and writes on a blocking thread).
-pub(crate) async fn copy_reused(
-    session: &Session,
-    reused: &[Reuse],
-    blob: impl Fn(&str) -> PathBuf,
-) -> Result<(), ApiError> {
-    if reused.is_empty() {
-        return Ok(());
-    }
-    let data = session.data_path();
-    let jobs: Vec<(PathBuf, u64, u64)> = reused
-        .iter()
-        .map(|r| (blob(&r.version_id), r.part.offset, r.part.size))
-        .collect();
-    tokio::task::spawn_blocking(move || -> std::io::Result<()> {
-        let dst = std::fs::OpenOptions::new().write(true).open(&data)?;
-        for (src, offset, size) in jobs {
-            let mut src = std::fs::File::open(&src)?;
-            src.seek(SeekFrom::Start(offset))?;
-            copy_at(&src, &dst, offset, size)?;
-        }
-        Ok(())
-    })
-    .await
-    .map_err(|e| ApiError::internal(format!("Internal Server Error ({e})")))?
-    .map_err(io_err("copying reused parts"))
 }
 
 /// The SHA-512 of `size` bytes of file `path` from `offset` (blocking).
