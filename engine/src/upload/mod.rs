@@ -4,11 +4,11 @@
 //! - Below the chunked cutoff (default 50 MiB; never chunked below Box's 20,000,000-byte
 //!   minimum), a single request with the file's SHA-1 in `content-md5`.
 //! - Above it, an upload session: one ordered reader hashes every byte once into both the
-//!   whole-file SHA-1 and the part's SHA-1. A file on disk is then sent part by part with
-//!   positioned re-reads, in 256 KiB pieces (memory stays flat at any parallelism; a file
-//!   changed after hashing fails [`UploadErrorKind::SourceChanged`]); bytes in memory are sent
-//!   as slices; a reader's parts wait in a fixed pool of `parts in flight + 1` buffers within
-//!   [`UploadConfig::memory_cap`]. Parts upload in parallel under one budget shared by every
+//!   whole-file SHA-1 and the part's SHA-1. A file on disk is then sent part by part from the
+//!   buffers it was hashed in while [`UploadConfig::memory_cap`] holds them, the other parts
+//!   with positioned re-reads in 1 MiB pieces (a file changed after hashing then fails
+//!   [`UploadErrorKind::SourceChanged`]); bytes in memory are sent as slices; a reader's parts
+//!   wait in a fixed pool of `parts in flight + 1` buffers within the memory cap. Parts upload in parallel under one budget shared by every
 //!   upload of an [`Uploader`]: by default adaptive ([`Concurrency`]: it grows while each added
 //!   part adds throughput, and backs off on 429s, 5xx, timeouts and a full link), or pinned.
 //!   Every answer is checked (offset, size, SHA-1); the commit lists the parts in offset order
@@ -512,20 +512,21 @@ pub struct UploadConfig {
     /// Default [`Concurrency::Adaptive`] (see [`Concurrency`] for why its max is 16); a number
     /// (`Concurrency::Fixed`, or `n.into()`) pins it.
     pub concurrency: Concurrency,
-    /// Memory for part buffers of one upload, for sources that cannot be read twice (a reader).
-    /// Such an upload keeps at most `concurrency + 1` parts in memory and its parts in flight
-    /// are lowered so that `(parts in flight + 1) x part_size` fits (never below 1). Default
-    /// 256 MiB.
+    /// Memory for part buffers of one upload. Default 256 MiB.
     ///
     /// What each source holds in memory during a chunked upload:
-    /// - a file on disk ([`Upload::from_path`]): hashed in one ordered pass, then each part is
-    ///   read again from the file as it is sent, in 256 KiB pieces. Memory is flat: about one
-    ///   part buffer for hashing plus 256 KiB (and the HTTP client's buffers) per part in
-    ///   flight, whatever the parallelism; the cap does not apply;
+    /// - a file on disk ([`Upload::from_path`]): hashed in one ordered pass that never waits for
+    ///   the uploads; a part goes from the buffer it was hashed in while the cap holds such
+    ///   buffers (`memory_cap / part_size - 1` of them, beside the buffer the pass hashes the
+    ///   others in), so each of its bytes is read once; the other parts are read again from the
+    ///   file as they are sent, in 1 MiB pieces (about 2 MiB, and the HTTP client's buffers,
+    ///   per such part in flight). At most the cap, plus 2 MiB per part read again in flight;
+    ///   the cap does not lower the parallelism;
     /// - bytes in memory ([`Upload::from_bytes`]): parts are slices of them, nothing is copied;
     ///   the cap does not apply;
-    /// - a reader ([`Upload::from_reader`]): at most `(parts in flight + 1) x part_size`, within
-    ///   this cap.
+    /// - a reader ([`Upload::from_reader`]), which cannot be read twice: at most `(parts in
+    ///   flight + 1) x part_size`, within this cap; its parts in flight are lowered so that this
+    ///   fits (never below 1).
     pub memory_cap: u64,
     /// Size above which uploads are chunked. Default 50 MiB.
     pub chunked_cutoff: u64,

@@ -49,6 +49,16 @@ impl BufferPool {
     /// `None` only if the pool was closed (it never is while an upload runs).
     pub(crate) async fn acquire(&self) -> Option<PoolBuf> {
         let permit = self.inner.permits.clone().acquire_owned().await.ok()?;
+        Some(self.take(permit))
+    }
+
+    /// A buffer if one is free now, without waiting.
+    pub(crate) fn try_acquire(&self) -> Option<PoolBuf> {
+        let permit = self.inner.permits.clone().try_acquire_owned().ok()?;
+        Some(self.take(permit))
+    }
+
+    fn take(&self, permit: OwnedSemaphorePermit) -> PoolBuf {
         let reused = self.inner.free.lock().ok().and_then(|mut free| free.pop());
         let data = match reused {
             Some(data) => data,
@@ -57,12 +67,12 @@ impl BufferPool {
                 vec![0u8; self.inner.part_size]
             }
         };
-        Some(PoolBuf {
+        PoolBuf {
             data,
             len: 0,
             inner: self.inner.clone(),
             _permit: permit,
-        })
+        }
     }
 
     /// How many buffers are free now (0: a reader asking for one waits).
@@ -86,11 +96,6 @@ impl PoolBuf {
     /// Puts the storage back after [`PoolBuf::take`].
     pub(crate) fn put(&mut self, data: Vec<u8>) {
         self.data = data;
-    }
-
-    /// The first `len` bytes of the storage.
-    pub(crate) fn filled(&self, len: usize) -> &[u8] {
-        &self.data[..len.min(self.data.len())]
     }
 
     /// The whole storage (`part_size` bytes).
@@ -157,6 +162,16 @@ mod tests {
         drop(clone);
         let again = tokio::time::timeout(Duration::from_secs(5), pool.acquire()).await;
         assert!(again.is_ok());
+        assert_eq!(pool.allocations(), 1);
+    }
+
+    #[tokio::test]
+    async fn try_acquire_takes_a_free_buffer_or_none() {
+        let pool = BufferPool::new(16, 1);
+        let held = pool.try_acquire().expect("one is free").freeze(4);
+        assert!(pool.try_acquire().is_none(), "the only buffer is in use");
+        drop(held);
+        assert!(pool.try_acquire().is_some());
         assert_eq!(pool.allocations(), 1);
     }
 

@@ -1,12 +1,13 @@
-//! The ordered reader: one task that goes through the source in offset order, fills a pool
-//! buffer per part (in place, looping on short reads), feeds the same bytes to the whole-file
-//! SHA-1 and to the part's own SHA-1 (and SHA-512, when parts may be reused), and hands the part
-//! on. It waits for a free buffer, so it is
-//! never more than the pool's capacity ahead of the uploads.
+//! The ordered reader: one task that goes through the source in offset order, fills a buffer
+//! per part (in place, looping on short reads), feeds the same bytes to the whole-file SHA-1 and
+//! to the part's own SHA-1 (and SHA-512, when parts may be reused), and hands the part on. A
+//! file's part is read and hashed in one hop to the blocking pool.
 //!
-//! A file that is sent by reading it again ([`Hand::Hashes`]) gives its buffer back as soon as
-//! the part is hashed, so one buffer serves the whole file; bytes in memory are hashed and
-//! handed on as slices, without a buffer.
+//! What it hands on depends on [`Hand`]: a reader's part comes in a pool buffer, and the reader
+//! waits for a free one, so it is never more than the pool's capacity ahead of the uploads; a
+//! file's part comes in a pool buffer when one is free and otherwise as its hashes alone, read
+//! in the reader's own scratch buffer and sent by reading it again, so the reader never waits
+//! for the uploads; bytes in memory are hashed and handed on as slices, without a buffer.
 
 use bytes::Bytes;
 use tokio::sync::mpsc;
@@ -38,8 +39,11 @@ pub(crate) enum ReadMsg {
 /// What the reader hands on with each part's SHA-1.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Hand {
-    /// The part's bytes (in a pool buffer, or a slice of bytes in memory).
+    /// The part's bytes (in a pool buffer, waited for, or a slice of bytes in memory).
     Bytes,
+    /// The part's bytes when a pool buffer is free now, else only the hashes (a file: the part
+    /// is read again to be sent).
+    BytesIfFree,
     /// Only the hashes: the part is read again to be sent.
     Hashes,
 }
@@ -72,6 +76,8 @@ async fn read_all(
     tx: &mpsc::Sender<ReadMsg>,
 ) -> Result<Option<Sha1Digest>, UploadError> {
     let declared = layout.file_size();
+    // The part being hashed when no pool buffer holds it (allocated on first need).
+    let mut scratch = Vec::new();
     for span in layout.parts() {
         let len = usize::try_from(span.len).map_err(|_| {
             UploadError::invalid_input(format!("part of {} bytes does not fit in memory", span.len))
@@ -105,20 +111,39 @@ async fn read_all(
             }
             continue;
         }
-        let Some(mut buf) = pool.acquire().await else {
-            return Err(UploadError::internal("buffer pool closed"));
+        let mut pooled = match hand {
+            Hand::Bytes => match pool.acquire().await {
+                Some(buf) => Some(buf),
+                None => return Err(UploadError::internal("buffer pool closed")),
+            },
+            Hand::BytesIfFree => pool.try_acquire(),
+            Hand::Hashes => None,
         };
-        if buf.storage_len() < len {
-            return Err(UploadError::internal(format!(
-                "pool buffer of {} bytes for a part of {len}",
-                buf.storage_len()
-            )));
+        let storage = match &mut pooled {
+            Some(buf) if buf.storage_len() < len => {
+                return Err(UploadError::internal(format!(
+                    "pool buffer of {} bytes for a part of {len}",
+                    buf.storage_len()
+                )))
+            }
+            Some(buf) => buf.take(),
+            None if scratch.len() < len => vec![0u8; len],
+            None => std::mem::take(&mut scratch),
+        };
+        // Read and hash off the async threads: a 64 MiB part is tens of milliseconds of CPU.
+        let (storage, read) = reader
+            .fill_then(storage, len, move |bytes| {
+                let hashes = hasher.part(bytes);
+                (hasher, hashes)
+            })
+            .await;
+        match &mut pooled {
+            Some(buf) => buf.put(storage),
+            None => scratch = storage,
         }
-        let storage = buf.take();
-        let (storage, read) = reader.fill(storage, len).await;
-        buf.put(storage);
-        let got =
+        let (got, (back, PartHashes { sha1, sha512 })) =
             read.map_err(|e| UploadError::source_io(format!("at byte {}", span.offset), e))?;
+        hasher = back;
         if got < len {
             return Err(UploadErrorKind::SourceTooShort {
                 declared,
@@ -126,17 +151,8 @@ async fn read_all(
             }
             .into());
         }
-        // Hash on the blocking pool: a 64 MiB part is tens of milliseconds of CPU.
-        let hashed = tokio::task::spawn_blocking(move || {
-            let hashes = hasher.part(buf.filled(len));
-            (buf, hasher, hashes)
-        })
-        .await;
-        let (buf, back, PartHashes { sha1, sha512 }) =
-            hashed.map_err(|e| UploadError::internal("hashing task failed").with_source(e))?;
-        hasher = back;
-        // Re-read parts give the buffer back at once.
-        let data = (hand == Hand::Bytes).then(|| buf.freeze(len));
+        // The bytes of a pooled part go on as they were hashed; the others are read again.
+        let data = pooled.map(|buf| buf.freeze(len));
         let part = ReadMsg::Part {
             span,
             data,
@@ -210,6 +226,55 @@ mod tests {
             _ => panic!("expected Finished"),
         }
         assert!(allocations <= 3);
+    }
+
+    #[tokio::test]
+    async fn a_file_hands_bytes_while_buffers_are_free_then_hashes_only() {
+        let data: Vec<u8> = (0..10_000u32).map(|i| (i * 13 % 256) as u8).collect();
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("f.bin");
+        std::fs::write(&path, &data).expect("write");
+        let file = std::fs::File::open(&path).expect("open");
+        let layout = PartLayout::new(10_000, 1_000).expect("layout");
+        let pool = BufferPool::new(1_000, 2);
+        let (tx, mut rx) = mpsc::channel(10);
+        let reader = PartReader::File(Some(file));
+        tokio::spawn(read_parts(
+            reader,
+            layout,
+            pool.clone(),
+            Hand::BytesIfFree,
+            false,
+            tx,
+        ));
+        // Every part handed on is held: two come in the pool's buffers, the others without
+        // their bytes, and the reader goes on to the end without waiting for a buffer.
+        let mut held = Vec::new();
+        loop {
+            match rx.recv().await.expect("a final message") {
+                ReadMsg::Part {
+                    span,
+                    data: bytes,
+                    sha1,
+                    ..
+                } => {
+                    let expected = &data[span.offset as usize..(span.offset + span.len) as usize];
+                    assert_eq!(sha1, Sha1Digest::of(expected));
+                    if let Some(bytes) = &bytes {
+                        assert_eq!(&bytes[..], expected);
+                    }
+                    held.push(bytes);
+                }
+                ReadMsg::Finished { whole } => {
+                    assert_eq!(whole, Sha1Digest::of(&data));
+                    break;
+                }
+                ReadMsg::Failed(e) => panic!("{e}"),
+            }
+        }
+        let with_bytes: Vec<bool> = held.iter().map(Option::is_some).collect();
+        assert_eq!(with_bytes, [[true; 2].as_slice(), &[false; 8]].concat());
+        assert_eq!(pool.allocations(), 2);
     }
 
     #[tokio::test]

@@ -1,7 +1,9 @@
-//! Parts of a file on disk are sent by reading them again: the ordered reader hashes the file
-//! once, keeping nothing, and each part's request body reads its span from the file in pieces
-//! of [`PIECE`] as the HTTP client asks for them (positioned reads, so any number of parts can
-//! read at once). Memory stays flat whatever the parallelism; a retry reads the span again.
+//! Parts of a file on disk that no pool buffer holds are sent by reading them again: the ordered
+//! reader hashed them in its scratch buffer, keeping nothing, and each such part's request body
+//! reads its span from the file in pieces of [`PIECE`] as the HTTP client asks for them
+//! (positioned reads, so any number of parts can read at once). Memory stays flat whatever the
+//! parallelism; a retry reads the span again. (A part sent from the buffer it was hashed in
+//! cannot differ from its hash: none of this applies to it.)
 //!
 //! The file may change between hashing and sending. A body finds it when the file's size or
 //! modification time is not what it was when the upload opened it, or when the span ends early;
@@ -19,9 +21,10 @@ use super::error::{UploadError, UploadErrorKind};
 use super::identity::SourceIdentity;
 use crate::digest::Sha1Digest;
 
-/// Bytes read per step of a body: small enough that parts in flight cost little memory, large
-/// enough that the hops to the blocking pool cost little CPU.
-pub(crate) const PIECE: usize = 256 * 1024;
+/// Bytes read per step of a body: small enough that parts in flight cost little memory (a piece
+/// being sent and the next one read, 2 MiB per part), large enough that the hops to the
+/// blocking pool and the HTTP client's writes cost little CPU.
+pub(crate) const PIECE: usize = 1024 * 1024;
 
 /// A file opened for an upload, to read spans of again.
 #[derive(Clone)]

@@ -204,7 +204,8 @@ pub(crate) struct OpenedSource {
 /// Reads a source in order into caller-provided buffers, filling each one completely (looping on
 /// short reads) unless the source ends. Never appends to a growing buffer.
 pub(crate) enum PartReader {
-    /// A file, read with blocking reads on the blocking pool: one hop per part, not per 2 MiB.
+    /// A file, read with blocking reads on the blocking pool: one hop per part (its hashing
+    /// included, with [`PartReader::fill_then`]), not per 2 MiB.
     File(Option<std::fs::File>),
     Async(Box<dyn AsyncRead + Send + Unpin>),
     /// Bytes in memory: the ordered reader hands out slices of them ([`PartReader::slice`]).
@@ -217,11 +218,16 @@ pub(crate) enum PartReader {
 impl PartReader {
     /// Fills `buf[..len]` from the source. Returns the buffer and how many bytes were read: fewer
     /// than `len` only when the source ended.
-    pub(crate) async fn fill(
-        &mut self,
-        mut buf: Vec<u8>,
-        len: usize,
-    ) -> (Vec<u8>, io::Result<usize>) {
+    pub(crate) async fn fill(&mut self, buf: Vec<u8>, len: usize) -> (Vec<u8>, io::Result<usize>) {
+        if let PartReader::File(_) = self {
+            let (buf, read) = self.fill_then(buf, len, |_| ()).await;
+            return (buf, read.map(|(n, ())| n));
+        }
+        self.fill_here(buf, len).await
+    }
+
+    /// [`PartReader::fill`] for the sources read on the async threads (all but a file).
+    async fn fill_here(&mut self, mut buf: Vec<u8>, len: usize) -> (Vec<u8>, io::Result<usize>) {
         let len = len.min(buf.len());
         match self {
             PartReader::Bytes { bytes, pos } => {
@@ -234,29 +240,63 @@ impl PartReader {
                 let result = fill_async(reader, &mut buf[..len]).await;
                 (buf, result)
             }
-            PartReader::File(slot) => {
-                let Some(mut file) = slot.take() else {
-                    return (
-                        buf,
-                        Err(io::Error::other("file reader used after a failure")),
-                    );
-                };
-                let joined = tokio::task::spawn_blocking(move || {
-                    let result = fill_sync(&mut file, &mut buf[..len]);
-                    (file, buf, result)
-                })
-                .await;
-                match joined {
-                    Ok((file, buf, result)) => {
-                        *slot = Some(file);
-                        (buf, result)
-                    }
-                    Err(e) => (
-                        Vec::new(),
-                        Err(io::Error::other(format!("reader task failed: {e}"))),
-                    ),
-                }
+            PartReader::File(_) => (
+                buf,
+                Err(io::Error::other("a file is read on the blocking pool")),
+            ),
+        }
+    }
+
+    /// Fills `buf[..len]` as [`PartReader::fill`] does, then runs `then` on the bytes read, off
+    /// the async threads: a file is read and handled in one hop to the blocking pool.
+    pub(crate) async fn fill_then<R, F>(
+        &mut self,
+        mut buf: Vec<u8>,
+        len: usize,
+        then: F,
+    ) -> (Vec<u8>, io::Result<(usize, R)>)
+    where
+        R: Send + 'static,
+        F: FnOnce(&[u8]) -> R + Send + 'static,
+    {
+        let failed = |e: tokio::task::JoinError| {
+            (
+                Vec::new(),
+                Err(io::Error::other(format!("reader task failed: {e}"))),
+            )
+        };
+        let PartReader::File(slot) = self else {
+            let (buf, read) = self.fill_here(buf, len).await;
+            let n = match read {
+                Ok(n) => n,
+                Err(e) => return (buf, Err(e)),
+            };
+            let done = tokio::task::spawn_blocking(move || {
+                let out = then(&buf[..n]);
+                (buf, out)
+            });
+            return match done.await {
+                Ok((buf, out)) => (buf, Ok((n, out))),
+                Err(e) => failed(e),
+            };
+        };
+        let Some(mut file) = slot.take() else {
+            return (
+                buf,
+                Err(io::Error::other("file reader used after a failure")),
+            );
+        };
+        let len = len.min(buf.len());
+        let joined = tokio::task::spawn_blocking(move || {
+            let result = fill_sync(&mut file, &mut buf[..len]).map(|n| (n, then(&buf[..n])));
+            (file, buf, result)
+        });
+        match joined.await {
+            Ok((file, buf, result)) => {
+                *slot = Some(file);
+                (buf, result)
             }
+            Err(e) => failed(e),
         }
     }
 

@@ -4,10 +4,12 @@
 //! resume, or after an ambiguous failure) are looked up with list parts instead of being sent
 //! again.
 //!
-//! What a part is sent from depends on the source: a file is read again, span by span, as the
-//! part is sent (memory stays flat, so only the uploader's parallelism bounds the parts in
-//! flight); bytes in memory are sent as slices; a reader's parts wait in buffers of a fixed pool
-//! of `parts in flight + 1`, so the memory cap bounds its parts in flight.
+//! What a part is sent from depends on the source: a file's part is sent from the pool buffer it
+//! was hashed in while the memory cap holds such buffers (each byte read once), and otherwise by
+//! reading its span again as it is sent (memory stays flat, so only the uploader's parallelism
+//! bounds the parts in flight); bytes in memory are sent as slices; a reader's parts wait in
+//! buffers of a fixed pool of `parts in flight + 1`, so the memory cap bounds its parts in
+//! flight.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -65,15 +67,24 @@ pub(super) async fn upload_all<A: UploadCalls>(
     let reread = opened.reread.clone();
     let in_memory = matches!(opened.reader, PartReader::Bytes { .. });
     let ceiling = ctx.config.concurrency.ceiling();
-    let (concurrency, hand, buffers) = if reread.is_some() || in_memory {
-        // Nothing held per part in flight: one buffer to hash a file's parts in (none for bytes).
-        let parts = usize::try_from(layout.total_parts().max(1)).unwrap_or(usize::MAX);
-        let hand = if reread.is_some() {
+    let parts = usize::try_from(layout.total_parts().max(1)).unwrap_or(usize::MAX);
+    let (concurrency, hand, buffers) = if in_memory {
+        // Slices of the bytes: nothing held per part in flight, no buffer.
+        (ceiling.min(parts), Hand::Bytes, 1)
+    } else if reread.is_some() {
+        // A file: parts go from the buffers they were hashed in while the memory cap holds
+        // them (beside the reader's scratch buffer), the others are read again; parts in
+        // flight are not bounded by memory.
+        let fit = usize::try_from(ctx.config.memory_cap / session.part_size.max(1))
+            .unwrap_or(usize::MAX)
+            .saturating_sub(1)
+            .min(parts);
+        let hand = if fit == 0 {
             Hand::Hashes
         } else {
-            Hand::Bytes
+            Hand::BytesIfFree
         };
-        (ceiling.min(parts), hand, 1)
+        (ceiling.min(parts), hand, fit.max(1))
     } else {
         let n = effective_concurrency(
             ceiling,
@@ -92,11 +103,12 @@ pub(super) async fn upload_all<A: UploadCalls>(
     ctx.reporter.update(|p| p.phase = Phase::Uploading);
 
     let pool = BufferPool::new(part_size, buffers);
-    // A file's hashes are small: its reader goes through the whole file at disk speed, ahead of
-    // the uploads, so the file is hashed as early as possible (a change after that is caught
-    // when a part is sent). Parts with their bytes wait for the uploads.
+    // A file's reader goes through the whole file at disk speed, ahead of the uploads, so the
+    // file is hashed as early as possible (a change after that is caught when a part is read
+    // again); the parts it hands on in buffers are bounded by the pool. A reader's parts with
+    // their bytes wait for the uploads.
     let queued = match hand {
-        Hand::Hashes => usize::try_from(layout.total_parts()).unwrap_or(1).max(1),
+        Hand::Hashes | Hand::BytesIfFree => parts,
         Hand::Bytes => 1,
     };
     let reuse = job.reuse_parts && !session.endpoints.plan.is_empty();

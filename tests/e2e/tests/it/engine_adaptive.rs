@@ -1,7 +1,8 @@
 //! Adaptive parallelism and parts read again from their file, against an emulator that shapes
 //! its network: the parallelism grows past its start when each connection is the bound, a pinned
 //! one is never exceeded (counted by the server), 429s make it back off, and a file changed after
-//! it was hashed fails `SourceChanged` with nothing committed.
+//! it was hashed fails `SourceChanged` with nothing committed when a part still to be sent is
+//! read again, while parts sent from the buffers they were hashed in go as they were hashed.
 
 use std::path::Path;
 
@@ -11,7 +12,13 @@ use box_uploads::upload::{Concurrency, Upload, UploadErrorKind};
 
 /// An uploader chunking everything with `concurrency`.
 fn chunking(emu: &Emulator, concurrency: Concurrency) -> Uploader {
+    chunking_within(emu, concurrency, UploadConfig::default().memory_cap)
+}
+
+/// As [`chunking`], with `memory_cap`.
+fn chunking_within(emu: &Emulator, concurrency: Concurrency, memory_cap: u64) -> Uploader {
     let mut config = UploadConfig::default();
+    config.memory_cap = memory_cap;
     config.chunked_cutoff = 0;
     config.min_chunked_size = 1;
     config.retry = fast_retries();
@@ -122,7 +129,9 @@ async fn a_file_changed_after_hashing_fails_source_changed_and_commits_nothing()
         let mtime = std::fs::metadata(&path)
             .and_then(|m| m.modified())
             .expect("mtime");
-        let uploader = chunking(&emu, Concurrency::Fixed(1));
+        // Memory for two parts beside the reader's: parts 0 and 1 go from the buffers they were
+        // hashed in, the others are read again when they are sent.
+        let uploader = chunking_within(&emu, Concurrency::Fixed(1), 3 * 256 * KIB);
         let handle = uploader.start_upload(Upload::new_file("0", name.as_str()).from_path(&path));
         let mut events = handle.events();
         loop {
@@ -150,6 +159,30 @@ async fn a_file_changed_after_hashing_fails_source_changed_and_commits_nothing()
     let c = emu.counters();
     assert_eq!((c.files_created, c.sessions_committed), (0, 0));
     assert_eq!(c.sessions_aborted, 2, "both sessions are discarded");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn parts_held_in_memory_go_as_they_were_hashed_whatever_the_file_becomes() {
+    // As above, with the default memory cap: all ten parts are held in the buffers they were
+    // hashed in, the file is never read again, and what was hashed is what is stored.
+    let emu = shaped(256 * KIB, 5, MIB).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let size = 10 * 256 * KIB;
+    let original = test_data(size, 16);
+    let path = write_file(dir.path(), "held.bin", &original);
+    let uploader = chunking(&emu, Concurrency::Fixed(1));
+    let handle = uploader.start_upload(Upload::new_file("0", "held.bin").from_path(&path));
+    let mut events = handle.events();
+    loop {
+        match events.recv().await.expect("events until the first part") {
+            box_uploads::upload::ProgressEvent::PartDone { .. } => break,
+            _ => continue,
+        }
+    }
+    std::fs::write(&path, test_data(size, 17)).expect("rewrite");
+    let file = handle.join().await.expect("the parts were held");
+    assert_eq!(file.sha1.as_deref(), Some(sha1_hex(&original).as_str()));
+    assert_stored(&emu, &file.id, &original).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

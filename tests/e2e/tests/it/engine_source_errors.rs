@@ -67,8 +67,9 @@ async fn a_short_or_long_source_fails_and_commits_nothing() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_file_that_shrinks_during_the_upload_is_refused() {
-    // 12 parts of 256 KiB, slowed down. The file is hashed ahead of the uploads and each part
-    // is read again to be sent: truncating the file after the first part always cuts parts
+    // 12 parts of 256 KiB, slowed down, and a memory cap that holds no part beside the
+    // reader's: the file is hashed ahead of the uploads and each part is read again to be
+    // sent: truncating the file after the first part always cuts parts
     // still to be sent (found when they are read again: the source changed), or, should the
     // hashing reader still be behind, what it has still to read (the source is too short).
     let emu = start(config(256 * KIB)).await;
@@ -79,7 +80,12 @@ async fn a_file_that_shrinks_during_the_upload_is_refused() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("shrinks.bin");
     std::fs::write(&path, test_data(3 * MIB, 7)).expect("write");
-    let uploader = uploader(&emu, MIB);
+    let mut config = UploadConfig::default();
+    config.chunked_cutoff = MIB;
+    config.min_chunked_size = 1;
+    config.retry = fast_retries();
+    config.memory_cap = 256 * KIB;
+    let uploader = Uploader::with_config(client(&emu), config);
     let handle = uploader.start_upload(Upload::new_file("0", "shrinks.bin").from_path(&path));
     let mut progress = handle.progress();
     progress
