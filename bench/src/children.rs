@@ -298,7 +298,12 @@ fn runtime() -> Result<tokio::runtime::Runtime, String> {
 
 /// A client of the emulator at `api` and `upload` with the bench's token, trusting `ca_cert`
 /// too when given.
-fn client(token: &str, api: &str, upload: &str, ca_cert: Option<PathBuf>) -> Result<Client, String> {
+fn client(
+    token: &str,
+    api: &str,
+    upload: &str,
+    ca_cert: Option<PathBuf>,
+) -> Result<Client, String> {
     let builder = ClientBuilder::new()
         .token(token)
         .api_url(api)
@@ -308,5 +313,5 @@ fn client(token: &str, api: &str, upload: &str, ca_cert: Option<PathBuf>) -> Res
         None => builder,
     }
     .build()
-        .map_err(|e| format!("cannot build the client: {e}"))
+    .map_err(|e| format!("cannot build the client: {e}"))
 }

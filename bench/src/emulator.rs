@@ -233,8 +233,8 @@ impl Control {
             .no_proxy()
             .timeout(Duration::from_secs(30));
         if let Some(t) = tls {
-            let pem = std::fs::read(&t.ca)
-                .map_err(|e| format!("cannot read {}: {e}", t.ca.display()))?;
+            let pem =
+                std::fs::read(&t.ca).map_err(|e| format!("cannot read {}: {e}", t.ca.display()))?;
             let ca = reqwest::Certificate::from_pem(&pem)
                 .map_err(|e| format!("bad CA {}: {e}", t.ca.display()))?;
             builder = builder.add_root_certificate(ca);
@@ -252,10 +252,7 @@ impl Control {
     }
 
     fn get(&self, url: &str, token: Option<&str>) -> Result<String, String> {
-        let mut request = self
-            .client
-            .get(url)
-            .header("accept", "application/json");
+        let mut request = self.client.get(url).header("accept", "application/json");
         if let Some(t) = token {
             request = request.bearer_auth(t);
         }

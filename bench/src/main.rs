@@ -31,7 +31,7 @@
 //! cargo xtask bench --quick              # small files, one run each: a smoke test of every profile
 //! cargo xtask bench --quick --profile far  # one profile only (repeatable)
 //! cargo xtask bench --small-files        # only the many-small-files case, merged into results.json
-//! cargo xtask bench --version-reuse      # only the one-changed-region new version (wan), merged likewise
+//! cargo xtask bench --version-reuse      # only the one-changed-region new version (wan, far), merged likewise
 //! cargo xtask bench --help               # every option
 //! ```
 

@@ -66,9 +66,10 @@ bench/results/ and the report BENCHMARKS.md at the workspace root.
   --version-reuse       run only the new-version case (a file uploaded, {changed} changed in
                         place in its middle, uploaded again as a new version by the engine
                         with part reuse, the engine without it, boxsdk 10.x and boxsdk 3.x) on
-                        the wan profile (or the shaped --profile given), and merge its figures
-                        into the existing results.json and report
-  --version-size SIZE   that case's file (default: the profile's, wan 1GiB; --quick: 64MiB)
+                        the wan and far profiles (or the plain shaped --profile(s) given), and
+                        merge its figures into the existing results.json and report
+  --version-size SIZE   that case's file (default: the profile's, wan 1GiB, far 256MiB;
+                        --quick: 64MiB)
   --out DIR             where results.json and the SVGs go (default bench/results)
   --report FILE         the Markdown report (default BENCHMARKS.md)
   --emulator-data DIR   the emulator's data directory, emptied before every run (default: a
@@ -239,11 +240,16 @@ impl Options {
         if o.version_size.is_some() && !o.version_reuse {
             return Err("--version-size applies only with --version-reuse".into());
         }
-        if o.version_reuse && o.profiles.iter().any(|p| profile::shaped(p).is_none()) {
-            return Err("--version-reuse runs on a shaped profile (wan, far), not loopback".into());
-        }
-        if o.version_reuse && o.profiles.len() > 1 {
-            return Err("--version-reuse runs on one profile: give one --profile".into());
+        if o.version_reuse
+            && o.profiles
+                .iter()
+                .any(|p| profile::shaped(p).is_none_or(|p| p.tls))
+        {
+            return Err(
+                "--version-reuse runs on the plain shaped profiles (wan, far), not loopback or \
+                 HTTPS"
+                    .into(),
+            );
         }
         if o.quick && !o.small_files_count_set {
             o.small_files_count = small_case::QUICK_FILES;
@@ -251,19 +257,19 @@ impl Options {
         Ok(Some(o))
     }
 
-    /// The profile of `--version-reuse`: the `--profile` given, else `wan`.
-    pub fn version_profile(&self) -> profile::Profile {
-        self.profiles
-            .first()
-            .and_then(|p| profile::shaped(p))
-            // wan: the first shaped profile.
-            .unwrap_or(profile::SHAPED[0])
+    /// The profiles of `--version-reuse`: the `--profile`s given, else every plain shaped
+    /// profile (`wan`, whose targets are the stated ones, then `far`).
+    pub fn version_profiles(&self) -> Vec<profile::Profile> {
+        profile::SHAPED
+            .iter()
+            .copied()
+            .filter(|p| !p.tls && (self.profiles.is_empty() || self.profiles.contains(&p.name)))
+            .collect()
     }
 
-    /// The file of `--version-reuse`: `--version-size`, else the profile's (its quick size
-    /// with `--quick`).
-    pub fn version_size(&self) -> u64 {
-        let p = self.version_profile();
+    /// The file of `--version-reuse` on `p`: `--version-size`, else the profile's (wan 1 GiB
+    /// in 32 MiB parts, far 256 MiB in 8 MiB parts; the quick size with `--quick`).
+    pub fn version_size(&self, p: &profile::Profile) -> u64 {
         self.version_size
             .unwrap_or(if self.quick { p.quick_size } else { p.size })
     }
@@ -296,10 +302,13 @@ mod tests {
     #[test]
     fn version_reuse_runs_on_wan_at_its_size_unless_told() {
         let o = parse(&["--version-reuse"]).unwrap();
-        assert_eq!(o.version_profile().name, "wan");
-        assert_eq!(o.version_size(), GIB);
+        let names: Vec<&str> = o.version_profiles().iter().map(|p| p.name).collect();
+        assert_eq!(names, vec!["wan", "far"]);
+        let [wan, far] = [o.version_profiles()[0], o.version_profiles()[1]];
+        assert_eq!(o.version_size(&wan), GIB);
+        assert_eq!(o.version_size(&far), 256 * MIB);
         let o = parse(&["--version-reuse", "--quick"]).unwrap();
-        assert_eq!(o.version_size(), 64 * MIB);
+        assert_eq!(o.version_size(&wan), 64 * MIB);
         let o = parse(&[
             "--version-reuse",
             "--profile",
@@ -308,8 +317,10 @@ mod tests {
             "128MiB",
         ])
         .unwrap();
-        assert_eq!(o.version_profile().name, "far");
-        assert_eq!(o.version_size(), 128 * MIB);
+        let far = o.version_profiles()[0];
+        assert_eq!(far.name, "far");
+        assert_eq!(o.version_profiles().len(), 1);
+        assert_eq!(o.version_size(&far), 128 * MIB);
     }
 
     #[test]
@@ -317,6 +328,9 @@ mod tests {
         assert!(parse(&["--version-size", "1GiB"]).is_err());
         assert!(parse(&["--version-reuse", "--small-files"]).is_err());
         assert!(parse(&["--version-reuse", "--profile", "loopback"]).is_err());
-        assert!(parse(&["--version-reuse", "--profile", "wan", "--profile", "far"]).is_err());
+        assert!(parse(&["--version-reuse", "--profile", "wan-tls"]).is_err());
+        // Both plain shaped profiles, one after the other.
+        let both = parse(&["--version-reuse", "--profile", "wan", "--profile", "far"]).unwrap();
+        assert_eq!(both.version_profiles().len(), 2);
     }
 }

@@ -135,7 +135,14 @@ mod tests {
         );
         assert_eq!(
             names(),
-            vec!["loopback", "loopback-tls", "wan", "wan-tls", "far", "far-tls"]
+            vec![
+                "loopback",
+                "loopback-tls",
+                "wan",
+                "wan-tls",
+                "far",
+                "far-tls"
+            ]
         );
     }
 

@@ -30,7 +30,7 @@ cargo xtask bench --profile wan --profile far   # only these profiles (loopback,
                               # over HTTPS loopback-tls, wan-tls, far-tls)
 cargo xtask bench --plan      # the cases and an estimate of the duration; measures nothing
 cargo xtask bench --small-files   # only the many-small-files case, merged into results.json
-cargo xtask bench --version-reuse # only the new version with one changed region (wan), merged likewise
+cargo xtask bench --version-reuse # only the new version with one changed region (wan, far), merged likewise
 cargo xtask bench --help      # options (runs, sizes, sweeps, skipping a client)
 cargo bench -p box-uploads-bench --bench hashing   # Criterion micro-benchmark: one-pass vs two-pass hashing
 ";
@@ -55,7 +55,7 @@ pub fn render(
     if let Some(s) = &r.small_files {
         small_files::section(&mut md, s, targets)?;
     }
-    if let Some(v) = &r.version_reuse {
+    for v in &r.version_reuse {
         version_reuse::section(&mut md, v, targets)?;
     }
     codegen::section(&mut md, r)?;

@@ -55,11 +55,11 @@ fn the_side_by_side_table_shows_each_client_against_the_floor_and_the_best_peer(
     assert_eq!(
         rows,
         [
-            "| Client | Throughput MiB/s | Upload s | CPU s/GiB | CPU vs floor | Peak RSS MiB | RSS bound MiB | Part size | Parallel parts | Server CPU s/GiB | Runs ok |",
-            "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
-            "| SHA-1 x2 floor | 500 | 2.05 | 2.00 | 1.00x | 10 | – | – | – | – | 1/1 |",
-            "| box-uploads (library) | 200 = 2.00x best peer | 5.12 | 2.20 | 1.10x | 40 | 72 | 32 MiB | default | – | 1/1 |",
-            "| boxsdk 3 chunked (Python) | 100 | 10.24 | 4.00 | 2.00x | 300 | – | 32 MiB | default | – | 1/1 |",
+            "| Client | Throughput MiB/s | Upload s | CPU s/GiB | CPU vs floor | Peak RSS MiB | RSS bound MiB | Part size | Parallel parts | Conns / h1 / h2 requests | Server CPU s/GiB | Runs ok |",
+            "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+            "| SHA-1 x2 floor | 500 | 2.05 | 2.00 | 1.00x | 10 | – | – | – | – | – | 1/1 |",
+            "| box-uploads (library) | 200 = 2.00x best peer | 5.12 | 2.20 | 1.10x | 40 | 96 | 32 MiB | default | – | – | 1/1 |",
+            "| boxsdk 3 chunked (Python) | 100 | 10.24 | 4.00 | 2.00x | 300 | – | 32 MiB | default | – | – | 1/1 |",
         ]
     );
 }
@@ -117,15 +117,15 @@ fn the_version_reuse_section_shows_each_client_side_by_side_with_the_ratios() {
     let mut full = measured(ENGINE_FULL, "engine, no reuse", 40.0, 1024, 0);
     full.commit_s = Some(0.25);
     let mut r = results(vec![]);
-    r.version_reuse = Some(case(vec![
+    r.version_reuse = vec![case(vec![
         ours,
         full,
         measured(BOXSDK10, "boxsdk 10", 10.0, 64, 32),
         VersionClient::not_measured(BOXSDK3, "boxsdk 3", "", "--skip-boxsdk3".into()),
-    ]));
+    ])];
     let md = render_of(&r);
     assert!(
-        md.contains("## New version with one changed region\n"),
+        md.contains("## New version with one changed region: `wan`\n"),
         "{md}"
     );
     assert!(md.contains(
@@ -156,4 +156,27 @@ fn the_version_reuse_section_shows_each_client_side_by_side_with_the_ratios() {
 fn without_the_case_there_is_no_section() {
     let md = render_of(&results(vec![]));
     assert!(!md.contains("New version with one changed region"));
+}
+
+#[test]
+fn the_tls_sections_show_the_https_table_traffic_and_the_cost_against_plain() {
+    let mut tls = crate::results::fixture::over_tls(headline(2.0, 150.0, 2.6, 100.0));
+    tls[1].traffic = Some(crate::emulator::Traffic {
+        connections: 1,
+        http1: 0,
+        http2: 35,
+    });
+    let md = render_of(&results(vec![
+        ("headline", headline(2.0, 200.0, 2.2, 100.0)),
+        ("loopback-tls", tls),
+    ]));
+    assert!(
+        md.contains("## `loopback-tls`: side by side over HTTPS, 1 GiB file\n"),
+        "{md}"
+    );
+    assert!(md.contains("| 40 | 96 | 32 MiB | default | 1 / 0 / 35 | – | 1/1 |"));
+    assert!(md.contains("## What TLS costs the client\n"));
+    assert!(md.contains(
+        "| `loopback-tls` vs `loopback` | 1 GiB | box-uploads (library) | 2.20 | 2.60 | 1.18x |"
+    ));
 }

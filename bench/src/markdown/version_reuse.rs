@@ -11,7 +11,11 @@ use crate::results::VersionReuse;
 use crate::targets::{self, Target};
 
 pub fn section(md: &mut String, v: &VersionReuse, targets: &[Target]) -> fmt::Result {
-    writeln!(md, "## New version with one changed region\n")?;
+    writeln!(
+        md,
+        "## New version with one changed region: `{}`\n",
+        v.profile
+    )?;
     writeln!(
         md,
         "A {} file of pseudo-random bytes is uploaded (chunked, by the engine; not measured), \
@@ -91,7 +95,11 @@ pub fn section(md: &mut String, v: &VersionReuse, targets: &[Target]) -> fmt::Re
         client_notes(md, &c.run, "did not finish")?;
     }
     writeln!(md)?;
-    for t in targets.iter().filter(|t| targets::is_version_reuse(t)) {
+    let this_profile = format!("(`{}`,", v.profile);
+    for t in targets
+        .iter()
+        .filter(|t| targets::is_version_reuse(t) && t.name.contains(&this_profile))
+    {
         writeln!(
             md,
             "- Target: {} — {}: {} ({}).",

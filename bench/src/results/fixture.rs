@@ -1,5 +1,6 @@
-//! Small results for the tests of the targets and the report: a loopback side-by-side group,
-//! one size of the sweep, and the `wan` profile, each case with one run of chosen figures.
+//! Small results for the tests of the targets and the report: a loopback side-by-side group
+//! (over plain HTTP or HTTPS), one size of the sweep, and the `wan` profile, each case with one
+//! run of chosen figures.
 
 use std::collections::BTreeMap;
 
@@ -65,6 +66,13 @@ pub fn results(groups: Vec<(&str, Vec<CaseResult>)>) -> Results {
         size_reason: "the side-by-side file".into(),
         tls: false,
     }];
+    if keys.contains_key(profile::LOOPBACK_TLS) {
+        profiles.push(ProfileRun {
+            name: profile::LOOPBACK_TLS.into(),
+            tls: true,
+            ..profiles[0].clone()
+        });
+    }
     if keys.contains_key("wan") {
         let wan = profile::shaped("wan").map(|p| ProfileRun {
             name: p.name.into(),
@@ -110,7 +118,7 @@ pub fn results(groups: Vec<(&str, Vec<CaseResult>)>) -> Results {
         small_files: None,
         profiles,
         codegen_whole_api: None,
-        version_reuse: None,
+        version_reuse: Vec::new(),
     }
 }
 
@@ -131,4 +139,18 @@ pub fn headline(floor_cpu: f64, engine_tp: f64, engine_cpu: f64, peer_tp: f64) -
             vec![run(GIB, peer_tp, 4.0, 300.0)],
         ),
     ]
+}
+
+/// [`headline`]'s cases over HTTPS on loopback (the floor stays plain: the same work).
+pub fn over_tls(cases: Vec<CaseResult>) -> Vec<CaseResult> {
+    cases
+        .into_iter()
+        .map(|mut c| {
+            if c.client != Client::Floor {
+                c.profile = profile::LOOPBACK_TLS.into();
+                c.key = format!("{}/{}", profile::LOOPBACK_TLS, c.key);
+            }
+            c
+        })
+        .collect()
 }

@@ -57,10 +57,15 @@ pub struct Results {
     /// `xtask codegen` on Box's whole published API.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub codegen_whole_api: Option<WholeApiTiming>,
-    /// The new version with one changed region (`--version-reuse`; absent from results of
-    /// earlier versions of the bench).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub version_reuse: Option<VersionReuse>,
+    /// The new version with one changed region, one per profile it ran on (`--version-reuse`;
+    /// absent from results of earlier versions of the bench, one object in those of one
+    /// profile).
+    #[serde(
+        default,
+        skip_serializing_if = "Vec::is_empty",
+        deserialize_with = "version_reuse::one_or_many"
+    )]
+    pub version_reuse: Vec<VersionReuse>,
 }
 
 /// One profile of the run, as the report needs it.
@@ -103,6 +108,16 @@ impl Results {
             }];
         }
         self.profiles.clone()
+    }
+
+    /// `fresh` new-version figures in place of the saved ones of the same profile.
+    pub fn merge_version_reuse(&mut self, fresh: Vec<VersionReuse>) {
+        self.version_reuse
+            .retain(|v| !fresh.iter().any(|f| f.profile == v.profile));
+        self.version_reuse.extend(fresh);
+        // The order of the profiles (wan, then far).
+        let rank = |v: &VersionReuse| profile::names().iter().position(|n| *n == v.profile);
+        self.version_reuse.sort_by_key(rank);
     }
 
     pub fn has_loopback(&self) -> bool {

@@ -83,6 +83,20 @@ pub struct VersionClient {
     pub max_rss_mib: Option<f64>,
 }
 
+/// `version_reuse` as saved: a list, or the one object of results of one profile.
+pub fn one_or_many<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<VersionReuse>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Saved {
+        Many(Vec<VersionReuse>),
+        One(Box<VersionReuse>),
+    }
+    Ok(match Saved::deserialize(d)? {
+        Saved::Many(v) => v,
+        Saved::One(v) => vec![*v],
+    })
+}
+
 impl VersionReuse {
     /// A measured client's row (not skipped, finished intact).
     pub fn measured(&self, key: &str) -> Option<&VersionClient> {
@@ -206,5 +220,40 @@ mod tests {
         // 32 MiB at 12 MiB/s and a 40 ms round trip; 1 GiB at 120 MiB/s.
         assert!((v.least_reuse_s() - (32.0 / 12.0 + 0.04)).abs() < 1e-9);
         assert!((v.least_full_s() - 1024.0 / 120.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn saved_as_one_object_or_a_list_and_merged_by_profile() {
+        #[derive(Deserialize)]
+        struct Saved {
+            #[serde(deserialize_with = "one_or_many")]
+            v: Vec<VersionReuse>,
+        }
+        let wan = case(Vec::new());
+        let one = serde_json::json!({ "v": wan });
+        let read: Saved = serde_json::from_value(one).unwrap();
+        assert_eq!(read.v.len(), 1);
+        let far = VersionReuse {
+            profile: "far".into(),
+            ..wan.clone()
+        };
+        let many = serde_json::json!({ "v": [wan, far] });
+        let read: Saved = serde_json::from_value(many).unwrap();
+        let profiles: Vec<&str> = read.v.iter().map(|v| v.profile.as_str()).collect();
+        assert_eq!(profiles, ["wan", "far"]);
+
+        let mut r = crate::results::fixture::results(Vec::new());
+        r.version_reuse = vec![far.clone(), wan.clone()];
+        let again = VersionReuse {
+            duration_s: 99.0,
+            ..far
+        };
+        r.merge_version_reuse(vec![again]);
+        let merged: Vec<(&str, f64)> = r
+            .version_reuse
+            .iter()
+            .map(|v| (v.profile.as_str(), v.duration_s))
+            .collect();
+        assert_eq!(merged, [("wan", wan.duration_s), ("far", 99.0)]);
     }
 }

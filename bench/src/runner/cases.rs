@@ -208,9 +208,7 @@ impl Runner {
     /// with it).
     fn trust(&mut self) -> Result<Trust, String> {
         let dir = self.paths.work.join("tls");
-        self.trust
-            .get_or_insert_with(|| Trust::make(&dir))
-            .clone()
+        self.trust.get_or_insert_with(|| Trust::make(&dir)).clone()
     }
 
     fn upload_command(

@@ -125,7 +125,7 @@ pub fn run(paths: Paths, opts: &Options, plan: &Plan, args: &[String]) -> Result
         small_files,
         profiles: ProfileRun::planned(plan),
         codegen_whole_api,
-        version_reuse: None,
+        version_reuse: Vec::new(),
     })
 }
 
@@ -229,13 +229,13 @@ fn fresh_results(
         small_files: None,
         profiles: Vec::new(),
         codegen_whole_api: None,
-        version_reuse: None,
+        version_reuse: Vec::new(),
     }
 }
 
-/// `--version-reuse`: only the new-version-with-one-changed-region case, on the `wan` profile
-/// (or the one `--profile` names), merged into `saved` (the other figures kept as they were),
-/// or into results holding only this case.
+/// `--version-reuse`: only the new-version-with-one-changed-region case, on `wan` and `far`
+/// (or the shaped profiles `--profile` names), merged into `saved` (the other figures kept as
+/// they were, a profile's earlier figures replaced), or into results holding only this case.
 pub fn version_reuse_only(
     paths: &Paths,
     opts: &Options,
@@ -248,32 +248,36 @@ pub fn version_reuse_only(
     let boxsdk10 = tools::boxsdk10_sdk(paths, opts, &mut versions);
     let boxsdk3 = tools::boxsdk3_sdk(paths, opts, &mut versions);
     let exe = tools::current_exe()?;
-    let profile = opts.version_profile();
-    let size = opts.version_size();
-    let emulator_data = one_case_emulator_data(paths, opts, size);
-    let ctx = version_reuse::Context {
-        paths,
-        method,
-        exe: &exe,
-        emulator: &emulator,
-        emulator_data: &emulator_data,
-        boxsdk10: boxsdk10
-            .as_ref()
-            .map(|p| (p, boxsdk10_script.clone()))
-            .map_err(String::clone),
-        boxsdk3: boxsdk3
-            .as_ref()
-            .map(|p| (p, boxsdk3_script.clone()))
-            .map_err(String::clone),
-        profile,
-        size,
-        command: options::command_line(args),
-    };
-    let figures = version_reuse::run(&ctx)?;
-    let duration_s = figures.duration_s;
+    let profiles = opts.version_profiles();
+    let largest = profiles.iter().map(|p| opts.version_size(p)).max();
+    let emulator_data = one_case_emulator_data(paths, opts, largest.unwrap_or(GIB));
+    let mut figures = Vec::new();
+    for profile in profiles {
+        let size = opts.version_size(&profile);
+        let ctx = version_reuse::Context {
+            paths,
+            method,
+            exe: &exe,
+            emulator: &emulator,
+            emulator_data: &emulator_data,
+            boxsdk10: boxsdk10
+                .as_ref()
+                .map(|p| (p, boxsdk10_script.clone()))
+                .map_err(String::clone),
+            boxsdk3: boxsdk3
+                .as_ref()
+                .map(|p| (p, boxsdk3_script.clone()))
+                .map_err(String::clone),
+            profile,
+            size,
+            command: options::command_line(args),
+        };
+        figures.push(version_reuse::run(&ctx)?);
+    }
+    let duration_s = figures.iter().map(|f| f.duration_s).sum();
     let fresh = || fresh_results(paths, opts, args, method, &emulator_data, duration_s);
     let mut results = with_versions(saved.unwrap_or_else(fresh), versions);
-    results.version_reuse = Some(figures);
+    results.merge_version_reuse(figures);
     Ok(results)
 }
 

@@ -141,7 +141,8 @@ pub fn run(ctx: &Context) -> Result<VersionReuse, String> {
         };
         eprintln!("  {label}...");
         if let Err(e) = (|| -> Result<(), String> {
-            let emu = Emulator::start_with(ctx.emulator, ctx.emulator_data, None, None, &net, &log)?;
+            let emu =
+                Emulator::start_with(ctx.emulator, ctx.emulator_data, None, None, &net, &log)?;
             // The current version: a chunked upload by the engine, not measured.
             let seed = measure::run(
                 ctx.method,

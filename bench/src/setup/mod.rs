@@ -10,11 +10,11 @@ mod tls;
 
 pub use codegen::{codegen_timing, whole_api_timing, CodegenTiming, WholeApiTiming};
 pub use machine::{load_average, load_average_1m, machine, Machine};
-pub use tls::Trust;
 pub use sdks::{
     boxsdk3_upload_script, node_sdk, python_sdk, python_sdk3, version_scripts, NodeSdk, PythonSdk,
     BOXSDK3_REQUIREMENT, BOXSDK_REQUIREMENT, NODE_REQUIREMENT,
 };
+pub use tls::Trust;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};

@@ -23,15 +23,16 @@ impl Trust {
     pub fn make(dir: &Path) -> Result<Trust, String> {
         // `TestCertificates` panics when openssl is missing or fails: a test helper. Here that
         // is a profile not measured, with the reason.
-        let certs = std::panic::catch_unwind(box_emulator::TestCertificates::generate)
-            .map_err(|panic| {
+        let certs = std::panic::catch_unwind(box_emulator::TestCertificates::generate).map_err(
+            |panic| {
                 let why = panic
                     .downcast_ref::<String>()
                     .cloned()
                     .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
                     .unwrap_or_default();
                 format!("the openssl command could not make a test CA: {why}")
-            })?;
+            },
+        )?;
         std::fs::create_dir_all(dir)
             .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
         let write = |name: &str, pem: &[u8]| -> Result<PathBuf, String> {

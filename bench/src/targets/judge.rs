@@ -20,6 +20,7 @@ pub fn judge(results: &Results) -> Vec<Target> {
         out.push(loopback_peer(results));
         out.push(loopback_floor(results));
     }
+    out.extend(super::tls::targets(results));
     out.push(peak_rss(results));
     out.push(codegen_check(results));
     // Only when measured.

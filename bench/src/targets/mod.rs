@@ -2,11 +2,13 @@
 //! multiple of the best peer and a share of the link on every profile, CPU against the
 //! two-pass SHA-1 floor, peak RSS within the engine's memory bound, `codegen --check` under
 //! a second, the many-small-files case, and the new version with one changed region against a
-//! full upload and boxsdk 10's version upload. A target not met says why, from the run's own
+//! full upload and boxsdk 10's version upload; over HTTPS on loopback, CPU against the floor
+//! and boxsdk 3.x's and throughput against boxsdk 3.x's ([`tls`]). A target not met says why, from the run's own
 //! figures ([`why`]).
 
 mod judge;
 mod small_files;
+mod tls;
 mod version_reuse;
 pub mod why;
 

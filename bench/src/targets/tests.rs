@@ -3,7 +3,7 @@
 use super::*;
 use crate::files::GIB;
 use crate::plan::{CaseSpec, Client};
-use crate::results::fixture::{case, headline, results, run};
+use crate::results::fixture::{case, headline, over_tls, results, run};
 use crate::results::{ClientRun, SmallClient, SmallFiles};
 
 fn find<'a>(targets: &'a [Target], start: &str) -> &'a Target {
@@ -127,7 +127,7 @@ fn peak_rss_over_the_engines_bound_is_not_met() {
     assert_eq!(t.status, Status::Met);
     assert_eq!(
         t.measured,
-        "loopback 1 GiB: 40 MiB (bound 72 MiB); worst of 1 engine/CLI cases (max over runs): 56% \
+        "loopback 1 GiB: 40 MiB (bound 96 MiB); worst of 1 engine/CLI cases (max over runs): 42% \
          of its bound"
     );
 
@@ -211,4 +211,60 @@ fn small_files_target_holds_the_429_share() {
     r.small_files = Some(small_files(5));
     let t = judge(&r);
     assert_eq!(find(&t, "Many small files").status, Status::NotMet);
+}
+
+#[test]
+fn tls_targets_hold_cpu_to_the_floor_and_boxsdk3_and_throughput_to_boxsdk3() {
+    // Floor 2.0 s/GiB; the engine 2.6 s/GiB (1.30x the floor, 0.65x boxsdk 3's 4.0) at
+    // 120 MiB/s against boxsdk 3's 100 MiB/s (1.2x).
+    let met = judge(&results(vec![
+        ("headline", headline(2.0, 200.0, 2.2, 100.0)),
+        ("loopback-tls", over_tls(headline(2.0, 120.0, 2.6, 100.0))),
+    ]));
+    for start in [
+        "`loopback-tls`, 1 GiB: client CPU per GiB vs two-pass",
+        "`loopback-tls`, 1 GiB: client CPU per GiB vs boxsdk 3.x",
+        "`loopback-tls`, 1 GiB: engine at default settings vs boxsdk 3.x",
+    ] {
+        assert_eq!(find(&met, start).status, Status::Met, "{start}");
+    }
+    assert_eq!(
+        find(
+            &met,
+            "`loopback-tls`, 1 GiB: client CPU per GiB vs two-pass"
+        )
+        .measured,
+        "1.30x: 2.60 s/GiB vs floor 2.00 s/GiB (medians)"
+    );
+
+    // 3.2 s/GiB: 1.60x the floor, 0.80x boxsdk 3; 105 MiB/s = 1.05x.
+    let over = judge(&results(vec![
+        ("headline", headline(2.0, 200.0, 2.2, 100.0)),
+        ("loopback-tls", over_tls(headline(2.0, 105.0, 3.2, 100.0))),
+    ]));
+    let floor = find(
+        &over,
+        "`loopback-tls`, 1 GiB: client CPU per GiB vs two-pass",
+    );
+    assert_eq!(floor.status, Status::NotMet);
+    assert!(
+        floor.measured.contains("so TLS added 1.00 s/GiB"),
+        "{}",
+        floor.measured
+    );
+    for start in [
+        "`loopback-tls`, 1 GiB: client CPU per GiB vs boxsdk 3.x",
+        "`loopback-tls`, 1 GiB: engine at default settings vs boxsdk 3.x",
+    ] {
+        assert_eq!(find(&over, start).status, Status::NotMet, "{start}");
+    }
+}
+
+#[test]
+fn without_loopback_tls_there_are_no_tls_targets() {
+    let t = judge(&results(vec![(
+        "headline",
+        headline(2.0, 200.0, 2.2, 100.0),
+    )]));
+    assert!(t.iter().all(|t| !t.name.contains("loopback-tls")));
 }

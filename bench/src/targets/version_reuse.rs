@@ -21,11 +21,14 @@ pub fn is_version_reuse(t: &Target) -> bool {
     t.name.starts_with(NAME)
 }
 
-/// The case's two targets, when it was measured.
+/// The case's two targets on each profile it was measured on (`wan` is the stated one; `far`
+/// is judged alike, against what its own link allows).
 pub fn targets(results: &Results) -> Vec<Target> {
-    let Some(v) = &results.version_reuse else {
-        return Vec::new();
-    };
+    results.version_reuse.iter().flat_map(of_profile).collect()
+}
+
+/// The two targets of one profile's run.
+fn of_profile(v: &VersionReuse) -> Vec<Target> {
     vec![
         versus(
             v,
@@ -118,7 +121,7 @@ mod tests {
 
     fn judged(clients: Vec<VersionClient>) -> Vec<Target> {
         let mut r = results(vec![]);
-        r.version_reuse = Some(case(clients));
+        r.version_reuse = vec![case(clients)];
         targets(&r)
     }
 
