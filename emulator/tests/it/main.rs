@@ -19,4 +19,5 @@ mod memory_1gib;
 mod net;
 mod persistence;
 mod plan;
+mod reuse_commit;
 mod tls;
