@@ -1,6 +1,7 @@
 //! `--plan`: the cases of the run and an estimate of its duration, from rough rates of each
 //! client (loopback: as measured on the 2-core machine of BENCHMARKS.md, HTTPS alike; shaped:
-//! what the profile allows a client of its connections).
+//! what the profile allows a client of its parallelism, over HTTPS alike: the engine speaks
+//! HTTP/1.1 by default, a connection per part in flight).
 
 use super::{distinct_runs, CaseSpec, Client, Plan, CLIENTS};
 use crate::files::MIB;
@@ -75,9 +76,6 @@ fn run_s(c: &CaseSpec) -> f64 {
             let parallel = match c.client {
                 Client::Boxsdk | Client::Node => 1.0,
                 Client::Boxsdk3 => 5.0,
-                // Over HTTPS the engine negotiates HTTP/2: its parts share one connection,
-                // and `conn` is per connection.
-                _ if p.tls => 1.0,
                 _ => c.concurrency.map_or(link / conn, |n| n as f64),
             };
             let transfer = mib / (parallel * conn).min(link);
