@@ -238,6 +238,10 @@ pub struct Counters {
     pub parts_reused: u64,
     /// Bytes of those reused parts.
     pub part_bytes_reused: u64,
+    /// Hits a plan copied into the session's file at once, so the commit that reuses them
+    /// need not copy them (see `api::sessions::prefill`).
+    #[serde(default)]
+    pub parts_prefilled: u64,
     /// What fault injection did.
     pub injected: InjectedCounters,
     /// Tokens issued and refused.

@@ -49,7 +49,7 @@ pub(crate) use faults::{part_fault, PartFault, RequestFault};
 pub(crate) use records::{
     CommittedInfo, FileRecord, FolderRecord, PartRecord, SessionMeta, SessionTarget, VersionRecord,
 };
-pub(crate) use session::{Region, Session, SessionInner};
+pub(crate) use session::{Region, RegionState, Session, SessionInner};
 pub(crate) use sha1_resume::{ResumableSha1, Sha1State};
 pub(crate) use tokens::TokenOwner;
 

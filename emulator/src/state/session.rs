@@ -82,7 +82,17 @@ impl SessionInner {
 /// a blocking thread that outlives its request.
 #[derive(Default)]
 pub(crate) struct Region {
-    pub owner: Mutex<Option<u64>>,
+    pub owner: Mutex<RegionState>,
+}
+
+/// Who owns a [`Region`], and what a plan's copy left in it.
+#[derive(Default)]
+pub(crate) struct RegionState {
+    /// The owner's token; `None` while nobody owns the region.
+    pub token: Option<u64>,
+    /// The version whose bytes of this part a plan's copy wrote whole into the region, if
+    /// nobody took the region since (anyone who takes it clears this).
+    pub filled_from: Option<String>,
 }
 
 pub(crate) struct Session {

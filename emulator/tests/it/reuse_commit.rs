@@ -142,7 +142,7 @@ async fn a_chain_of_versions_holds_exactly_its_bytes(part: usize) {
         let id = entry["id"].as_str().expect("version id");
         let got = ctx.download(&file_id, Some(id)).await;
         assert!(
-            versions[..versions.len() - 1].iter().any(|v| *v == got),
+            versions[..versions.len() - 1].contains(&got),
             "version {id} is one of the versions uploaded"
         );
         assert_eq!(entry["sha1"], sha1_hex(&got));
@@ -162,4 +162,51 @@ async fn versions_made_of_reused_parts_hold_exactly_their_bytes_at_an_odd_part_s
     // 1056-byte parts (16.5 SHA-1 blocks): only every second part ends on a block, so a
     // hash resumes after an earlier leading part than the last, or from the start.
     a_chain_of_versions_holds_exactly_its_bytes(1056).await;
+}
+
+#[tokio::test]
+async fn a_hit_copied_at_plan_time_and_overwritten_since_is_copied_again_at_commit() {
+    let part = 1024;
+    let ctx = Ctx::new(config(part as u64)).await;
+    let v1 = test_data(size(part) as u64, 41);
+    let file_id = ctx.chunked_upload("0", "prefilled.bin", &v1).await["id"]
+        .as_str()
+        .expect("id")
+        .to_string();
+    let v2 = changed(&v1, part, &[1]);
+    // The plan copies its four hits into the session's file in the background.
+    let (s, list, misses) = version_with_reuse(&ctx, &file_id, &v2).await;
+    assert_eq!(misses, 1);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while ctx.emu.counters().parts_prefilled < 4 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the plan's copies did not end: {:?}",
+            ctx.emu.counters()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    // An upload of hit 2 with other bytes and a wrong digest writes over its copy, and is
+    // refused: the part stays a hit, and its bytes must come from version 1 again.
+    let other = vec![0xEE; part];
+    let resp = ctx
+        .req(
+            Method::PUT,
+            s["session_endpoints"]["upload_part"].as_str().expect("url"),
+        )
+        .header("digest", digest(&v2[2 * part..3 * part]))
+        .header(
+            "content-range",
+            content_range(2 * part as u64, part as u64, v2.len() as u64),
+        )
+        .body(other)
+        .send()
+        .await
+        .expect("send");
+    expect_error(resp, 412, "precondition_failed").await;
+    let f = expect_status(ctx.commit(&s, &list, &v2).await, 201).await;
+    assert_eq!(f["entries"][0]["sha1"], sha1_hex(&v2));
+    assert!(ctx.download(&file_id, None).await == v2);
+    assert_stored(&ctx.emu, &file_id, &v2).await;
+    assert_eq!(ctx.emu.counters().parts_reused, 4);
 }

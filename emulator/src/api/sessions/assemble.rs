@@ -1,7 +1,8 @@
 //! A commit's assembly of the new file in the session's data file, and its whole-file SHA-1
 //! (which the commit checks against the client's `digest`).
 //!
-//! The uploaded parts are in place already; the reused parts' bytes are copied in from the
+//! The uploaded parts are in place already, and so are the reused parts a plan's copy put
+//! there (see [`super::prefill`]); the other reused parts' bytes are copied in from the
 //! current version's content (`std::io::copy` between files: `copy_file_range`, no copy
 //! through user space, a reflink where the file system shares blocks) while the file is
 //! hashed, on two blocking threads. The hash reads the data file in offset order, so it
@@ -37,17 +38,17 @@ struct CopyJob {
     src: PathBuf,
     offset: u64,
     size: u64,
-    owner: Option<RegionOwner>,
+    owner: RegionOwner,
 }
 
-/// Copies `reused` into the session's data file and hashes it (see the module's comment).
-/// `owners` are the reused parts' regions (by index); `blob(version_id)` is a version's
-/// content.
+/// Copies the parts of `reused` that `to_copy` names (by index, with their regions' owners;
+/// the others are in place already) into the session's data file and hashes the file (see
+/// the module's comment). `blob(version_id)` is a version's content.
 pub(crate) async fn assemble(
     session: &Session,
     meta: &SessionMeta,
     reused: &[Reuse],
-    owners: Vec<(u64, RegionOwner)>,
+    to_copy: Vec<(u64, RegionOwner)>,
     blob: impl Fn(&str) -> PathBuf,
 ) -> Result<Assembled, ApiError> {
     let (resume, first) = resume_point(reused);
@@ -58,15 +59,17 @@ pub(crate) async fn assemble(
             s.clone_from(&r.part.sha1_state);
         }
     }
-    let mut owners: HashMap<u64, RegionOwner> = owners.into_iter().collect();
+    let mut owners: HashMap<u64, RegionOwner> = to_copy.into_iter().collect();
     let mut jobs: Vec<CopyJob> = reused
         .iter()
-        .map(|r| CopyJob {
-            index: r.index,
-            src: blob(&r.version_id),
-            offset: r.part.offset,
-            size: r.part.size,
-            owner: owners.remove(&r.index),
+        .filter_map(|r| {
+            Some(CopyJob {
+                index: r.index,
+                src: blob(&r.version_id),
+                offset: r.part.offset,
+                size: r.part.size,
+                owner: owners.remove(&r.index)?,
+            })
         })
         .collect();
     // The parts the hash waits for first, in its order; then those it skips.
@@ -126,7 +129,7 @@ fn copy_parts(data: &Path, jobs: Vec<CopyJob>, copied: &mpsc::Sender<u64>) -> st
     let mut dst = std::fs::OpenOptions::new().write(true).open(data)?;
     for job in jobs {
         let mut src = std::fs::File::open(&job.src)?;
-        let mut copy = || -> std::io::Result<()> {
+        let copy = || -> std::io::Result<()> {
             src.seek(SeekFrom::Start(job.offset))?;
             dst.seek(SeekFrom::Start(job.offset))?;
             let n = std::io::copy(&mut (&mut src).take(job.size), &mut dst)?;
@@ -138,14 +141,7 @@ fn copy_parts(data: &Path, jobs: Vec<CopyJob>, copied: &mpsc::Sender<u64>) -> st
             }
             Ok(())
         };
-        let written = match &job.owner {
-            Some(owner) => owner.write_with(copy)?,
-            None => {
-                copy()?;
-                true
-            }
-        };
-        if !written {
+        if !job.owner.write_with(copy)? {
             return Ok(());
         }
         // The hash may have stopped (a short file): nobody to tell.

@@ -73,7 +73,10 @@ pub(crate) async fn commit(
     // stored, and the reused parts' places are held, so no request writes to it now); the
     // reused parts' bytes are copied in from the current version's content while the file
     // is hashed, as Box checks the whole-file digest (blocking I/O on blocking threads).
-    let assembled = assemble(&session, &meta, &reused, hold.owners(), |v| st.blob_path(v)).await?;
+    let assembled = assemble(&session, &meta, &reused, hold.take_copies(), |v| {
+        st.blob_path(v)
+    })
+    .await?;
     let actual = assembled.sha1;
     if actual != digest || assembled.size != meta.file_size {
         return Err(ApiError::new(

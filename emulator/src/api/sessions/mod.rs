@@ -6,8 +6,8 @@
 //! [`status`] answers the session's status, its parts, its abort and its log events. The
 //! headers of a part and a commit are read by [`headers`]. For a new version, [`plan`] says
 //! which parts the file's current version already holds, and a commit may name those parts
-//! instead of uploads ([`reuse`]). A commit assembles the file and hashes it in
-//! [`assemble`].
+//! instead of uploads ([`reuse`]); [`prefill`] copies the hits into the session's file while
+//! the client uploads the misses. A commit assembles the file and hashes it in [`assemble`].
 
 mod assemble;
 pub(crate) mod commit;
@@ -16,6 +16,7 @@ pub(crate) mod create;
 pub(crate) mod headers;
 pub(crate) mod part;
 pub(crate) mod plan;
+mod prefill;
 mod region;
 mod reuse;
 pub(crate) mod status;

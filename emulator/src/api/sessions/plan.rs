@@ -5,8 +5,10 @@
 //!
 //! A part is a hit when the current version was committed from a part with the same offset,
 //! size and SHA-512. A part recorded without its SHA-512 (uploaded with `sha=` alone) is
-//! hashed from the version's content when a plan asks about it.
+//! hashed from the version's content when a plan asks about it. The hits are copied into the
+//! session's file in the background at once ([`super::prefill`]).
 
+use super::prefill::{self, Hit};
 use super::reuse::sha512_of_region;
 use crate::api::request::{body_error, json_value_count, parse_json_object, JSON_LIMIT};
 use crate::api::response::json_response;
@@ -63,16 +65,27 @@ pub(crate) async fn plan(
     };
     let data = body.read_limited(JSON_LIMIT).await.map_err(body_error)?;
     let asked = parse_plan(&data, meta.file_size, meta.part_size)?;
-    let held = held_parts(&st, file_id, &asked).await;
+    let (version_id, held) = held_parts(&st, file_id, &asked).await;
     let mut hits = Vec::new();
     let mut misses = Vec::new();
+    let mut to_copy = Vec::new();
     for (a, h) in asked.iter().zip(held) {
         match h {
-            Some(part_id) => hits.push(
-                json!({"offset": a.offset, "size": a.size, "sha512": a.sha512, "part_id": part_id}),
-            ),
+            Some(part_id) => {
+                hits.push(
+                    json!({"offset": a.offset, "size": a.size, "sha512": a.sha512, "part_id": part_id}),
+                );
+                to_copy.push(Hit {
+                    index: a.offset / meta.part_size.max(1),
+                    offset: a.offset,
+                    size: a.size,
+                });
+            }
             None => misses.push(json!({"offset": a.offset, "size": a.size, "sha512": a.sha512})),
         }
+    }
+    if let Some(v) = version_id {
+        prefill::start(st.clone(), session.clone(), v, to_copy);
     }
     {
         let mut c = st.counters();
@@ -86,14 +99,18 @@ pub(crate) async fn plan(
     ))
 }
 
-/// For each part asked, the `part_id` of the identical part of file `file_id`'s current
-/// version, if it has one (a file gone meanwhile holds nothing: every part misses).
-async fn held_parts(st: &Shared, file_id: &str, asked: &[Asked]) -> Vec<Option<String>> {
+/// File `file_id`'s current version, and for each part asked the `part_id` of its identical
+/// part, if it has one (a file gone meanwhile holds nothing: every part misses).
+async fn held_parts(
+    st: &Shared,
+    file_id: &str,
+    asked: &[Asked],
+) -> (Option<String>, Vec<Option<String>>) {
     // Candidates (same offset and size), taken under the catalog lock; hashing happens after.
     let (version_id, candidates): (String, Vec<Option<PartRecord>>) = {
         let catalog = st.catalog.lock().await;
         match catalog.files.get(file_id).and_then(|f| f.current()) {
-            None => return vec![None; asked.len()],
+            None => return (None, vec![None; asked.len()]),
             Some(v) => (
                 v.id.clone(),
                 asked
@@ -132,11 +149,12 @@ async fn held_parts(st: &Shared, file_id: &str, asked: &[Asked]) -> Vec<Option<S
     })
     .await
     .unwrap_or_else(|_| vec![None; asked.len()]);
-    asked
+    let held = asked
         .iter()
         .zip(hashed)
         .map(|(a, h)| h.filter(|(_, sha)| *sha == a.sha512).map(|(id, _)| id))
-        .collect()
+        .collect();
+    (Some(version_id), held)
 }
 
 /// `413 request_entity_too_large`: a plan asking about more than the emulator answers at once.

@@ -4,7 +4,7 @@
 //! saved ([`Reservation`]).
 
 use crate::error::ApiError;
-use crate::state::{io_err, lock, PartRecord, Region, Session};
+use crate::state::{io_err, lock, PartRecord, Region, RegionState, Session};
 use axum::http::StatusCode;
 use serde_json::json;
 use std::path::PathBuf;
@@ -96,12 +96,15 @@ static REGION_TOKENS: AtomicU64 = AtomicU64::new(1);
 impl RegionOwner {
     /// The region, if nobody owns it. Called under the session lock.
     pub fn try_take(region: &Arc<Region>) -> Option<RegionOwner> {
-        let mut owner = lock(&region.owner);
-        if owner.is_some() {
+        let mut state = lock(&region.owner);
+        if state.token.is_some() {
             return None;
         }
         let token = REGION_TOKENS.fetch_add(1, Ordering::Relaxed);
-        *owner = Some(token);
+        *state = RegionState {
+            token: Some(token),
+            filled_from: None,
+        };
         Some(RegionOwner {
             region: region.clone(),
             token,
@@ -112,7 +115,10 @@ impl RegionOwner {
     /// the former owner in progress ends first (writes are made under the same lock).
     pub fn take_over(region: &Arc<Region>) -> RegionOwner {
         let token = REGION_TOKENS.fetch_add(1, Ordering::Relaxed);
-        *lock(&region.owner) = Some(token);
+        *lock(&region.owner) = RegionState {
+            token: Some(token),
+            filled_from: None,
+        };
         RegionOwner {
             region: region.clone(),
             token,
@@ -129,20 +135,37 @@ impl RegionOwner {
     /// the region's lock, so a take-over waits for it and fences every later one; false if
     /// the region was taken over.
     pub fn write_with(&self, write: impl FnOnce() -> std::io::Result<()>) -> std::io::Result<bool> {
-        let owner = lock(&self.region.owner);
-        if *owner != Some(self.token) {
+        let state = lock(&self.region.owner);
+        if state.token != Some(self.token) {
             return Ok(false);
         }
         write()?;
         Ok(true)
     }
+
+    /// Notes that the region holds version `version_id`'s bytes of its part, written whole
+    /// by this owner; false (nothing noted) if the region was taken over.
+    pub fn mark_filled(&self, version_id: &str) -> bool {
+        let mut state = lock(&self.region.owner);
+        if state.token != Some(self.token) {
+            return false;
+        }
+        state.filled_from = Some(version_id.to_string());
+        true
+    }
+}
+
+/// The version whose bytes of its part a plan's copy left whole in `region`, if nobody took
+/// the region since.
+pub(crate) fn filled_from(region: &Region) -> Option<String> {
+    lock(&region.owner).filled_from.clone()
 }
 
 impl Drop for RegionOwner {
     fn drop(&mut self) {
-        let mut owner = lock(&self.region.owner);
-        if *owner == Some(self.token) {
-            *owner = None;
+        let mut state = lock(&self.region.owner);
+        if state.token == Some(self.token) {
+            state.token = None;
         }
     }
 }

@@ -3,7 +3,7 @@
 //! while the commit runs, so no upload can write their regions, and copied from the
 //! version's content into the session's data file (see [`super::assemble`]).
 
-use super::region::RegionOwner;
+use super::region::{filled_from, RegionOwner};
 use crate::state::{lock, PartRecord, Session, SessionInner};
 use std::io::{Read as _, Seek as _, SeekFrom};
 use std::path::Path;
@@ -23,7 +23,7 @@ pub(crate) struct Reuse {
 /// that part answers `416 range_overlaps_existing_part`, naming the reused part) and its
 /// region taken over (a writer already streaming into it is fenced out). The reservations
 /// are given up on drop; the regions when their owners, handed to the copy
-/// ([`ReuseHold::owners`]), are dropped.
+/// ([`ReuseHold::take_copies`]), are dropped.
 pub(crate) struct ReuseHold<'a> {
     session: &'a Session,
     indexes: Vec<u64>,
@@ -37,10 +37,14 @@ impl<'a> ReuseHold<'a> {
         let mut owners = Vec::with_capacity(reused.len());
         for r in reused {
             inner.reserved.insert(r.index, r.part.clone());
-            owners.push((
-                r.index,
-                RegionOwner::take_over(inner.regions.entry(r.index).or_default()),
-            ));
+            let region = inner.regions.entry(r.index).or_default();
+            // A plan's copy of the part, whole and untouched since (taking the region over
+            // clears the mark, so it is read first).
+            let in_place = filled_from(region).as_deref() == Some(r.version_id.as_str());
+            let owner = RegionOwner::take_over(region);
+            if !in_place {
+                owners.push((r.index, owner));
+            }
         }
         ReuseHold {
             session,
@@ -49,10 +53,11 @@ impl<'a> ReuseHold<'a> {
         }
     }
 
-    /// The reused parts' regions (by part index), for the copy that writes them: a copy
+    /// The regions (by part index) of the reused parts still to copy (those a plan's copy
+    /// did not put in place, see [`super::prefill`]), for the copy that writes them: a copy
     /// still running when the commit ends holds them until it stops, and an upload of such
     /// a part after the commit ended fences it out.
-    pub fn owners(&mut self) -> Vec<(u64, RegionOwner)> {
+    pub fn take_copies(&mut self) -> Vec<(u64, RegionOwner)> {
         std::mem::take(&mut self.owners)
     }
 }
