@@ -114,10 +114,9 @@ pub(super) async fn upload_all<A: UploadCalls>(
     let reuse = job.reuse_parts && !session.endpoints.plan.is_empty();
     let (tx, read) = mpsc::channel(queued);
     let identity = opened.identity.clone();
-    let batching = if hand == Hand::Bytes && !in_memory {
-        Batching::WhileBuffersLast(pool.clone())
-    } else {
-        Batching::WholeFile
+    let batching = Batching {
+        bytes: super::plan::BATCH_BYTES,
+        buffers: (hand == Hand::Bytes && !in_memory).then(|| pool.clone()),
     };
     let _reader = AbortOnDrop(tokio::spawn(read_parts(
         opened.reader,

@@ -2,25 +2,24 @@
 //! which parts of a new version Box already holds for the file (same offset, size and
 //! SHA-512), so that only the misses are sent and the hits are committed by `part_id`.
 //!
-//! Batches gather the parts hashed while the first of them waits [`LINGER`]: one request for a
-//! whole file would hold every miss back until the last part is hashed (about 1.5 s for 1 GiB
-//! on a core without SHA-512 instructions), while one request per part costs a round trip
-//! each. A lingering batch delays a miss by at most `LINGER` and a round trip, and asks about a
-//! 1 GiB file in a handful of requests. Parts that hold pool buffers (a reader's) are asked
-//! about at once when every buffer is taken, since the reader can go no further until they are
-//! sent. No largest batch is documented, so a batch refused with 400 or 413 is halved, and no
-//! later batch is larger. A plan
+//! A batch is asked once [`BATCH_BYTES`] of parts are hashed, or when the reader ends: a file of
+//! up to 256 MiB is asked about in one request, a larger one in one request per 256 MiB, so
+//! that a miss early in a large file is sent while the rest is still being hashed (without
+//! SHA-512 instructions, 256 MiB of parts take about half a second to hash on two cores) rather
+//! than after the whole file, and requests stay few (a 10 GiB file asks 40 times; Box's SDKs
+//! ask once per part). Parts that hold pool buffers (a reader's) are asked about at once when
+//! every buffer is taken, since the reader can go no further until they are sent. No largest
+//! batch is documented, so a batch refused with 400 or 413 is halved, and no later batch is
+//! larger. A plan
 //! writes nothing: an answer lost is asked again by the retry loop. Answers already in the state
 //! file (same offset, size and SHA-512) are not asked again. When the plan cannot be had at all
 //! (refused even for one part, or failing after its retries) the upload goes on without it:
 //! every part not yet answered is sent as before.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::time::Duration;
 
 use bytes::Bytes;
 use tokio::sync::mpsc;
-use tokio::time::Instant;
 
 use crate::digest::{Sha1Digest, Sha512Digest};
 use crate::retry::RetryPolicy;
@@ -65,15 +64,28 @@ pub(super) struct PlannedPart {
     pub answer: Answer,
 }
 
-/// How long the first part of a batch waits for more parts to join it.
-pub(super) const LINGER: Duration = Duration::from_millis(250);
+/// The content a batch asks about, at most (see the module's documentation).
+pub(super) const BATCH_BYTES: u64 = 256 << 20;
 
-/// When a batch is asked: after [`LINGER`], when the reader ends, or (for parts that hold
-/// buffers of `buffers`) when every buffer is taken.
+/// When a batch is asked: once it holds `bytes` of parts, when the reader ends, or (for parts
+/// that hold buffers of `buffers`) when every buffer is taken.
 pub(super) struct Batching {
-    pub linger: Duration,
+    pub bytes: u64,
     /// The pool whose buffers the waiting parts hold, if they hold any.
     pub buffers: Option<BufferPool>,
+}
+
+impl Batching {
+    /// Whether the parts waiting make a batch to ask about now.
+    fn due(&self, waiting: &[Waiting], limit: Option<usize>, more_queued: bool) -> bool {
+        let bytes: u64 = waiting.iter().map(|w| w.span.len).sum();
+        let stuck = self
+            .buffers
+            .as_ref()
+            .is_some_and(|pool| pool.available() == 0 && !more_queued);
+        !waiting.is_empty()
+            && (bytes >= self.bytes || limit.is_some_and(|l| waiting.len() >= l) || stuck)
+    }
 }
 
 /// The plan stage of one upload.
@@ -109,35 +121,14 @@ impl<A: UploadCalls> Planner<A> {
         tx: mpsc::Sender<Planned>,
     ) {
         let mut waiting: Vec<Waiting> = Vec::new();
-        // When the first part of the batch being gathered arrived.
-        let mut since: Option<Instant> = None;
         loop {
-            let stuck = batching
-                .buffers
-                .as_ref()
-                .is_some_and(|pool| !waiting.is_empty() && pool.available() == 0 && rx.is_empty());
-            let full = self.limit.is_some_and(|l| waiting.len() >= l) || stuck;
-            if full {
+            if batching.due(&waiting, self.limit, !rx.is_empty()) {
                 if !self.flush(&mut waiting, &tx).await {
                     return;
                 }
-                since = None;
                 continue;
             }
-            let next = match since {
-                Some(first) => tokio::select! {
-                    biased;
-                    next = rx.recv() => next,
-                    () = tokio::time::sleep_until(first + batching.linger) => {
-                        if !self.flush(&mut waiting, &tx).await {
-                            return;
-                        }
-                        since = None;
-                        continue;
-                    }
-                },
-                None => rx.recv().await,
-            };
+            let next = rx.recv().await;
             let msg = match next {
                 Some(ReadMsg::Part {
                     span,
@@ -146,7 +137,6 @@ impl<A: UploadCalls> Planner<A> {
                     sha512,
                 }) => match (self.answer_now(&span, sha512.as_ref()), sha512) {
                     (None, Some(sha512)) => {
-                        since.get_or_insert_with(Instant::now);
                         waiting.push(Waiting {
                             span,
                             data,
@@ -303,6 +293,7 @@ pub(super) fn matched(asked: &[PlanEntry], found: Vec<PlanEntry>) -> Vec<PlanEnt
 #[cfg(test)]
 mod tests {
     use super::*;
+    use futures_util::FutureExt as _;
 
     fn entry(offset: u64, sha: &str, id: Option<&str>) -> PlanEntry {
         PlanEntry {
@@ -311,6 +302,58 @@ mod tests {
             sha512: sha.repeat(64),
             part_id: id.map(str::to_owned),
         }
+    }
+
+    fn waiting(parts: u64, len: u64) -> Vec<Waiting> {
+        (0..parts)
+            .map(|index| Waiting {
+                span: PartSpan {
+                    index,
+                    offset: index * len,
+                    len,
+                },
+                data: None,
+                sha1: Sha1Digest([0; 20]),
+                sha512: Sha512Digest([0; 64]),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_batch_is_due_at_its_bytes_its_refusal_limit_or_when_the_buffers_run_out() {
+        const MIB: u64 = 1 << 20;
+        let file = Batching {
+            bytes: BATCH_BYTES,
+            buffers: None,
+        };
+        assert!(!file.due(&[], None, false), "nothing to ask about");
+        assert!(!file.due(&waiting(7, 32 * MIB), None, false), "224 MiB");
+        assert!(file.due(&waiting(8, 32 * MIB), None, false), "256 MiB");
+        assert!(!file.due(&waiting(31, 8 * MIB), None, false), "248 MiB");
+        assert!(
+            file.due(&waiting(3, MIB), Some(3), false),
+            "Box took no more"
+        );
+        assert!(!file.due(&waiting(2, MIB), Some(3), false));
+
+        let pool = BufferPool::new(16, 2);
+        let reader = Batching {
+            bytes: BATCH_BYTES,
+            buffers: Some(pool.clone()),
+        };
+        assert!(!reader.due(&waiting(1, 16), None, false), "buffers free");
+        let held: Vec<_> = futures_util::future::join_all([pool.acquire(), pool.acquire()])
+            .now_or_never()
+            .expect("two free buffers");
+        assert!(
+            reader.due(&waiting(2, 16), None, false),
+            "the reader is stuck"
+        );
+        assert!(
+            !reader.due(&waiting(2, 16), None, true),
+            "parts already read come first"
+        );
+        drop(held);
     }
 
     #[test]

@@ -68,9 +68,7 @@ async fn a_new_version_sends_only_the_changed_parts_in_one_plan_and_commits_the_
             // A reader's parts are asked about while its 4 buffers hold them.
             assert!(batches.iter().all(|n| *n <= 4), "{source}: {batches:?}");
         } else {
-            // Hashed well within the linger: one plan for the whole file (a machine stalled
-            // for longer than the linger may split it).
-            assert!(batches.len() <= 3, "{source}: {batches:?}");
+            assert_eq!(batches, [10], "{source}: one plan for the whole file");
         }
         assert_eq!(
             (puts, sha512_puts),
@@ -108,67 +106,6 @@ async fn a_new_version_sends_only_the_changed_parts_in_one_plan_and_commits_the_
         }
         assert_eq!(reused, 8, "{source}");
     }
-}
-
-/// A reader that gives each part only `delay` after the previous one, as a slow disk or a
-/// slow hash would.
-struct Slow {
-    data: std::io::Cursor<Vec<u8>>,
-    delay: Duration,
-    wait: Option<std::pin::Pin<Box<tokio::time::Sleep>>>,
-}
-
-impl tokio::io::AsyncRead for Slow {
-    fn poll_read(
-        mut self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-        buf: &mut tokio::io::ReadBuf<'_>,
-    ) -> std::task::Poll<std::io::Result<()>> {
-        let delay = self.delay;
-        let wait = self
-            .wait
-            .get_or_insert_with(|| Box::pin(tokio::time::sleep(delay)));
-        std::task::ready!(std::future::Future::poll(wait.as_mut(), cx));
-        self.wait = None;
-        // One part per wait.
-        let pos = self.data.position() as usize;
-        let end = (pos + PART).min(self.data.get_ref().len());
-        let n = (end - pos).min(buf.remaining());
-        buf.put_slice(&self.data.get_ref()[pos..pos + n]);
-        self.data.set_position((pos + n) as u64);
-        std::task::Poll::Ready(Ok(()))
-    }
-}
-
-#[tokio::test]
-async fn parts_hashed_slowly_are_asked_about_in_batches_that_do_not_wait_for_the_end() {
-    let (fake, _, new) = version_fake();
-    let reader = Slow {
-        data: std::io::Cursor::new(new.clone()),
-        delay: Duration::from_millis(100),
-        wait: None,
-    };
-    // Buffers for every part: only the linger (not a full pool) can cut the batch short.
-    let config = UploadConfig {
-        concurrency: Concurrency::Fixed(16),
-        ..(*engine(&fake).config).clone()
-    };
-    Engine::new(fake.clone(), config)
-        .start(Upload::new_version("F9").from_reader(reader, new.len() as u64))
-        .join()
-        .await
-        .expect("uploads");
-    assert_eq!(fake.file("F9").as_deref(), Some(&new[..]));
-    let (batches, puts) = fake.with(|s| (s.counters.plan_batches.clone(), s.counters.part_puts));
-    assert_eq!(
-        batches.iter().sum::<usize>(),
-        10,
-        "each part asked once: {batches:?}"
-    );
-    // Ten parts over a second, four lingers (250 ms): the plan is asked while the file is
-    // still being read, not once at its end.
-    assert!(batches.len() >= 2, "{batches:?}");
-    assert_eq!(puts, 2, "only the misses");
 }
 
 #[tokio::test]
