@@ -8,9 +8,10 @@
 //!   buffers it was hashed in while [`UploadConfig::memory_cap`] holds them, the other parts
 //!   with positioned re-reads in 1 MiB pieces (a file changed after hashing then fails
 //!   [`UploadErrorKind::SourceChanged`]); bytes in memory are sent as slices; a reader's parts
-//!   wait in a fixed pool of `parts in flight + 1` buffers within the memory cap. Parts upload in parallel under one budget shared by every
-//!   upload of an [`Uploader`]: by default adaptive ([`Concurrency`]: it grows while each added
-//!   part adds throughput, and backs off on 429s, 5xx, timeouts and a full link), or pinned.
+//!   wait in a fixed pool of `parts in flight + 1` buffers within the memory cap. Parts upload
+//!   in parallel under one budget shared by every upload of an [`Uploader`]: by default
+//!   adaptive ([`Concurrency`]: it grows while each added part adds throughput, and backs off
+//!   on 429s, 5xx, timeouts and a full link), or pinned.
 //!   Every answer is checked (offset, size, SHA-1); the commit lists the parts in offset order
 //!   with the whole-file digest, waits out 202s until its deadline, and the stored file's size
 //!   and SHA-1 are checked against the local ones.
