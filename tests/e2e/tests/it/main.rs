@@ -6,6 +6,8 @@
 //! cargo test -p box-uploads-e2e                      # everything but the long soak
 //! cargo test -p box-uploads-e2e --test it api_errors # one module
 //! ```
+//!
+//! The tracing-fields test is a binary of its own (`tests/spans/`).
 
 #[macro_use]
 mod common;
@@ -30,5 +32,4 @@ mod rare_answers;
 mod reuse;
 mod soak;
 mod tls;
-mod tracing_fields;
 mod tree;
