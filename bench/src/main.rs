@@ -12,7 +12,9 @@
 //! 1 GiB file, the size sweep, the engine's concurrency and part-size sweeps, and many small
 //! files under rate limits), `wan` and `far` (the emulator's own `--net` shaping: every client
 //! on one file sized so that the slowest client takes about a minute, plus the engine pinned
-//! at 4 parts in flight beside its adaptive default). It judges its targets ([`targets`])
+//! at 4 parts in flight beside its adaptive default), and each over HTTPS too (`loopback-tls`:
+//! the side-by-side file; `wan-tls`, `far-tls`), with a throwaway CA every client trusts
+//! (`setup::Trust`). It judges its targets ([`targets`])
 //! against the best peer, each profile's `link`, the SHA-1 floor and the engine's memory bound
 //! ([`memory`], the one place to change when the engine's documented bound changes), times
 //! `xtask codegen` on our spec and on Box's whole published API, and writes
@@ -28,7 +30,8 @@
 //! ```text
 //! cargo xtask bench                      # the full run: every profile (about 40 minutes on 2 cores)
 //! cargo xtask bench --plan               # the cases and an estimated duration; measures nothing
-//! cargo xtask bench --quick              # small files, one run each: a smoke test of every profile
+//! cargo xtask bench --profile wan-tls    # one profile (loopback, wan, far, each also -tls)
+//! cargo xtask bench --quick              # small files, one run each: a smoke test (HTTPS on loopback)
 //! cargo xtask bench --quick --profile far  # one profile only (repeatable)
 //! cargo xtask bench --small-files        # only the many-small-files case, merged into results.json
 //! cargo xtask bench --version-reuse      # only the one-changed-region new version (wan, far), merged likewise
@@ -97,6 +100,10 @@ fn bench(args: &[String]) -> Result<(), String> {
         let (out_dir, report) = output::rewrite_paths(&paths, &opts, json, results.quick);
         output::write(&results, &targets::judge(&results), &out_dir, &report)?;
         eprintln!("rewrote {} from {}", report.display(), json.display());
+        return Ok(());
+    }
+    if opts.plan_only && opts.version_reuse {
+        plan::estimate::print_version_reuse(&opts);
         return Ok(());
     }
     let (out_dir, report) = output::paths(&paths, &opts);

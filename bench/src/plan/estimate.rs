@@ -4,10 +4,11 @@
 //! HTTP/1.1 by default, a connection per part in flight).
 
 use super::{distinct_runs, CaseSpec, Client, Plan, CLIENTS};
-use crate::files::MIB;
+use crate::files::{human_size, MIB};
 use crate::options::Options;
 use crate::profile;
 use crate::small_case;
+use crate::version_case::CHANGED_LEN;
 
 /// Prints the plan and its estimate; measures nothing.
 pub fn print(plan: &Plan, opts: &Options) {
@@ -83,4 +84,42 @@ fn run_s(c: &CaseSpec) -> f64 {
         }
     };
     startup + mib / rate
+}
+
+/// `--plan --version-reuse`: each profile's file and a rough duration (the first upload at
+/// `link`, then the engine with reuse, the engine without, boxsdk 10 and boxsdk 3.x, each
+/// at what the profile allows it); measures nothing.
+pub fn print_version_reuse(opts: &Options) {
+    let mut total_s = 0.0;
+    for p in opts.version_profiles() {
+        let size = opts.version_size(&p);
+        let part = crate::defaults::emulator_part_size(size, None);
+        let parts = size.div_ceil(part) as f64;
+        let (mib, part_mib) = (size as f64 / MIB as f64, part as f64 / MIB as f64);
+        let (conn, link, rtt) = (
+            p.conn_mib_s as f64,
+            p.link_mib_s as f64,
+            p.rtt_ms as f64 / 1000.0,
+        );
+        let full = mib / link + 2.0;
+        let changed = 2.0 * part_mib / conn + 2.0;
+        // boxsdk 10: a plan round trip per part, the changed parts one at a time.
+        let boxsdk10 = parts * 2.0 * rtt + changed + 2.0;
+        let boxsdk3 = mib / (5.0 * conn).min(link) + parts * rtt / 5.0 + 2.0;
+        let each = full + changed + full + boxsdk10 + boxsdk3;
+        println!(
+            "== version reuse on {}: {} file in {} parts of {}, {} changed: ~{:.1} min",
+            p.name,
+            human_size(size),
+            parts,
+            human_size(part),
+            human_size(CHANGED_LEN),
+            each / 60.0
+        );
+        total_s += each;
+    }
+    println!(
+        "estimated ~{:.0} min on an idle 2-core machine, builds and SDK installs excluded",
+        total_s / 60.0
+    );
 }
