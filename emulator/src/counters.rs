@@ -242,6 +242,15 @@ pub struct Counters {
     /// need not copy them (see `api::sessions::prefill`).
     #[serde(default)]
     pub parts_prefilled: u64,
+    /// Bytes of sessions' files hashed in the background as their parts arrived (each part
+    /// once the parts before it are stored), for the commit's whole-file SHA-1 (see
+    /// `api::sessions::hash_ahead`).
+    #[serde(default)]
+    pub bytes_hashed_ahead: u64,
+    /// Bytes the commits hashed themselves, failed commits included: those neither hashed
+    /// ahead nor covered by a SHA-1 state resumed from the version before.
+    #[serde(default)]
+    pub commit_bytes_hashed: u64,
     /// What fault injection did.
     pub injected: InjectedCounters,
     /// Tokens issued and refused.

@@ -170,7 +170,10 @@ async fn load_session(dir: &Path) -> Option<Session> {
                     .await
                     .ok()
                     .and_then(|d| serde_json::from_slice::<PartRecord>(&d).ok());
-                if let Some(r) = record {
+                if let Some(mut r) = record {
+                    // A session's hash ahead is in memory only: it starts over, and sets
+                    // the states again as it goes.
+                    r.sha1_state = None;
                     parts.insert(i, r);
                 }
             }

@@ -3,7 +3,7 @@
 
 use super::disk::{create_data_file, io_err, write_json_atomic};
 use super::records::{PartRecord, SessionMeta, SessionTarget};
-use super::{lock, Catalog, Shared};
+use super::{lock, Catalog, ResumableSha1, Shared};
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::util;
@@ -31,6 +31,8 @@ pub(crate) struct SessionInner {
     pub committing: bool,
     /// Aborted (or otherwise removed).
     pub gone: bool,
+    /// A background task is hashing the file's leading parts (see [`Session::hash`]).
+    pub hashing: bool,
 }
 
 impl SessionInner {
@@ -45,6 +47,7 @@ impl SessionInner {
             mismatch_fired: false,
             committing: false,
             gone: false,
+            hashing: false,
         }
     }
 
@@ -99,6 +102,11 @@ pub(crate) struct Session {
     pub id: String,
     pub dir: PathBuf,
     pub inner: Mutex<SessionInner>,
+    /// The whole file's SHA-1 over its leading stored parts (parts 0, 1, ... with no gap),
+    /// as far as the background hash got: it advances as parts arrive, and a commit resumes
+    /// from it (see `api::sessions::hash_ahead`). Held by whoever advances or reads it, never
+    /// together with `inner` during I/O. In memory only: a restarted emulator starts over.
+    pub hash: Mutex<ResumableSha1>,
 }
 
 impl Session {
@@ -107,6 +115,7 @@ impl Session {
             id: meta.id.clone(),
             dir,
             inner: Mutex::new(SessionInner::new(meta)),
+            hash: Mutex::new(ResumableSha1::new()),
         }
     }
     pub fn parts_dir(&self) -> PathBuf {

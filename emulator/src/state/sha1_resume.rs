@@ -57,6 +57,7 @@ impl Sha1State {
 
 /// A streaming SHA-1 that can start from a [`Sha1State`] and tell its own state at every
 /// block boundary.
+#[derive(Clone)]
 pub(crate) struct ResumableSha1 {
     h: [u32; 5],
     /// Bytes already compressed (a whole number of blocks).

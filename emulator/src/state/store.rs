@@ -184,6 +184,41 @@ impl Shared {
         Ok(Some(f))
     }
 
+    /// Keeps the SHA-512s a plan computed for parts of version `version_id` (by offset and
+    /// `part_id`) recorded without one, so each is hashed at most once; nothing changes if that version
+    /// is no longer file `file_id`'s current one, or the part has a SHA-512 by now.
+    pub async fn record_part_sha512s(
+        &self,
+        catalog: &mut Catalog,
+        file_id: &str,
+        version_id: &str,
+        sha512s: &[(u64, String, String)],
+    ) -> Result<(), ApiError> {
+        let Some(mut f) = catalog.files.get(file_id).cloned() else {
+            return Ok(());
+        };
+        let Some(v) = f.versions.last_mut().filter(|v| v.id == version_id) else {
+            return Ok(());
+        };
+        let mut changed = false;
+        for p in &mut v.parts {
+            if p.sha512.is_none() {
+                let found = sha512s
+                    .iter()
+                    .find(|(o, id, _)| *o == p.offset && *id == p.part_id);
+                if let Some((_, _, h)) = found {
+                    p.sha512 = Some(h.clone());
+                    changed = true;
+                }
+            }
+        }
+        if changed {
+            self.save_file(&f).await?;
+            catalog.files.insert(f.id.clone(), f);
+        }
+        Ok(())
+    }
+
     /// What holds `name` in folder `folder_id` (case-insensitively): a file (other than
     /// `except`) or a folder, as its mini JSON.
     pub fn name_holder(

@@ -12,6 +12,7 @@ mod direct;
 mod errors;
 mod faults;
 mod folders;
+mod hash_ahead;
 mod hostile_input;
 mod hostile_memory;
 mod lifecycle;

@@ -9,9 +9,12 @@
 //! hashes the bytes stored, and at a reused part waits until that part is copied (the copy
 //! does those parts first). It does not start at the file's start when the file begins with
 //! reused parts: those bytes are the current version's, so the SHA-1 state the current
-//! version recorded after them is this file's too, and the hash resumes from it. It records
-//! the state after every part, for the next version.
+//! version recorded after them is this file's too, and the hash resumes from it. Nor when it
+//! begins with uploaded parts: the session hashed those as they arrived
+//! ([`super::hash_ahead`]), and the hash goes on from there. It records the state after every
+//! part, for the next version.
 
+use super::hash_ahead;
 use super::region::RegionOwner;
 use super::reuse::Reuse;
 use crate::error::ApiError;
@@ -19,17 +22,19 @@ use crate::state::{io_err, ResumableSha1, Session, SessionMeta, Sha1State};
 use std::collections::{HashMap, HashSet};
 use std::io::{Read as _, Seek as _, SeekFrom};
 use std::path::{Path, PathBuf};
-use std::sync::mpsc;
+use std::sync::{mpsc, Arc};
 
 /// Bytes read at a time while hashing.
 const READ_BLOCK: usize = 1 << 20;
 
-/// The assembled file: its SHA-1, its size, and the SHA-1 state after each part (by part
-/// index; `None` where the bytes before it are not a whole number of SHA-1 blocks).
+/// The assembled file: its SHA-1, its size, the SHA-1 state after each part (by part
+/// index; `None` where the bytes before it are not a whole number of SHA-1 blocks), and the
+/// bytes the commit hashed itself (those not covered by a state resumed from).
 pub(crate) struct Assembled {
     pub sha1: [u8; 20],
     pub size: u64,
     pub states: Vec<Option<String>>,
+    pub hashed: u64,
 }
 
 /// A reused part to copy: its index, where its bytes are, and its region's owner.
@@ -45,7 +50,7 @@ struct CopyJob {
 /// the others are in place already) into the session's data file and hashes the file (see
 /// the module's comment). `blob(version_id)` is a version's content.
 pub(crate) async fn assemble(
-    session: &Session,
+    session: &Arc<Session>,
     meta: &SessionMeta,
     reused: &[Reuse],
     to_copy: Vec<(u64, RegionOwner)>,
@@ -89,10 +94,17 @@ pub(crate) async fn assemble(
         part_size: meta.part_size.max(1),
         file_size: meta.file_size,
         resume,
-        first,
         awaited,
     };
-    let hash = tokio::task::spawn_blocking(move || hash_parts(&data, plan, &copied_rx, states));
+    let session = session.clone();
+    let hash = tokio::task::spawn_blocking(move || {
+        // Without leading reused parts, the file may begin with parts hashed ahead.
+        let hasher = match plan.resume {
+            Some(s) => ResumableSha1::resume(s),
+            None => hash_ahead::take_over(&session, &mut states),
+        };
+        hash_parts(&data, plan, hasher, &copied_rx, states)
+    });
     let join_err =
         |e: tokio::task::JoinError| ApiError::internal(format!("Internal Server Error ({e})"));
     if let Some(copy) = copy {
@@ -150,34 +162,32 @@ fn copy_parts(data: &Path, jobs: Vec<CopyJob>, copied: &mpsc::Sender<u64>) -> st
     Ok(())
 }
 
-/// What the hash reads: the session's shape, where it starts, and the reused parts it must
-/// wait for.
+/// What the hash reads: the session's shape, the state after the leading reused parts, and
+/// the reused parts it must wait for.
 struct HashPlan {
     part_size: u64,
     file_size: u64,
     resume: Option<Sha1State>,
-    first: u64,
     awaited: HashSet<u64>,
 }
 
-/// Hashes the data file from part `plan.first` (resuming from `plan.resume`) to its end, in
-/// order, waiting at each awaited part until it is reported on `copied`; fills in `states`
-/// after each part hashed. The size is what the file holds (the caller checks it).
+/// Hashes the data file from where `hasher` is (the file's start, after its leading reused
+/// parts, or wherever the hash ahead got, which may be inside a part) to its end, in order,
+/// waiting at each awaited part until it is reported on `copied`; fills in `states` after
+/// each part hashed. The size is what the file holds (the caller checks it).
 fn hash_parts(
     data: &Path,
     plan: HashPlan,
+    mut hasher: ResumableSha1,
     copied: &mpsc::Receiver<u64>,
     mut states: Vec<Option<String>>,
 ) -> std::io::Result<Assembled> {
     let mut f = std::fs::File::open(data)?;
-    let mut hasher = match plan.resume {
-        Some(s) => ResumableSha1::resume(s),
-        None => ResumableSha1::new(),
-    };
-    f.seek(SeekFrom::Start(hasher.len()))?;
+    let start = hasher.len();
+    f.seek(SeekFrom::Start(start))?;
     let mut buf = vec![0u8; READ_BLOCK];
     let mut done: HashSet<u64> = HashSet::new();
-    let mut index = plan.first;
+    let mut index = start / plan.part_size;
     let mut at_end = false;
     while !at_end && index.saturating_mul(plan.part_size) < plan.file_size {
         if plan.awaited.contains(&index) {
@@ -203,6 +213,7 @@ fn hash_parts(
     }
     Ok(Assembled {
         size: hasher.len(),
+        hashed: hasher.len() - start,
         sha1: hasher.finish(),
         states,
     })

@@ -11,6 +11,7 @@ use super::commit_body::{
     check_commit_target, check_parts_list, parse_commit_body, parts_mismatch, CommitAction,
     CommitRequest,
 };
+use super::hash_ahead;
 use super::headers::digest_header;
 use super::reuse::{Reuse, ReuseHold};
 use crate::api::gate::Faults;
@@ -32,6 +33,7 @@ use crate::util;
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
+use std::sync::Arc;
 
 /// Commits the session.
 ///
@@ -64,7 +66,10 @@ pub(crate) async fn commit(
     let Some((meta, reused, hold)) = check(&st, &session, &faults, &req).await? else {
         return Ok(accepted(faults.commit_retry_after_secs));
     };
-    let _guard = CommittingGuard(&session);
+    let _guard = CommittingGuard {
+        st: &st,
+        session: &session,
+    };
     // Declared last, so dropped first: the reused parts' places are free again before the
     // session stops committing.
     let mut hold = hold;
@@ -72,11 +77,13 @@ pub(crate) async fn commit(
     // Phase 2: the uploaded parts are already in place in the data file (every one is
     // stored, and the reused parts' places are held, so no request writes to it now); the
     // reused parts' bytes are copied in from the current version's content while the file
-    // is hashed, as Box checks the whole-file digest (blocking I/O on blocking threads).
+    // is hashed, as Box checks the whole-file digest (blocking I/O on blocking threads),
+    // from where the hash ahead of the parts got.
     let assembled = assemble(&session, &meta, &reused, hold.take_copies(), |v| {
         st.blob_path(v)
     })
     .await?;
+    st.counters().commit_bytes_hashed += assembled.hashed;
     let actual = assembled.sha1;
     if actual != digest || assembled.size != meta.file_size {
         return Err(ApiError::new(
@@ -160,12 +167,17 @@ async fn check<'a>(
     Ok(Some((inner.meta.clone(), reused, hold)))
 }
 
-/// Clears the session's `committing` flag when the commit ends, however it ends.
-struct CommittingGuard<'a>(&'a Session);
+/// Clears the session's `committing` flag when the commit ends, however it ends, and lets
+/// the hash ahead go on if the session is still open (the commit stopped it).
+struct CommittingGuard<'a> {
+    st: &'a Arc<Shared>,
+    session: &'a Arc<Session>,
+}
 
 impl Drop for CommittingGuard<'_> {
     fn drop(&mut self) {
-        lock(&self.0.inner).committing = false;
+        lock(&self.session.inner).committing = false;
+        hash_ahead::kick(self.st, self.session);
     }
 }
 
@@ -188,7 +200,9 @@ async fn store(
     reused: &[Reuse],
     assembled: Assembled,
 ) -> Result<FileRecord, ApiError> {
-    let Assembled { sha1, size, states } = assembled;
+    let Assembled {
+        sha1, size, states, ..
+    } = assembled;
     let sha1 = util::hex(&sha1);
     let mut catalog = st.catalog.lock().await;
     if lock(&session.inner).gone {

@@ -6,6 +6,7 @@
 //! this request owns the region (the usual case), else into a temporary file that is copied
 //! into place once the part is known good and reserved (see [`super::region`]).
 
+use super::hash_ahead;
 use super::headers::{part_digest_header, part_slot, size_mismatch, PartDigests, PartSlot};
 use super::region::{overlap_error, taken_over, RegionOwner, RegionWriter, Reservation};
 use crate::api::gate::Faults;
@@ -70,6 +71,7 @@ pub(crate) async fn upload_part(
         sha1_state: None,
     };
     store(&st, &session, slot, &rec, held, claim.region).await?;
+    hash_ahead::kick(&st, &session);
     match fault {
         PartFault::Fail500After => {
             st.count_part_fault(fault);

@@ -5,8 +5,9 @@
 //!
 //! A part is a hit when the current version was committed from a part with the same offset,
 //! size and SHA-512. A part recorded without its SHA-512 (uploaded with `sha=` alone) is
-//! hashed from the version's content when a plan asks about it. The hits are copied into the
-//! session's file in the background at once ([`super::prefill`]).
+//! hashed from the version's content when a plan first asks about it, and the SHA-512 kept
+//! on the version's part record. The hits are copied into the session's file in the
+//! background at once ([`super::prefill`]).
 
 use super::prefill::{self, Hit};
 use super::reuse::sha512_of_region;
@@ -132,10 +133,10 @@ async fn held_parts(
             .into_iter()
             .map(|c| {
                 let c = c?;
-                let sha512 = match c.sha512 {
-                    Some(h) => h,
+                let (sha512, computed) = match c.sha512 {
+                    Some(h) => (h, false),
                     None => match sha512_of_region(&blob, c.offset, c.size) {
-                        Ok(d) => util::hex(&d),
+                        Ok(d) => (util::hex(&d), true),
                         Err(e) => {
                             // A purged version, say: nothing to reuse.
                             tracing::warn!("hashing part of {}: {e}", blob.display());
@@ -143,16 +144,38 @@ async fn held_parts(
                         }
                     },
                 };
-                Some((c.part_id, sha512))
+                Some(((c.offset, c.part_id), sha512, computed))
             })
             .collect::<Vec<_>>()
     })
     .await
     .unwrap_or_else(|_| vec![None; asked.len()]);
+    let computed: Vec<(u64, String, String)> = hashed
+        .iter()
+        .flatten()
+        .filter(|(_, _, computed)| *computed)
+        .map(|((offset, id), sha512, _)| (*offset, id.clone(), sha512.clone()))
+        .collect();
+    if !computed.is_empty() {
+        let mut catalog = st.catalog.lock().await;
+        if let Err(e) = st
+            .record_part_sha512s(&mut catalog, file_id, &version_id, &computed)
+            .await
+        {
+            // Nothing lost: a later plan hashes the parts again.
+            tracing::warn!(
+                "keeping part SHA-512s of version {version_id}: {}",
+                e.message
+            );
+        }
+    }
     let held = asked
         .iter()
         .zip(hashed)
-        .map(|(a, h)| h.filter(|(_, sha)| *sha == a.sha512).map(|(id, _)| id))
+        .map(|(a, h)| {
+            h.filter(|(_, sha, _)| *sha == a.sha512)
+                .map(|((_, id), _, _)| id)
+        })
         .collect();
     (Some(version_id), held)
 }
