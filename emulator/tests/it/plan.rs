@@ -299,6 +299,53 @@ async fn parts_uploaded_with_sha1_alone_are_hashed_when_a_plan_asks() {
 }
 
 #[tokio::test]
+async fn a_part_hashed_for_a_plan_keeps_its_sha512() {
+    let ctx = Ctx::small().await;
+    let v1 = test_data(SIZE as u64, 13);
+    let file_id = ctx.chunked_upload("0", "kept512.bin", &v1).await["id"]
+        .as_str()
+        .expect("id")
+        .to_string();
+    let record = || {
+        let path = ctx
+            .emu
+            .data_dir()
+            .join("files")
+            .join(format!("{file_id}.json"));
+        let v: Value =
+            serde_json::from_slice(&std::fs::read(path).expect("file record")).expect("JSON");
+        v["versions"][0]["parts"].clone()
+    };
+    assert!(record()
+        .as_array()
+        .expect("parts")
+        .iter()
+        .all(|p| p.get("sha512").is_none()));
+    // The plan hashes the parts asked about from the version's content, and keeps the
+    // SHA-512s on the version's part records (saved), so a later plan reads them.
+    let vs = version_session(&ctx, &file_id, SIZE).await;
+    let asked = &plan_entries(&v1)[..2];
+    let answer = expect_status(plan(&ctx, &vs, json!({"parts": asked})).await, 200).await;
+    assert_eq!(answer["hits"].as_array().map(Vec::len), Some(2));
+    let parts = record();
+    for (i, p) in parts.as_array().expect("parts").iter().enumerate() {
+        let want = (i < 2).then(|| sha512_hex(&v1[i * PART..((i + 1) * PART).min(SIZE)]));
+        assert_eq!(p["sha512"].as_str(), want.as_deref(), "part {i}");
+    }
+    let again = expect_status(
+        plan(&ctx, &vs, json!({"parts": plan_entries(&v1)})).await,
+        200,
+    )
+    .await;
+    assert_eq!(again["hits"].as_array().map(Vec::len), Some(5));
+    assert!(record()
+        .as_array()
+        .expect("parts")
+        .iter()
+        .all(|p| p["sha512"].is_string()));
+}
+
+#[tokio::test]
 async fn a_commit_mixing_entries_with_and_without_sha512_is_refused() {
     let ctx = Ctx::small().await;
     let v1 = test_data(SIZE as u64, 9);
