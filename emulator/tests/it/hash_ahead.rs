@@ -265,3 +265,26 @@ async fn a_restarted_emulator_with_every_part_stored_commits_exactly_the_file() 
     );
     ctx.emu.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_commit_right_after_the_last_part_takes_the_hash_over_where_it_is() {
+    // Parts large enough that the commit usually finds the hash ahead inside a part.
+    let part = 2 << 20;
+    let ctx = Ctx::new(config(part as u64)).await;
+    let data = test_data(8 * part as u64 + 4321, 56);
+    let s = ctx.new_session("0", "at-once.bin", data.len() as u64).await;
+    let order: Vec<usize> = (0..9).rev().collect();
+    let mut parts = put_parts_at_once(&ctx, &s, &data, &order).await;
+    parts.sort_by_key(|p| p["offset"].as_u64());
+    let f = expect_status(ctx.commit(&s, &parts, &data).await, 201).await;
+    assert_eq!(f["entries"][0]["sha1"], sha1_hex(&data));
+    let id = f["entries"][0]["id"].as_str().expect("id");
+    assert_stored(&ctx.emu, id, &data).await;
+    // Wherever the commit took over, each byte was hashed once, by one side or the other.
+    let c = ctx.emu.counters();
+    assert_eq!(
+        c.bytes_hashed_ahead + c.commit_bytes_hashed,
+        data.len() as u64,
+        "{c:?}"
+    );
+}
