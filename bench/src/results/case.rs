@@ -197,8 +197,9 @@ impl CaseResult {
                 .or(self.concurrency.map(|c| c as u64))
                 .unwrap_or(defaults::engine_max_concurrency() as u64)
                 .clamp(1, parts);
-            self.rss_bound_mib =
-                Some(memory::rss_bound(in_flight, self.part_size) as f64 / MIB as f64);
+            let cap = self.memory_cap.unwrap_or_else(defaults::engine_memory_cap);
+            let bound = memory::rss_bound(in_flight, self.part_size, parts, cap);
+            self.rss_bound_mib = Some(bound as f64 / MIB as f64);
         }
         let gib = self.size as f64 / GIB as f64;
         self.server_cpu_s_per_gib = Spread::of(
