@@ -145,9 +145,13 @@ fn the_version_reuse_section_shows_each_client_side_by_side_with_the_ratios() {
     ));
     assert!(md.contains("at least 3x faster | 2.5x: 4.00 s vs 10.00 s; 64 MiB vs 64 MiB sent; 1 vs 32 plan requests | **not met** |"));
     // The engine's phases and what the profile allows.
-    assert!(md.contains("its first reused part was settled 1.50 s in"));
-    assert!(md.contains("the next 2.00 s, and the commit"));
-    assert!(md.contains("the last 0.50 s (the full upload's commit: 0.25 s)."));
+    assert!(md.contains(
+        "(1 request(s) here), so its first answer (the first reused part) came 1.50 s in"
+    ));
+    assert!(md.contains(
+        "In the next 2.00 s it hashed the rest of the file and sent the 2 missed part(s)"
+    ));
+    assert!(md.contains("took the last 0.50 s (the full upload's commit: 0.25 s)."));
     assert!(md.contains("takes at least 2.71 s"));
     assert!(md.contains("about 3.2x, below the 10x target"));
 }

@@ -140,9 +140,9 @@ pub fn section(md: &mut String, v: &VersionReuse, targets: &[Target]) -> fmt::Re
     )
 }
 
-/// The engine's version upload in its phases, from its own figures: before its first reused
-/// part (the plan's answer) it has read and hashed the whole file; then the misses are sent
-/// and the file committed.
+/// The engine's version upload in its phases, from its own figures: until its first reused
+/// part (the first plan answer) it opened the session and hashed the first batch; then it
+/// hashed the rest and sent the misses as their batches were answered; then it committed.
 fn where_the_time_goes(md: &mut String, v: &VersionReuse) -> fmt::Result {
     let Some(e) = v.measured(ENGINE_REUSE) else {
         return Ok(());
@@ -153,17 +153,21 @@ fn where_the_time_goes(md: &mut String, v: &VersionReuse) -> fmt::Result {
     let commit = e.commit_s.unwrap_or(0.0);
     writeln!(
         md,
-        "Where the engine's {total:.2} s went: its first reused part was settled {plan_at:.2} \
-         s in. A file on disk is asked about whole, so by then the engine had read the whole \
-         file and hashed every part (SHA-1 and SHA-512; {} s of CPU in all, over a wall time \
-         that other work on the machine shares, load {}) before its one plan request; sending \
-         the {} missed part(s) took the next {:.2} s, and the commit (the emulator assembling \
-         the version from the reused parts and checking its SHA-1) the last {commit:.2} s{}. A \
-         full upload overlaps its hashing with sending; with reuse the hashing comes first.\n",
+        "Where the engine's {total:.2} s went: it asks the plan in batches of up to 256 MiB of \
+         hashed parts ({} request(s) here), so its first answer (the first reused part) came \
+         {plan_at:.2} s in, once the session was open and the first batch hashed (SHA-1 and \
+         SHA-512 of every part: {} s of CPU in all, over a wall time that other work on the \
+         machine shares, load {}). In the next {:.2} s it hashed the rest of the file and sent \
+         the {} missed part(s) as their batches were answered; the commit (the emulator \
+         assembling the version from the reused parts and checking its SHA-1) took the last \
+         {commit:.2} s{}. Every client's plan requests also wait alike for the emulator, which \
+         computes the SHA-512 of a stored part the first time a plan asks about it (the \
+         earlier version was uploaded with SHA-1 digests).\n",
+        e.plan_requests.map_or("?".to_string(), |n| n.to_string()),
         opt(e.cpu_s, 2),
         opt(e.load_avg_1m, 1),
-        e.plan_misses.unwrap_or(0),
         (total - plan_at - commit).max(0.0),
+        e.plan_misses.unwrap_or(0),
         v.measured(ENGINE_FULL)
             .and_then(|f| f.commit_s)
             .map(|f| format!(" (the full upload's commit: {f:.2} s)"))
