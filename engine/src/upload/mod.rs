@@ -6,8 +6,8 @@
 //! - Above it, an upload session: one ordered reader hashes every byte once into both the
 //!   whole-file SHA-1 and the part's SHA-1. A file on disk is then sent part by part from the
 //!   buffers it was hashed in while [`UploadConfig::memory_cap`] holds them, the other parts
-//!   with positioned re-reads in 1 MiB pieces (a file changed after hashing then fails
-//!   [`UploadErrorKind::SourceChanged`]); bytes in memory are sent as slices; a reader's parts
+//!   with positioned re-reads in 1 MiB pieces (a file changed before the commit fails
+//!   [`UploadErrorKind::SourceChanged`], nothing committed); bytes in memory are sent as slices; a reader's parts
 //!   wait in a fixed pool of `parts in flight + 1` buffers within the memory cap. Parts upload
 //!   in parallel under one budget shared by every upload of an [`Uploader`]: by default
 //!   adaptive ([`Concurrency`]: it grows while each added part adds throughput, and backs off

@@ -123,8 +123,12 @@ impl Reread {
         read.map_err(|e| UploadError::internal("file reading task failed").with_source(e))?
     }
 
-    /// Fails when the file's size or modification time moved since it was opened.
-    fn check_unchanged(&self) -> Result<(), UploadError> {
+    /// Fails when the file's size or modification time moved since it was opened. Checked
+    /// before each re-read body and once more before the commit: a part sent from the buffer it
+    /// was hashed in is what was hashed, but a file changed since it was opened may have been
+    /// read half old and half new, and a user who changed it is told rather than left with a
+    /// version that is no longer the file on disk.
+    pub(crate) fn check_unchanged(&self) -> Result<(), UploadError> {
         let meta = self
             .file
             .metadata()

@@ -51,7 +51,15 @@ pub(crate) async fn run<A: UploadCalls>(
         armed: !keep,
     };
     let size = opened.size;
-    let result = match parts::upload_all(ctx, job, opened, &session, known).await {
+    let file = opened.reread.clone();
+    let uploaded = parts::upload_all(ctx, job, opened, &session, known)
+        .await
+        // Nothing is committed from a file that changed while it was being uploaded.
+        .and_then(|sent| match &file {
+            Some(file) => file.check_unchanged().map(|()| sent),
+            None => Ok(sent),
+        });
+    let result = match uploaded {
         Ok((done, whole)) => {
             // Recorded before the commit, so that a run after a crash between the commit and
             // the removal of the state file can find the committed file by it.

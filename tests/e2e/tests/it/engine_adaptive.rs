@@ -162,9 +162,10 @@ async fn a_file_changed_after_hashing_fails_source_changed_and_commits_nothing()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn parts_held_in_memory_go_as_they_were_hashed_whatever_the_file_becomes() {
+async fn a_file_changed_after_its_parts_were_read_is_not_committed_even_from_memory() {
     // As above, with the default memory cap: all ten parts are held in the buffers they were
-    // hashed in, the file is never read again, and what was hashed is what is stored.
+    // hashed in and the file is never read again, yet a file changed before the commit is
+    // not committed (what was read may be half old, half new, and is no longer the file).
     let emu = shaped(256 * KIB, 5, MIB).await;
     let dir = tempfile::tempdir().expect("tempdir");
     let size = 10 * 256 * KIB;
@@ -179,10 +180,20 @@ async fn parts_held_in_memory_go_as_they_were_hashed_whatever_the_file_becomes()
             _ => continue,
         }
     }
+    std::thread::sleep(std::time::Duration::from_millis(20));
     std::fs::write(&path, test_data(size, 17)).expect("rewrite");
-    let file = handle.join().await.expect("the parts were held");
-    assert_eq!(file.sha1.as_deref(), Some(sha1_hex(&original).as_str()));
-    assert_stored(&emu, &file.id, &original).await;
+    let err = handle.join().await.expect_err("a changed file must fail");
+    assert!(
+        matches!(err.kind(), UploadErrorKind::SourceChanged { .. }),
+        "{err}"
+    );
+    assert!(
+        err.to_string().contains("held.bin"),
+        "names the file: {err}"
+    );
+    let c = emu.counters();
+    assert_eq!((c.files_created, c.sessions_committed), (0, 0));
+    assert_eq!(c.sessions_aborted, 1, "the session is discarded");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
