@@ -153,34 +153,32 @@ impl Results {
 impl ProfileRun {
     /// The profiles a plan runs, as the results record them.
     pub fn planned(plan: &Plan) -> Vec<ProfileRun> {
+        let unshaped = |name: &str, size_reason: &str, tls: bool| ProfileRun {
+            name: name.into(),
+            net: None,
+            rtt_ms: None,
+            conn_mib_s: None,
+            link_mib_s: None,
+            size: plan.headline,
+            runs: plan.runs,
+            slow_runs: plan.runs,
+            size_reason: size_reason.into(),
+            tls,
+        };
         let mut out = Vec::new();
         if plan.loopback {
-            out.push(ProfileRun {
-                name: profile::LOOPBACK.into(),
-                net: None,
-                rtt_ms: None,
-                conn_mib_s: None,
-                link_mib_s: None,
-                size: plan.headline,
-                runs: plan.runs,
-                slow_runs: plan.runs,
-                size_reason: "the side-by-side file; the size sweep covers the others".into(),
-                tls: false,
-            });
+            out.push(unshaped(
+                profile::LOOPBACK,
+                "the side-by-side file; the size sweep covers the others",
+                false,
+            ));
         }
         if plan.loopback_tls {
-            out.push(ProfileRun {
-                name: profile::LOOPBACK_TLS.into(),
-                net: None,
-                rtt_ms: None,
-                conn_mib_s: None,
-                link_mib_s: None,
-                size: plan.headline,
-                runs: plan.runs,
-                slow_runs: plan.runs,
-                size_reason: "the side-by-side file over HTTPS".into(),
-                tls: true,
-            });
+            out.push(unshaped(
+                profile::LOOPBACK_TLS,
+                "the side-by-side file over HTTPS",
+                true,
+            ));
         }
         for (p, size) in &plan.shaped {
             out.push(ProfileRun {

@@ -133,13 +133,7 @@ async fn a_file_changed_after_hashing_fails_source_changed_and_commits_nothing()
         // hashed in, the others are read again when they are sent.
         let uploader = chunking_within(&emu, Concurrency::Fixed(1), 3 * 256 * KIB);
         let handle = uploader.start_upload(Upload::new_file("0", name.as_str()).from_path(&path));
-        let mut events = handle.events();
-        loop {
-            match events.recv().await.expect("events until the first part") {
-                box_uploads::upload::ProgressEvent::PartDone { .. } => break,
-                _ => continue,
-            }
-        }
+        until_a_part_is_done(&handle).await;
         std::thread::sleep(std::time::Duration::from_millis(20));
         std::fs::write(&path, &other).expect("rewrite");
         if restore_mtime {
@@ -173,13 +167,7 @@ async fn a_file_changed_after_its_parts_were_read_is_not_committed_even_from_mem
     let path = write_file(dir.path(), "held.bin", &original);
     let uploader = chunking(&emu, Concurrency::Fixed(1));
     let handle = uploader.start_upload(Upload::new_file("0", "held.bin").from_path(&path));
-    let mut events = handle.events();
-    loop {
-        match events.recv().await.expect("events until the first part") {
-            box_uploads::upload::ProgressEvent::PartDone { .. } => break,
-            _ => continue,
-        }
-    }
+    until_a_part_is_done(&handle).await;
     std::thread::sleep(std::time::Duration::from_millis(20));
     std::fs::write(&path, test_data(size, 17)).expect("rewrite");
     let err = handle.join().await.expect_err("a changed file must fail");
@@ -220,4 +208,15 @@ async fn rate_limits_make_the_parallelism_back_off() {
     assert!(c.responses.get("429").copied().unwrap_or(0) > 0, "{c:?}");
     let stats = uploader.parallelism();
     assert!(stats.backoffs >= 1, "429s lowered the limit: {stats:?}");
+}
+
+/// Waits until the upload has sent its first part.
+async fn until_a_part_is_done<T>(handle: &box_uploads::upload::UploadHandle<T>) {
+    let mut events = handle.events();
+    loop {
+        match events.recv().await.expect("events until the first part") {
+            box_uploads::upload::ProgressEvent::PartDone { .. } => return,
+            _ => continue,
+        }
+    }
 }
