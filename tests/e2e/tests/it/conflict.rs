@@ -38,6 +38,19 @@ fn upload_of(dir: &std::path::Path, name: &str, content: &[u8], policy: OnConfli
         .into()
 }
 
+/// The file a second upload meets: `test_data(size, 1)` uploaded as `name` under `policy`.
+async fn first_upload(
+    up: &Uploader,
+    dir: &std::path::Path,
+    name: &str,
+    size: u64,
+    policy: OnConflict,
+) -> box_uploads::models::FileFull {
+    up.upload(upload_of(dir, name, &test_data(size, 1), policy))
+        .await
+        .expect("first upload")
+}
+
 #[tokio::test]
 async fn the_same_content_is_skipped_whatever_the_policy_with_no_byte_sent() {
     let emu = start(small_config()).await;
@@ -84,15 +97,7 @@ async fn version_makes_a_new_version_of_the_file_holding_the_name() {
     let dir = tempfile::tempdir().expect("tempdir");
     for (label, size) in SIZES {
         let name = format!("{label}.bin");
-        let first = up
-            .upload(upload_of(
-                dir.path(),
-                &name,
-                &test_data(size, 1),
-                OnConflict::Version,
-            ))
-            .await
-            .expect("first upload");
+        let first = first_upload(&up, dir.path(), &name, size, OnConflict::Version).await;
         emu.reset_counters();
         let changed = test_data(size, 2);
         let done = up
@@ -119,14 +124,7 @@ async fn rename_twice_leaves_one_renamed_copy() {
     for (label, size) in SIZES {
         let name = format!("{label}.bin");
         let copy = format!("{label} (1).bin");
-        up.upload(upload_of(
-            dir.path(),
-            &name,
-            &test_data(size, 1),
-            OnConflict::Rename,
-        ))
-        .await
-        .expect("first upload");
+        first_upload(&up, dir.path(), &name, size, OnConflict::Rename).await;
         let other = test_data(size, 3);
         let renamed = up
             .upload_with_outcome(upload_of(dir.path(), &name, &other, OnConflict::Rename))
@@ -182,15 +180,7 @@ async fn fail_names_the_file_and_skip_leaves_it() {
     let dir = tempfile::tempdir().expect("tempdir");
     for (label, size) in SIZES {
         let name = format!("{label}.bin");
-        let first = up
-            .upload(upload_of(
-                dir.path(),
-                &name,
-                &test_data(size, 1),
-                OnConflict::Fail,
-            ))
-            .await
-            .expect("first upload");
+        let first = first_upload(&up, dir.path(), &name, size, OnConflict::Fail).await;
         emu.reset_counters();
         let other = test_data(size, 4);
         let err = up
