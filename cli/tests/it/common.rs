@@ -88,6 +88,30 @@ fn put_into(
     cmd
 }
 
+/// `box-upload put FILE --folder 0` into `emu`, chunking above `cutoff`, the token
+/// in `BOX_TOKEN`, stdout and stderr piped (no state file, no `--json`).
+pub fn put_to(emu: &Emulator, file: &Path, cutoff: &str) -> Command {
+    let mut cmd = box_upload();
+    cmd.arg("put")
+        .arg(file)
+        .args([
+            "--folder",
+            "0",
+            "--api-url",
+            &emu.api_url(),
+            "--upload-url",
+            &emu.upload_url(),
+            "--chunked-cutoff",
+            cutoff,
+            "--min-chunked-size",
+            "1",
+        ])
+        .env("BOX_TOKEN", emu.token())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    cmd
+}
+
 /// Waits (for at most two minutes) until `emu` has stored `parts` parts while `child` runs.
 ///
 /// # Panics

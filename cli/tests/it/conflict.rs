@@ -4,36 +4,11 @@
 //! new version; `put DIR --as-folder` uploads into a folder named after the directory (made
 //! once, then reused), and the summary says what went where.
 
-use std::path::Path;
-use std::process::{Command, Stdio};
-
 use crate::common::*;
 
 /// Parts of 256 KiB; files above 512 KiB go chunked.
 const PART: u64 = 256 * KIB;
-
-/// `box-upload put FILE --folder 0` into `emu`, chunking above 512 KiB.
-fn put_to(emu: &Emulator, file: &Path) -> Command {
-    let mut cmd = box_upload();
-    cmd.arg("put")
-        .arg(file)
-        .args([
-            "--folder",
-            "0",
-            "--api-url",
-            &emu.api_url(),
-            "--upload-url",
-            &emu.upload_url(),
-            "--chunked-cutoff",
-            "512KiB",
-            "--min-chunked-size",
-            "1",
-        ])
-        .env("BOX_TOKEN", emu.token())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    cmd
-}
+const CUTOFF: &str = "512KiB";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_same_file_twice_exits_0_and_writes_nothing() {
@@ -42,11 +17,11 @@ async fn the_same_file_twice_exits_0_and_writes_nothing() {
     for (name, size) in [("small.bin", 10 * KIB), ("chunked.bin", 3 * PART + 5)] {
         let file = dir.path().join(name);
         std::fs::write(&file, test_data(size, 1)).expect("write");
-        let out = run(put_to(&emu, &file)).await;
+        let out = run(put_to(&emu, &file, CUTOFF)).await;
         assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
         let before = writes(&emu);
         for policy in ["version", "skip", "fail", "rename"] {
-            let mut cmd = put_to(&emu, &file);
+            let mut cmd = put_to(&emu, &file, CUTOFF);
             cmd.args(["--on-conflict", policy]);
             let out = run(cmd).await;
             assert_eq!(
@@ -61,7 +36,7 @@ async fn the_same_file_twice_exits_0_and_writes_nothing() {
             assert_eq!(writes(&emu), before, "{name} {policy}: nothing written");
         }
         // And with the default policy, as JSON: the file Box holds, and what was done.
-        let mut cmd = put_to(&emu, &file);
+        let mut cmd = put_to(&emu, &file, CUTOFF);
         cmd.arg("--json");
         let out = run(cmd).await;
         assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
@@ -79,7 +54,7 @@ async fn rename_twice_leaves_one_renamed_copy_and_fail_exits_6_naming_the_file()
     let dir = tempfile::tempdir().expect("tempdir");
     let file = dir.path().join("notes.txt");
     std::fs::write(&file, b"first").expect("write");
-    let out = run(put_to(&emu, &file)).await;
+    let out = run(put_to(&emu, &file, CUTOFF)).await;
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let tree = emu.tree("0").await.expect("root");
     assert_eq!(tree.len(), 1);
@@ -87,12 +62,12 @@ async fn rename_twice_leaves_one_renamed_copy_and_fail_exits_6_naming_the_file()
     std::fs::write(&file, b"second, other content").expect("rewrite");
     // fail: exit 6, the file's id and name, and the option that goes ahead; nothing written.
     let before = writes(&emu);
-    let mut cmd = put_to(&emu, &file);
+    let mut cmd = put_to(&emu, &file, CUTOFF);
     cmd.args(["--on-conflict", "fail"]);
     let out = run(cmd).await;
     assert_eq!(out.status.code(), Some(6), "{}", text(&out.stderr));
     let stderr = text(&out.stderr);
-    let mut cmd = put_to(&emu, &file);
+    let mut cmd = put_to(&emu, &file, CUTOFF);
     cmd.args(["--on-conflict", "fail", "--json"]);
     let json_out = run(cmd).await;
     assert_eq!(json_out.status.code(), Some(6));
@@ -114,7 +89,7 @@ async fn rename_twice_leaves_one_renamed_copy_and_fail_exits_6_naming_the_file()
 
     // rename, twice: one copy.
     for run_no in 0..2 {
-        let mut cmd = put_to(&emu, &file);
+        let mut cmd = put_to(&emu, &file, CUTOFF);
         cmd.args(["--on-conflict", "rename"]);
         let out = run(cmd).await;
         assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
@@ -129,7 +104,7 @@ async fn rename_twice_leaves_one_renamed_copy_and_fail_exits_6_naming_the_file()
     assert_eq!(names, ["notes (1).txt", "notes.txt"], "one renamed copy");
 
     // The default policy: a new version of the file, with the id fail named.
-    let mut cmd = put_to(&emu, &file);
+    let mut cmd = put_to(&emu, &file, CUTOFF);
     cmd.arg("--json");
     let out = run(cmd).await;
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
@@ -147,14 +122,14 @@ async fn no_reuse_sends_every_part_of_a_new_version() {
     let parts = 8u64;
     let mut content = test_data(parts * PART, 3);
     std::fs::write(&file, &content).expect("write");
-    let out = run(put_to(&emu, &file)).await;
+    let out = run(put_to(&emu, &file, CUTOFF)).await;
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
 
     // One part changed: a new version with --no-reuse sends every part, asking no plan.
     content[10] ^= 0xff;
     std::fs::write(&file, &content).expect("rewrite");
     emu.reset_counters();
-    let mut cmd = put_to(&emu, &file);
+    let mut cmd = put_to(&emu, &file, CUTOFF);
     cmd.args(["--no-reuse", "--json"]);
     let out = run(cmd).await;
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
@@ -170,7 +145,7 @@ async fn no_reuse_sends_every_part_of_a_new_version() {
     content[10] ^= 0x0f;
     std::fs::write(&file, &content).expect("rewrite");
     emu.reset_counters();
-    let out = run(put_to(&emu, &file)).await;
+    let out = run(put_to(&emu, &file, CUTOFF)).await;
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let c = emu.counters();
     assert!(c.plan_requests >= 1, "{c:?}");
@@ -186,7 +161,7 @@ async fn as_folder_uploads_into_a_folder_named_after_the_directory() {
     std::fs::write(dir.join("a.jpg"), b"a").expect("write");
 
     // The contents into --folder: one file, said so.
-    let out = run(put_to(&emu, &dir)).await;
+    let out = run(put_to(&emu, &dir, CUTOFF)).await;
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let stdout = text(&out.stdout);
     assert!(stdout.contains("1 file from the contents of"), "{stdout}");
@@ -202,14 +177,14 @@ async fn as_folder_uploads_into_a_folder_named_after_the_directory() {
     );
 
     // --as-folder: a dry run first (nothing made), then twice for real (made once, reused).
-    let mut cmd = put_to(&emu, &dir);
+    let mut cmd = put_to(&emu, &dir, CUTOFF);
     cmd.args(["--as-folder", "--dry-run"]);
     let out = run(cmd).await;
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     assert!(text(&out.stdout).contains("would create folder photos"));
     assert_eq!(emu.counters().folders_created, 0);
     for _ in 0..2 {
-        let mut cmd = put_to(&emu, &dir);
+        let mut cmd = put_to(&emu, &dir, CUTOFF);
         cmd.arg("--as-folder");
         let out = run(cmd).await;
         assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
@@ -226,14 +201,14 @@ async fn as_folder_uploads_into_a_folder_named_after_the_directory() {
         ["a.jpg", "photos/a.jpg"]
     );
     // A dry run now finds the folder and plans the tree in it.
-    let mut cmd = put_to(&emu, &dir);
+    let mut cmd = put_to(&emu, &dir, CUTOFF);
     cmd.args(["--as-folder", "--dry-run"]);
     let out = run(cmd).await;
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     assert!(text(&out.stdout).contains("dry run, 1 file from the contents of"));
 
     // --as-folder is for a directory only.
-    let mut cmd = put_to(&emu, &dir.join("a.jpg"));
+    let mut cmd = put_to(&emu, &dir.join("a.jpg"), CUTOFF);
     cmd.arg("--as-folder");
     let out = run(cmd).await;
     assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));

@@ -2,33 +2,7 @@
 //! user's `max_upload_size`): exits 8 naming the path and both sizes, with nothing sent,
 //! direct or chunked; `--json` says `too_large`.
 
-use std::path::Path;
-use std::process::{Command, Stdio};
-
 use crate::common::*;
-
-/// `box-upload put FILE --folder 0` into `emu`, chunking above `cutoff`.
-fn put_to(emu: &Emulator, file: &Path, cutoff: &str) -> Command {
-    let mut cmd = box_upload();
-    cmd.arg("put")
-        .arg(file)
-        .args([
-            "--folder",
-            "0",
-            "--api-url",
-            &emu.api_url(),
-            "--upload-url",
-            &emu.upload_url(),
-            "--chunked-cutoff",
-            cutoff,
-            "--min-chunked-size",
-            "1",
-        ])
-        .env("BOX_TOKEN", emu.token())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    cmd
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn put_of_a_file_over_the_users_limit_exits_8_naming_both_sizes() {
