@@ -348,7 +348,7 @@ impl ClientBuilder {
     /// so the parts an upload sends at once go no faster than one connection. Over HTTP/1.1 each
     /// part in flight has a connection of its own, and a path whose rate is limited per
     /// connection (a proxy, a shaper, a long round trip with TCP's window) carries them all at
-    /// once. Measured against the emulator over HTTPS with `--net
+    /// once. Measured once by hand against the emulator over HTTPS with `--net
     /// rtt=40ms,conn=12MiB/s,link=120MiB/s`, a 256 MiB file in 8 MiB parts (`box-upload put`,
     /// parts in flight chosen by the network, up to 16): HTTP/2 took 21.9 s (11.7 MiB/s), its
     /// 36 requests on 2 connections; HTTP/1.1 took 3.2 s (79 MiB/s) on 18 connections. Parts
