@@ -68,8 +68,8 @@ bench/results/ and the report BENCHMARKS.md at the workspace root.
                         with part reuse, the engine without it, boxsdk 10.x and boxsdk 3.x) on
                         the wan and far profiles (or the plain shaped --profile(s) given), and
                         merge its figures into the existing results.json and report
-  --version-size SIZE   that case's file (default: the profile's, wan 1GiB, far 256MiB;
-                        --quick: 64MiB)
+  --version-size SIZE   that case's file (default: 1GiB on every profile; --quick: the
+                        profile's quick size, 64MiB)
   --out DIR             where results.json and the SVGs go (default bench/results)
   --report FILE         the Markdown report (default BENCHMARKS.md)
   --emulator-data DIR   the emulator's data directory, emptied before every run (default: a
@@ -267,11 +267,14 @@ impl Options {
             .collect()
     }
 
-    /// The file of `--version-reuse` on `p`: `--version-size`, else the profile's (wan 1 GiB
-    /// in 32 MiB parts, far 256 MiB in 8 MiB parts; the quick size with `--quick`).
+    /// The file of `--version-reuse` on `p`: `--version-size`, else 1 GiB (in 32 MiB parts)
+    /// on every profile, or the profile's quick size with `--quick`.
     pub fn version_size(&self, p: &profile::Profile) -> u64 {
-        self.version_size
-            .unwrap_or(if self.quick { p.quick_size } else { p.size })
+        self.version_size.unwrap_or(if self.quick {
+            p.quick_size
+        } else {
+            crate::version_case::DEFAULT_SIZE
+        })
     }
 
     pub fn wants(&self, profile: &str) -> bool {
@@ -306,7 +309,7 @@ mod tests {
         assert_eq!(names, vec!["wan", "far"]);
         let [wan, far] = [o.version_profiles()[0], o.version_profiles()[1]];
         assert_eq!(o.version_size(&wan), GIB);
-        assert_eq!(o.version_size(&far), 256 * MIB);
+        assert_eq!(o.version_size(&far), GIB, "the same file on both profiles");
         let o = parse(&["--version-reuse", "--quick"]).unwrap();
         assert_eq!(o.version_size(&wan), 64 * MIB);
         let o = parse(&[
