@@ -19,14 +19,25 @@
 //!   value and still shared, the network got slower: `best` is learnt again.
 //! - A 429 halves it, a 5xx or a timeout takes a quarter off (at least 1, once per burst of
 //!   failures), and it does not grow again for [`HOLD`].
+//! - The end of an upload goes past the limit (never past `max`): once an upload that has a
+//!   part in flight has no more than `max` parts left to answer, its waiting parts go in
+//!   flight at once. Parts started together share the link and finish together, where parts
+//!   started one by one as places free up leave the last ones alone on an idle link, each at
+//!   one connection's rate (a 32 MiB part at 12 MiB/s is 2.7 s of a mostly idle link). A
+//!   file of at most `max` parts goes whole, so its first round does not wait for the
+//!   controller either. Not while a back-off holds; samples of parts that shared the network
+//!   with such parts decide nothing (they measure the tail's crowd, not the limit). Each part
+//!   past the limit costs what any part in flight costs: a connection, and for a part of a
+//!   file beyond the memory cap about 2 MiB of buffers while it is re-read and sent.
 //!
 //! The limit changes the permits of one semaphore: growing adds permits, shrinking takes idle
 //! ones and owes the rest, which are forgotten as parts finish.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use tokio::sync::{OwnedSemaphorePermit, Semaphore, TryAcquireError};
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, TryAcquireError};
 use tokio::time::Instant;
 
 use super::Concurrency;
@@ -80,10 +91,13 @@ pub struct ParallelismStats {
     pub backoffs: u64,
 }
 
-/// The shared budget. Cheap to clone.
+/// The shared budget, as one upload holds it ([`Parallelism::for_upload`]). Cheap to clone:
+/// clones are the same upload's.
 #[derive(Clone)]
 pub(crate) struct Parallelism {
     inner: Arc<Inner>,
+    /// This upload's parts in flight.
+    upload: Arc<AtomicUsize>,
 }
 
 struct Inner {
@@ -93,6 +107,8 @@ struct Inner {
     /// The delay-based shrink stops here (errors go below it).
     floor: usize,
     state: Mutex<State>,
+    /// Told whenever a part leaves the flight: a part waiting may now go past the limit.
+    freed: Notify,
 }
 
 struct State {
@@ -116,6 +132,11 @@ struct State {
     /// Raised by each back-off: failures of parts started before it belong to the same burst.
     epoch: u64,
     backoffs: u64,
+    /// Parts in flight past the limit (the ends of uploads).
+    past: usize,
+    /// Parts that have gone past the limit so far: a sample of a part that saw this change
+    /// shared the network with them.
+    past_total: u64,
 }
 
 impl Parallelism {
@@ -142,33 +163,114 @@ impl Parallelism {
                     hold_until: None,
                     epoch: 0,
                     backoffs: 0,
+                    past: 0,
+                    past_total: 0,
                 }),
+                freed: Notify::new(),
             }),
+            upload: Arc::default(),
         }
     }
 
-    /// Waits for a place in flight (first come, first served).
+    /// A handle of the same budget for one upload: its parts in flight are counted apart, so
+    /// its end may go past the limit.
+    pub(crate) fn for_upload(&self) -> Parallelism {
+        Parallelism {
+            inner: self.inner.clone(),
+            upload: Arc::default(),
+        }
+    }
+
+    /// Waits for a place in flight (first come, first served), for a request that is not part
+    /// of an upload's end.
+    #[cfg(test)]
     pub(crate) async fn acquire(&self) -> Permit {
-        let permit = match self.inner.permits.clone().try_acquire_owned() {
-            Ok(permit) => Some(permit),
-            Err(TryAcquireError::NoPermits) => {
-                let _waiting = Waiting::new(&self.inner);
-                // The semaphore is never closed; should it be, the part goes without a permit.
-                self.inner.permits.clone().acquire_owned().await.ok()
+        self.acquire_part(|| None).await
+    }
+
+    /// Waits for a place in flight for a part of this upload; `parts_left` says how many of the
+    /// upload's parts are not answered yet (`None`: not a chunked upload). First come, first
+    /// served, unless the upload's end may go past the limit (see the module's documentation).
+    pub(crate) async fn acquire_part(&self, parts_left: impl Fn() -> Option<u64>) -> Permit {
+        let inner = &self.inner;
+        let freed = inner.freed.notified();
+        tokio::pin!(freed);
+        freed.as_mut().enable();
+        match inner.permits.clone().try_acquire_owned() {
+            Ok(permit) => return self.enter(Some(permit)),
+            // The semaphore is never closed; should it be, the part goes without a permit.
+            Err(TryAcquireError::Closed) => return self.enter(None),
+            Err(TryAcquireError::NoPermits) => {}
+        }
+        if let Some(permit) = self.pass(&parts_left) {
+            return permit;
+        }
+        let _waiting = Waiting::new(inner);
+        let permit = inner.permits.clone().acquire_owned();
+        tokio::pin!(permit);
+        loop {
+            tokio::select! {
+                biased;
+                permit = &mut permit => return self.enter(permit.ok()),
+                () = &mut freed => {
+                    freed.set(inner.freed.notified());
+                    freed.as_mut().enable();
+                    if let Some(permit) = self.pass(&parts_left) {
+                        return permit;
+                    }
+                }
             }
-            Err(TryAcquireError::Closed) => None,
-        };
+        }
+    }
+
+    /// A place past the limit for a part of this upload, if it may have one: the upload has a
+    /// part in flight already and no more than `max` parts left, fewer than `max` are in
+    /// flight, and no back-off holds.
+    fn pass(&self, parts_left: &impl Fn() -> Option<u64>) -> Option<Permit> {
+        let inner = &self.inner;
+        if !inner.adaptive || self.upload.load(Ordering::Relaxed) == 0 {
+            return None;
+        }
+        if parts_left().is_none_or(|left| left > inner.max as u64) {
+            return None;
+        }
+        let now = Instant::now();
+        let mut st = inner.lock();
+        let held = st.hold_until.is_some_and(|t| now < t);
+        if st.in_flight >= inner.max || st.debt > 0 || held {
+            return None;
+        }
+        st.past += 1;
+        st.past_total += 1;
+        Some(self.enter_locked(&mut st, now, None, true))
+    }
+
+    fn enter(&self, permit: Option<OwnedSemaphorePermit>) -> Permit {
         let now = Instant::now();
         let mut st = self.inner.lock();
+        self.enter_locked(&mut st, now, permit, false)
+    }
+
+    fn enter_locked(
+        &self,
+        st: &mut State,
+        now: Instant,
+        permit: Option<OwnedSemaphorePermit>,
+        past: bool,
+    ) -> Permit {
         st.account(now);
         st.in_flight += 1;
         st.peak_in_flight = st.peak_in_flight.max(st.in_flight);
+        self.upload.fetch_add(1, Ordering::Relaxed);
         Permit {
             inner: self.inner.clone(),
+            upload: self.upload.clone(),
             permit,
+            past,
             epoch: st.epoch,
             started: now,
             area_at_start: st.area,
+            past_at_start: st.past_total,
         }
     }
 
@@ -321,12 +423,18 @@ impl State {
 /// A place in flight, given back when dropped.
 pub(crate) struct Permit {
     inner: Arc<Inner>,
+    /// The upload's count of its parts in flight.
+    upload: Arc<AtomicUsize>,
     permit: Option<OwnedSemaphorePermit>,
+    /// A place past the limit, at an upload's end.
+    past: bool,
     epoch: u64,
     started: Instant,
     /// Part-seconds in flight when this one started: the difference at its answer, over its
     /// duration, is how many parts it shared the network with on average (itself included).
     area_at_start: f64,
+    /// `past_total` when this one started.
+    past_at_start: u64,
 }
 
 impl Permit {
@@ -342,6 +450,10 @@ impl Permit {
         }
         let mut st = self.inner.lock();
         st.account(now);
+        if st.past > 0 || st.past_total != self.past_at_start {
+            // It shared the network with parts past the limit: says nothing of the limit.
+            return;
+        }
         let parts = ((st.area - self.area_at_start) / secs).max(1.0);
         self.inner.decide(&mut st, now, bytes as f64 / secs, parts);
     }
@@ -354,15 +466,22 @@ impl Permit {
 
 impl Drop for Permit {
     fn drop(&mut self) {
-        let mut st = self.inner.lock();
-        st.account(Instant::now());
-        st.in_flight = st.in_flight.saturating_sub(1);
-        if let Some(permit) = self.permit.take() {
-            if st.debt > 0 {
-                st.debt -= 1;
-                permit.forget();
+        {
+            let mut st = self.inner.lock();
+            st.account(Instant::now());
+            st.in_flight = st.in_flight.saturating_sub(1);
+            if self.past {
+                st.past = st.past.saturating_sub(1);
+            }
+            if let Some(permit) = self.permit.take() {
+                if st.debt > 0 {
+                    st.debt -= 1;
+                    permit.forget();
+                }
             }
         }
+        self.upload.fetch_sub(1, Ordering::Relaxed);
+        self.inner.freed.notify_waiters();
     }
 }
 
@@ -405,6 +524,8 @@ mod tests {
     struct Flight {
         permit: Permit,
         left: f64,
+        /// Whose part it is (of several uploads at once).
+        file: usize,
     }
 
     /// A part waiting for a place (the source always has one more ready).
@@ -432,6 +553,7 @@ mod tests {
                         flights.push(Flight {
                             permit,
                             left: net.part,
+                            file: 0,
                         });
                     }
                     None => break,
@@ -593,6 +715,7 @@ mod tests {
                 flights.push(Flight {
                     permit: p.acquire().await,
                     left: net.part,
+                    file: 0,
                 });
             }
             tokio::time::advance(TICK).await;
@@ -608,38 +731,89 @@ mod tests {
         assert_eq!(p.stats().limit, Concurrency::ADAPTIVE_START);
     }
 
-    /// Model seconds to send `parts` parts of `net` from a fresh controller.
+    /// Model seconds to send one upload's `parts` parts of `net`, its end going past the limit
+    /// as the engine's do.
     async fn time_to_send(p: &Parallelism, net: &Net, parts: usize) -> f64 {
+        send_file(p, net, parts, true).await
+    }
+
+    /// Model seconds to send one upload's `parts` parts of `net`; `counted`: the parts left are
+    /// told to the parallelism (as the engine does for a chunked upload), so the upload's end
+    /// may go past the limit.
+    async fn send_file(p: &Parallelism, net: &Net, parts: usize, counted: bool) -> f64 {
+        send_files(p, net, &[parts], counted).await[0]
+    }
+
+    /// Model seconds until each of several uploads (of `files[i]` parts) is sent, all at once
+    /// through `p` and over the same network, as a tree upload sends them.
+    async fn send_files(p: &Parallelism, net: &Net, files: &[usize], counted: bool) -> Vec<f64> {
         use futures_util::FutureExt as _;
+        use std::sync::atomic::AtomicU64;
+        struct File {
+            upload: Parallelism,
+            parts: usize,
+            started: usize,
+            left: Arc<AtomicU64>,
+            done: Option<f64>,
+        }
+        impl File {
+            fn parts_left(&self, counted: bool) -> impl Fn() -> Option<u64> + Send + 'static {
+                let left = self.left.clone();
+                move || counted.then(|| left.load(Ordering::Relaxed))
+            }
+        }
+        let mut files: Vec<File> = files
+            .iter()
+            .map(|&parts| File {
+                upload: p.for_upload(),
+                parts,
+                started: 0,
+                left: Arc::new(AtomicU64::new(parts as u64)),
+                done: None,
+            })
+            .collect();
         let start = Instant::now();
-        let (mut started, mut flights) = (0, Vec::<Flight>::new());
-        while started < parts || !flights.is_empty() {
-            while started < parts {
-                match p.acquire().now_or_never() {
-                    Some(permit) => {
-                        started += 1;
-                        flights.push(Flight {
-                            permit,
-                            left: net.part,
-                        });
+        let mut flights = Vec::<Flight>::new();
+        while files.iter().any(|f| f.done.is_none()) {
+            let mut waiters = Vec::new();
+            for (i, f) in files.iter_mut().enumerate() {
+                while f.started < f.parts {
+                    match f.upload.acquire_part(f.parts_left(counted)).now_or_never() {
+                        Some(permit) => {
+                            f.started += 1;
+                            flights.push(Flight {
+                                permit,
+                                left: net.part,
+                                file: i,
+                            });
+                        }
+                        None => break,
                     }
-                    None => break,
+                }
+                // A part beyond the limit waits (counted as demand) while the others move.
+                if f.started < f.parts {
+                    let (upload, parts_left) = (f.upload.clone(), f.parts_left(counted));
+                    waiters.push(tokio::spawn(async move {
+                        upload.acquire_part(parts_left).await
+                    }));
                 }
             }
-            // A part beyond the limit waits (counted as demand) while the others move.
-            let waiter = (started < parts).then(|| {
-                let p = p.clone();
-                tokio::spawn(async move { p.acquire().await })
-            });
             tick(net, &mut flights).await;
-            if let Some(waiter) = waiter {
+            for (i, f) in files.iter_mut().enumerate() {
+                let answered = f.started - flights.iter().filter(|x| x.file == i).count();
+                f.left.store((f.parts - answered) as u64, Ordering::Relaxed);
+                if answered == f.parts && f.done.is_none() {
+                    f.done = Some(start.elapsed().as_secs_f64());
+                }
+            }
+            for waiter in waiters {
                 waiter.abort();
                 if let Ok(permit) = waiter.await {
                     drop(permit);
                 }
             }
         }
-        start.elapsed().as_secs_f64()
+        files.iter().map(|f| f.done.unwrap_or_default()).collect()
     }
 
     #[tokio::test(start_paused = true)]
@@ -655,5 +829,131 @@ mod tests {
             adaptive_secs < pinned_secs * 0.6,
             "{adaptive_secs} vs {pinned_secs}"
         );
+    }
+
+    /// The benchmark's `wan` profile: 12 MiB/s per connection, 120 MiB/s link, 32 MiB parts.
+    fn wan() -> Net {
+        Net {
+            conn: 12.0 * MIB,
+            link: 120.0 * MIB,
+            part: 32.0 * MIB,
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_file_of_at_most_max_parts_goes_whole() {
+        // 1 GiB in 32 parts of 32 MiB: 8.5 s on the link. Started at 8, the first round fills
+        // 80% of it; then one by one, the last parts end alone.
+        for (name, net) in [("wan", wan()), ("far", Net::far())] {
+            let ideal = 32.0 * net.part / net.link;
+            let whole = send_file(&adaptive(32), &net, 32, true).await;
+            let limited = send_file(&adaptive(32), &net, 32, false).await;
+            eprintln!(
+                "{name}: ideal {ideal:.2} s, whole {whole:.2} s, by the limit {limited:.2} s"
+            );
+            assert!(whole <= ideal * 1.02, "{name}: {whole} s vs {ideal} s");
+            assert!(whole < limited * 0.9, "{name}: {whole} s vs {limited} s");
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_end_of_a_longer_file_goes_together() {
+        // 64 parts with at most 16 in flight: the limit runs the first 48, the last 16 go
+        // together and the link stays full to the end.
+        for (name, net) in [("wan", wan()), ("far", Net::far())] {
+            let ideal = 64.0 * net.part / net.link;
+            let p = adaptive(16);
+            let together = send_file(&p, &net, 64, true).await;
+            let s = p.stats();
+            let limited = send_file(&adaptive(16), &net, 64, false).await;
+            eprintln!(
+                "{name}: ideal {ideal:.2} s, end together {together:.2} s, by the limit {limited:.2} s"
+            );
+            assert!(
+                together <= ideal * 1.15,
+                "{name}: {together} s vs {ideal} s"
+            );
+            assert!(together < limited, "{name}: {together} s vs {limited} s");
+            assert!(s.peak_in_flight <= 16, "never past max: {s:?}");
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn only_the_end_of_a_chunked_upload_passes_the_limit() {
+        let p = adaptive(16);
+        let start = Concurrency::ADAPTIVE_START;
+        let upload = p.for_upload();
+        let held: Vec<Permit> =
+            futures_util::future::join_all((0..start).map(|_| upload.acquire_part(|| Some(40))))
+                .await;
+        let wait = Duration::from_secs(1);
+        // 40 parts left: more than max, it waits for the limit.
+        let far_from_the_end = tokio::time::timeout(wait, upload.acquire_part(|| Some(40))).await;
+        assert!(far_from_the_end.is_err());
+        // A request of no chunked upload, or of an upload with nothing in flight yet (a direct
+        // upload of a tree's next file), waits too.
+        let not_chunked = tokio::time::timeout(wait, upload.acquire_part(|| None)).await;
+        assert!(not_chunked.is_err());
+        let other = p.for_upload();
+        let first_of_other = tokio::time::timeout(wait, other.acquire_part(|| Some(2))).await;
+        assert!(first_of_other.is_err());
+        // 12 left, at most 16: the end goes past the limit, up to max and no further.
+        let mut end = Vec::new();
+        for _ in 0..16 - start {
+            end.push(upload.acquire_part(|| Some(12)).await);
+        }
+        let s = p.stats();
+        assert_eq!((s.limit, s.in_flight), (start, 16), "{s:?}");
+        let past_max = tokio::time::timeout(wait, upload.acquire_part(|| Some(12))).await;
+        assert!(past_max.is_err(), "never past max");
+        drop((held, end));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_waiting_end_goes_once_a_part_leaves_but_not_while_a_back_off_holds() {
+        let p = adaptive(16);
+        let start = Concurrency::ADAPTIVE_START;
+        let upload = p.for_upload();
+        let mut held: Vec<Permit> =
+            futures_util::future::join_all((0..start).map(|_| upload.acquire_part(|| Some(10))))
+                .await;
+        // A 429: halved, and held.
+        held[0].congested(Congestion::RateLimited);
+        let waiting = tokio::spawn({
+            let upload = upload.clone();
+            async move { upload.acquire_part(|| Some(10)).await }
+        });
+        tokio::time::sleep(HOLD / 2).await;
+        // The parts over the halved limit leave (their places are forgotten): no pass while
+        // held, and no place under the limit either.
+        held.truncate(start / 2);
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        assert!(!waiting.is_finished(), "no pass while the back-off holds");
+        tokio::time::sleep(HOLD).await;
+        // Held no more: the next part to leave lets the waiting end go past the limit.
+        held.truncate(start / 2 - 1);
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        assert!(waiting.is_finished(), "{:?}", p.stats());
+        let permit = waiting.await.expect("the waiting part got a place");
+        assert_eq!(p.stats().limit, start / 2);
+        drop(permit);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_tree_of_files_shares_max() {
+        // Three files of 24 parts at once through one uploader (a tree upload): each file's end
+        // goes past the limit, all of them together never past max, and the link stays full.
+        let net = Net::far();
+        let ideal = 3.0 * 24.0 * net.part / net.link;
+        let p = adaptive(16);
+        let ends = send_files(&p, &net, &[24, 24, 24], true).await;
+        let s = p.stats();
+        let limited = send_files(&adaptive(16), &net, &[24, 24, 24], false).await;
+        eprintln!("three files of 24 far parts: ideal {ideal:.2} s, ends past the limit {ends:.2?} s, by the limit {limited:.2?} s; {s:?}");
+        assert!(s.peak_in_flight <= 16, "{s:?}");
+        let last = ends.iter().copied().fold(0.0, f64::max);
+        let last_limited = limited.iter().copied().fold(0.0, f64::max);
+        assert!(last <= ideal * 1.1, "{last} s vs {ideal} s");
+        assert!(last <= last_limited, "{last} s vs {last_limited} s");
     }
 }

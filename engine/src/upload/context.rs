@@ -69,14 +69,16 @@ impl<A> Ctx<A> {
     }
 
     /// Sends one request carrying `len` bytes of file content (a part, or a whole direct
-    /// upload): in a place of the uploader's parallelism, within the transfer timeout, and
-    /// telling the parallelism how it went (a sample when answered, a back-off on congestion).
+    /// upload): in a place of the uploader's parallelism (the end of a chunked upload may go
+    /// past its limit: the parts not answered yet are counted from the progress), within the
+    /// transfer timeout, and telling the parallelism how it went (a sample when answered, a
+    /// back-off on congestion).
     pub(crate) async fn send_content<T>(
         &self,
         len: u64,
         call: impl Future<Output = Result<T, CallError>>,
     ) -> Result<T, CallError> {
-        let permit = self.parallelism.acquire().await;
+        let permit = self.parallelism.acquire_part(|| self.parts_left()).await;
         let _in_flight = self.reporter.in_flight();
         let timeout = self.transfer_timeout(len);
         let result = tokio::time::timeout(timeout, call)
@@ -91,5 +93,13 @@ impl<A> Ctx<A> {
             }
         }
         result
+    }
+
+    /// The parts of this upload not answered yet (in flight, waiting, or still to be read), once
+    /// a chunked session says how many there are.
+    fn parts_left(&self) -> Option<u64> {
+        let progress = self.reporter.subscribe();
+        let p = progress.borrow();
+        (p.total_parts > 0).then(|| p.total_parts.saturating_sub(p.parts_done))
     }
 }

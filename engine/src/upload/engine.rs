@@ -73,7 +73,7 @@ impl<A: UploadCalls> Engine<A> {
         let ctx = Ctx {
             api: self.api.clone(),
             config: self.config.clone(),
-            parallelism: self.parallelism.clone(),
+            parallelism: self.parallelism.for_upload(),
             reporter: reporter.clone(),
             cancel,
         };
@@ -117,7 +117,7 @@ impl<A: UploadCalls> Engine<A> {
         let ctx = Ctx {
             api: self.api.clone(),
             config: self.config.clone(),
-            parallelism: self.parallelism.clone(),
+            parallelism: self.parallelism.for_upload(),
             reporter: Reporter::new(),
             cancel,
         };
