@@ -155,7 +155,7 @@ impl OrderedHasher {
     }
 
     /// Feeds the next part (which must follow the previous one in the file) and returns its own
-    /// hashes.
+    /// hashes: for a part whose bytes are not kept (see [`OrderedHasher::feed`] for the others).
     ///
     /// A part's SHA-512 is computed on a second thread while this one computes the SHA-1s: in
     /// software SHA-512 costs about as much as both SHA-1s (which have CPU instructions on most
@@ -182,6 +182,20 @@ impl OrderedHasher {
             sha1: self.sha1s(data),
             sha512,
         }
+    }
+
+    /// Whether each part's SHA-512 is asked for.
+    pub(crate) fn wants_sha512(&self) -> bool {
+        self.sha512
+    }
+
+    /// Feeds the next part to the whole-file SHA-1 only: for a part whose bytes are kept, its
+    /// SHA-512 is computed beside the pass and its own SHA-1 only if it is sent.
+    pub(crate) fn feed(&mut self, data: &[u8]) {
+        for block in data.chunks(BLOCK) {
+            self.whole.update(block);
+        }
+        self.bytes += data.len() as u64;
     }
 
     /// Feeds `data` to the whole-file SHA-1 and returns its own SHA-1, reading it once.
@@ -268,10 +282,54 @@ mod tests {
     }
 
     #[test]
+    fn parts_fed_without_their_own_hashes_still_make_the_whole_file_sha1() {
+        let data: Vec<u8> = (0..10_000u32).map(|i| (i % 251) as u8).collect();
+        let mut h = OrderedHasher::new(true);
+        assert!(h.wants_sha512());
+        for (i, chunk) in data.chunks(3_000).enumerate() {
+            if i % 2 == 0 {
+                h.feed(chunk);
+            } else {
+                assert_eq!(h.part(chunk).sha1, Sha1Digest::of(chunk));
+            }
+        }
+        assert_eq!(h.bytes(), 10_000);
+        assert_eq!(h.finish(), Sha1Digest::of(&data));
+    }
+
+    #[test]
     fn empty_input_has_the_empty_sha1() {
         assert_eq!(
             OrderedHasher::new(false).finish().hex(),
             "da39a3ee5e6b4b0d3255bfef95601890afd80709"
         );
+    }
+
+    /// Not a test: prints each hash's throughput on 256 MiB (SHA-512 in the `sha2` crate,
+    /// which uses AVX2, and in `ring`, whose assembly SHA-512 runs on Intel CPUs only and its
+    /// portable code elsewhere). Run in release:
+    /// `cargo test --release -p box-uploads --lib -- --ignored --nocapture digest_speeds`.
+    #[test]
+    #[ignore = "a measurement, not a test"]
+    fn digest_speeds() {
+        let data: Vec<u8> = (0..256u32 << 20)
+            .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+            .collect();
+        let time = |name: &str, f: &dyn Fn(&[u8])| {
+            let t = std::time::Instant::now();
+            f(std::hint::black_box(&data));
+            println!("{name}: {:.0} MiB/s", 256.0 / t.elapsed().as_secs_f64());
+        };
+        for _ in 0..2 {
+            time("sha1", &|d| {
+                std::hint::black_box(Sha1Digest::of(d));
+            });
+            time("sha512 (sha2)", &|d| {
+                std::hint::black_box(Sha512Digest::of(d));
+            });
+            time("sha512 (ring)", &|d| {
+                std::hint::black_box(ring::digest::digest(&ring::digest::SHA512, d));
+            });
+        }
     }
 }

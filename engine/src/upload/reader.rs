@@ -8,6 +8,14 @@
 //! file's part comes in a pool buffer when one is free and otherwise as its hashes alone, read
 //! in the reader's own scratch buffer and sent by reading it again, so the reader never waits
 //! for the uploads; bytes in memory are hashed and handed on as slices, without a buffer.
+//!
+//! When parts may be reused, a part whose bytes are handed on (a pool buffer or a slice) gets
+//! its SHA-512 on the blocking pool while the reader goes on with the next part, so both cores
+//! hash (the parts being hashed are bounded by the buffers, the channel and the plan's batch,
+//! as before), and no SHA-1 of its own: the plan stage computes it from the same bytes only if
+//! the part is sent or checked against a stored one ([`sha1_of_kept`]); a part Box holds is
+//! committed by its `part_id` and never needs it. A part hashed in the scratch buffer gets both
+//! before the buffer is used again (its bytes are gone afterwards).
 
 use bytes::Bytes;
 use tokio::sync::mpsc;
@@ -18,6 +26,40 @@ use super::pool::BufferPool;
 use super::source::PartReader;
 use crate::digest::{OrderedHasher, PartHashes, Sha1Digest, Sha512Digest};
 
+/// A part's SHA-512: computed, or being computed on the blocking pool from the part's bytes.
+pub(crate) enum PartSha512 {
+    Ready(Sha512Digest),
+    Hashing(tokio::task::JoinHandle<Sha512Digest>),
+}
+
+impl PartSha512 {
+    /// Starts hashing `bytes` on the blocking pool (the clone keeps its buffer until then).
+    fn hashing(bytes: Bytes) -> Self {
+        PartSha512::Hashing(tokio::task::spawn_blocking(move || {
+            Sha512Digest::of(&bytes)
+        }))
+    }
+
+    /// The digest, once computed.
+    pub(crate) async fn get(self) -> Result<Sha512Digest, UploadError> {
+        match self {
+            PartSha512::Ready(digest) => Ok(digest),
+            PartSha512::Hashing(task) => task
+                .await
+                .map_err(|e| UploadError::internal("hashing task failed").with_source(e)),
+        }
+    }
+}
+
+/// The SHA-1 of a part handed on without one (its bytes came along), computed from those
+/// bytes on the blocking pool: the bytes the pass hashed and the part is sent from.
+pub(crate) async fn sha1_of_kept(bytes: &Bytes) -> Result<Sha1Digest, UploadError> {
+    let bytes = bytes.clone();
+    tokio::task::spawn_blocking(move || Sha1Digest::of(&bytes))
+        .await
+        .map_err(|e| UploadError::internal("hashing task failed").with_source(e))
+}
+
 /// What the reader hands on.
 pub(crate) enum ReadMsg {
     /// The next part, read and hashed.
@@ -25,9 +67,11 @@ pub(crate) enum ReadMsg {
         span: PartSpan,
         /// The part's bytes; `None` when they are to be read again from the file.
         data: Option<Bytes>,
-        sha1: Sha1Digest,
+        /// `None` only for a part with its bytes and its SHA-512: computed only if needed,
+        /// with [`sha1_of_kept`].
+        sha1: Option<Sha1Digest>,
         /// Computed only when the reader was asked for it.
-        sha512: Option<Sha512Digest>,
+        sha512: Option<PartSha512>,
     },
     /// Every part was read, the source ended exactly at its declared size, and this is the
     /// SHA-1 of the whole file.
@@ -76,6 +120,7 @@ async fn read_all(
     tx: &mpsc::Sender<ReadMsg>,
 ) -> Result<Option<Sha1Digest>, UploadError> {
     let declared = layout.file_size();
+    let sha512 = hasher.wants_sha512();
     // The part being hashed when no pool buffer holds it (allocated on first need).
     let mut scratch = Vec::new();
     for span in layout.parts() {
@@ -91,15 +136,18 @@ async fn read_all(
                 }
                 .into());
             }
+            // A slice is kept: with reuse, its own hashes come later (see the module's
+            // documentation).
             let hashed = tokio::task::spawn_blocking(move || {
-                let hashes = hasher.part(&slice);
+                let hashes = hash(&mut hasher, &slice, sha512);
                 (slice, hasher, hashes)
             })
             .await;
-            let (data, back, PartHashes { sha1, sha512 }) =
+            let (data, back, hashes) =
                 hashed.map_err(|e| UploadError::internal("hashing task failed").with_source(e))?;
             hasher = back;
             let data = Some(data);
+            let (sha1, sha512) = digests(hashes, data.as_ref())?;
             let part = ReadMsg::Part {
                 span,
                 data,
@@ -130,10 +178,12 @@ async fn read_all(
             None if scratch.len() < len => vec![0u8; len],
             None => std::mem::take(&mut scratch),
         };
-        // Read and hash off the async threads: a 64 MiB part is tens of milliseconds of CPU.
+        // Read and hash off the async threads: a 64 MiB part is tens of milliseconds of CPU. A
+        // part kept in a buffer gets its SHA-512 once read, beside the next part's reading.
+        let later = sha512 && pooled.is_some();
         let (storage, read) = reader
             .fill_then(storage, len, move |bytes| {
-                let hashes = hasher.part(bytes);
+                let hashes = hash(&mut hasher, bytes, later);
                 (hasher, hashes)
             })
             .await;
@@ -141,7 +191,7 @@ async fn read_all(
             Some(buf) => buf.put(storage),
             None => scratch = storage,
         }
-        let (got, (back, PartHashes { sha1, sha512 })) =
+        let (got, (back, hashes)) =
             read.map_err(|e| UploadError::source_io(format!("at byte {}", span.offset), e))?;
         hasher = back;
         if got < len {
@@ -153,6 +203,7 @@ async fn read_all(
         }
         // The bytes of a pooled part go on as they were hashed; the others are read again.
         let data = pooled.map(|buf| buf.freeze(len));
+        let (sha1, sha512) = digests(hashes, data.as_ref())?;
         let part = ReadMsg::Part {
             span,
             data,
@@ -167,6 +218,32 @@ async fn read_all(
         Ok(false) => Ok(Some(hasher.finish())),
         Ok(true) => Err(UploadErrorKind::SourceTooLong { declared }.into()),
         Err(e) => Err(UploadError::source_io(format!("after byte {declared}"), e)),
+    }
+}
+
+/// Feeds a part to `hasher`: only to the whole-file SHA-1 when its own hashes come `later`
+/// (from bytes kept), else its hashes too.
+fn hash(hasher: &mut OrderedHasher, bytes: &[u8], later: bool) -> Option<PartHashes> {
+    if later {
+        hasher.feed(bytes);
+        None
+    } else {
+        Some(hasher.part(bytes))
+    }
+}
+
+/// A part's digests for its message: those of the pass, or (`hashes` none: a kept part) its
+/// SHA-512 started now on the blocking pool from its bytes and its SHA-1 left for later.
+fn digests(
+    hashes: Option<PartHashes>,
+    kept: Option<&Bytes>,
+) -> Result<(Option<Sha1Digest>, Option<PartSha512>), UploadError> {
+    match (hashes, kept) {
+        (Some(PartHashes { sha1, sha512 }), _) => Ok((Some(sha1), sha512.map(PartSha512::Ready))),
+        (None, Some(bytes)) => Ok((None, Some(PartSha512::hashing(bytes.clone())))),
+        (None, None) => Err(UploadError::internal(
+            "a part hashed for later without its bytes",
+        )),
     }
 }
 
@@ -202,7 +279,15 @@ mod tests {
                     sha1,
                     sha512,
                 } => {
-                    let data = data.expect("bytes handed on").to_vec();
+                    let bytes = data.expect("bytes handed on");
+                    assert_eq!(sha1, None, "a kept part's SHA-1 is computed only if needed");
+                    let sha1 = sha1_of_kept(&bytes).await.expect("hashed");
+                    let data = bytes.to_vec();
+                    drop(bytes);
+                    let sha512 = match sha512 {
+                        Some(later) => Some(later.get().await.expect("hashed")),
+                        None => None,
+                    };
                     assert_eq!(sha512, Some(Sha512Digest::of(&data)), "the part's SHA-512");
                     parts.push((span, data, sha1))
                 }
@@ -258,6 +343,7 @@ mod tests {
                     sha1,
                     ..
                 } => {
+                    let sha1 = sha1.expect("computed in the pass without reuse");
                     let expected = &data[span.offset as usize..(span.offset + span.len) as usize];
                     assert_eq!(sha1, Sha1Digest::of(expected));
                     if let Some(bytes) = &bytes {
@@ -300,5 +386,101 @@ mod tests {
             last,
             ReadMsg::Failed(e) if e.kind() == &UploadErrorKind::SourceTooLong { declared: 3_000 }
         ));
+    }
+
+    /// Process CPU time (user + system) so far, from /proc (Linux, 100 ticks a second).
+    fn cpu_seconds() -> f64 {
+        let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+        let after = stat.rsplit(')').next().unwrap_or("");
+        let fields: Vec<&str> = after.split_whitespace().collect();
+        let tick = |i: usize| {
+            fields
+                .get(i)
+                .and_then(|f| f.parse::<f64>().ok())
+                .unwrap_or(0.0)
+        };
+        (tick(11) + tick(12)) / 100.0
+    }
+
+    /// Not a test: prints the wall and CPU time of the ordered pass over a 1 GiB file with part
+    /// reuse on, 32 MiB parts, as a new version's upload runs it (7 pool buffers, parts held in
+    /// batches of 256 MiB, parts 16 and 17 missed). Run in release:
+    /// `cargo test --release -p box-uploads --lib -- --ignored --nocapture reuse_pass_timing`.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    #[ignore = "a measurement, not a test"]
+    async fn reuse_pass_timing() {
+        const MIB: usize = 1 << 20;
+        const PART: usize = 32 * MIB;
+        const SIZE: usize = 1024 * MIB;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("big.bin");
+        {
+            let mut x = 0x9e37_79b9_7f4a_7c15u64;
+            let data: Vec<u8> = (0..SIZE / 8)
+                .flat_map(|_| {
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                    x.to_le_bytes()
+                })
+                .collect();
+            std::fs::write(&path, &data).expect("write");
+        }
+        for round in 0..3 {
+            let file = std::fs::File::open(&path).expect("open");
+            let layout = PartLayout::new(SIZE as u64, PART as u64).expect("layout");
+            let pool = BufferPool::new(PART, 7);
+            let (tx, mut rx) = mpsc::channel(SIZE / PART);
+            let (cpu0, t0) = (cpu_seconds(), std::time::Instant::now());
+            tokio::spawn(read_parts(
+                PartReader::File(Some(file)),
+                layout,
+                pool,
+                Hand::BytesIfFree,
+                true,
+                tx,
+            ));
+            let mut waiting = Vec::new();
+            let mut third_batch = None;
+            loop {
+                match rx.recv().await.expect("a final message") {
+                    ReadMsg::Part {
+                        span,
+                        data,
+                        sha1,
+                        sha512,
+                    } => {
+                        let sha512 = sha512.expect("asked for").get().await.expect("hashed");
+                        waiting.push((span, data, sha1, sha512));
+                        if waiting.len() == 8 {
+                            for (span, data, sha1, _) in waiting.drain(..) {
+                                if span.index == 16 || span.index == 17 {
+                                    let sha1 = match (sha1, &data) {
+                                        (Some(sha1), _) => sha1,
+                                        (None, Some(bytes)) => {
+                                            sha1_of_kept(bytes).await.expect("hashed")
+                                        }
+                                        (None, None) => panic!("no SHA-1, no bytes"),
+                                    };
+                                    std::hint::black_box(sha1);
+                                }
+                                if span.index == 23 {
+                                    third_batch = Some(t0.elapsed());
+                                }
+                            }
+                        }
+                    }
+                    ReadMsg::Finished { .. } => break,
+                    ReadMsg::Failed(e) => panic!("{e}"),
+                }
+            }
+            let wall = t0.elapsed();
+            println!(
+                "round {round}: 1 GiB in {:.3} s wall ({:.3} s to 768 MiB), {:.2} s CPU",
+                wall.as_secs_f64(),
+                third_batch.map_or(0.0, |t| t.as_secs_f64()),
+                cpu_seconds() - cpu0
+            );
+        }
     }
 }

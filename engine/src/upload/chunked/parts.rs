@@ -224,7 +224,10 @@ fn arrived<A: UploadCalls>(
     if let Some(h) = sha512 {
         done.sha512.insert(span.offset, h);
     }
+    // Every part but a hit has its SHA-1 (see `PlannedPart`).
+    let sha1 = || sha1.ok_or_else(|| UploadError::internal("a part to send without its SHA-1"));
     if let Some(record) = stored.get(&span.offset) {
+        let sha1 = sha1()?;
         if !matches(record, &span, &sha1) {
             return Err(UploadErrorKind::SourceChanged {
                 detail: format!(
@@ -255,8 +258,9 @@ fn arrived<A: UploadCalls>(
         }
         // A miss is sent with the SHA-512 the plan matched it by.
         (Answer::Miss, Some(h)) => h.header(),
-        _ => sha1.header(),
+        _ => sha1()?.header(),
     };
+    let sha1 = sha1()?;
     let content = match (data, reread) {
         (Some(bytes), _) => PartContent::Bytes(bytes),
         (None, Some(file)) => PartContent::File(file.clone()),

@@ -28,7 +28,7 @@ use crate::upload::context::Ctx;
 use crate::upload::error::{Chain, UploadError};
 use crate::upload::layout::PartSpan;
 use crate::upload::pool::BufferPool;
-use crate::upload::reader::ReadMsg;
+use crate::upload::reader::{sha1_of_kept, ReadMsg};
 
 /// What the plan said of a part.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -59,9 +59,40 @@ pub(super) struct PlannedPart {
     pub span: PartSpan,
     /// As [`ReadMsg::Part`]'s.
     pub data: Option<Bytes>,
-    pub sha1: Sha1Digest,
+    /// `None` only for a hit (never sent, committed by its `part_id`).
+    pub sha1: Option<Sha1Digest>,
     pub sha512: Option<Sha512Digest>,
     pub answer: Answer,
+}
+
+impl PlannedPart {
+    /// The part with its answer, and its SHA-1 unless it is a hit: one the reader left to
+    /// compute (see [`ReadMsg::Part`]) is computed from the bytes it came with.
+    async fn new(
+        span: PartSpan,
+        data: Option<Bytes>,
+        sha1: Option<Sha1Digest>,
+        sha512: Option<Sha512Digest>,
+        answer: Answer,
+    ) -> Result<Self, UploadError> {
+        let sha1 = match (sha1, &answer, &data) {
+            (Some(sha1), _, _) => Some(sha1),
+            (None, Answer::Hit(_), _) => None,
+            (None, _, Some(bytes)) => Some(sha1_of_kept(bytes).await?),
+            (None, _, None) => {
+                return Err(UploadError::internal(
+                    "a part without its SHA-1 or its bytes",
+                ))
+            }
+        };
+        Ok(PlannedPart {
+            span,
+            data,
+            sha1,
+            sha512,
+            answer,
+        })
+    }
 }
 
 /// The content a batch asks about, at most (see the module's documentation).
@@ -107,7 +138,7 @@ pub(super) struct Planner<A> {
 struct Waiting {
     span: PartSpan,
     data: Option<Bytes>,
-    sha1: Sha1Digest,
+    sha1: Option<Sha1Digest>,
     sha512: Sha512Digest,
 }
 
@@ -135,24 +166,37 @@ impl<A: UploadCalls> Planner<A> {
                     data,
                     sha1,
                     sha512,
-                }) => match (self.answer_now(&span, sha512.as_ref()), sha512) {
-                    (None, Some(sha512)) => {
-                        waiting.push(Waiting {
-                            span,
-                            data,
-                            sha1,
-                            sha512,
-                        });
-                        continue;
+                }) => {
+                    // In order: the reader hashes the next parts meanwhile.
+                    let sha512 = match sha512 {
+                        Some(later) => match later.get().await {
+                            Ok(digest) => Some(digest),
+                            Err(e) => {
+                                let _ = tx.send(Planned::Failed(e)).await;
+                                return;
+                            }
+                        },
+                        None => None,
+                    };
+                    match (self.answer_now(&span, sha512.as_ref()), sha512) {
+                        (None, Some(sha512)) => {
+                            waiting.push(Waiting {
+                                span,
+                                data,
+                                sha1,
+                                sha512,
+                            });
+                            continue;
+                        }
+                        (answer, sha512) => {
+                            let answer = answer.unwrap_or(Answer::Unasked);
+                            match PlannedPart::new(span, data, sha1, sha512, answer).await {
+                                Ok(part) => Planned::Part(part),
+                                Err(e) => Planned::Failed(e),
+                            }
+                        }
                     }
-                    (answer, sha512) => Planned::Part(PlannedPart {
-                        span,
-                        data,
-                        sha1,
-                        sha512,
-                        answer: answer.unwrap_or(Answer::Unasked),
-                    }),
-                },
+                }
                 Some(ReadMsg::Finished { whole }) => {
                     if !self.flush(&mut waiting, &tx).await {
                         return;
@@ -227,14 +271,12 @@ impl<A: UploadCalls> Planner<A> {
                 let answer = answers
                     .as_ref()
                     .map_or(Answer::Unasked, |a| answer_of(&a[i]));
-                let part = Planned::Part(PlannedPart {
-                    span: w.span,
-                    data: w.data,
-                    sha1: w.sha1,
-                    sha512: Some(w.sha512),
-                    answer,
-                });
-                if tx.send(part).await.is_err() {
+                let part = PlannedPart::new(w.span, w.data, w.sha1, Some(w.sha512), answer).await;
+                let (part, last) = match part {
+                    Ok(part) => (Planned::Part(part), false),
+                    Err(e) => (Planned::Failed(e), true),
+                };
+                if tx.send(part).await.is_err() || last {
                     return false;
                 }
             }
@@ -313,7 +355,7 @@ mod tests {
                     len,
                 },
                 data: None,
-                sha1: Sha1Digest([0; 20]),
+                sha1: Some(Sha1Digest([0; 20])),
                 sha512: Sha512Digest([0; 64]),
             })
             .collect()

@@ -1,7 +1,8 @@
 //! Part reuse against the fake: the plan asked in as few requests as the server takes (halved
 //! on a refusal), only the misses sent (with their SHA-512), every part committed (hits by id),
-//! a resumed upload not asking again, a lost answer asked again, and an unchanged version
-//! ending in the current file.
+//! a resumed upload not asking again, a lost answer asked again, an unchanged version ending in
+//! the current file, and parts a resumed session holds checked against the local data (their
+//! SHA-1s, which reuse computes only for parts sent or checked).
 
 use super::*;
 
@@ -296,4 +297,127 @@ async fn an_unchanged_version_ends_in_the_current_file_not_in_a_commit_timeout()
         fake.with(|s| (s.counters.versions, s.counters.commits)),
         (1, 3)
     );
+}
+
+/// A state file for a new version of `F9` from `path`, whose session holds `stored` (offset and
+/// bytes of each part), as an interrupted upload leaves it.
+async fn interrupted(
+    fake: &Fake,
+    path: &std::path::Path,
+    state: &std::path::Path,
+    stored: &[(u64, &[u8])],
+) {
+    let target = Target::NewVersion {
+        file_id: "F9".into(),
+        name: None,
+    };
+    let size = 10 * PART as u64;
+    let session = fake.create_session(&target, size).await.expect("session");
+    for (offset, bytes) in stored {
+        let body = CountedBody::new(Bytes::copy_from_slice(bytes), None, Arc::default());
+        let range = format!("bytes {offset}-{}/{size}", offset + bytes.len() as u64 - 1);
+        fake.upload_part(
+            &session.endpoints.upload_part,
+            body,
+            range,
+            Sha1Digest::of(bytes).header(),
+        )
+        .await
+        .expect("part");
+    }
+    let meta = std::fs::metadata(path).expect("meta");
+    let st = super::super::resume::UploadState {
+        version: super::super::resume::FORMAT_VERSION,
+        target,
+        session_id: session.id.clone(),
+        endpoints: session.endpoints.clone(),
+        part_size: PART as u64,
+        file_size: size,
+        session_expires_at: None,
+        source: Some(super::super::identity::SourceIdentity::from_metadata(
+            path, &meta,
+        )),
+        parts: vec![],
+        plan: vec![],
+        sha1: None,
+    };
+    super::super::resume::save(state, &st).expect("state");
+}
+
+#[tokio::test]
+async fn parts_the_session_holds_are_checked_against_the_local_data_and_not_asked_about() {
+    // With reuse on, a part's own SHA-1 is computed only when needed: a stored part needs it.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("new.bin");
+    let state = dir.path().join("state.json");
+    let (fake, _, new) = version_fake();
+    std::fs::write(&path, &new).expect("write");
+    let stored: Vec<(u64, &[u8])> = (0..3)
+        .map(|i| ((i * PART) as u64, &new[i * PART..(i + 1) * PART]))
+        .collect();
+    interrupted(&fake, &path, &state, &stored).await;
+    let puts = fake.with(|s| s.counters.part_puts);
+    engine(&fake)
+        .start(
+            Upload::new_version("F9")
+                .from_path(&path)
+                .state_file(&state),
+        )
+        .join()
+        .await
+        .expect("resumes");
+    assert_eq!(fake.file("F9").as_deref(), Some(&new[..]));
+    let (batches, sent) =
+        fake.with(|s| (s.counters.plan_batches.clone(), s.counters.part_puts - puts));
+    assert_eq!(
+        batches.iter().sum::<usize>(),
+        7,
+        "the stored parts are not asked about"
+    );
+    assert_eq!(sent, 2, "only the misses");
+    let commit = ids(&fake);
+    assert_eq!(commit[3], "P3");
+    assert_eq!(commit[9], format!("H{}", 9 * PART));
+}
+
+#[tokio::test]
+async fn a_stored_part_unlike_the_local_data_stops_a_resumed_new_version() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    for source in ["path", "bytes"] {
+        let path = dir.path().join("new.bin");
+        let state = dir.path().join("state.json");
+        let (fake, old, new) = version_fake();
+        std::fs::write(&path, &new).expect("write");
+        let other = vec![0x5au8; PART];
+        interrupted(
+            &fake,
+            &path,
+            &state,
+            &[(0, &new[..PART]), (PART as u64, &other)],
+        )
+        .await;
+        let upload = Upload::new_version("F9").state_file(&state);
+        let upload = match source {
+            "path" => upload.from_path(&path),
+            _ => upload.from_bytes(new.clone()),
+        };
+        let err = engine(&fake)
+            .start(upload)
+            .join()
+            .await
+            .expect_err("refused");
+        assert!(
+            matches!(err.kind(), UploadErrorKind::SourceChanged { .. }),
+            "{source}: {err}"
+        );
+        assert!(
+            err.to_string().contains(&format!("offset {PART}")),
+            "{source}: {err}"
+        );
+        assert_eq!(
+            fake.file("F9").as_deref(),
+            Some(&old[..]),
+            "{source}: not committed"
+        );
+    }
 }
