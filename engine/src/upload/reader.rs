@@ -1,7 +1,7 @@
 //! The ordered reader: one task that goes through the source in offset order, fills a buffer
 //! per part (in place, looping on short reads), feeds the same bytes to the whole-file SHA-1 and
-//! to the part's own SHA-1 (and SHA-512, when parts may be reused), and hands the part on. A
-//! file's part is read and hashed in one hop to the blocking pool.
+//! to the part's own SHA-1 (and SHA-512, when parts may be reused; but see below), and hands
+//! the part on. A file's part is read and hashed in one hop to the blocking pool.
 //!
 //! What it hands on depends on [`Hand`]: a reader's part comes in a pool buffer, and the reader
 //! waits for a free one, so it is never more than the pool's capacity ahead of the uploads; a
@@ -11,11 +11,11 @@
 //!
 //! When parts may be reused, a part whose bytes are handed on (a pool buffer or a slice) gets
 //! its SHA-512 on the blocking pool while the reader goes on with the next part, so both cores
-//! hash (the parts being hashed are bounded by the buffers, the channel and the plan's batch,
-//! as before), and no SHA-1 of its own: the plan stage computes it from the same bytes only if
-//! the part is sent or checked against a stored one ([`sha1_of_kept`]); a part Box holds is
-//! committed by its `part_id` and never needs it. A part hashed in the scratch buffer gets both
-//! before the buffer is used again (its bytes are gone afterwards).
+//! hash (the bytes being hashed are already held, in their buffer or the source's own bytes:
+//! nothing is added to memory), and no SHA-1 of its own: the plan stage computes it from the
+//! same bytes only if the part is sent or checked against a stored one ([`sha1_of_kept`]); a
+//! part Box holds is committed by its `part_id` and never needs it. A part hashed in the
+//! scratch buffer gets both before the buffer is used again (its bytes are gone afterwards).
 
 use bytes::Bytes;
 use tokio::sync::mpsc;
@@ -28,7 +28,9 @@ use crate::digest::{OrderedHasher, PartHashes, Sha1Digest, Sha512Digest};
 
 /// A part's SHA-512: computed, or being computed on the blocking pool from the part's bytes.
 pub(crate) enum PartSha512 {
+    /// Hashed in the pass (a part whose bytes are not kept).
     Ready(Sha512Digest),
+    /// Being hashed beside the pass, from the part's kept bytes.
     Hashing(tokio::task::JoinHandle<Sha512Digest>),
 }
 

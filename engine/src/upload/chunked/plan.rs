@@ -267,11 +267,14 @@ impl<A: UploadCalls> Planner<A> {
                     return false;
                 }
             }
-            for (i, w) in waiting.drain(..n).enumerate() {
+            // The SHA-1s of the parts to send are computed at once, on both cores.
+            let parts = waiting.drain(..n).enumerate().map(|(i, w)| {
                 let answer = answers
                     .as_ref()
                     .map_or(Answer::Unasked, |a| answer_of(&a[i]));
-                let part = PlannedPart::new(w.span, w.data, w.sha1, Some(w.sha512), answer).await;
+                PlannedPart::new(w.span, w.data, w.sha1, Some(w.sha512), answer)
+            });
+            for part in futures_util::future::join_all(parts).await {
                 let (part, last) = match part {
                     Ok(part) => (Planned::Part(part), false),
                     Err(e) => (Planned::Failed(e), true),
