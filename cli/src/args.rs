@@ -390,7 +390,7 @@ mod tests {
         let mut cmd = Cli::command();
         let put = cmd.find_subcommand_mut("put").expect("put");
         let help = put.render_long_help().to_string();
-        assert!(help.contains("starts at 8, up to 16"), "{help}");
+        assert!(help.contains("starts at 8, up to 32"), "{help}");
         for needle in [
             "BOX_API_URL",
             "BOX_UPLOAD_URL",
