@@ -20,8 +20,8 @@
 //! - A 429 halves it, a 5xx or a timeout takes a quarter off (at least 1, once per burst of
 //!   failures), and it does not grow again for [`HOLD`].
 //! - The end of an upload goes past the limit (never past `max`): once an upload that has a
-//!   part in flight has no more than `max` parts left to answer, its waiting parts go in
-//!   flight at once. Parts started together share the link and finish together, where parts
+//!   part in flight has no more than `max` parts left to answer, and no other upload's part
+//!   waits for a place, its waiting parts go in flight at once. Parts started together share the link and finish together, where parts
 //!   started one by one as places free up leave the last ones alone on an idle link, each at
 //!   one connection's rate (a 32 MiB part at 12 MiB/s is 2.7 s of a mostly idle link). A
 //!   file of at most `max` parts goes whole, so its first round does not wait for the
@@ -96,8 +96,14 @@ pub struct ParallelismStats {
 #[derive(Clone)]
 pub(crate) struct Parallelism {
     inner: Arc<Inner>,
-    /// This upload's parts in flight.
-    upload: Arc<AtomicUsize>,
+    upload: Arc<Upload>,
+}
+
+/// One upload's parts: in flight, and waiting for a place.
+#[derive(Default)]
+struct Upload {
+    in_flight: AtomicUsize,
+    waiting: AtomicUsize,
 }
 
 struct Inner {
@@ -205,7 +211,7 @@ impl Parallelism {
         if let Some(permit) = self.pass(&parts_left) {
             return permit;
         }
-        let _waiting = Waiting::new(inner);
+        let _waiting = Waiting::new(inner, &self.upload);
         let permit = inner.permits.clone().acquire_owned();
         tokio::pin!(permit);
         loop {
@@ -224,11 +230,12 @@ impl Parallelism {
     }
 
     /// A place past the limit for a part of this upload, if it may have one: the upload has a
-    /// part in flight already and no more than `max` parts left, fewer than `max` are in
+    /// part in flight already and no more than `max` parts left, no other upload's part is
+    /// waiting (the link has other work then: the limit shares it), fewer than `max` are in
     /// flight, and no back-off holds.
     fn pass(&self, parts_left: &impl Fn() -> Option<u64>) -> Option<Permit> {
         let inner = &self.inner;
-        if !inner.adaptive || self.upload.load(Ordering::Relaxed) == 0 {
+        if !inner.adaptive || self.upload.in_flight.load(Ordering::Relaxed) == 0 {
             return None;
         }
         if parts_left().is_none_or(|left| left > inner.max as u64) {
@@ -237,7 +244,8 @@ impl Parallelism {
         let now = Instant::now();
         let mut st = inner.lock();
         let held = st.hold_until.is_some_and(|t| now < t);
-        if st.in_flight >= inner.max || st.debt > 0 || held {
+        let others_wait = st.waiting > self.upload.waiting.load(Ordering::Relaxed);
+        if st.in_flight >= inner.max || st.debt > 0 || held || others_wait {
             return None;
         }
         st.past += 1;
@@ -261,7 +269,7 @@ impl Parallelism {
         st.account(now);
         st.in_flight += 1;
         st.peak_in_flight = st.peak_in_flight.max(st.in_flight);
-        self.upload.fetch_add(1, Ordering::Relaxed);
+        self.upload.in_flight.fetch_add(1, Ordering::Relaxed);
         Permit {
             inner: self.inner.clone(),
             upload: self.upload.clone(),
@@ -287,13 +295,16 @@ impl Parallelism {
     }
 }
 
-/// Counts a part waiting for a place while it waits (also when the wait is cancelled).
-struct Waiting<'a>(&'a Inner);
+/// Counts a part waiting for a place while it waits (also when the wait is cancelled), in all
+/// and for its upload (under the same lock).
+struct Waiting<'a>(&'a Inner, &'a Upload);
 
 impl<'a> Waiting<'a> {
-    fn new(inner: &'a Inner) -> Self {
-        inner.lock().waiting += 1;
-        Waiting(inner)
+    fn new(inner: &'a Inner, upload: &'a Upload) -> Self {
+        let mut st = inner.lock();
+        st.waiting += 1;
+        upload.waiting.fetch_add(1, Ordering::Relaxed);
+        Waiting(inner, upload)
     }
 }
 
@@ -301,6 +312,7 @@ impl Drop for Waiting<'_> {
     fn drop(&mut self) {
         let mut st = self.0.lock();
         st.waiting = st.waiting.saturating_sub(1);
+        self.1.waiting.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
@@ -423,8 +435,8 @@ impl State {
 /// A place in flight, given back when dropped.
 pub(crate) struct Permit {
     inner: Arc<Inner>,
-    /// The upload's count of its parts in flight.
-    upload: Arc<AtomicUsize>,
+    /// The upload whose part it is.
+    upload: Arc<Upload>,
     permit: Option<OwnedSemaphorePermit>,
     /// A place past the limit, at an upload's end.
     past: bool,
@@ -480,7 +492,7 @@ impl Drop for Permit {
                 }
             }
         }
-        self.upload.fetch_sub(1, Ordering::Relaxed);
+        self.upload.in_flight.fetch_sub(1, Ordering::Relaxed);
         self.inner.freed.notify_waiters();
     }
 }
@@ -900,6 +912,17 @@ mod tests {
         let other = p.for_upload();
         let first_of_other = tokio::time::timeout(wait, other.acquire_part(|| Some(2))).await;
         assert!(first_of_other.is_err());
+        // While another upload's part waits for a place, the link has other work: this
+        // upload's end waits for the limit as well.
+        let other_waits = tokio::spawn({
+            let other = other.clone();
+            async move { other.acquire_part(|| None).await }
+        });
+        tokio::task::yield_now().await;
+        let while_other_waits = tokio::time::timeout(wait, upload.acquire_part(|| Some(12))).await;
+        assert!(while_other_waits.is_err());
+        other_waits.abort();
+        assert!(other_waits.await.is_err(), "still waiting when aborted");
         // 12 left, at most 16: the end goes past the limit, up to max and no further.
         let mut end = Vec::new();
         for _ in 0..16 - start {
