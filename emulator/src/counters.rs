@@ -251,6 +251,24 @@ pub struct Counters {
     /// ahead nor covered by a SHA-1 state resumed from the version before.
     #[serde(default)]
     pub commit_bytes_hashed: u64,
+    /// Kept version parts whose SHA-512 (what a plan matches by) the emulator computed in the
+    /// background after the commit that stored their version (parts sent with `sha=` alone;
+    /// see `state::part_sha512`).
+    #[serde(default)]
+    pub part_sha512s_hashed_ahead: u64,
+    /// Parts plans asked about (a part of the current version at that offset and size) whose
+    /// SHA-512 was ready when the plan came.
+    #[serde(default)]
+    pub plan_sha512s_ready: u64,
+    /// Such parts whose SHA-512 the background was computing: the plan waited for it.
+    #[serde(default)]
+    pub plan_sha512s_awaited: u64,
+    /// Such parts whose SHA-512 nobody had started: the plan computed it.
+    #[serde(default)]
+    pub plan_sha512s_hashed: u64,
+    /// Microseconds plans spent waiting for part SHA-512s (awaited or computed), in all.
+    #[serde(default)]
+    pub plan_sha512_wait_us: u64,
     /// What fault injection did.
     pub injected: InjectedCounters,
     /// Tokens issued and refused.

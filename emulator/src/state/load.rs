@@ -50,6 +50,7 @@ impl Shared {
             counters: Mutex::new(Counters::default()),
             upload_tokens: Mutex::new(VecDeque::new()),
             downloads: Default::default(),
+            part_sha512s: Default::default(),
             tmp_seq: AtomicU64::new(0),
         })
     }

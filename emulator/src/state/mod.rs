@@ -26,7 +26,8 @@
 //!
 //! Modules: [`records`] (the data types), [`catalog`] (files and folders in memory),
 //! [`store`] (file and folder operations), [`session`] (upload sessions), [`disk`] (atomic
-//! writes, temporary files), [`sha1_resume`] (a SHA-1 that can be saved and resumed), [`load`] (opening the directory), [`json`] (Box's JSON of each
+//! writes, temporary files), [`sha1_resume`] (a SHA-1 that can be saved and resumed), [`part_sha512`] (version parts'
+//! SHA-512s, computed once, in the background), [`load`] (opening the directory), [`json`] (Box's JSON of each
 //! record), [`faults`] (injected faults and rate limits), [`tokens`] (the tokens known),
 //! [`trash`] (trashing, purging and restoring), [`downloads`] (download URLs).
 
@@ -36,6 +37,7 @@ mod downloads;
 mod faults;
 mod json;
 mod load;
+mod part_sha512;
 mod records;
 mod session;
 mod sha1_resume;
@@ -49,7 +51,9 @@ pub(crate) use faults::{part_fault, PartFault, RequestFault};
 pub(crate) use records::{
     CommittedInfo, FileRecord, FolderRecord, PartRecord, SessionMeta, SessionTarget, VersionRecord,
 };
-pub(crate) use session::{Region, RegionState, Session, SessionInner};
+pub(crate) use session::{
+    HashAhead, HashedHit, PlanHit, Region, RegionState, Session, SessionInner,
+};
 pub(crate) use sha1_resume::{ResumableSha1, Sha1State};
 pub(crate) use tokens::TokenOwner;
 
@@ -85,6 +89,8 @@ pub(crate) struct Shared {
     pub jwt_key: Option<JwtKey>,
     /// The download URLs in force.
     downloads: downloads::Downloads,
+    /// Version parts' SHA-512s being computed, and versions queued for it.
+    part_sha512s: part_sha512::PartSha512s,
     tmp_seq: AtomicU64,
 }
 

@@ -33,6 +33,9 @@ pub(crate) struct SessionInner {
     pub gone: bool,
     /// A background task is hashing the file's leading parts (see [`Session::hash`]).
     pub hashing: bool,
+    /// The parts the plans answered as hits, by index (a later plan's answer replaces an
+    /// earlier one's): what the hash ahead may read from the version's content.
+    pub hits: HashMap<u64, PlanHit>,
 }
 
 impl SessionInner {
@@ -48,6 +51,7 @@ impl SessionInner {
             committing: false,
             gone: false,
             hashing: false,
+            hits: HashMap::new(),
         }
     }
 
@@ -98,15 +102,55 @@ pub(crate) struct RegionState {
     pub filled_from: Option<String>,
 }
 
+/// A part the latest plan answered as a hit: the version whose part it is, and that version's
+/// whole-file SHA-1 state after it (its record's `sha1_state`).
+#[derive(Clone, Debug)]
+pub(crate) struct PlanHit {
+    pub version_id: String,
+    pub sha1_state: Option<String>,
+}
+
+/// The whole file's SHA-1 hashed ahead of the commit (see `api::sessions::hash_ahead`).
+#[derive(Clone)]
+pub(crate) struct HashAhead {
+    pub hasher: ResumableSha1,
+    /// The parts covered as a plan's hits (read from their version's content, not from the
+    /// session's file), by index. A commit trusts the hash over such a part only if it reuses
+    /// the part from that version.
+    pub hits: BTreeMap<u64, HashedHit>,
+    /// The version whose hits make up everything covered so far, if any: the next hit of that
+    /// version can be resumed over from its recorded state.
+    pub leading: Option<String>,
+}
+
+/// A hit the hash ahead covered: the version it was read from, and the file's SHA-1 state
+/// after it (when covered whole, at a SHA-1 block).
+#[derive(Clone, Debug)]
+pub(crate) struct HashedHit {
+    pub version_id: String,
+    pub state: Option<String>,
+}
+
+impl HashAhead {
+    fn new() -> HashAhead {
+        HashAhead {
+            hasher: ResumableSha1::new(),
+            hits: BTreeMap::new(),
+            leading: None,
+        }
+    }
+}
+
 pub(crate) struct Session {
     pub id: String,
     pub dir: PathBuf,
     pub inner: Mutex<SessionInner>,
-    /// The whole file's SHA-1 over its leading stored parts (parts 0, 1, ... with no gap),
-    /// as far as the background hash got: it advances as parts arrive, and a commit resumes
-    /// from it (see `api::sessions::hash_ahead`). Held by whoever advances or reads it, never
-    /// together with `inner` during I/O. In memory only: a restarted emulator starts over.
-    pub hash: Mutex<ResumableSha1>,
+    /// The whole file's SHA-1 over its leading parts (parts 0, 1, ... with no gap, each stored
+    /// or a plan's hit), as far as the background hash got: it advances
+    /// as parts arrive, and a commit resumes from it (see `api::sessions::hash_ahead`). Held
+    /// by whoever advances or reads it, never together with `inner` during I/O. In memory
+    /// only: a restarted emulator starts over.
+    pub hash: Mutex<HashAhead>,
 }
 
 impl Session {
@@ -115,7 +159,7 @@ impl Session {
             id: meta.id.clone(),
             dir,
             inner: Mutex::new(SessionInner::new(meta)),
-            hash: Mutex::new(ResumableSha1::new()),
+            hash: Mutex::new(HashAhead::new()),
         }
     }
     pub fn parts_dir(&self) -> PathBuf {

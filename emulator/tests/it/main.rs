@@ -18,6 +18,7 @@ mod hostile_memory;
 mod lifecycle;
 mod memory_1gib;
 mod net;
+mod part_sha512;
 mod persistence;
 mod plan;
 mod reuse_commit;

@@ -8,8 +8,8 @@ use reqwest::{Method, Response};
 use serde_json::{json, Value};
 
 /// 1 KiB parts: four whole parts and a 512-byte last one.
-const SIZE: usize = 4 * 1024 + 512;
-const PART: usize = 1024;
+pub(crate) const SIZE: usize = 4 * 1024 + 512;
+pub(crate) const PART: usize = 1024;
 
 fn sha512(data: &[u8]) -> Vec<u8> {
     ring::digest::digest(&ring::digest::SHA512, data)
@@ -17,7 +17,7 @@ fn sha512(data: &[u8]) -> Vec<u8> {
         .to_vec()
 }
 
-fn sha512_hex(data: &[u8]) -> String {
+pub(crate) fn sha512_hex(data: &[u8]) -> String {
     hex(&sha512(data))
 }
 
@@ -27,7 +27,7 @@ fn digest512(data: &[u8]) -> String {
 }
 
 /// `data` with the bytes of parts `parts` changed in place.
-fn changed(data: &[u8], parts: &[usize]) -> Vec<u8> {
+pub(crate) fn changed(data: &[u8], parts: &[usize]) -> Vec<u8> {
     let mut out = data.to_vec();
     for &p in parts {
         for b in &mut out[p * PART..((p + 1) * PART).min(SIZE)] {
@@ -38,7 +38,13 @@ fn changed(data: &[u8], parts: &[usize]) -> Vec<u8> {
 }
 
 /// Uploads part `index` of `data` with the given `digest` header value.
-async fn put_part_with(ctx: &Ctx, session: &Value, data: &[u8], index: usize, d: &str) -> Response {
+pub(crate) async fn put_part_with(
+    ctx: &Ctx,
+    session: &Value,
+    data: &[u8],
+    index: usize,
+    d: &str,
+) -> Response {
     let url = session["session_endpoints"]["upload_part"]
         .as_str()
         .expect("url");
@@ -67,14 +73,14 @@ async fn put_part512(ctx: &Ctx, session: &Value, data: &[u8], index: usize) -> V
 }
 
 /// The plan entries of every part of `data`.
-fn plan_entries(data: &[u8]) -> Vec<Value> {
+pub(crate) fn plan_entries(data: &[u8]) -> Vec<Value> {
     data.chunks(PART)
         .enumerate()
         .map(|(i, c)| json!({"offset": i * PART, "size": c.len(), "sha512": sha512_hex(c)}))
         .collect()
 }
 
-async fn plan(ctx: &Ctx, session: &Value, body: Value) -> Response {
+pub(crate) async fn plan(ctx: &Ctx, session: &Value, body: Value) -> Response {
     let url = session["session_endpoints"]["plan"]
         .as_str()
         .expect("plan url");
@@ -85,7 +91,7 @@ async fn plan(ctx: &Ctx, session: &Value, body: Value) -> Response {
         .expect("send")
 }
 
-async fn version_session(ctx: &Ctx, file_id: &str, size: usize) -> Value {
+pub(crate) async fn version_session(ctx: &Ctx, file_id: &str, size: usize) -> Value {
     let resp = ctx
         .req(
             Method::POST,
@@ -99,7 +105,7 @@ async fn version_session(ctx: &Ctx, file_id: &str, size: usize) -> Value {
 }
 
 /// A file of `data`, uploaded in parts with SHA-512 digests (listed with them at commit).
-async fn upload_with_sha512(ctx: &Ctx, name: &str, data: &[u8]) -> String {
+pub(crate) async fn upload_with_sha512(ctx: &Ctx, name: &str, data: &[u8]) -> String {
     let s = ctx.new_session("0", name, data.len() as u64).await;
     let mut parts = Vec::new();
     for i in 0..data.len().div_ceil(PART) {
@@ -296,53 +302,6 @@ async fn parts_uploaded_with_sha1_alone_are_hashed_when_a_plan_asks() {
     .await;
     assert_eq!(answer["hits"], json!([]));
     assert_eq!(answer["misses"].as_array().map(Vec::len), Some(5));
-}
-
-#[tokio::test]
-async fn a_part_hashed_for_a_plan_keeps_its_sha512() {
-    let ctx = Ctx::small().await;
-    let v1 = test_data(SIZE as u64, 13);
-    let file_id = ctx.chunked_upload("0", "kept512.bin", &v1).await["id"]
-        .as_str()
-        .expect("id")
-        .to_string();
-    let record = || {
-        let path = ctx
-            .emu
-            .data_dir()
-            .join("files")
-            .join(format!("{file_id}.json"));
-        let v: Value =
-            serde_json::from_slice(&std::fs::read(path).expect("file record")).expect("JSON");
-        v["versions"][0]["parts"].clone()
-    };
-    assert!(record()
-        .as_array()
-        .expect("parts")
-        .iter()
-        .all(|p| p.get("sha512").is_none()));
-    // The plan hashes the parts asked about from the version's content, and keeps the
-    // SHA-512s on the version's part records (saved), so a later plan reads them.
-    let vs = version_session(&ctx, &file_id, SIZE).await;
-    let asked = &plan_entries(&v1)[..2];
-    let answer = expect_status(plan(&ctx, &vs, json!({"parts": asked})).await, 200).await;
-    assert_eq!(answer["hits"].as_array().map(Vec::len), Some(2));
-    let parts = record();
-    for (i, p) in parts.as_array().expect("parts").iter().enumerate() {
-        let want = (i < 2).then(|| sha512_hex(&v1[i * PART..((i + 1) * PART).min(SIZE)]));
-        assert_eq!(p["sha512"].as_str(), want.as_deref(), "part {i}");
-    }
-    let again = expect_status(
-        plan(&ctx, &vs, json!({"parts": plan_entries(&v1)})).await,
-        200,
-    )
-    .await;
-    assert_eq!(again["hits"].as_array().map(Vec::len), Some(5));
-    assert!(record()
-        .as_array()
-        .expect("parts")
-        .iter()
-        .all(|p| p["sha512"].is_string()));
 }
 
 #[tokio::test]

@@ -210,3 +210,85 @@ async fn a_hit_copied_at_plan_time_and_overwritten_since_is_copied_again_at_comm
     assert_stored(&ctx.emu, &file_id, &v2).await;
     assert_eq!(ctx.emu.counters().parts_reused, 4);
 }
+
+/// Waits until the session's hash ahead has hashed `bytes` more than `before`.
+async fn wait_hashed_ahead(ctx: &Ctx, before: u64, bytes: u64) {
+    ctx.emu
+        .wait_for_counters(std::time::Duration::from_secs(10), |c| {
+            c.bytes_hashed_ahead >= before + bytes
+        })
+        .await
+        .expect("the hash ahead covers the file");
+}
+
+#[tokio::test]
+async fn hits_before_and_after_a_sent_part_are_hashed_ahead_of_the_commit() {
+    let part = 1024;
+    let ctx = Ctx::new(config(part as u64)).await;
+    let v1 = test_data(size(part) as u64, 43);
+    let file_id = ctx.chunked_upload("0", "ahead.bin", &v1).await["id"]
+        .as_str()
+        .expect("id")
+        .to_string();
+    let before = ctx.emu.counters();
+    // Part 2 changes: hits 0 and 1 lead (the hash resumes over them from version 1's state
+    // after part 1, reading nothing), part 2 is hashed once stored, hits 3 and 4 from version
+    // 1's content.
+    let v2 = changed(&v1, part, &[2]);
+    let (s, list, misses) = version_with_reuse(&ctx, &file_id, &v2).await;
+    assert_eq!(misses, 1);
+    let after_2 = (size(part) - 2 * part) as u64;
+    wait_hashed_ahead(&ctx, before.bytes_hashed_ahead, after_2).await;
+    let f = expect_status(ctx.commit(&s, &list, &v2).await, 201).await;
+    assert_eq!(f["entries"][0]["sha1"], sha1_hex(&v2));
+    let c = ctx.emu.counters();
+    assert_eq!(c.commit_bytes_hashed, before.commit_bytes_hashed, "{c:?}");
+    assert_eq!(c.bytes_hashed_ahead, before.bytes_hashed_ahead + after_2);
+    assert!(ctx.download(&file_id, None).await == v2);
+    assert_stored(&ctx.emu, &file_id, &v2).await;
+    // The states recorded after each part are the new file's: a version after it that changes
+    // its last part resumes from them and stores exactly its bytes.
+    let v3 = changed(&v2, part, &[4]);
+    let (s, list, _) = version_with_reuse(&ctx, &file_id, &v3).await;
+    let f = expect_status(ctx.commit(&s, &list, &v3).await, 201).await;
+    assert_eq!(f["entries"][0]["sha1"], sha1_hex(&v3));
+    assert_stored(&ctx.emu, &file_id, &v3).await;
+}
+
+#[tokio::test]
+async fn a_hit_hashed_ahead_and_then_sent_with_other_bytes_is_hashed_again_at_commit() {
+    let part = 1024;
+    let ctx = Ctx::new(config(part as u64)).await;
+    let v1 = test_data(size(part) as u64, 47);
+    let file_id = ctx.chunked_upload("0", "resent.bin", &v1).await["id"]
+        .as_str()
+        .expect("id")
+        .to_string();
+    let before = ctx.emu.counters();
+    let v2 = changed(&v1, part, &[1]);
+    let (s, mut list, misses) = version_with_reuse(&ctx, &file_id, &v2).await;
+    assert_eq!(misses, 1);
+    // Hit 0 resumed over, part 1 and hits 2, 3 and 4 hashed: the whole file is covered.
+    let after_1 = (size(part) - part) as u64;
+    wait_hashed_ahead(&ctx, before.bytes_hashed_ahead, after_1).await;
+    // The client sends hit 3 after all, with other bytes, and lists the part it sent: the
+    // hash ahead read version 1's bytes there, so the commit goes on from after part 2.
+    let v3 = changed(&v2, part, &[3]);
+    let chunk = &v3[3 * part..4 * part];
+    let sent = expect_status(
+        ctx.put_part(&s, 3 * part as u64, chunk, v3.len() as u64)
+            .await,
+        200,
+    )
+    .await;
+    list[3] = sent["part"].clone();
+    // Version 2's digest is not this file's.
+    expect_error(ctx.commit(&s, &list, &v2).await, 400, "digest_mismatch").await;
+    let c = ctx.emu.counters();
+    let from_3 = (size(part) - 3 * part) as u64;
+    assert_eq!(c.commit_bytes_hashed, before.commit_bytes_hashed + from_3);
+    let f = expect_status(ctx.commit(&s, &list, &v3).await, 201).await;
+    assert_eq!(f["entries"][0]["sha1"], sha1_hex(&v3));
+    assert!(ctx.download(&file_id, None).await == v3);
+    assert_stored(&ctx.emu, &file_id, &v3).await;
+}

@@ -7,12 +7,12 @@
 //! through user space, a reflink where the file system shares blocks) while the file is
 //! hashed, on two blocking threads. The hash reads the data file in offset order, so it
 //! hashes the bytes stored, and at a reused part waits until that part is copied (the copy
-//! does those parts first). It does not start at the file's start when the file begins with
-//! reused parts: those bytes are the current version's, so the SHA-1 state the current
-//! version recorded after them is this file's too, and the hash resumes from it. Nor when it
-//! begins with uploaded parts: the session hashed those as they arrived
-//! ([`super::hash_ahead`]), and the hash goes on from there. It records the state after every
-//! part, for the next version.
+//! does those parts first). It does not start at the file's start: the session hashed its
+//! leading parts as they were stored or copied in ([`super::hash_ahead`]), and the hash goes
+//! on from there, as far as a part that changed since; or, when that is further, from after
+//! the file's leading reused parts, whose bytes are the current version's, so the SHA-1 state
+//! the current version recorded after them is this file's too. It records the state after
+//! every part, for the next version.
 
 use super::hash_ahead;
 use super::region::RegionOwner;
@@ -56,14 +56,19 @@ pub(crate) async fn assemble(
     to_copy: Vec<(u64, RegionOwner)>,
     blob: impl Fn(&str) -> PathBuf,
 ) -> Result<Assembled, ApiError> {
-    let (resume, first) = resume_point(reused);
-    let mut states = vec![None; usize::try_from(meta.total_parts).unwrap_or(0)];
-    // The leading reused parts' states are this file's (the same bytes before each).
-    for r in reused.iter().take_while(|r| r.index < first) {
-        if let Some(s) = states.get_mut(r.index as usize) {
-            s.clone_from(&r.part.sha1_state);
-        }
-    }
+    let join_err =
+        |e: tokio::task::JoinError| ApiError::internal(format!("Internal Server Error ({e})"));
+    let part_size = meta.part_size.max(1);
+    let (hasher, states) = {
+        let (session, reused) = (session.clone(), reused.to_vec());
+        let parts = usize::try_from(meta.total_parts).unwrap_or(0);
+        // Waits for the hash ahead's current piece (blocking).
+        tokio::task::spawn_blocking(move || start_point(&session, &reused, parts))
+            .await
+            .map_err(join_err)?
+    };
+    // The first part the hash reads (it may start inside it).
+    let first = hasher.len() / part_size;
     let mut owners: HashMap<u64, RegionOwner> = to_copy.into_iter().collect();
     let mut jobs: Vec<CopyJob> = reused
         .iter()
@@ -91,22 +96,12 @@ pub(crate) async fn assemble(
         tokio::task::spawn_blocking(move || copy_parts(&data, jobs, &copied_tx))
     });
     let plan = HashPlan {
-        part_size: meta.part_size.max(1),
+        part_size,
         file_size: meta.file_size,
-        resume,
         awaited,
     };
-    let session = session.clone();
-    let hash = tokio::task::spawn_blocking(move || {
-        // Without leading reused parts, the file may begin with parts hashed ahead.
-        let hasher = match plan.resume {
-            Some(s) => ResumableSha1::resume(s),
-            None => hash_ahead::take_over(&session, &mut states),
-        };
-        hash_parts(&data, plan, hasher, &copied_rx, states)
-    });
-    let join_err =
-        |e: tokio::task::JoinError| ApiError::internal(format!("Internal Server Error ({e})"));
+    let hash =
+        tokio::task::spawn_blocking(move || hash_parts(&data, plan, hasher, &copied_rx, states));
     if let Some(copy) = copy {
         copy.await
             .map_err(join_err)?
@@ -115,6 +110,36 @@ pub(crate) async fn assemble(
     hash.await
         .map_err(join_err)?
         .map_err(io_err("reading the assembled file"))
+}
+
+/// Where the hash starts, whichever is further: where the hash ahead got, as far as the commit
+/// can trust it (see [`hash_ahead::take_over`]), or after the file's leading reused parts (see
+/// [`resume_point`]); and the states after the parts before it (by part index, `parts` long).
+fn start_point(
+    session: &Session,
+    reused: &[Reuse],
+    parts: usize,
+) -> (ResumableSha1, Vec<Option<String>>) {
+    let mut states = vec![None; parts];
+    let reused_from: HashMap<u64, &str> = reused
+        .iter()
+        .map(|r| (r.index, r.version_id.as_str()))
+        .collect();
+    let ahead = hash_ahead::take_over(session, &reused_from, &mut states);
+    let (resume, first) = resume_point(reused);
+    match resume.map(ResumableSha1::resume) {
+        Some(leading) if leading.len() > ahead.len() => {
+            // The leading reused parts' states are this file's (the same bytes before each).
+            let mut states = vec![None; parts];
+            for r in reused.iter().take_while(|r| r.index < first) {
+                if let Some(s) = states.get_mut(r.index as usize) {
+                    s.clone_from(&r.part.sha1_state);
+                }
+            }
+            (leading, states)
+        }
+        _ => (ahead, states),
+    }
 }
 
 /// Where the hash starts: the SHA-1 state after the last of the reused parts at the file's
@@ -162,12 +187,10 @@ fn copy_parts(data: &Path, jobs: Vec<CopyJob>, copied: &mpsc::Sender<u64>) -> st
     Ok(())
 }
 
-/// What the hash reads: the session's shape, the state after the leading reused parts, and
-/// the reused parts it must wait for.
+/// What the hash reads: the session's shape, and the reused parts it must wait for.
 struct HashPlan {
     part_size: u64,
     file_size: u64,
-    resume: Option<Sha1State>,
     awaited: HashSet<u64>,
 }
 

@@ -193,7 +193,7 @@ fn accepted(retry_after: u64) -> Response {
 /// for a later version to reuse, each with the file's SHA-1 state after it), marks the
 /// session committed and removes its parts and data.
 async fn store(
-    st: &Shared,
+    st: &Arc<Shared>,
     session: &Session,
     meta: &SessionMeta,
     req: &CommitRequest,
@@ -259,7 +259,13 @@ async fn store(
         .record_parts(&mut catalog, &f.id, &version_id, parts)
         .await
     {
-        Ok(Some(saved)) => saved,
+        Ok(Some(saved)) => {
+            // The parts' SHA-512s a later plan matches by, computed now in the background.
+            if let Some(v) = saved.current() {
+                st.hash_part_sha512s(&saved.id, &version_id, &v.parts);
+            }
+            saved
+        }
         Ok(None) => f,
         Err(e) => {
             tracing::warn!("keeping the parts of version {version_id}: {}", e.message);

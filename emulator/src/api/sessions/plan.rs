@@ -5,23 +5,25 @@
 //!
 //! A part is a hit when the current version was committed from a part with the same offset,
 //! size and SHA-512. A part recorded without its SHA-512 (uploaded with `sha=` alone) is
-//! hashed from the version's content when a plan first asks about it, and the SHA-512 kept
-//! on the version's part record. The hits are copied into the session's file in the
-//! background at once ([`super::prefill`]).
+//! hashed from the version's content in the background as soon as the version is stored, and
+//! the SHA-512 kept on the version's part record; a plan that comes before waits for, or
+//! computes, only the parts it asks about (see `state::part_sha512`). The hits are copied into
+//! the session's file in the background at once ([`super::prefill`]), and the hash ahead of
+//! the commit may cover them at once ([`super::hash_ahead`]).
 
+use super::hash_ahead;
 use super::prefill::{self, Hit};
-use super::reuse::sha512_of_region;
 use crate::api::request::{body_error, json_value_count, parse_json_object, JSON_LIMIT};
 use crate::api::response::json_response;
 use crate::api::{ApiResult, AppState};
 use crate::auth::Caller;
 use crate::body::BodyStream;
 use crate::error::ApiError;
-use crate::state::{lock, PartRecord, SessionTarget, Shared};
-use crate::util;
+use crate::state::{lock, PartRecord, PlanHit, SessionTarget, Shared};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use serde_json::{json, Value};
+use std::sync::Arc;
 
 /// The most parts one plan may ask about. Box documents no limit; the emulator's is list
 /// parts' page size. Asking about more is `413 request_entity_too_large` (a client splits the
@@ -70,22 +72,45 @@ pub(crate) async fn plan(
     let mut hits = Vec::new();
     let mut misses = Vec::new();
     let mut to_copy = Vec::new();
+    let mut noted = Vec::new();
     for (a, h) in asked.iter().zip(held) {
+        let index = a.offset / meta.part_size.max(1);
         match h {
-            Some(part_id) => {
+            Some(part) => {
                 hits.push(
-                    json!({"offset": a.offset, "size": a.size, "sha512": a.sha512, "part_id": part_id}),
+                    json!({"offset": a.offset, "size": a.size, "sha512": a.sha512, "part_id": part.part_id}),
                 );
                 to_copy.push(Hit {
-                    index: a.offset / meta.part_size.max(1),
+                    index,
                     offset: a.offset,
                     size: a.size,
                 });
+                noted.push((index, Some(part.sha1_state)));
             }
-            None => misses.push(json!({"offset": a.offset, "size": a.size, "sha512": a.sha512})),
+            None => {
+                misses.push(json!({"offset": a.offset, "size": a.size, "sha512": a.sha512}));
+                noted.push((index, None));
+            }
         }
     }
     if let Some(v) = version_id {
+        // The hits for the hash ahead, which may go on over them at once.
+        {
+            let mut inner = lock(&session.inner);
+            for (index, hit) in noted {
+                match hit {
+                    Some(sha1_state) => inner.hits.insert(
+                        index,
+                        PlanHit {
+                            version_id: v.clone(),
+                            sha1_state,
+                        },
+                    ),
+                    None => inner.hits.remove(&index),
+                };
+            }
+        }
+        hash_ahead::kick(&st, &session);
         prefill::start(st.clone(), session.clone(), v, to_copy);
     }
     {
@@ -100,82 +125,40 @@ pub(crate) async fn plan(
     ))
 }
 
-/// File `file_id`'s current version, and for each part asked the `part_id` of its identical
-/// part, if it has one (a file gone meanwhile holds nothing: every part misses).
+/// File `file_id`'s current version, and for each part asked its identical part, if it has
+/// one (a file gone meanwhile holds nothing: every part misses). The SHA-512s of the version's
+/// parts are computed in the background once it is stored; this takes those ready, waits for
+/// those being computed, and computes those not started (see `state::part_sha512`).
 async fn held_parts(
-    st: &Shared,
+    st: &Arc<Shared>,
     file_id: &str,
     asked: &[Asked],
-) -> (Option<String>, Vec<Option<String>>) {
-    // Candidates (same offset and size), taken under the catalog lock; hashing happens after.
-    let (version_id, candidates): (String, Vec<Option<PartRecord>>) = {
+) -> (Option<String>, Vec<Option<PartRecord>>) {
+    // Candidates (same offset and size) and their SHA-512s, as the catalog holds them now.
+    let (version_id, candidates, lookup) = {
         let catalog = st.catalog.lock().await;
-        match catalog.files.get(file_id).and_then(|f| f.current()) {
-            None => return (None, vec![None; asked.len()]),
-            Some(v) => (
-                v.id.clone(),
-                asked
-                    .iter()
-                    .map(|a| {
-                        v.parts
-                            .binary_search_by_key(&a.offset, |p| p.offset)
-                            .ok()
-                            .map(|i| v.parts[i].clone())
-                            .filter(|p| p.size == a.size)
-                    })
-                    .collect(),
-            ),
-        }
-    };
-    let blob = st.blob_path(&version_id);
-    let hashed = tokio::task::spawn_blocking(move || {
-        candidates
-            .into_iter()
-            .map(|c| {
-                let c = c?;
-                let (sha512, computed) = match c.sha512 {
-                    Some(h) => (h, false),
-                    None => match sha512_of_region(&blob, c.offset, c.size) {
-                        Ok(d) => (util::hex(&d), true),
-                        Err(e) => {
-                            // A purged version, say: nothing to reuse.
-                            tracing::warn!("hashing part of {}: {e}", blob.display());
-                            return None;
-                        }
-                    },
-                };
-                Some(((c.offset, c.part_id), sha512, computed))
+        let Some(v) = catalog.files.get(file_id).and_then(|f| f.current()) else {
+            return (None, vec![None; asked.len()]);
+        };
+        let candidates: Vec<Option<PartRecord>> = asked
+            .iter()
+            .map(|a| {
+                v.parts
+                    .binary_search_by_key(&a.offset, |p| p.offset)
+                    .ok()
+                    .map(|i| v.parts[i].clone())
+                    .filter(|p| p.size == a.size)
             })
-            .collect::<Vec<_>>()
-    })
-    .await
-    .unwrap_or_else(|_| vec![None; asked.len()]);
-    let computed: Vec<(u64, String, String)> = hashed
-        .iter()
-        .flatten()
-        .filter(|(_, _, computed)| *computed)
-        .map(|((offset, id), sha512, _)| (*offset, id.clone(), sha512.clone()))
-        .collect();
-    if !computed.is_empty() {
-        let mut catalog = st.catalog.lock().await;
-        if let Err(e) = st
-            .record_part_sha512s(&mut catalog, file_id, &version_id, &computed)
-            .await
-        {
-            // Nothing lost: a later plan hashes the parts again.
-            tracing::warn!(
-                "keeping part SHA-512s of version {version_id}: {}",
-                e.message
-            );
-        }
-    }
+            .collect();
+        let lookup = st.part_sha512s(&catalog, file_id, &v.id, &candidates);
+        (v.id.clone(), candidates, lookup)
+    };
+    let sha512s = lookup.resolve(st).await;
     let held = asked
         .iter()
-        .zip(hashed)
-        .map(|(a, h)| {
-            h.filter(|(_, sha, _)| *sha == a.sha512)
-                .map(|((_, id), _, _)| id)
-        })
+        .zip(candidates)
+        .zip(sha512s)
+        .map(|((a, c), h)| c.filter(|_| h.as_deref() == Some(a.sha512.as_str())))
         .collect();
     (Some(version_id), held)
 }

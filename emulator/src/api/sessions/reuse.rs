@@ -5,8 +5,6 @@
 
 use super::region::{filled_from, RegionOwner};
 use crate::state::{lock, PartRecord, Session, SessionInner};
-use std::io::{Read as _, Seek as _, SeekFrom};
-use std::path::Path;
 
 /// A part of the file's current version that a commit names: where it goes in the session.
 #[derive(Clone, Debug)]
@@ -69,27 +67,4 @@ impl Drop for ReuseHold<'_> {
             inner.reserved.remove(i);
         }
     }
-}
-
-/// The SHA-512 of `size` bytes of file `path` from `offset` (blocking).
-pub(crate) fn sha512_of_region(path: &Path, offset: u64, size: u64) -> std::io::Result<[u8; 64]> {
-    let mut f = std::fs::File::open(path)?;
-    f.seek(SeekFrom::Start(offset))?;
-    let mut ctx = ring::digest::Context::new(&ring::digest::SHA512);
-    let mut buf = vec![0u8; (1 << 20).min(size.max(1) as usize)];
-    let mut left = size;
-    while left > 0 {
-        let want = buf.len().min(usize::try_from(left).unwrap_or(usize::MAX));
-        let n = f.read(&mut buf[..want])?;
-        if n == 0 {
-            return Err(std::io::Error::new(
-                std::io::ErrorKind::UnexpectedEof,
-                "the version's content ended early",
-            ));
-        }
-        ctx.update(&buf[..n]);
-        left -= n as u64;
-    }
-    <[u8; 64]>::try_from(ctx.finish().as_ref())
-        .map_err(|_| std::io::Error::other("SHA-512 is not 64 bytes"))
 }
