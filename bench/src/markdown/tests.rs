@@ -58,7 +58,7 @@ fn the_side_by_side_table_shows_each_client_against_the_floor_and_the_best_peer(
             "| Client | Throughput MiB/s | Upload s | CPU s/GiB | CPU vs floor | Peak RSS MiB | RSS bound MiB | Part size | Parallel parts | Conns / h1 / h2 requests | Server CPU s/GiB | Runs ok |",
             "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
             "| SHA-1 x2 floor | 500 | 2.05 | 2.00 | 1.00x | 10 | – | – | – | – | – | 1/1 |",
-            "| box-uploads (library) | 200 = 2.00x best peer | 5.12 | 2.20 | 1.10x | 40 | 320 | 32 MiB | default | – | – | 1/1 |",
+            "| box-uploads (library) | 200 = 2.00x best peer | 5.12 | 2.20 | 1.10x | 40 | 352 | 32 MiB | default | – | – | 1/1 |",
             "| boxsdk 3 chunked (Python) | 100 | 10.24 | 4.00 | 2.00x | 300 | – | 32 MiB | default | – | – | 1/1 |",
         ]
     );
@@ -178,7 +178,7 @@ fn the_tls_sections_show_the_https_table_traffic_and_the_cost_against_plain() {
         md.contains("## `loopback-tls`: side by side over HTTPS, 1 GiB file\n"),
         "{md}"
     );
-    assert!(md.contains("| 40 | 320 | 32 MiB | default | 1 / 0 / 35 | – | 1/1 |"));
+    assert!(md.contains("| 40 | 352 | 32 MiB | default | 1 / 0 / 35 | – | 1/1 |"));
     assert!(md.contains("## What TLS costs the client\n"));
     assert!(md.contains(
         "| `loopback-tls` vs `loopback` | 1 GiB | box-uploads (library) | 2.20 | 2.60 | 1.18x |"
