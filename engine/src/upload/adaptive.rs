@@ -79,7 +79,7 @@ pub(crate) fn congestion_of(err: &super::calls::CallError) -> Option<Congestion>
 pub struct ParallelismStats {
     /// Whether it adapts ([`Concurrency::Adaptive`]).
     pub adaptive: bool,
-    /// Parts allowed in flight now.
+    /// Parts allowed in flight now (the end of an upload may go past it, never past `max`).
     pub limit: usize,
     /// The highest the limit has been.
     pub peak_limit: usize,
