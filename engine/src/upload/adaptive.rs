@@ -113,7 +113,8 @@ struct Inner {
     /// The delay-based shrink stops here (errors go below it).
     floor: usize,
     state: Mutex<State>,
-    /// Told whenever a part leaves the flight: a part waiting may now go past the limit.
+    /// Told whenever a part leaves the flight or stops waiting: a part waiting may now go past
+    /// the limit.
     freed: Notify,
 }
 
@@ -310,9 +311,13 @@ impl<'a> Waiting<'a> {
 
 impl Drop for Waiting<'_> {
     fn drop(&mut self) {
-        let mut st = self.0.lock();
-        st.waiting = st.waiting.saturating_sub(1);
-        self.1.waiting.fetch_sub(1, Ordering::Relaxed);
+        {
+            let mut st = self.0.lock();
+            st.waiting = st.waiting.saturating_sub(1);
+            self.1.waiting.fetch_sub(1, Ordering::Relaxed);
+        }
+        // One upload's part fewer waiting: another upload's end may go now.
+        self.0.freed.notify_waiters();
     }
 }
 
