@@ -1,8 +1,10 @@
 //! Versions committed with reused parts: the commit copies the reused parts in from the
 //! version before while it hashes the file, and starts the hash after the file's leading
-//! reused parts, from the SHA-1 state the version before recorded there. Each version's
-//! bytes and SHA-1 are checked, for changes at the start, in the middle, at the end and
-//! nowhere, at a part size that is a whole number of SHA-1 blocks and at one that is not.
+//! reused parts, from the SHA-1 state the version before recorded there, or where the hash
+//! ahead of the commit got over the parts sent and the plan's hits (a hit the client sent after
+//! all is hashed again). Each version's bytes and SHA-1 are checked, for changes at the start,
+//! in the middle, at the end and nowhere, at a part size that is a whole number of SHA-1
+//! blocks and at one that is not.
 
 use crate::common::*;
 use reqwest::Method;
@@ -223,7 +225,21 @@ async fn wait_hashed_ahead(ctx: &Ctx, before: u64, bytes: u64) {
 
 #[tokio::test]
 async fn hits_before_and_after_a_sent_part_are_hashed_ahead_of_the_commit() {
-    let part = 1024;
+    // 1 KiB parts: hits 0 and 1 are resumed over, neither read.
+    hits_around_a_sent_part_are_hashed_ahead(1024, 0).await;
+}
+
+#[tokio::test]
+async fn hits_before_and_after_a_sent_part_are_hashed_ahead_at_an_odd_part_size() {
+    // 1056-byte parts: version 1 has no state after part 0 (16.5 SHA-1 blocks), so hit 0 is
+    // read, and hit 1 resumed over.
+    hits_around_a_sent_part_are_hashed_ahead(1056, 1056).await;
+}
+
+/// A version of `size(part)` bytes whose part 2 changes: hits 0 and 1 lead (resumed over from
+/// version 1's states; `leading_read` bytes of them read where it has none), part 2 is hashed
+/// once stored, hits 3 and 4 from version 1's content; the commit hashes nothing.
+async fn hits_around_a_sent_part_are_hashed_ahead(part: usize, leading_read: u64) {
     let ctx = Ctx::new(config(part as u64)).await;
     let v1 = test_data(size(part) as u64, 43);
     let file_id = ctx.chunked_upload("0", "ahead.bin", &v1).await["id"]
@@ -231,19 +247,16 @@ async fn hits_before_and_after_a_sent_part_are_hashed_ahead_of_the_commit() {
         .expect("id")
         .to_string();
     let before = ctx.emu.counters();
-    // Part 2 changes: hits 0 and 1 lead (the hash resumes over them from version 1's state
-    // after part 1, reading nothing), part 2 is hashed once stored, hits 3 and 4 from version
-    // 1's content.
     let v2 = changed(&v1, part, &[2]);
     let (s, list, misses) = version_with_reuse(&ctx, &file_id, &v2).await;
     assert_eq!(misses, 1);
-    let after_2 = (size(part) - 2 * part) as u64;
-    wait_hashed_ahead(&ctx, before.bytes_hashed_ahead, after_2).await;
+    let ahead = (size(part) - 2 * part) as u64 + leading_read;
+    wait_hashed_ahead(&ctx, before.bytes_hashed_ahead, ahead).await;
     let f = expect_status(ctx.commit(&s, &list, &v2).await, 201).await;
     assert_eq!(f["entries"][0]["sha1"], sha1_hex(&v2));
     let c = ctx.emu.counters();
     assert_eq!(c.commit_bytes_hashed, before.commit_bytes_hashed, "{c:?}");
-    assert_eq!(c.bytes_hashed_ahead, before.bytes_hashed_ahead + after_2);
+    assert_eq!(c.bytes_hashed_ahead, before.bytes_hashed_ahead + ahead);
     assert!(ctx.download(&file_id, None).await == v2);
     assert_stored(&ctx.emu, &file_id, &v2).await;
     // The states recorded after each part are the new file's: a version after it that changes
