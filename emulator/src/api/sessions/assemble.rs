@@ -8,11 +8,11 @@
 //! hashed, on two blocking threads. The hash reads the data file in offset order, so it
 //! hashes the bytes stored, and at a reused part waits until that part is copied (the copy
 //! does those parts first). It does not start at the file's start: the session hashed its
-//! leading parts as they were stored or copied in ([`super::hash_ahead`]), and the hash goes
-//! on from there, as far as a part that changed since; or, when that is further, from after
-//! the file's leading reused parts, whose bytes are the current version's, so the SHA-1 state
-//! the current version recorded after them is this file's too. It records the state after
-//! every part, for the next version.
+//! leading parts as they were stored or a plan answered them as hits ([`super::hash_ahead`]),
+//! and the hash goes on from there, as far as a hit the commit does not reuse; or, when that
+//! is further, from after the file's leading reused parts, whose bytes are the current
+//! version's, so the SHA-1 state the current version recorded after them is this file's too.
+//! It records the state after every part, for the next version.
 
 use super::hash_ahead;
 use super::region::RegionOwner;
