@@ -155,14 +155,15 @@ fn where_the_time_goes(md: &mut String, v: &VersionReuse) -> fmt::Result {
         md,
         "Where the engine's {total:.2} s went: it asks the plan in batches of up to 256 MiB of \
          hashed parts ({} request(s) here), so its first answer (the first reused part) came \
-         {plan_at:.2} s in, once the session was open and the first batch hashed (SHA-1 and \
-         SHA-512 of every part: {} s of CPU in all, over a wall time that other work on the \
+         {plan_at:.2} s in, once the session was open and the first batch hashed (the SHA-1 \
+         of the file and the SHA-512 of every part, on both cores; a part's own SHA-1 only for \
+         the parts sent: {} s of CPU in all, over a wall time that other work on the \
          machine shares, load {}). In the next {:.2} s it hashed the rest of the file and sent \
          the {} missed part(s) as their batches were answered; the commit (the emulator \
          assembling the version from the reused parts and checking its SHA-1) took the last \
-         {commit:.2} s{}. Every client's plan requests also wait alike for the emulator, which \
-         computes the SHA-512 of a stored part the first time a plan asks about it (the \
-         earlier version was uploaded with SHA-1 digests).\n",
+         {commit:.2} s{}. The emulator held the SHA-512 of every part of the earlier version \
+         before any client started (it computes them in the background after a commit, as Box \
+         keeps them for the parts it stores), so no client's plan waited for them.\n",
         e.plan_requests.map_or("?".to_string(), |n| n.to_string()),
         opt(e.cpu_s, 2),
         opt(e.load_avg_1m, 1),

@@ -106,6 +106,26 @@ fn grew(before: &serde_json::Value, after: &serde_json::Value, pointer: &str) ->
     Some(at(after)?.saturating_sub(at(before).unwrap_or(0)))
 }
 
+/// The emulator's counters once it holds the SHA-512 of every part of the current version
+/// (`parts` of them): it computes them in the background after the commit, as Box holds them
+/// for the parts it stores, so that no client's plan waits for the first upload's aftermath.
+fn stored_part_hashes_ready(emu: &Emulator, parts: u64) -> Result<serde_json::Value, String> {
+    let deadline = Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let counters = emu.counters()?;
+        let ready = counters["part_sha512s_hashed_ahead"].as_u64().unwrap_or(0);
+        if ready >= parts {
+            return Ok(counters);
+        }
+        if Instant::now() > deadline {
+            return Err(format!(
+                "the emulator computed {ready} of the {parts} stored parts' SHA-512s in 60 s"
+            ));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
 /// Runs every client once, each against a fresh emulator under the profile.
 pub fn run(ctx: &Context) -> Result<VersionReuse, String> {
     let started = Instant::now();
@@ -156,7 +176,11 @@ pub fn run(ctx: &Context) -> Result<VersionReuse, String> {
                 .and_then(|j| j["file_id"].as_str().map(str::to_string))
                 .filter(|_| seed.success)
                 .ok_or_else(|| format!("the first upload failed: {}", last_lines(&seed.stderr)))?;
-            let before = emu.counters()?;
+            let parts = seed
+                .json()
+                .and_then(|j| j["total_parts"].as_u64())
+                .unwrap_or(0);
+            let before = stored_part_hashes_ready(&emu, parts)?;
             c.load_avg_1m = Some(setup::load_average_1m()).filter(|l| l.is_finite());
             let m = measure::run(ctx.method, &command(&emu, &file_id), &scratch);
             let after = emu.counters();
