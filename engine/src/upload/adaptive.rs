@@ -21,9 +21,9 @@
 //!   failures), and it does not grow again for [`HOLD`].
 //! - The end of an upload goes past the limit (never past `max`): once an upload that has a
 //!   part in flight has no more than `max` parts left to answer, and no other upload's part
-//!   waits for a place, its waiting parts go in flight at once. Parts started together share the link and finish together, where parts
-//!   started one by one as places free up leave the last ones alone on an idle link, each at
-//!   one connection's rate (a 32 MiB part at 12 MiB/s is 2.7 s of a mostly idle link). A
+//!   waits for a place, its waiting parts go in flight at once. Parts started together share
+//!   the link and finish together, where parts started one by one as places free up leave the
+//!   last ones alone on an idle link, each at one connection's rate (a 32 MiB part at 12 MiB/s is 2.7 s of a mostly idle link). A
 //!   file of at most `max` parts goes whole, so its first round does not wait for the
 //!   controller either. Not while a back-off holds; samples of parts that shared the network
 //!   with such parts decide nothing (they measure the tail's crowd, not the limit). Each part
