@@ -304,32 +304,4 @@ mod tests {
             "da39a3ee5e6b4b0d3255bfef95601890afd80709"
         );
     }
-
-    /// Not a test: prints each hash's throughput on 256 MiB (SHA-512 in the `sha2` crate,
-    /// which uses AVX2, and in `ring`, whose assembly SHA-512 runs on Intel CPUs only and its
-    /// portable code elsewhere). Run in release:
-    /// `cargo test --release -p box-uploads --lib -- --ignored --nocapture digest_speeds`.
-    #[test]
-    #[ignore = "a measurement, not a test"]
-    fn digest_speeds() {
-        let data: Vec<u8> = (0..256u32 << 20)
-            .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
-            .collect();
-        let time = |name: &str, f: &dyn Fn(&[u8])| {
-            let t = std::time::Instant::now();
-            f(std::hint::black_box(&data));
-            println!("{name}: {:.0} MiB/s", 256.0 / t.elapsed().as_secs_f64());
-        };
-        for _ in 0..2 {
-            time("sha1", &|d| {
-                std::hint::black_box(Sha1Digest::of(d));
-            });
-            time("sha512 (sha2)", &|d| {
-                std::hint::black_box(Sha512Digest::of(d));
-            });
-            time("sha512 (ring)", &|d| {
-                std::hint::black_box(ring::digest::digest(&ring::digest::SHA512, d));
-            });
-        }
-    }
 }
