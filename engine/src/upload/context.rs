@@ -78,7 +78,10 @@ impl<A> Ctx<A> {
         len: u64,
         call: impl Future<Output = Result<T, CallError>>,
     ) -> Result<T, CallError> {
-        let permit = self.parallelism.acquire_part(|| self.parts_left()).await;
+        let permit = self
+            .parallelism
+            .acquire_part(|| self.reporter.parts_left())
+            .await;
         let _in_flight = self.reporter.in_flight();
         let timeout = self.transfer_timeout(len);
         let result = tokio::time::timeout(timeout, call)
@@ -93,13 +96,5 @@ impl<A> Ctx<A> {
             }
         }
         result
-    }
-
-    /// The parts of this upload not answered yet (in flight, waiting, or still to be read), once
-    /// a chunked session says how many there are.
-    fn parts_left(&self) -> Option<u64> {
-        let progress = self.reporter.subscribe();
-        let p = progress.borrow();
-        (p.total_parts > 0).then(|| p.total_parts.saturating_sub(p.parts_done))
     }
 }

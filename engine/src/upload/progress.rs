@@ -199,6 +199,13 @@ impl Reporter {
         self.state.subscribe()
     }
 
+    /// The parts not answered yet (in flight, waiting, or still to be read), once a chunked
+    /// session says how many there are.
+    pub(crate) fn parts_left(&self) -> Option<u64> {
+        let p = self.state.borrow();
+        (p.total_parts > 0).then(|| p.total_parts.saturating_sub(p.parts_done))
+    }
+
     pub(crate) fn events(&self) -> broadcast::Receiver<ProgressEvent> {
         self.events.subscribe()
     }
