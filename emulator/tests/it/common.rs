@@ -45,6 +45,25 @@ pub async fn expect_status(resp: Response, status: u16) -> Value {
     }
 }
 
+/// Commits `parts` of session `s` with a digest that is not the file's: refused with 400
+/// `digest_mismatch`, whose message gives the real SHA-1 (`data`'s) beside the one sent.
+pub async fn expect_wrong_digest_refused(ctx: &Ctx, s: &Value, parts: &[Value], data: &[u8]) {
+    let v = expect_error(
+        ctx.commit(s, parts, b"not the file").await,
+        400,
+        "digest_mismatch",
+    )
+    .await;
+    assert_eq!(
+        v["message"],
+        format!(
+            "File digest was incorrect. Actual: {} Expected: {}",
+            base64(&sha1(data)),
+            base64(&sha1(b"not the file"))
+        )
+    );
+}
+
 /// Config with 1 KiB parts and no chunked minimum, for fast tests.
 pub fn small_config() -> Config {
     config(1024)
