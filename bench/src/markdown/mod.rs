@@ -23,7 +23,7 @@ use crate::targets::{Status, Target};
 
 /// The commands section's code block.
 const COMMANDS: &str = "\
-apt-get install time          # optional: exact CPU and peak RSS through wait4 (else /proc polling)
+apt-get install time          # optional: peak RSS through wait4 and, with bash, CPU in ms (else /proc polling)
 cargo xtask bench             # the full run: this report (= cargo run --release -p box-uploads-bench --)
 cargo xtask bench --quick     # smoke test: small files, one run, output in target/bench/quick/
 cargo xtask bench --profile wan --profile far   # only these profiles (loopback, wan, far, and
@@ -301,8 +301,9 @@ fn what_is_measured(md: &mut String, r: &Results) -> fmt::Result {
          interpreter start-up and SDK import, which favours the SDKs), and for the CLI the \
          process's wall time. MiB/s = 2^20 bytes per second.\n\
          - **CPU** = user + system time of the client process only (start-up included), by \
-         {}. Per GiB = divided by the file size in GiB. CPU time is counted in 10 ms \
-         steps, coarse for the 64 MiB files (about 0.1 s of CPU).\n\
+         {}. Per GiB = divided by the file size in GiB. Tables show user + system: the kernel \
+         splits a process's runtime between the two by clock-tick samples, but their sum is \
+         the exact runtime, read to the precision above.\n\
          - **Peak RSS** = the client process's maximum resident set size (same source).\n\
          - **Conns / h1 / h2 requests** = the emulator's counters after the run \
          (`connections_opened`, `http1_requests`, `http2_requests`), the bench's own reads of \
