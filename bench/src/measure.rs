@@ -56,7 +56,8 @@ impl Method {
                 "bash's `time` (`TIMEFORMAT='%3U %3S'`: user and system CPU to the millisecond \
                  from getrusage(RUSAGE_CHILDREN), the kernel's microsecond figures; they include \
                  GNU time's own start-up, about 1 ms per process, floor included) around GNU time \
-                 (`/usr/bin/time -f '%M'`: ru_maxrss of the client process from wait4)"
+                 (`/usr/bin/time -f '%U %S %M'`, read for %M only: ru_maxrss of the client \
+                 process from wait4)"
                     .into()
             }
             Method::GnuTime => "GNU time (`/usr/bin/time -f '%U %S %M'`: user and system CPU and \

@@ -304,7 +304,7 @@ fn what_is_measured(md: &mut String, r: &Results) -> fmt::Result {
          {}. Per GiB = divided by the file size in GiB. Tables show user + system: the kernel \
          splits a process's runtime between the two by clock-tick samples, but their sum is \
          the exact runtime, read to the precision above.\n\
-         - **Peak RSS** = the client process's maximum resident set size (same source).\n\
+         - **Peak RSS** = the client process's maximum resident set size (by the method above).\n\
          - **Conns / h1 / h2 requests** = the emulator's counters after the run \
          (`connections_opened`, `http1_requests`, `http2_requests`), the bench's own reads of \
          them taken out: the TCP connections the client opened and its requests over HTTP/1.1 \
