@@ -347,8 +347,9 @@ mod tests {
         )
     }
 
-    fn scratch() -> PathBuf {
-        let dir = std::env::temp_dir().join(format!("bench-measure-{}", std::process::id()));
+    /// A directory for the timing reports of one test.
+    fn scratch(test: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("bench-{test}-{}", std::process::id()));
         let _ = std::fs::create_dir_all(&dir);
         dir
     }
@@ -375,7 +376,7 @@ mod tests {
             eprintln!("GNU time is not installed: its method is not tested here");
             return;
         }
-        let dir = scratch();
+        let dir = scratch("gnu-time");
         let m = run(Method::GnuTime, &burn_50_ms(), &dir).unwrap();
         assert!(m.success, "{m:?}");
         let cpu = m.user_s + m.sys_s;
@@ -394,6 +395,7 @@ mod tests {
             m.stderr, "err\n",
             "the command's stderr only, no timing report"
         );
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]
@@ -401,7 +403,7 @@ mod tests {
         let method = Method::Proc {
             clock_ticks: crate::emulator::clock_ticks(),
         };
-        let dir = scratch();
+        let dir = scratch("proc");
         let m = run(method, &burn_50_ms(), &dir).unwrap();
         assert!(m.success, "{m:?}");
         let cpu = m.user_s + m.sys_s;
@@ -416,5 +418,6 @@ mod tests {
         assert!(!m.success);
         assert_eq!(m.stdout, "out\n");
         assert_eq!(m.stderr, "err\n");
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }
