@@ -128,6 +128,22 @@ pub(crate) struct PartHashes {
     pub sha512: Option<Sha512Digest>,
 }
 
+/// A part's own SHA-1 being computed piece by piece ([`OrderedHasher::feed_with`]).
+#[derive(Default)]
+pub(crate) struct PartSha1(Sha1);
+
+impl PartSha1 {
+    /// Feeds the next piece (to this SHA-1 alone).
+    pub(crate) fn feed(&mut self, data: &[u8]) {
+        self.0.update(data);
+    }
+
+    /// The SHA-1 of the pieces fed.
+    pub(crate) fn finish(self) -> Sha1Digest {
+        Sha1Digest(self.0.finalize().into())
+    }
+}
+
 /// Hashes a file in offset order and each of its parts, reading every byte once: the same
 /// slice feeds every hasher, a cache-sized block at a time.
 pub(crate) struct OrderedHasher {
@@ -200,13 +216,20 @@ impl OrderedHasher {
 
     /// Feeds `data` to the whole-file SHA-1 and returns its own SHA-1, reading it once.
     fn sha1s(&mut self, data: &[u8]) -> Sha1Digest {
-        let mut part = Sha1::new();
+        let mut part = PartSha1::default();
+        self.feed_with(&mut part, data);
+        part.finish()
+    }
+
+    /// Feeds the next piece of a part to the whole-file SHA-1 and to the part's own `part`
+    /// SHA-1, reading it once: a part read in pieces is hashed piece by piece while each piece
+    /// is still in the cache it was just read into.
+    pub(crate) fn feed_with(&mut self, part: &mut PartSha1, data: &[u8]) {
         for block in data.chunks(BLOCK) {
             self.whole.update(block);
-            part.update(block);
+            part.0.update(block);
         }
         self.bytes += data.len() as u64;
-        Sha1Digest(part.finalize().into())
     }
 
     /// Bytes hashed so far.

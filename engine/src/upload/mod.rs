@@ -54,6 +54,7 @@ mod identity;
 mod layout;
 mod limits;
 mod naming;
+mod part_memory;
 mod pool;
 mod progress;
 mod reader;

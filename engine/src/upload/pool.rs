@@ -1,5 +1,5 @@
 //! A fixed pool of part buffers. At most `capacity` buffers of `part_size` bytes exist for one
-//! upload; each is allocated once (on first need), filled in place, handed to a worker as
+//! upload; each is allocated once (on first need, as [`PartMemory`]), filled in place, handed to a worker as
 //! [`Bytes`] without a copy, and comes back to the pool when the last `Bytes` clone of it is
 //! dropped. A buffer is never grown by appending.
 
@@ -9,6 +9,8 @@ use std::sync::{Arc, Mutex};
 use bytes::Bytes;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
+use super::part_memory::PartMemory;
+
 /// The pool. Cheap to clone (shared).
 #[derive(Clone)]
 pub(crate) struct BufferPool {
@@ -17,7 +19,7 @@ pub(crate) struct BufferPool {
 
 struct Inner {
     part_size: usize,
-    free: Mutex<Vec<Vec<u8>>>,
+    free: Mutex<Vec<PartMemory>>,
     permits: Arc<Semaphore>,
     allocations: AtomicUsize,
 }
@@ -25,7 +27,7 @@ struct Inner {
 /// A buffer taken from the pool. Returns to the pool when dropped (directly, or through the last
 /// [`Bytes`] made by [`PoolBuf::freeze`]).
 pub(crate) struct PoolBuf {
-    data: Vec<u8>,
+    data: PartMemory,
     len: usize,
     inner: Arc<Inner>,
     _permit: OwnedSemaphorePermit,
@@ -64,7 +66,7 @@ impl BufferPool {
             Some(data) => data,
             None => {
                 self.inner.allocations.fetch_add(1, Ordering::Relaxed);
-                vec![0u8; self.inner.part_size]
+                PartMemory::zeroed(self.inner.part_size)
             }
         };
         PoolBuf {
@@ -89,12 +91,12 @@ impl BufferPool {
 
 impl PoolBuf {
     /// Moves the storage out (to fill it on another thread); give it back with [`PoolBuf::put`].
-    pub(crate) fn take(&mut self) -> Vec<u8> {
+    pub(crate) fn take(&mut self) -> PartMemory {
         std::mem::take(&mut self.data)
     }
 
     /// Puts the storage back after [`PoolBuf::take`].
-    pub(crate) fn put(&mut self, data: Vec<u8>) {
+    pub(crate) fn put(&mut self, data: PartMemory) {
         self.data = data;
     }
 

@@ -1,7 +1,10 @@
 //! The ordered reader: one task that goes through the source in offset order, fills a buffer
 //! per part (in place, looping on short reads), feeds the same bytes to the whole-file SHA-1 and
 //! to the part's own SHA-1 (and SHA-512, when parts may be reused; but see below), and hands
-//! the part on. A file's part is read and hashed in one hop to the blocking pool.
+//! the part on. A file's part is read and hashed in one hop to the blocking pool, a piece at a
+//! time while each piece is in the cache ([`PassSink`]); from [`SPLIT_FROM`] on, the part's own
+//! SHA-1 and the whole file's run on two threads, since each part waits for its own SHA-1 (its
+//! `digest` header) before its first byte is sent.
 //!
 //! What it hands on depends on [`Hand`]: a reader's part comes in a pool buffer, and the reader
 //! waits for a free one, so it is never more than the pool's capacity ahead of the uploads; a
@@ -22,9 +25,10 @@ use tokio::sync::mpsc;
 
 use super::error::{UploadError, UploadErrorKind};
 use super::layout::{PartLayout, PartSpan};
+use super::part_memory::PartMemory;
 use super::pool::BufferPool;
-use super::source::PartReader;
-use crate::digest::{OrderedHasher, PartHashes, Sha1Digest, Sha512Digest};
+use super::source::{PartReader, PieceFeed, PieceSink};
+use crate::digest::{OrderedHasher, PartHashes, PartSha1, Sha1Digest, Sha512Digest};
 
 /// A part's SHA-512: computed, or being computed on the blocking pool from the part's bytes.
 pub(crate) enum PartSha512 {
@@ -124,7 +128,7 @@ async fn read_all(
     let declared = layout.file_size();
     let sha512 = hasher.wants_sha512();
     // The part being hashed when no pool buffer holds it (allocated on first need).
-    let mut scratch = Vec::new();
+    let mut scratch = PartMemory::default();
     for span in layout.parts() {
         let len = usize::try_from(span.len).map_err(|_| {
             UploadError::invalid_input(format!("part of {} bytes does not fit in memory", span.len))
@@ -177,17 +181,14 @@ async fn read_all(
                 )))
             }
             Some(buf) => buf.take(),
-            None if scratch.len() < len => vec![0u8; len],
+            None if scratch.len() < len => PartMemory::zeroed(len),
             None => std::mem::take(&mut scratch),
         };
         // Read and hash off the async threads: a 64 MiB part is tens of milliseconds of CPU. A
         // part kept in a buffer gets its SHA-512 once read, beside the next part's reading.
         let later = sha512 && pooled.is_some();
         let (storage, read) = reader
-            .fill_then(storage, len, move |bytes| {
-                let hashes = hash(&mut hasher, bytes, later);
-                (hasher, hashes)
-            })
+            .fill_then(storage, len, PassSink::new(hasher, later, len))
             .await;
         match &mut pooled {
             Some(buf) => buf.put(storage),
@@ -220,6 +221,91 @@ async fn read_all(
         Ok(false) => Ok(Some(hasher.finish())),
         Ok(true) => Err(UploadErrorKind::SourceTooLong { declared }.into()),
         Err(e) => Err(UploadError::source_io(format!("after byte {declared}"), e)),
+    }
+}
+
+/// The pass over a part read from a file: its pieces are hashed as they are read (see
+/// [`hash`] for what is hashed), except a part that also needs its SHA-512 in the pass, which
+/// is hashed once read whole (its SHA-512 goes on a second thread, over the whole part).
+struct PassSink {
+    hasher: OrderedHasher,
+    mode: PassMode,
+}
+
+enum PassMode {
+    /// The whole-file SHA-1 only: the part's own hashes come later, from its kept bytes.
+    WholeOnly,
+    /// The whole-file SHA-1 and the part's own SHA-1.
+    Sha1s(PartSha1),
+    /// The same, the part's own SHA-1 on the reading thread and the whole file's beside it: a
+    /// part is handed on in the time of its reading and one SHA-1, not two. Both are on the
+    /// critical path of the first round, where every part waits for its SHA-1 (its `digest`
+    /// header) before its first byte is sent.
+    Split(PartSha1),
+    /// Everything at the end ([`OrderedHasher::part`]).
+    AtEnd,
+}
+
+/// Parts from this size have their own SHA-1 and the whole file's computed on two threads
+/// (a thread costs tens of microseconds; 2 MiB of SHA-1 about a millisecond).
+const SPLIT_FROM: usize = 2 * 1024 * 1024;
+
+impl PassSink {
+    fn new(hasher: OrderedHasher, later: bool, len: usize) -> Self {
+        let mode = match (later, hasher.wants_sha512()) {
+            (true, _) => PassMode::WholeOnly,
+            (false, false) if len >= SPLIT_FROM => PassMode::Split(PartSha1::default()),
+            (false, false) => PassMode::Sha1s(PartSha1::default()),
+            (false, true) => PassMode::AtEnd,
+        };
+        PassSink { hasher, mode }
+    }
+}
+
+impl PieceFeed for PartSha1 {
+    fn feed_piece(&mut self, bytes: &[u8]) {
+        self.feed(bytes);
+    }
+}
+
+impl PieceFeed for OrderedHasher {
+    fn feed_piece(&mut self, bytes: &[u8]) {
+        self.feed(bytes);
+    }
+}
+
+impl PieceSink for PassSink {
+    type Out = (OrderedHasher, Option<PartHashes>);
+
+    fn piece(&mut self, bytes: &[u8]) {
+        match &mut self.mode {
+            PassMode::WholeOnly => self.hasher.feed(bytes),
+            PassMode::Sha1s(part) => self.hasher.feed_with(part, bytes),
+            PassMode::Split(part) => {
+                part.feed(bytes);
+                self.hasher.feed(bytes);
+            }
+            PassMode::AtEnd => {}
+        }
+    }
+
+    fn split(&mut self) -> Option<(&mut dyn PieceFeed, &mut (dyn PieceFeed + Send))> {
+        match &mut self.mode {
+            PassMode::Split(part) => Some((part, &mut self.hasher)),
+            _ => None,
+        }
+    }
+
+    fn finish(mut self, part: &[u8]) -> Self::Out {
+        let hashes = match self.mode {
+            PassMode::WholeOnly => None,
+            PassMode::Sha1s(own) | PassMode::Split(own) => Some(PartHashes {
+                sha1: own.finish(),
+                sha512: None,
+            }),
+            PassMode::AtEnd => Some(self.hasher.part(part)),
+        };
+        (self.hasher, hashes)
     }
 }
 
@@ -363,6 +449,78 @@ mod tests {
         let with_bytes: Vec<bool> = held.iter().map(Option::is_some).collect();
         assert_eq!(with_bytes, [[true; 2].as_slice(), &[false; 8]].concat());
         assert_eq!(pool.allocations(), 2);
+    }
+
+    /// Parts of a file large enough to be read in pieces and hashed on two threads (the
+    /// part's own SHA-1 and the whole file's apart), with a part size that is no multiple of a
+    /// piece and a short last part: every hash is the data's, with or without reuse's SHA-512,
+    /// in pool buffers and in the scratch buffer alike.
+    #[tokio::test]
+    async fn large_parts_of_a_file_hash_as_the_data_does() {
+        let part = 2 * 1024 * 1024 + 4_099;
+        let size = 3 * part + 777;
+        let data: Vec<u8> = (0..size as u32)
+            .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+            .collect();
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("large.bin");
+        std::fs::write(&path, &data).expect("write");
+        for (hand, sha512) in [
+            (Hand::BytesIfFree, false),
+            (Hand::Hashes, false),
+            (Hand::Hashes, true),
+            (Hand::BytesIfFree, true),
+        ] {
+            let layout = PartLayout::new(size as u64, part as u64).expect("layout");
+            let pool = BufferPool::new(part, 2);
+            let (tx, mut rx) = mpsc::channel(10);
+            let file = std::fs::File::open(&path).expect("open");
+            tokio::spawn(read_parts(
+                PartReader::File(Some(file)),
+                layout,
+                pool,
+                hand,
+                sha512,
+                tx,
+            ));
+            let mut spans = 0;
+            loop {
+                match rx.recv().await.expect("a final message") {
+                    ReadMsg::Part {
+                        span,
+                        data: bytes,
+                        sha1,
+                        sha512: long,
+                    } => {
+                        let expected =
+                            &data[span.offset as usize..(span.offset + span.len) as usize];
+                        let sha1 = match (sha1, &bytes) {
+                            (Some(sha1), _) => sha1,
+                            (None, Some(kept)) => sha1_of_kept(kept).await.expect("hashed"),
+                            (None, None) => panic!("a part without its SHA-1 or its bytes"),
+                        };
+                        assert_eq!(sha1, Sha1Digest::of(expected), "{hand:?} part {spans}");
+                        if let Some(kept) = &bytes {
+                            assert_eq!(&kept[..], expected);
+                        }
+                        match long {
+                            Some(long) => assert_eq!(
+                                long.get().await.expect("hashed"),
+                                Sha512Digest::of(expected)
+                            ),
+                            None => assert!(!sha512, "asked for, a part's SHA-512 comes along"),
+                        }
+                        spans += 1;
+                    }
+                    ReadMsg::Finished { whole } => {
+                        assert_eq!(whole, Sha1Digest::of(&data), "{hand:?} sha512 {sha512}");
+                        break;
+                    }
+                    ReadMsg::Failed(e) => panic!("{e}"),
+                }
+            }
+            assert_eq!(spans, 4);
+        }
     }
 
     #[tokio::test]

@@ -201,6 +201,51 @@ pub(crate) struct OpenedSource {
     pub reread: Option<Reread>,
 }
 
+/// What a part is read into: a `Vec` or a [`PartMemory`](super::part_memory::PartMemory),
+/// moved to the blocking pool and back (`Default`: the empty buffer left by a failed hop).
+pub(crate) trait Buffer:
+    std::ops::DerefMut<Target = [u8]> + Default + Send + 'static
+{
+}
+
+impl<B: std::ops::DerefMut<Target = [u8]> + Default + Send + 'static> Buffer for B {}
+
+/// A file is read into a part's buffer this much at a time, each piece handed to a
+/// [`PieceSink`] while it is still in the cache (a piece this size stays in L2 while it is
+/// hashed; a whole part, megabytes, would be read back from memory).
+const PIECE: usize = 1024 * 1024;
+
+/// What a part's bytes go through as they are read ([`PartReader::fill_then`]): each piece as
+/// it arrives, in order, then the whole part once it is read.
+pub(crate) trait PieceSink: Send + 'static {
+    /// What the sink gives back.
+    type Out: Send + 'static;
+    /// The next piece of the part.
+    fn piece(&mut self, bytes: &[u8]);
+    /// Instead of [`PieceSink::piece`], two feeds of every piece: the first on the reading
+    /// thread, the second on a thread beside it (`None`: everything in `piece`). For a part
+    /// whose work on each piece splits in two (its own SHA-1, and the whole file's), so that
+    /// the part is read and hashed in the time of the reading and one of them.
+    fn split(&mut self) -> Option<(&mut dyn PieceFeed, &mut (dyn PieceFeed + Send))> {
+        None
+    }
+    /// The part is read: all of it (the pieces together).
+    fn finish(self, part: &[u8]) -> Self::Out;
+}
+
+/// One of the two feeds of [`PieceSink::split`].
+pub(crate) trait PieceFeed {
+    /// The next piece of the part.
+    fn feed_piece(&mut self, bytes: &[u8]);
+}
+
+/// Reading alone.
+impl PieceSink for () {
+    type Out = ();
+    fn piece(&mut self, _: &[u8]) {}
+    fn finish(self, _: &[u8]) {}
+}
+
 /// Reads a source in order into caller-provided buffers, filling each one completely (looping on
 /// short reads) unless the source ends. Never appends to a growing buffer.
 pub(crate) enum PartReader {
@@ -218,16 +263,16 @@ pub(crate) enum PartReader {
 impl PartReader {
     /// Fills `buf[..len]` from the source. Returns the buffer and how many bytes were read: fewer
     /// than `len` only when the source ended.
-    pub(crate) async fn fill(&mut self, buf: Vec<u8>, len: usize) -> (Vec<u8>, io::Result<usize>) {
+    pub(crate) async fn fill<B: Buffer>(&mut self, buf: B, len: usize) -> (B, io::Result<usize>) {
         if let PartReader::File(_) = self {
-            let (buf, read) = self.fill_then(buf, len, |_| ()).await;
+            let (buf, read) = self.fill_then(buf, len, ()).await;
             return (buf, read.map(|(n, ())| n));
         }
         self.fill_here(buf, len).await
     }
 
     /// [`PartReader::fill`] for the sources read on the async threads (all but a file).
-    async fn fill_here(&mut self, mut buf: Vec<u8>, len: usize) -> (Vec<u8>, io::Result<usize>) {
+    async fn fill_here<B: Buffer>(&mut self, mut buf: B, len: usize) -> (B, io::Result<usize>) {
         let len = len.min(buf.len());
         match self {
             PartReader::Bytes { bytes, pos } => {
@@ -247,21 +292,23 @@ impl PartReader {
         }
     }
 
-    /// Fills `buf[..len]` as [`PartReader::fill`] does, then runs `then` on the bytes read, off
-    /// the async threads: a file is read and handled in one hop to the blocking pool.
-    pub(crate) async fn fill_then<R, F>(
+    /// Fills `buf[..len]` as [`PartReader::fill`] does and hands the bytes to `sink` off the
+    /// async threads: a file is read and handled in one hop to the blocking pool, in pieces of
+    /// [`PIECE`], each given to the sink as soon as it is read (while it is still in the CPU's
+    /// cache), then the whole part.
+    pub(crate) async fn fill_then<B, S>(
         &mut self,
-        mut buf: Vec<u8>,
+        mut buf: B,
         len: usize,
-        then: F,
-    ) -> (Vec<u8>, io::Result<(usize, R)>)
+        mut sink: S,
+    ) -> (B, io::Result<(usize, S::Out)>)
     where
-        R: Send + 'static,
-        F: FnOnce(&[u8]) -> R + Send + 'static,
+        B: Buffer,
+        S: PieceSink,
     {
         let failed = |e: tokio::task::JoinError| {
             (
-                Vec::new(),
+                B::default(),
                 Err(io::Error::other(format!("reader task failed: {e}"))),
             )
         };
@@ -272,7 +319,8 @@ impl PartReader {
                 Err(e) => return (buf, Err(e)),
             };
             let done = tokio::task::spawn_blocking(move || {
-                let out = then(&buf[..n]);
+                sink.piece(&buf[..n]);
+                let out = sink.finish(&buf[..n]);
                 (buf, out)
             });
             return match done.await {
@@ -288,7 +336,8 @@ impl PartReader {
         };
         let len = len.min(buf.len());
         let joined = tokio::task::spawn_blocking(move || {
-            let result = fill_sync(&mut file, &mut buf[..len]).map(|n| (n, then(&buf[..n])));
+            let result = fill_pieces(&mut file, &mut buf[..len], &mut sink)
+                .map(|n| (n, sink.finish(&buf[..n])));
             (file, buf, result)
         });
         match joined.await {
@@ -332,6 +381,61 @@ async fn fill_async<R: AsyncRead + Unpin + ?Sized>(
             Ok(n) => filled += n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e) => return Err(e),
+        }
+    }
+    Ok(filled)
+}
+
+/// Fills `buf` from `reader` piece by piece, giving each piece to `sink` once read (to both
+/// its feeds, one on a scoped thread, when it splits). Fewer bytes than `buf` holds only when
+/// the source ended.
+fn fill_pieces<R: io::Read, S: PieceSink>(
+    reader: &mut R,
+    buf: &mut [u8],
+    sink: &mut S,
+) -> io::Result<usize> {
+    let Some((here, beside)) = sink.split() else {
+        return fill_each(reader, buf, |piece| sink.piece(piece));
+    };
+    std::thread::scope(|scope| {
+        let (tx, rx) = std::sync::mpsc::channel::<&[u8]>();
+        let worker = scope.spawn(move || {
+            for piece in rx {
+                beside.feed_piece(piece);
+            }
+        });
+        let filled = fill_each(reader, buf, |piece| {
+            // Sent first, so that both threads hash the piece at once.
+            let _ = tx.send(piece);
+            here.feed_piece(piece);
+        });
+        drop(tx);
+        match worker.join() {
+            Ok(()) => filled,
+            Err(_) => Err(io::Error::other("a hashing thread panicked")),
+        }
+    })
+}
+
+/// Fills `buf` from `reader` a [`PIECE`] at a time, handing each piece read to `each`, until
+/// `buf` is full or the source ends. Returns the bytes read.
+fn fill_each<'b, R: io::Read>(
+    reader: &mut R,
+    buf: &'b mut [u8],
+    mut each: impl FnMut(&'b [u8]),
+) -> io::Result<usize> {
+    let mut rest = buf;
+    let mut filled = 0;
+    while !rest.is_empty() {
+        let take = PIECE.min(rest.len());
+        let (piece, after) = rest.split_at_mut(take);
+        let n = fill_sync(reader, piece)?;
+        let piece: &'b [u8] = piece;
+        each(&piece[..n]);
+        filled += n;
+        rest = after;
+        if n < take {
+            break;
         }
     }
     Ok(filled)
