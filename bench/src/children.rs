@@ -201,25 +201,29 @@ pub fn hash_floor(args: &[String]) -> Result<(), String> {
     let start = Instant::now();
     let mut file =
         std::fs::File::open(&path).map_err(|e| format!("cannot open {}: {e}", path.display()))?;
-    // Read in 8 MiB blocks (or the part size, if smaller), like a part-sized buffer filled
-    // by reads.
-    let block = part_size.clamp(1, 8 << 20);
-    let mut buf = vec![0u8; block];
+    // A chunked upload that reads each byte once holds a whole part in memory (its SHA-1 goes
+    // in a header before its body): so does the floor, in memory of the kind the engine uses
+    // (a mapping advised for huge pages; see the engine's `part_memory`). Like the engine it
+    // fills the part 1 MiB at a time and hashes each piece while it is still in the cache.
+    let mut buf = part_buffer(part_size)?;
     let mut whole = Sha1::new();
     let mut part = Sha1::new();
     let mut in_part = 0usize;
     let mut parts = Vec::new();
     let mut total = 0u64;
     loop {
-        let want = block.min(part_size - in_part);
+        let want = PIECE.min(part_size - in_part);
         let n = file
-            .read(&mut buf[..want])
+            .read(&mut buf[in_part..in_part + want])
             .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
         if n == 0 {
             break;
         }
-        whole.update(&buf[..n]);
-        part.update(&buf[..n]);
+        let piece = &buf[in_part..in_part + n];
+        for block in piece.chunks(64 * 1024) {
+            whole.update(block);
+            part.update(block);
+        }
         in_part += n;
         total += n as u64;
         if in_part == part_size {
@@ -241,6 +245,17 @@ pub fn hash_floor(args: &[String]) -> Result<(), String> {
     });
     println!("{out}");
     Ok(())
+}
+
+/// The floor's read size: the engine's (1 MiB pieces into a part's buffer).
+const PIECE: usize = 1024 * 1024;
+
+/// A zeroed part buffer, mapped and advised for transparent huge pages as the engine's are.
+fn part_buffer(len: usize) -> Result<memmap2::MmapMut, String> {
+    let map = memmap2::MmapMut::map_anon(len.max(1)).map_err(|e| format!("part buffer: {e}"))?;
+    #[cfg(target_os = "linux")]
+    let _ = map.advise(memmap2::Advice::HugePage);
+    Ok(map)
 }
 
 fn hex(bytes: &[u8]) -> String {
