@@ -144,7 +144,7 @@ fn loopback_floor(results: &Results) -> Target {
         "`loopback`, {}: client CPU per GiB vs two-pass SHA-1 floor",
         human_size(results.headline_size)
     );
-    let goal = format!("at most {FLOOR_RATIO}x");
+    let goal = format!("at most {FLOOR_RATIO}x, at every size of the sweep");
     let floor = results
         .floor(results.headline_size)
         .and_then(|c| c.cpu_s_per_gib);
@@ -163,7 +163,9 @@ fn loopback_floor(results: &Results) -> Target {
             c.median / f.median
         ));
     }
-    // The other sizes of the sweep: fixed start-up costs weigh more on small files.
+    // The other sizes of the sweep: fixed start-up costs weigh more on small files. The goal
+    // holds at every size, so one over it is not met.
+    let mut over = Vec::new();
     let others: Vec<String> = results
         .group("size")
         .into_iter()
@@ -172,15 +174,23 @@ fn loopback_floor(results: &Results) -> Target {
             let e = c.cpu_s_per_gib?;
             let f = results.floor(c.size)?.cpu_s_per_gib?;
             let r = e.median / f.median;
-            let mark = if r > FLOOR_RATIO { " (over)" } else { "" };
+            let mark = if r > FLOOR_RATIO {
+                over.push(human_size(c.size));
+                " (over)"
+            } else {
+                ""
+            };
             Some(format!("{} {r:.2}x{mark}", human_size(c.size)))
         })
         .collect();
     if !others.is_empty() {
         measured.push_str(&format!("; engine at other sizes: {}", others.join(", ")));
     }
-    let met = ratio <= FLOOR_RATIO;
-    if !met {
+    if !over.is_empty() {
+        measured.push_str(&format!(". Over {FLOOR_RATIO}x at {}", over.join(", ")));
+    }
+    let met = ratio <= FLOOR_RATIO && over.is_empty();
+    if ratio > FLOOR_RATIO {
         measured.push_str(&format!(
             ". Why: {:.2} s/GiB beyond hashing (reading, HTTP framing, copies into the socket, \
              the runtime), {:.2} s/GiB more than the target allows",

@@ -69,6 +69,54 @@ fn floor_target_compares_cpu_per_gib_with_the_floor() {
 }
 
 #[test]
+fn the_floor_target_holds_at_every_size_of_the_sweep() {
+    const MIB64: u64 = 64 << 20;
+    let sweep = |engine_cpu: f64| {
+        vec![
+            case(
+                CaseSpec::new(Client::Floor, MIB64, 1),
+                vec![run(MIB64, 500.0, 2.0, 10.0)],
+            ),
+            case(
+                CaseSpec::new(Client::Engine, MIB64, 1),
+                vec![run(MIB64, 200.0, engine_cpu, 40.0)],
+            ),
+        ]
+    };
+    let name = "`loopback`, 1 GiB: client CPU per GiB";
+    let within = judge(&results(vec![
+        ("headline", headline(2.0, 200.0, 2.2, 100.0)),
+        ("size", sweep(2.4)),
+    ]));
+    let t = find(&within, name);
+    assert_eq!(t.status, Status::Met, "{}", t.measured);
+    assert!(
+        t.measured
+            .ends_with("; engine at other sizes: 64 MiB 1.20x"),
+        "{}",
+        t.measured
+    );
+
+    let over = judge(&results(vec![
+        ("headline", headline(2.0, 200.0, 2.2, 100.0)),
+        ("size", sweep(2.6)),
+    ]));
+    let t = find(&over, name);
+    assert_eq!(
+        t.status,
+        Status::NotMet,
+        "the 1 GiB file alone is within: {}",
+        t.measured
+    );
+    assert!(
+        t.measured
+            .ends_with("64 MiB 1.30x (over). Over 1.2x at 64 MiB"),
+        "{}",
+        t.measured
+    );
+}
+
+#[test]
 fn a_missing_peer_leaves_the_peer_target_not_measured() {
     let mut cases = headline(1.0, 200.0, 1.1, 100.0);
     cases.pop();
