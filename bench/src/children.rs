@@ -15,9 +15,10 @@ use serde_json::json;
 use sha1::{Digest as _, Sha1};
 
 /// `upload-one --api URL --upload URL --token T --file PATH (--name NAME | --file-id ID
-/// [--reuse-parts on|off]) [--concurrency N] [--memory-cap BYTES] [--ca-cert PEM]`: one upload
-/// with [`Uploader`] (a new file in folder `0`, or a new version of file `ID`), with the
-/// engine's defaults except for the options given (`--ca-cert`: an extra CA to trust, HTTPS).
+/// [--reuse-parts on|off]) [--concurrency N] [--memory-cap BYTES] [--ca-cert PEM] [--http 1.1|2]`:
+/// one upload with [`Uploader`] (a new file in folder `0`, or a new version of file `ID`), with
+/// the engine's defaults except for the options given (`--ca-cert`: an extra CA to trust,
+/// HTTPS; `--http 2`: HTTP/2 where the server offers it, as `ClientBuilder::http2` chooses).
 pub fn upload_one(args: &[String]) -> Result<(), String> {
     let opts = Opts::parse(args)?;
     let api = opts.required("--api")?;
@@ -52,9 +53,14 @@ pub fn upload_one(args: &[String]) -> Result<(), String> {
     }
 
     let ca_cert = opts.get("--ca-cert").map(PathBuf::from);
+    let http2 = match opts.get("--http") {
+        None | Some("1.1") => false,
+        Some("2") => true,
+        Some(other) => return Err(format!("bad --http {other} (1.1, 2)")),
+    };
     let runtime = runtime()?;
     let out = runtime.block_on(async move {
-        let client = client(&token, &api, &upload_url, ca_cert)?;
+        let client = client(&token, &api, &upload_url, ca_cert, http2)?;
         let uploader = Uploader::with_config(client, config);
         let start = Instant::now();
         let handle = uploader.start_upload(upload);
@@ -160,7 +166,7 @@ pub fn upload_tree(args: &[String]) -> Result<(), String> {
     };
     let runtime = runtime()?;
     let out = runtime.block_on(async move {
-        let client = client(&token, &api, &upload, None)?;
+        let client = client(&token, &api, &upload, None, false)?;
         let uploader = Uploader::new(client);
         let start = Instant::now();
         let report = uploader
@@ -318,11 +324,13 @@ fn client(
     api: &str,
     upload: &str,
     ca_cert: Option<PathBuf>,
+    http2: bool,
 ) -> Result<Client, String> {
     let builder = ClientBuilder::new()
         .token(token)
         .api_url(api)
-        .upload_url(upload);
+        .upload_url(upload)
+        .http2(http2);
     match ca_cert {
         Some(path) => builder.ca_cert_file(path),
         None => builder,

@@ -348,10 +348,11 @@ impl ClientBuilder {
     /// so the parts an upload sends at once go no faster than one connection. Over HTTP/1.1 each
     /// part in flight has a connection of its own, and a path whose rate is limited per
     /// connection (a proxy, a shaper, a long round trip with TCP's window) carries them all at
-    /// once. Measured once by hand against the emulator over HTTPS with `--net
-    /// rtt=40ms,conn=12MiB/s,link=120MiB/s`, a 256 MiB file in 8 MiB parts (`box-upload put`,
-    /// parts in flight chosen by the network, up to 16): HTTP/2 took 21.9 s (11.7 MiB/s), its
-    /// 36 requests on 2 connections; HTTP/1.1 took 3.2 s (79 MiB/s) on 18 connections. Parts
+    /// once. Measured by hand against the emulator over HTTPS with `--net
+    /// rtt=40ms,conn=12MiB/s,link=120MiB/s`, a 256 MiB file in 8 MiB parts (the bench's
+    /// `upload-one --http 2` and `--http 1.1`, parts in flight chosen by the network, up to 32;
+    /// two runs each): HTTP/2 took 21.6 s (11.9 MiB/s), its 35 requests on one connection;
+    /// HTTP/1.1 took 2.65-2.74 s (93-97 MiB/s) on 31 connections. Parts
     /// are 8 MiB or more, so HTTP/2's smaller headers and single handshake save nothing that
     /// shows; choose it where a server or proxy limits connections per client.
     pub fn http2(mut self, enabled: bool) -> Self {
