@@ -9,6 +9,9 @@
 //! time where the system allows it (`transparent_hugepage` set to `madvise` or `always`). The
 //! advice is only a hint: where it is refused, or mapping fails, or on other systems, the
 //! buffer is an ordinary `Vec`. Either way the contents start zeroed and the length is fixed.
+//! Where memory is fragmented, the kernel may compact it to find huge pages as an advised
+//! buffer is first filled (the default `defrag` setting does so for advised regions): a cost
+//! paid once per buffer, since the pool keeps its buffers for the rest of the upload.
 
 use std::ops::{Deref, DerefMut};
 
