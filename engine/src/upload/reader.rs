@@ -401,52 +401,75 @@ mod tests {
         assert!(allocations <= 3);
     }
 
+    /// A part as the reader handed it on.
+    struct Handed {
+        span: PartSpan,
+        data: Option<Bytes>,
+        sha1: Option<Sha1Digest>,
+        sha512: Option<PartSha512>,
+    }
+
+    /// Reads the file at `path` with [`read_parts`], holding every part handed on (so no pool
+    /// buffer comes back), up to the whole file's SHA-1.
+    async fn read_file(
+        path: &std::path::Path,
+        layout: PartLayout,
+        pool: BufferPool,
+        hand: Hand,
+        sha512: bool,
+    ) -> (Vec<Handed>, Sha1Digest) {
+        let (tx, mut rx) = mpsc::channel(10);
+        let file = std::fs::File::open(path).expect("open");
+        tokio::spawn(read_parts(
+            PartReader::File(Some(file)),
+            layout,
+            pool,
+            hand,
+            sha512,
+            tx,
+        ));
+        let mut parts = Vec::new();
+        loop {
+            match rx.recv().await.expect("a final message") {
+                ReadMsg::Part {
+                    span,
+                    data,
+                    sha1,
+                    sha512,
+                } => parts.push(Handed {
+                    span,
+                    data,
+                    sha1,
+                    sha512,
+                }),
+                ReadMsg::Finished { whole } => return (parts, whole),
+                ReadMsg::Failed(e) => panic!("{e}"),
+            }
+        }
+    }
+
     #[tokio::test]
     async fn a_file_hands_bytes_while_buffers_are_free_then_hashes_only() {
         let data: Vec<u8> = (0..10_000u32).map(|i| (i * 13 % 256) as u8).collect();
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("f.bin");
         std::fs::write(&path, &data).expect("write");
-        let file = std::fs::File::open(&path).expect("open");
         let layout = PartLayout::new(10_000, 1_000).expect("layout");
         let pool = BufferPool::new(1_000, 2);
-        let (tx, mut rx) = mpsc::channel(10);
-        let reader = PartReader::File(Some(file));
-        tokio::spawn(read_parts(
-            reader,
-            layout,
-            pool.clone(),
-            Hand::BytesIfFree,
-            false,
-            tx,
-        ));
         // Every part handed on is held: two come in the pool's buffers, the others without
         // their bytes, and the reader goes on to the end without waiting for a buffer.
-        let mut held = Vec::new();
-        loop {
-            match rx.recv().await.expect("a final message") {
-                ReadMsg::Part {
-                    span,
-                    data: bytes,
-                    sha1,
-                    ..
-                } => {
-                    let sha1 = sha1.expect("computed in the pass without reuse");
-                    let expected = &data[span.offset as usize..(span.offset + span.len) as usize];
-                    assert_eq!(sha1, Sha1Digest::of(expected));
-                    if let Some(bytes) = &bytes {
-                        assert_eq!(&bytes[..], expected);
-                    }
-                    held.push(bytes);
-                }
-                ReadMsg::Finished { whole } => {
-                    assert_eq!(whole, Sha1Digest::of(&data));
-                    break;
-                }
-                ReadMsg::Failed(e) => panic!("{e}"),
+        let (parts, whole) = read_file(&path, layout, pool.clone(), Hand::BytesIfFree, false).await;
+        assert_eq!(whole, Sha1Digest::of(&data));
+        for part in &parts {
+            let sha1 = part.sha1.expect("computed in the pass without reuse");
+            let expected =
+                &data[part.span.offset as usize..(part.span.offset + part.span.len) as usize];
+            assert_eq!(sha1, Sha1Digest::of(expected));
+            if let Some(bytes) = &part.data {
+                assert_eq!(&bytes[..], expected);
             }
         }
-        let with_bytes: Vec<bool> = held.iter().map(Option::is_some).collect();
+        let with_bytes: Vec<bool> = parts.iter().map(|p| p.data.is_some()).collect();
         assert_eq!(with_bytes, [[true; 2].as_slice(), &[false; 8]].concat());
         assert_eq!(pool.allocations(), 2);
     }
@@ -473,53 +496,28 @@ mod tests {
         ] {
             let layout = PartLayout::new(size as u64, part as u64).expect("layout");
             let pool = BufferPool::new(part, 2);
-            let (tx, mut rx) = mpsc::channel(10);
-            let file = std::fs::File::open(&path).expect("open");
-            tokio::spawn(read_parts(
-                PartReader::File(Some(file)),
-                layout,
-                pool,
-                hand,
-                sha512,
-                tx,
-            ));
-            let mut spans = 0;
-            loop {
-                match rx.recv().await.expect("a final message") {
-                    ReadMsg::Part {
-                        span,
-                        data: bytes,
-                        sha1,
-                        sha512: long,
-                    } => {
-                        let expected =
-                            &data[span.offset as usize..(span.offset + span.len) as usize];
-                        let sha1 = match (sha1, &bytes) {
-                            (Some(sha1), _) => sha1,
-                            (None, Some(kept)) => sha1_of_kept(kept).await.expect("hashed"),
-                            (None, None) => panic!("a part without its SHA-1 or its bytes"),
-                        };
-                        assert_eq!(sha1, Sha1Digest::of(expected), "{hand:?} part {spans}");
-                        if let Some(kept) = &bytes {
-                            assert_eq!(&kept[..], expected);
-                        }
-                        match long {
-                            Some(long) => assert_eq!(
-                                long.get().await.expect("hashed"),
-                                Sha512Digest::of(expected)
-                            ),
-                            None => assert!(!sha512, "asked for, a part's SHA-512 comes along"),
-                        }
-                        spans += 1;
-                    }
-                    ReadMsg::Finished { whole } => {
-                        assert_eq!(whole, Sha1Digest::of(&data), "{hand:?} sha512 {sha512}");
-                        break;
-                    }
-                    ReadMsg::Failed(e) => panic!("{e}"),
+            let (parts, whole) = read_file(&path, layout, pool, hand, sha512).await;
+            assert_eq!(whole, Sha1Digest::of(&data), "{hand:?} sha512 {sha512}");
+            assert_eq!(parts.len(), 4);
+            for (i, p) in parts.into_iter().enumerate() {
+                let expected = &data[p.span.offset as usize..(p.span.offset + p.span.len) as usize];
+                let sha1 = match (p.sha1, &p.data) {
+                    (Some(sha1), _) => sha1,
+                    (None, Some(kept)) => sha1_of_kept(kept).await.expect("hashed"),
+                    (None, None) => panic!("a part without its SHA-1 or its bytes"),
+                };
+                assert_eq!(sha1, Sha1Digest::of(expected), "{hand:?} part {i}");
+                if let Some(kept) = &p.data {
+                    assert_eq!(&kept[..], expected);
+                }
+                match p.sha512 {
+                    Some(long) => assert_eq!(
+                        long.get().await.expect("hashed"),
+                        Sha512Digest::of(expected)
+                    ),
+                    None => assert!(!sha512, "asked for, a part's SHA-512 comes along"),
                 }
             }
-            assert_eq!(spans, 4);
         }
     }
 
