@@ -58,12 +58,6 @@ fn mapped(len: usize) -> Option<memmap2::MmapMut> {
     Some(map)
 }
 
-impl From<Vec<u8>> for PartMemory {
-    fn from(v: Vec<u8>) -> Self {
-        PartMemory(Storage::Heap(v))
-    }
-}
-
 impl Deref for PartMemory {
     type Target = [u8];
     fn deref(&self) -> &[u8] {
@@ -119,6 +113,5 @@ mod tests {
         let mut b = PartMemory::default();
         assert!(b.is_empty());
         assert!(b.deref_mut().is_empty());
-        assert_eq!(PartMemory::from(vec![1, 2, 3]).len(), 3);
     }
 }

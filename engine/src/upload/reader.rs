@@ -145,7 +145,7 @@ async fn read_all(
             // A slice is kept: with reuse, its own hashes come later (see the module's
             // documentation).
             let hashed = tokio::task::spawn_blocking(move || {
-                let hashes = hash(&mut hasher, &slice, sha512);
+                let (hasher, hashes) = PassSink::new(hasher, sha512, len).all_at_once(&slice);
                 (slice, hasher, hashes)
             })
             .await;
@@ -224,12 +224,18 @@ async fn read_all(
     }
 }
 
-/// The pass over a part read from a file: its pieces are hashed as they are read (see
-/// [`hash`] for what is hashed), except a part that also needs its SHA-512 in the pass, which
-/// is hashed once read whole (its SHA-512 goes on a second thread, over the whole part).
+/// The pass over a part: its pieces are hashed as they are read, to the whole-file SHA-1 only
+/// when its own hashes come `later` (from its kept bytes), else to its own SHA-1 too; a part
+/// that also needs its SHA-512 in the pass is hashed once read whole (its SHA-512 goes on a
+/// second thread, over the whole part).
 struct PassSink {
     hasher: OrderedHasher,
     mode: PassMode,
+    /// Whether the part's own SHA-1 and the whole file's go on two threads
+    /// ([`PieceSink::split`]): a part is then handed on in the time of its reading and one
+    /// SHA-1, not two. Both are on the critical path of the first round, where every part waits
+    /// for its SHA-1 (its `digest` header) before its first byte is sent.
+    split: bool,
 }
 
 enum PassMode {
@@ -237,11 +243,6 @@ enum PassMode {
     WholeOnly,
     /// The whole-file SHA-1 and the part's own SHA-1.
     Sha1s(PartSha1),
-    /// The same, the part's own SHA-1 on the reading thread and the whole file's beside it: a
-    /// part is handed on in the time of its reading and one SHA-1, not two. Both are on the
-    /// critical path of the first round, where every part waits for its SHA-1 (its `digest`
-    /// header) before its first byte is sent.
-    Split(PartSha1),
     /// Everything at the end ([`OrderedHasher::part`]).
     AtEnd,
 }
@@ -254,11 +255,14 @@ impl PassSink {
     fn new(hasher: OrderedHasher, later: bool, len: usize) -> Self {
         let mode = match (later, hasher.wants_sha512()) {
             (true, _) => PassMode::WholeOnly,
-            (false, false) if len >= SPLIT_FROM => PassMode::Split(PartSha1::default()),
             (false, false) => PassMode::Sha1s(PartSha1::default()),
             (false, true) => PassMode::AtEnd,
         };
-        PassSink { hasher, mode }
+        PassSink {
+            hasher,
+            mode,
+            split: len >= SPLIT_FROM,
+        }
     }
 }
 
@@ -281,17 +285,13 @@ impl PieceSink for PassSink {
         match &mut self.mode {
             PassMode::WholeOnly => self.hasher.feed(bytes),
             PassMode::Sha1s(part) => self.hasher.feed_with(part, bytes),
-            PassMode::Split(part) => {
-                part.feed(bytes);
-                self.hasher.feed(bytes);
-            }
             PassMode::AtEnd => {}
         }
     }
 
     fn split(&mut self) -> Option<(&mut dyn PieceFeed, &mut (dyn PieceFeed + Send))> {
         match &mut self.mode {
-            PassMode::Split(part) => Some((part, &mut self.hasher)),
+            PassMode::Sha1s(part) if self.split => Some((part, &mut self.hasher)),
             _ => None,
         }
     }
@@ -299,24 +299,13 @@ impl PieceSink for PassSink {
     fn finish(mut self, part: &[u8]) -> Self::Out {
         let hashes = match self.mode {
             PassMode::WholeOnly => None,
-            PassMode::Sha1s(own) | PassMode::Split(own) => Some(PartHashes {
+            PassMode::Sha1s(own) => Some(PartHashes {
                 sha1: own.finish(),
                 sha512: None,
             }),
             PassMode::AtEnd => Some(self.hasher.part(part)),
         };
         (self.hasher, hashes)
-    }
-}
-
-/// Feeds a part to `hasher`: only to the whole-file SHA-1 when its own hashes come `later`
-/// (from bytes kept), else its hashes too.
-fn hash(hasher: &mut OrderedHasher, bytes: &[u8], later: bool) -> Option<PartHashes> {
-    if later {
-        hasher.feed(bytes);
-        None
-    } else {
-        Some(hasher.part(bytes))
     }
 }
 

@@ -231,6 +231,14 @@ pub(crate) trait PieceSink: Send + 'static {
     }
     /// The part is read: all of it (the pieces together).
     fn finish(self, part: &[u8]) -> Self::Out;
+    /// A part already whole (bytes in memory): one piece, then the end.
+    fn all_at_once(mut self, part: &[u8]) -> Self::Out
+    where
+        Self: Sized,
+    {
+        self.piece(part);
+        self.finish(part)
+    }
 }
 
 /// One of the two feeds of [`PieceSink::split`].
@@ -319,8 +327,7 @@ impl PartReader {
                 Err(e) => return (buf, Err(e)),
             };
             let done = tokio::task::spawn_blocking(move || {
-                sink.piece(&buf[..n]);
-                let out = sink.finish(&buf[..n]);
+                let out = sink.all_at_once(&buf[..n]);
                 (buf, out)
             });
             return match done.await {
