@@ -314,9 +314,7 @@ fn what_is_measured(md: &mut String, r: &Results) -> fmt::Result {
          the CPU has it), single-threaded, into a part-sized buffer of the engine's kind \
          (advised for huge pages), 1 MiB at a time, each piece hashed while it is in the \
          cache. It is the least CPU a correct chunked upload can spend: CPU of the engine is \
-         reported as a multiple of it. (Before the engine read in pieces, the floor read \
-         8 MiB at a time into ordinary memory and hashed each block from there, about 20% \
-         more CPU than now.)\n\
+         reported as a multiple of it.\n\
          - **RSS bound** = {}, with the parts in flight the engine reported (the most over \
          the runs; else the pinned concurrency, else the engine's adaptive ceiling, {}), never \
          more than the file's parts. \
