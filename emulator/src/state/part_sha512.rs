@@ -261,9 +261,9 @@ async fn worker(st: Arc<Shared>) {
     }
 }
 
-/// Hashes the parts claimed, in turn, each on a blocking thread: hands each SHA-512 to whoever
-/// waits for it, then keeps it on the part record and gives up the claim (both under the
-/// catalog lock).
+/// Hashes the parts claimed, in turn, each on a blocking thread; then, under the catalog lock,
+/// keeps each SHA-512 on its part record, hands it to whoever waits for it and gives up the
+/// claim.
 async fn hash_claims(
     st: Arc<Shared>,
     file_id: String,
@@ -285,16 +285,11 @@ async fn hash_claims(
             }
             Err(_) => None,
         };
-        claim.tx.send_replace(Some(hex.clone()));
-        if hex.is_some() {
-            match by {
-                By::Worker => st.counters().part_sha512s_hashed_ahead += 1,
-                By::Plan => {}
-            }
-        }
+        // Kept, counted, then handed on, all under the catalog lock: whoever sees the count
+        // or the answer finds the record saved.
         let mut catalog = st.catalog.lock().await;
-        if let Some(h) = hex {
-            let done = [(offset, claim.part_id.clone(), h)];
+        if let Some(h) = &hex {
+            let done = [(offset, claim.part_id.clone(), h.clone())];
             if let Err(e) = st
                 .record_part_sha512s(&mut catalog, &file_id, &version_id, &done)
                 .await
@@ -305,7 +300,12 @@ async fn hash_claims(
                     e.message
                 );
             }
+            match by {
+                By::Worker => st.counters().part_sha512s_hashed_ahead += 1,
+                By::Plan => {}
+            }
         }
+        claim.tx.send_replace(Some(hex));
         lock(&st.part_sha512s.in_flight).remove(&(version_id.clone(), offset));
     }
 }
