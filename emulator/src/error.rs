@@ -124,10 +124,13 @@ impl ApiError {
         )
     }
 
-    /// A failure of the emulator's own disk I/O.
+    /// A failure of the emulator's own disk I/O. The cause goes into the message as well as
+    /// the log: a test that meets this 500 usually has no log subscriber, and "no space left
+    /// on device" is the answer its reader needs. (Box's own 500s say nothing of the cause;
+    /// this one is the emulator's fault, not an answer it plays back.)
     pub fn io(context: &str, e: std::io::Error) -> Self {
         tracing::error!("{context}: {e}");
-        Self::internal(format!("Internal Server Error ({context})"))
+        Self::internal(format!("Internal Server Error ({context}: {e})"))
     }
 
     /// `404 not_found` for an upload session that is unknown, aborted or committed.

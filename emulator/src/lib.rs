@@ -126,7 +126,7 @@ pub use tls::TlsConfig;
 
 use state::{lock, Shared};
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -156,7 +156,6 @@ pub struct Emulator {
     addr: SocketAddr,
     shutdown_tx: Option<watch::Sender<bool>>,
     task: Option<JoinHandle<()>>,
-    temp_dir: Option<PathBuf>,
     net: Arc<net::Net>,
 }
 
@@ -204,7 +203,7 @@ impl Emulator {
                     std::process::id(),
                     error::new_request_id()
                 ));
-                (d.clone(), Some(d))
+                (d.clone(), Some(state::TempDataDir(d)))
             }
         };
         tokio::fs::create_dir_all(&data_dir)
@@ -241,6 +240,7 @@ impl Emulator {
             .map_err(io(format!("opening data directory {}", data_dir.display())))?;
         shared.base_url = base_url;
         shared.jwt_key = jwt_key;
+        shared.temp_dir = temp_dir;
         shared.set_faults(config.faults.clone().clamped());
         let shared = Arc::new(shared);
         let router = api::router(shared.clone());
@@ -258,7 +258,6 @@ impl Emulator {
             addr,
             shutdown_tx: Some(shutdown_tx),
             task: Some(task),
-            temp_dir,
             net,
         })
     }
@@ -609,8 +608,9 @@ impl Drop for Emulator {
         if let Some(task) = self.task.take() {
             task.abort();
         }
-        if let Some(dir) = self.temp_dir.take() {
-            let _ = std::fs::remove_dir_all(dir);
+        // Removed now, and again when the last task holding the state ends.
+        if let Some(dir) = &self.shared.temp_dir {
+            dir.remove();
         }
     }
 }

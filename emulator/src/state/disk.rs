@@ -5,6 +5,25 @@ use crate::error::ApiError;
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 
+/// A data directory the emulator made for itself (no `data_dir` configured). It is removed
+/// when the emulator stops, and once more when the last holder of the state lets go: the
+/// server's connection tasks, the background SHA-512 worker or a blocking write may still run
+/// for a moment after the stop, and what they write must not outlive the emulator.
+#[derive(Debug)]
+pub(crate) struct TempDataDir(pub PathBuf);
+
+impl TempDataDir {
+    pub(crate) fn remove(&self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+impl Drop for TempDataDir {
+    fn drop(&mut self) {
+        self.remove();
+    }
+}
+
 /// Maps an I/O error to a 500 that names what was being done (and logs it).
 pub(crate) fn io_err(context: &str) -> impl FnOnce(std::io::Error) -> ApiError + '_ {
     move |e| ApiError::io(context, e)

@@ -43,6 +43,7 @@ impl Shared {
             faults: FaultState::new(config.faults.clone()),
             config,
             data_dir,
+            temp_dir: None,
             base_url: String::new(),
             folders: RwLock::new(folders),
             catalog: tokio::sync::Mutex::new(catalog),

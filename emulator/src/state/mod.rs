@@ -46,7 +46,7 @@ mod tokens;
 mod trash;
 
 pub(crate) use catalog::{Catalog, Item};
-pub(crate) use disk::{copy_at, io_err, write_json_atomic, NewContent, TempPath};
+pub(crate) use disk::{copy_at, io_err, write_json_atomic, NewContent, TempDataDir, TempPath};
 pub(crate) use faults::{part_fault, PartFault, RequestFault};
 pub(crate) use records::{
     CommittedInfo, FileRecord, FolderRecord, PartRecord, SessionMeta, SessionTarget, VersionRecord,
@@ -75,6 +75,9 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 pub(crate) struct Shared {
     pub config: Config,
     pub data_dir: PathBuf,
+    /// `data_dir` when the emulator made it for itself: removed with the last reference to
+    /// this state (set by `Emulator::start`, like `base_url`).
+    pub temp_dir: Option<TempDataDir>,
     /// `http://HOST:PORT` (set by `Emulator::start` once the listener is bound).
     pub base_url: String,
     pub folders: RwLock<catalog::Folders>,
