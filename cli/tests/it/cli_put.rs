@@ -110,8 +110,12 @@ async fn failures_exit_non_zero_with_one_line() {
 fn the_embedded_emulator_prints_a_ready_to_paste_command_that_works() {
     use std::io::{BufRead as _, BufReader};
 
+    // The emulator makes its data directory under TMPDIR; SIGKILL leaves it behind, so it goes
+    // where this test removes it.
+    let scratch = tempfile::tempdir().expect("tempdir");
     let mut emulator = box_upload()
         .args(["emulator", "--token", "demo-token"])
+        .env("TMPDIR", scratch.path())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()

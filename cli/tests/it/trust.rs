@@ -339,9 +339,13 @@ fn two_emulators_run_at_once_on_free_ports() {
 
     let mut children = Vec::new();
     let mut urls = Vec::new();
+    // Each emulator makes its data directory under TMPDIR; SIGKILL leaves it behind, so it goes
+    // where this test removes it.
+    let scratch = tempfile::tempdir().expect("tempdir");
     for _ in 0..2 {
         let mut child = box_upload()
             .arg("emulator")
+            .env("TMPDIR", scratch.path())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
