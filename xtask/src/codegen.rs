@@ -85,7 +85,8 @@ impl GenerateError {
 pub enum Kind {
     /// Files go straight into `out` (which the generator owns entirely).
     Module,
-    /// `out/Cargo.toml`, `out/src/lib.rs` and `out/src/generated/*` (which it owns).
+    /// `out/Cargo.toml`, `out/src/lib.rs` and `out/src/generated/*` (which it owns), and for a
+    /// published crate the license texts.
     Crate {
         name: String,
         /// The hand-written crate built on this one, which the crate docs point to.
@@ -273,6 +274,9 @@ fn lib_rs(name: &str, title: &str, spec_label: &str, used_by: Option<&str>) -> S
     )
 }
 
+/// The repository's license texts (for `MIT OR Apache-2.0`), copied into a published crate.
+const LICENSE_FILES: [&str; 2] = ["LICENSE-MIT", "LICENSE-APACHE"];
+
 /// Every file a target should have, with its contents.
 pub fn expected_files(
     root: &Path,
@@ -311,6 +315,19 @@ pub fn expected_files(
                 target.out.join("src/lib.rs"),
                 lib_rs(name, &generated.title, &spec_label, used_by.as_deref()),
             );
+            if used_by.is_some() {
+                // Published: the package carries the license texts its manifest names (cargo
+                // packages only what lies inside the crate's folder).
+                for name in LICENSE_FILES {
+                    let text = fs::read_to_string(root.join(name)).map_err(|e| {
+                        GenerateError::Io(format!(
+                            "a published crate carries the license texts: cannot read {}: {e}",
+                            root.join(name).display()
+                        ))
+                    })?;
+                    files.insert(target.out.join(name), text);
+                }
+            }
             if *examples && !generated.examples.is_empty() {
                 let tokens =
                     crate::emit::examples::emit(&name.replace('-', "_"), &generated.examples);

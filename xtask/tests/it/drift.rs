@@ -28,6 +28,10 @@ fn scratch_copy(name: &str) -> (PathBuf, Target) {
     )
     .expect("copy spec");
     copy_dir(&root.join("generated"), &scratch.join("generated"));
+    // A published crate carries the repository's license texts.
+    for name in ["LICENSE-MIT", "LICENSE-APACHE"] {
+        fs::copy(root.join(name), scratch.join(name)).expect("copy license");
+    }
     // The generated Cargo.toml points at the runtime by a relative path.
     fs::create_dir_all(scratch.join("runtime")).expect("mkdir");
     let box_target = default_targets(&root)
@@ -149,4 +153,30 @@ fn missing_and_orphaned_files_are_named() {
         "orphan removed"
     );
     assert!(check(&scratch, &target).expect("checks").is_empty());
+}
+
+#[test]
+fn the_published_crate_carries_the_license_texts_of_the_repository() {
+    let (scratch, target) = scratch_copy("licenses");
+    assert_eq!(
+        fs::read(target.out.join("LICENSE-MIT")).expect("generated/LICENSE-MIT"),
+        fs::read(scratch.join("LICENSE-MIT")).expect("LICENSE-MIT")
+    );
+    // A changed text at the root makes the copy stale until regenerated.
+    fs::write(scratch.join("LICENSE-MIT"), "changed\n").expect("write");
+    let drift = check(&scratch, &target).expect("checks");
+    assert_eq!(drift, vec![Drift::Stale(target.out.join("LICENSE-MIT"))]);
+    codegen::write(&scratch, &target).expect("regenerates");
+    assert_eq!(
+        fs::read_to_string(target.out.join("LICENSE-MIT")).expect("read"),
+        "changed\n"
+    );
+    // Without the text at the root there is nothing to publish it with: a clear error.
+    fs::remove_file(scratch.join("LICENSE-APACHE")).expect("remove");
+    let err = check(&scratch, &target).expect_err("no license text");
+    let report = err.report("spec/box-uploads.yaml");
+    assert!(
+        report.contains("license texts") && report.contains("LICENSE-APACHE"),
+        "{report}"
+    );
 }
