@@ -139,7 +139,10 @@ impl CoreBuilder {
         self
     }
 
-    /// Uses this `reqwest` client instead of building one (timeouts set here are then ignored).
+    /// Uses this `reqwest` client, as it was built, instead of building one. Its own timeouts
+    /// and `user-agent` apply: [`build`](Self::build) refuses this builder's
+    /// [`connect_timeout`](Self::connect_timeout), [`read_timeout`](Self::read_timeout) and
+    /// [`user_agent`](Self::user_agent) beside it rather than ignore them.
     pub fn http_client(mut self, client: reqwest::Client) -> Self {
         self.http = Some(client);
         self
@@ -163,10 +166,23 @@ impl CoreBuilder {
         self
     }
 
-    /// The core, or why the HTTP client could not be made.
-    pub fn build(self) -> Result<Core, crate::TransportError> {
+    /// The core, or why these settings make none (see [`CoreBuildError`]).
+    pub fn build(self) -> Result<Core, CoreBuildError> {
         let http = match self.http {
-            Some(client) => client,
+            Some(client) => {
+                let ignored: Vec<&'static str> = [
+                    (self.connect_timeout.is_some(), "connect_timeout"),
+                    (self.read_timeout.is_some(), "read_timeout"),
+                    (self.user_agent.is_some(), "user_agent"),
+                ]
+                .into_iter()
+                .filter_map(|(set, name)| set.then_some(name))
+                .collect();
+                if !ignored.is_empty() {
+                    return Err(CoreBuildError::IgnoredByHttpClient(ignored));
+                }
+                client
+            }
             None => reqwest::Client::builder()
                 .connect_timeout(self.connect_timeout.unwrap_or(Duration::from_secs(30)))
                 .read_timeout(self.read_timeout.unwrap_or(Duration::from_secs(300)))
@@ -174,7 +190,7 @@ impl CoreBuilder {
                     concat!("box-uploads/", env!("CARGO_PKG_VERSION")).to_string()
                 }))
                 .build()
-                .map_err(crate::TransportError::from)?,
+                .map_err(|e| CoreBuildError::Http(e.into()))?,
         };
         Ok(Core {
             http,
@@ -185,9 +201,69 @@ impl CoreBuilder {
     }
 }
 
+/// Why a [`CoreBuilder`] made no [`Core`].
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum CoreBuildError {
+    /// Settings that a client given with [`CoreBuilder::http_client`] would ignore, by the
+    /// names of their setters: set them on that client instead.
+    IgnoredByHttpClient(Vec<&'static str>),
+    /// The HTTP client could not be made (its TLS backend failed to start, say).
+    Http(crate::TransportError),
+}
+
+impl fmt::Display for CoreBuildError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CoreBuildError::IgnoredByHttpClient(names) => write!(
+                f,
+                "{} cannot apply to a client given with http_client: set {} on that client",
+                names.join(", "),
+                if names.len() == 1 { "it" } else { "them" }
+            ),
+            CoreBuildError::Http(_) => f.write_str("cannot start the HTTP client"),
+        }
+    }
+}
+
+impl std::error::Error for CoreBuildError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            CoreBuildError::Http(e) => Some(e),
+            CoreBuildError::IgnoredByHttpClient(_) => None,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn settings_a_given_http_client_would_ignore_are_refused() {
+        let err = Core::builder()
+            .http_client(reqwest::Client::new())
+            .read_timeout(Duration::from_secs(1))
+            .user_agent("mine/1")
+            .build()
+            .expect_err("refused");
+        assert!(
+            matches!(&err, CoreBuildError::IgnoredByHttpClient(n) if n == &["read_timeout", "user_agent"]),
+            "{err:?}"
+        );
+        assert_eq!(
+            err.to_string(),
+            "read_timeout, user_agent cannot apply to a client given with http_client: set them \
+             on that client"
+        );
+        // The given client alone, with this builder's own settings, is used.
+        let core = Core::builder()
+            .http_client(reqwest::Client::new())
+            .server("api", "http://127.0.0.1:1/2.0")
+            .build()
+            .expect("builds");
+        assert_eq!(core.server_override("api"), Some("http://127.0.0.1:1/2.0"));
+    }
 
     #[test]
     fn debug_output_never_shows_the_token_or_header_values() {

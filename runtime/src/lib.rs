@@ -26,7 +26,7 @@ mod send;
 pub mod support;
 
 pub use crate::body::{Body, FilePart};
-pub use crate::core::{Core, CoreBuilder};
+pub use crate::core::{Core, CoreBuildError, CoreBuilder};
 pub use crate::credentials::{
     Credentials, CredentialsError, CredentialsErrorKind, StaticToken, TokenFuture,
 };
