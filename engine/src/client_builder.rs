@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use box_uploads_runtime::{CoreBuilder, Secret, TransportError};
+use box_uploads_runtime::{CoreBuildError, CoreBuilder, Secret, TransportError};
 use reqwest::header::{HeaderName, HeaderValue};
 
 use crate::auth::{
@@ -69,7 +69,8 @@ pub struct ClientBuilder {
     connect_timeout: Option<Duration>,
     read_timeout: Option<Duration>,
     root_certificates: Vec<RootCertificate>,
-    http2: bool,
+    /// `None`: not set (HTTP/1.1 for the client the builder makes).
+    http2: Option<bool>,
 }
 
 /// A certificate authority to trust besides the built-in ones, read at [`ClientBuilder::build`].
@@ -169,6 +170,18 @@ impl From<TransportError> for BuildError {
         BuildError {
             message: "cannot start the HTTP client".into(),
             source: Some(e),
+        }
+    }
+}
+
+impl From<CoreBuildError> for BuildError {
+    fn from(e: CoreBuildError) -> Self {
+        match e {
+            CoreBuildError::Http(e) => e.into(),
+            other => BuildError {
+                message: other.to_string(),
+                source: None,
+            },
         }
     }
 }
@@ -273,8 +286,10 @@ impl ClientBuilder {
         self
     }
 
-    /// Uses this `reqwest` client (its own timeouts and TLS settings then apply; extra root
-    /// certificates cannot be added to it, so [`build`](Self::build) refuses both).
+    /// Uses this `reqwest` client, as it was built: its own timeouts, TLS settings and HTTP
+    /// versions apply. The settings it would ignore ([`connect_timeout`](Self::connect_timeout),
+    /// [`read_timeout`](Self::read_timeout), [`http2`](Self::http2) and extra root certificates)
+    /// make [`build`](Self::build) fail, naming them: set them on that client instead.
     pub fn http_client(mut self, client: reqwest::Client) -> Self {
         self.http = Some(client);
         self
@@ -342,7 +357,8 @@ impl ClientBuilder {
 
     /// Speaks HTTP/2 to servers that offer it (ALPN over HTTPS), instead of HTTP/1.1 only, the
     /// default. Applies to the HTTP client the builder makes; a client given with
-    /// [`http_client`](Self::http_client) is used as it was built.
+    /// [`http_client`](Self::http_client) is used as it was built, so [`build`](Self::build)
+    /// refuses the two together.
     ///
     /// Why HTTP/1.1 by default: over HTTP/2 every request in flight shares one TCP connection,
     /// so the parts an upload sends at once go no faster than one connection. Over HTTP/1.1 each
@@ -356,7 +372,7 @@ impl ClientBuilder {
     /// are 8 MiB or more, so HTTP/2's smaller headers and single handshake save nothing that
     /// shows; choose it where a server or proxy limits connections per client.
     pub fn http2(mut self, enabled: bool) -> Self {
-        self.http2 = enabled;
+        self.http2 = Some(enabled);
         self
     }
 
@@ -365,11 +381,26 @@ impl ClientBuilder {
     /// builder's timeouts and extra roots.
     fn make_http_client(&mut self) -> Result<reqwest::Client, BuildError> {
         if let Some(http) = self.http.take() {
-            if !self.root_certificates.is_empty() {
+            let ignored: Vec<&str> = [
+                (self.connect_timeout.is_some(), "connect_timeout"),
+                (self.read_timeout.is_some(), "read_timeout"),
+                (self.http2.is_some(), "http2"),
+                (
+                    !self.root_certificates.is_empty(),
+                    "extra root certificates",
+                ),
+            ]
+            .into_iter()
+            .filter_map(|(set, name)| set.then_some(name))
+            .collect();
+            if !ignored.is_empty() {
                 return Err(BuildError {
-                    message: "extra root certificates cannot be added to a client given with \
-                              http_client: add them to that client"
-                        .into(),
+                    message: format!(
+                        "{} cannot apply to a client given with http_client: set {} on that \
+                         client",
+                        ignored.join(", "),
+                        if ignored.len() == 1 { "it" } else { "them" }
+                    ),
                     source: None,
                 });
             }
@@ -379,7 +410,7 @@ impl ClientBuilder {
             .connect_timeout(self.connect_timeout.unwrap_or(CONNECT_TIMEOUT))
             .read_timeout(self.read_timeout.unwrap_or(READ_TIMEOUT))
             .user_agent(concat!("box-uploads/", env!("CARGO_PKG_VERSION")));
-        if !self.http2 {
+        if self.http2 != Some(true) {
             http = http.http1_only();
         }
         for cert in self.root_certificates()? {
@@ -565,6 +596,39 @@ mod tests {
             .build()
             .expect_err("roots cannot join a given client");
         assert!(err.to_string().contains("http_client"), "{err}");
+    }
+
+    #[test]
+    fn settings_a_given_http_client_would_ignore_are_build_errors() {
+        let given = || ClientBuilder::new().http_client(reqwest::Client::new());
+        let err = given()
+            .connect_timeout(Duration::from_secs(5))
+            .read_timeout(Duration::from_secs(60))
+            .build()
+            .expect_err("timeouts cannot reach a given client");
+        assert_eq!(
+            err.to_string(),
+            "connect_timeout, read_timeout cannot apply to a client given with http_client: \
+             set them on that client"
+        );
+        let err = given()
+            .http2(false)
+            .build()
+            .expect_err("nor the HTTP version");
+        assert_eq!(
+            err.to_string(),
+            "http2 cannot apply to a client given with http_client: set it on that client"
+        );
+        // Alone, or with settings of the builder's own, the given client is used.
+        let client = given()
+            .api_url("http://127.0.0.1:1/2.0")
+            .as_user("42")
+            .build()
+            .expect("builds");
+        assert_eq!(
+            client.core().server_override("api"),
+            Some("http://127.0.0.1:1/2.0")
+        );
     }
 
     #[test]
