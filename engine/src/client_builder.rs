@@ -381,7 +381,7 @@ impl ClientBuilder {
     /// builder's timeouts and extra roots.
     fn make_http_client(&mut self) -> Result<reqwest::Client, BuildError> {
         if let Some(http) = self.http.take() {
-            let ignored: Vec<&str> = [
+            let ignored: Vec<&'static str> = [
                 (self.connect_timeout.is_some(), "connect_timeout"),
                 (self.read_timeout.is_some(), "read_timeout"),
                 (self.http2.is_some(), "http2"),
@@ -394,15 +394,8 @@ impl ClientBuilder {
             .filter_map(|(set, name)| set.then_some(name))
             .collect();
             if !ignored.is_empty() {
-                return Err(BuildError {
-                    message: format!(
-                        "{} cannot apply to a client given with http_client: set {} on that \
-                         client",
-                        ignored.join(", "),
-                        if ignored.len() == 1 { "it" } else { "them" }
-                    ),
-                    source: None,
-                });
+                // Worded as the runtime's builder words the same refusal.
+                return Err(CoreBuildError::IgnoredByHttpClient(ignored).into());
             }
             return Ok(http);
         }
